@@ -1,0 +1,1 @@
+"""Generated from protos/threeport/sdk; do not edit (tools/codegen/generate.py)."""
