@@ -1,0 +1,1 @@
+"""Generated from protos/threeport/addons; do not edit (tools/codegen/generate.py)."""

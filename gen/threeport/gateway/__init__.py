@@ -1,0 +1,1 @@
+"""Generated from protos/threeport/gateway; do not edit (tools/codegen/generate.py)."""
