@@ -4,6 +4,7 @@ the SDK facade. Deterministic: the same protos give byte-identical output.
     python tools/codegen/generate.py            # rewrite gen/threeport
     python tools/codegen/generate.py --out DIR  # write into DIR instead (used by the staleness test)
     python tools/codegen/generate.py --check    # exit 1 and list differences if gen/ is stale
+    python tools/codegen/generate.py --protos DIR --out DIR2   # generate from other protos
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ import sdkgen  # noqa: E402  (sibling module; this file runs as a script)
 PACKAGE_DOC = '"""Generated from protos/{path}; do not edit (tools/codegen/generate.py)."""\n'
 
 
-def proto_files() -> list[str]:
-    return sorted(str(p.relative_to(PROTOS)) for p in PROTOS.rglob("*.proto"))
+def proto_files(protos: Path) -> list[str]:
+    return sorted(p.relative_to(protos).as_posix() for p in protos.rglob("*.proto"))
 
 
 def plugin(name: str) -> str:
@@ -44,13 +45,13 @@ def plugin(name: str) -> str:
     return found
 
 
-def run_protoc(out: Path, descriptor_set: Path) -> None:
+def run_protoc(protos: Path, out: Path, descriptor_set: Path) -> None:
     import grpc_tools
 
     well_known = Path(grpc_tools.__file__).parent / "_proto"
     args = [
         "grpc_tools.protoc",
-        f"-I{PROTOS}",
+        f"-I{protos}",
         f"-I{well_known}",
         f"--plugin=protoc-gen-mypy={plugin('protoc-gen-mypy')}",
         f"--plugin=protoc-gen-mypy_grpc={plugin('protoc-gen-mypy_grpc')}",
@@ -61,7 +62,7 @@ def run_protoc(out: Path, descriptor_set: Path) -> None:
         "--include_source_info",
         "--include_imports",
         f"--descriptor_set_out={descriptor_set}",
-        *proto_files(),
+        *proto_files(protos),
     ]
     from grpc_tools import protoc
 
@@ -85,15 +86,15 @@ def add_package_markers(out: Path) -> None:
     (package_root / "py.typed").write_text("")
 
 
-def generate(out: Path) -> None:
-    """Writes the complete generated tree for ``threeport`` into ``out``."""
+def generate(out: Path, protos: Path = PROTOS) -> None:
+    """Writes the complete generated tree for ``threeport`` into ``out``, from ``protos``."""
     target = out / PACKAGE
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
     with tempfile.TemporaryDirectory() as tmp:
         descriptor_set = Path(tmp) / "descriptors.binpb"
-        run_protoc(out, descriptor_set)
+        run_protoc(protos, out, descriptor_set)
         sdkgen.write_sdk(descriptor_set.read_bytes(), target / "sdk")
         # The descriptor set ships too: the gateway and the CLI read method policies from it.
         (target / "descriptors.binpb").write_bytes(descriptor_set.read_bytes())
@@ -119,11 +120,12 @@ def differences(a: Path, b: Path) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=GEN, help="folder to write the threeport package into")
+    parser.add_argument("--protos", type=Path, default=PROTOS, help="folder of .proto files (default protos/)")
     parser.add_argument("--check", action="store_true", help="compare gen/ with a fresh generation")
     options = parser.parse_args()
     if options.check:
         with tempfile.TemporaryDirectory() as tmp:
-            generate(Path(tmp))
+            generate(Path(tmp), options.protos)
             stale = differences(GEN / PACKAGE, Path(tmp) / PACKAGE)
         for line in stale:
             print(line)
@@ -131,7 +133,7 @@ def main() -> int:
             print("gen/ is stale: run python tools/codegen/generate.py", file=sys.stderr)
             return 1
         return 0
-    generate(options.out)
+    generate(options.out, options.protos)
     return 0
 
 
