@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import filecmp
 import shutil
-import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -118,9 +117,15 @@ def differences(a: Path, b: Path) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=GEN, help="folder to write the threeport package into")
-    parser.add_argument("--protos", type=Path, default=PROTOS, help="folder of .proto files (default protos/)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--out", type=Path, default=GEN, help="folder to write the threeport package into"
+    )
+    parser.add_argument(
+        "--protos", type=Path, default=PROTOS, help="folder of .proto files (default protos/)"
+    )
     parser.add_argument("--check", action="store_true", help="compare gen/ with a fresh generation")
     options = parser.parse_args()
     if options.check:
