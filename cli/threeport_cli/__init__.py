@@ -1,0 +1,1 @@
+"""``tptctl``: the Threeport command line. It talks only to the api-gateway, through the SDK."""

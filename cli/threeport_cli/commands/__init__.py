@@ -1,0 +1,1 @@
+"""One module per group of tptctl commands; each has ``register(subparsers)``."""

@@ -1,0 +1,74 @@
+"""``tptctl up``, ``status`` and ``down``: the local control plane in a state directory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from threeport_cli.exit_codes import ExitCode
+from threeport_cli.local.controlplane import LocalControlPlane
+from threeport_cli.local.datastores import DatastoreError
+from threeport_cli.local.statedir import default_state_dir
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def add_state_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir", type=Path, default=default_state_dir(),
+        help="where data, logs and process records live (default: %(default)s)",
+    )
+
+
+def run_up(options: argparse.Namespace) -> int:
+    plane = LocalControlPlane(options.state_dir, progress)
+    try:
+        record = plane.up(database_url=options.database_url, redis_url=options.redis_url)
+    except DatastoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return ExitCode.ERROR
+    for process in record.processes:
+        print(f"{process.name}\t{process.url}")
+    print(f"state: {plane.state.path}  (logs in {plane.state.path / 'logs'}; stop with tptctl down)")
+    return ExitCode.OK
+
+
+def run_status(options: argparse.Namespace) -> int:
+    report = LocalControlPlane(options.state_dir, progress).status()
+    if not report:
+        print(f"nothing is running from {options.state_dir} (start it with tptctl up)")
+        return ExitCode.ERROR
+    width = max(len(h.name) for h in report)
+    for health in report:
+        print(f"{health.name:<{width}}  {'healthy' if health.healthy else 'DOWN':<8} {health.detail}")
+    return ExitCode.OK if all(h.healthy for h in report) else ExitCode.ERROR
+
+
+def run_down(options: argparse.Namespace) -> int:
+    stopped = LocalControlPlane(options.state_dir, progress).down()
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return ExitCode.OK
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    up = commands.add_parser(
+        "up", help="start the local control plane",
+        description="Start the local control plane: an embedded PostgreSQL and Redis in the state "
+        "directory (unless URLs are given) and every installed Threeport service. Idempotent: what "
+        "already runs is kept. Works as root and as a normal user.",
+    )
+    add_state_dir(up)
+    up.add_argument("--database-url", help="use this PostgreSQL instead of the embedded one")
+    up.add_argument("--redis-url", help="use this Redis instead of the embedded one")
+    up.set_defaults(run=run_up)
+
+    status = commands.add_parser("status", help="show the health of the local control plane")
+    add_state_dir(status)
+    status.set_defaults(run=run_status)
+
+    down = commands.add_parser("down", help="stop the local control plane (data is kept)")
+    add_state_dir(down)
+    down.set_defaults(run=run_down)

@@ -1,0 +1,90 @@
+"""Starting, probing and stopping the detached processes of the local control plane."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def port_answers(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
+def is_alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def start_detached(command: Sequence[str], log: Path, env: dict[str, str] | None = None) -> int:
+    """Starts a process in its own session so it outlives ``tptctl``; output goes to ``log``."""
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            list(command),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
+    return process.pid
+
+
+def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
+    """Polls ``check()`` until it is true or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def stop(pid: int, timeout: float = 15.0, signum: int = signal.SIGTERM) -> bool:
+    """``signum``, then SIGKILL after ``timeout``; True when the process is gone."""
+    if not is_alive(pid):
+        return True
+    _signal(pid, signum)
+    if wait_until(lambda: not is_alive(pid), timeout):
+        return True
+    _signal(pid, signal.SIGKILL)
+    return wait_until(lambda: not is_alive(pid), 5.0)
+
+
+def _signal(pid: int, signum: int) -> None:
+    """Signals the process's whole group when it leads one, so its children stop too."""
+    with contextlib.suppress(ProcessLookupError):
+        if _leads_group(pid):
+            os.killpg(pid, signum)
+        else:
+            os.kill(pid, signum)
+
+
+def _leads_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return False

@@ -1,0 +1,94 @@
+"""``tptctl up``/``status``/``down`` from a clean state directory, through the real command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+
+def tptctl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "threeport_cli", *args],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "state"
+    yield folder
+    tptctl("down", "--state-dir", str(folder))
+
+
+def urls(output: str) -> dict[str, str]:
+    return dict(line.split("\t", 1) for line in output.splitlines() if "\t" in line)
+
+
+def pids(state_dir: Path) -> dict[str, int]:
+    record = json.loads((state_dir / "processes.json").read_text())
+    return {p["name"]: p["pid"] for p in record["processes"]}
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan may wait unreaped, which is as good as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_up_status_down_from_a_clean_state_directory(state_dir: Path) -> None:
+    started = tptctl("up", "--state-dir", str(state_dir))
+    assert started.returncode == 0, started.stderr
+    found = urls(started.stdout)
+    assert set(found) == {"postgres", "redis"}
+
+    with psycopg.connect(found["postgres"].replace("postgresql+psycopg", "postgresql")) as db:
+        assert db.execute("SELECT 1").fetchone() == (1,)
+    assert redis.Redis.from_url(found["redis"]).ping()
+    assert (state_dir / "logs" / "postgres.log").exists()
+    assert oct(state_dir.stat().st_mode & 0o777) == "0o700"
+
+    status = tptctl("status", "--state-dir", str(state_dir))
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert status.stdout.count("healthy") == 2
+
+    first = pids(state_dir)
+    again = tptctl("up", "--state-dir", str(state_dir))
+    assert again.returncode == 0 and "already running" in again.stderr
+    assert pids(state_dir) == first, "a second up must keep what runs"
+
+    stopped = tptctl("down", "--state-dir", str(state_dir))
+    assert stopped.returncode == 0 and "postgres" in stopped.stdout and "redis" in stopped.stdout
+    assert not any(running(pid) for pid in first.values())
+    assert tptctl("status", "--state-dir", str(state_dir)).returncode == 1
+
+
+def test_up_restarts_a_datastore_that_died_on_the_same_port_with_its_data(state_dir: Path) -> None:
+    found = urls(tptctl("up", "--state-dir", str(state_dir)).stdout)
+    redis.Redis.from_url(found["redis"]).xadd("kept", {"k": "v"})
+    os.kill(pids(state_dir)["redis"], signal.SIGKILL)
+    assert tptctl("status", "--state-dir", str(state_dir)).returncode == 1
+
+    restarted = tptctl("up", "--state-dir", str(state_dir))
+
+    assert restarted.returncode == 0, restarted.stderr
+    assert urls(restarted.stdout)["redis"] == found["redis"]
+    assert redis.Redis.from_url(found["redis"]).xlen("kept") == 1
+
+
+def test_up_with_an_unreachable_database_url_fails_clearly(state_dir: Path) -> None:
+    result = tptctl("up", "--state-dir", str(state_dir), "--database-url", "postgresql://nobody@127.0.0.1:1/x")
+    assert result.returncode == 1
+    assert "cannot connect to --database-url" in result.stderr
+    assert "Traceback" not in result.stderr
