@@ -1,0 +1,100 @@
+"""Retry rules: only UNAVAILABLE, only for idempotent methods or requests with a request_id."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from threeport.registry.v1alpha1 import application_pb2 as app_pb2
+from threeport.sdk import AsyncClient, Client, InvalidArgumentError, UnavailableError
+
+from .conftest import FAST_RETRY
+from .fake_registry import FakeApplicationService, FakeServer, rpc_failure, unavailable
+
+SHOP = "projects/acme/applications/shop"
+
+
+def test_get_is_retried_on_unavailable(client: Client, fake: FakeApplicationService) -> None:
+    fake.store[SHOP] = app_pb2.Application(name=SHOP)
+    fake.fail_next("GetApplication", unavailable(), unavailable())
+
+    found = client.application.get_application(name=SHOP)
+
+    assert found.name == SHOP
+    assert len(fake.seen.requests["GetApplication"]) == 3
+
+
+def test_retries_stop_after_max_attempts(client: Client, fake: FakeApplicationService) -> None:
+    fake.fail_next("GetApplication", *[unavailable()] * 10)
+
+    with pytest.raises(UnavailableError):
+        client.application.get_application(name=SHOP)
+
+    assert len(fake.seen.requests["GetApplication"]) == FAST_RETRY.max_attempts
+
+
+def test_create_without_request_id_is_not_retried(server: FakeServer, fake: FakeApplicationService) -> None:
+    fake.fail_next("CreateApplication", unavailable())
+
+    with (
+        Client(server.target, retry=FAST_RETRY, auto_request_id=False) as client,
+        pytest.raises(UnavailableError),
+    ):
+        client.application.create_application(parent="projects/acme", application_id="shop")
+
+    assert len(fake.seen.requests["CreateApplication"]) == 1
+
+
+def test_create_with_request_id_is_retried_with_the_same_id(
+    client: Client, fake: FakeApplicationService
+) -> None:
+    fake.fail_next("CreateApplication", unavailable(), unavailable())
+
+    client.application.create_application(parent="projects/acme", application_id="shop")
+
+    ids = [r.request_id for r in fake.seen.requests["CreateApplication"]]  # type: ignore[attr-defined]
+    assert len(ids) == 3
+    assert ids[0] and len(set(ids)) == 1
+
+
+def test_invalid_argument_is_never_retried(client: Client, fake: FakeApplicationService) -> None:
+    fake.fail_next("GetApplication", rpc_failure(grpc.StatusCode.INVALID_ARGUMENT, "bad name"))
+
+    with pytest.raises(InvalidArgumentError):
+        client.application.get_application(name="nonsense")
+
+    assert len(fake.seen.requests["GetApplication"]) == 1
+
+
+def test_watch_is_retried_when_it_fails_before_delivering(
+    client: Client, fake: FakeApplicationService
+) -> None:
+    fake.fail_next("WatchApplications", unavailable())
+
+    first = next(iter(client.application.watch_applications(parent="projects/acme")))
+
+    assert first.type != 0
+    assert len(fake.seen.requests["WatchApplications"]) == 2
+
+
+async def test_async_create_is_retried_with_the_same_id(
+    async_client: AsyncClient, fake: FakeApplicationService
+) -> None:
+    fake.fail_next("CreateApplication", unavailable(), unavailable())
+
+    await async_client.application.create_application(parent="projects/acme", application_id="shop")
+
+    ids = {r.request_id for r in fake.seen.requests["CreateApplication"]}  # type: ignore[attr-defined]
+    assert len(fake.seen.requests["CreateApplication"]) == 3
+    assert len(ids) == 1 and "" not in ids
+
+
+async def test_async_create_without_request_id_is_not_retried(
+    server: FakeServer, fake: FakeApplicationService
+) -> None:
+    fake.fail_next("CreateApplication", unavailable())
+
+    async with AsyncClient(server.target, retry=FAST_RETRY, auto_request_id=False) as client:
+        with pytest.raises(UnavailableError):
+            await client.application.create_application(parent="projects/acme", application_id="shop")
+
+    assert len(fake.seen.requests["CreateApplication"]) == 1
