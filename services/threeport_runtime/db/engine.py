@@ -1,0 +1,37 @@
+"""The async SQLAlchemy engine and session factory of one service (psycopg 3)."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData, make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+class Database:
+    """One engine per service process; sessions are short-lived, one per unit of work."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10):
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(
+            url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+        )
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    def session(self) -> AsyncSession:
+        return self.sessions()
+
+    def libpq_url(self) -> str:
+        """The URL in the form psycopg accepts directly (used for LISTEN connections)."""
+        return libpq_url(self.url)
+
+    async def create_schema(self, metadata: MetaData) -> None:
+        """Creates the schema and its tables without migrations (tests and throwaway setups)."""
+        async with self.engine.begin() as connection:
+            await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{metadata.schema}"'))
+            await connection.run_sync(metadata.create_all)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)

@@ -1,0 +1,447 @@
+"""Generic storage of one resource type: the standard methods over a ``ResourceRow`` table.
+
+It implements the API conventions of DESIGN §3 once for every service: idempotent create by
+``request_id``, etag checks (ABORTED), generation bumps on spec changes only, keyset paging
+with signed tokens, the filter subset, soft delete with finalizers, status writes fenced by the
+reconcile lease, encrypted secret fields, and one outbox event per committed change.
+Validation of user input stays in the service: pass ``validate`` to create/update and it runs on
+the final message before anything is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from google.protobuf import field_mask_pb2
+from google.protobuf.message import Message
+from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from threeport.common.v1alpha1 import annotations_pb2, change_event_pb2
+
+from threeport_runtime.bus.outbox import Outbox
+from threeport_runtime.conditions import derive_state, is_reconciling, state_label
+from threeport_runtime.crypto import FieldCipher
+from threeport_runtime.db import convert, secret_fields
+from threeport_runtime.db.engine import Database
+from threeport_runtime.db.fencing import current_fence
+from threeport_runtime.db.filters import compile_filter
+from threeport_runtime.db.page_tokens import PageTokenCodec
+from threeport_runtime.db.schema import ResourceRow
+from threeport_runtime.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+)
+
+M = TypeVar("M", bound=Message)
+R = TypeVar("R", bound=ResourceRow)
+Validator = Callable[[M], None]
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+UPDATABLE_ROOTS = ("spec", "labels", "annotations")
+
+CREATED = change_event_pb2.CHANGE_TYPE_CREATED
+UPDATED = change_event_pb2.CHANGE_TYPE_UPDATED
+STATUS_CHANGED = change_event_pb2.CHANGE_TYPE_STATUS_CHANGED
+DELETE_REQUESTED = change_event_pb2.CHANGE_TYPE_DELETE_REQUESTED
+DELETED = change_event_pb2.CHANGE_TYPE_DELETED
+
+
+class StaleFence(Aborted):
+    """A status write from a replica whose reconcile lease was taken over."""
+
+
+class ResourceRepository(Generic[M, R]):
+    def __init__(
+        self,
+        db: Database,
+        outbox: Outbox,
+        *,
+        row_type: type[R],
+        message_type: type[M],
+        page_tokens: PageTokenCodec,
+        filter_fields: Mapping[str, str] | None = None,
+        secret_paths: Sequence[str] = (),
+        cipher: FieldCipher | None = None,
+    ):
+        if secret_paths and cipher is None:
+            raise ValueError("secret_paths need a FieldCipher")
+        self._db = db
+        self._outbox = outbox
+        self.row_type = row_type
+        self.message_type = message_type
+        self.resource_type = message_type.DESCRIPTOR.full_name
+        descriptor = message_type.DESCRIPTOR.GetOptions().Extensions[annotations_pb2.resource]
+        self.singular = descriptor.singular or message_type.DESCRIPTOR.name
+        self._page_tokens = page_tokens
+        self._filter_fields = dict(filter_fields or {})
+        self._secret_paths = list(secret_paths)
+        self._cipher = cipher
+
+    @property
+    def stream(self) -> str:
+        """The stream this resource type's change events are published to."""
+        return self._outbox.stream_for(self.resource_type)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def get(self, name: str) -> M:
+        async with self._db.session() as session:
+            row = await session.scalar(select(self.row_type).where(self.row_type.name == name))
+            if row is None:
+                raise self._not_found(name)
+            return self.to_message(row)
+
+    async def find(self, name: str, filter_text: str = "") -> M | None:
+        """The resource if it exists and matches ``filter_text`` (used by Watch), else None."""
+        condition = self.compile_filter(filter_text)
+        async with self._db.session() as session:
+            row = await session.scalar(select(self.row_type).where(self.row_type.name == name, condition))
+            return None if row is None else self.to_message(row)
+
+    async def list(
+        self,
+        *,
+        parent: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+        filter_text: str = "",
+        hide_deleting: bool = False,
+    ) -> tuple[list[M], str]:
+        """One page in name order and the token of the next page ('' on the last page)."""
+        if page_size < 0:
+            raise InvalidArgument.for_fields([FieldViolation("page_size", "must not be negative")])
+        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        fingerprint = PageTokenCodec.fingerprint(self.resource_type, parent, filter_text, hide_deleting)
+        query = select(self.row_type).where(self.compile_filter(filter_text))
+        if parent:
+            query = query.where(self.row_type.parent == parent)
+        if hide_deleting:
+            query = query.where(self.row_type.delete_time.is_(None))
+        if page_token:
+            query = query.where(self.row_type.name > self._page_tokens.decode(page_token, fingerprint))
+        async with self._db.session() as session:
+            rows = list((await session.scalars(query.order_by(self.row_type.name).limit(size + 1))).all())
+        next_token = ""
+        if len(rows) > size:
+            rows = rows[:size]
+            next_token = self._page_tokens.encode(rows[-1].name, fingerprint)
+        return [self.to_message(row) for row in rows], next_token
+
+    async def iter_names(self, batch_size: int = 1000) -> AsyncIterator[str]:
+        """Every resource name, in batches (the controller's resync source)."""
+        last = ""
+        while True:
+            async with self._db.session() as session:
+                names = list(
+                    (
+                        await session.scalars(
+                            select(self.row_type.name)
+                            .where(self.row_type.name > last)
+                            .order_by(self.row_type.name)
+                            .limit(batch_size)
+                        )
+                    ).all()
+                )
+            for name in names:
+                yield name
+            if len(names) < batch_size:
+                return
+            last = names[-1]
+
+    def compile_filter(self, filter_text: str) -> ColumnElement[bool]:
+        return compile_filter(filter_text, self.row_type, self._filter_fields)
+
+    # -- writes --------------------------------------------------------------------------------
+
+    async def create(
+        self,
+        resource: M,
+        *,
+        name: str,
+        request_id: str = "",
+        validate_only: bool = False,
+        validate: Validator[M] | None = None,
+    ) -> M:
+        """Creates the resource from its labels, annotations and spec (other fields ignored)."""
+        now = datetime.now(UTC)
+        uid = convert.new_uid()
+        row = self.row_type()
+        row.uid = uid
+        row.name = name
+        row.parent = parent_of(name)
+        source: Any = resource
+        row.labels = dict(source.labels)
+        row.annotations = dict(source.annotations)
+        row.create_time = row.update_time = now
+        row.delete_time = None
+        row.etag = _etag(str(uid), 1, now)
+        row.generation = 1
+        row.conditions = []
+        row.state = state_label(derive_state([], 1, deleting=False))
+        row.reconciling = True
+        row.spec = convert.document(resource, "spec")
+        row.status = {}
+        row.finalizers = []
+        row.request_id = request_id or None
+        row.status_fence = 0
+        created = self.to_message(row, sealed=False)
+        if validate is not None:
+            validate(created)
+        if validate_only:
+            async with self._db.session() as session:
+                if await self._row(session, name) is not None:
+                    raise self._exists(name)
+            return created
+        self._seal(row)
+        try:
+            async with self._db.session() as session, session.begin():
+                if request_id and (earlier := await self._by_request_id(session, request_id)) is not None:
+                    return self.to_message(earlier)
+                if await self._row(session, name) is not None:
+                    raise self._exists(name)
+                session.add(row)
+                await session.flush()
+                await self._event(session, row, CREATED)
+        except IntegrityError:
+            # A concurrent create won the race: same request id (return its result) or same name.
+            if request_id:
+                async with self._db.session() as session:
+                    if (earlier := await self._by_request_id(session, request_id)) is not None:
+                        return self.to_message(earlier)
+            raise self._exists(name) from None
+        return created
+
+    async def update(
+        self,
+        resource: M,
+        update_mask: Sequence[str] = (),
+        *,
+        allow_missing: bool = False,
+        validate_only: bool = False,
+        validate: Validator[M] | None = None,
+    ) -> M:
+        """Replaces the masked fields of spec, labels and annotations; ABORTED on a stale etag."""
+        source: Any = resource
+        paths = list(update_mask) or list(UPDATABLE_ROOTS)
+        bad = [p for p in paths if p.split(".")[0] not in UPDATABLE_ROOTS]
+        if bad:
+            raise InvalidArgument.for_fields(
+                [
+                    FieldViolation("update_mask", f"{p!r} cannot be updated; use spec, labels or annotations")
+                    for p in bad
+                ]
+            )
+        mask = field_mask_pb2.FieldMask(paths=paths)
+        descriptor: Any = self.message_type.DESCRIPTOR
+        if not mask.IsValidForDescriptor(descriptor):
+            raise InvalidArgument.for_fields([FieldViolation("update_mask", f"unknown field in {paths}")])
+        async with self._db.session() as session, session.begin():
+            row = await self._row(session, source.name, for_update=True)
+            if row is None:
+                if allow_missing:
+                    await session.rollback()
+                    return await self.create(
+                        resource, name=source.name, validate_only=validate_only, validate=validate
+                    )
+                raise self._not_found(source.name)
+            self._check_etag(row, source.etag)
+            if row.delete_time is not None:
+                raise FailedPrecondition(
+                    f"{self.singular} {row.name!r} is being deleted and cannot be changed",
+                    reason="RESOURCE_DELETING",
+                )
+            current = self.to_message(row)
+            updated = self.message_type()
+            updated.CopyFrom(current)
+            mask.MergeMessage(resource, updated, replace_message_field=True, replace_repeated_field=True)
+            if validate is not None:
+                validate(updated)
+            target: Any = updated
+            spec_changed = convert.document(updated, "spec") != convert.document(current, "spec")
+            meta_changed = (dict(target.labels), dict(target.annotations)) != (row.labels, row.annotations)
+            if validate_only or not (spec_changed or meta_changed):
+                return updated if validate_only else current
+            if spec_changed:
+                row.generation += 1
+                row.spec = convert.document(updated, "spec")
+            row.labels = dict(target.labels)
+            row.annotations = dict(target.annotations)
+            self._touch(row, current)
+            self._seal(row)
+            await self._event(session, row, UPDATED)
+            return self.to_message(row)
+
+    async def update_status(self, name: str, mutate: Callable[[M], None]) -> M | None:
+        """Applies ``mutate`` to status and conditions; writes only if they changed.
+
+        Returns the stored resource, or None if it no longer exists. Under a reconcile lease the
+        write is fenced: a replica holding an older token gets StaleFence.
+        """
+        fence = current_fence.get()
+        async with self._db.session() as session, session.begin():
+            row = await self._row(session, name, for_update=True)
+            if row is None:
+                return None
+            if fence is not None and row.status_fence > fence:
+                raise StaleFence(f"status of {name!r} was written by a newer lease holder")
+            current = self.to_message(row)
+            updated = self.message_type()
+            updated.CopyFrom(current)
+            mutate(updated)
+            target: Any = updated
+            status = convert.document(updated, "status")
+            conditions = convert.conditions_to_json(target.conditions)
+            if status == convert.document(current, "status") and conditions == row.conditions:
+                return current
+            row.status = status
+            row.conditions = conditions
+            if fence is not None:
+                row.status_fence = fence
+            self._touch(row, current)
+            self._seal(row)
+            await self._event(session, row, STATUS_CHANGED)
+            return self.to_message(row)
+
+    async def delete(
+        self, name: str, *, etag: str = "", allow_missing: bool = False, validate_only: bool = False
+    ) -> M:
+        """Requests deletion; the row goes at once when no finalizers hold it."""
+        async with self._db.session() as session, session.begin():
+            row = await self._row(session, name, for_update=True)
+            if row is None:
+                if allow_missing:
+                    return self.message_type()
+                raise self._not_found(name)
+            self._check_etag(row, etag)
+            if validate_only:
+                return self.to_message(row)
+            if row.delete_time is None:
+                current = self.to_message(row)
+                row.delete_time = datetime.now(UTC)
+                self._touch(row, current)
+                await self._event(session, row, DELETE_REQUESTED)
+            if not row.finalizers:
+                return await self._remove(session, row)
+            return self.to_message(row)
+
+    async def add_finalizer(self, name: str, finalizer: str) -> bool:
+        """Adds a finalizer unless the resource is gone or being deleted; True if it holds one."""
+        async with self._db.session() as session, session.begin():
+            row = await self._row(session, name, for_update=True)
+            if row is None:
+                return False
+            if finalizer in row.finalizers:
+                return True
+            if row.delete_time is not None:
+                return False
+            row.finalizers = [*row.finalizers, finalizer]
+            return True
+
+    async def remove_finalizer(self, name: str, finalizer: str) -> None:
+        """Removes a finalizer; the row goes when deletion was requested and none remain."""
+        async with self._db.session() as session, session.begin():
+            row = await self._row(session, name, for_update=True)
+            if row is None or finalizer not in row.finalizers:
+                return
+            row.finalizers = [f for f in row.finalizers if f != finalizer]
+            if row.delete_time is not None and not row.finalizers:
+                await self._remove(session, row)
+
+    # -- conversion ----------------------------------------------------------------------------
+
+    def to_message(self, row: R, *, sealed: bool = True) -> M:
+        spec, status = row.spec, row.status
+        if sealed and self._secret_paths and self._cipher is not None:
+            document = {"spec": _deep_copy(row.spec), "status": _deep_copy(row.status)}
+            secret_fields.unseal(document, self._secret_paths, self._cipher, str(row.uid))
+            spec, status = document["spec"], document["status"]
+        return convert.row_to_message(row, self.message_type, spec=spec, status=status)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    async def _row(self, session: AsyncSession, name: str, *, for_update: bool = False) -> R | None:
+        query = select(self.row_type).where(self.row_type.name == name)
+        if for_update:
+            query = query.with_for_update()
+        return await session.scalar(query)
+
+    async def _by_request_id(self, session: AsyncSession, request_id: str) -> R | None:
+        return await session.scalar(select(self.row_type).where(self.row_type.request_id == request_id))
+
+    async def _remove(self, session: AsyncSession, row: R) -> M:
+        gone = self.to_message(row)
+        await session.execute(delete(self.row_type).where(self.row_type.uid == row.uid))
+        await self._event(session, row, DELETED)
+        return gone
+
+    async def _event(
+        self, session: AsyncSession, row: R, change: change_event_pb2.ChangeType.ValueType
+    ) -> None:
+        await self._outbox.add(
+            session,
+            resource_type=self.resource_type,
+            name=row.name,
+            uid=str(row.uid),
+            generation=row.generation,
+            change=change,
+        )
+
+    def _touch(self, row: R, before: M) -> None:
+        """Re-derives state, bumps the etag and update time after any change."""
+        now = datetime.now(UTC)
+        conditions = convert.conditions_from_json(row.conditions)
+        state = derive_state(conditions, row.generation, deleting=row.delete_time is not None)
+        row.state = state_label(state)
+        row.reconciling = is_reconciling(state)
+        row.update_time = now
+        row.etag = _etag(str(row.uid), row.generation, now)
+
+    def _seal(self, row: R) -> None:
+        if not self._secret_paths or self._cipher is None:
+            return
+        document = {"spec": _deep_copy(row.spec), "status": _deep_copy(row.status)}
+        secret_fields.seal(document, self._secret_paths, self._cipher, str(row.uid))
+        row.spec, row.status = document["spec"], document["status"]
+
+    def _check_etag(self, row: R, etag: str) -> None:
+        if etag and etag != row.etag:
+            raise Aborted(
+                f"{self.singular} {row.name!r} changed since it was read (etag {etag!r} is stale); "
+                "get it again and retry"
+            )
+
+    def _not_found(self, name: str) -> NotFound:
+        return NotFound(f"{self.singular} {name!r} not found", metadata={"resource": name})
+
+    def _exists(self, name: str) -> AlreadyExists:
+        return AlreadyExists(
+            f"{self.singular} {name!r} already exists; choose another id or update it instead",
+            metadata={"resource": name},
+        )
+
+
+def parent_of(name: str) -> str:
+    """The collection parent of a resource name: ``projects/acme`` for ``projects/acme/applications/shop``."""
+    parts = name.split("/")
+    return "/".join(parts[:-2])
+
+
+def _etag(uid: str, generation: int, when: datetime) -> str:
+    return hashlib.sha256(f"{uid}:{generation}:{when.isoformat()}".encode()).hexdigest()[:20]
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value

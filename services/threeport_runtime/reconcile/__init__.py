@@ -1,0 +1,6 @@
+"""The level-triggered reconcile engine (controller-runtime style).
+
+Modules: ``result`` (what a reconcile returns or raises), ``queue`` (deduplicating work queue
+with backoff), ``lease`` (per-key Redis leases with fencing tokens), ``controller`` (workers,
+watches, resync), ``events`` (Kubernetes-style event recorder and ListEvents).
+"""

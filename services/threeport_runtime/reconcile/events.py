@@ -1,0 +1,158 @@
+"""Kubernetes-style Events: a recorder for controllers and the generic ListEvents query.
+
+Events live in the service's own ``events`` table. Repeats of the same (resource uid, type,
+reason, message, source) fold into one row whose ``count`` grows, so a controller retrying the
+same failure does not flood the table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, or_, select, true, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from threeport.common.v1alpha1 import event_pb2
+
+from threeport_runtime.db.convert import timestamp
+from threeport_runtime.db.engine import Database
+from threeport_runtime.db.filters import filter_error, parse_filter
+from threeport_runtime.db.page_tokens import PageTokenCodec
+from threeport_runtime.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from threeport_runtime.db.schema import ServiceSchema
+
+log = logging.getLogger(__name__)
+
+NORMAL = event_pb2.EVENT_TYPE_NORMAL
+WARNING = event_pb2.EVENT_TYPE_WARNING
+
+
+class EventRecorder:
+    def __init__(self, db: Database, schema: ServiceSchema, *, source: str):
+        self._db = db
+        self._table = schema.events
+        self._source = source
+
+    async def record(
+        self,
+        *,
+        resource: str,
+        resource_uid: str,
+        type: event_pb2.EventType.ValueType,
+        reason: str,
+        message: str,
+        generation: int = 0,
+    ) -> None:
+        """Records one occurrence; failures are logged, never raised, as events are advisory."""
+        type_name = event_pb2.EventType.Name(type).removeprefix("EVENT_TYPE_")
+        fingerprint = hashlib.sha256(
+            "\x00".join([resource_uid, type_name, reason, message, self._source]).encode()
+        ).hexdigest()
+        now = datetime.now(UTC)
+        statement = insert(self._table).values(
+            resource=resource,
+            resource_uid=resource_uid,
+            type=type_name,
+            reason=reason,
+            message=message,
+            source=self._source,
+            generation=generation,
+            fingerprint=fingerprint,
+            count=1,
+            first_time=now,
+            last_time=now,
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[self._table.c.fingerprint],
+            set_={
+                "count": self._table.c.count + 1,
+                "last_time": statement.excluded.last_time,
+                "generation": statement.excluded.generation,
+            },
+        )
+        try:
+            async with self._db.engine.begin() as connection:
+                await connection.execute(statement)
+        except Exception:
+            log.exception("could not record event", extra={"reason": reason})
+
+
+class EventLister:
+    """The generic ListEvents: events of a resource and those below it, newest first."""
+
+    def __init__(self, db: Database, schema: ServiceSchema, page_tokens: PageTokenCodec):
+        self._db = db
+        self._table = schema.events
+        self._page_tokens = page_tokens
+
+    async def list(
+        self, *, parent: str, page_size: int = 0, page_token: str = "", filter_text: str = ""
+    ) -> tuple[list[event_pb2.Event], str]:
+        table = self._table
+        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        fingerprint = PageTokenCodec.fingerprint("events", parent, filter_text)
+        query = select(table).where(self._filter(filter_text))
+        if parent:
+            query = query.where(or_(table.c.resource == parent, table.c.resource.startswith(parent + "/")))
+        if page_token:
+            last_time, last_id = self._page_tokens.decode(page_token, fingerprint).split("|")
+            query = query.where(
+                tuple_(table.c.last_time, table.c.id)
+                < tuple_(datetime.fromisoformat(last_time), int(last_id))
+            )
+        query = query.order_by(table.c.last_time.desc(), table.c.id.desc()).limit(size + 1)
+        async with self._db.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        next_token = ""
+        if len(rows) > size:
+            rows = rows[:size]
+            next_token = self._page_tokens.encode(
+                f"{rows[-1].last_time.isoformat()}|{rows[-1].id}", fingerprint
+            )
+        return [_to_event(row) for row in rows], next_token
+
+    async def prune(self, older_than: datetime) -> int:
+        """Deletes events not seen since ``older_than``; returns how many went."""
+        async with self._db.engine.begin() as connection:
+            result = await connection.execute(delete(self._table).where(self._table.c.last_time < older_than))
+        return int(result.rowcount)
+
+    def _filter(self, filter_text: str) -> ColumnElement[bool]:
+        clauses = []
+        columns = {
+            "type": self._table.c.type,
+            "reason": self._table.c.reason,
+            "resource": self._table.c.resource,
+        }
+        for comparison in parse_filter(filter_text):
+            column = columns.get(comparison.field)
+            if column is None or comparison.op == ":":
+                raise filter_error(
+                    "events can be filtered by type, reason and resource with = or !=, "
+                    f"not {comparison.field!r}"
+                )
+            value = (
+                comparison.value.upper().removeprefix("EVENT_TYPE_")
+                if comparison.field == "type"
+                else comparison.value
+            )
+            clauses.append(column == value if comparison.op == "=" else column != value)
+        return and_(true(), *clauses)
+
+
+def _to_event(row: Any) -> event_pb2.Event:
+    return event_pb2.Event(
+        name=f"{row.resource}/events/{row.id}",
+        resource=row.resource,
+        resource_uid=row.resource_uid,
+        type=event_pb2.EventType.Value("EVENT_TYPE_" + row.type),
+        reason=row.reason,
+        message=row.message,
+        count=row.count,
+        first_time=timestamp(row.first_time),
+        last_time=timestamp(row.last_time),
+        source=row.source,
+        generation=row.generation,
+    )

@@ -1,0 +1,92 @@
+"""The controller's work queue: deduplicated keys, one worker per key, backoff and delays.
+
+Semantics (as client-go's workqueue): a key is queued at most once; a key added while a worker
+processes it is queued again when that worker finishes, so no change is missed and no key runs
+twice at once in this process. ``add_after`` delays a key; ``add_rate_limited`` delays it by a
+per-key exponential backoff with jitter that ``forget`` resets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import random
+from collections import deque
+
+
+class WorkQueue:
+    def __init__(self, *, base_delay: float = 0.05, max_delay: float = 60.0):
+        self._ready: deque[str] = deque()
+        self._queued: set[str] = set()
+        self._processing: set[str] = set()
+        self._dirty: set[str] = set()
+        self._delayed: list[tuple[float, int, str]] = []
+        self._sequence = itertools.count()
+        self._failures: dict[str, int] = {}
+        self._wakeup = asyncio.Event()
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+
+    def __len__(self) -> int:
+        """Keys waiting to run now (the queue depth metric)."""
+        return len(self._ready)
+
+    def add(self, key: str) -> None:
+        if key in self._processing:
+            self._dirty.add(key)
+            return
+        if key in self._queued:
+            return
+        self._queued.add(key)
+        self._ready.append(key)
+        self._wakeup.set()
+
+    def add_after(self, key: str, delay: float) -> None:
+        if delay <= 0:
+            self.add(key)
+            return
+        loop = asyncio.get_running_loop()
+        heapq.heappush(self._delayed, (loop.time() + delay, next(self._sequence), key))
+        self._wakeup.set()
+
+    def add_rate_limited(self, key: str) -> float:
+        """Requeues after this key's next backoff delay; returns the delay chosen."""
+        failures = self._failures.get(key, 0)
+        self._failures[key] = failures + 1
+        delay = min(self._base_delay * (2**failures), self._max_delay)
+        # Full jitter keeps many failing keys from retrying in lock-step.
+        delay = random.uniform(delay / 2, delay)
+        self.add_after(key, delay)
+        return delay
+
+    def forget(self, key: str) -> None:
+        self._failures.pop(key, None)
+
+    def failures(self, key: str) -> int:
+        return self._failures.get(key, 0)
+
+    async def get(self) -> str:
+        """Waits for the next key and marks it as being processed."""
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            while self._delayed and self._delayed[0][0] <= now:
+                self.add(heapq.heappop(self._delayed)[2])
+            if self._ready:
+                key = self._ready.popleft()
+                self._queued.discard(key)
+                self._processing.add(key)
+                return key
+            self._wakeup.clear()
+            timeout = self._delayed[0][0] - now if self._delayed else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout)
+
+    def done(self, key: str) -> None:
+        """Marks a key finished; re-queues it if it changed meanwhile."""
+        self._processing.discard(key)
+        if key in self._dirty:
+            self._dirty.discard(key)
+            self.add(key)

@@ -1,0 +1,77 @@
+"""The gRPC aio server of a service: interceptors, health, reflection and graceful stop.
+
+On stop, every health status flips to NOT_SERVING first so load balancers and clients stop
+sending new calls, then in-flight calls get ``grace`` seconds to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from threeport_runtime.rpc.identity import Authenticator
+from threeport_runtime.rpc.interceptors import server_interceptors
+
+Registrar = Callable[[grpc.aio.Server], None]
+
+_MESSAGE_LIMIT = 16 * 1024 * 1024
+
+
+class GrpcServer:
+    def __init__(
+        self,
+        listen_address: str,
+        authenticate: Authenticator,
+        *,
+        enforce_policies: bool = True,
+        extra_interceptors: Sequence[Any] = (),
+    ):
+        self._listen_address = listen_address
+        self.server = grpc.aio.server(
+            interceptors=[
+                *server_interceptors(authenticate, enforce_policies=enforce_policies),
+                *extra_interceptors,
+            ],
+            options=[
+                ("grpc.max_receive_message_length", _MESSAGE_LIMIT),
+                ("grpc.max_send_message_length", _MESSAGE_LIMIT),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        # The aio servicer is not in the type stubs.
+        self.health: Any = health.aio.HealthServicer()  # type: ignore[attr-defined]
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self._service_names: list[str] = []
+        self.port = 0
+
+    def add_service(self, full_name: str, register: Registrar) -> None:
+        """Registers a servicer, e.g. ``add_service("threeport.registry.v1alpha1.ApplicationService",
+        lambda s: add_ApplicationServiceServicer_to_server(servicer, s))``."""
+        register(self.server)
+        self._service_names.append(full_name)
+
+    async def start(self) -> int:
+        """Binds, starts and reports SERVING; returns the bound port (useful with port 0)."""
+        reflection.enable_server_reflection(
+            [*self._service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server
+        )
+        self.port = self.server.add_insecure_port(self._listen_address)
+        await self.server.start()
+        for name in ["", *self._service_names]:
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        return self.port
+
+    async def stop(self, grace: float, drain_delay: float = 0.0) -> None:
+        """NOT_SERVING first, optionally wait for balancers to notice, then a graceful stop."""
+        await self.health.enter_graceful_shutdown()
+        if drain_delay > 0:
+            await asyncio.sleep(drain_delay)
+        await self.server.stop(grace)
+
+    async def wait_for_termination(self) -> None:
+        await self.server.wait_for_termination()

@@ -1,0 +1,155 @@
+"""The per-process wiring of a service: settings, database, Redis, outbox, relay, server and
+controllers, with start and graceful stop. ``cli.main`` drives it for production and
+``testing.start_service`` for tests, so both run the same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from google.protobuf.message import Message
+from redis.asyncio import Redis
+
+from threeport_runtime.bus.outbox import Outbox
+from threeport_runtime.bus.relay import OutboxRelay
+from threeport_runtime.bus.streams import connect_redis
+from threeport_runtime.config import Settings
+from threeport_runtime.crypto import FieldCipher
+from threeport_runtime.db.engine import Database
+from threeport_runtime.db.page_tokens import PageTokenCodec
+from threeport_runtime.db.repository import ResourceRepository
+from threeport_runtime.db.schema import ResourceRow, ServiceSchema
+from threeport_runtime.reconcile.controller import Controller, ControllerOptions, ListKeys, Reconciler, Watch
+from threeport_runtime.reconcile.events import EventLister, EventRecorder
+from threeport_runtime.rpc.identity import ServiceCredentialAuthenticator
+from threeport_runtime.rpc.server import GrpcServer
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Message)
+R = TypeVar("R", bound=ResourceRow)
+
+
+class ServiceRuntime:
+    """Shared resources of one service process, and factories bound to them."""
+
+    def __init__(self, settings: Settings, schema: ServiceSchema):
+        self.settings = settings
+        self.schema = schema
+        self.db = Database(settings.database_url)
+        self.redis: Redis = connect_redis(settings.redis_url)
+        self.outbox = Outbox(schema, service=settings.service_name, stream_prefix=settings.stream_prefix)
+        # Page tokens only need integrity, and every replica must agree on the key.
+        self.page_tokens = PageTokenCodec(
+            hashlib.sha256(b"threeport-page-token:" + settings.service_credential.encode()).digest()
+        )
+        self.cipher = FieldCipher(settings.encryption_keys) if settings.encryption_keys else None
+        self.controllers: list[Controller] = []
+
+    def repository(
+        self,
+        row_type: type[R],
+        message_type: type[M],
+        *,
+        filter_fields: dict[str, str] | None = None,
+        secret_paths: tuple[str, ...] = (),
+    ) -> ResourceRepository[M, R]:
+        return ResourceRepository(
+            self.db,
+            self.outbox,
+            row_type=row_type,
+            message_type=message_type,
+            page_tokens=self.page_tokens,
+            filter_fields=filter_fields,
+            secret_paths=secret_paths,
+            cipher=self.cipher if secret_paths else None,
+        )
+
+    def controller(
+        self,
+        name: str,
+        reconcile: Reconciler,
+        *,
+        watches: list[Watch],
+        list_keys: ListKeys,
+        options: ControllerOptions | None = None,
+        **kwargs: Any,
+    ) -> Controller:
+        """Creates a controller that starts and stops with the service."""
+        controller = Controller(
+            name,
+            reconcile,
+            redis=self.redis,
+            stream_prefix=self.settings.stream_prefix,
+            watches=watches,
+            list_keys=list_keys,
+            options=options or ControllerOptions(resync_interval=self.settings.resync_interval_seconds),
+            **kwargs,
+        )
+        self.controllers.append(controller)
+        return controller
+
+    def event_recorder(self, controller: str) -> EventRecorder:
+        return EventRecorder(self.db, self.schema, source=f"{self.settings.service_name}/{controller}")
+
+    def event_lister(self) -> EventLister:
+        return EventLister(self.db, self.schema, self.page_tokens)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await self.db.dispose()
+
+
+Setup = Callable[[ServiceRuntime, GrpcServer], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """What a service tells the runtime: its name, schema, migrations and how to wire itself."""
+
+    name: str
+    schema: ServiceSchema
+    migrations_dir: Path
+    setup: Setup
+    run_relay: bool = True
+
+
+@dataclass
+class RunningService:
+    runtime: ServiceRuntime
+    server: GrpcServer
+    port: int
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def stop(self, grace: float = 5.0, drain_delay: float = 0.0) -> None:
+        """Graceful stop: NOT_SERVING, finish in-flight calls, stop background work, close."""
+        await self.server.stop(grace, drain_delay)
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.runtime.close()
+
+
+async def start_service(definition: ServiceDefinition, settings: Settings) -> RunningService:
+    """Wires and starts the service: server first, then the relay and controllers."""
+    runtime = ServiceRuntime(settings, definition.schema)
+    server = GrpcServer(settings.listen_address, ServiceCredentialAuthenticator(settings.service_credential))
+    await definition.setup(runtime, server)
+    port = await server.start()
+    running = RunningService(runtime, server, port)
+    if definition.run_relay:
+        relay = OutboxRelay(runtime.db, definition.schema, runtime.redis)
+        running.tasks.append(asyncio.create_task(relay.run(), name="outbox relay"))
+    for controller in runtime.controllers:
+        running.tasks.append(asyncio.create_task(controller.run(), name=f"controller {controller.name}"))
+    log.info("service started", extra={"port": port, "controllers": [c.name for c in runtime.controllers]})
+    return running
