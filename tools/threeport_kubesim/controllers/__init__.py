@@ -1,0 +1,1 @@
+"""Simulated controllers: what kube-controller-manager, the scheduler and kubelets would do, in-process."""
