@@ -1,0 +1,1 @@
+"""The registry service: applications, environments, profiles and builds (schema `registry`)."""
