@@ -7,7 +7,8 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-from threeport_cli.commands import local
+from threeport_cli.commands import api_resources, contexts, identity, local, resources
+from threeport_cli.errors import report
 from threeport_cli.exit_codes import ExitCode
 
 DESCRIPTION = """\
@@ -17,6 +18,7 @@ then runs it.
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 invalid input,
 6 unauthenticated or permission denied, 7 timed out waiting.
+Configuration: $THREEPORT_CONFIG or ~/.config/threeport/config.yaml; --context picks a context.
 """
 
 
@@ -27,15 +29,20 @@ def version_text() -> str:
         return "tptctl (not installed as a distribution)"
 
 
+def run_version(_options: argparse.Namespace) -> int:
+    print(version_text())
+    return ExitCode.OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tptctl", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=version_text())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    version = commands.add_parser("version", help="print the tptctl version")
-    version.set_defaults(run=lambda _options: print(version_text()) or ExitCode.OK)
-    local.register(commands)
+    commands.add_parser("version", help="print the tptctl version").set_defaults(run=run_version)
+    for group in (local, contexts, resources, identity, api_resources):
+        group.register(commands)
     return parser
 
 
@@ -45,7 +52,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(options, "run", None):
         parser.print_help(sys.stderr)
         return ExitCode.USAGE
-    return int(options.run(options))
+    try:
+        return int(options.run(options))
+    except KeyboardInterrupt:
+        return ExitCode.ERROR
+    except Exception as error:
+        return int(report(error))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,129 @@
+"""``project`` and ``token``: tenants and API credentials (for people and for CI)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import sys
+
+from google.protobuf import duration_pb2
+
+from threeport.common.v1alpha1 import annotations_pb2
+from threeport.gateway.v1alpha1 import principal_pb2, project_pb2, role_binding_pb2, token_pb2
+from threeport.sdk import AlreadyExistsError, Client
+from threeport_cli.durations import parse_duration
+from threeport_cli.errors import CommandError
+from threeport_cli.exit_codes import ExitCode
+from threeport_cli.session import client_for, context_for
+
+ROLES = ("viewer", "deployer", "admin", "operator")
+
+
+def run_project_create(options: argparse.Namespace) -> int:
+    with client_for(context_for(options)) as client:
+        spec = project_pb2.ProjectSpec(display_name=options.display_name or "")
+        project = client.project.create_project(
+            project_id=options.name, project=project_pb2.Project(spec=spec))
+    print(f"project/{project.name.rsplit('/', 1)[-1]} created")
+    return ExitCode.OK
+
+
+def ensure_service_account(client: Client, name: str) -> str:
+    spec = principal_pb2.PrincipalSpec(type=principal_pb2.PRINCIPAL_TYPE_SERVICE_ACCOUNT, display_name=name)
+    with contextlib.suppress(AlreadyExistsError):  # reusing an existing service account is the point
+        client.principal.create_principal(principal_id=name, principal=principal_pb2.Principal(spec=spec))
+    return f"principals/{name}"
+
+
+def ensure_binding(client: Client, principal: str, project: str, role: str) -> None:
+    role_value = annotations_pb2.Role.Value(f"ROLE_{role.upper()}")
+    account = principal.rsplit("/", 1)[-1]
+    binding_id = re.sub(r"[^a-z0-9-]", "-", f"{account}-{project or 'global'}-{role}")[:63]
+    spec = role_binding_pb2.RoleBindingSpec(
+        principal=principal, role=role_value, project=f"projects/{project}" if project else "")
+    with contextlib.suppress(AlreadyExistsError):  # the grant exists already
+        client.role_binding.create_role_binding(
+            role_binding_id=binding_id.strip("-"), role_binding=role_binding_pb2.RoleBinding(spec=spec))
+
+
+def run_token_create(options: argparse.Namespace) -> int:
+    if options.role == "operator" and options.project:
+        raise CommandError("operator is a global role; drop --project", ExitCode.USAGE)
+    if options.role != "operator" and not options.project:
+        raise CommandError(f"{options.role} is a project role; give --project", ExitCode.USAGE)
+    ttl = duration_pb2.Duration(seconds=int(parse_duration(options.ttl))) if options.ttl else None
+    with client_for(context_for(options)) as client:
+        principal = ensure_service_account(client, options.name)
+        ensure_binding(client, principal, options.project or "", options.role)
+        created = client.token.create_token(
+            parent=principal, token_id=options.token_id,
+            token=token_pb2.Token(spec=token_pb2.TokenSpec(description=options.description or "")), ttl=ttl,
+        )
+    print(f"token {created.token.name} created for {principal} ({options.role}"
+          f"{' on ' + options.project if options.project else ''}).", file=sys.stderr)
+    print("It is shown only now; store it as a CI secret:", file=sys.stderr)
+    print(created.secret)
+    return ExitCode.OK
+
+
+def run_token_list(options: argparse.Namespace) -> int:
+    with client_for(context_for(options)) as client:
+        principals = [options.principal] if options.principal else [
+            p.name for p in client.principal.list_principals()]
+        print(f"{'NAME':<48} {'PREFIX':<12} {'EXPIRES':<21} {'REVOKED':<8} DESCRIPTION")
+        for principal in principals:
+            parent = principal if principal.startswith("principals/") else f"principals/{principal}"
+            for token in client.token.list_tokens(parent=parent):
+                spec = token.spec
+                expires = "never"
+                if spec.expire_time.seconds:
+                    expires = spec.expire_time.ToDatetime().strftime("%Y-%m-%d %H:%M")
+                revoked = "yes" if spec.revoke_time.seconds else "no"
+                print(f"{token.name:<48} {spec.prefix:<12} {expires:<21} {revoked:<8} {spec.description}")
+    return ExitCode.OK
+
+
+def run_token_revoke(options: argparse.Namespace) -> int:
+    name = options.name
+    if not name.startswith("principals/"):
+        raise CommandError("give the token's full name, principals/NAME/tokens/ID (see tptctl token list)",
+                           ExitCode.USAGE)
+    with client_for(context_for(options)) as client:
+        client.token.revoke_token(name=name)
+    print(f"token {name} revoked")
+    return ExitCode.OK
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    project = commands.add_parser("project", help="manage projects (operators)")
+    project_verbs = project.add_subparsers(dest="verb", metavar="VERB", required=True)
+    create = project_verbs.add_parser("create", help="create a project")
+    create.add_argument("name")
+    create.add_argument("--display-name")
+    create.add_argument("--context")
+    create.set_defaults(run=run_project_create)
+
+    token = commands.add_parser("token", help="manage API tokens (for CI and people)")
+    token_verbs = token.add_subparsers(dest="verb", metavar="VERB", required=True)
+    token_create = token_verbs.add_parser(
+        "create", help="create a service account with a role and a token for it",
+        description="Create (or reuse) the service account NAME, grant it ROLE (on --project for "
+        "viewer/deployer/admin), and print a new token for it once. For CI: --role deployer.",
+    )
+    token_create.add_argument("name", help="the service account, e.g. ci-ledger")
+    token_create.add_argument("-p", "--project", help="the project the role applies to")
+    token_create.add_argument("--role", choices=ROLES, required=True)
+    token_create.add_argument("--ttl", help="lifetime, e.g. 30d (default: no expiry)")
+    token_create.add_argument("--token-id", default="default", help="the token's id (default: default)")
+    token_create.add_argument("--description")
+    token_create.add_argument("--context")
+    token_create.set_defaults(run=run_token_create)
+    token_list = token_verbs.add_parser("list", help="list tokens (secrets are never shown)")
+    token_list.add_argument("--principal", help="only this principal's tokens")
+    token_list.add_argument("--context")
+    token_list.set_defaults(run=run_token_list)
+    revoke = token_verbs.add_parser("revoke", help="revoke a token")
+    revoke.add_argument("name", help="principals/NAME/tokens/ID")
+    revoke.add_argument("--context")
+    revoke.set_defaults(run=run_token_revoke)

@@ -1,0 +1,362 @@
+"""``apply``, ``get``, ``describe``, ``delete``, ``diff`` and ``events``: any resource kind."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+from google.protobuf.message import Message
+
+from threeport.sdk import Client, NotFoundError, resources
+from threeport.sdk._index import ResourceType
+from threeport_cli import manifests, operations
+from threeport_cli.durations import parse_duration
+from threeport_cli.errors import CommandError
+from threeport_cli.exit_codes import ExitCode
+from threeport_cli.manifests import Manifest
+from threeport_cli.printers import FORMATS, print_resources, ready_text, state_text
+from threeport_cli.protojson import to_friendly_dict
+from threeport_cli.session import add_context_flags, client_for, context_for, project_for
+from threeport_cli.waiting import progress, wait_ready
+
+COMPARED_FIELDS = ("labels", "annotations", "spec")
+
+
+def resource_type_for(word: str) -> ResourceType:
+    try:
+        return resources.lookup(word)
+    except LookupError as error:
+        raise CommandError(str(error), ExitCode.USAGE) from None
+
+
+def full_name(resource_type: ResourceType, name: str, project: str) -> str:
+    """Accepts an id (`shop`) or a full name (`projects/acme/applications/shop`)."""
+    if "/" in name:
+        if not resource_type.matches(name):
+            raise CommandError(f"{name!r} is not a {resource_type.kind} name "
+                               f"({resource_type.patterns[0]})", ExitCode.USAGE)
+        return name
+    pattern = resource_type.patterns[0]
+    if pattern.startswith("projects/{project}/") and pattern.count("/") == 3:
+        if not project:
+            raise CommandError("no project: pass --project or set one in the context", ExitCode.USAGE)
+        return f"projects/{project}/{resource_type.plural}/{name}"
+    if pattern.count("/") == 1:
+        return f"{resource_type.plural}/{name}"
+    raise CommandError(f"give the full name of the {resource_type.singular} ({pattern})", ExitCode.USAGE)
+
+
+def parent_for(resource_type: ResourceType, project: str, parent: str = "") -> str:
+    if parent:
+        return parent
+    pattern = resource_type.patterns[0]
+    if pattern.startswith("projects/{project}/") and pattern.count("/") == 3:
+        if not project:
+            raise CommandError("no project: pass --project or set one in the context", ExitCode.USAGE)
+        return f"projects/{project}"
+    return ""
+
+
+def comparable(message: Message) -> dict[str, Any]:
+    data = to_friendly_dict(message)
+    return {k: data[k] for k in COMPARED_FIELDS if k in data}
+
+
+def desired_message(client: Client, manifest: Manifest) -> Message:
+    if manifest.is_score:
+        converted = client.application.convert_score(parent=manifest.parent, score_yaml=manifest.score_yaml)
+        message: Message = converted.application
+        message.name = manifest.name  # type: ignore[attr-defined]
+        for warning in converted.warnings:
+            print(f"warning: {manifest.source}: {warning}", file=sys.stderr)
+        return message
+    assert manifest.message is not None
+    return manifest.message
+
+
+def live_or_none(client: Client, resource_type: ResourceType, name: str) -> Message | None:
+    try:
+        return operations.get(client, resource_type, name)
+    except NotFoundError:
+        return None
+
+
+def apply_one(client: Client, manifest: Manifest, dry_run: bool) -> tuple[str, Message]:
+    assert manifest.resource_type is not None
+    resource_type = manifest.resource_type
+    desired = desired_message(client, manifest)
+    live = live_or_none(client, resource_type, manifest.name)
+    if live is None:
+        created = operations.create(
+            client, resource_type, desired, manifest.parent, manifest.resource_id, dry_run)
+        return "created", created
+    if comparable(live) == comparable(desired):
+        return "unchanged", live
+    desired.etag = live.etag  # type: ignore[attr-defined]
+    updated = operations.update(client, resource_type, desired, dry_run)
+    return "configured", updated
+
+
+def run_apply(options: argparse.Namespace) -> int:
+    context = context_for(options)
+    project = project_for(options, context)
+    loaded = manifests.load(options.filename, sys.stdin, project)
+    suffix = " (dry run)" if options.dry_run else ""
+    applied: list[str] = []
+    with client_for(context) as client:
+        for manifest in loaded:
+            outcome, _result = apply_one(client, manifest, options.dry_run)
+            kind = manifest.resource_type.singular if manifest.resource_type else manifest.kind
+            print(f"{kind}/{manifest.resource_id} {outcome}{suffix}")
+            applied.append(manifest.name)
+        if options.wait and not options.dry_run:
+            wait_ready(client, applied, parse_duration(options.timeout))
+    return ExitCode.OK
+
+
+def label_filter(selector: str) -> str:
+    """`-l team=payments,tier!=gold,env` -> an AIP-160 filter."""
+    clauses = []
+    for part in filter(None, (p.strip() for p in selector.split(","))):
+        if "!=" in part:
+            key, value = part.split("!=", 1)
+            clauses.append(f'labels.{key.strip()} != "{value.strip()}"')
+        elif "=" in part:
+            key, value = part.split("=", 1)
+            clauses.append(f'labels.{key.strip().rstrip("=")} = "{value.strip()}"')
+        else:
+            clauses.append(f"labels.{part}:*")
+    return " AND ".join(clauses)
+
+
+def run_get(options: argparse.Namespace) -> int:
+    context = context_for(options)
+    project = project_for(options, context)
+    resource_type = resource_type_for(options.kind)
+    with client_for(context) as client:
+        if options.name:
+            name = full_name(resource_type, options.name, project)
+            item = operations.get(client, resource_type, name)
+            print_resources([item], options.output, single=True)
+            if options.watch:
+                watch(client, resource_type, project, f'name = "{name}"', options.output)
+            return ExitCode.OK
+        filter_text = label_filter(options.selector) if options.selector else ""
+        parent = parent_for(resource_type, project)
+        items = list(operations.list_all(client, resource_type, parent, filter_text))
+        print_resources(items, options.output)
+        if options.watch:
+            watch(client, resource_type, project, filter_text, options.output)
+    return ExitCode.OK
+
+
+def watch(client: Client, resource_type: ResourceType, project: str, filter_text: str, output: str) -> None:
+    method = resource_type.watch
+    if method is None:
+        raise CommandError(f"{resource_type.plural} cannot be watched", ExitCode.USAGE)
+    request = method.request_type(filter=filter_text)
+    if "parent" in request.DESCRIPTOR.fields_by_name:
+        request.parent = parent_for(resource_type, project)  # type: ignore[attr-defined]
+    stream: Iterator[Any] = method.bind(client)(request=request)
+    for event in stream:
+        item = getattr(event, resource_type.watch_field)
+        if not item.name:
+            continue  # heartbeat
+        kind = event.DESCRIPTOR.fields_by_name["type"].enum_type.values_by_number[event.type].name
+        if output in ("table", "wide"):
+            print(f"{kind.removeprefix('WATCH_EVENT_TYPE_'):<9} {item.name}  {state_text(item)}  "
+                  f"{ready_text(item)}", flush=True)
+        else:
+            print_resources([item], output, single=True)
+
+
+def events_client_attribute(resource_type: ResourceType) -> str:
+    domain = resource_type.message_type.DESCRIPTOR.full_name.split(".")[1]
+    return f"{domain}_event"
+
+
+def list_events(client: Client, resource_type: ResourceType, name: str) -> list[Any]:
+    events_client = getattr(client, events_client_attribute(resource_type), None)
+    if events_client is None:
+        return []
+    return list(events_client.list_events(parent=name))
+
+
+def print_events(events: list[Any]) -> None:
+    if not events:
+        print("  <none>")
+        return
+    for event in events:
+        kind = "Warning" if event.type == 2 else "Normal"
+        when = event.last_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S") if event.last_time.seconds else ""
+        count = f" (x{event.count})" if event.count > 1 else ""
+        print(f"  {when}  {kind:<7}  {event.reason:<22} {event.message}{count}")
+
+
+def run_describe(options: argparse.Namespace) -> int:
+    context = context_for(options)
+    resource_type = resource_type_for(options.kind)
+    name = full_name(resource_type, options.name, project_for(options, context))
+    with client_for(context) as client:
+        item = operations.get(client, resource_type, name)
+        data = to_friendly_dict(item)
+        print(f"Name:        {item.name}")  # type: ignore[attr-defined]
+        print(f"Kind:        {resource_type.kind or resource_type.singular}")
+        if state_text(item):
+            print(f"State:       {state_text(item)}")
+        for key in ("uid", "generation", "createTime", "updateTime", "deleteTime", "labels", "annotations"):
+            if key in data:
+                print(f"{key[0].upper() + key[1:] + ':':<13}{data[key]}")
+        for section in ("spec", "status"):
+            if data.get(section):
+                print(f"{section.capitalize()}:")
+                print(_indent(yaml.safe_dump(data[section], sort_keys=False)))
+        conditions = getattr(item, "conditions", [])
+        if conditions:
+            print("Conditions:")
+            print(f"  {'TYPE':<20} {'STATUS':<8} {'REASON':<24} MESSAGE")
+            for condition in conditions:
+                status = {1: "True", 2: "False"}.get(condition.status, "Unknown")
+                print(f"  {condition.type:<20} {status:<8} {condition.reason:<24} {condition.message}")
+        print("Events:")
+        print_events(list_events(client, resource_type, name))
+    return ExitCode.OK
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}" for line in text.rstrip().splitlines())
+
+
+def run_delete(options: argparse.Namespace) -> int:
+    context = context_for(options)
+    project = project_for(options, context)
+    targets: list[tuple[ResourceType, str]] = []
+    if options.filename:
+        for manifest in manifests.load(options.filename, sys.stdin, project):
+            assert manifest.resource_type is not None
+            targets.append((manifest.resource_type, manifest.name))
+    elif options.kind and options.name:
+        resource_type = resource_type_for(options.kind)
+        targets.append((resource_type, full_name(resource_type, options.name, project)))
+    else:
+        raise CommandError("give KIND NAME or -f FILE", ExitCode.USAGE)
+    with client_for(context) as client:
+        for resource_type, name in targets:
+            operations.delete(
+                client, resource_type, name, force=options.force, allow_missing=options.ignore_not_found)
+            print(f"{resource_type.singular}/{name.rsplit('/', 1)[-1]} deleted")
+        if options.wait:
+            deadline = time.monotonic() + parse_duration(options.timeout)
+            for resource_type, name in targets:
+                with progress(f"waiting for {name} to be gone"):
+                    while live_or_none(client, resource_type, name) is not None:
+                        if time.monotonic() > deadline:
+                            raise CommandError(f"{name} still exists after --timeout {options.timeout}",
+                                               ExitCode.TIMED_OUT)
+                        time.sleep(0.5)
+    return ExitCode.OK
+
+
+def run_diff(options: argparse.Namespace) -> int:
+    """Exit 0: no differences; 1: differences (printed as a unified diff), like `kubectl diff`."""
+    context = context_for(options)
+    loaded = manifests.load(options.filename, sys.stdin, project_for(options, context))
+    different = False
+    with client_for(context) as client:
+        for manifest in loaded:
+            assert manifest.resource_type is not None
+            desired = comparable(desired_message(client, manifest))
+            live_message = live_or_none(client, manifest.resource_type, manifest.name)
+            live = comparable(live_message) if live_message is not None else {}
+            before = yaml.safe_dump(live, sort_keys=True).splitlines(keepends=True) if live else []
+            after = yaml.safe_dump(desired, sort_keys=True).splitlines(keepends=True)
+            lines = list(difflib.unified_diff(
+                before, after, f"live/{manifest.name}", f"manifest/{manifest.name}"))
+            if lines:
+                different = True
+                sys.stdout.writelines(lines)
+    return ExitCode.ERROR if different else ExitCode.OK
+
+
+def run_events(options: argparse.Namespace) -> int:
+    context = context_for(options)
+    project = project_for(options, context)
+    with client_for(context) as client:
+        if options.kind:
+            if not options.name:
+                raise CommandError("give KIND and NAME, or neither for the whole project", ExitCode.USAGE)
+            resource_type = resource_type_for(options.kind)
+            name = full_name(resource_type, options.name, project)
+            print_events(list_events(client, resource_type, name))
+            return ExitCode.OK
+        if not project:
+            raise CommandError("no project: pass --project or set one in the context", ExitCode.USAGE)
+        found: list[Any] = []
+        for attribute in ("registry_event", "delivery_event"):
+            found.extend(getattr(client, attribute).list_events(parent=f"projects/{project}"))
+        found.sort(key=lambda e: (e.last_time.seconds, e.last_time.nanos))
+        print_events(found)
+    return ExitCode.OK
+
+
+def add_wait_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wait", action="store_true", help="wait until the change is done")
+    parser.add_argument("--timeout", default="5m", help="how long --wait waits (default 5m)")
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    apply = commands.add_parser(
+        "apply", help="create or update resources from manifests",
+        description="Create or update resources from manifests (files, folders, or - for stdin). "
+        "Prints created/configured/unchanged per object. Nothing is sent if any manifest is invalid.",
+    )
+    apply.add_argument("-f", "--filename", action="append", required=True, help="file, folder or -")
+    apply.add_argument("--dry-run", action="store_true", help="validate on the server, change nothing")
+    add_wait_flags(apply)
+    add_context_flags(apply)
+    apply.set_defaults(run=run_apply)
+
+    get = commands.add_parser("get", help="list resources or show one",
+                              description="List resources of a kind, or show one. KIND may be singular, "
+                              "plural or short (app, apps, application, applications).")
+    get.add_argument("kind")
+    get.add_argument("name", nargs="?")
+    get.add_argument("-o", "--output", choices=FORMATS, default="table")
+    get.add_argument("-l", "--selector", help="label selector, e.g. team=payments,tier!=gold")
+    get.add_argument("-w", "--watch", action="store_true", help="keep printing changes")
+    add_context_flags(get)
+    get.set_defaults(run=run_get)
+
+    describe = commands.add_parser("describe", help="show a resource's spec, status, conditions and events")
+    describe.add_argument("kind")
+    describe.add_argument("name")
+    add_context_flags(describe)
+    describe.set_defaults(run=run_describe)
+
+    delete = commands.add_parser("delete", help="delete resources by name or by manifest")
+    delete.add_argument("kind", nargs="?")
+    delete.add_argument("name", nargs="?")
+    delete.add_argument("-f", "--filename", action="append", help="delete what these manifests define")
+    delete.add_argument("--force", action="store_true", help="delete even if other resources use it")
+    delete.add_argument("--ignore-not-found", action="store_true", help="succeed if it does not exist")
+    add_wait_flags(delete)
+    add_context_flags(delete)
+    delete.set_defaults(run=run_delete)
+
+    diff = commands.add_parser("diff", help="show how manifests differ from what is stored",
+                               description="Show how manifests differ from what is stored. Exit 0 when "
+                               "there are no differences, 1 when there are.")
+    diff.add_argument("-f", "--filename", action="append", required=True)
+    add_context_flags(diff)
+    diff.set_defaults(run=run_diff)
+
+    events = commands.add_parser("events", help="show events of a resource or of the project")
+    events.add_argument("kind", nargs="?")
+    events.add_argument("name", nargs="?")
+    add_context_flags(events)
+    events.set_defaults(run=run_events)

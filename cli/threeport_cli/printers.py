@@ -1,0 +1,120 @@
+"""Prints resources as a table, YAML, JSON or names (``-o table|wide|yaml|json|name``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import yaml
+from google.protobuf.message import Message
+
+from threeport_cli.protojson import to_friendly_dict
+
+FORMATS = ("table", "wide", "yaml", "json", "name")
+
+
+def field_value(message: Message, name: str) -> Any:
+    descriptor = message.DESCRIPTOR.fields_by_name.get(name)
+    return getattr(message, name) if descriptor is not None else None
+
+
+def short_name(message: Message) -> str:
+    name = str(field_value(message, "name") or "")
+    return name.rsplit("/", 1)[-1]
+
+
+def state_text(message: Message) -> str:
+    state = field_value(message, "state")
+    if state is None:
+        return ""
+    enum = message.DESCRIPTOR.fields_by_name["state"].enum_type
+    if enum is None or state not in enum.values_by_number:
+        return str(state)
+    text = enum.values_by_number[state].name.removeprefix("STATE_")
+    return "" if text == "UNSPECIFIED" else text
+
+
+def ready_text(message: Message) -> str:
+    conditions = field_value(message, "conditions")
+    generation = field_value(message, "generation") or 0
+    for condition in conditions or []:
+        if condition.type == "Ready":
+            status = {1: "True", 2: "False"}.get(condition.status, "Unknown")
+            stale = generation and condition.observed_generation != generation
+            return f"{status}{' (stale)' if stale else ''}"
+    return ""
+
+
+def age_text(message: Message, now: datetime | None = None) -> str:
+    created = field_value(message, "create_time")
+    if created is None or not created.seconds:
+        return ""
+    now = now or datetime.now(UTC)
+    seconds = int((now - created.ToDatetime(tzinfo=UTC)).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"
+
+
+def project_of(message: Message) -> str:
+    name = str(field_value(message, "name") or "")
+    parts = name.split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == "projects" else ""
+
+
+def labels_text(message: Message) -> str:
+    labels = field_value(message, "labels") or {}
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def reason_text(message: Message) -> str:
+    for condition in field_value(message, "conditions") or []:
+        if condition.type == "Ready" and condition.status != 1:
+            return str(condition.reason)
+    return ""
+
+
+def rows(messages: Sequence[Message], wide: bool) -> list[list[str]]:
+    header = ["NAME", "STATE", "READY", "AGE"]
+    if wide:
+        header += ["PROJECT", "GENERATION", "REASON", "LABELS"]
+    table = [header]
+    for message in messages:
+        row = [short_name(message), state_text(message), ready_text(message), age_text(message)]
+        if wide:
+            row += [project_of(message), str(field_value(message, "generation") or ""),
+                    reason_text(message), labels_text(message)]
+        table.append(row)
+    return table
+
+
+def render_table(table: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return "\n".join("   ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
+                     for row in table)
+
+
+def print_resources(messages: Sequence[Message], output: str, *, single: bool = False,
+                    stream: TextIO = sys.stdout) -> None:
+    """Prints ``messages``; ``single`` prints one object (not a list) for yaml and json."""
+    if output == "name":
+        for message in messages:
+            print(field_value(message, "name"), file=stream)
+    elif output == "json":
+        data: Any = to_friendly_dict(messages[0]) if single else [to_friendly_dict(m) for m in messages]
+        print(json.dumps(data, indent=2, sort_keys=False), file=stream)
+    elif output == "yaml":
+        if single:
+            print(yaml.safe_dump(to_friendly_dict(messages[0]), sort_keys=False).rstrip(), file=stream)
+        else:
+            print(yaml.safe_dump_all([to_friendly_dict(m) for m in messages], sort_keys=False).rstrip(),
+                  file=stream)
+    else:
+        if not messages:
+            print("No resources found.", file=sys.stderr)
+            return
+        print(render_table(rows(messages, output == "wide")), file=stream)
