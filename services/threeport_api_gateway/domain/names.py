@@ -1,0 +1,37 @@
+"""Resource names and ids of the gateway's own resources (``projects/{project}``, ...)."""
+
+from __future__ import annotations
+
+import re
+
+from threeport_runtime.errors import FieldViolation
+
+_ID = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def check_id(field: str, value: str) -> list[FieldViolation]:
+    """Violations of the DNS-1123 label rule for a ``*_id`` request field (empty when fine)."""
+    if not value:
+        return [FieldViolation(field, "is required: a DNS-1123 label such as 'team-a'")]
+    if not _ID.match(value):
+        return [
+            FieldViolation(
+                field,
+                f"{value!r} is not a DNS-1123 label: use lowercase letters, digits and '-', "
+                "at most 63 characters, starting with a letter and not ending with '-'",
+            )
+        ]
+    return []
+
+
+def check_name(field: str, value: str, collection: str) -> list[FieldViolation]:
+    """Violations for a name that must look like ``{collection}/{id}``."""
+    prefix, _, identifier = value.partition("/")
+    if prefix != collection or not identifier or "/" in identifier or not _ID.match(identifier):
+        return [FieldViolation(field, f"must be a name like '{collection}/example', got {value!r}")]
+    return []
+
+
+def child_id(name: str) -> str:
+    """The last segment of a resource name."""
+    return name.rsplit("/", 1)[-1]

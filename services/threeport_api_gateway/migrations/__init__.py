@@ -1,0 +1,1 @@
+"""Alembic history of the ``gateway`` schema; ``python -m threeport_api_gateway migrate`` applies it."""

@@ -1,0 +1,7 @@
+"""Alembic environment of the ``gateway`` schema (see threeport_runtime.db.migrations)."""
+
+from threeport_runtime.db.migrations import run_env
+
+from threeport_api_gateway.store.tables import SCHEMA
+
+run_env(SCHEMA)

@@ -1,0 +1,1 @@
+"""The ``gateway`` schema: tables, repositories and the queries the access layer needs."""
