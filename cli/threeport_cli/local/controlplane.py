@@ -7,26 +7,36 @@ it had, so clients' URLs stay valid across restarts.
 from __future__ import annotations
 
 import importlib.util
+import os
 import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import psycopg
 import redis
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from threeport_cli.local import datastores, processes
+from threeport_cli import config
+from threeport_cli.config import Context
+from threeport_cli.local import datastores, processes, secrets
 from threeport_cli.local.statedir import ProcessRecord, StateDir, StateRecord
 
-# The control-plane services, in start order. `up` starts those that are installed.
-SERVICE_PACKAGES = (
-    "threeport_registry",
-    "threeport_cluster_manager",
-    "threeport_addon_manager",
-    "threeport_infra_provider",
-    "threeport_workload_delivery",
-    "threeport_api_gateway",
-)
+# The control-plane services, in start order (the gateway last: it routes to the others).
+# `up` starts those that are installed. Values: the process name and the gateway's backend key.
+SERVICE_PACKAGES = {
+    "threeport_registry": ("registry", "REGISTRY"),
+    "threeport_cluster_manager": ("cluster-manager", "CLUSTERS"),
+    "threeport_addon_manager": ("addon-manager", "ADDONS"),
+    "threeport_infra_provider": ("infra-provider", "INFRA"),
+    "threeport_workload_delivery": ("workload-delivery", "DELIVERY"),
+    "threeport_api_gateway": ("api-gateway", ""),
+}
+GATEWAY = "api-gateway"
+LOCAL_CONTEXT = "local"
 START_TIMEOUT = 60.0
 
 Progress = Callable[[str], None]
@@ -62,7 +72,24 @@ def redis_ready(url: str) -> bool:
 
 
 def installed_services() -> list[str]:
-    return [name for name in SERVICE_PACKAGES if importlib.util.find_spec(name) is not None]
+    """The service packages that can run (`python -m <package>` needs a ``__main__``)."""
+    found = []
+    for name in SERVICE_PACKAGES:
+        if importlib.util.find_spec(name) is not None and importlib.util.find_spec(f"{name}.__main__"):
+            found.append(name)
+    return found
+
+
+def grpc_serving(address: str) -> bool:
+    """True when the standard gRPC health service at ``address`` says SERVING."""
+    channel = grpc.insecure_channel(address)
+    try:
+        reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+    except grpc.RpcError:
+        return False
+    finally:
+        channel.close()
 
 
 class LocalControlPlane:
@@ -93,7 +120,69 @@ class LocalControlPlane:
         services = installed_services()
         if not services:
             self.progress("no control-plane services are installed yet; datastores are up")
+        for package in services:
+            self._ensure_service(record, package)
         return record
+
+    def _service_env(self, record: StateRecord, name: str) -> dict[str, str]:
+        postgres, redis_process = record.find("postgres"), record.find("redis")
+        assert postgres is not None and redis_process is not None
+        env = dict(os.environ)
+        env.update({
+            "THREEPORT_DATABASE_URL": postgres.url,
+            "THREEPORT_REDIS_URL": redis_process.url,
+            "THREEPORT_LISTEN_ADDRESS": f"127.0.0.1:{record.ports[name]}",
+            "THREEPORT_SERVICE_CREDENTIAL": secrets.service_credential(self.state.path),
+            "THREEPORT_ENCRYPTION_KEYS_FILE": str(secrets.encryption_keys_file(self.state.path)),
+        })
+        if name == GATEWAY:
+            for backend, key in SERVICE_PACKAGES.values():
+                if key and record.find(backend) is not None:
+                    env[f"THREEPORT_BACKEND_{key}"] = f"127.0.0.1:{record.ports[backend]}"
+            env["THREEPORT_BOOTSTRAP_TOKEN_FILE"] = str(self.state.sub("admin-token"))
+        return env
+
+    def _ensure_service(self, record: StateRecord, package: str) -> None:
+        name = SERVICE_PACKAGES[package][0]
+        port = self._port(record, name)
+        address = f"127.0.0.1:{port}"
+        if self._running(record, name, lambda: grpc_serving(address)):
+            self.progress(f"{name}: already running on {address}")
+            return
+        log = self.state.log(name)
+        env = self._service_env(record, name)
+        self.progress(f"{name}: applying database migrations")
+        with log.open("ab") as output:
+            migrated = subprocess.run([sys.executable, "-m", package, "migrate"], env=env,
+                                      stdout=output, stderr=subprocess.STDOUT, check=False)
+        if migrated.returncode != 0:
+            raise datastores.DatastoreError(f"{name}: migrations failed; see {log}")
+        command = [sys.executable, "-m", package, "serve"]
+        self.progress(f"{name}: starting on {address}")
+        pid = processes.start_detached(command, log, env)
+        record.replace(ProcessRecord(name, pid, command, str(log), port, address))
+        self.state.save(record)
+        started = processes.wait_until(
+            lambda: grpc_serving(address) or not processes.is_alive(pid), START_TIMEOUT)
+        if not started:
+            raise datastores.DatastoreError(f"{name} did not become healthy; see {log}")
+        if not processes.is_alive(pid):
+            raise datastores.DatastoreError(f"{name} exited at start; see {log}")
+        if name == GATEWAY:
+            self._save_admin_context(address)
+
+    def _save_admin_context(self, address: str) -> None:
+        """The first start of the gateway writes the admin token once; turn it into a context."""
+        token_file = self.state.sub("admin-token")
+        if not token_file.exists():
+            return
+        loaded = config.load()
+        existing = loaded.find(LOCAL_CONTEXT)
+        token = token_file.read_text().strip()
+        loaded.upsert(Context(LOCAL_CONTEXT, address, token, existing.project if existing else ""))
+        loaded.current_context = LOCAL_CONTEXT
+        path = config.save(loaded)
+        self.progress(f"context {LOCAL_CONTEXT!r} (operator) saved in {path} and made current")
 
     def _port(self, record: StateRecord, name: str) -> int:
         if name not in record.ports:
@@ -141,6 +230,8 @@ class LocalControlPlane:
     def status(self) -> list[Health]:
         record = self.state.load()
         checks: dict[str, Callable[[str], bool]] = {"postgres": postgres_ready, "redis": redis_ready}
+        for name, _key in SERVICE_PACKAGES.values():
+            checks[name] = grpc_serving
         report = []
         for process in record.processes:
             check = checks.get(process.name)

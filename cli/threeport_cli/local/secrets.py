@@ -1,0 +1,30 @@
+"""The local control plane's own secrets: the service credential shared by its services and the
+encryption keys for fields stored encrypted. Made once, kept in the state directory (0600)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+
+def _read_or_create(path: Path, make: str) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(make + "\n")
+    return make
+
+
+def service_credential(state_dir: Path) -> str:
+    return _read_or_create(state_dir / "service-credential", secrets.token_urlsafe(32))
+
+
+def encryption_keys_file(state_dir: Path) -> Path:
+    """A keys file in the runtime's format (``kid:base64key`` per line, current key first)."""
+    path = state_dir / "encryption-keys"
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    _read_or_create(path, f"local-1:{key}")
+    return path
