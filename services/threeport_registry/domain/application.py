@@ -22,8 +22,6 @@ from __future__ import annotations
 import posixpath
 
 from threeport.registry.v1alpha1 import application_pb2
-from threeport_runtime.errors import FieldViolation
-
 from threeport_registry.domain import field_paths as fp
 from threeport_registry.domain import names, quantities, references
 from threeport_registry.domain.dependencies import validate_dependencies
@@ -31,6 +29,7 @@ from threeport_registry.domain.dependency_types import DEPENDENCY_TYPES, outputs
 from threeport_registry.domain.images import check_image_reference
 from threeport_registry.domain.locations import check_location
 from threeport_registry.domain.metadata import validate_labels, validate_metadata
+from threeport_runtime.errors import FieldViolation
 
 MAX_REPLICAS = 1000
 MAX_PROBE_SECONDS = 3600
@@ -50,8 +49,9 @@ def validate_application(
     spec = application.spec
     spec_at = fp.child(path, "spec")
     if not spec.components:
-        violations.add(fp.child(spec_at, "components"),
-                       "at least one component is required (a name and an image)")
+        violations.add(
+            fp.child(spec_at, "components"), "at least one component is required (a name and an image)"
+        )
     for name, component in spec.components.items():
         at = fp.key(fp.child(spec_at, "components"), name)
         if error := names.check_id(name):
@@ -75,19 +75,26 @@ def check_application(
 
 
 def _validate_component(
-    component: application_pb2.Component, at: str, spec: application_pb2.ApplicationSpec, violations: fp.Violations
+    component: application_pb2.Component,
+    at: str,
+    spec: application_pb2.ApplicationSpec,
+    violations: fp.Violations,
 ) -> None:
     if error := check_image_reference(component.image):
         violations.add(fp.child(at, "image"), error)
     for field_name, values in (("command", component.command), ("args", component.args)):
         for position, value in enumerate(values):
             if references.contains_reference_syntax(value):
-                violations.add(fp.index(fp.child(at, field_name), position),
-                               "output references are not allowed here; put the value in an env var "
-                               "and use $(VAR) (write $${ for a literal ${)")
+                violations.add(
+                    fp.index(fp.child(at, field_name), position),
+                    "output references are not allowed here; put the value in an env var "
+                    "and use $(VAR) (write $${ for a literal ${)",
+                )
     if not 0 <= component.replicas <= MAX_REPLICAS:
-        violations.add(fp.child(at, "replicas"),
-                       f"{component.replicas} is out of range: use 0-{MAX_REPLICAS} (0 means the default, 1)")
+        violations.add(
+            fp.child(at, "replicas"),
+            f"{component.replicas} is out of range: use 0-{MAX_REPLICAS} (0 means the default, 1)",
+        )
     port_names = _validate_ports(component, fp.child(at, "ports"), violations)
     for env_name, value in component.env.items():
         env_at = fp.key(fp.child(at, "env"), env_name)
@@ -100,7 +107,9 @@ def _validate_component(
         probes_at = fp.child(at, "probes")
         for kind in ("readiness", "liveness", "startup"):
             if component.probes.HasField(kind):
-                _validate_probe(getattr(component.probes, kind), fp.child(probes_at, kind), port_names, violations)
+                _validate_probe(
+                    getattr(component.probes, kind), fp.child(probes_at, kind), port_names, violations
+                )
     _validate_storage(component, fp.child(at, "storage"), violations)
     _validate_config_files(component, fp.child(at, "config_files"), spec, violations)
 
@@ -113,23 +122,33 @@ def _validate_ports(component: application_pb2.Component, at: str, violations: f
         if error := names.check_port_name(port.name):
             violations.add(fp.child(port_at, "name"), error)
         elif port.name in names_seen:
-            violations.add(fp.child(port_at, "name"), f"port name {port.name!r} is used twice in this component")
+            violations.add(
+                fp.child(port_at, "name"), f"port name {port.name!r} is used twice in this component"
+            )
         names_seen.add(port.name)
         if not 1 <= port.port <= 65535:
             violations.add(fp.child(port_at, "port"), f"{port.port} is not a port number: use 1-65535")
         protocol = port.protocol or "TCP"
         if protocol not in PROTOCOLS:
-            violations.add(fp.child(port_at, "protocol"),
-                           f"{port.protocol!r} is not a protocol: use {', '.join(PROTOCOLS)} (default TCP)")
+            violations.add(
+                fp.child(port_at, "protocol"),
+                f"{port.protocol!r} is not a protocol: use {', '.join(PROTOCOLS)} (default TCP)",
+            )
         elif (port.port, protocol) in numbers_seen:
-            violations.add(fp.child(port_at, "port"),
-                           f"port {port.port}/{protocol} is declared twice in this component")
+            violations.add(
+                fp.child(port_at, "port"), f"port {port.port}/{protocol} is declared twice in this component"
+            )
         numbers_seen.add((port.port, protocol))
     return names_seen
 
 
 def _validate_references(
-    text: str, at: str, spec: application_pb2.ApplicationSpec, violations: fp.Violations, *, allow_secrets: bool
+    text: str,
+    at: str,
+    spec: application_pb2.ApplicationSpec,
+    violations: fp.Violations,
+    *,
+    allow_secrets: bool,
 ) -> None:
     result = references.scan(text)
     for bad in result.malformed:
@@ -138,8 +157,11 @@ def _validate_references(
         dependency = spec.dependencies.get(reference.dependency)
         if dependency is None:
             declared = ", ".join(sorted(spec.dependencies)) or "none"
-            violations.add(at, f"${{dependencies.{reference.dependency}.{reference.output}}} refers to an "
-                               f"undeclared dependency {reference.dependency!r}; declared: {declared}")
+            violations.add(
+                at,
+                f"${{dependencies.{reference.dependency}.{reference.output}}} refers to an "
+                f"undeclared dependency {reference.dependency!r}; declared: {declared}",
+            )
             continue
         if dependency.type not in DEPENDENCY_TYPES:
             continue  # the unknown type is reported on the dependency itself
@@ -147,11 +169,17 @@ def _validate_references(
         output = outputs.get(reference.output)
         if output is None:
             available = ", ".join(sorted(outputs)) or "none"
-            violations.add(at, f"dependency {reference.dependency!r} ({dependency.type}) has no output "
-                               f"{reference.output!r}; available: {available}")
+            violations.add(
+                at,
+                f"dependency {reference.dependency!r} ({dependency.type}) has no output "
+                f"{reference.output!r}; available: {available}",
+            )
         elif output.secret and not allow_secrets:
-            violations.add(at, f"${{dependencies.{reference.dependency}.{reference.output}}} is secret and "
-                               "config files are not; reference it from an env var instead")
+            violations.add(
+                at,
+                f"${{dependencies.{reference.dependency}.{reference.output}}} is secret and "
+                "config files are not; reference it from an env var instead",
+            )
 
 
 def _validate_resources(resources: application_pb2.Resources, at: str, violations: fp.Violations) -> None:
@@ -159,7 +187,9 @@ def _validate_resources(resources: application_pb2.Resources, at: str, violation
     _check_quantity_pair(resources.memory, resources.limits.memory, at, "memory", violations)
 
 
-def _check_quantity_pair(request: str, limit: str, at: str, field_name: str, violations: fp.Violations) -> None:
+def _check_quantity_pair(
+    request: str, limit: str, at: str, field_name: str, violations: fp.Violations
+) -> None:
     def check(text: str) -> str | None:
         return quantities.check_cpu(text) if field_name == "cpu" else quantities.check_bytes(text, "memory")
 
@@ -170,31 +200,45 @@ def _check_quantity_pair(request: str, limit: str, at: str, field_name: str, vio
         violations.add(request_at, request_error)
     if limit_error:
         violations.add(limit_at, limit_error)
-    if request and limit and not request_error and not limit_error and (
-        quantities.parse_quantity(limit).value < quantities.parse_quantity(request).value
+    if (
+        request
+        and limit
+        and not request_error
+        and not limit_error
+        and (quantities.parse_quantity(limit).value < quantities.parse_quantity(request).value)
     ):
-        violations.add(limit_at, f"limit {limit} is below the request {request}; a limit must be at least the request")
+        violations.add(
+            limit_at, f"limit {limit} is below the request {request}; a limit must be at least the request"
+        )
 
 
-def _validate_probe(probe: application_pb2.Probe, at: str, port_names: set[str], violations: fp.Violations) -> None:
+def _validate_probe(
+    probe: application_pb2.Probe, at: str, port_names: set[str], violations: fp.Violations
+) -> None:
     kinds = [kind for kind in ("http", "tcp", "exec") if probe.HasField(kind)]
     if len(kinds) != 1:
         found = ", ".join(kinds) if kinds else "none"
         violations.add(at, f"set exactly one of http, tcp and exec (found: {found})")
     if probe.HasField("http"):
         if not probe.http.path.startswith("/"):
-            violations.add(fp.child(fp.child(at, "http"), "path"),
-                           f"{probe.http.path!r} is not a path: it must start with '/', e.g. /healthz")
+            violations.add(
+                fp.child(fp.child(at, "http"), "path"),
+                f"{probe.http.path!r} is not a path: it must start with '/', e.g. /healthz",
+            )
         _check_probe_port(probe.http.port, fp.child(fp.child(at, "http"), "port"), port_names, violations)
     if probe.HasField("tcp"):
         _check_probe_port(probe.tcp.port, fp.child(fp.child(at, "tcp"), "port"), port_names, violations)
     if probe.HasField("exec") and not probe.exec.command:
-        violations.add(fp.child(fp.child(at, "exec"), "command"), "is required: the command and its arguments")
+        violations.add(
+            fp.child(fp.child(at, "exec"), "command"), "is required: the command and its arguments"
+        )
     for field_name in ("initial_delay_seconds", "period_seconds", "timeout_seconds", "failure_threshold"):
         value = getattr(probe, field_name)
         if not 0 <= value <= MAX_PROBE_SECONDS:
-            violations.add(fp.child(at, field_name),
-                           f"{value} is out of range: use 0-{MAX_PROBE_SECONDS} (0 means the default)")
+            violations.add(
+                fp.child(at, field_name),
+                f"{value} is out of range: use 0-{MAX_PROBE_SECONDS} (0 means the default)",
+            )
 
 
 def _check_probe_port(port: str, at: str, port_names: set[str], violations: fp.Violations) -> None:
@@ -206,8 +250,11 @@ def _check_probe_port(port: str, at: str, port_names: set[str], violations: fp.V
         if not port:
             violations.add(at, f"is required: a port name of this component ({declared}) or a number")
         else:
-            violations.add(at, f"{port!r} is not a port of this component: use one of its port names "
-                               f"({declared}) or a number")
+            violations.add(
+                at,
+                f"{port!r} is not a port of this component: use one of its port names "
+                f"({declared}) or a number",
+            )
 
 
 def _validate_storage(component: application_pb2.Component, at: str, violations: fp.Violations) -> None:
@@ -232,7 +279,10 @@ def _validate_storage(component: application_pb2.Component, at: str, violations:
 
 
 def _validate_config_files(
-    component: application_pb2.Component, at: str, spec: application_pb2.ApplicationSpec, violations: fp.Violations
+    component: application_pb2.Component,
+    at: str,
+    spec: application_pb2.ApplicationSpec,
+    violations: fp.Violations,
 ) -> None:
     seen: set[str] = set()
     total = 0
@@ -244,9 +294,13 @@ def _validate_config_files(
             violations.add(fp.child(file_at, "path"), f"{config_file.path!r} is used by two config files")
         seen.add(config_file.path)
         total += len(config_file.content.encode())
-        _validate_references(config_file.content, fp.child(file_at, "content"), spec, violations, allow_secrets=False)
+        _validate_references(
+            config_file.content, fp.child(file_at, "content"), spec, violations, allow_secrets=False
+        )
     if total > MAX_CONFIG_BYTES:
-        violations.add(at, f"config files total {total} bytes; at most {MAX_CONFIG_BYTES} (1 MiB) per component")
+        violations.add(
+            at, f"config files total {total} bytes; at most {MAX_CONFIG_BYTES} (1 MiB) per component"
+        )
 
 
 def _check_absolute_path(path: str) -> str | None:

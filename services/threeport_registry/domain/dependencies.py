@@ -26,8 +26,8 @@ import re
 from collections.abc import Callable, Mapping
 
 from google.protobuf import struct_pb2
-from threeport.registry.v1alpha1 import application_pb2
 
+from threeport.registry.v1alpha1 import application_pb2
 from threeport_registry.domain import field_paths as fp
 from threeport_registry.domain import names
 from threeport_registry.domain.dependency_types import DEPENDENCY_TYPES, SECRET_KEY, known_types
@@ -45,7 +45,9 @@ def dependency_class(dependency: application_pb2.Dependency) -> str:
     return value
 
 
-def validate_dependencies(spec: application_pb2.ApplicationSpec, path: str, violations: fp.Violations) -> None:
+def validate_dependencies(
+    spec: application_pb2.ApplicationSpec, path: str, violations: fp.Violations
+) -> None:
     """Checks ``spec.dependencies`` (``path`` is the path of ``spec``)."""
     for name, dependency in spec.dependencies.items():
         at = fp.key(fp.child(path, "dependencies"), name)
@@ -55,7 +57,10 @@ def validate_dependencies(spec: application_pb2.ApplicationSpec, path: str, viol
 
 
 def _validate_one(
-    dependency: application_pb2.Dependency, at: str, violations: fp.Violations, spec: application_pb2.ApplicationSpec
+    dependency: application_pb2.Dependency,
+    at: str,
+    violations: fp.Violations,
+    spec: application_pb2.ApplicationSpec,
 ) -> None:
     type_name = dependency.type
     if type_name not in DEPENDENCY_TYPES:
@@ -69,11 +74,13 @@ def _validate_one(
         return
     params_at = fp.child(at, "params")
     given = dependency.params.fields
-    for param, value in given.items():
+    for param in given:
         if param not in checks:
             allowed = ", ".join(sorted(checks)) or "none"
-            violations.add(fp.child(params_at, param),
-                           f"unknown parameter {param!r} for type {type_name}; allowed: {allowed}")
+            violations.add(
+                fp.child(params_at, param),
+                f"unknown parameter {param!r} for type {type_name}; allowed: {allowed}",
+            )
     for param in _REQUIRED.get(type_name, ()):
         if param not in given:
             violations.add(fp.child(params_at, param), f"is required for type {type_name}")
@@ -93,42 +100,56 @@ def _string(value: struct_pb2.Value, at: str, violations: fp.Violations) -> str 
     return value.string_value
 
 
-def _version(value: struct_pb2.Value, at: str, violations: fp.Violations, _: application_pb2.ApplicationSpec) -> None:
+def _version(
+    value: struct_pb2.Value, at: str, violations: fp.Violations, _: application_pb2.ApplicationSpec
+) -> None:
     text = _number_or_string(value)
     if text is None or not _VERSION.fullmatch(text):
-        violations.add(at, "must be a version such as \"16\" or \"8.0\"")
+        violations.add(at, 'must be a version such as "16" or "8.0"')
 
 
-def _database(value: struct_pb2.Value, at: str, violations: fp.Violations, _: application_pb2.ApplicationSpec) -> None:
+def _database(
+    value: struct_pb2.Value, at: str, violations: fp.Violations, _: application_pb2.ApplicationSpec
+) -> None:
     text = _string(value, at, violations)
     if text is not None and not _SQL_IDENTIFIER.fullmatch(text):
         violations.add(at, f"{text!r} is not a database name: use letters, digits and '_', at most 63")
 
 
-def _bool(value: struct_pb2.Value, at: str, violations: fp.Violations, _: application_pb2.ApplicationSpec) -> None:
+def _bool(
+    value: struct_pb2.Value, at: str, violations: fp.Violations, _: application_pb2.ApplicationSpec
+) -> None:
     if value.WhichOneof("kind") != "bool_value":
         violations.add(at, "must be true or false")
 
 
-def _id(value: struct_pb2.Value, at: str, violations: fp.Violations, _: application_pb2.ApplicationSpec) -> None:
+def _id(
+    value: struct_pb2.Value, at: str, violations: fp.Violations, _: application_pb2.ApplicationSpec
+) -> None:
     text = _string(value, at, violations)
     if text is not None and (error := names.check_id(text)):
         violations.add(at, error)
 
 
-def _host(value: struct_pb2.Value, at: str, violations: fp.Violations, _: application_pb2.ApplicationSpec) -> None:
+def _host(
+    value: struct_pb2.Value, at: str, violations: fp.Violations, _: application_pb2.ApplicationSpec
+) -> None:
     text = _string(value, at, violations)
     if text is not None and (error := names.check_dns_name(text, allow_wildcard=True)):
         violations.add(at, error)
 
 
-def _path(value: struct_pb2.Value, at: str, violations: fp.Violations, _: application_pb2.ApplicationSpec) -> None:
+def _path(
+    value: struct_pb2.Value, at: str, violations: fp.Violations, _: application_pb2.ApplicationSpec
+) -> None:
     text = _string(value, at, violations)
     if text is not None and not text.startswith("/"):
         violations.add(at, f"{text!r} must start with '/'")
 
 
-def _port_value(value: struct_pb2.Value, at: str, violations: fp.Violations, _: application_pb2.ApplicationSpec) -> None:
+def _port_value(
+    value: struct_pb2.Value, at: str, violations: fp.Violations, _: application_pb2.ApplicationSpec
+) -> None:
     text = _number_or_string(value)
     if text is None:
         violations.add(at, "must be a port name or number")
@@ -138,7 +159,9 @@ def _port_value(value: struct_pb2.Value, at: str, violations: fp.Violations, _: 
         violations.add(at, f"{text} is not a port number: use 1-65535")
 
 
-def _component(value: struct_pb2.Value, at: str, violations: fp.Violations, spec: application_pb2.ApplicationSpec) -> None:
+def _component(
+    value: struct_pb2.Value, at: str, violations: fp.Violations, spec: application_pb2.ApplicationSpec
+) -> None:
     text = _string(value, at, violations)
     if text is not None and text not in spec.components:
         known = ", ".join(sorted(spec.components)) or "none"
@@ -153,11 +176,16 @@ def _dns_dependency(
         return
     dns = sorted(n for n, d in spec.dependencies.items() if d.type == "dns")
     if text not in dns:
-        violations.add(at, f"{text!r} is not a dns dependency of this application; dns dependencies: "
-                           f"{', '.join(dns) or 'none'}")
+        violations.add(
+            at,
+            f"{text!r} is not a dns dependency of this application; dns dependencies: "
+            f"{', '.join(dns) or 'none'}",
+        )
 
 
-def _keys(value: struct_pb2.Value, at: str, violations: fp.Violations, _: application_pb2.ApplicationSpec) -> None:
+def _keys(
+    value: struct_pb2.Value, at: str, violations: fp.Violations, _: application_pb2.ApplicationSpec
+) -> None:
     if value.WhichOneof("kind") != "list_value" or not value.list_value.values:
         violations.add(at, "must be a non-empty list of key names, e.g. [api-key, token]")
         return
@@ -168,15 +196,21 @@ def _keys(value: struct_pb2.Value, at: str, violations: fp.Violations, _: applic
         if text is None:
             continue
         if not SECRET_KEY.fullmatch(text):
-            violations.add(item_at, f"{text!r} is not a key name: use letters, digits, '_' and '-', "
-                                    "starting with a letter or '_'")
+            violations.add(
+                item_at,
+                f"{text!r} is not a key name: use letters, digits, '_' and '-', "
+                "starting with a letter or '_'",
+            )
         elif text in seen:
             violations.add(item_at, f"key {text!r} is listed twice")
         seen.add(text)
 
 
 def _check_ingress_port(
-    component: struct_pb2.Value, port: struct_pb2.Value, at: str, violations: fp.Violations,
+    component: struct_pb2.Value,
+    port: struct_pb2.Value,
+    at: str,
+    violations: fp.Violations,
     spec: application_pb2.ApplicationSpec,
 ) -> None:
     component_name = component.string_value
@@ -206,8 +240,14 @@ _PARAMS: Mapping[str, Mapping[str, ParamCheck]] = {
     "redis": {"version": _version},
     "bucket": {"versioning": _bool},
     "secret": {"keys": _keys},
-    "ingress": {"component": _component, "port": _port_value, "host": _host, "dns": _dns_dependency,
-                "path": _path, "tls": _bool},
+    "ingress": {
+        "component": _component,
+        "port": _port_value,
+        "host": _host,
+        "dns": _dns_dependency,
+        "path": _path,
+        "tls": _bool,
+    },
     "application": {"application": _id, "component": _id, "port": _port_value},
     "dns": {"host": _host},
     "metrics": {},

@@ -67,45 +67,75 @@ _DATABASE_OUTPUTS = (
     _o("url", "a connection URL including the password", secret=True),
 )
 
-DEPENDENCY_TYPES: Mapping[str, DependencyType] = MappingProxyType({
-    t.name: t
-    for t in (
-        DependencyType("postgres", "a PostgreSQL database", "managed", _DATABASE_OUTPUTS),
-        DependencyType("mysql", "a MySQL database", "managed", _DATABASE_OUTPUTS),
-        DependencyType("redis", "a Redis server", "managed", (
-            _o("host", "the server's host name"),
-            _o("port", "the server's port"),
-            _o("password", "the password", secret=True),
-            _o("url", "a connection URL including the password", secret=True),
-        )),
-        DependencyType("bucket", "an object storage bucket (S3)", "managed", (
-            _o("name", "the bucket name"),
-            _o("region", "the bucket's region"),
-            _o("endpoint", "the endpoint URL"),
-        )),
-        DependencyType("secret", "a set of secret values kept by the platform", "managed", (),
-                       outputs_from_param="keys"),
-        DependencyType("ingress", "HTTP(S) traffic from outside to a component's port", "addon", (
-            _o("host", "the public host name"),
-            _o("url", "the public URL"),
-        )),
-        DependencyType("dns", "a managed DNS name", "addon", (
-            _o("fqdn", "the fully qualified DNS name"),
-            _o("host", "the same name (Score's name for it)"),
-        )),
-        DependencyType("metrics", "metrics collection", "addon", (
-            _o("endpoint", "where to push metrics"),
-        )),
-        DependencyType("logging", "log collection", "addon", (
-            _o("endpoint", "where to ship logs"),
-        )),
-        DependencyType("application", "a component of another application", "application", (
-            _o("host", "the component's in-cluster host name"),
-            _o("port", "the port number"),
-            _o("url", "a URL for the port"),
-        )),
-    )
-})
+DEPENDENCY_TYPES: Mapping[str, DependencyType] = MappingProxyType(
+    {
+        t.name: t
+        for t in (
+            DependencyType("postgres", "a PostgreSQL database", "managed", _DATABASE_OUTPUTS),
+            DependencyType("mysql", "a MySQL database", "managed", _DATABASE_OUTPUTS),
+            DependencyType(
+                "redis",
+                "a Redis server",
+                "managed",
+                (
+                    _o("host", "the server's host name"),
+                    _o("port", "the server's port"),
+                    _o("password", "the password", secret=True),
+                    _o("url", "a connection URL including the password", secret=True),
+                ),
+            ),
+            DependencyType(
+                "bucket",
+                "an object storage bucket (S3)",
+                "managed",
+                (
+                    _o("name", "the bucket name"),
+                    _o("region", "the bucket's region"),
+                    _o("endpoint", "the endpoint URL"),
+                ),
+            ),
+            DependencyType(
+                "secret",
+                "a set of secret values kept by the platform",
+                "managed",
+                (),
+                outputs_from_param="keys",
+            ),
+            DependencyType(
+                "ingress",
+                "HTTP(S) traffic from outside to a component's port",
+                "addon",
+                (
+                    _o("host", "the public host name"),
+                    _o("url", "the public URL"),
+                ),
+            ),
+            DependencyType(
+                "dns",
+                "a managed DNS name",
+                "addon",
+                (
+                    _o("fqdn", "the fully qualified DNS name"),
+                    _o("host", "the same name (Score's name for it)"),
+                ),
+            ),
+            DependencyType(
+                "metrics", "metrics collection", "addon", (_o("endpoint", "where to push metrics"),)
+            ),
+            DependencyType("logging", "log collection", "addon", (_o("endpoint", "where to ship logs"),)),
+            DependencyType(
+                "application",
+                "a component of another application",
+                "application",
+                (
+                    _o("host", "the component's in-cluster host name"),
+                    _o("port", "the port number"),
+                    _o("url", "a URL for the port"),
+                ),
+            ),
+        )
+    }
+)
 
 CLUSTER_SERVICE_TYPES = ("dns", "ingress", "logging", "metrics", "secrets", "tls")
 

@@ -25,7 +25,9 @@ _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 MAX_NAME_LENGTH = 255
 
-IMAGE_RULE = "[registry[:port]/]path[:tag][@sha256:<64 hex digits>], e.g. registry.example.com/ledger/api:1.0.0"
+IMAGE_RULE = (
+    "[registry[:port]/]path[:tag][@sha256:<64 hex digits>], e.g. registry.example.com/ledger/api:1.0.0"
+)
 DIGEST_RULE = "sha256: followed by 64 lowercase hex digits"
 
 
@@ -96,7 +98,9 @@ def parse_image_reference(text: str) -> ImageReference:
                 "separated by '.', '_', '__' or '-'"
             )
     if len(rest) > MAX_NAME_LENGTH:
-        raise ImageReferenceError(f"{text!r} is too long: the name may have at most {MAX_NAME_LENGTH} characters")
+        raise ImageReferenceError(
+            f"{text!r} is too long: the name may have at most {MAX_NAME_LENGTH} characters"
+        )
     return ImageReference(registry, path, tag, digest)
 
 

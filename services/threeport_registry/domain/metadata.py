@@ -21,8 +21,9 @@ def validate_labels(labels: Mapping[str, str], path: str, violations: fp.Violati
             violations.add(at, error)
 
 
-def validate_metadata(labels: Mapping[str, str], annotations: Mapping[str, str], path: str,
-                      violations: fp.Violations) -> None:
+def validate_metadata(
+    labels: Mapping[str, str], annotations: Mapping[str, str], path: str, violations: fp.Violations
+) -> None:
     """``labels`` and ``annotations`` of the resource at ``path``; annotation values are free text."""
     validate_labels(labels, fp.child(path, "labels"), violations)
     size = 0
@@ -31,5 +32,7 @@ def validate_metadata(labels: Mapping[str, str], annotations: Mapping[str, str],
         if error := names.check_label_key(annotation_key):
             violations.add(fp.key(fp.child(path, "annotations"), annotation_key), error)
     if size > MAX_ANNOTATIONS_BYTES:
-        violations.add(fp.child(path, "annotations"),
-                       f"annotations total {size} bytes; at most {MAX_ANNOTATIONS_BYTES} allowed")
+        violations.add(
+            fp.child(path, "annotations"),
+            f"annotations total {size} bytes; at most {MAX_ANNOTATIONS_BYTES} allowed",
+        )

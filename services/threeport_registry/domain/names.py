@@ -21,7 +21,10 @@ _ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 _PORT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
-ID_RULE = "lowercase letters, digits and '-', starting with a letter, ending with a letter or digit, at most 63 characters"
+ID_RULE = (
+    "lowercase letters, digits and '-', starting with a letter, ending with a letter or digit, "
+    "at most 63 characters"
+)
 
 
 def check_id(text: str) -> str | None:
@@ -37,7 +40,10 @@ def check_id(text: str) -> str | None:
 
 def check_dns_name(text: str, *, allow_wildcard: bool = False) -> str | None:
     """A DNS-1123 subdomain such as ``ledger.example.com``; ``*.example.com`` if wildcards are allowed."""
-    rule = "a DNS name of lowercase letters, digits, '-' and '.' (e.g. ledger.example.com), at most 253 characters"
+    rule = (
+        "a DNS name of lowercase letters, digits, '-' and '.' (e.g. ledger.example.com), "
+        "at most 253 characters"
+    )
     if allow_wildcard:
         rule += ", optionally starting with '*.'"
     name = text[2:] if allow_wildcard and text.startswith("*.") else text
@@ -51,8 +57,10 @@ def check_dns_name(text: str, *, allow_wildcard: bool = False) -> str | None:
 
 def check_port_name(text: str) -> str | None:
     """A port name (Kubernetes IANA_SVC_NAME): at most 15 lowercase letters, digits and single hyphens."""
-    rule = ("at most 15 lowercase letters, digits and '-', with at least one letter, "
-            "no leading, trailing or double '-' (e.g. http, grpc-api)")
+    rule = (
+        "at most 15 lowercase letters, digits and '-', with at least one letter, "
+        "no leading, trailing or double '-' (e.g. http, grpc-api)"
+    )
     if not text:
         return f"is required: {rule}"
     if (
@@ -68,14 +76,18 @@ def check_port_name(text: str) -> str | None:
 def check_env_var_name(text: str) -> str | None:
     """An environment variable name: a letter or '_' then letters, digits or '_'."""
     if not _ENV_VAR.fullmatch(text):
-        return f"{text!r} is not a valid variable name: use letters, digits and '_', not starting with a digit"
+        return (
+            f"{text!r} is not a valid variable name: use letters, digits and '_', not starting with a digit"
+        )
     return None
 
 
 def check_label_key(text: str) -> str | None:
     """A Kubernetes label or annotation key: ``[prefix/]name``."""
-    rule = ("use [prefix/]name: name at most 63 letters, digits, '-', '_' and '.', starting and ending "
-            "with a letter or digit; prefix a DNS name (e.g. example.com/team)")
+    rule = (
+        "use [prefix/]name: name at most 63 letters, digits, '-', '_' and '.', starting and ending "
+        "with a letter or digit; prefix a DNS name (e.g. example.com/team)"
+    )
     prefix, slash, name = text.rpartition("/")
     if slash and check_dns_name(prefix) is not None:
         return f"key {text!r} has an invalid prefix {prefix!r}: {rule}"
@@ -85,10 +97,12 @@ def check_label_key(text: str) -> str | None:
 
 
 def check_label_value(text: str) -> str | None:
-    """A Kubernetes label value: empty, or at most 63 letters, digits, '-', '_', '.' with alphanumeric ends."""
+    """A Kubernetes label value: empty, or at most 63 of [A-Za-z0-9-_.] with alphanumeric ends."""
     if text and (len(text) > MAX_LABEL_LENGTH or not _LABEL_NAME.fullmatch(text)):
-        return (f"value {text!r} is not valid: use at most 63 letters, digits, '-', '_' and '.', "
-                "starting and ending with a letter or digit (or leave it empty)")
+        return (
+            f"value {text!r} is not valid: use at most 63 letters, digits, '-', '_' and '.', "
+            "starting and ending with a letter or digit (or leave it empty)"
+        )
     return None
 
 

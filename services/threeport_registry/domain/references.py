@@ -66,7 +66,9 @@ def scan(text: str) -> ScanResult:
             reason = f"uses the unknown namespace {parts[0]!r}; only {SYNTAX} is supported"
             malformed.append(MalformedReference(text[start : close + 1], start, reason))
         elif len(parts) != 3 or not all(parts):
-            malformed.append(MalformedReference(text[start : close + 1], start, f"is not of the form {SYNTAX}"))
+            malformed.append(
+                MalformedReference(text[start : close + 1], start, f"is not of the form {SYNTAX}")
+            )
         else:
             references.append(OutputReference(parts[1], parts[2], start, close + 1))
         position = close + 1

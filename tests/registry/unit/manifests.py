@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from google.protobuf import json_format
+
 from threeport.registry.v1alpha1 import application_pb2, environment_pb2
 
 LEDGER_SPEC: dict[str, Any] = {
@@ -28,11 +29,20 @@ LEDGER_SPEC: dict[str, Any] = {
     },
     "dependencies": {
         "db": {"type": "postgres", "class": "small"},
-        "rates": {"type": "application", "params": {"application": "rates", "component": "svc", "port": "grpc"}},
-        "web": {"type": "ingress",
-                "params": {"component": "api", "port": "http", "host": "ledger.example.com", "tls": True}},
+        "rates": {
+            "type": "application",
+            "params": {"application": "rates", "component": "svc", "port": "grpc"},
+        },
+        "web": {
+            "type": "ingress",
+            "params": {"component": "api", "port": "http", "host": "ledger.example.com", "tls": True},
+        },
     },
-    "placement": {"location": "Europe:Frankfurt", "clusterProfile": "standard", "clusterLabels": {"tier": "gold"}},
+    "placement": {
+        "location": "Europe:Frankfurt",
+        "clusterProfile": "standard",
+        "clusterLabels": {"tier": "gold"},
+    },
 }
 
 PROD_SPEC: dict[str, Any] = {
