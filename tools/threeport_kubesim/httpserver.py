@@ -131,6 +131,7 @@ class HttpServer:
         self.ssl_context = ssl_context
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def listening(self) -> bool:
@@ -152,11 +153,21 @@ class HttpServer:
             return
         server.close()
         for writer in list(self._connections):
-            writer.close()
+            # abort(), not close(): a TLS close waits for the peer's close_notify, which an idle
+            # pooled client connection never sends.
+            writer.transport.abort()
+        # Let connection handlers notice the closed transports and finish on their own; a task
+        # cancelled at loop shutdown instead makes asyncio's stream machinery log spurious errors.
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=2)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(server.wait_closed(), timeout=2)
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         self._connections.add(writer)
         try:
             while True:

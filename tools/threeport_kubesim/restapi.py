@@ -127,6 +127,9 @@ class RestApi:
             return self._object_response(request, rtype, 200, obj)
         if method == "PATCH":
             options = self._write_options(request, target.subresource)
+            if request.header("content-type").startswith("application/apply-patch") and not request.param(
+                    "fieldManager"):
+                options.manager = ""  # apply has no user-agent default: the server demands a manager
             force = request.param("force") in ("true", "1")
             obj, created = self.api.patch(rtype, namespace, name, request.header("content-type", JSON),
                                           request.body, options, force)
