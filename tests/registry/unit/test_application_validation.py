@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from threeport_runtime.errors import InvalidArgument
 
 from tests.registry.unit.manifests import DELETE, application, ledger_with
 from threeport_registry.domain.application import check_application, validate_application
+from threeport_runtime.errors import InvalidArgument
 
 API = "application.spec.components[api]"
 WORKER = "application.spec.components[worker]"
