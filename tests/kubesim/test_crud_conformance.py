@@ -17,17 +17,38 @@ Meta = client.V1ObjectMeta
 def test_discovery_and_version(api: client.ApiClient) -> None:
     assert client.VersionApi(api).get_code().git_version.startswith("v1.32")
     groups = {g.name for g in client.ApisApi(api).get_api_versions().groups}
-    assert {"apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io", "policy", "apiextensions.k8s.io",
-            "admissionregistration.k8s.io"} <= groups
+    assert {
+        "apps",
+        "batch",
+        "networking.k8s.io",
+        "rbac.authorization.k8s.io",
+        "policy",
+        "apiextensions.k8s.io",
+        "admissionregistration.k8s.io",
+    } <= groups
     resources = {r.name for r in client.CoreV1Api(api).get_api_resources().resources}
-    assert {"pods", "pods/status", "namespaces", "services", "secrets", "configmaps", "events", "nodes",
-            "serviceaccounts", "persistentvolumeclaims"} <= resources
+    assert {
+        "pods",
+        "pods/status",
+        "namespaces",
+        "services",
+        "secrets",
+        "configmaps",
+        "events",
+        "nodes",
+        "serviceaccounts",
+        "persistentvolumeclaims",
+    } <= resources
     apps_resources = {r.name for r in client.AppsV1Api(api).get_api_resources().resources}
     assert {"deployments", "deployments/scale", "statefulsets", "daemonsets", "replicasets"} <= apps_resources
 
 
-def test_create_sets_metadata_and_update_bumps_resource_version(core: client.CoreV1Api, namespace: str) -> None:
-    created = core.create_namespaced_config_map(namespace, ConfigMap(metadata=Meta(name="cfg"), data={"a": "1"}))
+def test_create_sets_metadata_and_update_bumps_resource_version(
+    core: client.CoreV1Api, namespace: str
+) -> None:
+    created = core.create_namespaced_config_map(
+        namespace, ConfigMap(metadata=Meta(name="cfg"), data={"a": "1"})
+    )
     assert created.metadata.uid and created.metadata.creation_timestamp is not None
     first_rv = int(created.metadata.resource_version)
     created.data["a"] = "2"
@@ -54,7 +75,9 @@ def test_error_statuses(core: client.CoreV1Api, namespace: str) -> None:
 
 
 def test_stale_resource_version_conflicts(core: client.CoreV1Api, namespace: str) -> None:
-    first = core.create_namespaced_config_map(namespace, ConfigMap(metadata=Meta(name="occ"), data={"v": "1"}))
+    first = core.create_namespaced_config_map(
+        namespace, ConfigMap(metadata=Meta(name="occ"), data={"v": "1"})
+    )
     core.patch_namespaced_config_map("occ", namespace, {"data": {"v": "2"}})
     first.data["v"] = "stale"
     with pytest.raises(client.ApiException) as conflict:
@@ -101,7 +124,9 @@ def test_generation_moves_only_with_spec(apps: client.AppsV1Api, namespace: str)
 
 def test_label_and_field_selectors(core: client.CoreV1Api, namespace: str) -> None:
     for name, tier in (("a", "web"), ("b", "web"), ("c", "db")):
-        core.create_namespaced_config_map(namespace, ConfigMap(metadata=Meta(name=name, labels={"tier": tier})))
+        core.create_namespaced_config_map(
+            namespace, ConfigMap(metadata=Meta(name=name, labels={"tier": tier}))
+        )
 
     def names(**kwargs: str) -> list[str]:
         return [c.metadata.name for c in core.list_namespaced_config_map(namespace, **kwargs).items]
@@ -147,8 +172,12 @@ def test_dry_run_changes_nothing(core: client.CoreV1Api, namespace: str) -> None
 
 
 def test_secret_string_data_becomes_data(core: client.CoreV1Api, namespace: str) -> None:
-    secret = core.create_namespaced_secret(namespace, client.V1Secret(
-        metadata=Meta(name="creds"), string_data={"password": "hunter2"}, data={"user": "YWRtaW4="}))
+    secret = core.create_namespaced_secret(
+        namespace,
+        client.V1Secret(
+            metadata=Meta(name="creds"), string_data={"password": "hunter2"}, data={"user": "YWRtaW4="}
+        ),
+    )
     assert secret.type == "Opaque"
     assert secret.string_data is None
     assert base64.b64decode(secret.data["password"]) == b"hunter2"
@@ -157,40 +186,71 @@ def test_secret_string_data_becomes_data(core: client.CoreV1Api, namespace: str)
 
 def test_cluster_scoped_and_rbac_kinds(api: client.ApiClient, namespace: str) -> None:
     rbac = client.RbacAuthorizationV1Api(api)
-    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-            "metadata": {"name": f"{namespace}:reader"},
-            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]}
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": f"{namespace}:reader"},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}],
+    }
     rbac.create_cluster_role(role)
-    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-               "metadata": {"name": "read"}, "subjects": [{"kind": "ServiceAccount", "name": "default",
-                                                           "namespace": namespace}],
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                           "name": f"{namespace}:reader"}}
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "read"},
+        "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": namespace}],
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": f"{namespace}:reader",
+        },
+    }
     rbac.create_namespaced_role_binding(namespace, binding)
     assert rbac.read_cluster_role(f"{namespace}:reader").rules[0].verbs == ["get", "list"]
     with pytest.raises(client.ApiException) as immutable:
         rbac.patch_namespaced_role_binding("read", namespace, {"roleRef": {"name": "other"}})
     assert immutable.value.status == 422
     policy = client.PolicyV1Api(api)
-    policy.create_namespaced_pod_disruption_budget(namespace, {
-        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "pdb"},
-        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "x"}}}})
+    policy.create_namespaced_pod_disruption_budget(
+        namespace,
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": "pdb"},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "x"}}},
+        },
+    )
     networking = client.NetworkingV1Api(api)
-    networking.create_namespaced_network_policy(namespace, {
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "deny"},
-        "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}})
+    networking.create_namespaced_network_policy(
+        namespace,
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "deny"},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+        },
+    )
     admission = client.AdmissionregistrationV1Api(api)
-    admission.create_validating_webhook_configuration({
-        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
-        "metadata": {"name": f"{namespace}-hook"}, "webhooks": []})
-    assert admission.read_validating_webhook_configuration(f"{namespace}-hook").metadata.name == f"{namespace}-hook"
+    admission.create_validating_webhook_configuration(
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": f"{namespace}-hook"},
+            "webhooks": [],
+        }
+    )
+    assert (
+        admission.read_validating_webhook_configuration(f"{namespace}-hook").metadata.name
+        == f"{namespace}-hook"
+    )
 
 
 def test_dynamic_client_round_trip(api: client.ApiClient, namespace: str) -> None:
     dyn = dynamic.DynamicClient(api)
     configmaps = dyn.resources.get(api_version="v1", kind="ConfigMap")
-    configmaps.create(body={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dyn"},
-                            "data": {"x": "1"}}, namespace=namespace)
+    configmaps.create(
+        body={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dyn"}, "data": {"x": "1"}},
+        namespace=namespace,
+    )
     fetched = configmaps.get(name="dyn", namespace=namespace)
     assert fetched.data.x == "1"
     listed = configmaps.get(namespace=namespace, label_selector="")
@@ -206,4 +266,6 @@ def test_default_service_account_and_namespace_defaults(core: client.CoreV1Api, 
     assert ns.metadata.labels["kubernetes.io/metadata.name"] == namespace
     from tests.kubesim.helpers import wait_for
 
-    wait_for(lambda: core.read_namespaced_service_account("default", namespace), what="default service account")
+    wait_for(
+        lambda: core.read_namespaced_service_account("default", namespace), what="default service account"
+    )

@@ -12,14 +12,21 @@ from kubernetes import client
 from tests.kubesim.helpers import deployment
 
 
-def _raw_patch(api: client.ApiClient, path: str, body: Any, content_type: str,
-               query: list[tuple[str, Any]] | None = None) -> tuple[int, dict[str, Any]]:
+def _raw_patch(
+    api: client.ApiClient, path: str, body: Any, content_type: str, query: list[tuple[str, Any]] | None = None
+) -> tuple[int, dict[str, Any]]:
     """PATCH with an exact content type, returning (status, decoded body) even for errors."""
     try:
-        response = api.call_api(*api.param_serialize(
-            "PATCH", path, query_params=query or [], body=body,
-            header_params={"Content-Type": content_type, "Accept": "application/json"},
-            auth_settings=["BearerToken"]))
+        response = api.call_api(
+            *api.param_serialize(
+                "PATCH",
+                path,
+                query_params=query or [],
+                body=body,
+                header_params={"Content-Type": content_type, "Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )
+        )
         response.read()
         return response.status, json.loads(response.data)
     except client.ApiException as exc:
@@ -27,18 +34,26 @@ def _raw_patch(api: client.ApiClient, path: str, body: Any, content_type: str,
 
 
 def test_json_patch_and_merge_patch(api: client.ApiClient, core: client.CoreV1Api, namespace: str) -> None:
-    core.create_namespaced_config_map(namespace, client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(name="p"), data={"a": "1", "b": "2"}))
+    core.create_namespaced_config_map(
+        namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="p"), data={"a": "1", "b": "2"})
+    )
     path = f"/api/v1/namespaces/{namespace}/configmaps/p"
-    status, body = _raw_patch(api, path, [{"op": "replace", "path": "/data/a", "value": "10"},
-                                          {"op": "remove", "path": "/data/b"},
-                                          {"op": "add", "path": "/data/c", "value": "3"}],
-                              "application/json-patch+json")
+    status, body = _raw_patch(
+        api,
+        path,
+        [
+            {"op": "replace", "path": "/data/a", "value": "10"},
+            {"op": "remove", "path": "/data/b"},
+            {"op": "add", "path": "/data/c", "value": "3"},
+        ],
+        "application/json-patch+json",
+    )
     assert status == 200 and body["data"] == {"a": "10", "c": "3"}
     status, body = _raw_patch(api, path, {"data": {"a": None, "d": "4"}}, "application/merge-patch+json")
     assert status == 200 and body["data"] == {"c": "3", "d": "4"}
-    status, body = _raw_patch(api, path, [{"op": "test", "path": "/data/c", "value": "nope"}],
-                              "application/json-patch+json")
+    status, body = _raw_patch(
+        api, path, [{"op": "test", "path": "/data/c", "value": "nope"}], "application/json-patch+json"
+    )
     assert status == 422
 
 
@@ -46,8 +61,17 @@ def test_strategic_merge_patch_merges_containers_by_name(apps: client.AppsV1Api,
     manifest = deployment("smp", replicas=1)
     manifest["spec"]["template"]["spec"]["containers"].append({"name": "sidecar", "image": "envoy:1"})
     apps.create_namespaced_deployment(namespace, manifest)
-    patch = {"spec": {"template": {"spec": {"containers": [
-        {"name": "sidecar", "image": "envoy:2", "env": [{"name": "MODE", "value": "x"}]}]}}}}
+    patch = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": "sidecar", "image": "envoy:2", "env": [{"name": "MODE", "value": "x"}]}
+                    ]
+                }
+            }
+        }
+    }
     patched = apps.patch_namespaced_deployment("smp", namespace, patch)
     containers = {c.name: c for c in patched.spec.template.spec.containers}
     assert containers["main"].image == "nginx:1.27"
@@ -57,28 +81,50 @@ def test_strategic_merge_patch_merges_containers_by_name(apps: client.AppsV1Api,
     assert [c.name for c in patched.spec.template.spec.containers] == ["main"]
 
 
-def test_strategic_merge_patch_is_refused_for_custom_resources(api: client.ApiClient,
-                                                               apiextensions_crd: str, namespace: str) -> None:
+def test_strategic_merge_patch_is_refused_for_custom_resources(
+    api: client.ApiClient, apiextensions_crd: str, namespace: str
+) -> None:
     custom = client.CustomObjectsApi(api)
-    custom.create_namespaced_custom_object("sim.threeport.io", "v1", namespace, "widgets", {
-        "apiVersion": "sim.threeport.io/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 1}})
-    status, _ = _raw_patch(api, f"/apis/sim.threeport.io/v1/namespaces/{namespace}/widgets/w",
-                           {"spec": {"size": 2}}, "application/strategic-merge-patch+json")
+    custom.create_namespaced_custom_object(
+        "sim.threeport.io",
+        "v1",
+        namespace,
+        "widgets",
+        {
+            "apiVersion": "sim.threeport.io/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w"},
+            "spec": {"size": 1},
+        },
+    )
+    status, _ = _raw_patch(
+        api,
+        f"/apis/sim.threeport.io/v1/namespaces/{namespace}/widgets/w",
+        {"spec": {"size": 2}},
+        "application/strategic-merge-patch+json",
+    )
     assert status == 415
 
 
-def _apply(api: client.ApiClient, namespace: str, manifest: dict[str, Any], manager: str,
-           force: bool = False) -> tuple[int, dict[str, Any]]:
+def _apply(
+    api: client.ApiClient, namespace: str, manifest: dict[str, Any], manager: str, force: bool = False
+) -> tuple[int, dict[str, Any]]:
     name = manifest["metadata"]["name"]
     query: list[tuple[str, Any]] = [("fieldManager", manager)]
     if force:
         query.append(("force", "true"))
-    return _raw_patch(api, f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}", manifest,
-                      "application/apply-patch+yaml", query)
+    return _raw_patch(
+        api,
+        f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}",
+        manifest,
+        "application/apply-patch+yaml",
+        query,
+    )
 
 
-def test_server_side_apply_creates_tracks_owners_and_conflicts(api: client.ApiClient, apps: client.AppsV1Api,
-                                                               namespace: str) -> None:
+def test_server_side_apply_creates_tracks_owners_and_conflicts(
+    api: client.ApiClient, apps: client.AppsV1Api, namespace: str
+) -> None:
     manifest = deployment("ssa", replicas=2)
     status, created = _apply(api, namespace, manifest, "threeport")
     assert status == 201
@@ -105,8 +151,9 @@ def test_server_side_apply_creates_tracks_owners_and_conflicts(api: client.ApiCl
     assert "f:replicas" in owners["other"]["f:spec"]
 
 
-def test_update_takes_ownership_and_apply_then_conflicts(api: client.ApiClient, apps: client.AppsV1Api,
-                                                         namespace: str) -> None:
+def test_update_takes_ownership_and_apply_then_conflicts(
+    api: client.ApiClient, apps: client.AppsV1Api, namespace: str
+) -> None:
     status, _ = _apply(api, namespace, deployment("own", replicas=1), "threeport")
     assert status == 201
     apps.patch_namespaced_deployment("own", namespace, {"spec": {"replicas": 3}}, field_manager="hpa")
@@ -125,24 +172,45 @@ def test_apply_removes_fields_the_manager_stopped_declaring(api: client.ApiClien
 
 
 def test_apply_requires_field_manager(api: client.ApiClient, namespace: str) -> None:
-    status, body = _raw_patch(api, f"/apis/apps/v1/namespaces/{namespace}/deployments/x",
-                              deployment("x"), "application/apply-patch+yaml")
+    status, body = _raw_patch(
+        api,
+        f"/apis/apps/v1/namespaces/{namespace}/deployments/x",
+        deployment("x"),
+        "application/apply-patch+yaml",
+    )
     assert status == 400 and "fieldManager" in body["message"]
 
 
-def test_status_subresource_is_separate(api: client.ApiClient, core: client.CoreV1Api, namespace: str) -> None:
-    core.create_namespaced_persistent_volume_claim(namespace, {
-        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "claim"},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+def test_status_subresource_is_separate(
+    api: client.ApiClient, core: client.CoreV1Api, namespace: str
+) -> None:
+    core.create_namespaced_persistent_volume_claim(
+        namespace,
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "claim"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+        },
+    )
     path = f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/claim"
     # Status written through the main resource is ignored ...
-    status, body = _raw_patch(api, path, {"status": {"phase": "Lost"}, "metadata": {"labels": {"x": "y"}}},
-                              "application/merge-patch+json")
-    assert status == 200 and body["status"].get("phase") != "Lost" and body["metadata"]["labels"] == {"x": "y"}
+    status, body = _raw_patch(
+        api,
+        path,
+        {"status": {"phase": "Lost"}, "metadata": {"labels": {"x": "y"}}},
+        "application/merge-patch+json",
+    )
+    assert (
+        status == 200 and body["status"].get("phase") != "Lost" and body["metadata"]["labels"] == {"x": "y"}
+    )
     # ... and spec or labels written through /status are ignored too.
-    status, body = _raw_patch(api, path + "/status", {"status": {"phase": "Lost"},
-                                                      "metadata": {"labels": {"x": "z"}}},
-                              "application/merge-patch+json")
+    status, body = _raw_patch(
+        api,
+        path + "/status",
+        {"status": {"phase": "Lost"}, "metadata": {"labels": {"x": "z"}}},
+        "application/merge-patch+json",
+    )
     assert status == 200 and body["status"]["phase"] == "Lost" and body["metadata"]["labels"] == {"x": "y"}
 
 
@@ -150,8 +218,9 @@ def test_scale_subresource(apps: client.AppsV1Api, namespace: str) -> None:
     apps.create_namespaced_deployment(namespace, deployment("scaled", replicas=1))
     scale = apps.read_namespaced_deployment_scale("scaled", namespace)
     assert scale.spec.replicas == 1 and scale.status.selector == "app=scaled"
-    apps.replace_namespaced_deployment_scale("scaled", namespace, {"metadata": {"name": "scaled"},
-                                                                   "spec": {"replicas": 4}})
+    apps.replace_namespaced_deployment_scale(
+        "scaled", namespace, {"metadata": {"name": "scaled"}, "spec": {"replicas": 4}}
+    )
     assert apps.read_namespaced_deployment("scaled", namespace).spec.replicas == 4
     apps.patch_namespaced_deployment_scale("scaled", namespace, {"spec": {"replicas": 0}})
     assert apps.read_namespaced_deployment_scale("scaled", namespace).spec.replicas == 0

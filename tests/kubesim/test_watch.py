@@ -22,7 +22,9 @@ Meta = client.V1ObjectMeta
 
 def _events(core: client.CoreV1Api, namespace: str, **kwargs: Any) -> list[tuple[str, str]]:
     seen = []
-    for event in watch.Watch().stream(core.list_namespaced_config_map, namespace, timeout_seconds=1, **kwargs):
+    for event in watch.Watch().stream(
+        core.list_namespaced_config_map, namespace, timeout_seconds=1, **kwargs
+    ):
         seen.append((event["type"], event["object"].metadata.name))
     return seen
 
@@ -45,8 +47,9 @@ def test_live_watch_sees_each_change_in_order(core: client.CoreV1Api, namespace:
     received: list[tuple[str, str]] = []
 
     def consume() -> None:
-        stream = watch.Watch().stream(core.list_namespaced_config_map, namespace, resource_version=rv,
-                                      timeout_seconds=5)
+        stream = watch.Watch().stream(
+            core.list_namespaced_config_map, namespace, resource_version=rv, timeout_seconds=5
+        )
         for event in stream:
             received.append((event["type"], event["object"].metadata.name))
             if event["type"] == "DELETED":
@@ -67,8 +70,9 @@ def test_expired_resource_version_gets_410(core: client.CoreV1Api, namespace: st
     # The session emulator keeps a 300-change window; push the old version out of it.
     for index in range(320):
         core.create_namespaced_config_map(namespace, ConfigMap(metadata=Meta(name=f"churn-{index}")))
-    stream = watch.Watch().stream(core.list_namespaced_config_map, namespace, resource_version=old_rv,
-                                  timeout_seconds=2)
+    stream = watch.Watch().stream(
+        core.list_namespaced_config_map, namespace, resource_version=old_rv, timeout_seconds=2
+    )
     with pytest.raises(client.ApiException) as gone:
         list(stream)
     assert gone.value.status == 410
@@ -80,8 +84,13 @@ def test_label_filtered_watch_reports_leaving_the_selection(core: client.CoreV1A
     received: list[tuple[str, str]] = []
 
     def consume() -> None:
-        for event in watch.Watch().stream(core.list_namespaced_config_map, namespace, resource_version=rv,
-                                          label_selector="team=a", timeout_seconds=5):
+        for event in watch.Watch().stream(
+            core.list_namespaced_config_map,
+            namespace,
+            resource_version=rv,
+            label_selector="team=a",
+            timeout_seconds=5,
+        ):
             received.append((event["type"], event["object"].metadata.name))
             if len(received) == 2:
                 break
@@ -96,12 +105,20 @@ def test_label_filtered_watch_reports_leaving_the_selection(core: client.CoreV1A
     assert received == [("DELETED", "sel"), ("ADDED", "other")]
 
 
-def test_bookmarks_and_field_selected_watch(api: client.ApiClient, core: client.CoreV1Api, namespace: str) -> None:
+def test_bookmarks_and_field_selected_watch(
+    api: client.ApiClient, core: client.CoreV1Api, namespace: str
+) -> None:
     core.create_namespaced_config_map(namespace, ConfigMap(metadata=Meta(name="bm")))
     rv = core.list_namespaced_config_map(namespace).metadata.resource_version
-    response = core.list_namespaced_config_map(namespace, watch=True, resource_version=rv,
-                                               allow_watch_bookmarks=True, timeout_seconds=2,
-                                               field_selector="metadata.name=bm", _preload_content=False)
+    response = core.list_namespaced_config_map(
+        namespace,
+        watch=True,
+        resource_version=rv,
+        allow_watch_bookmarks=True,
+        timeout_seconds=2,
+        field_selector="metadata.name=bm",
+        _preload_content=False,
+    )
     core.patch_namespaced_config_map("bm", namespace, {"data": {"k": "v"}})
     core.create_namespaced_config_map(namespace, ConfigMap(metadata=Meta(name="not-selected")))
     lines = [json.loads(line) for line in response.data.decode().splitlines() if line.strip()]
@@ -113,19 +130,27 @@ def test_bookmarks_and_field_selected_watch(api: client.ApiClient, core: client.
     assert int(bookmark["object"]["metadata"]["resourceVersion"]) >= int(rv)
 
 
-async def test_asyncio_client_lists_and_watches(emulator: EmulatorHandle, core: client.CoreV1Api,
-                                                namespace: str) -> None:
+async def test_asyncio_client_lists_and_watches(
+    emulator: EmulatorHandle, core: client.CoreV1Api, namespace: str
+) -> None:
     configuration = aio_client.Configuration()
-    await aio_config.load_kube_config(config_file=emulator.kubeconfig("main"), client_configuration=configuration)
+    await aio_config.load_kube_config(
+        config_file=emulator.kubeconfig("main"), client_configuration=configuration
+    )
     async with aio_client.ApiClient(configuration) as api:
         v1 = aio_client.CoreV1Api(api)
-        await v1.create_namespaced_config_map(namespace, aio_client.V1ConfigMap(
-            metadata=aio_client.V1ObjectMeta(name="aio"), data={"x": "1"}))
+        await v1.create_namespaced_config_map(
+            namespace, aio_client.V1ConfigMap(metadata=aio_client.V1ObjectMeta(name="aio"), data={"x": "1"})
+        )
         listed = await v1.list_namespaced_config_map(namespace)
         assert "aio" in [c.metadata.name for c in listed.items]
         seen = []
         async with aio_watch.Watch() as stream:
-            async for event in stream.stream(v1.list_namespaced_config_map, namespace,
-                                             field_selector="metadata.name=aio", timeout_seconds=2):
+            async for event in stream.stream(
+                v1.list_namespaced_config_map,
+                namespace,
+                field_selector="metadata.name=aio",
+                timeout_seconds=2,
+            ):
                 seen.append((event["type"], event["object"].metadata.name))
         assert seen == [("ADDED", "aio")]

@@ -7,6 +7,7 @@ subject to the same rules (namespace lifecycle, optimistic concurrency) as a cli
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from dataclasses import dataclass
@@ -27,8 +28,13 @@ from threeport_kubesim.validation import require_object, validate, validate_upda
 
 NAMESPACES = ("", "namespaces")
 # Resources whose DELETE answers with the object rather than a Status, as kube-apiserver does.
-RETURNS_DELETED_OBJECT = {("", "pods"), ("", "services"), ("", "persistentvolumeclaims"),
-                          ("", "serviceaccounts"), ("", "persistentvolumes")}
+RETURNS_DELETED_OBJECT = {
+    ("", "pods"),
+    ("", "services"),
+    ("", "persistentvolumeclaims"),
+    ("", "serviceaccounts"),
+    ("", "persistentvolumes"),
+}
 CONTROLLER_MANAGER = "kube-controller-manager"
 
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -78,8 +84,9 @@ def _strip_volatile(obj: dict[str, Any]) -> dict[str, Any]:
     metadata = dict(clone.get("metadata") or {})
     metadata.pop("resourceVersion", None)
     # Ownership changes are real changes; a refreshed timestamp alone is not.
-    metadata["managedFields"] = [{k: v for k, v in entry.items() if k != "time"}
-                                 for entry in metadata.get("managedFields") or []]
+    metadata["managedFields"] = [
+        {k: v for k, v in entry.items() if k != "time"} for entry in metadata.get("managedFields") or []
+    ]
     clone["metadata"] = metadata
     return clone
 
@@ -122,15 +129,33 @@ class ApiServer:
         if ns is None:
             raise errors.not_found("namespaces", "", namespace)
         if ns["metadata"].get("deletionTimestamp"):
-            raise ApiError(403, "Forbidden", f"{rtype.resource} \"{''}\" is forbidden: unable to create new content "
-                           f"in namespace {namespace} because it is being terminated",
-                           {"name": "", "kind": rtype.resource, "group": rtype.group,
-                            "causes": [{"reason": "NamespaceTerminating",
-                                        "message": f"namespace {namespace} is being terminated",
-                                        "field": "metadata.namespace"}]})
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'{rtype.resource} "{""}" is forbidden: unable to create new content '
+                f"in namespace {namespace} because it is being terminated",
+                {
+                    "name": "",
+                    "kind": rtype.resource,
+                    "group": rtype.group,
+                    "causes": [
+                        {
+                            "reason": "NamespaceTerminating",
+                            "message": f"namespace {namespace} is being terminated",
+                            "field": "metadata.namespace",
+                        }
+                    ],
+                },
+            )
 
-    def create(self, rtype: ResourceType, namespace: str, body: Any, options: WriteOptions,
-               preset_managed_fields: bool = False) -> dict[str, Any]:
+    def create(
+        self,
+        rtype: ResourceType,
+        namespace: str,
+        body: Any,
+        options: WriteOptions,
+        preset_managed_fields: bool = False,
+    ) -> dict[str, Any]:
         obj = copy.deepcopy(require_object(body))
         metadata = obj.setdefault("metadata", {})
         if not isinstance(metadata, dict):
@@ -138,8 +163,9 @@ class ApiServer:
         self._check_kind(rtype, obj)
         if rtype.namespaced:
             if metadata.get("namespace") and metadata["namespace"] != namespace:
-                raise errors.bad_request("the namespace of the provided object does not match the namespace "
-                                         "sent on the request")
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
             metadata["namespace"] = namespace
         else:
             metadata.pop("namespace", None)
@@ -157,8 +183,12 @@ class ApiServer:
             metadata["generation"] = 1
         else:
             metadata.pop("generation", None)
-        if rtype.has_status and rtype.kind not in ("Namespace", "PersistentVolumeClaim", "Node",
-                                                   "CustomResourceDefinition"):
+        if rtype.has_status and rtype.kind not in (
+            "Namespace",
+            "PersistentVolumeClaim",
+            "Node",
+            "CustomResourceDefinition",
+        ):
             obj.pop("status", None)
         self._prepare_job(rtype, obj)
         apply_defaults(rtype, obj)
@@ -170,7 +200,9 @@ class ApiServer:
         self._allocate_service(rtype, obj, None)
         if options.track_fields and not preset_managed_fields:
             metadata.pop("managedFields", None)
-            record_update(rtype, None, obj, options.manager, options.subresource, metadata["creationTimestamp"])
+            record_update(
+                rtype, None, obj, options.manager, options.subresource, metadata["creationTimestamp"]
+            )
         if options.dry_run:
             return obj
         self.store.write(rtype.key, obj, None)
@@ -179,8 +211,10 @@ class ApiServer:
     def _check_kind(self, rtype: ResourceType, obj: dict[str, Any]) -> None:
         kind = obj.get("kind")
         if kind and kind != rtype.kind:
-            raise errors.bad_request(f"the API version in the data ({obj.get('apiVersion')}) and kind ({kind}) "
-                                     f"do not match the resource {rtype.resource}")
+            raise errors.bad_request(
+                f"the API version in the data ({obj.get('apiVersion')}) and kind ({kind}) "
+                f"do not match the resource {rtype.resource}"
+            )
         obj["kind"] = rtype.kind
         obj["apiVersion"] = rtype.api_version
 
@@ -196,9 +230,14 @@ class ApiServer:
         template = spec.get("template")
         if isinstance(template, dict):
             labels = template.setdefault("metadata", {}).setdefault("labels", {})
-            labels.update({"batch.kubernetes.io/controller-uid": uid, "controller-uid": uid,
-                           "batch.kubernetes.io/job-name": obj["metadata"]["name"],
-                           "job-name": obj["metadata"]["name"]})
+            labels.update(
+                {
+                    "batch.kubernetes.io/controller-uid": uid,
+                    "controller-uid": uid,
+                    "batch.kubernetes.io/job-name": obj["metadata"]["name"],
+                    "job-name": obj["metadata"]["name"],
+                }
+            )
 
     def _allocate_service(self, rtype: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         if rtype.kind != "Service" or rtype.custom:
@@ -220,32 +259,50 @@ class ApiServer:
 
     # ----- update ------------------------------------------------------------------------------
 
-    def update(self, rtype: ResourceType, namespace: str, name: str, body: Any,
-               options: WriteOptions) -> dict[str, Any]:
+    def update(
+        self, rtype: ResourceType, namespace: str, name: str, body: Any, options: WriteOptions
+    ) -> dict[str, Any]:
         new = copy.deepcopy(require_object(body))
         metadata = new.get("metadata")
         if not isinstance(metadata, dict):
             raise errors.bad_request("metadata is required")
         if metadata.get("name") and metadata["name"] != name:
-            raise errors.bad_request(f"the name of the object ({metadata['name']}) does not match the name on "
-                                     f"the URL ({name})")
+            raise errors.bad_request(
+                f"the name of the object ({metadata['name']}) does not match the name on the URL ({name})"
+            )
         old = self.get(rtype, namespace, name)
         return self.commit_update(rtype, old, new, options)
 
-    def commit_update(self, rtype: ResourceType, old: dict[str, Any], new: dict[str, Any],
-                      options: WriteOptions, managed_fields_done: bool = False) -> dict[str, Any]:
+    def commit_update(
+        self,
+        rtype: ResourceType,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        options: WriteOptions,
+        managed_fields_done: bool = False,
+    ) -> dict[str, Any]:
         """Store `new` as the successor of `old`, enforcing every update rule."""
         metadata = new.setdefault("metadata", {})
         old_meta = old["metadata"]
         name = old_meta["name"]
         requested_rv = metadata.get("resourceVersion")
         if requested_rv and requested_rv != old_meta.get("resourceVersion"):
-            raise errors.conflict(rtype.resource, rtype.group, name,
-                                  "the object has been modified; please apply your changes to the latest "
-                                  "version and try again")
+            raise errors.conflict(
+                rtype.resource,
+                rtype.group,
+                name,
+                "the object has been modified; please apply your changes to the latest version and try again",
+            )
         self._check_kind(rtype, new)
-        for fixed in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
-                      "deletionGracePeriodSeconds", "generation"):
+        for fixed in (
+            "name",
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ):
             if fixed in old_meta:
                 metadata[fixed] = old_meta[fixed]
             else:
@@ -274,8 +331,13 @@ class ApiServer:
         if old_meta.get("deletionTimestamp"):
             added = set(metadata.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
             if added:
-                raise errors.forbidden(f"Forbidden: no new finalizers can be added if the object is being deleted, "
-                                       f"found new finalizers {sorted(added)!r}", rtype.resource, rtype.group, name)
+                raise errors.forbidden(
+                    f"Forbidden: no new finalizers can be added if the object is being deleted, "
+                    f"found new finalizers {sorted(added)!r}",
+                    rtype.resource,
+                    rtype.group,
+                    name,
+                )
         if options.track_fields and not managed_fields_done:
             record_update(rtype, old, new, options.manager, options.subresource, now_rfc3339())
         if _strip_volatile(new) == _strip_volatile(old):
@@ -290,8 +352,16 @@ class ApiServer:
 
     # ----- patch and apply ---------------------------------------------------------------------
 
-    def patch(self, rtype: ResourceType, namespace: str, name: str, content_type: str, body: bytes,
-              options: WriteOptions, force: bool = False) -> tuple[dict[str, Any], bool]:
+    def patch(
+        self,
+        rtype: ResourceType,
+        namespace: str,
+        name: str,
+        content_type: str,
+        body: bytes,
+        options: WriteOptions,
+        force: bool = False,
+    ) -> tuple[dict[str, Any], bool]:
         """Apply a patch of any supported type; returns (object, created)."""
         media = content_type.split(";")[0].strip().lower()
         if media == APPLY_PATCH:
@@ -319,10 +389,13 @@ class ApiServer:
             new["metadata"]["resourceVersion"] = old["metadata"].get("resourceVersion")
         return self.commit_update(rtype, old, new, options), False
 
-    def _apply(self, rtype: ResourceType, namespace: str, name: str, body: bytes, options: WriteOptions,
-               force: bool) -> tuple[dict[str, Any], bool]:
+    def _apply(
+        self, rtype: ResourceType, namespace: str, name: str, body: bytes, options: WriteOptions, force: bool
+    ) -> tuple[dict[str, Any], bool]:
         if not options.manager:
-            raise errors.bad_request("PATCH, application/apply-patch+yaml requests must include a fieldManager")
+            raise errors.bad_request(
+                "PATCH, application/apply-patch+yaml requests must include a fieldManager"
+            )
         try:
             applied = yaml.safe_load(body or b"{}")
         except yaml.YAMLError as exc:
@@ -331,17 +404,21 @@ class ApiServer:
         if not applied.get("apiVersion") or not applied.get("kind"):
             raise errors.bad_request("apiVersion and kind must be set in an applied configuration")
         if applied["kind"] != rtype.kind:
-            raise errors.bad_request(f"the kind in the applied configuration ({applied['kind']}) does not match "
-                                     f"the resource {rtype.resource}")
+            raise errors.bad_request(
+                f"the kind in the applied configuration ({applied['kind']}) does not match "
+                f"the resource {rtype.resource}"
+            )
         metadata = applied.setdefault("metadata", {})
         if metadata.get("name") and metadata["name"] != name:
-            raise errors.bad_request(f"the name of the object ({metadata['name']}) does not match the name on "
-                                     f"the URL ({name})")
+            raise errors.bad_request(
+                f"the name of the object ({metadata['name']}) does not match the name on the URL ({name})"
+            )
         metadata["name"] = name
         if rtype.namespaced:
             if metadata.get("namespace") and metadata["namespace"] != namespace:
-                raise errors.bad_request("the namespace of the provided object does not match the namespace "
-                                         "sent on the request")
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
             metadata["namespace"] = namespace
         now = now_rfc3339()
         stored = self.store.get(rtype.key, namespace if rtype.namespaced else "", name)
@@ -371,9 +448,13 @@ class ApiServer:
         else:
             selector = format_label_selector((obj.get("spec") or {}).get("selector"))
         scale: dict[str, Any] = {
-            "kind": "Scale", "apiVersion": "autoscaling/v1",
-            "metadata": {k: obj["metadata"][k] for k in ("name", "namespace", "uid", "resourceVersion",
-                                                         "creationTimestamp") if k in obj["metadata"]},
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                k: obj["metadata"][k]
+                for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                if k in obj["metadata"]
+            },
             "spec": {"replicas": int(_path_get(obj, paths.spec_replicas) or 0)},
             "status": {"replicas": int(_path_get(obj, paths.status_replicas) or 0)},
         }
@@ -381,42 +462,65 @@ class ApiServer:
             scale["status"]["selector"] = selector
         return scale
 
-    def update_scale(self, rtype: ResourceType, namespace: str, name: str, scale: dict[str, Any],
-                     options: WriteOptions) -> dict[str, Any]:
+    def update_scale(
+        self, rtype: ResourceType, namespace: str, name: str, scale: dict[str, Any], options: WriteOptions
+    ) -> dict[str, Any]:
         if rtype.scale is None:
             raise errors.not_found(rtype.resource, rtype.group, name)
         replicas = (scale.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or replicas < 0:
-            raise errors.invalid("Scale", "autoscaling", name,
-                                 [("FieldValueInvalid", "spec.replicas", "must be a non-negative integer")])
+            raise errors.invalid(
+                "Scale",
+                "autoscaling",
+                name,
+                [("FieldValueInvalid", "spec.replicas", "must be a non-negative integer")],
+            )
         old = self.get(rtype, namespace, name)
         new = copy.deepcopy(old)
         _path_set(new, rtype.scale.spec_replicas, replicas)
         requested_rv = (scale.get("metadata") or {}).get("resourceVersion")
         new["metadata"]["resourceVersion"] = requested_rv or old["metadata"].get("resourceVersion")
-        self.commit_update(rtype, old, new, WriteOptions(options.manager, options.dry_run, "scale",
-                                                         options.track_fields))
+        self.commit_update(
+            rtype, old, new, WriteOptions(options.manager, options.dry_run, "scale", options.track_fields)
+        )
         return self.get_scale(rtype, namespace, name) if not options.dry_run else scale
 
     # ----- delete ------------------------------------------------------------------------------
 
-    def delete(self, rtype: ResourceType, namespace: str, name: str, delete_options: dict[str, Any],
-               dry_run: bool = False) -> tuple[dict[str, Any], bool]:
+    def delete(
+        self,
+        rtype: ResourceType,
+        namespace: str,
+        name: str,
+        delete_options: dict[str, Any],
+        dry_run: bool = False,
+    ) -> tuple[dict[str, Any], bool]:
         """Delete or start deleting; returns (object, gone_now)."""
         old = self.get(rtype, namespace, name)
         metadata = old["metadata"]
         preconditions = delete_options.get("preconditions") or {}
         if preconditions.get("uid") and preconditions["uid"] != metadata.get("uid"):
-            raise errors.conflict(rtype.resource, rtype.group, name,
-                                  f"Precondition failed: UID in precondition: {preconditions['uid']}, "
-                                  f"UID in object meta: {metadata.get('uid')}")
-        if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != metadata.get("resourceVersion"):
-            raise errors.conflict(rtype.resource, rtype.group, name,
-                                  "Precondition failed: ResourceVersion in precondition: "
-                                  f"{preconditions['resourceVersion']}, ResourceVersion in object meta: "
-                                  f"{metadata.get('resourceVersion')}")
-        policy = delete_options.get("propagationPolicy") or ("Orphan" if delete_options.get("orphanDependents")
-                                                              else "Background")
+            raise errors.conflict(
+                rtype.resource,
+                rtype.group,
+                name,
+                f"Precondition failed: UID in precondition: {preconditions['uid']}, "
+                f"UID in object meta: {metadata.get('uid')}",
+            )
+        if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != metadata.get(
+            "resourceVersion"
+        ):
+            raise errors.conflict(
+                rtype.resource,
+                rtype.group,
+                name,
+                "Precondition failed: ResourceVersion in precondition: "
+                f"{preconditions['resourceVersion']}, ResourceVersion in object meta: "
+                f"{metadata.get('resourceVersion')}",
+            )
+        policy = delete_options.get("propagationPolicy") or (
+            "Orphan" if delete_options.get("orphanDependents") else "Background"
+        )
         finalizers = list(metadata.get("finalizers") or [])
         if policy == "Foreground" and "foregroundDeletion" not in finalizers:
             finalizers.append("foregroundDeletion")
@@ -458,8 +562,9 @@ class ApiServer:
 
     # ----- helpers for controllers -------------------------------------------------------------
 
-    def list_objects(self, rtype: ResourceType, namespace: str | None = None,
-                     selector: LabelSelector | None = None) -> list[dict[str, Any]]:
+    def list_objects(
+        self, rtype: ResourceType, namespace: str | None = None, selector: LabelSelector | None = None
+    ) -> list[dict[str, Any]]:
         result = []
         for _, stored in self.store.items(rtype.key, namespace):
             if selector is not None and not selector.matches(stored.labels):
@@ -467,8 +572,9 @@ class ApiServer:
             result.append(stored.decode())
         return result
 
-    def controller_write(self, rtype: ResourceType, old: dict[str, Any] | None, new: dict[str, Any],
-                         subresource: str = "") -> dict[str, Any] | None:
+    def controller_write(
+        self, rtype: ResourceType, old: dict[str, Any] | None, new: dict[str, Any], subresource: str = ""
+    ) -> dict[str, Any] | None:
         """Create or update on behalf of a simulated controller; returns None if it lost a race."""
         options = WriteOptions(CONTROLLER_MANAGER, subresource=subresource, track_fields=False)
         namespace = new["metadata"].get("namespace", "")
@@ -479,13 +585,15 @@ class ApiServer:
         except ApiError:
             return None
 
-    def controller_delete(self, rtype: ResourceType, obj: dict[str, Any],
-                          policy: str = "Background") -> None:
-        try:
-            self.delete(rtype, obj["metadata"].get("namespace", ""), obj["metadata"]["name"],
-                        {"propagationPolicy": policy, "preconditions": {"uid": obj["metadata"]["uid"]}})
-        except ApiError:
-            pass
+    def controller_delete(self, rtype: ResourceType, obj: dict[str, Any], policy: str = "Background") -> None:
+        # Losing a race (already gone, or replaced by a new object of that name) is fine.
+        with contextlib.suppress(ApiError):
+            self.delete(
+                rtype,
+                obj["metadata"].get("namespace", ""),
+                obj["metadata"]["name"],
+                {"propagationPolicy": policy, "preconditions": {"uid": obj["metadata"]["uid"]}},
+            )
 
 
 def _path_get(obj: dict[str, Any], dotted: str | None) -> Any:

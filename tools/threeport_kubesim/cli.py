@@ -20,8 +20,14 @@ DEFAULT_CONTROL = "http://127.0.0.1:8700"
 
 
 async def serve(args: argparse.Namespace) -> int:
-    defaults = ClusterDefaults(tls=args.tls, nodes=args.nodes, speed=args.speed, max_events=args.max_events,
-                               history_size=args.history_size, bookmark_interval=args.bookmark_interval)
+    defaults = ClusterDefaults(
+        tls=args.tls,
+        nodes=args.nodes,
+        speed=args.speed,
+        max_events=args.max_events,
+        history_size=args.history_size,
+        bookmark_interval=args.bookmark_interval,
+    )
     emulator = Emulator(Path(args.kubeconfig_dir), defaults, Path(args.snapshot) if args.snapshot else None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -32,10 +38,13 @@ async def serve(args: argparse.Namespace) -> int:
         if name not in emulator.clusters:
             await emulator.create_cluster(name)
     port = await emulator.start_control(args.port)
-    ready = {"control_url": f"http://127.0.0.1:{port}", "clusters": [c.info() for c in emulator.clusters.values()]}
+    ready = {
+        "control_url": f"http://127.0.0.1:{port}",
+        "clusters": [c.info() for c in emulator.clusters.values()],
+    }
     line = json.dumps(ready)
     if args.ready_file:
-        Path(args.ready_file).write_text(line)
+        await asyncio.to_thread(Path(args.ready_file).write_text, line)
     print(line, flush=True)
     await stop.wait()
     await emulator.shutdown()
@@ -57,7 +66,11 @@ def _as_dict(obj: Any) -> dict[str, Any]:
 def clusters_command(args: argparse.Namespace) -> int:
     client = _client(args)
     if args.action == "create":
-        _print(_as_dict(client.create_cluster(args.name, tls=args.tls or None, nodes=args.nodes, speed=args.speed)))
+        _print(
+            _as_dict(
+                client.create_cluster(args.name, tls=args.tls or None, nodes=args.nodes, speed=args.speed)
+            )
+        )
     elif args.action == "delete":
         client.delete_cluster(args.name)
         _print({"deleted": args.name})
@@ -75,8 +88,9 @@ def fault_command(args: argparse.Namespace) -> int:
     elif args.fault == "latency":
         result = client.set_latency(args.cluster, args.ms)
     elif args.fault == "fail-requests":
-        result = client.fail_requests(args.cluster, args.status, args.count, args.verb, args.resource,
-                                      args.namespace, args.message)
+        result = client.fail_requests(
+            args.cluster, args.status, args.count, args.verb, args.resource, args.namespace, args.message
+        )
     elif args.fault == "clear":
         result = client.clear_faults(args.cluster)
     else:
@@ -92,15 +106,23 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser = commands.add_parser("serve", help="run the emulator")
     serve_parser.add_argument("--port", type=int, default=8700, help="control API port (0: pick a free one)")
     serve_parser.add_argument("--cluster", action="append", help="create this cluster at start (repeatable)")
-    serve_parser.add_argument("--kubeconfig-dir", default=os.environ.get("KUBESIM_KUBECONFIG_DIR", "./kubesim"))
+    serve_parser.add_argument(
+        "--kubeconfig-dir", default=os.environ.get("KUBESIM_KUBECONFIG_DIR", "./kubesim")
+    )
     serve_parser.add_argument("--tls", action="store_true", help="serve new clusters over TLS by default")
-    serve_parser.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
+    serve_parser.add_argument(
+        "--speed", type=float, default=1.0, help="simulated time runs this many times faster"
+    )
     serve_parser.add_argument("--nodes", type=int, default=1, help="nodes per new cluster")
     serve_parser.add_argument("--snapshot", help="load state from this file at start, save it on shutdown")
     serve_parser.add_argument("--ready-file", help="also write the startup JSON line to this file")
     serve_parser.add_argument("--max-events", type=int, default=1000, help="Events kept per cluster")
-    serve_parser.add_argument("--history-size", type=int, default=2000, help="watch resume window per cluster")
-    serve_parser.add_argument("--bookmark-interval", type=float, default=60.0, help="seconds between BOOKMARKs")
+    serve_parser.add_argument(
+        "--history-size", type=int, default=2000, help="watch resume window per cluster"
+    )
+    serve_parser.add_argument(
+        "--bookmark-interval", type=float, default=60.0, help="seconds between BOOKMARKs"
+    )
     serve_parser.add_argument("--log-level", default="WARNING")
 
     control = os.environ.get("KUBESIM_CONTROL", DEFAULT_CONTROL)
@@ -142,8 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        logging.basicConfig(
+            level=args.log_level.upper(),
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        )
         try:
             return asyncio.run(serve(args))
         except EmulatorError as exc:

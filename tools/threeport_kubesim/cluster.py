@@ -22,7 +22,13 @@ from threeport_kubesim.controllers.namespaces import NamespaceController
 from threeport_kubesim.controllers.pods import PodLifecycle
 from threeport_kubesim.controllers.replicasets import REPLICASETS, ReplicaSetController
 from threeport_kubesim.controllers.runtime import NODES, PODS, ControllerManager, SimContext, Timing
-from threeport_kubesim.controllers.services import INGRESSES, PVCS, SERVICES, LoadBalancerController, VolumeBinder
+from threeport_kubesim.controllers.services import (
+    INGRESSES,
+    PVCS,
+    SERVICES,
+    LoadBalancerController,
+    VolumeBinder,
+)
 from threeport_kubesim.controllers.statefulsets import STATEFULSETS, StatefulSetController
 from threeport_kubesim.errors import ApiError
 from threeport_kubesim.faults import FaultState
@@ -53,30 +59,62 @@ class ClusterOptions:
 
 
 def _node(name: str, index: int, control_plane: bool) -> dict[str, Any]:
-    labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-              "beta.kubernetes.io/os": "linux", "beta.kubernetes.io/arch": "amd64"}
+    labels = {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "beta.kubernetes.io/os": "linux",
+        "beta.kubernetes.io/arch": "amd64",
+    }
     if control_plane:
         labels["node-role.kubernetes.io/control-plane"] = ""
     resources = {"cpu": "4", "memory": "16384Mi", "pods": "110", "ephemeral-storage": "100Gi"}
-    conditions = [{"type": t, "status": "False", "reason": f"KubeletHas{r}", "message": m}
-                  for t, r, m in (("MemoryPressure", "SufficientMemory", "kubelet has sufficient memory available"),
-                                  ("DiskPressure", "NoDiskPressure", "kubelet has no disk pressure"),
-                                  ("PIDPressure", "SufficientPID", "kubelet has sufficient PID available"))]
-    conditions.append({"type": "Ready", "status": "True", "reason": "KubeletReady",
-                       "message": "kubelet is posting ready status"})
+    conditions = [
+        {"type": t, "status": "False", "reason": f"KubeletHas{r}", "message": m}
+        for t, r, m in (
+            ("MemoryPressure", "SufficientMemory", "kubelet has sufficient memory available"),
+            ("DiskPressure", "NoDiskPressure", "kubelet has no disk pressure"),
+            ("PIDPressure", "SufficientPID", "kubelet has sufficient PID available"),
+        )
+    ]
+    conditions.append(
+        {
+            "type": "Ready",
+            "status": "True",
+            "reason": "KubeletReady",
+            "message": "kubelet is posting ready status",
+        }
+    )
     return {
-        "apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels},
-        "spec": {"podCIDR": f"10.244.{index}.0/24", "podCIDRs": [f"10.244.{index}.0/24"],
-                 "providerID": f"kubesim://{name}"},
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "podCIDR": f"10.244.{index}.0/24",
+            "podCIDRs": [f"10.244.{index}.0/24"],
+            "providerID": f"kubesim://{name}",
+        },
         "status": {
-            "capacity": resources, "allocatable": dict(resources), "conditions": conditions,
-            "addresses": [{"type": "InternalIP", "address": f"172.18.0.{index + 2}"},
-                          {"type": "Hostname", "address": name}],
+            "capacity": resources,
+            "allocatable": dict(resources),
+            "conditions": conditions,
+            "addresses": [
+                {"type": "InternalIP", "address": f"172.18.0.{index + 2}"},
+                {"type": "Hostname", "address": name},
+            ],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
-            "nodeInfo": {"architecture": "amd64", "bootID": f"boot-{name}", "containerRuntimeVersion":
-                         "containerd://1.7.24", "kernelVersion": "6.8.0", "kubeProxyVersion": "v1.32.0",
-                         "kubeletVersion": "v1.32.0", "machineID": f"machine-{name}", "operatingSystem": "linux",
-                         "osImage": "kubesim", "systemUUID": f"uuid-{name}"},
+            "nodeInfo": {
+                "architecture": "amd64",
+                "bootID": f"boot-{name}",
+                "containerRuntimeVersion": "containerd://1.7.24",
+                "kernelVersion": "6.8.0",
+                "kubeProxyVersion": "v1.32.0",
+                "kubeletVersion": "v1.32.0",
+                "machineID": f"machine-{name}",
+                "operatingSystem": "linux",
+                "osImage": "kubesim",
+                "systemUUID": f"uuid-{name}",
+            },
         },
     }
 
@@ -115,8 +153,10 @@ class SimCluster:
         manager.register(GarbageCollector(ctx), *[r.key for r in self.registry.all()])
         manager.register(CrdController(ctx), CRDS)
         namespace_controller = NamespaceController(ctx)
-        manager.register(namespace_controller, *{r.key for r in self.registry.all() if r.namespaced or
-                                                 r.key == ("", "namespaces")})
+        manager.register(
+            namespace_controller,
+            *{r.key for r in self.registry.all() if r.namespaced or r.key == ("", "namespaces")},
+        )
 
     @property
     def scheme(self) -> str:
@@ -135,19 +175,39 @@ class SimCluster:
         for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.api.create(namespace, "", {"metadata": {"name": name}}, BOOTSTRAP)
         for index in range(max(1, self.options.nodes)):
-            name = f"{self.name}-control-plane" if index == 0 else f"{self.name}-worker{'' if index == 1 else index}"
+            name = (
+                f"{self.name}-control-plane"
+                if index == 0
+                else f"{self.name}-worker{'' if index == 1 else index}"
+            )
             self.api.create(node, "", _node(name, index, index == 0), BOOTSTRAP)
-        self.api.create(service, "default", {
-            "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
-            "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "targetPort": 6443}]}},
-            BOOTSTRAP)
+        self.api.create(
+            service,
+            "default",
+            {
+                "metadata": {
+                    "name": "kubernetes",
+                    "labels": {"component": "apiserver", "provider": "kubernetes"},
+                },
+                "spec": {
+                    "clusterIP": "10.96.0.1",
+                    "ports": [{"name": "https", "port": 443, "targetPort": 6443}],
+                },
+            },
+            BOOTSTRAP,
+        )
 
     async def start(self) -> None:
         self.controllers.start()
         await self.server.start()
         self.options.port = self.server.port
-        self.kubeconfig_path = write_kubeconfig(self.kubeconfig_dir, self.name, self.server_url, self.token,
-                                                self.tls_material.ca_cert_pem if self.tls_material else None)
+        self.kubeconfig_path = write_kubeconfig(
+            self.kubeconfig_dir,
+            self.name,
+            self.server_url,
+            self.token,
+            self.tls_material.ca_cert_pem if self.tls_material else None,
+        )
 
     async def stop(self) -> None:
         await self.server.stop()
@@ -165,12 +225,21 @@ class SimCluster:
             await self.server.start()
 
     def info(self) -> dict[str, Any]:
-        ca_data = base64.b64encode(self.tls_material.ca_cert_pem.encode()).decode() if self.tls_material else None
-        return {"name": self.name, "server": self.server_url, "port": self.server.port, "token": self.token,
-                "tls": self.tls_material is not None, "ca_data": ca_data,
-                "kubeconfig_path": str(self.kubeconfig_path) if self.kubeconfig_path else None,
-                "nodes": self.store.count(NODES), "unreachable": self.unreachable,
-                "speed": self.options.speed}
+        ca_data = (
+            base64.b64encode(self.tls_material.ca_cert_pem.encode()).decode() if self.tls_material else None
+        )
+        return {
+            "name": self.name,
+            "server": self.server_url,
+            "port": self.server.port,
+            "token": self.token,
+            "tls": self.tls_material is not None,
+            "ca_data": ca_data,
+            "kubeconfig_path": str(self.kubeconfig_path) if self.kubeconfig_path else None,
+            "nodes": self.store.count(NODES),
+            "unreachable": self.unreachable,
+            "speed": self.options.speed,
+        }
 
     # ----- HTTP entry point --------------------------------------------------------------------
 
@@ -231,11 +300,13 @@ class SimCluster:
         elif path == "/openapi/v3":
             document = discovery.openapi_v3_index(registry)
         elif path.startswith("/openapi/v3/"):
-            document = discovery.openapi_v3_document(registry, path[len("/openapi/v3/"):])
+            document = discovery.openapi_v3_document(registry, path[len("/openapi/v3/") :])
         else:
             return None
         if document is None:
-            return error_response(ApiError(404, "NotFound", "the server could not find the requested resource"))
+            return error_response(
+                ApiError(404, "NotFound", "the server could not find the requested resource")
+            )
         return Response(200, dumps(document))
 
     # ----- snapshot ----------------------------------------------------------------------------

@@ -31,10 +31,17 @@ class ClusterInfo:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ClusterInfo:
-        return cls(name=data["name"], server=data["server"], token=data["token"], ca_data=data.get("ca_data"),
-                   kubeconfig_path=data.get("kubeconfig_path") or "", tls=bool(data.get("tls")),
-                   port=int(data.get("port", 0)), nodes=int(data.get("nodes", 0)),
-                   unreachable=bool(data.get("unreachable")))
+        return cls(
+            name=data["name"],
+            server=data["server"],
+            token=data["token"],
+            ca_data=data.get("ca_data"),
+            kubeconfig_path=data.get("kubeconfig_path") or "",
+            tls=bool(data.get("tls")),
+            port=int(data.get("port", 0)),
+            nodes=int(data.get("nodes", 0)),
+            unreachable=bool(data.get("unreachable")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +54,13 @@ class FaultsInfo:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultsInfo:
-        return cls(cluster=data["cluster"], unreachable=bool(data["unreachable"]),
-                   failing_images=list(data.get("failing_images") or []), latency_ms=int(data.get("latency_ms", 0)),
-                   fail_requests=list(data.get("fail_requests") or []))
+        return cls(
+            cluster=data["cluster"],
+            unreachable=bool(data["unreachable"]),
+            failing_images=list(data.get("failing_images") or []),
+            latency_ms=int(data.get("latency_ms", 0)),
+            fail_requests=list(data.get("fail_requests") or []),
+        )
 
 
 class ControlClient:
@@ -59,8 +70,9 @@ class ControlClient:
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base_url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.base_url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 result: dict[str, Any] = json.loads(response.read() or b"{}")
@@ -79,10 +91,23 @@ class ControlClient:
         except (OSError, ControlError):
             return False
 
-    def create_cluster(self, name: str, tls: bool | None = None, nodes: int | None = None,
-                       token: str | None = None, port: int | None = None, speed: float | None = None) -> ClusterInfo:
+    def create_cluster(
+        self,
+        name: str,
+        tls: bool | None = None,
+        nodes: int | None = None,
+        token: str | None = None,
+        port: int | None = None,
+        speed: float | None = None,
+    ) -> ClusterInfo:
         body: dict[str, Any] = {"name": name}
-        for key, value in (("tls", tls), ("nodes", nodes), ("token", token), ("port", port), ("speed", speed)):
+        for key, value in (
+            ("tls", tls),
+            ("nodes", nodes),
+            ("token", token),
+            ("port", port),
+            ("speed", speed),
+        ):
             if value is not None:
                 body[key] = value
         return ClusterInfo.from_json(self._call("POST", "/clusters", body))
@@ -103,18 +128,39 @@ class ControlClient:
         return FaultsInfo.from_json(self._call("DELETE", f"/clusters/{cluster}/faults"))
 
     def image_pull_fail(self, cluster: str, image: str, enabled: bool = True) -> FaultsInfo:
-        return FaultsInfo.from_json(self._call("POST", f"/clusters/{cluster}/faults/image-pull",
-                                               {"image": image, "enabled": enabled}))
+        return FaultsInfo.from_json(
+            self._call("POST", f"/clusters/{cluster}/faults/image-pull", {"image": image, "enabled": enabled})
+        )
 
     def set_unreachable(self, cluster: str, enabled: bool = True) -> FaultsInfo:
-        return FaultsInfo.from_json(self._call("POST", f"/clusters/{cluster}/faults/unreachable",
-                                               {"enabled": enabled}))
+        return FaultsInfo.from_json(
+            self._call("POST", f"/clusters/{cluster}/faults/unreachable", {"enabled": enabled})
+        )
 
     def set_latency(self, cluster: str, ms: int) -> FaultsInfo:
         return FaultsInfo.from_json(self._call("POST", f"/clusters/{cluster}/faults/latency", {"ms": ms}))
 
-    def fail_requests(self, cluster: str, status: int, count: int = 1, verb: str = "", resource: str = "",
-                      namespace: str = "", message: str = "injected failure") -> FaultsInfo:
-        return FaultsInfo.from_json(self._call("POST", f"/clusters/{cluster}/faults/fail-requests", {
-            "status": status, "count": count, "verb": verb, "resource": resource, "namespace": namespace,
-            "message": message}))
+    def fail_requests(
+        self,
+        cluster: str,
+        status: int,
+        count: int = 1,
+        verb: str = "",
+        resource: str = "",
+        namespace: str = "",
+        message: str = "injected failure",
+    ) -> FaultsInfo:
+        return FaultsInfo.from_json(
+            self._call(
+                "POST",
+                f"/clusters/{cluster}/faults/fail-requests",
+                {
+                    "status": status,
+                    "count": count,
+                    "verb": verb,
+                    "resource": resource,
+                    "namespace": namespace,
+                    "message": message,
+                },
+            )
+        )

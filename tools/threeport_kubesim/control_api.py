@@ -47,8 +47,13 @@ class ControlApi:
                 return _ok(200, {"clusters": [c.info() for c in emulator.clusters.values()]})
             if method == "POST":
                 cluster = await emulator.create_cluster(
-                    str(body["name"]), tls=body.get("tls"), nodes=body.get("nodes"), token=body.get("token", ""),
-                    port=int(body.get("port", 0)), speed=body.get("speed"))
+                    str(body["name"]),
+                    tls=body.get("tls"),
+                    nodes=body.get("nodes"),
+                    token=body.get("token", ""),
+                    port=int(body.get("port", 0)),
+                    speed=body.get("speed"),
+                )
                 return _ok(201, cluster.info())
         if len(parts) == 2 and parts[0] == "clusters":
             if method == "GET":
@@ -58,7 +63,9 @@ class ControlApi:
                 return _ok(200, {"deleted": parts[1]})
         if len(parts) >= 3 and parts[0] == "clusters" and parts[2] == "faults":
             return await self._faults(request, emulator.get(parts[1]).name, parts[3:], body)
-        return _error(404 if method in ("GET", "DELETE", "POST") else 405, f"no route for {method} {request.path}")
+        return _error(
+            404 if method in ("GET", "DELETE", "POST") else 405, f"no route for {method} {request.path}"
+        )
 
     async def _faults(self, request: Request, name: str, rest: list[str], body: dict[str, Any]) -> Response:
         cluster = self.emulator.get(name)
@@ -85,10 +92,16 @@ class ControlApi:
             status = int(body["status"])
             if not 400 <= status <= 599:
                 raise EmulatorError(400, "status must be an HTTP error code (400-599)")
-            faults.fail_rules.append(FailRule(status=status, remaining=int(body.get("count", 1)),
-                                              verb=str(body.get("verb", "")), resource=str(body.get("resource", "")),
-                                              namespace=str(body.get("namespace", "")),
-                                              message=str(body.get("message", "injected failure"))))
+            faults.fail_rules.append(
+                FailRule(
+                    status=status,
+                    remaining=int(body.get("count", 1)),
+                    verb=str(body.get("verb", "")),
+                    resource=str(body.get("resource", "")),
+                    namespace=str(body.get("namespace", "")),
+                    message=str(body.get("message", "injected failure")),
+                )
+            )
         else:
             return _error(404, f"no fault route for {method} {request.path}")
         return _ok(200, {"cluster": name, "unreachable": cluster.unreachable, **faults.to_json()})

@@ -11,8 +11,14 @@ from typing import Any
 from threeport_kubesim.resources import ResourceRegistry, ResourceType
 
 KUBE_VERSION = {
-    "major": "1", "minor": "32", "gitVersion": "v1.32.0-kubesim", "gitCommit": "0000000000000000000000000000000000000000",
-    "gitTreeState": "clean", "buildDate": "2024-12-11T00:00:00Z", "goVersion": "go1.23.4", "compiler": "gc",
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.0-kubesim",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+    "buildDate": "2024-12-11T00:00:00Z",
+    "goVersion": "go1.23.4",
+    "compiler": "gc",
     "platform": "linux/amd64",
 }
 
@@ -20,25 +26,49 @@ _SUBRESOURCE_VERBS = ["get", "patch", "update"]
 
 
 def _resource_entries(rtype: ResourceType) -> list[dict[str, Any]]:
-    entry: dict[str, Any] = {"name": rtype.resource, "singularName": rtype.singular, "namespaced": rtype.namespaced,
-                             "kind": rtype.kind, "verbs": rtype.verbs}
+    entry: dict[str, Any] = {
+        "name": rtype.resource,
+        "singularName": rtype.singular,
+        "namespaced": rtype.namespaced,
+        "kind": rtype.kind,
+        "verbs": rtype.verbs,
+    }
     if rtype.short_names:
         entry["shortNames"] = list(rtype.short_names)
     if rtype.categories:
         entry["categories"] = list(rtype.categories)
     entries = [entry]
     if rtype.has_status:
-        entries.append({"name": f"{rtype.resource}/status", "singularName": "", "namespaced": rtype.namespaced,
-                        "kind": rtype.kind, "verbs": _SUBRESOURCE_VERBS})
+        entries.append(
+            {
+                "name": f"{rtype.resource}/status",
+                "singularName": "",
+                "namespaced": rtype.namespaced,
+                "kind": rtype.kind,
+                "verbs": _SUBRESOURCE_VERBS,
+            }
+        )
     if rtype.scale is not None:
-        entries.append({"name": f"{rtype.resource}/scale", "singularName": "", "namespaced": rtype.namespaced,
-                        "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": _SUBRESOURCE_VERBS})
+        entries.append(
+            {
+                "name": f"{rtype.resource}/scale",
+                "singularName": "",
+                "namespaced": rtype.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": _SUBRESOURCE_VERBS,
+            }
+        )
     return entries
 
 
 def core_versions(server_address: str) -> dict[str, Any]:
-    return {"kind": "APIVersions", "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+    }
 
 
 def _group(name: str, versions: list[str]) -> dict[str, Any]:
@@ -64,7 +94,12 @@ def resource_list(registry: ResourceRegistry, group_name: str, version: str) -> 
         return None
     resources = [e for rtype in sorted(rtypes, key=lambda r: r.resource) for e in _resource_entries(rtype)]
     group_version = f"{group_name}/{version}" if group_name else version
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": resources,
+    }
 
 
 def _gv_path(group_name: str, version: str) -> str:
@@ -77,14 +112,24 @@ def _openapi_doc(registry: ResourceRegistry, group_name: str, version: str) -> d
     prefix = "/" + _gv_path(group_name, version)
     for rtype in registry.in_group_version(group_name, version):
         gvk = {"group": group_name, "version": version, "kind": rtype.kind}
-        base = f"{prefix}/namespaces/{{namespace}}/{rtype.resource}" if rtype.namespaced else f"{prefix}/{rtype.resource}"
+        base = (
+            f"{prefix}/namespaces/{{namespace}}/{rtype.resource}"
+            if rtype.namespaced
+            else f"{prefix}/{rtype.resource}"
+        )
         ok = {"200": {"description": "OK"}}
         operation = {"x-kubernetes-group-version-kind": gvk, "parameters": [parameter], "responses": ok}
         paths[base] = {"post": {**operation, "x-kubernetes-action": "post"}}
-        paths[f"{base}/{{name}}"] = {"put": {**operation, "x-kubernetes-action": "put"},
-                                     "patch": {**operation, "x-kubernetes-action": "patch"}}
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": KUBE_VERSION["gitVersion"]},
-            "paths": paths, "components": {"schemas": {}}}
+        paths[f"{base}/{{name}}"] = {
+            "put": {**operation, "x-kubernetes-action": "put"},
+            "patch": {**operation, "x-kubernetes-action": "patch"},
+        }
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": KUBE_VERSION["gitVersion"]},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }
 
 
 def openapi_v3_index(registry: ResourceRegistry) -> dict[str, Any]:
@@ -112,5 +157,9 @@ def openapi_v3_document(registry: ResourceRegistry, path: str) -> dict[str, Any]
 
 
 def openapi_v2(registry: ResourceRegistry) -> dict[str, Any]:
-    return {"swagger": "2.0", "info": {"title": "Kubernetes", "version": KUBE_VERSION["gitVersion"]},
-            "paths": {}, "definitions": {}}
+    return {
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": KUBE_VERSION["gitVersion"]},
+        "paths": {},
+        "definitions": {},
+    }

@@ -35,27 +35,44 @@ class ClusterDefaults:
 
 
 class Emulator:
-    def __init__(self, kubeconfig_dir: Path, defaults: ClusterDefaults | None = None,
-                 snapshot_path: Path | None = None) -> None:
+    def __init__(
+        self, kubeconfig_dir: Path, defaults: ClusterDefaults | None = None, snapshot_path: Path | None = None
+    ) -> None:
         self.kubeconfig_dir = kubeconfig_dir
         self.defaults = defaults or ClusterDefaults()
         self.snapshot_path = snapshot_path
         self.clusters: dict[str, SimCluster] = {}
         self.control_server: HttpServer | None = None
 
-    async def create_cluster(self, name: str, tls: bool | None = None, nodes: int | None = None,
-                             token: str = "", port: int = 0, speed: float | None = None,
-                             bootstrap: bool = True, options: ClusterOptions | None = None) -> SimCluster:
+    async def create_cluster(
+        self,
+        name: str,
+        tls: bool | None = None,
+        nodes: int | None = None,
+        token: str = "",
+        port: int = 0,
+        speed: float | None = None,
+        bootstrap: bool = True,
+        options: ClusterOptions | None = None,
+    ) -> SimCluster:
         if not CLUSTER_NAME.match(name or ""):
-            raise EmulatorError(400, f"invalid cluster name {name!r}: use a DNS label (lowercase, digits, '-')")
+            raise EmulatorError(
+                400, f"invalid cluster name {name!r}: use a DNS label (lowercase, digits, '-')"
+            )
         if name in self.clusters:
             raise EmulatorError(409, f"cluster {name!r} already exists")
         defaults = self.defaults
         options = options or ClusterOptions(
-            name=name, port=port, tls=defaults.tls if tls is None else tls,
-            nodes=defaults.nodes if nodes is None else nodes, token=token,
-            speed=defaults.speed if speed is None else speed, max_events=defaults.max_events,
-            history_size=defaults.history_size, bookmark_interval=defaults.bookmark_interval)
+            name=name,
+            port=port,
+            tls=defaults.tls if tls is None else tls,
+            nodes=defaults.nodes if nodes is None else nodes,
+            token=token,
+            speed=defaults.speed if speed is None else speed,
+            max_events=defaults.max_events,
+            history_size=defaults.history_size,
+            bookmark_interval=defaults.bookmark_interval,
+        )
         cluster = SimCluster(replace(options, name=name), self.kubeconfig_dir)
         if bootstrap:
             cluster.bootstrap()

@@ -9,9 +9,19 @@ from typing import Any
 
 from threeport_kubesim.errors import ApiError
 
-_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
-            410: "Expired", 422: "Invalid", 429: "TooManyRequests", 500: "InternalError",
-            503: "ServiceUnavailable", 504: "Timeout"}
+_REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    409: "Conflict",
+    410: "Expired",
+    422: "Invalid",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+}
 
 
 @dataclass(slots=True)
@@ -26,12 +36,21 @@ class FailRule:
     message: str = "injected failure"
 
     def matches(self, verb: str, resource: str, namespace: str) -> bool:
-        return ((not self.verb or self.verb == verb) and (not self.resource or self.resource == resource)
-                and (not self.namespace or self.namespace == namespace))
+        return (
+            (not self.verb or self.verb == verb)
+            and (not self.resource or self.resource == resource)
+            and (not self.namespace or self.namespace == namespace)
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "remaining": self.remaining, "verb": self.verb, "resource": self.resource,
-                "namespace": self.namespace, "message": self.message}
+        return {
+            "status": self.status,
+            "remaining": self.remaining,
+            "verb": self.verb,
+            "resource": self.resource,
+            "namespace": self.namespace,
+            "message": self.message,
+        }
 
 
 @dataclass(slots=True)
@@ -58,5 +77,8 @@ class FaultState:
         self.fail_rules.clear()
 
     def to_json(self) -> dict[str, Any]:
-        return {"failing_images": sorted(self.failing_images), "latency_ms": int(self.latency_seconds * 1000),
-                "fail_requests": [r.to_json() for r in self.fail_rules]}
+        return {
+            "failing_images": sorted(self.failing_images),
+            "latency_ms": int(self.latency_seconds * 1000),
+            "fail_requests": [r.to_json() for r in self.fail_rules],
+        }

@@ -22,9 +22,19 @@ Path = tuple[str, ...]
 _MISSING = object()
 
 # Identity and bookkeeping fields are never owned by anyone.
-_UNOWNED_METADATA = {"name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
-                     "managedFields", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink",
-                     "generateName"}
+_UNOWNED_METADATA = {
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "selfLink",
+    "generateName",
+}
 
 
 @dataclass(slots=True)
@@ -37,9 +47,14 @@ class ManagerEntry:
     fields: set[Path]
 
     def to_json(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"manager": self.manager, "operation": self.operation,
-                                 "apiVersion": self.api_version, "time": self.time,
-                                 "fieldsType": "FieldsV1", "fieldsV1": to_fields_v1(self.fields)}
+        entry: dict[str, Any] = {
+            "manager": self.manager,
+            "operation": self.operation,
+            "apiVersion": self.api_version,
+            "time": self.time,
+            "fieldsType": "FieldsV1",
+            "fieldsV1": to_fields_v1(self.fields),
+        }
         if self.subresource:
             entry["subresource"] = self.subresource
         return entry
@@ -73,8 +88,9 @@ def flatten(rtype: ResourceType, obj: dict[str, Any], subresource: str = "") -> 
     return leaves
 
 
-def _walk(rtype: ResourceType, node: Any, schema_path: tuple[str, ...], path: Path,
-          leaves: dict[Path, Any]) -> None:
+def _walk(
+    rtype: ResourceType, node: Any, schema_path: tuple[str, ...], path: Path, leaves: dict[Path, Any]
+) -> None:
     if isinstance(node, dict):
         if not node and path:
             leaves[path] = {}
@@ -125,9 +141,16 @@ def read_entries(obj: dict[str, Any] | None) -> list[ManagerEntry]:
     for raw in ((obj or {}).get("metadata") or {}).get("managedFields") or []:
         if not isinstance(raw, dict) or not raw.get("manager"):
             continue
-        entries.append(ManagerEntry(raw["manager"], raw.get("operation", "Update"), raw.get("apiVersion", ""),
-                                    raw.get("time", ""), raw.get("subresource", ""),
-                                    from_fields_v1(raw.get("fieldsV1"))))
+        entries.append(
+            ManagerEntry(
+                raw["manager"],
+                raw.get("operation", "Update"),
+                raw.get("apiVersion", ""),
+                raw.get("time", ""),
+                raw.get("subresource", ""),
+                from_fields_v1(raw.get("fieldsV1")),
+            )
+        )
     return entries
 
 
@@ -139,8 +162,9 @@ def write_entries(obj: dict[str, Any], entries: list[ManagerEntry]) -> None:
         obj.get("metadata", {}).pop("managedFields", None)
 
 
-def _entry_for(entries: list[ManagerEntry], manager: str, operation: str, subresource: str,
-               api_version: str, now: str) -> ManagerEntry:
+def _entry_for(
+    entries: list[ManagerEntry], manager: str, operation: str, subresource: str, api_version: str, now: str
+) -> ManagerEntry:
     for entry in entries:
         if entry.manager == manager and entry.operation == operation and entry.subresource == subresource:
             entry.time, entry.api_version = now, api_version
@@ -150,8 +174,14 @@ def _entry_for(entries: list[ManagerEntry], manager: str, operation: str, subres
     return entry
 
 
-def record_update(rtype: ResourceType, old: dict[str, Any] | None, new: dict[str, Any], manager: str,
-                  subresource: str, now: str) -> None:
+def record_update(
+    rtype: ResourceType,
+    old: dict[str, Any] | None,
+    new: dict[str, Any],
+    manager: str,
+    subresource: str,
+    now: str,
+) -> None:
     """Give `manager` ownership of every field the update changed; strip them from other owners."""
     new_flat = flatten(rtype, new, subresource)
     old_flat = flatten(rtype, old, subresource) if old is not None else {}
@@ -176,14 +206,23 @@ def _format_path(path: Path) -> str:
         if element.startswith("f:"):
             parts.append("." + element[2:])
         elif element.startswith("k:"):
-            parts.append("[" + ",".join(f"{k}={json.dumps(v)}" for k, v in json.loads(element[2:]).items()) + "]")
+            parts.append(
+                "[" + ",".join(f"{k}={json.dumps(v)}" for k, v in json.loads(element[2:]).items()) + "]"
+            )
         else:
             parts.append("[" + element + "]")
     return "".join(parts)
 
 
-def server_side_apply(rtype: ResourceType, live: dict[str, Any] | None, applied: dict[str, Any], manager: str,
-                      force: bool, subresource: str, now: str) -> dict[str, Any]:
+def server_side_apply(
+    rtype: ResourceType,
+    live: dict[str, Any] | None,
+    applied: dict[str, Any],
+    manager: str,
+    force: bool,
+    subresource: str,
+    now: str,
+) -> dict[str, Any]:
     """Return the object after applying `applied` as `manager`, or raise a 409 naming each conflict."""
     applied_flat = flatten(rtype, applied, subresource)
     live_flat = flatten(rtype, live, subresource) if live is not None else {}
@@ -227,12 +266,18 @@ def _applicable(rtype: ResourceType, applied: dict[str, Any], subresource: str) 
     return body
 
 
-def _conflict_error(rtype: ResourceType, applied: dict[str, Any],
-                    conflicts: list[tuple[Path, ManagerEntry]]) -> ApiError:
-    causes = [{"reason": "FieldManagerConflict",
-               "message": f'conflict with "{entry.manager}"'
-                          + (f' using {entry.api_version}' if entry.operation == "Update" else ""),
-               "field": _format_path(path)} for path, entry in sorted(conflicts, key=lambda c: c[0])]
+def _conflict_error(
+    rtype: ResourceType, applied: dict[str, Any], conflicts: list[tuple[Path, ManagerEntry]]
+) -> ApiError:
+    causes = [
+        {
+            "reason": "FieldManagerConflict",
+            "message": f'conflict with "{entry.manager}"'
+            + (f" using {entry.api_version}" if entry.operation == "Update" else ""),
+            "field": _format_path(path),
+        }
+        for path, entry in sorted(conflicts, key=lambda c: c[0])
+    ]
     lines = "\n".join(f"- {c['message']}: {c['field']}" for c in causes)
     count = len(causes)
     name = (applied.get("metadata") or {}).get("name", "")

@@ -19,11 +19,25 @@ MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
 REASONS = {
-    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request",
-    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    406: "Not Acceptable", 409: "Conflict", 410: "Gone", 413: "Payload Too Large",
-    415: "Unsupported Media Type", 422: "Unprocessable Entity", 429: "Too Many Requests",
-    500: "Internal Server Error", 503: "Service Unavailable", 504: "Gateway Timeout",
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    409: "Conflict",
+    410: "Gone",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 
@@ -112,8 +126,11 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
 
 
 def _head(status: int, content_type: str, extra: dict[str, str], keep_alive: bool) -> list[str]:
-    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}", f"Content-Type: {content_type}",
-             "Cache-Control: no-cache, private"]
+    lines = [
+        f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}",
+        f"Content-Type: {content_type}",
+        "Cache-Control: no-cache, private",
+    ]
     lines.extend(f"{k}: {v}" for k, v in extra.items())
     if not keep_alive:
         lines.append("Connection: close")
@@ -123,8 +140,13 @@ def _head(status: int, content_type: str, extra: dict[str, str], keep_alive: boo
 class HttpServer:
     """One listening socket bound to 127.0.0.1 that dispatches every request to `handler`."""
 
-    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.handler = handler
         self.host = host
         self.port = port
@@ -141,8 +163,14 @@ class HttpServer:
         if self._server is not None:
             return
         self._server = await asyncio.start_server(
-            self._serve_connection, self.host, self.port, ssl=self.ssl_context,
-            reuse_address=True, backlog=1024, limit=MAX_HEADER_BYTES)
+            self._serve_connection,
+            self.host,
+            self.port,
+            ssl=self.ssl_context,
+            reuse_address=True,
+            backlog=1024,
+            limit=MAX_HEADER_BYTES,
+        )
         # Remember the kernel-chosen port so a later restart (after "unreachable") rebinds it.
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -174,7 +202,9 @@ class HttpServer:
                 try:
                     request = await _read_request(reader)
                 except (BadRequest, ValueError):
-                    writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    writer.write(
+                        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    )
                     break
                 if request is None:
                     break
@@ -196,8 +226,13 @@ class HttpServer:
             with contextlib.suppress(Exception):
                 writer.close()
 
-    async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                      request: Request, result: StreamResponse) -> None:
+    async def _stream(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        request: Request,
+        result: StreamResponse,
+    ) -> None:
         loop = asyncio.get_running_loop()
         disconnected: asyncio.Future[None] = loop.create_future()
         request.disconnected = disconnected

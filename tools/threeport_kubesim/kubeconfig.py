@@ -16,7 +16,9 @@ def kubeconfig_document(name: str, server: str, token: str, ca_pem: str | None) 
         cluster["certificate-authority-data"] = base64.b64encode(ca_pem.encode()).decode()
     user = f"{name}-admin"
     return {
-        "apiVersion": "v1", "kind": "Config", "preferences": {},
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
         "clusters": [{"name": name, "cluster": cluster}],
         "users": [{"name": user, "user": {"token": token}}],
         "contexts": [{"name": name, "context": {"cluster": name, "user": user}}],

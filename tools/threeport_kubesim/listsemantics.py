@@ -24,11 +24,19 @@ SET = ListSemantics("set")
 _CONTAINER_LISTS = {"containers", "initContainers", "ephemeralContainers"}
 # Keyed lists recognised by their own field name wherever they appear in a built-in object.
 _KEYED_BY_NAME_ANYWHERE = {
-    "containers": ("name",), "initContainers": ("name",), "ephemeralContainers": ("name",),
-    "env": ("name",), "volumeMounts": ("mountPath",), "volumeDevices": ("devicePath",),
-    "imagePullSecrets": ("name",), "hostAliases": ("ip",), "resourceClaims": ("name",),
-    "topologySpreadConstraints": ("topologyKey",), "ownerReferences": ("uid",),
-    "conditions": ("type",), "volumes": ("name",),
+    "containers": ("name",),
+    "initContainers": ("name",),
+    "ephemeralContainers": ("name",),
+    "env": ("name",),
+    "volumeMounts": ("mountPath",),
+    "volumeDevices": ("devicePath",),
+    "imagePullSecrets": ("name",),
+    "hostAliases": ("ip",),
+    "resourceClaims": ("name",),
+    "topologySpreadConstraints": ("topologyKey",),
+    "ownerReferences": ("uid",),
+    "conditions": ("type",),
+    "volumes": ("name",),
 }
 
 

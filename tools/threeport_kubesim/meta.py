@@ -34,8 +34,14 @@ def meta(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def owner_reference(owner: dict[str, Any], controller: bool = True) -> dict[str, Any]:
-    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["metadata"]["name"],
-            "uid": owner["metadata"]["uid"], "controller": controller, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": controller,
+        "blockOwnerDeletion": True,
+    }
 
 
 def controller_uid(obj: dict[str, Any]) -> str | None:

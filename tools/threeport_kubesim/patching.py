@@ -34,8 +34,12 @@ def _container_and_key(doc: Any, tokens: list[str], path: str) -> tuple[Any, str
         elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
             node = node[int(token)]
         else:
-            raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: "
-                           f"doc is missing path: {path!r}")
+            raise ApiError(
+                422,
+                "Invalid",
+                f"the server rejected our request due to an error in our request: "
+                f"doc is missing path: {path!r}",
+            )
     return node, tokens[-1]
 
 

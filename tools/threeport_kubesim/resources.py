@@ -68,10 +68,16 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "events", "Event", True, ("ev",)),
     ResourceType("", "v1", "endpoints", "Endpoints", True, ("ep",)),
     ResourceType("", "v1", "nodes", "Node", False, ("no",), has_status=True),
-    ResourceType("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, ("pvc",), has_status=True),
+    ResourceType(
+        "", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, ("pvc",), has_status=True
+    ),
     ResourceType("", "v1", "persistentvolumes", "PersistentVolume", False, ("pv",), has_status=True),
-    ResourceType("apps", "v1", "deployments", "Deployment", True, ("deploy",), _ALL, True, _DEPLOY_SCALE, True),
-    ResourceType("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",), _ALL, True, _DEPLOY_SCALE, True),
+    ResourceType(
+        "apps", "v1", "deployments", "Deployment", True, ("deploy",), _ALL, True, _DEPLOY_SCALE, True
+    ),
+    ResourceType(
+        "apps", "v1", "statefulsets", "StatefulSet", True, ("sts",), _ALL, True, _DEPLOY_SCALE, True
+    ),
     ResourceType("apps", "v1", "daemonsets", "DaemonSet", True, ("ds",), _ALL, True, None, True),
     ResourceType("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), _ALL, True, _DEPLOY_SCALE, True),
     ResourceType("apps", "v1", "controllerrevisions", "ControllerRevision", True),
@@ -79,30 +85,79 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     ResourceType("batch", "v1", "cronjobs", "CronJob", True, ("cj",), _ALL, True, None, True),
     ResourceType("networking.k8s.io", "v1", "ingresses", "Ingress", True, ("ing",), (), True, None, True),
     ResourceType("networking.k8s.io", "v1", "ingressclasses", "IngressClass", False, has_generation=True),
-    ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ("netpol",),
-                 has_generation=True),
+    ResourceType(
+        "networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ("netpol",), has_generation=True
+    ),
     ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
     ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
     ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
     ResourceType("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
-    ResourceType("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ("pdb",),
-                 has_status=True, has_generation=True),
-    ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False,
-                 ("crd", "crds"), has_status=True, has_generation=True),
-    ResourceType("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
-                 "ValidatingWebhookConfiguration", False, has_generation=True),
-    ResourceType("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
-                 "MutatingWebhookConfiguration", False, has_generation=True),
+    ResourceType(
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        "PodDisruptionBudget",
+        True,
+        ("pdb",),
+        has_status=True,
+        has_generation=True,
+    ),
+    ResourceType(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        False,
+        ("crd", "crds"),
+        has_status=True,
+        has_generation=True,
+    ),
+    ResourceType(
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingwebhookconfigurations",
+        "ValidatingWebhookConfiguration",
+        False,
+        has_generation=True,
+    ),
+    ResourceType(
+        "admissionregistration.k8s.io",
+        "v1",
+        "mutatingwebhookconfigurations",
+        "MutatingWebhookConfiguration",
+        False,
+        has_generation=True,
+    ),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease", True),
     ResourceType("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, ("sc",)),
-    ResourceType("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True, ("hpa",),
-                 _ALL, True, None, True),
+    ResourceType(
+        "autoscaling",
+        "v2",
+        "horizontalpodautoscalers",
+        "HorizontalPodAutoscaler",
+        True,
+        ("hpa",),
+        _ALL,
+        True,
+        None,
+        True,
+    ),
 )
 
 # Group versions listed first in discovery win when a client resolves a short name or kind.
-PREFERRED_GROUP_ORDER = ("", "apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io", "policy",
-                         "apiextensions.k8s.io", "admissionregistration.k8s.io", "coordination.k8s.io",
-                         "storage.k8s.io", "autoscaling")
+PREFERRED_GROUP_ORDER = (
+    "",
+    "apps",
+    "batch",
+    "networking.k8s.io",
+    "rbac.authorization.k8s.io",
+    "policy",
+    "apiextensions.k8s.io",
+    "admissionregistration.k8s.io",
+    "coordination.k8s.io",
+    "storage.k8s.io",
+    "autoscaling",
+)
 
 
 class ResourceRegistry:

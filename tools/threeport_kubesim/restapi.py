@@ -84,7 +84,9 @@ class RestApi:
     async def handle(self, request: Request) -> Response | StreamResponse:
         target = self.resolve(request.path)
         if target is None:
-            return error_response(ApiError(404, "NotFound", "the server could not find the requested resource"))
+            return error_response(
+                ApiError(404, "NotFound", "the server could not find the requested resource")
+            )
         try:
             return await self._dispatch(request, target)
         except ApiError as error:
@@ -128,11 +130,13 @@ class RestApi:
         if method == "PATCH":
             options = self._write_options(request, target.subresource)
             if request.header("content-type").startswith("application/apply-patch") and not request.param(
-                    "fieldManager"):
+                "fieldManager"
+            ):
                 options.manager = ""  # apply has no user-agent default: the server demands a manager
             force = request.param("force") in ("true", "1")
-            obj, created = self.api.patch(rtype, namespace, name, request.header("content-type", JSON),
-                                          request.body, options, force)
+            obj, created = self.api.patch(
+                rtype, namespace, name, request.header("content-type", JSON), request.body, options, force
+            )
             return self._object_response(request, rtype, 201 if created else 200, obj)
         if method == "DELETE":
             return self._delete(request, target, name)
@@ -154,9 +158,13 @@ class RestApi:
         dry_run = bool(request.query.get("dryRun"))
         return WriteOptions(manager=manager[:128], dry_run=dry_run, subresource=subresource)
 
-    def _object_response(self, request: Request, rtype: ResourceType, status: int, obj: dict[str, Any]) -> Response:
+    def _object_response(
+        self, request: Request, rtype: ResourceType, status: int, obj: dict[str, Any]
+    ) -> Response:
         if wants_table(request.header("accept")):
-            return Response(status, dumps(render_table(rtype, [obj], obj["metadata"].get("resourceVersion", ""))))
+            return Response(
+                status, dumps(render_table(rtype, [obj], obj["metadata"].get("resourceVersion", "")))
+            )
         return Response(status, dumps(obj))
 
     def _create(self, request: Request, target: Target) -> Response:
@@ -173,11 +181,23 @@ class RestApi:
         dry_run = bool(request.query.get("dryRun")) or bool(delete_options.get("dryRun"))
         obj, gone = self.api.delete(rtype, target.namespace or "", name, delete_options, dry_run)
         if gone and rtype.key not in RETURNS_DELETED_OBJECT:
-            details: dict[str, Any] = {"name": name, "kind": rtype.resource, "uid": obj["metadata"].get("uid")}
+            details: dict[str, Any] = {
+                "name": name,
+                "kind": rtype.resource,
+                "uid": obj["metadata"].get("uid"),
+            }
             if rtype.group:
                 details["group"] = rtype.group
-            return json_response(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                                       "status": "Success", "details": details})
+            return json_response(
+                200,
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Success",
+                    "details": details,
+                },
+            )
         return Response(200 if gone else 202, dumps(obj))
 
     def _delete_options(self, request: Request) -> dict[str, Any]:
@@ -206,13 +226,25 @@ class RestApi:
             if fields is not None and not fields(obj):
                 continue
             try:
-                result, _ = self.api.delete(rtype, obj["metadata"].get("namespace", ""), obj["metadata"]["name"],
-                                            delete_options, dry_run)
+                result, _ = self.api.delete(
+                    rtype,
+                    obj["metadata"].get("namespace", ""),
+                    obj["metadata"]["name"],
+                    delete_options,
+                    dry_run,
+                )
             except ApiError:
                 continue
             deleted.append(result)
-        return json_response(200, {"kind": rtype.list_kind, "apiVersion": rtype.api_version,
-                                   "metadata": {"resourceVersion": str(self.api.store.rv)}, "items": deleted})
+        return json_response(
+            200,
+            {
+                "kind": rtype.list_kind,
+                "apiVersion": rtype.api_version,
+                "metadata": {"resourceVersion": str(self.api.store.rv)},
+                "items": deleted,
+            },
+        )
 
     def _scale(self, request: Request, target: Target, name: str) -> Response:
         rtype = target.rtype
@@ -232,7 +264,11 @@ class RestApi:
                 scale = yaml.safe_load(request.body or b"{}")
             else:
                 patch = json.loads(request.body or b"{}")
-                scale = apply_json_patch(current, patch) if media == JSON_PATCH else apply_merge_patch(current, patch)
+                scale = (
+                    apply_json_patch(current, patch)
+                    if media == JSON_PATCH
+                    else apply_merge_patch(current, patch)
+                )
                 if not (isinstance(patch, dict) and (patch.get("metadata") or {}).get("resourceVersion")):
                     scale.get("metadata", {}).pop("resourceVersion", None)
         else:
@@ -302,8 +338,10 @@ class RestApi:
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise errors.bad_request(f"continue key is not valid: {exc}") from exc
         if rv < self.api.store.oldest_resumable_rv:
-            raise errors.gone("The provided continue parameter is too old to display a consistent list result. "
-                              "You can start a new list without the continue parameter.")
+            raise errors.gone(
+                "The provided continue parameter is too old to display a consistent list result. "
+                "You can start a new list without the continue parameter."
+            )
         return start, rv
 
     # ----- watch -------------------------------------------------------------------------------
@@ -337,7 +375,9 @@ class RestApi:
             except ValueError as exc:
                 raise errors.bad_request(f"invalid resource version {rv_param!r}") from exc
             if since < store.oldest_resumable_rv:
-                expired = ApiError(410, "Expired", f"too old resource version: {since} ({store.oldest_resumable_rv})")
+                expired = ApiError(
+                    410, "Expired", f"too old resource version: {since} ({store.oldest_resumable_rv})"
+                )
                 return StreamResponse(200, _single(event_line("ERROR", dumps(expired.status()))))
             for event_type, raw, obj in store.changes_since(rtype.key, since, target.namespace):
                 if watcher.matches(obj, obj["metadata"].get("labels")):
@@ -352,13 +392,21 @@ class RestApi:
         metadata: dict[str, Any] = {"resourceVersion": str(rv)}
         if initial_events_end:
             metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
-        return event_line("BOOKMARK", dumps({"kind": rtype.kind, "apiVersion": rtype.api_version,
-                                             "metadata": metadata}))
+        return event_line(
+            "BOOKMARK", dumps({"kind": rtype.kind, "apiVersion": rtype.api_version, "metadata": metadata})
+        )
 
-    async def _stream(self, request: Request, rtype: ResourceType, watcher: Watcher, initial: list[bytes],
-                      timeout: float, bookmarks: bool) -> AsyncIterator[bytes]:
+    async def _stream(
+        self,
+        request: Request,
+        rtype: ResourceType,
+        watcher: Watcher,
+        initial: list[bytes],
+        duration: float,
+        bookmarks: bool,
+    ) -> AsyncIterator[bytes]:
         store = self.api.store
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + duration
         next_bookmark = time.monotonic() + self.bookmark_interval
         try:
             if initial:
@@ -379,8 +427,9 @@ class RestApi:
                 waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(watcher.wakeup.wait())]
                 if request.disconnected is not None:
                     waiters.append(request.disconnected)
-                done, _ = await asyncio.wait(waiters, timeout=max(wait_for, 0.0),
-                                             return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    waiters, timeout=max(wait_for, 0.0), return_when=asyncio.FIRST_COMPLETED
+                )
                 waiters[0].cancel()
                 if request.disconnected is not None and request.disconnected.done():
                     break

@@ -13,7 +13,8 @@ _KEY = r"[A-Za-z0-9_./-]+"
 _REQUIREMENT = re.compile(
     rf"\s*(?:(?P<not>!)\s*(?P<nkey>{_KEY})"
     rf"|(?P<key>{_KEY})\s*(?:(?P<op>==|=|!=|>|<)\s*(?P<value>[A-Za-z0-9_.-]*)"
-    rf"|\s+(?P<setop>in|notin)\s*\((?P<values>[^)]*)\))?)\s*(?:,|$)")
+    rf"|\s+(?P<setop>in|notin)\s*\((?P<values>[^)]*)\))?)\s*(?:,|$)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +90,11 @@ def selector_from_label_selector_object(selector: dict[str, Any] | None) -> Labe
     requirements = [Requirement(k, "=", (str(v),)) for k, v in (selector.get("matchLabels") or {}).items()]
     op_map = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
     for expr in selector.get("matchExpressions") or []:
-        requirements.append(Requirement(expr["key"], op_map.get(expr.get("operator", ""), "exists"),
-                                        tuple(expr.get("values") or ())))
+        requirements.append(
+            Requirement(
+                expr["key"], op_map.get(expr.get("operator", ""), "exists"), tuple(expr.get("values") or ())
+            )
+        )
     return LabelSelector(tuple(requirements))
 
 
@@ -110,11 +114,29 @@ def format_label_selector(selector: dict[str, Any] | None) -> str:
 
 # Field selectors kube-apiserver supports per kind, beyond metadata.name and metadata.namespace.
 _FIELD_LABELS: dict[str, set[str]] = {
-    "Pod": {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
-            "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"},
-    "Event": {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
-              "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
-              "reason", "reportingComponent", "source", "type"},
+    "Pod": {
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "spec.hostNetwork",
+        "status.phase",
+        "status.podIP",
+        "status.nominatedNodeName",
+    },
+    "Event": {
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    },
     "Secret": {"type"},
     "Namespace": {"status.phase"},
     "Node": {"spec.unschedulable"},
@@ -165,7 +187,7 @@ def parse_field_selector(text: str | None, kind: str, custom: bool = False) -> F
             raise bad_request(f"invalid selector: '{text}'; can't understand '{raw}'")
         key = key.strip()
         if key not in allowed:
-            raise bad_request(f'field label not supported: {key}')
+            raise bad_request(f"field label not supported: {key}")
         terms.append((key, equal, value.strip()))
 
     def matches(obj: dict[str, Any]) -> bool:

@@ -111,20 +111,26 @@ class ObjectStore:
         stored = self.get(group_resource, namespace, name)
         return stored.decode() if stored is not None else None
 
-    def items(self, group_resource: GroupResource, namespace: str | None = None) -> list[tuple[ObjectKey, StoredObject]]:
+    def items(
+        self, group_resource: GroupResource, namespace: str | None = None
+    ) -> list[tuple[ObjectKey, StoredObject]]:
         bucket = self.buckets.get(group_resource, {})
         if namespace is None:
             return sorted(bucket.items())
         return sorted((k, v) for k, v in bucket.items() if k[0] == namespace)
 
-    def iter_objects(self, group_resource: GroupResource, namespace: str | None = None) -> Iterator[dict[str, Any]]:
+    def iter_objects(
+        self, group_resource: GroupResource, namespace: str | None = None
+    ) -> Iterator[dict[str, Any]]:
         for _, stored in self.items(group_resource, namespace):
             yield stored.decode()
 
     def count(self, group_resource: GroupResource) -> int:
         return len(self.buckets.get(group_resource, {}))
 
-    def write(self, group_resource: GroupResource, obj: dict[str, Any], old: dict[str, Any] | None) -> StoredObject:
+    def write(
+        self, group_resource: GroupResource, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> StoredObject:
         """Store a created or updated object, stamping the next resourceVersion into it."""
         metadata = obj["metadata"]
         rv = self.next_rv()
@@ -159,8 +165,15 @@ class ObjectStore:
             watcher.wakeup.set()
         self.buckets.pop(group_resource, None)
 
-    def _dispatch(self, group_resource: GroupResource, event_type: str, obj: dict[str, Any],
-                  labels: dict[str, str] | None, old: dict[str, Any] | None, raw: bytes) -> None:
+    def _dispatch(
+        self,
+        group_resource: GroupResource,
+        event_type: str,
+        obj: dict[str, Any],
+        labels: dict[str, str] | None,
+        old: dict[str, Any] | None,
+        raw: bytes,
+    ) -> None:
         watchers = self.watchers.get(group_resource)
         if not watchers:
             return
@@ -195,8 +208,9 @@ class ObjectStore:
         if watcher in watchers:
             watchers.remove(watcher)
 
-    def changes_since(self, group_resource: GroupResource, since_rv: int,
-                      namespace: str | None) -> list[tuple[str, bytes, dict[str, Any]]]:
+    def changes_since(
+        self, group_resource: GroupResource, since_rv: int, namespace: str | None
+    ) -> list[tuple[str, bytes, dict[str, Any]]]:
         """Collapsed changes after `since_rv`: each object once, at its newest version, in RV order."""
         first_type: dict[ObjectKey, str] = {}
         last: dict[ObjectKey, HistoryEntry] = {}

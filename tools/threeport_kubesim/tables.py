@@ -52,56 +52,103 @@ def _columns_and_cells(rtype: ResourceType, obj: dict[str, Any]) -> tuple[list[s
     if kind == "Pod":
         return ["Ready", "Status", "Restarts"], _pod_cells(obj)
     if kind == "Deployment":
-        return (["Ready", "Up-to-date", "Available"],
-                [f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 0)}",
-                 status.get("updatedReplicas", 0), status.get("availableReplicas", 0)])
+        return (
+            ["Ready", "Up-to-date", "Available"],
+            [
+                f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 0)}",
+                status.get("updatedReplicas", 0),
+                status.get("availableReplicas", 0),
+            ],
+        )
     if kind == "ReplicaSet":
-        return (["Desired", "Current", "Ready"],
-                [spec.get("replicas", 0), status.get("replicas", 0), status.get("readyReplicas", 0)])
+        return (
+            ["Desired", "Current", "Ready"],
+            [spec.get("replicas", 0), status.get("replicas", 0), status.get("readyReplicas", 0)],
+        )
     if kind == "StatefulSet":
         return ["Ready"], [f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 0)}"]
     if kind == "DaemonSet":
-        return (["Desired", "Current", "Ready"],
-                [status.get("desiredNumberScheduled", 0), status.get("currentNumberScheduled", 0),
-                 status.get("numberReady", 0)])
+        return (
+            ["Desired", "Current", "Ready"],
+            [
+                status.get("desiredNumberScheduled", 0),
+                status.get("currentNumberScheduled", 0),
+                status.get("numberReady", 0),
+            ],
+        )
     if kind == "Service":
         ingress = (status.get("loadBalancer") or {}).get("ingress") or []
         external = ",".join(i.get("ip") or i.get("hostname", "") for i in ingress) or (
-            "<pending>" if spec.get("type") == "LoadBalancer" else "<none>")
+            "<pending>" if spec.get("type") == "LoadBalancer" else "<none>"
+        )
         ports = ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in spec.get("ports") or [])
-        return (["Type", "Cluster-IP", "External-IP", "Port(s)"],
-                [spec.get("type", "ClusterIP"), spec.get("clusterIP", ""), external, ports or "<none>"])
+        return (
+            ["Type", "Cluster-IP", "External-IP", "Port(s)"],
+            [spec.get("type", "ClusterIP"), spec.get("clusterIP", ""), external, ports or "<none>"],
+        )
     if kind == "Namespace" or kind == "PersistentVolumeClaim":
         return ["Status"], [status.get("phase", "")]
     if kind == "Node":
-        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+        ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
+        )
         return ["Status"], ["Ready" if ready else "NotReady"]
     if kind == "Job":
-        return (["Status", "Completions"],
-                ["Complete" if status.get("succeeded", 0) >= spec.get("completions", 1) else "Running",
-                 f"{status.get('succeeded', 0)}/{spec.get('completions', 1)}"])
+        return (
+            ["Status", "Completions"],
+            [
+                "Complete" if status.get("succeeded", 0) >= spec.get("completions", 1) else "Running",
+                f"{status.get('succeeded', 0)}/{spec.get('completions', 1)}",
+            ],
+        )
     if kind == "Event":
         involved = obj.get("involvedObject") or {}
-        return (["Type", "Reason", "Object", "Message"],
-                [obj.get("type", ""), obj.get("reason", ""),
-                 f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}", obj.get("message", "")])
+        return (
+            ["Type", "Reason", "Object", "Message"],
+            [
+                obj.get("type", ""),
+                obj.get("reason", ""),
+                f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
+                obj.get("message", ""),
+            ],
+        )
     return [], []
 
 
-def render_table(rtype: ResourceType, objects: list[dict[str, Any]], resource_version: str,
-                 list_metadata: dict[str, Any] | None = None) -> dict[str, Any]:
-    extra_names = _columns_and_cells(rtype, objects[0])[0] if objects else _columns_and_cells(rtype, {"spec": {}})[0]
+def render_table(
+    rtype: ResourceType,
+    objects: list[dict[str, Any]],
+    resource_version: str,
+    list_metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    extra_names = (
+        _columns_and_cells(rtype, objects[0])[0] if objects else _columns_and_cells(rtype, {"spec": {}})[0]
+    )
     columns = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
-    columns += [{"name": n, "type": "string", "format": "", "description": n, "priority": 0} for n in extra_names]
+    columns += [
+        {"name": n, "type": "string", "format": "", "description": n, "priority": 0} for n in extra_names
+    ]
     columns.append({"name": "Age", "type": "string", "format": "", "description": "Age", "priority": 0})
     rows = []
     for obj in objects:
         metadata = obj.get("metadata", {})
-        partial = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                   "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
-        rows.append({"cells": [metadata.get("name", ""), *_columns_and_cells(rtype, obj)[1], _age(obj)],
-                     "object": partial})
+        partial = {
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": {k: v for k, v in metadata.items() if k != "managedFields"},
+        }
+        rows.append(
+            {
+                "cells": [metadata.get("name", ""), *_columns_and_cells(rtype, obj)[1], _age(obj)],
+                "object": partial,
+            }
+        )
     metadata = dict(list_metadata or {})
     metadata.setdefault("resourceVersion", resource_version)
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata,
-            "columnDefinitions": columns, "rows": rows}
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": metadata,
+        "columnDefinitions": columns,
+        "rows": rows,
+    }

@@ -51,15 +51,24 @@ class EmulatorHandle:
 
 
 @contextlib.contextmanager
-def run_emulator(clusters: Sequence[str] = ("sim",), *, tls: bool = False, speed: float = 50.0, nodes: int = 1,
-                 kubeconfig_dir: Path | None = None, subprocess_mode: bool = False,
-                 bookmark_interval: float = 60.0, history_size: int = 2000) -> Iterator[EmulatorHandle]:
+def run_emulator(
+    clusters: Sequence[str] = ("sim",),
+    *,
+    tls: bool = False,
+    speed: float = 50.0,
+    nodes: int = 1,
+    kubeconfig_dir: Path | None = None,
+    subprocess_mode: bool = False,
+    bookmark_interval: float = 60.0,
+    history_size: int = 2000,
+) -> Iterator[EmulatorHandle]:
     """Start an emulator hosting `clusters`; stop it (and remove temporary files) on exit."""
     with contextlib.ExitStack() as stack:
         if kubeconfig_dir is None:
             kubeconfig_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kubesim-")))
-        defaults = ClusterDefaults(tls=tls, nodes=nodes, speed=speed, bookmark_interval=bookmark_interval,
-                                   history_size=history_size)
+        defaults = ClusterDefaults(
+            tls=tls, nodes=nodes, speed=speed, bookmark_interval=bookmark_interval, history_size=history_size
+        )
         if subprocess_mode:
             handle = stack.enter_context(_subprocess(clusters, defaults, kubeconfig_dir))
         else:
@@ -68,7 +77,9 @@ def run_emulator(clusters: Sequence[str] = ("sim",), *, tls: bool = False, speed
 
 
 @contextlib.contextmanager
-def _thread(clusters: Sequence[str], defaults: ClusterDefaults, kubeconfig_dir: Path) -> Iterator[EmulatorHandle]:
+def _thread(
+    clusters: Sequence[str], defaults: ClusterDefaults, kubeconfig_dir: Path
+) -> Iterator[EmulatorHandle]:
     ready = threading.Event()
     failure: list[BaseException] = []
     state: dict[str, object] = {}
@@ -114,17 +125,35 @@ def _thread(clusters: Sequence[str], defaults: ClusterDefaults, kubeconfig_dir: 
 
 
 @contextlib.contextmanager
-def _subprocess(clusters: Sequence[str], defaults: ClusterDefaults,
-                kubeconfig_dir: Path) -> Iterator[EmulatorHandle]:
-    command = [sys.executable, "-m", "threeport_kubesim", "serve", "--port", "0", "--kubeconfig-dir",
-               str(kubeconfig_dir), "--speed", str(defaults.speed), "--nodes", str(defaults.nodes),
-               "--bookmark-interval", str(defaults.bookmark_interval), "--history-size", str(defaults.history_size)]
+def _subprocess(
+    clusters: Sequence[str], defaults: ClusterDefaults, kubeconfig_dir: Path
+) -> Iterator[EmulatorHandle]:
+    command = [
+        sys.executable,
+        "-m",
+        "threeport_kubesim",
+        "serve",
+        "--port",
+        "0",
+        "--kubeconfig-dir",
+        str(kubeconfig_dir),
+        "--speed",
+        str(defaults.speed),
+        "--nodes",
+        str(defaults.nodes),
+        "--bookmark-interval",
+        str(defaults.bookmark_interval),
+        "--history-size",
+        str(defaults.history_size),
+    ]
     if defaults.tls:
         command.append("--tls")
     for name in clusters:
         command += ["--cluster", name]
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH", "")]
+    )
     process = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, text=True)
     try:
         assert process.stdout is not None
@@ -133,9 +162,13 @@ def _subprocess(clusters: Sequence[str], defaults: ClusterDefaults,
             raise RuntimeError(f"emulator exited with {process.wait()} before becoming ready")
         started = json.loads(line)
         control = ControlClient(started["control_url"])
-        handle = EmulatorHandle(started["control_url"], control, kubeconfig_dir,
-                                clusters={c["name"]: ClusterInfo.from_json(c) for c in started["clusters"]},
-                                pid=process.pid)
+        handle = EmulatorHandle(
+            started["control_url"],
+            control,
+            kubeconfig_dir,
+            clusters={c["name"]: ClusterInfo.from_json(c) for c in started["clusters"]},
+            pid=process.pid,
+        )
         yield handle
     finally:
         if process.poll() is None:

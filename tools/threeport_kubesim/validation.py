@@ -21,21 +21,27 @@ def name_problem(kind: str, name: str) -> str | None:
     """Why `name` is not acceptable for `kind`, or None."""
     if kind in _PATH_SEGMENT_NAMED:
         if name in (".", "..") or "/" in name or "%" in name:
-            return f'may not be "." or ".." and may not contain "/" or "%"'
+            return 'may not be "." or ".." and may not contain "/" or "%"'
         return None
     if kind == "Namespace":
         if len(name) > 63 or not _LABEL.match(name):
-            return ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
-                    "and must start and end with an alphanumeric character")
+            return (
+                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+                "and must start and end with an alphanumeric character"
+            )
         return None
     if kind == "Service":
         if len(name) > 63 or not _DNS1035.match(name):
-            return ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with "
-                    "an alphabetic character, and end with an alphanumeric character")
+            return (
+                "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with "
+                "an alphabetic character, and end with an alphanumeric character"
+            )
         return None
     if len(name) > 253 or not _SUBDOMAIN.match(name):
-        return ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
-                "'.', and must start and end with an alphanumeric character")
+        return (
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+            "'.', and must start and end with an alphanumeric character"
+        )
     return None
 
 
@@ -75,10 +81,17 @@ def _workload(obj: dict[str, Any], causes: list[Cause], needs_selector: bool = T
             labels = (template.get("metadata") or {}).get("labels") or {}
             matcher = selector_from_label_selector_object(selector)
             if matcher.empty:
-                causes.append(("FieldValueInvalid", "spec.selector", "empty selector is invalid for deployment"))
+                causes.append(
+                    ("FieldValueInvalid", "spec.selector", "empty selector is invalid for deployment")
+                )
             elif not matcher.matches(labels):
-                causes.append(("FieldValueInvalid", "spec.template.metadata.labels",
-                               "`selector` does not match template `labels`"))
+                causes.append(
+                    (
+                        "FieldValueInvalid",
+                        "spec.template.metadata.labels",
+                        "`selector` does not match template `labels`",
+                    )
+                )
     _containers(template.get("spec"), "spec.template.spec", causes)
 
 
@@ -96,8 +109,13 @@ def _required_fields(rtype: ResourceType, obj: dict[str, Any]) -> list[Cause]:
         _workload(obj, causes, needs_selector=False)
         policy = ((spec.get("template") or {}).get("spec") or {}).get("restartPolicy")
         if policy not in ("OnFailure", "Never"):
-            causes.append(("FieldValueNotSupported", "spec.template.spec.restartPolicy",
-                           f'Unsupported value: "{policy or "Always"}": supported values: "OnFailure", "Never"'))
+            causes.append(
+                (
+                    "FieldValueNotSupported",
+                    "spec.template.spec.restartPolicy",
+                    f'Unsupported value: "{policy or "Always"}": supported values: "OnFailure", "Never"',
+                )
+            )
     elif kind == "CronJob":
         if not spec.get("schedule"):
             causes.append(("FieldValueRequired", "spec.schedule", "Required value"))
@@ -115,18 +133,24 @@ def _required_fields(rtype: ResourceType, obj: dict[str, Any]) -> list[Cause]:
             causes.append(("FieldValueRequired", "roleRef", "Required value"))
     elif kind == "CustomResourceDefinition":
         names = spec.get("names") or {}
-        for field_name, value in (("spec.group", spec.get("group")), ("spec.names.plural", names.get("plural")),
-                                  ("spec.names.kind", names.get("kind")), ("spec.scope", spec.get("scope"))):
+        for field_name, value in (
+            ("spec.group", spec.get("group")),
+            ("spec.names.plural", names.get("plural")),
+            ("spec.names.kind", names.get("kind")),
+            ("spec.scope", spec.get("scope")),
+        ):
             if not value:
                 causes.append(("FieldValueRequired", field_name, "Required value"))
         versions = spec.get("versions") or []
         if not versions:
             causes.append(("FieldValueRequired", "spec.versions", "Required value"))
         elif sum(1 for v in versions if isinstance(v, dict) and v.get("storage")) != 1:
-            causes.append(("FieldValueInvalid", "spec.versions", "must have exactly one version marked as storage"))
+            causes.append(
+                ("FieldValueInvalid", "spec.versions", "must have exactly one version marked as storage")
+            )
         expected = f"{names.get('plural')}.{spec.get('group')}"
         if names.get("plural") and spec.get("group") and obj["metadata"].get("name") != expected:
-            causes.append(("FieldValueInvalid", "metadata.name", f'must be spec.names.plural+"."+spec.group'))
+            causes.append(("FieldValueInvalid", "metadata.name", 'must be spec.names.plural+"."+spec.group'))
     return causes
 
 
@@ -143,7 +167,9 @@ def validate(rtype: ResourceType, obj: dict[str, Any]) -> None:
             causes.append(("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {problem}'))
     for key, value in (metadata.get("labels") or {}).items():
         if not isinstance(value, str) or len(value) > 63:
-            causes.append(("FieldValueInvalid", f"metadata.labels[{key}]", "must be a string of at most 63 characters"))
+            causes.append(
+                ("FieldValueInvalid", f"metadata.labels[{key}]", "must be a string of at most 63 characters")
+            )
     causes.extend(_required_fields(rtype, obj))
     if causes:
         raise invalid(rtype.kind, rtype.group, name, causes)
@@ -153,8 +179,13 @@ def validate_update(rtype: ResourceType, old: dict[str, Any], new: dict[str, Any
     """Immutable fields the project could trip over: workload selectors and role references."""
     immutable: list[tuple[str, Any, Any]] = []
     if rtype.kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job") and not rtype.custom:
-        immutable.append(("spec.selector", (old.get("spec") or {}).get("selector"),
-                          (new.get("spec") or {}).get("selector")))
+        immutable.append(
+            (
+                "spec.selector",
+                (old.get("spec") or {}).get("selector"),
+                (new.get("spec") or {}).get("selector"),
+            )
+        )
     if rtype.kind in ("RoleBinding", "ClusterRoleBinding"):
         immutable.append(("roleRef", old.get("roleRef"), new.get("roleRef")))
     if rtype.kind == "Service":
@@ -162,7 +193,11 @@ def validate_update(rtype: ResourceType, old: dict[str, Any], new: dict[str, Any
         new_ip = (new.get("spec") or {}).get("clusterIP")
         if new_ip not in (None, "", old_ip):
             immutable.append(("spec.clusterIP", old_ip, new_ip))
-    causes = [("FieldValueInvalid", path, "field is immutable") for path, before, after in immutable if before != after]
+    causes = [
+        ("FieldValueInvalid", path, "field is immutable")
+        for path, before, after in immutable
+        if before != after
+    ]
     if causes:
         raise invalid(rtype.kind, rtype.group, old["metadata"]["name"], causes)
 

@@ -26,15 +26,28 @@ def resource_types_of(crd: dict[str, Any]) -> list[ResourceType]:
         scale_spec = subresources.get("scale")
         scale = None
         if isinstance(scale_spec, dict):
-            scale = ScalePaths(scale_spec.get("specReplicasPath", ".spec.replicas").lstrip("."),
-                               scale_spec.get("statusReplicasPath", ".status.replicas").lstrip("."),
-                               (scale_spec.get("labelSelectorPath") or "").lstrip(".") or None)
+            scale = ScalePaths(
+                scale_spec.get("specReplicasPath", ".spec.replicas").lstrip("."),
+                scale_spec.get("statusReplicasPath", ".status.replicas").lstrip("."),
+                (scale_spec.get("labelSelectorPath") or "").lstrip(".") or None,
+            )
         schema = (version.get("schema") or {}).get("openAPIV3Schema")
-        result.append(ResourceType(
-            group=spec.get("group", ""), version=version.get("name", "v1"), resource=names.get("plural", ""),
-            kind=names.get("kind", ""), namespaced=spec.get("scope", "Namespaced") == "Namespaced",
-            short_names=tuple(names.get("shortNames") or ()), categories=tuple(names.get("categories") or ()),
-            has_status="status" in subresources, scale=scale, has_generation=True, custom=True, schema=schema))
+        result.append(
+            ResourceType(
+                group=spec.get("group", ""),
+                version=version.get("name", "v1"),
+                resource=names.get("plural", ""),
+                kind=names.get("kind", ""),
+                namespaced=spec.get("scope", "Namespaced") == "Namespaced",
+                short_names=tuple(names.get("shortNames") or ()),
+                categories=tuple(names.get("categories") or ()),
+                has_status="status" in subresources,
+                scale=scale,
+                has_generation=True,
+                custom=True,
+                schema=schema,
+            )
+        )
     return result
 
 
@@ -55,8 +68,9 @@ def unregister_crd(registry: ResourceRegistry, store: ObjectStore, crd: dict[str
 class CrdController(Controller):
     name = "crds"
 
-    def keys_for(self, group_resource: GroupResource, event_type: str, obj: dict[str, Any],
-                 old: dict[str, Any] | None) -> list[tuple[str, str]]:
+    def keys_for(
+        self, group_resource: GroupResource, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> list[tuple[str, str]]:
         # Registration happens right here, synchronously with the write, so the very next request
         # may use the new resource (clients still wait for Established, which follows shortly).
         if event_type == "DELETED":
@@ -73,10 +87,24 @@ class CrdController(Controller):
         spec = crd.get("spec") or {}
         now = now_rfc3339()
         status = copy.deepcopy(crd.get("status") or {})
-        conditions = set_condition(status.get("conditions") or [], "NamesAccepted", "True", "NoConflicts",
-                                   "no conflicts found", now, with_update_time=False)
-        conditions = set_condition(conditions, "Established", "True", "InitialNamesAccepted",
-                                   "the initial names have been accepted", now, with_update_time=False)
+        conditions = set_condition(
+            status.get("conditions") or [],
+            "NamesAccepted",
+            "True",
+            "NoConflicts",
+            "no conflicts found",
+            now,
+            with_update_time=False,
+        )
+        conditions = set_condition(
+            conditions,
+            "Established",
+            "True",
+            "InitialNamesAccepted",
+            "the initial names have been accepted",
+            now,
+            with_update_time=False,
+        )
         status["conditions"] = conditions
         names = copy.deepcopy(spec.get("names") or {})
         names.setdefault("singular", str(names.get("kind", "")).lower())

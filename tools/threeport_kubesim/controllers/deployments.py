@@ -48,8 +48,9 @@ class DeploymentController(Controller):
         # Deployment UID -> wall time of the last observed progress (drives the progress deadline).
         self._progress_at: dict[str, float] = {}
 
-    def keys_for(self, group_resource: GroupResource, event_type: str, obj: dict[str, Any],
-                 old: dict[str, Any] | None) -> list[tuple[str, str]]:
+    def keys_for(
+        self, group_resource: GroupResource, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> list[tuple[str, str]]:
         if group_resource == DEPLOYMENTS:
             if event_type == "DELETED":
                 self._progress_at.pop(obj["metadata"].get("uid", ""), None)
@@ -66,7 +67,9 @@ class DeploymentController(Controller):
         rs_type = self.ctx.rtype(REPLICASETS)
         all_rs = self.ctx.children(deployment["metadata"]["uid"], REPLICASETS)
         pod_hash = template_hash(spec.get("template"))
-        new_rs = next((rs for rs in all_rs if (rs["metadata"].get("labels") or {}).get(HASH_LABEL) == pod_hash), None)
+        new_rs = next(
+            (rs for rs in all_rs if (rs["metadata"].get("labels") or {}).get(HASH_LABEL) == pod_hash), None
+        )
         old_rs = sorted((rs for rs in all_rs if rs is not new_rs), key=_revision)
         progressed = False
         if spec.get("paused"):
@@ -86,11 +89,14 @@ class DeploymentController(Controller):
             progressed |= self._roll(deployment, new_rs, old_rs, desired, strategy.get("rollingUpdate") or {})
         self._cleanup(deployment, old_rs, rs_type)
         current = [rs for rs in self.ctx.children(deployment["metadata"]["uid"], REPLICASETS)]
-        new_current = next((rs for rs in current if rs["metadata"]["uid"] == new_rs["metadata"]["uid"]), new_rs)
+        new_current = next(
+            (rs for rs in current if rs["metadata"]["uid"] == new_rs["metadata"]["uid"]), new_rs
+        )
         self._write_status(deployment, new_current, current, progressed)
 
-    def _create_replicaset(self, deployment: dict[str, Any], pod_hash: str,
-                           old_rs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    def _create_replicaset(
+        self, deployment: dict[str, Any], pod_hash: str, old_rs: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
         spec = deployment["spec"]
         template = copy.deepcopy(spec.get("template") or {})
         template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = pod_hash
@@ -99,14 +105,24 @@ class DeploymentController(Controller):
         revision = max([_revision(rs) for rs in old_rs] + [0]) + 1
         labels = dict(template["metadata"]["labels"])
         rs = {
-            "apiVersion": "apps/v1", "kind": "ReplicaSet",
-            "metadata": {"name": f"{deployment['metadata']['name']}-{pod_hash}",
-                         "namespace": deployment["metadata"]["namespace"], "labels": labels,
-                         "annotations": {REVISION: str(revision),
-                                         "deployment.kubernetes.io/desired-replicas": str(_replicas(deployment))},
-                         "ownerReferences": [owner_reference(deployment)]},
-            "spec": {"replicas": 0, "selector": selector, "template": template,
-                     "minReadySeconds": spec.get("minReadySeconds", 0)},
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {
+                "name": f"{deployment['metadata']['name']}-{pod_hash}",
+                "namespace": deployment["metadata"]["namespace"],
+                "labels": labels,
+                "annotations": {
+                    REVISION: str(revision),
+                    "deployment.kubernetes.io/desired-replicas": str(_replicas(deployment)),
+                },
+                "ownerReferences": [owner_reference(deployment)],
+            },
+            "spec": {
+                "replicas": 0,
+                "selector": selector,
+                "template": template,
+                "minReadySeconds": spec.get("minReadySeconds", 0),
+            },
         }
         created = self.ctx.api.controller_write(self.ctx.rtype(REPLICASETS), None, rs)
         if created is not None:
@@ -133,13 +149,18 @@ class DeploymentController(Controller):
             return False
         rs.update(written)
         direction = "up" if replicas > current else "down"
-        self.ctx.event(deployment, "Normal", "ScalingReplicaSet",
-                       f"Scaled {direction} replica set {rs['metadata']['name']} from {current} to {replicas}",
-                       COMPONENT)
+        self.ctx.event(
+            deployment,
+            "Normal",
+            "ScalingReplicaSet",
+            f"Scaled {direction} replica set {rs['metadata']['name']} from {current} to {replicas}",
+            COMPONENT,
+        )
         return True
 
-    def _recreate(self, deployment: dict[str, Any], new_rs: dict[str, Any], old_rs: list[dict[str, Any]],
-                  desired: int) -> bool:
+    def _recreate(
+        self, deployment: dict[str, Any], new_rs: dict[str, Any], old_rs: list[dict[str, Any]], desired: int
+    ) -> bool:
         progressed = False
         for rs in old_rs:
             progressed |= self._scale(deployment, rs, 0)
@@ -147,10 +168,18 @@ class DeploymentController(Controller):
             return progressed
         return self._scale(deployment, new_rs, desired) or progressed
 
-    def _roll(self, deployment: dict[str, Any], new_rs: dict[str, Any], old_rs: list[dict[str, Any]],
-              desired: int, rolling: dict[str, Any]) -> bool:
+    def _roll(
+        self,
+        deployment: dict[str, Any],
+        new_rs: dict[str, Any],
+        old_rs: list[dict[str, Any]],
+        desired: int,
+        rolling: dict[str, Any],
+    ) -> bool:
         max_surge = resolve_int_or_percent(rolling.get("maxSurge", "25%"), desired, round_up=True)
-        max_unavailable = resolve_int_or_percent(rolling.get("maxUnavailable", "25%"), desired, round_up=False)
+        max_unavailable = resolve_int_or_percent(
+            rolling.get("maxUnavailable", "25%"), desired, round_up=False
+        )
         if max_surge == 0 and max_unavailable == 0:
             max_unavailable = 1
         progressed = False
@@ -182,8 +211,13 @@ class DeploymentController(Controller):
         for rs in idle[: max(0, len(idle) - limit)]:
             self.ctx.api.controller_delete(rs_type, rs)
 
-    def _write_status(self, deployment: dict[str, Any], new_rs: dict[str, Any] | None,
-                      all_rs: list[dict[str, Any]], progressed: bool) -> None:
+    def _write_status(
+        self,
+        deployment: dict[str, Any],
+        new_rs: dict[str, Any] | None,
+        all_rs: list[dict[str, Any]],
+        progressed: bool,
+    ) -> None:
         spec = deployment.get("spec") or {}
         desired = _replicas(deployment)
         replicas = sum(_status(rs, "replicas") for rs in all_rs)
@@ -191,12 +225,18 @@ class DeploymentController(Controller):
         ready = sum(_status(rs, "readyReplicas") for rs in all_rs)
         available = sum(_status(rs, "availableReplicas") for rs in all_rs)
         rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
-        max_unavailable = resolve_int_or_percent(rolling.get("maxUnavailable", "25%"), desired, round_up=False) \
-            if (spec.get("strategy") or {}).get("type", "RollingUpdate") == "RollingUpdate" else 0
+        max_unavailable = (
+            resolve_int_or_percent(rolling.get("maxUnavailable", "25%"), desired, round_up=False)
+            if (spec.get("strategy") or {}).get("type", "RollingUpdate") == "RollingUpdate"
+            else 0
+        )
         old_status = deployment.get("status") or {}
         now = now_rfc3339()
-        status: dict[str, Any] = {"observedGeneration": deployment["metadata"].get("generation", 1),
-                                  "replicas": replicas, "updatedReplicas": updated}
+        status: dict[str, Any] = {
+            "observedGeneration": deployment["metadata"].get("generation", 1),
+            "replicas": replicas,
+            "updatedReplicas": updated,
+        }
         if ready:
             status["readyReplicas"] = ready
         if available:
@@ -205,40 +245,77 @@ class DeploymentController(Controller):
             status["unavailableReplicas"] = replicas - available
         conditions = list(old_status.get("conditions") or [])
         if available >= desired - max_unavailable:
-            conditions = set_condition(conditions, "Available", "True", "MinimumReplicasAvailable",
-                                       "Deployment has minimum availability.", now)
+            conditions = set_condition(
+                conditions,
+                "Available",
+                "True",
+                "MinimumReplicasAvailable",
+                "Deployment has minimum availability.",
+                now,
+            )
         else:
-            conditions = set_condition(conditions, "Available", "False", "MinimumReplicasUnavailable",
-                                       "Deployment does not have minimum availability.", now)
+            conditions = set_condition(
+                conditions,
+                "Available",
+                "False",
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.",
+                now,
+            )
         rs_name = new_rs["metadata"]["name"] if new_rs is not None else ""
         counters = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")
         progressed = progressed or any(status.get(k, 0) != old_status.get(k, 0) for k in counters)
-        complete = (updated == desired and replicas == desired and available == desired)
+        complete = updated == desired and replicas == desired and available == desired
         uid = deployment["metadata"]["uid"]
         wall = time.time()
         previous = next((c for c in conditions if c.get("type") == "Progressing"), None)
         if previous is None or progressed or uid not in self._progress_at:
             self._progress_at[uid] = wall
         if spec.get("paused"):
-            conditions = set_condition(conditions, "Progressing", "Unknown", "DeploymentPaused",
-                                       "Deployment is paused", now)
+            conditions = set_condition(
+                conditions, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", now
+            )
         elif complete:
-            conditions = set_condition(conditions, "Progressing", "True", "NewReplicaSetAvailable",
-                                       f'ReplicaSet "{rs_name}" has successfully progressed.', now)
+            conditions = set_condition(
+                conditions,
+                "Progressing",
+                "True",
+                "NewReplicaSetAvailable",
+                f'ReplicaSet "{rs_name}" has successfully progressed.',
+                now,
+            )
         elif previous is not None and previous.get("reason") == "ProgressDeadlineExceeded" and not progressed:
             pass
         else:
             deadline = self.ctx.timing.scaled(float(spec.get("progressDeadlineSeconds", 600)))
             stalled_for = wall - self._progress_at[uid]
             if stalled_for >= deadline and not progressed:
-                conditions = set_condition(conditions, "Progressing", "False", "ProgressDeadlineExceeded",
-                                           f'ReplicaSet "{rs_name}" has timed out progressing.', now)
-                self.ctx.event(deployment, "Warning", "ProgressDeadlineExceeded",
-                               f'ReplicaSet "{rs_name}" has timed out progressing.', COMPONENT)
+                conditions = set_condition(
+                    conditions,
+                    "Progressing",
+                    "False",
+                    "ProgressDeadlineExceeded",
+                    f'ReplicaSet "{rs_name}" has timed out progressing.',
+                    now,
+                )
+                self.ctx.event(
+                    deployment,
+                    "Warning",
+                    "ProgressDeadlineExceeded",
+                    f'ReplicaSet "{rs_name}" has timed out progressing.',
+                    COMPONENT,
+                )
             else:
-                reason = "NewReplicaSetCreated" if updated == 0 and _status_missing(previous) else "ReplicaSetUpdated"
-                message = (f'Created new replica set "{rs_name}"' if reason == "NewReplicaSetCreated"
-                           else f'ReplicaSet "{rs_name}" is progressing.')
+                reason = (
+                    "NewReplicaSetCreated"
+                    if updated == 0 and _status_missing(previous)
+                    else "ReplicaSetUpdated"
+                )
+                message = (
+                    f'Created new replica set "{rs_name}"'
+                    if reason == "NewReplicaSetCreated"
+                    else f'ReplicaSet "{rs_name}" is progressing.'
+                )
                 if progressed or previous is None or previous.get("status") != "True":
                     conditions = set_condition(conditions, "Progressing", "True", reason, message, now)
                 namespace, name = deployment["metadata"]["namespace"], deployment["metadata"]["name"]
@@ -262,8 +339,10 @@ def _order_conditions(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _comparable(status: dict[str, Any]) -> Any:
     # Timestamps alone never justify a write (that would loop forever).
-    conditions = [{k: v for k, v in c.items() if k not in ("lastUpdateTime", "lastTransitionTime")}
-                  for c in status.get("conditions") or []]
+    conditions = [
+        {k: v for k, v in c.items() if k not in ("lastUpdateTime", "lastTransitionTime")}
+        for c in status.get("conditions") or []
+    ]
     return {**status, "conditions": conditions}
 
 

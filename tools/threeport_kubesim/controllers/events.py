@@ -45,16 +45,27 @@ class EventRecorder:
                 self._recent.move_to_end(dedup)
                 return
         name = f"{metadata['name']}.{time.time_ns():x}"
-        event = {
-            "apiVersion": "v1", "kind": "Event",
+        event: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Event",
             "metadata": {"name": name, "namespace": namespace},
-            "involvedObject": {"kind": obj.get("kind"), "namespace": metadata.get("namespace", ""),
-                               "name": metadata["name"], "uid": metadata.get("uid"),
-                               "apiVersion": obj.get("apiVersion"),
-                               "resourceVersion": metadata.get("resourceVersion", "")},
-            "reason": reason, "message": message, "type": event_type,
-            "source": {"component": component}, "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-            "reportingComponent": component, "reportingInstance": "",
+            "involvedObject": {
+                "kind": obj.get("kind"),
+                "namespace": metadata.get("namespace", ""),
+                "name": metadata["name"],
+                "uid": metadata.get("uid"),
+                "apiVersion": obj.get("apiVersion"),
+                "resourceVersion": metadata.get("resourceVersion", ""),
+            },
+            "reason": reason,
+            "message": message,
+            "type": event_type,
+            "source": {"component": component},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "reportingComponent": component,
+            "reportingInstance": "",
         }
         if not metadata.get("namespace"):
             event["involvedObject"].pop("namespace")

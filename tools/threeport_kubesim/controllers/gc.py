@@ -18,18 +18,24 @@ class GarbageCollector(Controller):
 
     name = "garbage-collector"
 
-    def keys_for(self, group_resource: GroupResource, event_type: str, obj: dict[str, Any],
-                 old: dict[str, Any] | None) -> list[tuple[str, str]]:
+    def keys_for(
+        self, group_resource: GroupResource, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> list[tuple[str, str]]:
         metadata = obj["metadata"]
         if event_type == "DELETED" or not metadata.get("deletionTimestamp"):
             return []
         if not set(metadata.get("finalizers") or []) & set(FINALIZERS):
             return []
-        return [(metadata.get("namespace", ""), f"owner:{group_resource[0]}/{group_resource[1]}/{metadata['name']}")]
+        return [
+            (
+                metadata.get("namespace", ""),
+                f"owner:{group_resource[0]}/{group_resource[1]}/{metadata['name']}",
+            )
+        ]
 
     def reconcile(self, namespace: str, name: str) -> None:
         if name.startswith("owner:"):
-            self._finish_owner(namespace, name[len("owner:"):])
+            self._finish_owner(namespace, name[len("owner:") :])
         else:
             self._check_dependent(namespace, name)
 
@@ -42,7 +48,9 @@ class GarbageCollector(Controller):
         rtype = self.ctx.api.registry.by_kind(group, str(ref.get("kind", "")))
         if rtype is None:
             return False
-        stored = self.ctx.api.store.get(rtype.key, namespace if rtype.namespaced else "", str(ref.get("name", "")))
+        stored = self.ctx.api.store.get(
+            rtype.key, namespace if rtype.namespaced else "", str(ref.get("name", ""))
+        )
         return stored is not None and f'"uid":"{ref.get("uid")}"'.encode() in stored.raw
 
     def _check_dependent(self, namespace: str, ref: str) -> None:
@@ -79,8 +87,9 @@ class GarbageCollector(Controller):
                 if dep is None:
                     continue
                 new = copy.deepcopy(dep)
-                new["metadata"]["ownerReferences"] = [r for r in dep["metadata"].get("ownerReferences") or []
-                                                      if r.get("uid") != uid]
+                new["metadata"]["ownerReferences"] = [
+                    r for r in dep["metadata"].get("ownerReferences") or [] if r.get("uid") != uid
+                ]
                 if not new["metadata"]["ownerReferences"]:
                     del new["metadata"]["ownerReferences"]
                 api.controller_write(self.ctx.rtype(dep_gr), dep, new, subresource="all")
@@ -95,4 +104,3 @@ class GarbageCollector(Controller):
                 self.ctx.enqueue(self.name, namespace, f"owner:{ref}", 0.2)
                 return
             api.remove_finalizer(rtype, owner, "foregroundDeletion")
-

@@ -19,10 +19,13 @@ COMPONENT = "job-controller"
 class JobController(Controller):
     name = "jobs"
 
-    def keys_for(self, group_resource: GroupResource, event_type: str, obj: dict[str, Any],
-                 old: dict[str, Any] | None) -> list[tuple[str, str]]:
+    def keys_for(
+        self, group_resource: GroupResource, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> list[tuple[str, str]]:
         if group_resource == JOBS:
-            return [] if event_type == "DELETED" else [(obj["metadata"]["namespace"], obj["metadata"]["name"])]
+            return (
+                [] if event_type == "DELETED" else [(obj["metadata"]["namespace"], obj["metadata"]["name"])]
+            )
         return changed_keys(obj, old, "Job")
 
     def reconcile(self, namespace: str, name: str) -> None:
@@ -32,7 +35,9 @@ class JobController(Controller):
             return
         spec = job.get("spec") or {}
         status = copy.deepcopy(job.get("status") or {})
-        if any(c.get("type") == "Complete" and c.get("status") == "True" for c in status.get("conditions") or []):
+        if any(
+            c.get("type") == "Complete" and c.get("status") == "True" for c in status.get("conditions") or []
+        ):
             return
         pods = self.ctx.children(job["metadata"]["uid"], PODS)
         phases = [(p.get("status") or {}).get("phase", "Pending") for p in pods]
@@ -46,12 +51,18 @@ class JobController(Controller):
             status.setdefault("startTime", now)
             wanted = min(parallelism, completions - succeeded) - len(active)
             for _ in range(max(0, wanted)):
-                created = api.controller_write(self.ctx.rtype(PODS), None,
-                                               pod_from_template(job, spec.get("template") or {}))
+                created = api.controller_write(
+                    self.ctx.rtype(PODS), None, pod_from_template(job, spec.get("template") or {})
+                )
                 if created is not None:
                     active.append(created)
-                    self.ctx.event(job, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}",
-                                   COMPONENT)
+                    self.ctx.event(
+                        job,
+                        "Normal",
+                        "SuccessfulCreate",
+                        f"Created pod: {created['metadata']['name']}",
+                        COMPONENT,
+                    )
         status["active"] = len(active)
         status["ready"] = sum(1 for p in active if pod_is_ready(p))
         status["terminating"] = 0
@@ -63,12 +74,24 @@ class JobController(Controller):
         if succeeded >= completions:
             status["active"] = 0
             status["completionTime"] = now
-            conditions = set_condition(status.get("conditions") or [], "SuccessCriteriaMet", "True",
-                                       "CompletionsReached", "Reached expected number of succeeded pods", now,
-                                       with_update_time=False)
-            status["conditions"] = set_condition(conditions, "Complete", "True", "CompletionsReached",
-                                                 "Reached expected number of succeeded pods", now,
-                                                 with_update_time=False)
+            conditions = set_condition(
+                status.get("conditions") or [],
+                "SuccessCriteriaMet",
+                "True",
+                "CompletionsReached",
+                "Reached expected number of succeeded pods",
+                now,
+                with_update_time=False,
+            )
+            status["conditions"] = set_condition(
+                conditions,
+                "Complete",
+                "True",
+                "CompletionsReached",
+                "Reached expected number of succeeded pods",
+                now,
+                with_update_time=False,
+            )
             for condition in status["conditions"]:
                 condition["lastProbeTime"] = now
             self.ctx.event(job, "Normal", "Completed", "Job completed", COMPONENT)

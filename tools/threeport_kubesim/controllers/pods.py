@@ -16,7 +16,12 @@ KUBELET = "kubelet"
 
 
 def _condition(kind: str, status: str, now: str, reason: str = "") -> dict[str, Any]:
-    condition: dict[str, Any] = {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": now}
+    condition: dict[str, Any] = {
+        "type": kind,
+        "status": status,
+        "lastProbeTime": None,
+        "lastTransitionTime": now,
+    }
     if reason:
         condition["reason"] = reason
     return condition
@@ -44,8 +49,9 @@ class PodLifecycle(Controller):
         self._next_node = 0
         self._next_ip = 2
 
-    def keys_for(self, group_resource: GroupResource, event_type: str, obj: dict[str, Any],
-                 old: dict[str, Any] | None) -> list[tuple[str, str]]:
+    def keys_for(
+        self, group_resource: GroupResource, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> list[tuple[str, str]]:
         metadata = obj["metadata"]
         if event_type == "DELETED":
             self._not_before.pop(metadata.get("uid", ""), None)
@@ -86,21 +92,31 @@ class PodLifecycle(Controller):
         now = now_rfc3339()
         new = copy.deepcopy(pod)
         if not nodes:
-            new["status"] = {"phase": "Pending", "conditions": [
-                _condition("PodScheduled", "False", now, "Unschedulable")]}
+            new["status"] = {
+                "phase": "Pending",
+                "conditions": [_condition("PodScheduled", "False", now, "Unschedulable")],
+            }
             self._write(pod, new)
             return
         node = nodes[self._next_node % len(nodes)]
         self._next_node += 1
         node_name = node["metadata"]["name"]
         new["spec"]["nodeName"] = node_name
-        new["status"] = {"phase": "Pending", "conditions": [_condition("PodScheduled", "True", now)],
-                         "qosClass": "BestEffort"}
+        new["status"] = {
+            "phase": "Pending",
+            "conditions": [_condition("PodScheduled", "True", now)],
+            "qosClass": "BestEffort",
+        }
         written = self._write(pod, new)
         if written is not None:
-            self.ctx.event(written, "Normal", "Scheduled",
-                           f"Successfully assigned {pod['metadata']['namespace']}/{pod['metadata']['name']} "
-                           f"to {node_name}", SCHEDULER)
+            self.ctx.event(
+                written,
+                "Normal",
+                "Scheduled",
+                f"Successfully assigned {pod['metadata']['namespace']}/{pod['metadata']['name']} "
+                f"to {node_name}",
+                SCHEDULER,
+            )
             self._wait(written, self.ctx.timing.image_pull)
 
     def _write(self, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
@@ -122,16 +138,22 @@ class PodLifecycle(Controller):
             statuses = []
             for container in self._containers(pod):
                 image = str(container.get("image", ""))
-                last_reason = (((previous.get(container.get("name")) or {}).get("state") or {}).get("waiting")
-                               or {}).get("reason")
+                last_reason = (
+                    ((previous.get(container.get("name")) or {}).get("state") or {}).get("waiting") or {}
+                ).get("reason")
                 if self.ctx.faults.image_fails(image):
                     reason = "ImagePullBackOff" if last_reason == "ErrImagePull" else "ErrImagePull"
-                    message = (f'Back-off pulling image "{image}"' if reason == "ImagePullBackOff" else
-                               f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": '
-                               f"not found")
+                    message = (
+                        f'Back-off pulling image "{image}"'
+                        if reason == "ImagePullBackOff"
+                        else f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": '
+                        f"not found"
+                    )
                     if reason == "ErrImagePull":
                         self.ctx.event(pod, "Normal", "Pulling", f'Pulling image "{image}"', KUBELET)
-                        self.ctx.event(pod, "Warning", "Failed", f'Failed to pull image "{image}": {message}', KUBELET)
+                        self.ctx.event(
+                            pod, "Warning", "Failed", f'Failed to pull image "{image}": {message}', KUBELET
+                        )
                         self.ctx.event(pod, "Warning", "Failed", "Error: ErrImagePull", KUBELET)
                     else:
                         self.ctx.event(pod, "Normal", "BackOff", f'Back-off pulling image "{image}"', KUBELET)
@@ -151,15 +173,18 @@ class PodLifecycle(Controller):
             return
         for container in self._containers(pod):
             image = str(container.get("image", ""))
-            self.ctx.event(pod, "Normal", "Pulled", f'Container image "{image}" already present on machine',
-                           KUBELET)
+            self.ctx.event(
+                pod, "Normal", "Pulled", f'Container image "{image}" already present on machine', KUBELET
+            )
             self.ctx.event(pod, "Normal", "Created", f"Created container: {container.get('name')}", KUBELET)
             self.ctx.event(pod, "Normal", "Started", f"Started container {container.get('name')}", KUBELET)
         status["phase"] = "Running"
         status["podIP"] = self._pod_ip()
         status["podIPs"] = [{"ip": status["podIP"]}]
-        status["containerStatuses"] = [self._container_status(c, {"running": {"startedAt": now}}, ready=True)
-                                       for c in self._containers(pod)]
+        status["containerStatuses"] = [
+            self._container_status(c, {"running": {"startedAt": now}}, ready=True)
+            for c in self._containers(pod)
+        ]
         status["conditions"] = self._conditions(pod, ready=True, now=now)
         new = copy.deepcopy(pod)
         new["status"] = status
@@ -175,27 +200,42 @@ class PodLifecycle(Controller):
         status = new["status"]
         status["phase"] = "Succeeded"
         status["containerStatuses"] = [
-            self._container_status(c, {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now,
-                                                      "finishedAt": now}}, ready=False)
-            for c in self._containers(pod)]
+            self._container_status(
+                c,
+                {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}},
+                ready=False,
+            )
+            for c in self._containers(pod)
+        ]
         status["conditions"] = self._conditions(pod, ready=False, now=now, reason="PodCompleted")
         self._write(pod, new)
 
     def _is_job_pod(self, pod: dict[str, Any]) -> bool:
-        return any(r.get("kind") == "Job" for r in pod["metadata"].get("ownerReferences") or []) or \
-            (pod.get("spec") or {}).get("restartPolicy") in ("Never", "OnFailure")
+        return any(r.get("kind") == "Job" for r in pod["metadata"].get("ownerReferences") or []) or (
+            pod.get("spec") or {}
+        ).get("restartPolicy") in ("Never", "OnFailure")
 
-    def _container_status(self, container: dict[str, Any], state: dict[str, Any], ready: bool) -> dict[str, Any]:
+    def _container_status(
+        self, container: dict[str, Any], state: dict[str, Any], ready: bool
+    ) -> dict[str, Any]:
         image = str(container.get("image", ""))
-        result: dict[str, Any] = {"name": container.get("name", ""), "image": image, "imageID": "",
-                                  "ready": ready, "restartCount": 0, "started": "running" in state,
-                                  "state": state}
+        result: dict[str, Any] = {
+            "name": container.get("name", ""),
+            "image": image,
+            "imageID": "",
+            "ready": ready,
+            "restartCount": 0,
+            "started": "running" in state,
+            "state": state,
+        }
         if "running" in state or "terminated" in state:
             result["imageID"] = f"docker.io/library/{image.split('/')[-1]}@sha256:{'0' * 64}"
             result["containerID"] = f"containerd://{abs(hash((image, container.get('name')))):064x}"[:77]
         return result
 
-    def _conditions(self, pod: dict[str, Any], ready: bool, now: str, reason: str = "") -> list[dict[str, Any]]:
+    def _conditions(
+        self, pod: dict[str, Any], ready: bool, now: str, reason: str = ""
+    ) -> list[dict[str, Any]]:
         state = "True" if ready else "False"
         return [
             _condition("PodReadyToStartContainers", "True", now),

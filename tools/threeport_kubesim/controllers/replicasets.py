@@ -17,8 +17,9 @@ COMPONENT = "replicaset-controller"
 class ReplicaSetController(Controller):
     name = "replicasets"
 
-    def keys_for(self, group_resource: GroupResource, event_type: str, obj: dict[str, Any],
-                 old: dict[str, Any] | None) -> list[tuple[str, str]]:
+    def keys_for(
+        self, group_resource: GroupResource, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> list[tuple[str, str]]:
         if group_resource == REPLICASETS:
             if event_type == "DELETED":
                 return []
@@ -39,20 +40,36 @@ class ReplicaSetController(Controller):
                 created = api.controller_write(pod_type, None, pod_from_template(rs, template))
                 if created is not None:
                     pods.append(created)
-                    self.ctx.event(rs, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}",
-                                   COMPONENT)
+                    self.ctx.event(
+                        rs,
+                        "Normal",
+                        "SuccessfulCreate",
+                        f"Created pod: {created['metadata']['name']}",
+                        COMPONENT,
+                    )
         elif len(pods) > desired:
             # Like kube: remove unscheduled, then not-ready, then the newest pods first.
-            victims = sorted(pods, key=lambda p: (bool((p.get("spec") or {}).get("nodeName")), pod_is_ready(p),
-                                                  p["metadata"].get("creationTimestamp", "")), )
+            victims = sorted(
+                pods,
+                key=lambda p: (
+                    bool((p.get("spec") or {}).get("nodeName")),
+                    pod_is_ready(p),
+                    p["metadata"].get("creationTimestamp", ""),
+                ),
+            )
             victims = sorted(victims[: len(pods) - desired], key=lambda p: p["metadata"]["name"])
             for pod in victims:
                 api.controller_delete(pod_type, pod)
                 pods.remove(pod)
-                self.ctx.event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}", COMPONENT)
+                self.ctx.event(
+                    rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}", COMPONENT
+                )
         ready = sum(1 for p in pods if pod_is_ready(p))
-        status: dict[str, Any] = {"replicas": len(pods), "fullyLabeledReplicas": len(pods),
-                                  "observedGeneration": rs["metadata"].get("generation", 1)}
+        status: dict[str, Any] = {
+            "replicas": len(pods),
+            "fullyLabeledReplicas": len(pods),
+            "observedGeneration": rs["metadata"].get("generation", 1),
+        }
         if ready:
             status["readyReplicas"] = ready
             status["availableReplicas"] = ready

@@ -5,6 +5,7 @@ notifications and timers (no polling), an ownership index, and the shared contex
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -43,6 +44,8 @@ class Timing:
     job_run: float = 2.0
     load_balancer: float = 1.0
     volume_bind: float = 0.5
+    # kube's namespace controller needs a few seconds before it starts emptying a namespace.
+    namespace_cleanup: float = 5.0
 
     def scaled(self, seconds: float) -> float:
         return seconds / self.speed if self.speed > 0 else 0.0
@@ -56,8 +59,9 @@ class Controller:
     def __init__(self, ctx: SimContext) -> None:
         self.ctx = ctx
 
-    def keys_for(self, group_resource: GroupResource, event_type: str, obj: dict[str, Any],
-                 old: dict[str, Any] | None) -> list[tuple[str, str]]:
+    def keys_for(
+        self, group_resource: GroupResource, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> list[tuple[str, str]]:
         """(namespace, name) of the objects this controller must reconcile after a change."""
         return []
 
@@ -87,8 +91,10 @@ class SimContext:
             if gr != group_resource:
                 continue
             obj = self.api.store.get_object(gr, namespace, name)
-            if obj is not None and any(r.get("uid") == owner_uid and r.get("controller")
-                                       for r in obj["metadata"].get("ownerReferences") or []):
+            if obj is not None and any(
+                r.get("uid") == owner_uid and r.get("controller")
+                for r in obj["metadata"].get("ownerReferences") or []
+            ):
                 result.append(obj)
         return result
 
@@ -126,16 +132,18 @@ class ControllerManager:
         for group_resource in group_resources:
             self.watchers.setdefault(group_resource, []).append(controller)
 
-    def _on_change(self, group_resource: GroupResource, event_type: str, obj: dict[str, Any],
-                   old: dict[str, Any] | None) -> None:
+    def _on_change(
+        self, group_resource: GroupResource, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> None:
         if group_resource != EVENTS:
             self._index(group_resource, event_type, obj, old)
         for controller in self.watchers.get(group_resource, ()):
             for namespace, name in controller.keys_for(group_resource, event_type, obj, old):
                 self.enqueue(controller.name, namespace, name, 0.0)
 
-    def _index(self, group_resource: GroupResource, event_type: str, obj: dict[str, Any],
-               old: dict[str, Any] | None) -> None:
+    def _index(
+        self, group_resource: GroupResource, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> None:
         metadata = obj["metadata"]
         ref: ObjectRef = (group_resource, metadata.get("namespace", ""), metadata["name"])
         uid = metadata.get("uid", "")
@@ -182,10 +190,8 @@ class ControllerManager:
         self._timers.clear()
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     async def _run(self) -> None:

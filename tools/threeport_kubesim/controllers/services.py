@@ -21,8 +21,9 @@ def _key(obj: dict[str, Any]) -> list[tuple[str, str]]:
 class LoadBalancerController(Controller):
     name = "load-balancers"
 
-    def keys_for(self, group_resource: GroupResource, event_type: str, obj: dict[str, Any],
-                 old: dict[str, Any] | None) -> list[tuple[str, str]]:
+    def keys_for(
+        self, group_resource: GroupResource, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> list[tuple[str, str]]:
         if event_type == "DELETED":
             return []
         if group_resource == SERVICES and (obj.get("spec") or {}).get("type") != "LoadBalancer":
@@ -31,7 +32,9 @@ class LoadBalancerController(Controller):
             return []
         namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
         prefix = "svc" if group_resource == SERVICES else "ing"
-        self.ctx.enqueue(self.name, namespace, f"{prefix}/{name}", self.ctx.timing.scaled(self.ctx.timing.load_balancer))
+        self.ctx.enqueue(
+            self.name, namespace, f"{prefix}/{name}", self.ctx.timing.scaled(self.ctx.timing.load_balancer)
+        )
         return []
 
     def reconcile(self, namespace: str, name: str) -> None:
@@ -46,18 +49,25 @@ class LoadBalancerController(Controller):
         ingress: dict[str, Any] = {"ip": self.ctx.api.ips.load_balancer_ip()}
         if group_resource == SERVICES:
             ingress["ipMode"] = "VIP"
-            self.ctx.event(obj, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer", "service-controller")
+            self.ctx.event(
+                obj, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer", "service-controller"
+            )
         new.setdefault("status", {})["loadBalancer"] = {"ingress": [ingress]}
-        written = self.ctx.api.controller_write(self.ctx.rtype(group_resource), obj, new, subresource="status")
+        written = self.ctx.api.controller_write(
+            self.ctx.rtype(group_resource), obj, new, subresource="status"
+        )
         if written is not None and group_resource == SERVICES:
-            self.ctx.event(written, "Normal", "EnsuredLoadBalancer", "Ensured load balancer", "service-controller")
+            self.ctx.event(
+                written, "Normal", "EnsuredLoadBalancer", "Ensured load balancer", "service-controller"
+            )
 
 
 class VolumeBinder(Controller):
     name = "volumes"
 
-    def keys_for(self, group_resource: GroupResource, event_type: str, obj: dict[str, Any],
-                 old: dict[str, Any] | None) -> list[tuple[str, str]]:
+    def keys_for(
+        self, group_resource: GroupResource, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> list[tuple[str, str]]:
         if event_type == "DELETED" or (obj.get("status") or {}).get("phase") == "Bound":
             return []
         namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
@@ -71,10 +81,19 @@ class VolumeBinder(Controller):
         spec = claim.get("spec") or {}
         new = copy.deepcopy(claim)
         new["spec"]["volumeName"] = f"pvc-{claim['metadata']['uid']}"
-        new["status"] = {"phase": "Bound", "accessModes": list(spec.get("accessModes") or ["ReadWriteOnce"]),
-                         "capacity": {"storage": ((spec.get("resources") or {}).get("requests") or {})
-                                      .get("storage", "1Gi")}}
+        new["status"] = {
+            "phase": "Bound",
+            "accessModes": list(spec.get("accessModes") or ["ReadWriteOnce"]),
+            "capacity": {
+                "storage": ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
+            },
+        }
         written = self.ctx.api.controller_write(self.ctx.rtype(PVCS), claim, new, subresource="all")
         if written is not None:
-            self.ctx.event(written, "Normal", "ProvisioningSucceeded",
-                           f"Successfully provisioned volume {new['spec']['volumeName']}", "sim-provisioner")
+            self.ctx.event(
+                written,
+                "Normal",
+                "ProvisioningSucceeded",
+                f"Successfully provisioned volume {new['spec']['volumeName']}",
+                "sim-provisioner",
+            )

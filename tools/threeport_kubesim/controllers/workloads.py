@@ -37,37 +37,64 @@ def changed_keys(obj: dict[str, Any], old: dict[str, Any] | None, kind: str) -> 
     return keys
 
 
-def pod_from_template(owner: dict[str, Any], template: dict[str, Any], name: str | None = None,
-                      extra_labels: dict[str, str] | None = None) -> dict[str, Any]:
+def pod_from_template(
+    owner: dict[str, Any],
+    template: dict[str, Any],
+    name: str | None = None,
+    extra_labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
     template_meta = template.get("metadata") or {}
     labels = dict(template_meta.get("labels") or {})
     labels.update(extra_labels or {})
-    metadata: dict[str, Any] = {"namespace": owner["metadata"]["namespace"], "labels": labels,
-                                "ownerReferences": [owner_reference(owner)]}
+    metadata: dict[str, Any] = {
+        "namespace": owner["metadata"]["namespace"],
+        "labels": labels,
+        "ownerReferences": [owner_reference(owner)],
+    }
     if template_meta.get("annotations"):
         metadata["annotations"] = dict(template_meta["annotations"])
     if name:
         metadata["name"] = name
     else:
         metadata["name"] = f"{owner['metadata']['name']}-{random_suffix()}"
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
-            "spec": copy.deepcopy(template.get("spec") or {})}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata,
+        "spec": copy.deepcopy(template.get("spec") or {}),
+    }
 
 
-def set_condition(conditions: list[dict[str, Any]], kind: str, status: str, reason: str, message: str,
-                  now: str, with_update_time: bool = True) -> list[dict[str, Any]]:
+def set_condition(
+    conditions: list[dict[str, Any]],
+    kind: str,
+    status: str,
+    reason: str,
+    message: str,
+    now: str,
+    with_update_time: bool = True,
+) -> list[dict[str, Any]]:
     """Upsert a condition, moving lastTransitionTime only when its status flips."""
     result = [dict(c) for c in conditions]
     for condition in result:
         if condition.get("type") == kind:
             if condition.get("status") != status:
                 condition["lastTransitionTime"] = now
-            if with_update_time and (condition.get("reason") != reason or condition.get("status") != status
-                                     or condition.get("message") != message):
+            if with_update_time and (
+                condition.get("reason") != reason
+                or condition.get("status") != status
+                or condition.get("message") != message
+            ):
                 condition["lastUpdateTime"] = now
             condition.update({"status": status, "reason": reason, "message": message})
             return result
-    condition = {"type": kind, "status": status, "reason": reason, "message": message, "lastTransitionTime": now}
+    condition = {
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": now,
+    }
     if with_update_time:
         condition["lastUpdateTime"] = now
     result.append(condition)

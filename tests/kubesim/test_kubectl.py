@@ -1,0 +1,172 @@
+"""kubectl against the emulator, exactly as against a real cluster: multi-document apply,
+server-side apply, get across namespaces and by label, rollout status, wait and delete."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from threeport_kubesim.testing import EmulatorHandle
+
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(KUBECTL), reason="kubectl is not installed (/usr/bin/kubectl)"
+)
+
+MANIFEST = """\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: {ns}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: {ns}
+  labels: {{app: web, tier: front}}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web, tier: front}}
+    spec:
+      containers:
+      - name: nginx
+        image: {image}
+        ports:
+        - containerPort: 80
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: {ns}
+  labels: {{tier: front}}
+spec:
+  selector: {{app: web}}
+  ports:
+  - port: 80
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: {ns}
+data:
+  mode: {mode}
+"""
+
+
+def _kubectl(handle: EmulatorHandle, *args: str, stdin: str | None = None) -> str:
+    env = dict(os.environ, KUBECONFIG=handle.kubeconfig("main"), HOME=str(handle.kubeconfig_dir))
+    result = subprocess.run(
+        [KUBECTL, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 0, f"kubectl {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture
+def manifest_ns() -> str:
+    return f"kc-{uuid.uuid4().hex[:6]}"
+
+
+def test_apply_rollout_wait_get_and_delete(
+    emulator: EmulatorHandle, manifest_ns: str, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(MANIFEST.format(ns=manifest_ns, image="nginx:1.27", mode="a"))
+    applied = _kubectl(emulator, "apply", "-f", str(manifest))
+    assert f"namespace/{manifest_ns} created" in applied and "deployment.apps/web created" in applied
+    assert "service/web created" in applied and "configmap/settings created" in applied
+
+    rolled = _kubectl(emulator, "rollout", "status", "deployment/web", "-n", manifest_ns, "--timeout=60s")
+    assert "successfully rolled out" in rolled
+    waited = _kubectl(
+        emulator, "wait", "--for=condition=Available", "deployment/web", "-n", manifest_ns, "--timeout=60s"
+    )
+    assert "condition met" in waited
+
+    # Client-side apply of a changed manifest computes a patch against last-applied-configuration.
+    manifest.write_text(MANIFEST.format(ns=manifest_ns, image="nginx:1.28", mode="b"))
+    reapplied = _kubectl(emulator, "apply", "-f", str(manifest))
+    assert "deployment.apps/web configured" in reapplied and "service/web unchanged" in reapplied
+    _kubectl(emulator, "rollout", "status", "deployment/web", "-n", manifest_ns, "--timeout=60s")
+    image = _kubectl(
+        emulator,
+        "get",
+        "deployment",
+        "web",
+        "-n",
+        manifest_ns,
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    )
+    assert image == "nginx:1.28"
+
+    all_namespaces = _kubectl(emulator, "get", "deployments", "-A")
+    assert manifest_ns in all_namespaces and "web" in all_namespaces
+    by_label = _kubectl(emulator, "get", "pods,services", "-n", manifest_ns, "-l", "tier=front", "-o", "name")
+    names = by_label.split()
+    assert "service/web" in names and len([n for n in names if n.startswith("pod/web-")]) == 2
+
+    deleted = _kubectl(emulator, "delete", "-f", str(manifest), "--timeout=60s")
+    assert f'namespace "{manifest_ns}" deleted' in deleted
+    remaining = _kubectl(emulator, "get", "namespaces", "-o", "name")
+    assert f"namespace/{manifest_ns}" not in remaining.split()
+
+
+def test_server_side_apply_and_conflicts(emulator: EmulatorHandle, manifest_ns: str, tmp_path: Path) -> None:
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(MANIFEST.format(ns=manifest_ns, image="nginx:1.27", mode="a"))
+    applied = _kubectl(emulator, "apply", "--server-side", "--field-manager=threeport", "-f", str(manifest))
+    assert "deployment.apps/web serverside-applied" in applied
+    managers = _kubectl(
+        emulator,
+        "get",
+        "configmap",
+        "settings",
+        "-n",
+        manifest_ns,
+        "--show-managed-fields",
+        "-o",
+        "jsonpath={.metadata.managedFields[*].manager}",
+    )
+    assert managers.split() == ["threeport"]
+
+    manifest.write_text(MANIFEST.format(ns=manifest_ns, image="nginx:1.27", mode="other"))
+    env = dict(os.environ, KUBECONFIG=emulator.kubeconfig("main"), HOME=str(emulator.kubeconfig_dir))
+    conflict = subprocess.run(
+        [KUBECTL, "apply", "--server-side", "--field-manager=intruder", "-f", str(manifest)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert (
+        conflict.returncode != 0 and "conflict" in conflict.stderr.lower() and ".data.mode" in conflict.stderr
+    )
+
+    forced = _kubectl(
+        emulator,
+        "apply",
+        "--server-side",
+        "--field-manager=intruder",
+        "--force-conflicts",
+        "-f",
+        str(manifest),
+    )
+    assert "configmap/settings serverside-applied" in forced
+    mode = _kubectl(
+        emulator, "get", "configmap", "settings", "-n", manifest_ns, "-o", "jsonpath={.data.mode}"
+    )
+    assert mode == "other"
+    _kubectl(emulator, "delete", "namespace", manifest_ns, "--timeout=60s")
