@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, Index, Integer, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
 from threeport_runtime.db.schema import ResourceRow, ServiceSchema
 
 SCHEMA = ServiceSchema("gateway")

@@ -1,0 +1,134 @@
+"""Bearer-token authentication with a short-lived cache of successful verifications.
+
+A presented ``tp_<uid>_<secret>`` is looked up by uid and checked against the stored scrypt
+hash (in a worker thread: scrypt is slow on purpose and must not stall the event loop). The
+result - principal, grants and the token's expiry - is cached for ``cache_seconds`` under a
+digest of the token, so steady traffic costs a dictionary lookup. Expiry is re-checked on
+every call. Revocations and role changes made through this gateway drop the affected entries
+at once; other replicas notice within ``cache_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from threeport_api_gateway.domain import tokens
+from threeport_api_gateway.store.identities import IdentityStore
+from threeport_runtime.errors import Unauthenticated
+from threeport_runtime.rpc.identity import AUTHORIZATION, Caller, RoleGrant
+
+log = logging.getLogger(__name__)
+
+BEARER = "bearer "
+_TOUCH_INTERVAL = 60.0
+_MAX_ENTRIES = 50_000
+
+
+@dataclass(frozen=True)
+class _Entry:
+    token_uid: uuid.UUID
+    principal: str
+    grants: tuple[RoleGrant, ...]
+    expire_time: datetime | None
+    cached_at: float
+
+
+class TokenAuthenticator:
+    def __init__(
+        self,
+        store: IdentityStore,
+        *,
+        cache_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._store = store
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._entries: dict[bytes, _Entry] = {}
+        self._last_touch: dict[uuid.UUID, float] = {}
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, metadata: Mapping[str, str]) -> Caller:
+        text = _bearer(metadata)
+        key = hashlib.sha256(text.encode()).digest()
+        entry = self._entries.get(key)
+        now = self._clock()
+        if entry is None or now - entry.cached_at > self._cache_seconds:
+            entry = await self._verify(text, now)
+            if len(self._entries) >= _MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = entry
+        if entry.expire_time is not None and entry.expire_time <= datetime.now(UTC):
+            raise Unauthenticated(
+                "the API token has expired; create a new one with `tptctl token create`",
+                reason="TOKEN_EXPIRED",
+            )
+        self._touch(entry.token_uid, now)
+        return Caller(principal=entry.principal, grants=entry.grants)
+
+    def forget_token(self, token_uid: uuid.UUID) -> None:
+        """Drops cached verifications of a token (after revoke or delete)."""
+        for key in [k for k, e in self._entries.items() if e.token_uid == token_uid]:
+            self._entries.pop(key, None)
+
+    def forget_principal(self, principal: str) -> None:
+        """Drops cached identities of a principal (after its roles or state changed)."""
+        for key in [k for k, e in self._entries.items() if e.principal == principal]:
+            self._entries.pop(key, None)
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            await task
+
+    async def _verify(self, text: str, now: float) -> _Entry:
+        try:
+            presented = tokens.parse(text)
+        except tokens.MalformedToken as error:
+            raise Unauthenticated(str(error)) from None
+        record = await self._store.token(presented.uid)
+        unknown = Unauthenticated("the API token is not valid; check it or create a new one")
+        if record is None or record.secret_hash is None or record.deleting:
+            raise unknown
+        if not await asyncio.to_thread(tokens.verify, presented.secret, record.secret_hash):
+            raise unknown
+        if record.revoke_time is not None:
+            raise Unauthenticated(f"the API token {record.name} was revoked", reason="TOKEN_REVOKED")
+        principal = await self._store.principal(record.principal)
+        if principal is None or principal.deleting:
+            raise unknown
+        if principal.disabled:
+            raise Unauthenticated(f"{principal.name} is disabled; ask an operator to enable it")
+        grants = await self._store.grants(principal.name)
+        return _Entry(record.uid, principal.name, grants, record.expire_time, now)
+
+    def _touch(self, token_uid: uuid.UUID, now: float) -> None:
+        last = self._last_touch.get(token_uid)
+        if last is not None and now - last < _TOUCH_INTERVAL:
+            return
+        self._last_touch[token_uid] = now
+        task = asyncio.create_task(self._record_use(token_uid))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _record_use(self, token_uid: uuid.UUID) -> None:
+        try:
+            await self._store.touch_token(token_uid, datetime.now(UTC))
+        except Exception:
+            # Bookkeeping only: a failed write must not fail or slow down the call.
+            log.warning("could not record the last use of a token", exc_info=True)
+
+
+def _bearer(metadata: Mapping[str, str]) -> str:
+    value = metadata.get(AUTHORIZATION, "").strip()
+    if not value:
+        raise Unauthenticated("no credentials: send 'authorization: Bearer tp_...' with an API token")
+    if not value.lower().startswith(BEARER):
+        raise Unauthenticated("the gateway accepts only 'authorization: Bearer <API token>'")
+    return value[len(BEARER) :].strip()

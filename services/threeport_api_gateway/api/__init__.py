@@ -1,0 +1,1 @@
+"""gRPC servicers of the gateway's own API: projects, principals, tokens, role bindings, audit."""

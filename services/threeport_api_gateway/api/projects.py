@@ -1,0 +1,112 @@
+"""ProjectService: tenants. Listing shows only the projects the caller holds a role on
+(operators see all); deleting a project also removes the role bindings on it, which is
+FAILED_PRECONDITION unless ``force`` is set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from threeport.gateway.v1alpha1 import project_pb2, project_pb2_grpc
+from threeport_api_gateway.access.authentication import TokenAuthenticator
+from threeport_api_gateway.api.readiness import settle
+from threeport_api_gateway.domain import validation
+from threeport_api_gateway.domain.names import check_id
+from threeport_api_gateway.store.queries import role_bindings_where
+from threeport_api_gateway.store.repositories import Repositories
+from threeport_runtime.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from threeport_runtime.rpc.identity import caller
+
+Context = Any
+
+
+class ProjectService(project_pb2_grpc.ProjectServiceServicer):
+    def __init__(self, repositories: Repositories, authenticator: TokenAuthenticator):
+        self._repos = repositories
+        self._projects = repositories.projects
+        self._authenticator = authenticator
+
+    async def CreateProject(
+        self, request: project_pb2.CreateProjectRequest, context: Context
+    ) -> project_pb2.Project:
+        violations = check_id("project_id", request.project_id) + validation.project(request.project)
+        if violations:
+            raise InvalidArgument.for_fields(violations)
+        created = await self._projects.create(
+            request.project,
+            name=f"projects/{request.project_id}",
+            request_id=request.request_id,
+            validate_only=request.validate_only,
+        )
+        return created if request.validate_only else await settle(self._projects, created)
+
+    async def GetProject(
+        self, request: project_pb2.GetProjectRequest, context: Context
+    ) -> project_pb2.Project:
+        return await self._projects.get(request.name)
+
+    async def ListProjects(
+        self, request: project_pb2.ListProjectsRequest, context: Context
+    ) -> project_pb2.ListProjectsResponse:
+        who = caller()
+        if who.is_operator:
+            projects, next_token = await self._projects.list(
+                page_size=request.page_size,
+                page_token=request.page_token,
+                filter_text=request.filter,
+                hide_deleting=request.hide_deleting,
+            )
+        else:
+            projects, next_token = await self._repos.list_projects_among(
+                {grant.project for grant in who.grants if grant.project},
+                page_size=request.page_size,
+                page_token=request.page_token,
+                filter_text=request.filter,
+                hide_deleting=request.hide_deleting,
+            )
+        return project_pb2.ListProjectsResponse(projects=projects, next_page_token=next_token)
+
+    async def UpdateProject(
+        self, request: project_pb2.UpdateProjectRequest, context: Context
+    ) -> project_pb2.Project:
+        violations = validation.project(request.project)
+        if violations:
+            raise InvalidArgument.for_fields(violations)
+        # Creating through update must not let a project admin mint projects.
+        if (
+            request.allow_missing
+            and not caller().is_operator
+            and await self._projects.find(request.project.name) is None
+        ):
+            raise PermissionDenied("only an operator may create a project (update with allow_missing)")
+        updated = await self._projects.update(
+            request.project,
+            list(request.update_mask.paths),
+            allow_missing=request.allow_missing,
+            validate_only=request.validate_only,
+        )
+        return updated if request.validate_only else await settle(self._projects, updated)
+
+    async def DeleteProject(
+        self, request: project_pb2.DeleteProjectRequest, context: Context
+    ) -> project_pb2.Project:
+        if not request.allow_missing or await self._projects.find(request.name) is not None:
+            bindings = await role_bindings_where(self._repos, "project", request.name)
+            if bindings and not request.force:
+                listed = ", ".join(b.name for b in bindings[:10])
+                raise FailedPrecondition(
+                    f"project {request.name!r} still has role bindings ({listed}); delete them first "
+                    "or delete the project with force",
+                    reason="RESOURCE_IN_USE",
+                )
+            if not request.validate_only:
+                # Validate the etag before removing anything, so a stale delete changes nothing.
+                await self._projects.delete(request.name, etag=request.etag, validate_only=True)
+                for binding in bindings:
+                    await self._repos.role_bindings.delete(binding.name, allow_missing=True)
+                    self._authenticator.forget_principal(binding.spec.principal)
+        return await self._projects.delete(
+            request.name,
+            etag=request.etag,
+            allow_missing=request.allow_missing,
+            validate_only=request.validate_only,
+        )

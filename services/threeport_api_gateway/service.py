@@ -1,0 +1,126 @@
+"""Wires one gateway process: storage, access check, servicers, proxy, bootstrap, relay.
+
+``start_gateway`` is what ``python -m threeport_api_gateway serve`` runs and what tests start
+in-process, so both exercise the same code. It reuses the runtime's per-process resources
+(``ServiceRuntime``: database, Redis, outbox, page tokens) and outbox relay; it does not use
+``runtime.start_service`` because that installs the backends' service-credential check, where
+the gateway needs token authentication.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from threeport.gateway.v1alpha1 import (
+    audit_entry_pb2_grpc,
+    principal_pb2_grpc,
+    project_pb2_grpc,
+    role_binding_pb2_grpc,
+    token_pb2_grpc,
+)
+from threeport_api_gateway.access.authentication import TokenAuthenticator
+from threeport_api_gateway.access.interceptor import AccessInterceptor
+from threeport_api_gateway.access.methods import MethodTable
+from threeport_api_gateway.api.audit import AuditEntryService
+from threeport_api_gateway.api.principals import PrincipalService
+from threeport_api_gateway.api.projects import ProjectService
+from threeport_api_gateway.api.role_bindings import RoleBindingService
+from threeport_api_gateway.api.tokens import TokenIssuer, TokenService
+from threeport_api_gateway.bootstrap import bootstrap_admin
+from threeport_api_gateway.config import LOCAL_DOMAIN, GatewaySettings
+from threeport_api_gateway.domain.ratelimit import RateLimiter
+from threeport_api_gateway.proxy.backends import Backends
+from threeport_api_gateway.proxy.handler import ProxyHandler
+from threeport_api_gateway.server import GatewayServer
+from threeport_api_gateway.store.audit import AuditLog
+from threeport_api_gateway.store.identities import IdentityStore
+from threeport_api_gateway.store.repositories import Repositories
+from threeport_api_gateway.store.tables import SCHEMA
+from threeport_runtime.bus.relay import OutboxRelay
+from threeport_runtime.runtime import ServiceRuntime
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+BootstrapOutput = Callable[[str], None]
+
+
+@dataclass
+class RunningGateway:
+    runtime: ServiceRuntime
+    server: GatewayServer
+    port: int
+    authenticator: TokenAuthenticator
+    access: AccessInterceptor
+    backends: Backends
+    bootstrap_token: str | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def stop(self, grace: float = 5.0, drain_delay: float = 0.0) -> None:
+        """NOT_SERVING, finish in-flight calls and audit writes, stop the relay, close."""
+        await self.server.stop(grace, drain_delay)
+        await self.access.drain()
+        await self.authenticator.close()
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.backends.close()
+        await self.runtime.close()
+
+
+async def start_gateway(settings: GatewaySettings) -> RunningGateway:
+    runtime = ServiceRuntime(settings.runtime, SCHEMA)
+    repositories = Repositories.create(runtime)
+    identities = IdentityStore(runtime.db)
+    authenticator = TokenAuthenticator(identities, cache_seconds=settings.auth_cache_seconds)
+    audit = AuditLog(runtime.db, runtime.page_tokens)
+    methods = MethodTable.load()
+    limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    access = AccessInterceptor(methods, authenticator, limiter, audit)
+    server = GatewayServer(settings.runtime.listen_address, access, tls=settings.tls)
+
+    issuer = TokenIssuer(repositories, identities)
+    local = {
+        "ProjectService": lambda s: project_pb2_grpc.add_ProjectServiceServicer_to_server(
+            ProjectService(repositories, authenticator), s
+        ),
+        "PrincipalService": lambda s: principal_pb2_grpc.add_PrincipalServiceServicer_to_server(
+            PrincipalService(repositories, authenticator), s
+        ),
+        "TokenService": lambda s: token_pb2_grpc.add_TokenServiceServicer_to_server(
+            TokenService(repositories, identities, authenticator), s
+        ),
+        "RoleBindingService": lambda s: role_binding_pb2_grpc.add_RoleBindingServiceServicer_to_server(
+            RoleBindingService(repositories, authenticator), s
+        ),
+        "AuditEntryService": lambda s: audit_entry_pb2_grpc.add_AuditEntryServiceServicer_to_server(
+            AuditEntryService(audit), s
+        ),
+    }
+    for service_name, register in local.items():
+        server.add_service(f"threeport.{LOCAL_DOMAIN}.v1alpha1.{service_name}", register)
+
+    backends = Backends(settings.backend_addresses, settings.runtime.service_credential)
+    public_services = sorted(
+        {m.service for m in methods.values() if m.domain != LOCAL_DOMAIN and not m.internal}
+    )
+    server.add_generic_handler(ProxyHandler(methods, backends), public_services)
+
+    token = await bootstrap_admin(runtime.db, repositories, issuer, settings.bootstrap_principal)
+    port = await server.start()
+    running = RunningGateway(runtime, server, port, authenticator, access, backends, bootstrap_token=token)
+    relay = OutboxRelay(runtime.db, SCHEMA, runtime.redis)
+    running.tasks.append(asyncio.create_task(relay.run(), name="outbox relay"))
+    log.info(
+        "api gateway started",
+        extra={"port": port, "tls": settings.tls is not None, "backends": dict(settings.backend_addresses)},
+    )
+    return running
