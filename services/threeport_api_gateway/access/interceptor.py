@@ -18,7 +18,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf.message import DecodeError, Message
@@ -39,6 +39,11 @@ log = logging.getLogger(__name__)
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
+if TYPE_CHECKING:
+    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:  # Only the type stubs make it generic.
+    _ServerInterceptor = grpc.aio.ServerInterceptor
+
 
 @dataclass
 class Outcome:
@@ -53,7 +58,7 @@ current_outcome: contextvars.ContextVar[Outcome | None] = contextvars.ContextVar
 )
 
 
-class AccessInterceptor(grpc.aio.ServerInterceptor[Any, Any]):
+class AccessInterceptor(_ServerInterceptor):
     def __init__(
         self, methods: MethodTable, authenticate: Authenticator, limiter: RateLimiter, audit: AuditLog
     ):

@@ -12,7 +12,7 @@ and trailing metadata with its ``google.rpc.Status`` details - is relayed unchan
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -25,8 +25,13 @@ from threeport_runtime.rpc.identity import PRINCIPAL, ROLES, caller, format_gran
 Context = grpc.aio.ServicerContext[Any, Any]
 _STATUS_DETAILS = "grpc-status-details-bin"
 
+if TYPE_CHECKING:
+    _GenericRpcHandler = grpc.GenericRpcHandler[Any, Any]
+else:  # Only the type stubs make it generic.
+    _GenericRpcHandler = grpc.GenericRpcHandler
 
-class ProxyHandler(grpc.GenericRpcHandler[Any, Any]):
+
+class ProxyHandler(_GenericRpcHandler):
     def __init__(self, methods: MethodTable, backends: Backends):
         self._methods = methods
         self._backends = backends
