@@ -8,7 +8,6 @@ subject to the same rules (namespace lifecycle, optimistic concurrency) as a cli
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ from threeport_kubesim import errors
 from threeport_kubesim.defaults import apply_defaults
 from threeport_kubesim.errors import ApiError
 from threeport_kubesim.fieldmanager import record_update, server_side_apply
-from threeport_kubesim.meta import new_uid, now_rfc3339, random_suffix
+from threeport_kubesim.meta import clone, new_uid, now_rfc3339, random_suffix
 from threeport_kubesim.patching import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from threeport_kubesim.resources import ResourceRegistry, ResourceType
 from threeport_kubesim.selectors import LabelSelector, format_label_selector
@@ -156,7 +155,7 @@ class ApiServer:
         options: WriteOptions,
         preset_managed_fields: bool = False,
     ) -> dict[str, Any]:
-        obj = copy.deepcopy(require_object(body))
+        obj = clone(require_object(body))
         metadata = obj.setdefault("metadata", {})
         if not isinstance(metadata, dict):
             raise errors.bad_request("metadata must be an object")
@@ -262,7 +261,7 @@ class ApiServer:
     def update(
         self, rtype: ResourceType, namespace: str, name: str, body: Any, options: WriteOptions
     ) -> dict[str, Any]:
-        new = copy.deepcopy(require_object(body))
+        new = clone(require_object(body))
         metadata = new.get("metadata")
         if not isinstance(metadata, dict):
             raise errors.bad_request("metadata is required")
@@ -309,14 +308,14 @@ class ApiServer:
                 metadata.pop(fixed, None)
         if options.subresource == "status":
             status = new.get("status")
-            new = copy.deepcopy(old) | {"status": status} if status is not None else copy.deepcopy(old)
+            new = clone(old) | {"status": status} if status is not None else clone(old)
             new["metadata"]["managedFields"] = metadata.get("managedFields", old_meta.get("managedFields"))
             if new["metadata"]["managedFields"] is None:
                 new["metadata"].pop("managedFields")
             metadata = new["metadata"]
         elif rtype.has_status and options.subresource != "all":
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = clone(old["status"])
             else:
                 new.pop("status", None)
         if not managed_fields_done and "managedFields" not in metadata and old_meta.get("managedFields"):
@@ -476,7 +475,7 @@ class ApiServer:
                 [("FieldValueInvalid", "spec.replicas", "must be a non-negative integer")],
             )
         old = self.get(rtype, namespace, name)
-        new = copy.deepcopy(old)
+        new = clone(old)
         _path_set(new, rtype.scale.spec_replicas, replicas)
         requested_rv = (scale.get("metadata") or {}).get("resourceVersion")
         new["metadata"]["resourceVersion"] = requested_rv or old["metadata"].get("resourceVersion")
@@ -534,7 +533,7 @@ class ApiServer:
             return old, True
         if metadata.get("deletionTimestamp"):
             return old, False
-        new = copy.deepcopy(old)
+        new = clone(old)
         new_meta = new["metadata"]
         new_meta["deletionTimestamp"] = now_rfc3339()
         new_meta["deletionGracePeriodSeconds"] = 0
@@ -551,7 +550,7 @@ class ApiServer:
 
     def remove_finalizer(self, rtype: ResourceType, obj: dict[str, Any], finalizer: str) -> None:
         """Used by simulated controllers (GC, namespace lifecycle) once their cleanup is done."""
-        new = copy.deepcopy(obj)
+        new = clone(obj)
         finalizers = [f for f in new["metadata"].get("finalizers") or [] if f != finalizer]
         if finalizers:
             new["metadata"]["finalizers"] = finalizers

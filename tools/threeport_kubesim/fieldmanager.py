@@ -9,13 +9,13 @@ fields the applier stopped declaring when nobody else owns them.
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from threeport_kubesim.errors import ApiError
 from threeport_kubesim.listsemantics import list_semantics
+from threeport_kubesim.meta import clone
 from threeport_kubesim.resources import ResourceType
 
 Path = tuple[str, ...]
@@ -241,7 +241,7 @@ def server_side_apply(
         raise _conflict_error(rtype, applied, conflicts)
     for path, entry in conflicts:
         entry.fields.discard(path)
-    result: dict[str, Any] = copy.deepcopy(live) if live is not None else {}
+    result: dict[str, Any] = clone(live) if live is not None else {}
     others = [e for e in entries if e is not mine]
     for path in sorted(mine.fields - applied_flat.keys(), key=len, reverse=True):
         prefix = path[:-1] if path[-1] == "." else path
@@ -344,11 +344,11 @@ def _merge_applied(rtype: ResourceType, live: Any, applied: Any, schema_path: tu
             for item in applied:
                 index = _find_item(current, item_element(item, semantics.keys), semantics.keys)
                 if index < 0:
-                    current.append(copy.deepcopy(item))
+                    current.append(clone(item))
                 else:
                     current[index] = _merge_applied(rtype, current[index], item, schema_path)
             return current
         if semantics.kind == "set":
             return current + [v for v in applied if v not in current]
-        return copy.deepcopy(applied)
+        return clone(applied)
     return applied

@@ -6,7 +6,9 @@ import random
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
+
+T = TypeVar("T")
 
 # kube's rand.String alphabet: no vowels (no accidental words) and no confusable characters.
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -50,3 +52,16 @@ def controller_uid(obj: dict[str, Any]) -> str | None:
             uid: str | None = ref.get("uid")
             return uid
     return None
+
+
+def clone(value: T) -> T:
+    """Deep copy of JSON-shaped data; several times faster than copy.deepcopy on API objects."""
+    return cast(T, _clone(value))
+
+
+def _clone(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _clone(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_clone(item) for item in value]
+    return value

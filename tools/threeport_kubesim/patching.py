@@ -5,12 +5,12 @@ directives). Each takes the current object and returns a new one, never mutating
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
 from threeport_kubesim.errors import ApiError, bad_request
 from threeport_kubesim.listsemantics import list_semantics
+from threeport_kubesim.meta import clone
 from threeport_kubesim.resources import ResourceType
 
 
@@ -93,22 +93,22 @@ def _add(doc: Any, path: str, value: Any, replace: bool) -> Any:
 def apply_json_patch(obj: dict[str, Any], operations: Any) -> dict[str, Any]:
     if not isinstance(operations, list):
         raise bad_request("json patch must be a list of operations")
-    doc: Any = copy.deepcopy(obj)
+    doc: Any = clone(obj)
     for op in operations:
         if not isinstance(op, dict) or "op" not in op or "path" not in op:
             raise bad_request(f"invalid json patch operation: {op!r}")
         kind, path = op["op"], op["path"]
         if kind == "add":
-            doc = _add(doc, path, copy.deepcopy(op.get("value")), replace=False)
+            doc = _add(doc, path, clone(op.get("value")), replace=False)
         elif kind == "replace":
-            doc = _add(doc, path, copy.deepcopy(op.get("value")), replace=True)
+            doc = _add(doc, path, clone(op.get("value")), replace=True)
         elif kind == "remove":
             _remove(doc, path)
         elif kind == "move":
             value = _remove(doc, op["from"])
             doc = _add(doc, path, value, replace=False)
         elif kind == "copy":
-            doc = _add(doc, path, copy.deepcopy(_get(doc, op["from"])), replace=False)
+            doc = _add(doc, path, clone(_get(doc, op["from"])), replace=False)
         elif kind == "test":
             if _get(doc, path) != op.get("value"):
                 raise ApiError(422, "Invalid", f"testing value {path} failed")
@@ -122,7 +122,7 @@ def apply_json_patch(obj: dict[str, Any], operations: Any) -> dict[str, Any]:
 def apply_merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386: objects merge recursively, null removes, everything else replaces."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return clone(patch)
     result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
@@ -144,7 +144,7 @@ def _smp_map(rtype: ResourceType, original: Any, patch: dict[str, Any], path: tu
     if directive == "delete":
         return None
     if directive == "replace":
-        return {k: copy.deepcopy(v) for k, v in patch.items() if not k.startswith("$")}
+        return {k: clone(v) for k, v in patch.items() if not k.startswith("$")}
     result = dict(original) if isinstance(original, dict) else {}
     retain = patch.get("$retainKeys")
     for key, value in patch.items():
@@ -194,18 +194,18 @@ def _smp_list(rtype: ResourceType, original: Any, patch: list[Any], path: tuple[
         return current
     if semantics.kind != "map" or not semantics.keys:
         if any(isinstance(v, dict) and v.get("$patch") == "replace" for v in patch):
-            return [copy.deepcopy(v) for v in patch if not (isinstance(v, dict) and "$patch" in v)]
-        return copy.deepcopy(patch)
+            return [clone(v) for v in patch if not (isinstance(v, dict) and "$patch" in v)]
+        return clone(patch)
     merge_key = semantics.keys[:1]
     if any(isinstance(v, dict) and v.get("$patch") == "replace" for v in patch):
-        return [copy.deepcopy(v) for v in patch if not (isinstance(v, dict) and v.get("$patch") == "replace")]
+        return [clone(v) for v in patch if not (isinstance(v, dict) and v.get("$patch") == "replace")]
     positions = {_item_key(item, merge_key): i for i, item in enumerate(current)}
     for item in patch:
         key = _item_key(item, merge_key)
         if key is None or key not in positions:
             if isinstance(item, dict) and item.get("$patch") == "delete":
                 continue
-            current.append(copy.deepcopy(item))
+            current.append(clone(item))
             positions[key] = len(current) - 1
             continue
         index = positions[key]

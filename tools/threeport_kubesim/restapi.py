@@ -427,9 +427,7 @@ class RestApi:
                 waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(watcher.wakeup.wait())]
                 if request.disconnected is not None:
                     waiters.append(request.disconnected)
-                await asyncio.wait(
-                    waiters, timeout=max(wait_for, 0.0), return_when=asyncio.FIRST_COMPLETED
-                )
+                await asyncio.wait(waiters, timeout=max(wait_for, 0.0), return_when=asyncio.FIRST_COMPLETED)
                 waiters[0].cancel()
                 if request.disconnected is not None and request.disconnected.done():
                     break

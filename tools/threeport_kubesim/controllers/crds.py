@@ -3,12 +3,11 @@ it Established, and stops serving (dropping its objects) when it is deleted."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from threeport_kubesim.controllers.runtime import Controller
 from threeport_kubesim.controllers.workloads import set_condition
-from threeport_kubesim.meta import now_rfc3339
+from threeport_kubesim.meta import clone, now_rfc3339
 from threeport_kubesim.resources import ResourceRegistry, ResourceType, ScalePaths
 from threeport_kubesim.store import GroupResource, ObjectStore
 
@@ -86,7 +85,7 @@ class CrdController(Controller):
             return
         spec = crd.get("spec") or {}
         now = now_rfc3339()
-        status = copy.deepcopy(crd.get("status") or {})
+        status = clone(crd.get("status") or {})
         conditions = set_condition(
             status.get("conditions") or [],
             "NamesAccepted",
@@ -106,13 +105,13 @@ class CrdController(Controller):
             with_update_time=False,
         )
         status["conditions"] = conditions
-        names = copy.deepcopy(spec.get("names") or {})
+        names = clone(spec.get("names") or {})
         names.setdefault("singular", str(names.get("kind", "")).lower())
         names.setdefault("listKind", f"{names.get('kind', '')}List")
         status["acceptedNames"] = names
         stored = [v.get("name") for v in spec.get("versions") or [] if v.get("storage")]
         status["storedVersions"] = sorted(set(status.get("storedVersions") or []) | set(stored))
         if status != crd.get("status"):
-            new = copy.deepcopy(crd)
+            new = clone(crd)
             new["status"] = status
             api.controller_write(self.ctx.rtype(CRDS), crd, new, subresource="status")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from threeport_kubesim.controllers.pods import pod_is_active, pod_is_ready
 from threeport_kubesim.controllers.runtime import NODES, PODS, Controller
 from threeport_kubesim.controllers.workloads import changed_keys, pod_from_template, template_hash
+from threeport_kubesim.meta import clone
 from threeport_kubesim.store import GroupResource
 
 DAEMONSETS: GroupResource = ("apps", "daemonsets")
@@ -96,6 +96,6 @@ class DaemonSetController(Controller):
         if len(nodes) - ready > 0:
             status["numberUnavailable"] = len(nodes) - ready
         if status != (ds.get("status") or {}):
-            new = copy.deepcopy(ds)
+            new = clone(ds)
             new["status"] = status
             api.controller_write(self.ctx.rtype(DAEMONSETS), ds, new, subresource="status")

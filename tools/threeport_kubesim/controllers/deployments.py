@@ -4,7 +4,6 @@ within maxSurge/maxUnavailable, with the status counters and the Available/Progr
 
 from __future__ import annotations
 
-import copy
 import time
 from typing import Any
 
@@ -16,7 +15,7 @@ from threeport_kubesim.controllers.workloads import (
     set_condition,
     template_hash,
 )
-from threeport_kubesim.meta import now_rfc3339, owner_reference, parse_rfc3339
+from threeport_kubesim.meta import clone, now_rfc3339, owner_reference, parse_rfc3339
 from threeport_kubesim.store import GroupResource
 
 DEPLOYMENTS: GroupResource = ("apps", "deployments")
@@ -98,9 +97,9 @@ class DeploymentController(Controller):
         self, deployment: dict[str, Any], pod_hash: str, old_rs: list[dict[str, Any]]
     ) -> dict[str, Any] | None:
         spec = deployment["spec"]
-        template = copy.deepcopy(spec.get("template") or {})
+        template = clone(spec.get("template") or {})
         template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = pod_hash
-        selector = copy.deepcopy(spec.get("selector") or {})
+        selector = clone(spec.get("selector") or {})
         selector.setdefault("matchLabels", {})[HASH_LABEL] = pod_hash
         revision = max([_revision(rs) for rs in old_rs] + [0]) + 1
         labels = dict(template["metadata"]["labels"])
@@ -129,7 +128,7 @@ class DeploymentController(Controller):
             annotations = dict(deployment["metadata"].get("annotations") or {})
             if annotations.get(REVISION) != str(revision):
                 annotations[REVISION] = str(revision)
-                new = copy.deepcopy(deployment)
+                new = clone(deployment)
                 new["metadata"]["annotations"] = annotations
                 written = self.ctx.api.controller_write(self.ctx.rtype(DEPLOYMENTS), deployment, new)
                 if written is not None:
@@ -140,7 +139,7 @@ class DeploymentController(Controller):
         current = _replicas(rs)
         if current == replicas:
             return False
-        new = copy.deepcopy(rs)
+        new = clone(rs)
         new["spec"]["replicas"] = replicas
         annotations = new["metadata"].setdefault("annotations", {})
         annotations["deployment.kubernetes.io/desired-replicas"] = str(_replicas(deployment))
@@ -323,7 +322,7 @@ class DeploymentController(Controller):
         status["conditions"] = _order_conditions(conditions)
         if _comparable(status) == _comparable(old_status):
             return
-        new = copy.deepcopy(deployment)
+        new = clone(deployment)
         new["status"] = status
         self.ctx.api.controller_write(self.ctx.rtype(DEPLOYMENTS), deployment, new, subresource="status")
 

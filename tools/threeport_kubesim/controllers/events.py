@@ -3,13 +3,12 @@ most a bounded number per cluster (the real API server expires them after an hou
 
 from __future__ import annotations
 
-import copy
 import time
 from collections import OrderedDict
 from typing import Any
 
 from threeport_kubesim.apiserver import ApiServer
-from threeport_kubesim.meta import now_rfc3339
+from threeport_kubesim.meta import clone, now_rfc3339
 from threeport_kubesim.store import GroupResource
 
 EVENTS: GroupResource = ("", "events")
@@ -38,7 +37,7 @@ class EventRecorder:
         if existing_ref is not None:
             existing = self.api.store.get_object(EVENTS, *existing_ref)
             if existing is not None:
-                updated = copy.deepcopy(existing)
+                updated = clone(existing)
                 updated["count"] = int(existing.get("count", 1)) + 1
                 updated["lastTimestamp"] = now
                 self.api.controller_write(rtype, existing, updated)

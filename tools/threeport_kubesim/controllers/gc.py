@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from threeport_kubesim.controllers.runtime import Controller
+from threeport_kubesim.meta import clone
 from threeport_kubesim.store import GroupResource
 
 FINALIZERS = ("foregroundDeletion", "orphan")
@@ -67,7 +67,7 @@ class GarbageCollector(Controller):
         if not alive:
             api.controller_delete(rtype, obj)
             return
-        new = copy.deepcopy(obj)
+        new = clone(obj)
         new["metadata"]["ownerReferences"] = alive
         api.controller_write(rtype, obj, new, subresource="all")
 
@@ -86,7 +86,7 @@ class GarbageCollector(Controller):
                 dep = api.store.get_object(dep_gr, dep_ns, dep_name)
                 if dep is None:
                     continue
-                new = copy.deepcopy(dep)
+                new = clone(dep)
                 new["metadata"]["ownerReferences"] = [
                     r for r in dep["metadata"].get("ownerReferences") or [] if r.get("uid") != uid
                 ]

@@ -3,13 +3,12 @@ marks the Job Complete."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from threeport_kubesim.controllers.pods import pod_is_ready
 from threeport_kubesim.controllers.runtime import PODS, Controller
 from threeport_kubesim.controllers.workloads import changed_keys, pod_from_template, set_condition
-from threeport_kubesim.meta import now_rfc3339
+from threeport_kubesim.meta import clone, now_rfc3339
 from threeport_kubesim.store import GroupResource
 
 JOBS: GroupResource = ("batch", "jobs")
@@ -34,7 +33,7 @@ class JobController(Controller):
         if job is None or job["metadata"].get("deletionTimestamp"):
             return
         spec = job.get("spec") or {}
-        status = copy.deepcopy(job.get("status") or {})
+        status = clone(job.get("status") or {})
         if any(
             c.get("type") == "Complete" and c.get("status") == "True" for c in status.get("conditions") or []
         ):
@@ -96,6 +95,6 @@ class JobController(Controller):
                 condition["lastProbeTime"] = now
             self.ctx.event(job, "Normal", "Completed", "Job completed", COMPONENT)
         if status != (job.get("status") or {}):
-            new = copy.deepcopy(job)
+            new = clone(job)
             new["status"] = status
             api.controller_write(self.ctx.rtype(JOBS), job, new, subresource="status")

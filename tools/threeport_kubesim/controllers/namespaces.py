@@ -3,11 +3,11 @@ Terminating until everything in it is gone, then disappears."""
 
 from __future__ import annotations
 
-import copy
 import time
 from typing import Any
 
 from threeport_kubesim.controllers.runtime import Controller, SimContext
+from threeport_kubesim.meta import clone
 from threeport_kubesim.store import GroupResource
 
 NAMESPACES: GroupResource = ("", "namespaces")
@@ -73,7 +73,7 @@ class NamespaceController(Controller):
             # Objects held by finalizers: look again shortly (their deletion also re-triggers us).
             self.ctx.enqueue(self.name, "", name, 0.5)
             return
-        new = copy.deepcopy(namespace)
+        new = clone(namespace)
         new.setdefault("spec", {})["finalizers"] = []
         if not new["metadata"].get("finalizers"):
             self._cleanup_at.pop(uid, None)

@@ -3,12 +3,11 @@ image-pull fault), starts containers, reports readiness, and completes Pods of J
 
 from __future__ import annotations
 
-import copy
 import time
 from typing import Any
 
 from threeport_kubesim.controllers.runtime import PODS, Controller, SimContext
-from threeport_kubesim.meta import now_rfc3339
+from threeport_kubesim.meta import clone, now_rfc3339
 from threeport_kubesim.store import GroupResource
 
 SCHEDULER = "default-scheduler"
@@ -90,7 +89,7 @@ class PodLifecycle(Controller):
     def _schedule(self, pod: dict[str, Any]) -> None:
         nodes = [n for n in self.ctx.nodes() if not (n.get("spec") or {}).get("unschedulable")]
         now = now_rfc3339()
-        new = copy.deepcopy(pod)
+        new = clone(pod)
         if not nodes:
             new["status"] = {
                 "phase": "Pending",
@@ -127,7 +126,7 @@ class PodLifecycle(Controller):
 
     def _start(self, pod: dict[str, Any]) -> None:
         now = now_rfc3339()
-        status = copy.deepcopy(pod.get("status") or {})
+        status = clone(pod.get("status") or {})
         previous = {c.get("name"): c for c in status.get("containerStatuses") or []}
         failing = [c for c in self._containers(pod) if self.ctx.faults.image_fails(str(c.get("image", "")))]
         host_ip = self._host_ip(pod)
@@ -165,7 +164,7 @@ class PodLifecycle(Controller):
             status["phase"] = "Pending"
             status["containerStatuses"] = statuses
             status["conditions"] = self._conditions(pod, ready=False, now=now, reason="ContainersNotReady")
-            new = copy.deepcopy(pod)
+            new = clone(pod)
             new["status"] = status
             written = self._write(pod, new)
             if written is not None:
@@ -186,7 +185,7 @@ class PodLifecycle(Controller):
             for c in self._containers(pod)
         ]
         status["conditions"] = self._conditions(pod, ready=True, now=now)
-        new = copy.deepcopy(pod)
+        new = clone(pod)
         new["status"] = status
         written = self._write(pod, new)
         if written is not None and self._is_job_pod(written):
@@ -196,7 +195,7 @@ class PodLifecycle(Controller):
         if not self._is_job_pod(pod):
             return
         now = now_rfc3339()
-        new = copy.deepcopy(pod)
+        new = clone(pod)
         status = new["status"]
         status["phase"] = "Succeeded"
         status["containerStatuses"] = [

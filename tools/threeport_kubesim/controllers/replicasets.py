@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from threeport_kubesim.controllers.pods import pod_is_active, pod_is_ready
 from threeport_kubesim.controllers.runtime import PODS, Controller
 from threeport_kubesim.controllers.workloads import changed_keys, pod_from_template
+from threeport_kubesim.meta import clone
 from threeport_kubesim.store import GroupResource
 
 REPLICASETS: GroupResource = ("apps", "replicasets")
@@ -74,6 +74,6 @@ class ReplicaSetController(Controller):
             status["readyReplicas"] = ready
             status["availableReplicas"] = ready
         if status != (rs.get("status") or {}):
-            new = copy.deepcopy(rs)
+            new = clone(rs)
             new["status"] = status
             api.controller_write(self.ctx.rtype(REPLICASETS), rs, new, subresource="status")

@@ -123,7 +123,7 @@ class ControllerManager:
         self._pending: set[WorkKey] = set()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._timers: set[asyncio.TimerHandle] = set()
+        self._timers: dict[WorkKey, asyncio.TimerHandle] = {}
         ctx.enqueue = self.enqueue
         ctx.api.store.listeners.append(self._on_change)
 
@@ -165,14 +165,19 @@ class ControllerManager:
         key = (controller, namespace, name)
         if delay > 0:
             loop = asyncio.get_running_loop()
-            handle: asyncio.TimerHandle
+            when = loop.time() + delay
+            existing = self._timers.get(key)
+            # One timer per key is enough: the earliest one reconciles and re-arms what is still due.
+            if existing is not None:
+                if existing.when() <= when:
+                    return
+                existing.cancel()
 
             def fire() -> None:
-                self._timers.discard(handle)
+                self._timers.pop(key, None)
                 self.enqueue(controller, namespace, name, 0.0)
 
-            handle = loop.call_later(delay, fire)
-            self._timers.add(handle)
+            self._timers[key] = loop.call_at(when, fire)
             return
         if key in self._pending:
             return
@@ -185,7 +190,7 @@ class ControllerManager:
             self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        for handle in self._timers:
+        for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
         if self._task is not None:

@@ -3,10 +3,10 @@ simulated provisioning delay; PersistentVolumeClaims become Bound."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from threeport_kubesim.controllers.runtime import Controller
+from threeport_kubesim.meta import clone
 from threeport_kubesim.store import GroupResource
 
 SERVICES: GroupResource = ("", "services")
@@ -45,7 +45,7 @@ class LoadBalancerController(Controller):
             return
         if group_resource == SERVICES and (obj.get("spec") or {}).get("type") != "LoadBalancer":
             return
-        new = copy.deepcopy(obj)
+        new = clone(obj)
         ingress: dict[str, Any] = {"ip": self.ctx.api.ips.load_balancer_ip()}
         if group_resource == SERVICES:
             ingress["ipMode"] = "VIP"
@@ -79,7 +79,7 @@ class VolumeBinder(Controller):
         if claim is None or (claim.get("status") or {}).get("phase") == "Bound":
             return
         spec = claim.get("spec") or {}
-        new = copy.deepcopy(claim)
+        new = clone(claim)
         new["spec"]["volumeName"] = f"pvc-{claim['metadata']['uid']}"
         new["status"] = {
             "phase": "Bound",

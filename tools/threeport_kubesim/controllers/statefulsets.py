@@ -3,13 +3,12 @@ PersistentVolumeClaims from volumeClaimTemplates, rolling updates from the highe
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from threeport_kubesim.controllers.pods import pod_is_active, pod_is_ready
 from threeport_kubesim.controllers.runtime import PODS, Controller
 from threeport_kubesim.controllers.workloads import changed_keys, pod_from_template, template_hash
-from threeport_kubesim.meta import owner_reference
+from threeport_kubesim.meta import clone, owner_reference
 from threeport_kubesim.store import GroupResource
 
 STATEFULSETS: GroupResource = ("apps", "statefulsets")
@@ -128,7 +127,7 @@ class StatefulSetController(Controller):
         if ready:
             status["readyReplicas"] = ready
         if status != (sts.get("status") or {}):
-            new = copy.deepcopy(sts)
+            new = clone(sts)
             new["status"] = status
             api.controller_write(self.ctx.rtype(STATEFULSETS), sts, new, subresource="status")
 
@@ -146,7 +145,7 @@ class StatefulSetController(Controller):
                     "namespace": namespace,
                     "labels": dict((sts["spec"].get("selector") or {}).get("matchLabels") or {}),
                 },
-                "spec": copy.deepcopy(template.get("spec") or {}),
+                "spec": clone(template.get("spec") or {}),
             }
             policy = (sts["spec"].get("persistentVolumeClaimRetentionPolicy") or {}).get("whenDeleted")
             if policy == "Delete":
