@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from threeport_kubesim.cluster import ClusterOptions
 from threeport_kubesim.controllers.crds import CRDS, register_crd
-from threeport_kubesim.store import StoredObject
+from threeport_kubesim.store import StoredObject, pack
 from threeport_kubesim.tlsutil import TlsMaterial
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ async def load_snapshot(emulator: Emulator, path: Path) -> None:
                 metadata = obj["metadata"]
                 raw = json.dumps(obj, separators=(",", ":")).encode()
                 bucket[(metadata.get("namespace", ""), metadata["name"])] = StoredObject(
-                    raw, int(metadata.get("resourceVersion", "0")), metadata.get("labels") or None
+                    pack(raw), int(metadata.get("resourceVersion", "0")), metadata.get("labels") or None
                 )
         store.rv = max(store.rv, int(entry["resource_version"]))
         cluster.kick_controllers()
