@@ -11,6 +11,7 @@ from collections.abc import MutableSequence, Sequence
 from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from threeport.common.v1alpha1 import condition_pb2, state_pb2
 
 READY = "Ready"

@@ -78,9 +78,7 @@ class Settings:
             stream_prefix=get("STREAM_PREFIX", cls.stream_prefix),
             otlp_endpoint=get("OTLP_ENDPOINT", ""),
             log_level=get("LOG_LEVEL", cls.log_level).upper(),
-            resync_interval_seconds=_positive_float(
-                env, "RESYNC_INTERVAL_SECONDS", cls.resync_interval_seconds
-            ),
+            resync_interval_seconds=_positive_float(env, "RESYNC_INTERVAL_SECONDS", cls.resync_interval_seconds),
             shutdown_grace_seconds=_positive_float(env, "SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds),
         )
         if len(settings.service_credential) < 16:
@@ -107,9 +105,7 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
-def parse_encryption_keys(
-    spec: str, variable: str = ENV_PREFIX + "ENCRYPTION_KEYS"
-) -> tuple[EncryptionKey, ...]:
+def parse_encryption_keys(spec: str, variable: str = ENV_PREFIX + "ENCRYPTION_KEYS") -> tuple[EncryptionKey, ...]:
     """Parses ``kid1:base64key,kid2:base64key``; the first key is the current one."""
     keys: list[EncryptionKey] = []
     for item in (part.strip() for part in spec.split(",")):
@@ -138,12 +134,8 @@ def _encryption_keys(env: Mapping[str, str]) -> tuple[EncryptionKey, ...]:
     if path:
         try:
             with open(path, encoding="utf-8") as handle:
-                inline = ",".join(
-                    line.strip() for line in handle if line.strip() and not line.startswith("#")
-                )
+                inline = ",".join(line.strip() for line in handle if line.strip() and not line.startswith("#"))
         except OSError as exc:
-            raise ConfigError(
-                f"{ENV_PREFIX}ENCRYPTION_KEYS_FILE: cannot read {path}: {exc.strerror}"
-            ) from None
+            raise ConfigError(f"{ENV_PREFIX}ENCRYPTION_KEYS_FILE: cannot read {path}: {exc.strerror}") from None
         return parse_encryption_keys(inline, ENV_PREFIX + "ENCRYPTION_KEYS_FILE")
     return parse_encryption_keys(inline)

@@ -6,7 +6,6 @@ controllers, with start and graceful stop. ``cli.main`` drives it for production
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -30,6 +29,8 @@ from threeport_runtime.reconcile.controller import Controller, ControllerOptions
 from threeport_runtime.reconcile.events import EventLister, EventRecorder
 from threeport_runtime.rpc.identity import ServiceCredentialAuthenticator
 from threeport_runtime.rpc.server import GrpcServer
+from threeport_runtime.tasks import cancel_and_wait
+from threeport_runtime.telemetry import configure_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,11 @@ R = TypeVar("R", bound=ResourceRow)
 class ServiceRuntime:
     """Shared resources of one service process, and factories bound to them."""
 
-    def __init__(self, settings: Settings, schema: ServiceSchema):
+    def __init__(self, settings: Settings, schema: ServiceSchema, controller_options: ControllerOptions | None = None):
         self.settings = settings
+        self.controller_options = controller_options or ControllerOptions(
+            resync_interval=settings.resync_interval_seconds
+        )
         self.schema = schema
         self.db = Database(settings.database_url)
         self.redis: Redis = connect_redis(settings.redis_url)
@@ -90,7 +94,7 @@ class ServiceRuntime:
             stream_prefix=self.settings.stream_prefix,
             watches=watches,
             list_keys=list_keys,
-            options=options or ControllerOptions(resync_interval=self.settings.resync_interval_seconds),
+            options=options or self.controller_options,
             **kwargs,
         )
         self.controllers.append(controller)
@@ -131,17 +135,16 @@ class RunningService:
     async def stop(self, grace: float = 5.0, drain_delay: float = 0.0) -> None:
         """Graceful stop: NOT_SERVING, finish in-flight calls, stop background work, close."""
         await self.server.stop(grace, drain_delay)
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(*self.tasks)
         await self.runtime.close()
 
 
-async def start_service(definition: ServiceDefinition, settings: Settings) -> RunningService:
+async def start_service(
+    definition: ServiceDefinition, settings: Settings, controller_options: ControllerOptions | None = None
+) -> RunningService:
     """Wires and starts the service: server first, then the relay and controllers."""
-    runtime = ServiceRuntime(settings, definition.schema)
+    configure_telemetry(settings.service_name, settings.otlp_endpoint)
+    runtime = ServiceRuntime(settings, definition.schema, controller_options)
     server = GrpcServer(settings.listen_address, ServiceCredentialAuthenticator(settings.service_credential))
     await definition.setup(runtime, server)
     port = await server.start()

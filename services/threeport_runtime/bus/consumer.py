@@ -22,9 +22,10 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from threeport.common.v1alpha1 import change_event_pb2
 
+from threeport.common.v1alpha1 import change_event_pb2
 from threeport_runtime.bus.streams import PAYLOAD_FIELD
+from threeport_runtime.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +91,7 @@ class StreamConsumer:
             while True:
                 await self._read_once()
         finally:
-            claimer.cancel()
-            await asyncio.gather(claimer, return_exceptions=True)
+            await cancel_and_wait(claimer)
 
     async def _read_once(self) -> None:
         try:
@@ -142,14 +142,8 @@ class StreamConsumer:
             await self._handler(stream, event)
             return True
         except Exception as exc:
-            reason = (
-                f"cannot decode ChangeEvent: {exc}"
-                if isinstance(exc, DecodeError)
-                else f"handler failed: {exc!r}"
-            )
-            log.warning(
-                "stream message not handled; it will be retried", extra={"stream": stream, "error": reason}
-            )
+            reason = f"cannot decode ChangeEvent: {exc}" if isinstance(exc, DecodeError) else f"handler failed: {exc!r}"
+            log.warning("stream message not handled; it will be retried", extra={"stream": stream, "error": reason})
             # Left pending on purpose: it is reclaimed later and dead-lettered after N tries.
             await self._redis.hset(self._reasons_key, f"{stream}/{_text(message_id)}", reason)
             await self._redis.expire(self._reasons_key, _REASON_TTL_SECONDS)
@@ -188,9 +182,7 @@ class StreamConsumer:
     async def _dead_letter(self, stream: str, message_id: Any, deliveries: int) -> None:
         # XCLAIM first: only the replica whose claim succeeds moves the message, so it is
         # dead-lettered once even when several replicas reclaim at the same time.
-        claimed: Any = await self._redis.xclaim(
-            stream, self._group, self.consumer, self._claim_idle_ms, [message_id]
-        )
+        claimed: Any = await self._redis.xclaim(stream, self._group, self.consumer, self._claim_idle_ms, [message_id])
         if not claimed:
             return
         _, fields = claimed[0]

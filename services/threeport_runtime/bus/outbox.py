@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from threeport.common.v1alpha1 import change_event_pb2
 
+from threeport.common.v1alpha1 import change_event_pb2
 from threeport_runtime.bus.streams import resource_stream
 from threeport_runtime.db.schema import ServiceSchema
 from threeport_runtime.telemetry import current_traceparent

@@ -51,9 +51,7 @@ class OutboxRelay:
         delay = 0.1
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._db.libpq_url(), autocommit=True
-                ) as listener:
+                async with await psycopg.AsyncConnection.connect(self._db.libpq_url(), autocommit=True) as listener:
                     await listener.execute(f'LISTEN "{self._schema.outbox_channel}"')
                     delay = 0.1
                     while True:
@@ -82,9 +80,7 @@ class OutboxRelay:
                 return 0
             rows = (
                 await connection.execute(
-                    select(outbox.c.id, outbox.c.stream, outbox.c.payload)
-                    .order_by(outbox.c.id)
-                    .limit(self._batch_size)
+                    select(outbox.c.id, outbox.c.stream, outbox.c.payload).order_by(outbox.c.id).limit(self._batch_size)
                 )
             ).all()
             if not rows:

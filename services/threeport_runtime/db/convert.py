@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
-from threeport.common.v1alpha1 import condition_pb2
 
+from threeport.common.v1alpha1 import condition_pb2
 from threeport_runtime.conditions import state_from_label
 from threeport_runtime.db.schema import ResourceRow
 
@@ -30,9 +30,7 @@ def document(message: Message, field: str) -> dict[str, Any]:
     """A sub-message as a JSON object keyed by proto field names."""
     if field not in message.DESCRIPTOR.fields_by_name:
         return {}
-    value: dict[str, Any] = json_format.MessageToDict(
-        getattr(message, field), preserving_proto_field_name=True
-    )
+    value: dict[str, Any] = json_format.MessageToDict(getattr(message, field), preserving_proto_field_name=True)
     return value
 
 
@@ -41,9 +39,7 @@ def conditions_to_json(conditions: Any) -> list[dict[str, Any]]:
 
 
 def conditions_from_json(items: list[dict[str, Any]]) -> list[condition_pb2.Condition]:
-    return [
-        json_format.ParseDict(item, condition_pb2.Condition(), ignore_unknown_fields=True) for item in items
-    ]
+    return [json_format.ParseDict(item, condition_pb2.Condition(), ignore_unknown_fields=True) for item in items]
 
 
 def timestamp(value: datetime) -> Timestamp:

@@ -58,9 +58,7 @@ def compile_filter(
 
 
 def filter_error(problem: str) -> InvalidArgument:
-    return InvalidArgument(
-        f"invalid filter: {problem}", [FieldViolation("filter", problem)], reason="INVALID_FILTER"
-    )
+    return InvalidArgument(f"invalid filter: {problem}", [FieldViolation("filter", problem)], reason="INVALID_FILTER")
 
 
 def _tokenize(text: str) -> list[tuple[str, str]]:
@@ -70,9 +68,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None or match.end() == position:
-            raise filter_error(
-                f"unexpected character at position {position}: {text[position : position + 10]!r}"
-            )
+            raise filter_error(f"unexpected character at position {position}: {text[position : position + 10]!r}")
         kind = match.lastgroup or "word"
         value = match.group(kind)
         if kind == "string":
@@ -117,9 +113,7 @@ def _compile(
     raise filter_error(f"unknown field {field!r}; filterable fields are {known}")
 
 
-def _json_text(
-    column: InstrumentedAttribute[Any], path: list[str], op: str, value: str
-) -> ColumnElement[bool]:
+def _json_text(column: InstrumentedAttribute[Any], path: list[str], op: str, value: str) -> ColumnElement[bool]:
     node: Any = column
     for part in path[:-1]:
         node = node[part]

@@ -39,9 +39,7 @@ def run_env(schema: ServiceSchema) -> None:
     """The body of a service's ``env.py``, online and offline."""
     url = context.config.get_main_option("sqlalchemy.url")
     if not url:
-        raise RuntimeError(
-            "sqlalchemy.url is not set; run migrations through `python -m threeport_<service> migrate`"
-        )
+        raise RuntimeError("sqlalchemy.url is not set; run migrations through `python -m threeport_<service> migrate`")
     options: dict[str, Any] = {
         "target_metadata": schema.metadata,
         "version_table_schema": schema.name,

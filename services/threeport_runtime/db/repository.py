@@ -20,8 +20,8 @@ from google.protobuf.message import Message
 from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from threeport.common.v1alpha1 import annotations_pb2, change_event_pb2
 
+from threeport.common.v1alpha1 import annotations_pb2, change_event_pb2
 from threeport_runtime.bus.outbox import Outbox
 from threeport_runtime.conditions import derive_state, is_reconciling, state_label
 from threeport_runtime.crypto import FieldCipher
@@ -249,9 +249,7 @@ class ResourceRepository(Generic[M, R]):
             if row is None:
                 if allow_missing:
                     await session.rollback()
-                    return await self.create(
-                        resource, name=source.name, validate_only=validate_only, validate=validate
-                    )
+                    return await self.create(resource, name=source.name, validate_only=validate_only, validate=validate)
                 raise self._not_found(source.name)
             self._check_etag(row, source.etag)
             if row.delete_time is not None:
@@ -311,9 +309,7 @@ class ResourceRepository(Generic[M, R]):
             await self._event(session, row, STATUS_CHANGED)
             return self.to_message(row)
 
-    async def delete(
-        self, name: str, *, etag: str = "", allow_missing: bool = False, validate_only: bool = False
-    ) -> M:
+    async def delete(self, name: str, *, etag: str = "", allow_missing: bool = False, validate_only: bool = False) -> M:
         """Requests deletion; the row goes at once when no finalizers hold it."""
         async with self._db.session() as session, session.begin():
             row = await self._row(session, name, for_update=True)
@@ -383,9 +379,7 @@ class ResourceRepository(Generic[M, R]):
         await self._event(session, row, DELETED)
         return gone
 
-    async def _event(
-        self, session: AsyncSession, row: R, change: change_event_pb2.ChangeType.ValueType
-    ) -> None:
+    async def _event(self, session: AsyncSession, row: R, change: change_event_pb2.ChangeType.ValueType) -> None:
         await self._outbox.add(
             session,
             resource_type=self.resource_type,

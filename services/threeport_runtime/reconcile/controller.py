@@ -22,8 +22,8 @@ from opentelemetry import trace
 from opentelemetry.metrics import Observation
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from threeport.common.v1alpha1 import change_event_pb2
 
+from threeport.common.v1alpha1 import change_event_pb2
 from threeport_runtime.bus.consumer import StreamConsumer
 from threeport_runtime.bus.streams import dead_letter_stream
 from threeport_runtime.db.fencing import current_fence
@@ -32,6 +32,7 @@ from threeport_runtime.logs import resource_context
 from threeport_runtime.reconcile.lease import Leases
 from threeport_runtime.reconcile.queue import WorkQueue
 from threeport_runtime.reconcile.result import PermanentError, Result, TemporaryError
+from threeport_runtime.tasks import cancel_and_wait, run_together
 from threeport_runtime.telemetry import context_from_traceparent, meter, tracer
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,18 @@ Reconciler = Callable[[str], Coroutine[Any, Any, Result | None]]
 KeysFromEvent = Callable[[change_event_pb2.ChangeEvent], Awaitable[Iterable[str]]]
 ListKeys = Callable[[], AsyncIterator[str]]
 PermanentErrorHandler = Callable[[str, PermanentError], Awaitable[None]]
+
+
+# What a controller usually watches on its own resource: its own status writes are left out,
+# as they never need another reconcile.
+SPEC_AND_LIFECYCLE_CHANGES: frozenset[change_event_pb2.ChangeType.ValueType] = frozenset(
+    {
+        change_event_pb2.CHANGE_TYPE_CREATED,
+        change_event_pb2.CHANGE_TYPE_UPDATED,
+        change_event_pb2.CHANGE_TYPE_DELETE_REQUESTED,
+        change_event_pb2.CHANGE_TYPE_DELETED,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -108,11 +121,14 @@ class Controller:
 
     async def run(self) -> None:
         """Runs the consumer, the resync loop and the workers until cancelled."""
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self.consumer.run(), name=f"{self.name} consumer")
-            tasks.create_task(self._resync_forever(), name=f"{self.name} resync")
-            for index in range(self._options.workers):
-                tasks.create_task(self._work_forever(), name=f"{self.name} worker {index}")
+        await run_together(
+            asyncio.create_task(self.consumer.run(), name=f"{self.name} consumer"),
+            asyncio.create_task(self._resync_forever(), name=f"{self.name} resync"),
+            *(
+                asyncio.create_task(self._work_forever(), name=f"{self.name} worker {index}")
+                for index in range(self._options.workers)
+            ),
+        )
 
     def enqueue(self, key: str) -> None:
         self.queue.add(key)
@@ -200,9 +216,7 @@ class Controller:
                 outcome = "permanent_error"
                 self.queue.forget(key)
                 span.set_status(trace.StatusCode.ERROR, error.message)
-                log.warning(
-                    "reconcile failed permanently", extra={"reason": error.reason, "error": error.message}
-                )
+                log.warning("reconcile failed permanently", extra={"reason": error.reason, "error": error.message})
                 if self._on_permanent_error is not None:
                     await self._on_permanent_error(key, error)
             except StaleFence:
@@ -226,10 +240,7 @@ class Controller:
                     extra={"error": str(error), "retry_in": round(delay, 3)},
                 )
             finally:
-                keeper.cancel()
-                if not attempt.done():
-                    attempt.cancel()
-                await asyncio.gather(keeper, attempt, return_exceptions=True)
+                await cancel_and_wait(keeper, attempt)
                 attributes = {"controller": self.name, "outcome": outcome}
                 self._reconciles.add(1, attributes)
                 self._duration.record(time.perf_counter() - started, attributes)

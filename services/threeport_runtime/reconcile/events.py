@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, or_, select, true, tuple_
 from sqlalchemy.dialects.postgresql import insert
-from threeport.common.v1alpha1 import event_pb2
 
+from threeport.common.v1alpha1 import event_pb2
 from threeport_runtime.db.convert import timestamp
 from threeport_runtime.db.engine import Database
 from threeport_runtime.db.filters import filter_error, parse_filter
@@ -99,8 +99,7 @@ class EventLister:
         if page_token:
             last_time, last_id = self._page_tokens.decode(page_token, fingerprint).split("|")
             query = query.where(
-                tuple_(table.c.last_time, table.c.id)
-                < tuple_(datetime.fromisoformat(last_time), int(last_id))
+                tuple_(table.c.last_time, table.c.id) < tuple_(datetime.fromisoformat(last_time), int(last_id))
             )
         query = query.order_by(table.c.last_time.desc(), table.c.id.desc()).limit(size + 1)
         async with self._db.engine.connect() as connection:
@@ -108,9 +107,7 @@ class EventLister:
         next_token = ""
         if len(rows) > size:
             rows = rows[:size]
-            next_token = self._page_tokens.encode(
-                f"{rows[-1].last_time.isoformat()}|{rows[-1].id}", fingerprint
-            )
+            next_token = self._page_tokens.encode(f"{rows[-1].last_time.isoformat()}|{rows[-1].id}", fingerprint)
         return [_to_event(row) for row in rows], next_token
 
     async def prune(self, older_than: datetime) -> int:
@@ -130,13 +127,10 @@ class EventLister:
             column = columns.get(comparison.field)
             if column is None or comparison.op == ":":
                 raise filter_error(
-                    "events can be filtered by type, reason and resource with = or !=, "
-                    f"not {comparison.field!r}"
+                    f"events can be filtered by type, reason and resource with = or !=, not {comparison.field!r}"
                 )
             value = (
-                comparison.value.upper().removeprefix("EVENT_TYPE_")
-                if comparison.field == "type"
-                else comparison.value
+                comparison.value.upper().removeprefix("EVENT_TYPE_") if comparison.field == "type" else comparison.value
             )
             clauses.append(column == value if comparison.op == "=" else column != value)
         return and_(true(), *clauses)

@@ -66,9 +66,7 @@ class Leases:
 
     async def renew(self, key: str, token: int) -> bool:
         """Extends the lease; False when it was lost (expired and taken, or Redis lost it)."""
-        return bool(
-            await self._renew(keys=[self._key(key)], args=[f"{self.owner}:{token}", int(self.ttl * 1000)])
-        )
+        return bool(await self._renew(keys=[self._key(key)], args=[f"{self.owner}:{token}", int(self.ttl * 1000)]))
 
     async def release(self, key: str, token: int) -> None:
         await self._release(keys=[self._key(key)], args=[f"{self.owner}:{token}"])

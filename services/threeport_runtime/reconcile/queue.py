@@ -81,8 +81,11 @@ class WorkQueue:
                 return key
             self._wakeup.clear()
             timeout = self._delayed[0][0] - now if self._delayed else None
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+            # races with the wake-up, leaving the worker impossible to stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wakeup.wait()
 
     def done(self, key: str) -> None:
         """Marks a key finished; re-queues it if it changed meanwhile."""

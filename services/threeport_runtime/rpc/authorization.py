@@ -13,8 +13,8 @@ import functools
 from typing import Any
 
 from google.protobuf import descriptor_pool
-from threeport.common.v1alpha1 import annotations_pb2
 
+from threeport.common.v1alpha1 import annotations_pb2
 from threeport_runtime.errors import PermissionDenied
 from threeport_runtime.rpc.identity import Caller
 
@@ -49,7 +49,7 @@ def request_project(request: Any) -> str:
                 candidates.append(getattr(request, field))
         for field in request.DESCRIPTOR.fields:
             is_resource = field.message_type is not None and "name" in field.message_type.fields_by_name
-            if is_resource and field.label != field.LABEL_REPEATED and request.HasField(field.name):
+            if is_resource and not field.is_repeated and request.HasField(field.name):
                 candidates.append(getattr(request, field.name).name)
     for candidate in candidates:
         parts = candidate.split("/")

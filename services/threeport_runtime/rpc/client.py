@@ -5,7 +5,7 @@ default deadline on every call, so that no internal call can hang forever.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from opentelemetry import trace
@@ -13,11 +13,15 @@ from opentelemetry import trace
 from threeport_runtime.rpc.identity import AUTHORIZATION, SERVICE, SERVICE_SCHEME
 from threeport_runtime.telemetry import inject_metadata, tracer
 
+if TYPE_CHECKING:
+    _UnaryUnary = grpc.aio.UnaryUnaryClientInterceptor[Any, Any]
+    _UnaryStream = grpc.aio.UnaryStreamClientInterceptor[Any, Any]
+else:  # The runtime classes are not generic; only the stubs are.
+    _UnaryUnary = grpc.aio.UnaryUnaryClientInterceptor
+    _UnaryStream = grpc.aio.UnaryStreamClientInterceptor
 
-class _ServiceCallInterceptor(
-    grpc.aio.UnaryUnaryClientInterceptor[Any, Any],
-    grpc.aio.UnaryStreamClientInterceptor[Any, Any],
-):
+
+class _ServiceCallInterceptor(_UnaryUnary, _UnaryStream):
     def __init__(self, service_name: str, credential: str, default_timeout: float):
         self._identity = [(AUTHORIZATION, SERVICE_SCHEME + credential), (SERVICE, service_name)]
         self._default_timeout = default_timeout

@@ -33,9 +33,7 @@ def wrap_handler(handler: grpc.RpcMethodHandler[Any, Any] | None, around: Around
     if handler.unary_stream is not None:
         inner_us: Any = handler.unary_stream
 
-        async def unary_stream(
-            request: Any, context: grpc.aio.ServicerContext[Any, Any]
-        ) -> AsyncIterator[Any]:
+        async def unary_stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
             async with around(request, context):
                 async for response in _responses(inner_us(request, context)):
                     yield response

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from threeport.common.v1alpha1 import annotations_pb2
-
 from threeport_runtime.errors import Unauthenticated
 
 AUTHORIZATION = "authorization"
@@ -57,9 +56,7 @@ class Caller:
         return any(g.role == annotations_pb2.ROLE_OPERATOR and not g.project for g in self.grants)
 
 
-current_caller: contextvars.ContextVar[Caller | None] = contextvars.ContextVar(
-    "threeport_caller", default=None
-)
+current_caller: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("threeport_caller", default=None)
 
 Authenticator = Callable[[Mapping[str, str]], Awaitable[Caller]]
 

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_status import rpc_status
@@ -27,7 +27,12 @@ from threeport_runtime.telemetry import context_from_metadata, current_trace_id,
 
 log = logging.getLogger(__name__)
 
-Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]]
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[Any]]
+
+if TYPE_CHECKING:
+    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:  # The runtime class is not generic; only the stubs are.
+    _ServerInterceptor = grpc.aio.ServerInterceptor
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
@@ -39,7 +44,7 @@ def text_metadata(context: Context) -> dict[str, str]:
     return {key: value for key, value in (context.invocation_metadata() or ()) if isinstance(value, str)}
 
 
-class TracingInterceptor(grpc.aio.ServerInterceptor[Any, Any]):
+class TracingInterceptor(_ServerInterceptor):
     """A SERVER span per call, joined to the caller's trace from the ``traceparent`` header."""
 
     async def intercept_service(self, continuation: Continuation, details: grpc.HandlerCallDetails) -> Any:
@@ -60,7 +65,7 @@ class TracingInterceptor(grpc.aio.ServerInterceptor[Any, Any]):
         return wrap_handler(await continuation(details), around)
 
 
-class MetricsInterceptor(grpc.aio.ServerInterceptor[Any, Any]):
+class MetricsInterceptor(_ServerInterceptor):
     """Counts calls and records their latency by method and status code."""
 
     def __init__(self) -> None:
@@ -88,7 +93,7 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor[Any, Any]):
         return wrap_handler(await continuation(details), around)
 
 
-class ErrorMappingInterceptor(grpc.aio.ServerInterceptor[Any, Any]):
+class ErrorMappingInterceptor(_ServerInterceptor):
     """Turns exceptions into statuses with rich details; never leaks internals to the client."""
 
     async def intercept_service(self, continuation: Continuation, details: grpc.HandlerCallDetails) -> Any:
@@ -110,7 +115,7 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor[Any, Any]):
         return wrap_handler(await continuation(details), around)
 
 
-class IdentityInterceptor(grpc.aio.ServerInterceptor[Any, Any]):
+class IdentityInterceptor(_ServerInterceptor):
     """Authenticates the caller, exposes it as ``current_caller`` and enforces method policies."""
 
     def __init__(self, authenticate: Authenticator, *, enforce_policies: bool = True):

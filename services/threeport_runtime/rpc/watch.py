@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 from google.protobuf.message import Message
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from threeport.common.v1alpha1 import change_event_pb2, watch_pb2
 
+from threeport.common.v1alpha1 import change_event_pb2, watch_pb2
 from threeport_runtime.bus.streams import PAYLOAD_FIELD
 from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.errors import Unavailable
@@ -60,9 +60,7 @@ async def watch_resources(
     prefix = parent + "/" if parent else ""
     while True:
         try:
-            batches: Any = await redis.xread(
-                {stream: position}, count=500, block=int(heartbeat_interval * 1000)
-            )
+            batches: Any = await redis.xread({stream: position}, count=500, block=int(heartbeat_interval * 1000))
         except RedisError as exc:
             raise Unavailable("the change stream is unavailable; retry the watch") from exc
         if not batches:

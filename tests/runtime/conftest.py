@@ -1,0 +1,65 @@
+"""Fixtures of the runtime suite: a migrated toy service on a throwaway database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import grpc
+import pytest
+
+from tests.runtime.toy_service.service import DEFINITION
+from threeport.registry.v1alpha1 import application_pb2_grpc
+from threeport_runtime.db.migrations import upgrade
+from threeport_runtime.reconcile.controller import ControllerOptions
+from threeport_runtime.runtime import RunningService
+from threeport_runtime.testing import (  # noqa: F401 - fixtures
+    TEST_CREDENTIAL,
+    database_url,
+    private_redis,
+    redis_client,
+    start_test_service,
+    stream_prefix,
+    test_settings,
+)
+
+FAST_CONTROLLERS = ControllerOptions(
+    workers=4, resync_interval=600.0, lease_ttl=2.0, claim_idle_ms=300, claim_interval=0.2, max_deliveries=3
+)
+
+
+def identity(principal: str = "", roles: str = "") -> list[tuple[str, str]]:
+    """Metadata as the gateway sends it: the service credential plus the forwarded user."""
+    metadata = [("authorization", f"Service {TEST_CREDENTIAL}")]
+    if principal:
+        metadata += [("x-threeport-principal", principal), ("x-threeport-roles", roles)]
+    return metadata
+
+
+ALICE = identity("alice", "deployer@projects/acme")
+
+
+@dataclass
+class Toy:
+    service: RunningService
+    stub: application_pb2_grpc.ApplicationServiceStub
+    channel: grpc.aio.Channel
+
+
+@pytest.fixture
+async def migrated_database(database_url: str) -> str:  # noqa: F811
+    await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, database_url)
+    return database_url
+
+
+@pytest.fixture
+async def toy(migrated_database: str, stream_prefix: str, redis_client: object) -> AsyncIterator[Toy]:  # noqa: F811
+    settings = test_settings("toy", migrated_database, stream_prefix)
+    service = await start_test_service(DEFINITION, settings, FAST_CONTROLLERS)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.port}")
+    try:
+        yield Toy(service, application_pb2_grpc.ApplicationServiceStub(channel), channel)
+    finally:
+        await channel.close()
+        await service.stop(grace=1.0)
