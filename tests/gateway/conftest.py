@@ -23,6 +23,7 @@ from threeport_api_gateway.service import MIGRATIONS_DIR, RunningGateway, start_
 from threeport_runtime.bus.streams import connect_redis
 from threeport_runtime.db.engine import libpq_url
 from threeport_runtime.db.migrations import upgrade
+from threeport_runtime.telemetry import configure_telemetry
 from threeport_runtime.testing import (
     ADMIN_DATABASE_URL,
     delete_streams,
@@ -163,6 +164,8 @@ async def stream_prefix() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def world(database_url: str, stream_prefix: str, registry: RegistryStandIn) -> AsyncIterator[World]:
+    # As `serve` does, so that calls carry trace ids (a no-op if a provider is already set).
+    configure_telemetry("api-gateway")
     settings = gateway_settings(database_url, stream_prefix, registry)
     gateway = await start_gateway(settings)
     assert gateway.bootstrap_token is not None

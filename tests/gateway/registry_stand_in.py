@@ -58,9 +58,7 @@ class RegistryStandIn:
 
     async def start(self) -> None:
         self.server = GrpcServer("127.0.0.1:0", ServiceCredentialAuthenticator(TEST_CREDENTIAL))
-        self.server.add_service(
-            APPLICATION_SERVICE, lambda s: s.add_generic_rpc_handlers([self._applications()])
-        )
+        self.server.add_service(APPLICATION_SERVICE, lambda s: s.add_generic_rpc_handlers([self._applications()]))
         self.server.add_service(
             "threeport.registry.v1alpha1.ClusterProfileService",
             lambda s: profile_grpc.add_ClusterProfileServiceServicer_to_server(_Profiles(self), s),
@@ -105,9 +103,7 @@ class RegistryStandIn:
                 raise InvalidArgument.for_fields(
                     [FieldViolation("application.spec.components", "must name at least one component")]
                 )
-            return app_pb2.Application(
-                name=f"{request.parent}/applications/{request.application_id}", reconciling=True
-            )
+            return app_pb2.Application(name=f"{request.parent}/applications/{request.application_id}", reconciling=True)
 
         async def watch(
             request: app_pb2.WatchApplicationsRequest, context: Any

@@ -95,8 +95,6 @@ async def test_delete_of_a_project_with_members_needs_force(world: World) -> Non
     await world.admin.project.delete_project(name="projects/acme", force=True)
     with pytest.raises(NotFoundError):
         await world.admin.project.get_project(name="projects/acme")
-    assert [b.name async for b in world.admin.role_binding.list_role_bindings()] == [
-        "roleBindings/admin-operator"
-    ]
+    assert [b.name async for b in world.admin.role_binding.list_role_bindings()] == ["roleBindings/admin-operator"]
     gone = await world.admin.project.delete_project(name="projects/acme", allow_missing=True)
     assert gone.name == ""
