@@ -1,0 +1,1 @@
+"""The cluster-manager service: clusters, cluster claims and their credentials (schema ``clusters``)."""

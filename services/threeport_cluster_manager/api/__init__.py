@@ -1,0 +1,1 @@
+"""gRPC servicers: thin methods over the repositories, drivers and credential store."""

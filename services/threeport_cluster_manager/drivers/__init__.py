@@ -1,0 +1,1 @@
+"""Cluster drivers: one per provider (``attached``, ``sim``, ``kind``, ``eks``) behind ``Driver``."""

@@ -1,0 +1,106 @@
+"""The ``eks`` driver: clusters built by the infra-provider, requested through a ClusterInfra.
+
+The cluster-manager never touches AWS: it creates a ``ClusterInfra`` (internal API of the
+infra-provider, called with the service credential), waits for it to be Ready, and asks it
+for a short-lived connection whenever it needs one. Deleting the cluster deletes the
+ClusterInfra and waits until it is gone. Without ``THREEPORT_BACKEND_INFRA`` the provider is
+unavailable (FAILED_PRECONDITION at create time; nothing is stored).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from threeport.clusters.v1alpha1 import cluster_pb2
+from threeport.infra.v1alpha1 import cluster_infra_pb2
+from threeport.sdk import ApiError, AsyncClient, NotFoundError, readiness
+from threeport_cluster_manager.domain.connection import Connection
+from threeport_cluster_manager.domain.locations import region_for
+from threeport_cluster_manager.drivers.base import DriverError, KubernetesProbe, Provisioning, provider_name
+
+SERVICE_NAME = "cluster-manager"
+DEFAULT_NODE_GROUP = cluster_infra_pb2.NodeGroup(
+    name="default", instance_type="m6i.large", min_size=1, max_size=3, desired_size=2
+)
+
+
+class EksDriver(KubernetesProbe):
+    provider = "eks"
+
+    def __init__(self, infra_backend: str, service_credential: str):
+        self._backend = infra_backend
+        self._metadata = (("authorization", f"Service {service_credential}"), ("x-threeport-service", SERVICE_NAME))
+
+    def unavailable(self) -> str | None:
+        if not self._backend:
+            return (
+                "the eks provider needs the infra-provider service, which is not configured: "
+                "set THREEPORT_BACKEND_INFRA to its address (host:port)"
+            )
+        return None
+
+    def _client(self) -> AsyncClient:
+        return AsyncClient(self._backend, metadata=self._metadata)
+
+    @staticmethod
+    def _infra_name(cluster: cluster_pb2.Cluster) -> str:
+        return f"clusterInfras/{provider_name(cluster)}"
+
+    async def create(self, cluster: cluster_pb2.Cluster) -> Provisioning:
+        name = self._infra_name(cluster)
+        try:
+            async with self._client() as client:
+                infras = client.internal.cluster_infra
+                try:
+                    infra = await infras.get_cluster_infra(name=name)
+                except NotFoundError:
+                    infra = await infras.create_cluster_infra(
+                        cluster_infra_id=provider_name(cluster),
+                        request_id=f"cluster:{cluster.uid}",
+                        cluster_infra=cluster_infra_pb2.ClusterInfra(
+                            spec=cluster_infra_pb2.ClusterInfraSpec(
+                                cluster=cluster.name,
+                                account=cluster.spec.account,
+                                region=region_for(cluster.spec.location),
+                                kubernetes_version=cluster.spec.kubernetes_version,
+                                node_groups=[DEFAULT_NODE_GROUP],
+                            )
+                        ),
+                    )
+        except ApiError as exc:
+            raise DriverError(f"the infra-provider failed: {exc.message}") from None
+        verdict = readiness.assess(infra)
+        if verdict.failed:
+            raise DriverError(f"the infra-provider could not build {name}: {verdict.message}")
+        return Provisioning(ready=verdict.ready, message=verdict.message or "building", infrastructure=name)
+
+    async def delete(self, cluster: cluster_pb2.Cluster) -> bool:
+        name = self._infra_name(cluster)
+        try:
+            async with self._client() as client:
+                infras = client.internal.cluster_infra
+                await infras.delete_cluster_infra(name=name, allow_missing=True)
+                try:
+                    await infras.get_cluster_infra(name=name)
+                except NotFoundError:
+                    return True
+        except ApiError as exc:
+            raise DriverError(f"the infra-provider failed to delete {name}: {exc.message}") from None
+        return False
+
+    async def connect(self, cluster: cluster_pb2.Cluster) -> Connection | None:
+        # Tokens are short-lived, so they are fetched on demand and never stored.
+        try:
+            async with self._client() as client:
+                found = await client.internal.cluster_infra.get_cluster_infra_connection(name=self._infra_name(cluster))
+        except NotFoundError:
+            return None
+        except ApiError as exc:
+            raise DriverError(f"the infra-provider gave no connection: {exc.message}") from None
+        expires = found.expire_time.ToDatetime(tzinfo=UTC) if found.HasField("expire_time") else None
+        return Connection(
+            server=found.server,
+            certificate_authority_data=found.certificate_authority_data,
+            token=found.token,
+            expire_time=expires,
+        )

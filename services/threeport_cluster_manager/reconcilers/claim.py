@@ -1,0 +1,181 @@
+"""The ClusterClaim reconciler: places a claim (``domain.placement``), binds it, releases it.
+
+A binding is stable: once placed, a claim stays on its cluster while the cluster exists, and
+only reports Ready=False while that cluster is unhealthy (workloads are not moved behind the
+consumer's back). A claim whose cluster went away is placed again. On-demand clusters get a
+name and a request id derived from the claim's uid, so a crash between creating the cluster and
+recording the binding cannot create a second one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from threeport.clusters.v1alpha1 import cluster_claim_pb2, cluster_pb2
+from threeport.common.v1alpha1 import change_event_pb2, event_pb2
+from threeport_cluster_manager.domain.names import cluster_name, last_segment, on_demand_cluster_id
+from threeport_cluster_manager.domain.placement import Decision, place
+from threeport_cluster_manager.drivers.registry import Drivers
+from threeport_cluster_manager.reconcilers.conditions import CLAIM_FINALIZER, REACHABLE, READY
+from threeport_cluster_manager.store.repositories import Claims, Clusters
+from threeport_runtime.conditions import TRUE, find_condition
+from threeport_runtime.errors import AlreadyExists, NotFound
+from threeport_runtime.reconcile.events import NORMAL, WARNING, EventRecorder
+from threeport_runtime.reconcile.result import Result
+from threeport_runtime.reconcile.status import mark_ready
+
+DEFAULT_ON_DEMAND_PROVIDER = "sim"
+PENDING_RETRY = 5.0
+
+Enqueue = Callable[[str], None]
+
+
+class ClaimReconciler:
+    def __init__(self, claims: Claims, clusters: Clusters, drivers: Drivers, events: EventRecorder):
+        self._claims = claims
+        self._clusters = clusters
+        self._drivers = drivers
+        self._events = events
+        # Set by the service: the cluster controller's enqueue, so usage changes show promptly.
+        self.enqueue_cluster: Enqueue = lambda _name: None
+
+    async def __call__(self, name: str) -> Result | None:
+        try:
+            claim = await self._claims.get(name)
+        except NotFound:
+            return None
+        if claim.HasField("delete_time"):
+            if claim.status.cluster:
+                self.enqueue_cluster(claim.status.cluster)
+            await self._claims.remove_finalizer(name, CLAIM_FINALIZER)
+            return None
+        if not await self._claims.add_finalizer(name, CLAIM_FINALIZER):
+            return None
+        if claim.status.cluster:
+            bound = await self._clusters.find(claim.status.cluster)
+            if bound is not None and not bound.HasField("delete_time"):
+                await self._report_bound(claim, bound)
+                return None
+            await self._record(
+                claim, WARNING, "ClusterLost", f"{claim.status.cluster} went away; placing the claim again"
+            )
+        clusters = await self._all_clusters()
+        decision = place(claim, clusters)
+        if decision.cluster:
+            target = next(c for c in clusters if c.name == decision.cluster)
+            await self._bind(claim, target, decision.reason, provisioned=False)
+            return None
+        if decision.provision:
+            return await self._provision(claim, decision)
+        await self._pend(claim, "NoMatchingCluster", decision.reason)
+        return Result(requeue_after=PENDING_RETRY)
+
+    async def _provision(self, claim: cluster_claim_pb2.ClusterClaim, decision: Decision) -> Result | None:
+        spec = claim.spec
+        provider = spec.on_demand_provider or spec.requirements.provider or DEFAULT_ON_DEMAND_PROVIDER
+        problem = (
+            self._drivers.unavailable(provider)
+            if provider != "attached"
+            else ("attached clusters cannot be created on demand")
+        )
+        if problem is not None:
+            await self._pend(claim, "ProviderUnavailable", f"{decision.reason}; cannot create one: {problem}")
+            return Result(requeue_after=PENDING_RETRY)
+        name = cluster_name(on_demand_cluster_id(last_segment(claim.name), claim.uid))
+        desired = cluster_pb2.Cluster(
+            labels=dict(spec.requirements.labels),
+            annotations={"threeport.io/created-for": claim.name},
+            spec=cluster_pb2.ClusterSpec(
+                provider=provider, location=spec.requirements.location, profile=spec.profile, on_demand=True
+            ),
+        )
+        try:
+            created = await self._clusters.create(desired, name=name, request_id=f"claim:{claim.uid}")
+        except AlreadyExists:
+            await self._pend(claim, "NameTaken", f"{decision.reason}; {name} exists and was not created for this claim")
+            return Result(requeue_after=PENDING_RETRY)
+        if created.HasField("delete_time"):
+            # The previous on-demand cluster of this claim is still being torn down.
+            await self._pend(claim, "WaitingForCleanup", f"{decision.reason}; waiting for {name} to finish deleting")
+            return Result(requeue_after=1.0)
+        await self._record(claim, NORMAL, "ClusterRequested", f"created {name} on demand (provider {provider})")
+        reason = f"{decision.reason}; created {name} on demand (provider {provider})"
+        await self._bind(claim, created, reason, provisioned=True)
+        return None
+
+    async def _bind(
+        self, claim: cluster_claim_pb2.ClusterClaim, cluster: cluster_pb2.Cluster, reason: str, *, provisioned: bool
+    ) -> None:
+        def mutate(stored: cluster_claim_pb2.ClusterClaim) -> None:
+            stored.status.cluster = cluster.name
+            stored.status.placement_reason = reason
+            stored.status.provisioned = provisioned
+            _mark_by_cluster(stored, cluster)
+
+        await self._claims.update_status(claim.name, mutate)
+        await self._record(claim, NORMAL, "Placed", reason)
+        self.enqueue_cluster(cluster.name)
+
+    async def _report_bound(self, claim: cluster_claim_pb2.ClusterClaim, cluster: cluster_pb2.Cluster) -> None:
+        await self._claims.update_status(claim.name, lambda stored: _mark_by_cluster(stored, cluster))
+
+    async def _pend(self, claim: cluster_claim_pb2.ClusterClaim, reason: str, message: str) -> None:
+        def mutate(stored: cluster_claim_pb2.ClusterClaim) -> None:
+            stored.status.cluster = ""
+            stored.status.provisioned = False
+            stored.status.placement_reason = message
+            mark_ready(stored, ready=False, reason=reason, message=message)
+
+        before = claim.status.placement_reason
+        await self._claims.update_status(claim.name, mutate)
+        if before != message:
+            await self._record(claim, WARNING, "Pending", message)
+
+    async def _all_clusters(self) -> list[cluster_pb2.Cluster]:
+        found: list[cluster_pb2.Cluster] = []
+        page_token = ""
+        while True:
+            page, page_token = await self._clusters.list(page_size=1000, page_token=page_token)
+            found += page
+            if not page_token:
+                return found
+
+    async def _record(
+        self, claim: cluster_claim_pb2.ClusterClaim, kind: event_pb2.EventType.ValueType, reason: str, message: str
+    ) -> None:
+        await self._events.record(
+            resource=claim.name,
+            resource_uid=claim.uid,
+            type=kind,
+            reason=reason,
+            message=message,
+            generation=claim.generation,
+        )
+
+    async def claims_to_revisit(self, event: change_event_pb2.ChangeEvent) -> list[str]:
+        """Keys for a cluster change: the claims bound to it, and every claim not yet Ready (a
+        cluster that changed may now fit them)."""
+        names: set[str] = set()
+        for filter_text in (f'status.cluster = "{event.name}"', "state != READY"):
+            page_token = ""
+            while True:
+                page, page_token = await self._claims.list(
+                    filter_text=filter_text, hide_deleting=True, page_size=1000, page_token=page_token
+                )
+                names.update(claim.name for claim in page)
+                if not page_token:
+                    break
+        return sorted(names)
+
+
+def _mark_by_cluster(claim: cluster_claim_pb2.ClusterClaim, cluster: cluster_pb2.Cluster) -> None:
+    """Ready follows the bound cluster's health."""
+    ready = find_condition(cluster.conditions, READY)
+    reachable = find_condition(cluster.conditions, REACHABLE)
+    if ready is not None and ready.status == TRUE:
+        mark_ready(claim, ready=True, reason="Bound", message=f"bound to {cluster.name}, which is ready")
+    elif reachable is not None and reachable.status != TRUE:
+        mark_ready(claim, ready=False, reason="ClusterUnreachable", message=f"{cluster.name}: {reachable.message}")
+    else:
+        detail = ready.message if ready is not None else "not ready yet"
+        mark_ready(claim, ready=False, reason="ClusterNotReady", message=f"{cluster.name}: {detail}")

@@ -1,0 +1,386 @@
+"""The Cluster reconciler: provision (drivers), connect, onboard, probe, collect, tear down.
+
+One pass, for creation, change, resync and probe alike:
+
+1. Being deleted: delete the infrastructure through the driver (provisioned clusters), drop
+   the credentials, release the finalizer.
+2. Provisioned providers: ``driver.create`` until it reports the API server up (idempotent).
+3. Probe the API server; when reachable, server-side apply the onboarding objects (which also
+   repairs anything removed since).
+4. Write status and conditions (``Reachable``, ``Onboarded``, ``InUse``, ``Ready``), recording an
+   Event on every reachability transition (``ClusterUnreachable``, ``ClusterRecovered``).
+5. On-demand clusters unused for the grace period are deleted unless their retain policy is
+   RETAIN. Then look again after the probe interval.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from threeport.clusters.v1alpha1 import cluster_pb2
+from threeport.common.v1alpha1 import retain_policy_pb2
+from threeport_cluster_manager.config import ClusterManagerConfig
+from threeport_cluster_manager.domain.connection import Connection
+from threeport_cluster_manager.domain.locations import region_for
+from threeport_cluster_manager.domain.names import last_segment
+from threeport_cluster_manager.domain.onboarding import onboarding_manifests
+from threeport_cluster_manager.drivers.base import Driver, DriverError, Provisioning
+from threeport_cluster_manager.drivers.registry import PROVISIONED as PROVISIONED_PROVIDERS
+from threeport_cluster_manager.drivers.registry import Drivers
+from threeport_cluster_manager.kube.apply import apply_all
+from threeport_cluster_manager.kube.client import KubeFailure
+from threeport_cluster_manager.kube.probe import ProbeResult
+from threeport_cluster_manager.reconcilers.conditions import (
+    CLUSTER_FINALIZER,
+    IN_USE,
+    ONBOARDED,
+    PROVISIONED,
+    REACHABLE,
+    READY,
+)
+from threeport_cluster_manager.store.credentials import CredentialStore
+from threeport_cluster_manager.store.repositories import Claims, Clusters
+from threeport_runtime.conditions import FALSE, TRUE, find_condition, set_condition
+from threeport_runtime.errors import NotFound
+from threeport_runtime.reconcile.events import NORMAL, WARNING, EventRecorder
+from threeport_runtime.reconcile.result import PermanentError, Result, TemporaryError
+
+log = logging.getLogger(__name__)
+
+Enqueue = Callable[[str], None]
+
+
+@dataclass
+class Observation:
+    """What one pass learnt about the cluster's API server."""
+
+    connection: Connection | None = None
+    result: ProbeResult | None = None
+    failure: KubeFailure | None = None
+    onboarding_failure: KubeFailure | None = None
+
+
+class ClusterReconciler:
+    def __init__(
+        self,
+        clusters: Clusters,
+        claims: Claims,
+        credentials: CredentialStore,
+        drivers: Drivers,
+        events: EventRecorder,
+        config: ClusterManagerConfig,
+    ):
+        self._clusters = clusters
+        self._claims = claims
+        self._credentials = credentials
+        self._drivers = drivers
+        self._events = events
+        self._config = config
+        # Set by the service: lets a vanished cluster's claims be re-placed promptly.
+        self.enqueue_claim: Enqueue = lambda _name: None
+
+    async def __call__(self, name: str) -> Result | None:
+        try:
+            cluster = await self._clusters.get(name)
+        except NotFound:
+            return None
+        try:
+            driver = self._drivers.get(cluster.spec.provider)
+        except KeyError:
+            raise PermanentError("UnknownProvider", f"provider {cluster.spec.provider!r} is not known") from None
+        if cluster.HasField("delete_time"):
+            return await self._tear_down(cluster, driver)
+        if not await self._clusters.add_finalizer(name, CLUSTER_FINALIZER):
+            return None
+        claims = await self._bound_claims(name)
+        collected = await self._collect_if_unused(cluster, claims)
+        if collected is not None:
+            return collected
+        if cluster.spec.provider in PROVISIONED_PROVIDERS:
+            progress = await self._provision(cluster, driver)
+            if progress is not None and not progress.ready:
+                return Result(requeue_after=self._config.provision_poll)
+        observation = await self._observe(cluster, driver)
+        await self._write_status(cluster, claims, observation)
+        return Result(requeue_after=self._next_look(cluster, claims))
+
+    # -- provisioning --------------------------------------------------------------------------
+
+    async def _provision(self, cluster: cluster_pb2.Cluster, driver: Driver) -> Provisioning | None:
+        """Runs ``driver.create`` unless the cluster is provisioned and connectable already."""
+        provisioned = find_condition(cluster.conditions, PROVISIONED)
+        if provisioned is not None and provisioned.status == TRUE:
+            try:
+                if await driver.connect(cluster) is not None:
+                    return None
+            except DriverError:
+                pass  # Fall through: create reports the provider's state.
+        try:
+            progress = await driver.create(cluster)
+        except DriverError as exc:
+            problem = str(exc)
+            await self._record(cluster, WARNING, "ProvisioningFailed", problem)
+
+            def failed(stored: cluster_pb2.Cluster) -> None:
+                for kind in (PROVISIONED, READY):
+                    set_condition(
+                        stored.conditions,
+                        kind,
+                        False,
+                        reason="ProvisioningFailed",
+                        message=problem,
+                        observed_generation=stored.generation,
+                    )
+
+            await self._clusters.update_status(cluster.name, failed)
+            raise TemporaryError(problem) from None
+        if progress.connection is not None:
+            await self._credentials.put(cluster.name, cluster.uid, progress.connection)
+        if progress.ready and (provisioned is None or provisioned.status != TRUE):
+            await self._record(
+                cluster, NORMAL, "Provisioned", f"{cluster.spec.provider} cluster {progress.infrastructure} is up"
+            )
+
+        def mark(stored: cluster_pb2.Cluster) -> None:
+            stored.status.infrastructure = progress.infrastructure
+            stored.status.region = region_for(stored.spec.location)
+            if progress.connection is not None:
+                stored.status.endpoint = progress.connection.server
+            set_condition(
+                stored.conditions,
+                PROVISIONED,
+                progress.ready,
+                reason="Provisioned" if progress.ready else "Provisioning",
+                message=progress.message or ("the API server is up" if progress.ready else "in progress"),
+                observed_generation=stored.generation,
+            )
+            if not progress.ready:
+                set_condition(
+                    stored.conditions,
+                    READY,
+                    False,
+                    reason="Provisioning",
+                    message=progress.message or "the cluster is being created",
+                    observed_generation=stored.generation,
+                )
+
+        await self._clusters.update_status(cluster.name, mark)
+        return progress
+
+    # -- probing and onboarding ----------------------------------------------------------------
+
+    async def _observe(self, cluster: cluster_pb2.Cluster, driver: Driver) -> Observation:
+        observation = Observation()
+        try:
+            observation.connection = await driver.connect(cluster)
+        except DriverError as exc:
+            observation.failure = KubeFailure("unreachable", str(exc))
+            return observation
+        if observation.connection is None:
+            return observation
+        try:
+            observation.result = await driver.probe(observation.connection, self._config.probe_timeout)
+        except KubeFailure as failure:
+            observation.failure = failure
+            return observation
+        try:
+            await apply_all(
+                observation.connection, onboarding_manifests(last_segment(cluster.name)), self._config.probe_timeout
+            )
+        except KubeFailure as failure:
+            observation.onboarding_failure = failure
+        return observation
+
+    async def _write_status(self, cluster: cluster_pb2.Cluster, claims: list[str], seen: Observation) -> None:
+        before = find_condition(cluster.conditions, REACHABLE)
+        was_reachable = None if before is None else before.status == TRUE
+        result = seen.result
+
+        def mutate(stored: cluster_pb2.Cluster) -> None:
+            generation = stored.generation
+            status = stored.status
+            status.region = region_for(stored.spec.location)
+            del status.claims[:]
+            status.claims.extend(claims)
+            status.last_probe_time.FromDatetime(datetime.now(UTC))
+            if seen.connection is not None:
+                status.endpoint = seen.connection.server
+            if result is not None:
+                status.kubernetes_version = result.kubernetes_version
+                status.node_count = result.node_count
+                status.ready_node_count = result.ready_node_count
+                status.allocatable_cpu_millis = result.allocatable_cpu_millis
+                status.allocatable_memory_bytes = result.allocatable_memory_bytes
+                status.requested_cpu_millis = result.requested_cpu_millis
+                status.requested_memory_bytes = result.requested_memory_bytes
+                status.api_latency_ms = result.api_latency_ms
+                set_condition(
+                    stored.conditions,
+                    REACHABLE,
+                    True,
+                    reason="ProbeSucceeded",
+                    message=f"the API server answers; {result.ready_node_count}/{result.node_count} nodes ready",
+                    observed_generation=generation,
+                )
+            elif seen.connection is None and seen.failure is None:
+                set_condition(
+                    stored.conditions,
+                    REACHABLE,
+                    False,
+                    reason="NoCredentials",
+                    message="no connection is stored for this cluster; attach it again",
+                    observed_generation=generation,
+                )
+            else:
+                failure = seen.failure
+                assert failure is not None
+                set_condition(
+                    stored.conditions,
+                    REACHABLE,
+                    False,
+                    reason=_reason(failure),
+                    message=failure.message,
+                    observed_generation=generation,
+                )
+            if seen.onboarding_failure is not None:
+                set_condition(
+                    stored.conditions,
+                    ONBOARDED,
+                    False,
+                    reason="OnboardingFailed",
+                    message=seen.onboarding_failure.message,
+                    observed_generation=generation,
+                )
+            elif result is not None:
+                set_condition(
+                    stored.conditions,
+                    ONBOARDED,
+                    True,
+                    reason="Onboarded",
+                    message="threeport-system namespace, service account and RBAC are applied",
+                    observed_generation=generation,
+                )
+            set_condition(
+                stored.conditions,
+                IN_USE,
+                bool(claims),
+                reason="Claimed" if claims else "Unclaimed",
+                message=f"{len(claims)} claim(s) bound" if claims else "no claim is bound",
+                observed_generation=generation,
+            )
+            ready, reason, message = _readiness(stored, result, seen)
+            set_condition(
+                stored.conditions, READY, ready, reason=reason, message=message, observed_generation=generation
+            )
+
+        await self._clusters.update_status(cluster.name, mutate)
+        reachable = result is not None
+        if was_reachable is not False and not reachable:
+            failure = seen.failure.message if seen.failure else "no connection is stored"
+            await self._record(cluster, WARNING, "ClusterUnreachable", failure)
+        elif was_reachable is False and reachable:
+            await self._record(cluster, NORMAL, "ClusterRecovered", "the API server answers again")
+
+    # -- garbage collection and teardown -------------------------------------------------------
+
+    async def _collect_if_unused(self, cluster: cluster_pb2.Cluster, claims: list[str]) -> Result | None:
+        """Deletes an unused on-demand cluster after the grace period; None to carry on."""
+        if claims or not cluster.spec.on_demand or cluster.spec.retain_policy == retain_policy_pb2.RETAIN_POLICY_RETAIN:
+            return None
+        in_use = find_condition(cluster.conditions, IN_USE)
+        if in_use is None or in_use.status != FALSE:
+            return None  # The unused period starts when this pass records InUse=False.
+        unused_for = (datetime.now(UTC) - in_use.last_transition_time.ToDatetime(tzinfo=UTC)).total_seconds()
+        if unused_for < self._config.gc_grace:
+            return None
+        await self._record(
+            cluster,
+            NORMAL,
+            "Collected",
+            f"created on demand and unused for {int(unused_for)}s (grace {int(self._config.gc_grace)}s); deleting",
+        )
+        await self._clusters.delete(cluster.name, allow_missing=True)
+        return Result()
+
+    async def _tear_down(self, cluster: cluster_pb2.Cluster, driver: Driver) -> Result | None:
+        if cluster.spec.provider in PROVISIONED_PROVIDERS:
+            try:
+                gone = await driver.delete(cluster)
+            except DriverError as exc:
+                await self._record(cluster, WARNING, "DeprovisioningFailed", str(exc))
+                raise TemporaryError(str(exc)) from None
+            if not gone:
+                return Result(requeue_after=self._config.provision_poll)
+        await self._credentials.delete(cluster.name)
+        for claim in await self._bound_claims(cluster.name):
+            self.enqueue_claim(claim)
+        await self._clusters.remove_finalizer(cluster.name, CLUSTER_FINALIZER)
+        return None
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    async def _bound_claims(self, cluster: str) -> list[str]:
+        names: list[str] = []
+        page_token = ""
+        while True:
+            page, page_token = await self._claims.list(
+                filter_text=f'status.cluster = "{cluster}"', hide_deleting=True, page_size=1000, page_token=page_token
+            )
+            names += [claim.name for claim in page]
+            if not page_token:
+                return names
+
+    def _next_look(self, cluster: cluster_pb2.Cluster, claims: list[str]) -> float:
+        interval = self._config.probe_interval
+        if (
+            cluster.spec.on_demand
+            and not claims
+            and cluster.spec.retain_policy != retain_policy_pb2.RETAIN_POLICY_RETAIN
+        ):
+            # Come back in time to collect it (the pass that records InUse=False starts the clock).
+            in_use = find_condition(cluster.conditions, IN_USE)
+            elapsed = 0.0
+            if in_use is not None and in_use.status == FALSE:
+                elapsed = (datetime.now(UTC) - in_use.last_transition_time.ToDatetime(tzinfo=UTC)).total_seconds()
+            interval = min(interval, max(self._config.gc_grace - elapsed, 0.0) + 0.05)
+        return interval
+
+    async def _record(self, cluster: cluster_pb2.Cluster, kind: int, reason: str, message: str) -> None:
+        await self._events.record(
+            resource=cluster.name,
+            resource_uid=cluster.uid,
+            type=kind,  # type: ignore[arg-type]
+            reason=reason,
+            message=message,
+            generation=cluster.generation,
+        )
+
+
+def _reason(failure: KubeFailure) -> str:
+    return {
+        "unreachable": "Unreachable",
+        "unauthorized": "Unauthorized",
+        "forbidden": "Forbidden",
+        "tls": "TLSError",
+    }.get(failure.kind, "ProbeFailed")
+
+
+def _readiness(stored: cluster_pb2.Cluster, result: ProbeResult | None, seen: Observation) -> tuple[bool, str, str]:
+    if result is None:
+        reachable = find_condition(stored.conditions, REACHABLE)
+        return False, "Unreachable", reachable.message if reachable else "not probed yet"
+    if seen.onboarding_failure is not None:
+        return False, "OnboardingFailed", seen.onboarding_failure.message
+    if result.ready_node_count == 0:
+        return False, "NoReadyNodes", f"none of the {result.node_count} nodes is ready"
+    return (
+        True,
+        "ClusterReady",
+        (
+            f"Kubernetes {result.kubernetes_version}, {result.ready_node_count}/{result.node_count} nodes ready, "
+            f"onboarded"
+        ),
+    )

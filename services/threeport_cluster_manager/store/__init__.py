@@ -1,0 +1,1 @@
+"""Storage of the ``clusters`` schema: tables, repositories and the encrypted credentials."""

@@ -1,0 +1,41 @@
+"""The ``clusters`` schema: clusters, cluster claims, and cluster credentials (encrypted)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, Text, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from threeport_runtime.db.schema import ResourceRow, ServiceSchema
+
+SCHEMA = ServiceSchema("clusters")
+
+
+class Base(DeclarativeBase):
+    metadata = SCHEMA.metadata
+
+
+class ClusterRow(ResourceRow, Base):
+    __tablename__ = "clusters"
+
+
+class ClusterClaimRow(ResourceRow, Base):
+    __tablename__ = "cluster_claims"
+
+
+class CredentialsRow(Base):
+    """How to reach one cluster's API server. ``secret`` is one AES-GCM ciphertext of the CA,
+    token and client certificate/key, bound to the cluster's uid; the server URL is not secret
+    and stays readable for operators looking at the table."""
+
+    __tablename__ = "cluster_credentials"
+
+    cluster: Mapped[str] = mapped_column(Text, primary_key=True)
+    cluster_uid: Mapped[uuid.UUID] = mapped_column(Uuid)
+    server: Mapped[str] = mapped_column(Text)
+    insecure_skip_tls_verify: Mapped[bool] = mapped_column(Boolean, default=False)
+    secret: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(Text)
+    update_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
