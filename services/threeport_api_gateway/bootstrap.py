@@ -45,9 +45,7 @@ async def bootstrap_admin(
                         type=principal_pb2.PRINCIPAL_TYPE_USER, display_name="Bootstrap administrator"
                     )
                 )
-                created = await repositories.principals.create(
-                    principal, name=name, request_id=f"bootstrap:{name}"
-                )
+                created = await repositories.principals.create(principal, name=name, request_id=f"bootstrap:{name}")
                 await settle(repositories.principals, created)
             binding_name = f"roleBindings/{principal_id}-operator"
             if await repositories.role_bindings.find(binding_name) is None:
@@ -62,9 +60,7 @@ async def bootstrap_admin(
                 name, f"bootstrap-{secrets.token_hex(3)}", description="created at first start"
             )
             async with db.session() as session, session.begin():
-                await session.execute(
-                    insert(BootstrapRow).values(id=1, principal=name, completed_at=datetime.now(UTC))
-                )
+                await session.execute(insert(BootstrapRow).values(id=1, principal=name, completed_at=datetime.now(UTC)))
             return text
         finally:
             await lock.execute(select(func.pg_advisory_unlock(_LOCK_KEY)))

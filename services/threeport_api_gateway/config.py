@@ -90,9 +90,7 @@ def _tls(env: Mapping[str, str]) -> TlsSettings | None:
             )
         return None
     if not (cert and key):
-        raise ConfigError(
-            f"set both {ENV_PREFIX}GATEWAY_TLS_CERT and {ENV_PREFIX}GATEWAY_TLS_KEY, or neither"
-        )
+        raise ConfigError(f"set both {ENV_PREFIX}GATEWAY_TLS_CERT and {ENV_PREFIX}GATEWAY_TLS_KEY, or neither")
     paths = [Path(cert), Path(key), *([Path(client_ca)] if client_ca else [])]
     for path in paths:
         if not path.is_file():

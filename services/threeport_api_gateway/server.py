@@ -53,9 +53,7 @@ class GatewayServer:
         register(self.server)
         self._service_names.append(full_name)
 
-    def add_generic_handler(
-        self, handler: grpc.GenericRpcHandler[Any, Any], service_names: Sequence[str] = ()
-    ) -> None:
+    def add_generic_handler(self, handler: grpc.GenericRpcHandler[Any, Any], service_names: Sequence[str] = ()) -> None:
         """Adds a handler for many services (the proxy); ``service_names`` are listed by reflection."""
         self.server.add_generic_rpc_handlers([handler])
         self._service_names.extend(service_names)

@@ -109,9 +109,7 @@ async def start_gateway(settings: GatewaySettings) -> RunningGateway:
         server.add_service(f"threeport.{LOCAL_DOMAIN}.v1alpha1.{service_name}", register)
 
     backends = Backends(settings.backend_addresses, settings.runtime.service_credential)
-    public_services = sorted(
-        {m.service for m in methods.values() if m.domain != LOCAL_DOMAIN and not m.internal}
-    )
+    public_services = sorted({m.service for m in methods.values() if m.domain != LOCAL_DOMAIN and not m.internal})
     server.add_generic_handler(ProxyHandler(methods, backends), public_services)
 
     token = await bootstrap_admin(runtime.db, repositories, issuer, settings.bootstrap_principal)

@@ -28,7 +28,7 @@ from threeport_runtime.testing import (
     ADMIN_DATABASE_URL,
     delete_streams,
     free_port,
-    test_settings,
+    make_settings,
     unique_stream_prefix,
 )
 
@@ -140,7 +140,7 @@ def gateway_settings(
     database_url: str, stream_prefix: str, registry: RegistryStandIn, **changes: Any
 ) -> GatewaySettings:
     settings = GatewaySettings(
-        runtime=test_settings("api-gateway", database_url, stream_prefix),
+        runtime=make_settings("api-gateway", database_url, stream_prefix),
         backend_addresses={
             "registry": registry.target,
             # Configured, but nothing listens there.

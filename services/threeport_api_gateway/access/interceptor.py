@@ -59,9 +59,7 @@ current_outcome: contextvars.ContextVar[Outcome | None] = contextvars.ContextVar
 
 
 class AccessInterceptor(_ServerInterceptor):
-    def __init__(
-        self, methods: MethodTable, authenticate: Authenticator, limiter: RateLimiter, audit: AuditLog
-    ):
+    def __init__(self, methods: MethodTable, authenticate: Authenticator, limiter: RateLimiter, audit: AuditLog):
         self._methods = methods
         self._authenticate = authenticate
         self._limiter = limiter
@@ -88,9 +86,7 @@ class AccessInterceptor(_ServerInterceptor):
             await asyncio.gather(*self._pending_audits, return_exceptions=True)
 
     @asynccontextmanager
-    async def _guard(
-        self, method: str, info: MethodInfo | None, request: Any, context: Context
-    ) -> AsyncIterator[None]:
+    async def _guard(self, method: str, info: MethodInfo | None, request: Any, context: Context) -> AsyncIterator[None]:
         draft = _Draft(method=method, peer=context.peer() or "", trace_id=current_trace_id())
         try:
             caller = await self._authenticate(text_metadata(context))
@@ -173,9 +169,7 @@ def _decode(info: MethodInfo | None, request: Any) -> Message | None:
         try:
             return info.request_type.FromString(request)
         except DecodeError:
-            raise InvalidArgument(
-                f"the request is not a valid {info.request_type.DESCRIPTOR.full_name}"
-            ) from None
+            raise InvalidArgument(f"the request is not a valid {info.request_type.DESCRIPTOR.full_name}") from None
     decoded: Message = request
     return decoded
 

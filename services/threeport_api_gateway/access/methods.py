@@ -34,9 +34,7 @@ class MethodInfo:
 
     @property
     def internal(self) -> bool:
-        return self.policy is not None and (
-            self.policy.internal or self.policy.role == annotations_pb2.ROLE_SERVICE
-        )
+        return self.policy is not None and (self.policy.internal or self.policy.role == annotations_pb2.ROLE_SERVICE)
 
     @property
     def mutating(self) -> bool:
@@ -74,9 +72,7 @@ class MethodTable(Mapping[str, MethodInfo]):
 def _info(pool: descriptor_pool.DescriptorPool, method: MethodDescriptor) -> MethodInfo:
     service = method.containing_service.full_name
     options = method.GetOptions()
-    policy = (
-        options.Extensions[annotations_pb2.policy] if options.HasExtension(annotations_pb2.policy) else None
-    )
+    policy = options.Extensions[annotations_pb2.policy] if options.HasExtension(annotations_pb2.policy) else None
     return MethodInfo(
         path=f"/{service}/{method.name}",
         service=service,

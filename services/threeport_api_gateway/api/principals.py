@@ -99,9 +99,7 @@ class PrincipalService(principal_pb2_grpc.PrincipalServiceServicer):
         for binding in bindings:
             await self._repos.role_bindings.delete(binding.name, allow_missing=True)
         self._authenticator.forget_principal(request.name)
-        return await self._principals.delete(
-            request.name, etag=request.etag, allow_missing=request.allow_missing
-        )
+        return await self._principals.delete(request.name, etag=request.etag, allow_missing=request.allow_missing)
 
     async def GetCurrentPrincipal(
         self, request: principal_pb2.GetCurrentPrincipalRequest, context: Context

@@ -25,9 +25,7 @@ class ProjectService(project_pb2_grpc.ProjectServiceServicer):
         self._projects = repositories.projects
         self._authenticator = authenticator
 
-    async def CreateProject(
-        self, request: project_pb2.CreateProjectRequest, context: Context
-    ) -> project_pb2.Project:
+    async def CreateProject(self, request: project_pb2.CreateProjectRequest, context: Context) -> project_pb2.Project:
         violations = check_id("project_id", request.project_id) + validation.project(request.project)
         if violations:
             raise InvalidArgument.for_fields(violations)
@@ -39,9 +37,7 @@ class ProjectService(project_pb2_grpc.ProjectServiceServicer):
         )
         return created if request.validate_only else await settle(self._projects, created)
 
-    async def GetProject(
-        self, request: project_pb2.GetProjectRequest, context: Context
-    ) -> project_pb2.Project:
+    async def GetProject(self, request: project_pb2.GetProjectRequest, context: Context) -> project_pb2.Project:
         return await self._projects.get(request.name)
 
     async def ListProjects(
@@ -65,9 +61,7 @@ class ProjectService(project_pb2_grpc.ProjectServiceServicer):
             )
         return project_pb2.ListProjectsResponse(projects=projects, next_page_token=next_token)
 
-    async def UpdateProject(
-        self, request: project_pb2.UpdateProjectRequest, context: Context
-    ) -> project_pb2.Project:
+    async def UpdateProject(self, request: project_pb2.UpdateProjectRequest, context: Context) -> project_pb2.Project:
         violations = validation.project(request.project)
         if violations:
             raise InvalidArgument.for_fields(violations)
@@ -86,9 +80,7 @@ class ProjectService(project_pb2_grpc.ProjectServiceServicer):
         )
         return updated if request.validate_only else await settle(self._projects, updated)
 
-    async def DeleteProject(
-        self, request: project_pb2.DeleteProjectRequest, context: Context
-    ) -> project_pb2.Project:
+    async def DeleteProject(self, request: project_pb2.DeleteProjectRequest, context: Context) -> project_pb2.Project:
         if not request.allow_missing or await self._projects.find(request.name) is not None:
             bindings = await role_bindings_where(self._repos, "project", request.name)
             if bindings and not request.force:

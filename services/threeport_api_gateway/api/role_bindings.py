@@ -77,11 +77,7 @@ class RoleBindingService(role_binding_pb2_grpc.RoleBindingServiceServicer):
     async def _missing_references(self, binding: role_binding_pb2.RoleBinding) -> list[FieldViolation]:
         violations = []
         if await self._repos.principals.find(binding.spec.principal) is None:
-            violations.append(
-                FieldViolation("role_binding.spec.principal", f"{binding.spec.principal} does not exist")
-            )
+            violations.append(FieldViolation("role_binding.spec.principal", f"{binding.spec.principal} does not exist"))
         if binding.spec.project and await self._repos.projects.find(binding.spec.project) is None:
-            violations.append(
-                FieldViolation("role_binding.spec.project", f"{binding.spec.project} does not exist")
-            )
+            violations.append(FieldViolation("role_binding.spec.project", f"{binding.spec.project} does not exist"))
         return violations

@@ -77,9 +77,7 @@ class TokenService(token_pb2_grpc.TokenServiceServicer):
         expire_time: datetime | None = None
         if request.HasField("ttl"):
             if request.token.spec.HasField("expire_time"):
-                violations.append(
-                    FieldViolation("ttl", "give either ttl or token.spec.expire_time, not both")
-                )
+                violations.append(FieldViolation("ttl", "give either ttl or token.spec.expire_time, not both"))
             elif request.ttl.ToTimedelta() <= timedelta(0):
                 violations.append(FieldViolation("ttl", "must be positive, e.g. 720h"))
             else:
@@ -98,9 +96,7 @@ class TokenService(token_pb2_grpc.TokenServiceServicer):
     async def GetToken(self, request: token_pb2.GetTokenRequest, context: Context) -> token_pb2.Token:
         return await present(self._identities, await self._tokens.get(request.name))
 
-    async def ListTokens(
-        self, request: token_pb2.ListTokensRequest, context: Context
-    ) -> token_pb2.ListTokensResponse:
+    async def ListTokens(self, request: token_pb2.ListTokensRequest, context: Context) -> token_pb2.ListTokensResponse:
         found, next_token = await self._tokens.list(
             parent=request.parent,
             page_size=request.page_size,

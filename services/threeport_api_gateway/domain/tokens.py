@@ -85,9 +85,7 @@ def verify(secret: str, stored: str) -> bool:
     try:
         n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
         salt, expected = _unb64(parts[4]), _unb64(parts[5])
-        digest = hashlib.scrypt(
-            secret.encode(), salt=salt, n=n, r=r, p=p, dklen=len(expected), maxmem=128 << 20
-        )
+        digest = hashlib.scrypt(secret.encode(), salt=salt, n=n, r=r, p=p, dklen=len(expected), maxmem=128 << 20)
     except ValueError:
         return False
     return hmac.compare_digest(digest, expected)

@@ -50,20 +50,14 @@ def role_binding(resource: role_binding_pb2.RoleBinding, field: str = "role_bind
     violations = check_name(f"{field}.spec.principal", spec.principal, "principals")
     if spec.role not in BINDABLE_ROLES:
         violations.append(
-            FieldViolation(
-                f"{field}.spec.role", "must be ROLE_VIEWER, ROLE_DEPLOYER, ROLE_ADMIN or ROLE_OPERATOR"
-            )
+            FieldViolation(f"{field}.spec.role", "must be ROLE_VIEWER, ROLE_DEPLOYER, ROLE_ADMIN or ROLE_OPERATOR")
         )
     elif spec.role == annotations_pb2.ROLE_OPERATOR:
         if spec.project:
-            violations.append(
-                FieldViolation(f"{field}.spec.project", "must be empty: operator is a global role")
-            )
+            violations.append(FieldViolation(f"{field}.spec.project", "must be empty: operator is a global role"))
     elif not spec.project:
         violations.append(
-            FieldViolation(
-                f"{field}.spec.project", "is required for viewer, deployer and admin, e.g. projects/acme"
-            )
+            FieldViolation(f"{field}.spec.project", "is required for viewer, deployer and admin, e.g. projects/acme")
         )
     else:
         violations.extend(check_name(f"{field}.spec.project", spec.project, "projects"))

@@ -37,9 +37,7 @@ class ProxyHandler(_GenericRpcHandler):
         self._backends = backends
         self._handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
-    def service(
-        self, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any] | None:
         method: str = handler_call_details.method
         cached = self._handlers.get(method)
         if cached is not None:
@@ -84,7 +82,8 @@ class ProxyHandler(_GenericRpcHandler):
             if stream is None:
                 stream = multicallables[id(channel)] = channel.unary_stream(info.path, None, None)
             remaining = context.time_remaining()
-            call = stream(request, metadata=_identity(), timeout=remaining or STREAM_DEFAULT_TIMEOUT)
+            metadata = (*_identity(), *backends.stream_identity())
+            call = stream(request, metadata=metadata, timeout=remaining or STREAM_DEFAULT_TIMEOUT)
             try:
                 async for response in call:
                     yield response

@@ -14,9 +14,7 @@ def quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-async def role_bindings_where(
-    repositories: Repositories, field: str, value: str
-) -> list[role_binding_pb2.RoleBinding]:
+async def role_bindings_where(repositories: Repositories, field: str, value: str) -> list[role_binding_pb2.RoleBinding]:
     """Every role binding whose ``spec.<field>`` equals ``value``."""
     return await _all(repositories.role_bindings, filter_text=f"spec.{field} = {quoted(value)}")
 
@@ -25,9 +23,7 @@ async def tokens_of(repositories: Repositories, principal: str) -> list[token_pb
     return await _all(repositories.tokens, parent=principal)
 
 
-async def _all(
-    repository: ResourceRepository[Any, Any], *, parent: str = "", filter_text: str = ""
-) -> list[Any]:
+async def _all(repository: ResourceRepository[Any, Any], *, parent: str = "", filter_text: str = "") -> list[Any]:
     found: list[Any] = []
     page_token = ""
     while True:

@@ -73,12 +73,8 @@ class Repositories:
         if page_size < 0:
             raise InvalidArgument.for_fields([FieldViolation("page_size", "must not be negative")])
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        fingerprint = PageTokenCodec.fingerprint(
-            "visible-projects", sorted(names), filter_text, hide_deleting
-        )
-        query = select(ProjectRow).where(
-            ProjectRow.name.in_(sorted(names)), self.projects.compile_filter(filter_text)
-        )
+        fingerprint = PageTokenCodec.fingerprint("visible-projects", sorted(names), filter_text, hide_deleting)
+        query = select(ProjectRow).where(ProjectRow.name.in_(sorted(names)), self.projects.compile_filter(filter_text))
         if hide_deleting:
             query = query.where(ProjectRow.delete_time.is_(None))
         if page_token:

@@ -35,12 +35,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name", name=op.f("pk_audit_entries")),
         schema="gateway",
     )
-    op.create_index(
-        op.f("ix_audit_entries_principal"), "audit_entries", ["principal"], unique=False, schema="gateway"
-    )
-    op.create_index(
-        op.f("ix_audit_entries_project"), "audit_entries", ["project"], unique=False, schema="gateway"
-    )
+    op.create_index(op.f("ix_audit_entries_principal"), "audit_entries", ["principal"], unique=False, schema="gateway")
+    op.create_index(op.f("ix_audit_entries_project"), "audit_entries", ["project"], unique=False, schema="gateway")
     op.create_index(op.f("ix_audit_entries_time"), "audit_entries", ["time"], unique=False, schema="gateway")
     op.create_table(
         "bootstrap",
@@ -162,9 +158,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("request_id", name=op.f("uq_role_bindings_request_id")),
         schema="gateway",
     )
-    op.create_index(
-        op.f("ix_role_bindings_parent"), "role_bindings", ["parent"], unique=False, schema="gateway"
-    )
+    op.create_index(op.f("ix_role_bindings_parent"), "role_bindings", ["parent"], unique=False, schema="gateway")
     op.create_index(
         "ix_role_bindings_spec_principal",
         "role_bindings",
