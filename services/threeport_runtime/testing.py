@@ -66,7 +66,7 @@ async def delete_streams(redis: Redis, prefix: str) -> None:
         await redis.delete(key)
 
 
-def test_encryption_keys(*key_ids: str) -> tuple[EncryptionKey, ...]:
+def make_encryption_keys(*key_ids: str) -> tuple[EncryptionKey, ...]:
     return tuple(EncryptionKey(key_id, os.urandom(32)) for key_id in key_ids or ("k1",))
 
 
@@ -74,7 +74,7 @@ def encryption_keys_env(keys: tuple[EncryptionKey, ...]) -> str:
     return ",".join(f"{k.key_id}:{base64.b64encode(k.secret).decode()}" for k in keys)
 
 
-def test_settings(
+def make_settings(
     service: str, database_url: str, stream_prefix: str, redis_url: str = REDIS_URL, **overrides: Any
 ) -> Settings:
     settings = Settings(

@@ -17,11 +17,11 @@ from threeport_runtime.runtime import RunningService
 from threeport_runtime.testing import (  # noqa: F401 - fixtures
     TEST_CREDENTIAL,
     database_url,
+    make_settings,
     private_redis,
     redis_client,
     start_test_service,
     stream_prefix,
-    test_settings,
 )
 
 FAST_CONTROLLERS = ControllerOptions(
@@ -55,7 +55,7 @@ async def migrated_database(database_url: str) -> str:  # noqa: F811
 
 @pytest.fixture
 async def toy(migrated_database: str, stream_prefix: str, redis_client: object) -> AsyncIterator[Toy]:  # noqa: F811
-    settings = test_settings("toy", migrated_database, stream_prefix)
+    settings = make_settings("toy", migrated_database, stream_prefix)
     service = await start_test_service(DEFINITION, settings, FAST_CONTROLLERS)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.port}")
     try:

@@ -88,19 +88,27 @@ class StandardMethods(Generic[M]):
         example = self.parent_pattern.replace("{project}", "acme").replace("{application}", "shop")
         return [FieldViolation(field, f"must be {self.parent_pattern}, e.g. {example}")]
 
-    def check_parent_and_id(self, parent: str, resource_id: str) -> None:
+    def check_parent_and_id(self, parent: str, resource_id: str, resource: M | None = None) -> None:
+        """Raises INVALID_ARGUMENT for a bad parent or id, listing the resource's own violations
+        too, so that one round trip shows everything to fix."""
         violations = self.check_parent(parent)
         if not DNS_LABEL.match(resource_id):
             violations.append(FieldViolation(self.id_field, DNS_LABEL_RULE))
-        if violations:
-            raise InvalidArgument.for_fields(violations)
+        if not violations:
+            return
+        if resource is not None and self._validate is not None:
+            try:
+                self._validate(resource)
+            except InvalidArgument as error:
+                violations.extend(error.violations)
+        raise InvalidArgument.for_fields(violations)
 
     # -- the standard methods -------------------------------------------------------------------
 
     async def create(self, request: Any) -> M:
         parent = request.parent if "parent" in request.DESCRIPTOR.fields_by_name else ""
         resource_id = getattr(request, self.id_field)
-        self.check_parent_and_id(parent, resource_id)
+        self.check_parent_and_id(parent, resource_id, getattr(request, self.field))
         return await self.repository.create(
             getattr(request, self.field),
             name=self.name_for(parent, resource_id),

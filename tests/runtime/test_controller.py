@@ -1,0 +1,208 @@
+"""The reconcile engine under failure: replicas, a dying replica, lost events, lost Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+
+import grpc
+from redis.asyncio import Redis
+
+from tests.runtime.conftest import ALICE, FAST_CONTROLLERS
+from tests.runtime.toy_service.replica import CONTROLLER, OPTIONS
+from tests.runtime.toy_service.service import DEFINITION, applications_of
+from tests.support import REPO_ROOT
+from threeport.common.v1alpha1 import state_pb2
+from threeport.registry.v1alpha1 import application_pb2 as pb
+from threeport.registry.v1alpha1 import application_pb2_grpc
+from threeport_runtime.bus.streams import connect_redis, resource_stream
+from threeport_runtime.reconcile.controller import Controller, ControllerOptions, Watch
+from threeport_runtime.reconcile.result import Result
+from threeport_runtime.runtime import ServiceRuntime
+from threeport_runtime.tasks import cancel_and_wait
+from threeport_runtime.testing import REDIS_URL, PrivateRedis, make_settings, start_test_service, wait_until
+
+
+def new_app() -> pb.Application:
+    app = pb.Application()
+    app.spec.components["web"].image = "nginx:1"
+    return app
+
+
+async def test_two_replicas_never_reconcile_one_key_at_once(stream_prefix: str, redis_client: Redis) -> None:
+    keys = [f"thing-{i}" for i in range(12)]
+    active: set[str] = set()
+    overlaps: list[str] = []
+    runs: dict[str, int] = {}
+
+    async def reconcile(name: str) -> Result | None:
+        if name in active:
+            overlaps.append(name)
+        active.add(name)
+        await asyncio.sleep(0.01)
+        active.discard(name)
+        runs[name] = runs.get(name, 0) + 1
+        return None
+
+    async def all_keys() -> AsyncIterator[str]:
+        for key in keys:
+            yield key
+
+    options = ControllerOptions(workers=4, resync_interval=0.2, lease_ttl=2.0)
+    clients = [connect_redis(REDIS_URL) for _ in range(2)]
+    replicas = [
+        Controller(
+            "pair",
+            reconcile,
+            redis=client,
+            stream_prefix=stream_prefix,
+            watches=[Watch(resource_stream(stream_prefix, "test.Thing"))],
+            list_keys=all_keys,
+            options=options,
+        )
+        for client in clients
+    ]
+    tasks = [asyncio.create_task(replica.run()) for replica in replicas]
+    try:
+
+        async def every_key_many_times() -> bool:
+            return all(runs.get(key, 0) >= 5 for key in keys)
+
+        await wait_until(every_key_many_times, what="each key reconciled repeatedly by the pair")
+        assert overlaps == []
+    finally:
+        await cancel_and_wait(*tasks)
+        for client in clients:
+            await client.aclose()
+
+
+async def test_a_replica_that_dies_mid_reconcile_loses_its_lease_and_another_finishes(
+    stream_prefix: str, redis_client: Redis
+) -> None:
+    key = "thing-stuck"
+    dying = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.runtime.toy_service.replica",
+        REDIS_URL,
+        stream_prefix,
+        key,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    killed = False
+    finished: list[str] = []
+    started_while_other_alive: list[str] = []
+
+    async def reconcile(name: str) -> Result | None:
+        if not killed:
+            started_while_other_alive.append(name)
+        finished.append(name)
+        return None
+
+    async def keys() -> AsyncIterator[str]:
+        yield key
+
+    survivor = Controller(
+        CONTROLLER,
+        reconcile,
+        redis=redis_client,
+        stream_prefix=stream_prefix,
+        watches=[Watch(resource_stream(stream_prefix, "test.Thing"))],
+        list_keys=keys,
+        options=OPTIONS,
+    )
+    task = None
+    try:
+        assert dying.stdout is not None
+        line = await dying.stdout.readline()
+        assert line.strip() == f"reconciling {key}".encode()
+        task = asyncio.create_task(survivor.run())
+        # Let the survivor try (and fail) to take the lease through a few resyncs.
+        await wait_until(lambda: _lease_refused(survivor), what="the survivor to find the lease taken")
+        killed = True
+        dying.send_signal(signal.SIGKILL)
+        await dying.wait()
+
+        async def done() -> bool:
+            return key in finished
+
+        await wait_until(done, what="the survivor to finish after the lease expired")
+        assert started_while_other_alive == []
+    finally:
+        if dying.returncode is None:
+            dying.send_signal(signal.SIGKILL)
+            await dying.wait()
+        if task is not None:
+            await cancel_and_wait(task)
+
+
+async def _lease_refused(controller: Controller) -> bool:
+    await asyncio.sleep(0.6)
+    return await controller.leases.acquire("thing-stuck") is None
+
+
+async def test_an_object_whose_event_was_lost_converges_at_the_next_resync(
+    migrated_database: str, stream_prefix: str, redis_client: Redis
+) -> None:
+    settings = make_settings("toy", migrated_database, stream_prefix, resync_interval_seconds=1.0)
+    options = ControllerOptions(**{**FAST_CONTROLLERS.__dict__, "resync_interval": 1.0})
+    service = await start_test_service(DEFINITION, settings, options)
+    # The same table, written by a repository whose events go to a stream nobody reads: the
+    # toy controller never hears about this change.
+    lost_events = ServiceRuntime(settings.with_overrides(stream_prefix=stream_prefix + "void:"), DEFINITION.schema)
+    applications = applications_of(lost_events)
+    try:
+        created = await applications.create(new_app(), name="projects/acme/applications/unheard")
+
+        async def ready() -> bool:
+            return (await applications.get(created.name)).state == state_pb2.STATE_READY
+
+        await wait_until(ready, what="convergence by resync")
+    finally:
+        await lost_events.close()
+        await service.stop(grace=1.0)
+
+
+async def test_everything_converges_after_redis_restarts_empty(
+    migrated_database: str, stream_prefix: str, private_redis: PrivateRedis
+) -> None:
+    settings = make_settings("toy", migrated_database, stream_prefix, redis_url=private_redis.url)
+    service = await start_test_service(DEFINITION, settings, FAST_CONTROLLERS)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.port}")
+    stub = application_pb2_grpc.ApplicationServiceStub(channel)
+
+    async def create_and_wait(app_id: str) -> None:
+        request = pb.CreateApplicationRequest(parent="projects/acme", application_id=app_id, application=new_app())
+        created = await stub.CreateApplication(request, metadata=ALICE)
+
+        async def ready() -> bool:
+            app = await stub.GetApplication(pb.GetApplicationRequest(name=created.name), metadata=ALICE)
+            return app.state == state_pb2.STATE_READY
+
+        await wait_until(ready, what=f"{app_id} Ready")
+
+    try:
+        await create_and_wait("before")
+        private_redis.restart()
+        await create_and_wait("after")
+        private_redis.stop()
+        request = pb.CreateApplicationRequest(parent="projects/acme", application_id="down", application=new_app())
+        await stub.CreateApplication(request, metadata=ALICE)
+        private_redis.start()
+
+        async def down_ready() -> bool:
+            app = await stub.GetApplication(
+                pb.GetApplicationRequest(name="projects/acme/applications/down"), metadata=ALICE
+            )
+            return app.state == state_pb2.STATE_READY
+
+        await wait_until(down_ready, what="the app created while Redis was down to converge")
+    finally:
+        await channel.close()
+        await service.stop(grace=1.0)
