@@ -330,10 +330,7 @@ class _Converter:
             content = self._string(item.get("content"), f"{item_at}.content")
             if target is None or content is None:
                 continue
-            if item.get("noExpand") is True:
-                content = escape(content)
-            else:
-                content = self._text(content, f"{item_at}.content")
+            content = escape(content) if item.get("noExpand") is True else self._text(content, f"{item_at}.content")
             component.config_files.add(path=target, content=content)
             if "mode" in item:
                 self.warnings.append(

@@ -1,0 +1,1 @@
+"""The registry's gRPC servicers: thin methods over the repositories and the domain rules."""

@@ -1,0 +1,1 @@
+"""Alembic migrations of the ``registry`` schema (``python -m threeport_registry migrate``)."""

@@ -1,0 +1,175 @@
+"""Wires the registry: repositories, servicers, controllers and the built-in profiles."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from threeport.common.v1alpha1 import change_event_pb2
+from threeport.registry.v1alpha1 import (
+    addon_profile_pb2,
+    addon_profile_pb2_grpc,
+    application_pb2,
+    application_pb2_grpc,
+    build_pb2,
+    build_pb2_grpc,
+    cluster_profile_pb2,
+    cluster_profile_pb2_grpc,
+    environment_pb2,
+    environment_pb2_grpc,
+    event_service_pb2_grpc,
+    service_class_pb2,
+    service_class_pb2_grpc,
+)
+from threeport_registry.api import servicers, validators
+from threeport_registry.domain.defaults import (
+    default_addon_profiles,
+    default_cluster_profiles,
+    default_service_classes,
+)
+from threeport_registry.reconcilers.acceptance import (
+    AcceptanceReconciler,
+    StatusDeriver,
+    accept_as_declared,
+    application_status,
+    build_recorded,
+    environment_status,
+)
+from threeport_registry.store.tables import (
+    SCHEMA,
+    AddonProfileRow,
+    ApplicationRow,
+    BuildRow,
+    ClusterProfileRow,
+    EnvironmentRow,
+    ServiceClassRow,
+)
+from threeport_runtime.db.repository import ResourceRepository
+from threeport_runtime.errors import AlreadyExists, NotFound
+from threeport_runtime.reconcile.controller import SPEC_AND_LIFECYCLE_CHANGES, Watch
+from threeport_runtime.reconcile.status import stall_writer
+from threeport_runtime.rpc.server import GrpcServer
+from threeport_runtime.rpc.standard_methods import StandardMethods
+from threeport_runtime.runtime import ServiceDefinition, ServiceRuntime
+
+log = logging.getLogger(__name__)
+
+SPEC_FILTERS = {
+    "application": {"spec.description": "spec.description"},
+    "environment": {"spec.type": "spec.type", "spec.cluster_profile": "spec.clusterProfile"},
+    "service_class": {"spec.type": "spec.type", "spec.implementation": "spec.implementation"},
+    "build": {"spec.component": "spec.component", "spec.branch": "spec.branch", "spec.tag": "spec.tag"},
+}
+
+
+def names_of(repository: ResourceRepository[Any, Any]) -> Callable[[], AsyncIterator[str]]:
+    async def names() -> AsyncIterator[str]:
+        async for name in repository.iter_names():
+            yield name
+
+    return names
+
+
+def registrar(add_to_server: Callable[[Any, Any], None], servicer: Any) -> Callable[[Any], None]:
+    """Binds a generated ``add_XServicer_to_server`` to its servicer for ``GrpcServer.add_service``."""
+
+    def register(grpc_server: Any) -> None:
+        add_to_server(servicer, grpc_server)
+
+    return register
+
+
+async def seed_system_defaults(repository: ResourceRepository[Any, Any], defaults: list[Any]) -> None:
+    """Creates the built-in resources that are missing. Replicas may race: the loser's create
+    fails with AlreadyExists, which is the outcome wanted."""
+    for default in defaults:
+        try:
+            await repository.get(default.name)
+            continue
+        except NotFound:
+            pass
+        try:
+            await repository.create(default, name=default.name)
+        except AlreadyExists:
+            continue
+
+        def mark(stored: Any) -> None:
+            stored.status.system_default = True
+
+        await repository.update_status(default.name, mark)
+
+
+async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
+    redis = runtime.redis
+    applications = runtime.repository(
+        ApplicationRow, application_pb2.Application, filter_fields=SPEC_FILTERS["application"])
+    environments = runtime.repository(
+        EnvironmentRow, environment_pb2.Environment, filter_fields=SPEC_FILTERS["environment"])
+    cluster_profiles = runtime.repository(ClusterProfileRow, cluster_profile_pb2.ClusterProfile)
+    service_classes = runtime.repository(
+        ServiceClassRow, service_class_pb2.ServiceClass, filter_fields=SPEC_FILTERS["service_class"])
+    addon_profiles = runtime.repository(AddonProfileRow, addon_profile_pb2.AddonProfile)
+    builds = runtime.repository(BuildRow, build_pb2.Build, filter_fields=SPEC_FILTERS["build"])
+
+    application_methods = StandardMethods(applications, redis, validate=validators.check_application)
+    environment_methods = StandardMethods(environments, redis, validate=validators.check_environment)
+    profile_methods = StandardMethods(cluster_profiles, redis, validate=validators.check_cluster_profile)
+    class_methods = StandardMethods(service_classes, redis, validate=validators.check_service_class)
+    addon_methods = StandardMethods(addon_profiles, redis, validate=validators.check_addon_profile)
+    build_methods = StandardMethods(builds, redis)
+
+    registrations: list[tuple[str, Callable[[Any, Any], None], Any]] = [
+        ("ApplicationService", application_pb2_grpc.add_ApplicationServiceServicer_to_server,
+         servicers.ApplicationServicer(application_methods)),
+        ("EnvironmentService", environment_pb2_grpc.add_EnvironmentServiceServicer_to_server,
+         servicers.EnvironmentServicer(environment_methods)),
+        ("ClusterProfileService", cluster_profile_pb2_grpc.add_ClusterProfileServiceServicer_to_server,
+         servicers.ClusterProfileServicer(profile_methods)),
+        ("ServiceClassService", service_class_pb2_grpc.add_ServiceClassServiceServicer_to_server,
+         servicers.ServiceClassServicer(class_methods, environment_methods)),
+        ("AddonProfileService", addon_profile_pb2_grpc.add_AddonProfileServiceServicer_to_server,
+         servicers.AddonProfileServicer(addon_methods)),
+        ("BuildService", build_pb2_grpc.add_BuildServiceServicer_to_server,
+         servicers.BuildServicer(build_methods, application_methods)),
+        ("EventService", event_service_pb2_grpc.add_EventServiceServicer_to_server,
+         servicers.EventServicer(runtime.event_lister())),
+    ]
+    for service_name, add_to_server, servicer in registrations:
+        server.add_service(f"threeport.registry.v1alpha1.{service_name}", registrar(add_to_server, servicer))
+
+    await seed_system_defaults(cluster_profiles, default_cluster_profiles())
+    await seed_system_defaults(service_classes, default_service_classes())
+    await seed_system_defaults(addon_profiles, default_addon_profiles())
+
+    async def builds_to_applications(event: change_event_pb2.ChangeEvent) -> list[str]:
+        # A new build changes its application's status.latest_builds.
+        return [event.name.rsplit("/builds/", 1)[0]]
+
+    new_builds = Watch(
+        builds.stream, keys=builds_to_applications, changes=frozenset({change_event_pb2.CHANGE_TYPE_CREATED})
+    )
+    controllers: list[tuple[str, ResourceRepository[Any, Any], StatusDeriver, list[Watch]]] = [
+        ("application", applications, application_status(builds), [new_builds]),
+        # An environment whose profile is missing requeues itself until the profile appears.
+        ("environment", environments, environment_status(cluster_profiles), []),
+        ("cluster-profile", cluster_profiles, accept_as_declared, []),
+        ("service-class", service_classes, accept_as_declared, []),
+        ("addon-profile", addon_profiles, accept_as_declared, []),
+        ("build", builds, build_recorded, []),
+    ]
+    for name, repository, derive, extra_watches in controllers:
+        reconciler = AcceptanceReconciler(repository, runtime.event_recorder(name), derive)
+        runtime.controller(
+            f"registry.{name}",
+            reconciler,
+            watches=[Watch(repository.stream, changes=SPEC_AND_LIFECYCLE_CHANGES), *extra_watches],
+            list_keys=names_of(repository),
+            on_permanent_error=stall_writer(repository),
+        )
+
+
+DEFINITION = ServiceDefinition(
+    name="registry", schema=SCHEMA, migrations_dir=Path(__file__).parent / "migrations", setup=setup
+)

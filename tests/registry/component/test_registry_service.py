@@ -1,0 +1,232 @@
+"""The registry through its gRPC API: CRUD conventions, validation, defaults, builds, Score,
+service-class resolution and readiness — against real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from google.protobuf import struct_pb2
+
+from tests.registry.component.conftest import DEPLOYER, OPERATOR, ClientFor
+from threeport.registry.v1alpha1 import (
+    application_pb2,
+    build_pb2,
+    environment_pb2,
+    service_class_pb2,
+)
+from threeport.sdk import (
+    AbortedError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+
+
+def shop(image: str = "registry.example.com/shop/api:1.0.0", **labels: str) -> application_pb2.Application:
+    spec = application_pb2.ApplicationSpec(
+        components={"api": application_pb2.Component(
+            image=image, ports=[application_pb2.Port(name="http", port=8080)],
+            env={"DATABASE_URL": "${dependencies.db.url}"})},
+        dependencies={"db": application_pb2.Dependency(type="postgres", **{"class": "small"})},
+    )
+    return application_pb2.Application(spec=spec, labels=labels)
+
+
+async def test_system_defaults_are_listed(client_as: ClientFor) -> None:
+    client = client_as(OPERATOR)
+    profiles = [p async for p in client.cluster_profile.list_cluster_profiles()]
+    assert {p.name for p in profiles} >= {"clusterProfiles/standard", "clusterProfiles/dev"}
+    assert all(p.status.system_default for p in profiles)
+    classes = [c async for c in client.service_class.list_service_classes()]
+    assert any(c.spec.type == "postgres" for c in classes)
+    with pytest.raises(FailedPreconditionError, match="system default"):
+        await client.cluster_profile.delete_cluster_profile(name="clusterProfiles/standard")
+
+
+async def test_create_becomes_ready_with_derived_status(client_as: ClientFor) -> None:
+    client = client_as(DEPLOYER)
+    created = await client.application.create_application(
+        parent="projects/acme", application_id="shop", application=shop(team="web"))
+    assert created.name == "projects/acme/applications/shop" and created.reconciling
+
+    ready = await client.application.wait_ready(created.name, timeout=20)
+
+    assert list(ready.status.dependency_types) == ["postgres"]
+    events = [e async for e in client.registry_event.list_events(parent=created.name)]
+    assert [e.reason for e in events] == ["Accepted"]
+
+
+async def test_bad_input_names_every_field_and_writes_nothing(client_as: ClientFor) -> None:
+    client = client_as(DEPLOYER)
+    bad = shop(image="Not An Image")
+    bad.spec.dependencies["db"].type = "postgress"
+    with pytest.raises(InvalidArgumentError) as raised:
+        await client.application.create_application(parent="projects/acme", application_id="Shop", application=bad)
+    fields = {v.field for v in raised.value.field_violations}
+    assert {"application_id", "application.spec.components[api].image",
+            "application.spec.dependencies[db].type"} <= fields
+    assert "postgres" in next(v.description for v in raised.value.field_violations
+                              if v.field == "application.spec.dependencies[db].type")
+    assert [a async for a in client.application.list_applications(parent="projects/acme")] == []
+
+
+async def test_etag_conflicts_request_ids_and_dry_runs(client_as: ClientFor) -> None:
+    client = client_as(DEPLOYER)
+    first = await client.application.create_application(
+        parent="projects/acme", application_id="shop", application=shop(), request_id="r-1")
+    again = await client.application.create_application(
+        parent="projects/acme", application_id="shop", application=shop(), request_id="r-1")
+    assert again.uid == first.uid
+
+    dry = await client.application.create_application(
+        parent="projects/acme", application_id="dry", application=shop(), validate_only=True)
+    assert dry.name.endswith("/dry")
+    with pytest.raises(NotFoundError):
+        await client.application.get_application(name="projects/acme/applications/dry")
+
+    # Status writes by the controller change the etag too, so read what is current first.
+    current = await client.application.wait_ready(first.name, timeout=20)
+    changed = application_pb2.Application()
+    changed.CopyFrom(current)
+    changed.spec.components["api"].image = "registry.example.com/shop/api:2.0.0"
+    updated = await client.application.update_application(application=changed)
+    assert updated.generation == 2
+    with pytest.raises(AbortedError):
+        await client.application.update_application(application=changed)  # its etag is stale now
+
+
+async def test_pagination_and_label_filters(client_as: ClientFor) -> None:
+    client = client_as(DEPLOYER)
+    for index in range(7):
+        team = "web" if index % 2 else "data"
+        await client.application.create_application(
+            parent="projects/acme", application_id=f"app{index}", application=shop(team=team))
+    page = await client.application.list_applications_page(parent="projects/acme", page_size=3)
+    assert len(page.applications) == 3 and page.next_page_token
+    everything = [a.name async for a in client.application.list_applications(parent="projects/acme", page_size=3)]
+    assert len(everything) == 7 and everything == sorted(everything)
+    web = [a.name async for a in client.application.list_applications(
+        parent="projects/acme", filter='labels.team = "web"')]
+    assert len(web) == 3
+
+
+async def test_watch_sees_creation_and_readiness(client_as: ClientFor) -> None:
+    client = client_as(DEPLOYER)
+    seen: list[tuple[int, bool]] = []
+
+    async def follow() -> None:
+        async for event in client.application.watch_applications(parent="projects/acme"):
+            if event.application.name:
+                ready = any(c.type == "Ready" and c.status == 1 for c in event.application.conditions)
+                seen.append((event.type, ready))
+                if ready:
+                    return
+
+    watcher = asyncio.create_task(follow())
+    await asyncio.sleep(0.3)
+    await client.application.create_application(parent="projects/acme", application_id="shop", application=shop())
+    await asyncio.wait_for(watcher, 20)
+    assert seen[0][0] == 1 and seen[-1][1] is True
+
+
+async def test_projects_are_isolated_by_role(client_as: ClientFor) -> None:
+    with pytest.raises(PermissionDeniedError):
+        await client_as(DEPLOYER).application.create_application(
+            parent="projects/other", application_id="shop", application=shop())
+    with pytest.raises(PermissionDeniedError):
+        await client_as("viewer@projects/acme").application.create_application(
+            parent="projects/acme", application_id="shop", application=shop())
+    with pytest.raises(PermissionDeniedError):
+        await client_as(DEPLOYER).cluster_profile.create_cluster_profile(cluster_profile_id="x")
+
+
+async def test_builds_are_recorded_validated_and_shown_on_the_application(client_as: ClientFor) -> None:
+    client = client_as(DEPLOYER)
+    app = await client.application.create_application(
+        parent="projects/acme", application_id="shop", application=shop())
+    build = build_pb2.Build(spec=build_pb2.BuildSpec(
+        component="api", image="registry.example.com/shop/api:1.1.0", branch="main", commit="a1b2c3d"))
+    reported = await client.build.report_build(parent=app.name, build=build)
+    assert reported.name.startswith(f"{app.name}/builds/b")
+
+    async def latest() -> str:
+        return (await client.application.get_application(name=app.name)).status.latest_builds.get("api", "")
+
+    for _ in range(200):
+        if await latest() == reported.name:
+            break
+        await asyncio.sleep(0.05)
+    assert await latest() == reported.name
+
+    wrong = build_pb2.Build(spec=build_pb2.BuildSpec(component="web", image="registry.example.com/x:1"))
+    with pytest.raises(InvalidArgumentError, match="not a component"):
+        await client.build.report_build(parent=app.name, build=wrong)
+    with pytest.raises(NotFoundError, match="apply it before reporting builds"):
+        await client.build.report_build(parent="projects/acme/applications/nope", build=build)
+
+
+async def test_score_files_convert_to_applications(client_as: ClientFor) -> None:
+    score = """
+apiVersion: score.dev/v1b1
+metadata: {name: web}
+containers:
+  main:
+    image: nginx:1.27
+    variables: {DB: "${resources.db.host}"}
+service:
+  ports: {http: {port: 80, targetPort: 8080}}
+resources:
+  db: {type: postgres}
+"""
+    converted = await client_as(DEPLOYER).application.convert_score(parent="projects/acme", score_yaml=score)
+    spec = converted.application.spec
+    assert spec.components["main"].env["DB"] == "${dependencies.db.host}"
+    assert spec.dependencies["db"].type == "postgres"
+    with pytest.raises(InvalidArgumentError):
+        await client_as(DEPLOYER).application.convert_score(
+            parent="projects/acme", score_yaml=score.replace("postgres", "quantum-db"))
+
+
+async def test_service_classes_resolve_most_specific_first(client_as: ClientFor) -> None:
+    admin = client_as("admin@projects/acme")
+    for env_id, env_type in (("dev", environment_pb2.ENVIRONMENT_TYPE_DEVELOPMENT),
+                             ("prod", environment_pb2.ENVIRONMENT_TYPE_PRODUCTION)):
+        await admin.environment.create_environment(
+            parent="projects/acme", environment_id=env_id,
+            environment=environment_pb2.Environment(spec=environment_pb2.EnvironmentSpec(type=env_type)))
+    dev = await admin.service_class.resolve_service_class(
+        parent="projects/acme", environment="projects/acme/environments/dev", type="postgres")
+    prod = await admin.service_class.resolve_service_class(
+        parent="projects/acme", environment="projects/acme/environments/prod", type="postgres")
+    assert dev.service_class.spec.implementation == "local"
+    assert prod.service_class.spec.implementation == "aws-rds"
+
+    special = service_class_pb2.ServiceClass(spec=service_class_pb2.ServiceClassSpec(
+        type="postgres", implementation="local",
+        parameters=struct_pb2.Struct(fields={"size": struct_pb2.Value(string_value="tiny")}),
+        scope=service_class_pb2.ServiceClassScope(environment="projects/acme/environments/prod"),
+        **{"class": "*"}))
+    await client_as(OPERATOR).service_class.create_service_class(
+        service_class_id="prod-postgres", service_class=special)
+    chosen = await admin.service_class.resolve_service_class(
+        parent="projects/acme", environment="projects/acme/environments/prod", type="postgres")
+    assert chosen.service_class.name == "serviceClasses/prod-postgres" and chosen.matched_by == "environment"
+
+
+async def test_environment_with_a_missing_profile_is_not_ready_until_it_exists(client_as: ClientFor) -> None:
+    admin = client_as("admin@projects/acme")
+    env = await admin.environment.create_environment(
+        parent="projects/acme", environment_id="qa",
+        environment=environment_pb2.Environment(spec=environment_pb2.EnvironmentSpec(cluster_profile="huge")))
+
+    async def ready_reason() -> str:
+        stored = await admin.environment.get_environment(name=env.name)
+        return next((c.reason for c in stored.conditions if c.type == "Ready"), "")
+
+    for _ in range(200):
+        if await ready_reason() == "ClusterProfileNotFound":
+            break
+        await asyncio.sleep(0.05)
+    assert await ready_reason() == "ClusterProfileNotFound"
