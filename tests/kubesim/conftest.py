@@ -15,9 +15,7 @@ from threeport_kubesim.testing import EmulatorHandle, run_emulator
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[EmulatorHandle]:
-    with run_emulator(
-        [MAIN], tls=True, speed=50.0, nodes=2, bookmark_interval=0.5, history_size=300
-    ) as handle:
+    with run_emulator([MAIN], tls=True, speed=50.0, nodes=2, bookmark_interval=0.5, history_size=300) as handle:
         yield handle
 
 

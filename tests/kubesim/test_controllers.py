@@ -49,13 +49,10 @@ def test_deployment_rolls_out_and_rolls_to_a_new_template(
     assert len(replica_sets) == 2
     assert replica_sets[first_rs.metadata.name].spec.replicas == 0
     new_rs = next(rs for name, rs in replica_sets.items() if name != first_rs.metadata.name)
-    assert (
-        new_rs.spec.replicas == 3 and new_rs.metadata.annotations["deployment.kubernetes.io/revision"] == "2"
-    )
+    assert new_rs.spec.replicas == 3 and new_rs.metadata.annotations["deployment.kubernetes.io/revision"] == "2"
     wait_for(
         lambda: (
-            {c.image for p in core.list_namespaced_pod(namespace).items for c in p.spec.containers}
-            == {"nginx:1.28"}
+            {c.image for p in core.list_namespaced_pod(namespace).items for c in p.spec.containers} == {"nginx:1.28"}
         ),
         what="old pods gone",
     )
@@ -112,9 +109,7 @@ def test_statefulset_creates_ordinal_pods_and_claims(
         "db-2",
     ]
     wait_for(
-        lambda: all(
-            c.status.phase == "Bound" for c in core.list_namespaced_persistent_volume_claim(namespace).items
-        ),
+        lambda: all(c.status.phase == "Bound" for c in core.list_namespaced_persistent_volume_claim(namespace).items),
         what="claims bound",
     )
     assert sorted(c.metadata.name for c in core.list_namespaced_persistent_volume_claim(namespace).items) == [
@@ -139,9 +134,7 @@ def test_statefulset_creates_ordinal_pods_and_claims(
     wait_for(updated, what="statefulset rolling update")
 
 
-def test_daemonset_runs_one_pod_per_node(
-    apps: client.AppsV1Api, core: client.CoreV1Api, namespace: str
-) -> None:
+def test_daemonset_runs_one_pod_per_node(apps: client.AppsV1Api, core: client.CoreV1Api, namespace: str) -> None:
     nodes = [n.metadata.name for n in core.list_node().items]
     apps.create_namespaced_daemon_set(
         namespace,
@@ -176,9 +169,7 @@ def test_job_completes(api: client.ApiClient, core: client.CoreV1Api, namespace:
             "spec": {
                 "completions": 2,
                 "parallelism": 1,
-                "template": {
-                    "spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "migrate:1"}]}
-                },
+                "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "migrate:1"}]}},
             },
         },
     )

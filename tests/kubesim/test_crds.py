@@ -115,9 +115,7 @@ def test_crd_resources_are_served_after_creation(api: client.ApiClient, namespac
 
     extensions.delete_custom_resource_definition(f"gadgets.{GROUP}")
     wait_for(
-        lambda: (
-            _status_of(lambda: custom.list_namespaced_custom_object(GROUP, "v1", namespace, "gadgets")) == 404
-        ),
+        lambda: _status_of(lambda: custom.list_namespaced_custom_object(GROUP, "v1", namespace, "gadgets")) == 404,
         what="resource no longer served",
     )
 
@@ -151,17 +149,11 @@ def test_custom_resource_status_and_scale(api: client.ApiClient, namespace: str)
     custom.patch_namespaced_custom_object_status(
         GROUP, "v1", namespace, "widgets", "w", {"status": {"ready": True, "replicas": 1}}
     )
-    updated = custom.patch_namespaced_custom_object(
-        GROUP, "v1", namespace, "widgets", "w", {"spec": {"size": 2}}
-    )
+    updated = custom.patch_namespaced_custom_object(GROUP, "v1", namespace, "widgets", "w", {"spec": {"size": 2}})
     assert updated["status"] == {"ready": True, "replicas": 1}
     assert updated["metadata"]["generation"] == 2
-    custom.patch_namespaced_custom_object_scale(
-        GROUP, "v1", namespace, "widgets", "w", {"spec": {"replicas": 3}}
-    )
-    assert (
-        custom.get_namespaced_custom_object(GROUP, "v1", namespace, "widgets", "w")["spec"]["replicas"] == 3
-    )
+    custom.patch_namespaced_custom_object_scale(GROUP, "v1", namespace, "widgets", "w", {"spec": {"replicas": 3}})
+    assert custom.get_namespaced_custom_object(GROUP, "v1", namespace, "widgets", "w")["spec"]["replicas"] == 3
 
 
 def test_apply_merges_custom_list_by_schema_keys(api: client.ApiClient, namespace: str) -> None:

@@ -43,12 +43,8 @@ def test_discovery_and_version(api: client.ApiClient) -> None:
     assert {"deployments", "deployments/scale", "statefulsets", "daemonsets", "replicasets"} <= apps_resources
 
 
-def test_create_sets_metadata_and_update_bumps_resource_version(
-    core: client.CoreV1Api, namespace: str
-) -> None:
-    created = core.create_namespaced_config_map(
-        namespace, ConfigMap(metadata=Meta(name="cfg"), data={"a": "1"})
-    )
+def test_create_sets_metadata_and_update_bumps_resource_version(core: client.CoreV1Api, namespace: str) -> None:
+    created = core.create_namespaced_config_map(namespace, ConfigMap(metadata=Meta(name="cfg"), data={"a": "1"}))
     assert created.metadata.uid and created.metadata.creation_timestamp is not None
     first_rv = int(created.metadata.resource_version)
     created.data["a"] = "2"
@@ -75,9 +71,7 @@ def test_error_statuses(core: client.CoreV1Api, namespace: str) -> None:
 
 
 def test_stale_resource_version_conflicts(core: client.CoreV1Api, namespace: str) -> None:
-    first = core.create_namespaced_config_map(
-        namespace, ConfigMap(metadata=Meta(name="occ"), data={"v": "1"})
-    )
+    first = core.create_namespaced_config_map(namespace, ConfigMap(metadata=Meta(name="occ"), data={"v": "1"}))
     core.patch_namespaced_config_map("occ", namespace, {"data": {"v": "2"}})
     first.data["v"] = "stale"
     with pytest.raises(client.ApiException) as conflict:
@@ -124,9 +118,7 @@ def test_generation_moves_only_with_spec(apps: client.AppsV1Api, namespace: str)
 
 def test_label_and_field_selectors(core: client.CoreV1Api, namespace: str) -> None:
     for name, tier in (("a", "web"), ("b", "web"), ("c", "db")):
-        core.create_namespaced_config_map(
-            namespace, ConfigMap(metadata=Meta(name=name, labels={"tier": tier}))
-        )
+        core.create_namespaced_config_map(namespace, ConfigMap(metadata=Meta(name=name, labels={"tier": tier})))
 
     def names(**kwargs: str) -> list[str]:
         return [c.metadata.name for c in core.list_namespaced_config_map(namespace, **kwargs).items]
@@ -174,9 +166,7 @@ def test_dry_run_changes_nothing(core: client.CoreV1Api, namespace: str) -> None
 def test_secret_string_data_becomes_data(core: client.CoreV1Api, namespace: str) -> None:
     secret = core.create_namespaced_secret(
         namespace,
-        client.V1Secret(
-            metadata=Meta(name="creds"), string_data={"password": "hunter2"}, data={"user": "YWRtaW4="}
-        ),
+        client.V1Secret(metadata=Meta(name="creds"), string_data={"password": "hunter2"}, data={"user": "YWRtaW4="}),
     )
     assert secret.type == "Opaque"
     assert secret.string_data is None
@@ -238,10 +228,7 @@ def test_cluster_scoped_and_rbac_kinds(api: client.ApiClient, namespace: str) ->
             "webhooks": [],
         }
     )
-    assert (
-        admission.read_validating_webhook_configuration(f"{namespace}-hook").metadata.name
-        == f"{namespace}-hook"
-    )
+    assert admission.read_validating_webhook_configuration(f"{namespace}-hook").metadata.name == f"{namespace}-hook"
 
 
 def test_dynamic_client_round_trip(api: client.ApiClient, namespace: str) -> None:
@@ -266,6 +253,22 @@ def test_default_service_account_and_namespace_defaults(core: client.CoreV1Api, 
     assert ns.metadata.labels["kubernetes.io/metadata.name"] == namespace
     from tests.kubesim.helpers import wait_for
 
-    wait_for(
-        lambda: core.read_namespaced_service_account("default", namespace), what="default service account"
-    )
+    wait_for(lambda: core.read_namespaced_service_account("default", namespace), what="default service account")
+
+
+def test_protobuf_bodies_are_refused_with_415(api: client.ApiClient, namespace: str) -> None:
+    try:
+        response = api.call_api(
+            *api.param_serialize(
+                "POST",
+                f"/api/v1/namespaces/{namespace}/configmaps",
+                body="k8s\x00binary",
+                header_params={"Content-Type": "application/vnd.kubernetes.protobuf"},
+                auth_settings=["BearerToken"],
+            )
+        )
+        response.read()
+        status = response.status
+    except client.ApiException as exc:
+        status = exc.status
+    assert status == 415

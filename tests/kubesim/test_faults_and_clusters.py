@@ -55,10 +55,7 @@ def test_tls_is_verified_against_the_cluster_ca(emulator: EmulatorHandle) -> Non
     info = emulator.clusters["main"]
     with pytest.raises(urllib.error.URLError):
         _get(f"{info.server}/version", None, ssl.create_default_context())
-    assert (
-        _get(f"{info.server}/version", None, ssl.create_default_context(cadata=_ca_pem(info.kubeconfig_path)))
-        == 200
-    )
+    assert _get(f"{info.server}/version", None, ssl.create_default_context(cadata=_ca_pem(info.kubeconfig_path))) == 200
 
 
 def test_clusters_are_created_and_deleted_at_runtime(emulator: EmulatorHandle) -> None:
@@ -92,9 +89,7 @@ def test_image_pull_failure(
     image = f"registry.example/{namespace}:broken"
     emulator.control.image_pull_fail("main", image)
     try:
-        apps.create_namespaced_deployment(
-            namespace, deployment("bad", image=image, replicas=1, progress_deadline=20)
-        )
+        apps.create_namespaced_deployment(namespace, deployment("bad", image=image, replicas=1, progress_deadline=20))
 
         def backing_off() -> bool:
             pods = core.list_namespaced_pod(namespace).items
@@ -144,18 +139,16 @@ def test_unreachable_cluster_refuses_connections_then_recovers(emulator: Emulato
 def test_fail_requests_returns_the_chosen_status(
     emulator: EmulatorHandle, core: client.CoreV1Api, namespace: str
 ) -> None:
-    emulator.control.fail_requests(
-        "main", 503, count=2, verb="list", resource="configmaps", namespace=namespace
-    )
+    emulator.control.fail_requests("main", 503, count=2, verb="list", resource="configmaps", namespace=namespace)
     for _ in range(2):
         with pytest.raises(client.ApiException) as failure:
             core.list_namespaced_config_map(namespace)
         assert failure.value.status == 503
     # A different verb was never affected, and the rule is used up after two requests.
     core.create_namespaced_config_map(namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="ok")))
-    assert [
-        c.metadata.name for c in core.list_namespaced_config_map(namespace).items if c.metadata.name == "ok"
-    ] == ["ok"]
+    assert [c.metadata.name for c in core.list_namespaced_config_map(namespace).items if c.metadata.name == "ok"] == [
+        "ok"
+    ]
     assert emulator.control.faults("main").fail_requests == []
 
 

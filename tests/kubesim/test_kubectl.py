@@ -14,9 +14,7 @@ import pytest
 from threeport_kubesim.testing import EmulatorHandle
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(KUBECTL), reason="kubectl is not installed (/usr/bin/kubectl)"
-)
+pytestmark = pytest.mark.skipif(not os.path.exists(KUBECTL), reason="kubectl is not installed (/usr/bin/kubectl)")
 
 MANIFEST = """\
 apiVersion: v1
@@ -67,9 +65,7 @@ data:
 
 def _kubectl(handle: EmulatorHandle, *args: str, stdin: str | None = None) -> str:
     env = dict(os.environ, KUBECONFIG=handle.kubeconfig("main"), HOME=str(handle.kubeconfig_dir))
-    result = subprocess.run(
-        [KUBECTL, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60
-    )
+    result = subprocess.run([KUBECTL, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 0, f"kubectl {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
@@ -79,9 +75,7 @@ def manifest_ns() -> str:
     return f"kc-{uuid.uuid4().hex[:6]}"
 
 
-def test_apply_rollout_wait_get_and_delete(
-    emulator: EmulatorHandle, manifest_ns: str, tmp_path: Path
-) -> None:
+def test_apply_rollout_wait_get_and_delete(emulator: EmulatorHandle, manifest_ns: str, tmp_path: Path) -> None:
     manifest = tmp_path / "app.yaml"
     manifest.write_text(MANIFEST.format(ns=manifest_ns, image="nginx:1.27", mode="a"))
     applied = _kubectl(emulator, "apply", "-f", str(manifest))
@@ -151,9 +145,7 @@ def test_server_side_apply_and_conflicts(emulator: EmulatorHandle, manifest_ns: 
         env=env,
         timeout=60,
     )
-    assert (
-        conflict.returncode != 0 and "conflict" in conflict.stderr.lower() and ".data.mode" in conflict.stderr
-    )
+    assert conflict.returncode != 0 and "conflict" in conflict.stderr.lower() and ".data.mode" in conflict.stderr
 
     forced = _kubectl(
         emulator,
@@ -165,8 +157,33 @@ def test_server_side_apply_and_conflicts(emulator: EmulatorHandle, manifest_ns: 
         str(manifest),
     )
     assert "configmap/settings serverside-applied" in forced
-    mode = _kubectl(
-        emulator, "get", "configmap", "settings", "-n", manifest_ns, "-o", "jsonpath={.data.mode}"
-    )
+    mode = _kubectl(emulator, "get", "configmap", "settings", "-n", manifest_ns, "-o", "jsonpath={.data.mode}")
     assert mode == "other"
+    _kubectl(emulator, "delete", "namespace", manifest_ns, "--timeout=60s")
+
+
+def test_set_image_and_rollout_undo_reuse_the_old_replicaset(
+    emulator: EmulatorHandle, manifest_ns: str, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(MANIFEST.format(ns=manifest_ns, image="nginx:1.27", mode="a"))
+    _kubectl(emulator, "apply", "-f", str(manifest))
+    _kubectl(emulator, "rollout", "status", "deployment/web", "-n", manifest_ns, "--timeout=60s")
+    first_rs = _kubectl(emulator, "get", "rs", "-n", manifest_ns, "-o", "name").split()
+    _kubectl(emulator, "set", "image", "deployment/web", "nginx=nginx:1.28", "-n", manifest_ns)
+    _kubectl(emulator, "rollout", "status", "deployment/web", "-n", manifest_ns, "--timeout=60s")
+    assert "rolled back" in _kubectl(emulator, "rollout", "undo", "deployment/web", "-n", manifest_ns)
+    _kubectl(emulator, "rollout", "status", "deployment/web", "-n", manifest_ns, "--timeout=60s")
+    replicas = _kubectl(
+        emulator,
+        "get",
+        *first_rs,
+        "-n",
+        manifest_ns,
+        "-o",
+        "jsonpath={.spec.replicas} {.metadata.annotations.deployment\\.kubernetes\\.io/revision}",
+    )
+    assert replicas == "2 3"
+    history = _kubectl(emulator, "rollout", "history", "deployment/web", "-n", manifest_ns)
+    assert "3 " in history
     _kubectl(emulator, "delete", "namespace", manifest_ns, "--timeout=60s")

@@ -23,24 +23,18 @@ def _gone(call: object) -> bool:
 
 
 def test_finalizer_holds_deletion_until_removed(core: client.CoreV1Api, namespace: str) -> None:
-    core.create_namespaced_config_map(
-        namespace, ConfigMap(metadata=Meta(name="held", finalizers=["sim/hold"]))
-    )
+    core.create_namespaced_config_map(namespace, ConfigMap(metadata=Meta(name="held", finalizers=["sim/hold"])))
     core.delete_namespaced_config_map("held", namespace)
     pending = core.read_namespaced_config_map("held", namespace)
     assert pending.metadata.deletion_timestamp is not None
     with pytest.raises(client.ApiException) as forbidden:
-        core.patch_namespaced_config_map(
-            "held", namespace, {"metadata": {"finalizers": ["sim/hold", "sim/new"]}}
-        )
+        core.patch_namespaced_config_map("held", namespace, {"metadata": {"finalizers": ["sim/hold", "sim/new"]}})
     assert forbidden.value.status == 403
     core.patch_namespaced_config_map("held", namespace, {"metadata": {"finalizers": None}})
     assert _gone(lambda: core.read_namespaced_config_map("held", namespace))
 
 
-def test_namespace_deletion_cascades_and_waits_for_finalizers(
-    core: client.CoreV1Api, apps: client.AppsV1Api
-) -> None:
+def test_namespace_deletion_cascades_and_waits_for_finalizers(core: client.CoreV1Api, apps: client.AppsV1Api) -> None:
     name = f"doomed-{uuid.uuid4().hex[:6]}"
     core.create_namespace(client.V1Namespace(metadata=Meta(name=name)))
     apps.create_namespaced_deployment(name, deployment("app", replicas=1))
@@ -61,9 +55,7 @@ def test_namespace_deletion_cascades_and_waits_for_finalizers(
 
 
 def _owned_config_map(owner: client.V1ConfigMap, name: str) -> ConfigMap:
-    ref = client.V1OwnerReference(
-        api_version="v1", kind="ConfigMap", name=owner.metadata.name, uid=owner.metadata.uid
-    )
+    ref = client.V1OwnerReference(api_version="v1", kind="ConfigMap", name=owner.metadata.name, uid=owner.metadata.uid)
     return ConfigMap(metadata=Meta(name=name, owner_references=[ref]))
 
 
@@ -71,18 +63,14 @@ def test_background_garbage_collection(core: client.CoreV1Api, namespace: str) -
     owner = core.create_namespaced_config_map(namespace, ConfigMap(metadata=Meta(name="owner")))
     core.create_namespaced_config_map(namespace, _owned_config_map(owner, "child"))
     core.delete_namespaced_config_map("owner", namespace)
-    wait_for(
-        lambda: _gone(lambda: core.read_namespaced_config_map("child", namespace)), what="child collected"
-    )
+    wait_for(lambda: _gone(lambda: core.read_namespaced_config_map("child", namespace)), what="child collected")
 
 
 def test_foreground_deletion_removes_dependents_first(core: client.CoreV1Api, namespace: str) -> None:
     owner = core.create_namespaced_config_map(namespace, ConfigMap(metadata=Meta(name="fg-owner")))
     core.create_namespaced_config_map(namespace, _owned_config_map(owner, "fg-child"))
     core.delete_namespaced_config_map("fg-owner", namespace, propagation_policy="Foreground")
-    wait_for(
-        lambda: _gone(lambda: core.read_namespaced_config_map("fg-owner", namespace)), what="owner removed"
-    )
+    wait_for(lambda: _gone(lambda: core.read_namespaced_config_map("fg-owner", namespace)), what="owner removed")
     assert _gone(lambda: core.read_namespaced_config_map("fg-child", namespace))
 
 
@@ -90,9 +78,7 @@ def test_orphan_deletion_keeps_dependents(core: client.CoreV1Api, namespace: str
     owner = core.create_namespaced_config_map(namespace, ConfigMap(metadata=Meta(name="or-owner")))
     core.create_namespaced_config_map(namespace, _owned_config_map(owner, "or-child"))
     core.delete_namespaced_config_map("or-owner", namespace, propagation_policy="Orphan")
-    wait_for(
-        lambda: _gone(lambda: core.read_namespaced_config_map("or-owner", namespace)), what="owner removed"
-    )
+    wait_for(lambda: _gone(lambda: core.read_namespaced_config_map("or-owner", namespace)), what="owner removed")
     child = core.read_namespaced_config_map("or-child", namespace)
     assert not child.metadata.owner_references
 
@@ -101,15 +87,10 @@ def test_deleting_a_deployment_collects_replicasets_and_pods(
     core: client.CoreV1Api, apps: client.AppsV1Api, namespace: str
 ) -> None:
     apps.create_namespaced_deployment(namespace, deployment("gc", replicas=2))
-    wait_for(
-        lambda: len(core.list_namespaced_pod(namespace, label_selector="app=gc").items) == 2, what="pods"
-    )
+    wait_for(lambda: len(core.list_namespaced_pod(namespace, label_selector="app=gc").items) == 2, what="pods")
     apps.delete_namespaced_deployment("gc", namespace)
     wait_for(
-        lambda: (
-            not apps.list_namespaced_replica_set(namespace).items
-            and not core.list_namespaced_pod(namespace).items
-        ),
+        lambda: not apps.list_namespaced_replica_set(namespace).items and not core.list_namespaced_pod(namespace).items,
         what="replicasets and pods collected",
     )
 

@@ -65,9 +65,7 @@ def test_strategic_merge_patch_merges_containers_by_name(apps: client.AppsV1Api,
         "spec": {
             "template": {
                 "spec": {
-                    "containers": [
-                        {"name": "sidecar", "image": "envoy:2", "env": [{"name": "MODE", "value": "x"}]}
-                    ]
+                    "containers": [{"name": "sidecar", "image": "envoy:2", "env": [{"name": "MODE", "value": "x"}]}]
                 }
             }
         }
@@ -181,9 +179,7 @@ def test_apply_requires_field_manager(api: client.ApiClient, namespace: str) -> 
     assert status == 400 and "fieldManager" in body["message"]
 
 
-def test_status_subresource_is_separate(
-    api: client.ApiClient, core: client.CoreV1Api, namespace: str
-) -> None:
+def test_status_subresource_is_separate(api: client.ApiClient, core: client.CoreV1Api, namespace: str) -> None:
     core.create_namespaced_persistent_volume_claim(
         namespace,
         {
@@ -201,9 +197,7 @@ def test_status_subresource_is_separate(
         {"status": {"phase": "Lost"}, "metadata": {"labels": {"x": "y"}}},
         "application/merge-patch+json",
     )
-    assert (
-        status == 200 and body["status"].get("phase") != "Lost" and body["metadata"]["labels"] == {"x": "y"}
-    )
+    assert status == 200 and body["status"].get("phase") != "Lost" and body["metadata"]["labels"] == {"x": "y"}
     # ... and spec or labels written through /status are ignored too.
     status, body = _raw_patch(
         api,

@@ -61,10 +61,7 @@ def test_subprocess_emulator_driven_by_cli(tmp_path: Path) -> None:
         assert core.list_namespace().items
 
         assert (
-            _cli(
-                handle.control_url, "fault", "image-pull-fail", "--cluster", "alpha", "--image", "x:*"
-            ).returncode
-            == 0
+            _cli(handle.control_url, "fault", "image-pull-fail", "--cluster", "alpha", "--image", "x:*").returncode == 0
         )
         shown = json.loads(_cli(handle.control_url, "fault", "show", "--cluster", "alpha").stdout)
         assert shown["failing_images"] == ["x:*"]
@@ -118,9 +115,7 @@ def test_sigterm_saves_a_snapshot_that_the_next_start_restores(tmp_path: Path) -
         restarted = json.loads(second.stdout.readline())
         again = restarted["clusters"][0]
         assert (again["server"], again["token"]) == (info["server"], info["token"])
-        restored = wait_for(
-            lambda: core.read_namespaced_config_map("survivor", "default"), what="restored object"
-        )
+        restored = wait_for(lambda: core.read_namespaced_config_map("survivor", "default"), what="restored object")
         assert restored.data == {"k": "v"}
         assert ControlClient(restarted["control_url"]).healthy()
     finally:

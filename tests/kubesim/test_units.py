@@ -97,13 +97,9 @@ def test_strategic_merge_patch_directives() -> None:
     assert [e["name"] for e in containers[1]["env"]] == ["X", "Y"]
     assert result["metadata"]["finalizers"] == ["one", "two"]
     service = {"spec": {"ports": [{"port": 80, "name": "http"}, {"port": 443, "name": "https"}]}}
-    merged = apply_strategic_merge_patch(
-        SERVICES, service, {"spec": {"ports": [{"port": 443, "name": "tls"}]}}
-    )
+    merged = apply_strategic_merge_patch(SERVICES, service, {"spec": {"ports": [{"port": 443, "name": "tls"}]}})
     assert merged["spec"]["ports"] == [{"port": 80, "name": "http"}, {"port": 443, "name": "tls"}]
-    replaced = apply_strategic_merge_patch(
-        SERVICES, service, {"spec": {"$retainKeys": ["type"], "type": "X"}}
-    )
+    replaced = apply_strategic_merge_patch(SERVICES, service, {"spec": {"$retainKeys": ["type"], "type": "X"}})
     assert replaced["spec"] == {"type": "X"}
 
 

@@ -22,9 +22,7 @@ Meta = client.V1ObjectMeta
 
 def _events(core: client.CoreV1Api, namespace: str, **kwargs: Any) -> list[tuple[str, str]]:
     seen = []
-    for event in watch.Watch().stream(
-        core.list_namespaced_config_map, namespace, timeout_seconds=1, **kwargs
-    ):
+    for event in watch.Watch().stream(core.list_namespaced_config_map, namespace, timeout_seconds=1, **kwargs):
         seen.append((event["type"], event["object"].metadata.name))
     return seen
 
@@ -105,9 +103,7 @@ def test_label_filtered_watch_reports_leaving_the_selection(core: client.CoreV1A
     assert received == [("DELETED", "sel"), ("ADDED", "other")]
 
 
-def test_bookmarks_and_field_selected_watch(
-    api: client.ApiClient, core: client.CoreV1Api, namespace: str
-) -> None:
+def test_bookmarks_and_field_selected_watch(api: client.ApiClient, core: client.CoreV1Api, namespace: str) -> None:
     core.create_namespaced_config_map(namespace, ConfigMap(metadata=Meta(name="bm")))
     rv = core.list_namespaced_config_map(namespace).metadata.resource_version
     response = core.list_namespaced_config_map(
@@ -134,9 +130,7 @@ async def test_asyncio_client_lists_and_watches(
     emulator: EmulatorHandle, core: client.CoreV1Api, namespace: str
 ) -> None:
     configuration = aio_client.Configuration()
-    await aio_config.load_kube_config(
-        config_file=emulator.kubeconfig("main"), client_configuration=configuration
-    )
+    await aio_config.load_kube_config(config_file=emulator.kubeconfig("main"), client_configuration=configuration)
     async with aio_client.ApiClient(configuration) as api:
         v1 = aio_client.CoreV1Api(api)
         await v1.create_namespaced_config_map(

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +36,17 @@ class HttpConnection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def request(self, method: str, path: str, body: Any = None,
-                      content_type: str = "application/json") -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port, limit=2**24)
         assert self.reader is not None
         payload = json.dumps(body).encode() if body is not None else b""
-        head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{self.auth}Accept: application/json\r\n"
-                f"Content-Type: {content_type}\r\nContent-Length: {len(payload)}\r\n\r\n")
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{self.auth}Accept: application/json\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(payload)}\r\n\r\n"
+        )
         self.writer.write(head.encode() + payload)
         status_line = await self.reader.readline()
         status = int(status_line.split()[1])
@@ -64,10 +67,19 @@ class HttpConnection:
 
 def deployment(name: str) -> dict[str, Any]:
     labels = {"app": name, "bench": "kubesim"}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [
-                         {"name": "app", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "app", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}]},
+            },
+        },
+    }
 
 
 async def run_requests(jobs: list[tuple[ClusterInfo, str, str, Any, str]]) -> tuple[float, int]:
@@ -103,11 +115,11 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def wait_settled(clusters: list[ClusterInfo], deployments: int, timeout: float) -> float:
+async def wait_settled(clusters: list[ClusterInfo], deployments: int, limit_seconds: float) -> float:
     """Seconds until every Deployment reports an available replica (or the timeout)."""
     started = time.perf_counter()
     pending = list(clusters)
-    while pending and time.perf_counter() - started < timeout:
+    while pending and time.perf_counter() - started < limit_seconds:
         still = []
         for cluster in pending:
             connection = HttpConnection(cluster.port, cluster.token)
@@ -138,8 +150,12 @@ async def measure_watch(clusters: list[ClusterInfo], deployments: int) -> tuple[
         reader, writer = await asyncio.open_connection("127.0.0.1", cluster.port, limit=2**24)
         connection.close()
         streams.append(writer)
-        writer.write((f"GET /apis/apps/v1/namespaces/bench/deployments?watch=true&resourceVersion={rv}"
-                      f"&labelSelector=bench%3Dkubesim HTTP/1.1\r\nHost: x\r\n{connection.auth}\r\n").encode())
+        writer.write(
+            (
+                f"GET /apis/apps/v1/namespaces/bench/deployments?watch=true&resourceVersion={rv}"
+                f"&labelSelector=bench%3Dkubesim HTTP/1.1\r\nHost: x\r\n{connection.auth}\r\n"
+            ).encode()
+        )
         while (await reader.readline()) not in (b"\r\n", b""):
             pass
         ready.set()
@@ -156,16 +172,22 @@ async def measure_watch(clusters: list[ClusterInfo], deployments: int) -> tuple[
     readies = [asyncio.Event() for _ in clusters]
     tasks = [asyncio.create_task(watch(c, r)) for c, r in zip(clusters, readies, strict=True)]
     await asyncio.gather(*(r.wait() for r in readies))
-    jobs = [(c, "PATCH", f"/apis/apps/v1/namespaces/bench/deployments/d{i}",
-             {"metadata": {"annotations": {"bench/touched": str(i)}}}, "application/merge-patch+json")
-            for c in clusters for i in range(deployments)]
+    jobs = [
+        (
+            c,
+            "PATCH",
+            f"/apis/apps/v1/namespaces/bench/deployments/d{i}",
+            {"metadata": {"annotations": {"bench/touched": str(i)}}},
+            "application/merge-patch+json",
+        )
+        for c in clusters
+        for i in range(deployments)
+    ]
     random.shuffle(jobs)
     started = time.perf_counter()
     patch_seconds, _ = await run_requests(jobs)
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(done.wait(), timeout=120)
-    except TimeoutError:
-        pass
     elapsed = time.perf_counter() - started
     for writer in streams:
         writer.close()
@@ -181,36 +203,52 @@ async def bench(args: argparse.Namespace, control: ControlClient, pid: int) -> d
     for index in range(args.clusters):
         clusters.append(await asyncio.to_thread(control.create_cluster, f"bench-{index:03d}", tls=False))
     cluster_create_s = time.perf_counter() - started
-    namespaces = [(c, "POST", "/api/v1/namespaces", {"metadata": {"name": "bench"}}, "application/json")
-                  for c in clusters]
+    namespaces = [
+        (c, "POST", "/api/v1/namespaces", {"metadata": {"name": "bench"}}, "application/json") for c in clusters
+    ]
     await run_requests(namespaces)
     print(f"{len(clusters)} clusters up in {cluster_create_s:.1f}s, rss={rss_mb(pid):.0f}MB", file=sys.stderr)
 
-    creates = [(c, "POST", "/apis/apps/v1/namespaces/bench/deployments", deployment(f"d{i}"), "application/json")
-               for i in range(args.deployments) for c in clusters]
+    creates = [
+        (c, "POST", "/apis/apps/v1/namespaces/bench/deployments", deployment(f"d{i}"), "application/json")
+        for i in range(args.deployments)
+        for c in clusters
+    ]
     create_seconds, create_failures = await run_requests(creates)
-    print(f"created {len(creates)} deployments in {create_seconds:.1f}s ({create_failures} failed)",
-          file=sys.stderr)
-    settle_s = await wait_settled(clusters, args.deployments, timeout=args.settle_timeout)
+    print(f"created {len(creates)} deployments in {create_seconds:.1f}s ({create_failures} failed)", file=sys.stderr)
+    settle_s = await wait_settled(clusters, args.deployments, limit_seconds=args.settle_timeout)
     settled_rss = rss_mb(pid)
     print(f"settled in {settle_s:.1f}s, rss={settled_rss:.0f}MB", file=sys.stderr)
 
-    gets = [(c, "GET", f"/apis/apps/v1/namespaces/bench/deployments/d{i}", None, "application/json")
-            for c in clusters for i in range(args.deployments)]
+    gets = [
+        (c, "GET", f"/apis/apps/v1/namespaces/bench/deployments/d{i}", None, "application/json")
+        for c in clusters
+        for i in range(args.deployments)
+    ]
     random.shuffle(gets)
     get_seconds, _ = await run_requests(gets)
-    lists = [(c, "GET", "/apis/apps/v1/namespaces/bench/deployments", None, "application/json")
-             for c in clusters for _ in range(5)]
+    lists = [
+        (c, "GET", "/apis/apps/v1/namespaces/bench/deployments", None, "application/json")
+        for c in clusters
+        for _ in range(5)
+    ]
     list_seconds, _ = await run_requests(lists)
     watch_seconds, events, patch_rps = await measure_watch(clusters, args.deployments)
     final_rss = rss_mb(pid)
     return {
-        "create_rps": round(len(creates) / create_seconds), "get_rps": round(len(gets) / get_seconds),
-        "list_rps": round(len(lists) / list_seconds, 1), "list_items": args.deployments,
-        "patch_rps": round(patch_rps), "watch_events_per_s": round(events / watch_seconds),
-        "watch_events": events, "settle_s": round(settle_s, 1), "rss_mb": round(max(settled_rss, final_rss)),
-        "cluster_create_s": round(cluster_create_s, 1), "clusters": args.clusters,
-        "deployments": args.clusters * args.deployments, "create_failures": create_failures,
+        "create_rps": round(len(creates) / create_seconds),
+        "get_rps": round(len(gets) / get_seconds),
+        "list_rps": round(len(lists) / list_seconds, 1),
+        "list_items": args.deployments,
+        "patch_rps": round(patch_rps),
+        "watch_events_per_s": round(events / watch_seconds),
+        "watch_events": events,
+        "settle_s": round(settle_s, 1),
+        "rss_mb": round(max(settled_rss, final_rss)),
+        "cluster_create_s": round(cluster_create_s, 1),
+        "clusters": args.clusters,
+        "deployments": args.clusters * args.deployments,
+        "create_failures": create_failures,
     }
 
 
@@ -223,8 +261,21 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kubesim-bench-") as directory:
         process = subprocess.Popen(
-            [sys.executable, "-m", "threeport_kubesim", "serve", "--port", "0", "--kubeconfig-dir", directory,
-             "--speed", str(args.speed)], stdout=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "threeport_kubesim",
+                "serve",
+                "--port",
+                "0",
+                "--kubeconfig-dir",
+                directory,
+                "--speed",
+                str(args.speed),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert process.stdout is not None
             started = json.loads(process.stdout.readline())

@@ -199,9 +199,7 @@ class ApiServer:
         self._allocate_service(rtype, obj, None)
         if options.track_fields and not preset_managed_fields:
             metadata.pop("managedFields", None)
-            record_update(
-                rtype, None, obj, options.manager, options.subresource, metadata["creationTimestamp"]
-            )
+            record_update(rtype, None, obj, options.manager, options.subresource, metadata["creationTimestamp"])
         if options.dry_run:
             return obj
         self.store.write(rtype.key, obj, None)
@@ -392,9 +390,7 @@ class ApiServer:
         self, rtype: ResourceType, namespace: str, name: str, body: bytes, options: WriteOptions, force: bool
     ) -> tuple[dict[str, Any], bool]:
         if not options.manager:
-            raise errors.bad_request(
-                "PATCH, application/apply-patch+yaml requests must include a fieldManager"
-            )
+            raise errors.bad_request("PATCH, application/apply-patch+yaml requests must include a fieldManager")
         try:
             applied = yaml.safe_load(body or b"{}")
         except yaml.YAMLError as exc:
@@ -506,9 +502,7 @@ class ApiServer:
                 f"Precondition failed: UID in precondition: {preconditions['uid']}, "
                 f"UID in object meta: {metadata.get('uid')}",
             )
-        if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != metadata.get(
-            "resourceVersion"
-        ):
+        if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != metadata.get("resourceVersion"):
             raise errors.conflict(
                 rtype.resource,
                 rtype.group,

@@ -66,11 +66,7 @@ def _as_dict(obj: Any) -> dict[str, Any]:
 def clusters_command(args: argparse.Namespace) -> int:
     client = _client(args)
     if args.action == "create":
-        _print(
-            _as_dict(
-                client.create_cluster(args.name, tls=args.tls or None, nodes=args.nodes, speed=args.speed)
-            )
-        )
+        _print(_as_dict(client.create_cluster(args.name, tls=args.tls or None, nodes=args.nodes, speed=args.speed)))
     elif args.action == "delete":
         client.delete_cluster(args.name)
         _print({"deleted": args.name})
@@ -106,23 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser = commands.add_parser("serve", help="run the emulator")
     serve_parser.add_argument("--port", type=int, default=8700, help="control API port (0: pick a free one)")
     serve_parser.add_argument("--cluster", action="append", help="create this cluster at start (repeatable)")
-    serve_parser.add_argument(
-        "--kubeconfig-dir", default=os.environ.get("KUBESIM_KUBECONFIG_DIR", "./kubesim")
-    )
+    serve_parser.add_argument("--kubeconfig-dir", default=os.environ.get("KUBESIM_KUBECONFIG_DIR", "./kubesim"))
     serve_parser.add_argument("--tls", action="store_true", help="serve new clusters over TLS by default")
-    serve_parser.add_argument(
-        "--speed", type=float, default=1.0, help="simulated time runs this many times faster"
-    )
+    serve_parser.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
     serve_parser.add_argument("--nodes", type=int, default=1, help="nodes per new cluster")
     serve_parser.add_argument("--snapshot", help="load state from this file at start, save it on shutdown")
     serve_parser.add_argument("--ready-file", help="also write the startup JSON line to this file")
     serve_parser.add_argument("--max-events", type=int, default=1000, help="Events kept per cluster")
-    serve_parser.add_argument(
-        "--history-size", type=int, default=2000, help="watch resume window per cluster"
-    )
-    serve_parser.add_argument(
-        "--bookmark-interval", type=float, default=60.0, help="seconds between BOOKMARKs"
-    )
+    serve_parser.add_argument("--history-size", type=int, default=2000, help="watch resume window per cluster")
+    serve_parser.add_argument("--bookmark-interval", type=float, default=60.0, help="seconds between BOOKMARKs")
     serve_parser.add_argument("--log-level", default="WARNING")
 
     control = os.environ.get("KUBESIM_CONTROL", DEFAULT_CONTROL)

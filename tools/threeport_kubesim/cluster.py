@@ -175,11 +175,7 @@ class SimCluster:
         for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.api.create(namespace, "", {"metadata": {"name": name}}, BOOTSTRAP)
         for index in range(max(1, self.options.nodes)):
-            name = (
-                f"{self.name}-control-plane"
-                if index == 0
-                else f"{self.name}-worker{'' if index == 1 else index}"
-            )
+            name = f"{self.name}-control-plane" if index == 0 else f"{self.name}-worker{'' if index == 1 else index}"
             self.api.create(node, "", _node(name, index, index == 0), BOOTSTRAP)
         self.api.create(
             service,
@@ -225,9 +221,7 @@ class SimCluster:
             await self.server.start()
 
     def info(self) -> dict[str, Any]:
-        ca_data = (
-            base64.b64encode(self.tls_material.ca_cert_pem.encode()).decode() if self.tls_material else None
-        )
+        ca_data = base64.b64encode(self.tls_material.ca_cert_pem.encode()).decode() if self.tls_material else None
         return {
             "name": self.name,
             "server": self.server_url,
@@ -304,9 +298,7 @@ class SimCluster:
         else:
             return None
         if document is None:
-            return error_response(
-                ApiError(404, "NotFound", "the server could not find the requested resource")
-            )
+            return error_response(ApiError(404, "NotFound", "the server could not find the requested resource"))
         return Response(200, dumps(document))
 
     # ----- snapshot ----------------------------------------------------------------------------

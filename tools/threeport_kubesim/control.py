@@ -133,9 +133,7 @@ class ControlClient:
         )
 
     def set_unreachable(self, cluster: str, enabled: bool = True) -> FaultsInfo:
-        return FaultsInfo.from_json(
-            self._call("POST", f"/clusters/{cluster}/faults/unreachable", {"enabled": enabled})
-        )
+        return FaultsInfo.from_json(self._call("POST", f"/clusters/{cluster}/faults/unreachable", {"enabled": enabled}))
 
     def set_latency(self, cluster: str, ms: int) -> FaultsInfo:
         return FaultsInfo.from_json(self._call("POST", f"/clusters/{cluster}/faults/latency", {"ms": ms}))

@@ -63,9 +63,7 @@ class ControlApi:
                 return _ok(200, {"deleted": parts[1]})
         if len(parts) >= 3 and parts[0] == "clusters" and parts[2] == "faults":
             return await self._faults(request, emulator.get(parts[1]).name, parts[3:], body)
-        return _error(
-            404 if method in ("GET", "DELETE", "POST") else 405, f"no route for {method} {request.path}"
-        )
+        return _error(404 if method in ("GET", "DELETE", "POST") else 405, f"no route for {method} {request.path}")
 
     async def _faults(self, request: Request, name: str, rest: list[str], body: dict[str, Any]) -> Response:
         cluster = self.emulator.get(name)

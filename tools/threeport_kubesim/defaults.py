@@ -125,9 +125,7 @@ def apply_defaults(rtype: ResourceType, obj: dict[str, Any]) -> None:
         spec.setdefault("podManagementPolicy", "OrderedReady")
         spec.setdefault("updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
         spec.setdefault("revisionHistoryLimit", 10)
-        spec.setdefault(
-            "persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"}
-        )
+        spec.setdefault("persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"})
         _template(obj)
     elif kind == "DaemonSet":
         spec.setdefault(

@@ -113,9 +113,7 @@ def _openapi_doc(registry: ResourceRegistry, group_name: str, version: str) -> d
     for rtype in registry.in_group_version(group_name, version):
         gvk = {"group": group_name, "version": version, "kind": rtype.kind}
         base = (
-            f"{prefix}/namespaces/{{namespace}}/{rtype.resource}"
-            if rtype.namespaced
-            else f"{prefix}/{rtype.resource}"
+            f"{prefix}/namespaces/{{namespace}}/{rtype.resource}" if rtype.namespaced else f"{prefix}/{rtype.resource}"
         )
         ok = {"200": {"description": "OK"}}
         operation = {"x-kubernetes-group-version-kind": gvk, "parameters": [parameter], "responses": ok}

@@ -56,9 +56,7 @@ class Emulator:
         options: ClusterOptions | None = None,
     ) -> SimCluster:
         if not CLUSTER_NAME.match(name or ""):
-            raise EmulatorError(
-                400, f"invalid cluster name {name!r}: use a DNS label (lowercase, digits, '-')"
-            )
+            raise EmulatorError(400, f"invalid cluster name {name!r}: use a DNS label (lowercase, digits, '-')")
         if name in self.clusters:
             raise EmulatorError(409, f"cluster {name!r} already exists")
         defaults = self.defaults

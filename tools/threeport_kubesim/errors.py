@@ -69,12 +69,8 @@ def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str, str]]
     """422 Invalid; each cause is (reason like FieldValueRequired, field path, message)."""
     text = "; ".join(f"{field}: {message}" for _, field, message in causes)
     details = _details(kind, name, group)
-    details["causes"] = [
-        {"reason": reason, "message": message, "field": field} for reason, field, message in causes
-    ]
-    return ApiError(
-        422, "Invalid", f'{kind}{"." + group if group else ""} "{name}" is invalid: {text}', details
-    )
+    details["causes"] = [{"reason": reason, "message": message, "field": field} for reason, field, message in causes]
+    return ApiError(422, "Invalid", f'{kind}{"." + group if group else ""} "{name}" is invalid: {text}', details)
 
 
 def bad_request(message: str) -> ApiError:

@@ -88,9 +88,7 @@ def flatten(rtype: ResourceType, obj: dict[str, Any], subresource: str = "") -> 
     return leaves
 
 
-def _walk(
-    rtype: ResourceType, node: Any, schema_path: tuple[str, ...], path: Path, leaves: dict[Path, Any]
-) -> None:
+def _walk(rtype: ResourceType, node: Any, schema_path: tuple[str, ...], path: Path, leaves: dict[Path, Any]) -> None:
     if isinstance(node, dict):
         if not node and path:
             leaves[path] = {}
@@ -206,9 +204,7 @@ def _format_path(path: Path) -> str:
         if element.startswith("f:"):
             parts.append("." + element[2:])
         elif element.startswith("k:"):
-            parts.append(
-                "[" + ",".join(f"{k}={json.dumps(v)}" for k, v in json.loads(element[2:]).items()) + "]"
-            )
+            parts.append("[" + ",".join(f"{k}={json.dumps(v)}" for k, v in json.loads(element[2:]).items()) + "]")
         else:
             parts.append("[" + element + "]")
     return "".join(parts)

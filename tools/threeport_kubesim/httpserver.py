@@ -202,9 +202,7 @@ class HttpServer:
                 try:
                     request = await _read_request(reader)
                 except (BadRequest, ValueError):
-                    writer.write(
-                        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    )
+                    writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                     break
                 if request is None:
                     break

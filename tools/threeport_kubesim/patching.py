@@ -37,8 +37,7 @@ def _container_and_key(doc: Any, tokens: list[str], path: str) -> tuple[Any, str
             raise ApiError(
                 422,
                 "Invalid",
-                f"the server rejected our request due to an error in our request: "
-                f"doc is missing path: {path!r}",
+                f"the server rejected our request due to an error in our request: doc is missing path: {path!r}",
             )
     return node, tokens[-1]
 

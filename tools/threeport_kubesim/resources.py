@@ -68,16 +68,10 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "events", "Event", True, ("ev",)),
     ResourceType("", "v1", "endpoints", "Endpoints", True, ("ep",)),
     ResourceType("", "v1", "nodes", "Node", False, ("no",), has_status=True),
-    ResourceType(
-        "", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, ("pvc",), has_status=True
-    ),
+    ResourceType("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, ("pvc",), has_status=True),
     ResourceType("", "v1", "persistentvolumes", "PersistentVolume", False, ("pv",), has_status=True),
-    ResourceType(
-        "apps", "v1", "deployments", "Deployment", True, ("deploy",), _ALL, True, _DEPLOY_SCALE, True
-    ),
-    ResourceType(
-        "apps", "v1", "statefulsets", "StatefulSet", True, ("sts",), _ALL, True, _DEPLOY_SCALE, True
-    ),
+    ResourceType("apps", "v1", "deployments", "Deployment", True, ("deploy",), _ALL, True, _DEPLOY_SCALE, True),
+    ResourceType("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",), _ALL, True, _DEPLOY_SCALE, True),
     ResourceType("apps", "v1", "daemonsets", "DaemonSet", True, ("ds",), _ALL, True, None, True),
     ResourceType("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), _ALL, True, _DEPLOY_SCALE, True),
     ResourceType("apps", "v1", "controllerrevisions", "ControllerRevision", True),
@@ -85,9 +79,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     ResourceType("batch", "v1", "cronjobs", "CronJob", True, ("cj",), _ALL, True, None, True),
     ResourceType("networking.k8s.io", "v1", "ingresses", "Ingress", True, ("ing",), (), True, None, True),
     ResourceType("networking.k8s.io", "v1", "ingressclasses", "IngressClass", False, has_generation=True),
-    ResourceType(
-        "networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ("netpol",), has_generation=True
-    ),
+    ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ("netpol",), has_generation=True),
     ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
     ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
     ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),

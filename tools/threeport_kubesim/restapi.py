@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import random
 import time
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from threeport_kubesim.store import Watcher, dumps, event_line
 from threeport_kubesim.tables import render_table, wants_table
 
 JSON = "application/json"
+log = logging.getLogger("threeport_kubesim.api")
 
 
 @dataclass(slots=True)
@@ -84,13 +86,14 @@ class RestApi:
     async def handle(self, request: Request) -> Response | StreamResponse:
         target = self.resolve(request.path)
         if target is None:
-            return error_response(
-                ApiError(404, "NotFound", "the server could not find the requested resource")
-            )
+            return error_response(ApiError(404, "NotFound", "the server could not find the requested resource"))
         try:
             return await self._dispatch(request, target)
         except ApiError as error:
             return error_response(error)
+        except Exception as exc:  # a bug must surface as a 500 Status, never as a dropped connection
+            log.exception("internal error serving %s %s", request.method, request.path)
+            return error_response(ApiError(500, "InternalError", f"Internal error occurred: {exc}"))
 
     async def _dispatch(self, request: Request, target: Target) -> Response | StreamResponse:
         method = request.method
@@ -121,6 +124,9 @@ class RestApi:
         if target.subresource == "scale":
             return self._scale(request, target, name)
         if method == "GET":
+            if not rtype.custom and not wants_table(request.header("accept")):
+                # The stored bytes are exactly the response: skip decoding and re-encoding.
+                return Response(200, self.api.get_stored(rtype, namespace, name).raw)
             obj = self.api.get(rtype, namespace, name)
             return self._object_response(request, rtype, 200, obj)
         if method == "PUT":
@@ -146,11 +152,13 @@ class RestApi:
 
     def _body(self, request: Request) -> Any:
         content_type = request.header("content-type", JSON).split(";")[0].strip()
+        if "protobuf" in content_type or "cbor" in content_type:
+            raise errors.unsupported_media_type(content_type)
         try:
             if content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
                 return yaml.safe_load(request.body or b"{}")
             return json.loads(request.body or b"{}")
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise errors.bad_request(f"error decoding request body: {exc}") from exc
 
     def _write_options(self, request: Request, subresource: str) -> WriteOptions:
@@ -158,13 +166,9 @@ class RestApi:
         dry_run = bool(request.query.get("dryRun"))
         return WriteOptions(manager=manager[:128], dry_run=dry_run, subresource=subresource)
 
-    def _object_response(
-        self, request: Request, rtype: ResourceType, status: int, obj: dict[str, Any]
-    ) -> Response:
+    def _object_response(self, request: Request, rtype: ResourceType, status: int, obj: dict[str, Any]) -> Response:
         if wants_table(request.header("accept")):
-            return Response(
-                status, dumps(render_table(rtype, [obj], obj["metadata"].get("resourceVersion", "")))
-            )
+            return Response(status, dumps(render_table(rtype, [obj], obj["metadata"].get("resourceVersion", ""))))
         return Response(status, dumps(obj))
 
     def _create(self, request: Request, target: Target) -> Response:
@@ -264,11 +268,7 @@ class RestApi:
                 scale = yaml.safe_load(request.body or b"{}")
             else:
                 patch = json.loads(request.body or b"{}")
-                scale = (
-                    apply_json_patch(current, patch)
-                    if media == JSON_PATCH
-                    else apply_merge_patch(current, patch)
-                )
+                scale = apply_json_patch(current, patch) if media == JSON_PATCH else apply_merge_patch(current, patch)
                 if not (isinstance(patch, dict) and (patch.get("metadata") or {}).get("resourceVersion")):
                     scale.get("metadata", {}).pop("resourceVersion", None)
         else:
@@ -375,9 +375,7 @@ class RestApi:
             except ValueError as exc:
                 raise errors.bad_request(f"invalid resource version {rv_param!r}") from exc
             if since < store.oldest_resumable_rv:
-                expired = ApiError(
-                    410, "Expired", f"too old resource version: {since} ({store.oldest_resumable_rv})"
-                )
+                expired = ApiError(410, "Expired", f"too old resource version: {since} ({store.oldest_resumable_rv})")
                 return StreamResponse(200, _single(event_line("ERROR", dumps(expired.status()))))
             for event_type, raw, obj in store.changes_since(rtype.key, since, target.namespace):
                 if watcher.matches(obj, obj["metadata"].get("labels")):

@@ -91,9 +91,7 @@ def selector_from_label_selector_object(selector: dict[str, Any] | None) -> Labe
     op_map = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
     for expr in selector.get("matchExpressions") or []:
         requirements.append(
-            Requirement(
-                expr["key"], op_map.get(expr.get("operator", ""), "exists"), tuple(expr.get("values") or ())
-            )
+            Requirement(expr["key"], op_map.get(expr.get("operator", ""), "exists"), tuple(expr.get("values") or ()))
         )
     return LabelSelector(tuple(requirements))
 

@@ -94,6 +94,13 @@ class Watcher:
         self.wakeup.set()
 
 
+def _filtered_modification(was_matching: bool, now_matches: bool) -> str:
+    """What a selector-filtered watcher sees of a modification: objects enter and leave its view."""
+    if was_matching:
+        return "MODIFIED" if now_matches else "DELETED"
+    return "ADDED" if now_matches else ""
+
+
 def event_line(event_type: str, raw: bytes) -> bytes:
     return b'{"type":"' + event_type.encode() + b'","object":' + raw + b"}\n"
 
@@ -135,18 +142,14 @@ class ObjectStore:
             return sorted(bucket.items())
         return sorted((k, v) for k, v in bucket.items() if k[0] == namespace)
 
-    def iter_objects(
-        self, group_resource: GroupResource, namespace: str | None = None
-    ) -> Iterator[dict[str, Any]]:
+    def iter_objects(self, group_resource: GroupResource, namespace: str | None = None) -> Iterator[dict[str, Any]]:
         for _, stored in self.items(group_resource, namespace):
             yield stored.decode()
 
     def count(self, group_resource: GroupResource) -> int:
         return len(self.buckets.get(group_resource, {}))
 
-    def write(
-        self, group_resource: GroupResource, obj: dict[str, Any], old: dict[str, Any] | None
-    ) -> StoredObject:
+    def write(self, group_resource: GroupResource, obj: dict[str, Any], old: dict[str, Any] | None) -> StoredObject:
         """Store a created or updated object, stamping the next resourceVersion into it."""
         metadata = obj["metadata"]
         rv = self.next_rv()
@@ -201,16 +204,10 @@ class ObjectStore:
             if watcher.namespace is not None and watcher.namespace != namespace:
                 continue
             now_matches = watcher.matches(obj, labels)
-            if event_type == "DELETED":
-                kind = "DELETED" if now_matches else ""
-            elif event_type == "ADDED":
-                kind = "ADDED" if now_matches else ""
+            if event_type == "MODIFIED":
+                kind = _filtered_modification(watcher.matches(old, old_labels), now_matches)
             else:
-                was_matching = watcher.matches(old, old_labels)
-                if now_matches:
-                    kind = "MODIFIED" if was_matching else "ADDED"
-                else:
-                    kind = "DELETED" if was_matching else ""
+                kind = event_type if now_matches else ""
             if kind:
                 line = lines.get(kind)
                 if line is None:

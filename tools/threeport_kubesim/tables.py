@@ -89,9 +89,7 @@ def _columns_and_cells(rtype: ResourceType, obj: dict[str, Any]) -> tuple[list[s
     if kind == "Namespace" or kind == "PersistentVolumeClaim":
         return ["Status"], [status.get("phase", "")]
     if kind == "Node":
-        ready = any(
-            c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
-        )
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
         return ["Status"], ["Ready" if ready else "NotReady"]
     if kind == "Job":
         return (
@@ -121,13 +119,9 @@ def render_table(
     resource_version: str,
     list_metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    extra_names = (
-        _columns_and_cells(rtype, objects[0])[0] if objects else _columns_and_cells(rtype, {"spec": {}})[0]
-    )
+    extra_names = _columns_and_cells(rtype, objects[0])[0] if objects else _columns_and_cells(rtype, {"spec": {}})[0]
     columns = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
-    columns += [
-        {"name": n, "type": "string", "format": "", "description": n, "priority": 0} for n in extra_names
-    ]
+    columns += [{"name": n, "type": "string", "format": "", "description": n, "priority": 0} for n in extra_names]
     columns.append({"name": "Age", "type": "string", "format": "", "description": "Age", "priority": 0})
     rows = []
     for obj in objects:

@@ -77,9 +77,7 @@ def run_emulator(
 
 
 @contextlib.contextmanager
-def _thread(
-    clusters: Sequence[str], defaults: ClusterDefaults, kubeconfig_dir: Path
-) -> Iterator[EmulatorHandle]:
+def _thread(clusters: Sequence[str], defaults: ClusterDefaults, kubeconfig_dir: Path) -> Iterator[EmulatorHandle]:
     ready = threading.Event()
     failure: list[BaseException] = []
     state: dict[str, object] = {}
@@ -125,9 +123,7 @@ def _thread(
 
 
 @contextlib.contextmanager
-def _subprocess(
-    clusters: Sequence[str], defaults: ClusterDefaults, kubeconfig_dir: Path
-) -> Iterator[EmulatorHandle]:
+def _subprocess(clusters: Sequence[str], defaults: ClusterDefaults, kubeconfig_dir: Path) -> Iterator[EmulatorHandle]:
     command = [
         sys.executable,
         "-m",
@@ -151,9 +147,7 @@ def _subprocess(
     for name in clusters:
         command += ["--cluster", name]
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH", "")]
-    )
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH", "")])
     process = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, text=True)
     try:
         assert process.stdout is not None

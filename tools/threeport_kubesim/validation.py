@@ -81,9 +81,7 @@ def _workload(obj: dict[str, Any], causes: list[Cause], needs_selector: bool = T
             labels = (template.get("metadata") or {}).get("labels") or {}
             matcher = selector_from_label_selector_object(selector)
             if matcher.empty:
-                causes.append(
-                    ("FieldValueInvalid", "spec.selector", "empty selector is invalid for deployment")
-                )
+                causes.append(("FieldValueInvalid", "spec.selector", "empty selector is invalid for deployment"))
             elif not matcher.matches(labels):
                 causes.append(
                     (
@@ -145,9 +143,7 @@ def _required_fields(rtype: ResourceType, obj: dict[str, Any]) -> list[Cause]:
         if not versions:
             causes.append(("FieldValueRequired", "spec.versions", "Required value"))
         elif sum(1 for v in versions if isinstance(v, dict) and v.get("storage")) != 1:
-            causes.append(
-                ("FieldValueInvalid", "spec.versions", "must have exactly one version marked as storage")
-            )
+            causes.append(("FieldValueInvalid", "spec.versions", "must have exactly one version marked as storage"))
         expected = f"{names.get('plural')}.{spec.get('group')}"
         if names.get("plural") and spec.get("group") and obj["metadata"].get("name") != expected:
             causes.append(("FieldValueInvalid", "metadata.name", 'must be spec.names.plural+"."+spec.group'))
@@ -167,9 +163,7 @@ def validate(rtype: ResourceType, obj: dict[str, Any]) -> None:
             causes.append(("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {problem}'))
     for key, value in (metadata.get("labels") or {}).items():
         if not isinstance(value, str) or len(value) > 63:
-            causes.append(
-                ("FieldValueInvalid", f"metadata.labels[{key}]", "must be a string of at most 63 characters")
-            )
+            causes.append(("FieldValueInvalid", f"metadata.labels[{key}]", "must be a string of at most 63 characters"))
     causes.extend(_required_fields(rtype, obj))
     if causes:
         raise invalid(rtype.kind, rtype.group, name, causes)
@@ -193,11 +187,7 @@ def validate_update(rtype: ResourceType, old: dict[str, Any], new: dict[str, Any
         new_ip = (new.get("spec") or {}).get("clusterIP")
         if new_ip not in (None, "", old_ip):
             immutable.append(("spec.clusterIP", old_ip, new_ip))
-    causes = [
-        ("FieldValueInvalid", path, "field is immutable")
-        for path, before, after in immutable
-        if before != after
-    ]
+    causes = [("FieldValueInvalid", path, "field is immutable") for path, before, after in immutable if before != after]
     if causes:
         raise invalid(rtype.kind, rtype.group, old["metadata"]["name"], causes)
 

@@ -22,9 +22,7 @@ class DaemonSetController(Controller):
         self, group_resource: GroupResource, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None
     ) -> list[tuple[str, str]]:
         if group_resource == DAEMONSETS:
-            return (
-                [] if event_type == "DELETED" else [(obj["metadata"]["namespace"], obj["metadata"]["name"])]
-            )
+            return [] if event_type == "DELETED" else [(obj["metadata"]["namespace"], obj["metadata"]["name"])]
         if group_resource == NODES:
             return [
                 (ds["metadata"]["namespace"], ds["metadata"]["name"])
@@ -39,9 +37,7 @@ class DaemonSetController(Controller):
             return
         spec = ds.get("spec") or {}
         revision = template_hash(spec.get("template"))
-        nodes = [
-            n["metadata"]["name"] for n in self.ctx.nodes() if not (n.get("spec") or {}).get("unschedulable")
-        ]
+        nodes = [n["metadata"]["name"] for n in self.ctx.nodes() if not (n.get("spec") or {}).get("unschedulable")]
         pods = [p for p in self.ctx.children(ds["metadata"]["uid"], PODS) if pod_is_active(p)]
         by_node: dict[str, dict[str, Any]] = {}
         pod_type = self.ctx.rtype(PODS)

@@ -66,9 +66,7 @@ class DeploymentController(Controller):
         rs_type = self.ctx.rtype(REPLICASETS)
         all_rs = self.ctx.children(deployment["metadata"]["uid"], REPLICASETS)
         pod_hash = template_hash(spec.get("template"))
-        new_rs = next(
-            (rs for rs in all_rs if (rs["metadata"].get("labels") or {}).get(HASH_LABEL) == pod_hash), None
-        )
+        new_rs = next((rs for rs in all_rs if (rs["metadata"].get("labels") or {}).get(HASH_LABEL) == pod_hash), None)
         old_rs = sorted((rs for rs in all_rs if rs is not new_rs), key=_revision)
         progressed = False
         if spec.get("paused"):
@@ -80,6 +78,9 @@ class DeploymentController(Controller):
                 return
             all_rs.append(new_rs)
             progressed = True
+        elif old_rs and _revision(new_rs) <= max(_revision(rs) for rs in old_rs):
+            # Rolling back to an older template reuses its ReplicaSet under the next revision.
+            self._set_revision(deployment, new_rs, max(_revision(rs) for rs in old_rs) + 1)
         desired = _replicas(deployment)
         strategy = spec.get("strategy") or {}
         if strategy.get("type") == "Recreate":
@@ -88,9 +89,7 @@ class DeploymentController(Controller):
             progressed |= self._roll(deployment, new_rs, old_rs, desired, strategy.get("rollingUpdate") or {})
         self._cleanup(deployment, old_rs, rs_type)
         current = [rs for rs in self.ctx.children(deployment["metadata"]["uid"], REPLICASETS)]
-        new_current = next(
-            (rs for rs in current if rs["metadata"]["uid"] == new_rs["metadata"]["uid"]), new_rs
-        )
+        new_current = next((rs for rs in current if rs["metadata"]["uid"] == new_rs["metadata"]["uid"]), new_rs)
         self._write_status(deployment, new_current, current, progressed)
 
     def _create_replicaset(
@@ -125,15 +124,26 @@ class DeploymentController(Controller):
         }
         created = self.ctx.api.controller_write(self.ctx.rtype(REPLICASETS), None, rs)
         if created is not None:
-            annotations = dict(deployment["metadata"].get("annotations") or {})
-            if annotations.get(REVISION) != str(revision):
-                annotations[REVISION] = str(revision)
-                new = clone(deployment)
-                new["metadata"]["annotations"] = annotations
-                written = self.ctx.api.controller_write(self.ctx.rtype(DEPLOYMENTS), deployment, new)
-                if written is not None:
-                    deployment.update(written)
+            self._annotate_revision(deployment, revision)
         return created
+
+    def _annotate_revision(self, deployment: dict[str, Any], revision: int) -> None:
+        annotations = dict(deployment["metadata"].get("annotations") or {})
+        if annotations.get(REVISION) != str(revision):
+            annotations[REVISION] = str(revision)
+            new = clone(deployment)
+            new["metadata"]["annotations"] = annotations
+            written = self.ctx.api.controller_write(self.ctx.rtype(DEPLOYMENTS), deployment, new)
+            if written is not None:
+                deployment.update(written)
+
+    def _set_revision(self, deployment: dict[str, Any], rs: dict[str, Any], revision: int) -> None:
+        new = clone(rs)
+        new["metadata"].setdefault("annotations", {})[REVISION] = str(revision)
+        written = self.ctx.api.controller_write(self.ctx.rtype(REPLICASETS), rs, new)
+        if written is not None:
+            rs.update(written)
+            self._annotate_revision(deployment, revision)
 
     def _scale(self, deployment: dict[str, Any], rs: dict[str, Any], replicas: int) -> bool:
         current = _replicas(rs)
@@ -176,9 +186,7 @@ class DeploymentController(Controller):
         rolling: dict[str, Any],
     ) -> bool:
         max_surge = resolve_int_or_percent(rolling.get("maxSurge", "25%"), desired, round_up=True)
-        max_unavailable = resolve_int_or_percent(
-            rolling.get("maxUnavailable", "25%"), desired, round_up=False
-        )
+        max_unavailable = resolve_int_or_percent(rolling.get("maxUnavailable", "25%"), desired, round_up=False)
         if max_surge == 0 and max_unavailable == 0:
             max_unavailable = 1
         progressed = False
@@ -305,11 +313,7 @@ class DeploymentController(Controller):
                     COMPONENT,
                 )
             else:
-                reason = (
-                    "NewReplicaSetCreated"
-                    if updated == 0 and _status_missing(previous)
-                    else "ReplicaSetUpdated"
-                )
+                reason = "NewReplicaSetCreated" if updated == 0 and _status_missing(previous) else "ReplicaSetUpdated"
                 message = (
                     f'Created new replica set "{rs_name}"'
                     if reason == "NewReplicaSetCreated"

@@ -48,9 +48,7 @@ class GarbageCollector(Controller):
         rtype = self.ctx.api.registry.by_kind(group, str(ref.get("kind", "")))
         if rtype is None:
             return False
-        stored = self.ctx.api.store.get(
-            rtype.key, namespace if rtype.namespaced else "", str(ref.get("name", ""))
-        )
+        stored = self.ctx.api.store.get(rtype.key, namespace if rtype.namespaced else "", str(ref.get("name", "")))
         return stored is not None and f'"uid":"{ref.get("uid")}"'.encode() in stored.raw
 
     def _check_dependent(self, namespace: str, ref: str) -> None:

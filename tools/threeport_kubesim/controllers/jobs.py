@@ -22,9 +22,7 @@ class JobController(Controller):
         self, group_resource: GroupResource, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None
     ) -> list[tuple[str, str]]:
         if group_resource == JOBS:
-            return (
-                [] if event_type == "DELETED" else [(obj["metadata"]["namespace"], obj["metadata"]["name"])]
-            )
+            return [] if event_type == "DELETED" else [(obj["metadata"]["namespace"], obj["metadata"]["name"])]
         return changed_keys(obj, old, "Job")
 
     def reconcile(self, namespace: str, name: str) -> None:
@@ -34,9 +32,7 @@ class JobController(Controller):
             return
         spec = job.get("spec") or {}
         status = clone(job.get("status") or {})
-        if any(
-            c.get("type") == "Complete" and c.get("status") == "True" for c in status.get("conditions") or []
-        ):
+        if any(c.get("type") == "Complete" and c.get("status") == "True" for c in status.get("conditions") or []):
             return
         pods = self.ctx.children(job["metadata"]["uid"], PODS)
         phases = [(p.get("status") or {}).get("phase", "Pending") for p in pods]

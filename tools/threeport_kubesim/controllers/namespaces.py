@@ -67,9 +67,7 @@ class NamespaceController(Controller):
                 obj = stored.decode()
                 if not obj["metadata"].get("deletionTimestamp"):
                     api.controller_delete(rtype, obj)
-        if remaining and any(
-            api.store.items(rtype.key, name) for rtype in api.registry.all() if rtype.namespaced
-        ):
+        if remaining and any(api.store.items(rtype.key, name) for rtype in api.registry.all() if rtype.namespaced):
             # Objects held by finalizers: look again shortly (their deletion also re-triggers us).
             self.ctx.enqueue(self.name, "", name, 0.5)
             return

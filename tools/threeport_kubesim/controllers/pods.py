@@ -112,8 +112,7 @@ class PodLifecycle(Controller):
                 written,
                 "Normal",
                 "Scheduled",
-                f"Successfully assigned {pod['metadata']['namespace']}/{pod['metadata']['name']} "
-                f"to {node_name}",
+                f"Successfully assigned {pod['metadata']['namespace']}/{pod['metadata']['name']} to {node_name}",
                 SCHEDULER,
             )
             self._wait(written, self.ctx.timing.image_pull)
@@ -145,14 +144,11 @@ class PodLifecycle(Controller):
                     message = (
                         f'Back-off pulling image "{image}"'
                         if reason == "ImagePullBackOff"
-                        else f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": '
-                        f"not found"
+                        else f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": not found'
                     )
                     if reason == "ErrImagePull":
                         self.ctx.event(pod, "Normal", "Pulling", f'Pulling image "{image}"', KUBELET)
-                        self.ctx.event(
-                            pod, "Warning", "Failed", f'Failed to pull image "{image}": {message}', KUBELET
-                        )
+                        self.ctx.event(pod, "Warning", "Failed", f'Failed to pull image "{image}": {message}', KUBELET)
                         self.ctx.event(pod, "Warning", "Failed", "Error: ErrImagePull", KUBELET)
                     else:
                         self.ctx.event(pod, "Normal", "BackOff", f'Back-off pulling image "{image}"', KUBELET)
@@ -172,17 +168,14 @@ class PodLifecycle(Controller):
             return
         for container in self._containers(pod):
             image = str(container.get("image", ""))
-            self.ctx.event(
-                pod, "Normal", "Pulled", f'Container image "{image}" already present on machine', KUBELET
-            )
+            self.ctx.event(pod, "Normal", "Pulled", f'Container image "{image}" already present on machine', KUBELET)
             self.ctx.event(pod, "Normal", "Created", f"Created container: {container.get('name')}", KUBELET)
             self.ctx.event(pod, "Normal", "Started", f"Started container {container.get('name')}", KUBELET)
         status["phase"] = "Running"
         status["podIP"] = self._pod_ip()
         status["podIPs"] = [{"ip": status["podIP"]}]
         status["containerStatuses"] = [
-            self._container_status(c, {"running": {"startedAt": now}}, ready=True)
-            for c in self._containers(pod)
+            self._container_status(c, {"running": {"startedAt": now}}, ready=True) for c in self._containers(pod)
         ]
         status["conditions"] = self._conditions(pod, ready=True, now=now)
         new = clone(pod)
@@ -214,9 +207,7 @@ class PodLifecycle(Controller):
             pod.get("spec") or {}
         ).get("restartPolicy") in ("Never", "OnFailure")
 
-    def _container_status(
-        self, container: dict[str, Any], state: dict[str, Any], ready: bool
-    ) -> dict[str, Any]:
+    def _container_status(self, container: dict[str, Any], state: dict[str, Any], ready: bool) -> dict[str, Any]:
         image = str(container.get("image", ""))
         result: dict[str, Any] = {
             "name": container.get("name", ""),
@@ -232,9 +223,7 @@ class PodLifecycle(Controller):
             result["containerID"] = f"containerd://{abs(hash((image, container.get('name')))):064x}"[:77]
         return result
 
-    def _conditions(
-        self, pod: dict[str, Any], ready: bool, now: str, reason: str = ""
-    ) -> list[dict[str, Any]]:
+    def _conditions(self, pod: dict[str, Any], ready: bool, now: str, reason: str = "") -> list[dict[str, Any]]:
         state = "True" if ready else "False"
         return [
             _condition("PodReadyToStartContainers", "True", now),

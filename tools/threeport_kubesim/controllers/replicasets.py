@@ -61,9 +61,7 @@ class ReplicaSetController(Controller):
             for pod in victims:
                 api.controller_delete(pod_type, pod)
                 pods.remove(pod)
-                self.ctx.event(
-                    rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}", COMPONENT
-                )
+                self.ctx.event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}", COMPONENT)
         ready = sum(1 for p in pods if pod_is_ready(p))
         status: dict[str, Any] = {
             "replicas": len(pods),

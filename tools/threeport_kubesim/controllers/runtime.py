@@ -92,8 +92,7 @@ class SimContext:
                 continue
             obj = self.api.store.get_object(gr, namespace, name)
             if obj is not None and any(
-                r.get("uid") == owner_uid and r.get("controller")
-                for r in obj["metadata"].get("ownerReferences") or []
+                r.get("uid") == owner_uid and r.get("controller") for r in obj["metadata"].get("ownerReferences") or []
             ):
                 result.append(obj)
         return result

@@ -49,17 +49,11 @@ class LoadBalancerController(Controller):
         ingress: dict[str, Any] = {"ip": self.ctx.api.ips.load_balancer_ip()}
         if group_resource == SERVICES:
             ingress["ipMode"] = "VIP"
-            self.ctx.event(
-                obj, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer", "service-controller"
-            )
+            self.ctx.event(obj, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer", "service-controller")
         new.setdefault("status", {})["loadBalancer"] = {"ingress": [ingress]}
-        written = self.ctx.api.controller_write(
-            self.ctx.rtype(group_resource), obj, new, subresource="status"
-        )
+        written = self.ctx.api.controller_write(self.ctx.rtype(group_resource), obj, new, subresource="status")
         if written is not None and group_resource == SERVICES:
-            self.ctx.event(
-                written, "Normal", "EnsuredLoadBalancer", "Ensured load balancer", "service-controller"
-            )
+            self.ctx.event(written, "Normal", "EnsuredLoadBalancer", "Ensured load balancer", "service-controller")
 
 
 class VolumeBinder(Controller):
@@ -84,9 +78,7 @@ class VolumeBinder(Controller):
         new["status"] = {
             "phase": "Bound",
             "accessModes": list(spec.get("accessModes") or ["ReadWriteOnce"]),
-            "capacity": {
-                "storage": ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
-            },
+            "capacity": {"storage": ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")},
         }
         written = self.ctx.api.controller_write(self.ctx.rtype(PVCS), claim, new, subresource="all")
         if written is not None:

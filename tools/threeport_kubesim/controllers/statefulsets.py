@@ -24,9 +24,7 @@ class StatefulSetController(Controller):
         self, group_resource: GroupResource, event_type: str, obj: dict[str, Any], old: dict[str, Any] | None
     ) -> list[tuple[str, str]]:
         if group_resource == STATEFULSETS:
-            return (
-                [] if event_type == "DELETED" else [(obj["metadata"]["namespace"], obj["metadata"]["name"])]
-            )
+            return [] if event_type == "DELETED" else [(obj["metadata"]["namespace"], obj["metadata"]["name"])]
         return changed_keys(obj, old, "StatefulSet")
 
     def reconcile(self, namespace: str, name: str) -> None:
@@ -37,11 +35,7 @@ class StatefulSetController(Controller):
         spec = sts.get("spec") or {}
         desired = int(spec.get("replicas", 1))
         revision = f"{name}-{template_hash(spec.get('template'))}"
-        pods = {
-            p["metadata"]["name"]: p
-            for p in self.ctx.children(sts["metadata"]["uid"], PODS)
-            if pod_is_active(p)
-        }
+        pods = {p["metadata"]["name"]: p for p in self.ctx.children(sts["metadata"]["uid"], PODS) if pod_is_active(p)}
         ordered = spec.get("podManagementPolicy", "OrderedReady") == "OrderedReady"
         pod_type = self.ctx.rtype(PODS)
         blocked = False

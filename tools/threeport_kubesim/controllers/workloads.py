@@ -11,9 +11,21 @@ from threeport_kubesim.meta import clone, owner_reference, random_suffix
 _HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
 def template_hash(template: Any) -> str:
-    """A short stable hash of a pod template, spelled like kube's pod-template-hash values."""
-    digest = int.from_bytes(hashlib.sha256(json.dumps(template, sort_keys=True).encode()).digest()[:8], "big")
+    """A short stable hash of a pod template, spelled like kube's pod-template-hash values.
+
+    Nulls are ignored because Go clients send `creationTimestamp: null` in templates (for example
+    `kubectl rollout undo` copying a ReplicaSet's template back), which kube hashes as absent."""
+    canonical = json.dumps(_without_nulls(template), sort_keys=True).encode()
+    digest = int.from_bytes(hashlib.sha256(canonical).digest()[:8], "big")
     chars = []
     for _ in range(10):
         digest, index = divmod(digest, len(_HASH_ALPHABET))
