@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,12 +15,22 @@ import psycopg
 import pytest
 import redis
 
+from threeport_cli.local.controlplane import SERVICE_PACKAGES, installed_services
+
+CONFIG = Path(tempfile.mkdtemp(prefix="tptctl-config-")) / "config.yaml"
+
 
 def tptctl(*args: str) -> subprocess.CompletedProcess[str]:
+    # Contexts `up` saves must not land in the real ~/.config of whoever runs the tests.
+    env = {**os.environ, "THREEPORT_CONFIG": str(CONFIG)}
     return subprocess.run(
         [sys.executable, "-m", "threeport_cli", *args],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True, text=True, timeout=180, check=False, env=env,
     )
+
+
+def expected_processes() -> set[str]:
+    return {"postgres", "redis"} | {SERVICE_PACKAGES[p][0] for p in installed_services()}
 
 
 @pytest.fixture
@@ -51,7 +62,7 @@ def test_up_status_down_from_a_clean_state_directory(state_dir: Path) -> None:
     started = tptctl("up", "--state-dir", str(state_dir))
     assert started.returncode == 0, started.stderr
     found = urls(started.stdout)
-    assert set(found) == {"postgres", "redis"}
+    assert set(found) == expected_processes()
 
     with psycopg.connect(found["postgres"].replace("postgresql+psycopg", "postgresql")) as db:
         assert db.execute("SELECT 1").fetchone() == (1,)
@@ -61,7 +72,7 @@ def test_up_status_down_from_a_clean_state_directory(state_dir: Path) -> None:
 
     status = tptctl("status", "--state-dir", str(state_dir))
     assert status.returncode == 0, status.stdout + status.stderr
-    assert status.stdout.count("healthy") == 2
+    assert status.stdout.count("healthy") == len(expected_processes())
 
     first = pids(state_dir)
     again = tptctl("up", "--state-dir", str(state_dir))
@@ -69,7 +80,8 @@ def test_up_status_down_from_a_clean_state_directory(state_dir: Path) -> None:
     assert pids(state_dir) == first, "a second up must keep what runs"
 
     stopped = tptctl("down", "--state-dir", str(state_dir))
-    assert stopped.returncode == 0 and "postgres" in stopped.stdout and "redis" in stopped.stdout
+    assert stopped.returncode == 0
+    assert set(stopped.stdout.removeprefix("stopped: ").strip().split(", ")) == expected_processes()
     assert not any(running(pid) for pid in first.values())
     assert tptctl("status", "--state-dir", str(state_dir)).returncode == 1
 
