@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from google.protobuf import descriptor_pb2
-from threeport.common.v1alpha1 import annotations_pb2
 
 from tests.support import REPO_ROOT
+from threeport.common.v1alpha1 import annotations_pb2
 
 STANDARD_FIELDS = {
     "name": 1, "uid": 2, "labels": 3, "annotations": 4, "create_time": 5, "update_time": 6,

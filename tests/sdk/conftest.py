@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+
 from threeport.sdk import AsyncClient, Client, RetryPolicy
 
 from .fake_registry import FakeApplicationService, FakeServer

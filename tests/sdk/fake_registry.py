@@ -18,6 +18,7 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2  # type: ignore[import-untyped]
 from grpc_status import rpc_status
+
 from threeport.common.v1alpha1 import condition_pb2, state_pb2, watch_pb2
 from threeport.registry.v1alpha1 import application_pb2 as app_pb2
 from threeport.registry.v1alpha1 import application_pb2_grpc as app_grpc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from threeport.registry.v1alpha1 import application_pb2 as app_pb2
 from threeport.sdk import AsyncClient, Client
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from google.protobuf.message import Message
+
 from threeport.common.v1alpha1 import condition_pb2, state_pb2
 from threeport.registry.v1alpha1 import application_pb2 as app_pb2
 from threeport.sdk import AsyncClient, Client, ResourceFailedError, WaitTimeoutError, readiness

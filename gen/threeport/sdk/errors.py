@@ -18,6 +18,7 @@ from google.protobuf.message import DecodeError
 
 # googleapis-common-protos ships .pyi stubs but no py.typed marker, so mypy will not read them.
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
+
 from threeport.common.v1alpha1 import condition_pb2
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar, cast
 
 from google.protobuf.message import Message
+
 from threeport.common.v1alpha1 import condition_pb2, state_pb2, watch_pb2
 
 from .errors import (
