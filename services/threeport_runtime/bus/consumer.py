@@ -89,7 +89,11 @@ class StreamConsumer:
         claimer = asyncio.create_task(self._claim_forever(), name=f"reclaim {self._group}")
         try:
             while True:
-                await self._read_once()
+                try:
+                    await self._read_once()
+                except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                    log.warning("stream consumer lost Redis; retrying", extra={"error": str(exc)})
+                    await asyncio.sleep(0.5)
         finally:
             await cancel_and_wait(claimer)
 
@@ -103,7 +107,8 @@ class StreamConsumer:
                 block=self._block_ms,
             )
         except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
+            # NOGROUP: the group is gone; UNBLOCKED: the stream was deleted while we waited.
+            if "NOGROUP" not in str(exc) and "UNBLOCKED" not in str(exc):
                 raise
             await self._recover_lost_group()
             return
