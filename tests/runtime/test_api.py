@@ -64,6 +64,8 @@ async def test_create_converges_to_ready_and_is_watchable(toy: Toy) -> None:
     app = await wait_until(ready, what="Ready")
     assert list(app.status.dependency_types) == ["postgres", "redis"]
     assert not app.reconciling
+    events, _ = await toy.service.runtime.event_lister().list(parent=created.name, filter_text="type = NORMAL")
+    assert [(e.reason, e.resource, e.count) for e in events] == [("Converged", created.name, 1)]
 
     seen: list[tuple[int, pb.Application]] = []
     async for response in watch:
