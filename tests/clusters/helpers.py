@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from threeport.clusters.v1alpha1 import cluster_claim_pb2, cluster_pb2
 from threeport.common.v1alpha1 import condition_pb2
-from threeport.sdk import AsyncClient, NotFoundError
+from threeport.sdk import AsyncClient, NotFoundError, UnavailableError
 from threeport_runtime.testing import wait_until
 
 T = TypeVar("T")
@@ -46,7 +46,10 @@ async def claim_when(
     within: float = WITHIN,
 ) -> cluster_claim_pb2.ClusterClaim:
     async def probe() -> cluster_claim_pb2.ClusterClaim | None:
-        claim = await client.internal.cluster_claim.get_cluster_claim(name=name)
+        try:
+            claim = await client.internal.cluster_claim.get_cluster_claim(name=name)
+        except UnavailableError:
+            return None  # A restarting service: look again.
         return claim if check(claim) else None
 
     return await wait_until(probe, within=within, interval=0.1, what=what)
