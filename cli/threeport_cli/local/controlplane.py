@@ -135,11 +135,14 @@ class LocalControlPlane:
             "THREEPORT_SERVICE_CREDENTIAL": secrets.service_credential(self.state.path),
             "THREEPORT_ENCRYPTION_KEYS_FILE": str(secrets.encryption_keys_file(self.state.path)),
         })
+        # Every service may call others (delivery calls the registry and the cluster-manager), so
+        # each learns where all of them listen; ports were chosen before any started.
+        for package in installed_services():
+            backend, key = SERVICE_PACKAGES[package]
+            if key:
+                env[f"THREEPORT_BACKEND_{key}"] = f"127.0.0.1:{self._port(record, backend)}"
         if name == GATEWAY:
-            for backend, key in SERVICE_PACKAGES.values():
-                if key and record.find(backend) is not None:
-                    env[f"THREEPORT_BACKEND_{key}"] = f"127.0.0.1:{record.ports[backend]}"
-            env["THREEPORT_BOOTSTRAP_TOKEN_FILE"] = str(self.state.sub("admin-token"))
+            env["THREEPORT_GATEWAY_BOOTSTRAP_TOKEN_FILE"] = str(self.state.sub("admin-token"))
         return env
 
     def _ensure_service(self, record: StateRecord, package: str) -> None:
