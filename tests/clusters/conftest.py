@@ -26,11 +26,11 @@ from threeport_runtime.runtime import RunningService
 from threeport_runtime.testing import (  # noqa: F401 - fixtures
     TEST_CREDENTIAL,
     database_url,
+    make_encryption_keys,
+    make_settings,
     redis_client,
     start_test_service,
     stream_prefix,
-    make_encryption_keys,
-    make_settings,
 )
 
 FAST_CONTROLLERS = ControllerOptions(

@@ -14,7 +14,9 @@ T = TypeVar("T")
 WITHIN = 30.0
 
 
-def condition(resource: cluster_pb2.Cluster | cluster_claim_pb2.ClusterClaim, kind: str) -> condition_pb2.Condition | None:
+def condition(
+    resource: cluster_pb2.Cluster | cluster_claim_pb2.ClusterClaim, kind: str
+) -> condition_pb2.Condition | None:
     return next((c for c in resource.conditions if c.type == kind), None)
 
 

@@ -55,4 +55,6 @@ async def test_outage_flips_reachable_with_events_and_recovers(manager: ClusterM
     await cluster_when(manager.client, attached.name, lambda c: is_true(c, "Ready"), "the cluster to recover")
     assert (event_pb2.EVENT_TYPE_NORMAL, "ClusterRecovered") in await reasons(manager, attached.name)
     await claim_when(manager.internal, claim.name, lambda c: is_true(c, "Ready"), "the claim to be Ready again")
-    await claim_when(manager.internal, other.name, lambda c: c.status.cluster == attached.name, "the late claim to bind")
+    await claim_when(
+        manager.internal, other.name, lambda c: c.status.cluster == attached.name, "the late claim to bind"
+    )

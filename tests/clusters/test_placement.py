@@ -25,9 +25,7 @@ async def attach_ready(
     attached = await manager.client.cluster.attach_cluster(
         cluster_id=cluster_id, kubeconfig=kube.kubeconfig(info), location=location, labels=labels
     )
-    return await cluster_when(
-        manager.client, attached.name, lambda c: is_true(c, "Ready"), f"{cluster_id} to be Ready"
-    )
+    return await cluster_when(manager.client, attached.name, lambda c: is_true(c, "Ready"), f"{cluster_id} to be Ready")
 
 
 async def claim(manager: ClusterManager, claim_id: str, spec: cluster_claim_pb2.ClusterClaimSpec) -> Claim:
@@ -57,7 +55,9 @@ async def test_explicit_match_and_capacity_rules(manager: ClusterManager, kube: 
         manager,
         (
             await claim(
-                manager, "gold-eu", Spec(requirements=Requirements(location="Europe:Frankfurt", labels={"tier": "gold"}))
+                manager,
+                "gold-eu",
+                Spec(requirements=Requirements(location="Europe:Frankfurt", labels={"tier": "gold"})),
             )
         ).name,
     )
@@ -68,12 +68,18 @@ async def test_explicit_match_and_capacity_rules(manager: ClusterManager, kube: 
         manager, (await claim(manager, "any-eu", Spec(requirements=Requirements(location="Europe:Frankfurt")))).name
     )
     assert roomy.status.cluster == large.name
-    assert "most free capacity" in roomy.status.placement_reason and "2 matching clusters" in roomy.status.placement_reason
+    assert (
+        "most free capacity" in roomy.status.placement_reason and "2 matching clusters" in roomy.status.placement_reason
+    )
 
     too_big = small.status.allocatable_cpu_millis + 1
     needs_room = await bound(
         manager,
-        (await claim(manager, "big-gold", Spec(requirements=Requirements(labels={"tier": "gold"}, cpu_millis=too_big)))).name,
+        (
+            await claim(
+                manager, "big-gold", Spec(requirements=Requirements(labels={"tier": "gold"}, cpu_millis=too_big))
+            )
+        ).name,
     )
     assert needs_room.status.cluster == other.name
 
