@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 import random
 import time
 import uuid
@@ -55,13 +56,9 @@ def controller_uid(obj: dict[str, Any]) -> str | None:
 
 
 def clone(value: T) -> T:
-    """Deep copy of JSON-shaped data; several times faster than copy.deepcopy on API objects."""
-    return cast(T, _clone(value))
+    """Deep copy of JSON-shaped data (dicts, lists, scalars).
 
-
-def _clone(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _clone(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_clone(item) for item in value]
-    return value
+    A marshal round trip is done in C and is about ten times faster than copy.deepcopy on API
+    objects, which matters because controllers copy objects on every write."""
+    data: Any = value
+    return cast(T, marshal.loads(marshal.dumps(data)))
