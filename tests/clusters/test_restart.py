@@ -4,6 +4,7 @@ duplicate clusters, emulated clusters or credentials. The service runs as a real
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -80,8 +81,12 @@ async def test_killed_mid_provisioning_converges_without_duplicates(
 ) -> None:
     port = free_port()
     env = service_env(database_url, stream_prefix, port, emulator)
-    migrated = subprocess.run(
-        [sys.executable, "-m", "threeport_cluster_manager", "migrate"], env=env, capture_output=True, check=False
+    migrated = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "threeport_cluster_manager", "migrate"],
+        env=env,
+        capture_output=True,
+        check=False,
     )
     assert migrated.returncode == 0, migrated.stderr.decode()[-2000:]
     log = tmp_path / "cluster-manager.log"
