@@ -175,7 +175,8 @@ async def world(database_url: str, stream_prefix: str, registry: RegistryStandIn
     finally:
         for opened in running.clients:
             await opened.close()
-        await gateway.stop(grace=0)
+        # Tests may replace the gateway (a restart); stop whichever runs now.
+        await running.gateway.stop(grace=0)
 
 
 async def query(database_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
