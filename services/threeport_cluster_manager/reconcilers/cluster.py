@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from threeport.clusters.v1alpha1 import cluster_pb2
-from threeport.common.v1alpha1 import retain_policy_pb2
+from threeport.common.v1alpha1 import event_pb2, retain_policy_pb2
 from threeport_cluster_manager.config import ClusterManagerConfig
 from threeport_cluster_manager.domain.connection import Connection
 from threeport_cluster_manager.domain.locations import region_for
@@ -348,11 +348,13 @@ class ClusterReconciler:
             interval = min(interval, max(self._config.gc_grace - elapsed, 0.0) + 0.05)
         return interval
 
-    async def _record(self, cluster: cluster_pb2.Cluster, kind: int, reason: str, message: str) -> None:
+    async def _record(
+        self, cluster: cluster_pb2.Cluster, kind: event_pb2.EventType.ValueType, reason: str, message: str
+    ) -> None:
         await self._events.record(
             resource=cluster.name,
             resource_uid=cluster.uid,
-            type=kind,  # type: ignore[arg-type]
+            type=kind,
             reason=reason,
             message=message,
             generation=cluster.generation,
