@@ -1,0 +1,1 @@
+"""workload-delivery: deployments (application x environment), releases and rollouts (schema ``delivery``)."""

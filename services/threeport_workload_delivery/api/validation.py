@@ -1,0 +1,36 @@
+"""Checks of user input for deployments (INVALID_ARGUMENT with field violations; nothing written)."""
+
+from __future__ import annotations
+
+import re
+
+from threeport.delivery.v1alpha1 import deployment_pb2
+from threeport_runtime.errors import FieldViolation, InvalidArgument
+
+DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+LABEL_RULE = "must be a DNS-1123 label (lowercase letters, digits and '-', starting with a letter)"
+
+
+def id_violations(**ids: str) -> list[FieldViolation]:
+    return [FieldViolation(field, LABEL_RULE if value else "is required")
+            for field, value in ids.items() if not DNS_LABEL.match(value)]
+
+
+def check_deployment(deployment: deployment_pb2.Deployment) -> None:
+    spec = deployment.spec
+    violations = id_violations(**{"deployment.spec.application": spec.application,
+                                  "deployment.spec.environment": spec.environment})
+    if spec.namespace and not DNS_LABEL.match(spec.namespace):
+        violations.append(FieldViolation("deployment.spec.namespace", LABEL_RULE))
+    wanted = f"{spec.application}-{spec.environment}"
+    if deployment.name and not violations and not deployment.name.endswith(f"/deployments/{wanted}"):
+        violations.append(FieldViolation(
+            "deployment.name", f"a deployment of {spec.application} to {spec.environment} must be named {wanted!r}"
+        ))
+    for component, image in spec.images.items():
+        if not image.image:
+            violations.append(FieldViolation(f"deployment.spec.images[{component}].image", "is required"))
+        if image.digest and not image.digest.startswith("sha256:"):
+            violations.append(FieldViolation(f"deployment.spec.images[{component}].digest", "must start with sha256:"))
+    if violations:
+        raise InvalidArgument.for_fields(violations)

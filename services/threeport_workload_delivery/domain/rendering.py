@@ -1,0 +1,309 @@
+"""Renders a release into Kubernetes objects (plain dicts, ready for server-side apply).
+
+Per deployment: its Namespace. Per component: a ServiceAccount; a ConfigMap with the plain env
+values (and one with config files, when it has any); a Secret with every env value that uses a
+secret dependency output; a Deployment, or a StatefulSet when the component declares storage;
+and a Service for its ports. Every object carries the Threeport labels. The pod template carries
+a hash of the config and secret data so that a config change rolls the pods.
+
+Rendering is deterministic: the same input gives byte-identical objects, which is what release
+fingerprints and drift detection rely on.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from threeport.delivery.v1alpha1 import release_pb2
+from threeport.registry.v1alpha1 import application_pb2
+from threeport_workload_delivery.domain import names, references
+from threeport_workload_delivery.domain.dependencies import is_secret
+
+Manifest = dict[str, Any]
+DEFAULT_PROGRESS_DEADLINE = 600
+
+
+@dataclass(frozen=True)
+class DependencyOutputs:
+    """What one dependency publishes: its type, plain values and secret values."""
+
+    type: str
+    values: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)
+
+    def lookup(self, output: str) -> tuple[str, bool] | None:
+        if output in self.secrets:
+            return self.secrets[output], True
+        if output in self.values:
+            return self.values[output], is_secret(self.type, output)
+        return None
+
+
+@dataclass(frozen=True)
+class RenderInput:
+    project: str
+    deployment: str  # resource name
+    application: str  # id
+    environment: str  # id
+    namespace: str
+    spec: application_pb2.ApplicationSpec
+    images: Mapping[str, release_pb2.ImageRef]
+    dependencies: Mapping[str, DependencyOutputs]
+
+
+class RenderError(ValueError):
+    """The application cannot be rendered (e.g. a reference to an output nobody publishes)."""
+
+
+def image_of(ref: release_pb2.ImageRef) -> str:
+    """The image pinned by digest where known."""
+    if ref.digest and "@" not in ref.image:
+        return f"{ref.image}@{ref.digest}"
+    return ref.image
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _port_ref(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+def _probe(probe: application_pb2.Probe) -> Manifest | None:
+    result: Manifest = {}
+    if probe.HasField("http"):
+        result["httpGet"] = {"path": probe.http.path or "/", "port": _port_ref(probe.http.port)}
+    elif probe.HasField("tcp"):
+        result["tcpSocket"] = {"port": _port_ref(probe.tcp.port)}
+    elif probe.HasField("exec"):
+        result["exec"] = {"command": list(probe.exec.command)}
+    else:
+        return None
+    for proto_field, key in (
+        ("initial_delay_seconds", "initialDelaySeconds"),
+        ("period_seconds", "periodSeconds"),
+        ("timeout_seconds", "timeoutSeconds"),
+        ("failure_threshold", "failureThreshold"),
+    ):
+        value = getattr(probe, proto_field)
+        if value:
+            result[key] = value
+    return result
+
+
+def _resources(resources: application_pb2.Resources) -> Manifest:
+    result: Manifest = {}
+    requests = {k: v for k, v in (("cpu", resources.cpu), ("memory", resources.memory)) if v}
+    limits = {k: v for k, v in (("cpu", resources.limits.cpu), ("memory", resources.limits.memory)) if v}
+    if requests:
+        result["requests"] = requests
+    if limits:
+        result["limits"] = limits
+    return result
+
+
+def _split_env(
+    component: str, env: Mapping[str, str], dependencies: Mapping[str, DependencyOutputs]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(plain, secret) env after substitution; a value using any secret output is secret."""
+    plain: dict[str, str] = {}
+    secret: dict[str, str] = {}
+    for key in sorted(env):
+        value = env[key]
+        uses_secret = False
+
+        def resolve(ref: references.OutputReference, key: str = key) -> str:
+            nonlocal uses_secret
+            outputs = dependencies.get(ref.dependency)
+            found = outputs.lookup(ref.output) if outputs is not None else None
+            if found is None:
+                raise RenderError(
+                    f"component {component}: env {key} references ${{dependencies.{ref.dependency}.{ref.output}}}, "
+                    "which no dependency publishes"
+                )
+            uses_secret = uses_secret or found[1]
+            return found[0]
+
+        rendered = references.substitute(value, resolve)
+        (secret if uses_secret else plain)[key] = rendered
+    return plain, secret
+
+
+def _metadata(name: str, namespace: str, labels: Mapping[str, str], component: str = "") -> Manifest:
+    all_labels = dict(labels)
+    if component:
+        all_labels[names.COMPONENT_LABEL] = component
+    metadata: Manifest = {"name": name, "labels": all_labels}
+    if namespace:
+        metadata["namespace"] = namespace
+    return metadata
+
+
+def render(data: RenderInput) -> list[Manifest]:
+    """Every object of the deployment, namespace first, workloads last."""
+    labels = {
+        **names.threeport_labels(data.project, data.deployment),
+        names.APPLICATION_LABEL: data.application,
+        names.ENVIRONMENT_LABEL: data.environment,
+    }
+    objects: list[Manifest] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": _metadata(data.namespace, "", labels)}
+    ]
+    for component in sorted(data.spec.components):
+        objects.extend(_component(data, component, labels))
+    return objects
+
+
+def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> list[Manifest]:
+    spec = data.spec.components[component]
+    ns = data.namespace
+    app = data.application
+    name = names.object_name(app, component)
+    selector = {names.DEPLOYMENT_LABEL: names.last_segment(data.deployment), names.COMPONENT_LABEL: component}
+    out: list[Manifest] = [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(name, ns, labels, component)}
+    ]
+    plain, secret = _split_env(component, spec.env, data.dependencies)
+    env_from: list[Manifest] = []
+    config_name = names.object_name(app, component, "env")
+    out.append(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _metadata(config_name, ns, labels, component),
+         "data": plain}
+    )
+    env_from.append({"configMapRef": {"name": config_name}})
+    secret_data = {k: _b64(v) for k, v in secret.items()}
+    if secret:
+        secret_name = names.object_name(app, component, "secrets")
+        out.append(
+            {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+             "metadata": _metadata(secret_name, ns, labels, component), "data": secret_data}
+        )
+        env_from.append({"secretRef": {"name": secret_name}})
+    files: dict[str, str] = {}
+    volumes: list[Manifest] = []
+    mounts: list[Manifest] = []
+    if spec.config_files:
+        files_name = names.object_name(app, component, "files")
+        for index, config_file in enumerate(spec.config_files):
+            key = f"file-{index}"
+            files[key] = references.substitute(
+                config_file.content, lambda ref: _plain_output(data.dependencies, ref, component)
+            )
+            mounts.append({"name": "config-files", "mountPath": config_file.path, "subPath": key, "readOnly": True})
+        out.append(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _metadata(files_name, ns, labels, component),
+             "data": files}
+        )
+        volumes.append({"name": "config-files", "configMap": {"name": files_name}})
+    for storage in spec.storage:
+        mounts.append({"name": storage.name, "mountPath": storage.path})
+    image = data.images.get(component)
+    container: Manifest = {
+        "name": component,
+        "image": image_of(image) if image is not None and image.image else spec.image,
+        "envFrom": env_from,
+    }
+    if spec.command:
+        container["command"] = list(spec.command)
+    if spec.args:
+        container["args"] = list(spec.args)
+    if spec.ports:
+        container["ports"] = [
+            {"name": p.name, "containerPort": p.port, "protocol": p.protocol or "TCP"} for p in spec.ports
+        ]
+    resources = _resources(spec.resources)
+    if resources:
+        container["resources"] = resources
+    for kind, key in (("readiness", "readinessProbe"), ("liveness", "livenessProbe"), ("startup", "startupProbe")):
+        if spec.probes.HasField(kind) and (probe := _probe(getattr(spec.probes, kind))) is not None:
+            container[key] = probe
+    if mounts:
+        container["volumeMounts"] = mounts
+    config_hash = hashlib.sha256(
+        json.dumps([plain, secret_data, files], sort_keys=True).encode()
+    ).hexdigest()[:16]
+    pod_spec: Manifest = {"serviceAccountName": name, "containers": [container]}
+    if volumes:
+        pod_spec["volumes"] = volumes
+    template = {
+        "metadata": {"labels": {**labels, names.COMPONENT_LABEL: component},
+                     "annotations": {names.CONFIG_HASH_ANNOTATION: config_hash}},
+        "spec": pod_spec,
+    }
+    replicas = spec.replicas or 1
+    if spec.ports:
+        out.append(
+            {"apiVersion": "v1", "kind": "Service", "metadata": _metadata(name, ns, labels, component),
+             "spec": {"selector": selector, "ports": [
+                 {"name": p.name, "port": p.port, "targetPort": p.name, "protocol": p.protocol or "TCP"}
+                 for p in spec.ports]}}
+        )
+    if spec.storage:
+        out.append(
+            {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": _metadata(name, ns, labels, component),
+             "spec": {"replicas": replicas, "serviceName": name, "selector": {"matchLabels": selector},
+                      "template": template,
+                      "volumeClaimTemplates": [
+                          {"metadata": {"name": s.name},
+                           "spec": {"accessModes": ["ReadWriteOnce"],
+                                    "resources": {"requests": {"storage": s.size or "1Gi"}}}}
+                          for s in spec.storage]}}
+        )
+    else:
+        out.append(
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _metadata(name, ns, labels, component),
+             "spec": {"replicas": replicas, "selector": {"matchLabels": selector},
+                      "progressDeadlineSeconds": DEFAULT_PROGRESS_DEADLINE, "template": template}}
+        )
+    return out
+
+
+def _plain_output(
+    dependencies: Mapping[str, DependencyOutputs], ref: references.OutputReference, component: str
+) -> str:
+    outputs = dependencies.get(ref.dependency)
+    found = outputs.lookup(ref.output) if outputs is not None else None
+    if found is None or found[1]:
+        raise RenderError(
+            f"component {component}: a config file references ${{dependencies.{ref.dependency}.{ref.output}}}, "
+            "which is not a published non-secret output"
+        )
+    return found[0]
+
+
+def component_outputs(spec: application_pb2.ApplicationSpec, application: str, namespace: str) -> dict[str, str]:
+    """What other applications may use: ``<component>.host``, ``.port``, ``.url`` (first port)
+    and ``<component>.<port name>.port`` / ``.url`` for every port."""
+    outputs: dict[str, str] = {}
+    for component in sorted(spec.components):
+        ports = spec.components[component].ports
+        if not ports:
+            continue
+        host = f"{names.object_name(application, component)}.{namespace}.svc.cluster.local"
+        outputs[f"{component}.host"] = host
+        for index, port in enumerate(ports):
+            url = f"http://{host}:{port.port}"
+            outputs[f"{component}.{port.name}.port"] = str(port.port)
+            outputs[f"{component}.{port.name}.url"] = url
+            if index == 0:
+                outputs[f"{component}.port"] = str(port.port)
+                outputs[f"{component}.url"] = url
+    return outputs
+
+
+def fingerprint(objects: list[Manifest]) -> str:
+    """The content hash of what runs (secret data included, so a new password is a new release)."""
+    return hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()
+
+
+def redacted(manifest: Manifest) -> Manifest:
+    """The object as stored in a release: Secret values left out."""
+    if manifest.get("kind") != "Secret":
+        return manifest
+    return {**manifest, "data": {key: "" for key in manifest.get("data", {})}}

@@ -1,0 +1,396 @@
+"""The Deployment reconciler: claim a cluster, claim the dependencies, render, make a release
+when what would run changed, apply the approved release with server-side apply, prune what is no
+longer rendered, observe the rollout, and report conditions (``Placed``, ``DependenciesReady``,
+``Applied``, ``Available``, ``Ready``) and Events for each step.
+
+Level-triggered and idempotent: every step re-reads what it needs and can be repeated, so a
+crash at any point is repaired by the next reconcile. Releases are made only when the rendered
+content's fingerprint differs from the newest release's, which is why a restart never makes a
+duplicate. Deletion runs in order: workload objects, then claims, then the finalizer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import yaml
+from google.protobuf import json_format
+
+from threeport.common.v1alpha1 import event_pb2
+from threeport.delivery.v1alpha1 import deployment_pb2, release_pb2
+from threeport.sdk import ApiError, AsyncClient
+from threeport_runtime.conditions import STALLED, TRUE, find_condition, remove_condition, set_condition
+from threeport_runtime.db.repository import ResourceRepository
+from threeport_runtime.errors import NotFound
+from threeport_runtime.reconcile.events import NORMAL, WARNING, EventRecorder
+from threeport_runtime.reconcile.result import PermanentError, Result, TemporaryError
+from threeport_runtime.reconcile.status import mark_ready
+from threeport_workload_delivery.config import DeliveryConfig
+from threeport_workload_delivery.domain import changes, names
+from threeport_workload_delivery.domain.diffing import ObjectKey, describe, in_sync, object_key
+from threeport_workload_delivery.domain.rendering import (
+    Manifest,
+    RenderError,
+    component_outputs,
+    fingerprint,
+    redacted,
+)
+from threeport_workload_delivery.domain.rollout import AVAILABLE, FAILED, assess
+from threeport_workload_delivery.k8s.client import PRUNABLE, KubeClient, KubeError
+from threeport_workload_delivery.k8s.pool import ClientPool
+from threeport_workload_delivery.reconcilers.claims import Claimer, DependencyResult
+from threeport_workload_delivery.reconcilers.inputs import (
+    Inputs,
+    NotReady,
+    implementation_of,
+    load_inputs,
+    render_inputs,
+    resolve_classes,
+    spec_of,
+)
+from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
+
+log = logging.getLogger(__name__)
+
+Deployment = deployment_pb2.Deployment
+PLACED, DEPENDENCIES_READY, APPLIED, AVAILABLE_CONDITION = "Placed", "DependenciesReady", "Applied", "Available"
+ACTIVE_APPROVALS = (release_pb2.APPROVAL_STATE_UNSPECIFIED, release_pb2.APPROVAL_STATE_APPROVED)
+
+
+@dataclass
+class Observation:
+    """What one reconcile learned, written to status in one go at the end."""
+
+    conditions: dict[str, tuple[bool, str, str]]
+    cluster: str = ""
+    namespace: str = ""
+    dependencies: Sequence[deployment_pb2.DependencyStatus] = ()
+    current_release: int | None = None
+    pending_release: int | None = None
+    rollout: deployment_pb2.RolloutStatus | None = None
+    outputs: dict[str, str] | None = None
+    ready: tuple[bool, str, str] = (False, "Reconciling", "")
+    stalled: bool = False
+
+
+async def live_objects(client: KubeClient, project: str, deployment: str) -> dict[ObjectKey, Manifest]:
+    """Everything in the cluster carrying this deployment's labels, in any namespace."""
+    selector = names.selector_for(project, deployment)
+    found: dict[ObjectKey, Manifest] = {}
+    for api_version, kind in (*PRUNABLE, ("v1", "Namespace")):
+        for item in await client.list(api_version, kind, selector):
+            found[object_key(item)] = item
+    return found
+
+
+class DeploymentReconciler:
+    def __init__(
+        self,
+        deployments: ResourceRepository[Deployment, object],
+        releases: ReleaseStore,
+        registry: AsyncClient,
+        claimer: Claimer,
+        pool: ClientPool,
+        events: EventRecorder,
+        config: DeliveryConfig,
+    ):
+        self._deployments = deployments
+        self._releases = releases
+        self._registry = registry
+        self._claimer = claimer
+        self._pool = pool
+        self._events = events
+        self._config = config
+
+    async def __call__(self, name: str) -> Result | None:
+        try:
+            deployment = await self._deployments.get(name)
+        except NotFound:
+            return None
+        if deployment.HasField("delete_time"):
+            return await self._delete(deployment)
+        if not await self._deployments.add_finalizer(name, names.FINALIZER):
+            return None
+        observation = Observation(conditions={})
+        try:
+            result = await self._converge(deployment, observation)
+        except NotReady as waiting:
+            observation.ready = (False, waiting.reason, waiting.message)
+            result = Result(requeue_after=waiting.retry_after)
+        except KubeError as error:
+            observation.conditions[APPLIED] = (False, "ClusterUnreachable" if error.unreachable else "ApplyFailed",
+                                               str(error))
+            observation.ready = (False, observation.conditions[APPLIED][1], str(error))
+            await self._write(deployment, observation)
+            if error.unreachable and observation.cluster:
+                await self._pool.forget(observation.cluster)
+            raise TemporaryError(str(error)) from None
+        await self._write(deployment, observation)
+        return result
+
+    # -- converge ------------------------------------------------------------------------------
+
+    async def _converge(self, deployment: Deployment, seen: Observation) -> Result:
+        inputs = await load_inputs(self._registry, self._releases, deployment)
+        seen.namespace = inputs.namespace
+        binding = await self._claimer.claim_cluster(deployment, inputs.application, inputs.environment)
+        seen.cluster = binding.cluster
+        seen.conditions[PLACED] = (binding.ready, binding.reason, binding.message)
+        if binding.ready and deployment.status.cluster != binding.cluster:
+            await self._record(deployment, NORMAL, "Placed", binding.message)
+        if not binding.ready:
+            raise NotReady(binding.reason, f"waiting for a cluster: {binding.message}", self._config.poll_interval)
+
+        inputs.resolved = await resolve_classes(self._registry, inputs)
+        results: list[DependencyResult] = []
+        for dep_name, dep in sorted(inputs.spec.dependencies.items()):
+            results.append(await self._claimer.claim_dependency(
+                deployment, dep_name, dep, inputs.environment, binding.cluster, inputs.namespace,
+                implementation_of(inputs.resolved.get(dep_name, "")),
+            ))
+        seen.dependencies = [r.status for r in results]
+        waiting = [r for r in results if not r.ready]
+        if waiting:
+            summary = "; ".join(f"{r.status.name} ({r.status.type}): {r.status.reason} {r.status.message}".strip()
+                                for r in waiting)
+            seen.conditions[DEPENDENCIES_READY] = (False, waiting[0].status.reason, summary)
+            no_provider = all(r.status.reason == "NoProvider" for r in waiting)
+            raise NotReady(waiting[0].status.reason, f"waiting for dependencies: {summary}",
+                           10.0 if no_provider else max(self._config.poll_interval, 1.0))
+        seen.conditions[DEPENDENCIES_READY] = (True, "Ready", f"{len(results)} dependencies ready")
+        outputs = {r.status.name: r.outputs for r in results if r.outputs is not None}
+
+        try:
+            objects = render_inputs(deployment, inputs, inputs.spec, inputs.images, outputs)
+        except RenderError as error:
+            raise PermanentError("RenderFailed", str(error)) from None
+        latest = await self._releases.latest(deployment.name, deployment.uid)
+        if latest is None or latest.fingerprint != fingerprint(objects):
+            latest = await self._new_release(deployment, inputs, objects, latest)
+        target, pending = await self._target(deployment, latest)
+        seen.pending_release = pending.release.number if pending is not None else 0
+        if target is None:
+            raise NotReady("AwaitingApproval",
+                           f"release {latest.release.number} waits for approval: tptctl approve deployment "
+                           f"{names.last_segment(deployment.name)}", 30.0)
+        if target is not latest:
+            try:
+                objects = render_inputs(deployment, inputs, spec_of(target), dict(target.release.images), outputs)
+            except RenderError as error:
+                raise PermanentError("RenderFailed", f"release {target.release.number}: {error}") from None
+            outputs_spec = spec_of(target)
+        else:
+            outputs_spec = inputs.spec
+        return await self._apply_and_observe(deployment, inputs, target, pending, objects, outputs_spec, seen)
+
+    async def _target(
+        self, deployment: Deployment, latest: StoredRelease
+    ) -> tuple[StoredRelease | None, StoredRelease | None]:
+        """The release to run (newest approved or not needing approval) and the one pending."""
+        pending = latest if latest.release.approval == release_pb2.APPROVAL_STATE_PENDING else None
+        if latest.release.approval in ACTIVE_APPROVALS:
+            return latest, None
+        for stored in reversed(await self._releases.all(deployment.name)):
+            if stored.release.approval in ACTIVE_APPROVALS and stored.release.number < latest.release.number:
+                return stored, pending
+        return None, pending
+
+    async def _new_release(
+        self, deployment: Deployment, inputs: Inputs, objects: list[Manifest], previous: StoredRelease | None
+    ) -> StoredRelease:
+        change = changes.read_change(dict(deployment.annotations))
+        if change is not None and await self._releases.by_change(deployment.name, change.id) is not None:
+            change = None  # Already used by an earlier release.
+        if change is not None:
+            reason, message = change.reason_value, change.message
+        elif previous is None:
+            reason, message = release_pb2.RELEASE_REASON_INITIAL, "first release"
+        else:
+            reason = release_pb2.RELEASE_REASON_SPEC_CHANGE
+            message = f"application generation {inputs.application.generation}"
+            if previous.release.application_generation == inputs.application.generation:
+                message = "environment, dependency outputs or deployment changed"
+        release = release_pb2.Release(
+            reason=reason,
+            message=message,
+            application_generation=inputs.application.generation,
+            images=inputs.images,
+            resolved=inputs.resolved,
+            manifests=[manifest_yaml(redacted(o)) for o in objects],
+            source_release=change.source_release if change else "",
+            build=change.build if change else "",
+            created_by=change.created_by if change and change.created_by else "workload-delivery",
+            approval=(release_pb2.APPROVAL_STATE_PENDING if inputs.environment.spec.require_approval
+                      else release_pb2.APPROVAL_STATE_UNSPECIFIED),
+        )
+        stored = await self._releases.create_next(
+            deployment=deployment.name,
+            deployment_uid=deployment.uid,
+            release=release,
+            snapshot={"application": json_format.MessageToDict(inputs.spec), "namespace": inputs.namespace},
+            fingerprint=fingerprint(objects),
+            change_id=change.id if change else "",
+        )
+        reason_name = release_pb2.ReleaseReason.Name(reason).removeprefix("RELEASE_REASON_").lower()
+        note = " (waiting for approval)" if release.approval == release_pb2.APPROVAL_STATE_PENDING else ""
+        await self._record(deployment, NORMAL, "ReleaseCreated",
+                           f"release {stored.release.number} ({reason_name}): {message}{note}")
+        return stored
+
+    async def _apply_and_observe(
+        self, deployment: Deployment, inputs: Inputs, target: StoredRelease, pending: StoredRelease | None,
+        objects: list[Manifest], outputs_spec: object, seen: Observation,
+    ) -> Result:
+        number = target.release.number
+        client = await self._pool.client(seen.cluster)
+        live = await live_objects(client, inputs.project, deployment.name)
+        wanted = {object_key(o) for o in objects}
+        was_applied = deployment.status.current_release == number and _true(deployment, APPLIED)
+        changed: list[str] = []
+        for manifest in objects:
+            key = object_key(manifest)
+            if key[1] == "Namespace" and key not in live:
+                live_ns = await client.get(manifest)
+                if live_ns is not None:
+                    live[key] = live_ns
+            if not in_sync(live.get(key), manifest):
+                await client.apply(manifest)
+                changed.append(("recreated " if key not in live else "restored ") + describe(key))
+        if changed and was_applied:
+            await self._record(deployment, WARNING, "DriftCorrected", "; ".join(changed))
+        pruned = [key for key in live if key not in wanted]
+        for key in sorted(pruned, key=lambda k: k[1] == "Namespace"):
+            await client.delete(live[key])
+        if pruned:
+            await self._record(deployment, NORMAL, "Pruned", "; ".join(describe(k) for k in pruned))
+        seen.conditions[APPLIED] = (True, "Applied", f"release {number}: {len(objects)} objects applied")
+        if deployment.status.current_release != number:
+            await self._record(deployment, NORMAL, "RolloutStarted", f"rolling out release {number}")
+
+        workloads = [o for o in objects if o["kind"] in ("Deployment", "StatefulSet")]
+        pods = await client.list("v1", "Pod", names.selector_for(inputs.project, deployment.name), inputs.namespace)
+        current = [(o, await client.get(o)) for o in workloads]
+        assessment = assess(current, pods)
+        rollout = deployment_pb2.RolloutStatus(
+            phase=assessment.phase, desired_replicas=assessment.desired, updated_replicas=assessment.updated,
+            ready_replicas=assessment.ready, reason=assessment.reason, message=assessment.message,
+        )
+        if deployment.status.current_release == number and deployment.status.rollout.HasField("start_time"):
+            rollout.start_time.CopyFrom(deployment.status.rollout.start_time)
+        else:
+            rollout.start_time.FromDatetime(datetime.now(UTC))
+        seen.rollout = rollout
+        seen.current_release = number
+        seen.outputs = component_outputs(outputs_spec, deployment.spec.application, inputs.namespace)  # type: ignore[arg-type]
+        was_phase = deployment.status.rollout.phase if deployment.status.current_release == number else None
+        if assessment.phase == AVAILABLE:
+            seen.conditions[AVAILABLE_CONDITION] = (True, "Available", assessment.message)
+            if was_phase != AVAILABLE:
+                await self._record(deployment, NORMAL, "RolloutComplete", f"release {number} is available")
+            if pending is not None:
+                seen.ready = (False, "AwaitingApproval",
+                              f"release {number} runs; release {pending.release.number} waits for approval")
+                return Result(requeue_after=self._config.drift_interval)
+            seen.ready = (True, "Available", f"release {number} is available")
+            return Result(requeue_after=self._config.drift_interval)
+        if assessment.phase == FAILED:
+            seen.conditions[AVAILABLE_CONDITION] = (False, assessment.reason, assessment.message)
+            seen.ready = (False, "RolloutFailed", f"{assessment.reason}: {assessment.message}")
+            seen.stalled = True
+            if was_phase != FAILED:
+                await self._record(deployment, WARNING, "RolloutFailed", f"release {number}: {assessment.message}")
+            return Result(requeue_after=max(2.0, self._config.poll_interval))
+        seen.conditions[AVAILABLE_CONDITION] = (False, "Progressing", assessment.message)
+        seen.ready = (False, "Progressing", f"release {number}: {assessment.message}")
+        return Result(requeue_after=self._config.poll_interval)
+
+    # -- deletion ------------------------------------------------------------------------------
+
+    async def _delete(self, deployment: Deployment) -> Result | None:
+        claim = await self._claimer.find_cluster(deployment)
+        project = names.project_of(deployment.name)
+        if claim is not None and claim.status.cluster:
+            try:
+                client = await self._pool.client(claim.status.cluster)
+                live = await live_objects(client, project, deployment.name)
+                for key in sorted(live, key=lambda k: (k[1] == "Namespace", k[1] not in ("Deployment", "StatefulSet"))):
+                    await client.delete(live[key])
+            except (KubeError, ApiError) as error:
+                await self._blocked(deployment, f"cannot remove workload objects from {claim.status.cluster}: {error}")
+                raise TemporaryError(str(error)) from None
+            if live:
+                shown = ", ".join(describe(k) for k in list(live)[:5])
+                more = f" and {len(live) - 5} more" if len(live) > 5 else ""
+                await self._blocked(
+                    deployment, f"waiting for {len(live)} Kubernetes objects in {claim.status.cluster} to go: {shown}{more}"
+                )
+                return Result(requeue_after=self._config.poll_interval)
+        claims = [self._claimer.cluster_claim_name(deployment)] + [
+            d.claim for d in deployment.status.dependencies if d.claim.startswith(("addonClaims/", "serviceClaims/"))
+        ]
+        remaining = await self._claimer.release(deployment, claims)
+        if remaining:
+            await self._blocked(deployment, "waiting for claims to be released: " + ", ".join(remaining))
+            return Result(requeue_after=self._config.poll_interval)
+        await self._record(deployment, NORMAL, "Deleted", "workload objects removed and claims released")
+        await self._releases.delete_all(deployment.name)
+        await self._deployments.remove_finalizer(deployment.name, names.FINALIZER)
+        return None
+
+    async def _blocked(self, deployment: Deployment, message: str) -> None:
+        def mutate(stored: Deployment) -> None:
+            stored.status.deletion_blocked_by = message
+
+        await self._deployments.update_status(deployment.name, mutate)
+
+    # -- status --------------------------------------------------------------------------------
+
+    async def _write(self, deployment: Deployment, seen: Observation) -> None:
+        def mutate(stored: Deployment) -> None:
+            status = stored.status
+            if seen.cluster:
+                status.cluster = seen.cluster
+            if seen.namespace:
+                status.namespace = seen.namespace
+            if seen.dependencies or DEPENDENCIES_READY in seen.conditions:
+                del status.dependencies[:]
+                status.dependencies.extend(seen.dependencies)
+            if seen.current_release is not None:
+                status.current_release = seen.current_release
+            if seen.pending_release is not None:
+                status.pending_release = seen.pending_release
+            if seen.rollout is not None:
+                status.rollout.CopyFrom(seen.rollout)
+            if seen.outputs is not None:
+                status.outputs.clear()
+                status.outputs.update(seen.outputs)
+            for kind, (ok, reason, message) in seen.conditions.items():
+                set_condition(stored.conditions, kind, ok, reason=reason, message=message,
+                              observed_generation=stored.generation)
+            ready, reason, message = seen.ready
+            mark_ready(stored, ready=ready, reason=reason, message=message)
+            if seen.stalled:
+                set_condition(stored.conditions, STALLED, True, reason=reason, message=message,
+                              observed_generation=stored.generation)
+            else:
+                remove_condition(stored.conditions, STALLED)
+
+        await self._deployments.update_status(deployment.name, mutate)
+
+    async def _record(
+        self, deployment: Deployment, kind: event_pb2.EventType.ValueType, reason: str, message: str
+    ) -> None:
+        await self._events.record(resource=deployment.name, resource_uid=deployment.uid, type=kind, reason=reason,
+                                  message=message, generation=deployment.generation)
+
+
+def _true(deployment: Deployment, kind: str) -> bool:
+    condition = find_condition(deployment.conditions, kind)
+    return condition is not None and condition.status == TRUE and condition.observed_generation == deployment.generation
+
+
+def manifest_yaml(manifest: Manifest) -> str:
+    return str(yaml.safe_dump(manifest, sort_keys=False))

@@ -1,0 +1,175 @@
+"""Storage of releases: numbered, immutable snapshots per deployment.
+
+Numbers come from ``max(number) + 1`` under the unique (deployment, number) constraint, so two
+writers can never both create release N; the loser gets ``ReleaseConflict`` and the reconcile
+is retried. Only the approval fields of a release ever change after it is written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf import json_format
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from threeport.delivery.v1alpha1 import release_pb2
+from threeport_runtime.db.convert import timestamp
+from threeport_runtime.db.engine import Database
+from threeport_runtime.db.page_tokens import PageTokenCodec
+from threeport_runtime.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from threeport_runtime.errors import FieldViolation, InvalidArgument, NotFound
+from threeport_runtime.reconcile.result import TemporaryError
+from threeport_workload_delivery.store.tables import ReleaseRow
+
+
+class ReleaseConflict(TemporaryError):
+    """Another writer created the same release number first."""
+
+
+@dataclass(frozen=True)
+class StoredRelease:
+    release: release_pb2.Release
+    snapshot: dict[str, Any]
+    fingerprint: str
+    change_id: str
+
+
+def _stored(row: ReleaseRow) -> StoredRelease:
+    message = json_format.ParseDict(row.message, release_pb2.Release(), ignore_unknown_fields=True)
+    return StoredRelease(message, row.snapshot, row.fingerprint, row.change_id)
+
+
+class ReleaseStore:
+    def __init__(self, db: Database, page_tokens: PageTokenCodec):
+        self._db = db
+        self._page_tokens = page_tokens
+
+    async def latest(self, deployment: str, deployment_uid: str) -> StoredRelease | None:
+        async with self._db.session() as session:
+            row = await session.scalar(
+                select(ReleaseRow)
+                .where(ReleaseRow.deployment == deployment, ReleaseRow.deployment_uid == deployment_uid)
+                .order_by(ReleaseRow.number.desc())
+                .limit(1)
+            )
+            return None if row is None else _stored(row)
+
+    async def get_number(self, deployment: str, number: int) -> StoredRelease | None:
+        async with self._db.session() as session:
+            row = await session.scalar(
+                select(ReleaseRow).where(ReleaseRow.deployment == deployment, ReleaseRow.number == number)
+            )
+            return None if row is None else _stored(row)
+
+    async def by_change(self, deployment: str, change_id: str) -> StoredRelease | None:
+        if not change_id:
+            return None
+        async with self._db.session() as session:
+            row = await session.scalar(
+                select(ReleaseRow).where(ReleaseRow.deployment == deployment, ReleaseRow.change_id == change_id)
+            )
+            return None if row is None else _stored(row)
+
+    async def get(self, name: str) -> release_pb2.Release:
+        async with self._db.session() as session:
+            row = await session.scalar(select(ReleaseRow).where(ReleaseRow.name == name))
+        if row is None:
+            raise NotFound(f"release {name!r} not found", metadata={"resource": name})
+        return _stored(row).release
+
+    async def all(self, deployment: str) -> list[StoredRelease]:
+        async with self._db.session() as session:
+            rows = (
+                await session.scalars(
+                    select(ReleaseRow).where(ReleaseRow.deployment == deployment).order_by(ReleaseRow.number)
+                )
+            ).all()
+        return [_stored(row) for row in rows]
+
+    async def list(
+        self, deployment: str, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[release_pb2.Release], str]:
+        """A page in release-number order."""
+        if page_size < 0:
+            raise InvalidArgument.for_fields([FieldViolation("page_size", "must not be negative")])
+        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        fingerprint = PageTokenCodec.fingerprint("releases", deployment)
+        query = select(ReleaseRow).where(ReleaseRow.deployment == deployment)
+        if page_token:
+            query = query.where(ReleaseRow.number > int(self._page_tokens.decode(page_token, fingerprint)))
+        async with self._db.session() as session:
+            rows = list((await session.scalars(query.order_by(ReleaseRow.number).limit(size + 1))).all())
+        next_token = ""
+        if len(rows) > size:
+            rows = rows[:size]
+            next_token = self._page_tokens.encode(str(rows[-1].number), fingerprint)
+        return [_stored(row).release for row in rows], next_token
+
+    async def create_next(
+        self,
+        *,
+        deployment: str,
+        deployment_uid: str,
+        release: release_pb2.Release,
+        snapshot: dict[str, Any],
+        fingerprint: str,
+        change_id: str,
+    ) -> StoredRelease:
+        """Writes the next numbered release; older releases still pending approval are superseded."""
+        now = datetime.now(UTC)
+        try:
+            async with self._db.session() as session, session.begin():
+                highest = await session.scalar(
+                    select(func.max(ReleaseRow.number)).where(ReleaseRow.deployment == deployment)
+                )
+                number = int(highest or 0) + 1
+                message = release_pb2.Release()
+                message.CopyFrom(release)
+                message.name = f"{deployment}/releases/{number}"
+                message.uid = str(uuid.uuid4())
+                message.number = number
+                message.create_time.CopyFrom(timestamp(now))
+                pending = (
+                    await session.scalars(
+                        select(ReleaseRow).where(ReleaseRow.deployment == deployment).with_for_update()
+                    )
+                ).all()
+                for row in pending:
+                    if row.message.get("approval") == "APPROVAL_STATE_PENDING":
+                        row.message = {**row.message, "approval": "APPROVAL_STATE_SUPERSEDED"}
+                row_new = ReleaseRow(
+                    uid=uuid.UUID(message.uid),
+                    name=message.name,
+                    deployment=deployment,
+                    deployment_uid=deployment_uid,
+                    number=number,
+                    create_time=now,
+                    message=json_format.MessageToDict(message),
+                    snapshot=snapshot,
+                    fingerprint=fingerprint,
+                    change_id=change_id,
+                )
+                session.add(row_new)
+        except IntegrityError:
+            raise ReleaseConflict(f"release number of {deployment} was taken concurrently") from None
+        return StoredRelease(message, snapshot, fingerprint, change_id)
+
+    async def approve(self, deployment: str, number: int, approved_by: str) -> release_pb2.Release:
+        async with self._db.session() as session, session.begin():
+            row = await session.scalar(
+                select(ReleaseRow)
+                .where(ReleaseRow.deployment == deployment, ReleaseRow.number == number)
+                .with_for_update()
+            )
+            if row is None:
+                raise NotFound(f"{deployment} has no release {number}")
+            row.message = {**row.message, "approval": "APPROVAL_STATE_APPROVED", "approvedBy": approved_by}
+            return _stored(row).release
+
+    async def delete_all(self, deployment: str) -> None:
+        async with self._db.session() as session, session.begin():
+            await session.execute(delete(ReleaseRow).where(ReleaseRow.deployment == deployment))
