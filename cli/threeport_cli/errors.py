@@ -56,7 +56,9 @@ def report(error: BaseException, prefix: str = "") -> ExitCode:
         return ExitCode.ERROR
     if isinstance(error, sdk_errors.ApiError):
         code = next((c for kind, c in API_EXIT_CODES.items() if isinstance(error, kind)), ExitCode.ERROR)
-        print(f"error: {lead}{error.message}", file=sys.stderr)
+        # With field violations the server's message only repeats them; list them once instead.
+        headline = "invalid input; fix these fields:" if error.field_violations else error.message
+        print(f"error: {lead}{headline}", file=sys.stderr)
         for violation in error.field_violations:
             print(f"  - {violation.field}: {violation.description}", file=sys.stderr)
         hint = next((h for kind, h in HINTS.items() if isinstance(error, kind)), "")

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from threeport_cli.errors import report
 from threeport_cli.exit_codes import ExitCode
 from threeport_cli.local.controlplane import LocalControlPlane
 from threeport_cli.local.datastores import DatastoreError
@@ -26,10 +27,14 @@ def add_state_dir(parser: argparse.ArgumentParser) -> None:
 def run_up(options: argparse.Namespace) -> int:
     plane = LocalControlPlane(options.state_dir, progress)
     try:
-        record = plane.up(database_url=options.database_url, redis_url=options.redis_url)
+        record = plane.up(
+            database_url=options.database_url, redis_url=options.redis_url, with_sim_cluster=options.with_sim_cluster
+        )
     except DatastoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return ExitCode.ERROR
+    except Exception as error:  # API errors while registering the sim cluster
+        return int(report(error, "tptctl up"))
     for process in record.processes:
         print(f"{process.name}\t{process.url}")
     print(f"state: {plane.state.path}  (logs in {plane.state.path / 'logs'}; stop with tptctl down)")
@@ -63,6 +68,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     add_state_dir(up)
     up.add_argument("--database-url", help="use this PostgreSQL instead of the embedded one")
     up.add_argument("--redis-url", help="use this Redis instead of the embedded one")
+    up.add_argument(
+        "--with-sim-cluster", action="store_true",
+        help="also run the Kubernetes API emulator and register a `local` sim cluster to deploy to",
+    )
     up.set_defaults(run=run_up)
 
     status = commands.add_parser("status", help="show the health of the local control plane")

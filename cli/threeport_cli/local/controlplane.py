@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ import psycopg
 import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from threeport.clusters.v1alpha1 import cluster_pb2
+from threeport.sdk import Client, NotFoundError
 from threeport_cli import config
 from threeport_cli.config import Context
 from threeport_cli.local import datastores, processes, secrets
@@ -37,6 +40,9 @@ SERVICE_PACKAGES = {
 }
 GATEWAY = "api-gateway"
 LOCAL_CONTEXT = "local"
+KUBESIM = "kubesim"
+SIM_CLUSTER = "local"
+SIM_LOCATION = "Europe:Frankfurt"
 START_TIMEOUT = 60.0
 
 Progress = Callable[[str], None]
@@ -80,6 +86,14 @@ def installed_services() -> list[str]:
     return found
 
 
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
 def grpc_serving(address: str) -> bool:
     """True when the standard gRPC health service at ``address`` says SERVING."""
     channel = grpc.insecure_channel(address)
@@ -99,7 +113,9 @@ class LocalControlPlane:
         self.state = StateDir(state_dir)
         self.progress = progress
 
-    def up(self, database_url: str | None = None, redis_url: str | None = None) -> StateRecord:
+    def up(
+        self, database_url: str | None = None, redis_url: str | None = None, with_sim_cluster: bool = False
+    ) -> StateRecord:
         self.state.ensure()
         record = self.state.load()
         if database_url:
@@ -116,13 +132,60 @@ class LocalControlPlane:
             record.replace(ProcessRecord("redis", 0, [], "", url=redis_url))
         else:
             self._ensure_redis(record)
+        # Services read the emulator's address at start, so a newly started emulator means
+        # restarting the services that run without it.
+        restart = False
+        if with_sim_cluster or record.find(KUBESIM) is not None:
+            restart = self._ensure_kubesim(record)
         self.state.save(record)
         services = installed_services()
         if not services:
             self.progress("no control-plane services are installed yet; datastores are up")
         for package in services:
-            self._ensure_service(record, package)
+            self._ensure_service(record, package, restart=restart)
+        if with_sim_cluster:
+            self._ensure_sim_cluster(record)
         return record
+
+    def _ensure_kubesim(self, record: StateRecord) -> bool:
+        """The Kubernetes API emulator, so that a laptop has a cluster to deploy to. True if it
+        had to be started."""
+        port = self._port(record, KUBESIM)
+        url = f"http://127.0.0.1:{port}"
+        if self._running(record, KUBESIM, lambda: http_ok(f"{url}/healthz")):
+            self.progress(f"{KUBESIM}: already running on 127.0.0.1:{port}")
+            return False
+        folder = self.state.sub("kubesim")
+        folder.mkdir(exist_ok=True, mode=0o700)
+        command = [
+            sys.executable, "-m", "threeport_kubesim", "serve", "--port", str(port),
+            "--kubeconfig-dir", str(folder / "kubeconfigs"), "--snapshot", str(folder / "snapshot.json"),
+        ]
+        log = self.state.log(KUBESIM)
+        self.progress(f"{KUBESIM}: starting the Kubernetes API emulator on 127.0.0.1:{port}")
+        pid = processes.start_detached(command, log)
+        record.replace(ProcessRecord(KUBESIM, pid, command, str(log), port, url))
+        self.state.save(record)
+        if not processes.wait_until(lambda: http_ok(f"{url}/healthz"), START_TIMEOUT):
+            raise datastores.DatastoreError(f"{KUBESIM} did not become ready; see {log}")
+        return True
+
+    def _ensure_sim_cluster(self, record: StateRecord) -> None:
+        """Registers the `local` sim cluster through the gateway (once) and waits for Ready."""
+        gateway = record.find(GATEWAY)
+        if gateway is None or record.find("cluster-manager") is None:
+            raise datastores.DatastoreError("--with-sim-cluster needs the api-gateway and the cluster-manager")
+        context = config.resolve(config.load(), LOCAL_CONTEXT)
+        name = f"clusters/{SIM_CLUSTER}"
+        with Client(context.server, token=context.token) as client:
+            try:
+                client.cluster.get_cluster(name=name)
+            except NotFoundError:
+                self.progress(f"cluster {SIM_CLUSTER}: registering a sim cluster")
+                spec = cluster_pb2.ClusterSpec(provider="sim", location=SIM_LOCATION)
+                client.cluster.create_cluster(cluster_id=SIM_CLUSTER, cluster=cluster_pb2.Cluster(spec=spec))
+            client.wait_ready(name, timeout=START_TIMEOUT)
+        self.progress(f"cluster {SIM_CLUSTER}: ready")
 
     def _service_env(self, record: StateRecord, name: str) -> dict[str, str]:
         postgres, redis_process = record.find("postgres"), record.find("redis")
@@ -135,6 +198,9 @@ class LocalControlPlane:
             "THREEPORT_SERVICE_CREDENTIAL": secrets.service_credential(self.state.path),
             "THREEPORT_ENCRYPTION_KEYS_FILE": str(secrets.encryption_keys_file(self.state.path)),
         })
+        kubesim = record.find(KUBESIM)
+        if kubesim is not None:
+            env["THREEPORT_KUBESIM_URL"] = kubesim.url
         # Every service may call others (delivery calls the registry and the cluster-manager), so
         # each learns where all of them listen; ports were chosen before any started.
         for package in installed_services():
@@ -145,13 +211,18 @@ class LocalControlPlane:
             env["THREEPORT_GATEWAY_BOOTSTRAP_TOKEN_FILE"] = str(self.state.sub("admin-token"))
         return env
 
-    def _ensure_service(self, record: StateRecord, package: str) -> None:
+    def _ensure_service(self, record: StateRecord, package: str, restart: bool = False) -> None:
         name = SERVICE_PACKAGES[package][0]
         port = self._port(record, name)
         address = f"127.0.0.1:{port}"
+        existing = record.find(name)
         if self._running(record, name, lambda: grpc_serving(address)):
-            self.progress(f"{name}: already running on {address}")
-            return
+            if not restart:
+                self.progress(f"{name}: already running on {address}")
+                return
+            assert existing is not None
+            self.progress(f"{name}: restarting to use the emulator")
+            processes.stop(existing.pid)
         log = self.state.log(name)
         env = self._service_env(record, name)
         self.progress(f"{name}: applying database migrations")
@@ -232,7 +303,8 @@ class LocalControlPlane:
 
     def status(self) -> list[Health]:
         record = self.state.load()
-        checks: dict[str, Callable[[str], bool]] = {"postgres": postgres_ready, "redis": redis_ready}
+        checks: dict[str, Callable[[str], bool]] = {
+            "postgres": postgres_ready, "redis": redis_ready, KUBESIM: lambda url: http_ok(f"{url}/healthz")}
         for name, _key in SERVICE_PACKAGES.values():
             checks[name] = grpc_serving
         report = []
