@@ -112,7 +112,7 @@ class KubeClient:
         content_type: str = "application/json",
     ) -> tuple[int, Any]:
         try:
-            serialized = self.api.param_serialize(
+            serialized = await self.api.param_serialize(
                 method,
                 path,
                 query_params=query or [],
