@@ -99,8 +99,9 @@ def render_table(table: list[list[str]]) -> str:
 
 
 def print_resources(messages: Sequence[Message], output: str, *, single: bool = False,
-                    stream: TextIO = sys.stdout) -> None:
+                    stream: TextIO | None = None) -> None:
     """Prints ``messages``; ``single`` prints one object (not a list) for yaml and json."""
+    stream = stream or sys.stdout  # looked up per call, so redirected output is honoured
     if output == "name":
         for message in messages:
             print(field_value(message, "name"), file=stream)
