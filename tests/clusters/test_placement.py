@@ -8,7 +8,7 @@ import pytest
 
 from threeport.clusters.v1alpha1 import cluster_claim_pb2, cluster_pb2
 from threeport.common.v1alpha1 import retain_policy_pb2
-from threeport.sdk import FailedPreconditionError, NotFoundError
+from threeport.sdk import AbortedError, FailedPreconditionError, NotFoundError
 
 from .conftest import ClusterManager, Kube
 from .helpers import claim_when, cluster_when, condition, gone, is_true
@@ -130,9 +130,15 @@ async def test_no_match_pending_or_on_demand_then_collected(manager: ClusterMana
 async def test_retained_on_demand_cluster_stays(manager: ClusterManager, kube: Kube) -> None:
     allowed = await claim(manager, "keep", Spec(allow_on_demand=True, requirements=Requirements(labels={"x": "1"})))
     placed = await bound(manager, allowed.name)
-    cluster = await manager.client.cluster.get_cluster(name=placed.status.cluster)
-    cluster.spec.retain_policy = retain_policy_pb2.RETAIN_POLICY_RETAIN
-    await manager.client.cluster.update_cluster(cluster=cluster)
+    for _attempt in range(10):
+        # Health probes write status (and so the etag) every interval: re-read on a conflict.
+        cluster = await manager.client.cluster.get_cluster(name=placed.status.cluster)
+        cluster.spec.retain_policy = retain_policy_pb2.RETAIN_POLICY_RETAIN
+        try:
+            await manager.client.cluster.update_cluster(cluster=cluster)
+            break
+        except AbortedError:
+            continue
     await manager.internal.internal.cluster_claim.delete_cluster_claim(name=allowed.name)
     await gone(lambda: manager.internal.internal.cluster_claim.get_cluster_claim(name=allowed.name), "the claim to go")
     unused = await cluster_when(
