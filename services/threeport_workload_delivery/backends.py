@@ -18,11 +18,10 @@ SERVICE_NAME = "workload-delivery"
 def _client(target: str, settings: Settings, retry: RetryPolicy | None = None) -> AsyncClient | None:
     if not target:
         return None
-    return AsyncClient(
-        target,
-        **({"retry": retry} if retry is not None else {}),
-        metadata=(("authorization", f"Service {settings.service_credential}"), ("x-threeport-service", SERVICE_NAME)),
-    )
+    metadata = (("authorization", f"Service {settings.service_credential}"), ("x-threeport-service", SERVICE_NAME))
+    if retry is None:
+        return AsyncClient(target, metadata=metadata)
+    return AsyncClient(target, metadata=metadata, retry=retry)
 
 
 @dataclass

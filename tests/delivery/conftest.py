@@ -17,6 +17,7 @@ import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -220,8 +221,8 @@ async def world(
     info = emulator.add_cluster(cluster_id)
     try:
         operator = client(clusters.port, OPERATOR, opened)
-        with open(info.kubeconfig_path, encoding="utf-8") as handle:
-            attached = await operator.cluster.attach_cluster(cluster_id=cluster_id, kubeconfig=handle.read())
+        kubeconfig = await asyncio.to_thread(Path(info.kubeconfig_path).read_text, encoding="utf-8")
+        attached = await operator.cluster.attach_cluster(cluster_id=cluster_id, kubeconfig=kubeconfig)
 
         async def cluster_ready() -> bool:
             found = await operator.cluster.get_cluster(name=attached.name)

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 
-from threeport.sdk import AsyncClient, NO_RETRY
+from threeport.sdk import NO_RETRY, AsyncClient
 from threeport_runtime.testing import free_port, wait_until
 
 from .conftest import ADMIN, PARENT, PROJECT, WITHIN, Kube, condition, delivery_env, is_ready

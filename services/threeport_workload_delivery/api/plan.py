@@ -115,7 +115,7 @@ class Planner:
             objects = render_inputs(deployment, inputs, inputs.spec, inputs.images, outputs)
         except RenderError as error:
             raise FailedPrecondition(f"cannot render yet: {error}") from None
-        live = {}
+        live: dict[tuple[str, str, str, str], dict[str, object]] = {}
         if cluster:
             try:
                 client = await self._pool.client(cluster)
@@ -126,10 +126,10 @@ class Planner:
                         live[key] = found
             except (KubeError, ApiError) as error:
                 root.children[0].message += f" (cannot read live objects: {error})"
-        wanted = set()
+        rendered: set[tuple[str, str, str, str]] = set()
         for manifest in objects:
             key = object_key(manifest)
-            wanted.add(key)
+            rendered.add(key)
             current = live.get(key)
             if current is None:
                 action, diff = deployment_pb2.OBJECT_ACTION_CREATE, ""
@@ -141,7 +141,7 @@ class Planner:
             response.changes.append(deployment_pb2.ObjectChange(
                 action=action, api_version=key[0], kind=key[1], namespace=key[2], name=key[3], diff=diff))
         for key in sorted(live):
-            if key not in wanted:
+            if key not in rendered:
                 response.changes.append(deployment_pb2.ObjectChange(
                     action=deployment_pb2.OBJECT_ACTION_PRUNE, api_version=key[0], kind=key[1], namespace=key[2],
                     name=key[3]))

@@ -220,8 +220,13 @@ def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> 
     resources = _resources(spec.resources)
     if resources:
         container["resources"] = resources
-    for kind, key in (("readiness", "readinessProbe"), ("liveness", "livenessProbe"), ("startup", "startupProbe")):
-        if spec.probes.HasField(kind) and (probe := _probe(getattr(spec.probes, kind))) is not None:
+    probes = spec.probes
+    for present, source, key in (
+        (probes.HasField("readiness"), probes.readiness, "readinessProbe"),
+        (probes.HasField("liveness"), probes.liveness, "livenessProbe"),
+        (probes.HasField("startup"), probes.startup, "startupProbe"),
+    ):
+        if present and (probe := _probe(source)) is not None:
             container[key] = probe
     if mounts:
         container["volumeMounts"] = mounts

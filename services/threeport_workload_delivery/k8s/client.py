@@ -125,7 +125,7 @@ class KubeClient:
             )
             reader: Any = response.read
             raw = await reader()
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
             detail = type(error).__name__ if isinstance(error, asyncio.TimeoutError) else str(error)
             raise KubeError(f"cannot reach {self.server}: {detail or 'timed out'}", unreachable=True) from None
         data = json.loads(raw) if raw else None

@@ -21,6 +21,7 @@ from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.errors import Aborted, FailedPrecondition
 from threeport_runtime.reconcile.result import Result, TemporaryError
 from threeport_workload_delivery.domain import auto_deploy, changes, names
+from threeport_workload_delivery.store.tables import DeploymentRow
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def build_message(build: build_pb2.Build, application: str) -> str:
 
 
 async def deployments_of(
-    deployments: ResourceRepository[deployment_pb2.Deployment, object], project: str, application: str
+    deployments: ResourceRepository[deployment_pb2.Deployment, DeploymentRow], project: str, application: str
 ) -> list[deployment_pb2.Deployment]:
     found: list[deployment_pb2.Deployment] = []
     token = ""
@@ -52,7 +53,9 @@ async def deployments_of(
 
 
 class BuildReconciler:
-    def __init__(self, deployments: ResourceRepository[deployment_pb2.Deployment, object], registry: AsyncClient):
+    def __init__(
+        self, deployments: ResourceRepository[deployment_pb2.Deployment, DeploymentRow], registry: AsyncClient
+    ):
         self._deployments = deployments
         self._registry = registry
 

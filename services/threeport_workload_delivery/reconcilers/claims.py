@@ -262,7 +262,10 @@ class Claimer:
         if other is None or other.HasField("delete_time"):
             status.state = PENDING
             status.reason = "WaitingForApplication"
-            status.message = f"{other_app} is not deployed to {environment}; deploy it: tptctl deploy {other_app} --env {environment}"
+            status.message = (
+                f"{other_app} is not deployed to {environment}; "
+                f"deploy it: tptctl deploy {other_app} --env {environment}"
+            )
             return DependencyResult(status, None)
         outputs = dict(other.status.outputs)
         component = str(params.get("component", "")) or next(
@@ -283,7 +286,8 @@ class Claimer:
         status.state = READY_STATE
         status.reason = "Resolved"
         status.message = f"{component} of {target}"
-        return DependencyResult(status, DependencyOutputs("application", {"host": host, "port": port_value, "url": url}))
+        values = {"host": host, "port": port_value, "url": url}
+        return DependencyResult(status, DependencyOutputs("application", values))
 
     # -- release ---------------------------------------------------------------------------------
 

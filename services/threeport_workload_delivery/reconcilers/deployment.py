@@ -52,6 +52,7 @@ from threeport_workload_delivery.reconcilers.inputs import (
     spec_of,
 )
 from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
+from threeport_workload_delivery.store.tables import DeploymentRow
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ async def live_objects(client: KubeClient, project: str, deployment: str) -> dic
 class DeploymentReconciler:
     def __init__(
         self,
-        deployments: ResourceRepository[Deployment, object],
+        deployments: ResourceRepository[Deployment, DeploymentRow],
         releases: ReleaseStore,
         registry: AsyncClient,
         claimer: Claimer,
@@ -324,8 +325,9 @@ class DeploymentReconciler:
             if live:
                 shown = ", ".join(describe(k) for k in list(live)[:5])
                 more = f" and {len(live) - 5} more" if len(live) > 5 else ""
+                where = claim.status.cluster
                 await self._blocked(
-                    deployment, f"waiting for {len(live)} Kubernetes objects in {claim.status.cluster} to go: {shown}{more}"
+                    deployment, f"waiting for {len(live)} Kubernetes objects in {where} to go: {shown}{more}"
                 )
                 return Result(requeue_after=self._config.poll_interval)
         claims = [self._claimer.cluster_claim_name(deployment)] + [
