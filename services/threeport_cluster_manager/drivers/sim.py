@@ -45,7 +45,8 @@ class SimDriver(KubernetesProbe):
 
     async def create(self, cluster: cluster_pb2.Cluster) -> Provisioning:
         name = provider_name(cluster)
-        status, body = await self._call("POST", "/clusters", {"name": name})
+        # TLS, so that kubectl (which sends tokens only over https) works against sim clusters too.
+        status, body = await self._call("POST", "/clusters", {"name": name, "tls": True})
         if status == 409:
             status, body = await self._call("GET", f"/clusters/{name}")
         if status not in (200, 201) or not isinstance(body, dict):
