@@ -3,7 +3,8 @@
 ``serve`` runs the gateway until SIGTERM/SIGINT. On the very first start it creates the
 administrator and prints its token once, or writes it (mode 0600) to ``--bootstrap-token-file``
 / ``THREEPORT_GATEWAY_BOOTSTRAP_TOKEN_FILE``. ``migrate`` applies the ``gateway`` schema's
-Alembic migrations.
+Alembic migrations. The server and the migration tool are imported only once the settings are
+known to be good, so a configuration error is reported at once.
 """
 
 from __future__ import annotations
@@ -17,13 +18,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from threeport_api_gateway.bootstrap import write_token_file
 from threeport_api_gateway.config import SERVICE_NAME, GatewaySettings
-from threeport_api_gateway.service import MIGRATIONS_DIR, start_gateway
+from threeport_api_gateway.migrations import MIGRATIONS_DIR
 from threeport_runtime.config import ConfigError
-from threeport_runtime.db.migrations import upgrade
 from threeport_runtime.logs import configure_logging
-from threeport_runtime.telemetry import configure_telemetry
 
 log = logging.getLogger("threeport_api_gateway")
 
@@ -47,17 +45,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(SERVICE_NAME, settings.runtime.log_level)
     if arguments.command == "migrate":
+        from threeport_runtime.db.migrations import upgrade
+
         upgrade(MIGRATIONS_DIR, settings.runtime.database_url, arguments.revision)
         log.info("migrations applied", extra={"revision": arguments.revision})
         return 0
     if arguments.bootstrap_token_file is not None:
         settings = dataclasses.replace(settings, bootstrap_token_file=arguments.bootstrap_token_file)
+    from threeport_runtime.telemetry import configure_telemetry
+
     configure_telemetry(SERVICE_NAME, settings.runtime.otlp_endpoint)
     asyncio.run(serve(settings))
     return 0
 
 
 async def serve(settings: GatewaySettings) -> None:
+    from threeport_api_gateway.service import start_gateway
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -68,11 +72,13 @@ async def serve(settings: GatewaySettings) -> None:
     print(f"api gateway listening on port {running.port}", file=sys.stderr, flush=True)
     await stop.wait()
     log.info("stopping: health NOT_SERVING, then draining in-flight calls")
-    await running.stop(settings.runtime.shutdown_grace_seconds, drain_delay=1.0)
+    await running.stop(settings.runtime.shutdown_grace_seconds, drain_delay=settings.drain_seconds)
 
 
 def hand_out_bootstrap_token(token: str, path: Path | None) -> None:
     """Shows the administrator token once; it is never logged."""
+    from threeport_api_gateway.bootstrap import write_token_file
+
     if path is not None:
         write_token_file(path, token)
         log.info("bootstrap administrator token written", extra={"path": str(path)})

@@ -56,6 +56,7 @@ class GatewaySettings:
     auth_cache_seconds: float = 5.0
     bootstrap_principal: str = "admin"
     bootstrap_token_file: Path | None = None
+    drain_seconds: float = 1.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -76,6 +77,7 @@ class GatewaySettings:
             auth_cache_seconds=_number(env, "GATEWAY_AUTH_CACHE_SECONDS", cls.auth_cache_seconds),
             bootstrap_principal=env.get(ENV_PREFIX + "GATEWAY_BOOTSTRAP_PRINCIPAL", "") or "admin",
             bootstrap_token_file=Path(token_file) if token_file else None,
+            drain_seconds=_number(env, "GATEWAY_DRAIN_SECONDS", cls.drain_seconds),
         )
 
 

@@ -14,7 +14,6 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from threeport.gateway.v1alpha1 import (
     audit_entry_pb2_grpc,
@@ -46,7 +45,6 @@ from threeport_runtime.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 BootstrapOutput = Callable[[str], None]
 
@@ -68,12 +66,26 @@ class RunningGateway:
         await self.access.drain()
         await self.authenticator.close()
         for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await _cancel(task)
         await self.backends.close()
         await self.runtime.close()
+
+
+async def _cancel(task: asyncio.Task[None], attempts: int = 50) -> None:
+    """Cancels ``task`` and waits for it, cancelling again if a cancellation was swallowed.
+
+    Python 3.11's ``asyncio.wait_for`` (used under psycopg's ``notifies``) can lose a
+    cancellation that arrives as its timeout fires; the outbox relay then keeps running and a
+    single ``cancel()`` + ``await`` hangs forever.
+    """
+    for _ in range(attempts):
+        task.cancel()
+        done, _pending = await asyncio.wait([task], timeout=0.1)
+        if done:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                task.result()
+            return
+    log.warning("background task did not stop", extra={"task": task.get_name()})
 
 
 async def start_gateway(settings: GatewaySettings) -> RunningGateway:

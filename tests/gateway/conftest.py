@@ -1,8 +1,8 @@
 """Fixtures: a migrated throwaway database, a registry stand-in, and a gateway on a free port.
 
 The gateway runs in the test's event loop (``start_gateway``, the code ``serve`` runs) and is
-reached only over gRPC with the SDK's ``AsyncClient``. Databases are cloned from a template
-migrated once per session, which keeps each test's setup to a few tens of milliseconds.
+reached only over gRPC with the SDK's ``AsyncClient``. The database is migrated once per
+session and its tables are emptied before each test.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from threeport.common.v1alpha1 import annotations_pb2
 from threeport.gateway.v1alpha1 import principal_pb2, role_binding_pb2
 from threeport.sdk import NO_RETRY, AsyncClient
 from threeport_api_gateway.config import GatewaySettings
-from threeport_api_gateway.service import MIGRATIONS_DIR, RunningGateway, start_gateway
+from threeport_api_gateway.migrations import MIGRATIONS_DIR
+from threeport_api_gateway.service import RunningGateway, start_gateway
+from threeport_api_gateway.store.tables import SCHEMA
 from threeport_runtime.bus.streams import connect_redis
 from threeport_runtime.db.engine import libpq_url
 from threeport_runtime.db.migrations import upgrade
@@ -52,24 +54,24 @@ def _admin_execute(statement: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def template_database() -> Iterator[str]:
-    name = f"tp_gw_template_{uuid.uuid4().hex[:8]}"
+def migrated_database() -> Iterator[str]:
+    """One database for the session, migrated once; each test starts from emptied tables."""
+    name = f"tp_gw_test_{uuid.uuid4().hex[:8]}"
     _admin_execute(f'CREATE DATABASE "{name}"')
     try:
         upgrade(MIGRATIONS_DIR, _database_url(name))
-        yield name
+        yield _database_url(name)
     finally:
         _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
-def database_url(template_database: str) -> Iterator[str]:
-    name = f"tp_gw_test_{uuid.uuid4().hex[:12]}"
-    _admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    try:
-        yield _database_url(name)
-    finally:
-        _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def database_url(migrated_database: str) -> str:
+    # Emptying tables is ten times faster than creating a database per test.
+    tables = ", ".join(f'"gateway"."{table.name}"' for table in SCHEMA.metadata.sorted_tables)
+    with psycopg.connect(libpq_url(migrated_database), autocommit=True) as connection:
+        connection.execute(f"TRUNCATE {tables}")  # type: ignore[arg-type]
+    return migrated_database
 
 
 @pytest.fixture
