@@ -69,6 +69,14 @@ def ready(resource: Any) -> bool:
                for c in resource.conditions)
 
 
+async def until(probe: Any, interval: float) -> None:
+    """Polls ``probe`` (an async predicate) every ``interval`` seconds until it is true."""
+    while True:
+        if await probe():
+            return
+        await asyncio.sleep(interval)
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -89,12 +97,13 @@ async def baseline(kube: Any, samples: int) -> list[float]:
             for manifest in objects:
                 await client.apply(manifest)
             workloads = [o for o in objects if o["kind"] == "Deployment"]
-            while True:
+
+            async def available(workloads: list[Any] = workloads) -> bool:
                 live = [await client.get(o) for o in workloads]
-                if all(x and (x.get("status") or {}).get("availableReplicas", 0) >= o["spec"]["replicas"]
-                       for x, o in zip(live, workloads, strict=True)):
-                    break
-                await asyncio.sleep(0.01)
+                return all(x and (x.get("status") or {}).get("availableReplicas", 0) >= o["spec"]["replicas"]
+                           for x, o in zip(live, workloads, strict=True))
+
+            await until(available, 0.01)
             times.append(time.perf_counter() - started)
     finally:
         await client.close()
@@ -130,8 +139,10 @@ async def main(arguments: argparse.Namespace) -> None:
                     kubeconfig = await asyncio.to_thread(Path(info.kubeconfig_path).read_text)
                     await ops.cluster.attach_cluster(cluster_id=info.name, kubeconfig=kubeconfig)
                 for info in infos:
-                    while not ready(await ops.cluster.get_cluster(name=f"clusters/{info.name}")):
-                        await asyncio.sleep(0.05)
+                    async def attached(name: str = f"clusters/{info.name}") -> bool:
+                        return ready(await ops.cluster.get_cluster(name=name))
+
+                    await until(attached, 0.05)
                 await reg.environment.create_environment(
                     parent=PARENT, environment_id="dev",
                     environment=environment_pb2.Environment(spec=environment_pb2.EnvironmentSpec()))
@@ -144,8 +155,10 @@ async def main(arguments: argparse.Namespace) -> None:
                                                               application=spec)
                     started = time.perf_counter()
                     created = await dlv.deployment.deploy(parent=PARENT, application=f"lat{index}", environment="dev")
-                    while not ready(await dlv.deployment.get_deployment(name=created.name)):
-                        await asyncio.sleep(0.01)
+                    async def is_up(name: str = created.name) -> bool:
+                        return ready(await dlv.deployment.get_deployment(name=name))
+
+                    await until(is_up, 0.01)
                     latencies.append(time.perf_counter() - started)
 
                 names = []
@@ -158,11 +171,14 @@ async def main(arguments: argparse.Namespace) -> None:
                                                           environment="dev")
                     names.append(created.name)
                 pending = set(names)
-                while pending:
+
+                async def all_ready() -> bool:
                     for name in list(pending):
                         if ready(await dlv.deployment.get_deployment(name=name)):
                             pending.discard(name)
-                    await asyncio.sleep(0.1)
+                    return not pending
+
+                await until(all_ready, 0.1)
                 converge = time.perf_counter() - started
             finally:
                 for made in (reg, ops, dlv):
