@@ -10,7 +10,6 @@ the gateway needs token authentication.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from threeport_api_gateway.store.repositories import Repositories
 from threeport_api_gateway.store.tables import SCHEMA
 from threeport_runtime.bus.relay import OutboxRelay
 from threeport_runtime.runtime import ServiceRuntime
+from threeport_runtime.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -65,27 +65,9 @@ class RunningGateway:
         await self.server.stop(grace, drain_delay)
         await self.access.drain()
         await self.authenticator.close()
-        for task in self.tasks:
-            await _cancel(task)
+        await cancel_and_wait(*self.tasks)
         await self.backends.close()
         await self.runtime.close()
-
-
-async def _cancel(task: asyncio.Task[None], attempts: int = 50) -> None:
-    """Cancels ``task`` and waits for it, cancelling again if a cancellation was swallowed.
-
-    Python 3.11's ``asyncio.wait_for`` (used under psycopg's ``notifies``) can lose a
-    cancellation that arrives as its timeout fires; the outbox relay then keeps running and a
-    single ``cancel()`` + ``await`` hangs forever.
-    """
-    for _ in range(attempts):
-        task.cancel()
-        done, _pending = await asyncio.wait([task], timeout=0.1)
-        if done:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                task.result()
-            return
-    log.warning("background task did not stop", extra={"task": task.get_name()})
 
 
 async def start_gateway(settings: GatewaySettings) -> RunningGateway:

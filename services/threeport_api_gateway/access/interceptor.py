@@ -17,7 +17,7 @@ import contextvars
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -25,7 +25,7 @@ from google.protobuf.message import DecodeError, Message
 
 from threeport_api_gateway.access.errors import RateLimited
 from threeport_api_gateway.access.methods import MethodInfo, MethodTable
-from threeport_api_gateway.access.targets import Target, describe
+from threeport_api_gateway.access.targets import describe
 from threeport_api_gateway.domain.ratelimit import RateLimiter
 from threeport_api_gateway.store.audit import AuditLog, AuditRecord
 from threeport_runtime.errors import InvalidArgument, PermissionDenied, ThreeportError, Unauthenticated
@@ -92,7 +92,7 @@ class AccessInterceptor(_ServerInterceptor):
             caller = await self._authenticate(text_metadata(context))
             draft.principal = caller.principal
             message = _decode(info, request)
-            draft.target = describe(message)
+            draft.request = message
             _authorize(method, info, caller, message)
         except (Unauthenticated, PermissionDenied) as denial:
             await self._record(draft.finish(False, denial.code.name, denial.message))
@@ -145,14 +145,16 @@ class _Draft:
     peer: str
     trace_id: str
     principal: str = ""
-    target: Target = field(default_factory=lambda: Target("", ""))
+    # Described only when an entry is written: most calls are reads that are never audited.
+    request: Message | None = None
 
     def finish(self, allowed: bool, code: str, message: str) -> AuditRecord:
+        target = describe(self.request)
         return AuditRecord(
             principal=self.principal,
             method=self.method,
-            resource=self.target.resource,
-            project=self.target.project,
+            resource=target.resource,
+            project=target.project,
             allowed=allowed,
             code=code or "UNKNOWN",
             message=message,

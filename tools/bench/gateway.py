@@ -1,0 +1,172 @@
+"""Benchmark of the API gateway (DESIGN §11): overhead on a unary call and API latency.
+
+Run: ``python tools/bench/gateway.py`` (PostgreSQL and Redis as for the tests). It starts a
+migrated gateway and a stand-in backend in this process. The stand-in serves
+``GetApplication`` by reading one row from PostgreSQL, as a real Get does, so the comparison
+is the same unary call made directly to the backend (with the service credential) and through
+the gateway (bearer token, policy check, rate limit, raw-bytes proxy). It also measures the
+gateway's own Create/Get latency (``CreateProject``/``GetProject``), warm. Last line:
+``RESULT key=value ...``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+import psycopg
+from sqlalchemy import text
+
+from threeport.common.v1alpha1 import annotations_pb2
+from threeport.gateway.v1alpha1 import role_binding_pb2
+from threeport.registry.v1alpha1 import application_pb2 as app_pb2
+from threeport.sdk import AsyncClient
+from threeport_api_gateway.config import GatewaySettings
+from threeport_api_gateway.migrations import MIGRATIONS_DIR
+from threeport_api_gateway.service import start_gateway
+from threeport_runtime.db.engine import Database, libpq_url
+from threeport_runtime.db.migrations import upgrade
+from threeport_runtime.rpc.identity import ServiceCredentialAuthenticator
+from threeport_runtime.rpc.server import GrpcServer
+from threeport_runtime.testing import ADMIN_DATABASE_URL, TEST_CREDENTIAL, make_settings, unique_stream_prefix
+
+WARMUP = 200
+CALLS = 2000
+APPLICATION_SERVICE = "threeport.registry.v1alpha1.ApplicationService"
+
+
+def _admin(statement: str) -> None:
+    with psycopg.connect(libpq_url(ADMIN_DATABASE_URL), autocommit=True) as connection:
+        connection.execute(statement)
+
+
+async def start_backend(db: Database) -> GrpcServer:
+    """A registry stand-in whose GetApplication reads a row, like a real Get."""
+
+    async def get(request: app_pb2.GetApplicationRequest, context: Any) -> app_pb2.Application:
+        async with db.session() as session:
+            name = await session.scalar(text("select :name"), {"name": request.name})
+        return app_pb2.Application(name=str(name), generation=1)
+
+    handler = grpc.method_handlers_generic_handler(
+        APPLICATION_SERVICE,
+        {
+            "GetApplication": grpc.unary_unary_rpc_method_handler(
+                get,
+                request_deserializer=app_pb2.GetApplicationRequest.FromString,
+                response_serializer=app_pb2.Application.SerializeToString,
+            )
+        },
+    )
+    server = GrpcServer("127.0.0.1:0", ServiceCredentialAuthenticator(TEST_CREDENTIAL))
+    server.add_service(APPLICATION_SERVICE, lambda s: s.add_generic_rpc_handlers([handler]))
+    await server.start()
+    return server
+
+
+async def latencies(call: Callable[[], Awaitable[Any]], count: int) -> list[float]:
+    for _ in range(WARMUP):
+        await call()
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        await call()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def main() -> None:
+    name = f"tp_bench_gw_{uuid.uuid4().hex[:8]}"
+    _admin(f'CREATE DATABASE "{name}"')
+    url = f"{ADMIN_DATABASE_URL.rpartition('/')[0]}/{name}"
+    try:
+        await asyncio.to_thread(upgrade, MIGRATIONS_DIR, url)
+        backend_db = Database(url)
+        backend = await start_backend(backend_db)
+        settings = GatewaySettings(
+            runtime=make_settings("api-gateway", url, unique_stream_prefix()),
+            backend_addresses={"registry": f"127.0.0.1:{backend.port}"},
+            rate_limit_per_second=0,
+        )
+        gateway = await start_gateway(settings)
+        assert gateway.bootstrap_token is not None
+        try:
+            await measure(gateway.port, backend.port, gateway.bootstrap_token)
+        finally:
+            await gateway.stop(grace=0)
+            await backend.stop(0)
+            await backend_db.dispose()
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def measure(gateway_port: int, backend_port: int, admin_token: str) -> None:
+    async with AsyncClient(f"127.0.0.1:{gateway_port}", token=admin_token) as admin:
+        await admin.project.create_project(project_id="bench")
+        await admin.principal.create_principal(principal_id="dev")
+        await admin.role_binding.create_role_binding(
+            role_binding_id="dev-viewer",
+            role_binding=role_binding_pb2.RoleBinding(
+                spec=role_binding_pb2.RoleBindingSpec(
+                    principal="principals/dev", role=annotations_pb2.ROLE_VIEWER, project="projects/bench"
+                )
+            ),
+        )
+        token = (await admin.token.create_token(parent="principals/dev")).secret
+
+        request = app_pb2.GetApplicationRequest(name="projects/bench/applications/shop")
+        service_identity = [
+            ("authorization", f"Service {TEST_CREDENTIAL}"),
+            ("x-threeport-principal", "principals/dev"),
+            ("x-threeport-roles", "viewer@projects/bench"),
+        ]
+        async with (
+            AsyncClient(f"127.0.0.1:{backend_port}", metadata=service_identity) as direct,
+            AsyncClient(f"127.0.0.1:{gateway_port}", token=token) as proxied,
+        ):
+            # Interleave rounds so that machine noise hits both paths alike.
+            direct_samples: list[float] = []
+            gateway_samples: list[float] = []
+            for _ in range(4):
+                direct_samples += await latencies(
+                    lambda: direct.application.get_application(request=request), CALLS // 4
+                )
+                gateway_samples += await latencies(
+                    lambda: proxied.application.get_application(request=request), CALLS // 4
+                )
+
+        counter = iter(range(1_000_000))
+        creates = await latencies(lambda: admin.project.create_project(project_id=f"p{next(counter)}"), 300)
+        gets = await latencies(lambda: admin.project.get_project(name="projects/bench"), CALLS)
+
+    direct_p50 = statistics.median(direct_samples)
+    gateway_p50 = statistics.median(gateway_samples)
+    api = creates + gets
+    for label, samples in (
+        ("direct  GetApplication", direct_samples),
+        ("gateway GetApplication", gateway_samples),
+        ("gateway CreateProject ", creates),
+        ("gateway GetProject    ", gets),
+    ):
+        print(f"{label} p50 {statistics.median(samples) * 1e3:.2f} ms  p99 {percentile(samples, 0.99) * 1e3:.2f} ms")
+    print(
+        f"RESULT direct_p50_ms={direct_p50 * 1e3:.2f} gateway_p50_ms={gateway_p50 * 1e3:.2f} "
+        f"overhead_ratio={gateway_p50 / direct_p50:.2f} "
+        f"overhead_p99_ratio={percentile(gateway_samples, 0.99) / percentile(direct_samples, 0.99):.2f} "
+        f"api_p50_ms={statistics.median(api) * 1e3:.2f} api_p99_ms={percentile(api, 0.99) * 1e3:.2f} "
+        f"create_p50_ms={statistics.median(creates) * 1e3:.2f} get_p50_ms={statistics.median(gets) * 1e3:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
