@@ -68,7 +68,7 @@ def run_tptctl(config_file: Path, *args: str) -> subprocess.CompletedProcess[str
 def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     root = tmp_path_factory.mktemp("control-plane")
     plane = ControlPlane(root / "state", root / "config.yaml")
-    started = run_tptctl(plane.config_file, "up", "--state-dir", str(plane.state_dir))
+    started = run_tptctl(plane.config_file, "up", "--state-dir", str(plane.state_dir), "--with-sim-cluster")
     if started.returncode != 0:
         logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in (plane.state_dir / "logs").glob("*.log"))
         pytest.fail(f"tptctl up failed:\n{started.stderr}\n{logs}")
