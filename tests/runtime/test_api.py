@@ -15,7 +15,9 @@ from tests.runtime.conftest import ALICE, Toy, identity
 from tests.runtime.toy_service.tables import ApplicationRow
 from threeport.common.v1alpha1 import state_pb2, watch_pb2
 from threeport.registry.v1alpha1 import application_pb2 as pb
-from threeport_runtime.testing import wait_until
+from threeport.registry.v1alpha1 import application_pb2_grpc
+from threeport_runtime.rpc.client import service_channel
+from threeport_runtime.testing import TEST_CREDENTIAL, wait_until
 
 
 def new_app(image: str = "nginx:1", **dependencies: str) -> pb.Application:
@@ -219,3 +221,18 @@ async def test_identity_and_policies_come_from_the_annotations(toy: Toy) -> None
 async def create_as(toy: Toy, metadata: list[tuple[str, str]]) -> pb.Application:
     request = pb.CreateApplicationRequest(parent="projects/acme", application_id="x", application=new_app())
     return await toy.stub.CreateApplication(request, metadata=metadata)
+
+
+async def test_service_channels_authenticate_unary_and_streaming_calls(toy: Toy) -> None:
+    channel = service_channel(f"127.0.0.1:{toy.service.port}", service_name="delivery", credential=TEST_CREDENTIAL)
+    stub = application_pb2_grpc.ApplicationServiceStub(channel)
+    try:
+        created = await stub.CreateApplication(
+            pb.CreateApplicationRequest(parent="projects/acme", application_id="viaservice", application=new_app())
+        )
+        watch = stub.WatchApplications(pb.WatchApplicationsRequest(parent="projects/acme"))
+        first = await anext(aiter(watch))
+        assert first.type == watch_pb2.WATCH_EVENT_TYPE_ADDED and first.application.name == created.name
+        watch.cancel()
+    finally:
+        await channel.close()

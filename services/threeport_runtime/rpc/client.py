@@ -21,8 +21,10 @@ else:  # The runtime classes are not generic; only the stubs are.
     _UnaryStream = grpc.aio.UnaryStreamClientInterceptor
 
 
-class _ServiceCallInterceptor(_UnaryUnary, _UnaryStream):
-    def __init__(self, service_name: str, credential: str, default_timeout: float):
+class _ServiceIdentity:
+    """Adds the service credential, the service name and trace context to a call's metadata."""
+
+    def __init__(self, service_name: str, credential: str, default_timeout: float | None):
         self._identity = [(AUTHORIZATION, SERVICE_SCHEME + credential), (SERVICE, service_name)]
         self._default_timeout = default_timeout
 
@@ -37,6 +39,10 @@ class _ServiceCallInterceptor(_UnaryUnary, _UnaryStream):
             details.wait_for_ready,
         )
 
+
+# grpc.aio files an interceptor under the first call type it implements only, so unary and
+# streaming calls need an interceptor object each.
+class _UnaryServiceCalls(_ServiceIdentity, _UnaryUnary):
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
@@ -46,6 +52,8 @@ class _ServiceCallInterceptor(_UnaryUnary, _UnaryStream):
             await call  # Finish inside the span so its duration is the call's.
             return call
 
+
+class _StreamingServiceCalls(_ServiceIdentity, _UnaryStream):
     async def intercept_unary_stream(
         self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
@@ -55,9 +63,16 @@ class _ServiceCallInterceptor(_UnaryUnary, _UnaryStream):
 def service_channel(
     target: str, *, service_name: str, credential: str, default_timeout: float = 10.0
 ) -> grpc.aio.Channel:
-    """An insecure (in-cluster) channel that authenticates as ``service:<service_name>``."""
-    interceptor: Any = _ServiceCallInterceptor(service_name, credential, default_timeout)
-    return grpc.aio.insecure_channel(target, interceptors=[interceptor])
+    """An insecure (in-cluster) channel that authenticates as ``service:<service_name>``.
+
+    Unary calls get ``default_timeout`` when the caller sets none; streams (Watch) do not, as
+    they are meant to stay open.
+    """
+    interceptors: list[Any] = [
+        _UnaryServiceCalls(service_name, credential, default_timeout),
+        _StreamingServiceCalls(service_name, credential, None),
+    ]
+    return grpc.aio.insecure_channel(target, interceptors=interceptors)
 
 
 def _text(method: str | bytes) -> str:
