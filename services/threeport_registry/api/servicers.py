@@ -275,10 +275,4 @@ class EventServicer(event_service_pb2_grpc.EventServiceServicer):
     async def ListEvents(
         self, request: event_service_pb2.ListEventsRequest, context: Context
     ) -> event_service_pb2.ListEventsResponse:
-        events, next_page_token = await self._events.list(
-            parent=request.parent,
-            page_size=request.page_size,
-            page_token=request.page_token,
-            filter_text=request.filter,
-        )
-        return event_service_pb2.ListEventsResponse(events=events, next_page_token=next_page_token)
+        return await self._events.respond(request, event_service_pb2.ListEventsResponse)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from google.protobuf.message import Message
 from sqlalchemy import ColumnElement, and_, delete, or_, select, true, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 NORMAL = event_pb2.EVENT_TYPE_NORMAL
 WARNING = event_pb2.EVENT_TYPE_WARNING
 
+
+M = TypeVar("M", bound=Message)
 
 class EventRecorder:
     def __init__(self, db: Database, schema: ServiceSchema, *, source: str):
@@ -86,6 +89,17 @@ class EventLister:
         self._db = db
         self._table = schema.events
         self._page_tokens = page_tokens
+
+    async def respond(self, request: Any, response_type: type[M]) -> M:
+        """A whole ``ListEvents`` RPC: each domain's EventService has its own request and response
+        messages of the same shape, so its servicer method is ``return await lister.respond(...)``."""
+        events, next_page_token = await self.list(
+            parent=request.parent,
+            page_size=request.page_size,
+            page_token=request.page_token,
+            filter_text=request.filter,
+        )
+        return response_type(events=events, next_page_token=next_page_token)
 
     async def list(
         self, *, parent: str, page_size: int = 0, page_token: str = "", filter_text: str = ""
