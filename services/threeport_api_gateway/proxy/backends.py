@@ -13,8 +13,6 @@ import grpc
 from threeport_api_gateway.config import BACKENDS, SERVICE_NAME, Backend
 from threeport_runtime.errors import Unavailable
 from threeport_runtime.rpc.client import service_channel
-from threeport_runtime.rpc.identity import AUTHORIZATION, SERVICE, SERVICE_SCHEME
-from threeport_runtime.telemetry import inject_metadata
 
 # Unary calls without a client deadline get the runtime's default; streams (Watch) are long-lived
 # by nature, so they get this instead of being cut after a few seconds.
@@ -37,17 +35,6 @@ class Backends:
         self._credential = credential
         self._by_domain = {backend.domain: backend for backend in BACKENDS}
         self._channels: dict[str, grpc.aio.Channel] = {}
-
-    def stream_identity(self) -> tuple[tuple[str, str], ...]:
-        """The service identity for server-streaming calls, added by hand.
-
-        grpc.aio registers a client interceptor object under one call type only, so the
-        runtime's combined interceptor never sees streams; until the runtime splits it, the
-        gateway sends the same headers itself (repeating them is harmless once it does).
-        """
-        metadata = [(AUTHORIZATION, SERVICE_SCHEME + self._credential), (SERVICE, SERVICE_NAME)]
-        inject_metadata(metadata)
-        return tuple(metadata)
 
     def backend(self, domain: str) -> Backend:
         return self._by_domain.get(domain) or Backend(domain, domain, "")

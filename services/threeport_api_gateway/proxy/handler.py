@@ -82,8 +82,7 @@ class ProxyHandler(_GenericRpcHandler):
             if stream is None:
                 stream = multicallables[id(channel)] = channel.unary_stream(info.path, None, None)
             remaining = context.time_remaining()
-            metadata = (*_identity(), *backends.stream_identity())
-            call = stream(request, metadata=metadata, timeout=remaining or STREAM_DEFAULT_TIMEOUT)
+            call = stream(request, metadata=_identity(), timeout=remaining or STREAM_DEFAULT_TIMEOUT)
             try:
                 async for response in call:
                     yield response
