@@ -34,12 +34,13 @@ from threeport_api_gateway.config import LOCAL_DOMAIN, GatewaySettings
 from threeport_api_gateway.domain.ratelimit import RateLimiter
 from threeport_api_gateway.proxy.backends import Backends
 from threeport_api_gateway.proxy.handler import ProxyHandler
-from threeport_api_gateway.server import GatewayServer
 from threeport_api_gateway.store.audit import AuditLog
 from threeport_api_gateway.store.identities import IdentityStore
 from threeport_api_gateway.store.repositories import Repositories
 from threeport_api_gateway.store.tables import SCHEMA
+from threeport_api_gateway.tls import server_credentials
 from threeport_runtime.bus.relay import OutboxRelay
+from threeport_runtime.rpc.server import GrpcServer
 from threeport_runtime.runtime import ServiceRuntime
 from threeport_runtime.tasks import cancel_and_wait
 
@@ -52,7 +53,7 @@ BootstrapOutput = Callable[[str], None]
 @dataclass
 class RunningGateway:
     runtime: ServiceRuntime
-    server: GatewayServer
+    server: GrpcServer
     port: int
     authenticator: TokenAuthenticator
     access: AccessInterceptor
@@ -79,7 +80,11 @@ async def start_gateway(settings: GatewaySettings) -> RunningGateway:
     methods = MethodTable.load()
     limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     access = AccessInterceptor(methods, authenticator, limiter, audit)
-    server = GatewayServer(settings.runtime.listen_address, access, tls=settings.tls)
+    server = GrpcServer(
+        settings.runtime.listen_address,
+        access=access,
+        credentials=server_credentials(settings.tls) if settings.tls else None,
+    )
 
     issuer = TokenIssuer(repositories, identities)
     local = {

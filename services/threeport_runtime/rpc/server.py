@@ -15,7 +15,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from threeport_runtime.rpc.identity import Authenticator
-from threeport_runtime.rpc.interceptors import server_interceptors
+from threeport_runtime.rpc.interceptors import (
+    ErrorMappingInterceptor,
+    MetricsInterceptor,
+    TracingInterceptor,
+    server_interceptors,
+)
 
 Registrar = Callable[[grpc.aio.Server], None]
 
@@ -23,20 +28,32 @@ _MESSAGE_LIMIT = 16 * 1024 * 1024
 
 
 class GrpcServer:
+    """A service's server. Backends authenticate callers by the service credential
+    (``authenticate``); a public endpoint (the gateway) passes its own ``access`` interceptor
+    instead, and ``credentials`` for TLS or mutual TLS."""
+
     def __init__(
         self,
         listen_address: str,
-        authenticate: Authenticator,
+        authenticate: Authenticator | None = None,
         *,
         enforce_policies: bool = True,
         extra_interceptors: Sequence[Any] = (),
+        access: Any | None = None,
+        credentials: grpc.ServerCredentials | None = None,
     ):
+        if (authenticate is None) == (access is None):
+            raise ValueError("give exactly one of authenticate (backends) and access (a public endpoint)")
         self._listen_address = listen_address
+        self._credentials = credentials
+        if access is not None:
+            # Outermost first: the span covers everything, errors are mapped after the access check.
+            chain: list[Any] = [TracingInterceptor(), MetricsInterceptor(), ErrorMappingInterceptor(), access]
+        else:
+            assert authenticate is not None
+            chain = server_interceptors(authenticate, enforce_policies=enforce_policies)
         self.server = grpc.aio.server(
-            interceptors=[
-                *server_interceptors(authenticate, enforce_policies=enforce_policies),
-                *extra_interceptors,
-            ],
+            interceptors=[*chain, *extra_interceptors],
             options=[
                 ("grpc.max_receive_message_length", _MESSAGE_LIMIT),
                 ("grpc.max_send_message_length", _MESSAGE_LIMIT),
@@ -55,12 +72,21 @@ class GrpcServer:
         register(self.server)
         self._service_names.append(full_name)
 
+    def add_generic_handler(self, handler: Any, service_names: Sequence[str] = ()) -> None:
+        """Adds a handler serving many services (the gateway's proxy); ``service_names`` are
+        listed by reflection and health."""
+        self.server.add_generic_rpc_handlers([handler])
+        self._service_names.extend(service_names)
+
     async def start(self) -> int:
         """Binds, starts and reports SERVING; returns the bound port (useful with port 0)."""
         reflection.enable_server_reflection(
             [*self._service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server
         )
-        self.port = self.server.add_insecure_port(self._listen_address)
+        if self._credentials is None:
+            self.port = self.server.add_insecure_port(self._listen_address)
+        else:
+            self.port = self.server.add_secure_port(self._listen_address, self._credentials)
         await self.server.start()
         for name in ["", *self._service_names]:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
