@@ -151,7 +151,16 @@ def _shorten_enum(value: Any, enum: EnumDescriptor) -> Any:
     return value
 
 
+INT64_TYPES = {
+    FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_SINT64,
+    FieldDescriptor.TYPE_FIXED64, FieldDescriptor.TYPE_SFIXED64,
+}
+
+
 def _shorten_value(value: Any, field: FieldDescriptor) -> Any:
+    if field.type in INT64_TYPES and isinstance(value, str):
+        # protobuf's JSON writes 64-bit integers as strings (for JavaScript); people read numbers.
+        return int(value)
     if field.enum_type is not None:
         return _shorten_enum(value, field.enum_type)
     message_type = field.message_type

@@ -131,3 +131,12 @@ def test_missing_files_and_empty_input_are_clear(tmp_path: Path) -> None:
         manifests.load(["-"], io.StringIO("---\n"), "")
     with pytest.raises(ManifestError, match=r"no \.yaml, \.yml, \.json files"):
         manifests.load([str(tmp_path)], io.StringIO(), "")
+
+
+def test_output_shows_short_enums_and_numbers() -> None:
+    environment = environment_pb2.Environment(
+        name="projects/a/environments/prod", generation=3,
+        spec=environment_pb2.EnvironmentSpec(type=environment_pb2.ENVIRONMENT_TYPE_PRODUCTION),
+    )
+    shown = to_friendly_dict(environment)
+    assert shown["generation"] == 3 and shown["spec"]["type"] == "production"
