@@ -143,11 +143,23 @@ class Stack:
         return await self.registry_admin.application.update_application(application=message)
 
     async def deployment_when(self, name: str, check: Any, what: str, within: float = WITHIN) -> Any:
+        last: list[Any] = []
+
         async def probe() -> Any:
             found = await self.admin.deployment.get_deployment(name=name)
+            last[:] = [found]
             return found if check(found) else None
 
-        return await wait_until(probe, within=within, interval=0.1, what=what)
+        try:
+            return await wait_until(probe, within=within, interval=0.1, what=what)
+        except AssertionError as timeout:
+            # Say where it got stuck: that is what a failure report needs.
+            seen = last[0] if last else None
+            detail = "never read" if seen is None else (
+                f"release {seen.status.current_release} (pending {seen.status.pending_release}), "
+                f"rollout {seen.status.rollout}, conditions "
+                + "; ".join(f"{c.type}={c.status} {c.reason}: {c.message}" for c in seen.conditions))
+            raise AssertionError(f"{timeout}; last seen: {detail}") from None
 
     async def ready(self, name: str, within: float = WITHIN) -> Any:
         return await self.deployment_when(name, is_ready, f"{name} to be Ready", within)

@@ -67,5 +67,6 @@ def config_pin(annotations: MutableMapping[str, str] | dict[str, str], applicati
 
 
 def build_newer(annotations: MutableMapping[str, str] | dict[str, str], component: str, build: str) -> bool:
-    """Build ids sort by report time (``bYYYYMMDDtHHMMSS-xxxxxx``), so newer compares greater."""
+    """Build ids sort by report time (``bYYYYMMDDtHHMMSSffffff-xxxxxx``, to the microsecond), so
+    newer compares greater."""
     return build.rsplit("/", 1)[-1] > annotations.get(BUILD_PREFIX + component, "").rsplit("/", 1)[-1]

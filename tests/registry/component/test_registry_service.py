@@ -230,3 +230,15 @@ async def test_environment_with_a_missing_profile_is_not_ready_until_it_exists(c
             break
         await asyncio.sleep(0.05)
     assert await ready_reason() == "ClusterProfileNotFound"
+
+
+async def test_build_ids_sort_in_report_order(client_as: ClientFor) -> None:
+    client = client_as(DEPLOYER)
+    app = await client.application.create_application(
+        parent="projects/acme", application_id="shop", application=shop())
+    names = []
+    for version in range(5):  # well within one second: order must not depend on chance
+        build = build_pb2.Build(spec=build_pb2.BuildSpec(
+            component="api", image=f"registry.example.com/shop/api:1.{version}.0"))
+        names.append((await client.build.report_build(parent=app.name, build=build)).name)
+    assert names == sorted(names)
