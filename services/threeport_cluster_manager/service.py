@@ -15,6 +15,7 @@ from threeport_cluster_manager.api.claims import ClusterClaimServicer
 from threeport_cluster_manager.api.clusters import ClusterServicer
 from threeport_cluster_manager.api.credentials import ClusterCredentialsServicer
 from threeport_cluster_manager.api.events import EventServicer
+from threeport_cluster_manager.api.validation import check_claim
 from threeport_cluster_manager.config import ClusterManagerConfig
 from threeport_cluster_manager.drivers.registry import Drivers
 from threeport_cluster_manager.reconcilers.claim import ClaimReconciler
@@ -26,6 +27,7 @@ from threeport_runtime.config import ConfigError
 from threeport_runtime.reconcile.controller import SPEC_AND_LIFECYCLE_CHANGES, Watch
 from threeport_runtime.reconcile.status import stall_writer
 from threeport_runtime.rpc.server import GrpcServer
+from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_runtime.runtime import ServiceDefinition, ServiceRuntime
 
 PACKAGE = "threeport.clusters.v1alpha1."
@@ -53,7 +55,9 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         probe_timeout=config.probe_timeout,
         heartbeat_interval=heartbeat,
     )
-    claim_servicer = ClusterClaimServicer(claims, runtime.redis, heartbeat_interval=heartbeat)
+    claim_servicer = ClusterClaimServicer(
+        StandardMethods(claims, runtime.redis, validate=check_claim, heartbeat_interval=heartbeat)
+    )
     credentials_servicer = ClusterCredentialsServicer(clusters, drivers)
     event_servicer = EventServicer(runtime.event_lister())
     server.add_service(

@@ -30,7 +30,7 @@ from threeport_cluster_manager.kube.probe import probe
 from threeport_cluster_manager.store.credentials import CredentialStore
 from threeport_cluster_manager.store.repositories import Claims, Clusters
 from threeport_runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
-from threeport_runtime.rpc.watch import watch_resources
+from threeport_runtime.rpc.standard_methods import StandardMethods
 
 MAX_NAMED_CLAIMS = 10
 
@@ -48,12 +48,11 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServiceServicer):
         heartbeat_interval: float = 5.0,
     ):
         self._clusters = clusters
+        self._standard = StandardMethods(clusters, redis, heartbeat_interval=heartbeat_interval)
         self._claims = claims
         self._credentials = credentials
         self._drivers = drivers
-        self._redis = redis
         self._probe_timeout = probe_timeout
-        self._heartbeat_interval = heartbeat_interval
 
     async def CreateCluster(self, request: cluster_pb2.CreateClusterRequest, context: Any) -> cluster_pb2.Cluster:
         check_id("cluster_id", request.cluster_id)
@@ -69,18 +68,15 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServiceServicer):
         )
 
     async def GetCluster(self, request: cluster_pb2.GetClusterRequest, context: Any) -> cluster_pb2.Cluster:
-        return await self._clusters.get(request.name)
+        return await self._standard.get(request)
 
     async def ListClusters(
         self, request: cluster_pb2.ListClustersRequest, context: Any
     ) -> cluster_pb2.ListClustersResponse:
-        clusters, next_page_token = await self._clusters.list(
-            page_size=request.page_size,
-            page_token=request.page_token,
-            filter_text=request.filter,
-            hide_deleting=request.hide_deleting,
+        response: cluster_pb2.ListClustersResponse = await self._standard.list(
+            request, cluster_pb2.ListClustersResponse
         )
-        return cluster_pb2.ListClustersResponse(clusters=clusters, next_page_token=next_page_token)
+        return response
 
     async def UpdateCluster(self, request: cluster_pb2.UpdateClusterRequest, context: Any) -> cluster_pb2.Cluster:
         current = await self._clusters.find(request.cluster.name)
@@ -140,13 +136,7 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServiceServicer):
     async def WatchClusters(
         self, request: cluster_pb2.WatchClustersRequest, context: Any
     ) -> AsyncIterator[cluster_pb2.WatchClustersResponse]:
-        async for response in watch_resources(
-            self._clusters,
-            self._redis,
-            lambda kind, cluster: cluster_pb2.WatchClustersResponse(type=kind, cluster=cluster),
-            filter_text=request.filter,
-            heartbeat_interval=self._heartbeat_interval,
-        ):
+        async for response in self._standard.watch(request, cluster_pb2.WatchClustersResponse):
             yield response
 
     async def AttachCluster(self, request: cluster_pb2.AttachClusterRequest, context: Any) -> cluster_pb2.Cluster:

@@ -22,10 +22,6 @@ def cluster_name(cluster_id: str) -> str:
     return CLUSTERS + cluster_id
 
 
-def claim_name(claim_id: str) -> str:
-    return CLAIMS + claim_id
-
-
 def last_segment(name: str) -> str:
     return name.rsplit("/", 1)[-1]
 
