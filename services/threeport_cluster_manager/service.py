@@ -86,7 +86,8 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
             yield name
 
     cluster_reconciler = ClusterReconciler(
-        clusters, claims, credentials, drivers, runtime.event_recorder("cluster"), config
+        clusters, claims, credentials, drivers, runtime.event_recorder("cluster"), config,
+        runtime.kube_pool(call_timeout=config.probe_timeout),
     )
     claim_reconciler = ClaimReconciler(claims, clusters, drivers, runtime.event_recorder("cluster-claim"))
     cluster_controller = runtime.controller(

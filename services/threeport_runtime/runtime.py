@@ -25,6 +25,7 @@ from threeport_runtime.db.engine import Database
 from threeport_runtime.db.page_tokens import PageTokenCodec
 from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.db.schema import ResourceRow, ServiceSchema
+from threeport_runtime.kube.pool import CredentialSource, KubePool
 from threeport_runtime.reconcile.controller import Controller, ControllerOptions, ListKeys, Reconciler, Watch
 from threeport_runtime.reconcile.events import EventLister, EventRecorder
 from threeport_runtime.rpc.identity import ServiceCredentialAuthenticator
@@ -56,6 +57,7 @@ class ServiceRuntime:
         )
         self.cipher = FieldCipher(settings.encryption_keys) if settings.encryption_keys else None
         self.controllers: list[Controller] = []
+        self._kube_pools: list[KubePool] = []
 
     def repository(
         self,
@@ -100,6 +102,12 @@ class ServiceRuntime:
         self.controllers.append(controller)
         return controller
 
+    def kube_pool(self, source: CredentialSource | None = None, *, call_timeout: float = 10.0) -> KubePool:
+        """One Kubernetes client per cluster (see ``KubePool``), closed with the service."""
+        pool = KubePool(source, call_timeout=call_timeout)
+        self._kube_pools.append(pool)
+        return pool
+
     def event_recorder(self, controller: str) -> EventRecorder:
         return EventRecorder(self.db, self.schema, source=f"{self.settings.service_name}/{controller}")
 
@@ -107,6 +115,8 @@ class ServiceRuntime:
         return EventLister(self.db, self.schema, self.page_tokens)
 
     async def close(self) -> None:
+        for pool in self._kube_pools:
+            await pool.close()
         await self.redis.aclose()
         await self.db.dispose()
 

@@ -25,6 +25,7 @@ from threeport.sdk import ApiError, NotFoundError
 from threeport_runtime.bus.streams import resource_stream
 from threeport_runtime.config import ConfigError
 from threeport_runtime.errors import NotFound
+from threeport_runtime.kube.connection import Connection
 from threeport_runtime.reconcile.controller import SPEC_AND_LIFECYCLE_CHANGES, Watch
 from threeport_runtime.reconcile.status import stall_writer
 from threeport_runtime.rpc.server import GrpcServer
@@ -36,7 +37,6 @@ from threeport_workload_delivery.api.plan import Planner
 from threeport_workload_delivery.api.validation import check_deployment
 from threeport_workload_delivery.backends import Backends
 from threeport_workload_delivery.config import DeliveryConfig
-from threeport_workload_delivery.k8s.pool import ClientPool
 from threeport_workload_delivery.reconcilers.builds import BuildReconciler, no_keys
 from threeport_workload_delivery.reconcilers.claims import Claimer
 from threeport_workload_delivery.reconcilers.deployment import DeploymentReconciler
@@ -71,10 +71,12 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         except NotFound:
             return None
 
-    async def credentials(cluster: str) -> Any:
-        return await clusters.internal.cluster_credentials.get_cluster_credentials(name=cluster)
+    async def credentials(cluster: str) -> Connection:
+        return Connection.from_credentials(
+            await clusters.internal.cluster_credentials.get_cluster_credentials(name=cluster)
+        )
 
-    pool = ClientPool(credentials)
+    pool = runtime.kube_pool(credentials)
     claimer = Claimer(backends, find_deployment)
     reconciler = DeploymentReconciler(
         deployments, releases, registry, claimer, pool, runtime.event_recorder("deployment"), config

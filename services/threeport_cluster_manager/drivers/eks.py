@@ -14,9 +14,9 @@ from datetime import UTC
 from threeport.clusters.v1alpha1 import cluster_pb2
 from threeport.infra.v1alpha1 import cluster_infra_pb2
 from threeport.sdk import ApiError, AsyncClient, NotFoundError, readiness
-from threeport_cluster_manager.domain.connection import Connection
 from threeport_cluster_manager.domain.locations import region_for
-from threeport_cluster_manager.drivers.base import DriverError, KubernetesProbe, Provisioning, provider_name
+from threeport_cluster_manager.drivers.base import DriverError, Provisioning, provider_name
+from threeport_runtime.kube.connection import Connection
 
 SERVICE_NAME = "cluster-manager"
 DEFAULT_NODE_GROUP = cluster_infra_pb2.NodeGroup(
@@ -24,7 +24,7 @@ DEFAULT_NODE_GROUP = cluster_infra_pb2.NodeGroup(
 )
 
 
-class EksDriver(KubernetesProbe):
+class EksDriver:
     provider = "eks"
 
     def __init__(self, infra_backend: str, service_credential: str):
