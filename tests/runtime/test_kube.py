@@ -86,7 +86,7 @@ async def test_apply_is_server_side_with_the_threeport_field_manager(client: Kub
     assert managers == {FIELD_MANAGER}
     again = await client.apply(config_map("settings", team="a"))
     assert again["metadata"]["resourceVersion"] == applied["metadata"]["resourceVersion"]
-    assert (await client.get(config_map("settings")))["data"] == {"greeting": "hello"}
+    assert (await client.read(config_map("settings")))["data"] == {"greeting": "hello"}
 
 
 async def test_list_by_label_across_namespaces_and_delete(client: KubeClient) -> None:
@@ -102,9 +102,9 @@ async def test_list_by_label_across_namespaces_and_delete(client: KubeClient) ->
 
     assert await client.delete(config_map("one")) is True
     assert await client.delete(config_map("one")) is False
-    assert await client.find(config_map("one")) is None
+    assert await client.get(config_map("one")) is None
     with pytest.raises(NotFound, match="ConfigMap default/one"):
-        await client.get(config_map("one"))
+        await client.read(config_map("one"))
 
 
 async def test_discovery_finds_a_custom_kind_once_its_crd_exists(client: KubeClient) -> None:

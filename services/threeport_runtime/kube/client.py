@@ -91,15 +91,15 @@ class KubeClient:
         )
         return answer
 
-    async def get(self, ref: Mapping[str, Any]) -> Object:
+    async def read(self, ref: Mapping[str, Any]) -> Object:
         """The live object ``ref`` names (apiVersion, kind, metadata.name/namespace); NotFound if absent."""
         answer: Object = await self.request("GET", await self._path(ref), what=f"reading {describe(ref)}")
         return answer
 
-    async def find(self, ref: Mapping[str, Any]) -> Object | None:
+    async def get(self, ref: Mapping[str, Any]) -> Object | None:
         """The live object, or None when it does not exist."""
         try:
-            return await self.get(ref)
+            return await self.read(ref)
         except NotFound:
             return None
 

@@ -122,7 +122,7 @@ class Planner:
                 live = await live_objects(client, inputs.project, deployment.name)
                 for manifest in objects:
                     key = object_key(manifest)
-                    if key[1] == "Namespace" and key not in live and (found := await client.find(manifest)):
+                    if key[1] == "Namespace" and key not in live and (found := await client.get(manifest)):
                         live[key] = found
             except (KubeError, ApiError) as error:
                 root.children[0].message += f" (cannot read live objects: {error})"

@@ -265,7 +265,7 @@ class DeploymentReconciler:
         for manifest in objects:
             key = object_key(manifest)
             if key[1] == "Namespace" and key not in live:
-                live_ns = await client.find(manifest)
+                live_ns = await client.get(manifest)
                 if live_ns is not None:
                     live[key] = live_ns
             if not in_sync(live.get(key), manifest):
@@ -284,7 +284,7 @@ class DeploymentReconciler:
 
         workloads = [o for o in objects if o["kind"] in ("Deployment", "StatefulSet")]
         pods = await client.list("v1", "Pod", names.selector_for(inputs.project, deployment.name), inputs.namespace)
-        current = [(o, await client.find(o)) for o in workloads]
+        current = [(o, await client.get(o)) for o in workloads]
         assessment = assess(current, pods)
         rollout = deployment_pb2.RolloutStatus(
             phase=assessment.phase, desired_replicas=assessment.desired, updated_replicas=assessment.updated,
