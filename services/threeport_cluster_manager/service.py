@@ -1,8 +1,8 @@
-"""Wires the cluster-manager: repositories, credential store, drivers, servicers, controllers."""
+"""Registers the cluster-manager: repositories, credential store, drivers, servicers and
+controllers (what wakes the controllers is declared in ``watches``)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from threeport.clusters.v1alpha1 import (
@@ -11,6 +11,7 @@ from threeport.clusters.v1alpha1 import (
     cluster_pb2_grpc,
     event_service_pb2_grpc,
 )
+from threeport_cluster_manager import watches
 from threeport_cluster_manager.api.claims import ClusterClaimServicer
 from threeport_cluster_manager.api.clusters import ClusterServicer
 from threeport_cluster_manager.api.credentials import ClusterCredentialsServicer
@@ -24,8 +25,6 @@ from threeport_cluster_manager.store.credentials import CredentialStore
 from threeport_cluster_manager.store.repositories import claims_of, clusters_of
 from threeport_cluster_manager.store.tables import SCHEMA
 from threeport_runtime.config import ConfigError
-from threeport_runtime.reconcile.controller import SPEC_AND_LIFECYCLE_CHANGES, Watch
-from threeport_runtime.reconcile.status import stall_writer
 from threeport_runtime.rpc.server import GrpcServer
 from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_runtime.runtime import ServiceDefinition, ServiceRuntime
@@ -43,70 +42,49 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     clusters = clusters_of(runtime)
     claims = claims_of(runtime)
     credentials = CredentialStore(runtime.db, runtime.cipher)
-    drivers = Drivers(config, credentials, runtime.settings.service_credential)
+    infra = runtime.service_client(config.infra_backend) if config.infra_backend else None
+    drivers = Drivers(config, credentials, infra)
     heartbeat = min(5.0, config.probe_interval)
 
-    cluster_servicer = ClusterServicer(
-        clusters,
-        claims,
-        credentials,
-        drivers,
-        runtime.redis,
-        probe_timeout=config.probe_timeout,
-        heartbeat_interval=heartbeat,
-    )
-    claim_servicer = ClusterClaimServicer(
-        StandardMethods(claims, runtime.redis, validate=check_claim, heartbeat_interval=heartbeat)
-    )
-    credentials_servicer = ClusterCredentialsServicer(clusters, drivers)
-    event_servicer = EventServicer(runtime.event_lister())
-    server.add_service(
+    server.add_servicer(
         PACKAGE + "ClusterService",
-        lambda s: cluster_pb2_grpc.add_ClusterServiceServicer_to_server(cluster_servicer, s),
+        cluster_pb2_grpc.add_ClusterServiceServicer_to_server,
+        ClusterServicer(
+            clusters,
+            claims,
+            credentials,
+            drivers,
+            runtime.redis,
+            probe_timeout=config.probe_timeout,
+            heartbeat_interval=heartbeat,
+        ),
     )
-    server.add_service(
+    server.add_servicer(
         PACKAGE + "ClusterClaimService",
-        lambda s: cluster_claim_pb2_grpc.add_ClusterClaimServiceServicer_to_server(claim_servicer, s),
+        cluster_claim_pb2_grpc.add_ClusterClaimServiceServicer_to_server,
+        ClusterClaimServicer(
+            StandardMethods(claims, runtime.redis, validate=check_claim, heartbeat_interval=heartbeat)
+        ),
     )
-    server.add_service(
+    server.add_servicer(
         PACKAGE + "ClusterCredentialsService",
-        lambda s: cluster_credentials_pb2_grpc.add_ClusterCredentialsServiceServicer_to_server(credentials_servicer, s),
+        cluster_credentials_pb2_grpc.add_ClusterCredentialsServiceServicer_to_server,
+        ClusterCredentialsServicer(clusters, drivers),
     )
-    server.add_service(
+    server.add_servicer(
         PACKAGE + "EventService",
-        lambda s: event_service_pb2_grpc.add_EventServiceServicer_to_server(event_servicer, s),
+        event_service_pb2_grpc.add_EventServiceServicer_to_server,
+        EventServicer(runtime.event_lister()),
     )
-
-    async def cluster_names() -> AsyncIterator[str]:
-        async for name in clusters.iter_names():
-            yield name
-
-    async def claim_names() -> AsyncIterator[str]:
-        async for name in claims.iter_names():
-            yield name
 
     cluster_reconciler = ClusterReconciler(
-        clusters, claims, credentials, drivers, runtime.event_recorder("cluster"), config
+        clusters, claims, credentials, drivers, runtime.event_recorder("cluster"), config,
+        runtime.kube_pool(call_timeout=config.probe_timeout),
     )
     claim_reconciler = ClaimReconciler(claims, clusters, drivers, runtime.event_recorder("cluster-claim"))
-    cluster_controller = runtime.controller(
-        "clusters.cluster",
-        cluster_reconciler,
-        watches=[Watch(clusters.stream, changes=SPEC_AND_LIFECYCLE_CHANGES)],
-        list_keys=cluster_names,
-        on_permanent_error=stall_writer(clusters),
-    )
-    claim_controller = runtime.controller(
-        "clusters.cluster_claim",
-        claim_reconciler,
-        watches=[
-            Watch(claims.stream, changes=SPEC_AND_LIFECYCLE_CHANGES),
-            # Cluster health and capacity decide placement and claim readiness.
-            Watch(clusters.stream, keys=claim_reconciler.claims_to_revisit),
-        ],
-        list_keys=claim_names,
-        on_permanent_error=stall_writer(claims),
-    )
+    cluster_controller = runtime.controller(watches.cluster_controller(clusters), cluster_reconciler)
+    claim_spec = watches.claim_controller(claims, clusters, claim_reconciler)
+    claim_controller = runtime.controller(claim_spec, claim_reconciler)
     cluster_reconciler.enqueue_claim = claim_controller.enqueue
     claim_reconciler.enqueue_cluster = cluster_controller.enqueue
 

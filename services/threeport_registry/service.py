@@ -1,13 +1,13 @@
-"""Wires the registry: repositories, servicers, controllers and the built-in profiles."""
+"""Registers the registry: repositories, servicers, controllers (woken as ``watches`` declares)
+and the built-in profiles."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from threeport.common.v1alpha1 import change_event_pb2
 from threeport.registry.v1alpha1 import (
     addon_profile_pb2,
     addon_profile_pb2_grpc,
@@ -23,6 +23,7 @@ from threeport.registry.v1alpha1 import (
     service_class_pb2,
     service_class_pb2_grpc,
 )
+from threeport_registry import watches
 from threeport_registry.api import servicers, validators
 from threeport_registry.domain.defaults import (
     default_addon_profiles,
@@ -37,6 +38,7 @@ from threeport_registry.reconcilers.acceptance import (
     build_recorded,
     environment_status,
 )
+from threeport_registry.store.seeding import seed_system_defaults
 from threeport_registry.store.tables import (
     SCHEMA,
     AddonProfileRow,
@@ -47,9 +49,7 @@ from threeport_registry.store.tables import (
     ServiceClassRow,
 )
 from threeport_runtime.db.repository import ResourceRepository
-from threeport_runtime.errors import AlreadyExists, NotFound
-from threeport_runtime.reconcile.controller import SPEC_AND_LIFECYCLE_CHANGES, Watch
-from threeport_runtime.reconcile.status import stall_writer
+from threeport_runtime.reconcile.controller import Watch
 from threeport_runtime.rpc.server import GrpcServer
 from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_runtime.runtime import ServiceDefinition, ServiceRuntime
@@ -62,43 +62,6 @@ SPEC_FILTERS = {
     "service_class": {"spec.type": "spec.type", "spec.implementation": "spec.implementation"},
     "build": {"spec.component": "spec.component", "spec.branch": "spec.branch", "spec.tag": "spec.tag"},
 }
-
-
-def names_of(repository: ResourceRepository[Any, Any]) -> Callable[[], AsyncIterator[str]]:
-    async def names() -> AsyncIterator[str]:
-        async for name in repository.iter_names():
-            yield name
-
-    return names
-
-
-def registrar(add_to_server: Callable[[Any, Any], None], servicer: Any) -> Callable[[Any], None]:
-    """Binds a generated ``add_XServicer_to_server`` to its servicer for ``GrpcServer.add_service``."""
-
-    def register(grpc_server: Any) -> None:
-        add_to_server(servicer, grpc_server)
-
-    return register
-
-
-async def seed_system_defaults(repository: ResourceRepository[Any, Any], defaults: list[Any]) -> None:
-    """Creates the built-in resources that are missing. Replicas may race: the loser's create
-    fails with AlreadyExists, which is the outcome wanted."""
-    for default in defaults:
-        try:
-            await repository.get(default.name)
-            continue
-        except NotFound:
-            pass
-        try:
-            await repository.create(default, name=default.name)
-        except AlreadyExists:
-            continue
-
-        def mark(stored: Any) -> None:
-            stored.status.system_default = True
-
-        await repository.update_status(default.name, mark)
 
 
 async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
@@ -137,21 +100,14 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
          servicers.EventServicer(runtime.event_lister())),
     ]
     for service_name, add_to_server, servicer in registrations:
-        server.add_service(f"threeport.registry.v1alpha1.{service_name}", registrar(add_to_server, servicer))
+        server.add_servicer(f"threeport.registry.v1alpha1.{service_name}", add_to_server, servicer)
 
     await seed_system_defaults(cluster_profiles, default_cluster_profiles())
     await seed_system_defaults(service_classes, default_service_classes())
     await seed_system_defaults(addon_profiles, default_addon_profiles())
 
-    async def builds_to_applications(event: change_event_pb2.ChangeEvent) -> list[str]:
-        # A new build changes its application's status.latest_builds.
-        return [event.name.rsplit("/builds/", 1)[0]]
-
-    new_builds = Watch(
-        builds.stream, keys=builds_to_applications, changes=frozenset({change_event_pb2.CHANGE_TYPE_CREATED})
-    )
     controllers: list[tuple[str, ResourceRepository[Any, Any], StatusDeriver, list[Watch]]] = [
-        ("application", applications, application_status(builds), [new_builds]),
+        ("application", applications, application_status(builds), [watches.new_builds(builds)]),
         # An environment whose profile is missing requeues itself until the profile appears.
         ("environment", environments, environment_status(cluster_profiles), []),
         ("cluster-profile", cluster_profiles, accept_as_declared, []),
@@ -161,13 +117,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     ]
     for name, repository, derive, extra_watches in controllers:
         reconciler = AcceptanceReconciler(repository, runtime.event_recorder(name), derive)
-        runtime.controller(
-            f"registry.{name}",
-            reconciler,
-            watches=[Watch(repository.stream, changes=SPEC_AND_LIFECYCLE_CHANGES), *extra_watches],
-            list_keys=names_of(repository),
-            on_permanent_error=stall_writer(repository),
-        )
+        runtime.controller(watches.acceptance_controller(name, repository, extra_watches), reconciler)
 
 
 DEFINITION = ServiceDefinition(

@@ -11,11 +11,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
+import grpc
 from google.protobuf.message import Message
 from redis.asyncio import Redis
 
+from threeport.sdk import DEFAULT_RETRY, AsyncClient, RetryPolicy
 from threeport_runtime.bus.outbox import Outbox
 from threeport_runtime.bus.relay import OutboxRelay
 from threeport_runtime.bus.streams import connect_redis
@@ -25,8 +27,11 @@ from threeport_runtime.db.engine import Database
 from threeport_runtime.db.page_tokens import PageTokenCodec
 from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.db.schema import ResourceRow, ServiceSchema
-from threeport_runtime.reconcile.controller import Controller, ControllerOptions, ListKeys, Reconciler, Watch
+from threeport_runtime.kube.pool import CredentialSource, KubePool
+from threeport_runtime.reconcile.controller import Controller, ControllerOptions, Reconciler
 from threeport_runtime.reconcile.events import EventLister, EventRecorder
+from threeport_runtime.reconcile.spec import ControllerSpec
+from threeport_runtime.rpc.client import service_channel
 from threeport_runtime.rpc.identity import ServiceCredentialAuthenticator
 from threeport_runtime.rpc.server import GrpcServer
 from threeport_runtime.tasks import cancel_and_wait
@@ -56,6 +61,8 @@ class ServiceRuntime:
         )
         self.cipher = FieldCipher(settings.encryption_keys) if settings.encryption_keys else None
         self.controllers: list[Controller] = []
+        self._kube_pools: list[KubePool] = []
+        self._channels: list[grpc.aio.Channel] = []
 
     def repository(
         self,
@@ -64,6 +71,7 @@ class ServiceRuntime:
         *,
         filter_fields: dict[str, str] | None = None,
         secret_paths: tuple[str, ...] = (),
+        owner_field: str = "",
     ) -> ResourceRepository[M, R]:
         return ResourceRepository(
             self.db,
@@ -74,31 +82,41 @@ class ServiceRuntime:
             filter_fields=filter_fields,
             secret_paths=secret_paths,
             cipher=self.cipher if secret_paths else None,
+            owner_field=owner_field,
         )
 
     def controller(
-        self,
-        name: str,
-        reconcile: Reconciler,
-        *,
-        watches: list[Watch],
-        list_keys: ListKeys,
-        options: ControllerOptions | None = None,
-        **kwargs: Any,
+        self, spec: ControllerSpec, reconcile: Reconciler, *, options: ControllerOptions | None = None
     ) -> Controller:
-        """Creates a controller that starts and stops with the service."""
+        """Creates the controller ``spec`` declares; it starts and stops with the service."""
         controller = Controller(
-            name,
+            spec.name,
             reconcile,
             redis=self.redis,
             stream_prefix=self.settings.stream_prefix,
-            watches=watches,
-            list_keys=list_keys,
+            watches=spec.all_watches(),
+            list_keys=spec.for_.list_keys,
+            on_permanent_error=spec.for_.on_permanent_error,
             options=options or self.controller_options,
-            **kwargs,
         )
         self.controllers.append(controller)
         return controller
+
+    def service_client(self, target: str, *, retry: RetryPolicy = DEFAULT_RETRY) -> AsyncClient:
+        """An SDK client for another service's internal and public APIs. Every call carries this
+        service's credential and name, the current trace context and a default deadline
+        (``service_channel``); the channel closes with the service."""
+        channel = service_channel(
+            target, service_name=self.settings.service_name, credential=self.settings.service_credential
+        )
+        self._channels.append(channel)
+        return AsyncClient(channel=channel, retry=retry)
+
+    def kube_pool(self, source: CredentialSource | None = None, *, call_timeout: float = 10.0) -> KubePool:
+        """One Kubernetes client per cluster (see ``KubePool``), closed with the service."""
+        pool = KubePool(source, call_timeout=call_timeout)
+        self._kube_pools.append(pool)
+        return pool
 
     def event_recorder(self, controller: str) -> EventRecorder:
         return EventRecorder(self.db, self.schema, source=f"{self.settings.service_name}/{controller}")
@@ -107,6 +125,10 @@ class ServiceRuntime:
         return EventLister(self.db, self.schema, self.page_tokens)
 
     async def close(self) -> None:
+        for pool in self._kube_pools:
+            await pool.close()
+        for channel in self._channels:
+            await channel.close(None)
         await self.redis.aclose()
         await self.db.dispose()
 

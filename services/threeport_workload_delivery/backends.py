@@ -1,4 +1,5 @@
-"""SDK clients for the services delivery depends on, authenticated with the service credential.
+"""SDK clients for the services delivery depends on, built by the runtime so that every call
+carries the service credential, the trace context and a default deadline.
 
 Each backend is optional at the call site: a dependency type whose provider is not configured,
 or answers UNIMPLEMENTED or UNAVAILABLE, is reported as ``NoProvider`` rather than failing.
@@ -8,40 +9,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from threeport.sdk import NO_RETRY, AsyncClient, RetryPolicy
-from threeport_runtime.config import Settings
+from threeport.sdk import NO_RETRY, AsyncClient
+from threeport_runtime.kube.connection import Connection
+from threeport_runtime.runtime import ServiceRuntime
 from threeport_workload_delivery.config import DeliveryConfig
-
-SERVICE_NAME = "workload-delivery"
-
-
-def _client(target: str, settings: Settings, retry: RetryPolicy | None = None) -> AsyncClient | None:
-    if not target:
-        return None
-    metadata = (("authorization", f"Service {settings.service_credential}"), ("x-threeport-service", SERVICE_NAME))
-    if retry is None:
-        return AsyncClient(target, metadata=metadata)
-    return AsyncClient(target, metadata=metadata, retry=retry)
 
 
 @dataclass
 class Backends:
-    registry: AsyncClient | None
-    clusters: AsyncClient | None
+    registry: AsyncClient
+    clusters: AsyncClient
     addons: AsyncClient | None
     infra: AsyncClient | None
 
     @classmethod
-    def connect(cls, config: DeliveryConfig, settings: Settings) -> Backends:
+    def connect(cls, config: DeliveryConfig, runtime: ServiceRuntime) -> Backends:
+        """Clients for the configured backends (the runtime closes them with the service)."""
         return cls(
-            registry=_client(config.registry, settings),
-            clusters=_client(config.clusters, settings),
+            registry=runtime.service_client(config.registry),
+            clusters=runtime.service_client(config.clusters),
             # An absent provider must read as NoProvider at once, not after retries.
-            addons=_client(config.addons, settings, NO_RETRY),
-            infra=_client(config.infra, settings, NO_RETRY),
+            addons=runtime.service_client(config.addons, retry=NO_RETRY) if config.addons else None,
+            infra=runtime.service_client(config.infra, retry=NO_RETRY) if config.infra else None,
         )
 
-    async def close(self) -> None:
-        for client in (self.registry, self.clusters, self.addons, self.infra):
-            if client is not None:
-                await client.close()
+    async def cluster_connection(self, cluster: str) -> Connection:
+        """How to reach ``cluster`` now, as the cluster-manager hands it out (the kube pool's source)."""
+        credentials = await self.clusters.internal.cluster_credentials.get_cluster_credentials(name=cluster)
+        return Connection.from_credentials(credentials)

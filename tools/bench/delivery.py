@@ -33,6 +33,8 @@ from threeport_cluster_manager.service import DEFINITION as CLUSTERS
 from threeport_kubesim.testing import run_emulator
 from threeport_registry.service import DEFINITION as REGISTRY
 from threeport_runtime.db.migrations import upgrade
+from threeport_runtime.kube.client import KubeClient
+from threeport_runtime.kube.connection import Connection
 from threeport_runtime.logs import configure_logging
 from threeport_runtime.reconcile.controller import ControllerOptions
 from threeport_runtime.testing import (
@@ -45,7 +47,6 @@ from threeport_runtime.testing import (
     unique_stream_prefix,
 )
 from threeport_workload_delivery.domain.rendering import RenderInput, render
-from threeport_workload_delivery.k8s.client import KubeClient
 from threeport_workload_delivery.service import DEFINITION as DELIVERY
 
 PARENT = "projects/bench"
@@ -84,9 +85,7 @@ def percentile(values: list[float], p: float) -> float:
 
 async def baseline(kube: Any, samples: int) -> list[float]:
     """The same objects applied directly, then polled until the Deployments are available."""
-    from threeport.clusters.v1alpha1 import cluster_credentials_pb2
-
-    client = KubeClient.connect(cluster_credentials_pb2.ClusterCredentials(server=kube.server, token=kube.token))
+    client = KubeClient(Connection(server=kube.server, token=kube.token))
     spec = json_format.ParseDict(APP, application_pb2.ApplicationSpec())
     times = []
     try:

@@ -20,16 +20,17 @@ from threeport_cluster_manager.api.validation import (
     label_violations,
     location_violations,
 )
-from threeport_cluster_manager.domain.connection import Connection
 from threeport_cluster_manager.domain.kubeconfig import KubeconfigError, parse_kubeconfig
 from threeport_cluster_manager.domain.names import cluster_name
 from threeport_cluster_manager.domain.versions import version_problem
 from threeport_cluster_manager.drivers.registry import Drivers
-from threeport_cluster_manager.kube.client import KubeFailure
-from threeport_cluster_manager.kube.probe import probe
+from threeport_cluster_manager.probe import probe
 from threeport_cluster_manager.store.credentials import CredentialStore
 from threeport_cluster_manager.store.repositories import Claims, Clusters
 from threeport_runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from threeport_runtime.kube.client import KubeClient
+from threeport_runtime.kube.connection import Connection
+from threeport_runtime.kube.errors import Forbidden, KubeError, TLSFailure
 from threeport_runtime.rpc.standard_methods import StandardMethods
 
 MAX_NAMED_CLAIMS = 10
@@ -173,10 +174,12 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServiceServicer):
 
     async def _check_reachable(self, connection: Connection) -> str:
         """The cluster's version, after proving the credentials work; nothing is written."""
+        client: KubeClient | None = None
         try:
-            result = await probe(connection, self._probe_timeout)
-        except KubeFailure as failure:
-            if failure.kind in ("unauthorized", "forbidden", "tls"):
+            client = KubeClient(connection, call_timeout=self._probe_timeout)
+            result = await probe(client)
+        except KubeError as failure:
+            if isinstance(failure, Forbidden | TLSFailure):
                 raise InvalidArgument.for_fields(
                     [FieldViolation("kubeconfig", f"{failure.message}; check the kubeconfig's credentials")]
                 ) from None
@@ -184,6 +187,9 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServiceServicer):
                 f"the cluster cannot be attached: {failure.message}; check that the server URL is reachable "
                 "from the control plane"
             ) from None
+        finally:
+            if client is not None:
+                await client.close()
         problem = version_problem(result.kubernetes_version)
         if problem is not None:
             raise FailedPrecondition(f"the cluster cannot be attached: {problem}")

@@ -31,15 +31,4 @@ class ClusterCredentialsServicer(cluster_credentials_pb2_grpc.ClusterCredentials
             raise FailedPrecondition(
                 f"cluster {cluster.name!r} has no connection yet (state {cluster.state}); wait until it is Ready"
             )
-        credentials = cluster_credentials_pb2.ClusterCredentials(
-            name=cluster.name,
-            server=connection.server,
-            certificate_authority_data=connection.certificate_authority_data,
-            token=connection.token,
-            client_certificate_data=connection.client_certificate_data,
-            client_key_data=connection.client_key_data,
-            insecure_skip_tls_verify=connection.insecure_skip_tls_verify,
-        )
-        if connection.expire_time is not None:
-            credentials.expire_time.FromDatetime(connection.expire_time)
-        return credentials
+        return connection.to_credentials(cluster.name)

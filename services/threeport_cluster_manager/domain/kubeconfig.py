@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from threeport_cluster_manager.domain.connection import Connection
+from threeport_runtime.kube.connection import Connection
 
 FLATTEN_HINT = "inline the files with `kubectl config view --minify --flatten --raw`"
 

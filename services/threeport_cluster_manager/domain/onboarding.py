@@ -12,7 +12,6 @@ from typing import Any
 NAMESPACE = "threeport-system"
 SERVICE_ACCOUNT = "threeport-controller"
 CLUSTER_ROLE = "threeport-controller"
-FIELD_MANAGER = "threeport"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "threeport"}
 
 
@@ -51,18 +50,3 @@ def onboarding_manifests(cluster_id: str) -> list[dict[str, Any]]:
         },
     ]
 
-
-def api_path(manifest: dict[str, Any]) -> str:
-    """The REST path of one onboarding object (only the kinds above are needed)."""
-    kind = manifest["kind"]
-    name = manifest["metadata"]["name"]
-    namespace = manifest["metadata"].get("namespace", "")
-    if kind == "Namespace":
-        return f"/api/v1/namespaces/{name}"
-    if kind == "ServiceAccount":
-        return f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}"
-    if kind == "ClusterRole":
-        return f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{name}"
-    if kind == "ClusterRoleBinding":
-        return f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{name}"
-    raise ValueError(f"no REST path known for kind {kind}")

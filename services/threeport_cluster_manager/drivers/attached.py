@@ -6,12 +6,12 @@ Nothing is created or deleted; the connection is what AttachCluster stored (encr
 from __future__ import annotations
 
 from threeport.clusters.v1alpha1 import cluster_pb2
-from threeport_cluster_manager.domain.connection import Connection
-from threeport_cluster_manager.drivers.base import KubernetesProbe, Provisioning
+from threeport_cluster_manager.drivers.base import Provisioning
 from threeport_cluster_manager.store.credentials import CredentialStore
+from threeport_runtime.kube.connection import Connection
 
 
-class AttachedDriver(KubernetesProbe):
+class AttachedDriver:
     provider = "attached"
 
     def __init__(self, credentials: CredentialStore):

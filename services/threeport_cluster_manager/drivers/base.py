@@ -1,4 +1,5 @@
-"""The driver interface every provider implements: create, delete, connect and probe.
+"""The driver interface every provider implements: create, delete and connect (probing is
+plain Kubernetes, the same for every provider: see ``threeport_cluster_manager.probe``).
 
 Drivers are idempotent and keyed by the cluster's uid-derived provider name, so the reconciler
 may call ``create`` and ``delete`` as often as it likes, including after a crash mid-way.
@@ -10,9 +11,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from threeport.clusters.v1alpha1 import cluster_pb2
-from threeport_cluster_manager.domain.connection import Connection
 from threeport_cluster_manager.domain.names import last_segment, provisioned_cluster_id
-from threeport_cluster_manager.kube.probe import ProbeResult, probe
+from threeport_runtime.kube.connection import Connection
 
 
 @dataclass(frozen=True)
@@ -48,16 +48,6 @@ class Driver(Protocol):
 
     async def connect(self, cluster: cluster_pb2.Cluster) -> Connection | None:
         """How to reach the API server now; None when no connection is known yet."""
-
-    async def probe(self, connection: Connection, call_timeout: float) -> ProbeResult:
-        """Probes the API server (the same for every provider: it is plain Kubernetes)."""
-
-
-class KubernetesProbe:
-    """The probe shared by every driver."""
-
-    async def probe(self, connection: Connection, call_timeout: float) -> ProbeResult:
-        return await probe(connection, call_timeout)
 
 
 def provider_name(cluster: cluster_pb2.Cluster) -> str:

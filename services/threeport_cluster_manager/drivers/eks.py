@@ -14,25 +14,24 @@ from datetime import UTC
 from threeport.clusters.v1alpha1 import cluster_pb2
 from threeport.infra.v1alpha1 import cluster_infra_pb2
 from threeport.sdk import ApiError, AsyncClient, NotFoundError, readiness
-from threeport_cluster_manager.domain.connection import Connection
 from threeport_cluster_manager.domain.locations import region_for
-from threeport_cluster_manager.drivers.base import DriverError, KubernetesProbe, Provisioning, provider_name
+from threeport_cluster_manager.drivers.base import DriverError, Provisioning, provider_name
+from threeport_runtime.kube.connection import Connection
 
-SERVICE_NAME = "cluster-manager"
 DEFAULT_NODE_GROUP = cluster_infra_pb2.NodeGroup(
     name="default", instance_type="m6i.large", min_size=1, max_size=3, desired_size=2
 )
 
 
-class EksDriver(KubernetesProbe):
+class EksDriver:
     provider = "eks"
 
-    def __init__(self, infra_backend: str, service_credential: str):
-        self._backend = infra_backend
-        self._metadata = (("authorization", f"Service {service_credential}"), ("x-threeport-service", SERVICE_NAME))
+    def __init__(self, infra: AsyncClient | None):
+        # Built by the runtime (credential, trace context, deadline); None when not configured.
+        self._infra = infra
 
     def unavailable(self) -> str | None:
-        if not self._backend:
+        if self._infra is None:
             return (
                 "the eks provider needs the infra-provider service, which is not configured: "
                 "set THREEPORT_BACKEND_INFRA to its address (host:port)"
@@ -40,7 +39,11 @@ class EksDriver(KubernetesProbe):
         return None
 
     def _client(self) -> AsyncClient:
-        return AsyncClient(self._backend, metadata=self._metadata)
+        """The infra-provider's client; leaving ``async with`` does not close a channel the
+        client did not open, so the runtime's channel is shared by every call."""
+        if self._infra is None:
+            raise DriverError(self.unavailable() or "the infra-provider is not configured")
+        return self._infra
 
     @staticmethod
     def _infra_name(cluster: cluster_pb2.Cluster) -> str:

@@ -10,15 +10,15 @@ import asyncio
 import shutil
 
 from threeport.clusters.v1alpha1 import cluster_pb2
-from threeport_cluster_manager.domain.connection import Connection
 from threeport_cluster_manager.domain.kubeconfig import KubeconfigError, parse_kubeconfig
-from threeport_cluster_manager.drivers.base import DriverError, KubernetesProbe, Provisioning, provider_name
+from threeport_cluster_manager.drivers.base import DriverError, Provisioning, provider_name
 from threeport_cluster_manager.store.credentials import CredentialStore
+from threeport_runtime.kube.connection import Connection
 
 RUNTIMES = ("docker", "podman", "nerdctl")
 
 
-class KindDriver(KubernetesProbe):
+class KindDriver:
     provider = "kind"
 
     def __init__(self, binary: str, credentials: CredentialStore):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from threeport.sdk import AsyncClient
 from threeport_cluster_manager.config import ClusterManagerConfig
 from threeport_cluster_manager.drivers.attached import AttachedDriver
 from threeport_cluster_manager.drivers.base import Driver
@@ -15,11 +16,11 @@ PROVISIONED = ("sim", "eks", "kind")
 
 
 class Drivers:
-    def __init__(self, config: ClusterManagerConfig, credentials: CredentialStore, service_credential: str):
+    def __init__(self, config: ClusterManagerConfig, credentials: CredentialStore, infra: AsyncClient | None):
         self._drivers: dict[str, Driver] = {
             "attached": AttachedDriver(credentials),
             "sim": SimDriver(config.kubesim_url, credentials),
-            "eks": EksDriver(config.infra_backend, service_credential),
+            "eks": EksDriver(infra),
             "kind": KindDriver(config.kind_binary, credentials),
         }
 

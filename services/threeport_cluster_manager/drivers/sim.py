@@ -14,14 +14,14 @@ from typing import Any
 import aiohttp
 
 from threeport.clusters.v1alpha1 import cluster_pb2
-from threeport_cluster_manager.domain.connection import Connection
-from threeport_cluster_manager.drivers.base import DriverError, KubernetesProbe, Provisioning, provider_name
+from threeport_cluster_manager.drivers.base import DriverError, Provisioning, provider_name
 from threeport_cluster_manager.store.credentials import CredentialStore
+from threeport_runtime.kube.connection import Connection
 
 _TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
-class SimDriver(KubernetesProbe):
+class SimDriver:
     provider = "sim"
 
     def __init__(self, control_url: str, credentials: CredentialStore):

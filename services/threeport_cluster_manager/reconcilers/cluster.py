@@ -23,16 +23,13 @@ from datetime import UTC, datetime
 from threeport.clusters.v1alpha1 import cluster_pb2
 from threeport.common.v1alpha1 import event_pb2, retain_policy_pb2
 from threeport_cluster_manager.config import ClusterManagerConfig
-from threeport_cluster_manager.domain.connection import Connection
 from threeport_cluster_manager.domain.locations import region_for
 from threeport_cluster_manager.domain.names import last_segment
 from threeport_cluster_manager.domain.onboarding import onboarding_manifests
 from threeport_cluster_manager.drivers.base import Driver, DriverError, Provisioning
 from threeport_cluster_manager.drivers.registry import PROVISIONED as PROVISIONED_PROVIDERS
 from threeport_cluster_manager.drivers.registry import Drivers
-from threeport_cluster_manager.kube.apply import apply_all
-from threeport_cluster_manager.kube.client import KubeFailure
-from threeport_cluster_manager.kube.probe import ProbeResult
+from threeport_cluster_manager.probe import ProbeResult, probe
 from threeport_cluster_manager.reconcilers.conditions import (
     CLUSTER_FINALIZER,
     IN_USE,
@@ -45,6 +42,9 @@ from threeport_cluster_manager.store.credentials import CredentialStore
 from threeport_cluster_manager.store.repositories import Claims, Clusters
 from threeport_runtime.conditions import FALSE, TRUE, find_condition, set_condition
 from threeport_runtime.errors import NotFound
+from threeport_runtime.kube.connection import Connection
+from threeport_runtime.kube.errors import KubeError, Unreachable
+from threeport_runtime.kube.pool import KubePool
 from threeport_runtime.reconcile.events import NORMAL, WARNING, EventRecorder
 from threeport_runtime.reconcile.result import PermanentError, Result, TemporaryError
 
@@ -59,8 +59,8 @@ class Observation:
 
     connection: Connection | None = None
     result: ProbeResult | None = None
-    failure: KubeFailure | None = None
-    onboarding_failure: KubeFailure | None = None
+    failure: KubeError | None = None
+    onboarding_failure: KubeError | None = None
 
 
 class ClusterReconciler:
@@ -72,6 +72,7 @@ class ClusterReconciler:
         drivers: Drivers,
         events: EventRecorder,
         config: ClusterManagerConfig,
+        kube: KubePool,
     ):
         self._clusters = clusters
         self._claims = claims
@@ -79,6 +80,7 @@ class ClusterReconciler:
         self._drivers = drivers
         self._events = events
         self._config = config
+        self._kube = kube
         # Set by the service: lets a vanished cluster's claims be re-placed promptly.
         self.enqueue_claim: Enqueue = lambda _name: None
 
@@ -177,20 +179,21 @@ class ClusterReconciler:
         try:
             observation.connection = await driver.connect(cluster)
         except DriverError as exc:
-            observation.failure = KubeFailure("unreachable", str(exc))
+            observation.failure = Unreachable(str(exc))
             return observation
         if observation.connection is None:
             return observation
         try:
-            observation.result = await driver.probe(observation.connection, self._config.probe_timeout)
-        except KubeFailure as failure:
+            # One client per cluster, kept while its credentials stay the same (issue 14).
+            client = await self._kube.client(cluster.name, observation.connection)
+            observation.result = await probe(client)
+        except KubeError as failure:
             observation.failure = failure
             return observation
         try:
-            await apply_all(
-                observation.connection, onboarding_manifests(last_segment(cluster.name)), self._config.probe_timeout
-            )
-        except KubeFailure as failure:
+            for manifest in onboarding_manifests(last_segment(cluster.name)):
+                await client.apply(manifest)
+        except KubeError as failure:
             observation.onboarding_failure = failure
         return observation
 
@@ -315,6 +318,7 @@ class ClusterReconciler:
             if not gone:
                 return Result(requeue_after=self._config.provision_poll)
         await self._credentials.delete(cluster.name)
+        self._kube.forget(cluster.name)
         for claim in await self._bound_claims(cluster.name):
             self.enqueue_claim(claim)
         await self._clusters.remove_finalizer(cluster.name, CLUSTER_FINALIZER)
@@ -361,7 +365,7 @@ class ClusterReconciler:
         )
 
 
-def _reason(failure: KubeFailure) -> str:
+def _reason(failure: KubeError) -> str:
     return {
         "unreachable": "Unreachable",
         "unauthorized": "Unauthorized",

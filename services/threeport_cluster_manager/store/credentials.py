@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
-from threeport_cluster_manager.domain.connection import Connection
 from threeport_cluster_manager.store.tables import CredentialsRow
 from threeport_runtime.crypto import FieldCipher
 from threeport_runtime.db.engine import Database
+from threeport_runtime.kube.connection import Connection
 
 
 class CredentialStore:

@@ -28,4 +28,6 @@ def clusters_of(runtime: ServiceRuntime) -> Clusters:
 
 
 def claims_of(runtime: ServiceRuntime) -> Claims:
-    return runtime.repository(ClusterClaimRow, cluster_claim_pb2.ClusterClaim, filter_fields=CLAIM_FILTER_FIELDS)
+    return runtime.repository(
+        ClusterClaimRow, cluster_claim_pb2.ClusterClaim, filter_fields=CLAIM_FILTER_FIELDS, owner_field="spec.owner"
+    )

@@ -37,6 +37,7 @@ class Outbox:
         generation: int,
         change: change_event_pb2.ChangeType.ValueType,
         attributes: Mapping[str, str] | None = None,
+        owner: str = "",
     ) -> change_event_pb2.ChangeEvent:
         """Adds one event to the session's transaction and wakes the relays on commit."""
         event = change_event_pb2.ChangeEvent(
@@ -48,6 +49,7 @@ class Outbox:
             traceparent=current_traceparent(),
             source=self._service,
             attributes=dict(attributes or {}),
+            owner=owner,
         )
         event.commit_time.FromDatetime(datetime.now(UTC))
         await session.execute(

@@ -71,9 +71,12 @@ class ResourceRepository(Generic[M, R]):
         filter_fields: Mapping[str, str] | None = None,
         secret_paths: Sequence[str] = (),
         cipher: FieldCipher | None = None,
+        owner_field: str = "",
     ):
         if secret_paths and cipher is None:
             raise ValueError("secret_paths need a FieldCipher")
+        if owner_field and owner_field.split(".", 1)[0] not in ("spec", "status"):
+            raise ValueError(f"owner_field must be a spec.* or status.* path, not {owner_field!r}")
         self._db = db
         self._outbox = outbox
         self.row_type = row_type
@@ -85,6 +88,9 @@ class ResourceRepository(Generic[M, R]):
         self._filter_fields = dict(filter_fields or {})
         self._secret_paths = list(secret_paths)
         self._cipher = cipher
+        # Where the owner's name is (proto field names, e.g. ``spec.owner``): it travels on
+        # every change event, so an owner's controller needs no read to find its key.
+        self._owner_path = owner_field.split(".") if owner_field else []
 
     @property
     def stream(self) -> str:
@@ -387,7 +393,16 @@ class ResourceRepository(Generic[M, R]):
             uid=str(row.uid),
             generation=row.generation,
             change=change,
+            owner=self._owner(row),
         )
+
+    def _owner(self, row: R) -> str:
+        if not self._owner_path:
+            return ""
+        node: Any = row.spec if self._owner_path[0] == "spec" else row.status
+        for part in self._owner_path[1:]:
+            node = node.get(part) if isinstance(node, dict) else None
+        return node if isinstance(node, str) else ""
 
     def _touch(self, row: R, before: M) -> None:
         """Re-derives state, bumps the etag and update time after any change."""

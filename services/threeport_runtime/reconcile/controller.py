@@ -91,7 +91,10 @@ class Controller:
     ):
         self.name = name
         self._reconcile = reconcile
-        self._watches = {watch.stream: watch for watch in watches}
+        # Several watches may share a stream (e.g. a resource that is both watched and owned).
+        self._watches: dict[str, list[Watch]] = {}
+        for watch in watches:
+            self._watches.setdefault(watch.stream, []).append(watch)
         self._list_keys = list_keys
         self._on_permanent_error = on_permanent_error
         self._options = options
@@ -151,14 +154,14 @@ class Controller:
             await asyncio.sleep(random.uniform(0.9 * interval, 1.1 * interval))
 
     async def _on_event(self, stream: str, event: change_event_pb2.ChangeEvent) -> None:
-        watch = self._watches[stream]
-        if watch.changes is not None and event.change not in watch.changes:
-            return
-        keys = [event.name] if watch.keys is None else await watch.keys(event)
-        for key in keys:
-            if event.traceparent:
-                self._trace_links[key] = event.traceparent
-            self.queue.add(key)
+        for watch in self._watches[stream]:
+            if watch.changes is not None and event.change not in watch.changes:
+                continue
+            keys = [event.name] if watch.keys is None else await watch.keys(event)
+            for key in keys:
+                if event.traceparent:
+                    self._trace_links[key] = event.traceparent
+                self.queue.add(key)
 
     async def _work_forever(self) -> None:
         while True:

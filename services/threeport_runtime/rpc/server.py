@@ -72,6 +72,10 @@ class GrpcServer:
         register(self.server)
         self._service_names.append(full_name)
 
+    def add_servicer(self, full_name: str, add_to_server: Callable[[Any, Any], None], servicer: Any) -> None:
+        """Registers ``servicer`` with its generated ``add_XServicer_to_server`` function."""
+        self.add_service(full_name, lambda grpc_server: add_to_server(servicer, grpc_server))
+
     def add_generic_handler(self, handler: Any, service_names: Sequence[str] = ()) -> None:
         """Adds a handler serving many services (the gateway's proxy); ``service_names`` are
         listed by reflection and health."""

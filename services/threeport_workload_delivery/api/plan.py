@@ -12,6 +12,8 @@ from threeport.common.v1alpha1 import state_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2
 from threeport.sdk import ApiError, AsyncClient
 from threeport_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from threeport_runtime.kube.errors import KubeError
+from threeport_runtime.kube.pool import KubePool
 from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_workload_delivery.api.validation import id_violations
 from threeport_workload_delivery.backends import Backends
@@ -19,8 +21,6 @@ from threeport_workload_delivery.domain import names
 from threeport_workload_delivery.domain.dependencies import provider_of
 from threeport_workload_delivery.domain.diffing import in_sync, object_key, unified_diff
 from threeport_workload_delivery.domain.rendering import DependencyOutputs, RenderError
-from threeport_workload_delivery.k8s.client import KubeError
-from threeport_workload_delivery.k8s.pool import ClientPool
 from threeport_workload_delivery.reconcilers.claims import Claimer
 from threeport_workload_delivery.reconcilers.deployment import live_objects
 from threeport_workload_delivery.reconcilers.inputs import NotReady, load_inputs, render_inputs, resolve_classes
@@ -33,7 +33,7 @@ PLACEHOLDER_OUTPUTS = ("host", "port", "database", "username", "password", "url"
 
 class Planner:
     def __init__(self, methods: StandardMethods[deployment_pb2.Deployment], releases: ReleaseStore,
-                 registry: AsyncClient, backends: Backends, claimer: Claimer, pool: ClientPool):
+                 registry: AsyncClient, backends: Backends, claimer: Claimer, pool: KubePool):
         self._deployments = methods.repository
         self._methods = methods
         self._releases = releases

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 
-FIELD_MANAGER = "threeport"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 PROJECT_LABEL = "threeport.io/project"
 DEPLOYMENT_LABEL = "threeport.io/deployment"

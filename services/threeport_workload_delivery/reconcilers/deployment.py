@@ -25,6 +25,9 @@ from threeport.sdk import ApiError, AsyncClient
 from threeport_runtime.conditions import STALLED, TRUE, find_condition, remove_condition, set_condition
 from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.errors import NotFound
+from threeport_runtime.kube.client import KubeClient
+from threeport_runtime.kube.errors import KubeError, Unreachable
+from threeport_runtime.kube.pool import KubePool
 from threeport_runtime.reconcile.events import NORMAL, WARNING, EventRecorder
 from threeport_runtime.reconcile.result import PermanentError, Result, TemporaryError
 from threeport_runtime.reconcile.status import mark_ready
@@ -39,8 +42,6 @@ from threeport_workload_delivery.domain.rendering import (
     redacted,
 )
 from threeport_workload_delivery.domain.rollout import AVAILABLE, FAILED, assess
-from threeport_workload_delivery.k8s.client import PRUNABLE, KubeClient, KubeError
-from threeport_workload_delivery.k8s.pool import ClientPool
 from threeport_workload_delivery.reconcilers.claims import Claimer, DependencyResult
 from threeport_workload_delivery.reconcilers.inputs import (
     Inputs,
@@ -77,6 +78,17 @@ class Observation:
     stalled: bool = False
 
 
+# What pruning and deletion look for, workloads first so Pods stop before their config goes.
+PRUNABLE: tuple[tuple[str, str], ...] = (
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("v1", "Service"),
+    ("v1", "Secret"),
+    ("v1", "ConfigMap"),
+    ("v1", "ServiceAccount"),
+)
+
+
 async def live_objects(client: KubeClient, project: str, deployment: str) -> dict[ObjectKey, Manifest]:
     """Everything in the cluster carrying this deployment's labels, in any namespace."""
     selector = names.selector_for(project, deployment)
@@ -94,7 +106,7 @@ class DeploymentReconciler:
         releases: ReleaseStore,
         registry: AsyncClient,
         claimer: Claimer,
-        pool: ClientPool,
+        pool: KubePool,
         events: EventRecorder,
         config: DeliveryConfig,
     ):
@@ -122,12 +134,11 @@ class DeploymentReconciler:
             observation.ready = (False, waiting.reason, waiting.message)
             result = Result(requeue_after=waiting.retry_after)
         except KubeError as error:
-            observation.conditions[APPLIED] = (False, "ClusterUnreachable" if error.unreachable else "ApplyFailed",
+            unreachable = isinstance(error, Unreachable)
+            observation.conditions[APPLIED] = (False, "ClusterUnreachable" if unreachable else "ApplyFailed",
                                                str(error))
             observation.ready = (False, observation.conditions[APPLIED][1], str(error))
             await self._write(deployment, observation)
-            if error.unreachable and observation.cluster:
-                await self._pool.forget(observation.cluster)
             raise TemporaryError(str(error)) from None
         await self._write(deployment, observation)
         return result

@@ -1,13 +1,11 @@
-"""Wires the toy service: repository, servicer, controller (what a real service.py does)."""
+"""Registers the toy service: repository, servicer, controller (what a real service.py does)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from threeport.registry.v1alpha1 import application_pb2, application_pb2_grpc
-from threeport_runtime.reconcile.controller import SPEC_AND_LIFECYCLE_CHANGES, Watch
-from threeport_runtime.reconcile.status import stall_writer
+from threeport_runtime.reconcile.spec import ControllerSpec, For
 from threeport_runtime.rpc.server import GrpcServer
 from threeport_runtime.runtime import ServiceDefinition, ServiceRuntime
 
@@ -25,23 +23,15 @@ def applications_of(runtime: ServiceRuntime) -> Applications:
 async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     applications = applications_of(runtime)
     servicer = ApplicationServicer(applications, runtime.redis, heartbeat_interval=0.5)
-    server.add_service(
+    server.add_servicer(
         "threeport.registry.v1alpha1.ApplicationService",
-        lambda grpc_server: application_pb2_grpc.add_ApplicationServiceServicer_to_server(servicer, grpc_server),
+        application_pb2_grpc.add_ApplicationServiceServicer_to_server,
+        servicer,
     )
-
-    async def all_names() -> AsyncIterator[str]:
-        async for name in applications.iter_names():
-            yield name
-
+    # For(): the toy's own applications wake it (not its own status writes), are resynced from
+    # its table and stalled through their status on a permanent error.
     reconciler = ApplicationReconciler(applications, runtime.event_recorder("application"))
-    runtime.controller(
-        "toy.application",
-        reconciler,
-        watches=[Watch(applications.stream, changes=SPEC_AND_LIFECYCLE_CHANGES)],
-        list_keys=all_names,
-        on_permanent_error=stall_writer(applications),
-    )
+    runtime.controller(ControllerSpec("toy.application", for_=For.resource(applications)), reconciler)
 
 
 DEFINITION = ServiceDefinition(

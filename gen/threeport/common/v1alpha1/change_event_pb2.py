@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,threeport/common/v1alpha1/change_event.proto\x12\x19threeport.common.v1alpha1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x02\n\x0b\x43hangeEvent\x12\x15\n\rresource_type\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0b\n\x03uid\x18\x03 \x01(\t\x12\x12\n\ngeneration\x18\x04 \x01(\x03\x12\x35\n\x06\x63hange\x18\x05 \x01(\x0e\x32%.threeport.common.v1alpha1.ChangeType\x12\x13\n\x0btraceparent\x18\x06 \x01(\t\x12/\n\x0b\x63ommit_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06source\x18\x08 \x01(\t\x12J\n\nattributes\x18\t \x03(\x0b\x32\x36.threeport.common.v1alpha1.ChangeEvent.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\xd0\x01\n\nChangeType\x12\x1b\n\x17\x43HANGE_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HANGE_TYPE_CREATED\x10\x01\x12\x17\n\x13\x43HANGE_TYPE_UPDATED\x10\x02\x12\x1e\n\x1a\x43HANGE_TYPE_STATUS_CHANGED\x10\x03\x12 \n\x1c\x43HANGE_TYPE_DELETE_REQUESTED\x10\x04\x12\x17\n\x13\x43HANGE_TYPE_DELETED\x10\x05\x12\x18\n\x14\x43HANGE_TYPE_OCCURRED\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,threeport/common/v1alpha1/change_event.proto\x12\x19threeport.common.v1alpha1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xee\x02\n\x0b\x43hangeEvent\x12\x15\n\rresource_type\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0b\n\x03uid\x18\x03 \x01(\t\x12\x12\n\ngeneration\x18\x04 \x01(\x03\x12\x35\n\x06\x63hange\x18\x05 \x01(\x0e\x32%.threeport.common.v1alpha1.ChangeType\x12\x13\n\x0btraceparent\x18\x06 \x01(\t\x12/\n\x0b\x63ommit_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06source\x18\x08 \x01(\t\x12J\n\nattributes\x18\t \x03(\x0b\x32\x36.threeport.common.v1alpha1.ChangeEvent.AttributesEntry\x12\r\n\x05owner\x18\n \x01(\t\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\xd0\x01\n\nChangeType\x12\x1b\n\x17\x43HANGE_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HANGE_TYPE_CREATED\x10\x01\x12\x17\n\x13\x43HANGE_TYPE_UPDATED\x10\x02\x12\x1e\n\x1a\x43HANGE_TYPE_STATUS_CHANGED\x10\x03\x12 \n\x1c\x43HANGE_TYPE_DELETE_REQUESTED\x10\x04\x12\x17\n\x13\x43HANGE_TYPE_DELETED\x10\x05\x12\x18\n\x14\x43HANGE_TYPE_OCCURRED\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,10 +34,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CHANGEEVENT_ATTRIBUTESENTRY']._loaded_options = None
   _globals['_CHANGEEVENT_ATTRIBUTESENTRY']._serialized_options = b'8\001'
-  _globals['_CHANGETYPE']._serialized_start=463
-  _globals['_CHANGETYPE']._serialized_end=671
+  _globals['_CHANGETYPE']._serialized_start=478
+  _globals['_CHANGETYPE']._serialized_end=686
   _globals['_CHANGEEVENT']._serialized_start=109
-  _globals['_CHANGEEVENT']._serialized_end=460
-  _globals['_CHANGEEVENT_ATTRIBUTESENTRY']._serialized_start=411
-  _globals['_CHANGEEVENT_ATTRIBUTESENTRY']._serialized_end=460
+  _globals['_CHANGEEVENT']._serialized_end=475
+  _globals['_CHANGEEVENT_ATTRIBUTESENTRY']._serialized_start=426
+  _globals['_CHANGEEVENT_ATTRIBUTESENTRY']._serialized_end=475
 # @@protoc_insertion_point(module_scope)

@@ -99,6 +99,7 @@ class ChangeEvent(_message.Message):
     COMMIT_TIME_FIELD_NUMBER: _builtins.int
     SOURCE_FIELD_NUMBER: _builtins.int
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    OWNER_FIELD_NUMBER: _builtins.int
     resource_type: _builtins.str
     """The fully-qualified resource type, e.g. `threeport.registry.v1alpha1.Application`."""
     name: _builtins.str
@@ -115,6 +116,11 @@ class ChangeEvent(_message.Message):
     """
     source: _builtins.str
     """The publishing service, e.g. `registry`."""
+    owner: _builtins.str
+    """The name of the resource that owns this one, when its type declares an owner (e.g. a
+    ClusterClaim's `spec.owner`), so that the owner's controller maps the event to its key
+    without reading the resource. Empty when there is none.
+    """
     @_builtins.property
     def commit_time(self) -> _timestamp_pb2.Timestamp:
         """When the change was committed."""
@@ -137,10 +143,11 @@ class ChangeEvent(_message.Message):
         commit_time: _timestamp_pb2.Timestamp | None = ...,
         source: _builtins.str = ...,
         attributes: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        owner: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["commit_time", b"commit_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "change", b"change", "commit_time", b"commit_time", "generation", b"generation", "name", b"name", "resource_type", b"resource_type", "source", b"source", "traceparent", b"traceparent", "uid", b"uid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "change", b"change", "commit_time", b"commit_time", "generation", b"generation", "name", b"name", "owner", b"owner", "resource_type", b"resource_type", "source", b"source", "traceparent", b"traceparent", "uid", b"uid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

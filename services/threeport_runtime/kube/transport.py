@@ -1,0 +1,156 @@
+"""Raw JSON over one HTTP session per API server.
+
+The official ``kubernetes`` asyncio client is aiohttp underneath; we use aiohttp directly with
+the same TLS set-up and exchange plain JSON (``orjson``). That skips the generated models, whose
+strict deserialization fails on objects a real API server happily stores (issue 17: one tenant's
+``readinessProbe: {httpGet: {}}`` made a whole cluster "unreachable"), and their per-call cost
+(issue 14). Each call has one attempt and a deadline: retries belong to the caller's backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import ssl
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import aiohttp
+import orjson
+
+from threeport_runtime.kube.connection import Connection
+from threeport_runtime.kube.errors import KubeError, TLSFailure, Unreachable, from_response
+
+JSON = "application/json"
+APPLY_PATCH = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
+
+Query = Sequence[tuple[str, str]]
+
+
+def ssl_context(connection: Connection) -> ssl.SSLContext:
+    """The TLS context for ``connection``; raises TLSFailure when its PEM data cannot be loaded."""
+    try:
+        cadata = connection.certificate_authority_data.decode() if connection.certificate_authority_data else None
+        context = ssl.create_default_context(cadata=cadata)
+        if connection.client_certificate_data:
+            _load_client_certificate(context, connection)
+    except (ssl.SSLError, ValueError, OSError) as error:
+        raise TLSFailure(f"the TLS material for {connection.server} cannot be loaded: {error}") from None
+    if connection.insecure_skip_tls_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _load_client_certificate(context: ssl.SSLContext, connection: Connection) -> None:
+    # The ssl module reads key pairs only from files; once loaded they live in the context, so
+    # the private files exist only for the duration of this call.
+    directory = tempfile.mkdtemp(prefix="tp-kube-")
+    try:
+        certificate = _private_file(directory, "client.crt", connection.client_certificate_data)
+        key = _private_file(directory, "client.key", connection.client_key_data)
+        context.load_cert_chain(certificate, key)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _private_file(directory: str, name: str, data: bytes) -> str:
+    path = os.path.join(directory, name)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+    return path
+
+
+class Transport:
+    """HTTP to one API server with one connection pool; created lazily inside the event loop."""
+
+    def __init__(self, connection: Connection, call_timeout: float):
+        self.server = connection.server.rstrip("/")
+        self.call_timeout = call_timeout
+        self._ssl: ssl.SSLContext | bool = ssl_context(connection) if self.server.startswith("https:") else False
+        self._headers = {"Accept": JSON}
+        if connection.token:
+            self._headers["Authorization"] = f"Bearer {connection.token}"
+        self._session: aiohttp.ClientSession | None = None
+
+    def _session_now(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=self._ssl, limit=32),
+                headers=self._headers,
+                read_bufsize=2**21,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        query: Query = (),
+        body: Any = None,
+        content_type: str = JSON,
+        call_timeout: float | None = None,
+    ) -> Any:
+        """The decoded JSON answer; raises the taxonomy's error for failures and error answers."""
+        data = orjson.dumps(body) if body is not None else None
+        headers = {"Content-Type": content_type} if data is not None else None
+        deadline = call_timeout or self.call_timeout
+        try:
+            async with asyncio.timeout(deadline):
+                async with self._session_now().request(
+                    method, self.server + path, params=list(query), data=data, headers=headers
+                ) as response:
+                    raw = await response.read()
+                    status = response.status
+        except KubeError:
+            raise
+        except Exception as error:
+            raise self._transport_error(what, error, deadline) from None
+        decoded = _decode(raw)
+        if status >= 400:
+            raise from_response(what, self.server, status, decoded)
+        return decoded
+
+    async def stream(self, path: str, *, what: str, query: Query = ()) -> AsyncIterator[dict[str, Any]]:
+        """The JSON lines of a watch; the caller bounds it (``timeoutSeconds``, a timeout scope)."""
+        try:
+            async with self._session_now().get(
+                self.server + path, params=list(query), timeout=aiohttp.ClientTimeout(total=None)
+            ) as response:
+                if response.status >= 400:
+                    raise from_response(what, self.server, response.status, _decode(await response.read()))
+                async for line in response.content:
+                    if line.strip():
+                        yield orjson.loads(line)
+        except KubeError:
+            raise
+        except (aiohttp.ClientError, OSError, ssl.SSLError) as error:
+            raise self._transport_error(what, error, None) from None
+
+    def _transport_error(self, what: str, error: BaseException, deadline: float | None) -> KubeError:
+        if isinstance(error, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError | ssl.SSLError):
+            return TLSFailure(f"{what}: TLS with {self.server} failed: check the certificate authority")
+        if isinstance(error, TimeoutError):
+            return Unreachable(f"{what}: {self.server} did not answer within {deadline or self.call_timeout:g}s")
+        if isinstance(error, aiohttp.ClientError | OSError):
+            return Unreachable(f"{what}: cannot reach {self.server}: {error or type(error).__name__}")
+        return KubeError(f"{what}: talking to {self.server} failed: {type(error).__name__}")
+
+
+def _decode(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return {"message": raw[:200].decode(errors="replace")}

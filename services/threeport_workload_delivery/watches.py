@@ -1,0 +1,87 @@
+"""What wakes delivery's controllers, declared in one place (``For`` / ``Owns`` / ``Watches``).
+
+- ``delivery.deployment`` reconciles Deployments. It owns ClusterClaims (their change events
+  carry ``owner``, so a claim's status change maps to its deployment without a call to the
+  cluster-manager), and watches applications and environments (registry streams), which map to
+  the deployments of that project naming them. Its periodic resync also corrects drift.
+- ``delivery.builds`` follows the registry's Build stream (CREATED) to image overrides; it has
+  nothing to resync.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from threeport.common.v1alpha1 import change_event_pb2
+from threeport.delivery.v1alpha1 import deployment_pb2
+from threeport_runtime.bus.streams import resource_stream
+from threeport_runtime.db.repository import ResourceRepository
+from threeport_runtime.reconcile.controller import Watch
+from threeport_runtime.reconcile.spec import ControllerSpec, For, Owns
+from threeport_workload_delivery.reconcilers.builds import no_keys
+from threeport_workload_delivery.store.tables import DeploymentRow
+
+Deployments = ResourceRepository[deployment_pb2.Deployment, DeploymentRow]
+
+SPEC_CHANGES = frozenset({change_event_pb2.CHANGE_TYPE_UPDATED, change_event_pb2.CHANGE_TYPE_CREATED})
+STATUS_CHANGES = frozenset({change_event_pb2.CHANGE_TYPE_STATUS_CHANGED})
+DEPLOYMENT_NAMES = "projects/*/deployments/*"
+
+
+@dataclass(frozen=True)
+class DeploymentsNaming:
+    """Maps ``projects/P/applications/A`` (or ``environments/E``) to the deployments of P whose
+    ``field`` names it."""
+
+    deployments: Deployments
+    field: str
+
+    async def __call__(self, event: change_event_pb2.ChangeEvent) -> list[str]:
+        parts = event.name.split("/")
+        found: list[str] = []
+        token = ""
+        while True:
+            page, token = await self.deployments.list(
+                parent="/".join(parts[:2]), filter_text=f'{self.field} = "{parts[3]}"', page_size=1000,
+                page_token=token,
+            )
+            found += [deployment.name for deployment in page]
+            if not token:
+                return found
+
+
+def deployment_controller(deployments: Deployments, prefix: str) -> ControllerSpec:
+    return ControllerSpec(
+        "delivery.deployment",
+        for_=For.resource(deployments),
+        owns=[
+            Owns(
+                resource_stream(prefix, "threeport.clusters.v1alpha1.ClusterClaim"),
+                owner=DEPLOYMENT_NAMES,
+                changes=STATUS_CHANGES,
+            )
+        ],
+        watches=[
+            Watch(
+                resource_stream(prefix, "threeport.registry.v1alpha1.Application"),
+                keys=DeploymentsNaming(deployments, "spec.application"),
+                changes=SPEC_CHANGES,
+            ),
+            Watch(
+                resource_stream(prefix, "threeport.registry.v1alpha1.Environment"),
+                keys=DeploymentsNaming(deployments, "spec.environment"),
+                changes=SPEC_CHANGES,
+            ),
+        ],
+    )
+
+
+def builds_controller(prefix: str) -> ControllerSpec:
+    return ControllerSpec(
+        "delivery.builds",
+        for_=For(
+            resource_stream(prefix, "threeport.registry.v1alpha1.Build"),
+            list_keys=no_keys,
+            changes=frozenset({change_event_pb2.CHANGE_TYPE_CREATED}),
+        ),
+    )
