@@ -1,0 +1,15 @@
+"""The implementations this process offers, by name (``local``, ``aws-*``)."""
+
+from __future__ import annotations
+
+from threeport_infra_provider.cloud.accounts import AccountDirectory
+from threeport_infra_provider.implementations.base import Implementation
+from threeport_infra_provider.implementations.local import LocalImplementation
+from threeport_runtime.kube.pool import KubePool
+
+
+def implementations(pool: KubePool | None, directory: AccountDirectory) -> dict[str, Implementation]:
+    found: dict[str, Implementation] = {}
+    if pool is not None:
+        found["local"] = LocalImplementation(pool)
+    return found
