@@ -88,9 +88,9 @@ async def test_bad_input_names_the_fields(infra: Infra, moto: Moto) -> None:
 
 
 async def test_one_default_and_delete_refused_while_used(infra: Infra, moto: Moto) -> None:
-    keys = {"key": moto.access_key_id, "secret": moto.secret_access_key}
-    await infra.operator.account.create_account(account_id="a", account=aws_account(moto, default=True, **keys))
-    await infra.operator.account.create_account(account_id="b", account=aws_account(moto, default=True, **keys))
+    for account_id in ("a", "b"):
+        account = aws_account(moto, key=moto.access_key_id, secret=moto.secret_access_key, default=True)
+        await infra.operator.account.create_account(account_id=account_id, account=account)
     first = await infra.operator.account.get_account(name="accounts/a")
     second = await infra.operator.account.get_account(name="accounts/b")
     assert (first.spec.default, second.spec.default) == (False, True)

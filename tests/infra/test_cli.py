@@ -1,0 +1,58 @@
+"""``tptctl account add`` against a running infra-provider (the SDK client pointed straight at
+the service with an operator's forwarded identity, as the gateway would forward it)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+import pytest
+
+from tests.infra.conftest import OPERATOR, REGION, Infra, Moto
+from threeport.sdk import Client
+from threeport_cli.commands import accounts as commands
+from threeport_cli.errors import report
+from threeport_cli.exit_codes import ExitCode
+
+
+def tptctl(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="tptctl")
+    commands.register(parser.add_subparsers(dest="command"))
+    try:
+        options = parser.parse_args(argv)
+        return int(options.run(options))
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    except Exception as error:
+        return int(report(error))
+
+
+@pytest.fixture
+def direct(infra: Infra, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = f"127.0.0.1:{infra.service.port}"
+    monkeypatch.setattr(commands, "context_for", lambda options: None)
+    monkeypatch.setattr(commands, "client_for", lambda context: Client(target, metadata=OPERATOR))
+
+
+async def test_account_add_from_env_and_refusals(
+    infra: Infra, moto: Moto, direct: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto.access_key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto.secret_access_key)
+    base = ["account", "add", "aws", "main", "--region", REGION, "--endpoint-url", moto.endpoint]
+    code = await asyncio.to_thread(tptctl, [*base, "--credentials-from-env", "--default"])
+    assert code == ExitCode.OK
+    assert "verified as arn:aws:iam::123456789012:user/threeport (default)" in capsys.readouterr().out
+    stored = await infra.operator.account.get_account(name="accounts/main")
+    assert stored.spec.default and stored.spec.endpoint_url == moto.endpoint
+
+    # Two ways at once, or none, is a usage error before any call.
+    assert await asyncio.to_thread(tptctl, [*base, "--credentials-from-env", "--ambient"]) == ExitCode.USAGE
+    assert await asyncio.to_thread(tptctl, base) == ExitCode.USAGE
+    # Refused by AWS: the reason, and nothing stored.
+    wrong = ["account", "add", "aws", "wrong", "--region", REGION, "--endpoint-url", moto.endpoint,
+             "--access-key-id", "AKIAWRONG", "--secret-access-key", "nope"]
+    assert await asyncio.to_thread(tptctl, wrong) == ExitCode.CONFLICT  # FAILED_PRECONDITION
+    assert "InvalidClientTokenId" in capsys.readouterr().err
+    page = await infra.operator.account.list_accounts_page()
+    assert [a.name for a in page.accounts] == ["accounts/main"]
