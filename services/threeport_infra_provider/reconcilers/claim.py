@@ -8,6 +8,7 @@ last one, and only when its retain policy says so.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from threeport.common.v1alpha1 import change_event_pb2, event_pb2
@@ -18,6 +19,7 @@ from threeport_infra_provider.domain.services import DELETE, effective_retain_po
 from threeport_infra_provider.store.repositories import Claims, ManagedServices
 from threeport_infra_provider.store.sealed import SealedSecrets
 from threeport_runtime.conditions import TRUE, find_condition
+from threeport_runtime.db.fencing import current_fence
 from threeport_runtime.errors import AlreadyExists, FailedPrecondition, NotFound
 from threeport_runtime.reconcile.events import NORMAL, EventRecorder
 from threeport_runtime.reconcile.result import PermanentError, Result
@@ -96,7 +98,7 @@ class ClaimReconciler:
                 if claim.name not in stored.status.claims:
                     stored.status.claims.append(claim.name)
 
-            service = await self._services.update_status(name, add) or service
+            service = await self._service_status(name, add) or service
             await self._event(claim, NORMAL, "Bound", f"bound to {name}")
         if claim.status.managed_service != name:
             await self._claims.update_status(claim.name, lambda stored: setattr(stored.status, "managed_service", name))
@@ -183,7 +185,7 @@ class ClaimReconciler:
             if claim.name in stored.status.claims:
                 stored.status.claims.remove(claim.name)
 
-        service = await self._services.update_status(name, remove)
+        service = await self._service_status(name, remove)
         if service is None or service.status.claims or service.HasField("delete_time"):
             return
         policy = effective_retain_policy(service.spec.retain_policy, service.spec.type, service.spec.implementation)
@@ -198,6 +200,15 @@ class ClaimReconciler:
                 f"{name} is used by no claim any more and is retained; delete it with "
                 f"`tptctl delete service {last_segment(name)}`",
             )
+
+    async def _service_status(self, name: str, mutate: Callable[[ManagedService], None]) -> ManagedService | None:
+        """Writes a managed service's claim list. The fence of this reconcile is the claim's, not
+        the service's, so the write runs unfenced (the row lock serialises it)."""
+        token = current_fence.set(None)
+        try:
+            return await self._services.update_status(name, mutate)
+        finally:
+            current_fence.reset(token)
 
     async def _event(self, claim: ServiceClaim, kind: event_pb2.EventType.ValueType, reason: str, message: str) -> None:
         await self._events.record(
