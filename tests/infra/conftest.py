@@ -95,7 +95,11 @@ def moto() -> Iterator[Moto]:
         iam.create_user(UserName="threeport")
         iam.put_user_policy(UserName="threeport", PolicyName="admin", PolicyDocument=ADMIN_POLICY)
         key = iam.create_access_key(UserName="threeport")["AccessKey"]
-        yield Moto(endpoint, key["AccessKeyId"], key["SecretAccessKey"])
+        found = Moto(endpoint, key["AccessKeyId"], key["SecretAccessKey"])
+        # moto builds a region's EC2 world (default VPC, subnets, images) on first use, which takes
+        # seconds on a busy machine; build it once here rather than inside the first test.
+        found.client("ec2").describe_vpcs()  # type: ignore[attr-defined]
+        yield found
     finally:
         process.terminate()
         process.wait(timeout=10)

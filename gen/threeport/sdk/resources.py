@@ -1144,6 +1144,15 @@ INDEX = ResourceIndex(
                 idempotent=False,
                 internal=True,
             ),
+            update=MethodRef(
+                path="/threeport.infra.v1alpha1.ServiceClaimService/UpdateServiceClaim",
+                client_path=("internal", "service_claim"),
+                python_name="update_service_claim",
+                request_type=infra_v1alpha1_service_claim_pb2.UpdateServiceClaimRequest,
+                response_type=infra_v1alpha1_service_claim_pb2.ServiceClaim,
+                idempotent=False,
+                internal=True,
+            ),
             delete=MethodRef(
                 path="/threeport.infra.v1alpha1.ServiceClaimService/DeleteServiceClaim",
                 client_path=("internal", "service_claim"),

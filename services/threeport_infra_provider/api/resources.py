@@ -74,6 +74,9 @@ class ServiceClaimServicer(service_claim_pb2_grpc.ServiceClaimServiceServicer):
     async def ListServiceClaims(self, request: Any, context: Any) -> Any:
         return await self._methods.list(request, service_claim_pb2.ListServiceClaimsResponse)
 
+    async def UpdateServiceClaim(self, request: Any, context: Any) -> service_claim_pb2.ServiceClaim:
+        return await self._methods.update(request)
+
     async def DeleteServiceClaim(self, request: Any, context: Any) -> service_claim_pb2.ServiceClaim:
         return await self._methods.delete(request)
 

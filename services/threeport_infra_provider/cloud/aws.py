@@ -7,6 +7,8 @@ services. Every call runs in a worker thread (boto3 blocks) and every failure be
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -17,6 +19,9 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 T = TypeVar("T")
 SESSION_NAME = "threeport-infra-provider"
+CLIENT_LIFETIME = 30 * 60.0
+_CLIENTS: dict[tuple[AwsAccess, str, str], tuple[float, Any]] = {}
+_CLIENTS_LOCK = threading.Lock()
 
 
 class AwsError(Exception):
@@ -65,10 +70,20 @@ class AwsAccess:
         )
 
     def client(self, service: str, region: str = "") -> Any:
-        """A boto3 client (blocking; use inside ``call``)."""
-        return self._session().client(
+        """A boto3 client (blocking; use inside ``call``). Clients are thread-safe and costly to
+        build (each loads its service model), so one per account, service and region is kept for
+        ``CLIENT_LIFETIME`` seconds (assumed-role credentials last an hour)."""
+        key = (self, service, region or self.region)
+        with _CLIENTS_LOCK:
+            cached = _CLIENTS.get(key)
+            if cached is not None and time.monotonic() - cached[0] < CLIENT_LIFETIME:
+                return cached[1]
+        built = self._session().client(
             service, region_name=region or self.region, endpoint_url=self.endpoint_url or None, config=self._config()
         )
+        with _CLIENTS_LOCK:
+            _CLIENTS[key] = (time.monotonic(), built)
+        return built
 
     async def call(self, what: str, work: Callable[[], T]) -> T:
         """Runs ``work`` (boto3 calls) in a thread; failures become ``AwsError`` saying ``what``."""

@@ -20,8 +20,8 @@ IMPLEMENTATIONS: dict[str, frozenset[str]] = {
     "aws-secretsmanager": frozenset({"secret"}),
 }
 TYPES = frozenset().union(*IMPLEMENTATIONS.values())
-# Types whose data outlives a restart: their cloud instances are retained by default.
-STATEFUL = frozenset({"postgres", "mysql", "redis", "bucket"})
+# Databases: their cloud instances are retained by default (caches, buckets and secrets are not).
+STATEFUL = frozenset({"postgres", "mysql"})
 SECRET_KEY = re.compile(r"^[A-Za-z0-9._-]{1,253}$")
 
 RETAIN = retain_policy_pb2.RETAIN_POLICY_RETAIN
@@ -33,8 +33,8 @@ def is_cloud(implementation: str) -> bool:
 
 
 def effective_retain_policy(policy: int, type_: str, implementation: str) -> int:
-    """Unset means the provider's default: cloud instances of stateful types are retained,
-    everything else (in-cluster development services, secrets) is deleted."""
+    """Unset means the provider's default: cloud databases are retained, everything else
+    (in-cluster development services, caches, buckets, secrets) is deleted."""
     if policy != retain_policy_pb2.RETAIN_POLICY_UNSPECIFIED:
         return policy
     return RETAIN if is_cloud(implementation) and type_ in STATEFUL else DELETE

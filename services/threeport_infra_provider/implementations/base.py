@@ -28,6 +28,8 @@ class Converged:
     inventory: list[CloudResource] = field(default_factory=list)
     # Differences between what is wanted and what exists, found by the periodic check.
     drift: list[str] = field(default_factory=list)
+    # Spec changes applied in place during this pass (reported as events).
+    changes: list[str] = field(default_factory=list)
 
 
 class Inventory(Protocol):
@@ -47,5 +49,6 @@ class Implementation(Protocol):
         ...
 
     async def delete(self, service: managed_service_pb2.ManagedService, *, retain: bool) -> bool:
-        """Removes the service (keeping a final snapshot when ``retain``); True once gone."""
+        """Removes the service; ``retain`` keeps its data (an RDS final snapshot, a local PVC).
+        True once gone."""
         ...

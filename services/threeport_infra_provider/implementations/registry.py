@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from threeport_infra_provider.cloud.accounts import AccountDirectory
+from threeport_infra_provider.implementations.aws_rds import RdsImplementation
+from threeport_infra_provider.implementations.aws_s3 import S3Implementation
+from threeport_infra_provider.implementations.aws_secretsmanager import SecretsManagerImplementation
 from threeport_infra_provider.implementations.base import Implementation
 from threeport_infra_provider.implementations.local import LocalImplementation
 from threeport_runtime.kube.pool import KubePool
 
 
 def implementations(pool: KubePool | None, directory: AccountDirectory) -> dict[str, Implementation]:
-    found: dict[str, Implementation] = {}
+    found: dict[str, Implementation] = {
+        "aws-rds": RdsImplementation(directory),
+        "aws-s3": S3Implementation(directory),
+        "aws-secretsmanager": SecretsManagerImplementation(directory),
+    }
     if pool is not None:
         found["local"] = LocalImplementation(pool)
     return found

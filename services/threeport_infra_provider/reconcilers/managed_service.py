@@ -129,6 +129,8 @@ class ManagedServiceReconciler:
             )
 
         await self._services.update_status(service.name, mutate)
+        for change in converged.changes:
+            await self._event(service, NORMAL, "Modified", change)
         if converged.drift and "; ".join(converged.drift) not in before_drift:
             await self._event(service, WARNING, "Drift", "; ".join(converged.drift))
         elif converged.ready and not was_ready:

@@ -1665,6 +1665,37 @@ class ServiceClaimServiceInternalClient:
         """
         return self._invoker.unary("/threeport.infra.v1alpha1.ServiceClaimService/ListServiceClaims", build_request(infra_v1alpha1_service_claim_pb2.ListServiceClaimsRequest, request, {"page_size": page_size, "page_token": page_token, "filter": filter, "hide_deleting": hide_deleting}), infra_v1alpha1_service_claim_pb2.ListServiceClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
+    def update_service_claim(
+        self,
+        *,
+        service_claim: infra_v1alpha1_service_claim_pb2.ServiceClaim | None = None,
+        update_mask: google_protobuf_field_mask_pb2.FieldMask | None = None,
+        validate_only: bool | None = None,
+        allow_missing: bool | None = None,
+        request: infra_v1alpha1_service_claim_pb2.UpdateServiceClaimRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> infra_v1alpha1_service_claim_pb2.ServiceClaim:
+        """Updates a ServiceClaim: the consumer's class or parameters changed. The bound service
+        follows when it was created for this claim (changes AWS applies in place are applied, others
+        are refused with a message on the service). Set `etag` to fail with ABORTED if it changed.
+
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
+        repeating it could apply it twice.
+
+        Args:
+            service_claim: The ServiceClaim with its `name`, and its `etag` for optimistic concurrency.
+            update_mask: Which fields to replace (`spec`, `spec.some_field`, `labels`, `annotations`); empty
+                means all of `spec`, `labels` and `annotations`.
+            validate_only: Validate only: check everything, write nothing.
+            allow_missing: Create it if it does not exist (the `apply` behaviour).
+            request: a whole ``UpdateServiceClaimRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.unary("/threeport.infra.v1alpha1.ServiceClaimService/UpdateServiceClaim", build_request(infra_v1alpha1_service_claim_pb2.UpdateServiceClaimRequest, request, {"service_claim": service_claim, "update_mask": update_mask, "validate_only": validate_only, "allow_missing": allow_missing}), infra_v1alpha1_service_claim_pb2.ServiceClaim, idempotent=False, timeout=timeout, metadata=metadata)
+
     def delete_service_claim(
         self,
         *,
@@ -1872,6 +1903,37 @@ class ServiceClaimServiceInternalAsyncClient:
         Returns one page.
         """
         return await self._invoker.unary("/threeport.infra.v1alpha1.ServiceClaimService/ListServiceClaims", build_request(infra_v1alpha1_service_claim_pb2.ListServiceClaimsRequest, request, {"page_size": page_size, "page_token": page_token, "filter": filter, "hide_deleting": hide_deleting}), infra_v1alpha1_service_claim_pb2.ListServiceClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+
+    async def update_service_claim(
+        self,
+        *,
+        service_claim: infra_v1alpha1_service_claim_pb2.ServiceClaim | None = None,
+        update_mask: google_protobuf_field_mask_pb2.FieldMask | None = None,
+        validate_only: bool | None = None,
+        allow_missing: bool | None = None,
+        request: infra_v1alpha1_service_claim_pb2.UpdateServiceClaimRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> infra_v1alpha1_service_claim_pb2.ServiceClaim:
+        """Updates a ServiceClaim: the consumer's class or parameters changed. The bound service
+        follows when it was created for this claim (changes AWS applies in place are applied, others
+        are refused with a message on the service). Set `etag` to fail with ABORTED if it changed.
+
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
+        repeating it could apply it twice.
+
+        Args:
+            service_claim: The ServiceClaim with its `name`, and its `etag` for optimistic concurrency.
+            update_mask: Which fields to replace (`spec`, `spec.some_field`, `labels`, `annotations`); empty
+                means all of `spec`, `labels` and `annotations`.
+            validate_only: Validate only: check everything, write nothing.
+            allow_missing: Create it if it does not exist (the `apply` behaviour).
+            request: a whole ``UpdateServiceClaimRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return await self._invoker.unary("/threeport.infra.v1alpha1.ServiceClaimService/UpdateServiceClaim", build_request(infra_v1alpha1_service_claim_pb2.UpdateServiceClaimRequest, request, {"service_claim": service_claim, "update_mask": update_mask, "validate_only": validate_only, "allow_missing": allow_missing}), infra_v1alpha1_service_claim_pb2.ServiceClaim, idempotent=False, timeout=timeout, metadata=metadata)
 
     async def delete_service_claim(
         self,

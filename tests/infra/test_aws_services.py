@@ -1,0 +1,121 @@
+"""AWS managed services against moto in server mode: claims for postgres (aws-rds), bucket
+(aws-s3) and secret (aws-secretsmanager) as workload-delivery makes them for a production
+deployment; outputs reach the claims (secrets only there); a class change modifies the RDS
+instance in place; releasing the claims keeps the retained database and deletes the rest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.struct_pb2 import Struct
+
+from tests.infra.conftest import REGION, Infra, Moto
+from tests.infra.test_accounts import aws_account, plaintext_rows
+from threeport.infra.v1alpha1 import service_claim_pb2
+from threeport.sdk import NotFoundError
+from threeport_runtime.testing import wait_until
+
+OWNER = "projects/acme/deployments/shop-prod"
+
+
+def claim(dependency: str, type_: str, implementation: str, **params: Any) -> service_claim_pb2.ServiceClaim:
+    struct = Struct()
+    struct.update(params)
+    return service_claim_pb2.ServiceClaim(spec=service_claim_pb2.ServiceClaimSpec(
+        owner=OWNER, dependency=dependency, type=type_, implementation=implementation, parameters=struct))
+
+
+async def ready_claim(infra: Infra, name: str, check: Any = None) -> Any:
+    async def probe() -> Any:
+        found = await infra.delivery.internal.service_claim.get_service_claim(name=name)
+        ok = found.state == 3 and (check is None or check(found))
+        return found if ok else None
+
+    try:
+        return await wait_until(probe, within=90, what=f"{name} to be Ready")
+    except AssertionError:
+        # Say where it got stuck: the bound service's conditions.
+        found = await infra.delivery.internal.service_claim.get_service_claim(name=name)
+        service = await infra.operator.managed_service.get_managed_service(name=found.status.managed_service)
+        raise AssertionError(f"{name} not Ready; service: {list(service.conditions)}") from None
+
+
+async def gone(infra: Infra, name: str) -> None:
+    async def probe() -> bool:
+        try:
+            await infra.delivery.internal.service_claim.get_service_claim(name=name)
+        except NotFoundError:
+            return True
+        return False
+
+    await wait_until(probe, within=60, what=f"{name} to be released")
+
+
+@pytest.fixture
+async def account(infra: Infra, moto: Moto) -> None:
+    await infra.operator.account.create_account(account_id="prod", account=aws_account(
+        moto, key=moto.access_key_id, secret=moto.secret_access_key, default=True))
+
+
+async def test_production_services_and_their_release(infra: Infra, moto: Moto, account: None) -> None:
+    claims = infra.delivery.internal.service_claim
+    await claims.create_service_claim(service_claim_id="db", service_claim=claim(
+        "db", "postgres", "aws-rds", instanceClass="db.t4g.small", storageGb=20))
+    await claims.create_service_claim(service_claim_id="files", service_claim=claim(
+        "files", "bucket", "aws-s3", versioned=True))
+    await claims.create_service_claim(service_claim_id="keys", service_claim=claim(
+        "keys", "secret", "aws-secretsmanager", keys=["api-token"]))
+    db = await ready_claim(infra, "serviceClaims/db")
+    files = await ready_claim(infra, "serviceClaims/files")
+    keys = await ready_claim(infra, "serviceClaims/keys")
+
+    rds: Any = moto.client("rds")
+    s3: Any = moto.client("s3")
+    secretsmanager: Any = moto.client("secretsmanager")
+    (instance,) = rds.describe_db_instances()["DBInstances"]
+    assert instance["DBInstanceClass"] == "db.t4g.small" and instance["Engine"] == "postgres"
+    assert db.status.outputs.values["host"] == instance["Endpoint"]["Address"]
+    assert db.status.outputs.values["port"] == "5432"
+    password = db.status.outputs.secrets["password"]
+    assert db.status.outputs.secrets["url"].startswith(f"postgresql://app:{password}@")
+    bucket = files.status.outputs.values["name"]
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
+    assert files.status.outputs.values["region"] == REGION
+    token = keys.status.outputs.secrets["api-token"]
+    assert token in secretsmanager.get_secret_value(SecretId=keys.status.outputs.values["arn"])["SecretString"]
+
+    # Public views of the services never carry a secret; the database never has one in plaintext.
+    service = await infra.operator.managed_service.get_managed_service(name=db.status.managed_service)
+    assert password not in str(service) and service.status.claims == ["serviceClaims/db"]
+    for secret in (password, token):
+        assert plaintext_rows(infra.database_url, secret) == []
+
+    # small -> large (the class the consumer's ServiceClass now resolves to): the same
+    # instance, modified in place.
+    larger = claim("db", "postgres", "aws-rds", instanceClass="db.r6g.large", storageGb=50)
+    larger.name = "serviceClaims/db"
+    await claims.update_service_claim(service_claim=larger, update_mask=FieldMask(paths=["spec.parameters"]))
+
+    async def modified() -> bool:
+        found = rds.describe_db_instances(DBInstanceIdentifier=instance["DBInstanceIdentifier"])["DBInstances"][0]
+        return bool(found["DBInstanceClass"] == "db.r6g.large" and found["AllocatedStorage"] == 50)
+
+    await wait_until(modified, within=60, what="the instance to be modified in place")
+    assert len(rds.describe_db_instances()["DBInstances"]) == 1
+
+    for name in ("db", "files", "keys"):
+        await claims.delete_service_claim(name=f"serviceClaims/{name}")
+    for name in ("db", "files", "keys"):
+        await gone(infra, f"serviceClaims/{name}")
+
+    async def released() -> bool:
+        return not s3.list_buckets()["Buckets"] and not secretsmanager.list_secrets()["SecretList"]
+
+    await wait_until(released, within=60, what="the bucket and the secret to be deleted")
+    # The production database is retained (the default for cloud databases), with its service.
+    assert len(rds.describe_db_instances()["DBInstances"]) == 1
+    kept = await infra.operator.managed_service.get_managed_service(name=db.status.managed_service)
+    assert list(kept.status.claims) == []
