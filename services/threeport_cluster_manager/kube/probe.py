@@ -14,8 +14,8 @@ from typing import Any
 from kubernetes.aio import client as kube
 
 from threeport_cluster_manager.domain.connection import Connection
-from threeport_cluster_manager.domain.quantities import cpu_millis, memory_bytes
 from threeport_cluster_manager.kube.client import api_client, classify
+from threeport_model.quantities import cpu_millis, memory_bytes
 
 
 @dataclass(frozen=True)

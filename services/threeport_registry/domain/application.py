@@ -22,12 +22,12 @@ from __future__ import annotations
 import posixpath
 
 from threeport.registry.v1alpha1 import application_pb2
+from threeport_model import names, quantities, references
+from threeport_model.dependency_types import DEPENDENCY_TYPES, outputs_of
+from threeport_model.locations import check_location
 from threeport_registry.domain import field_paths as fp
-from threeport_registry.domain import names, quantities, references
 from threeport_registry.domain.dependencies import validate_dependencies
-from threeport_registry.domain.dependency_types import DEPENDENCY_TYPES, outputs_of
 from threeport_registry.domain.images import check_image_reference
-from threeport_registry.domain.locations import check_location
 from threeport_registry.domain.metadata import validate_labels, validate_metadata
 from threeport_runtime.errors import FieldViolation
 

@@ -21,8 +21,9 @@ from typing import Any
 
 from threeport.delivery.v1alpha1 import release_pb2
 from threeport.registry.v1alpha1 import application_pb2
-from threeport_workload_delivery.domain import names, references
-from threeport_workload_delivery.domain.dependencies import is_secret
+from threeport_model import references
+from threeport_model.dependency_types import is_secret_output
+from threeport_workload_delivery.domain import names
 
 Manifest = dict[str, Any]
 DEFAULT_PROGRESS_DEADLINE = 600
@@ -40,7 +41,7 @@ class DependencyOutputs:
         if output in self.secrets:
             return self.secrets[output], True
         if output in self.values:
-            return self.values[output], is_secret(self.type, output)
+            return self.values[output], is_secret_output(self.type, output)
         return None
 
 
