@@ -32,6 +32,9 @@ class OutputReference:
     start: int
     end: int
 
+    def __str__(self) -> str:
+        return reference_text(self.dependency, self.output)
+
 
 @dataclass(frozen=True)
 class MalformedReference:
@@ -79,6 +82,11 @@ def _tokens(text: str) -> Iterator[Token]:
             yield OutputReference(parts[1], parts[2], start, close + 1)
         position = close + 1
     yield text[position:]
+
+
+def reference_text(dependency: str, output: str) -> str:
+    """How a reference to ``output`` of ``dependency`` is written: ``${dependencies.NAME.OUTPUT}``."""
+    return f"${{{NAMESPACE}.{dependency}.{output}}}"
 
 
 def scan(text: str) -> ScanResult:

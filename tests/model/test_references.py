@@ -30,3 +30,9 @@ def test_escape_round_trips_through_substitute() -> None:
 
     assert not references.contains_reference_syntax(escaped)
     assert references.substitute(escaped, lambda r: "never") == original
+
+
+def test_a_reference_prints_as_it_is_written() -> None:
+    (found,) = references.scan("x=${dependencies.db.url}").references
+
+    assert str(found) == references.reference_text("db", "url") == "${dependencies.db.url}"

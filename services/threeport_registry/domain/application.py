@@ -159,8 +159,7 @@ def _validate_references(
             declared = ", ".join(sorted(spec.dependencies)) or "none"
             violations.add(
                 at,
-                f"${{dependencies.{reference.dependency}.{reference.output}}} refers to an "
-                f"undeclared dependency {reference.dependency!r}; declared: {declared}",
+                f"{reference} refers to an undeclared dependency {reference.dependency!r}; declared: {declared}",
             )
             continue
         if dependency.type not in DEPENDENCY_TYPES:
@@ -177,8 +176,7 @@ def _validate_references(
         elif output.secret and not allow_secrets:
             violations.add(
                 at,
-                f"${{dependencies.{reference.dependency}.{reference.output}}} is secret and "
-                "config files are not; reference it from an env var instead",
+                f"{reference} is secret and config files are not; reference it from an env var instead",
             )
 
 

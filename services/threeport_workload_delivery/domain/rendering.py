@@ -125,7 +125,7 @@ def _split_env(
             found = outputs.lookup(ref.output) if outputs is not None else None
             if found is None:
                 raise RenderError(
-                    f"component {component}: env {key} references ${{dependencies.{ref.dependency}.{ref.output}}}, "
+                    f"component {component}: env {key} references {ref}, "
                     "which no dependency publishes"
                 )
             uses_secret = uses_secret or found[1]
@@ -277,7 +277,7 @@ def _plain_output(
     found = outputs.lookup(ref.output) if outputs is not None else None
     if found is None or found[1]:
         raise RenderError(
-            f"component {component}: a config file references ${{dependencies.{ref.dependency}.{ref.output}}}, "
+            f"component {component}: a config file references {ref}, "
             "which is not a published non-secret output"
         )
     return found[0]
