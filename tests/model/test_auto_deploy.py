@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from threeport.registry.v1alpha1 import environment_pb2
 from threeport_model.auto_deploy import any_rule_matches, matches
@@ -46,3 +48,20 @@ def test_the_design_rules() -> None:
     assert any_rule_matches(rules, "rates", "main", "")
     assert any_rule_matches(rules, "ledger", "feature/x", "v1.0")
     assert not any_rule_matches(rules, "rates", "feature/x", "v1.0")
+
+
+BRANCH = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9/._-]{0,20}", fullmatch=True)
+
+
+@given(branch=BRANCH, other=BRANCH)
+def test_a_rule_without_globs_matches_only_its_own_branch(branch: str, other: str) -> None:
+    rule = _rule(branch=branch)
+
+    assert matches(rule, "ledger", branch, "")
+    assert matches(rule, "ledger", other, "") is (other == branch)
+    assert not matches(rule, "ledger", "", branch)
+
+
+@given(prefix=BRANCH, rest=st.text(max_size=10))
+def test_a_star_crosses_slashes(prefix: str, rest: str) -> None:
+    assert matches(_rule(branch=f"{prefix}/*"), "ledger", f"{prefix}/{rest}", "")

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
-from threeport_model.namespaces import NamespaceError, check_template, namespace_for, render_namespace
+from threeport_model.names import is_dns_label
+from threeport_model.namespaces import (
+    DEFAULT_TEMPLATE,
+    NamespaceError,
+    check_template,
+    namespace_for,
+    render_namespace,
+)
 
 
 def test_render_namespace() -> None:
@@ -38,3 +47,36 @@ def test_an_explicit_namespace_wins_and_must_be_a_label() -> None:
     assert namespace_for("", "{environment}-{application}", **names) == "prod-ledger"
     with pytest.raises(NamespaceError, match=r"spec\.namespace 'Payments'"):
         namespace_for("Payments", "", **names)
+
+
+SHORT_LABEL = st.from_regex(r"[a-z]([-a-z0-9]{0,14}[a-z0-9])?", fullmatch=True)
+
+
+@given(project=SHORT_LABEL, application=SHORT_LABEL, environment=SHORT_LABEL)
+def test_the_default_template_joins_the_names(project: str, application: str, environment: str) -> None:
+    rendered = render_namespace("", project=project, application=application, environment=environment)
+
+    assert rendered == f"{project}-{application}-{environment}"
+    assert check_template(DEFAULT_TEMPLATE) is None
+
+
+@given(
+    parts=st.lists(st.sampled_from(["{project}", "{application}", "{environment}", "-", "x", "7"]), max_size=6),
+    project=SHORT_LABEL,
+    application=SHORT_LABEL,
+    environment=SHORT_LABEL,
+)
+def test_a_template_the_registry_accepts_fails_to_render_only_when_too_long(
+    parts: list[str], project: str, application: str, environment: str
+) -> None:
+    template = "".join(parts)
+    assume(template and check_template(template) is None)
+    values = {"{project}": project, "{application}": application, "{environment}": environment}
+    expected = "".join(values.get(part, part) for part in parts)
+
+    try:
+        rendered = render_namespace(template, project=project, application=application, environment=environment)
+    except NamespaceError:
+        assert len(expected) > 63
+    else:
+        assert rendered == expected and is_dns_label(rendered)
