@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from threeport_model.names import is_dns_label
+from threeport_model.names import is_dns_label, parse_resource_name
 from threeport_runtime.errors import FieldViolation
 
 
@@ -23,8 +23,7 @@ def check_id(field: str, value: str) -> list[FieldViolation]:
 
 def check_name(field: str, value: str, collection: str) -> list[FieldViolation]:
     """Violations for a name that must look like ``{collection}/{id}``."""
-    prefix, _, identifier = value.partition("/")
-    if prefix != collection or not identifier or "/" in identifier or not is_dns_label(identifier):
+    if parse_resource_name(value, collection) is None:
         return [FieldViolation(field, f"must be a name like '{collection}/example', got {value!r}")]
     return []
 
