@@ -26,7 +26,9 @@ class EmulatorError(Exception):
 class ClusterDefaults:
     """Settings every new cluster inherits unless its create request overrides them."""
 
-    tls: bool = False
+    # TLS by default: kubectl sends bearer tokens only over https, so a plain-HTTP cluster's
+    # kubeconfig would not work with it.
+    tls: bool = True
     nodes: int = 1
     speed: float = 1.0
     max_events: int = 1000
