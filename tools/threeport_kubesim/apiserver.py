@@ -77,6 +77,22 @@ class IpAllocator:
         self.next_lb_ip += 1
         return f"172.18.{200 + n // 250}.{n % 250 + 1}"
 
+    def skip_used(self, services: list[dict[str, Any]]) -> None:
+        """After a restore, hand out only addresses and ports the restored Services do not hold."""
+        for service in services:
+            spec = service.get("spec") or {}
+            ip = str(spec.get("clusterIP") or "").split(".")
+            if len(ip) == 4 and ip[:2] == ["10", "96"] and ip[2].isdigit() and ip[3].isdigit():
+                self.next_cluster_ip = max(self.next_cluster_ip, int(ip[2]) * 250 + int(ip[3]))
+            for port in spec.get("ports") or []:
+                node_port = port.get("nodePort") if isinstance(port, dict) else None
+                if isinstance(node_port, int) and node_port >= self.next_node_port:
+                    self.next_node_port = 30000 + (node_port - 29999) % 2768
+            for ingress in ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
+                lb = str(ingress.get("ip") or "").split(".")
+                if len(lb) == 4 and lb[:2] == ["172", "18"] and lb[2].isdigit() and lb[3].isdigit():
+                    self.next_lb_ip = max(self.next_lb_ip, (int(lb[2]) - 200) * 250 + int(lb[3]))
+
 
 def _strip_volatile(obj: dict[str, Any]) -> dict[str, Any]:
     clone = dict(obj)

@@ -28,7 +28,12 @@ async def serve(args: argparse.Namespace) -> int:
         history_size=args.history_size,
         bookmark_interval=args.bookmark_interval,
     )
-    emulator = Emulator(Path(args.kubeconfig_dir), defaults, Path(args.snapshot) if args.snapshot else None)
+    emulator = Emulator(
+        Path(args.kubeconfig_dir),
+        defaults,
+        Path(args.snapshot) if args.snapshot else None,
+        Path(args.state_dir) if args.state_dir else None,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -112,7 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve_parser.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
     serve_parser.add_argument("--nodes", type=int, default=1, help="nodes per new cluster")
-    serve_parser.add_argument("--snapshot", help="load state from this file at start, save it on shutdown")
+    persistence = serve_parser.add_mutually_exclusive_group()
+    persistence.add_argument("--snapshot", help="load state from this file at start, save it on shutdown")
+    persistence.add_argument(
+        "--state-dir",
+        help="keep every cluster in this directory, written through on each change: a restart, even after "
+        "kill -9, serves the same clusters and objects and watches resume",
+    )
     serve_parser.add_argument("--ready-file", help="also write the startup JSON line to this file")
     serve_parser.add_argument("--max-events", type=int, default=1000, help="Events kept per cluster")
     serve_parser.add_argument("--history-size", type=int, default=2000, help="watch resume window per cluster")
