@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from threeport_kubesim import errors
+from threeport_kubesim import errors, schemas
 from threeport_kubesim.defaults import apply_defaults
 from threeport_kubesim.errors import ApiError
 from threeport_kubesim.fieldmanager import record_update, server_side_apply
@@ -52,6 +52,8 @@ class WriteOptions:
     # Simulated controllers skip managedFields bookkeeping: it is costly at scale and no client
     # contends for the status fields they write.
     track_fields: bool = True
+    # fieldValidation: Strict refuses unknown fields (400), Warn and Ignore drop them.
+    field_validation: str = schemas.WARN
 
 
 class IpAllocator:
@@ -207,7 +209,7 @@ class ApiServer:
             obj.pop("status", None)
         self._prepare_job(rtype, obj)
         apply_defaults(rtype, obj)
-        validate(rtype, obj)
+        validate(rtype, obj, self._admit(rtype, obj, options))
         self._check_namespace(rtype, namespace)
         name = metadata["name"]
         if self.store.get(rtype.key, namespace if rtype.namespaced else "", name) is not None:
@@ -220,6 +222,13 @@ class ApiServer:
             return obj
         self.store.write(rtype.key, obj, None)
         return obj
+
+    def _admit(self, rtype: ResourceType, obj: dict[str, Any], options: WriteOptions) -> list[tuple[str, str, str]]:
+        """The schema check of a client write (simulated controllers write what they built, and
+        custom resources have no published schema): raises decoding errors, returns 422 causes."""
+        if not options.track_fields or rtype.custom:
+            return []
+        return [(p.reason, p.field, p.message) for p in schemas.admit(obj, options.field_validation)]
 
     def _check_kind(self, rtype: ResourceType, obj: dict[str, Any]) -> None:
         kind = obj.get("kind")
@@ -336,7 +345,7 @@ class ApiServer:
             metadata["managedFields"] = old_meta["managedFields"]
         if options.subresource != "status":
             apply_defaults(rtype, new)
-            validate(rtype, new)
+            validate(rtype, new, self._admit(rtype, new, options))
             validate_update(rtype, old, new)
             self._allocate_service(rtype, new, old)
         if (rtype.has_generation or rtype.custom) and _spec_part(new) != _spec_part(old):
@@ -492,7 +501,10 @@ class ApiServer:
         requested_rv = (scale.get("metadata") or {}).get("resourceVersion")
         new["metadata"]["resourceVersion"] = requested_rv or old["metadata"].get("resourceVersion")
         self.commit_update(
-            rtype, old, new, WriteOptions(options.manager, options.dry_run, "scale", options.track_fields)
+            rtype,
+            old,
+            new,
+            WriteOptions(options.manager, options.dry_run, "scale", options.track_fields, options.field_validation),
         )
         return self.get_scale(rtype, namespace, name) if not options.dry_run else scale
 

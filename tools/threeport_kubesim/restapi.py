@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from threeport_kubesim import errors
+from threeport_kubesim import errors, schemas
 from threeport_kubesim.apiserver import RETURNS_DELETED_OBJECT, ApiServer, WriteOptions
 from threeport_kubesim.errors import ApiError
 from threeport_kubesim.httpserver import Request, Response, StreamResponse
@@ -164,7 +164,15 @@ class RestApi:
     def _write_options(self, request: Request, subresource: str) -> WriteOptions:
         manager = request.param("fieldManager") or request.header("user-agent", "unknown").split("/")[0]
         dry_run = bool(request.query.get("dryRun"))
-        return WriteOptions(manager=manager[:128], dry_run=dry_run, subresource=subresource)
+        field_validation = request.param("fieldValidation") or schemas.WARN
+        if field_validation not in schemas.FIELD_VALIDATION:
+            raise errors.bad_request(
+                f"fieldValidation parameter unsupported: {field_validation!r} "
+                f"(supported: {', '.join(schemas.FIELD_VALIDATION)})"
+            )
+        return WriteOptions(
+            manager=manager[:128], dry_run=dry_run, subresource=subresource, field_validation=field_validation
+        )
 
     def _object_response(self, request: Request, rtype: ResourceType, status: int, obj: dict[str, Any]) -> Response:
         if wants_table(request.header("accept")):
