@@ -223,12 +223,14 @@ class ApiServer:
         self.store.write(rtype.key, obj, None)
         return obj
 
-    def _admit(self, rtype: ResourceType, obj: dict[str, Any], options: WriteOptions) -> list[tuple[str, str, str]]:
+    def _admit(
+        self, rtype: ResourceType, obj: dict[str, Any], options: WriteOptions, old: dict[str, Any] | None = None
+    ) -> list[tuple[str, str, str]]:
         """The schema check of a client write (simulated controllers write what they built, and
         custom resources have no published schema): raises decoding errors, returns 422 causes."""
         if not options.track_fields or rtype.custom:
             return []
-        return [(p.reason, p.field, p.message) for p in schemas.admit(obj, options.field_validation)]
+        return [(p.reason, p.field, p.message) for p in schemas.admit(obj, options.field_validation, old)]
 
     def _check_kind(self, rtype: ResourceType, obj: dict[str, Any]) -> None:
         kind = obj.get("kind")
@@ -345,7 +347,7 @@ class ApiServer:
             metadata["managedFields"] = old_meta["managedFields"]
         if options.subresource != "status":
             apply_defaults(rtype, new)
-            validate(rtype, new, self._admit(rtype, new, options))
+            validate(rtype, new, self._admit(rtype, new, options, old))
             validate_update(rtype, old, new)
             self._allocate_service(rtype, new, old)
         if (rtype.has_generation or rtype.custom) and _spec_part(new) != _spec_part(old):

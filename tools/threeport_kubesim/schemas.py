@@ -72,6 +72,22 @@ def _validator(kind: str, api_version: str) -> jsonschema.protocols.Validator | 
     return validator
 
 
+@functools.cache
+def _section_validator(kind: str, api_version: str, key: str) -> jsonschema.protocols.Validator | None:
+    """The validator of one top-level field (`spec`, `metadata`...), so that an update is checked
+    only in the parts it changed (an annotation patch need not revalidate the pod template)."""
+    whole = _validator(kind, api_version)
+    if whole is None:
+        return None
+    section = (whole.schema.get("properties") or {}).get(key)
+    if not isinstance(section, dict):
+        return None
+    # Its own base URI beside the kind's, so the section's relative $refs still resolve.
+    schema = {**section, "$id": f"{whole.schema.get('$id', 'https://kubernetes.io/api/kind')}/{key}"}
+    validator: jsonschema.protocols.Validator = jsonschema.Draft202012Validator(schema, registry=_registry())
+    return validator
+
+
 def has_schema(kind: str, api_version: str) -> bool:
     return _validator(kind, api_version) is not None
 
@@ -107,8 +123,8 @@ def _expected_type(schema: dict[str, Any]) -> str:
     return "/".join(types) or "object"
 
 
-def _problems_of(error: jsonschema.ValidationError) -> list[Problem]:
-    where = field_path(error.absolute_path)
+def _problems_of(error: jsonschema.ValidationError, prefix: tuple[str, ...] = ()) -> list[Problem]:
+    where = field_path((*prefix, *error.absolute_path))
     keyword = error.validator
     if keyword == "additionalProperties" and isinstance(error.instance, dict):
         known = set(error.schema.get("properties") or {}) if isinstance(error.schema, dict) else set()
@@ -140,18 +156,38 @@ def _problems_of(error: jsonschema.ValidationError) -> list[Problem]:
     return [Problem("FieldValueInvalid", where, f"Invalid value: {json.dumps(error.instance)}: {error.message}")]
 
 
-def problems(obj: dict[str, Any]) -> list[Problem]:
+_UNCHECKED = ("apiVersion", "kind")  # the API server checks these against the URL, with its own messages
+
+
+def problems(obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[Problem]:
     """Every way `obj` breaks the schema of its kind and apiVersion (none for kinds without one,
-    such as custom resources, whose CRD schemas the emulator does not enforce)."""
-    validator = _validator(str(obj.get("kind", "")), str(obj.get("apiVersion", "")))
+    such as custom resources, whose CRD schemas the emulator does not enforce). Given the `old`
+    object an update replaces, top-level fields equal to the old ones are not checked again."""
+    kind, api_version = str(obj.get("kind", "")), str(obj.get("apiVersion", ""))
+    validator = _validator(kind, api_version)
     if validator is None:
         return []
     found: list[Problem] = []
-    for error in validator.iter_errors(obj):
-        if error.absolute_path and error.absolute_path[0] in ("apiVersion", "kind"):
-            continue  # the API server checks these against the URL, with its own messages
-        found.extend(_problems_of(error))
+    if old is None:
+        for error in validator.iter_errors(obj):
+            if not (error.absolute_path and error.absolute_path[0] in _UNCHECKED):
+                found.extend(_problems_of(error))
+        return sorted(set(found), key=lambda p: (p.field, p.reason))
+    required = validator.schema.get("required") or []
+    found += [Problem("FieldValueRequired", key, "Required value") for key in required if key not in obj]
+    for key, value in obj.items():
+        if key in _UNCHECKED or old.get(key, _ABSENT) == value:
+            continue
+        section = _section_validator(kind, api_version, key)
+        if section is None:
+            found.append(Problem(_UNKNOWN, key, "unknown field"))
+            continue
+        for error in section.iter_errors(value):
+            found.extend(_problems_of(error, (key,)))
     return sorted(set(found), key=lambda p: (p.field, p.reason))
+
+
+_ABSENT = object()
 
 
 def _cannot_handle(obj: dict[str, Any], detail: str) -> ApiError:
@@ -170,11 +206,11 @@ def _prune(obj: dict[str, Any], field: str) -> None:
         node.pop(parts[-1], None)
 
 
-def admit(obj: dict[str, Any], field_validation: str = WARN) -> list[Problem]:
-    """What a write of `obj` meets at the API server: raises 400 for decoding errors (and unknown
-    fields under Strict), drops unknown fields otherwise, and returns the 422 causes for the
-    caller to report together with its own validation."""
-    found = problems(obj)
+def admit(obj: dict[str, Any], field_validation: str = WARN, old: dict[str, Any] | None = None) -> list[Problem]:
+    """What a write of `obj` (replacing `old`, if an update) meets at the API server: raises 400
+    for decoding errors (and unknown fields under Strict), drops unknown fields otherwise, and
+    returns the 422 causes for the caller to report together with its own validation."""
+    found = problems(obj, old)
     decoding = [p for p in found if p.reason == _DECODING]
     if decoding:
         raise _cannot_handle(obj, "json: " + "; ".join(p.message for p in decoding))
