@@ -110,3 +110,39 @@ def test_validate_is_the_strict_check_for_rendered_objects() -> None:
     assert 'unknown field "spec.template.spec.containers[0].port"' in unknown.value.message
     # Kinds without a published schema (custom resources) are not checked.
     assert schemas.problems({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"size": "x"}}) == []
+
+
+def test_schema_fields_named_like_schema_keywords_are_known() -> None:
+    """A CRD's openAPIV3Schema has fields called `description`, `x-kubernetes-list-type`..."""
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "description": "a widget",
+                            "properties": {
+                                "ports": {
+                                    "type": "array",
+                                    "x-kubernetes-list-type": "map",
+                                    "x-kubernetes-list-map-keys": ["name"],
+                                    "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                                }
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    assert schemas.problems(crd) == []

@@ -73,11 +73,16 @@ def _inline(node: Any) -> Any:
     reference = node.get("$ref")
     if isinstance(reference, str) and "#/$defs/" in reference:
         return _definition(reference.rsplit("/", 1)[1])
-    return {
-        key: value if key in ("enum", "required") else _inline(value)
-        for key, value in node.items()
-        if key not in ("description", "$id", "$schema") and not key.startswith("x-")
-    }
+    inlined: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("description", "$id", "$schema") or key.startswith("x-"):
+            continue
+        if key == "properties" and isinstance(value, dict):
+            # Field names are kept as they are: JSONSchemaProps has `description`, `x-kubernetes-*`...
+            inlined[key] = {name: _inline(field) for name, field in value.items()}
+        else:
+            inlined[key] = value if key in ("enum", "required") else _inline(value)
+    return inlined
 
 
 def _definition(name: str) -> dict[str, Any]:
