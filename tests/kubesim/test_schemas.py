@@ -146,3 +146,27 @@ def test_schema_fields_named_like_schema_keywords_are_known() -> None:
         },
     }
     assert schemas.problems(crd) == []
+
+
+def test_server_side_apply_drops_unknown_fields_before_anyone_owns_them(api: client.ApiClient, namespace: str) -> None:
+    manifest = deployment("applied", replicas=1)
+    manifest["spec"]["replica"] = 3
+    path = f"/apis/apps/v1/namespaces/{namespace}/deployments/applied"
+    try:
+        response = api.call_api(
+            *api.param_serialize(
+                "PATCH",
+                path,
+                query_params=[("fieldManager", "threeport")],
+                body=manifest,
+                header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )
+        )
+        response.read()
+        status, body = response.status, json.loads(response.data)
+    except client.ApiException as exc:
+        status, body = exc.status, json.loads(exc.body)
+    assert status == 201, body
+    assert "replica" not in body["spec"]
+    assert '"f:replica"' not in json.dumps(body["metadata"]["managedFields"])

@@ -442,6 +442,11 @@ class ApiServer:
                     "the namespace of the provided object does not match the namespace sent on the request"
                 )
             metadata["namespace"] = namespace
+        if options.track_fields and not rtype.custom:
+            # Wrong types and (under Strict) unknown fields are refused; other unknown fields are
+            # dropped before anyone owns them. A partial configuration may omit required fields:
+            # the merged object is checked in full when it is committed.
+            schemas.admit(applied, options.field_validation)
         now = now_rfc3339()
         stored = self.store.get(rtype.key, namespace if rtype.namespaced else "", name)
         if stored is None:
