@@ -91,6 +91,12 @@ def test_kubectl_apply_of_a_misspelt_field_fails_as_on_a_real_server(
     result = subprocess.run([KUBECTL, "apply", "-f", str(path)], capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode != 0
     assert 'strict decoding error: unknown field "spec.template.spec.containers[0].imagePullPolicyy"' in result.stderr
+    # With --validate=warn the field is dropped and kubectl prints the server's warning.
+    warned = subprocess.run(
+        [KUBECTL, "apply", "--validate=warn", "-f", str(path)], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert warned.returncode == 0, warned.stderr
+    assert 'Warning: unknown field "spec.template.spec.containers[0].imagePullPolicyy"' in warned.stderr
 
 
 def test_validate_is_the_strict_check_for_rendered_objects() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -54,6 +54,8 @@ class WriteOptions:
     track_fields: bool = True
     # fieldValidation: Strict refuses unknown fields (400), Warn and Ignore drop them.
     field_validation: str = schemas.WARN
+    # What the request's answer carries in `Warning` headers (unknown fields dropped under Warn).
+    warnings: list[str] = field(default_factory=list)
 
 
 class IpAllocator:
@@ -230,7 +232,9 @@ class ApiServer:
         custom resources have no published schema): raises decoding errors, returns 422 causes."""
         if not options.track_fields or rtype.custom:
             return []
-        return [(p.reason, p.field, p.message) for p in schemas.admit(obj, options.field_validation, old)]
+        admission = schemas.admit(obj, options.field_validation, old)
+        options.warnings += [w for w in admission.warnings if w not in options.warnings]
+        return [(p.reason, p.field, p.message) for p in admission.invalid]
 
     def _check_kind(self, rtype: ResourceType, obj: dict[str, Any]) -> None:
         kind = obj.get("kind")
@@ -446,7 +450,7 @@ class ApiServer:
             # Wrong types and (under Strict) unknown fields are refused; other unknown fields are
             # dropped before anyone owns them. A partial configuration may omit required fields:
             # the merged object is checked in full when it is committed.
-            schemas.admit(applied, options.field_validation)
+            options.warnings += schemas.admit(applied, options.field_validation).warnings
         now = now_rfc3339()
         stored = self.store.get(rtype.key, namespace if rtype.namespaced else "", name)
         if stored is None:

@@ -132,7 +132,7 @@ class RestApi:
         if method == "PUT":
             options = self._write_options(request, target.subresource)
             obj = self.api.update(rtype, namespace, name, self._body(request), options)
-            return self._object_response(request, rtype, 200, obj)
+            return _warned(self._object_response(request, rtype, 200, obj), options)
         if method == "PATCH":
             options = self._write_options(request, target.subresource)
             if request.header("content-type").startswith("application/apply-patch") and not request.param(
@@ -143,7 +143,7 @@ class RestApi:
             obj, created = self.api.patch(
                 rtype, namespace, name, request.header("content-type", JSON), request.body, options, force
             )
-            return self._object_response(request, rtype, 201 if created else 200, obj)
+            return _warned(self._object_response(request, rtype, 201 if created else 200, obj), options)
         if method == "DELETE":
             return self._delete(request, target, name)
         raise errors.method_not_allowed()
@@ -185,7 +185,7 @@ class RestApi:
             raise errors.method_not_allowed("POST requires a namespace for namespaced resources")
         options = self._write_options(request, "")
         obj = self.api.create(rtype, target.namespace or "", self._body(request), options)
-        return Response(201, dumps(obj))
+        return _warned(Response(201, dumps(obj)), options)
 
     def _delete(self, request: Request, target: Target, name: str) -> Response:
         rtype = target.rtype
@@ -443,3 +443,13 @@ class RestApi:
 
 async def _single(line: bytes) -> AsyncIterator[bytes]:
     yield line
+
+
+def _warned(response: Response, options: WriteOptions) -> Response:
+    """Add the request's warnings as kube-apiserver does (`Warning: 299 - "<text>"`, which
+    kubectl prints as `Warning: <text>`)."""
+    if options.warnings:
+        response.headers["Warning"] = ", ".join(
+            '299 - "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"' for text in options.warnings
+        )
+    return response

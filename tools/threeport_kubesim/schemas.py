@@ -236,10 +236,18 @@ def _prune(obj: dict[str, Any], field: str) -> None:
         node.pop(parts[-1], None)
 
 
-def admit(obj: dict[str, Any], field_validation: str = WARN, old: dict[str, Any] | None = None) -> list[Problem]:
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The outcome of a write's schema check that did not refuse it outright."""
+
+    invalid: list[Problem]  # 422 causes, reported with the caller's own validation
+    warnings: list[str]  # what the client is told in `Warning` headers (dropped unknown fields)
+
+
+def admit(obj: dict[str, Any], field_validation: str = WARN, old: dict[str, Any] | None = None) -> Admission:
     """What a write of `obj` (replacing `old`, if an update) meets at the API server: raises 400
-    for decoding errors (and unknown fields under Strict), drops unknown fields otherwise, and
-    returns the 422 causes for the caller to report together with its own validation."""
+    for decoding errors (and unknown fields under Strict), drops unknown fields otherwise (with a
+    warning under Warn), and returns the 422 causes."""
     found = problems(obj, old)
     decoding = [p for p in found if p.reason == _DECODING]
     if decoding:
@@ -249,14 +257,15 @@ def admit(obj: dict[str, Any], field_validation: str = WARN, old: dict[str, Any]
         raise _cannot_handle(obj, "strict decoding error: " + ", ".join(f'unknown field "{p.field}"' for p in unknown))
     for problem in sorted(unknown, key=lambda p: len(p.field), reverse=True):
         _prune(obj, problem.field)
-    return [p for p in found if p.reason not in (_DECODING, _UNKNOWN)]
+    warnings = [f'unknown field "{p.field}"' for p in unknown] if field_validation == WARN else []
+    return Admission([p for p in found if p.reason not in (_DECODING, _UNKNOWN)], warnings)
 
 
 def validate(obj: dict[str, Any]) -> None:
     """Raise the ApiError a strict write of `obj` would get for its structure (400 for wrong
     types or unknown fields, 422 Invalid with causes for missing or unsupported values)."""
     copy = json.loads(json.dumps(obj))
-    invalid = admit(copy, STRICT)
+    invalid = admit(copy, STRICT).invalid
     if invalid:
         kind = str(obj.get("kind", ""))
         group = str(obj.get("apiVersion", "")).rpartition("/")[0]
