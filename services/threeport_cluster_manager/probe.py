@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from threeport_cluster_manager.domain.quantities import cpu_millis, memory_bytes
+from threeport_model.quantities import cpu_millis, memory_bytes
 from threeport_runtime.kube.client import KubeClient
 
 HOLDING_RESOURCES = "status.phase!=Succeeded,status.phase!=Failed"

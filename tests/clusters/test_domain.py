@@ -10,10 +10,11 @@ import yaml
 from threeport.clusters.v1alpha1 import cluster_claim_pb2, cluster_pb2
 from threeport.common.v1alpha1 import condition_pb2
 from threeport_cluster_manager.domain.kubeconfig import KubeconfigError, parse_kubeconfig
-from threeport_cluster_manager.domain.names import is_dns_label, on_demand_cluster_id, provisioned_cluster_id
+from threeport_cluster_manager.domain.names import on_demand_cluster_id, provisioned_cluster_id
 from threeport_cluster_manager.domain.placement import place
-from threeport_cluster_manager.domain.quantities import cpu_millis, memory_bytes
 from threeport_cluster_manager.domain.versions import version_problem
+from threeport_model.names import is_dns_label
+from threeport_model.quantities import cpu_millis, memory_bytes
 
 TRUE = condition_pb2.CONDITION_STATUS_TRUE
 FALSE = condition_pb2.CONDITION_STATUS_FALSE

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from fnmatch import fnmatchcase
 
 from threeport.delivery.v1alpha1 import deployment_pb2, release_pb2
-from threeport.registry.v1alpha1 import build_pb2, environment_pb2
+from threeport.registry.v1alpha1 import build_pb2
 from threeport.sdk import Client, NotFoundError
 from threeport_cli.durations import parse_duration
 from threeport_cli.errors import CommandError
@@ -16,6 +15,7 @@ from threeport_cli.exit_codes import ExitCode
 from threeport_cli.printers import render_table
 from threeport_cli.session import add_context_flags, client_for, context_for, project_for
 from threeport_cli.waiting import wait_ready
+from threeport_model.auto_deploy import any_rule_matches
 
 ACTIONS = {
     deployment_pb2.OBJECT_ACTION_CREATE: "create",
@@ -142,17 +142,6 @@ def run_releases(options: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _matches(rule: environment_pb2.AutoDeployRule, application: str, branch: str, tag: str) -> bool:
-    # The auto-deploy rule semantics of the registry (threeport_registry.domain.auto_deploy).
-    if not rule.branch and not rule.tag:
-        return False
-    if rule.application and rule.application != application:
-        return False
-    if rule.branch and not (branch and fnmatchcase(branch, rule.branch)):
-        return False
-    return not (rule.tag and not (tag and fnmatchcase(tag, rule.tag)))
-
-
 def run_build_report(options: argparse.Namespace) -> int:
     project = _project(options)
     if not options.branch and not options.tag:
@@ -173,7 +162,7 @@ def run_build_report(options: argparse.Namespace) -> int:
                     name=f"projects/{project}/environments/{deployment.spec.environment}")
             except NotFoundError:
                 continue
-            if any(_matches(r, options.application, spec.branch, spec.tag) for r in environment.spec.auto_deploy):
+            if any_rule_matches(environment.spec.auto_deploy, options.application, spec.branch, spec.tag):
                 rolling.append(deployment.name)
                 print(f"deployment/{deployment.name.rsplit('/', 1)[-1]} will roll out "
                       + (f"{spec.image}@{spec.digest}" if spec.digest else spec.image))

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
+from threeport_model.names import is_dns_label, parse_resource_name
 from threeport_runtime.errors import FieldViolation
-
-_ID = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 def check_id(field: str, value: str) -> list[FieldViolation]:
     """Violations of the DNS-1123 label rule for a ``*_id`` request field (empty when fine)."""
     if not value:
         return [FieldViolation(field, "is required: a DNS-1123 label such as 'team-a'")]
-    if not _ID.match(value):
+    if not is_dns_label(value):
         return [
             FieldViolation(
                 field,
@@ -26,8 +23,7 @@ def check_id(field: str, value: str) -> list[FieldViolation]:
 
 def check_name(field: str, value: str, collection: str) -> list[FieldViolation]:
     """Violations for a name that must look like ``{collection}/{id}``."""
-    prefix, _, identifier = value.partition("/")
-    if prefix != collection or not identifier or "/" in identifier or not _ID.match(identifier):
+    if parse_resource_name(value, collection) is None:
         return [FieldViolation(field, f"must be a name like '{collection}/example', got {value!r}")]
     return []
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from threeport.clusters.v1alpha1 import cluster_claim_pb2, cluster_pb2
 from threeport.common.v1alpha1 import retain_policy_pb2
-from threeport_cluster_manager.domain.locations import location_problem
-from threeport_cluster_manager.domain.names import is_dns_label
 from threeport_cluster_manager.drivers.registry import PROVIDERS, PROVISIONED
+from threeport_model.locations import check_location
+from threeport_model.names import is_dns_label, parse_resource_name
 from threeport_runtime.errors import FieldViolation, InvalidArgument
 
 ID_RULE = "must be a DNS-1123 label: lowercase letters, digits and '-', starting with a letter, at most 63"
@@ -20,7 +20,7 @@ def check_id(field: str, value: str) -> None:
 def location_violations(field: str, location: str) -> list[FieldViolation]:
     if not location:
         return []
-    problem = location_problem(location)
+    problem = check_location(location)
     return [FieldViolation(field, problem)] if problem else []
 
 
@@ -73,7 +73,7 @@ def check_claim(claim: cluster_claim_pb2.ClusterClaim) -> None:
         violations.append(
             FieldViolation("cluster_claim.spec.owner", "name the consumer, e.g. projects/acme/deployments/x")
         )
-    if spec.cluster and not (spec.cluster.startswith("clusters/") and is_dns_label(spec.cluster[9:])):
+    if spec.cluster and parse_resource_name(spec.cluster, "clusters") is None:
         violations.append(FieldViolation("cluster_claim.spec.cluster", "must be clusters/{id}"))
     requirements = spec.requirements
     violations += location_violations("cluster_claim.spec.requirements.location", requirements.location)

@@ -7,15 +7,9 @@ finds what the interrupted one made instead of making a second one.
 from __future__ import annotations
 
 import hashlib
-import re
 
-DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 CLUSTERS = "clusters/"
 CLAIMS = "clusterClaims/"
-
-
-def is_dns_label(text: str) -> bool:
-    return bool(DNS_LABEL.match(text))
 
 
 def cluster_name(cluster_id: str) -> str:

@@ -14,8 +14,8 @@ from datetime import UTC
 from threeport.clusters.v1alpha1 import cluster_pb2
 from threeport.infra.v1alpha1 import cluster_infra_pb2
 from threeport.sdk import ApiError, AsyncClient, NotFoundError, readiness
-from threeport_cluster_manager.domain.locations import region_for
 from threeport_cluster_manager.drivers.base import DriverError, Provisioning, provider_name
+from threeport_model.locations import aws_region
 from threeport_runtime.kube.connection import Connection
 
 DEFAULT_NODE_GROUP = cluster_infra_pb2.NodeGroup(
@@ -64,7 +64,7 @@ class EksDriver:
                             spec=cluster_infra_pb2.ClusterInfraSpec(
                                 cluster=cluster.name,
                                 account=cluster.spec.account,
-                                region=region_for(cluster.spec.location),
+                                region=aws_region(cluster.spec.location) or "",
                                 kubernetes_version=cluster.spec.kubernetes_version,
                                 node_groups=[DEFAULT_NODE_GROUP],
                             )

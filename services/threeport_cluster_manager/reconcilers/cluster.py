@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from threeport.clusters.v1alpha1 import cluster_pb2
 from threeport.common.v1alpha1 import event_pb2, retain_policy_pb2
 from threeport_cluster_manager.config import ClusterManagerConfig
-from threeport_cluster_manager.domain.locations import region_for
 from threeport_cluster_manager.domain.names import last_segment
 from threeport_cluster_manager.domain.onboarding import onboarding_manifests
 from threeport_cluster_manager.drivers.base import Driver, DriverError, Provisioning
@@ -40,6 +39,7 @@ from threeport_cluster_manager.reconcilers.conditions import (
 )
 from threeport_cluster_manager.store.credentials import CredentialStore
 from threeport_cluster_manager.store.repositories import Claims, Clusters
+from threeport_model.locations import aws_region
 from threeport_runtime.conditions import FALSE, TRUE, find_condition, set_condition
 from threeport_runtime.errors import NotFound
 from threeport_runtime.kube.connection import Connection
@@ -148,7 +148,7 @@ class ClusterReconciler:
 
         def mark(stored: cluster_pb2.Cluster) -> None:
             stored.status.infrastructure = progress.infrastructure
-            stored.status.region = region_for(stored.spec.location)
+            stored.status.region = aws_region(stored.spec.location) or ""
             if progress.connection is not None:
                 stored.status.endpoint = progress.connection.server
             set_condition(
@@ -205,7 +205,7 @@ class ClusterReconciler:
         def mutate(stored: cluster_pb2.Cluster) -> None:
             generation = stored.generation
             status = stored.status
-            status.region = region_for(stored.spec.location)
+            status.region = aws_region(stored.spec.location) or ""
             del status.claims[:]
             status.claims.extend(claims)
             status.last_probe_time.FromDatetime(datetime.now(UTC))

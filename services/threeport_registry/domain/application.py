@@ -22,12 +22,12 @@ from __future__ import annotations
 import posixpath
 
 from threeport.registry.v1alpha1 import application_pb2
+from threeport_model import names, quantities, references
+from threeport_model.dependency_types import DEPENDENCY_TYPES, outputs_of
+from threeport_model.locations import check_location
 from threeport_registry.domain import field_paths as fp
-from threeport_registry.domain import names, quantities, references
 from threeport_registry.domain.dependencies import validate_dependencies
-from threeport_registry.domain.dependency_types import DEPENDENCY_TYPES, outputs_of
 from threeport_registry.domain.images import check_image_reference
-from threeport_registry.domain.locations import check_location
 from threeport_registry.domain.metadata import validate_labels, validate_metadata
 from threeport_runtime.errors import FieldViolation
 
@@ -159,8 +159,7 @@ def _validate_references(
             declared = ", ".join(sorted(spec.dependencies)) or "none"
             violations.add(
                 at,
-                f"${{dependencies.{reference.dependency}.{reference.output}}} refers to an "
-                f"undeclared dependency {reference.dependency!r}; declared: {declared}",
+                f"{reference} refers to an undeclared dependency {reference.dependency!r}; declared: {declared}",
             )
             continue
         if dependency.type not in DEPENDENCY_TYPES:
@@ -177,8 +176,7 @@ def _validate_references(
         elif output.secret and not allow_secrets:
             violations.add(
                 at,
-                f"${{dependencies.{reference.dependency}.{reference.output}}} is secret and "
-                "config files are not; reference it from an env var instead",
+                f"{reference} is secret and config files are not; reference it from an env var instead",
             )
 
 

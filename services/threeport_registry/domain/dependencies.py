@@ -28,9 +28,9 @@ from collections.abc import Callable, Mapping
 from google.protobuf import struct_pb2
 
 from threeport.registry.v1alpha1 import application_pb2
+from threeport_model import names
+from threeport_model.dependency_types import DEPENDENCY_TYPES, SECRET_KEY, known_types
 from threeport_registry.domain import field_paths as fp
-from threeport_registry.domain import names
-from threeport_registry.domain.dependency_types import DEPENDENCY_TYPES, SECRET_KEY, known_types
 
 DEFAULT_CLASS = "default"
 _VERSION = re.compile(r"[0-9]+(\.[0-9]+){0,2}")

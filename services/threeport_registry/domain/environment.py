@@ -4,9 +4,10 @@ namespace template. ``validate_environment`` returns every violation."""
 from __future__ import annotations
 
 from threeport.registry.v1alpha1 import environment_pb2
+from threeport_model import names, namespaces
+from threeport_model.dependency_types import DEPENDENCY_TYPES, known_types
 from threeport_registry.domain import field_paths as fp
-from threeport_registry.domain import git_refs, names, namespaces
-from threeport_registry.domain.dependency_types import DEPENDENCY_TYPES, known_types
+from threeport_registry.domain import git_refs
 from threeport_registry.domain.metadata import validate_labels, validate_metadata
 from threeport_runtime.errors import FieldViolation
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from threeport_model import names
 from threeport_registry.domain import field_paths as fp
-from threeport_registry.domain import names
 
 # Kubernetes' limit on all annotations of an object together.
 MAX_ANNOTATIONS_BYTES = 256 * 1024

@@ -15,8 +15,8 @@ reordered or rewritten; only empty fields get their documented default:
 from __future__ import annotations
 
 from threeport.registry.v1alpha1 import application_pb2, build_pb2, cluster_profile_pb2, environment_pb2
+from threeport_model.namespaces import DEFAULT_TEMPLATE
 from threeport_registry.domain.dependencies import DEFAULT_CLASS, dependency_class
-from threeport_registry.domain.namespaces import DEFAULT_TEMPLATE
 
 DEFAULT_REPLICAS = 1
 PROBE_DEFAULTS = {"period_seconds": 10, "timeout_seconds": 1, "failure_threshold": 3}

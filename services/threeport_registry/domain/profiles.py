@@ -23,11 +23,11 @@ from threeport.registry.v1alpha1 import (
     environment_pb2,
     service_class_pb2,
 )
+from threeport_model import names
+from threeport_model.dependency_types import CLUSTER_SERVICE_TYPES, profiled_types
+from threeport_model.locations import check_location
 from threeport_registry.domain import field_paths as fp
-from threeport_registry.domain import names
-from threeport_registry.domain.dependency_types import CLUSTER_SERVICE_TYPES, profiled_types
 from threeport_registry.domain.environment import environment_type_names
-from threeport_registry.domain.locations import check_location
 from threeport_registry.domain.metadata import validate_labels, validate_metadata
 from threeport_runtime.errors import FieldViolation
 

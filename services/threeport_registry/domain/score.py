@@ -34,10 +34,10 @@ import yaml
 from google.protobuf import struct_pb2
 
 from threeport.registry.v1alpha1 import application_pb2
+from threeport_model import names
+from threeport_model.dependency_types import outputs_of
+from threeport_model.references import escape, reference_text
 from threeport_registry.domain import field_paths as fp
-from threeport_registry.domain import names
-from threeport_registry.domain.dependency_types import outputs_of
-from threeport_registry.domain.references import escape
 from threeport_runtime.errors import FieldViolation, InvalidArgument
 
 API_VERSION = "score.dev/v1b1"
@@ -245,7 +245,7 @@ class _Converter:
                     at, f"${{{body}}}: resource outputs are not supported here; use a variable"
                 )
                 return ""
-            return f"${{dependencies.{name}.{output}}}"
+            return reference_text(name, output)
         self.violations.add(
             at,
             f"${{{body}}} is not supported; use ${{resources.NAME.KEY}} or ${{metadata.KEY}} "

@@ -21,13 +21,13 @@ from google.protobuf.message import Message
 from redis.asyncio import Redis
 
 from threeport.common.v1alpha1 import annotations_pb2
+from threeport_model.names import is_dns_label
 from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.errors import FieldViolation, InvalidArgument
 from threeport_runtime.rpc.watch import watch_resources
 
 M = TypeVar("M", bound=Message)
 
-DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 DNS_LABEL_RULE = (
     "must be a DNS-1123 label: lowercase letters, digits and '-', starting with a letter and "
     "ending with a letter or digit, at most 63 characters"
@@ -81,7 +81,7 @@ class StandardMethods(Generic[M]):
         wanted = self.parent_pattern.split("/")
         given = parent.split("/")
         fits = len(wanted) == len(given) and all(
-            (w.startswith("{") and DNS_LABEL.match(g)) or w == g for w, g in zip(wanted, given, strict=True)
+            (w.startswith("{") and is_dns_label(g)) or w == g for w, g in zip(wanted, given, strict=True)
         )
         if fits:
             return []
@@ -92,7 +92,7 @@ class StandardMethods(Generic[M]):
         """Raises INVALID_ARGUMENT for a bad parent or id, listing the resource's own violations
         too, so that one round trip shows everything to fix."""
         violations = self.check_parent(parent)
-        if not DNS_LABEL.match(resource_id):
+        if not is_dns_label(resource_id):
             violations.append(FieldViolation(self.id_field, DNS_LABEL_RULE))
         if not violations:
             return

@@ -11,6 +11,7 @@ from __future__ import annotations
 from threeport.common.v1alpha1 import state_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2
 from threeport.sdk import ApiError, AsyncClient
+from threeport_model.dependency_types import provider_of
 from threeport_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from threeport_runtime.kube.errors import KubeError
 from threeport_runtime.kube.pool import KubePool
@@ -18,7 +19,6 @@ from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_workload_delivery.api.validation import id_violations
 from threeport_workload_delivery.backends import Backends
 from threeport_workload_delivery.domain import names
-from threeport_workload_delivery.domain.dependencies import provider_of
 from threeport_workload_delivery.domain.diffing import in_sync, object_key, unified_diff
 from threeport_workload_delivery.domain.rendering import DependencyOutputs, RenderError
 from threeport_workload_delivery.reconcilers.claims import Claimer

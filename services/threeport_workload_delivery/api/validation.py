@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import re
-
 from threeport.delivery.v1alpha1 import deployment_pb2
+from threeport_model.names import is_dns_label
 from threeport_runtime.errors import FieldViolation, InvalidArgument
 
-DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 LABEL_RULE = "must be a DNS-1123 label (lowercase letters, digits and '-', starting with a letter)"
 
 
 def id_violations(**ids: str) -> list[FieldViolation]:
     return [FieldViolation(field, LABEL_RULE if value else "is required")
-            for field, value in ids.items() if not DNS_LABEL.match(value)]
+            for field, value in ids.items() if not is_dns_label(value)]
 
 
 def check_deployment(deployment: deployment_pb2.Deployment) -> None:
     spec = deployment.spec
     violations = id_violations(**{"deployment.spec.application": spec.application,
                                   "deployment.spec.environment": spec.environment})
-    if spec.namespace and not DNS_LABEL.match(spec.namespace):
+    if spec.namespace and not is_dns_label(spec.namespace):
         violations.append(FieldViolation("deployment.spec.namespace", LABEL_RULE))
     wanted = f"{spec.application}-{spec.environment}"
     if deployment.name and not violations and not deployment.name.endswith(f"/deployments/{wanted}"):

@@ -1,2 +1,3 @@
-"""Pure rules of workload delivery (no I/O): names, rendering, references, rule matching,
-release fingerprints, object diffing and rollout assessment."""
+"""Pure rules of workload delivery (no I/O): names, rendering, release fingerprints, object
+diffing and rollout assessment. References, dependency types, namespaces and auto-deploy rules
+are shared vocabulary and live in ``threeport_model``."""

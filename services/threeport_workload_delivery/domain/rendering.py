@@ -21,8 +21,9 @@ from typing import Any
 
 from threeport.delivery.v1alpha1 import release_pb2
 from threeport.registry.v1alpha1 import application_pb2
-from threeport_workload_delivery.domain import names, references
-from threeport_workload_delivery.domain.dependencies import is_secret
+from threeport_model import references
+from threeport_model.dependency_types import is_secret_output
+from threeport_workload_delivery.domain import names
 
 Manifest = dict[str, Any]
 DEFAULT_PROGRESS_DEADLINE = 600
@@ -40,7 +41,7 @@ class DependencyOutputs:
         if output in self.secrets:
             return self.secrets[output], True
         if output in self.values:
-            return self.values[output], is_secret(self.type, output)
+            return self.values[output], is_secret_output(self.type, output)
         return None
 
 
@@ -124,7 +125,7 @@ def _split_env(
             found = outputs.lookup(ref.output) if outputs is not None else None
             if found is None:
                 raise RenderError(
-                    f"component {component}: env {key} references ${{dependencies.{ref.dependency}.{ref.output}}}, "
+                    f"component {component}: env {key} references {ref}, "
                     "which no dependency publishes"
                 )
             uses_secret = uses_secret or found[1]
@@ -276,7 +277,7 @@ def _plain_output(
     found = outputs.lookup(ref.output) if outputs is not None else None
     if found is None or found[1]:
         raise RenderError(
-            f"component {component}: a config file references ${{dependencies.{ref.dependency}.{ref.output}}}, "
+            f"component {component}: a config file references {ref}, "
             "which is not a published non-secret output"
         )
     return found[0]

@@ -17,10 +17,11 @@ from collections.abc import AsyncIterator
 from threeport.delivery.v1alpha1 import deployment_pb2, release_pb2
 from threeport.registry.v1alpha1 import build_pb2
 from threeport.sdk import AbortedError, AsyncClient, NotFoundError
+from threeport_model import auto_deploy
 from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.errors import Aborted, FailedPrecondition
 from threeport_runtime.reconcile.result import Result, TemporaryError
-from threeport_workload_delivery.domain import auto_deploy, changes, names
+from threeport_workload_delivery.domain import changes, names
 from threeport_workload_delivery.store.tables import DeploymentRow
 
 log = logging.getLogger(__name__)

@@ -30,9 +30,9 @@ from threeport.sdk import (
     UnavailableError,
     UnimplementedError,
 )
+from threeport_model.dependency_types import provider_of
 from threeport_workload_delivery.backends import Backends
 from threeport_workload_delivery.domain import names
-from threeport_workload_delivery.domain.dependencies import provider_of
 from threeport_workload_delivery.domain.rendering import DependencyOutputs
 
 READY = "Ready"

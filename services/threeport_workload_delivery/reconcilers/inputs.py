@@ -13,9 +13,9 @@ from google.protobuf import json_format
 from threeport.delivery.v1alpha1 import deployment_pb2, release_pb2
 from threeport.registry.v1alpha1 import application_pb2, environment_pb2
 from threeport.sdk import ApiError, AsyncClient, NotFoundError
+from threeport_model.dependency_types import provider_of
+from threeport_model.namespaces import NamespaceError, namespace_for
 from threeport_workload_delivery.domain import changes, names
-from threeport_workload_delivery.domain.dependencies import provider_of
-from threeport_workload_delivery.domain.namespaces import NamespaceError, namespace_for
 from threeport_workload_delivery.domain.rendering import DependencyOutputs, Manifest, RenderInput, render
 from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
 

@@ -14,7 +14,7 @@ from threeport.registry.v1alpha1 import (
     cluster_profile_pb2,
     service_class_pb2,
 )
-from threeport_registry.domain import defaults, namespaces
+from threeport_registry.domain import defaults
 from threeport_registry.domain.builds import validate_build
 from threeport_registry.domain.environment import validate_environment
 from threeport_registry.domain.profiles import (
@@ -22,7 +22,6 @@ from threeport_registry.domain.profiles import (
     validate_cluster_profile,
     validate_service_class,
 )
-from threeport_runtime.errors import InvalidArgument
 
 SPEC = "environment.spec"
 
@@ -74,17 +73,6 @@ def test_environment_id_and_good_variants() -> None:
     assert validate_environment(prod_with("namespaceTemplate", "team-{application}")) == []
     assert validate_environment(prod_with("autoDeploy", [{"branch": "release/[0-9]*", "tag": "v?.*"}])) == []
     assert validate_environment(prod_with("cluster", "clusters/prod-use1")) == []
-
-
-def test_render_namespace() -> None:
-    assert namespaces.render_namespace("", project="acme", application="ledger", environment="prod") == (
-        "acme-ledger-prod"
-    )
-    with pytest.raises(InvalidArgument) as raised:
-        namespaces.render_namespace(
-            "{project}-{application}", project="a" * 40, application="b" * 30, environment="prod"
-        )
-    assert raised.value.violations[0].field == "environment.spec.namespace_template"
 
 
 def _cluster_profile(**spec: Any) -> cluster_profile_pb2.ClusterProfile:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.registry.unit.manifests import application, environment
+from tests.registry.unit.manifests import application
 from threeport.registry.v1alpha1 import environment_pb2, service_class_pb2
 from threeport_registry.domain import defaults
-from threeport_registry.domain.auto_deploy import any_rule_matches, matches
 from threeport_registry.domain.normalise import normalise_application, normalise_environment
 from threeport_registry.domain.resolution import resolve_service_class
 
@@ -160,45 +159,6 @@ def test_system_defaults_pick_local_in_development_and_cloud_in_production() -> 
     assert implementation("mysql", 0) == "local"
     assert implementation("ingress", PROD) == "ingress-nginx"
     assert implementation("tls", STAGING) == "cert-manager"
-
-
-def _rule(branch: str = "", tag: str = "", app: str = "") -> environment_pb2.AutoDeployRule:
-    return environment_pb2.AutoDeployRule(branch=branch, tag=tag, application=app)
-
-
-@pytest.mark.parametrize(
-    ("rule", "app", "branch", "tag", "expected"),
-    [
-        (_rule(branch="main"), "ledger", "main", "", True),
-        (_rule(branch="main"), "ledger", "main-2", "", False),
-        (_rule(branch="Main"), "ledger", "main", "", False),
-        (_rule(branch="release/*"), "ledger", "release/1.0", "", True),
-        (_rule(branch="release/*"), "ledger", "release/1.0/hotfix", "", True),
-        (_rule(branch="release/?.x"), "ledger", "release/1.x", "", True),
-        (_rule(branch="release/[0-9]*"), "ledger", "release/next", "", False),
-        (_rule(branch="*"), "ledger", "", "v1.0", False),
-        (_rule(tag="v*"), "ledger", "main", "v1.2.3", True),
-        (_rule(tag="v*"), "ledger", "main", "", False),
-        (_rule(tag="v*", app="ledger"), "rates", "", "v1", False),
-        (_rule(tag="v*", app="ledger"), "ledger", "", "v1", True),
-        (_rule(branch="main", tag="v*"), "ledger", "main", "", False),
-        (_rule(branch="main", tag="v*"), "ledger", "main", "v2", True),
-        (_rule(app="ledger"), "ledger", "main", "v1", False),
-        (_rule(), "ledger", "main", "v1", False),
-    ],
-)
-def test_auto_deploy_rule_matching(
-    rule: environment_pb2.AutoDeployRule, app: str, branch: str, tag: str, expected: bool
-) -> None:
-    assert matches(rule, app, branch, tag) is expected
-
-
-def test_the_design_rules() -> None:
-    rules = environment().spec.auto_deploy
-
-    assert any_rule_matches(rules, "rates", "main", "")
-    assert any_rule_matches(rules, "ledger", "feature/x", "v1.0")
-    assert not any_rule_matches(rules, "rates", "feature/x", "v1.0")
 
 
 def test_normalise_application_fills_defaults_only() -> None:

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import re
-
 from threeport.registry.v1alpha1 import application_pb2
+from threeport_model.names import is_dns_label, parse_resource_name
 from threeport_runtime.errors import FieldViolation, InvalidArgument
-
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-_PROJECT = re.compile(r"^projects/[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 def check_parent_and_id(parent: str, application_id: str) -> None:
     violations = []
-    if not _PROJECT.match(parent):
+    if parse_resource_name(parent, "projects") is None:
         violations.append(FieldViolation("parent", "must be projects/{project}, e.g. projects/acme"))
-    if not _DNS_LABEL.match(application_id):
+    if not is_dns_label(application_id):
         violations.append(
             FieldViolation("application_id", "must be a DNS-1123 label: lowercase letters, digits and '-'")
         )
@@ -28,7 +24,7 @@ def check_application(application: application_pb2.Application) -> None:
     if not application.spec.components:
         violations.append(FieldViolation("application.spec.components", "declare at least one component"))
     for name, component in application.spec.components.items():
-        if not _DNS_LABEL.match(name):
+        if not is_dns_label(name):
             violations.append(FieldViolation(f"application.spec.components[{name}]", "name must be a DNS-1123 label"))
         if not component.image:
             violations.append(

@@ -69,6 +69,7 @@ def known_locations() -> list[str]:
 
 
 def aws_region(location: str) -> str | None:
+    """The AWS region of a location; None for an empty or unknown one."""
     return AWS_REGIONS.get(location)
 
 

@@ -1,8 +1,9 @@
 """Syntax of identifiers: DNS labels and names, port names, env var names, Kubernetes labels,
 and resource names such as ``clusters/{cluster}``.
 
-Each ``check_*`` function returns ``None`` when the text is valid, or a description of what is
-allowed (a sentence a user can act on) when it is not.
+``is_dns_label`` is the one label check every service uses for ids (projects, applications,
+clusters, deployments, namespaces, ...). Each ``check_*`` function returns ``None`` when the text
+is valid, or a description of what is allowed (a sentence a user can act on) when it is not.
 """
 
 from __future__ import annotations
@@ -27,13 +28,19 @@ ID_RULE = (
 )
 
 
+def is_dns_label(text: str) -> bool:
+    """Whether the text is an id: a DNS-1123 label (at most 63 lowercase letters, digits and '-')
+    that starts with a letter, so that it is also a valid DNS-1035 label (Service names)."""
+    return len(text) <= MAX_LABEL_LENGTH and _ID.fullmatch(text) is not None
+
+
 def check_id(text: str) -> str | None:
     """An id, component, dependency or storage name: a DNS-1123 label starting with a letter."""
     if not text:
         return f"is required: {ID_RULE}"
     if len(text) > MAX_LABEL_LENGTH:
         return f"{text!r} is {len(text)} characters long; at most 63 allowed ({ID_RULE})"
-    if not _ID.fullmatch(text):
+    if not is_dns_label(text):
         return f"{text!r} is not valid: use {ID_RULE}"
     return None
 

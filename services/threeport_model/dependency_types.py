@@ -1,5 +1,5 @@
 """The catalogue of dependency types: what each provides (its outputs), which outputs are secret,
-and who provides it.
+and which service provides it.
 
 Outputs are what ``${dependencies.NAME.OUTPUT}`` references may name. Secret outputs reach
 containers only through a Kubernetes Secret (workload-delivery routes every env value that
@@ -31,6 +31,8 @@ from typing import Literal
 from google.protobuf import struct_pb2
 
 ProvidedBy = Literal["managed", "addon", "application"]
+# The service that binds a claim for a dependency (workload-delivery asks it).
+Provider = Literal["infra", "addons", "application"]
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,23 @@ def outputs_of(type_name: str, params: struct_pb2.Struct | None = None) -> dict[
     return outputs
 
 
-def secret_output_names(type_name: str, params: struct_pb2.Struct | None = None) -> set[str]:
-    """The outputs of this dependency that must be delivered through a Kubernetes Secret."""
-    return {name for name, output in outputs_of(type_name, params).items() if output.secret}
+def is_secret_output(type_name: str, output: str) -> bool:
+    """Whether this output of a dependency of this type is secret (every output of ``secret``)."""
+    dependency_type = DEPENDENCY_TYPES.get(type_name)
+    if dependency_type is None:
+        return False
+    if dependency_type.outputs_from_param is not None:
+        return True
+    return any(candidate.name == output and candidate.secret for candidate in dependency_type.outputs)
+
+
+def provider_of(type_name: str) -> Provider:
+    """Which service provides a dependency of this type: another application's components, the
+    addon-manager (cluster services), or the infra-provider (managed services, and any type the
+    catalogue does not know)."""
+    dependency_type = DEPENDENCY_TYPES.get(type_name)
+    if dependency_type is not None and dependency_type.provided_by == "application":
+        return "application"
+    if type_name in CLUSTER_SERVICE_TYPES:
+        return "addons"
+    return "infra"

@@ -101,3 +101,22 @@ def check_bytes(text: str, what: str) -> str | None:
         hint = f"; did you mean {text[:-1]}Mi?" if text.endswith("m") else ""
         return f"{text!r} is not a whole number of bytes{hint}"
     return None
+
+
+def cpu_millis(text: str | None) -> int:
+    """CPU in whole millicores (rounded down); 0 for a missing or malformed value.
+
+    For amounts read back from clusters (node capacity), where one odd value must not break a
+    probe; user input is checked with ``check_cpu`` instead."""
+    try:
+        return int(parse_quantity(text).value * 1000) if text else 0
+    except QuantityError:
+        return 0
+
+
+def memory_bytes(text: str | None) -> int:
+    """Memory in whole bytes (rounded down); 0 for a missing or malformed value (see ``cpu_millis``)."""
+    try:
+        return int(parse_quantity(text).value) if text else 0
+    except QuantityError:
+        return 0

@@ -1,9 +1,15 @@
 """Which builds an environment's auto-deploy rules select.
 
-A copy of the registry's ``threeport_registry.domain.auto_deploy``; the two must agree: a rule
-with neither branch nor tag matches nothing; ``application`` must equal the build's application
-id; branch and tag are ``fnmatchcase`` globs over the whole name (``*`` crosses ``/``); a rule
-with both needs both; a glob never matches an empty branch or tag.
+Semantics (workload-delivery rolls out by them; ``tptctl build report`` tells CI what they select):
+
+- A rule with neither ``branch`` nor ``tag`` matches nothing.
+- ``application``, when set, must equal the build's application id exactly.
+- ``branch`` and ``tag`` are globs matched with ``fnmatch.fnmatchcase`` against the whole
+  branch or tag: case-sensitive, ``*`` matches any run of characters *including* ``/``
+  (``release/*`` matches ``release/1.0`` and ``release/1.0/hotfix``), ``?`` one character,
+  ``[abc]`` / ``[!abc]`` a set.
+- When a rule sets both, the build must match both. A rule's glob never matches an empty
+  branch or tag (a tag-only build does not match a branch rule ``*``).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from threeport.registry.v1alpha1 import environment_pb2
 
 
 def matches(rule: environment_pb2.AutoDeployRule, application_id: str, branch: str, tag: str) -> bool:
+    """Whether the rule selects a build of ``application_id`` from ``branch`` / ``tag``."""
     if not rule.branch and not rule.tag:
         return False
     if rule.application and rule.application != application_id:
