@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import ssl
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -37,8 +38,9 @@ def emulator() -> Iterator[EmulatorHandle]:
 
 def kube_get(info: ClusterInfo, path: str) -> Any:
     request = urllib.request.Request(info.server + path, headers={"Authorization": f"Bearer {info.token}"})
+    tls = ssl.create_default_context(cadata=base64.b64decode(info.ca_data).decode()) if info.ca_data else None
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=tls) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as error:
         if error.code == 404:

@@ -10,6 +10,7 @@ from google.protobuf import json_format
 from google.protobuf.struct_pb2 import Struct
 
 from threeport.common.v1alpha1 import retain_policy_pb2
+from threeport_model.dependency_types import SECRET_KEY
 from threeport_runtime.errors import FieldViolation
 
 IMPLEMENTATIONS: dict[str, frozenset[str]] = {
@@ -22,7 +23,6 @@ IMPLEMENTATIONS: dict[str, frozenset[str]] = {
 TYPES = frozenset().union(*IMPLEMENTATIONS.values())
 # Databases: their cloud instances are retained by default (caches, buckets and secrets are not).
 STATEFUL = frozenset({"postgres", "mysql"})
-SECRET_KEY = re.compile(r"^[A-Za-z0-9._-]{1,253}$")
 
 RETAIN = retain_policy_pb2.RETAIN_POLICY_RETAIN
 DELETE = retain_policy_pb2.RETAIN_POLICY_DELETE
@@ -68,8 +68,10 @@ def spec_violations(
             found.append(FieldViolation(f"{prefix}.namespace", "local services need the namespace to run in"))
     if type_ == "secret":
         keys = params.get("keys", [])
-        if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and SECRET_KEY.match(k) for k in keys):
-            found.append(FieldViolation(f"{prefix}.parameters.keys", "a secret needs `keys`: a list of key names"))
+        names = keys if isinstance(keys, list) else []
+        if not names or not all(isinstance(k, str) and SECRET_KEY.fullmatch(k) for k in names):
+            found.append(FieldViolation(f"{prefix}.parameters.keys", "a secret needs `keys`: a list of key names "
+                                                                      "(letters, digits, '_' and '-')"))
     storage = params.get("storageGb")
     if storage is not None and (not isinstance(storage, (int, float)) or storage < 1 or int(storage) != storage):
         found.append(FieldViolation(f"{prefix}.parameters.storageGb", "must be a whole number of GiB, at least 1"))
