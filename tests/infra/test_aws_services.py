@@ -1,5 +1,5 @@
-"""AWS managed services against moto in server mode: claims for postgres (aws-rds), bucket
-(aws-s3) and secret (aws-secretsmanager) as workload-delivery makes them for a production
+"""AWS managed services against moto in server mode: claims for postgres (aws-rds), redis
+(aws-elasticache), bucket (aws-s3) and secret (aws-secretsmanager) as workload-delivery makes them for a production
 deployment; outputs reach the claims (secrets only there); a class change modifies the RDS
 instance in place; releasing the claims keeps the retained database and deletes the rest."""
 
@@ -67,7 +67,10 @@ async def test_production_services_and_their_release(infra: Infra, moto: Moto, a
         "files", "bucket", "aws-s3", versioned=True))
     await claims.create_service_claim(service_claim_id="keys", service_claim=claim(
         "keys", "secret", "aws-secretsmanager", keys=["api-token"]))
+    await claims.create_service_claim(service_claim_id="cache", service_claim=claim(
+        "cache", "redis", "aws-elasticache"))
     db = await ready_claim(infra, "serviceClaims/db")
+    cache = await ready_claim(infra, "serviceClaims/cache")
     files = await ready_claim(infra, "serviceClaims/files")
     keys = await ready_claim(infra, "serviceClaims/keys")
 
@@ -80,6 +83,11 @@ async def test_production_services_and_their_release(infra: Infra, moto: Moto, a
     assert db.status.outputs.values["port"] == "5432"
     password = db.status.outputs.secrets["password"]
     assert db.status.outputs.secrets["url"].startswith(f"postgresql://app:{password}@")
+    elasticache: Any = moto.client("elasticache")
+    (cluster,) = elasticache.describe_replication_groups()["ReplicationGroups"]
+    assert cache.status.outputs.values["host"] == cluster["NodeGroups"][0]["PrimaryEndpoint"]["Address"]
+    assert cluster["TransitEncryptionEnabled"] and cluster["AuthTokenEnabled"]
+    assert cache.status.outputs.secrets["url"].startswith(f"rediss://:{cache.status.outputs.secrets['password']}@")
     bucket = files.status.outputs.values["name"]
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
@@ -106,15 +114,19 @@ async def test_production_services_and_their_release(infra: Infra, moto: Moto, a
     await wait_until(modified, within=60, what="the instance to be modified in place")
     assert len(rds.describe_db_instances()["DBInstances"]) == 1
 
-    for name in ("db", "files", "keys"):
+    for name in ("db", "cache", "files", "keys"):
         await claims.delete_service_claim(name=f"serviceClaims/{name}")
-    for name in ("db", "files", "keys"):
+    for name in ("db", "cache", "files", "keys"):
         await gone(infra, f"serviceClaims/{name}")
 
     async def released() -> bool:
-        return not s3.list_buckets()["Buckets"] and not secretsmanager.list_secrets()["SecretList"]
+        # moto keeps a deleted replication group in "deleting" for ever (AWS removes it; the
+        # provider waits for that before the subnet and security groups), so "deleting" is the end here.
+        caches = elasticache.describe_replication_groups()["ReplicationGroups"]
+        return (not s3.list_buckets()["Buckets"] and not secretsmanager.list_secrets()["SecretList"]
+                and all(c["Status"] == "deleting" for c in caches))
 
-    await wait_until(released, within=60, what="the bucket and the secret to be deleted")
+    await wait_until(released, within=60, what="the cache, the bucket and the secret to be deleted")
     # The production database is retained (the default for cloud databases), with its service.
     assert len(rds.describe_db_instances()["DBInstances"]) == 1
     kept = await infra.operator.managed_service.get_managed_service(name=db.status.managed_service)

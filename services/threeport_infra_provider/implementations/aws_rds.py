@@ -24,6 +24,7 @@ from threeport_infra_provider.cloud.aws import AwsAccess, AwsError
 from threeport_infra_provider.domain import outputs
 from threeport_infra_provider.domain.services import parameters
 from threeport_infra_provider.implementations.aws_common import AwsBase, failed, resource_name, tag_list
+from threeport_infra_provider.implementations.aws_network import delete_security_groups, network, security_group
 from threeport_infra_provider.implementations.base import CloudResource, Converged, Inventory, Refused
 
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
@@ -62,21 +63,6 @@ class Wanted:
         )
 
 
-def _network(ec2: Any, wanted: Wanted) -> tuple[str, list[str], list[str]]:
-    """The VPC, subnets and allowed CIDRs: from the parameters, else the default VPC's."""
-    if wanted.vpc:
-        vpcs = ec2.describe_vpcs(VpcIds=[wanted.vpc])["Vpcs"]
-    else:
-        vpcs = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
-        if not vpcs:
-            raise Refused("the region has no default VPC: give vpcId and subnetIds in the ServiceClass parameters")
-    vpc = vpcs[0]
-    subnets = list(wanted.subnets) or [
-        s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]
-    ]
-    return str(vpc["VpcId"]), subnets, list(wanted.cidrs) or [str(vpc["CidrBlock"])]
-
-
 class RdsImplementation(AwsBase):
     name = "aws-rds"
 
@@ -90,12 +76,13 @@ class RdsImplementation(AwsBase):
         port = PORTS[wanted.engine]
         try:
             vpc, subnets, cidrs = await access.call(
-                "finding the network", lambda: _network(access.client("ec2", region), wanted)
+                "finding the network",
+                lambda: network(access.client("ec2", region), wanted.vpc, wanted.subnets, wanted.cidrs),
             )
             await record(CloudResource(type=SECURITY_GROUP, id=ident, region=region, state="creating"))
             group = await access.call(
                 f"creating security group {ident}",
-                lambda: self._security_group(access, region, service, ident, vpc, port, cidrs),
+                lambda: security_group(access.client("ec2", region), service, ident, vpc, port, cidrs),
             )
             await record(CloudResource(type=SECURITY_GROUP, id=group, region=region, state="available"))
             await record(CloudResource(type=SUBNET_GROUP, id=ident, region=region, state="creating"))
@@ -134,36 +121,6 @@ class RdsImplementation(AwsBase):
         ready = status == "available" and bool(host)
         message = f"{wanted.engine} {ident} ({instance.get('DBInstanceClass')}) is {status or 'being created'}"
         return Converged(ready, message, found if ready else outputs.Outputs(), inventory, drift, changes)
-
-    @staticmethod
-    def _security_group(
-        access: AwsAccess,
-        region: str,
-        service: managed_service_pb2.ManagedService,
-        ident: str,
-        vpc: str,
-        port: int,
-        cidrs: list[str],
-    ) -> str:
-        ec2 = access.client("ec2", region)
-        found = ec2.describe_security_groups(
-            Filters=[{"Name": "group-name", "Values": [ident]}, {"Name": "vpc-id", "Values": [vpc]}]
-        )["SecurityGroups"]
-        if found:
-            return str(found[0]["GroupId"])
-        group = ec2.create_security_group(
-            GroupName=ident,
-            Description=f"threeport {service.name}: {service.spec.type} clients",
-            VpcId=vpc,
-            TagSpecifications=[{"ResourceType": "security-group", "Tags": tag_list(service)}],
-        )["GroupId"]
-        ec2.authorize_security_group_ingress(
-            GroupId=group,
-            IpPermissions=[
-                {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": c} for c in cidrs]}
-            ],
-        )
-        return str(group)
 
     @staticmethod
     def _subnet_group(
@@ -255,11 +212,7 @@ class RdsImplementation(AwsBase):
                 return False
             with contextlib.suppress(rds.exceptions.DBSubnetGroupNotFoundFault):
                 rds.delete_db_subnet_group(DBSubnetGroupName=ident)
-            ec2 = access.client("ec2", region)
-            for group in ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [ident]}])[
-                "SecurityGroups"
-            ]:
-                ec2.delete_security_group(GroupId=group["GroupId"])
+            delete_security_groups(access.client("ec2", region), ident)
             return True
 
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from threeport_infra_provider.cloud.accounts import AccountDirectory
+from threeport_infra_provider.implementations.aws_elasticache import ElastiCacheImplementation
 from threeport_infra_provider.implementations.aws_rds import RdsImplementation
 from threeport_infra_provider.implementations.aws_s3 import S3Implementation
 from threeport_infra_provider.implementations.aws_secretsmanager import SecretsManagerImplementation
@@ -14,6 +15,7 @@ from threeport_runtime.kube.pool import KubePool
 def implementations(pool: KubePool | None, directory: AccountDirectory) -> dict[str, Implementation]:
     found: dict[str, Implementation] = {
         "aws-rds": RdsImplementation(directory),
+        "aws-elasticache": ElastiCacheImplementation(directory),
         "aws-s3": S3Implementation(directory),
         "aws-secretsmanager": SecretsManagerImplementation(directory),
     }
