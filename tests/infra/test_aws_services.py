@@ -131,3 +131,28 @@ async def test_production_services_and_their_release(infra: Infra, moto: Moto, a
     assert len(rds.describe_db_instances()["DBInstances"]) == 1
     kept = await infra.operator.managed_service.get_managed_service(name=db.status.managed_service)
     assert list(kept.status.claims) == []
+
+
+@pytest.fixture
+def fast_drift_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    # This test is about the periodic check, so it shortens its interval (default 300 s).
+    monkeypatch.setenv("THREEPORT_INFRA_DRIFT_CHECK_SECONDS", "1")
+
+
+async def test_periodic_check_reports_and_repairs_drift(
+    fast_drift_check: None, infra: Infra, moto: Moto, account: None
+) -> None:
+    claims = infra.delivery.internal.service_claim
+    await claims.create_service_claim(service_claim_id="files", service_claim=claim(
+        "files", "bucket", "aws-s3", versioned=True))
+    files = await ready_claim(infra, "serviceClaims/files")
+    bucket = files.status.outputs.values["name"]
+    s3: Any = moto.client("s3")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+
+    async def reported() -> bool:
+        page = await infra.operator.infra_event.list_events_page(parent=files.status.managed_service, page_size=100)
+        return any(e.reason == "Drift" and "versioning was Suspended" in e.message for e in page.events)
+
+    await wait_until(reported, within=30, what="a Drift event")
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
