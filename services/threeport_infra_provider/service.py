@@ -66,6 +66,8 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
 
         pool = runtime.kube_pool(connection)
 
+    offered = implementations(pool, directory)
+
     server.add_servicer(
         PACKAGE + "AccountService",
         account_pb2_grpc.add_AccountServiceServicer_to_server,
@@ -74,12 +76,14 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     server.add_servicer(
         PACKAGE + "ManagedServiceService",
         managed_service_pb2_grpc.add_ManagedServiceServiceServicer_to_server,
-        ManagedServiceServicer(StandardMethods(services, runtime.redis, validate=check_managed_service), claims),
+        ManagedServiceServicer(
+            StandardMethods(services, runtime.redis, validate=check_managed_service), claims, offered
+        ),
     )
     server.add_servicer(
         PACKAGE + "ServiceClaimService",
         service_claim_pb2_grpc.add_ServiceClaimServiceServicer_to_server,
-        ServiceClaimServicer(StandardMethods(claims, runtime.redis, validate=check_claim)),
+        ServiceClaimServicer(StandardMethods(claims, runtime.redis, validate=check_claim), offered),
     )
     server.add_servicer(
         PACKAGE + "ClusterInfraService",

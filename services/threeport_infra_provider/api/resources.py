@@ -4,7 +4,7 @@ cluster-manager's ``eks`` driver) and EventService."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 from threeport.infra.v1alpha1 import (
@@ -17,18 +17,24 @@ from threeport.infra.v1alpha1 import (
     service_claim_pb2,
     service_claim_pb2_grpc,
 )
+from threeport_infra_provider.domain.services import IMPLEMENTATIONS
+from threeport_infra_provider.implementations.registry import unavailable_reason
 from threeport_infra_provider.store.repositories import Claims
-from threeport_runtime.errors import FailedPrecondition
+from threeport_runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from threeport_runtime.reconcile.events import EventLister
 from threeport_runtime.rpc.standard_methods import StandardMethods
 
 
 class ManagedServiceServicer(managed_service_pb2_grpc.ManagedServiceServiceServicer):
-    def __init__(self, methods: StandardMethods[managed_service_pb2.ManagedService], claims: Claims):
+    def __init__(
+        self, methods: StandardMethods[managed_service_pb2.ManagedService], claims: Claims, offered: Collection[str]
+    ):
         self._methods = methods
         self._claims = claims
+        self._offered = offered
 
     async def CreateManagedService(self, request: Any, context: Any) -> managed_service_pb2.ManagedService:
+        _check_offered(request.managed_service.spec.implementation, self._offered)
         return await self._methods.create(request)
 
     async def GetManagedService(self, request: Any, context: Any) -> managed_service_pb2.ManagedService:
@@ -37,7 +43,31 @@ class ManagedServiceServicer(managed_service_pb2_grpc.ManagedServiceServiceServi
     async def ListManagedServices(self, request: Any, context: Any) -> Any:
         return await self._methods.list(request, managed_service_pb2.ListManagedServicesResponse)
 
-    async def UpdateManagedService(self, request: Any, context: Any) -> managed_service_pb2.ManagedService:
+    async def UpdateManagedService(
+        self, request: managed_service_pb2.UpdateManagedServiceRequest, context: Any
+    ) -> managed_service_pb2.ManagedService:
+        current = await self._methods.repository.find(request.managed_service.name)
+        if current is not None:
+            paths = list(request.update_mask.paths) or ["spec"]
+            merged = managed_service_pb2.ManagedService()
+            merged.CopyFrom(current)
+            if any(path == "spec" for path in paths):
+                merged.spec.CopyFrom(request.managed_service.spec)
+            fixed = [
+                (f, getattr(current.spec, f), getattr(merged.spec, f))
+                for f in ("type", "implementation", "account", "region", "cluster", "namespace")
+            ]
+            changed = [field for field, before, after in fixed if before != after]
+            if changed:
+                raise InvalidArgument.for_fields(
+                    [
+                        FieldViolation(
+                            f"managed_service.spec.{field}",
+                            "cannot change: create a new service, move the data, then delete this one",
+                        )
+                        for field in changed
+                    ]
+                )
         return await self._methods.update(request)
 
     async def DeleteManagedService(
@@ -61,11 +91,19 @@ class ManagedServiceServicer(managed_service_pb2_grpc.ManagedServiceServiceServi
             yield response
 
 
+def _check_offered(implementation: str, offered: Collection[str]) -> None:
+    """A known implementation this process cannot run is refused before anything is written."""
+    if implementation in IMPLEMENTATIONS and implementation not in offered:
+        raise FailedPrecondition(unavailable_reason(implementation), reason="IMPLEMENTATION_UNAVAILABLE")
+
+
 class ServiceClaimServicer(service_claim_pb2_grpc.ServiceClaimServiceServicer):
-    def __init__(self, methods: StandardMethods[service_claim_pb2.ServiceClaim]):
+    def __init__(self, methods: StandardMethods[service_claim_pb2.ServiceClaim], offered: Collection[str]):
         self._methods = methods
+        self._offered = offered
 
     async def CreateServiceClaim(self, request: Any, context: Any) -> service_claim_pb2.ServiceClaim:
+        _check_offered(request.service_claim.spec.implementation, self._offered)
         return await self._methods.create(request)
 
     async def GetServiceClaim(self, request: Any, context: Any) -> service_claim_pb2.ServiceClaim:

@@ -12,6 +12,16 @@ from threeport_infra_provider.implementations.local import LocalImplementation
 from threeport_runtime.kube.pool import KubePool
 
 
+def unavailable_reason(name: str) -> str:
+    """Why an implementation this process knows is not offered (only ``local`` can be missing)."""
+    if name == "local":
+        return (
+            "the local implementation runs services in the consumer's cluster and needs the "
+            "cluster-manager: set THREEPORT_BACKEND_CLUSTERS on the infra-provider"
+        )
+    return f"no implementation {name!r}"
+
+
 def implementations(pool: KubePool | None, directory: AccountDirectory) -> dict[str, Implementation]:
     found: dict[str, Implementation] = {
         "aws-rds": RdsImplementation(directory),

@@ -22,6 +22,7 @@ from threeport_infra_provider.implementations.base import (
     ImplementationError,
     Refused,
 )
+from threeport_infra_provider.implementations.registry import unavailable_reason
 from threeport_infra_provider.store.repositories import ManagedServices
 from threeport_infra_provider.store.sealed import SealedSecrets
 from threeport_runtime.conditions import FALSE, set_condition
@@ -60,7 +61,7 @@ class ManagedServiceReconciler:
             return None
         implementation = self._implementations.get(service.spec.implementation)
         if implementation is None:
-            raise PermanentError("UnknownImplementation", f"no implementation {service.spec.implementation!r}")
+            raise PermanentError("ImplementationUnavailable", unavailable_reason(service.spec.implementation))
         if service.HasField("delete_time"):
             return await self._delete(service, implementation)
         if not await self._services.add_finalizer(name, FINALIZER):
