@@ -3,9 +3,10 @@
 Controllers:
 
 - ``delivery.deployment``: the Deployment reconciler; woken by deployment changes, by changes
-  to applications and environments (registry streams) and by cluster claim changes
-  (cluster-manager stream), and resynced periodically (which is also what corrects drift).
-- ``delivery.builds``: the registry's Build stream (CREATED) to image overrides.
+  to applications, environments and builds (registry streams; a build wakes the deployments of
+  its application, which derive their images from the newest matching build themselves) and by
+  cluster claim changes (cluster-manager stream), and resynced periodically (which is also what
+  corrects drift and what makes a lost build event cost latency, never a rollout).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from threeport_workload_delivery.api.validation import check_deployment
 from threeport_workload_delivery.backends import Backends
 from threeport_workload_delivery.config import DeliveryConfig
 from threeport_workload_delivery.k8s.pool import ClientPool
-from threeport_workload_delivery.reconcilers.builds import BuildReconciler, no_keys
 from threeport_workload_delivery.reconcilers.claims import Claimer
 from threeport_workload_delivery.reconcilers.deployment import DeploymentReconciler
 from threeport_workload_delivery.store.releases import ReleaseStore
@@ -45,6 +45,8 @@ from threeport_workload_delivery.store.tables import SCHEMA, DeploymentRow
 
 FILTERS = {"spec.application": "spec.application", "spec.environment": "spec.environment"}
 CHANGED = frozenset({change_event_pb2.CHANGE_TYPE_UPDATED, change_event_pb2.CHANGE_TYPE_CREATED})
+# A build is reported (CREATED), then the registry records the environments it matches.
+BUILD_CHANGES = frozenset({change_event_pb2.CHANGE_TYPE_CREATED, change_event_pb2.CHANGE_TYPE_STATUS_CHANGED})
 
 
 def registrar(add_to_server: Callable[[Any, Any], None], servicer: Any) -> Callable[[Any], None]:
@@ -100,6 +102,10 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     async def by_environment(event: change_event_pb2.ChangeEvent) -> list[str]:
         return await deployments_where("spec.environment", event)
 
+    async def by_build(event: change_event_pb2.ChangeEvent) -> list[str]:
+        # projects/P/applications/A/builds/B -> the deployments of A.
+        return await deployments_where("spec.application", event)
+
     async def by_claim_owner(event: change_event_pb2.ChangeEvent) -> list[str]:
         try:
             claim = await clusters.internal.cluster_claim.get_cluster_claim(name=event.name)
@@ -112,7 +118,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         async for name in deployments.iter_names():
             yield name
 
-    controller = runtime.controller(
+    runtime.controller(
         "delivery.deployment",
         reconciler,
         watches=[
@@ -121,20 +127,15 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
                   changes=CHANGED),
             Watch(resource_stream(prefix, "threeport.registry.v1alpha1.Environment"), keys=by_environment,
                   changes=CHANGED),
+            Watch(resource_stream(prefix, "threeport.registry.v1alpha1.Build"), keys=by_build,
+                  changes=BUILD_CHANGES),
             Watch(resource_stream(prefix, "threeport.clusters.v1alpha1.ClusterClaim"), keys=by_claim_owner,
                   changes=frozenset({change_event_pb2.CHANGE_TYPE_STATUS_CHANGED})),
         ],
         list_keys=names,
         on_permanent_error=stall_writer(deployments),
     )
-    runtime.controller(
-        "delivery.builds",
-        BuildReconciler(deployments, registry),
-        watches=[Watch(resource_stream(prefix, "threeport.registry.v1alpha1.Build"),
-                       changes=frozenset({change_event_pb2.CHANGE_TYPE_CREATED}))],
-        list_keys=no_keys,
-    )
-    actions = Actions(methods, releases, registry, controller.enqueue)
+    actions = Actions(methods, releases, registry)
     planner = Planner(methods, releases, registry, backends, claimer, pool)
     registrations: list[tuple[str, Callable[[Any, Any], None], Any]] = [
         ("DeploymentService", deployment_pb2_grpc.add_DeploymentServiceServicer_to_server,

@@ -227,8 +227,8 @@ LatestBuilds = Callable[[str, str], Awaitable[list[build_pb2.Build]]]
 def new_build_id() -> str:
     """Sortable by report time, unique without coordination: `b20261125t043512123456-1a2b3c`.
 
-    Consumers take the greater id as the newer build (workload-delivery's ``build_newer``, the
-    application's ``latest_builds``), so the time goes down to microseconds: two builds reported
+    Consumers take the greater id as the newer build (``ListLatestBuilds``, workload-delivery's
+    image derivation, the application's ``latest_builds``), so the time goes down to microseconds: two builds reported
     in the same second must still sort in the order they were reported.
     """
     return f"b{datetime.now(UTC):%Y%m%dt%H%M%S%f}-{secrets.token_hex(3)}"

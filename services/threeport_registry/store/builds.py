@@ -8,7 +8,7 @@ Build ids sort by report time, so the greatest name is the newest build.
 from __future__ import annotations
 
 from sqlalchemy import select, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, distinct_on
 
 from threeport_registry.store.tables import BuildRow
 from threeport_runtime.db.engine import Database
@@ -26,7 +26,7 @@ async def latest_matching(db: Database, application: str, environment: str) -> l
             BuildRow.status["environments"].contains(type_coerce([environment], JSONB)),
         )
         .order_by(component, BuildRow.name.desc())
-        .distinct(component)
+        .ext(distinct_on(component))
     )
     async with db.session() as session:
         return list((await session.scalars(query)).all())

@@ -18,7 +18,7 @@ from threeport_workload_delivery.backends import Backends
 from threeport_workload_delivery.domain import names
 from threeport_workload_delivery.domain.dependencies import provider_of
 from threeport_workload_delivery.domain.diffing import in_sync, object_key, unified_diff
-from threeport_workload_delivery.domain.rendering import DependencyOutputs, RenderError
+from threeport_workload_delivery.domain.rendering import DependencyOutputs, RenderError, image_of
 from threeport_workload_delivery.k8s.client import KubeError
 from threeport_workload_delivery.k8s.pool import ClientPool
 from threeport_workload_delivery.reconcilers.claims import Claimer
@@ -66,7 +66,8 @@ class Planner:
         root = Node(kind="deployment", name=deployment.name,
                     state=deployment.state if exists else state_pb2.STATE_PENDING,
                     message=f"{deployment.spec.application} in {deployment.spec.environment}, namespace "
-                            f"{inputs.namespace}" + ("" if exists else " (would be created)"))
+                            f"{inputs.namespace}" + ("" if exists else " (would be created)") + "; images: "
+                            + ", ".join(f"{c}: {image_of(s.image)} ({s.message})" for c, s in inputs.sources.items()))
         claim = await self._claimer.find_cluster(deployment) if exists else None
         cluster = claim.status.cluster if claim is not None else ""
         if claim is not None:

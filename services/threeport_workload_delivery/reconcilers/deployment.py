@@ -30,6 +30,7 @@ from threeport_runtime.reconcile.result import PermanentError, Result, Temporary
 from threeport_runtime.reconcile.status import mark_ready
 from threeport_workload_delivery.config import DeliveryConfig
 from threeport_workload_delivery.domain import changes, names
+from threeport_workload_delivery.domain import images as image_sources
 from threeport_workload_delivery.domain.diffing import ObjectKey, describe, in_sync, object_key
 from threeport_workload_delivery.domain.rendering import (
     Manifest,
@@ -58,6 +59,7 @@ log = logging.getLogger(__name__)
 
 Deployment = deployment_pb2.Deployment
 PLACED, DEPENDENCIES_READY, APPLIED, AVAILABLE_CONDITION = "Placed", "DependenciesReady", "Applied", "Available"
+PAUSED = "Paused"
 ACTIVE_APPROVALS = (release_pb2.APPROVAL_STATE_UNSPECIFIED, release_pb2.APPROVAL_STATE_APPROVED)
 
 
@@ -73,6 +75,7 @@ class Observation:
     pending_release: int | None = None
     rollout: deployment_pb2.RolloutStatus | None = None
     outputs: dict[str, str] | None = None
+    images: dict[str, deployment_pb2.ImageSource] | None = None
     ready: tuple[bool, str, str] = (False, "Reconciling", "")
     stalled: bool = False
 
@@ -135,8 +138,11 @@ class DeploymentReconciler:
     # -- converge ------------------------------------------------------------------------------
 
     async def _converge(self, deployment: Deployment, seen: Observation) -> Result:
+        if deployment.spec.paused:
+            seen.conditions[PAUSED] = (True, "Paused", "rollouts are paused: new releases are recorded, not applied")
         inputs = await load_inputs(self._registry, self._releases, deployment)
         seen.namespace = inputs.namespace
+        seen.images = dict(inputs.sources)
         binding = await self._claimer.claim_cluster(deployment, inputs.application, inputs.environment)
         seen.cluster = binding.cluster
         seen.conditions[PLACED] = (binding.ready, binding.reason, binding.message)
@@ -173,10 +179,15 @@ class DeploymentReconciler:
             latest = await self._new_release(deployment, inputs, objects, latest)
         target, pending = await self._target(deployment, latest)
         seen.pending_release = pending.release.number if pending is not None else 0
+        held: tuple[str, str] | None = None
+        if pending is not None:
+            held = ("AwaitingApproval", f"release {pending.release.number} waits for approval: tptctl approve "
+                                        f"deployment {names.last_segment(deployment.name)}")
+        if deployment.spec.paused:
+            target, held = await self._paused(deployment, latest, target, held, seen)
         if target is None:
-            raise NotReady("AwaitingApproval",
-                           f"release {latest.release.number} waits for approval: tptctl approve deployment "
-                           f"{names.last_segment(deployment.name)}", 30.0)
+            assert held is not None
+            raise NotReady(held[0], held[1], 30.0)
         if target is not latest:
             try:
                 objects = render_inputs(deployment, inputs, spec_of(target), dict(target.release.images), outputs)
@@ -185,7 +196,23 @@ class DeploymentReconciler:
             outputs_spec = spec_of(target)
         else:
             outputs_spec = inputs.spec
-        return await self._apply_and_observe(deployment, inputs, target, pending, objects, outputs_spec, seen)
+        return await self._apply_and_observe(deployment, inputs, target, held, objects, outputs_spec, seen)
+
+    async def _paused(
+        self, deployment: Deployment, latest: StoredRelease, target: StoredRelease | None,
+        held: tuple[str, str] | None, seen: Observation,
+    ) -> tuple[StoredRelease | None, tuple[str, str] | None]:
+        """While paused, the release running now stays; newer ones are recorded, not applied."""
+        running = deployment.status.current_release
+        if target is not None and target.release.number == running:
+            return target, held
+        newest = latest.release.number
+        message = (f"paused: release {newest} is recorded, not applied; release {running} keeps running until "
+                   f"spec.paused is false" if running else
+                   f"paused before the first rollout: release {newest} is recorded, not applied")
+        seen.conditions[PAUSED] = (True, "Paused", message)
+        stored = await self._releases.get_number(deployment.name, running) if running else None
+        return stored, ("Paused", message)
 
     async def _target(
         self, deployment: Deployment, latest: StoredRelease
@@ -205,10 +232,13 @@ class DeploymentReconciler:
         change = changes.read_change(dict(deployment.annotations))
         if change is not None and await self._releases.by_change(deployment.name, change.id) is not None:
             change = None  # Already used by an earlier release.
+        built = image_sources.new_builds(dict(previous.release.images) if previous else {}, inputs.sources)
         if change is not None:
             reason, message = change.reason_value, change.message
         elif previous is None:
             reason, message = release_pb2.RELEASE_REASON_INITIAL, "first release"
+        elif built:
+            reason, message = release_pb2.RELEASE_REASON_BUILD, "; ".join(b.message for b in built)
         else:
             reason = release_pb2.RELEASE_REASON_SPEC_CHANGE
             message = f"application generation {inputs.application.generation}"
@@ -222,7 +252,7 @@ class DeploymentReconciler:
             resolved=inputs.resolved,
             manifests=[manifest_yaml(redacted(o)) for o in objects],
             source_release=change.source_release if change else "",
-            build=change.build if change else "",
+            build=change.build if change else built[0].image.build if built else "",
             created_by=change.created_by if change and change.created_by else "workload-delivery",
             approval=(release_pb2.APPROVAL_STATE_PENDING if inputs.environment.spec.require_approval
                       else release_pb2.APPROVAL_STATE_UNSPECIFIED),
@@ -242,7 +272,7 @@ class DeploymentReconciler:
         return stored
 
     async def _apply_and_observe(
-        self, deployment: Deployment, inputs: Inputs, target: StoredRelease, pending: StoredRelease | None,
+        self, deployment: Deployment, inputs: Inputs, target: StoredRelease, held: tuple[str, str] | None,
         objects: list[Manifest], outputs_spec: object, seen: Observation,
     ) -> Result:
         number = target.release.number
@@ -291,9 +321,8 @@ class DeploymentReconciler:
             seen.conditions[AVAILABLE_CONDITION] = (True, "Available", assessment.message)
             if was_phase != AVAILABLE:
                 await self._record(deployment, NORMAL, "RolloutComplete", f"release {number} is available")
-            if pending is not None:
-                seen.ready = (False, "AwaitingApproval",
-                              f"release {number} runs; release {pending.release.number} waits for approval")
+            if held is not None:
+                seen.ready = (False, held[0], f"release {number} runs; {held[1]}")
                 return Result(requeue_after=self._config.drift_interval)
             seen.ready = (True, "Available", f"release {number} is available")
             return Result(requeue_after=self._config.drift_interval)
@@ -369,6 +398,12 @@ class DeploymentReconciler:
             if seen.outputs is not None:
                 status.outputs.clear()
                 status.outputs.update(seen.outputs)
+            if seen.images is not None:
+                status.images.clear()
+                for component, source in seen.images.items():
+                    status.images[component].CopyFrom(source)
+            if not stored.spec.paused:
+                remove_condition(stored.conditions, PAUSED)
             for kind, (ok, reason, message) in seen.conditions.items():
                 set_condition(stored.conditions, kind, ok, reason=reason, message=message,
                               observed_generation=stored.generation)

@@ -1,6 +1,7 @@
 """Gathers what a deployment should run: its application and environment from the registry,
 the namespace, the configuration source (live spec, or a release pinned by a rollback), the
-images, the resolved service classes, and the rendered objects. Shared by the reconciler and
+images (``domain.images``: pins, the newest matching build, promotions and rollbacks), the
+resolved service classes, and the rendered objects. Shared by the reconciler and
 Plan, so a plan shows exactly what a reconcile would do.
 """
 
@@ -14,6 +15,7 @@ from threeport.delivery.v1alpha1 import deployment_pb2, release_pb2
 from threeport.registry.v1alpha1 import application_pb2, environment_pb2
 from threeport.sdk import ApiError, AsyncClient, NotFoundError
 from threeport_workload_delivery.domain import changes, names
+from threeport_workload_delivery.domain import images as image_sources
 from threeport_workload_delivery.domain.dependencies import provider_of
 from threeport_workload_delivery.domain.namespaces import NamespaceError, namespace_for
 from threeport_workload_delivery.domain.rendering import DependencyOutputs, Manifest, RenderInput, render
@@ -38,23 +40,12 @@ class Inputs:
     namespace: str
     spec: application_pb2.ApplicationSpec
     pinned_release: int
-    images: dict[str, release_pb2.ImageRef]
+    sources: dict[str, deployment_pb2.ImageSource]
     resolved: dict[str, str] = field(default_factory=dict)
 
-
-def desired_images(
-    spec: application_pb2.ApplicationSpec, overrides: dict[str, release_pb2.ImageRef]
-) -> dict[str, release_pb2.ImageRef]:
-    """Per component: the deployment's override (builds, promotions, rollbacks), else the
-    application's own image."""
-    images: dict[str, release_pb2.ImageRef] = {}
-    for component, definition in sorted(spec.components.items()):
-        override = overrides.get(component)
-        if override is not None and override.image:
-            images[component] = override
-        else:
-            images[component] = release_pb2.ImageRef(image=definition.image)
-    return images
+    @property
+    def images(self) -> dict[str, release_pb2.ImageRef]:
+        return image_sources.images_of(self.sources)
 
 
 def spec_of(stored: StoredRelease) -> application_pb2.ApplicationSpec:
@@ -92,8 +83,10 @@ async def load_inputs(
             spec = spec_of(stored)
         else:
             pinned = 0
-    images = desired_images(spec, dict(deployment.spec.images))
-    return Inputs(project, application, environment, namespace, spec, pinned, images)
+    builds = await registry.build.list_latest_builds(parent=app_name, environment=env_name)
+    sources = image_sources.derive(spec, dict(deployment.spec.images), dict(builds.builds),
+                            image_sources.read_record(dict(deployment.annotations)))
+    return Inputs(project, application, environment, namespace, spec, pinned, sources)
 
 
 async def resolve_classes(registry: AsyncClient, inputs: Inputs) -> dict[str, str]:
