@@ -89,8 +89,7 @@ class Planner:
         for dep_name, dep in sorted(inputs.spec.dependencies.items()):
             provider = provider_of(dep.type)
             if provider == "application":
-                result = await self._claimer.claim_dependency(deployment, dep_name, dep, inputs.environment,
-                                                              cluster, inputs.namespace, "")
+                result = await self._claimer.application_dependency(deployment, dep_name, dep)
                 status = result.status
                 if result.outputs is not None:
                     outputs[dep_name] = result.outputs

@@ -4,8 +4,11 @@ dependencies resolved from the other deployment in the same environment.
 
 Claim names are derived from the deployment's uid and the dependency name, and creates carry a
 request id, so a crash between creating a claim and recording it never makes a second one.
-A provider that is not configured, not implemented or unavailable leaves the dependency
-Pending with reason ``NoProvider``.
+Claims are converged, not just ensured: ``CLAIM_KINDS`` says per provider how to reach it; a
+claim whose class, params or placement no longer match is updated, and the reconciler releases
+claims of dependencies the application no longer declares. A provider that is not configured,
+not implemented or unavailable leaves the dependency Pending with reason ``NoProvider``; during
+a release an unavailable provider is waited for, since it may still hold the resources.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import field_mask_pb2, json_format
 
 from threeport.addons.v1alpha1 import addon_claim_pb2
 from threeport.clusters.v1alpha1 import cluster_claim_pb2
@@ -23,6 +26,7 @@ from threeport.delivery.v1alpha1 import deployment_pb2
 from threeport.infra.v1alpha1 import service_claim_pb2
 from threeport.registry.v1alpha1 import application_pb2, environment_pb2
 from threeport.sdk import (
+    AbortedError,
     AlreadyExistsError,
     ApiError,
     AsyncClient,
@@ -31,8 +35,8 @@ from threeport.sdk import (
     UnimplementedError,
 )
 from threeport_workload_delivery.backends import Backends
-from threeport_workload_delivery.domain import names
-from threeport_workload_delivery.domain.dependencies import provider_of
+from threeport_workload_delivery.domain import claims, names
+from threeport_workload_delivery.domain.dependencies import Provider, provider_of
 from threeport_workload_delivery.domain.rendering import DependencyOutputs
 
 READY = "Ready"
@@ -41,6 +45,29 @@ READY_STATE = state_pb2.STATE_READY
 FAILED = state_pb2.STATE_FAILED
 
 FindDeployment = Callable[[str], Awaitable[deployment_pb2.Deployment | None]]
+
+
+@dataclass(frozen=True)
+class ClaimKind:
+    """How to reach the provider of one kind of claim: the SDK client (``backend``), its
+    internal API (``api``: get_/create_/update_/delete_<api>), the message, and what to tell
+    people when it is missing. Readiness is the claim's Ready condition for its current
+    generation; outputs are ``status.outputs`` (values and secrets) for every kind."""
+
+    collection: str
+    backend: str
+    api: str
+    message: type[Any]
+    service: str
+    variable: str
+
+
+CLAIM_KINDS: dict[Provider, ClaimKind] = {
+    "addons": ClaimKind("addonClaims", "addons", "addon_claim", addon_claim_pb2.AddonClaim, "addon-manager",
+                        "THREEPORT_BACKEND_ADDONS"),
+    "infra": ClaimKind("serviceClaims", "infra", "service_claim", service_claim_pb2.ServiceClaim, "infra-provider",
+                       "THREEPORT_BACKEND_INFRA"),
+}
 
 
 @dataclass(frozen=True)
@@ -69,6 +96,12 @@ def _ready(conditions: Any) -> condition_pb2.Condition | None:
 def _is_ready(resource: Any) -> bool:
     ready = _ready(resource.conditions)
     return ready is not None and ready.status == condition_pb2.CONDITION_STATUS_TRUE
+
+
+def _observed(resource: Any) -> int:
+    """The generation the Ready condition speaks for (a claim without one speaks for any)."""
+    ready = _ready(resource.conditions)
+    return int(ready.observed_generation or resource.generation) if ready is not None else 0
 
 
 def _not_ready_reason(resource: Any, default: str) -> tuple[str, str]:
@@ -160,98 +193,77 @@ class Claimer:
 
     # -- dependencies ----------------------------------------------------------------------------
 
+    def _api(self, kind: ClaimKind) -> Any | None:
+        client: AsyncClient | None = getattr(self._backends, kind.backend)
+        return None if client is None else getattr(client.internal, kind.api)
+
     async def claim_dependency(
-        self, deployment: deployment_pb2.Deployment, name: str, dep: application_pb2.Dependency,
-        environment: environment_pb2.Environment, cluster: str, namespace: str,
-        implementation: str,
+        self, deployment: deployment_pb2.Deployment, desired: claims.DesiredClaim,
     ) -> DependencyResult:
-        provider = provider_of(dep.type)
-        if provider == "application":
-            return await self._application(deployment, name, dep)
-        client = self._backends.addons if provider == "addons" else self._backends.infra
-        variable = "THREEPORT_BACKEND_ADDONS" if provider == "addons" else "THREEPORT_BACKEND_INFRA"
-        if client is None:
-            return no_provider(name, dep, f"is not configured ({variable} is not set)")
-        claim_name = (
-            f"{'addonClaims' if provider == 'addons' else 'serviceClaims'}/"
-            f"{names.claim_id(deployment.name, deployment.uid, name)}"
-        )
+        """Converges one claim: created when missing, updated when its spec no longer says what
+        the application and environment want (class, params, placement), and its state read."""
+        kind = CLAIM_KINDS[desired.provider]
+        dep = application_pb2.Dependency(type=desired.type)
+        api = self._api(kind)
+        if api is None:
+            return no_provider(desired.dependency, dep, f"is not configured ({kind.variable} is not set)")
+        implementation = getattr(desired.spec, "implementation", "")
+        status = deployment_pb2.DependencyStatus(name=desired.dependency, type=desired.type, claim=desired.name,
+                                                 implementation=implementation)
         try:
-            if provider == "addons":
-                claim: Any = await self._addon_claim(client, deployment, claim_name, name, dep, environment, cluster)
-            else:
-                claim = await self._service_claim(
-                    client, deployment, claim_name, name, dep, cluster, namespace, implementation
-                )
+            claim = await self._ensure(api, kind, deployment, desired)
         except UnimplementedError:
-            return no_provider(name, dep, "does not implement claims yet")
+            return no_provider(desired.dependency, dep, "does not implement claims yet")
         except UnavailableError as error:
-            return no_provider(name, dep, f"is unavailable ({error.message})")
-        status = deployment_pb2.DependencyStatus(
-            name=name, type=dep.type, claim=claim_name, implementation=implementation
-        )
-        if _is_ready(claim):
+            return no_provider(desired.dependency, dep, f"is unavailable ({error.message})")
+        if isinstance(claim, str):
+            status.state, status.reason, status.message = PENDING, "Updating", claim
+            return DependencyResult(status, None)
+        if _is_ready(claim) and claim.generation == _observed(claim):
             status.state = READY_STATE
             status.reason = "Bound"
             outputs = claim.status.outputs
             return DependencyResult(
-                status, DependencyOutputs(dep.type, dict(outputs.values), dict(outputs.secrets))
+                status, DependencyOutputs(desired.type, dict(outputs.values), dict(outputs.secrets))
             )
         status.state = PENDING
         status.reason, status.message = _not_ready_reason(claim, "Claimed")
         return DependencyResult(status, None)
 
-    async def _addon_claim(
-        self, client: AsyncClient, deployment: deployment_pb2.Deployment, claim_name: str, name: str,
-        dep: application_pb2.Dependency, environment: environment_pb2.Environment, cluster: str,
-    ) -> addon_claim_pb2.AddonClaim:
-        api = client.internal.addon_claim
+    async def _ensure(
+        self, api: Any, kind: ClaimKind, deployment: deployment_pb2.Deployment, desired: claims.DesiredClaim
+    ) -> Any:
+        """The live claim after create-or-update; a sentence instead when the update is refused."""
+        get = getattr(api, f"get_{kind.api}")
         try:
-            return await api.get_addon_claim(name=claim_name, timeout=5)
+            live = await get(name=desired.name, timeout=5)
         except NotFoundError:
-            pass
-        claim = addon_claim_pb2.AddonClaim(
-            spec=addon_claim_pb2.AddonClaimSpec(
-                owner=deployment.name, type=dep.type, cluster=cluster, params=dep.params,
-                project=f"projects/{names.project_of(deployment.name)}", environment=environment.name,
-                **{"class": getattr(dep, "class")},
-            )
-        )
+            message = kind.message(spec=desired.spec)
+            try:
+                return await getattr(api, f"create_{kind.api}")(
+                    **{f"{kind.api}_id": names.last_segment(desired.name), kind.api: message},
+                    request_id=f"delivery:{deployment.uid}:{desired.dependency}", timeout=5,
+                )
+            except AlreadyExistsError:
+                return await get(name=desired.name, timeout=5)
+        changed = claims.differs(desired.spec, live.spec)
+        if not changed or live.HasField("delete_time"):
+            return live
+        wanted = kind.message(name=desired.name, etag=live.etag, spec=desired.spec)
         try:
-            return await api.create_addon_claim(
-                addon_claim_id=names.last_segment(claim_name), addon_claim=claim,
-                request_id=f"delivery:{deployment.uid}:{name}", timeout=5,
-            )
-        except AlreadyExistsError:
-            return await api.get_addon_claim(name=claim_name, timeout=5)
+            return await getattr(api, f"update_{kind.api}")(
+                **{kind.api: wanted}, update_mask=field_mask_pb2.FieldMask(paths=["spec"]), timeout=5)
+        except UnimplementedError:
+            return (f"{desired.name} has a different {', '.join(changed)}, and the {kind.service} cannot update "
+                    "claims yet")
+        except AbortedError:
+            return f"{desired.name} changed meanwhile; updating its {', '.join(changed)} again"
 
-    async def _service_claim(
-        self, client: AsyncClient, deployment: deployment_pb2.Deployment, claim_name: str, name: str,
-        dep: application_pb2.Dependency, cluster: str, namespace: str, implementation: str,
-    ) -> service_claim_pb2.ServiceClaim:
-        api = client.internal.service_claim
-        try:
-            return await api.get_service_claim(name=claim_name, timeout=5)
-        except NotFoundError:
-            pass
-        claim = service_claim_pb2.ServiceClaim(
-            spec=service_claim_pb2.ServiceClaimSpec(
-                owner=deployment.name, dependency=name, type=dep.type, implementation=implementation,
-                parameters=dep.params if dep.HasField("params") else struct_pb2.Struct(),
-                cluster=cluster, namespace=namespace, **{"class": getattr(dep, "class")},
-            )
-        )
-        try:
-            return await api.create_service_claim(
-                service_claim_id=names.last_segment(claim_name), service_claim=claim,
-                request_id=f"delivery:{deployment.uid}:{name}", timeout=5,
-            )
-        except AlreadyExistsError:
-            return await api.get_service_claim(name=claim_name, timeout=5)
-
-    async def _application(
+    async def application_dependency(
         self, deployment: deployment_pb2.Deployment, name: str, dep: application_pb2.Dependency
     ) -> DependencyResult:
+        """An ``application`` dependency: resolved from the other app's deployment in the same
+        environment (its published outputs), nothing claimed."""
         params = _params(dep)
         other_app = str(params.get("application", ""))
         environment = deployment.spec.environment
@@ -291,34 +303,37 @@ class Claimer:
 
     # -- release ---------------------------------------------------------------------------------
 
-    async def release(self, deployment: deployment_pb2.Deployment, claim_names: list[str]) -> list[str]:
-        """Deletes the claims; returns those that still exist (their providers are cleaning up)."""
-        remaining: list[str] = []
-        for claim in claim_names:
-            kind = claim.split("/")[0]
-            try:
-                if kind == "clusterClaims":
-                    api: Any = self._clusters().internal.cluster_claim
-                    await api.delete_cluster_claim(name=claim, allow_missing=True)
-                    getter = api.get_cluster_claim
-                elif kind in ("addonClaims", "serviceClaims"):
-                    client = self._backends.addons if kind == "addonClaims" else self._backends.infra
-                    if client is None:
-                        continue
-                    api = client.internal.addon_claim if kind == "addonClaims" else client.internal.service_claim
-                    deleter = api.delete_addon_claim if kind == "addonClaims" else api.delete_service_claim
-                    getter = api.get_addon_claim if kind == "addonClaims" else api.get_service_claim
-                    await deleter(name=claim, allow_missing=True, timeout=5)
-                else:
-                    continue
-                await getter(name=claim)
-                remaining.append(claim)
-            except NotFoundError:
-                continue
-            except (UnimplementedError, UnavailableError):
-                if kind != "clusterClaims":
-                    continue  # A provider that never existed holds nothing.
-                remaining.append(claim)
-            except ApiError:
-                remaining.append(claim)
-        return remaining
+    async def release_cluster(self, claim: str) -> str:
+        """Deletes the cluster claim; '' once it is gone, else what it waits for."""
+        api: Any = self._clusters().internal.cluster_claim
+        try:
+            await api.delete_cluster_claim(name=claim, allow_missing=True)
+            await api.get_cluster_claim(name=claim)
+        except NotFoundError:
+            return ""
+        except ApiError as error:
+            return f"{claim}: the cluster-manager cannot release it yet ({error.message})"
+        return f"{claim}: the cluster-manager is releasing it"
+
+    async def release_claim(self, claim: str) -> tuple[str, str]:
+        """Deletes an addon or service claim. Returns ('', '') once it is gone, else the reason and
+        a sentence saying what it waits for. A provider that is unavailable (or no longer
+        configured) may still hold the claim's resources, so the claim is waited for, never
+        forgotten; one that never implemented claims never made any."""
+        kind = next(k for k in CLAIM_KINDS.values() if claim.startswith(k.collection + "/"))
+        api = self._api(kind)
+        if api is None:
+            return "NoProvider", (f"{claim}: the {kind.service} is not configured ({kind.variable} is not set), so "
+                                  "it cannot be released")
+        try:
+            await getattr(api, f"delete_{kind.api}")(name=claim, allow_missing=True, timeout=5)
+            await getattr(api, f"get_{kind.api}")(name=claim, timeout=5)
+        except NotFoundError:
+            return "", ""
+        except UnimplementedError:
+            return "", ""
+        except UnavailableError as error:
+            return "ProviderUnavailable", f"{claim}: the {kind.service} is unavailable ({error.message})"
+        except ApiError as error:
+            return "ReleaseFailed", f"{claim}: {error.message}"
+        return "Releasing", f"{claim}: the {kind.service} is releasing it"

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import yaml
 from google.protobuf import json_format
 
-from threeport.common.v1alpha1 import event_pb2
+from threeport.common.v1alpha1 import event_pb2, state_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2, release_pb2
 from threeport.sdk import ApiError, AsyncClient
 from threeport_runtime.conditions import STALLED, TRUE, find_condition, remove_condition, set_condition
@@ -29,7 +29,7 @@ from threeport_runtime.reconcile.events import NORMAL, WARNING, EventRecorder
 from threeport_runtime.reconcile.result import PermanentError, Result, TemporaryError
 from threeport_runtime.reconcile.status import mark_ready
 from threeport_workload_delivery.config import DeliveryConfig
-from threeport_workload_delivery.domain import changes, names
+from threeport_workload_delivery.domain import changes, claims, names
 from threeport_workload_delivery.domain import images as image_sources
 from threeport_workload_delivery.domain.diffing import ObjectKey, describe, in_sync, object_key
 from threeport_workload_delivery.domain.rendering import (
@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 Deployment = deployment_pb2.Deployment
 PLACED, DEPENDENCIES_READY, APPLIED, AVAILABLE_CONDITION = "Placed", "DependenciesReady", "Applied", "Available"
 PAUSED = "Paused"
+PENDING_STATE = state_pb2.STATE_PENDING
 ACTIVE_APPROVALS = (release_pb2.APPROVAL_STATE_UNSPECIFIED, release_pb2.APPROVAL_STATE_APPROVED)
 
 
@@ -152,13 +153,19 @@ class DeploymentReconciler:
             raise NotReady(binding.reason, f"waiting for a cluster: {binding.message}", self._config.poll_interval)
 
         inputs.resolved = await resolve_classes(self._registry, inputs)
+        wanted = {c.dependency: c for c in claims.desired_claims(
+            deployment=deployment.name, deployment_uid=deployment.uid, spec=inputs.spec,
+            environment=inputs.environment.name, cluster=binding.cluster, namespace=inputs.namespace,
+            implementations={k: implementation_of(v) for k, v in inputs.resolved.items()},
+        )}
         results: list[DependencyResult] = []
         for dep_name, dep in sorted(inputs.spec.dependencies.items()):
-            results.append(await self._claimer.claim_dependency(
-                deployment, dep_name, dep, inputs.environment, binding.cluster, inputs.namespace,
-                implementation_of(inputs.resolved.get(dep_name, "")),
-            ))
-        seen.dependencies = [r.status for r in results]
+            if dep_name in wanted:
+                results.append(await self._claimer.claim_dependency(deployment, wanted[dep_name]))
+            else:
+                results.append(await self._claimer.application_dependency(deployment, dep_name, dep))
+        releasing = await self._release_dropped(deployment, {c.name for c in wanted.values()})
+        seen.dependencies = [r.status for r in results] + releasing
         waiting = [r for r in results if not r.ready]
         if waiting:
             summary = "; ".join(f"{r.status.name} ({r.status.type}): {r.status.reason} {r.status.message}".strip()
@@ -213,6 +220,25 @@ class DeploymentReconciler:
         seen.conditions[PAUSED] = (True, "Paused", message)
         stored = await self._releases.get_number(deployment.name, running) if running else None
         return stored, ("Paused", message)
+
+    async def _release_dropped(
+        self, deployment: Deployment, wanted: set[str]
+    ) -> list[deployment_pb2.DependencyStatus]:
+        """Releases the claims this deployment holds (recorded in ``status.dependencies``) that the
+        application no longer declares; those not gone yet stay listed, saying what they wait for."""
+        releasing: list[deployment_pb2.DependencyStatus] = []
+        for held in deployment.status.dependencies:
+            if not claims.is_claim(held.claim) or held.claim in wanted:
+                continue
+            reason, message = await self._claimer.release_claim(held.claim)
+            if not reason:
+                await self._record(deployment, NORMAL, "ClaimReleased",
+                                   f"{held.claim} ({held.name}: {held.type}) released: no longer a dependency")
+                continue
+            releasing.append(deployment_pb2.DependencyStatus(
+                name=held.name, type=held.type, claim=held.claim, implementation=held.implementation,
+                state=PENDING_STATE, reason=reason, message=f"no longer a dependency; {message}"))
+        return releasing
 
     async def _target(
         self, deployment: Deployment, latest: StoredRelease
@@ -359,12 +385,21 @@ class DeploymentReconciler:
                     deployment, f"waiting for {len(live)} Kubernetes objects in {where} to go: {shown}{more}"
                 )
                 return Result(requeue_after=self._config.poll_interval)
-        claims = [self._claimer.cluster_claim_name(deployment)] + [
-            d.claim for d in deployment.status.dependencies if d.claim.startswith(("addonClaims/", "serviceClaims/"))
-        ]
-        remaining = await self._claimer.release(deployment, claims)
-        if remaining:
-            await self._blocked(deployment, "waiting for claims to be released: " + ", ".join(remaining))
+        waiting: list[str] = []
+        if cluster_wait := await self._claimer.release_cluster(self._claimer.cluster_claim_name(deployment)):
+            waiting.append(cluster_wait)
+        unavailable = False
+        for held in deployment.status.dependencies:
+            if claims.is_claim(held.claim):
+                reason, message = await self._claimer.release_claim(held.claim)
+                if reason:
+                    waiting.append(message)
+                    unavailable = unavailable or reason in ("ProviderUnavailable", "NoProvider")
+        if waiting:
+            message = "waiting for claims to be released: " + "; ".join(waiting)
+            if unavailable and message != deployment.status.deletion_blocked_by:
+                await self._record(deployment, WARNING, "WaitingForProvider", message)
+            await self._blocked(deployment, message)
             return Result(requeue_after=self._config.poll_interval)
         await self._record(deployment, NORMAL, "Deleted", "workload objects removed and claims released")
         await self._releases.delete_all(deployment.name)
