@@ -164,6 +164,13 @@ class DeploymentReconciler:
                 results.append(await self._claimer.claim_dependency(deployment, wanted[dep_name]))
             else:
                 results.append(await self._claimer.application_dependency(deployment, dep_name, dep))
+        recorded = {d.name: d.claim for d in deployment.status.dependencies if claims.is_claim(d.claim)}
+        for result in results:
+            # A provider that cannot be reached now may still hold the claim: keep recording it,
+            # so that a later removal or deletion releases it instead of forgetting it.
+            if not result.status.claim and recorded.get(result.status.name) == getattr(
+                    wanted.get(result.status.name), "name", None):
+                result.status.claim = recorded[result.status.name]
         releasing = await self._release_dropped(deployment, {c.name for c in wanted.values()})
         seen.dependencies = [r.status for r in results] + releasing
         waiting = [r for r in results if not r.ready]
