@@ -16,7 +16,6 @@ import grpc
 
 from threeport.common.v1alpha1 import condition_pb2, outputs_pb2
 from threeport.infra.v1alpha1 import service_claim_pb2, service_claim_pb2_grpc
-from threeport.sdk import NotFoundError
 from threeport_runtime.testing import free_port, start_test_service, wait_until
 from threeport_workload_delivery.service import DEFINITION as DELIVERY
 
@@ -144,15 +143,7 @@ async def test_claims_are_created_updated_released_and_waited_for(world, monkeyp
         assert len(provider.claims) == 1
         assert "WaitingForProvider" in {e.reason for e in await stack.events(DEV)}
         await provider.start()
-
-        async def gone() -> bool:
-            try:
-                await stack.admin.deployment.get_deployment(name=DEV)
-            except NotFoundError:
-                return True
-            return False
-
-        await wait_until(gone, within=WITHIN, what="the deletion to finish once the provider is back")
+        await stack.gone(DEV, "the deletion to finish once the provider is back")
         assert provider.claims == {}
     finally:
         await delivery.stop(grace=1.0)
