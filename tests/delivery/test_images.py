@@ -103,8 +103,10 @@ async def test_reapplying_an_unchanged_manifest_changes_nothing_that_runs(stack:
     await stack.deployment_when(DEV, lambda d: d.status.current_release == 2 and is_ready(d), "the build to roll out")
     assert stack.kube.image(NS, "rates-svc") == BUILT
 
-    # The same manifest again (from Git, or a second tools/demo).
-    await stack.admin.deployment.update_deployment(deployment=manifest())
+    # The same manifest again (from Git, or a second tools/demo): the spec says what it said.
+    before = await stack.admin.deployment.get_deployment(name=DEV)
+    reapplied = await stack.admin.deployment.update_deployment(deployment=manifest())
+    assert reapplied.generation == before.generation
     again = await stack.ready(DEV)
     assert again.status.current_release == 2
     assert [r.number for r in await stack.releases(DEV)] == [1, 2]

@@ -22,12 +22,11 @@ from google.protobuf import json_format
 from threeport.common.v1alpha1 import event_pb2, state_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2, release_pb2
 from threeport.sdk import ApiError, AsyncClient
-from threeport_runtime.conditions import STALLED, TRUE, find_condition, remove_condition, set_condition
+from threeport_runtime.conditions import READY, STALLED, TRUE, find_condition, remove_condition, set_condition
 from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.errors import NotFound
 from threeport_runtime.reconcile.events import NORMAL, WARNING, EventRecorder
 from threeport_runtime.reconcile.result import PermanentError, Result, TemporaryError
-from threeport_runtime.reconcile.status import mark_ready
 from threeport_workload_delivery.config import DeliveryConfig
 from threeport_workload_delivery.domain import changes, claims, names
 from threeport_workload_delivery.domain import images as image_sources
@@ -422,6 +421,10 @@ class DeploymentReconciler:
     # -- status --------------------------------------------------------------------------------
 
     async def _write(self, deployment: Deployment, seen: Observation) -> None:
+        # What was observed is about the generation this pass read: if the spec changed
+        # meanwhile, Ready must not claim the newer generation (`--wait` would return early).
+        observed = deployment.generation
+
         def mutate(stored: Deployment) -> None:
             status = stored.status
             if seen.cluster:
@@ -448,12 +451,13 @@ class DeploymentReconciler:
                 remove_condition(stored.conditions, PAUSED)
             for kind, (ok, reason, message) in seen.conditions.items():
                 set_condition(stored.conditions, kind, ok, reason=reason, message=message,
-                              observed_generation=stored.generation)
+                              observed_generation=observed)
             ready, reason, message = seen.ready
-            mark_ready(stored, ready=ready, reason=reason, message=message)
+            set_condition(stored.conditions, READY, ready, reason=reason, message=message,
+                          observed_generation=observed)
             if seen.stalled:
                 set_condition(stored.conditions, STALLED, True, reason=reason, message=message,
-                              observed_generation=stored.generation)
+                              observed_generation=observed)
             else:
                 remove_condition(stored.conditions, STALLED)
 
