@@ -38,7 +38,7 @@ from threeport_workload_delivery.api.validation import check_deployment
 from threeport_workload_delivery.backends import Backends
 from threeport_workload_delivery.config import DeliveryConfig
 from threeport_workload_delivery.k8s.pool import ClientPool
-from threeport_workload_delivery.reconcilers.claims import Claimer
+from threeport_workload_delivery.pipeline.claims import Claimer
 from threeport_workload_delivery.reconcilers.deployment import DeploymentReconciler
 from threeport_workload_delivery.store.releases import ReleaseStore
 from threeport_workload_delivery.store.tables import SCHEMA, DeploymentRow

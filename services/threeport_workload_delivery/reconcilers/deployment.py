@@ -30,8 +30,10 @@ from threeport_runtime.reconcile.result import PermanentError, Result, Temporary
 from threeport_workload_delivery.config import DeliveryConfig
 from threeport_workload_delivery.domain import changes, claims, names
 from threeport_workload_delivery.domain import images as image_sources
-from threeport_workload_delivery.domain.diffing import ObjectKey, describe, in_sync, object_key
+from threeport_workload_delivery.domain.diffing import describe, in_sync, object_key
+from threeport_workload_delivery.domain.plan import plan
 from threeport_workload_delivery.domain.rendering import (
+    DependencyOutputs,
     Manifest,
     RenderError,
     component_outputs,
@@ -39,18 +41,18 @@ from threeport_workload_delivery.domain.rendering import (
     redacted,
 )
 from threeport_workload_delivery.domain.rollout import AVAILABLE, FAILED, assess
-from threeport_workload_delivery.k8s.client import PRUNABLE, KubeClient, KubeError
+from threeport_workload_delivery.k8s.client import KubeError
 from threeport_workload_delivery.k8s.pool import ClientPool
-from threeport_workload_delivery.reconcilers.claims import Claimer, DependencyResult
-from threeport_workload_delivery.reconcilers.inputs import (
+from threeport_workload_delivery.pipeline.claims import Claimer, DependencyResult
+from threeport_workload_delivery.pipeline.inputs import (
     Inputs,
     NotReady,
-    implementation_of,
     load_inputs,
-    render_inputs,
+    plan_inputs,
     resolve_classes,
     spec_of,
 )
+from threeport_workload_delivery.pipeline.live import live_objects
 from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
 from threeport_workload_delivery.store.tables import DeploymentRow
 
@@ -78,16 +80,6 @@ class Observation:
     images: dict[str, deployment_pb2.ImageSource] | None = None
     ready: tuple[bool, str, str] = (False, "Reconciling", "")
     stalled: bool = False
-
-
-async def live_objects(client: KubeClient, project: str, deployment: str) -> dict[ObjectKey, Manifest]:
-    """Everything in the cluster carrying this deployment's labels, in any namespace."""
-    selector = names.selector_for(project, deployment)
-    found: dict[ObjectKey, Manifest] = {}
-    for api_version, kind in (*PRUNABLE, ("v1", "Namespace")):
-        for item in await client.list(api_version, kind, selector):
-            found[object_key(item)] = item
-    return found
 
 
 class DeploymentReconciler:
@@ -143,7 +135,8 @@ class DeploymentReconciler:
         inputs = await load_inputs(self._registry, self._releases, deployment)
         seen.namespace = inputs.namespace
         seen.images = dict(inputs.sources)
-        binding = await self._claimer.claim_cluster(deployment, inputs.application, inputs.environment)
+        first = plan(plan_inputs(deployment, inputs))
+        binding = await self._claimer.claim_cluster(deployment, first.cluster_claim)
         seen.cluster = binding.cluster
         seen.conditions[PLACED] = (binding.ready, binding.reason, binding.message)
         if binding.ready and deployment.status.cluster != binding.cluster:
@@ -152,11 +145,7 @@ class DeploymentReconciler:
             raise NotReady(binding.reason, f"waiting for a cluster: {binding.message}", self._config.poll_interval)
 
         inputs.resolved = await resolve_classes(self._registry, inputs)
-        wanted = {c.dependency: c for c in claims.desired_claims(
-            deployment=deployment.name, deployment_uid=deployment.uid, spec=inputs.spec,
-            environment=inputs.environment.name, cluster=binding.cluster, namespace=inputs.namespace,
-            implementations={k: implementation_of(v) for k, v in inputs.resolved.items()},
-        )}
+        wanted = {c.dependency: c for c in plan(plan_inputs(deployment, inputs, cluster=binding.cluster)).claims}
         results: list[DependencyResult] = []
         for dep_name, dep in sorted(inputs.spec.dependencies.items()):
             if dep_name in wanted:
@@ -184,9 +173,10 @@ class DeploymentReconciler:
         outputs = {r.status.name: r.outputs for r in results if r.outputs is not None}
 
         try:
-            objects = render_inputs(deployment, inputs, inputs.spec, inputs.images, outputs)
+            objects = plan(plan_inputs(deployment, inputs, cluster=binding.cluster, outputs=outputs)).objects
         except RenderError as error:
             raise PermanentError("RenderFailed", str(error)) from None
+        assert objects is not None  # every dependency is ready, so every output is known
         latest = await self._releases.latest(deployment.name, deployment.uid)
         if latest is None or latest.fingerprint != fingerprint(objects):
             latest = await self._new_release(deployment, inputs, objects, latest)
@@ -202,11 +192,18 @@ class DeploymentReconciler:
             assert held is not None
             raise NotReady(held[0], held[1], 30.0)
         if target is not latest:
+            older = spec_of(target)
+            # Dependencies the older release had and the application no longer has publish
+            # nothing now: rendering fails only if the release refers to their outputs.
+            gone = {name: DependencyOutputs(dep.type)
+                    for name, dep in older.dependencies.items() if name not in outputs}
             try:
-                objects = render_inputs(deployment, inputs, spec_of(target), dict(target.release.images), outputs)
+                objects = plan(plan_inputs(deployment, inputs, cluster=binding.cluster, outputs={**outputs, **gone},
+                                           spec=older, images=dict(target.release.images))).objects
             except RenderError as error:
                 raise PermanentError("RenderFailed", f"release {target.release.number}: {error}") from None
-            outputs_spec = spec_of(target)
+            assert objects is not None
+            outputs_spec = older
         else:
             outputs_spec = inputs.spec
         return await self._apply_and_observe(deployment, inputs, target, held, objects, outputs_spec, seen)

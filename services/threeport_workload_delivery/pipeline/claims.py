@@ -24,7 +24,7 @@ from threeport.clusters.v1alpha1 import cluster_claim_pb2
 from threeport.common.v1alpha1 import condition_pb2, state_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2
 from threeport.infra.v1alpha1 import service_claim_pb2
-from threeport.registry.v1alpha1 import application_pb2, environment_pb2
+from threeport.registry.v1alpha1 import application_pb2
 from threeport.sdk import (
     AbortedError,
     AlreadyExistsError,
@@ -148,38 +148,18 @@ class Claimer:
         except NotFoundError:
             return None
 
-    def cluster_claim_for(
-        self, deployment: deployment_pb2.Deployment, application: application_pb2.Application,
-        environment: environment_pb2.Environment,
-    ) -> cluster_claim_pb2.ClusterClaim:
-        placement = application.spec.placement
-        env = environment.spec
-        labels = {**env.cluster_labels, **placement.cluster_labels}
-        profile = placement.cluster_profile or env.cluster_profile
-        return cluster_claim_pb2.ClusterClaim(
-            labels={names.PROJECT_LABEL: names.project_of(deployment.name),
-                    names.DEPLOYMENT_LABEL: names.last_segment(deployment.name)},
-            spec=cluster_claim_pb2.ClusterClaimSpec(
-                owner=deployment.name,
-                cluster=placement.cluster or env.cluster,
-                requirements=cluster_claim_pb2.ClusterRequirements(location=placement.location, labels=labels),
-                allow_on_demand=env.on_demand_clusters,
-                profile=f"clusterProfiles/{profile}" if profile and "/" not in profile else profile,
-                project=f"projects/{names.project_of(deployment.name)}",
-            ),
-        )
-
     async def claim_cluster(
-        self, deployment: deployment_pb2.Deployment, application: application_pb2.Application,
-        environment: environment_pb2.Environment,
+        self, deployment: deployment_pb2.Deployment, desired: cluster_claim_pb2.ClusterClaim
     ) -> ClusterBinding:
+        """Creates the cluster claim ``domain.plan`` asks for when there is none, and reports
+        its binding. A bound claim stays where it is (the cluster-manager never moves one)."""
         claim = await self.find_cluster(deployment)
         name = self.cluster_claim_name(deployment)
         if claim is None:
             try:
                 claim = await self._clusters().internal.cluster_claim.create_cluster_claim(
                     cluster_claim_id=names.last_segment(name),
-                    cluster_claim=self.cluster_claim_for(deployment, application, environment),
+                    cluster_claim=desired,
                     request_id=f"delivery:{deployment.uid}:cluster",
                 )
             except AlreadyExistsError:
@@ -229,6 +209,20 @@ class Claimer:
         status.state = PENDING
         status.reason, status.message = _not_ready_reason(claim, "Claimed")
         return DependencyResult(status, None)
+
+    def provider_missing(self, desired: claims.DesiredClaim) -> bool:
+        return self._api(CLAIM_KINDS[desired.provider]) is None
+
+    async def read_claim(self, desired: claims.DesiredClaim) -> Any | None:
+        """The live claim, or None when it is missing or its provider cannot say (reads only)."""
+        kind = CLAIM_KINDS[desired.provider]
+        api = self._api(kind)
+        if api is None:
+            return None
+        try:
+            return await getattr(api, f"get_{kind.api}")(name=desired.name, timeout=5)
+        except ApiError:
+            return None
 
     async def _ensure(
         self, api: Any, kind: ClaimKind, deployment: deployment_pb2.Deployment, desired: claims.DesiredClaim

@@ -1,12 +1,13 @@
 """Gathers what a deployment should run: its application and environment from the registry,
 the namespace, the configuration source (live spec, or a release pinned by a rollback), the
 images (``domain.images``: pins, the newest matching build, promotions and rollbacks), the
-resolved service classes, and the rendered objects. Shared by the reconciler and
-Plan, so a plan shows exactly what a reconcile would do.
+resolved service classes; and turns them into ``domain.plan``'s inputs. Shared by the
+reconciler and Plan, so a plan shows exactly what a reconcile would do.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from google.protobuf import json_format
@@ -18,7 +19,8 @@ from threeport_workload_delivery.domain import changes, names
 from threeport_workload_delivery.domain import images as image_sources
 from threeport_workload_delivery.domain.dependencies import provider_of
 from threeport_workload_delivery.domain.namespaces import NamespaceError, namespace_for
-from threeport_workload_delivery.domain.rendering import DependencyOutputs, Manifest, RenderInput, render
+from threeport_workload_delivery.domain.plan import PlanInputs
+from threeport_workload_delivery.domain.rendering import DependencyOutputs
 from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
 
 
@@ -111,19 +113,17 @@ def implementation_of(resolved: str) -> str:
     return "" if resolved.startswith("unresolved") else resolved.split(" ", 1)[0]
 
 
-def render_inputs(
-    deployment: deployment_pb2.Deployment, inputs: Inputs, spec: application_pb2.ApplicationSpec,
-    images: dict[str, release_pb2.ImageRef], outputs: dict[str, DependencyOutputs],
-) -> list[Manifest]:
-    return render(
-        RenderInput(
-            project=inputs.project,
-            deployment=deployment.name,
-            application=deployment.spec.application,
-            environment=deployment.spec.environment,
-            namespace=inputs.namespace,
-            spec=spec,
-            images=images,
-            dependencies=outputs,
-        )
+def plan_inputs(
+    deployment: deployment_pb2.Deployment, inputs: Inputs, *, cluster: str = "",
+    outputs: Mapping[str, DependencyOutputs] | None = None, spec: application_pb2.ApplicationSpec | None = None,
+    images: Mapping[str, release_pb2.ImageRef] | None = None,
+) -> PlanInputs:
+    """What ``domain.plan.plan`` needs, from what was read: by default the current configuration
+    and images; a release's own for re-rendering an older release."""
+    return PlanInputs(
+        deployment=deployment.name, deployment_uid=deployment.uid, application=deployment.spec.application,
+        environment=inputs.environment, namespace=inputs.namespace, spec=inputs.spec if spec is None else spec,
+        placement=inputs.application.spec.placement, images=inputs.images if images is None else images,
+        implementations={k: implementation_of(v) for k, v in inputs.resolved.items()}, cluster=cluster,
+        outputs=outputs or {},
     )
