@@ -4,7 +4,8 @@ Controllers:
 
 - ``delivery.deployment``: the Deployment reconciler; woken by deployment changes, by changes
   to applications, environments and builds (registry streams; a build wakes the deployments of
-  its application, which derive their images from the newest matching build themselves) and by
+  its application, which derive their images from the newest matching build themselves), by
+  approvals (the Release stream, UPDATED) and by
   cluster claim changes (cluster-manager stream), and resynced periodically (which is also what
   corrects drift and what makes a lost build event cost latency, never a rollout).
 """
@@ -64,7 +65,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     assert backends.registry is not None and backends.clusters is not None
     registry, clusters = backends.registry, backends.clusters
     deployments = runtime.repository(DeploymentRow, deployment_pb2.Deployment, filter_fields=FILTERS)
-    releases = ReleaseStore(runtime.db, runtime.page_tokens)
+    releases = ReleaseStore(runtime.db, runtime.page_tokens, runtime.outbox)
     methods = StandardMethods(deployments, runtime.redis, validate=check_deployment)
 
     async def find_deployment(name: str) -> deployment_pb2.Deployment | None:
@@ -114,6 +115,10 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         owner = claim.spec.owner
         return [owner] if owner.startswith("projects/") and "/deployments/" in owner else []
 
+    async def release_owner(event: change_event_pb2.ChangeEvent) -> list[str]:
+        # projects/P/deployments/D/releases/N -> the deployment (an approval to roll out).
+        return [event.name.rsplit("/releases/", 1)[0]]
+
     async def names() -> AsyncIterator[str]:
         async for name in deployments.iter_names():
             yield name
@@ -123,6 +128,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         reconciler,
         watches=[
             Watch(deployments.stream, changes=SPEC_AND_LIFECYCLE_CHANGES),
+            Watch(releases.stream, keys=release_owner, changes=frozenset({change_event_pb2.CHANGE_TYPE_UPDATED})),
             Watch(resource_stream(prefix, "threeport.registry.v1alpha1.Application"), keys=by_application,
                   changes=CHANGED),
             Watch(resource_stream(prefix, "threeport.registry.v1alpha1.Environment"), keys=by_environment,

@@ -3,9 +3,9 @@
 Actions never make releases themselves: they change the deployment's annotations (the images a
 promotion or rollback puts in place, ``domain.images``; never the user's ``spec.images`` pins) in
 one write that also carries a change note (``domain.changes``), and the reconciler makes the
-release from it. Like every write, that write publishes a change event (the outbox), which is
-what wakes the reconciler. They then wait briefly for the release so the caller can be told its
-number.
+release from it. Like every write, these writes (and an approval's) publish a change event
+through the outbox, which is what wakes the reconciler. They then wait briefly for the release
+so the caller can be told its number.
 """
 
 from __future__ import annotations
@@ -188,11 +188,6 @@ class Actions:
         if stored is None or stored.release.approval != release_pb2.APPROVAL_STATE_PENDING:
             raise FailedPrecondition(f"{request.name} has no release waiting for approval"
                                      + (f" with number {number}" if request.release else ""))
+        # The approval publishes a Release change event (outbox), which wakes the reconciler.
         await self._releases.approve(request.name, number, caller().principal)
-        # Recorded on the deployment too, so the write publishes a change event like any other
-        # (the reconciler rolls the release out when it sees it; a lost event costs a resync).
-        noted = Deployment()
-        noted.CopyFrom(deployment)
-        noted.etag = ""
-        noted.annotations[changes.APPROVED] = f"{number} by {caller().principal}"
-        return await self._deployments.update(noted, ["annotations"])
+        return deployment

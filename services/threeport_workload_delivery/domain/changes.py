@@ -9,8 +9,6 @@ leaves them out (``keep_owned``).
 - ``delivery.threeport.io/config-release``: ``N@G``: after a rollback, render the configuration
   of release N (not the application's live spec) for as long as the application stays at
   generation G. The next change of the application ends the pin.
-- ``delivery.threeport.io/approved``: ``N by principals/x``: the last approval; written so that
-  approving publishes a change event like every other write.
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ from threeport.delivery.v1alpha1 import release_pb2
 OWNED_PREFIX = "delivery.threeport.io/"
 CHANGE = "delivery.threeport.io/change"
 CONFIG_RELEASE = "delivery.threeport.io/config-release"
-APPROVED = "delivery.threeport.io/approved"
 
 
 @dataclass(frozen=True)

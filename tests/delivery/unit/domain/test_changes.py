@@ -23,7 +23,7 @@ def test_the_configuration_pin_expires_when_the_application_changes() -> None:
 
 
 def test_delivery_annotations_survive_an_update_that_leaves_them_out() -> None:
-    existing = {changes.CONFIG_RELEASE: "3@7", changes.APPROVED: "2 by principals/a", "team": "payments"}
-    requested = {"team": "billing", changes.APPROVED: "explicit"}
+    existing = {changes.CONFIG_RELEASE: "3@7", changes.CHANGE: "{}", "team": "payments"}
+    requested = {"team": "billing", changes.CHANGE: "explicit"}
     changes.keep_owned(existing, requested)
-    assert requested == {"team": "billing", changes.APPROVED: "explicit", changes.CONFIG_RELEASE: "3@7"}
+    assert requested == {"team": "billing", changes.CHANGE: "explicit", changes.CONFIG_RELEASE: "3@7"}
