@@ -19,7 +19,7 @@ from threeport.infra.v1alpha1 import service_claim_pb2, service_claim_pb2_grpc
 from threeport_runtime.testing import free_port, start_test_service, wait_until
 from threeport_workload_delivery.service import DEFINITION as DELIVERY
 
-from .conftest import ADMIN, FAST, PARENT, WITHIN, Stack, client, delivery_env, is_ready
+from .conftest import ADMIN, FAST, PARENT, WITHIN, Stack, client, condition, delivery_env, is_ready
 from .samples import RATES
 
 DEV = f"{PARENT}/deployments/rates-dev"
@@ -148,3 +148,16 @@ async def test_claims_are_created_updated_released_and_waited_for(world, monkeyp
     finally:
         await delivery.stop(grace=1.0)
         await provider.stop()
+
+
+async def test_a_changed_placement_is_reported_not_applied_behind_the_users_back(stack: Stack) -> None:
+    await stack.apply_application("rates", RATES)
+    await stack.admin.deployment.deploy(parent=PARENT, application="rates", environment="dev")
+    placed = await stack.ready(DEV)
+    assert condition(placed, "Placed").reason == "Placed"
+    await stack.apply_application("rates", {**RATES, "placement": {"clusterLabels": {"tier": "gold"}}})
+    moved = await stack.deployment_when(
+        DEV, lambda d: is_ready(d) and condition(d, "Placed").reason == "PlacementChanged",
+        "the changed placement to be reported")
+    assert "requirements" in condition(moved, "Placed").message
+    assert moved.status.cluster == placed.status.cluster

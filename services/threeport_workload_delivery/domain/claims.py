@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from google.protobuf import json_format, struct_pb2
+from google.protobuf.message import Message
 
 from threeport.addons.v1alpha1 import addon_claim_pb2
 from threeport.infra.v1alpha1 import service_claim_pb2
@@ -26,6 +27,8 @@ ClaimSpec = addon_claim_pb2.AddonClaimSpec | service_claim_pb2.ServiceClaimSpec
 # What a claim update carries: the dependency's class and parameters, where it is placed, and
 # the implementation the registry resolved. Owner, type and project never change for a name.
 UPDATABLE = frozenset({"class", "params", "parameters", "cluster", "namespace", "implementation", "environment"})
+# What places a ClusterClaim; the cluster-manager never moves a bound claim.
+PLACEMENT = frozenset({"cluster", "requirements", "profile", "allow_on_demand"})
 
 
 @dataclass(frozen=True)
@@ -73,12 +76,13 @@ def desired_claims(
     return wanted
 
 
-def differs(wanted: ClaimSpec, live: ClaimSpec) -> list[str]:
-    """The spec fields (class, params, placement, ...) where ``live`` no longer says ``wanted``."""
+def differs(wanted: Message, live: Message, fields: frozenset[str] = UPDATABLE) -> list[str]:
+    """The spec ``fields`` (by default class, params, placement, ...) where ``live`` no longer
+    says ``wanted``."""
     wanted_doc = json_format.MessageToDict(wanted, preserving_proto_field_name=True)
     live_doc = json_format.MessageToDict(live, preserving_proto_field_name=True)
     changed: list[str] = []
-    for field in sorted(UPDATABLE & set(wanted.DESCRIPTOR.fields_by_name)):
+    for field in sorted(fields & set(wanted.DESCRIPTOR.fields_by_name)):
         # A field left empty in the wanted spec (e.g. params removed) is a change as well.
         if wanted_doc.get(field) != live_doc.get(field):
             changed.append(field)

@@ -152,7 +152,8 @@ class Claimer:
         self, deployment: deployment_pb2.Deployment, desired: cluster_claim_pb2.ClusterClaim
     ) -> ClusterBinding:
         """Creates the cluster claim ``domain.plan`` asks for when there is none, and reports
-        its binding. A bound claim stays where it is (the cluster-manager never moves one)."""
+        its binding. A bound claim stays where it is (the cluster-manager never moves one): a
+        changed placement is reported (reason ``PlacementChanged``), not applied."""
         claim = await self.find_cluster(deployment)
         name = self.cluster_claim_name(deployment)
         if claim is None:
@@ -165,6 +166,11 @@ class Claimer:
             except AlreadyExistsError:
                 claim = await self._clusters().internal.cluster_claim.get_cluster_claim(name=name)
         if _is_ready(claim) and claim.status.cluster:
+            if changed := claims.differs(desired.spec, claim.spec, claims.PLACEMENT):
+                return ClusterBinding(name, claim.status.cluster, True, "PlacementChanged", (
+                    f"the placement changed ({', '.join(changed)}) but the deployment stays on "
+                    f"{claim.status.cluster}: workloads are not moved behind your back; delete the deployment "
+                    "and deploy again to move it"))
             return ClusterBinding(name, claim.status.cluster, True, "Placed",
                                   claim.status.placement_reason or f"placed on {claim.status.cluster}")
         reason, message = _not_ready_reason(claim, "Placing")

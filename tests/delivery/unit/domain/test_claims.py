@@ -5,6 +5,7 @@ from __future__ import annotations
 from google.protobuf import json_format
 
 from threeport.addons.v1alpha1 import addon_claim_pb2
+from threeport.clusters.v1alpha1 import cluster_claim_pb2
 from threeport.registry.v1alpha1 import application_pb2
 from threeport_workload_delivery.domain import claims
 
@@ -47,3 +48,14 @@ def test_class_params_and_placement_changes_are_differences() -> None:
     moved = wanted(spec(db={"type": "postgres", "class": "small", "params": {"version": "16"}}),
                    cluster="clusters/b")[0].spec
     assert claims.differs(moved, before) == ["cluster"]
+
+
+def test_placement_differences_of_cluster_claims() -> None:
+    spec = cluster_claim_pb2.ClusterClaimSpec(owner=DEPLOYMENT, requirements=cluster_claim_pb2.ClusterRequirements(
+        location="eu"), profile="clusterProfiles/small")
+    same = cluster_claim_pb2.ClusterClaimSpec()
+    same.CopyFrom(spec)
+    assert claims.differs(spec, same, claims.PLACEMENT) == []
+    same.requirements.labels["tier"] = "gold"
+    same.allow_on_demand = True
+    assert claims.differs(spec, same, claims.PLACEMENT) == ["allow_on_demand", "requirements"]
