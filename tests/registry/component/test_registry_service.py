@@ -22,6 +22,7 @@ from threeport.sdk import (
     NotFoundError,
     PermissionDeniedError,
 )
+from threeport_runtime.testing import wait_until
 
 
 def shop(image: str = "registry.example.com/shop/api:1.0.0", **labels: str) -> application_pb2.Application:
@@ -262,12 +263,14 @@ async def test_builds_record_the_environments_whose_rules_match_and_the_newest_i
         build = build_pb2.Build(spec=build_pb2.BuildSpec(
             component="api", image="registry.example.com/shop/api:1.0.0", **git))
         made = await client.build.report_build(parent=app.name, build=build)
-        for _ in range(200):
+
+        async def recorded() -> build_pb2.Build | None:
             found = await client.build.get_build(name=made.name)
-            if any(c.type == "Ready" for c in found.conditions):
-                return found
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"{made.name} was never recorded")
+            return found if any(c.type == "Ready" for c in found.conditions) else None
+
+        found: build_pb2.Build = await wait_until(recorded, within=30.0, interval=0.05,
+                                                  what=f"{made.name} to be recorded")
+        return found
 
     main = await reported(branch="main")
     assert list(main.status.environments) == ["projects/acme/environments/dev"]
