@@ -60,7 +60,7 @@ class ClaimReconciler:
                 claim, WARNING, "ClusterLost", f"{claim.status.cluster} went away; placing the claim again"
             )
         clusters = await self._all_clusters()
-        decision = place(claim, clusters)
+        decision = place(claim, clusters, await self._claims.count_by("status.cluster"))
         if decision.cluster:
             target = next(c for c in clusters if c.name == decision.cluster)
             await self._bind(claim, target, decision.reason, provisioned=False)
