@@ -20,6 +20,7 @@ from threeport_cluster_manager.config import ClusterManagerConfig
 from threeport_cluster_manager.drivers.registry import Drivers
 from threeport_cluster_manager.reconcilers.claim import ClaimReconciler
 from threeport_cluster_manager.reconcilers.cluster import ClusterReconciler
+from threeport_cluster_manager.reconcilers.revisit import ClaimsToRevisit
 from threeport_cluster_manager.store.credentials import CredentialStore
 from threeport_cluster_manager.store.repositories import claims_of, clusters_of
 from threeport_cluster_manager.store.tables import SCHEMA
@@ -101,8 +102,8 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         claim_reconciler,
         watches=[
             Watch(claims.stream, changes=SPEC_AND_LIFECYCLE_CHANGES),
-            # Cluster health and capacity decide placement and claim readiness.
-            Watch(clusters.stream, keys=claim_reconciler.claims_to_revisit),
+            # Cluster health and capacity decide placement and claim readiness; heartbeats do not.
+            Watch(clusters.stream, keys=ClaimsToRevisit(claims, clusters)),
         ],
         list_keys=claim_names,
         on_permanent_error=stall_writer(claims),

@@ -3,6 +3,8 @@ back; an unreachable cluster takes no new placements."""
 
 from __future__ import annotations
 
+from redis.asyncio import Redis
+
 from threeport.clusters.v1alpha1 import cluster_claim_pb2
 from threeport.common.v1alpha1 import event_pb2
 
@@ -58,3 +60,43 @@ async def test_outage_flips_reachable_with_events_and_recovers(manager: ClusterM
     await claim_when(
         manager.internal, other.name, lambda c: c.status.cluster == attached.name, "the late claim to bind"
     )
+
+
+async def test_probes_are_heartbeats_and_do_not_reconcile_bound_claims(
+    manager: ClusterManager, kube: Kube, stream_prefix: str, redis_client: Redis
+) -> None:
+    info = kube.cluster("steady")
+    attached = await manager.client.cluster.attach_cluster(cluster_id="steady", kubeconfig=kube.kubeconfig(info))
+    await cluster_when(manager.client, attached.name, lambda c: is_true(c, "Ready"), "the cluster to be Ready")
+    claims = []
+    for index in range(5):
+        claim = await manager.internal.internal.cluster_claim.create_cluster_claim(
+            cluster_claim_id=f"steady-{index}",
+            cluster_claim=cluster_claim_pb2.ClusterClaim(
+                spec=cluster_claim_pb2.ClusterClaimSpec(
+                    owner=f"projects/acme/deployments/{index}", cluster=attached.name
+                )
+            ),
+        )
+        claims.append(claim.name)
+    for name in claims:
+        await claim_when(manager.internal, name, lambda c: is_true(c, "Ready"), f"{name} to be bound")
+    await cluster_when(manager.client, attached.name, lambda c: len(c.status.claims) == 5, "the cluster to list them")
+
+    # Every claim reconcile takes a lease, and every lease a fencing token: count those.
+    fence = f"{stream_prefix}clusters.cluster_claim:fence"
+    before = int(await redis_client.get(fence) or 0)
+    probed = (await manager.client.cluster.get_cluster(name=attached.name)).status.last_probe_time.ToNanoseconds()
+    for _ in range(5):
+        seen = await cluster_when(
+            manager.client,
+            attached.name,
+            lambda c, after=probed: c.status.last_probe_time.ToNanoseconds() > after,
+            "the next probe",
+        )
+        probed = seen.status.last_probe_time.ToNanoseconds()
+    reconciles = int(await redis_client.get(fence) or 0) - before
+    # Five probes used to re-queue all five bound claims each time (25 reconciles).
+    assert reconciles < len(claims), f"{reconciles} claim reconciles for 5 heartbeats"
+    # The heartbeat itself stays visible to users.
+    assert seen.status.last_probe_time.ToNanoseconds() > 0
