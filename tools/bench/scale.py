@@ -297,14 +297,27 @@ async def baseline(control: ControlClient, template: list[tuple[str, dict[str, A
 # -- processes ----------------------------------------------------------------------------------
 
 
+def _stat(path: Path) -> list[str]:
+    return path.read_text().rsplit(")", 1)[1].split()  # fields from the 3rd on (state, ppid, ...)
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of the process and everything in its session (PostgreSQL's backends): ``up``
+    starts each process as the leader of its own session."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = _stat(stat)
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[3]) == pid:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def process_started_at(pid: int) -> float:
     """When the process started, on the ``time.monotonic()`` clock (both count from boot)."""
-    ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    ticks = int(_stat(Path(f"/proc/{pid}/stat"))[19])
     age = float(Path("/proc/uptime").read_text().split()[0]) - ticks / os.sysconf("SC_CLK_TCK")
     return time.monotonic() - age
 
