@@ -24,9 +24,11 @@ clusters are the ``local`` sim cluster plus M-1 more created through the gateway
    30 s) count too, so a resync longer than that is slightly under-measured.
 
 Round trips are counted, not sampled: reconciles are the lease fencing tokens each controller
-draws from Redis (one per reconcile), SQL is PostgreSQL's committed and rolled back transactions
-(``pg_stat_database``), Redis is ``total_commands_processed`` (consumers' blocking reads
-included), Kubernetes writes are the growth of every cluster's resourceVersion. gRPC calls are
+draws from Redis (one per reconcile); SQL statements are ``pg_stat_statements`` calls (BEGIN,
+COMMIT and pool pre-pings included; the PostgreSQL cluster is created with it loaded before
+``up`` starts it) and transactions ``pg_stat_database``'s; Redis is ``total_commands_processed``
+(consumers' blocking reads included); Kubernetes writes are the growth of every cluster's
+resourceVersion. gRPC calls are
 not counted (no exporter runs here). Last line: ``RESULT key=value ...``.
 """
 
@@ -57,7 +59,7 @@ from threeport.gateway.v1alpha1 import project_pb2
 from threeport.registry.v1alpha1 import application_pb2, environment_pb2
 from threeport.sdk import AsyncClient
 from threeport_cli import config
-from threeport_cli.local import processes
+from threeport_cli.local import datastores, processes
 from threeport_cli.local.controlplane import (
     KUBESIM,
     LOCAL_CONTEXT,
@@ -135,6 +137,7 @@ class Counters:
 
     at: float
     reconciles: dict[str, int]
+    sql_statements: int
     sql_transactions: int
     redis_commands: int
     kube_writes: int
@@ -143,6 +146,7 @@ class Counters:
         return Counters(
             self.at - before.at,
             {k: v - before.reconciles.get(k, v) for k, v in self.reconciles.items()},
+            self.sql_statements - before.sql_statements,
             self.sql_transactions - before.sql_transactions,
             self.redis_commands - before.redis_commands,
             self.kube_writes - before.kube_writes,
@@ -152,10 +156,11 @@ class Counters:
         total = sum(self.reconciles.values())
         per = f"{total} reconciles ({', '.join(f'{k} {v}' for k, v in sorted(self.reconciles.items()) if v)})"
         if not total:
-            return f"{per}; {self.sql_transactions} SQL tx, {self.redis_commands} Redis commands"
+            return f"{per}; {self.sql_statements} SQL statements, {self.redis_commands} Redis commands"
         return (
-            f"{per}; per reconcile: {self.sql_transactions / total:.1f} SQL tx, "
-            f"{self.redis_commands / total:.1f} Redis commands; {self.kube_writes} Kubernetes writes"
+            f"{per}; per reconcile: {self.sql_statements / total:.1f} SQL statements "
+            f"({self.sql_transactions / total:.1f} transactions), {self.redis_commands / total:.1f} Redis "
+            f"commands; {self.kube_writes} Kubernetes writes"
         )
 
 
@@ -167,12 +172,19 @@ class Meter:
         self._redis = redis.Redis.from_url(redis_url)
         self.kube = kube
 
-    def _sql_transactions(self) -> int:
-        with psycopg.connect(self._database_url) as db:
-            row = db.execute(
+    def _sql(self) -> tuple[int, int]:
+        """Statements the services sent (BEGIN, COMMIT and pool pings included) and transactions."""
+        with psycopg.connect(self._database_url, autocommit=True) as db:
+            db.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            statements = db.execute(
+                "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements JOIN pg_database d ON d.oid = dbid "
+                "WHERE d.datname = current_database() AND query NOT LIKE '%pg_stat%' "
+                "AND query NOT LIKE 'CREATE EXTENSION%'"
+            ).fetchone()
+            transactions = db.execute(
                 "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
             ).fetchone()
-        return int(row[0]) if row else 0
+        return int(statements[0]) if statements else 0, int(transactions[0]) if transactions else 0
 
     def _reconciles(self) -> dict[str, int]:
         found = {}
@@ -186,11 +198,11 @@ class Meter:
         return int(self._redis.info("stats")["total_commands_processed"])
 
     async def read(self) -> Counters:
-        sql = await asyncio.to_thread(self._sql_transactions)
+        statements, transactions = await asyncio.to_thread(self._sql)
         reconciles = await asyncio.to_thread(self._reconciles)
         commands = await asyncio.to_thread(self._redis_commands)
         versions = await asyncio.gather(*(cluster.resource_version() for cluster in self.kube))
-        return Counters(time.monotonic(), reconciles, sql, commands, sum(versions))
+        return Counters(time.monotonic(), reconciles, statements, transactions, commands, sum(versions))
 
     def close(self) -> None:
         self._redis.close()
@@ -454,8 +466,18 @@ async def resync(plane: Plane, count: int) -> tuple[float, Counters]:
         await asyncio.sleep(0.25)
 
 
+def count_statements(control_plane: LocalControlPlane) -> None:
+    """Creates the PostgreSQL cluster ``up`` will find, with pg_stat_statements loaded."""
+    control_plane.state.ensure()
+    data_dir = control_plane.state.sub("postgres") / "data"
+    datastores.init_postgres(data_dir, control_plane.state.log("postgres"))
+    with (data_dir / "postgresql.conf").open("a", encoding="utf-8") as conf:
+        conf.write("shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.max = 10000\n")
+
+
 async def start(args: argparse.Namespace, state_dir: Path) -> Plane:
     control_plane = LocalControlPlane(state_dir, lambda line: log(f"up: {line}"), kubesim_speed=args.speed)
+    count_statements(control_plane)
     started = time.monotonic()
     record = await asyncio.to_thread(control_plane.up, None, None, True)
     log(f"control plane up in {time.monotonic() - started:.1f} s")
@@ -518,6 +540,7 @@ async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
         "burst_ready_p99_s": f"{percentile(burst, 99):.1f}",
         "baseline_apply_per_s": f"{baseline_rate:.2f}",
         "reconciles_per_deployment": f"{total / args.deployments:.1f}",
+        "sql_per_reconcile": f"{converge_counts.sql_statements / total:.1f}",
         "sql_tx_per_reconcile": f"{converge_counts.sql_transactions / total:.1f}",
         "redis_cmds_per_reconcile": f"{converge_counts.redis_commands / total:.1f}",
         "kube_writes_per_deployment": f"{converge_counts.kube_writes / args.deployments:.1f}",
