@@ -314,15 +314,15 @@ def _stat(path: Path) -> list[str]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time of the process and everything in its session (PostgreSQL's backends): ``up``
-    starts each process as the leader of its own session."""
+    """CPU time of the process and its children (PostgreSQL's backends, which are session
+    leaders of their own, so the session does not find them)."""
     ticks = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = _stat(stat)
         except OSError:
             continue  # ended meanwhile
-        if int(fields[3]) == pid:
+        if stat.parent.name == str(pid) or int(fields[1]) == pid:
             ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
 
