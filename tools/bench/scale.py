@@ -540,6 +540,8 @@ async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
         "burst_ready_p99_s": f"{percentile(burst, 99):.1f}",
         "baseline_apply_per_s": f"{baseline_rate:.2f}",
         "reconciles_per_deployment": f"{total / args.deployments:.1f}",
+        "sql_per_deployment": f"{converge_counts.sql_statements / args.deployments:.0f}",
+        "redis_cmds_per_deployment": f"{converge_counts.redis_commands / args.deployments:.0f}",
         "sql_per_reconcile": f"{converge_counts.sql_statements / total:.1f}",
         "sql_tx_per_reconcile": f"{converge_counts.sql_transactions / total:.1f}",
         "redis_cmds_per_reconcile": f"{converge_counts.redis_commands / total:.1f}",
