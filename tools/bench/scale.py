@@ -356,9 +356,13 @@ class Plane:
         return {p.name: p.pid for p in record.processes if p.pid and (names is None or p.name in names)}
 
 
-async def wait_all_ready(client: AsyncClient, names: list[str], deadline: float) -> dict[str, float]:
-    """Polls the list every second; returns when each became Ready (monotonic seconds)."""
+async def wait_all_ready(
+    client: AsyncClient, names: list[str], deadline: float
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Polls the list every second; returns when each became Ready (monotonic seconds), and how
+    many landed on each cluster."""
     seen: dict[str, float] = {}
+    placed: dict[str, int] = {}
     wanted = set(names)
     while len(seen) < len(wanted):
         if time.monotonic() > deadline:
@@ -367,9 +371,10 @@ async def wait_all_ready(client: AsyncClient, names: list[str], deadline: float)
         async for deployment in client.deployment.list_deployments(parent=PROJECT, page_size=1000):
             if deployment.name in wanted and deployment.name not in seen and is_ready(deployment):
                 seen[deployment.name] = now
+                placed[deployment.status.cluster] = placed.get(deployment.status.cluster, 0) + 1
         log(f"  {len(seen)}/{len(wanted)} Ready")
         await asyncio.sleep(1.0)
-    return seen
+    return seen, placed
 
 
 async def create_apps(client: AsyncClient, prefix: str, count: int) -> None:
@@ -412,7 +417,7 @@ async def measure_baseline(plane: Plane, sample: deployment_pb2.Deployment, coun
     return await baseline(plane.control, template, count)
 
 
-async def converge(plane: Plane, count: int) -> tuple[float, list[float], Counters]:
+async def converge(plane: Plane, count: int) -> tuple[float, list[float], Counters, dict[str, int]]:
     await create_apps(plane.client, "app", count)
     before = await plane.meter.read()
     created: dict[str, float] = {}
@@ -426,10 +431,11 @@ async def converge(plane: Plane, count: int) -> tuple[float, list[float], Counte
 
     await in_parallel(count, one)
     log(f"converge: {count} deployments created in {time.monotonic() - started:.1f} s")
-    ready_at = await wait_all_ready(plane.client, list(created), started + 3 * 3600)
+    ready_at, placed = await wait_all_ready(plane.client, list(created), started + 3 * 3600)
     elapsed = max(ready_at.values()) - started
     used = (await plane.meter.read()).minus(before)
-    return elapsed, [ready_at[name] - created[name] for name in created], used
+    log("placed: " + ", ".join(f"{cluster} {n}" for cluster, n in sorted(placed.items())))
+    return elapsed, [ready_at[name] - created[name] for name in created], used, placed
 
 
 async def idle(plane: Plane, seconds: float) -> tuple[float, float, float, Counters]:
@@ -512,7 +518,7 @@ async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
         log(f"ready: p50 {percentile(latencies, 50) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms")
         baseline_rate = await measure_baseline(plane, sample, min(args.deployments, args.baseline_max))
         log(f"baseline: {baseline_rate:.1f} deployments/s straight to the emulator")
-        converge_s, burst, converge_counts = await converge(plane, args.deployments)
+        converge_s, burst, converge_counts, placed = await converge(plane, args.deployments)
         log(f"converge: {args.deployments} in {converge_s:.1f} s; {converge_counts.describe()}")
         idle_cores, idle_all, rss_max, idle_counts = await idle(plane, args.idle_seconds)
         log(f"idle: {idle_counts.describe()}")
@@ -539,6 +545,8 @@ async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
         "burst_ready_p50_s": f"{percentile(burst, 50):.1f}",
         "burst_ready_p99_s": f"{percentile(burst, 99):.1f}",
         "baseline_apply_per_s": f"{baseline_rate:.2f}",
+        "clusters_used": str(len(placed)),
+        "max_cluster_share": f"{max(placed.values()) / args.deployments:.2f}",
         "reconciles_per_deployment": f"{total / args.deployments:.1f}",
         "sql_per_deployment": f"{converge_counts.sql_statements / args.deployments:.0f}",
         "redis_cmds_per_deployment": f"{converge_counts.redis_commands / args.deployments:.0f}",
