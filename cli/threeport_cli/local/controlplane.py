@@ -110,9 +110,11 @@ def grpc_serving(address: str) -> bool:
 class LocalControlPlane:
     """The processes of one state directory."""
 
-    def __init__(self, state_dir: Path, progress: Progress) -> None:
+    def __init__(self, state_dir: Path, progress: Progress, kubesim_speed: float | None = None) -> None:
         self.state = StateDir(state_dir)
         self.progress = progress
+        # Simulated time of the emulator (its own default: real time); benchmarks speed it up.
+        self.kubesim_speed = kubesim_speed
 
     def up(
         self, database_url: str | None = None, redis_url: str | None = None, with_sim_cluster: bool = False
@@ -162,6 +164,8 @@ class LocalControlPlane:
             sys.executable, "-m", "threeport_kubesim", "serve", "--port", str(port),
             "--kubeconfig-dir", str(folder / "kubeconfigs"), "--state-dir", str(folder / "state"),
         ]
+        if self.kubesim_speed is not None:
+            command += ["--speed", str(self.kubesim_speed)]
         log = self.state.log(KUBESIM)
         self.progress(f"{KUBESIM}: starting the Kubernetes API emulator on 127.0.0.1:{port}")
         pid = processes.start_detached(command, log)
