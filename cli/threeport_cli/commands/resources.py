@@ -19,10 +19,11 @@ from threeport_cli.durations import parse_duration
 from threeport_cli.errors import CommandError
 from threeport_cli.exit_codes import ExitCode
 from threeport_cli.manifests import Manifest
-from threeport_cli.printers import FORMATS, print_resources, ready_text, state_text
+from threeport_cli.printers import FORMATS, print_resources, state_text
 from threeport_cli.protojson import to_friendly_dict
 from threeport_cli.session import add_context_flags, client_for, context_for, project_for
 from threeport_cli.waiting import progress, wait_ready
+from threeport_cli.watching import Follower
 
 COMPARED_FIELDS = ("labels", "annotations", "spec")
 
@@ -141,38 +142,37 @@ def run_get(options: argparse.Namespace) -> int:
     with client_for(context) as client:
         if options.name:
             name = full_name(resource_type, options.name, project)
-            item = operations.get(client, resource_type, name)
-            print_resources([item], options.output, single=True)
+            item = operations.get(client, resource_type, name)  # NOT_FOUND (exit 3) before watching
             if options.watch:
                 watch(client, resource_type, project, f'name = "{name}"', options.output)
+            else:
+                print_resources([item], options.output, single=True)
             return ExitCode.OK
         filter_text = label_filter(options.selector) if options.selector else ""
+        if options.watch:
+            watch(client, resource_type, project, filter_text, options.output)
+            return ExitCode.OK
         parent = parent_for(resource_type, project)
         items = list(operations.list_all(client, resource_type, parent, filter_text))
         print_resources(items, options.output)
-        if options.watch:
-            watch(client, resource_type, project, filter_text, options.output)
     return ExitCode.OK
 
 
 def watch(client: Client, resource_type: ResourceType, project: str, filter_text: str, output: str) -> None:
+    """Prints the matches, then every change until interrupted (the watch survives restarts)."""
     method = resource_type.watch
     if method is None:
         raise CommandError(f"{resource_type.plural} cannot be watched", ExitCode.USAGE)
-    request = method.request_type(filter=filter_text)
-    if "parent" in request.DESCRIPTOR.fields_by_name:
-        request.parent = parent_for(resource_type, project)  # type: ignore[attr-defined]
-    stream: Iterator[Any] = method.bind(client)(request=request)
-    for event in stream:
-        item = getattr(event, resource_type.watch_field)
-        if not item.name:
-            continue  # heartbeat
-        kind = event.DESCRIPTOR.fields_by_name["type"].enum_type.values_by_number[event.type].name
-        if output in ("table", "wide"):
-            print(f"{kind.removeprefix('WATCH_EVENT_TYPE_'):<9} {item.name}  {state_text(item)}  "
-                  f"{ready_text(item)}", flush=True)
-        else:
-            print_resources([item], output, single=True)
+    parent = parent_for(resource_type, project)
+
+    def stream(resource_version: str) -> Iterator[Any]:
+        request = method.request_type(filter=filter_text, resource_version=resource_version)
+        if "parent" in request.DESCRIPTOR.fields_by_name:
+            request.parent = parent  # type: ignore[attr-defined]
+        responses: Iterator[Any] = method.bind(client)(request=request)
+        return responses
+
+    Follower(resource_type, output, stream).run()
 
 
 def events_client_attribute(resource_type: ResourceType) -> str:

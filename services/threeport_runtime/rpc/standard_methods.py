@@ -158,8 +158,11 @@ class StandardMethods(Generic[M]):
         parent = request.parent if "parent" in request.DESCRIPTOR.fields_by_name else ""
         resource_field = response_type.DESCRIPTOR.fields_by_name[self.field].name
 
-        def respond(kind: Any, resource: M | None) -> Any:
-            return response_type(type=kind, **({resource_field: resource} if resource is not None else {}))
+        def respond(kind: Any, resource: M | None, resource_version: str) -> Any:
+            response = response_type(type=kind, resource_version=resource_version)
+            if resource is not None:
+                getattr(response, resource_field).CopyFrom(resource)
+            return response
 
         async for response in watch_resources(
             self.repository,
@@ -167,6 +170,7 @@ class StandardMethods(Generic[M]):
             respond,
             parent=parent,
             filter_text=request.filter,
+            resource_version=request.resource_version,
             heartbeat_interval=self._heartbeat_interval,
         ):
             yield response
