@@ -12,9 +12,9 @@ import difflib
 import importlib
 import sys
 from collections.abc import Sequence
-from importlib import metadata
 from types import ModuleType
 
+from threeport_cli import __version__
 from threeport_cli.exit_codes import ExitCode
 
 DESCRIPTION = """\
@@ -44,10 +44,7 @@ MODULE_ORDER = ("local", "contexts", "resources", "delivery", "identity", "clust
 
 
 def version_text() -> str:
-    try:
-        return f"tptctl {metadata.version('threeport')}"
-    except metadata.PackageNotFoundError:
-        return "tptctl (not installed as a distribution)"
+    return f"tptctl {__version__}"
 
 
 def run_version(_options: argparse.Namespace) -> int:
