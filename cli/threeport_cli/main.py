@@ -33,14 +33,14 @@ COMMANDS: dict[str, str] = {
     "up": "local", "status": "local", "down": "local",
     "login": "contexts", "config": "contexts",
     "apply": "resources", "get": "resources", "describe": "resources", "delete": "resources",
-    "diff": "resources", "events": "resources",
+    "diff": "resources", "events": "events",
     "deploy": "delivery", "promote": "delivery", "rollback": "delivery", "approve": "delivery",
     "plan": "delivery", "releases": "delivery", "build": "delivery",
     "project": "identity", "token": "identity",
     "cluster": "clusters",
     "api-resources": "api_resources",
 }
-MODULE_ORDER = ("local", "contexts", "resources", "delivery", "identity", "clusters", "api_resources")
+MODULE_ORDER = ("local", "contexts", "resources", "events", "delivery", "identity", "clusters", "api_resources")
 
 
 def version_text() -> str:

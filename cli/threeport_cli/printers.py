@@ -48,8 +48,9 @@ def ready_text(message: Message) -> str:
     return ""
 
 
-def age_text(message: Message, now: datetime | None = None) -> str:
-    created = field_value(message, "create_time")
+def age_text(message: Message, now: datetime | None = None, field: str = "create_time") -> str:
+    """How long ago ``field`` (a timestamp; default the creation time) was: 5s, 3m, 2h, 4d."""
+    created = field_value(message, field)
     if created is None or not created.seconds:
         return ""
     now = now or datetime.now(UTC)

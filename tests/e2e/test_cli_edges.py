@@ -1,15 +1,17 @@
 """Rough edges a new user ran into, through the installed ``tptctl`` against a running control
 plane: output piped into ``head``, CI configured by environment variables only, revoking tokens
-by the name given to ``token create``, and a mistyped command."""
+by the name given to ``token create``, a mistyped command, and ``events``."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.e2e.conftest import ControlPlane
 from threeport_cli import config
@@ -95,3 +97,49 @@ def test_an_unknown_command_suggests_the_nearest_one(control_plane: ControlPlane
     outcome = control_plane.tptctl(typed, "apps")
     assert outcome.code == 2
     assert f"unknown command {typed!r}; did you mean {meant!r}?" in outcome.err
+
+
+def test_events_name_their_object_filter_print_json_and_follow(control_plane: ControlPlane, tmp_path: Path) -> None:
+    cp = control_plane
+    for name in ("evented-a", "evented-b"):
+        manifest = tmp_path / f"{name}.yaml"
+        manifest.write_text(f"apiVersion: threeport.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}}}\n"
+                            f"spec: {{components: {{web: {{image: 'registry.example.com/{name}:1'}}}}}}\n")
+        assert cp.tptctl("apply", "-f", str(manifest), "--wait").code == 0  # Accepted is recorded by then
+
+    table = cp.tptctl("events")
+    assert table.code == 0, table.err
+    lines = table.out.splitlines()
+    assert lines[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert any("application/evented-a" in line and "Accepted" in line for line in lines[1:])
+
+    only = cp.tptctl("events", "--for", "app/evented-b")
+    assert only.code == 0 and "application/evented-b" in only.out and "evented-a" not in only.out
+    assert cp.tptctl("events", "app", "evented-b").out == only.out
+    as_json = json.loads(cp.tptctl("events", "--for", "application/evented-a", "-o", "json").out)
+    assert as_json and {e["resource"] for e in as_json} == {"projects/acme/applications/evented-a"}
+    as_yaml = list(yaml.safe_load_all(cp.tptctl("events", "-o", "yaml").out))
+    assert any(e["resource"] == "projects/acme/applications/evented-b" for e in as_yaml)
+    assert cp.tptctl("events", "--for", "evented-a").code == 2
+
+    env = {**os.environ, "THREEPORT_CONFIG": str(cp.config_file)}
+    follower = subprocess.Popen([sys.executable, "-m", "threeport_cli", "events", "-w"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert follower.stdout is not None
+        header = follower.stdout.readline()
+        assert header.split()[:2] == ["LAST", "SEEN"]
+        before = [follower.stdout.readline() for _ in range(len(lines) - 1)]
+        assert all(line.strip() for line in before)
+        manifest = tmp_path / "evented-c.yaml"
+        manifest.write_text("apiVersion: threeport.io/v1alpha1\nkind: Application\nmetadata: {name: evented-c}\n"
+                            "spec: {components: {web: {image: 'registry.example.com/evented-c:1'}}}\n")
+        assert cp.tptctl("apply", "-f", str(manifest)).code == 0
+        while True:  # bounded by the test's timeout; a new line about the new object must come
+            line = follower.stdout.readline()
+            assert line, follower.stderr.read() if follower.stderr else "the follower exited"
+            if "application/evented-c" in line:
+                break
+    finally:
+        follower.kill()
+        follower.communicate(timeout=10)

@@ -1,4 +1,4 @@
-"""``apply``, ``get``, ``describe``, ``delete``, ``diff`` and ``events``: any resource kind."""
+"""``apply``, ``get``, ``describe``, ``delete`` and ``diff``: any resource kind."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from google.protobuf.message import Message
 from threeport.sdk import Client, NotFoundError, resources
 from threeport.sdk._index import ResourceType
 from threeport_cli import manifests, operations
+from threeport_cli.commands.events import list_events, print_events
 from threeport_cli.durations import parse_duration
 from threeport_cli.errors import CommandError
 from threeport_cli.exit_codes import ExitCode
@@ -175,29 +176,6 @@ def watch(client: Client, resource_type: ResourceType, project: str, filter_text
     Follower(resource_type, output, stream).run()
 
 
-def events_client_attribute(resource_type: ResourceType) -> str:
-    domain = resource_type.message_type.DESCRIPTOR.full_name.split(".")[1]
-    return f"{domain}_event"
-
-
-def list_events(client: Client, resource_type: ResourceType, name: str) -> list[Any]:
-    events_client = getattr(client, events_client_attribute(resource_type), None)
-    if events_client is None:
-        return []
-    return list(events_client.list_events(parent=name))
-
-
-def print_events(events: list[Any]) -> None:
-    if not events:
-        print("  <none>")
-        return
-    for event in events:
-        kind = "Warning" if event.type == 2 else "Normal"
-        when = event.last_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S") if event.last_time.seconds else ""
-        count = f" (x{event.count})" if event.count > 1 else ""
-        print(f"  {when}  {kind:<7}  {event.reason:<22} {event.message}{count}")
-
-
 def run_describe(options: argparse.Namespace) -> int:
     context = context_for(options)
     resource_type = resource_type_for(options.kind)
@@ -283,27 +261,6 @@ def run_diff(options: argparse.Namespace) -> int:
     return ExitCode.ERROR if different else ExitCode.OK
 
 
-def run_events(options: argparse.Namespace) -> int:
-    context = context_for(options)
-    project = project_for(options, context)
-    with client_for(context) as client:
-        if options.kind:
-            if not options.name:
-                raise CommandError("give KIND and NAME, or neither for the whole project", ExitCode.USAGE)
-            resource_type = resource_type_for(options.kind)
-            name = full_name(resource_type, options.name, project)
-            print_events(list_events(client, resource_type, name))
-            return ExitCode.OK
-        if not project:
-            raise CommandError("no project: pass --project or set one in the context", ExitCode.USAGE)
-        found: list[Any] = []
-        for attribute in ("registry_event", "delivery_event"):
-            found.extend(getattr(client, attribute).list_events(parent=f"projects/{project}"))
-        found.sort(key=lambda e: (e.last_time.seconds, e.last_time.nanos))
-        print_events(found)
-    return ExitCode.OK
-
-
 def add_wait_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wait", action="store_true", help="wait until the change is done")
     parser.add_argument("--timeout", default="5m", help="how long --wait waits (default 5m)")
@@ -354,9 +311,3 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     diff.add_argument("-f", "--filename", action="append", required=True)
     add_context_flags(diff)
     diff.set_defaults(run=run_diff)
-
-    events = commands.add_parser("events", help="show events of a resource or of the project")
-    events.add_argument("kind", nargs="?")
-    events.add_argument("name", nargs="?")
-    add_context_flags(events)
-    events.set_defaults(run=run_events)
