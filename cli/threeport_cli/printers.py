@@ -22,8 +22,13 @@ def field_value(message: Message, name: str) -> Any:
 
 
 def short_name(message: Message) -> str:
+    """The ids of a name without its project: ``shop`` for an application, ``shop-dev/3`` for
+    release 3 of the deployment shop-dev (a listing can hold releases of several deployments)."""
     name = str(field_value(message, "name") or "")
-    return name.rsplit("/", 1)[-1]
+    ids = name.split("/")[1::2]
+    if name.startswith("projects/") and len(ids) > 1:
+        ids = ids[1:]
+    return "/".join(ids) or name
 
 
 def state_text(message: Message) -> str:

@@ -24,6 +24,7 @@ from threeport.registry.v1alpha1 import (
     service_class_pb2_grpc,
 )
 from threeport_registry.api import servicers, validators
+from threeport_registry.api.usage import ApplicationUsage, delivery_client
 from threeport_registry.domain.defaults import (
     default_addon_profiles,
     default_cluster_profiles,
@@ -119,10 +120,12 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     class_methods = StandardMethods(service_classes, redis, validate=validators.check_service_class)
     addon_methods = StandardMethods(addon_profiles, redis, validate=validators.check_addon_profile)
     build_methods = StandardMethods(builds, redis)
+    # Deleting an application asks delivery whether deployments use it.
+    usage = ApplicationUsage(applications, delivery_client(runtime.settings))
 
     registrations: list[tuple[str, Callable[[Any, Any], None], Any]] = [
         ("ApplicationService", application_pb2_grpc.add_ApplicationServiceServicer_to_server,
-         servicers.ApplicationServicer(application_methods)),
+         servicers.ApplicationServicer(application_methods, usage)),
         ("EnvironmentService", environment_pb2_grpc.add_EnvironmentServiceServicer_to_server,
          servicers.EnvironmentServicer(environment_methods)),
         ("ClusterProfileService", cluster_profile_pb2_grpc.add_ClusterProfileServiceServicer_to_server,

@@ -54,14 +54,16 @@ def full_name(resource_type: ResourceType, name: str, project: str) -> str:
 
 
 def parent_for(resource_type: ResourceType, project: str, parent: str = "") -> str:
+    """The collection's parent; ids above the kind's own are AIP-159's ``-``, so that
+    ``get releases`` lists the releases of every deployment of the project."""
     if parent:
         return parent
-    pattern = resource_type.patterns[0]
-    if pattern.startswith("projects/{project}/") and pattern.count("/") == 3:
-        if not project:
-            raise CommandError("no project: pass --project or set one in the context", ExitCode.USAGE)
-        return f"projects/{project}"
-    return ""
+    segments = resource_type.patterns[0].split("/")[:-2]
+    if not segments:
+        return ""
+    if "{project}" in segments and not project:
+        raise CommandError("no project: pass --project or set one in the context", ExitCode.USAGE)
+    return "/".join(project if s == "{project}" else "-" if s.startswith("{") else s for s in segments)
 
 
 def comparable(message: Message) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from google.protobuf.message import Message
 from redis.asyncio import Redis
 
 from threeport.common.v1alpha1 import annotations_pb2
-from threeport_runtime.db.repository import ResourceRepository
+from threeport_runtime.db.repository import WILDCARD, ResourceRepository
 from threeport_runtime.errors import FieldViolation, InvalidArgument
 from threeport_runtime.rpc.watch import watch_resources
 
@@ -74,15 +74,17 @@ class StandardMethods(Generic[M]):
     def name_for(self, parent: str, resource_id: str) -> str:
         return f"{parent}/{self.collection}/{resource_id}" if parent else f"{self.collection}/{resource_id}"
 
-    def check_parent(self, parent: str, field: str = "parent") -> list[FieldViolation]:
-        """The parent must fit the collection's parent pattern (`projects/{project}` ...)."""
+    def check_parent(
+        self, parent: str, field: str = "parent", *, wildcards_allowed: bool = False
+    ) -> list[FieldViolation]:
+        """The parent must fit the collection's parent pattern (`projects/{project}` ...); List
+        also takes `-` for an id above the project's (all applications of a project)."""
         if not self.parent_pattern:
             return [FieldViolation(field, "must be empty: this collection is global")] if parent else []
         wanted = self.parent_pattern.split("/")
         given = parent.split("/")
         fits = len(wanted) == len(given) and all(
-            (w.startswith("{") and DNS_LABEL.match(g)) or w == g for w, g in zip(wanted, given, strict=True)
-        )
+            _segment_fits(w, g, wildcards_allowed) for w, g in zip(wanted, given, strict=True))
         if fits:
             return []
         example = self.parent_pattern.replace("{project}", "acme").replace("{application}", "shop")
@@ -123,7 +125,7 @@ class StandardMethods(Generic[M]):
     async def list(self, request: Any, response_type: type[Message]) -> Any:
         parent = request.parent if "parent" in request.DESCRIPTOR.fields_by_name else ""
         if parent or self.parent_pattern:
-            violations = self.check_parent(parent)
+            violations = self.check_parent(parent, wildcards_allowed=True)
             if violations:
                 raise InvalidArgument.for_fields(violations)
         hide_deleting = getattr(request, "hide_deleting", False)
@@ -174,3 +176,13 @@ class StandardMethods(Generic[M]):
             heartbeat_interval=self._heartbeat_interval,
         ):
             yield response
+
+
+def _segment_fits(wanted: str, given: str, wildcards_allowed: bool) -> bool:
+    """One segment of a parent: the literal, an id for a ``{placeholder}``, or (in List) AIP-159's
+    ``-`` for any id but the project's, which authorization needs."""
+    if not wanted.startswith("{"):
+        return wanted == given
+    if wildcards_allowed and given == WILDCARD and wanted != "{project}":
+        return True
+    return bool(DNS_LABEL.match(given))

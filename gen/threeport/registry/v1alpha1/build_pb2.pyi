@@ -258,7 +258,9 @@ class ListBuildsRequest(_message.Message):
     FILTER_FIELD_NUMBER: _builtins.int
     HIDE_DELETING_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
-    """The application, `projects/{project}/applications/{application}`."""
+    """The application, `projects/{project}/applications/{application}`; `-` for the application
+    lists the builds of every application of the project (AIP-159).
+    """
     page_size: _builtins.int
     """At most this many per page (default 50, at most 1000)."""
     page_token: _builtins.str

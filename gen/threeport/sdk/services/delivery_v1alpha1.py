@@ -974,7 +974,8 @@ class ReleaseServiceClient:
         Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
 
         Args:
-            parent: The deployment, `projects/{project}/deployments/{deployment}`.
+            parent: The deployment, `projects/{project}/deployments/{deployment}`; `-` for the deployment
+                lists the releases of every deployment of the project (AIP-159), by deployment then number.
             page_size: At most this many per page (default 50, at most 1000).
             page_token: The `next_page_token` of the previous page; empty for the first page.
             filter: An AIP-160 subset: `AND`-joined comparisons over `labels.KEY`, `name`, `state` and
@@ -1006,7 +1007,8 @@ class ReleaseServiceClient:
         Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
 
         Args:
-            parent: The deployment, `projects/{project}/deployments/{deployment}`.
+            parent: The deployment, `projects/{project}/deployments/{deployment}`; `-` for the deployment
+                lists the releases of every deployment of the project (AIP-159), by deployment then number.
             page_size: At most this many per page (default 50, at most 1000).
             page_token: The `next_page_token` of the previous page; empty for the first page.
             filter: An AIP-160 subset: `AND`-joined comparisons over `labels.KEY`, `name`, `state` and
@@ -1094,7 +1096,8 @@ class ReleaseServiceAsyncClient:
         Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
 
         Args:
-            parent: The deployment, `projects/{project}/deployments/{deployment}`.
+            parent: The deployment, `projects/{project}/deployments/{deployment}`; `-` for the deployment
+                lists the releases of every deployment of the project (AIP-159), by deployment then number.
             page_size: At most this many per page (default 50, at most 1000).
             page_token: The `next_page_token` of the previous page; empty for the first page.
             filter: An AIP-160 subset: `AND`-joined comparisons over `labels.KEY`, `name`, `state` and
@@ -1126,7 +1129,8 @@ class ReleaseServiceAsyncClient:
         Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
 
         Args:
-            parent: The deployment, `projects/{project}/deployments/{deployment}`.
+            parent: The deployment, `projects/{project}/deployments/{deployment}`; `-` for the deployment
+                lists the releases of every deployment of the project (AIP-159), by deployment then number.
             page_size: At most this many per page (default 50, at most 1000).
             page_token: The `next_page_token` of the previous page; empty for the first page.
             filter: An AIP-160 subset: `AND`-joined comparisons over `labels.KEY`, `name`, `state` and

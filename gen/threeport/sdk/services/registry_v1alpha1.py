@@ -1082,7 +1082,8 @@ class BuildServiceClient:
         Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
 
         Args:
-            parent: The application, `projects/{project}/applications/{application}`.
+            parent: The application, `projects/{project}/applications/{application}`; `-` for the
+                application lists the builds of every application of the project (AIP-159).
             page_size: At most this many per page (default 50, at most 1000).
             page_token: The `next_page_token` of the previous page; empty for the first page.
             filter: An AIP-160 subset: `AND`-joined comparisons over `labels.KEY`, `name`, `state` and
@@ -1114,7 +1115,8 @@ class BuildServiceClient:
         Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
 
         Args:
-            parent: The application, `projects/{project}/applications/{application}`.
+            parent: The application, `projects/{project}/applications/{application}`; `-` for the
+                application lists the builds of every application of the project (AIP-159).
             page_size: At most this many per page (default 50, at most 1000).
             page_token: The `next_page_token` of the previous page; empty for the first page.
             filter: An AIP-160 subset: `AND`-joined comparisons over `labels.KEY`, `name`, `state` and
@@ -1260,7 +1262,8 @@ class BuildServiceAsyncClient:
         Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
 
         Args:
-            parent: The application, `projects/{project}/applications/{application}`.
+            parent: The application, `projects/{project}/applications/{application}`; `-` for the
+                application lists the builds of every application of the project (AIP-159).
             page_size: At most this many per page (default 50, at most 1000).
             page_token: The `next_page_token` of the previous page; empty for the first page.
             filter: An AIP-160 subset: `AND`-joined comparisons over `labels.KEY`, `name`, `state` and
@@ -1292,7 +1295,8 @@ class BuildServiceAsyncClient:
         Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
 
         Args:
-            parent: The application, `projects/{project}/applications/{application}`.
+            parent: The application, `projects/{project}/applications/{application}`; `-` for the
+                application lists the builds of every application of the project (AIP-159).
             page_size: At most this many per page (default 50, at most 1000).
             page_token: The `next_page_token` of the previous page; empty for the first page.
             filter: An AIP-160 subset: `AND`-joined comparisons over `labels.KEY`, `name`, `state` and
