@@ -154,3 +154,30 @@ def test_an_idle_watch_stays_open_and_resumes_after_restarts(
     for name in ("watch-one", "watch-three", "watch-four"):
         assert cp.tptctl("delete", "app", name).code == 0
 
+
+
+def error_lines(cp: ControlPlane, offsets: dict[str, int]) -> list[str]:
+    found = []
+    for process, offset in offsets.items():
+        with (cp.state_dir / "logs" / f"{process}.log").open() as log:
+            log.seek(offset)
+            found += [f"{process}: {line}" for line in log if '"level": "ERROR"' in line or "Traceback" in line]
+    return found
+
+
+def test_a_client_closing_its_watch_is_not_an_error(control_plane: ControlPlane) -> None:
+    cp = control_plane
+    processes = ("workload-delivery", "registry", "api-gateway")
+    offsets = {p: (cp.state_dir / "logs" / f"{p}.log").stat().st_size for p in processes}
+    with cp.client() as client:
+        # As `--wait` does: leave the watch as soon as the wanted response arrives, while the
+        # server is still sending (the initial list, then the end-of-list HEARTBEAT).
+        for _ in range(10):
+            for _response in client.application.watch_applications(parent="projects/acme"):
+                break
+            for _response in client.deployment.watch_deployments(parent="projects/acme"):
+                break
+    deadline = time.monotonic() + 5  # errors, if any, are logged as soon as the servers see it
+    while time.monotonic() < deadline and not error_lines(cp, offsets):
+        time.sleep(0.2)
+    assert error_lines(cp, offsets) == []
