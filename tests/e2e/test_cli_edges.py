@@ -143,3 +143,11 @@ def test_events_name_their_object_filter_print_json_and_follow(control_plane: Co
     finally:
         follower.kill()
         follower.communicate(timeout=10)
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("aps", "applications"), ("deploymnt", "deployments"),
+                                              ("relases", "releases")])
+def test_an_unknown_kind_suggests_the_nearest_one(control_plane: ControlPlane, typed: str, meant: str) -> None:
+    outcome = control_plane.tptctl("get", typed)
+    assert outcome.code == 2
+    assert f"unknown resource type {typed!r}; did you mean {meant!r}?" in outcome.err

@@ -33,6 +33,11 @@ def resource_type_for(word: str) -> ResourceType:
     try:
         return resources.lookup(word)
     except LookupError as error:
+        forms = {form.lower(): t.plural for t in resources.all_types() for form in t.names}
+        close = difflib.get_close_matches(word.lower(), forms, n=1, cutoff=0.6)
+        if close:
+            raise CommandError(f"unknown resource type {word!r}; did you mean {forms[close[0]]!r}? "
+                               "(tptctl api-resources lists them)", ExitCode.USAGE) from None
         raise CommandError(str(error), ExitCode.USAGE) from None
 
 
