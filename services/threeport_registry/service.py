@@ -25,6 +25,7 @@ from threeport.registry.v1alpha1 import (
 )
 from threeport_registry import watches
 from threeport_registry.api import servicers, validators
+from threeport_registry.api.usage import ApplicationUsage, delivery_client
 from threeport_registry.domain.defaults import (
     default_addon_profiles,
     default_cluster_profiles,
@@ -83,13 +84,15 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     class_methods = StandardMethods(service_classes, redis, validate=validators.check_service_class)
     addon_methods = StandardMethods(addon_profiles, redis, validate=validators.check_addon_profile)
     build_methods = StandardMethods(builds, redis)
+    # Deleting an application asks delivery whether deployments use it.
+    usage = ApplicationUsage(applications, delivery_client(runtime.settings))
 
     async def latest_builds(application: str, environment: str) -> list[build_pb2.Build]:
         return [builds.to_message(row) for row in await latest_matching(runtime.db, application, environment)]
 
     registrations: list[tuple[str, Callable[[Any, Any], None], Any]] = [
         ("ApplicationService", application_pb2_grpc.add_ApplicationServiceServicer_to_server,
-         servicers.ApplicationServicer(application_methods)),
+         servicers.ApplicationServicer(application_methods, usage)),
         ("EnvironmentService", environment_pb2_grpc.add_EnvironmentServiceServicer_to_server,
          servicers.EnvironmentServicer(environment_methods)),
         ("ClusterProfileService", cluster_profile_pb2_grpc.add_ClusterProfileServiceServicer_to_server,

@@ -13,7 +13,7 @@ from threeport.sdk import Client, NotFoundError, WaitTimeoutError
 from threeport_cli.durations import parse_duration
 from threeport_cli.errors import CommandError
 from threeport_cli.exit_codes import ExitCode
-from threeport_cli.printers import render_table
+from threeport_cli.printers import age_text, render_table
 from threeport_cli.session import add_context_flags, client_for, context_for, project_for
 from threeport_cli.waiting import progress, wait_ready
 from threeport_model.auto_deploy import any_rule_matches
@@ -150,7 +150,7 @@ def run_releases(options: argparse.Namespace) -> int:
         images = ",".join(f"{c}={i.image}" + (f"@{i.digest[:19]}" if i.digest else "")
                           for c, i in sorted(release.images.items()))
         table.append([str(release.number), _reason(release), _approval(release),
-                      release.create_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"), images, release.message])
+                      age_text(release), images, release.message])
     print(render_table(table))
     return ExitCode.OK
 

@@ -24,6 +24,7 @@ from threeport.registry.v1alpha1 import (
     service_class_pb2,
     service_class_pb2_grpc,
 )
+from threeport_registry.api.usage import ApplicationUsage
 from threeport_registry.api.validators import check_application
 from threeport_registry.domain.builds import validate_build
 from threeport_registry.domain.resolution import resolve_service_class
@@ -36,8 +37,9 @@ Context = Any
 
 
 class ApplicationServicer(application_pb2_grpc.ApplicationServiceServicer):
-    def __init__(self, methods: StandardMethods[application_pb2.Application]):
+    def __init__(self, methods: StandardMethods[application_pb2.Application], usage: ApplicationUsage):
         self._methods = methods
+        self._usage = usage
 
     async def CreateApplication(self, request: Any, context: Context) -> application_pb2.Application:
         return await self._methods.create(request)
@@ -52,6 +54,8 @@ class ApplicationServicer(application_pb2_grpc.ApplicationServiceServicer):
         return await self._methods.update(request)
 
     async def DeleteApplication(self, request: Any, context: Context) -> application_pb2.Application:
+        if not request.force and await self._methods.repository.find(request.name) is not None:
+            await self._usage.refuse_if_used(request.name)
         return await self._methods.delete(request)
 
     async def WatchApplications(self, request: Any, context: Context) -> AsyncIterator[Any]:

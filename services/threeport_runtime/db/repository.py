@@ -55,6 +55,10 @@ DELETE_REQUESTED = change_event_pb2.CHANGE_TYPE_DELETE_REQUESTED
 DELETED = change_event_pb2.CHANGE_TYPE_DELETED
 
 
+# The AIP-159 wildcard: a parent segment that stands for every id.
+WILDCARD = "-"
+
+
 class StaleFence(Aborted):
     """A status write from a replica whose reconcile lease was taken over."""
 
@@ -129,7 +133,7 @@ class ResourceRepository(Generic[M, R]):
         fingerprint = PageTokenCodec.fingerprint(self.resource_type, parent, filter_text, hide_deleting)
         query = select(self.row_type).where(self.compile_filter(filter_text))
         if parent:
-            query = query.where(self.row_type.parent == parent)
+            query = query.where(parent_clause(self.row_type.parent, parent))
         if hide_deleting:
             query = query.where(self.row_type.delete_time.is_(None))
         if page_token:
@@ -475,6 +479,16 @@ class ResourceRepository(Generic[M, R]):
             f"{self.singular} {name!r} already exists; choose another id or update it instead",
             metadata={"resource": name},
         )
+
+
+def parent_clause(column: Any, parent: str) -> ColumnElement[bool]:
+    """``column`` is ``parent``, where a ``-`` segment matches any id (AIP-159: the builds of every
+    application of a project are listed with ``projects/acme/applications/-``)."""
+    parts = parent.split("/")
+    if WILDCARD not in parts:
+        clause: ColumnElement[bool] = column == parent
+        return clause
+    return column.like("/".join("%" if part == WILDCARD else part for part in parts))  # type: ignore[no-any-return]
 
 
 def parent_of(name: str) -> str:

@@ -223,6 +223,7 @@ class AddonClaimServiceInternalClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -235,12 +236,16 @@ class AddonClaimServiceInternalClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonClaimsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.addons.v1alpha1.AddonClaimService/WatchAddonClaims", build_request(addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest, request, {"filter": filter}), addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.addons.v1alpha1.AddonClaimService/WatchAddonClaims", build_request(addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def wait_ready(
         self,
@@ -459,6 +464,7 @@ class AddonClaimServiceInternalAsyncClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -471,12 +477,16 @@ class AddonClaimServiceInternalAsyncClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonClaimsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.addons.v1alpha1.AddonClaimService/WatchAddonClaims", build_request(addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest, request, {"filter": filter}), addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.addons.v1alpha1.AddonClaimService/WatchAddonClaims", build_request(addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def wait_ready(
         self,
@@ -688,6 +698,7 @@ class AddonInstallationServiceClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -699,12 +710,16 @@ class AddonInstallationServiceClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonInstallationsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.addons.v1alpha1.AddonInstallationService/WatchAddonInstallations", build_request(addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsRequest, request, {"filter": filter}), addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.addons.v1alpha1.AddonInstallationService/WatchAddonInstallations", build_request(addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def wait_ready(
         self,
@@ -916,6 +931,7 @@ class AddonInstallationServiceAsyncClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -927,12 +943,16 @@ class AddonInstallationServiceAsyncClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonInstallationsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.addons.v1alpha1.AddonInstallationService/WatchAddonInstallations", build_request(addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsRequest, request, {"filter": filter}), addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.addons.v1alpha1.AddonInstallationService/WatchAddonInstallations", build_request(addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def wait_ready(
         self,
@@ -1142,6 +1162,7 @@ class AddonServiceClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: addons_v1alpha1_addon_pb2.WatchAddonsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -1153,12 +1174,16 @@ class AddonServiceClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.addons.v1alpha1.AddonService/WatchAddons", build_request(addons_v1alpha1_addon_pb2.WatchAddonsRequest, request, {"filter": filter}), addons_v1alpha1_addon_pb2.WatchAddonsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.addons.v1alpha1.AddonService/WatchAddons", build_request(addons_v1alpha1_addon_pb2.WatchAddonsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_pb2.WatchAddonsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def wait_ready(
         self,
@@ -1368,6 +1393,7 @@ class AddonServiceAsyncClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: addons_v1alpha1_addon_pb2.WatchAddonsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -1379,12 +1405,16 @@ class AddonServiceAsyncClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.addons.v1alpha1.AddonService/WatchAddons", build_request(addons_v1alpha1_addon_pb2.WatchAddonsRequest, request, {"filter": filter}), addons_v1alpha1_addon_pb2.WatchAddonsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.addons.v1alpha1.AddonService/WatchAddons", build_request(addons_v1alpha1_addon_pb2.WatchAddonsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_pb2.WatchAddonsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def wait_ready(
         self,
