@@ -83,7 +83,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     )
     claim_reconciler = ClaimReconciler(claims, clusters, drivers, runtime.event_recorder("cluster-claim"))
     cluster_controller = runtime.controller(watches.cluster_controller(clusters), cluster_reconciler)
-    claim_spec = watches.claim_controller(claims, clusters, claim_reconciler)
+    claim_spec = watches.claim_controller(claims, clusters)
     claim_controller = runtime.controller(claim_spec, claim_reconciler)
     cluster_reconciler.enqueue_claim = claim_controller.enqueue
     claim_reconciler.enqueue_cluster = cluster_controller.enqueue

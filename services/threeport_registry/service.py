@@ -25,6 +25,7 @@ from threeport.registry.v1alpha1 import (
 )
 from threeport_registry import watches
 from threeport_registry.api import servicers, validators
+from threeport_registry.api.usage import ApplicationUsage, delivery_client
 from threeport_registry.domain.defaults import (
     default_addon_profiles,
     default_cluster_profiles,
@@ -35,9 +36,10 @@ from threeport_registry.reconcilers.acceptance import (
     StatusDeriver,
     accept_as_declared,
     application_status,
-    build_recorded,
+    build_status,
     environment_status,
 )
+from threeport_registry.store.builds import latest_matching
 from threeport_registry.store.seeding import seed_system_defaults
 from threeport_registry.store.tables import (
     SCHEMA,
@@ -82,10 +84,15 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     class_methods = StandardMethods(service_classes, redis, validate=validators.check_service_class)
     addon_methods = StandardMethods(addon_profiles, redis, validate=validators.check_addon_profile)
     build_methods = StandardMethods(builds, redis)
+    # Deleting an application asks delivery whether deployments use it.
+    usage = ApplicationUsage(applications, delivery_client(runtime.settings))
+
+    async def latest_builds(application: str, environment: str) -> list[build_pb2.Build]:
+        return [builds.to_message(row) for row in await latest_matching(runtime.db, application, environment)]
 
     registrations: list[tuple[str, Callable[[Any, Any], None], Any]] = [
         ("ApplicationService", application_pb2_grpc.add_ApplicationServiceServicer_to_server,
-         servicers.ApplicationServicer(application_methods)),
+         servicers.ApplicationServicer(application_methods, usage)),
         ("EnvironmentService", environment_pb2_grpc.add_EnvironmentServiceServicer_to_server,
          servicers.EnvironmentServicer(environment_methods)),
         ("ClusterProfileService", cluster_profile_pb2_grpc.add_ClusterProfileServiceServicer_to_server,
@@ -95,7 +102,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         ("AddonProfileService", addon_profile_pb2_grpc.add_AddonProfileServiceServicer_to_server,
          servicers.AddonProfileServicer(addon_methods)),
         ("BuildService", build_pb2_grpc.add_BuildServiceServicer_to_server,
-         servicers.BuildServicer(build_methods, application_methods)),
+         servicers.BuildServicer(build_methods, application_methods, latest_builds)),
         ("EventService", event_service_pb2_grpc.add_EventServiceServicer_to_server,
          servicers.EventServicer(runtime.event_lister())),
     ]
@@ -113,7 +120,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         ("cluster-profile", cluster_profiles, accept_as_declared, []),
         ("service-class", service_classes, accept_as_declared, []),
         ("addon-profile", addon_profiles, accept_as_declared, []),
-        ("build", builds, build_recorded, []),
+        ("build", builds, build_status(environments), []),
     ]
     for name, repository, derive, extra_watches in controllers:
         reconciler = AcceptanceReconciler(repository, runtime.event_recorder(name), derive)

@@ -106,6 +106,13 @@ class FailedPrecondition(ThreeportError):
     reason = "PRECONDITION_FAILED"
 
 
+class OutOfRange(ThreeportError):
+    """A position (a watch's ``resource_version``) the server no longer keeps."""
+
+    code = grpc.StatusCode.OUT_OF_RANGE
+    reason = "RESOURCE_VERSION_TOO_OLD"
+
+
 class PermissionDenied(ThreeportError):
     code = grpc.StatusCode.PERMISSION_DENIED
     reason = "PERMISSION_DENIED"

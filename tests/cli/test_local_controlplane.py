@@ -104,3 +104,41 @@ def test_up_with_an_unreachable_database_url_fails_clearly(state_dir: Path) -> N
     assert result.returncode == 1
     assert "cannot connect to --database-url" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def local_server() -> str:
+    import yaml
+
+    loaded = yaml.safe_load(CONFIG.read_text())
+    return str(next(c["server"] for c in loaded["contexts"] if c["name"] == "local"))
+
+
+@pytest.mark.timeout(300)
+def test_up_port_puts_the_gateway_on_that_port_and_keeps_it(state_dir: Path) -> None:
+    import socket
+
+    from threeport_cli.local.processes import free_port
+
+    port = free_port()
+    started = tptctl("up", "--state-dir", str(state_dir), "--port", str(port))
+    assert started.returncode == 0, started.stderr
+    assert urls(started.stdout)["api-gateway"] == f"127.0.0.1:{port}"
+    assert local_server() == f"127.0.0.1:{port}"
+
+    assert tptctl("down", "--state-dir", str(state_dir)).returncode == 0
+    again = tptctl("up", "--state-dir", str(state_dir))  # no --port: the one given before is kept
+    assert again.returncode == 0, again.stderr
+    assert urls(again.stdout)["api-gateway"] == f"127.0.0.1:{port}"
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        refused = tptctl("up", "--state-dir", str(state_dir), "--port", str(busy))
+    assert refused.returncode == 1
+    assert f"--port {busy}: another program listens on 127.0.0.1:{busy}" in refused.stderr
+    assert tptctl("status", "--state-dir", str(state_dir)).returncode == 0
+    assert local_server() == f"127.0.0.1:{port}", "a refused --port changes nothing"
+
+    bad = tptctl("up", "--state-dir", str(state_dir), "--port", "70000")
+    assert bad.returncode == 2 and "'70000' is not a port number: use 1-65535" in bad.stderr

@@ -15,6 +15,7 @@ from threeport.sdk import AlreadyExistsError, Client
 from threeport_cli.durations import parse_duration
 from threeport_cli.errors import CommandError
 from threeport_cli.exit_codes import ExitCode
+from threeport_cli.printers import render_table
 from threeport_cli.session import client_for, context_for
 
 ROLES = ("viewer", "deployer", "admin", "operator")
@@ -67,31 +68,52 @@ def run_token_create(options: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def principal_name(text: str) -> str:
+    """``ci-shop`` or ``principals/ci-shop`` -> ``principals/ci-shop``."""
+    return text if text.startswith("principals/") else f"principals/{text}"
+
+
 def run_token_list(options: argparse.Namespace) -> int:
     with client_for(context_for(options)) as client:
-        principals = [options.principal] if options.principal else [
+        principals = [principal_name(options.principal)] if options.principal else [
             p.name for p in client.principal.list_principals()]
-        print(f"{'NAME':<48} {'PREFIX':<12} {'EXPIRES':<21} {'REVOKED':<8} DESCRIPTION")
+        table = [["PRINCIPAL", "TOKEN-ID", "PREFIX", "EXPIRES", "REVOKED", "DESCRIPTION"]]
         for principal in principals:
-            parent = principal if principal.startswith("principals/") else f"principals/{principal}"
-            for token in client.token.list_tokens(parent=parent):
+            for token in client.token.list_tokens(parent=principal):
                 spec = token.spec
                 expires = "never"
                 if spec.expire_time.seconds:
                     expires = spec.expire_time.ToDatetime().strftime("%Y-%m-%d %H:%M")
                 revoked = "yes" if spec.revoke_time.seconds else "no"
-                print(f"{token.name:<48} {spec.prefix:<12} {expires:<21} {revoked:<8} {spec.description}")
+                table.append([principal.removeprefix("principals/"), token.name.rsplit("/", 1)[-1],
+                              spec.prefix, expires, revoked, spec.description])
+    print(render_table(table))
+    print("revoke with: tptctl token revoke PRINCIPAL [--token-id TOKEN-ID]", file=sys.stderr)
     return ExitCode.OK
 
 
+def tokens_to_revoke(client: Client, name: str, token_id: str) -> list[str]:
+    """The full names of the tokens ``revoke NAME [--token-id ID]`` means (not yet revoked)."""
+    if "/tokens/" in name:
+        if token_id and not name.endswith(f"/tokens/{token_id}"):
+            raise CommandError(f"{name} names a token already; drop --token-id", ExitCode.USAGE)
+        return [name]
+    principal = principal_name(name)
+    if token_id:
+        return [f"{principal}/tokens/{token_id}"]
+    live = [t.name for t in client.token.list_tokens(parent=principal) if not t.spec.revoke_time.seconds]
+    if not live:
+        raise CommandError(f"{principal} has no tokens that are not revoked already (tptctl token list)",
+                           ExitCode.NOT_FOUND)
+    return live
+
+
 def run_token_revoke(options: argparse.Namespace) -> int:
-    name = options.name
-    if not name.startswith("principals/"):
-        raise CommandError("give the token's full name, principals/NAME/tokens/ID (see tptctl token list)",
-                           ExitCode.USAGE)
     with client_for(context_for(options)) as client:
-        client.token.revoke_token(name=name)
-    print(f"token {name} revoked")
+        names = tokens_to_revoke(client, options.name, options.token_id or "")
+        for name in names:
+            client.token.revoke_token(name=name)
+            print(f"token {name} revoked")
     return ExitCode.OK
 
 
@@ -123,7 +145,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     token_list.add_argument("--principal", help="only this principal's tokens")
     token_list.add_argument("--context")
     token_list.set_defaults(run=run_token_list)
-    revoke = token_verbs.add_parser("revoke", help="revoke a token")
-    revoke.add_argument("name", help="principals/NAME/tokens/ID")
+    revoke = token_verbs.add_parser(
+        "revoke", help="revoke a service account's tokens, or one of them",
+        description="Revoke every token of the service account NAME (as given to token create), or "
+        "only --token-id ID. A full token name, principals/NAME/tokens/ID, works too. "
+        "tptctl token list shows the PRINCIPAL and TOKEN-ID of each token.")
+    revoke.add_argument("name", help="the service account (ci-shop), or principals/NAME/tokens/ID")
+    revoke.add_argument("--token-id", help="only this token (default: all of its tokens)")
     revoke.add_argument("--context")
     revoke.set_defaults(run=run_token_revoke)

@@ -110,15 +110,20 @@ def grpc_serving(address: str) -> bool:
 class LocalControlPlane:
     """The processes of one state directory."""
 
-    def __init__(self, state_dir: Path, progress: Progress) -> None:
+    def __init__(self, state_dir: Path, progress: Progress, kubesim_speed: float | None = None) -> None:
         self.state = StateDir(state_dir)
         self.progress = progress
+        # Simulated time of the emulator (its own default: real time); benchmarks speed it up.
+        self.kubesim_speed = kubesim_speed
 
     def up(
-        self, database_url: str | None = None, redis_url: str | None = None, with_sim_cluster: bool = False
+        self, database_url: str | None = None, redis_url: str | None = None, with_sim_cluster: bool = False,
+        gateway_port: int | None = None,
     ) -> StateRecord:
         self.state.ensure()
         record = self.state.load()
+        if gateway_port is not None:
+            self._use_gateway_port(record, gateway_port)
         if database_url:
             record.processes = [p for p in record.processes if p.name != "postgres"]
             record.ports.pop("postgres", None)
@@ -148,6 +153,21 @@ class LocalControlPlane:
             self._ensure_sim_cluster(record)
         return record
 
+    def _use_gateway_port(self, record: StateRecord, port: int) -> None:
+        """Makes ``port`` the gateway's, for this and every later ``up``; a gateway running on
+        another port is stopped here and started on the new one below."""
+        if record.ports.get(GATEWAY) == port:
+            return
+        if processes.port_answers(port):
+            raise datastores.DatastoreError(
+                f"--port {port}: another program listens on 127.0.0.1:{port}; choose another port")
+        running = record.find(GATEWAY)
+        if running is not None and running.pid and processes.is_alive(running.pid):
+            self.progress(f"{GATEWAY}: moving from 127.0.0.1:{record.ports.get(GATEWAY)} to 127.0.0.1:{port}")
+            processes.stop(running.pid)
+        record.ports[GATEWAY] = port
+        self.state.save(record)
+
     def _ensure_kubesim(self, record: StateRecord) -> bool:
         """The Kubernetes API emulator, so that a laptop has a cluster to deploy to. True if it
         had to be started."""
@@ -162,6 +182,8 @@ class LocalControlPlane:
             sys.executable, "-m", "threeport_kubesim", "serve", "--port", str(port),
             "--kubeconfig-dir", str(folder / "kubeconfigs"), "--state-dir", str(folder / "state"),
         ]
+        if self.kubesim_speed is not None:
+            command += ["--speed", str(self.kubesim_speed)]
         log = self.state.log(KUBESIM)
         self.progress(f"{KUBESIM}: starting the Kubernetes API emulator on 127.0.0.1:{port}")
         pid = processes.start_detached(command, log)

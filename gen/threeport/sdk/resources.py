@@ -206,6 +206,15 @@ INDEX = ResourceIndex(
                 idempotent=False,
                 internal=True,
             ),
+            update=MethodRef(
+                path="/threeport.addons.v1alpha1.AddonClaimService/UpdateAddonClaim",
+                client_path=("internal", "addon_claim"),
+                python_name="update_addon_claim",
+                request_type=addons_v1alpha1_addon_claim_pb2.UpdateAddonClaimRequest,
+                response_type=addons_v1alpha1_addon_claim_pb2.AddonClaim,
+                idempotent=False,
+                internal=True,
+            ),
             delete=MethodRef(
                 path="/threeport.addons.v1alpha1.AddonClaimService/DeleteAddonClaim",
                 client_path=("internal", "addon_claim"),

@@ -1,10 +1,10 @@
 """The registry's gRPC services. Standard methods delegate to the runtime's StandardMethods;
-the custom verbs (ConvertScore, ResolveServiceClass, ReportBuild) live here."""
+the custom verbs (ConvertScore, ResolveServiceClass, ReportBuild, ListLatestBuilds) live here."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from threeport.registry.v1alpha1 import (
     service_class_pb2,
     service_class_pb2_grpc,
 )
+from threeport_registry.api.usage import ApplicationUsage
 from threeport_registry.api.validators import check_application
 from threeport_registry.domain.builds import validate_build
 from threeport_registry.domain.resolution import resolve_service_class
@@ -36,8 +37,9 @@ Context = Any
 
 
 class ApplicationServicer(application_pb2_grpc.ApplicationServiceServicer):
-    def __init__(self, methods: StandardMethods[application_pb2.Application]):
+    def __init__(self, methods: StandardMethods[application_pb2.Application], usage: ApplicationUsage):
         self._methods = methods
+        self._usage = usage
 
     async def CreateApplication(self, request: Any, context: Context) -> application_pb2.Application:
         return await self._methods.create(request)
@@ -52,6 +54,8 @@ class ApplicationServicer(application_pb2_grpc.ApplicationServiceServicer):
         return await self._methods.update(request)
 
     async def DeleteApplication(self, request: Any, context: Context) -> application_pb2.Application:
+        if not request.force and await self._methods.repository.find(request.name) is not None:
+            await self._usage.refuse_if_used(request.name)
         return await self._methods.delete(request)
 
     async def WatchApplications(self, request: Any, context: Context) -> AsyncIterator[Any]:
@@ -221,11 +225,14 @@ class AddonProfileServicer(addon_profile_pb2_grpc.AddonProfileServiceServicer):
             yield response
 
 
+LatestBuilds = Callable[[str, str], Awaitable[list[build_pb2.Build]]]
+
+
 def new_build_id() -> str:
     """Sortable by report time, unique without coordination: `b20261125t043512123456-1a2b3c`.
 
-    Consumers take the greater id as the newer build (workload-delivery's ``build_newer``, the
-    application's ``latest_builds``), so the time goes down to microseconds: two builds reported
+    Consumers take the greater id as the newer build (``ListLatestBuilds``, workload-delivery's
+    image derivation, the application's ``latest_builds``), so the time goes down to microseconds: two builds reported
     in the same second must still sort in the order they were reported.
     """
     return f"b{datetime.now(UTC):%Y%m%dt%H%M%S%f}-{secrets.token_hex(3)}"
@@ -236,9 +243,11 @@ class BuildServicer(build_pb2_grpc.BuildServiceServicer):
         self,
         methods: StandardMethods[build_pb2.Build],
         applications: StandardMethods[application_pb2.Application],
+        latest: LatestBuilds,
     ):
         self._methods = methods
         self._applications = applications
+        self._latest = latest
 
     async def GetBuild(self, request: Any, context: Context) -> build_pb2.Build:
         return await self._methods.get(request)
@@ -249,6 +258,20 @@ class BuildServicer(build_pb2_grpc.BuildServiceServicer):
     async def WatchBuilds(self, request: Any, context: Context) -> AsyncIterator[Any]:
         async for response in self._methods.watch(request, build_pb2.WatchBuildsResponse):
             yield response
+
+    async def ListLatestBuilds(
+        self, request: build_pb2.ListLatestBuildsRequest, context: Context
+    ) -> build_pb2.ListLatestBuildsResponse:
+        violations = self._methods.check_parent(request.parent)
+        environment = request.environment.split("/")
+        if len(environment) != 4 or environment[0] != "projects" or environment[2] != "environments":
+            violations.append(FieldViolation("environment", "must be projects/{project}/environments/{environment}"))
+        elif "/".join(environment[:2]) != "/".join(request.parent.split("/")[:2]):
+            violations.append(FieldViolation("environment", "must be in the application's project"))
+        if violations:
+            raise InvalidArgument.for_fields(violations)
+        builds = await self._latest(request.parent, request.environment)
+        return build_pb2.ListLatestBuildsResponse(builds={b.spec.component: b for b in builds})
 
     async def ReportBuild(self, request: build_pb2.ReportBuildRequest, context: Context) -> build_pb2.Build:
         violations = self._methods.check_parent(request.parent)

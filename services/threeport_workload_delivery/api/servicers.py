@@ -19,6 +19,7 @@ from threeport_runtime.reconcile.events import EventLister
 from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_workload_delivery.api.actions import Actions
 from threeport_workload_delivery.api.plan import Planner
+from threeport_workload_delivery.domain import changes
 from threeport_workload_delivery.store.releases import ReleaseStore
 
 Context = Any
@@ -40,6 +41,10 @@ class DeploymentServicer(deployment_pb2_grpc.DeploymentServiceServicer):
         return await self._methods.list(request, deployment_pb2.ListDeploymentsResponse)
 
     async def UpdateDeployment(self, request: Any, context: Context) -> deployment_pb2.Deployment:
+        if not request.update_mask.paths or "annotations" in request.update_mask.paths:
+            existing = await self._methods.repository.find(request.deployment.name)
+            if existing is not None:
+                changes.keep_owned(dict(existing.annotations), request.deployment.annotations)
         return await self._methods.update(request)
 
     async def DeleteDeployment(self, request: Any, context: Context) -> deployment_pb2.Deployment:
@@ -80,10 +85,10 @@ class ReleaseServicer(release_pb2_grpc.ReleaseServiceServicer):
         self, request: release_pb2.ListReleasesRequest, context: Context
     ) -> release_pb2.ListReleasesResponse:
         parts = request.parent.split("/")
-        if len(parts) != 4 or parts[0] != "projects" or parts[2] != "deployments":
-            raise InvalidArgument.for_fields(
-                [FieldViolation("parent", "must be projects/{project}/deployments/{deployment}")]
-            )
+        if len(parts) != 4 or parts[0] != "projects" or parts[2] != "deployments" or parts[1] == "-":
+            raise InvalidArgument.for_fields([FieldViolation(
+                "parent", "must be projects/{project}/deployments/{deployment}, or "
+                "projects/{project}/deployments/- for the releases of every deployment")])
         releases, token = await self._releases.list(request.parent, request.page_size, request.page_token)
         return release_pb2.ListReleasesResponse(releases=releases, next_page_token=token)
 

@@ -2,7 +2,9 @@
 
 Numbers come from ``max(number) + 1`` under the unique (deployment, number) constraint, so two
 writers can never both create release N; the loser gets ``ReleaseConflict`` and the reconcile
-is retried. Only the approval fields of a release ever change after it is written.
+is retried. Only the approval fields of a release ever change after it is written. Every write
+publishes a change event (``threeport.delivery.v1alpha1.Release``: CREATED, UPDATED when it is
+approved or superseded) through the outbox, in the same transaction, like every other write.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import json_format
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from threeport.common.v1alpha1 import change_event_pb2
 from threeport.delivery.v1alpha1 import release_pb2
+from threeport_runtime.bus.outbox import Outbox
 from threeport_runtime.db.convert import timestamp
 from threeport_runtime.db.engine import Database
 from threeport_runtime.db.page_tokens import PageTokenCodec
-from threeport_runtime.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from threeport_runtime.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parent_clause
 from threeport_runtime.errors import FieldViolation, InvalidArgument, NotFound
 from threeport_runtime.reconcile.result import TemporaryError
 from threeport_workload_delivery.store.tables import ReleaseRow
@@ -43,10 +48,25 @@ def _stored(row: ReleaseRow) -> StoredRelease:
     return StoredRelease(message, row.snapshot, row.fingerprint, row.change_id)
 
 
+RESOURCE_TYPE = release_pb2.Release.DESCRIPTOR.full_name
+
+
 class ReleaseStore:
-    def __init__(self, db: Database, page_tokens: PageTokenCodec):
+    def __init__(self, db: Database, page_tokens: PageTokenCodec, outbox: Outbox):
         self._db = db
         self._page_tokens = page_tokens
+        self._outbox = outbox
+
+    @property
+    def stream(self) -> str:
+        """The stream release change events are published to."""
+        return self._outbox.stream_for(RESOURCE_TYPE)
+
+    async def _event(
+        self, session: AsyncSession, row: ReleaseRow, change: change_event_pb2.ChangeType.ValueType
+    ) -> None:
+        await self._outbox.add(session, resource_type=RESOURCE_TYPE, name=row.name, uid=str(row.uid),
+                               generation=row.number, change=change)
 
     async def latest(self, deployment: str, deployment_uid: str) -> StoredRelease | None:
         async with self._db.session() as session:
@@ -93,20 +113,24 @@ class ReleaseStore:
     async def list(
         self, deployment: str, page_size: int = 0, page_token: str = ""
     ) -> tuple[list[release_pb2.Release], str]:
-        """A page in release-number order."""
+        """A page in release-number order; ``projects/P/deployments/-`` lists every deployment's
+        releases (AIP-159), by deployment then number."""
         if page_size < 0:
             raise InvalidArgument.for_fields([FieldViolation("page_size", "must not be negative")])
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         fingerprint = PageTokenCodec.fingerprint("releases", deployment)
-        query = select(ReleaseRow).where(ReleaseRow.deployment == deployment)
+        query = select(ReleaseRow).where(parent_clause(ReleaseRow.deployment, deployment))
         if page_token:
-            query = query.where(ReleaseRow.number > int(self._page_tokens.decode(page_token, fingerprint)))
+            after_deployment, after_number = self._page_tokens.decode(page_token, fingerprint).rsplit(" ", 1)
+            after = (after_deployment, int(after_number))
+            query = query.where(tuple_(ReleaseRow.deployment, ReleaseRow.number) > after)
         async with self._db.session() as session:
-            rows = list((await session.scalars(query.order_by(ReleaseRow.number).limit(size + 1))).all())
+            ordered = query.order_by(ReleaseRow.deployment, ReleaseRow.number).limit(size + 1)
+            rows = list((await session.scalars(ordered)).all())
         next_token = ""
         if len(rows) > size:
             rows = rows[:size]
-            next_token = self._page_tokens.encode(str(rows[-1].number), fingerprint)
+            next_token = self._page_tokens.encode(f"{rows[-1].deployment} {rows[-1].number}", fingerprint)
         return [_stored(row).release for row in rows], next_token
 
     async def create_next(
@@ -141,6 +165,7 @@ class ReleaseStore:
                 for row in pending:
                     if row.message.get("approval") == "APPROVAL_STATE_PENDING":
                         row.message = {**row.message, "approval": "APPROVAL_STATE_SUPERSEDED"}
+                        await self._event(session, row, change_event_pb2.CHANGE_TYPE_UPDATED)
                 row_new = ReleaseRow(
                     uid=uuid.UUID(message.uid),
                     name=message.name,
@@ -154,6 +179,8 @@ class ReleaseStore:
                     change_id=change_id,
                 )
                 session.add(row_new)
+                await session.flush()
+                await self._event(session, row_new, change_event_pb2.CHANGE_TYPE_CREATED)
         except IntegrityError:
             raise ReleaseConflict(f"release number of {deployment} was taken concurrently") from None
         return StoredRelease(message, snapshot, fingerprint, change_id)
@@ -168,6 +195,7 @@ class ReleaseStore:
             if row is None:
                 raise NotFound(f"{deployment} has no release {number}")
             row.message = {**row.message, "approval": "APPROVAL_STATE_APPROVED", "approvedBy": approved_by}
+            await self._event(session, row, change_event_pb2.CHANGE_TYPE_UPDATED)
             return _stored(row).release
 
     async def delete_all(self, deployment: str) -> None:

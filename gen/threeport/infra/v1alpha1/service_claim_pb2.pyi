@@ -381,46 +381,6 @@ class ListServiceClaimsResponse(_message.Message):
 Global___ListServiceClaimsResponse: _TypeAlias = ListServiceClaimsResponse  # noqa: Y015
 
 @_typing.final
-class UpdateServiceClaimRequest(_message.Message):
-    """The request for UpdateServiceClaim."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    SERVICE_CLAIM_FIELD_NUMBER: _builtins.int
-    UPDATE_MASK_FIELD_NUMBER: _builtins.int
-    VALIDATE_ONLY_FIELD_NUMBER: _builtins.int
-    ALLOW_MISSING_FIELD_NUMBER: _builtins.int
-    validate_only: _builtins.bool
-    """Validate only: check everything, write nothing."""
-    allow_missing: _builtins.bool
-    """Create it if it does not exist (the `apply` behaviour)."""
-    @_builtins.property
-    def service_claim(self) -> Global___ServiceClaim:
-        """The ServiceClaim with its `name`, and its `etag` for optimistic concurrency."""
-
-    @_builtins.property
-    def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Which fields to replace (`spec`, `spec.some_field`, `labels`, `annotations`); empty means
-        all of `spec`, `labels` and `annotations`.
-        """
-
-    def __init__(
-        self,
-        *,
-        service_claim: Global___ServiceClaim | None = ...,
-        update_mask: _field_mask_pb2.FieldMask | None = ...,
-        validate_only: _builtins.bool = ...,
-        allow_missing: _builtins.bool = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["service_claim", b"service_claim", "update_mask", b"update_mask"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_missing", b"allow_missing", "service_claim", b"service_claim", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___UpdateServiceClaimRequest: _TypeAlias = UpdateServiceClaimRequest  # noqa: Y015
-
-@_typing.final
 class DeleteServiceClaimRequest(_message.Message):
     """The request for DeleteServiceClaim."""
 
@@ -465,16 +425,24 @@ class WatchServiceClaimsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     FILTER_FIELD_NUMBER: _builtins.int
+    RESOURCE_VERSION_FIELD_NUMBER: _builtins.int
     filter: _builtins.str
     """Only resources matching this filter (same syntax as List); `name = "..."` watches one."""
+    resource_version: _builtins.str
+    """Resume after this change-stream position: the `resource_version` of the last response
+    received. The initial list is skipped and every change after it is sent. Empty: start with
+    the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+    (start a new watch).
+    """
     def __init__(
         self,
         *,
         filter: _builtins.str = ...,
+        resource_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "resource_version", b"resource_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -488,8 +456,13 @@ class WatchServiceClaimsResponse(_message.Message):
 
     TYPE_FIELD_NUMBER: _builtins.int
     SERVICE_CLAIM_FIELD_NUMBER: _builtins.int
+    RESOURCE_VERSION_FIELD_NUMBER: _builtins.int
     type: _watch_pb2.WatchEventType.ValueType
     """What happened."""
+    resource_version: _builtins.str
+    """The change-stream position after this response; pass it back as `resource_version` to resume.
+    Empty on the initial ADDED responses: the HEARTBEAT that follows them carries the position.
+    """
     @_builtins.property
     def service_claim(self) -> Global___ServiceClaim:
         """The resource after the change (before it, for DELETED). Empty for HEARTBEAT."""
@@ -499,11 +472,48 @@ class WatchServiceClaimsResponse(_message.Message):
         *,
         type: _watch_pb2.WatchEventType.ValueType = ...,
         service_claim: Global___ServiceClaim | None = ...,
+        resource_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["service_claim", b"service_claim"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["service_claim", b"service_claim", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["resource_version", b"resource_version", "service_claim", b"service_claim", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchServiceClaimsResponse: _TypeAlias = WatchServiceClaimsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateServiceClaimRequest(_message.Message):
+    """The request for UpdateServiceClaim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERVICE_CLAIM_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: _builtins.int
+    validate_only: _builtins.bool
+    """Validate only: check everything, write nothing."""
+    @_builtins.property
+    def service_claim(self) -> Global___ServiceClaim:
+        """The ServiceClaim with its `name`, and its `etag` for optimistic concurrency."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Which fields to replace (`spec`, `spec.some_field`, `labels`, `annotations`); empty means
+        all of `spec`, `labels` and `annotations`.
+        """
+
+    def __init__(
+        self,
+        *,
+        service_claim: Global___ServiceClaim | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+        validate_only: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["service_claim", b"service_claim", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["service_claim", b"service_claim", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateServiceClaimRequest: _TypeAlias = UpdateServiceClaimRequest  # noqa: Y015

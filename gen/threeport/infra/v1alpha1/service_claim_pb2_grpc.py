@@ -93,9 +93,8 @@ class ServiceClaimServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateServiceClaim(self, request, context):
-        """Updates a ServiceClaim: the consumer's class or parameters changed. The bound service
-        follows when it was created for this claim (changes AWS applies in place are applied, others
-        are refused with a message on the service). Set `etag` to fail with ABORTED if it changed.
+        """Updates a ServiceClaim's spec (class, parameters, placement): the provider converges the bound
+        instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

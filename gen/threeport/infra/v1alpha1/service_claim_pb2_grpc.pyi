@@ -40,9 +40,8 @@ class ServiceClaimServiceStub:
     ListServiceClaims: _grpc.UnaryUnaryMultiCallable[_service_claim_pb2.ListServiceClaimsRequest, _service_claim_pb2.ListServiceClaimsResponse]
     """Lists ServiceClaims, a page at a time, in name order."""
     UpdateServiceClaim: _grpc.UnaryUnaryMultiCallable[_service_claim_pb2.UpdateServiceClaimRequest, _service_claim_pb2.ServiceClaim]
-    """Updates a ServiceClaim: the consumer's class or parameters changed. The bound service
-    follows when it was created for this claim (changes AWS applies in place are applied, others
-    are refused with a message on the service). Set `etag` to fail with ABORTED if it changed.
+    """Updates a ServiceClaim's spec (class, parameters, placement): the provider converges the bound
+    instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
     """
     DeleteServiceClaim: _grpc.UnaryUnaryMultiCallable[_service_claim_pb2.DeleteServiceClaimRequest, _service_claim_pb2.ServiceClaim]
     """Requests deletion of a ServiceClaim: it shows `delete_time` and state DELETING until its
@@ -65,9 +64,8 @@ class ServiceClaimServiceAsyncStub(ServiceClaimServiceStub):
     ListServiceClaims: _aio.UnaryUnaryMultiCallable[_service_claim_pb2.ListServiceClaimsRequest, _service_claim_pb2.ListServiceClaimsResponse]  # type: ignore[assignment]
     """Lists ServiceClaims, a page at a time, in name order."""
     UpdateServiceClaim: _aio.UnaryUnaryMultiCallable[_service_claim_pb2.UpdateServiceClaimRequest, _service_claim_pb2.ServiceClaim]  # type: ignore[assignment]
-    """Updates a ServiceClaim: the consumer's class or parameters changed. The bound service
-    follows when it was created for this claim (changes AWS applies in place are applied, others
-    are refused with a message on the service). Set `etag` to fail with ABORTED if it changed.
+    """Updates a ServiceClaim's spec (class, parameters, placement): the provider converges the bound
+    instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
     """
     DeleteServiceClaim: _aio.UnaryUnaryMultiCallable[_service_claim_pb2.DeleteServiceClaimRequest, _service_claim_pb2.ServiceClaim]  # type: ignore[assignment]
     """Requests deletion of a ServiceClaim: it shows `delete_time` and state DELETING until its
@@ -111,9 +109,8 @@ class ServiceClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _service_claim_pb2.UpdateServiceClaimRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_service_claim_pb2.ServiceClaim, _abc.Awaitable[_service_claim_pb2.ServiceClaim]]:
-        """Updates a ServiceClaim: the consumer's class or parameters changed. The bound service
-        follows when it was created for this claim (changes AWS applies in place are applied, others
-        are refused with a message on the service). Set `etag` to fail with ABORTED if it changed.
+        """Updates a ServiceClaim's spec (class, parameters, placement): the provider converges the bound
+        instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
         """
 
     @_abc_1.abstractmethod

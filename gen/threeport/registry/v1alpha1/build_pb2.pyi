@@ -209,16 +209,25 @@ class BuildStatus(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REPORTER_FIELD_NUMBER: _builtins.int
+    ENVIRONMENTS_FIELD_NUMBER: _builtins.int
     reporter: _builtins.str
     """The principal that reported it."""
+    @_builtins.property
+    def environments(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The environments whose auto-deploy rules matched the build's branch or tag when it was
+        reported, e.g. `projects/acme/environments/dev`; their deployments run it unless a newer
+        matching build, a promotion, a rollback or a pin says otherwise.
+        """
+
     def __init__(
         self,
         *,
         reporter: _builtins.str = ...,
+        environments: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["reporter", b"reporter"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["environments", b"environments", "reporter", b"reporter"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -258,7 +267,9 @@ class ListBuildsRequest(_message.Message):
     FILTER_FIELD_NUMBER: _builtins.int
     HIDE_DELETING_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
-    """The application, `projects/{project}/applications/{application}`."""
+    """The application, `projects/{project}/applications/{application}`; `-` for the application
+    lists the builds of every application of the project (AIP-159).
+    """
     page_size: _builtins.int
     """At most this many per page (default 50, at most 1000)."""
     page_token: _builtins.str
@@ -325,19 +336,27 @@ class WatchBuildsRequest(_message.Message):
 
     PARENT_FIELD_NUMBER: _builtins.int
     FILTER_FIELD_NUMBER: _builtins.int
+    RESOURCE_VERSION_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
     """The application, `projects/{project}/applications/{application}`."""
     filter: _builtins.str
     """Only resources matching this filter (same syntax as List); `name = "..."` watches one."""
+    resource_version: _builtins.str
+    """Resume after this change-stream position: the `resource_version` of the last response
+    received. The initial list is skipped and every change after it is sent. Empty: start with
+    the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+    (start a new watch).
+    """
     def __init__(
         self,
         *,
         parent: _builtins.str = ...,
         filter: _builtins.str = ...,
+        resource_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "parent", b"parent"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "parent", b"parent", "resource_version", b"resource_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -351,8 +370,13 @@ class WatchBuildsResponse(_message.Message):
 
     TYPE_FIELD_NUMBER: _builtins.int
     BUILD_FIELD_NUMBER: _builtins.int
+    RESOURCE_VERSION_FIELD_NUMBER: _builtins.int
     type: _watch_pb2.WatchEventType.ValueType
     """What happened."""
+    resource_version: _builtins.str
+    """The change-stream position after this response; pass it back as `resource_version` to resume.
+    Empty on the initial ADDED responses: the HEARTBEAT that follows them carries the position.
+    """
     @_builtins.property
     def build(self) -> Global___Build:
         """The resource after the change (before it, for DELETED). Empty for HEARTBEAT."""
@@ -362,10 +386,11 @@ class WatchBuildsResponse(_message.Message):
         *,
         type: _watch_pb2.WatchEventType.ValueType = ...,
         build: Global___Build | None = ...,
+        resource_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["build", b"build"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["build", b"build", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["build", b"build", "resource_version", b"resource_version", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -406,3 +431,74 @@ class ReportBuildRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReportBuildRequest: _TypeAlias = ReportBuildRequest  # noqa: Y015
+
+@_typing.final
+class ListLatestBuildsRequest(_message.Message):
+    """The request for ListLatestBuilds."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    ENVIRONMENT_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """The application, `projects/{project}/applications/{application}`."""
+    environment: _builtins.str
+    """The environment, `projects/{project}/environments/{environment}`."""
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        environment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["environment", b"environment", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLatestBuildsRequest: _TypeAlias = ListLatestBuildsRequest  # noqa: Y015
+
+@_typing.final
+class ListLatestBuildsResponse(_message.Message):
+    """The response of ListLatestBuilds."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class BuildsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___Build: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___Build | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    BUILDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def builds(self) -> _containers.MessageMap[_builtins.str, Global___Build]:
+        """Per component, the newest build matching the environment; components without one are absent."""
+
+    def __init__(
+        self,
+        *,
+        builds: _abc.Mapping[_builtins.str, Global___Build] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["builds", b"builds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLatestBuildsResponse: _TypeAlias = ListLatestBuildsResponse  # noqa: Y015

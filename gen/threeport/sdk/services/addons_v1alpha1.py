@@ -160,6 +160,34 @@ class AddonClaimServiceInternalClient:
         """
         return self._invoker.unary("/threeport.addons.v1alpha1.AddonClaimService/ListAddonClaims", build_request(addons_v1alpha1_addon_claim_pb2.ListAddonClaimsRequest, request, {"page_size": page_size, "page_token": page_token, "filter": filter, "hide_deleting": hide_deleting}), addons_v1alpha1_addon_claim_pb2.ListAddonClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
+    def update_addon_claim(
+        self,
+        *,
+        addon_claim: addons_v1alpha1_addon_claim_pb2.AddonClaim | None = None,
+        update_mask: google_protobuf_field_mask_pb2.FieldMask | None = None,
+        validate_only: bool | None = None,
+        request: addons_v1alpha1_addon_claim_pb2.UpdateAddonClaimRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> addons_v1alpha1_addon_claim_pb2.AddonClaim:
+        """Updates a AddonClaim's spec (class, parameters, placement): the provider converges the bound
+        instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
+
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
+        repeating it could apply it twice.
+
+        Args:
+            addon_claim: The AddonClaim with its `name`, and its `etag` for optimistic concurrency.
+            update_mask: Which fields to replace (`spec`, `spec.some_field`, `labels`, `annotations`); empty
+                means all of `spec`, `labels` and `annotations`.
+            validate_only: Validate only: check everything, write nothing.
+            request: a whole ``UpdateAddonClaimRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.unary("/threeport.addons.v1alpha1.AddonClaimService/UpdateAddonClaim", build_request(addons_v1alpha1_addon_claim_pb2.UpdateAddonClaimRequest, request, {"addon_claim": addon_claim, "update_mask": update_mask, "validate_only": validate_only}), addons_v1alpha1_addon_claim_pb2.AddonClaim, idempotent=False, timeout=timeout, metadata=metadata)
+
     def delete_addon_claim(
         self,
         *,
@@ -195,6 +223,7 @@ class AddonClaimServiceInternalClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -207,12 +236,16 @@ class AddonClaimServiceInternalClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonClaimsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.addons.v1alpha1.AddonClaimService/WatchAddonClaims", build_request(addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest, request, {"filter": filter}), addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.addons.v1alpha1.AddonClaimService/WatchAddonClaims", build_request(addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def wait_ready(
         self,
@@ -368,6 +401,34 @@ class AddonClaimServiceInternalAsyncClient:
         """
         return await self._invoker.unary("/threeport.addons.v1alpha1.AddonClaimService/ListAddonClaims", build_request(addons_v1alpha1_addon_claim_pb2.ListAddonClaimsRequest, request, {"page_size": page_size, "page_token": page_token, "filter": filter, "hide_deleting": hide_deleting}), addons_v1alpha1_addon_claim_pb2.ListAddonClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
+    async def update_addon_claim(
+        self,
+        *,
+        addon_claim: addons_v1alpha1_addon_claim_pb2.AddonClaim | None = None,
+        update_mask: google_protobuf_field_mask_pb2.FieldMask | None = None,
+        validate_only: bool | None = None,
+        request: addons_v1alpha1_addon_claim_pb2.UpdateAddonClaimRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> addons_v1alpha1_addon_claim_pb2.AddonClaim:
+        """Updates a AddonClaim's spec (class, parameters, placement): the provider converges the bound
+        instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
+
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
+        repeating it could apply it twice.
+
+        Args:
+            addon_claim: The AddonClaim with its `name`, and its `etag` for optimistic concurrency.
+            update_mask: Which fields to replace (`spec`, `spec.some_field`, `labels`, `annotations`); empty
+                means all of `spec`, `labels` and `annotations`.
+            validate_only: Validate only: check everything, write nothing.
+            request: a whole ``UpdateAddonClaimRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return await self._invoker.unary("/threeport.addons.v1alpha1.AddonClaimService/UpdateAddonClaim", build_request(addons_v1alpha1_addon_claim_pb2.UpdateAddonClaimRequest, request, {"addon_claim": addon_claim, "update_mask": update_mask, "validate_only": validate_only}), addons_v1alpha1_addon_claim_pb2.AddonClaim, idempotent=False, timeout=timeout, metadata=metadata)
+
     async def delete_addon_claim(
         self,
         *,
@@ -403,6 +464,7 @@ class AddonClaimServiceInternalAsyncClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -415,12 +477,16 @@ class AddonClaimServiceInternalAsyncClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonClaimsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.addons.v1alpha1.AddonClaimService/WatchAddonClaims", build_request(addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest, request, {"filter": filter}), addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.addons.v1alpha1.AddonClaimService/WatchAddonClaims", build_request(addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def wait_ready(
         self,
@@ -632,6 +698,7 @@ class AddonInstallationServiceClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -643,12 +710,16 @@ class AddonInstallationServiceClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonInstallationsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.addons.v1alpha1.AddonInstallationService/WatchAddonInstallations", build_request(addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsRequest, request, {"filter": filter}), addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.addons.v1alpha1.AddonInstallationService/WatchAddonInstallations", build_request(addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def wait_ready(
         self,
@@ -860,6 +931,7 @@ class AddonInstallationServiceAsyncClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -871,12 +943,16 @@ class AddonInstallationServiceAsyncClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonInstallationsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.addons.v1alpha1.AddonInstallationService/WatchAddonInstallations", build_request(addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsRequest, request, {"filter": filter}), addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.addons.v1alpha1.AddonInstallationService/WatchAddonInstallations", build_request(addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def wait_ready(
         self,
@@ -1086,6 +1162,7 @@ class AddonServiceClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: addons_v1alpha1_addon_pb2.WatchAddonsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -1097,12 +1174,16 @@ class AddonServiceClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.addons.v1alpha1.AddonService/WatchAddons", build_request(addons_v1alpha1_addon_pb2.WatchAddonsRequest, request, {"filter": filter}), addons_v1alpha1_addon_pb2.WatchAddonsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.addons.v1alpha1.AddonService/WatchAddons", build_request(addons_v1alpha1_addon_pb2.WatchAddonsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_pb2.WatchAddonsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def wait_ready(
         self,
@@ -1312,6 +1393,7 @@ class AddonServiceAsyncClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: addons_v1alpha1_addon_pb2.WatchAddonsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -1323,12 +1405,16 @@ class AddonServiceAsyncClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.addons.v1alpha1.AddonService/WatchAddons", build_request(addons_v1alpha1_addon_pb2.WatchAddonsRequest, request, {"filter": filter}), addons_v1alpha1_addon_pb2.WatchAddonsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.addons.v1alpha1.AddonService/WatchAddons", build_request(addons_v1alpha1_addon_pb2.WatchAddonsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_pb2.WatchAddonsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def wait_ready(
         self,
