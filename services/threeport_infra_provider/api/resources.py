@@ -17,7 +17,7 @@ from threeport.infra.v1alpha1 import (
     service_claim_pb2,
     service_claim_pb2_grpc,
 )
-from threeport_infra_provider.domain.services import IMPLEMENTATIONS
+from threeport_infra_provider.domain.services import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS
 from threeport_infra_provider.implementations.registry import unavailable_reason
 from threeport_infra_provider.store.repositories import Claims
 from threeport_runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
@@ -103,6 +103,9 @@ class ServiceClaimServicer(service_claim_pb2_grpc.ServiceClaimServiceServicer):
         self._offered = offered
 
     async def CreateServiceClaim(self, request: Any, context: Any) -> service_claim_pb2.ServiceClaim:
+        # No ServiceClass chose an implementation: the system default is the in-cluster one.
+        if not request.service_claim.spec.implementation:
+            request.service_claim.spec.implementation = DEFAULT_IMPLEMENTATION
         _check_offered(request.service_claim.spec.implementation, self._offered)
         return await self._methods.create(request)
 
@@ -113,6 +116,8 @@ class ServiceClaimServicer(service_claim_pb2_grpc.ServiceClaimServiceServicer):
         return await self._methods.list(request, service_claim_pb2.ListServiceClaimsResponse)
 
     async def UpdateServiceClaim(self, request: Any, context: Any) -> service_claim_pb2.ServiceClaim:
+        if not request.service_claim.spec.implementation:
+            request.service_claim.spec.implementation = DEFAULT_IMPLEMENTATION
         return await self._methods.update(request)
 
     async def DeleteServiceClaim(self, request: Any, context: Any) -> service_claim_pb2.ServiceClaim:

@@ -21,6 +21,9 @@ IMPLEMENTATIONS: dict[str, frozenset[str]] = {
     "aws-secretsmanager": frozenset({"secret"}),
 }
 TYPES = frozenset().union(*IMPLEMENTATIONS.values())
+# What a claim gets when no ServiceClass named an implementation (DESIGN §4: an app with no
+# profiles still deploys): an in-cluster service.
+DEFAULT_IMPLEMENTATION = "local"
 # Databases: their cloud instances are retained by default (caches, buckets and secrets are not).
 STATEFUL = frozenset({"postgres", "mysql"})
 
