@@ -8,11 +8,11 @@ from __future__ import annotations
 import base64
 import json
 import ssl
-import time
 import urllib.request
 from pathlib import Path
 
 from tests.e2e.conftest import ControlPlane
+from tests.e2e.test_delivery_cli import wait_for
 from threeport_cli.local.statedir import StateDir
 from threeport_kubesim.control import ControlClient
 
@@ -34,15 +34,6 @@ spec:
   dependencies:
     db: {type: postgres, class: small}
 """
-
-
-def wait_for(check: object, what: str, within: float = 120.0) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_postgres_dependency_in_development(control_plane: ControlPlane, tmp_path: Path) -> None:
@@ -82,4 +73,4 @@ def test_postgres_dependency_in_development(control_plane: ControlPlane, tmp_pat
     def gone() -> bool:
         return "ledger-sandbox-db" not in cp.tptctl("get", "services").out
 
-    wait_for(gone, "the development database to be deleted with its deployment")
+    wait_for(gone, "the development database to be deleted with its deployment", within=120)
