@@ -5,6 +5,7 @@ instance in place; releasing the claims keeps the retained database and deletes 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -59,7 +60,10 @@ async def account(infra: Infra, moto: Moto) -> None:
         moto, key=moto.access_key_id, secret=moto.secret_access_key, default=True))
 
 
-async def test_production_services_and_their_release(infra: Infra, moto: Moto, account: None) -> None:
+async def test_production_services_and_their_release(
+    infra: Infra, moto: Moto, account: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     claims = infra.delivery.internal.service_claim
     await claims.create_service_claim(service_claim_id="db", service_claim=claim(
         "db", "postgres", "aws-rds", instanceClass="db.t4g.small", storageGb=20))
@@ -100,6 +104,11 @@ async def test_production_services_and_their_release(infra: Infra, moto: Moto, a
     assert password not in str(service) and service.status.claims == ["serviceClaims/db"]
     for secret in (password, token):
         assert plaintext_rows(infra.database_url, secret) == []
+    events = await infra.operator.infra_event.list_events_page(page_size=500)
+    for secret in (password, token, moto.secret_access_key):
+        assert secret not in str(events)
+        leaked = [f"{r.name}: {r.getMessage()[:200]}" for r in caplog.records if secret in r.getMessage()]
+        assert not leaked
 
     # small -> large (the class the consumer's ServiceClass now resolves to): the same
     # instance, modified in place.

@@ -18,6 +18,7 @@ from threeport.infra.v1alpha1 import (
     service_claim_pb2_grpc,
 )
 from threeport_infra_provider.domain.services import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS
+from threeport_infra_provider.domain.validation import check_claim
 from threeport_infra_provider.implementations.registry import unavailable_reason
 from threeport_infra_provider.store.repositories import Claims
 from threeport_runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
@@ -118,7 +119,14 @@ class ServiceClaimServicer(service_claim_pb2_grpc.ServiceClaimServiceServicer):
     async def UpdateServiceClaim(self, request: Any, context: Any) -> service_claim_pb2.ServiceClaim:
         if not request.service_claim.spec.implementation:
             request.service_claim.spec.implementation = DEFAULT_IMPLEMENTATION
-        return await self._methods.update(request)
+        # The request has no allow_missing (claims are created, never applied), so not
+        # StandardMethods.update.
+        return await self._methods.repository.update(
+            request.service_claim,
+            list(request.update_mask.paths),
+            validate_only=request.validate_only,
+            validate=check_claim,
+        )
 
     async def DeleteServiceClaim(self, request: Any, context: Any) -> service_claim_pb2.ServiceClaim:
         return await self._methods.delete(request)

@@ -7,6 +7,7 @@ services. Every call runs in a worker thread (boto3 blocks) and every failure be
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
 T = TypeVar("T")
+# boto3 logs every request's parameters (passwords, secret values) and signed headers at DEBUG;
+# they must never reach the service's log, whatever THREEPORT_LOG_LEVEL says.
+for _noisy in ("boto3", "botocore", "s3transfer", "urllib3"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
 SESSION_NAME = "threeport-infra-provider"
 CLIENT_LIFETIME = 30 * 60.0
 _CLIENTS: dict[tuple[AwsAccess, str, str], tuple[float, Any]] = {}
