@@ -145,7 +145,11 @@ async def start_service(
     """Wires and starts the service: server first, then the relay and controllers."""
     configure_telemetry(settings.service_name, settings.otlp_endpoint)
     runtime = ServiceRuntime(settings, definition.schema, controller_options)
-    server = GrpcServer(settings.listen_address, ServiceCredentialAuthenticator(settings.service_credential))
+    server = GrpcServer(
+        settings.listen_address,
+        ServiceCredentialAuthenticator(settings.service_credential),
+        service=settings.service_name,
+    )
     await definition.setup(runtime, server)
     port = await server.start()
     running = RunningService(runtime, server, port)

@@ -2,9 +2,10 @@
 
 Order per call: authenticate the bearer token, decode just enough of the request to find its
 project (proxied requests arrive as raw bytes), refuse internal and unannotated methods,
-authorize with the runtime's policy rules, take a rate-limit token, then run the call with the
-caller in ``current_caller``. Denials (UNAUTHENTICATED, PERMISSION_DENIED) and every call of a
-``mutating`` method are written to the audit log before the answer goes out.
+authorize with the runtime's policy rules, take a rate-limit token, check that a change names a
+live project (``ProjectGuard``), then run the call with the caller in ``current_caller``.
+Denials (UNAUTHENTICATED, PERMISSION_DENIED) and every call of a ``mutating`` method are written
+to the audit log before the answer goes out.
 
 It runs inside the runtime's tracing, metrics and error-mapping interceptors, so trace ids exist
 here and the ThreeportErrors raised here reach the caller with their rich details.
@@ -25,6 +26,7 @@ from google.protobuf.message import DecodeError, Message
 
 from threeport_api_gateway.access.errors import RateLimited
 from threeport_api_gateway.access.methods import MethodInfo, MethodTable
+from threeport_api_gateway.access.projects import ProjectGuard
 from threeport_api_gateway.access.targets import describe
 from threeport_api_gateway.domain.ratelimit import RateLimiter
 from threeport_api_gateway.store.audit import AuditLog, AuditRecord
@@ -59,8 +61,16 @@ current_outcome: contextvars.ContextVar[Outcome | None] = contextvars.ContextVar
 
 
 class AccessInterceptor(_ServerInterceptor):
-    def __init__(self, methods: MethodTable, authenticate: Authenticator, limiter: RateLimiter, audit: AuditLog):
+    def __init__(
+        self,
+        methods: MethodTable,
+        authenticate: Authenticator,
+        limiter: RateLimiter,
+        audit: AuditLog,
+        projects: ProjectGuard | None = None,
+    ):
         self._methods = methods
+        self._projects = projects
         self._authenticate = authenticate
         self._limiter = limiter
         self._audit = audit
@@ -105,6 +115,8 @@ class AccessInterceptor(_ServerInterceptor):
         caller_token = current_caller.set(caller)
         outcome_token = current_outcome.set(outcome)
         try:
+            if self._projects is not None and info is not None:
+                await self._projects.check(info, message)
             yield
         except ThreeportError as error:
             outcome.code, outcome.message = error.code.name, error.message

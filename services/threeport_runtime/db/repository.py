@@ -39,6 +39,7 @@ from threeport_runtime.errors import (
     InvalidArgument,
     NotFound,
 )
+from threeport_runtime.rpc.limits import LIST_RESPONSE_BYTES
 
 M = TypeVar("M", bound=Message)
 R = TypeVar("R", bound=ResourceRow)
@@ -130,11 +131,18 @@ class ResourceRepository(Generic[M, R]):
             query = query.where(self.row_type.name > self._page_tokens.decode(page_token, fingerprint))
         async with self._db.session() as session:
             rows = list((await session.scalars(query.order_by(self.row_type.name).limit(size + 1))).all())
-        next_token = ""
-        if len(rows) > size:
-            rows = rows[:size]
-            next_token = self._page_tokens.encode(rows[-1].name, fingerprint)
-        return [self.to_message(row) for row in rows], next_token
+        more = len(rows) > size
+        messages: list[M] = []
+        total = 0
+        for row in rows[:size]:
+            message = self.to_message(row)
+            total += message.ByteSize()
+            if messages and total > LIST_RESPONSE_BYTES:
+                more = True  # Bounded by size as well as count: the rest is on the next page.
+                break
+            messages.append(message)
+        next_token = self._page_tokens.encode(_name_of(messages[-1]), fingerprint) if more else ""
+        return messages, next_token
 
     async def iter_names(self, batch_size: int = 1000) -> AsyncIterator[str]:
         """Every resource name, in batches (the controller's resync source)."""
@@ -421,6 +429,11 @@ class ResourceRepository(Generic[M, R]):
             f"{self.singular} {name!r} already exists; choose another id or update it instead",
             metadata={"resource": name},
         )
+
+
+def _name_of(message: Message) -> str:
+    name: str = getattr(message, "name")  # noqa: B009 - generic over resource types
+    return name
 
 
 def parent_of(name: str) -> str:
