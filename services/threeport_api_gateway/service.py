@@ -81,7 +81,15 @@ async def start_gateway(settings: GatewaySettings) -> RunningGateway:
     audit = AuditLog(runtime.db, runtime.page_tokens)
     methods = MethodTable.load()
     limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
-    access = AccessInterceptor(methods, authenticator, limiter, audit, ProjectGuard(repositories.projects))
+    access = AccessInterceptor(
+        methods,
+        authenticator,
+        limiter,
+        audit,
+        ProjectGuard(repositories.projects),
+        stream_credentials=authenticator,
+        failed_sources=RateLimiter(settings.auth_failure_rate, settings.auth_failure_burst),
+    )
     server = GrpcServer(
         settings.runtime.listen_address,
         access=access,

@@ -3,7 +3,8 @@
 Order per call: authenticate the bearer token, decode just enough of the request to find its
 project (proxied requests arrive as raw bytes), refuse internal and unannotated methods,
 authorize with the runtime's policy rules, take a rate-limit token, check that a change names a
-live project (``ProjectGuard``), then run the call with the caller in ``current_caller``.
+live project (``ProjectGuard``), then run the call with the caller in ``current_caller``; a
+server stream is tracked under its token so that revocation or expiry ends it (``streams``).
 Denials (UNAUTHENTICATED, PERMISSION_DENIED) and every call of a ``mutating`` method are written
 to the audit log before the answer goes out.
 
@@ -27,9 +28,10 @@ from google.protobuf.message import DecodeError, Message
 from threeport_api_gateway.access.errors import RateLimited
 from threeport_api_gateway.access.methods import MethodInfo, MethodTable
 from threeport_api_gateway.access.projects import ProjectGuard
+from threeport_api_gateway.access.streams import OpenStream, StreamCredentials
 from threeport_api_gateway.access.targets import describe
 from threeport_api_gateway.domain.ratelimit import RateLimiter
-from threeport_api_gateway.store.audit import AuditLog, AuditRecord
+from threeport_api_gateway.store.audit import AuditLog, AuditRecord, source_host
 from threeport_runtime.errors import InvalidArgument, PermissionDenied, ThreeportError, Unauthenticated
 from threeport_runtime.rpc.authorization import authorize
 from threeport_runtime.rpc.handlers import wrap_handler
@@ -68,9 +70,13 @@ class AccessInterceptor(_ServerInterceptor):
         limiter: RateLimiter,
         audit: AuditLog,
         projects: ProjectGuard | None = None,
+        stream_credentials: StreamCredentials | None = None,
+        failed_sources: RateLimiter | None = None,
     ):
         self._methods = methods
+        self._failed_sources = failed_sources or RateLimiter(0, 1)
         self._projects = projects
+        self._stream_credentials = stream_credentials
         self._authenticate = authenticate
         self._limiter = limiter
         self._audit = audit
@@ -98,8 +104,19 @@ class AccessInterceptor(_ServerInterceptor):
     @asynccontextmanager
     async def _guard(self, method: str, info: MethodInfo | None, request: Any, context: Context) -> AsyncIterator[None]:
         draft = _Draft(method=method, peer=context.peer() or "", trace_id=current_trace_id())
+        source = source_host(draft.peer)
+        # A source whose calls keep failing authentication is refused before any hashing or
+        # auditing, so a flood of bad tokens costs neither CPU nor audit rows.
+        failing = self._failed_sources.wait(source)
+        if failing > 0:
+            log.info("unauthenticated calls rate limited", extra={"source": source, "method": method})
+            raise RateLimited(f"{source} (calls failing authentication)", failing)
         try:
-            caller = await self._authenticate(text_metadata(context))
+            try:
+                caller = await self._authenticate(text_metadata(context))
+            except Unauthenticated:
+                self._failed_sources.acquire(source)
+                raise
             draft.principal = caller.principal
             message = _decode(info, request)
             draft.request = message
@@ -114,6 +131,7 @@ class AccessInterceptor(_ServerInterceptor):
         outcome = Outcome()
         caller_token = current_caller.set(caller)
         outcome_token = current_outcome.set(outcome)
+        stream = self._open_stream(info, caller, context)
         try:
             if self._projects is not None and info is not None:
                 await self._projects.check(info, message)
@@ -126,16 +144,32 @@ class AccessInterceptor(_ServerInterceptor):
                 outcome.code = _code_name(context.code())
             raise
         except asyncio.CancelledError:
+            if stream is not None and stream.ended_by is not None:
+                # Ended because its credential stopped being valid, not by the caller.
+                asyncio.current_task().uncancel()  # type: ignore[union-attr]
+                raise stream.ended_by from None
             outcome.code, outcome.message = "CANCELLED", "the caller cancelled the call"
             raise
         except Exception:
             outcome.code, outcome.message = "INTERNAL", "internal error"
             raise
         finally:
+            if stream is not None and self._stream_credentials is not None:
+                self._stream_credentials.streams.close(stream)
             current_outcome.reset(outcome_token)
             current_caller.reset(caller_token)
             if info is not None and info.mutating:
                 await self._record(draft.finish(True, outcome.code, outcome.message))
+
+    def _open_stream(self, info: MethodInfo | None, caller: Caller, context: Context) -> OpenStream | None:
+        """Tracks a server stream under its token, so that revocation or expiry ends it."""
+        if info is None or not info.server_streaming or self._stream_credentials is None:
+            return None
+        found = self._stream_credentials.credential(text_metadata(context))
+        if found is None:
+            return None
+        token_uid, expire_time = found
+        return self._stream_credentials.streams.open(token_uid, caller.principal, expire_time)
 
     async def _record(self, record: AuditRecord) -> None:
         # Shielded: a caller hanging up must not erase the record of what it did.
@@ -146,7 +180,10 @@ class AccessInterceptor(_ServerInterceptor):
 
     async def _append(self, record: AuditRecord) -> None:
         try:
-            await self._audit.append(record)
+            if record.allowed:
+                await self._audit.append(record)
+            else:
+                await self._audit.append_denial(record)
         except Exception:
             log.exception("could not write an audit entry", extra={"audit": record.__dict__})
 

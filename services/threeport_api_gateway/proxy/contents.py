@@ -5,6 +5,8 @@ method whose resource pattern is ``projects/{project}/<collection>/{id}`` (appli
 environments, deployments, ...), so a new service's resources are covered without gateway code.
 It calls the owning services directly with the service credential, on behalf of the caller
 (who is already authorized as the project's admin) with the operator role inside that project.
+A configured service that cannot be asked makes the answer UNAVAILABLE: a project is never
+called empty on a guess.
 
 Deletion goes consumers first (deployments before the applications and environments they use),
 a stage at a time, because providers refuse to delete what is still in use.
@@ -83,7 +85,7 @@ class ProjectContents:
         response: Any = await self._call(
             collection, collection.list_path, request, collection.list_response, principal
         )
-        return [item.name for item in getattr(response, collection.items_field)]
+        return [] if response is None else [item.name for item in getattr(response, collection.items_field)]
 
     async def _delete(self, collection: Collection, name: str, principal: str) -> None:
         request: Any = collection.delete_request(name=name, allow_missing=True)
@@ -105,6 +107,8 @@ class ProjectContents:
                 request, metadata=((PRINCIPAL, principal), (ROLES, "operator")), timeout=CALL_TIMEOUT
             )
         except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.UNIMPLEMENTED:
+                return None  # that service does not serve this collection: it holds nothing of it
             if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 backend = self._backends.backend(collection.domain)
                 raise BackendUnavailable(backend, "did not answer about the project's resources") from None
