@@ -87,7 +87,7 @@ async def start_gateway(settings: GatewaySettings) -> RunningGateway:
         limiter,
         audit,
         ProjectGuard(repositories.projects),
-        stream_credentials=authenticator,
+        credentials=authenticator,
         failed_sources=RateLimiter(settings.auth_failure_rate, settings.auth_failure_burst),
     )
     server = GrpcServer(

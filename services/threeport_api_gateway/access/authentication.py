@@ -7,7 +7,8 @@ digest of the token, so steady traffic costs a dictionary lookup. Expiry is re-c
 every call. Revocations and role changes made through this gateway drop the affected entries
 and end the affected open streams at once; other replicas notice within ``cache_seconds``.
 Wrong secrets for a known token id are bounded per token (``WRONG_SECRET_*``): past the budget
-the gateway refuses without hashing.
+the gateway refuses without hashing, except the token text that verified before on this replica
+(remembered as a SHA-256 digest, so a guessing attacker cannot lock out the real holder).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class TokenAuthenticator:
         self._background: set[asyncio.Task[None]] = set()
         self.streams = OpenStreams(self.recheck, recheck_seconds=cache_seconds)
         self._wrong_secrets = RateLimiter(WRONG_SECRET_RATE, WRONG_SECRET_BURST, clock=clock)
+        self._known_good: dict[bytes, uuid.UUID] = {}
 
     async def __call__(self, metadata: Mapping[str, str]) -> Caller:
         text = _bearer(metadata)
@@ -91,6 +93,14 @@ class TokenAuthenticator:
         entry = self._entries.get(key)
         return None if entry is None else (entry.token_uid, entry.expire_time)
 
+    def is_known(self, metadata: Mapping[str, str]) -> bool:
+        """True when the call's token verified before on this replica (checking it costs no hash)."""
+        try:
+            digest = hashlib.sha256(_bearer(metadata).encode()).digest()
+        except Unauthenticated:
+            return False
+        return digest in self._known_good
+
     async def recheck(self, token_uid: uuid.UUID) -> Unauthenticated | None:
         """Why a token verified earlier is no longer valid (None if it still is); reads the
         token and principal records without hashing (open streams call this periodically)."""
@@ -108,6 +118,8 @@ class TokenAuthenticator:
         """Drops cached verifications of a token (after revoke or delete) and ends its streams."""
         for key in [k for k, e in self._entries.items() if e.token_uid == token_uid]:
             self._entries.pop(key, None)
+        for digest in [d for d, uid in self._known_good.items() if uid == token_uid]:
+            self._known_good.pop(digest, None)
         self.streams.end_token(token_uid)
 
     def forget_principal(self, principal: str) -> None:
@@ -130,12 +142,19 @@ class TokenAuthenticator:
         unknown = Unauthenticated("the API token is not valid; check it or create a new one")
         if record is None or record.secret_hash is None or record.deleting:
             raise unknown
-        # Guessing the secret of a known token id costs one scrypt per try: bound the tries.
-        if self._wrong_secrets.wait(str(record.uid)) > 0:
-            raise unknown
-        if not await asyncio.to_thread(tokens.verify, presented.secret, record.secret_hash):
-            self._wrong_secrets.acquire(str(record.uid))
-            raise unknown
+        # A token verified before on this replica needs no scrypt again (its record is still
+        # re-read below). Guessing the secret of a known token id costs one scrypt per try, so
+        # those tries are bounded per token; past the budget only the known-good token passes.
+        digest = hashlib.sha256(text.encode()).digest()
+        if self._known_good.get(digest) != record.uid:
+            if self._wrong_secrets.wait(str(record.uid)) > 0:
+                raise unknown
+            if not await asyncio.to_thread(tokens.verify, presented.secret, record.secret_hash):
+                self._wrong_secrets.acquire(str(record.uid))
+                raise unknown
+            if len(self._known_good) >= _MAX_ENTRIES:
+                self._known_good.clear()
+            self._known_good[digest] = record.uid
         if record.revoke_time is not None:
             raise Unauthenticated(f"the API token {record.name} was revoked", reason="TOKEN_REVOKED")
         principal = await self._store.principal(record.principal)

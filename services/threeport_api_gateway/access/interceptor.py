@@ -28,7 +28,7 @@ from google.protobuf.message import DecodeError, Message
 from threeport_api_gateway.access.errors import RateLimited
 from threeport_api_gateway.access.methods import MethodInfo, MethodTable
 from threeport_api_gateway.access.projects import ProjectGuard
-from threeport_api_gateway.access.streams import OpenStream, StreamCredentials
+from threeport_api_gateway.access.streams import CachedCredentials, OpenStream
 from threeport_api_gateway.access.targets import describe
 from threeport_api_gateway.domain.ratelimit import RateLimiter
 from threeport_api_gateway.store.audit import AuditLog, AuditRecord, source_host
@@ -70,13 +70,13 @@ class AccessInterceptor(_ServerInterceptor):
         limiter: RateLimiter,
         audit: AuditLog,
         projects: ProjectGuard | None = None,
-        stream_credentials: StreamCredentials | None = None,
+        credentials: CachedCredentials | None = None,
         failed_sources: RateLimiter | None = None,
     ):
         self._methods = methods
         self._failed_sources = failed_sources or RateLimiter(0, 1)
         self._projects = projects
-        self._stream_credentials = stream_credentials
+        self._credentials = credentials
         self._authenticate = authenticate
         self._limiter = limiter
         self._audit = audit
@@ -107,8 +107,10 @@ class AccessInterceptor(_ServerInterceptor):
         source = source_host(draft.peer)
         # A source whose calls keep failing authentication is refused before any hashing or
         # auditing, so a flood of bad tokens costs neither CPU nor audit rows.
+        # Tokens that verified before cost no hashing to check again, so they still pass: a flood
+        # from a shared address does not lock out the callers with valid tokens behind it.
         failing = self._failed_sources.wait(source)
-        if failing > 0:
+        if failing > 0 and (self._credentials is None or not self._credentials.is_known(text_metadata(context))):
             log.info("unauthenticated calls rate limited", extra={"source": source, "method": method})
             raise RateLimited(f"{source} (calls failing authentication)", failing)
         try:
@@ -154,8 +156,8 @@ class AccessInterceptor(_ServerInterceptor):
             outcome.code, outcome.message = "INTERNAL", "internal error"
             raise
         finally:
-            if stream is not None and self._stream_credentials is not None:
-                self._stream_credentials.streams.close(stream)
+            if stream is not None and self._credentials is not None:
+                self._credentials.streams.close(stream)
             current_outcome.reset(outcome_token)
             current_caller.reset(caller_token)
             if info is not None and info.mutating:
@@ -163,13 +165,13 @@ class AccessInterceptor(_ServerInterceptor):
 
     def _open_stream(self, info: MethodInfo | None, caller: Caller, context: Context) -> OpenStream | None:
         """Tracks a server stream under its token, so that revocation or expiry ends it."""
-        if info is None or not info.server_streaming or self._stream_credentials is None:
+        if info is None or not info.server_streaming or self._credentials is None:
             return None
-        found = self._stream_credentials.credential(text_metadata(context))
+        found = self._credentials.credential(text_metadata(context))
         if found is None:
             return None
         token_uid, expire_time = found
-        return self._stream_credentials.streams.open(token_uid, caller.principal, expire_time)
+        return self._credentials.streams.open(token_uid, caller.principal, expire_time)
 
     async def _record(self, record: AuditRecord) -> None:
         # Shielded: a caller hanging up must not erase the record of what it did.

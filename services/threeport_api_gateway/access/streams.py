@@ -29,13 +29,16 @@ log = logging.getLogger(__name__)
 Recheck = Callable[[uuid.UUID], Awaitable[Unauthenticated | None]]
 
 
-class StreamCredentials(Protocol):
-    """What the access check needs to track a stream: the open streams, and the token behind
-    an authenticated call (``TokenAuthenticator`` provides both)."""
+class CachedCredentials(Protocol):
+    """What the access check asks of the authenticator besides authenticating: the open
+    streams, the token behind a call verified recently, and whether a call's token verified
+    before (then checking it again costs no hashing). ``TokenAuthenticator`` provides them."""
 
     streams: OpenStreams
 
     def credential(self, metadata: Mapping[str, str]) -> tuple[uuid.UUID, datetime | None] | None: ...
+
+    def is_known(self, metadata: Mapping[str, str]) -> bool: ...
 
 
 class OpenStream:
