@@ -18,6 +18,18 @@ def dead_letter_stream(prefix: str, group: str) -> str:
     return f"{prefix}dead-letter:{group}"
 
 
+# Longer than any blocking read the runtime issues (Watch heartbeats, consumer blocks).
+BLOCKING_READ_TIMEOUT_SECONDS = 30.0
+
+
 def connect_redis(url: str) -> Redis:
     """A client in bytes mode (payloads are serialized protobuf) that reconnects on its own."""
-    return Redis.from_url(url, decode_responses=False, health_check_interval=10, socket_connect_timeout=5)
+    # redis-py 8 reads with the connect timeout unless socket_timeout is given, which cut every
+    # blocking XREAD of 5 s or more (Watch heartbeats, consumers) short with a TimeoutError.
+    return Redis.from_url(
+        url,
+        decode_responses=False,
+        health_check_interval=10,
+        socket_connect_timeout=5,
+        socket_timeout=BLOCKING_READ_TIMEOUT_SECONDS,
+    )
