@@ -42,6 +42,7 @@ from threeport_api_gateway.store.repositories import Repositories
 from threeport_api_gateway.store.tables import SCHEMA
 from threeport_api_gateway.tls import server_credentials
 from threeport_runtime.bus.relay import OutboxRelay
+from threeport_runtime.rpc.datastore_health import report_datastore_health
 from threeport_runtime.rpc.server import GrpcServer
 from threeport_runtime.runtime import ServiceRuntime
 from threeport_runtime.tasks import cancel_and_wait
@@ -127,6 +128,9 @@ async def start_gateway(settings: GatewaySettings) -> RunningGateway:
     running = RunningGateway(runtime, server, port, authenticator, access, backends, bootstrap_token=token)
     relay = OutboxRelay(runtime.db, SCHEMA, runtime.redis)
     running.tasks.append(asyncio.create_task(relay.run(), name="outbox relay"))
+    running.tasks.append(
+        asyncio.create_task(report_datastore_health(server.health, runtime.db, runtime.redis), name="datastore health")
+    )
     log.info(
         "api gateway started",
         extra={"port": port, "tls": settings.tls is not None, "backends": dict(settings.backend_addresses)},

@@ -27,6 +27,7 @@ from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.db.schema import ResourceRow, ServiceSchema
 from threeport_runtime.reconcile.controller import Controller, ControllerOptions, ListKeys, Reconciler, Watch
 from threeport_runtime.reconcile.events import EventLister, EventRecorder
+from threeport_runtime.rpc.datastore_health import report_datastore_health
 from threeport_runtime.rpc.identity import ServiceCredentialAuthenticator
 from threeport_runtime.rpc.server import GrpcServer
 from threeport_runtime.tasks import cancel_and_wait
@@ -153,6 +154,11 @@ async def start_service(
     await definition.setup(runtime, server)
     port = await server.start()
     running = RunningService(runtime, server, port)
+    running.tasks.append(
+        asyncio.create_task(
+            report_datastore_health(server.health, runtime.db, runtime.redis), name="datastore health"
+        )
+    )
     if definition.run_relay:
         relay = OutboxRelay(runtime.db, definition.schema, runtime.redis)
         running.tasks.append(asyncio.create_task(relay.run(), name="outbox relay"))

@@ -94,6 +94,30 @@ def http_ok(url: str) -> bool:
         return False
 
 
+# The health entries every service keeps about its datastores (threeport_runtime's
+# rpc/datastore_health.py; the CLI talks to services only through their APIs).
+DATASTORE_HEALTH = {"threeport.datastore.PostgreSQL": "database (PostgreSQL)",
+                    "threeport.datastore.Redis": "event bus (Redis)"}
+
+
+def unreachable_datastores(address: str) -> list[str]:
+    """The datastores the service at ``address`` reports it cannot reach (NOT_SERVING)."""
+    channel = grpc.insecure_channel(address)
+    try:
+        stub = health_pb2_grpc.HealthStub(channel)
+        found = []
+        for service, what in DATASTORE_HEALTH.items():
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
+            except grpc.RpcError:
+                continue  # not reported (yet): nothing to say
+            if reply.status == health_pb2.HealthCheckResponse.NOT_SERVING:
+                found.append(what)
+        return found
+    finally:
+        channel.close()
+
+
 def grpc_serving(address: str) -> bool:
     """True when the standard gRPC health service at ``address`` says SERVING."""
     channel = grpc.insecure_channel(address)
@@ -308,12 +332,19 @@ class LocalControlPlane:
         for name, _key in SERVICE_PACKAGES.values():
             checks[name] = grpc_serving
         report = []
+        services = {name for name, _key in SERVICE_PACKAGES.values()}
         for process in record.processes:
             check = checks.get(process.name)
             alive = process.pid == 0 or processes.is_alive(process.pid)
             healthy = alive and (check is None or check(process.url))
             where = f"pid {process.pid}, " if process.pid else "external, "
-            report.append(Health(process.name, healthy, f"{where}{process.url}"))
+            detail = f"{where}{process.url}"
+            if healthy and process.name in services:
+                unreachable = unreachable_datastores(process.url)
+                if unreachable:
+                    healthy = False
+                    detail = f"cannot reach its {' and '.join(unreachable)}; {detail}"
+            report.append(Health(process.name, healthy, detail))
         return report
 
     def down(self) -> list[str]:
