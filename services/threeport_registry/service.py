@@ -24,6 +24,7 @@ from threeport.registry.v1alpha1 import (
     service_class_pb2_grpc,
 )
 from threeport_registry.api import servicers, validators
+from threeport_registry.api.cross_checks import CrossChecks
 from threeport_registry.domain.defaults import (
     default_addon_profiles,
     default_cluster_profiles,
@@ -119,12 +120,13 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     class_methods = StandardMethods(service_classes, redis, validate=validators.check_service_class)
     addon_methods = StandardMethods(addon_profiles, redis, validate=validators.check_addon_profile)
     build_methods = StandardMethods(builds, redis)
+    checks = CrossChecks(applications, cluster_profiles)
 
     registrations: list[tuple[str, Callable[[Any, Any], None], Any]] = [
         ("ApplicationService", application_pb2_grpc.add_ApplicationServiceServicer_to_server,
-         servicers.ApplicationServicer(application_methods)),
+         servicers.ApplicationServicer(application_methods, checks)),
         ("EnvironmentService", environment_pb2_grpc.add_EnvironmentServiceServicer_to_server,
-         servicers.EnvironmentServicer(environment_methods)),
+         servicers.EnvironmentServicer(environment_methods, checks)),
         ("ClusterProfileService", cluster_profile_pb2_grpc.add_ClusterProfileServiceServicer_to_server,
          servicers.ClusterProfileServicer(profile_methods)),
         ("ServiceClassService", service_class_pb2_grpc.add_ServiceClassServiceServicer_to_server,

@@ -50,7 +50,7 @@ def issue_token(plane: ControlPlane, account: str, project: str, role: str, *ext
     return created.out.strip().splitlines()[-1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def tenants(control_plane: ControlPlane) -> Iterator[Tenants]:  # noqa: F811 - the imported fixture
     found = Tenants(control_plane)
     for project in PROJECTS:

@@ -145,3 +145,41 @@ def test_applying_an_existing_project_is_unchanged(control_plane: ControlPlane, 
     applied = control_plane.tptctl("apply", "-f", manifest)
     assert applied.code == 0, applied.err
     assert applied.out.strip() == "project/sec-a unchanged"
+
+
+DEPENDENT = """\
+apiVersion: threeport.io/v1alpha1
+kind: Application
+metadata: {{name: {name}, project: sec-a}}
+spec:
+  components:
+    svc: {{image: registry.example.com/{name}/svc:1.0.0, ports: [{{name: http, port: 8080}}]}}
+  dependencies:
+    up: {{type: application, params: {{application: {target}, component: svc}}}}
+"""
+
+
+def test_dependency_mistakes_are_refused_at_apply_naming_them(control_plane: ControlPlane, tmp_path: Path) -> None:
+    cp = control_plane
+    itself = cp.tptctl("apply", "-f", write(tmp_path, DEPENDENT.format(name="narcissus", target="narcissus")))
+    assert itself.code == 5 and "cannot depend on itself" in itself.err and "'up'" in itself.err
+    missing = cp.tptctl("apply", "-f", write(tmp_path, DEPENDENT.format(name="lonely", target="nobody")))
+    assert missing.code == 3 and "'nobody'" in missing.err and "does not exist" in missing.err
+    # One apply may create an application and one that depends on it, in that order.
+    pair = DEPENDENT.format(name="base", target="top").split("  dependencies:")[0] + "---\n" + DEPENDENT.format(
+        name="top", target="base")
+    assert cp.tptctl("apply", "-f", write(tmp_path, pair, "pair.yaml")).code == 0
+    cycle = cp.tptctl("apply", "-f", write(tmp_path, DEPENDENT.format(name="base", target="top"), "cycle.yaml"))
+    assert cycle.code == 5 and "base -> top -> base" in cycle.err, cycle.err
+    for name in ("top", "base"):
+        assert cp.tptctl("delete", "app", name, "-p", "sec-a", "--force").code == 0
+    for name in ("narcissus", "lonely"):
+        assert cp.tptctl("get", "app", name, "-p", "sec-a").code == 3
+
+
+def test_a_cluster_profile_that_does_not_exist_is_an_error(control_plane: ControlPlane, tmp_path: Path) -> None:
+    manifest = write(tmp_path, "apiVersion: threeport.io/v1alpha1\nkind: Environment\n"
+                     "metadata: {name: qa, project: sec-a}\nspec: {type: staging, clusterProfile: imaginary}\n")
+    applied = control_plane.tptctl("apply", "-f", manifest)
+    assert applied.code == 3 and "clusterProfile 'imaginary' does not exist" in applied.err
+    assert control_plane.tptctl("get", "environment", "qa", "-p", "sec-a").code == 3
