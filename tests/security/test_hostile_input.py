@@ -183,3 +183,11 @@ def test_a_cluster_profile_that_does_not_exist_is_an_error(control_plane: Contro
     applied = control_plane.tptctl("apply", "-f", manifest)
     assert applied.code == 3 and "clusterProfile 'imaginary' does not exist" in applied.err
     assert control_plane.tptctl("get", "environment", "qa", "-p", "sec-a").code == 3
+
+
+def test_a_bad_name_is_reported_as_metadata_name_with_its_value(control_plane: ControlPlane, tmp_path: Path) -> None:
+    manifest = write(tmp_path, APP.format(name="Bad_Name", annotations="", extra=""))
+    applied = control_plane.tptctl("apply", "-f", manifest)
+    assert applied.code == 5, applied.err
+    assert "metadata.name: 'Bad_Name' must be a DNS-1123 label" in applied.err
+    assert "application_id" not in applied.err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -102,6 +103,14 @@ def apply_one(client: Client, manifest: Manifest, dry_run: bool) -> tuple[str, M
     return "configured", updated
 
 
+def manifest_fields(manifest: Manifest) -> dict[str, str]:
+    """The API's names for what a manifest calls ``metadata.name`` (the create's ``<kind>_id``)."""
+    if manifest.resource_type is None:
+        return {}
+    words = re.sub(r"(?<!^)(?=[A-Z])", "_", manifest.resource_type.message_type.DESCRIPTOR.name).lower()
+    return {f"{words}_id": "metadata.name", f"{words}.name": "metadata.name"}
+
+
 def first_refusal(client: Client, loaded: list[Manifest]) -> tuple[Manifest, ApiError] | None:
     """Dry-runs every document, so that one the server refuses means nothing is written.
 
@@ -130,9 +139,12 @@ def run_apply(options: argparse.Namespace) -> int:
             refused = first_refusal(client, loaded)
             if refused is not None:
                 manifest, error = refused
-                return int(report(error, f"{manifest.source} (nothing was applied)"))
+                return int(report(error, f"{manifest.source} (nothing was applied)", manifest_fields(manifest)))
         for manifest in loaded:
-            outcome, _result = apply_one(client, manifest, options.dry_run)
+            try:
+                outcome, _result = apply_one(client, manifest, options.dry_run)
+            except ApiError as error:
+                return int(report(error, manifest.source, manifest_fields(manifest)))
             kind = manifest.resource_type.singular if manifest.resource_type else manifest.kind
             print(f"{kind}/{manifest.resource_id} {outcome}{suffix}")
             applied.append(manifest.name)
