@@ -293,15 +293,18 @@ class LocalControlPlane:
 
     def _ensure_postgres(self, record: StateRecord) -> None:
         port = self._port(record, "postgres")
-        url = datastores.database_url(port)
+        password_file = secrets.datastore_password_file(self.state.path)
+        password = password_file.read_text().strip()
+        url = datastores.database_url(port, password)
+        data_dir = self.state.sub("postgres") / "data"
         if self._running(record, "postgres", lambda: postgres_ready(url)):
             self.progress(f"postgres: already running on 127.0.0.1:{port}")
+            self._require_password(url, data_dir, password)
             return
         log = self.state.log("postgres")
-        data_dir = self.state.sub("postgres") / "data"
         if not (data_dir / "PG_VERSION").exists():
             self.progress("postgres: creating the database cluster (first start)")
-        datastores.init_postgres(data_dir, log)
+        datastores.init_postgres(data_dir, log, password_file)
         command = datastores.postgres_command(data_dir, port)
         self.progress(f"postgres: starting on 127.0.0.1:{port}")
         pid = processes.start_detached(command, log)
@@ -309,15 +312,25 @@ class LocalControlPlane:
         self.state.save(record)
         if not processes.wait_until(lambda: postgres_ready(url), START_TIMEOUT):
             raise datastores.DatastoreError(f"postgres did not become ready; see {log}")
+        self._require_password(url, data_dir, password)
+
+    def _require_password(self, url: str, data_dir: Path, password: str) -> None:
+        if datastores.require_postgres_password(url, data_dir, password):
+            self.progress("postgres: now requires the password in datastore-password (it trusted every local user)")
 
     def _ensure_redis(self, record: StateRecord) -> None:
         port = self._port(record, "redis")
-        url = datastores.redis_url(port)
+        password = secrets.datastore_password_file(self.state.path).read_text().strip()
+        url = datastores.redis_url(port, password)
         if self._running(record, "redis", lambda: redis_ready(url)):
             self.progress(f"redis: already running on 127.0.0.1:{port}")
             return
+        existing = record.find("redis")
+        if existing and existing.pid and processes.is_alive(existing.pid):
+            # Started before it required a password: restart it with one (its data is kept).
+            processes.stop(existing.pid)
         log = self.state.log("redis")
-        command = datastores.redis_command(self.state.sub("redis"), port)
+        command = datastores.redis_command(self.state.sub("redis"), port, password)
         self.progress(f"redis: starting on 127.0.0.1:{port}")
         pid = processes.start_detached(command, log)
         record.replace(ProcessRecord("redis", pid, command, str(log), port, url))
@@ -338,7 +351,7 @@ class LocalControlPlane:
             alive = process.pid == 0 or processes.is_alive(process.pid)
             healthy = alive and (check is None or check(process.url))
             where = f"pid {process.pid}, " if process.pid else "external, "
-            detail = f"{where}{process.url}"
+            detail = f"{where}{datastores.without_password(process.url)}"
             if healthy and process.name in services:
                 unreachable = unreachable_datastores(process.url)
                 if unreachable:
