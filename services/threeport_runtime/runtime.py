@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.db.schema import ResourceRow, ServiceSchema
 from threeport_runtime.reconcile.controller import Controller, ControllerOptions, ListKeys, Reconciler, Watch
 from threeport_runtime.reconcile.events import EventLister, EventRecorder
+from threeport_runtime.reencrypt import EncryptedStore
 from threeport_runtime.rpc.datastore_health import report_datastore_health
 from threeport_runtime.rpc.identity import ServiceCredentialAuthenticator
 from threeport_runtime.rpc.server import GrpcServer
@@ -124,6 +125,8 @@ class ServiceDefinition:
     migrations_dir: Path
     setup: Setup
     run_relay: bool = True
+    # What the service stores encrypted, for `python -m threeport_<service> reencrypt`.
+    encrypted_stores: Callable[[ServiceRuntime], Sequence[EncryptedStore]] | None = None
 
 
 @dataclass

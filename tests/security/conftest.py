@@ -68,3 +68,11 @@ def write(tmp_path: Path, text: str, name: str = "manifest.yaml") -> str:
     path = tmp_path / name
     path.write_text(text)
     return str(path)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The first test of this folder also starts the control plane (``tptctl up``, ~1 min alone,
+    several on a busy machine): a longer limit than the suite's 120 s default."""
+    for item in items:
+        if "security" in item.path.parts:
+            item.add_marker(pytest.mark.timeout(600))
