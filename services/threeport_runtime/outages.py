@@ -43,6 +43,5 @@ def _datastore(error: BaseException) -> str | None:
         return "database (PostgreSQL)"
     if isinstance(error, RedisConnectionError | RedisTimeoutError):
         return "event bus (Redis)"
-    if isinstance(error, ConnectionRefusedError | ConnectionResetError):
-        return "database (PostgreSQL)"
+    # A bare OSError is not claimed: it may come from anything else a call talks to.
     return None

@@ -124,9 +124,10 @@ class ProjectService(project_pb2_grpc.ProjectServiceServicer):
                     "run the delete with force again (or with a longer timeout) to finish",
                     reason="RESOURCE_IN_USE",
                 )
-            await self._projects.remove_finalizer(request.name, CONTENTS_FINALIZER)
-            return checked
-        return await self._projects.delete(request.name, etag=request.etag, allow_missing=request.allow_missing)
+        # Also finishes a forced delete that was interrupted and whose resources went meanwhile.
+        await self._projects.remove_finalizer(request.name, CONTENTS_FINALIZER)
+        deleted = await self._projects.delete(request.name, allow_missing=True)
+        return deleted if deleted.name else checked
 
 
 def _listed(names: list[str]) -> str:
