@@ -222,7 +222,10 @@ def _decode(info: MethodInfo | None, request: Any) -> Message | None:
         try:
             return info.request_type.FromString(request)
         except DecodeError:
-            raise InvalidArgument(f"the request is not a valid {info.request_type.DESCRIPTOR.full_name}") from None
+            raise InvalidArgument(
+                f"the request body cannot be read as a request of {info.path.lstrip('/')}; "
+                "send it from a client built from the same API version (the SDK or tptctl)"
+            ) from None
     decoded: Message = request
     return decoded
 
