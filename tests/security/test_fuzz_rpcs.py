@@ -167,7 +167,8 @@ def assert_not_stored(channel: Any, info: MethodInfo, request: Message, metadata
     try:
         get(getter.request_type(name=resource), metadata=metadata, timeout=30)
     except grpc.RpcError as error:
+        # PERMISSION_DENIED: the suite's project admin may not read it back (operator resources).
         assert error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT,
-                                grpc.StatusCode.RESOURCE_EXHAUSTED), error
+                                grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.PERMISSION_DENIED), error
         return
     raise AssertionError(f"{info.path} refused {request} yet {resource} exists")

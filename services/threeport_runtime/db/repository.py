@@ -118,9 +118,7 @@ class ResourceRepository(Generic[M, R]):
         hide_deleting: bool = False,
     ) -> tuple[list[M], str]:
         """One page in name order and the token of the next page ('' on the last page)."""
-        if page_size < 0:
-            raise InvalidArgument.for_fields([FieldViolation("page_size", "must not be negative")])
-        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        size = page_size_of(page_size)
         fingerprint = PageTokenCodec.fingerprint(self.resource_type, parent, filter_text, hide_deleting)
         query = select(self.row_type).where(self.compile_filter(filter_text))
         if parent:
@@ -429,6 +427,14 @@ class ResourceRepository(Generic[M, R]):
             f"{self.singular} {name!r} already exists; choose another id or update it instead",
             metadata={"resource": name},
         )
+
+
+def page_size_of(page_size: int) -> int:
+    """The rows a page holds: ``page_size`` capped at MAX_PAGE_SIZE, 0 meaning the default;
+    negative is INVALID_ARGUMENT."""
+    if page_size < 0:
+        raise InvalidArgument.for_fields([FieldViolation("page_size", "must not be negative")])
+    return min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
 def _name_of(message: Message) -> str:
