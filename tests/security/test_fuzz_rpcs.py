@@ -3,10 +3,10 @@ admin: whatever the fields hold (NUL, huge numbers, odd unicode, deep nesting, n
 anywhere), the answer is never INTERNAL or UNKNOWN, and a refused create stores nothing.
 
 Budget: 94 methods x 107 cases = about 10,000 per run, which takes about 2 minutes on an idle
-2-core machine (each case crosses the gateway and a backend; the gateway's per-principal rate
-limit of 50/s is the ceiling, and the suite waits out RESOURCE_EXHAUSTED rather than counting
-it). On a busy machine it is several times slower; THREEPORT_FUZZ_EXAMPLES sets the cases per
-method (e.g. 20 for a quick local run).
+2-core machine (most cases are refused by the gateway or a backend's checks; those that get
+through are paced by the gateway's per-principal rate limit, whose RESOURCE_EXHAUSTED the suite
+waits out rather than counting). On a busy machine it is several times slower;
+THREEPORT_FUZZ_EXAMPLES sets the cases per method (e.g. 20 for a quick local run).
 """
 
 from __future__ import annotations
