@@ -53,6 +53,9 @@ class GatewaySettings:
     tls: TlsSettings | None = None
     rate_limit_per_second: float = 50.0
     rate_limit_burst: float = 100.0
+    # Calls that fail authentication, per source address: checked before any hashing or auditing.
+    auth_failure_rate: float = 1.0
+    auth_failure_burst: float = 20.0
     auth_cache_seconds: float = 5.0
     bootstrap_principal: str = "admin"
     bootstrap_token_file: Path | None = None
@@ -74,6 +77,8 @@ class GatewaySettings:
             tls=_tls(env),
             rate_limit_per_second=_number(env, "GATEWAY_RATE_LIMIT", cls.rate_limit_per_second),
             rate_limit_burst=_number(env, "GATEWAY_RATE_BURST", cls.rate_limit_burst),
+            auth_failure_rate=_number(env, "GATEWAY_AUTH_FAILURE_RATE", cls.auth_failure_rate),
+            auth_failure_burst=_number(env, "GATEWAY_AUTH_FAILURE_BURST", cls.auth_failure_burst),
             auth_cache_seconds=_number(env, "GATEWAY_AUTH_CACHE_SECONDS", cls.auth_cache_seconds),
             bootstrap_principal=env.get(ENV_PREFIX + "GATEWAY_BOOTSTRAP_PRINCIPAL", "") or "admin",
             bootstrap_token_file=Path(token_file) if token_file else None,

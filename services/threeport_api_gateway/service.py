@@ -24,6 +24,7 @@ from threeport.gateway.v1alpha1 import (
 from threeport_api_gateway.access.authentication import TokenAuthenticator
 from threeport_api_gateway.access.interceptor import AccessInterceptor
 from threeport_api_gateway.access.methods import MethodTable
+from threeport_api_gateway.access.projects import ProjectGuard
 from threeport_api_gateway.api.audit import AuditEntryService
 from threeport_api_gateway.api.principals import PrincipalService
 from threeport_api_gateway.api.projects import ProjectService
@@ -33,6 +34,7 @@ from threeport_api_gateway.bootstrap import bootstrap_admin
 from threeport_api_gateway.config import LOCAL_DOMAIN, GatewaySettings
 from threeport_api_gateway.domain.ratelimit import RateLimiter
 from threeport_api_gateway.proxy.backends import Backends
+from threeport_api_gateway.proxy.contents import ProjectContents
 from threeport_api_gateway.proxy.handler import ProxyHandler
 from threeport_api_gateway.store.audit import AuditLog
 from threeport_api_gateway.store.identities import IdentityStore
@@ -40,6 +42,7 @@ from threeport_api_gateway.store.repositories import Repositories
 from threeport_api_gateway.store.tables import SCHEMA
 from threeport_api_gateway.tls import server_credentials
 from threeport_runtime.bus.relay import OutboxRelay
+from threeport_runtime.rpc.datastore_health import report_datastore_health
 from threeport_runtime.rpc.server import GrpcServer
 from threeport_runtime.runtime import ServiceRuntime
 from threeport_runtime.tasks import cancel_and_wait
@@ -79,17 +82,27 @@ async def start_gateway(settings: GatewaySettings) -> RunningGateway:
     audit = AuditLog(runtime.db, runtime.page_tokens)
     methods = MethodTable.load()
     limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
-    access = AccessInterceptor(methods, authenticator, limiter, audit)
+    access = AccessInterceptor(
+        methods,
+        authenticator,
+        limiter,
+        audit,
+        ProjectGuard(repositories.projects),
+        credentials=authenticator,
+        failed_sources=RateLimiter(settings.auth_failure_rate, settings.auth_failure_burst),
+    )
     server = GrpcServer(
         settings.runtime.listen_address,
         access=access,
         credentials=server_credentials(settings.tls) if settings.tls else None,
+        service=settings.runtime.service_name,
     )
 
     issuer = TokenIssuer(repositories, identities)
+    backends = Backends(settings.backend_addresses, settings.runtime.service_credential)
     local = {
         "ProjectService": lambda s: project_pb2_grpc.add_ProjectServiceServicer_to_server(
-            ProjectService(repositories, authenticator), s
+            ProjectService(repositories, authenticator, ProjectContents(methods, backends)), s
         ),
         "PrincipalService": lambda s: principal_pb2_grpc.add_PrincipalServiceServicer_to_server(
             PrincipalService(repositories, authenticator), s
@@ -107,7 +120,6 @@ async def start_gateway(settings: GatewaySettings) -> RunningGateway:
     for service_name, register in local.items():
         server.add_service(f"threeport.{LOCAL_DOMAIN}.v1alpha1.{service_name}", register)
 
-    backends = Backends(settings.backend_addresses, settings.runtime.service_credential)
     public_services = sorted({m.service for m in methods.values() if m.domain != LOCAL_DOMAIN and not m.internal})
     server.add_generic_handler(ProxyHandler(methods, backends), public_services)
 
@@ -116,6 +128,9 @@ async def start_gateway(settings: GatewaySettings) -> RunningGateway:
     running = RunningGateway(runtime, server, port, authenticator, access, backends, bootstrap_token=token)
     relay = OutboxRelay(runtime.db, SCHEMA, runtime.redis)
     running.tasks.append(asyncio.create_task(relay.run(), name="outbox relay"))
+    running.tasks.append(
+        asyncio.create_task(report_datastore_health(server.health, runtime.db, runtime.redis), name="datastore health")
+    )
     log.info(
         "api gateway started",
         extra={"port": port, "tls": settings.tls is not None, "backends": dict(settings.backend_addresses)},

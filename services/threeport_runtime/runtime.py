@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -31,7 +31,9 @@ from threeport_runtime.kube.pool import CredentialSource, KubePool
 from threeport_runtime.reconcile.controller import Controller, ControllerOptions, Reconciler
 from threeport_runtime.reconcile.events import EventLister, EventRecorder
 from threeport_runtime.reconcile.spec import ControllerSpec
+from threeport_runtime.reencrypt import EncryptedStore
 from threeport_runtime.rpc.client import service_channel
+from threeport_runtime.rpc.datastore_health import report_datastore_health
 from threeport_runtime.rpc.identity import ServiceCredentialAuthenticator
 from threeport_runtime.rpc.server import GrpcServer
 from threeport_runtime.tasks import cancel_and_wait
@@ -145,6 +147,8 @@ class ServiceDefinition:
     migrations_dir: Path
     setup: Setup
     run_relay: bool = True
+    # What the service stores encrypted, for `python -m threeport_<service> reencrypt`.
+    encrypted_stores: Callable[[ServiceRuntime], Sequence[EncryptedStore]] | None = None
 
 
 @dataclass
@@ -167,10 +171,19 @@ async def start_service(
     """Wires and starts the service: server first, then the relay and controllers."""
     configure_telemetry(settings.service_name, settings.otlp_endpoint)
     runtime = ServiceRuntime(settings, definition.schema, controller_options)
-    server = GrpcServer(settings.listen_address, ServiceCredentialAuthenticator(settings.service_credential))
+    server = GrpcServer(
+        settings.listen_address,
+        ServiceCredentialAuthenticator(settings.service_credential),
+        service=settings.service_name,
+    )
     await definition.setup(runtime, server)
     port = await server.start()
     running = RunningService(runtime, server, port)
+    running.tasks.append(
+        asyncio.create_task(
+            report_datastore_health(server.health, runtime.db, runtime.redis), name="datastore health"
+        )
+    )
     if definition.run_relay:
         relay = OutboxRelay(runtime.db, definition.schema, runtime.redis)
         running.tasks.append(asyncio.create_task(relay.run(), name="outbox relay"))
