@@ -57,6 +57,8 @@ class GatewaySettings:
     bootstrap_principal: str = "admin"
     bootstrap_token_file: Path | None = None
     drain_seconds: float = 1.0
+    # host:port of the HTTP/JSON listener; empty = no HTTP listener.
+    http_listen_address: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -68,6 +70,11 @@ class GatewaySettings:
             if address and ":" not in address:
                 raise ConfigError(f"{backend.env_var} must be host:port, got {address!r}")
         token_file = env.get(ENV_PREFIX + "GATEWAY_BOOTSTRAP_TOKEN_FILE", "")
+        http_address = env.get(ENV_PREFIX + "GATEWAY_HTTP_LISTEN_ADDRESS", "").strip()
+        if http_address and not _is_host_port(http_address):
+            raise ConfigError(
+                f"{ENV_PREFIX}GATEWAY_HTTP_LISTEN_ADDRESS must be host:port (e.g. 0.0.0.0:8080), got {http_address!r}"
+            )
         return cls(
             runtime=runtime,
             backend_addresses=addresses,
@@ -78,7 +85,13 @@ class GatewaySettings:
             bootstrap_principal=env.get(ENV_PREFIX + "GATEWAY_BOOTSTRAP_PRINCIPAL", "") or "admin",
             bootstrap_token_file=Path(token_file) if token_file else None,
             drain_seconds=_number(env, "GATEWAY_DRAIN_SECONDS", cls.drain_seconds),
+            http_listen_address=http_address,
         )
+
+
+def _is_host_port(address: str) -> bool:
+    _, colon, port = address.rpartition(":")
+    return bool(colon) and port.isdigit() and int(port) < 65536
 
 
 def _tls(env: Mapping[str, str]) -> TlsSettings | None:

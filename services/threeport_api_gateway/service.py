@@ -32,6 +32,9 @@ from threeport_api_gateway.api.tokens import TokenIssuer, TokenService
 from threeport_api_gateway.bootstrap import bootstrap_admin
 from threeport_api_gateway.config import LOCAL_DOMAIN, GatewaySettings
 from threeport_api_gateway.domain.ratelimit import RateLimiter
+from threeport_api_gateway.http import bridge
+from threeport_api_gateway.http.routes import RouteTable
+from threeport_api_gateway.http.server import HttpGateway
 from threeport_api_gateway.proxy.backends import Backends
 from threeport_api_gateway.proxy.handler import ProxyHandler
 from threeport_api_gateway.store.audit import AuditLog
@@ -60,9 +63,17 @@ class RunningGateway:
     backends: Backends
     bootstrap_token: str | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    http: HttpGateway | None = None
+
+    @property
+    def http_port(self) -> int:
+        """The HTTP/JSON listener's port; 0 when it is off."""
+        return self.http.port if self.http is not None else 0
 
     async def stop(self, grace: float = 5.0, drain_delay: float = 0.0) -> None:
         """NOT_SERVING, finish in-flight calls and audit writes, stop the relay, close."""
+        if self.http is not None:
+            await self.http.stop()
         await self.server.stop(grace, drain_delay)
         await self.access.drain()
         await self.authenticator.close()
@@ -79,7 +90,8 @@ async def start_gateway(settings: GatewaySettings) -> RunningGateway:
     audit = AuditLog(runtime.db, runtime.page_tokens)
     methods = MethodTable.load()
     limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
-    access = AccessInterceptor(methods, authenticator, limiter, audit)
+    bridge_secret = bridge.new_secret() if settings.http_listen_address else ""
+    access = AccessInterceptor(methods, authenticator, limiter, audit, bridge_secret)
     server = GrpcServer(
         settings.runtime.listen_address,
         access=access,
@@ -112,12 +124,25 @@ async def start_gateway(settings: GatewaySettings) -> RunningGateway:
     server.add_generic_handler(ProxyHandler(methods, backends), public_services)
 
     token = await bootstrap_admin(runtime.db, repositories, issuer, settings.bootstrap_principal)
+    http: HttpGateway | None = None
+    if settings.http_listen_address:
+        # HTTP calls enter through this loopback port, so the access check above applies to them
+        # as to any gRPC call (the public port may be TLS with client certificates).
+        loopback_port = server.server.add_insecure_port("127.0.0.1:0")
+        http = HttpGateway(RouteTable.load(methods), f"127.0.0.1:{loopback_port}", bridge_secret, settings.tls)
     port = await server.start()
-    running = RunningGateway(runtime, server, port, authenticator, access, backends, bootstrap_token=token)
+    if http is not None:
+        await http.start(settings.http_listen_address)
+    running = RunningGateway(runtime, server, port, authenticator, access, backends, bootstrap_token=token, http=http)
     relay = OutboxRelay(runtime.db, SCHEMA, runtime.redis)
     running.tasks.append(asyncio.create_task(relay.run(), name="outbox relay"))
     log.info(
         "api gateway started",
-        extra={"port": port, "tls": settings.tls is not None, "backends": dict(settings.backend_addresses)},
+        extra={
+            "port": port,
+            "http_port": running.http_port,
+            "tls": settings.tls is not None,
+            "backends": dict(settings.backend_addresses),
+        },
     )
     return running

@@ -27,6 +27,7 @@ from threeport_api_gateway.access.errors import RateLimited
 from threeport_api_gateway.access.methods import MethodInfo, MethodTable
 from threeport_api_gateway.access.targets import describe
 from threeport_api_gateway.domain.ratelimit import RateLimiter
+from threeport_api_gateway.http import bridge
 from threeport_api_gateway.store.audit import AuditLog, AuditRecord
 from threeport_runtime.errors import InvalidArgument, PermissionDenied, ThreeportError, Unauthenticated
 from threeport_runtime.rpc.authorization import authorize
@@ -59,8 +60,16 @@ current_outcome: contextvars.ContextVar[Outcome | None] = contextvars.ContextVar
 
 
 class AccessInterceptor(_ServerInterceptor):
-    def __init__(self, methods: MethodTable, authenticate: Authenticator, limiter: RateLimiter, audit: AuditLog):
+    def __init__(
+        self,
+        methods: MethodTable,
+        authenticate: Authenticator,
+        limiter: RateLimiter,
+        audit: AuditLog,
+        bridge_secret: str = "",
+    ):
         self._methods = methods
+        self._bridge_secret = bridge_secret
         self._authenticate = authenticate
         self._limiter = limiter
         self._audit = audit
@@ -87,9 +96,11 @@ class AccessInterceptor(_ServerInterceptor):
 
     @asynccontextmanager
     async def _guard(self, method: str, info: MethodInfo | None, request: Any, context: Context) -> AsyncIterator[None]:
-        draft = _Draft(method=method, peer=context.peer() or "", trace_id=current_trace_id())
+        metadata = text_metadata(context)
+        peer = bridge.peer(metadata, context.peer() or "", self._bridge_secret)
+        draft = _Draft(method=method, peer=peer, trace_id=current_trace_id())
         try:
-            caller = await self._authenticate(text_metadata(context))
+            caller = await self._authenticate(metadata)
             draft.principal = caller.principal
             message = _decode(info, request)
             draft.request = message

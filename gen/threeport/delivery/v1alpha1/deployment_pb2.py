@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from threeport.common.v1alpha1 import annotations_pb2 as threeport_dot_common_dot_v1alpha1_dot_annotations__pb2
@@ -31,7 +32,7 @@ from threeport.common.v1alpha1 import watch_pb2 as threeport_dot_common_dot_v1al
 from threeport.delivery.v1alpha1 import release_pb2 as threeport_dot_delivery_dot_v1alpha1_dot_release__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,threeport/delivery/v1alpha1/deployment.proto\x12\x1bthreeport.delivery.v1alpha1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\x1a)threeport/delivery/v1alpha1/release.proto\"\xcb\x06\n\nDeployment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x43\n\x06labels\x18\x03 \x03(\x0b\x32\x33.threeport.delivery.v1alpha1.Deployment.LabelsEntry\x12M\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x38.threeport.delivery.v1alpha1.Deployment.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x39\n\x04spec\x18\x14 \x01(\x0b\x32+.threeport.delivery.v1alpha1.DeploymentSpec\x12=\n\x06status\x18\x15 \x01(\x0b\x32-.threeport.delivery.v1alpha1.DeploymentStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:|\xca\xf3\x18x\n\x17threeport.io/Deployment\x12+projects/{project}/deployments/{deployment}\x1a\ndeployment\"\x0b\x64\x65ployments*\x06\x64\x65ploy*\x03\x64\x65p2\nDeployment\"\xfc\x01\n\x0e\x44\x65ploymentSpec\x12\x13\n\x0b\x61pplication\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12G\n\x06images\x18\x04 \x03(\x0b\x32\x37.threeport.delivery.v1alpha1.DeploymentSpec.ImagesEntry\x12\x0e\n\x06paused\x18\x05 \x01(\x08\x1aT\n\x0bImagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x34\n\x05value\x18\x02 \x01(\x0b\x32%.threeport.delivery.v1alpha1.ImageRef:\x02\x38\x01\"\x84\x03\n\x10\x44\x65ploymentStatus\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x17\n\x0f\x63urrent_release\x18\x03 \x01(\x03\x12\x17\n\x0fpending_release\x18\x04 \x01(\x03\x12\x43\n\x0c\x64\x65pendencies\x18\x05 \x03(\x0b\x32-.threeport.delivery.v1alpha1.DependencyStatus\x12;\n\x07rollout\x18\x06 \x01(\x0b\x32*.threeport.delivery.v1alpha1.RolloutStatus\x12K\n\x07outputs\x18\x07 \x03(\x0b\x32:.threeport.delivery.v1alpha1.DeploymentStatus.OutputsEntry\x12\x1b\n\x13\x64\x65letion_blocked_by\x18\x08 \x01(\t\x1a.\n\x0cOutputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa7\x01\n\x10\x44\x65pendencyStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\r\n\x05\x63laim\x18\x03 \x01(\t\x12/\n\x05state\x18\x04 \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x16\n\x0eimplementation\x18\x07 \x01(\t\"\xe6\x01\n\rRolloutStatus\x12\x38\n\x05phase\x18\x01 \x01(\x0e\x32).threeport.delivery.v1alpha1.RolloutPhase\x12\x18\n\x10\x64\x65sired_replicas\x18\x02 \x01(\x05\x12\x18\n\x10updated_replicas\x18\x03 \x01(\x05\x12\x16\n\x0eready_replicas\x18\x04 \x01(\x05\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12.\n\nstart_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa8\x01\n\x17\x43reateDeploymentRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12;\n\ndeployment\x18\x02 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12\x15\n\rdeployment_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"$\n\x14GetDeploymentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"v\n\x16ListDeploymentsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"p\n\x17ListDeploymentsResponse\x12<\n\x0b\x64\x65ployments\x18\x01 \x03(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb5\x01\n\x17UpdateDeploymentRequest\x12;\n\ndeployment\x18\x01 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"r\n\x17\x44\x65leteDeploymentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"9\n\x17WatchDeploymentsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\"\x90\x01\n\x18WatchDeploymentsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12;\n\ndeployment\x18\x02 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\"t\n\rDeployRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x02 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"\x92\x01\n\x0ePromoteRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x02 \x01(\t\x12\x18\n\x10\x66rom_environment\x18\x03 \x01(\t\x12\x16\n\x0eto_environment\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x15\n\rvalidate_only\x18\x06 \x01(\x08\"\x85\x01\n\x0fPromoteResponse\x12;\n\ndeployment\x18\x01 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12\x35\n\x07release\x18\x02 \x01(\x0b\x32$.threeport.delivery.v1alpha1.Release\"^\n\x0fRollbackRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nto_release\x18\x02 \x01(\x03\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x15\n\rvalidate_only\x18\x04 \x01(\x08\"\x95\x01\n\x10RollbackResponse\x12;\n\ndeployment\x18\x01 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12\x35\n\x07release\x18\x02 \x01(\x0b\x32$.threeport.delivery.v1alpha1.Release\x12\r\n\x05notes\x18\x03 \x03(\t\"/\n\x0e\x41pproveRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07release\x18\x02 \x01(\x03\"U\n\x0bPlanRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06parent\x18\x02 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x03 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x04 \x01(\t\"\x7f\n\x0cPlanResponse\x12\x33\n\x04root\x18\x01 \x01(\x0b\x32%.threeport.delivery.v1alpha1.PlanNode\x12:\n\x07\x63hanges\x18\x02 \x03(\x0b\x32).threeport.delivery.v1alpha1.ObjectChange\"\xa1\x01\n\x08PlanNode\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12/\n\x05state\x18\x03 \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x37\n\x08\x63hildren\x18\x05 \x03(\x0b\x32%.threeport.delivery.v1alpha1.PlanNode\"\x9b\x01\n\x0cObjectChange\x12\x39\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32).threeport.delivery.v1alpha1.ObjectAction\x12\x13\n\x0b\x61pi_version\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x11\n\tnamespace\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x0c\n\x04\x64iff\x18\x06 \x01(\t*\x83\x01\n\x0cRolloutPhase\x12\x1d\n\x19ROLLOUT_PHASE_UNSPECIFIED\x10\x00\x12\x1d\n\x19ROLLOUT_PHASE_PROGRESSING\x10\x01\x12\x1b\n\x17ROLLOUT_PHASE_AVAILABLE\x10\x02\x12\x18\n\x14ROLLOUT_PHASE_FAILED\x10\x03*\x97\x01\n\x0cObjectAction\x12\x1d\n\x19OBJECT_ACTION_UNSPECIFIED\x10\x00\x12\x18\n\x14OBJECT_ACTION_CREATE\x10\x01\x12\x18\n\x14OBJECT_ACTION_UPDATE\x10\x02\x12\x17\n\x13OBJECT_ACTION_PRUNE\x10\x03\x12\x1b\n\x17OBJECT_ACTION_UNCHANGED\x10\x04\x32\xb6\n\n\x11\x44\x65ploymentService\x12{\n\x10\x43reateDeployment\x12\x34.threeport.delivery.v1alpha1.CreateDeploymentRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"\x08\xd2\xf3\x18\x04\x08\x03 \x01\x12u\n\rGetDeployment\x12\x31.threeport.delivery.v1alpha1.GetDeploymentRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x12\x86\x01\n\x0fListDeployments\x12\x33.threeport.delivery.v1alpha1.ListDeploymentsRequest\x1a\x34.threeport.delivery.v1alpha1.ListDeploymentsResponse\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x12{\n\x10UpdateDeployment\x12\x34.threeport.delivery.v1alpha1.UpdateDeploymentRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"\x08\xd2\xf3\x18\x04\x08\x03 \x01\x12{\n\x10\x44\x65leteDeployment\x12\x34.threeport.delivery.v1alpha1.DeleteDeploymentRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"\x08\xd2\xf3\x18\x04\x08\x03 \x01\x12\x8b\x01\n\x10WatchDeployments\x12\x34.threeport.delivery.v1alpha1.WatchDeploymentsRequest\x1a\x35.threeport.delivery.v1alpha1.WatchDeploymentsResponse\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x30\x01\x12g\n\x06\x44\x65ploy\x12*.threeport.delivery.v1alpha1.DeployRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"\x08\xd2\xf3\x18\x04\x08\x03 \x01\x12n\n\x07Promote\x12+.threeport.delivery.v1alpha1.PromoteRequest\x1a,.threeport.delivery.v1alpha1.PromoteResponse\"\x08\xd2\xf3\x18\x04\x08\x03 \x01\x12q\n\x08Rollback\x12,.threeport.delivery.v1alpha1.RollbackRequest\x1a-.threeport.delivery.v1alpha1.RollbackResponse\"\x08\xd2\xf3\x18\x04\x08\x03 \x01\x12i\n\x07\x41pprove\x12+.threeport.delivery.v1alpha1.ApproveRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"\x08\xd2\xf3\x18\x04\x08\x04 \x01\x12\x65\n\x04Plan\x12(.threeport.delivery.v1alpha1.PlanRequest\x1a).threeport.delivery.v1alpha1.PlanResponse\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,threeport/delivery/v1alpha1/deployment.proto\x12\x1bthreeport.delivery.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\x1a)threeport/delivery/v1alpha1/release.proto\"\xcb\x06\n\nDeployment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x43\n\x06labels\x18\x03 \x03(\x0b\x32\x33.threeport.delivery.v1alpha1.Deployment.LabelsEntry\x12M\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x38.threeport.delivery.v1alpha1.Deployment.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x39\n\x04spec\x18\x14 \x01(\x0b\x32+.threeport.delivery.v1alpha1.DeploymentSpec\x12=\n\x06status\x18\x15 \x01(\x0b\x32-.threeport.delivery.v1alpha1.DeploymentStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:|\xca\xf3\x18x\n\x17threeport.io/Deployment\x12+projects/{project}/deployments/{deployment}\x1a\ndeployment\"\x0b\x64\x65ployments*\x06\x64\x65ploy*\x03\x64\x65p2\nDeployment\"\xfc\x01\n\x0e\x44\x65ploymentSpec\x12\x13\n\x0b\x61pplication\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12G\n\x06images\x18\x04 \x03(\x0b\x32\x37.threeport.delivery.v1alpha1.DeploymentSpec.ImagesEntry\x12\x0e\n\x06paused\x18\x05 \x01(\x08\x1aT\n\x0bImagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x34\n\x05value\x18\x02 \x01(\x0b\x32%.threeport.delivery.v1alpha1.ImageRef:\x02\x38\x01\"\x84\x03\n\x10\x44\x65ploymentStatus\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x17\n\x0f\x63urrent_release\x18\x03 \x01(\x03\x12\x17\n\x0fpending_release\x18\x04 \x01(\x03\x12\x43\n\x0c\x64\x65pendencies\x18\x05 \x03(\x0b\x32-.threeport.delivery.v1alpha1.DependencyStatus\x12;\n\x07rollout\x18\x06 \x01(\x0b\x32*.threeport.delivery.v1alpha1.RolloutStatus\x12K\n\x07outputs\x18\x07 \x03(\x0b\x32:.threeport.delivery.v1alpha1.DeploymentStatus.OutputsEntry\x12\x1b\n\x13\x64\x65letion_blocked_by\x18\x08 \x01(\t\x1a.\n\x0cOutputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa7\x01\n\x10\x44\x65pendencyStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\r\n\x05\x63laim\x18\x03 \x01(\t\x12/\n\x05state\x18\x04 \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x16\n\x0eimplementation\x18\x07 \x01(\t\"\xe6\x01\n\rRolloutStatus\x12\x38\n\x05phase\x18\x01 \x01(\x0e\x32).threeport.delivery.v1alpha1.RolloutPhase\x12\x18\n\x10\x64\x65sired_replicas\x18\x02 \x01(\x05\x12\x18\n\x10updated_replicas\x18\x03 \x01(\x05\x12\x16\n\x0eready_replicas\x18\x04 \x01(\x05\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12.\n\nstart_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa8\x01\n\x17\x43reateDeploymentRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12;\n\ndeployment\x18\x02 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12\x15\n\rdeployment_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"$\n\x14GetDeploymentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"v\n\x16ListDeploymentsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"p\n\x17ListDeploymentsResponse\x12<\n\x0b\x64\x65ployments\x18\x01 \x03(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb5\x01\n\x17UpdateDeploymentRequest\x12;\n\ndeployment\x18\x01 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"r\n\x17\x44\x65leteDeploymentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"9\n\x17WatchDeploymentsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\"\x90\x01\n\x18WatchDeploymentsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12;\n\ndeployment\x18\x02 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\"t\n\rDeployRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x02 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"\x92\x01\n\x0ePromoteRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x02 \x01(\t\x12\x18\n\x10\x66rom_environment\x18\x03 \x01(\t\x12\x16\n\x0eto_environment\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x15\n\rvalidate_only\x18\x06 \x01(\x08\"\x85\x01\n\x0fPromoteResponse\x12;\n\ndeployment\x18\x01 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12\x35\n\x07release\x18\x02 \x01(\x0b\x32$.threeport.delivery.v1alpha1.Release\"^\n\x0fRollbackRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nto_release\x18\x02 \x01(\x03\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x15\n\rvalidate_only\x18\x04 \x01(\x08\"\x95\x01\n\x10RollbackResponse\x12;\n\ndeployment\x18\x01 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12\x35\n\x07release\x18\x02 \x01(\x0b\x32$.threeport.delivery.v1alpha1.Release\x12\r\n\x05notes\x18\x03 \x03(\t\"/\n\x0e\x41pproveRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07release\x18\x02 \x01(\x03\"U\n\x0bPlanRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06parent\x18\x02 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x03 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x04 \x01(\t\"\x7f\n\x0cPlanResponse\x12\x33\n\x04root\x18\x01 \x01(\x0b\x32%.threeport.delivery.v1alpha1.PlanNode\x12:\n\x07\x63hanges\x18\x02 \x03(\x0b\x32).threeport.delivery.v1alpha1.ObjectChange\"\xa1\x01\n\x08PlanNode\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12/\n\x05state\x18\x03 \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x37\n\x08\x63hildren\x18\x05 \x03(\x0b\x32%.threeport.delivery.v1alpha1.PlanNode\"\x9b\x01\n\x0cObjectChange\x12\x39\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32).threeport.delivery.v1alpha1.ObjectAction\x12\x13\n\x0b\x61pi_version\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x11\n\tnamespace\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x0c\n\x04\x64iff\x18\x06 \x01(\t*\x83\x01\n\x0cRolloutPhase\x12\x1d\n\x19ROLLOUT_PHASE_UNSPECIFIED\x10\x00\x12\x1d\n\x19ROLLOUT_PHASE_PROGRESSING\x10\x01\x12\x1b\n\x17ROLLOUT_PHASE_AVAILABLE\x10\x02\x12\x18\n\x14ROLLOUT_PHASE_FAILED\x10\x03*\x97\x01\n\x0cObjectAction\x12\x1d\n\x19OBJECT_ACTION_UNSPECIFIED\x10\x00\x12\x18\n\x14OBJECT_ACTION_CREATE\x10\x01\x12\x18\n\x14OBJECT_ACTION_UPDATE\x10\x02\x12\x17\n\x13OBJECT_ACTION_PRUNE\x10\x03\x12\x1b\n\x17OBJECT_ACTION_UNCHANGED\x10\x04\x32\xe9\x0f\n\x11\x44\x65ploymentService\x12\xb8\x01\n\x10\x43reateDeployment\x12\x34.threeport.delivery.v1alpha1.CreateDeploymentRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"E\xd2\xf3\x18\x04\x08\x03 \x01\x82\xd3\xe4\x93\x02\x37\")/v1alpha1/{parent=projects/*}/deployments:\ndeployment\x12\xa6\x01\n\rGetDeployment\x12\x31.threeport.delivery.v1alpha1.GetDeploymentRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"9\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02+\x12)/v1alpha1/{name=projects/*/deployments/*}\x12\xb7\x01\n\x0fListDeployments\x12\x33.threeport.delivery.v1alpha1.ListDeploymentsRequest\x1a\x34.threeport.delivery.v1alpha1.ListDeploymentsResponse\"9\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02+\x12)/v1alpha1/{parent=projects/*}/deployments\x12\xc3\x01\n\x10UpdateDeployment\x12\x34.threeport.delivery.v1alpha1.UpdateDeploymentRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"P\xd2\xf3\x18\x04\x08\x03 \x01\x82\xd3\xe4\x93\x02\x42\x32\x34/v1alpha1/{deployment.name=projects/*/deployments/*}:\ndeployment\x12\xac\x01\n\x10\x44\x65leteDeployment\x12\x34.threeport.delivery.v1alpha1.DeleteDeploymentRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"9\xd2\xf3\x18\x04\x08\x03 \x01\x82\xd3\xe4\x93\x02+*)/v1alpha1/{name=projects/*/deployments/*}\x12\xc2\x01\n\x10WatchDeployments\x12\x34.threeport.delivery.v1alpha1.WatchDeploymentsRequest\x1a\x35.threeport.delivery.v1alpha1.WatchDeploymentsResponse\"?\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02\x31\x12//v1alpha1/{parent=projects/*}/deployments:watch0\x01\x12\xa2\x01\n\x06\x44\x65ploy\x12*.threeport.delivery.v1alpha1.DeployRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"C\xd2\xf3\x18\x04\x08\x03 \x01\x82\xd3\xe4\x93\x02\x35\"0/v1alpha1/{parent=projects/*}/deployments:deploy:\x01*\x12\xaa\x01\n\x07Promote\x12+.threeport.delivery.v1alpha1.PromoteRequest\x1a,.threeport.delivery.v1alpha1.PromoteResponse\"D\xd2\xf3\x18\x04\x08\x03 \x01\x82\xd3\xe4\x93\x02\x36\"1/v1alpha1/{parent=projects/*}/deployments:promote:\x01*\x12\xae\x01\n\x08Rollback\x12,.threeport.delivery.v1alpha1.RollbackRequest\x1a-.threeport.delivery.v1alpha1.RollbackResponse\"E\xd2\xf3\x18\x04\x08\x03 \x01\x82\xd3\xe4\x93\x02\x37\"2/v1alpha1/{name=projects/*/deployments/*}:rollback:\x01*\x12\xa5\x01\n\x07\x41pprove\x12+.threeport.delivery.v1alpha1.ApproveRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"D\xd2\xf3\x18\x04\x08\x04 \x01\x82\xd3\xe4\x93\x02\x36\"1/v1alpha1/{name=projects/*/deployments/*}:approve:\x01*\x12\xd0\x01\n\x04Plan\x12(.threeport.delivery.v1alpha1.PlanRequest\x1a).threeport.delivery.v1alpha1.PlanResponse\"s\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02\x65\"./v1alpha1/{parent=projects/*}/deployments:plan:\x01*Z0\x12./v1alpha1/{name=projects/*/deployments/*}:planb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,85 +50,85 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DEPLOYMENTSTATUS_OUTPUTSENTRY']._loaded_options = None
   _globals['_DEPLOYMENTSTATUS_OUTPUTSENTRY']._serialized_options = b'8\001'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['CreateDeployment']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['CreateDeployment']._serialized_options = b'\322\363\030\004\010\003 \001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['CreateDeployment']._serialized_options = b'\322\363\030\004\010\003 \001\202\323\344\223\0027\")/v1alpha1/{parent=projects/*}/deployments:\ndeployment'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['GetDeployment']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['GetDeployment']._serialized_options = b'\322\363\030\004\010\002\020\001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['GetDeployment']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\002+\022)/v1alpha1/{name=projects/*/deployments/*}'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['ListDeployments']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['ListDeployments']._serialized_options = b'\322\363\030\004\010\002\020\001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['ListDeployments']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\002+\022)/v1alpha1/{parent=projects/*}/deployments'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['UpdateDeployment']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['UpdateDeployment']._serialized_options = b'\322\363\030\004\010\003 \001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['UpdateDeployment']._serialized_options = b'\322\363\030\004\010\003 \001\202\323\344\223\002B24/v1alpha1/{deployment.name=projects/*/deployments/*}:\ndeployment'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['DeleteDeployment']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['DeleteDeployment']._serialized_options = b'\322\363\030\004\010\003 \001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['DeleteDeployment']._serialized_options = b'\322\363\030\004\010\003 \001\202\323\344\223\002+*)/v1alpha1/{name=projects/*/deployments/*}'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['WatchDeployments']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['WatchDeployments']._serialized_options = b'\322\363\030\004\010\002\020\001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['WatchDeployments']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\0021\022//v1alpha1/{parent=projects/*}/deployments:watch'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['Deploy']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Deploy']._serialized_options = b'\322\363\030\004\010\003 \001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Deploy']._serialized_options = b'\322\363\030\004\010\003 \001\202\323\344\223\0025\"0/v1alpha1/{parent=projects/*}/deployments:deploy:\001*'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['Promote']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Promote']._serialized_options = b'\322\363\030\004\010\003 \001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Promote']._serialized_options = b'\322\363\030\004\010\003 \001\202\323\344\223\0026\"1/v1alpha1/{parent=projects/*}/deployments:promote:\001*'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['Rollback']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Rollback']._serialized_options = b'\322\363\030\004\010\003 \001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Rollback']._serialized_options = b'\322\363\030\004\010\003 \001\202\323\344\223\0027\"2/v1alpha1/{name=projects/*/deployments/*}:rollback:\001*'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['Approve']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Approve']._serialized_options = b'\322\363\030\004\010\004 \001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Approve']._serialized_options = b'\322\363\030\004\010\004 \001\202\323\344\223\0026\"1/v1alpha1/{name=projects/*/deployments/*}:approve:\001*'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['Plan']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Plan']._serialized_options = b'\322\363\030\004\010\002\020\001'
-  _globals['_ROLLOUTPHASE']._serialized_start=4436
-  _globals['_ROLLOUTPHASE']._serialized_end=4567
-  _globals['_OBJECTACTION']._serialized_start=4570
-  _globals['_OBJECTACTION']._serialized_end=4721
-  _globals['_DEPLOYMENT']._serialized_start=354
-  _globals['_DEPLOYMENT']._serialized_end=1197
-  _globals['_DEPLOYMENT_LABELSENTRY']._serialized_start=974
-  _globals['_DEPLOYMENT_LABELSENTRY']._serialized_end=1019
-  _globals['_DEPLOYMENT_ANNOTATIONSENTRY']._serialized_start=1021
-  _globals['_DEPLOYMENT_ANNOTATIONSENTRY']._serialized_end=1071
-  _globals['_DEPLOYMENTSPEC']._serialized_start=1200
-  _globals['_DEPLOYMENTSPEC']._serialized_end=1452
-  _globals['_DEPLOYMENTSPEC_IMAGESENTRY']._serialized_start=1368
-  _globals['_DEPLOYMENTSPEC_IMAGESENTRY']._serialized_end=1452
-  _globals['_DEPLOYMENTSTATUS']._serialized_start=1455
-  _globals['_DEPLOYMENTSTATUS']._serialized_end=1843
-  _globals['_DEPLOYMENTSTATUS_OUTPUTSENTRY']._serialized_start=1797
-  _globals['_DEPLOYMENTSTATUS_OUTPUTSENTRY']._serialized_end=1843
-  _globals['_DEPENDENCYSTATUS']._serialized_start=1846
-  _globals['_DEPENDENCYSTATUS']._serialized_end=2013
-  _globals['_ROLLOUTSTATUS']._serialized_start=2016
-  _globals['_ROLLOUTSTATUS']._serialized_end=2246
-  _globals['_CREATEDEPLOYMENTREQUEST']._serialized_start=2249
-  _globals['_CREATEDEPLOYMENTREQUEST']._serialized_end=2417
-  _globals['_GETDEPLOYMENTREQUEST']._serialized_start=2419
-  _globals['_GETDEPLOYMENTREQUEST']._serialized_end=2455
-  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_start=2457
-  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_end=2575
-  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_start=2577
-  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_end=2689
-  _globals['_UPDATEDEPLOYMENTREQUEST']._serialized_start=2692
-  _globals['_UPDATEDEPLOYMENTREQUEST']._serialized_end=2873
-  _globals['_DELETEDEPLOYMENTREQUEST']._serialized_start=2875
-  _globals['_DELETEDEPLOYMENTREQUEST']._serialized_end=2989
-  _globals['_WATCHDEPLOYMENTSREQUEST']._serialized_start=2991
-  _globals['_WATCHDEPLOYMENTSREQUEST']._serialized_end=3048
-  _globals['_WATCHDEPLOYMENTSRESPONSE']._serialized_start=3051
-  _globals['_WATCHDEPLOYMENTSRESPONSE']._serialized_end=3195
-  _globals['_DEPLOYREQUEST']._serialized_start=3197
-  _globals['_DEPLOYREQUEST']._serialized_end=3313
-  _globals['_PROMOTEREQUEST']._serialized_start=3316
-  _globals['_PROMOTEREQUEST']._serialized_end=3462
-  _globals['_PROMOTERESPONSE']._serialized_start=3465
-  _globals['_PROMOTERESPONSE']._serialized_end=3598
-  _globals['_ROLLBACKREQUEST']._serialized_start=3600
-  _globals['_ROLLBACKREQUEST']._serialized_end=3694
-  _globals['_ROLLBACKRESPONSE']._serialized_start=3697
-  _globals['_ROLLBACKRESPONSE']._serialized_end=3846
-  _globals['_APPROVEREQUEST']._serialized_start=3848
-  _globals['_APPROVEREQUEST']._serialized_end=3895
-  _globals['_PLANREQUEST']._serialized_start=3897
-  _globals['_PLANREQUEST']._serialized_end=3982
-  _globals['_PLANRESPONSE']._serialized_start=3984
-  _globals['_PLANRESPONSE']._serialized_end=4111
-  _globals['_PLANNODE']._serialized_start=4114
-  _globals['_PLANNODE']._serialized_end=4275
-  _globals['_OBJECTCHANGE']._serialized_start=4278
-  _globals['_OBJECTCHANGE']._serialized_end=4433
-  _globals['_DEPLOYMENTSERVICE']._serialized_start=4724
-  _globals['_DEPLOYMENTSERVICE']._serialized_end=6058
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Plan']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\002e\"./v1alpha1/{parent=projects/*}/deployments:plan:\001*Z0\022./v1alpha1/{name=projects/*/deployments/*}:plan'
+  _globals['_ROLLOUTPHASE']._serialized_start=4466
+  _globals['_ROLLOUTPHASE']._serialized_end=4597
+  _globals['_OBJECTACTION']._serialized_start=4600
+  _globals['_OBJECTACTION']._serialized_end=4751
+  _globals['_DEPLOYMENT']._serialized_start=384
+  _globals['_DEPLOYMENT']._serialized_end=1227
+  _globals['_DEPLOYMENT_LABELSENTRY']._serialized_start=1004
+  _globals['_DEPLOYMENT_LABELSENTRY']._serialized_end=1049
+  _globals['_DEPLOYMENT_ANNOTATIONSENTRY']._serialized_start=1051
+  _globals['_DEPLOYMENT_ANNOTATIONSENTRY']._serialized_end=1101
+  _globals['_DEPLOYMENTSPEC']._serialized_start=1230
+  _globals['_DEPLOYMENTSPEC']._serialized_end=1482
+  _globals['_DEPLOYMENTSPEC_IMAGESENTRY']._serialized_start=1398
+  _globals['_DEPLOYMENTSPEC_IMAGESENTRY']._serialized_end=1482
+  _globals['_DEPLOYMENTSTATUS']._serialized_start=1485
+  _globals['_DEPLOYMENTSTATUS']._serialized_end=1873
+  _globals['_DEPLOYMENTSTATUS_OUTPUTSENTRY']._serialized_start=1827
+  _globals['_DEPLOYMENTSTATUS_OUTPUTSENTRY']._serialized_end=1873
+  _globals['_DEPENDENCYSTATUS']._serialized_start=1876
+  _globals['_DEPENDENCYSTATUS']._serialized_end=2043
+  _globals['_ROLLOUTSTATUS']._serialized_start=2046
+  _globals['_ROLLOUTSTATUS']._serialized_end=2276
+  _globals['_CREATEDEPLOYMENTREQUEST']._serialized_start=2279
+  _globals['_CREATEDEPLOYMENTREQUEST']._serialized_end=2447
+  _globals['_GETDEPLOYMENTREQUEST']._serialized_start=2449
+  _globals['_GETDEPLOYMENTREQUEST']._serialized_end=2485
+  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_start=2487
+  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_end=2605
+  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_start=2607
+  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_end=2719
+  _globals['_UPDATEDEPLOYMENTREQUEST']._serialized_start=2722
+  _globals['_UPDATEDEPLOYMENTREQUEST']._serialized_end=2903
+  _globals['_DELETEDEPLOYMENTREQUEST']._serialized_start=2905
+  _globals['_DELETEDEPLOYMENTREQUEST']._serialized_end=3019
+  _globals['_WATCHDEPLOYMENTSREQUEST']._serialized_start=3021
+  _globals['_WATCHDEPLOYMENTSREQUEST']._serialized_end=3078
+  _globals['_WATCHDEPLOYMENTSRESPONSE']._serialized_start=3081
+  _globals['_WATCHDEPLOYMENTSRESPONSE']._serialized_end=3225
+  _globals['_DEPLOYREQUEST']._serialized_start=3227
+  _globals['_DEPLOYREQUEST']._serialized_end=3343
+  _globals['_PROMOTEREQUEST']._serialized_start=3346
+  _globals['_PROMOTEREQUEST']._serialized_end=3492
+  _globals['_PROMOTERESPONSE']._serialized_start=3495
+  _globals['_PROMOTERESPONSE']._serialized_end=3628
+  _globals['_ROLLBACKREQUEST']._serialized_start=3630
+  _globals['_ROLLBACKREQUEST']._serialized_end=3724
+  _globals['_ROLLBACKRESPONSE']._serialized_start=3727
+  _globals['_ROLLBACKRESPONSE']._serialized_end=3876
+  _globals['_APPROVEREQUEST']._serialized_start=3878
+  _globals['_APPROVEREQUEST']._serialized_end=3925
+  _globals['_PLANREQUEST']._serialized_start=3927
+  _globals['_PLANREQUEST']._serialized_end=4012
+  _globals['_PLANRESPONSE']._serialized_start=4014
+  _globals['_PLANRESPONSE']._serialized_end=4141
+  _globals['_PLANNODE']._serialized_start=4144
+  _globals['_PLANNODE']._serialized_end=4305
+  _globals['_OBJECTCHANGE']._serialized_start=4308
+  _globals['_OBJECTCHANGE']._serialized_end=4463
+  _globals['_DEPLOYMENTSERVICE']._serialized_start=4754
+  _globals['_DEPLOYMENTSERVICE']._serialized_end=6779
 # @@protoc_insertion_point(module_scope)
