@@ -43,6 +43,7 @@ from threeport_api_gateway.store.repositories import Repositories
 from threeport_api_gateway.store.tables import SCHEMA
 from threeport_api_gateway.tls import server_credentials
 from threeport_runtime.bus.relay import OutboxRelay
+from threeport_runtime.metrics_server import MetricsServer
 from threeport_runtime.rpc.server import GrpcServer
 from threeport_runtime.runtime import ServiceRuntime
 from threeport_runtime.tasks import cancel_and_wait
@@ -64,6 +65,7 @@ class RunningGateway:
     bootstrap_token: str | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     http: HttpGateway | None = None
+    metrics: MetricsServer | None = None
 
     @property
     def http_port(self) -> int:
@@ -75,6 +77,8 @@ class RunningGateway:
         if self.http is not None:
             await self.http.stop()
         await self.server.stop(grace, drain_delay)
+        if self.metrics is not None:
+            await self.metrics.stop()
         await self.access.drain()
         await self.authenticator.close()
         await cancel_and_wait(*self.tasks)
@@ -136,6 +140,7 @@ async def start_gateway(settings: GatewaySettings) -> RunningGateway:
     running = RunningGateway(runtime, server, port, authenticator, access, backends, bootstrap_token=token, http=http)
     relay = OutboxRelay(runtime.db, SCHEMA, runtime.redis)
     running.tasks.append(asyncio.create_task(relay.run(), name="outbox relay"))
+    running.metrics = await runtime.start_metrics()
     log.info(
         "api gateway started",
         extra={

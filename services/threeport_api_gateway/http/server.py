@@ -25,6 +25,7 @@ from threeport_api_gateway.http import bridge
 from threeport_api_gateway.http.errors import HttpError, from_rpc_error, from_threeport_error, problem
 from threeport_api_gateway.http.messages import build_request, to_json
 from threeport_api_gateway.http.routes import NoRoute, Route, RouteTable
+from threeport_runtime import http_site
 from threeport_runtime.errors import ThreeportError
 
 log = logging.getLogger(__name__)
@@ -53,13 +54,7 @@ class HttpGateway:
         """Binds (port 0 picks a free one) and serves; returns the port."""
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        host, _, port = listen_address.rpartition(":")
-        site = web.TCPSite(self._runner, host.strip("[]") or "0.0.0.0", int(port), ssl_context=self._ssl_context())
-        await site.start()
-        server: Any = site._server  # aiohttp exposes the bound socket only here
-        self.port = int(server.sockets[0].getsockname()[1])
+        self._runner, self.port = await http_site.serve(app, listen_address, self._ssl_context())
         return self.port
 
     async def stop(self) -> None:
