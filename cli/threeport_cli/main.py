@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-from threeport_cli.commands import api_resources, clusters, contexts, delivery, identity, local, resources
+from threeport_cli.commands import api_resources, clusters, contexts, delivery, identity, install, local, resources
 from threeport_cli.errors import report
 from threeport_cli.exit_codes import ExitCode
 
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=version_text())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("version", help="print the tptctl version").set_defaults(run=run_version)
-    for group in (local, contexts, resources, delivery, identity, clusters, api_resources):
+    for group in (local, contexts, resources, delivery, identity, clusters, api_resources, install):
         group.register(commands)
     return parser
 
