@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from threeport_cli.durations import parse_duration
 from threeport_cli.commands.clusters import default_kubeconfig
+from threeport_cli.durations import parse_duration
 from threeport_cli.errors import CommandError
 from threeport_cli.exit_codes import ExitCode
 from threeport_cli.install.cluster import Cluster, ClusterError
