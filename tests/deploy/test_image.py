@@ -100,6 +100,8 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
             process.wait()
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # four services migrate and start one after another: minutes on a busy machine
 def test_the_image_commands_start_every_service(database_url: str, processes: list[subprocess.Popen[bytes]],  # noqa: F811
                                                  tmp_path: Path) -> None:
     commands = chart_commands()

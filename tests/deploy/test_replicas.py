@@ -103,7 +103,7 @@ async def eventually(check: object, what: str, attempts: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 async def test_three_replicas_share_the_work_and_a_killed_one_loses_nothing(
     replicas: list[Replica], redis_client: Redis, stream_prefix: str  # noqa: F811
 ) -> None:
