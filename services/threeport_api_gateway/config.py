@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from threeport_api_gateway.domain.tokens import MalformedToken, parse
 from threeport_runtime.config import ENV_PREFIX, ConfigError, Settings
 
 SERVICE_NAME = "api-gateway"
@@ -56,6 +57,8 @@ class GatewaySettings:
     auth_cache_seconds: float = 5.0
     bootstrap_principal: str = "admin"
     bootstrap_token_file: Path | None = None
+    # A preset first-administrator token (tp_<32 hex>_<43 chars>); empty = generate one.
+    bootstrap_token: str = field(default="", repr=False)
     drain_seconds: float = 1.0
     # host:port of the HTTP/JSON listener; empty = no HTTP listener.
     http_listen_address: str = ""
@@ -84,9 +87,22 @@ class GatewaySettings:
             auth_cache_seconds=_number(env, "GATEWAY_AUTH_CACHE_SECONDS", cls.auth_cache_seconds),
             bootstrap_principal=env.get(ENV_PREFIX + "GATEWAY_BOOTSTRAP_PRINCIPAL", "") or "admin",
             bootstrap_token_file=Path(token_file) if token_file else None,
+            bootstrap_token=_preset_token(env),
             drain_seconds=_number(env, "GATEWAY_DRAIN_SECONDS", cls.drain_seconds),
             http_listen_address=http_address,
         )
+
+
+def _preset_token(env: Mapping[str, str]) -> str:
+    text = env.get(ENV_PREFIX + "GATEWAY_BOOTSTRAP_TOKEN", "").strip()
+    if text:
+        try:
+            parse(text)
+        except MalformedToken:
+            raise ConfigError(
+                f"{ENV_PREFIX}GATEWAY_BOOTSTRAP_TOKEN must look like tp_<32 hex digits>_<43 base64url characters>"
+            ) from None
+    return text
 
 
 def _is_host_port(address: str) -> bool:

@@ -29,7 +29,7 @@ from threeport_api_gateway.api.principals import PrincipalService
 from threeport_api_gateway.api.projects import ProjectService
 from threeport_api_gateway.api.role_bindings import RoleBindingService
 from threeport_api_gateway.api.tokens import TokenIssuer, TokenService
-from threeport_api_gateway.bootstrap import bootstrap_admin
+from threeport_api_gateway.bootstrap import Preset, bootstrap_admin
 from threeport_api_gateway.config import LOCAL_DOMAIN, GatewaySettings
 from threeport_api_gateway.domain.ratelimit import RateLimiter
 from threeport_api_gateway.http import bridge
@@ -127,7 +127,8 @@ async def start_gateway(settings: GatewaySettings) -> RunningGateway:
     public_services = sorted({m.service for m in methods.values() if m.domain != LOCAL_DOMAIN and not m.internal})
     server.add_generic_handler(ProxyHandler(methods, backends), public_services)
 
-    token = await bootstrap_admin(runtime.db, repositories, issuer, settings.bootstrap_principal)
+    preset = Preset(settings.bootstrap_token, identities) if settings.bootstrap_token else None
+    token = await bootstrap_admin(runtime.db, repositories, issuer, settings.bootstrap_principal, preset)
     http: HttpGateway | None = None
     if settings.http_listen_address:
         # HTTP calls enter through this loopback port, so the access check above applies to them

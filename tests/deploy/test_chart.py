@@ -5,9 +5,11 @@ and removed with ``tptctl uninstall``; kubectl is the judge of what is in the cl
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -207,6 +209,11 @@ def test_install_and_uninstall_on_the_emulator(emulator: EmulatorHandle, value_s
         assert all(any(c["type"] == "Complete" and c["status"] == "True" for c in j["status"]["conditions"])
                    for j in jobs)
         assert "running 4 migration jobs" in err
+        if value_set == "default":
+            keys = kubectl(kubeconfig, "-n", "threeport", "get", "secret", "tp-threeport-keys", "-o", "json")
+            token = base64.b64decode(keys["data"]["bootstrap-token"]).decode()
+            assert re.fullmatch(r"tp_[0-9a-f]{32}_[A-Za-z0-9_-]{43}", token)
+            assert "get secret tp-threeport-keys -o jsonpath='{.data.bootstrap-token}'" in err
         if value_set == "ha":
             monitors = kubectl(kubeconfig, "-n", "threeport", "get", "servicemonitors", "-o", "json")["items"]
             assert len(monitors) == 4

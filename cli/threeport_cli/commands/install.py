@@ -117,11 +117,16 @@ def run_install(options: argparse.Namespace) -> int:
         raise CommandError(str(error)) from None
     except TimeoutError as error:
         raise CommandError(str(error), ExitCode.TIMED_OUT) from None
-    _say(
-        f"done. The first administrator's token is in the log of the api-gateway replica that created it:\n"
-        f"  kubectl -n {namespace} logs -l app.kubernetes.io/instance={options.release},"
-        "app.kubernetes.io/component=api-gateway --tail=-1 | grep 'bootstrap administrator token'"
-    )
+    secret = next((item.name for item in plan.first if item.kind == "Secret" and item.name in kept_secrets(plan.first)
+                   and "bootstrap-token" in item.body.get("stringData", {})), None)
+    if secret is not None:
+        _say(
+            "done. The first administrator's token:\n"
+            f"  kubectl -n {namespace} get secret {secret} -o jsonpath='{{.data.bootstrap-token}}' | base64 -d"
+        )
+    else:
+        _say("done. The first administrator's token is the bootstrap-token of your existing Secret "
+             "(or, without one, printed once in the log of the api-gateway replica that created it)")
     return ExitCode.OK
 
 

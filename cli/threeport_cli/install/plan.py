@@ -3,8 +3,9 @@
 Migrations first, as on every upgrade: configuration, Secrets, Services and bundled datastores;
 then the migration Jobs (Helm hooks) once the datastores are ready; then the services'
 Deployments. Secrets the chart marks ``helm.sh/resource-policy: keep`` (encryption keys, the
-service credential, the bundled database password) are generated once: on later installs their
-current values are fed back as chart values, as Helm's ``lookup`` would.
+service credential, the first administrator's token, the bundled database password) are
+generated once: on later installs their current values are fed back as chart values, as Helm's
+``lookup`` would.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ KEPT_VALUES = {
     "service-credential": "serviceCredential",
     "encryption-keys": "encryptionKeys",
     "postgres-password": "postgresPassword",
+    "bootstrap-token": "bootstrapToken",
 }
 WORKLOADS = ("Deployment",)
 DATASTORES = ("StatefulSet",)
