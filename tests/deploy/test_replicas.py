@@ -1,8 +1,9 @@
 """Three replicas of a controller service (real processes started with the image's command)
 share the work through their consumer groups and leases, and SIGKILLing one in the middle of it
 loses nothing: events it had taken are reclaimed by the others, and every object still becomes
-Ready. For the registry (applications) and the cluster-manager (``sim`` clusters provisioned in
-the emulator); production controller settings throughout."""
+Ready. For the registry (applications), the cluster-manager (``sim`` clusters provisioned in
+the emulator) and workload-delivery (deployments rolled out to an emulated cluster); production
+controller settings throughout."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from google.protobuf import json_format
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
+from tests.delivery.conftest import world  # noqa: F401 - fixture (registry, cluster-manager, a cluster)
 from tests.delivery.samples import RATES
 from threeport.clusters.v1alpha1 import cluster_pb2
 from threeport.registry.v1alpha1 import application_pb2
@@ -58,6 +60,8 @@ class Workload:
     stream: str
     create: Callable[[Client, int], object]
     items: Callable[[Client], list[Any]]
+    # Work done before `create` that is not this service's (e.g. the registry's application).
+    prepare: Callable[[int], object] = lambda _index: None
 
 
 def _create_application(client: Client, index: int) -> object:
@@ -118,7 +122,7 @@ class Replica:
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorHandle]:
+def emulator() -> Iterator[EmulatorHandle]:  # also the delivery world's
     with run_emulator([], speed=50) as handle:
         yield handle
 
@@ -137,12 +141,7 @@ def replicas(request: pytest.FixtureRequest, database_url: str, stream_prefix: s
     try:
         yield started
     finally:
-        for replica in started:
-            replica.client.close()
-            if replica.process.poll() is None:
-                replica.process.kill()
-            replica.process.wait()
-            replica.log.close()
+        stop(started)
 
 
 async def eventually(check: Callable[[], bool], what: str, attempts: int) -> None:
@@ -158,27 +157,78 @@ async def eventually(check: Callable[[], bool], what: str, attempts: int) -> Non
 async def test_three_replicas_share_the_work_and_a_killed_one_loses_nothing(
     replicas: list[Replica], redis_client: Redis, stream_prefix: str  # noqa: F811
 ) -> None:
-    first, total = 24, 36
+    await share_then_kill(replicas, redis_client, stream_prefix, first=24, total=36)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+async def test_three_delivery_replicas_share_the_work_and_a_killed_one_loses_nothing(
+    world: Any, redis_client: Redis, stream_prefix: str  # noqa: F811
+) -> None:
+    registry, clusters, _kube, _cluster, settings, _opened = world
+    registry_client = Client(f"127.0.0.1:{registry.port}", metadata=IDENTITY, retry=NO_RETRY)
+
+    def deploy(client: Client, index: int) -> object:
+        return client.deployment.deploy(parent=PARENT, application=f"app-{index}", environment="dev")
+
+    workload = Workload("threeport_workload_delivery", None, "delivery.deployment",
+                        "threeport.delivery.v1alpha1.Deployment", deploy,
+                        lambda c: list(c.deployment.list_deployments(parent=PARENT)),
+                        prepare=lambda index: _create_application(registry_client, index))
+    environment = {**os.environ, "THREEPORT_DATABASE_URL": settings.database_url, "THREEPORT_REDIS_URL": REDIS_URL,
+                   "THREEPORT_SERVICE_CREDENTIAL": TEST_CREDENTIAL, "THREEPORT_STREAM_PREFIX": stream_prefix,
+                   "THREEPORT_BACKEND_REGISTRY": f"127.0.0.1:{registry.port}",
+                   "THREEPORT_BACKEND_CLUSTERS": f"127.0.0.1:{clusters.port}", "THREEPORT_LOG_LEVEL": "WARNING"}
+    replicas = [Replica(workload, environment) for _ in range(3)]
+    try:
+        await share_then_kill(replicas, redis_client, stream_prefix, first=12, total=18)
+    finally:
+        registry_client.close()
+        stop(replicas)
+
+
+async def share_then_kill(replicas: list[Replica], redis: Redis, prefix: str, *, first: int, total: int) -> None:
     for index in range(first):
+        await asyncio.to_thread(replicas[0].workload.prepare, index)
         await asyncio.to_thread(replicas[index % 3].create, index)
     await eventually(lambda: replicas[1].all_ready(first), f"{first} objects Ready", 400)
     shared = [await asyncio.to_thread(replica.reconciles) for replica in replicas]
     assert all(count > 0 for count in shared), f"each replica should have reconciled some: {shared}"
 
     # Freeze one replica while it waits for events, so it takes some and never acknowledges them,
-    # then kill it outright.
+    # then kill it outright. A frozen consumer's blocking read ends after a second and is never
+    # renewed, so when a change lands too late for it, thaw it and freeze it again for the next.
     victim, survivors = replicas[0], replicas[1:]
-    victim.process.send_signal(signal.SIGSTOP)
     for index in range(first, total):
-        await asyncio.to_thread(survivors[index % 2].create, index)
+        await asyncio.to_thread(victim.workload.prepare, index)
+    stream = prefix + victim.workload.stream
+    taken, created = 0, first
+    while created < total:
+        victim.process.send_signal(signal.SIGSTOP)
+        await asyncio.to_thread(survivors[created % 2].create, created)
+        created += 1
+        await asyncio.sleep(0.3)  # the event's way through the outbox relay
+        taken = await pending_of(redis, stream, victim.workload.controller, victim.process.pid)
+        if taken:
+            break
+        victim.process.send_signal(signal.SIGCONT)
+        await asyncio.sleep(0.3)  # let it block on a fresh read
+    await asyncio.gather(*(asyncio.to_thread(survivors[i % 2].create, i) for i in range(created, total)))
     victim.process.send_signal(signal.SIGKILL)
     victim.process.wait()
-    taken = await pending_of(redis_client, stream_prefix + victim.workload.stream, victim.workload.controller,
-                             victim.process.pid)
 
     # Reclaimed after the production idle time (30 s) and lease TTL (15 s): slow, but nothing is lost.
     await eventually(lambda: survivors[0].all_ready(total), f"all {total} objects Ready after the kill", 600)
-    assert taken > 0, "the frozen replica took no event, so the test proved nothing about reclaiming"
+    assert taken > 0, "the frozen replica never took an event, so the test proved nothing about reclaiming"
+
+
+def stop(replicas: list[Replica]) -> None:
+    for replica in replicas:
+        replica.client.close()
+        if replica.process.poll() is None:
+            replica.process.kill()
+        replica.process.wait()
+        replica.log.close()
 
 
 async def pending_of(redis: Redis, stream: str, group: str, pid: int) -> int:
