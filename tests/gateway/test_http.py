@@ -8,16 +8,19 @@ import json
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support import require_tool
 from threeport_api_gateway.access.methods import MethodTable
+from threeport_api_gateway.config import TlsSettings
 from threeport_api_gateway.http.routes import RouteTable
 
 from .conftest import World, gateway_settings, open_world
 from .registry_stand_in import RegistryStandIn
+from .test_tls import _issue, _pem
 
 
 @pytest.fixture
@@ -165,3 +168,29 @@ async def test_watch_streams_newline_delimited_json(http_world: World) -> None:
     assert [line["result"]["application"]["name"] for line in lines] == [
         f"projects/acme/applications/app-{index}" for index in range(3)
     ]
+
+
+async def test_https_with_client_certificates(
+    database_url: str, stream_prefix: str, registry: RegistryStandIn, tmp_path: Path
+) -> None:
+    ca = _issue("threeport test CA", None)
+    files: dict[str, bytes] = {"ca.pem": _pem(ca)[0]}
+    files["server.pem"], files["server.key"] = _pem(_issue("localhost", ca))
+    files["client.pem"], files["client.key"] = _pem(_issue("ci-runner", ca))
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    tls = TlsSettings(tmp_path / "server.pem", tmp_path / "server.key", tmp_path / "ca.pem")
+    settings = gateway_settings(database_url, stream_prefix, registry, tls=tls, http_listen_address="127.0.0.1:0")
+    async with open_world(settings, registry) as world:
+        url = f"https://localhost:{world.gateway.http_port}/v1alpha1/principals:current"
+        base = [require_tool(shutil.which("curl"), "curl"), "-sS", "--cacert", str(tmp_path / "ca.pem"),
+                "-H", f"Authorization: Bearer {world.admin_token}"]
+        with_certificate = await asyncio.to_thread(
+            subprocess.run, [*base, "--cert", str(tmp_path / "client.pem"), "--key", str(tmp_path / "client.key"), url],
+            capture_output=True, text=True, timeout=60, check=False)
+        without = await asyncio.to_thread(subprocess.run, [*base, url], capture_output=True, text=True, timeout=60,
+                                          check=False)
+
+    assert with_certificate.returncode == 0, with_certificate.stderr
+    assert json.loads(with_certificate.stdout)["principal"]["name"] == "principals/admin"
+    assert without.returncode != 0  # the TLS handshake refuses a client without a certificate
