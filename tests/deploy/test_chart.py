@@ -100,6 +100,21 @@ def test_each_service_is_highly_available_and_locked_down(value_set: str, replic
             assert all("from" in rule for rule in policy["spec"].get("ingress", [])), name
 
 
+def test_a_gateway_serving_tls_itself_is_probed_by_tcp() -> None:
+    objects = render("default", gateway={"tls": {"secretName": "gateway-tls", "clientCA": True}})
+    deployments = by_kind(objects, "Deployment")
+    gateway = deployments["tp-threeport-api-gateway"]["spec"]["template"]["spec"]
+    assert gateway["containers"][0]["readinessProbe"]["tcpSocket"] == {"port": "grpc"}
+    assert {"name": "tls", "secret": {"secretName": "gateway-tls"}} in gateway["volumes"]
+    config = by_kind(objects, "ConfigMap")["tp-threeport-gateway"]["data"]
+    assert config["THREEPORT_GATEWAY_TLS_CLIENT_CA"] == "/etc/threeport/tls/ca.crt"
+    registry = deployments["tp-threeport-registry"]["spec"]["template"]["spec"]["containers"][0]
+    assert registry["readinessProbe"]["grpc"] == {"port": 50051}
+    for item in objects:
+        if (item.api_version, item.kind) not in CUSTOM_KINDS:
+            kubernetes_validate.validate(item.body, "1.32", strict=True)
+
+
 def test_datastores_bundled_or_external() -> None:
     default = render("default")
     assert sorted(by_kind(default, "StatefulSet")) == ["tp-threeport-postgres", "tp-threeport-redis"]
