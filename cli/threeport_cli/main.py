@@ -38,9 +38,12 @@ COMMANDS: dict[str, str] = {
     "plan": "delivery", "releases": "delivery", "build": "delivery",
     "project": "identity", "token": "identity",
     "cluster": "clusters",
+    "install": "install", "uninstall": "install",
     "api-resources": "api_resources",
 }
-MODULE_ORDER = ("local", "contexts", "resources", "events", "delivery", "identity", "clusters", "api_resources")
+MODULE_ORDER = (
+    "local", "contexts", "resources", "events", "delivery", "identity", "clusters", "install", "api_resources"
+)
 
 
 def version_text() -> str:

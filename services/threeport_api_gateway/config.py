@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from threeport_api_gateway.domain.tokens import MalformedToken, parse
 from threeport_runtime.config import ENV_PREFIX, ConfigError, Settings
 
 SERVICE_NAME = "api-gateway"
@@ -59,7 +60,11 @@ class GatewaySettings:
     auth_cache_seconds: float = 5.0
     bootstrap_principal: str = "admin"
     bootstrap_token_file: Path | None = None
+    # A preset first-administrator token (tp_<32 hex>_<43 chars>); empty = generate one.
+    bootstrap_token: str = field(default="", repr=False)
     drain_seconds: float = 1.0
+    # host:port of the HTTP/JSON listener; empty = no HTTP listener.
+    http_listen_address: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -71,6 +76,11 @@ class GatewaySettings:
             if address and ":" not in address:
                 raise ConfigError(f"{backend.env_var} must be host:port, got {address!r}")
         token_file = env.get(ENV_PREFIX + "GATEWAY_BOOTSTRAP_TOKEN_FILE", "")
+        http_address = env.get(ENV_PREFIX + "GATEWAY_HTTP_LISTEN_ADDRESS", "").strip()
+        if http_address and not _is_host_port(http_address):
+            raise ConfigError(
+                f"{ENV_PREFIX}GATEWAY_HTTP_LISTEN_ADDRESS must be host:port (e.g. 0.0.0.0:8080), got {http_address!r}"
+            )
         return cls(
             runtime=runtime,
             backend_addresses=addresses,
@@ -82,8 +92,27 @@ class GatewaySettings:
             auth_cache_seconds=_number(env, "GATEWAY_AUTH_CACHE_SECONDS", cls.auth_cache_seconds),
             bootstrap_principal=env.get(ENV_PREFIX + "GATEWAY_BOOTSTRAP_PRINCIPAL", "") or "admin",
             bootstrap_token_file=Path(token_file) if token_file else None,
+            bootstrap_token=_preset_token(env),
             drain_seconds=_number(env, "GATEWAY_DRAIN_SECONDS", cls.drain_seconds),
+            http_listen_address=http_address,
         )
+
+
+def _preset_token(env: Mapping[str, str]) -> str:
+    text = env.get(ENV_PREFIX + "GATEWAY_BOOTSTRAP_TOKEN", "").strip()
+    if text:
+        try:
+            parse(text)
+        except MalformedToken:
+            raise ConfigError(
+                f"{ENV_PREFIX}GATEWAY_BOOTSTRAP_TOKEN must look like tp_<32 hex digits>_<43 base64url characters>"
+            ) from None
+    return text
+
+
+def _is_host_port(address: str) -> bool:
+    _, colon, port = address.rpartition(":")
+    return bool(colon) and port.isdigit() and int(port) < 65536
 
 
 def _tls(env: Mapping[str, str]) -> TlsSettings | None:

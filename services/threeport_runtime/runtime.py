@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 from redis.asyncio import Redis
 
 from threeport.sdk import DEFAULT_RETRY, AsyncClient, RetryPolicy
+from threeport_runtime.bus.backlog import BusBacklog, Subscription
 from threeport_runtime.bus.outbox import Outbox
 from threeport_runtime.bus.relay import OutboxRelay
 from threeport_runtime.bus.streams import connect_redis
@@ -28,6 +29,7 @@ from threeport_runtime.db.page_tokens import PageTokenCodec
 from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.db.schema import ResourceRow, ServiceSchema
 from threeport_runtime.kube.pool import CredentialSource, KubePool
+from threeport_runtime.metrics_server import MetricsServer
 from threeport_runtime.reconcile.controller import Controller, ControllerOptions, Reconciler
 from threeport_runtime.reconcile.events import EventLister, EventRecorder
 from threeport_runtime.reconcile.spec import ControllerSpec
@@ -126,6 +128,17 @@ class ServiceRuntime:
     def event_lister(self) -> EventLister:
         return EventLister(self.db, self.schema, self.page_tokens)
 
+    async def start_metrics(self) -> MetricsServer | None:
+        """Serves /metrics on ``metrics_listen_address`` (None when it is not set), with the bus
+        backlog of this process's controllers and outbox."""
+        if not self.settings.metrics_listen_address:
+            return None
+        subscriptions = [Subscription(s, c.name) for c in self.controllers for s in c.watched_streams]
+        backlog = BusBacklog(self.redis, self.db, self.schema, subscriptions)
+        server = MetricsServer([backlog.sample])
+        await server.start(self.settings.metrics_listen_address)
+        return server
+
     async def close(self) -> None:
         for pool in self._kube_pools:
             await pool.close()
@@ -157,10 +170,13 @@ class RunningService:
     server: GrpcServer
     port: int
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    metrics: MetricsServer | None = None
 
     async def stop(self, grace: float = 5.0, drain_delay: float = 0.0) -> None:
         """Graceful stop: NOT_SERVING, finish in-flight calls, stop background work, close."""
         await self.server.stop(grace, drain_delay)
+        if self.metrics is not None:
+            await self.metrics.stop()
         await cancel_and_wait(*self.tasks)
         await self.runtime.close()
 
@@ -189,5 +205,13 @@ async def start_service(
         running.tasks.append(asyncio.create_task(relay.run(), name="outbox relay"))
     for controller in runtime.controllers:
         running.tasks.append(asyncio.create_task(controller.run(), name=f"controller {controller.name}"))
-    log.info("service started", extra={"port": port, "controllers": [c.name for c in runtime.controllers]})
+    running.metrics = await runtime.start_metrics()
+    log.info(
+        "service started",
+        extra={
+            "port": port,
+            "metrics_port": running.metrics.port if running.metrics else 0,
+            "controllers": [c.name for c in runtime.controllers],
+        },
+    )
     return running

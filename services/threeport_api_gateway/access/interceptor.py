@@ -31,6 +31,7 @@ from threeport_api_gateway.access.projects import ProjectGuard
 from threeport_api_gateway.access.streams import CachedCredentials, OpenStream
 from threeport_api_gateway.access.targets import describe
 from threeport_api_gateway.domain.ratelimit import RateLimiter
+from threeport_api_gateway.http import bridge
 from threeport_api_gateway.store.audit import AuditLog, AuditRecord, source_host
 from threeport_runtime.errors import InvalidArgument, PermissionDenied, ThreeportError, Unauthenticated
 from threeport_runtime.rpc.authorization import authorize
@@ -72,11 +73,13 @@ class AccessInterceptor(_ServerInterceptor):
         projects: ProjectGuard | None = None,
         credentials: CachedCredentials | None = None,
         failed_sources: RateLimiter | None = None,
+        bridge_secret: str = "",
     ):
         self._methods = methods
         self._failed_sources = failed_sources or RateLimiter(0, 1)
         self._projects = projects
         self._credentials = credentials
+        self._bridge_secret = bridge_secret
         self._authenticate = authenticate
         self._limiter = limiter
         self._audit = audit
@@ -103,19 +106,23 @@ class AccessInterceptor(_ServerInterceptor):
 
     @asynccontextmanager
     async def _guard(self, method: str, info: MethodInfo | None, request: Any, context: Context) -> AsyncIterator[None]:
-        draft = _Draft(method=method, peer=context.peer() or "", trace_id=current_trace_id())
+        metadata = text_metadata(context)
+        # Calls bridged from the HTTP listener carry the HTTP client's address (bridge.peer checks
+        # the bridge's secret), so rate limits and the audit see the real source.
+        peer = bridge.peer(metadata, context.peer() or "", self._bridge_secret)
+        draft = _Draft(method=method, peer=peer, trace_id=current_trace_id())
         source = source_host(draft.peer)
         # A source whose calls keep failing authentication is refused before any hashing or
         # auditing, so a flood of bad tokens costs neither CPU nor audit rows.
         # Tokens that verified before cost no hashing to check again, so they still pass: a flood
         # from a shared address does not lock out the callers with valid tokens behind it.
         failing = self._failed_sources.wait(source)
-        if failing > 0 and (self._credentials is None or not self._credentials.is_known(text_metadata(context))):
+        if failing > 0 and (self._credentials is None or not self._credentials.is_known(metadata)):
             log.info("unauthenticated calls rate limited", extra={"source": source, "method": method})
             raise RateLimited(f"{source} (calls failing authentication)", failing)
         try:
             try:
-                caller = await self._authenticate(text_metadata(context))
+                caller = await self._authenticate(metadata)
             except Unauthenticated:
                 self._failed_sources.acquire(source)
                 raise
