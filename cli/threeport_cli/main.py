@@ -38,11 +38,13 @@ COMMANDS: dict[str, str] = {
     "plan": "delivery", "releases": "delivery", "build": "delivery",
     "project": "identity", "token": "identity",
     "cluster": "clusters",
+    "install": "install", "uninstall": "install",
     "account": "accounts",
     "api-resources": "api_resources",
 }
 MODULE_ORDER = (
-    "local", "contexts", "resources", "events", "delivery", "identity", "clusters", "accounts", "api_resources"
+    "local", "contexts", "resources", "events", "delivery", "identity", "clusters", "install", "accounts",
+    "api_resources",
 )
 
 

@@ -25,6 +25,7 @@ from threeport.registry.v1alpha1 import (
 )
 from threeport_registry import watches
 from threeport_registry.api import servicers, validators
+from threeport_registry.api.cross_checks import CrossChecks
 from threeport_registry.api.usage import ApplicationUsage, delivery_client
 from threeport_registry.domain.defaults import (
     default_addon_profiles,
@@ -84,6 +85,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     class_methods = StandardMethods(service_classes, redis, validate=validators.check_service_class)
     addon_methods = StandardMethods(addon_profiles, redis, validate=validators.check_addon_profile)
     build_methods = StandardMethods(builds, redis)
+    checks = CrossChecks(applications, cluster_profiles)
     # Deleting an application asks delivery whether deployments use it.
     usage = ApplicationUsage(applications, delivery_client(runtime.settings))
 
@@ -92,9 +94,9 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
 
     registrations: list[tuple[str, Callable[[Any, Any], None], Any]] = [
         ("ApplicationService", application_pb2_grpc.add_ApplicationServiceServicer_to_server,
-         servicers.ApplicationServicer(application_methods, usage)),
+         servicers.ApplicationServicer(application_methods, usage, checks)),
         ("EnvironmentService", environment_pb2_grpc.add_EnvironmentServiceServicer_to_server,
-         servicers.EnvironmentServicer(environment_methods)),
+         servicers.EnvironmentServicer(environment_methods, checks)),
         ("ClusterProfileService", cluster_profile_pb2_grpc.add_ClusterProfileServiceServicer_to_server,
          servicers.ClusterProfileServicer(profile_methods)),
         ("ServiceClassService", service_class_pb2_grpc.add_ServiceClassServiceServicer_to_server,

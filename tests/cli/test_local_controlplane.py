@@ -41,7 +41,14 @@ def state_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def urls(output: str) -> dict[str, str]:
+    """What `up` prints: each process and its URL (datastore passwords shown as ***)."""
     return dict(line.split("\t", 1) for line in output.splitlines() if "\t" in line)
+
+
+def stored_urls(state_dir: Path) -> dict[str, str]:
+    """The URLs the services get, passwords included."""
+    record = json.loads((state_dir / "processes.json").read_text())
+    return {p["name"]: p["url"] for p in record["processes"]}
 
 
 def pids(state_dir: Path) -> dict[str, int]:
@@ -61,8 +68,9 @@ def running(pid: int) -> bool:
 def test_up_status_down_from_a_clean_state_directory(state_dir: Path) -> None:
     started = tptctl("up", "--state-dir", str(state_dir))
     assert started.returncode == 0, started.stderr
-    found = urls(started.stdout)
-    assert set(found) == expected_processes()
+    assert set(urls(started.stdout)) == expected_processes()
+    assert "***@" in urls(started.stdout)["postgres"]
+    found = stored_urls(state_dir)
 
     with psycopg.connect(found["postgres"].replace("postgresql+psycopg", "postgresql")) as db:
         assert db.execute("SELECT 1").fetchone() == (1,)
@@ -87,7 +95,8 @@ def test_up_status_down_from_a_clean_state_directory(state_dir: Path) -> None:
 
 
 def test_up_restarts_a_datastore_that_died_on_the_same_port_with_its_data(state_dir: Path) -> None:
-    found = urls(tptctl("up", "--state-dir", str(state_dir)).stdout)
+    assert tptctl("up", "--state-dir", str(state_dir)).returncode == 0
+    found = stored_urls(state_dir)
     redis.Redis.from_url(found["redis"]).xadd("kept", {"k": "v"})
     os.kill(pids(state_dir)["redis"], signal.SIGKILL)
     assert tptctl("status", "--state-dir", str(state_dir)).returncode == 1
@@ -95,7 +104,7 @@ def test_up_restarts_a_datastore_that_died_on_the_same_port_with_its_data(state_
     restarted = tptctl("up", "--state-dir", str(state_dir))
 
     assert restarted.returncode == 0, restarted.stderr
-    assert urls(restarted.stdout)["redis"] == found["redis"]
+    assert stored_urls(state_dir)["redis"] == found["redis"]
     assert redis.Redis.from_url(found["redis"]).xlen("kept") == 1
 
 

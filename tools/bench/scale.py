@@ -59,7 +59,7 @@ from threeport.gateway.v1alpha1 import project_pb2
 from threeport.registry.v1alpha1 import application_pb2, environment_pb2
 from threeport.sdk import AsyncClient
 from threeport_cli import config
-from threeport_cli.local import datastores, processes
+from threeport_cli.local import datastores, processes, secrets
 from threeport_cli.local.controlplane import (
     KUBESIM,
     LOCAL_CONTEXT,
@@ -476,7 +476,8 @@ def count_statements(control_plane: LocalControlPlane) -> None:
     """Creates the PostgreSQL cluster ``up`` will find, with pg_stat_statements loaded."""
     control_plane.state.ensure()
     data_dir = control_plane.state.sub("postgres") / "data"
-    datastores.init_postgres(data_dir, control_plane.state.log("postgres"))
+    password_file = secrets.datastore_password_file(control_plane.state.path)
+    datastores.init_postgres(data_dir, control_plane.state.log("postgres"), password_file)
     with (data_dir / "postgresql.conf").open("a", encoding="utf-8") as conf:
         conf.write("shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.max = 10000\n")
 

@@ -94,6 +94,10 @@ def run_promote(options: argparse.Namespace) -> int:
 
 
 def run_rollback(options: argparse.Namespace) -> int:
+    if options.to_release is not None and options.to_release < 1:
+        raise CommandError(f"--to-release {options.to_release} is not a release number: give 1 or more "
+                           f"(see tptctl releases {options.application} --env {options.env}), or leave it "
+                           "out to roll back to the release before the current one", ExitCode.INVALID_INPUT)
     project = _project(options)
     name = _deployment(project, options.application, options.env)
     with client_for(context_for(options)) as client:

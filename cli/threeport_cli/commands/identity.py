@@ -30,22 +30,29 @@ def run_project_create(options: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def ensure_service_account(client: Client, name: str) -> str:
+def ensure_service_account(client: Client, name: str) -> tuple[str, bool]:
+    """The service account's name, and whether this call created it."""
     spec = principal_pb2.PrincipalSpec(type=principal_pb2.PRINCIPAL_TYPE_SERVICE_ACCOUNT, display_name=name)
-    with contextlib.suppress(AlreadyExistsError):  # reusing an existing service account is the point
+    try:
         client.principal.create_principal(principal_id=name, principal=principal_pb2.Principal(spec=spec))
-    return f"principals/{name}"
+    except AlreadyExistsError:  # reusing an existing service account is the point
+        return f"principals/{name}", False
+    return f"principals/{name}", True
 
 
-def ensure_binding(client: Client, principal: str, project: str, role: str) -> None:
+def ensure_binding(client: Client, principal: str, project: str, role: str) -> str:
+    """The binding's name if this call created it, else ''."""
     role_value = annotations_pb2.Role.Value(f"ROLE_{role.upper()}")
     account = principal.rsplit("/", 1)[-1]
     binding_id = re.sub(r"[^a-z0-9-]", "-", f"{account}-{project or 'global'}-{role}")[:63]
     spec = role_binding_pb2.RoleBindingSpec(
         principal=principal, role=role_value, project=f"projects/{project}" if project else "")
-    with contextlib.suppress(AlreadyExistsError):  # the grant exists already
-        client.role_binding.create_role_binding(
+    try:
+        created = client.role_binding.create_role_binding(
             role_binding_id=binding_id.strip("-"), role_binding=role_binding_pb2.RoleBinding(spec=spec))
+    except AlreadyExistsError:  # the grant exists already
+        return ""
+    return created.name
 
 
 def run_token_create(options: argparse.Namespace) -> int:
@@ -55,12 +62,22 @@ def run_token_create(options: argparse.Namespace) -> int:
         raise CommandError(f"{options.role} is a project role; give --project", ExitCode.USAGE)
     ttl = duration_pb2.Duration(seconds=int(parse_duration(options.ttl))) if options.ttl else None
     with client_for(context_for(options)) as client:
-        principal = ensure_service_account(client, options.name)
-        ensure_binding(client, principal, options.project or "", options.role)
-        created = client.token.create_token(
-            parent=principal, token_id=options.token_id,
-            token=token_pb2.Token(spec=token_pb2.TokenSpec(description=options.description or "")), ttl=ttl,
-        )
+        principal, new_principal = ensure_service_account(client, options.name)
+        binding = ""
+        try:
+            binding = ensure_binding(client, principal, options.project or "", options.role)
+            created = client.token.create_token(
+                parent=principal, token_id=options.token_id,
+                token=token_pb2.Token(spec=token_pb2.TokenSpec(description=options.description or "")), ttl=ttl,
+            )
+        except Exception:
+            # A failed create leaves nothing behind: no principal, no grant without a token.
+            with contextlib.suppress(Exception):
+                if new_principal:  # deleting a principal deletes its bindings too
+                    client.principal.delete_principal(name=principal, force=True)
+                elif binding:
+                    client.role_binding.delete_role_binding(name=binding)
+            raise
     print(f"token {created.token.name} created for {principal} ({options.role}"
           f"{' on ' + options.project if options.project else ''}).", file=sys.stderr)
     print("It is shown only now; store it as a CI secret:", file=sys.stderr)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from threeport_cli.errors import report
 from threeport_cli.exit_codes import ExitCode
+from threeport_cli.local import datastores
 from threeport_cli.local.controlplane import LocalControlPlane
 from threeport_cli.local.datastores import DatastoreError
 from threeport_cli.local.statedir import default_state_dir
@@ -44,7 +45,7 @@ def run_up(options: argparse.Namespace) -> int:
     except Exception as error:  # API errors while registering the sim cluster
         return int(report(error, "tptctl up"))
     for process in record.processes:
-        print(f"{process.name}\t{process.url}")
+        print(f"{process.name}\t{datastores.without_password(process.url)}")
     print(f"state: {plane.state.path}  (logs in {plane.state.path / 'logs'}; stop with tptctl down)")
     return ExitCode.OK
 

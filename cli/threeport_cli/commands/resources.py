@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -12,12 +13,12 @@ from typing import Any
 import yaml
 from google.protobuf.message import Message
 
-from threeport.sdk import Client, NotFoundError, resources
+from threeport.sdk import ApiError, Client, NotFoundError, resources
 from threeport.sdk._index import ResourceType
 from threeport_cli import manifests, operations
 from threeport_cli.commands.events import list_events, print_events
 from threeport_cli.durations import parse_duration
-from threeport_cli.errors import CommandError
+from threeport_cli.errors import CommandError, report
 from threeport_cli.exit_codes import ExitCode
 from threeport_cli.manifests import Manifest
 from threeport_cli.printers import FORMATS, print_resources, state_text
@@ -111,15 +112,48 @@ def apply_one(client: Client, manifest: Manifest, dry_run: bool) -> tuple[str, M
     return "configured", updated
 
 
+def manifest_fields(manifest: Manifest) -> dict[str, str]:
+    """The API's names for what a manifest calls ``metadata.name`` (the create's ``<kind>_id``)."""
+    if manifest.resource_type is None:
+        return {}
+    words = re.sub(r"(?<!^)(?=[A-Z])", "_", manifest.resource_type.message_type.DESCRIPTOR.name).lower()
+    return {f"{words}_id": "metadata.name", f"{words}.name": "metadata.name"}
+
+
+def first_refusal(client: Client, loaded: list[Manifest]) -> tuple[Manifest, ApiError] | None:
+    """Dry-runs every document, so that one the server refuses means nothing is written.
+
+    A document may refer to one that comes before it in the same apply (a Deployment of an
+    Application defined above): NOT_FOUND naming such a document is not a refusal."""
+    for manifest in loaded:
+        try:
+            apply_one(client, manifest, dry_run=True)
+        except NotFoundError as error:
+            if not any(other.name in error.message or f"'{other.resource_id}'" in error.message
+                       for other in loaded if other is not manifest):
+                return manifest, error
+        except ApiError as error:
+            return manifest, error
+    return None
+
+
 def run_apply(options: argparse.Namespace) -> int:
     context = context_for(options)
     project = project_for(options, context)
-    loaded = manifests.load(options.filename, sys.stdin, project)
+    loaded = manifests.load(options.filename, sys.stdin, project, options.project or "")
     suffix = " (dry run)" if options.dry_run else ""
     applied: list[str] = []
     with client_for(context) as client:
+        if len(loaded) > 1 and not options.dry_run:
+            refused = first_refusal(client, loaded)
+            if refused is not None:
+                manifest, error = refused
+                return int(report(error, f"{manifest.source} (nothing was applied)", manifest_fields(manifest)))
         for manifest in loaded:
-            outcome, _result = apply_one(client, manifest, options.dry_run)
+            try:
+                outcome, _result = apply_one(client, manifest, options.dry_run)
+            except ApiError as error:
+                return int(report(error, manifest.source, manifest_fields(manifest)))
             kind = manifest.resource_type.singular if manifest.resource_type else manifest.kind
             print(f"{kind}/{manifest.resource_id} {outcome}{suffix}")
             applied.append(manifest.name)
@@ -222,7 +256,7 @@ def run_delete(options: argparse.Namespace) -> int:
     project = project_for(options, context)
     targets: list[tuple[ResourceType, str]] = []
     if options.filename:
-        for manifest in manifests.load(options.filename, sys.stdin, project):
+        for manifest in manifests.load(options.filename, sys.stdin, project, options.project or ""):
             assert manifest.resource_type is not None
             targets.append((manifest.resource_type, manifest.name))
     elif options.kind and options.name:
@@ -250,7 +284,7 @@ def run_delete(options: argparse.Namespace) -> int:
 def run_diff(options: argparse.Namespace) -> int:
     """Exit 0: no differences; 1: differences (printed as a unified diff), like `kubectl diff`."""
     context = context_for(options)
-    loaded = manifests.load(options.filename, sys.stdin, project_for(options, context))
+    loaded = manifests.load(options.filename, sys.stdin, project_for(options, context), options.project or "")
     different = False
     with client_for(context) as client:
         for manifest in loaded:

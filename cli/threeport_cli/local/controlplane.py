@@ -95,6 +95,30 @@ def http_ok(url: str) -> bool:
         return False
 
 
+# The health entries every service keeps about its datastores (threeport_runtime's
+# rpc/datastore_health.py; the CLI talks to services only through their APIs).
+DATASTORE_HEALTH = {"threeport.datastore.PostgreSQL": "database (PostgreSQL)",
+                    "threeport.datastore.Redis": "event bus (Redis)"}
+
+
+def unreachable_datastores(address: str) -> list[str]:
+    """The datastores the service at ``address`` reports it cannot reach (NOT_SERVING)."""
+    channel = grpc.insecure_channel(address)
+    try:
+        stub = health_pb2_grpc.HealthStub(channel)
+        found = []
+        for service, what in DATASTORE_HEALTH.items():
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
+            except grpc.RpcError:
+                continue  # not reported (yet): nothing to say
+            if reply.status == health_pb2.HealthCheckResponse.NOT_SERVING:
+                found.append(what)
+        return found
+    finally:
+        channel.close()
+
+
 def grpc_serving(address: str) -> bool:
     """True when the standard gRPC health service at ``address`` says SERVING."""
     channel = grpc.insecure_channel(address)
@@ -321,15 +345,18 @@ class LocalControlPlane:
 
     def _ensure_postgres(self, record: StateRecord) -> None:
         port = self._port(record, "postgres")
-        url = datastores.database_url(port)
+        password_file = secrets.datastore_password_file(self.state.path)
+        password = password_file.read_text().strip()
+        url = datastores.database_url(port, password)
+        data_dir = self.state.sub("postgres") / "data"
         if self._running(record, "postgres", lambda: postgres_ready(url)):
             self.progress(f"postgres: already running on 127.0.0.1:{port}")
+            self._require_password(url, data_dir, password)
             return
         log = self.state.log("postgres")
-        data_dir = self.state.sub("postgres") / "data"
         if not (data_dir / "PG_VERSION").exists():
             self.progress("postgres: creating the database cluster (first start)")
-        datastores.init_postgres(data_dir, log)
+        datastores.init_postgres(data_dir, log, password_file)
         command = datastores.postgres_command(data_dir, port)
         self.progress(f"postgres: starting on 127.0.0.1:{port}")
         pid = processes.start_detached(command, log)
@@ -337,15 +364,25 @@ class LocalControlPlane:
         self.state.save(record)
         if not processes.wait_until(lambda: postgres_ready(url), START_TIMEOUT):
             raise datastores.DatastoreError(f"postgres did not become ready; see {log}")
+        self._require_password(url, data_dir, password)
+
+    def _require_password(self, url: str, data_dir: Path, password: str) -> None:
+        if datastores.require_postgres_password(url, data_dir, password):
+            self.progress("postgres: now requires the password in datastore-password (it trusted every local user)")
 
     def _ensure_redis(self, record: StateRecord) -> None:
         port = self._port(record, "redis")
-        url = datastores.redis_url(port)
+        password = secrets.datastore_password_file(self.state.path).read_text().strip()
+        url = datastores.redis_url(port, password)
         if self._running(record, "redis", lambda: redis_ready(url)):
             self.progress(f"redis: already running on 127.0.0.1:{port}")
             return
+        existing = record.find("redis")
+        if existing and existing.pid and processes.is_alive(existing.pid):
+            # Started before it required a password: restart it with one (its data is kept).
+            processes.stop(existing.pid)
         log = self.state.log("redis")
-        command = datastores.redis_command(self.state.sub("redis"), port)
+        command = datastores.redis_command(self.state.sub("redis"), port, password)
         self.progress(f"redis: starting on 127.0.0.1:{port}")
         pid = processes.start_detached(command, log)
         record.replace(ProcessRecord("redis", pid, command, str(log), port, url))
@@ -360,12 +397,19 @@ class LocalControlPlane:
         for name, _key in SERVICE_PACKAGES.values():
             checks[name] = grpc_serving
         report = []
+        services = {name for name, _key in SERVICE_PACKAGES.values()}
         for process in record.processes:
             check = checks.get(process.name)
             alive = process.pid == 0 or processes.is_alive(process.pid)
             healthy = alive and (check is None or check(process.url))
             where = f"pid {process.pid}, " if process.pid else "external, "
-            report.append(Health(process.name, healthy, f"{where}{process.url}"))
+            detail = f"{where}{datastores.without_password(process.url)}"
+            if healthy and process.name in services:
+                unreachable = unreachable_datastores(process.url)
+                if unreachable:
+                    healthy = False
+                    detail = f"cannot reach its {' and '.join(unreachable)}; {detail}"
+            report.append(Health(process.name, healthy, detail))
         return report
 
     def down(self) -> list[str]:

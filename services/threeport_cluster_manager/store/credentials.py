@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from threeport_cluster_manager.store.tables import CredentialsRow
@@ -58,3 +58,32 @@ class CredentialStore:
     async def delete(self, cluster: str) -> None:
         async with self._db.session() as session, session.begin():
             await session.execute(delete(CredentialsRow).where(CredentialsRow.cluster == cluster))
+
+    # -- key rotation (threeport_runtime.reencrypt) ----------------------------------------------
+
+    @property
+    def description(self) -> str:
+        return "cluster credentials"
+
+    async def key_usage(self) -> dict[str, int]:
+        async with self._db.session() as session:
+            rows = await session.execute(
+                select(CredentialsRow.key_id, func.count()).group_by(CredentialsRow.key_id)
+            )
+            return {key_id: count for key_id, count in rows.all()}
+
+    async def reencrypt_batch(self, limit: int) -> int:
+        current = self._cipher.current_key_id
+        async with self._db.session() as session, session.begin():
+            rows = (
+                await session.scalars(
+                    select(CredentialsRow)
+                    .where(CredentialsRow.key_id != current)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                row.secret = self._cipher.rotate(row.secret, self._associated_data(str(row.cluster_uid)))
+                row.key_id = current
+            return len(rows)

@@ -39,6 +39,7 @@ from threeport_runtime.errors import (
     InvalidArgument,
     NotFound,
 )
+from threeport_runtime.rpc.limits import LIST_RESPONSE_BYTES
 
 M = TypeVar("M", bound=Message)
 R = TypeVar("R", bound=ResourceRow)
@@ -127,9 +128,7 @@ class ResourceRepository(Generic[M, R]):
         hide_deleting: bool = False,
     ) -> tuple[list[M], str]:
         """One page in name order and the token of the next page ('' on the last page)."""
-        if page_size < 0:
-            raise InvalidArgument.for_fields([FieldViolation("page_size", "must not be negative")])
-        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        size = page_size_of(page_size)
         fingerprint = PageTokenCodec.fingerprint(self.resource_type, parent, filter_text, hide_deleting)
         query = select(self.row_type).where(self.compile_filter(filter_text))
         if parent:
@@ -140,11 +139,18 @@ class ResourceRepository(Generic[M, R]):
             query = query.where(self.row_type.name > self._page_tokens.decode(page_token, fingerprint))
         async with self._db.session() as session:
             rows = list((await session.scalars(query.order_by(self.row_type.name).limit(size + 1))).all())
-        next_token = ""
-        if len(rows) > size:
-            rows = rows[:size]
-            next_token = self._page_tokens.encode(rows[-1].name, fingerprint)
-        return [self.to_message(row) for row in rows], next_token
+        more = len(rows) > size
+        messages: list[M] = []
+        total = 0
+        for row in rows[:size]:
+            message = self.to_message(row)
+            total += message.ByteSize()
+            if messages and total > LIST_RESPONSE_BYTES:
+                more = True  # Bounded by size as well as count: the rest is on the next page.
+                break
+            messages.append(message)
+        next_token = self._page_tokens.encode(_name_of(messages[-1]), fingerprint) if more else ""
+        return messages, next_token
 
     async def iter_names(self, batch_size: int = 1000) -> AsyncIterator[str]:
         """Every resource name, in batches (the controller's resync source)."""
@@ -489,6 +495,19 @@ def parent_clause(column: Any, parent: str) -> ColumnElement[bool]:
         clause: ColumnElement[bool] = column == parent
         return clause
     return column.like("/".join("%" if part == WILDCARD else part for part in parts))  # type: ignore[no-any-return]
+
+
+def page_size_of(page_size: int) -> int:
+    """The rows a page holds: ``page_size`` capped at MAX_PAGE_SIZE, 0 meaning the default;
+    negative is INVALID_ARGUMENT."""
+    if page_size < 0:
+        raise InvalidArgument.for_fields([FieldViolation("page_size", "must not be negative")])
+    return min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+def _name_of(message: Message) -> str:
+    name: str = getattr(message, "name")  # noqa: B009 - generic over resource types
+    return name
 
 
 def parent_of(name: str) -> str:

@@ -95,7 +95,7 @@ class StandardMethods(Generic[M]):
         too, so that one round trip shows everything to fix."""
         violations = self.check_parent(parent)
         if not is_dns_label(resource_id):
-            violations.append(FieldViolation(self.id_field, DNS_LABEL_RULE))
+            violations.append(FieldViolation(self.id_field, f"{resource_id!r} {DNS_LABEL_RULE}"))
         if not violations:
             return
         if resource is not None and self._validate is not None:
