@@ -26,6 +26,7 @@ from threeport_infra_provider.domain.validation import check_claim, check_manage
 from threeport_infra_provider.implementations.registry import implementations
 from threeport_infra_provider.reconcilers.claim import ClaimReconciler
 from threeport_infra_provider.reconcilers.managed_service import ManagedServiceReconciler
+from threeport_infra_provider.store.claim_secrets import ClaimOutputSecrets
 from threeport_infra_provider.store.repositories import (
     accounts_of,
     claims_of,
@@ -36,6 +37,7 @@ from threeport_infra_provider.store.sealed import SealedSecrets
 from threeport_infra_provider.store.tables import SCHEMA
 from threeport_runtime.config import ConfigError
 from threeport_runtime.kube.connection import Connection
+from threeport_runtime.reencrypt import EncryptedStore
 from threeport_runtime.rpc.server import GrpcServer
 from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_runtime.runtime import ServiceDefinition, ServiceRuntime
@@ -109,6 +111,17 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     runtime.controller(watches.claim_controller(claims, services, claim_reconciler), claim_reconciler)
 
 
+def encrypted_stores(runtime: ServiceRuntime) -> list[EncryptedStore]:
+    """What ``python -m threeport_infra_provider reencrypt`` rotates."""
+    if runtime.cipher is None:
+        return []
+    return [SealedSecrets(runtime.db, runtime.cipher), ClaimOutputSecrets(runtime.db, runtime.cipher)]
+
+
 DEFINITION = ServiceDefinition(
-    name="infra_provider", schema=SCHEMA, migrations_dir=Path(__file__).parent / "migrations", setup=setup
+    name="infra_provider",
+    schema=SCHEMA,
+    migrations_dir=Path(__file__).parent / "migrations",
+    setup=setup,
+    encrypted_stores=encrypted_stores,
 )

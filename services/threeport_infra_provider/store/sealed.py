@@ -7,7 +7,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from threeport_infra_provider.store.tables import SealedSecretRow
@@ -52,3 +52,30 @@ class SealedSecrets:
     async def delete(self, owner: str) -> None:
         async with self._db.session() as session, session.begin():
             await session.execute(delete(SealedSecretRow).where(SealedSecretRow.owner == owner))
+
+    # -- key rotation (threeport_runtime.reencrypt) ----------------------------------------------
+
+    @property
+    def description(self) -> str:
+        return "account credentials and generated passwords"
+
+    async def key_usage(self) -> dict[str, int]:
+        async with self._db.session() as session:
+            rows = await session.execute(select(SealedSecretRow.key_id, func.count()).group_by(SealedSecretRow.key_id))
+            return {key_id: count for key_id, count in rows.all()}
+
+    async def reencrypt_batch(self, limit: int) -> int:
+        current = self._cipher.current_key_id
+        async with self._db.session() as session, session.begin():
+            rows = (
+                await session.scalars(
+                    select(SealedSecretRow)
+                    .where(SealedSecretRow.key_id != current)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                row.secret = self._cipher.rotate(row.secret, self._associated_data(row.owner, str(row.owner_uid)))
+                row.key_id = current
+            return len(rows)
