@@ -7,12 +7,13 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
 from threeport_infra_provider.store.tables import SealedSecretRow
 from threeport_runtime.crypto import FieldCipher
 from threeport_runtime.db.engine import Database
+from threeport_runtime.reencrypt import key_usage_of, reencrypt_rows
 
 
 class SealedSecrets:
@@ -60,22 +61,13 @@ class SealedSecrets:
         return "account credentials and generated passwords"
 
     async def key_usage(self) -> dict[str, int]:
-        async with self._db.session() as session:
-            rows = await session.execute(select(SealedSecretRow.key_id, func.count()).group_by(SealedSecretRow.key_id))
-            return {key_id: count for key_id, count in rows.all()}
+        return await key_usage_of(self._db, SealedSecretRow.key_id)
 
     async def reencrypt_batch(self, limit: int) -> int:
-        current = self._cipher.current_key_id
-        async with self._db.session() as session, session.begin():
-            rows = (
-                await session.scalars(
-                    select(SealedSecretRow)
-                    .where(SealedSecretRow.key_id != current)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            for row in rows:
-                row.secret = self._cipher.rotate(row.secret, self._associated_data(row.owner, str(row.owner_uid)))
-                row.key_id = current
-            return len(rows)
+        return await reencrypt_rows(
+            self._db,
+            self._cipher,
+            SealedSecretRow,
+            limit,
+            lambda row: self._associated_data(row.owner, str(row.owner_uid)),
+        )
