@@ -107,3 +107,24 @@ async def test_one_default_and_delete_refused_while_used(infra: Infra, moto: Mot
     with pytest.raises(NotFoundError):
         await infra.operator.account.get_account(name="accounts/a")
     assert "sealed_secrets" not in plaintext_rows(infra.database_url, "accounts/a")
+
+
+async def test_update_reverifies_and_keeps_or_replaces_the_credentials(infra: Infra, moto: Moto) -> None:
+    accounts = infra.operator.account
+    created = await accounts.create_account(
+        account_id="upd", account=aws_account(moto, key=moto.access_key_id, secret=moto.secret_access_key))
+    # A new region, no credentials in the request: the stored ones are kept and verified again.
+    moved = account_pb2.Account(name=created.name, etag=created.etag,
+                                spec=account_pb2.AccountSpec(provider="aws", default_region="eu-west-1",
+                                                             endpoint_url=moto.endpoint))
+    updated = await accounts.update_account(account=moved)
+    assert updated.spec.default_region == "eu-west-1" and updated.status.has_credentials
+    # New keys that AWS refuses: nothing changes.
+    wrong = account_pb2.Account(name=created.name, spec=account_pb2.AccountSpec(
+        provider="aws", default_region="eu-west-1", endpoint_url=moto.endpoint,
+        aws=account_pb2.AwsCredentials(access_key_id="AKIAWRONG", secret_access_key="nope")))
+    with pytest.raises(FailedPreconditionError):
+        await accounts.update_account(account=wrong)
+    assert plaintext_rows(infra.database_url, "AKIAWRONG") == []
+    again = await accounts.get_account(name=created.name)
+    assert again.etag == updated.etag and again.spec.default_region == "eu-west-1"
