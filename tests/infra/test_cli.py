@@ -62,6 +62,14 @@ async def test_account_add_from_env_and_refusals(
     page = await infra.operator.account.list_accounts_page()
     assert [a.name for a in page.accounts] == ["accounts/main"]
 
+    # A role assumed with the given keys: verified as the assumed role.
+    role = ["account", "add", "aws", "via-role", "--region", REGION, "--endpoint-url", moto.endpoint,
+            "--credentials-from-env", "--role-arn", "arn:aws:iam::123456789012:role/threeport", "--external-id", "x1"]
+    assert await asyncio.to_thread(tptctl, role) == ExitCode.OK
+    assert "assumed-role/threeport/threeport-infra-provider" in capsys.readouterr().out
+    stored = await infra.operator.account.get_account(name="accounts/via-role")
+    assert stored.spec.aws.role_arn.endswith(":role/threeport") and not stored.spec.aws.access_key_id
+
 
 async def test_get_and_describe_services_show_no_secret(
     infra: Infra, moto: Moto, direct: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
