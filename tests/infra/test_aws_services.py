@@ -165,3 +165,30 @@ async def test_periodic_check_reports_and_repairs_drift(
 
     await wait_until(reported, within=30, what="a Drift event")
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+
+
+async def test_a_shared_service_goes_after_its_last_claim(infra: Infra, moto: Moto, account: None) -> None:
+    claims = infra.delivery.internal.service_claim
+    for owner in ("a", "b"):
+        shared = claim("files", "bucket", "aws-s3", instance="team-files")
+        shared.spec.owner = f"projects/acme/deployments/{owner}"
+        await claims.create_service_claim(service_claim_id=f"files-{owner}", service_claim=shared)
+    first = await ready_claim(infra, "serviceClaims/files-a")
+    second = await ready_claim(infra, "serviceClaims/files-b")
+    assert first.status.managed_service == second.status.managed_service == "managedServices/team-files"
+    s3: Any = moto.client("s3")
+    bucket = first.status.outputs.values["name"]
+
+    await claims.delete_service_claim(name="serviceClaims/files-a")
+    await gone(infra, "serviceClaims/files-a")
+    service = await infra.operator.managed_service.get_managed_service(name="managedServices/team-files")
+    assert list(service.status.claims) == ["serviceClaims/files-b"]
+    assert bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+    await claims.delete_service_claim(name="serviceClaims/files-b")
+    await gone(infra, "serviceClaims/files-b")
+
+    async def bucket_gone() -> bool:
+        return bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+    await wait_until(bucket_gone, within=60, what="the shared bucket to go with its last claim")
