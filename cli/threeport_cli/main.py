@@ -39,10 +39,12 @@ COMMANDS: dict[str, str] = {
     "project": "identity", "token": "identity",
     "cluster": "clusters",
     "install": "install", "uninstall": "install",
+    "account": "accounts",
     "api-resources": "api_resources",
 }
 MODULE_ORDER = (
-    "local", "contexts", "resources", "events", "delivery", "identity", "clusters", "install", "api_resources"
+    "local", "contexts", "resources", "events", "delivery", "identity", "clusters", "install", "accounts",
+    "api_resources",
 )
 
 

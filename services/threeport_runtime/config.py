@@ -111,6 +111,12 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def positive_seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """``THREEPORT_<name>`` as a positive number of seconds (``default`` when unset), for a
+    service's own settings; a bad value is a ``ConfigError`` naming the variable."""
+    return _positive_float(env, name, default)
+
+
 def parse_encryption_keys(spec: str, variable: str = ENV_PREFIX + "ENCRYPTION_KEYS") -> tuple[EncryptionKey, ...]:
     """Parses ``kid1:base64key,kid2:base64key``; the first key is the current one."""
     keys: list[EncryptionKey] = []

@@ -23,9 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+from sqlalchemy import func, select
 
 from threeport_runtime.crypto import FieldCipher
+from threeport_runtime.db.engine import Database
 
 
 class EncryptedStore(Protocol):
@@ -71,3 +74,33 @@ async def reencrypt(
             usage[key_id] = usage.get(key_id, 0) + count
     unused = [key for key in configured_keys if key != cipher.current_key_id and not usage.get(key)]
     return Report(total, usage, unused)
+
+
+async def key_usage_of(db: Database, key_id_column: Any) -> dict[str, int]:
+    """How many rows of a table with one ciphertext per row (and its ``key_id`` column) each key
+    protects; for a store's ``key_usage``."""
+    async with db.session() as session:
+        rows = await session.execute(select(key_id_column, func.count()).group_by(key_id_column))
+        return {key_id: count for key_id, count in rows.all()}
+
+
+async def reencrypt_rows(
+    db: Database,
+    cipher: FieldCipher,
+    row_type: Any,
+    limit: int,
+    associated_data: Callable[[Any], str],
+) -> int:
+    """Re-encrypts up to ``limit`` rows whose ``secret`` is not under the current key (rows
+    another replica is rotating are skipped); for a store's ``reencrypt_batch``."""
+    current = cipher.current_key_id
+    async with db.session() as session, session.begin():
+        rows = (
+            await session.scalars(
+                select(row_type).where(row_type.key_id != current).limit(limit).with_for_update(skip_locked=True)
+            )
+        ).all()
+        for row in rows:
+            row.secret = cipher.rotate(row.secret, associated_data(row))
+            row.key_id = current
+        return len(rows)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
 from threeport_cluster_manager.store.tables import CredentialsRow
 from threeport_runtime.crypto import FieldCipher
 from threeport_runtime.db.engine import Database
 from threeport_runtime.kube.connection import Connection
+from threeport_runtime.reencrypt import key_usage_of, reencrypt_rows
 
 
 class CredentialStore:
@@ -66,24 +67,9 @@ class CredentialStore:
         return "cluster credentials"
 
     async def key_usage(self) -> dict[str, int]:
-        async with self._db.session() as session:
-            rows = await session.execute(
-                select(CredentialsRow.key_id, func.count()).group_by(CredentialsRow.key_id)
-            )
-            return {key_id: count for key_id, count in rows.all()}
+        return await key_usage_of(self._db, CredentialsRow.key_id)
 
     async def reencrypt_batch(self, limit: int) -> int:
-        current = self._cipher.current_key_id
-        async with self._db.session() as session, session.begin():
-            rows = (
-                await session.scalars(
-                    select(CredentialsRow)
-                    .where(CredentialsRow.key_id != current)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            for row in rows:
-                row.secret = self._cipher.rotate(row.secret, self._associated_data(str(row.cluster_uid)))
-                row.key_id = current
-            return len(rows)
+        return await reencrypt_rows(
+            self._db, self._cipher, CredentialsRow, limit, lambda row: self._associated_data(str(row.cluster_uid))
+        )
