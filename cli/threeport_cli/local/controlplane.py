@@ -23,7 +23,7 @@ import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from threeport.clusters.v1alpha1 import cluster_pb2
-from threeport.sdk import Client, NotFoundError
+from threeport.sdk import Client, NotFoundError, UnavailableError
 from threeport_cli import config
 from threeport_cli.config import Context
 from threeport_cli.local import datastores, processes, secrets
@@ -255,9 +255,10 @@ class LocalControlPlane:
             try:
                 with urllib.request.urlopen(cluster_url, timeout=2) as response:
                     server = json.loads(response.read())["server"]
-            except OSError:
+                # The gateway may still be reconnecting to the restarted cluster-manager.
+                return bool(client.cluster.get_cluster(name=cluster.name).status.endpoint == server)
+            except (OSError, UnavailableError):
                 return False
-            return bool(client.cluster.get_cluster(name=cluster.name).status.endpoint == server)
 
         if not processes.wait_until(rebuilt, START_TIMEOUT):
             raise datastores.DatastoreError(
