@@ -106,6 +106,7 @@ async def test_permission_denied_is_403(http_world: World) -> None:
 
 
 async def test_backend_errors_keep_their_details(http_world: World) -> None:
+    await http_world.project("acme")
     status, answer = await curl(
         http_world, "POST", "/v1alpha1/projects/acme/applications?applicationId=shop", http_world.admin_token,
         {"spec": {}},

@@ -106,6 +106,11 @@ class CapturingBackend(grpc.GenericRpcHandler):  # type: ignore[misc]
         self.calls: list[tuple[dict[str, Any], float | None]] = []
 
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        if not details.method.startswith("/threeport."):
+            # No health service (UNIMPLEMENTED): the channel's health check then counts the
+            # backend as healthy, as gRPC's client-side health checking specifies.
+            return None
+
         async def get(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
             self.calls.append((dict(context.invocation_metadata() or ()), context.time_remaining()))
             return application_pb2.Application(name="projects/acme/applications/shop").SerializeToString()

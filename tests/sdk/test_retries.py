@@ -1,12 +1,15 @@
-"""Retry rules: only UNAVAILABLE, only for idempotent methods or requests with a request_id."""
+"""Retry rules: UNAVAILABLE only for idempotent methods or requests with a request_id; a rate limit's
+RESOURCE_EXHAUSTED with a retry delay for every call."""
 
 from __future__ import annotations
 
 import grpc
 import pytest
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2
 
 from threeport.registry.v1alpha1 import application_pb2 as app_pb2
-from threeport.sdk import AsyncClient, Client, InvalidArgumentError, UnavailableError
+from threeport.sdk import AsyncClient, Client, InvalidArgumentError, ResourceExhaustedError, UnavailableError
 
 from .conftest import FAST_RETRY
 from .fake_registry import FakeApplicationService, FakeServer, rpc_failure, unavailable
@@ -99,3 +102,35 @@ async def test_async_create_without_request_id_is_not_retried(
             await client.application.create_application(parent="projects/acme", application_id="shop")
 
     assert len(fake.seen.requests["CreateApplication"]) == 1
+
+
+def rate_limited(delay_ms: int) -> status_pb2.Status:
+    """What the gateway's rate limiter answers: RESOURCE_EXHAUSTED with a RetryInfo."""
+    refusal = rpc_failure(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many requests from principals/ci")
+    packed = any_pb2.Any()
+    packed.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(nanos=delay_ms * 1_000_000)))
+    refusal.details.append(packed)
+    return refusal
+
+
+def test_a_throttled_create_is_retried_even_without_request_id(
+    server: FakeServer, fake: FakeApplicationService
+) -> None:
+    # A rate limit refuses a call before anything happens, so even a call that is not safe to
+    # repeat after a failure may be sent again once the server's delay has passed.
+    fake.fail_next("CreateApplication", rate_limited(20), rate_limited(0))
+
+    with Client(server.target, retry=FAST_RETRY, auto_request_id=False) as client:
+        created = client.application.create_application(parent="projects/acme", application_id="shop")
+
+    assert created.name == SHOP
+    assert len(fake.seen.requests["CreateApplication"]) == 3
+
+
+def test_resource_exhausted_without_a_retry_delay_surfaces(client: Client, fake: FakeApplicationService) -> None:
+    fake.fail_next("GetApplication", rpc_failure(grpc.StatusCode.RESOURCE_EXHAUSTED, "message too large"))
+
+    with pytest.raises(ResourceExhaustedError):
+        client.application.get_application(name=SHOP)
+
+    assert len(fake.seen.requests["GetApplication"]) == 1

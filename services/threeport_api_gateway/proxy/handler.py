@@ -6,11 +6,15 @@ interceptor decodes a copy of the request only to authorize it. The caller's ide
 as ``x-threeport-principal`` and ``x-threeport-roles`` next to the service credential, which
 backends require before they honour those headers. The caller's remaining deadline is passed
 on, cancelling the client call cancels the backend call, and a backend's error - code, message
-and trailing metadata with its ``google.rpc.Status`` details - is relayed unchanged.
+and trailing metadata with its ``google.rpc.Status`` details - is relayed unchanged. A call that
+finds no connection to its backend (one restarting in a rolling update, or replaced by
+``tptctl up``) waits a few seconds for one before it is refused as UNAVAILABLE.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +28,9 @@ from threeport_runtime.rpc.identity import PRINCIPAL, ROLES, caller, format_gran
 
 Context = grpc.aio.ServicerContext[Any, Any]
 _STATUS_DETAILS = "grpc-status-details-bin"
+# How long a call waits for a backend with no healthy connection: long enough for a restarted
+# process to be serving again, short enough that a backend that is down is reported promptly.
+BACKEND_READY_WAIT = 5.0
 
 if TYPE_CHECKING:
     _GenericRpcHandler = grpc.GenericRpcHandler[Any, Any]
@@ -63,6 +70,7 @@ class ProxyHandler(_GenericRpcHandler):
             call = multicallables.get(id(channel))
             if call is None:
                 call = multicallables[id(channel)] = channel.unary_unary(info.path, None, None)
+            await _connected(channel, context.time_remaining())
             try:
                 response: bytes = await call(request, metadata=_identity(), timeout=context.time_remaining())
             except grpc.aio.AioRpcError as error:
@@ -82,6 +90,7 @@ class ProxyHandler(_GenericRpcHandler):
             if stream is None:
                 stream = multicallables[id(channel)] = channel.unary_stream(info.path, None, None)
             remaining = context.time_remaining()
+            await _connected(channel, remaining)
             call = stream(request, metadata=_identity(), timeout=remaining or STREAM_DEFAULT_TIMEOUT)
             try:
                 async for response in call:
@@ -93,6 +102,16 @@ class ProxyHandler(_GenericRpcHandler):
                 call.cancel()
 
         return forward
+
+
+async def _connected(channel: grpc.aio.Channel, remaining: float | None) -> None:
+    """Waits (briefly) until ``channel`` has a healthy backend; a call that still finds none
+    fails as it would have, so this never turns an outage into a hang."""
+    if channel.get_state(try_to_connect=True) is grpc.ChannelConnectivity.READY:
+        return
+    wait = BACKEND_READY_WAIT if remaining is None else min(BACKEND_READY_WAIT, remaining)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(channel.channel_ready(), wait)
 
 
 def _identity() -> tuple[tuple[str, str], ...]:

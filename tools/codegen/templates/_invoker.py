@@ -21,7 +21,7 @@ from google.protobuf.message import Message
 
 from ._channel import Metadata
 from ._requests import with_request_id
-from ._retry import RetryPolicy, is_safe_to_repeat, should_retry
+from ._retry import RetryPolicy, is_safe_to_repeat, is_throttled, should_retry
 from .errors import ApiError, from_rpc_error
 
 RequestT = TypeVar("RequestT", bound=Message)
@@ -48,15 +48,22 @@ class _CallPlan:
         self.retryable = is_safe_to_repeat(self.request, idempotent=idempotent)
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.pauses = retry.pauses() if self.retryable else iter(())
+        # A throttled call was refused before anything happened, so any call may be repeated.
+        self.throttled_pauses = retry.pauses()
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
 
     def next_pause(self, error: ApiError) -> float | None:
         """The pause before trying again, or None when ``error`` must surface."""
-        if not should_retry(error):
+        if is_throttled(error):
+            pause = next(self.throttled_pauses, None)
+            if pause is not None:
+                pause = max(pause, error.retry_delay or 0.0)
+        elif should_retry(error):
+            pause = next(self.pauses, None)
+        else:
             return None
-        pause = next(self.pauses, None)
         if pause is None:
             return None
         remaining = self.remaining()

@@ -3,8 +3,10 @@
 The rule: only UNAVAILABLE is retried (the request never reached a server that could act on it,
 or the server is restarting), and only for calls that are safe to repeat: methods whose policy
 says ``idempotent``, and requests that carry a ``request_id`` (the server returns the first
-call's result for a repeated id). Everything else surfaces at once. Backoff is exponential with
-full jitter so that many clients do not retry in step.
+call's result for a repeated id). One more case is retried for every call: RESOURCE_EXHAUSTED
+carrying a ``RetryInfo`` — a rate limit that refused the call before acting on it and said when
+to come back; the pause is at least the delay the server asked for. Everything else surfaces at
+once. Backoff is exponential with full jitter so that many clients do not retry in step.
 """
 
 from __future__ import annotations
@@ -63,3 +65,8 @@ def is_safe_to_repeat(request: Message, *, idempotent: bool) -> bool:
 
 def should_retry(error: ApiError) -> bool:
     return error.code is grpc.StatusCode.UNAVAILABLE
+
+
+def is_throttled(error: ApiError) -> bool:
+    """A rate limit's refusal: nothing was done, and the server said when to come back."""
+    return error.code is grpc.StatusCode.RESOURCE_EXHAUSTED and error.retry_delay is not None
