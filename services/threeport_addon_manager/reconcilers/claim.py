@@ -1,0 +1,159 @@
+"""The AddonClaim reconciler: binds a claim to the one managed installation of its addon in its
+cluster (creating it when needed) and publishes that installation's outputs to the consumer.
+
+Reference counting is not a counter kept in step: an installation's users are the claims whose
+``status.installation`` names it (and the installations that require it), counted by the
+installation reconciler each time. A claim being deleted wakes its installation so the count
+drops at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from google.protobuf.message import Message
+
+from threeport.addons.v1alpha1 import addon_claim_pb2, addon_installation_pb2, addon_pb2
+from threeport.common.v1alpha1 import change_event_pb2, event_pb2
+from threeport_addon_manager.domain.catalog import provided_types
+from threeport_addon_manager.domain.installations import installation_name
+from threeport_addon_manager.store.repositories import Addons, Claims, Installations
+from threeport_runtime.conditions import READY, find_condition, is_ready
+from threeport_runtime.db.repository import ResourceRepository
+from threeport_runtime.errors import AlreadyExists, NotFound
+from threeport_runtime.reconcile.events import NORMAL, WARNING, EventRecorder
+from threeport_runtime.reconcile.result import Result, TemporaryError
+from threeport_runtime.reconcile.status import mark_ready
+
+CLAIM_FINALIZER = "addons.threeport.io/claim"
+PENDING_RETRY = 5.0
+
+Enqueue = Callable[[str], None]
+M = TypeVar("M", bound=Message)
+
+
+async def list_all(repository: ResourceRepository[M, Any], filter_text: str = "") -> list[M]:
+    """Every live (not being deleted) resource matching the filter, all pages."""
+    found: list[M] = []
+    page_token = ""
+    while True:
+        page, page_token = await repository.list(
+            filter_text=filter_text, hide_deleting=True, page_size=1000, page_token=page_token
+        )
+        found += page
+        if not page_token:
+            return found
+
+
+class ClaimReconciler:
+    def __init__(self, claims: Claims, addons: Addons, installations: Installations, events: EventRecorder):
+        self._claims = claims
+        self._addons = addons
+        self._installations = installations
+        self._events = events
+        # Set by the service: the installation controller's enqueue, so usage changes show at once.
+        self.enqueue_installation: Enqueue = lambda _name: None
+
+    async def __call__(self, name: str) -> Result | None:
+        try:
+            claim = await self._claims.get(name)
+        except NotFound:
+            return None
+        if claim.HasField("delete_time"):
+            await self._claims.remove_finalizer(name, CLAIM_FINALIZER)
+            if claim.status.installation:
+                self.enqueue_installation(claim.status.installation)
+            return None
+        if not await self._claims.add_finalizer(name, CLAIM_FINALIZER):
+            return None
+        addon = await self._addon_for(claim)
+        if addon is None:
+            return Result(requeue_after=PENDING_RETRY)
+        installation = await self._ensure_installation(claim, addon)
+        ready = is_ready(installation.conditions, installation.generation)
+        why = find_condition(installation.conditions, READY)
+
+        def bind(stored: addon_claim_pb2.AddonClaim) -> None:
+            stored.status.installation = installation.name
+            stored.status.outputs.values.clear()
+            if ready:
+                stored.status.outputs.values.update(installation.status.outputs)
+            mark_ready(
+                stored,
+                ready=ready,
+                reason="Bound" if ready else "Installing",
+                message=f"{addon.name} in {claim.spec.cluster}"
+                + ("" if ready or why is None else f": {why.reason}: {why.message}"),
+            )
+
+        before = claim.status.installation
+        await self._claims.update_status(name, bind)
+        if before != installation.name:
+            await self._record(claim, NORMAL, "Bound", f"bound to {installation.name} ({addon.name})")
+            self.enqueue_installation(installation.name)
+        return None
+
+    async def _addon_for(self, claim: addon_claim_pb2.AddonClaim) -> addon_pb2.Addon | None:
+        """The claim's addon: the one the profile chose, else the catalog's provider of the type."""
+        if claim.spec.addon:
+            addon = await self._addons.find(claim.spec.addon)
+            if addon is None or addon.HasField("delete_time"):
+                await self._pend(claim, "AddonNotFound", f"{claim.spec.addon} is not in the addon catalog")
+                return None
+            return addon
+        catalog = await list_all(self._addons)
+        providers = [a for a in catalog if claim.spec.type in a.spec.provides]
+        if not providers:
+            known = ", ".join(provided_types(catalog)) or "none"
+            await self._pend(
+                claim, "NoAddonForType", f"no addon in the catalog provides {claim.spec.type!r} (provided: {known})"
+            )
+            return None
+        # The built-in entry wins when several provide the type; among operator entries, the first by name.
+        providers.sort(key=lambda a: (not a.status.system_default, a.name))
+        return providers[0]
+
+    async def _ensure_installation(
+        self, claim: addon_claim_pb2.AddonClaim, addon: addon_pb2.Addon
+    ) -> addon_installation_pb2.AddonInstallation:
+        name = claim.status.installation or installation_name(addon.name, claim.spec.cluster)
+        found = await self._installations.find(name)
+        if found is not None and not found.HasField("delete_time"):
+            return found
+        if found is not None:
+            # Being uninstalled after its grace period: a new user needs a new one under the same
+            # name, which is free once the old one is gone; until then, wait.
+            raise TemporaryError(f"{name} is being uninstalled")
+        wanted = addon_installation_pb2.AddonInstallation(
+            spec=addon_installation_pb2.AddonInstallationSpec(
+                addon=addon.name, cluster=claim.spec.cluster, managed=True
+            )
+        )
+        try:
+            return await self._installations.create(wanted, name=name)
+        except AlreadyExists:
+            return await self._installations.get(name)
+
+    async def claims_of_installation(self, event: change_event_pb2.ChangeEvent) -> list[str]:
+        """Keys for an installation change: the claims bound to it (their outputs and readiness)."""
+        return sorted(c.name for c in await list_all(self._claims, f'status.installation = "{event.name}"'))
+
+    async def _pend(self, claim: addon_claim_pb2.AddonClaim, reason: str, message: str) -> None:
+        def mark(stored: addon_claim_pb2.AddonClaim) -> None:
+            mark_ready(stored, ready=False, reason=reason, message=message)
+
+        await self._claims.update_status(claim.name, mark)
+        await self._record(claim, WARNING, reason, message)
+
+    async def _record(
+        self, claim: addon_claim_pb2.AddonClaim, kind: event_pb2.EventType.ValueType, reason: str, message: str
+    ) -> None:
+        await self._events.record(
+            resource=claim.name,
+            resource_uid=claim.uid,
+            type=kind,
+            reason=reason,
+            message=message,
+            generation=claim.generation,
+        )

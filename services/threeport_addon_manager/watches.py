@@ -1,0 +1,33 @@
+"""What wakes the addon-manager's controllers (``For`` / ``Watches``).
+
+- ``addons.claim`` reconciles AddonClaims and watches installations: an installation's readiness
+  and outputs are its claims' (``ClaimReconciler.claims_of_installation``).
+- ``addons.installation`` reconciles AddonInstallations and watches the catalog: a changed Addon
+  (new version, new defaults) rolls every installation of it (``installations_of_addon``).
+"""
+
+from __future__ import annotations
+
+from threeport_addon_manager.reconcilers.claim import ClaimReconciler
+from threeport_addon_manager.reconcilers.installation import InstallationReconciler
+from threeport_addon_manager.store.repositories import Addons, Claims, Installations
+from threeport_runtime.reconcile.controller import Watch
+from threeport_runtime.reconcile.spec import ControllerSpec, For
+
+
+def claim_controller(claims: Claims, installations: Installations, reconciler: ClaimReconciler) -> ControllerSpec:
+    return ControllerSpec(
+        "addons.claim",
+        for_=For.resource(claims),
+        watches=[Watch(installations.stream, keys=reconciler.claims_of_installation)],
+    )
+
+
+def installation_controller(
+    installations: Installations, addons: Addons, reconciler: InstallationReconciler
+) -> ControllerSpec:
+    return ControllerSpec(
+        "addons.installation",
+        for_=For.resource(installations),
+        watches=[Watch(addons.stream, keys=reconciler.installations_of_addon)],
+    )

@@ -1,0 +1,89 @@
+"""AddonClaims → installations: install once in dependency order, share, ref-count, uninstall
+after the grace period and not before."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.addons.conftest import Stack, condition, is_ready
+from threeport_runtime.testing import wait_until
+
+INGRESS = "addonInstallations/ingress-nginx-{}"
+CERT_MANAGER = "addonInstallations/cert-manager-{}"
+
+
+def cluster_id(stack: Stack) -> str:
+    return stack.cluster.rsplit("/", 1)[-1]
+
+
+async def test_first_claim_installs_the_addon_and_its_requirement_once(stack: Stack) -> None:
+    first = await stack.claim("ledger-web", "ingress", "projects/acme/deployments/ledger-prod")
+    bound = await stack.claim_when(first.name, is_ready, "the first ingress claim to be Ready")
+    cid = cluster_id(stack)
+    assert bound.status.installation == INGRESS.format(cid)
+    assert bound.status.outputs.values["ingressClass"] == "nginx"
+    # cert-manager (required by the ingress controller) went in first, its CRDs before its issuer.
+    assert await stack.installations() == [CERT_MANAGER.format(cid), INGRESS.format(cid)]
+    assert stack.kube.get("/apis/apps/v1/namespaces/ingress-nginx/deployments/ingress-nginx-controller")
+    assert stack.kube.get("/apis/apps/v1/namespaces/cert-manager/deployments/cert-manager")
+    issuer = stack.kube.get("/apis/cert-manager.io/v1/clusterissuers/letsencrypt-production")
+    assert issuer["spec"]["acme"]["server"] == "https://acme-v02.api.letsencrypt.org/directory"
+    ingress = await stack.installation_when(INGRESS.format(cid), is_ready, "the ingress installation to be Ready")
+    assert list(ingress.status.claims) == [first.name]
+    assert ingress.status.installed_version == "1.11.2"
+    installed = [e for e in await stack.events(ingress.name) if e.reason == "Installed"]
+    assert len(installed) == 1
+
+    second = await stack.claim("rates-web", "ingress", "projects/acme/deployments/rates-prod")
+    await stack.claim_when(second.name, is_ready, "the second ingress claim to be Ready")
+    assert await stack.installations() == [CERT_MANAGER.format(cid), INGRESS.format(cid)]
+    shared = await stack.installation_when(
+        INGRESS.format(cid), lambda i: len(i.status.claims) == 2, "both claims to be counted"
+    )
+    assert sorted(shared.status.claims) == sorted([first.name, second.name])
+    assert len([e for e in await stack.events(ingress.name) if e.reason == "Installed"]) == 1
+
+
+@pytest.fixture
+def short_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This test is about the grace period: the addon-manager starts with a short one."""
+    monkeypatch.setenv("THREEPORT_ADDONS_UNINSTALL_GRACE", "4s")
+
+
+async def test_unused_installations_are_removed_after_the_grace_period_and_not_before(
+    short_grace: None, stack: Stack
+) -> None:
+    cid = cluster_id(stack)
+    claims = [await stack.claim(f"app-{n}", "ingress", f"projects/acme/deployments/app-{n}") for n in (1, 2)]
+    for claim in claims:
+        await stack.claim_when(claim.name, is_ready, f"{claim.name} to be Ready")
+    deployment = "/apis/apps/v1/namespaces/ingress-nginx/deployments/ingress-nginx-controller"
+
+    await stack.service.internal.addon_claim.delete_addon_claim(name=claims[0].name)
+    await asyncio.sleep(5)  # longer than the grace period: one claim is still there
+    assert stack.kube.get(deployment) is not None
+    assert INGRESS.format(cid) in await stack.installations()
+
+    await stack.service.internal.addon_claim.delete_addon_claim(name=claims[1].name)
+    unused = await stack.installation_when(
+        INGRESS.format(cid), lambda i: i.status.HasField("unused_since"), "the installation to be unused"
+    )
+    assert not unused.HasField("delete_time")
+    assert stack.kube.get(deployment) is not None  # within the grace period: still installed
+
+    async def gone() -> bool:
+        return stack.kube.get(deployment) is None and not await stack.installations()
+
+    await wait_until(gone, within=30, interval=0.2, what="the ingress controller and cert-manager to be uninstalled")
+    assert stack.kube.get("/apis/cert-manager.io/v1/clusterissuers/letsencrypt-production") is None
+
+
+async def test_a_claim_for_a_type_no_addon_provides_says_which_types_are_provided(stack: Stack) -> None:
+    claim = await stack.claim("stream", "kafka", "projects/acme/deployments/ledger-prod")
+    found = await stack.claim_when(claim.name, lambda c: condition(c, "Ready") is not None, "a Ready condition")
+    ready = condition(found, "Ready")
+    assert ready.reason == "NoAddonForType"
+    assert "'kafka'" in ready.message and "ingress" in ready.message
+    assert await stack.installations() == []
