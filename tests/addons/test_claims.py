@@ -7,7 +7,8 @@ import asyncio
 
 import pytest
 
-from tests.addons.conftest import Stack, condition, is_ready
+from tests.addons.conftest import Stack
+from tests.delivery.conftest import condition, is_ready
 from threeport_runtime.testing import wait_until
 
 INGRESS = "addonInstallations/ingress-nginx-{}"

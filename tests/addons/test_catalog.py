@@ -1,0 +1,184 @@
+"""The catalog: charts from an HTTP repository the test serves (templates, helpers, values and
+a dependency), pinned by version and digest; failures that change nothing; upgrades that roll;
+custom types; and the built-in catalog's objects against the Kubernetes schemas."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import http.server
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import helm_python
+import kubernetes_validate
+import pytest
+from google.protobuf import json_format
+
+from tests.addons.conftest import Stack
+from tests.delivery.conftest import condition, is_ready
+from threeport.addons.v1alpha1 import addon_installation_pb2
+from threeport.sdk import InvalidArgumentError
+from threeport_addon_manager.catalog.seeding import builtin_addons
+from threeport_addon_manager.domain.catalog import version_of
+from threeport_addon_manager.installers.charts import ChartCache
+from threeport_addon_manager.installers.render import render
+
+CHART = {
+    "Chart.yaml": (
+        "apiVersion: v2\nname: echo\nversion: {version}\ndependencies:\n  - name: sidecar\n    version: 0.1.0\n"
+    ),
+    "values.yaml": "replicas: 1\nmessage: hello\nimage: registry.k8s.io/echoserver:1.10\n",
+    "templates/_helpers.tpl": '{{- define "echo.fullname" -}}{{ .Release.Name }}-echo{{- end -}}\n',
+    "templates/deployment.yaml": (
+        'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ include "echo.fullname" . }}\n'
+        "spec:\n  replicas: {{ .Values.replicas }}\n  selector: {matchLabels: {app: echo}}\n"
+        "  template:\n    metadata: {labels: {app: echo}}\n    spec:\n      containers:\n"
+        "        - name: echo\n          image: {{ .Values.image }}\n"
+        "          env: [{name: MESSAGE, value: {{ .Values.message | quote }}}]\n"
+    ),
+    "charts/sidecar/Chart.yaml": "apiVersion: v2\nname: sidecar\nversion: 0.1.0\n",
+    "charts/sidecar/templates/configmap.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: {{ .Release.Name }}-sidecar}\ndata: {from: sidecar}\n"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def chart_repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    """An HTTP chart repository on loopback with echo 1.0.0 and 1.1.0 and a broken 2.0.0; yields
+    its URL and each version's digest."""
+    root = tmp_path_factory.mktemp("charts")
+    served = root / "repo"
+    served.mkdir()
+    digests: dict[str, str] = {}
+    for version in ("1.0.0", "1.1.0", "2.0.0"):
+        source = root / f"echo-{version}"
+        for path, text in CHART.items():
+            (source / path).parent.mkdir(parents=True, exist_ok=True)
+            (source / path).write_text(text.replace("{version}", version), encoding="utf-8")
+        if version == "2.0.0":  # a template that does not parse
+            (source / "templates/broken.yaml").write_text("{{ .Values.missing | nosuchfunction }}\n", encoding="utf-8")
+        archive = helm_python.package(source, destination=served)
+        digests[version] = helm_python.digest(archive)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    helm_python.repo_index_generate(served, base_url=url)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield url, digests
+    finally:
+        server.shutdown()
+
+
+def echo_addon(url: str, version: str, digest: str = "", **spec: Any) -> dict[str, Any]:
+    chart = {"repository": url, "name": "echo", "version": version, **({"digest": digest} if digest else {})}
+    return {
+        "metadata": {"name": "echo"},
+        "spec": {
+            "installer": "helm",
+            "namespace": "echo",
+            "provides": ["kafka"],
+            "versions": [{"version": version, "chart": chart}],
+            "defaultValues": {"message": "from-the-catalog"},
+            "valuesSchema": {"type": "object", "properties": {"replicas": {"type": "integer", "minimum": 1}}},
+            "outputs": {"bootstrap": "{{ .Release.Name }}-echo.{{ .Release.Namespace }}:9092"},
+            **spec,
+        },
+    }
+
+
+DEPLOYMENT = "/apis/apps/v1/namespaces/echo/deployments/echo-{}-echo"
+
+
+async def test_a_chart_from_a_repository_renders_applies_and_upgrades(
+    stack: Stack, chart_repository: tuple[str, dict[str, str]]
+) -> None:
+    url, digests = chart_repository
+    cid = stack.cluster.rsplit("/", 1)[-1]
+    await stack.apply_addon(echo_addon(url, "1.0.0", digests["1.0.0"]))
+    claim = await stack.claim("stream", "kafka", "projects/acme/deployments/ledger-prod")
+    bound = await stack.claim_when(claim.name, is_ready, "the kafka claim to be Ready")
+    # A custom type flows from the Addon's `provides` and `outputs` to the claim.
+    assert bound.status.outputs.values["bootstrap"] == f"echo-{cid}-echo.echo:9092"
+    deployment = stack.kube.get(DEPLOYMENT.format(cid))
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env == [{"name": "MESSAGE", "value": "from-the-catalog"}]  # catalog values over the chart's
+    assert deployment["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "threeport"
+    assert stack.kube.get(f"/api/v1/namespaces/echo/configmaps/echo-{cid}-sidecar")["data"] == {"from": "sidecar"}
+
+    # A catalog upgrade rolls the installation.
+    upgraded = echo_addon(url, "1.1.0", digests["1.1.0"], defaultValues={"message": "upgraded"})
+    await stack.apply_addon(upgraded)
+    name = f"addonInstallations/echo-{cid}"
+    await stack.installation_when(
+        name,
+        lambda i: i.status.installed_version == "1.1.0" and is_ready(i),
+        "the installation to be upgraded to 1.1.0",
+    )
+    env = stack.kube.get(DEPLOYMENT.format(cid))["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env == [{"name": "MESSAGE", "value": "upgraded"}]
+    assert "Upgraded" in {e.reason for e in await stack.events(name)}
+
+
+@pytest.mark.parametrize(
+    ("change", "reason", "words"),
+    [
+        ({"version": "2.0.0"}, "RenderFailed", "nosuchfunction"),
+        ({"values": {"replicas": 0}}, "InvalidValues", "replicas"),
+        ({"digest": "sha256:" + "0" * 64}, "RenderFailed", "digest"),
+    ],
+)
+async def test_a_broken_chart_or_bad_values_say_why_and_change_nothing(
+    stack: Stack, chart_repository: tuple[str, dict[str, str]], change: dict[str, Any], reason: str, words: str
+) -> None:
+    url, digests = chart_repository
+    version = change.get("version", "1.0.0")
+    manifest = echo_addon(url, version, change.get("digest", digests[version]))
+    await stack.apply_addon(manifest)
+    installation = json_format.ParseDict(
+        {"spec": {"addon": "addons/echo", "cluster": stack.cluster, "values": change.get("values", {})}},
+        addon_installation_pb2.AddonInstallation(),
+    )
+    created = await stack.operator.addon_installation.create_addon_installation(
+        addon_installation=installation, addon_installation_id="echo-manual"
+    )
+    failed = await stack.installation_when(
+        created.name,
+        lambda i: condition(i, "Ready") is not None and condition(i, "Ready").reason == reason,
+        f"Ready=False {reason}",
+    )
+    assert words in condition(failed, "Ready").message
+    assert not failed.status.objects
+    assert stack.kube.get("/api/v1/namespaces/echo") is None  # nothing applied, not even the namespace
+    assert reason in {e.reason for e in await stack.events(created.name)}
+
+
+async def test_the_catalog_rejects_an_unpinned_chart_and_defaults_that_fail_its_schema(stack: Stack) -> None:
+    manifest = echo_addon("http://127.0.0.1:1", "^1.0", defaultValues={"replicas": 0})
+    with pytest.raises(InvalidArgumentError) as raised:
+        await stack.apply_addon(manifest)
+    message = str(raised.value)
+    assert "addon.spec.versions[0].chart.version" in message and "pinned" in message
+    assert "addon.spec.default_values.replicas" in message
+    page = await stack.operator.addon.list_addons_page(page_size=100)
+    assert "addons/echo" not in {a.name for a in page.addons}
+
+
+def test_every_object_of_the_builtin_catalog_passes_the_kubernetes_schema() -> None:
+    charts = ChartCache()
+    checked = 0
+    for addon in builtin_addons():
+        values = json_format.MessageToDict(addon.spec.default_values)
+        version = version_of(addon)
+        assert version is not None
+        rendered = asyncio.run(render(addon, version, values, release="check", charts=charts))
+        for obj in rendered.objects:
+            if obj["apiVersion"].startswith("cert-manager.io/"):
+                continue  # a custom resource: its schema is the CRD the addon ships, checked by the API server
+            kubernetes_validate.validate(obj, "1.32", strict=True)
+            checked += 1
+    assert checked > 10
