@@ -16,14 +16,18 @@ import kubernetes_validate
 import pytest
 from google.protobuf import json_format
 
-from tests.addons.conftest import Stack
-from tests.delivery.conftest import condition, is_ready
+from tests.addons.conftest import FAST, WITHIN, Stack
+from tests.delivery.conftest import ADMIN, client, condition, is_ready
 from threeport.addons.v1alpha1 import addon_installation_pb2
+from threeport.registry.v1alpha1 import application_pb2
 from threeport.sdk import InvalidArgumentError
 from threeport_addon_manager.catalog.seeding import builtin_addons
 from threeport_addon_manager.domain.catalog import version_of
 from threeport_addon_manager.installers.charts import ChartCache
 from threeport_addon_manager.installers.render import render
+from threeport_registry.service import DEFINITION as REGISTRY
+from threeport_runtime.db.migrations import upgrade
+from threeport_runtime.testing import make_settings, start_test_service, wait_until
 
 CHART = {
     "Chart.yaml": (
@@ -182,3 +186,59 @@ def test_every_object_of_the_builtin_catalog_passes_the_kubernetes_schema() -> N
             kubernetes_validate.validate(obj, "1.32", strict=True)
             checked += 1
     assert checked > 10
+
+
+async def test_a_custom_type_flows_from_the_catalog_to_the_registrys_acceptance(
+    stack: Stack, chart_repository: tuple[str, dict[str, str]], database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, digests = chart_repository
+    await asyncio.to_thread(upgrade, REGISTRY.migrations_dir, database_url)
+    monkeypatch.setenv("THREEPORT_BACKEND_ADDONS", f"127.0.0.1:{stack.addons.port}")
+    registry = await start_test_service(
+        REGISTRY, make_settings("registry", database_url, stack.addons.runtime.settings.stream_prefix), FAST
+    )
+    admin = client(registry.port, ADMIN, stack.opened)
+    app: dict[str, Any] = {
+        "components": {
+            "api": {
+                "image": "registry.example.com/ledger/api:1.0.0",
+                "env": {"BROKERS": "${dependencies.stream.bootstrap}"},
+            }
+        },
+        "dependencies": {"stream": {"type": "kafka"}},
+    }
+
+    async def create() -> Any:
+        message = json_format.ParseDict({"spec": app}, application_pb2.Application())
+        return await admin.application.create_application(
+            parent="projects/acme", application_id="ledger", application=message
+        )
+
+    try:
+        with pytest.raises(InvalidArgumentError) as before:
+            await create()
+        assert "unknown type 'kafka'" in str(before.value) and "ingress" in str(before.value)
+
+        await stack.apply_addon(echo_addon(url, "1.0.0", digests["1.0.0"]))
+
+        async def accepted() -> Any:
+            try:
+                return await create()
+            except InvalidArgumentError:
+                return None
+
+        created = await wait_until(accepted, within=WITHIN, interval=0.2, what="the registry to accept kafka")
+        assert created.spec.dependencies["stream"].type == "kafka"
+
+        app["dependencies"] = {"stream": {"type": "kafka"}, "other": {"type": "rabbitmq"}}
+        app["components"]["api"]["env"] = {"BROKERS": "${dependencies.stream.nope}"}
+        with pytest.raises(InvalidArgumentError) as after:
+            message = json_format.ParseDict({"spec": app}, application_pb2.Application())
+            await admin.application.create_application(
+                parent="projects/acme", application_id="other", application=message
+            )
+        message_text = str(after.value)
+        assert "unknown type 'rabbitmq'" in message_text and "kafka" in message_text  # kafka is now listed
+        assert "no output 'nope'; available: bootstrap" in message_text
+    finally:
+        await registry.stop(grace=1.0)

@@ -6,6 +6,8 @@ mask is applied), so every rule sees the whole object; nothing is written if it 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from threeport.registry.v1alpha1 import (
     addon_profile_pb2,
     application_pb2,
@@ -14,6 +16,7 @@ from threeport.registry.v1alpha1 import (
     service_class_pb2,
 )
 from threeport_registry.domain.application import validate_application
+from threeport_registry.domain.dependencies import ProvidedTypes
 from threeport_registry.domain.environment import validate_environment
 from threeport_registry.domain.profiles import (
     validate_addon_profile,
@@ -30,6 +33,15 @@ def _raise_if_any(violations: list[FieldViolation]) -> None:
 
 def check_application(application: application_pb2.Application) -> None:
     _raise_if_any(validate_application(application))
+
+
+def application_checker(provided: Callable[[], ProvidedTypes]) -> Callable[[application_pb2.Application], None]:
+    """``check_application`` that also accepts the types the addon catalog provides right now."""
+
+    def check(application: application_pb2.Application) -> None:
+        _raise_if_any(validate_application(application, provided=provided()))
+
+    return check
 
 
 def check_environment(environment: environment_pb2.Environment) -> None:
