@@ -58,7 +58,9 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     server.add_servicer(
         PACKAGE + "AddonInstallationService",
         addon_installation_pb2_grpc.add_AddonInstallationServiceServicer_to_server,
-        AddonInstallationServicer(StandardMethods(installations, runtime.redis, validate=check_installation)),
+        AddonInstallationServicer(
+            StandardMethods(installations, runtime.redis, validate=check_installation), installations
+        ),
     )
     server.add_servicer(
         PACKAGE + "AddonClaimService",

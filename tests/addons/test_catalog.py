@@ -20,7 +20,7 @@ from tests.addons.conftest import FAST, WITHIN, Stack
 from tests.delivery.conftest import ADMIN, client, condition, is_ready
 from threeport.addons.v1alpha1 import addon_installation_pb2
 from threeport.registry.v1alpha1 import application_pb2
-from threeport.sdk import InvalidArgumentError
+from threeport.sdk import AlreadyExistsError, InvalidArgumentError
 from threeport_addon_manager.catalog.seeding import builtin_addons
 from threeport_addon_manager.domain.catalog import version_of
 from threeport_addon_manager.installers.charts import ChartCache
@@ -180,12 +180,22 @@ def test_every_object_of_the_builtin_catalog_passes_the_kubernetes_schema() -> N
         version = version_of(addon)
         assert version is not None
         rendered = asyncio.run(render(addon, version, values, release="check", charts=charts))
+        own_groups = {o["spec"]["group"] for o in rendered.objects if o["kind"] == "CustomResourceDefinition"}
         for obj in rendered.objects:
-            if obj["apiVersion"].startswith("cert-manager.io/"):
+            if obj["apiVersion"].rpartition("/")[0] in own_groups:
                 continue  # a custom resource: its schema is the CRD the addon ships, checked by the API server
             kubernetes_validate.validate(obj, "1.32", strict=True)
             checked += 1
-    assert checked > 10
+    assert {a.name for a in builtin_addons()} >= {
+        "addons/ingress-nginx",
+        "addons/cert-manager",
+        "addons/external-dns",
+        "addons/prometheus",
+        "addons/loki",
+        "addons/fluent-bit",
+        "addons/external-secrets",
+    }
+    assert checked > 40
 
 
 async def test_a_custom_type_flows_from_the_catalog_to_the_registrys_acceptance(
@@ -242,3 +252,33 @@ async def test_a_custom_type_flows_from_the_catalog_to_the_registrys_acceptance(
         assert "no output 'nope'; available: bootstrap" in message_text
     finally:
         await registry.stop(grace=1.0)
+
+
+async def test_every_builtin_addon_installs_and_becomes_healthy_in_a_cluster(stack: Stack) -> None:
+    # Required addons first, so that each requirement is satisfied by the installation created here.
+    names = [
+        a.name.removeprefix("addons/") for a in sorted(builtin_addons(), key=lambda a: (len(a.spec.requires), a.name))
+    ]
+    for addon_id in names:
+        installation = addon_installation_pb2.AddonInstallation(
+            spec=addon_installation_pb2.AddonInstallationSpec(addon=f"addons/{addon_id}", cluster=stack.cluster)
+        )
+        await stack.operator.addon_installation.create_addon_installation(
+            addon_installation=installation, addon_installation_id=f"all-{addon_id}"
+        )
+    for addon_id in names:
+        ready = await stack.installation_when(f"addonInstallations/all-{addon_id}", is_ready, f"{addon_id} Ready")
+        assert ready.status.objects, addon_id
+    # Requirements were met by the installations already there, not by second ones.
+    assert len(await stack.installations()) == len(names)
+    with pytest.raises(AlreadyExistsError) as twice:
+        await stack.operator.addon_installation.create_addon_installation(
+            addon_installation=addon_installation_pb2.AddonInstallation(
+                spec=addon_installation_pb2.AddonInstallationSpec(addon="addons/loki", cluster=stack.cluster)
+            ),
+            addon_installation_id="second-loki",
+        )
+    assert "addonInstallations/all-loki" in str(twice.value)
+    assert stack.kube.get("/apis/monitoring.coreos.com/v1/namespaces/monitoring/prometheuses/prometheus")
+    assert stack.kube.get("/apis/apps/v1/namespaces/logging/daemonsets/fluent-bit")
+    assert stack.kube.get("/apis/external-secrets.io/v1beta1/clustersecretstores/aws-secrets-manager")

@@ -16,13 +16,15 @@ from threeport.addons.v1alpha1 import (
     event_service_pb2,
     event_service_pb2_grpc,
 )
-from threeport_runtime.errors import FailedPrecondition
+from threeport_addon_manager.reconcilers.lookup import installation_of
+from threeport_addon_manager.store.repositories import Installations
+from threeport_runtime.errors import AlreadyExists, FailedPrecondition
 from threeport_runtime.reconcile.events import EventLister
 from threeport_runtime.rpc.standard_methods import StandardMethods
 
 
 class AddonServicer(addon_pb2_grpc.AddonServiceServicer):
-    def __init__(self, methods: StandardMethods[addon_pb2.Addon], installations: Any):
+    def __init__(self, methods: StandardMethods[addon_pb2.Addon], installations: Installations):
         self._methods = methods
         self._installations = installations
 
@@ -58,10 +60,22 @@ class AddonServicer(addon_pb2_grpc.AddonServiceServicer):
 
 
 class AddonInstallationServicer(addon_installation_pb2_grpc.AddonInstallationServiceServicer):
-    def __init__(self, methods: StandardMethods[addon_installation_pb2.AddonInstallation]):
+    def __init__(
+        self, methods: StandardMethods[addon_installation_pb2.AddonInstallation], installations: Installations
+    ):
         self._methods = methods
+        self._installations = installations
 
     async def CreateAddonInstallation(self, request: Any, context: Any) -> addon_installation_pb2.AddonInstallation:
+        spec = request.addon_installation.spec
+        existing = await installation_of(self._installations, spec.addon, spec.cluster)
+        if existing is not None and existing.name != f"addonInstallations/{request.addon_installation_id}":
+            # One installation per addon and cluster: two would fight over the same objects. (The
+            # same name is the repository's to answer: a retried create returns the first one.)
+            raise AlreadyExists(
+                f"{spec.addon} is already installed in {spec.cluster} as {existing.name}; update that one",
+                metadata={"resource": existing.name},
+            )
         return await self._methods.create(request)
 
     async def GetAddonInstallation(self, request: Any, context: Any) -> addon_installation_pb2.AddonInstallation:

@@ -10,17 +10,14 @@ drops at once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-from google.protobuf.message import Message
 
 from threeport.addons.v1alpha1 import addon_claim_pb2, addon_installation_pb2, addon_pb2
 from threeport.common.v1alpha1 import change_event_pb2, event_pb2
 from threeport_addon_manager.domain.catalog import provided_types
 from threeport_addon_manager.domain.installations import installation_name
+from threeport_addon_manager.reconcilers.lookup import installation_of, list_all
 from threeport_addon_manager.store.repositories import Addons, Claims, Installations
 from threeport_runtime.conditions import READY, find_condition, is_ready
-from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.errors import AlreadyExists, NotFound
 from threeport_runtime.reconcile.events import NORMAL, WARNING, EventRecorder
 from threeport_runtime.reconcile.result import Result, TemporaryError
@@ -30,20 +27,6 @@ CLAIM_FINALIZER = "addons.threeport.io/claim"
 PENDING_RETRY = 5.0
 
 Enqueue = Callable[[str], None]
-M = TypeVar("M", bound=Message)
-
-
-async def list_all(repository: ResourceRepository[M, Any], filter_text: str = "") -> list[M]:
-    """Every live (not being deleted) resource matching the filter, all pages."""
-    found: list[M] = []
-    page_token = ""
-    while True:
-        page, page_token = await repository.list(
-            filter_text=filter_text, hide_deleting=True, page_size=1000, page_token=page_token
-        )
-        found += page
-        if not page_token:
-            return found
 
 
 class ClaimReconciler:
@@ -117,8 +100,10 @@ class ClaimReconciler:
     async def _ensure_installation(
         self, claim: addon_claim_pb2.AddonClaim, addon: addon_pb2.Addon
     ) -> addon_installation_pb2.AddonInstallation:
-        name = claim.status.installation or installation_name(addon.name, claim.spec.cluster)
-        found = await self._installations.find(name)
+        # Bound already, or an installation of the addon in the cluster (an operator's included).
+        found = await self._installations.find(claim.status.installation) if claim.status.installation else None
+        found = found or await installation_of(self._installations, addon.name, claim.spec.cluster)
+        name = found.name if found is not None else installation_name(addon.name, claim.spec.cluster)
         if found is not None and not found.HasField("delete_time"):
             return found
         if found is not None:

@@ -31,7 +31,7 @@ from threeport_addon_manager.domain.installations import (
 )
 from threeport_addon_manager.installers.charts import ChartCache, ChartError
 from threeport_addon_manager.installers.render import render
-from threeport_addon_manager.reconcilers.claim import list_all
+from threeport_addon_manager.reconcilers.lookup import installation_of, list_all
 from threeport_addon_manager.store.repositories import Addons, Claims, Installations
 from threeport_runtime.conditions import READY, find_condition, is_ready
 from threeport_runtime.errors import AlreadyExists, NotFound
@@ -282,7 +282,8 @@ class InstallationReconciler:
         found: list[tuple[str, bool]] = []
         for required in addon.spec.requires:
             name = installation_name(required, installation.spec.cluster)
-            existing = await self._installations.find(name)
+            existing = await installation_of(self._installations, required, installation.spec.cluster)
+            existing = existing or await self._installations.find(name)  # being deleted: wait for it
             if existing is None:
                 wanted = Installation(
                     spec=addon_installation_pb2.AddonInstallationSpec(
@@ -294,7 +295,7 @@ class InstallationReconciler:
                 except AlreadyExists:
                     existing = await self._installations.get(name)
             ready = not existing.HasField("delete_time") and is_ready(existing.conditions, existing.generation)
-            found.append((name, ready))
+            found.append((existing.name, ready))
         return found
 
     async def _users(self, installation: Installation) -> list[str]:
