@@ -47,3 +47,22 @@ async def test_unavailable_providers_fail_cleanly(manager: ClusterManager) -> No
     with pytest.raises(InvalidArgumentError):
         await manager.client.cluster.create_cluster(cluster_id="Bad_Id", cluster=spec("sim"))
     assert [c async for c in manager.client.cluster.list_clusters()] == []
+
+
+async def test_a_sim_cluster_the_emulator_lost_is_provisioned_again(manager: ClusterManager, kube: Kube) -> None:
+    """Issue 17 item 9: an emulator restarted without its state no longer has the cluster; the
+    cluster-manager provisions it again instead of reporting it Unreachable for ever."""
+    created = await manager.client.cluster.create_cluster(cluster_id="sim-lost", cluster=spec("sim", "Europe:Paris"))
+    ready = await cluster_when(manager.client, created.name, lambda c: is_true(c, "Ready"), "the sim cluster")
+    emulated = ready.status.infrastructure.removeprefix("sim/")
+    kube.created.append(emulated)
+    lost = kube.handle.control.get_cluster(emulated)
+    kube.handle.control.delete_cluster(emulated)
+
+    def rebuilt(cluster: cluster_pb2.Cluster) -> bool:
+        return is_true(cluster, "Ready") and cluster.status.endpoint not in ("", lost.server)
+
+    again = await cluster_when(manager.client, created.name, rebuilt, "the lost sim cluster to be rebuilt")
+    assert again.status.endpoint == kube.handle.control.get_cluster(emulated).server
+    await manager.client.cluster.delete_cluster(name=created.name)
+    await gone(lambda: manager.client.cluster.get_cluster(name=created.name), "the sim cluster to be deleted")

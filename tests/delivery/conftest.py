@@ -11,7 +11,9 @@ gateway itself is not in the loop.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import ssl
 import urllib.error
 import urllib.request
 import uuid
@@ -74,12 +76,15 @@ class Kube:
 
     def __init__(self, info: ClusterInfo):
         self.info = info
+        # Emulated clusters serve HTTPS with their own CA (as kubectl needs).
+        ca = base64.b64decode(info.ca_data).decode() if info.ca_data else None
+        self.tls = ssl.create_default_context(cadata=ca) if ca else None
 
     def _request(self, method: str, path: str) -> tuple[int, Any]:
         request = urllib.request.Request(self.info.server + path, method=method,
                                          headers={"Authorization": f"Bearer {self.info.token}"})
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=10, context=self.tls) as response:
                 return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as error:
             return error.code, None

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.kubesim.helpers import deployment, make_api_client, wait_for
+from tests.kubesim.helpers import deployment, wait_for
 from threeport_kubesim.control import ControlError
 from threeport_kubesim.testing import EmulatorHandle
 
@@ -63,13 +63,15 @@ def test_clusters_are_created_and_deleted_at_runtime(emulator: EmulatorHandle) -
     info = control.create_cluster("extra", tls=False, nodes=3)
     try:
         assert info.server.startswith("http://127.0.0.1:") and not info.tls and info.ca_data is None
-        assert Path(info.kubeconfig_path).exists()
+        # No kubeconfig: kubectl would not send the token over plain http.
+        assert info.kubeconfig_path == ""
         assert "extra" in {c.name for c in control.list_clusters()}
         with pytest.raises(ControlError) as duplicate:
             control.create_cluster("extra")
         assert duplicate.value.status == 409
         emulator.clusters["extra"] = info
-        core = client.CoreV1Api(make_api_client(emulator, "extra"))
+        configuration = client.Configuration(host=info.server, api_key={"authorization": f"Bearer {info.token}"})
+        core = client.CoreV1Api(client.ApiClient(configuration))
         assert len(core.list_node().items) == 3
         # Clusters are isolated: the other cluster's token is refused here.
         assert _get(f"{info.server}/api/v1/nodes", emulator.clusters["main"].token) == 401
@@ -77,7 +79,6 @@ def test_clusters_are_created_and_deleted_at_runtime(emulator: EmulatorHandle) -
         control.delete_cluster("extra")
         emulator.clusters.pop("extra", None)
     assert _refuses(info.port)
-    assert not Path(info.kubeconfig_path).exists()
     with pytest.raises(ControlError) as missing:
         control.get_cluster("extra")
     assert missing.value.status == 404

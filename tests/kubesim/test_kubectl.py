@@ -3,6 +3,7 @@ server-side apply, get across namespaces and by label, rollout status, wait and 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -187,3 +188,45 @@ def test_set_image_and_rollout_undo_reuse_the_old_replicaset(
     history = _kubectl(emulator, "rollout", "history", "deployment/web", "-n", manifest_ns)
     assert "3 " in history
     _kubectl(emulator, "delete", "namespace", manifest_ns, "--timeout=60s")
+
+
+def test_client_side_then_server_side_apply_migrates_ownership(
+    emulator: EmulatorHandle, manifest_ns: str, tmp_path: Path
+) -> None:
+    """Issue 10 item 12: `kubectl apply` then `kubectl apply --server-side` with a changed image
+    succeeds, as on a real API server, and the client-side apply manager is gone afterwards."""
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(MANIFEST.format(ns=manifest_ns, image="nginx:1.27", mode="a"))
+    _kubectl(emulator, "apply", "-f", str(manifest))
+    manifest.write_text(MANIFEST.format(ns=manifest_ns, image="nginx:1.28", mode="b"))
+    applied = _kubectl(emulator, "apply", "--server-side", "-f", str(manifest))
+    assert "deployment.apps/web serverside-applied" in applied
+    shown = _kubectl(emulator, "get", "deployment/web", "-n", manifest_ns, "-o", "json", "--show-managed-fields")
+    live = json.loads(shown)
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28"
+    managers = {(entry["manager"], entry["operation"]) for entry in live["metadata"]["managedFields"]}
+    assert ("kubectl", "Apply") in managers and not any(m == "kubectl-client-side-apply" for m, _ in managers)
+    last_applied = json.loads(live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"])
+    assert last_applied["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28"
+    # Client-side apply keeps working afterwards, diffing against the updated annotation.
+    manifest.write_text(MANIFEST.format(ns=manifest_ns, image="nginx:1.29", mode="b"))
+    assert "deployment.apps/web configured" in _kubectl(emulator, "apply", "-f", str(manifest))
+
+
+def test_server_side_apply_without_the_probe_removes_it(
+    emulator: EmulatorHandle, manifest_ns: str, tmp_path: Path
+) -> None:
+    """Issue 17 item 2 with kubectl: the probe goes as a whole, not leaving `httpGet: {}`."""
+    manifest = tmp_path / "app.yaml"
+    with_probe = MANIFEST.format(ns=manifest_ns, image="nginx:1.27", mode="a").replace(
+        "        - containerPort: 80\n",
+        "        - containerPort: 80\n        readinessProbe:\n          httpGet: {path: /, port: 80}\n",
+    )
+    assert "readinessProbe" in with_probe
+    manifest.write_text(with_probe)
+    _kubectl(emulator, "apply", "--server-side", "-f", str(manifest))
+    manifest.write_text(MANIFEST.format(ns=manifest_ns, image="nginx:1.28", mode="a"))
+    _kubectl(emulator, "apply", "--server-side", "-f", str(manifest))
+    live = json.loads(_kubectl(emulator, "get", "deployment/web", "-n", manifest_ns, "-o", "json"))
+    container = live["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "nginx:1.28" and "readinessProbe" not in container

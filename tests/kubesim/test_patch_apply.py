@@ -225,3 +225,68 @@ def apiextensions_crd(api: client.ApiClient) -> str:
     from tests.kubesim.test_crds import ensure_widget_crd
 
     return ensure_widget_crd(api)
+
+
+def _probed(name: str, image: str, probe: bool) -> dict[str, Any]:
+    manifest = deployment(name, image=image, replicas=1)
+    if probe:
+        container = manifest["spec"]["template"]["spec"]["containers"][0]
+        container["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": 80}, "periodSeconds": 5}
+    return manifest
+
+
+def test_apply_without_a_field_it_alone_owned_removes_the_whole_field(api: client.ApiClient, namespace: str) -> None:
+    """Issue 17 item 2: dropping a readiness probe while changing the image must not leave
+    `readinessProbe: {httpGet: {}}` behind, as a real API server never does."""
+    assert _apply(api, namespace, _probed("probe", "app:1", probe=True), "threeport")[0] == 201
+    status, body = _apply(api, namespace, _probed("probe", "app:2", probe=False), "threeport")
+    assert status == 200, body
+    container = body["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "app:2"
+    assert "readinessProbe" not in container
+    owned = json.dumps(body["metadata"]["managedFields"])
+    assert "readinessProbe" not in owned
+
+
+def test_a_field_another_manager_owns_something_beneath_stays(api: client.ApiClient, namespace: str) -> None:
+    assert _apply(api, namespace, _probed("shared", "app:1", probe=True), "threeport")[0] == 201
+    # A second applier declares only the probe's period: the probe survives the first one's drop.
+    other = _probed("shared", "app:1", probe=True)
+    container = other["spec"]["template"]["spec"]["containers"][0]
+    other["spec"] = {
+        "template": {"spec": {"containers": [{"name": container["name"], "readinessProbe": {"periodSeconds": 5}}]}}
+    }
+    status, body = _apply(api, namespace, other, "tuner")
+    assert status == 200, body
+    status, body = _apply(api, namespace, _probed("shared", "app:2", probe=False), "threeport")
+    assert status == 200, body
+    assert body["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] == {"periodSeconds": 5}
+
+
+def test_json_patch_of_managed_fields_replaces_ownership(
+    api: client.ApiClient, core: client.CoreV1Api, namespace: str
+) -> None:
+    """What `kubectl apply --server-side` does to migrate client-side apply's ownership."""
+    config_map = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="migrate"), data={"mode": "a"})
+    core.create_namespaced_config_map(namespace, config_map, field_manager="legacy")
+    live = core.read_namespaced_config_map("migrate", namespace)
+    path = f"/api/v1/namespaces/{namespace}/configmaps/migrate"
+    entries = api.sanitize_for_serialization(live.metadata.managed_fields)
+    assert [entry["manager"] for entry in entries] == ["legacy"]
+    entries[0]["manager"], entries[0]["operation"] = "threeport", "Apply"
+    patch = [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": live.metadata.resource_version},
+        {"op": "replace", "path": "/metadata/managedFields", "value": entries},
+    ]
+    status, body = _raw_patch(api, path, patch, "application/json-patch+json")
+    assert status == 200, body
+    assert [(e["manager"], e["operation"]) for e in body["metadata"]["managedFields"]] == [("threeport", "Apply")]
+    # The new owner applies a changed value without conflicts (the old one would have conflicted).
+    applied = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "migrate"}, "data": {"mode": "b"}}
+    status, body = _raw_patch(api, path, applied, "application/apply-patch+yaml", [("fieldManager", "threeport")])
+    assert status == 200 and body["data"] == {"mode": "b"}, body
+    # Ownership can be reset with an empty list.
+    status, body = _raw_patch(
+        api, path, [{"op": "replace", "path": "/metadata/managedFields", "value": []}], "application/json-patch+json"
+    )
+    assert status == 200 and "managedFields" not in body["metadata"]

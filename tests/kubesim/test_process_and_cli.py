@@ -9,8 +9,9 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-from kubernetes import client
+from kubernetes import client, config, watch
 
 from tests.kubesim.helpers import make_api_client, wait_for
 from threeport_kubesim.control import ControlClient
@@ -98,8 +99,6 @@ def test_sigterm_saves_a_snapshot_that_the_next_start_restores(tmp_path: Path) -
     info = started["clusters"][0]
     kubeconfig = info["kubeconfig_path"]
     configuration = client.Configuration()
-    from kubernetes import config
-
     config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
     core = client.CoreV1Api(client.ApiClient(configuration))
     core.create_namespaced_config_map(
@@ -118,6 +117,73 @@ def test_sigterm_saves_a_snapshot_that_the_next_start_restores(tmp_path: Path) -
         restored = wait_for(lambda: core.read_namespaced_config_map("survivor", "default"), what="restored object")
         assert restored.data == {"k": "v"}
         assert ControlClient(restarted["control_url"]).healthy()
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=30) == 0
+
+
+def _serve(command: list[str]) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line, f"the emulator exited with {process.wait()}"
+    return process, json.loads(line)
+
+
+def _core(kubeconfig: str) -> client.CoreV1Api:
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    return client.CoreV1Api(client.ApiClient(configuration))
+
+
+def test_state_dir_keeps_clusters_across_kill_9(tmp_path: Path) -> None:
+    """Issue 17 item 9: after kill -9 the emulator serves the same clusters and objects,
+    resourceVersions move forward and a watch resumes from the version its client last saw."""
+    command = [sys.executable, "-m", "threeport_kubesim", "serve", "--port", "0", "--cluster", "keep"]
+    command += ["--kubeconfig-dir", str(tmp_path / "kubeconfigs"), "--state-dir", str(tmp_path / "state")]
+    first, started = _serve(command)
+    try:
+        info = started["clusters"][0]
+        control = ControlClient(started["control_url"])
+        extra = control.create_cluster("extra")
+        control.create_cluster("gone")
+        control.delete_cluster("gone")
+        core = _core(info["kubeconfig_path"])
+        core.create_namespaced_config_map("default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="before")))
+        seen = core.list_namespaced_config_map("default").metadata.resource_version
+        core.create_namespaced_config_map(
+            "default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="after"), data={"k": "v"})
+        )
+        core.delete_namespaced_config_map("before", "default")
+        last = int(core.read_namespace("default").metadata.resource_version)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+
+    second, restarted = _serve(command)
+    try:
+        assert {c["name"] for c in restarted["clusters"]} == {"keep", "extra"}
+        again = next(c for c in restarted["clusters"] if c["name"] == "keep")
+        assert (again["server"], again["token"], again["ca_data"]) == (info["server"], info["token"], info["ca_data"])
+        kept_extra = ControlClient(restarted["control_url"]).get_cluster("extra")
+        assert (kept_extra.server, kept_extra.token) == (extra.server, extra.token)
+
+        core = _core(info["kubeconfig_path"])
+        names = [c.metadata.name for c in core.list_namespaced_config_map("default").items]
+        assert "after" in names and "before" not in names
+        assert core.read_namespaced_config_map("after", "default").data == {"k": "v"}
+        # The watch a client had open resumes from the last version it saw: nothing lost or repeated.
+        events = [
+            (event["type"], event["object"].metadata.name)
+            for event in watch.Watch().stream(
+                core.list_namespaced_config_map, "default", resource_version=seen, timeout_seconds=1
+            )
+        ]
+        assert events == [("ADDED", "after"), ("DELETED", "before")]
+        created = core.create_namespaced_config_map(
+            "default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="new"))
+        )
+        assert int(created.metadata.resource_version) > last
     finally:
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=30) == 0

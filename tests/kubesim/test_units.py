@@ -1,12 +1,16 @@
 """Unit tests of the emulator's pure building blocks: selector parsing, patch algorithms, field
-sets, and the store's collapsed watch history."""
+sets, the store's collapsed watch history and its journal."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from threeport_kubesim.errors import ApiError
 from threeport_kubesim.fieldmanager import flatten, from_fields_v1, to_fields_v1
+from threeport_kubesim.journal import ClusterJournal, replay
 from threeport_kubesim.patching import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from threeport_kubesim.resources import ResourceRegistry
 from threeport_kubesim.selectors import parse_label_selector, selector_from_label_selector_object
@@ -135,3 +139,36 @@ def test_store_history_collapses_to_latest_versions() -> None:
     for index in range(12):
         store.write(key, {"metadata": {"name": f"n{index}", "namespace": "n"}}, None)
     assert store.oldest_resumable_rv > since
+
+
+def _config_map(name: str, value: str) -> dict[str, Any]:
+    metadata = {"name": name, "namespace": "ns"}
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": {"k": value}}
+
+
+def test_journal_replays_changes_compacts_and_drops_a_torn_last_line(tmp_path: Path) -> None:
+    config_maps = ("", "configmaps")
+    store = ObjectStore()
+    journal = ClusterJournal(tmp_path, store)
+    store.journal = journal
+    first = _config_map("a", "1")
+    store.write(config_maps, first, None)
+    store.write(config_maps, _config_map("gone", "x"), None)
+    journal.compact()
+    compacted_at = store.rv
+    store.write(config_maps, _config_map("a", "2"), first)
+    gone = store.get_object(config_maps, "ns", "gone")
+    assert gone is not None
+    store.remove(config_maps, gone)
+    journal.close()
+    with (tmp_path / "journal").open("ab") as torn:
+        torn.write(b'{"rv":99,"type":"ADDED","gr":"/configmaps","object":{"meta')
+
+    state = replay(tmp_path)
+    assert state.rv == store.rv and state.resumable_from == compacted_at
+    assert {key: obj["data"] for key, obj in state.objects[config_maps].items()} == {("ns", "a"): {"k": "2"}}
+    assert [(entry.rv, entry.event_type, entry.key) for entry in state.history] == [
+        (compacted_at + 1, "MODIFIED", ("ns", "a")),
+        (compacted_at + 2, "DELETED", ("ns", "gone")),
+    ]
+    assert (tmp_path / "journal").read_bytes().endswith(b"\n")

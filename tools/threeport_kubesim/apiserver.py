@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from threeport_kubesim import errors
+from threeport_kubesim import errors, schemas
 from threeport_kubesim.defaults import apply_defaults
 from threeport_kubesim.errors import ApiError
 from threeport_kubesim.fieldmanager import record_update, server_side_apply
@@ -52,6 +52,10 @@ class WriteOptions:
     # Simulated controllers skip managedFields bookkeeping: it is costly at scale and no client
     # contends for the status fields they write.
     track_fields: bool = True
+    # fieldValidation: Strict refuses unknown fields (400), Warn and Ignore drop them.
+    field_validation: str = schemas.WARN
+    # What the request's answer carries in `Warning` headers (unknown fields dropped under Warn).
+    warnings: list[str] = field(default_factory=list)
 
 
 class IpAllocator:
@@ -76,6 +80,22 @@ class IpAllocator:
         n = self.next_lb_ip
         self.next_lb_ip += 1
         return f"172.18.{200 + n // 250}.{n % 250 + 1}"
+
+    def skip_used(self, services: list[dict[str, Any]]) -> None:
+        """After a restore, hand out only addresses and ports the restored Services do not hold."""
+        for service in services:
+            spec = service.get("spec") or {}
+            ip = str(spec.get("clusterIP") or "").split(".")
+            if len(ip) == 4 and ip[:2] == ["10", "96"] and ip[2].isdigit() and ip[3].isdigit():
+                self.next_cluster_ip = max(self.next_cluster_ip, int(ip[2]) * 250 + int(ip[3]))
+            for port in spec.get("ports") or []:
+                node_port = port.get("nodePort") if isinstance(port, dict) else None
+                if isinstance(node_port, int) and node_port >= self.next_node_port:
+                    self.next_node_port = 30000 + (node_port - 29999) % 2768
+            for ingress in ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
+                lb = str(ingress.get("ip") or "").split(".")
+                if len(lb) == 4 and lb[:2] == ["172", "18"] and lb[2].isdigit() and lb[3].isdigit():
+                    self.next_lb_ip = max(self.next_lb_ip, (int(lb[2]) - 200) * 250 + int(lb[3]))
 
 
 def _strip_volatile(obj: dict[str, Any]) -> dict[str, Any]:
@@ -191,7 +211,7 @@ class ApiServer:
             obj.pop("status", None)
         self._prepare_job(rtype, obj)
         apply_defaults(rtype, obj)
-        validate(rtype, obj)
+        validate(rtype, obj, self._admit(rtype, obj, options))
         self._check_namespace(rtype, namespace)
         name = metadata["name"]
         if self.store.get(rtype.key, namespace if rtype.namespaced else "", name) is not None:
@@ -204,6 +224,17 @@ class ApiServer:
             return obj
         self.store.write(rtype.key, obj, None)
         return obj
+
+    def _admit(
+        self, rtype: ResourceType, obj: dict[str, Any], options: WriteOptions, old: dict[str, Any] | None = None
+    ) -> list[tuple[str, str, str]]:
+        """The schema check of a client write (simulated controllers write what they built, and
+        custom resources have no published schema): raises decoding errors, returns 422 causes."""
+        if not options.track_fields or rtype.custom:
+            return []
+        admission = schemas.admit(obj, options.field_validation, old)
+        options.warnings += [w for w in admission.warnings if w not in options.warnings]
+        return [(p.reason, p.field, p.message) for p in admission.invalid]
 
     def _check_kind(self, rtype: ResourceType, obj: dict[str, Any]) -> None:
         kind = obj.get("kind")
@@ -320,7 +351,7 @@ class ApiServer:
             metadata["managedFields"] = old_meta["managedFields"]
         if options.subresource != "status":
             apply_defaults(rtype, new)
-            validate(rtype, new)
+            validate(rtype, new, self._admit(rtype, new, options, old))
             validate_update(rtype, old, new)
             self._allocate_service(rtype, new, old)
         if (rtype.has_generation or rtype.custom) and _spec_part(new) != _spec_part(old):
@@ -415,6 +446,11 @@ class ApiServer:
                     "the namespace of the provided object does not match the namespace sent on the request"
                 )
             metadata["namespace"] = namespace
+        if options.track_fields and not rtype.custom:
+            # Wrong types and (under Strict) unknown fields are refused; other unknown fields are
+            # dropped before anyone owns them. A partial configuration may omit required fields:
+            # the merged object is checked in full when it is committed.
+            options.warnings += schemas.admit(applied, options.field_validation).warnings
         now = now_rfc3339()
         stored = self.store.get(rtype.key, namespace if rtype.namespaced else "", name)
         if stored is None:
@@ -476,7 +512,10 @@ class ApiServer:
         requested_rv = (scale.get("metadata") or {}).get("resourceVersion")
         new["metadata"]["resourceVersion"] = requested_rv or old["metadata"].get("resourceVersion")
         self.commit_update(
-            rtype, old, new, WriteOptions(options.manager, options.dry_run, "scale", options.track_fields)
+            rtype,
+            old,
+            new,
+            WriteOptions(options.manager, options.dry_run, "scale", options.track_fields, options.field_validation),
         )
         return self.get_scale(rtype, namespace, name) if not options.dry_run else scale
 

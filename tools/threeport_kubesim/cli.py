@@ -28,7 +28,12 @@ async def serve(args: argparse.Namespace) -> int:
         history_size=args.history_size,
         bookmark_interval=args.bookmark_interval,
     )
-    emulator = Emulator(Path(args.kubeconfig_dir), defaults, Path(args.snapshot) if args.snapshot else None)
+    emulator = Emulator(
+        Path(args.kubeconfig_dir),
+        defaults,
+        Path(args.snapshot) if args.snapshot else None,
+        Path(args.state_dir) if args.state_dir else None,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -66,7 +71,7 @@ def _as_dict(obj: Any) -> dict[str, Any]:
 def clusters_command(args: argparse.Namespace) -> int:
     client = _client(args)
     if args.action == "create":
-        _print(_as_dict(client.create_cluster(args.name, tls=args.tls or None, nodes=args.nodes, speed=args.speed)))
+        _print(_as_dict(client.create_cluster(args.name, tls=args.tls, nodes=args.nodes, speed=args.speed)))
     elif args.action == "delete":
         client.delete_cluster(args.name)
         _print({"deleted": args.name})
@@ -103,10 +108,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("--port", type=int, default=8700, help="control API port (0: pick a free one)")
     serve_parser.add_argument("--cluster", action="append", help="create this cluster at start (repeatable)")
     serve_parser.add_argument("--kubeconfig-dir", default=os.environ.get("KUBESIM_KUBECONFIG_DIR", "./kubesim"))
-    serve_parser.add_argument("--tls", action="store_true", help="serve new clusters over TLS by default")
+    serve_parser.add_argument(
+        "--tls",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="new clusters serve HTTPS with their own CA (default); --no-tls serves plain HTTP, which only "
+        "programmatic clients can use (kubectl sends no token over http, so no kubeconfig is written)",
+    )
     serve_parser.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
     serve_parser.add_argument("--nodes", type=int, default=1, help="nodes per new cluster")
-    serve_parser.add_argument("--snapshot", help="load state from this file at start, save it on shutdown")
+    persistence = serve_parser.add_mutually_exclusive_group()
+    persistence.add_argument("--snapshot", help="load state from this file at start, save it on shutdown")
+    persistence.add_argument(
+        "--state-dir",
+        help="keep every cluster in this directory, written through on each change: a restart, even after "
+        "kill -9, serves the same clusters and objects and watches resume",
+    )
     serve_parser.add_argument("--ready-file", help="also write the startup JSON line to this file")
     serve_parser.add_argument("--max-events", type=int, default=1000, help="Events kept per cluster")
     serve_parser.add_argument("--history-size", type=int, default=2000, help="watch resume window per cluster")
@@ -119,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     cluster_actions = clusters_parser.add_subparsers(dest="action", required=True)
     create = cluster_actions.add_parser("create")
     create.add_argument("name")
-    create.add_argument("--tls", action="store_true")
+    create.add_argument(
+        "--tls", action=argparse.BooleanOptionalAction, default=None, help="HTTPS (the serve default) or plain HTTP"
+    )
     create.add_argument("--nodes", type=int)
     create.add_argument("--speed", type=float)
     cluster_actions.add_parser("delete").add_argument("name")

@@ -197,12 +197,16 @@ class SimCluster:
         self.controllers.start()
         await self.server.start()
         self.options.port = self.server.port
+        if self.tls_material is None:
+            # kubectl never sends credentials over plain http, so a kubeconfig for this cluster
+            # could not work as written; programmatic clients use the server URL and token.
+            return
         self.kubeconfig_path = write_kubeconfig(
             self.kubeconfig_dir,
             self.name,
             self.server_url,
             self.token,
-            self.tls_material.ca_cert_pem if self.tls_material else None,
+            self.tls_material.ca_cert_pem,
         )
 
     async def stop(self) -> None:

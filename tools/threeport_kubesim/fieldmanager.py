@@ -20,6 +20,10 @@ from threeport_kubesim.resources import ResourceType
 
 Path = tuple[str, ...]
 _MISSING = object()
+KUBECTL_MANAGER = "kubectl"
+LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
+# Top-level parts of an object that stay even when an applier stops declaring anything in them.
+_NEVER_REMOVED = {("f:metadata",), ("f:spec",), ("f:status",)}
 
 # Identity and bookkeeping fields are never owned by anyone.
 _UNOWNED_METADATA = {
@@ -172,6 +176,22 @@ def _entry_for(
     return entry
 
 
+def _requested_entries(old: dict[str, Any] | None, new: dict[str, Any], subresource: str) -> list[ManagerEntry]:
+    """The ownership an update starts from: what the request itself sets in
+    metadata.managedFields (how kubectl migrates client-side-apply ownership to server-side apply,
+    with a JSON patch), `[]` to reset it, or the live object's when the request leaves it out,
+    sends nothing decodable, or writes a subresource (which may not change ownership)."""
+    if subresource or old is None:
+        return read_entries(old)
+    requested = (new.get("metadata") or {}).get("managedFields")
+    if requested == []:
+        return []
+    entries = read_entries(new)
+    if not any(entry.fields for entry in entries):
+        return read_entries(old)
+    return entries
+
+
 def record_update(
     rtype: ResourceType,
     old: dict[str, Any] | None,
@@ -185,7 +205,7 @@ def record_update(
     old_flat = flatten(rtype, old, subresource) if old is not None else {}
     changed = {p for p, v in new_flat.items() if old_flat.get(p, _MISSING) != v}
     removed = set(old_flat) - set(new_flat)
-    entries = read_entries(old)
+    entries = _requested_entries(old, new, subresource)
     if changed:
         for entry in entries:
             entry.fields -= changed
@@ -233,24 +253,103 @@ def server_side_apply(
                 continue
             if live_flat.get(path, _MISSING) != applied_flat[path]:
                 conflicts.append((path, entry))
+    if conflicts and not force and manager == KUBECTL_MANAGER and live is not None:
+        conflicts = _not_allowed_by_last_applied(rtype, live, live_flat, conflicts)
+        force = not conflicts
     if conflicts and not force:
         raise _conflict_error(rtype, applied, conflicts)
     for path, entry in conflicts:
         entry.fields.discard(path)
     result: dict[str, Any] = clone(live) if live is not None else {}
     others = [e for e in entries if e is not mine]
-    for path in sorted(mine.fields - applied_flat.keys(), key=len, reverse=True):
-        prefix = path[:-1] if path[-1] == "." else path
-        if any(p[: len(prefix)] == prefix for e in others for p in e.fields):
-            continue
-        _remove_path(rtype, result, path)
+    _remove_released(rtype, result, mine.fields - applied_flat.keys(), set(applied_flat), others)
     result = _merge_applied(rtype, result, _applicable(rtype, applied, subresource), ())
     mine.fields = set(applied_flat)
     result_paths = set(flatten(rtype, result, subresource))
     for entry in entries:
         entry.fields &= result_paths
+    if manager == KUBECTL_MANAGER and subresource == "":
+        _sync_last_applied(result, applied)
     write_entries(result, entries)
     return result
+
+
+def _owned_beneath(prefix: Path, paths: set[Path]) -> bool:
+    return any(p[: len(prefix)] == prefix for p in paths)
+
+
+def _remove_released(
+    rtype: ResourceType, result: dict[str, Any], released: set[Path], applied: set[Path], others: list[ManagerEntry]
+) -> None:
+    """Remove what the applier stopped declaring and nobody else owns, as structured-merge-diff
+    does: a field goes as a whole (a probe, not just its leaves, leaving `httpGet: {}` behind),
+    together with everything beneath it nobody owns (server defaults included), unless the applier
+    still declares or another manager owns something beneath it."""
+    owned_by_others = {p for e in others for p in e.fields}
+    fields: set[Path] = set()
+    for path in released:
+        prefix = path[:-1] if path[-1] == "." else path
+        if _owned_beneath(prefix, owned_by_others):
+            continue
+        fields.add(path)
+        # Every enclosing field the applier declared through this leaf is released with it.
+        for depth in range(len(prefix) - 1, 0, -1):
+            ancestor = prefix[:depth]
+            if not ancestor[-1].startswith("f:") or ancestor in _NEVER_REMOVED:
+                continue
+            if _owned_beneath(ancestor, applied) or _owned_beneath(ancestor, owned_by_others):
+                break
+            fields.add(ancestor)
+    for path in sorted(fields, key=len, reverse=True):
+        # Metadata maps also hold keys the simulated controllers write without recording
+        # ownership (revision annotations): they go only once empty.
+        if path[0] == "f:metadata" and path not in released and _value_at(result, path) not in ({}, None):
+            continue
+        _remove_path(rtype, result, path)
+
+
+def _value_at(obj: dict[str, Any], path: Path) -> Any:
+    node: Any = obj
+    for element in path:
+        if not element.startswith("f:") or not isinstance(node, dict):
+            return None
+        node = node.get(element[2:])
+    return node
+
+
+def _not_allowed_by_last_applied(
+    rtype: ResourceType, live: dict[str, Any], live_flat: dict[Path, Any], conflicts: list[tuple[Path, ManagerEntry]]
+) -> list[tuple[Path, ManagerEntry]]:
+    """kube-apiserver's last-applied manager: `kubectl apply --server-side` takes over, without
+    conflicts, the fields a client-side `kubectl apply` set and nobody changed since (their live
+    value still equals the one in the last-applied-configuration annotation)."""
+    annotation = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED_ANNOTATION)
+    try:
+        last_applied = json.loads(annotation) if annotation else None
+    except json.JSONDecodeError:
+        last_applied = None
+    if not isinstance(last_applied, dict):
+        return conflicts
+    allowed = {path for path, value in flatten(rtype, last_applied).items() if live_flat.get(path, _MISSING) == value}
+    return [(path, entry) for path, entry in conflicts if path not in allowed]
+
+
+def _sync_last_applied(result: dict[str, Any], applied: dict[str, Any]) -> None:
+    """kube-apiserver's last-applied updater: an object still carrying client-side apply's
+    annotation gets it rewritten to what `kubectl apply --server-side` applied, so a later
+    client-side apply diffs against the right configuration."""
+    annotations = (result.get("metadata") or {}).get("annotations")
+    if not isinstance(annotations, dict) or LAST_APPLIED_ANNOTATION not in annotations:
+        return
+    configuration = clone(applied)
+    metadata = configuration.get("metadata") or {}
+    own = dict(metadata.get("annotations") or {})
+    own.pop(LAST_APPLIED_ANNOTATION, None)
+    if own:
+        metadata["annotations"] = own
+    else:
+        metadata.pop("annotations", None)
+    annotations[LAST_APPLIED_ANNOTATION] = json.dumps(configuration, separators=(",", ":"), sort_keys=True)
 
 
 def _applicable(rtype: ResourceType, applied: dict[str, Any], subresource: str) -> dict[str, Any]:

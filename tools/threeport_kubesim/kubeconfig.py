@@ -1,4 +1,5 @@
-"""Writes a kubeconfig file per simulated cluster (server URL, CA data, bearer token)."""
+"""Writes a kubeconfig file per TLS cluster (server URL, CA data, bearer token): the only kind
+kubectl sends its token to."""
 
 from __future__ import annotations
 
@@ -10,10 +11,8 @@ from typing import Any
 import yaml
 
 
-def kubeconfig_document(name: str, server: str, token: str, ca_pem: str | None) -> dict[str, Any]:
-    cluster: dict[str, Any] = {"server": server}
-    if ca_pem:
-        cluster["certificate-authority-data"] = base64.b64encode(ca_pem.encode()).decode()
+def kubeconfig_document(name: str, server: str, token: str, ca_pem: str) -> dict[str, Any]:
+    cluster = {"server": server, "certificate-authority-data": base64.b64encode(ca_pem.encode()).decode()}
     user = f"{name}-admin"
     return {
         "apiVersion": "v1",
@@ -26,7 +25,7 @@ def kubeconfig_document(name: str, server: str, token: str, ca_pem: str | None) 
     }
 
 
-def write_kubeconfig(directory: Path, name: str, server: str, token: str, ca_pem: str | None) -> Path:
+def write_kubeconfig(directory: Path, name: str, server: str, token: str, ca_pem: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.kubeconfig"
     temporary = path.with_suffix(".tmp")

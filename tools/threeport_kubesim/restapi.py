@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from threeport_kubesim import errors
+from threeport_kubesim import errors, schemas
 from threeport_kubesim.apiserver import RETURNS_DELETED_OBJECT, ApiServer, WriteOptions
 from threeport_kubesim.errors import ApiError
 from threeport_kubesim.httpserver import Request, Response, StreamResponse
@@ -132,7 +132,7 @@ class RestApi:
         if method == "PUT":
             options = self._write_options(request, target.subresource)
             obj = self.api.update(rtype, namespace, name, self._body(request), options)
-            return self._object_response(request, rtype, 200, obj)
+            return _warned(self._object_response(request, rtype, 200, obj), options)
         if method == "PATCH":
             options = self._write_options(request, target.subresource)
             if request.header("content-type").startswith("application/apply-patch") and not request.param(
@@ -143,7 +143,7 @@ class RestApi:
             obj, created = self.api.patch(
                 rtype, namespace, name, request.header("content-type", JSON), request.body, options, force
             )
-            return self._object_response(request, rtype, 201 if created else 200, obj)
+            return _warned(self._object_response(request, rtype, 201 if created else 200, obj), options)
         if method == "DELETE":
             return self._delete(request, target, name)
         raise errors.method_not_allowed()
@@ -164,7 +164,15 @@ class RestApi:
     def _write_options(self, request: Request, subresource: str) -> WriteOptions:
         manager = request.param("fieldManager") or request.header("user-agent", "unknown").split("/")[0]
         dry_run = bool(request.query.get("dryRun"))
-        return WriteOptions(manager=manager[:128], dry_run=dry_run, subresource=subresource)
+        field_validation = request.param("fieldValidation") or schemas.WARN
+        if field_validation not in schemas.FIELD_VALIDATION:
+            raise errors.bad_request(
+                f"fieldValidation parameter unsupported: {field_validation!r} "
+                f"(supported: {', '.join(schemas.FIELD_VALIDATION)})"
+            )
+        return WriteOptions(
+            manager=manager[:128], dry_run=dry_run, subresource=subresource, field_validation=field_validation
+        )
 
     def _object_response(self, request: Request, rtype: ResourceType, status: int, obj: dict[str, Any]) -> Response:
         if wants_table(request.header("accept")):
@@ -177,7 +185,7 @@ class RestApi:
             raise errors.method_not_allowed("POST requires a namespace for namespaced resources")
         options = self._write_options(request, "")
         obj = self.api.create(rtype, target.namespace or "", self._body(request), options)
-        return Response(201, dumps(obj))
+        return _warned(Response(201, dumps(obj)), options)
 
     def _delete(self, request: Request, target: Target, name: str) -> Response:
         rtype = target.rtype
@@ -435,3 +443,13 @@ class RestApi:
 
 async def _single(line: bytes) -> AsyncIterator[bytes]:
     yield line
+
+
+def _warned(response: Response, options: WriteOptions) -> Response:
+    """Add the request's warnings as kube-apiserver does (`Warning: 299 - "<text>"`, which
+    kubectl prints as `Warning: <text>`)."""
+    if options.warnings:
+        response.headers["Warning"] = ", ".join(
+            '299 - "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"' for text in options.warnings
+        )
+    return response

@@ -14,7 +14,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from threeport_kubesim.selectors import FieldMatcher, LabelSelector
 
@@ -30,6 +30,8 @@ def dumps(obj: dict[str, Any]) -> bytes:
 # 2-3x, which is what lets 100 clusters x 100 Deployments fit the memory budget.
 COMPRESS_ABOVE = 512
 _JSON_OPEN_BRACE = 0x7B
+# The change-log event of a resource type whose objects all went at once (its CRD was deleted).
+DROPPED = "DROPPED"
 
 
 def pack(raw: bytes) -> bytes:
@@ -108,6 +110,12 @@ def event_line(event_type: str, raw: bytes) -> bytes:
 Listener = Callable[[GroupResource, str, dict[str, Any], dict[str, Any] | None], None]
 
 
+class ChangeLog(Protocol):
+    """Where every stored change is also written before anyone is told of it (see journal.py)."""
+
+    def record(self, rv: int, event_type: str, group_resource: GroupResource, raw: bytes) -> None: ...
+
+
 class ObjectStore:
     def __init__(self, history_size: int = 2000) -> None:
         self.rv = 1
@@ -115,6 +123,9 @@ class ObjectStore:
         self.history: deque[HistoryEntry] = deque(maxlen=history_size)
         self.watchers: dict[GroupResource, list[Watcher]] = {}
         self.listeners: list[Listener] = []
+        self.journal: ChangeLog | None = None
+        # Changes before this version are not in the history (the store was restored from disk).
+        self.resumable_from = 0
 
     def next_rv(self) -> int:
         self.rv += 1
@@ -124,8 +135,8 @@ class ObjectStore:
     def oldest_resumable_rv(self) -> int:
         """Watches from an RV older than this have missed events that fell out of the window."""
         if self.history.maxlen is not None and len(self.history) == self.history.maxlen:
-            return self.history[0].rv
-        return 0
+            return max(self.history[0].rv, self.resumable_from)
+        return self.resumable_from
 
     def get(self, group_resource: GroupResource, namespace: str, name: str) -> StoredObject | None:
         return self.buckets.get(group_resource, {}).get((namespace, name))
@@ -160,6 +171,8 @@ class ObjectStore:
         stored = StoredObject(pack(raw), rv, labels)
         self.buckets.setdefault(group_resource, {})[key] = stored
         event_type = "ADDED" if old is None else "MODIFIED"
+        if self.journal is not None:
+            self.journal.record(rv, event_type, group_resource, raw)
         self.history.append(HistoryEntry(rv, event_type, group_resource, key, None))
         self._dispatch(group_resource, event_type, obj, labels, old, raw)
         for listener in self.listeners:
@@ -174,6 +187,8 @@ class ObjectStore:
             return
         metadata["resourceVersion"] = str(self.next_rv())
         raw = dumps(obj)
+        if self.journal is not None:
+            self.journal.record(self.rv, "DELETED", group_resource, raw)
         self.history.append(HistoryEntry(self.rv, "DELETED", group_resource, key, pack(raw)))
         self._dispatch(group_resource, "DELETED", obj, metadata.get("labels"), obj, raw)
         for listener in self.listeners:
@@ -183,7 +198,8 @@ class ObjectStore:
         for watcher in self.watchers.pop(group_resource, []):
             watcher.closed = True
             watcher.wakeup.set()
-        self.buckets.pop(group_resource, None)
+        if self.buckets.pop(group_resource, None) is not None and self.journal is not None:
+            self.journal.record(self.rv, DROPPED, group_resource, b"null")
 
     def _dispatch(
         self,

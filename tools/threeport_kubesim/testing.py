@@ -54,7 +54,7 @@ class EmulatorHandle:
 def run_emulator(
     clusters: Sequence[str] = ("sim",),
     *,
-    tls: bool = False,
+    tls: bool = True,
     speed: float = 50.0,
     nodes: int = 1,
     kubeconfig_dir: Path | None = None,
@@ -142,8 +142,7 @@ def _subprocess(clusters: Sequence[str], defaults: ClusterDefaults, kubeconfig_d
         "--history-size",
         str(defaults.history_size),
     ]
-    if defaults.tls:
-        command.append("--tls")
+    command.append("--tls" if defaults.tls else "--no-tls")
     for name in clusters:
         command += ["--cluster", name]
     env = dict(os.environ)

@@ -1,8 +1,10 @@
-"""Admission-time validation: object names and the required fields kube-apiserver insists on."""
+"""Admission-time validation beyond the schema (schemas.py checks structure): object names,
+label values, unique container names, images, selectors matching templates, immutable fields."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from threeport_kubesim.errors import ApiError, invalid
@@ -46,20 +48,20 @@ def name_problem(kind: str, name: str) -> str | None:
 
 
 def _containers(spec: Any, prefix: str, causes: list[Cause]) -> None:
+    """What the schema cannot say about containers: unique names and an image (the schema
+    reports a missing `containers` or `name`)."""
     containers = (spec or {}).get("containers") if isinstance(spec, dict) else None
-    if not containers:
-        causes.append(("FieldValueRequired", f"{prefix}.containers", "Required value"))
+    if not isinstance(containers, list):
         return
     seen: set[str] = set()
     for index, container in enumerate(containers):
         where = f"{prefix}.containers[{index}]"
         if not isinstance(container, dict):
-            causes.append(("FieldValueInvalid", where, "must be an object"))
             continue
         name = container.get("name")
         if not name:
-            causes.append(("FieldValueRequired", f"{where}.name", "Required value"))
-        elif name in seen:
+            continue
+        if name in seen:
             causes.append(("FieldValueDuplicate", f"{where}.name", f'Duplicate value: "{name}"'))
         else:
             seen.add(name)
@@ -71,13 +73,10 @@ def _workload(obj: dict[str, Any], causes: list[Cause], needs_selector: bool = T
     spec = obj.get("spec") or {}
     template = spec.get("template")
     if not isinstance(template, dict):
-        causes.append(("FieldValueRequired", "spec.template", "Required value"))
-        return
+        return  # the schema reports it
     if needs_selector:
         selector = spec.get("selector")
-        if not selector:
-            causes.append(("FieldValueRequired", "spec.selector", "Required value"))
-        else:
+        if isinstance(selector, dict):
             labels = (template.get("metadata") or {}).get("labels") or {}
             matcher = selector_from_label_selector_object(selector)
             if matcher.empty:
@@ -114,35 +113,14 @@ def _required_fields(rtype: ResourceType, obj: dict[str, Any]) -> list[Cause]:
                     f'Unsupported value: "{policy or "Always"}": supported values: "OnFailure", "Never"',
                 )
             )
-    elif kind == "CronJob":
-        if not spec.get("schedule"):
-            causes.append(("FieldValueRequired", "spec.schedule", "Required value"))
-        if not spec.get("jobTemplate"):
-            causes.append(("FieldValueRequired", "spec.jobTemplate", "Required value"))
     elif kind == "Service":
         service_type = spec.get("type", "ClusterIP")
         if service_type != "ExternalName" and spec.get("clusterIP") != "None" and not spec.get("ports"):
             causes.append(("FieldValueRequired", "spec.ports", "Required value"))
-        for index, port in enumerate(spec.get("ports") or []):
-            if not isinstance(port, dict) or not isinstance(port.get("port"), int):
-                causes.append(("FieldValueRequired", f"spec.ports[{index}].port", "Required value"))
-    elif kind in ("RoleBinding", "ClusterRoleBinding"):
-        if not obj.get("roleRef"):
-            causes.append(("FieldValueRequired", "roleRef", "Required value"))
     elif kind == "CustomResourceDefinition":
         names = spec.get("names") or {}
-        for field_name, value in (
-            ("spec.group", spec.get("group")),
-            ("spec.names.plural", names.get("plural")),
-            ("spec.names.kind", names.get("kind")),
-            ("spec.scope", spec.get("scope")),
-        ):
-            if not value:
-                causes.append(("FieldValueRequired", field_name, "Required value"))
         versions = spec.get("versions") or []
-        if not versions:
-            causes.append(("FieldValueRequired", "spec.versions", "Required value"))
-        elif sum(1 for v in versions if isinstance(v, dict) and v.get("storage")) != 1:
+        if versions and sum(1 for v in versions if isinstance(v, dict) and v.get("storage")) != 1:
             causes.append(("FieldValueInvalid", "spec.versions", "must have exactly one version marked as storage"))
         expected = f"{names.get('plural')}.{spec.get('group')}"
         if names.get("plural") and spec.get("group") and obj["metadata"].get("name") != expected:
@@ -150,11 +128,12 @@ def _required_fields(rtype: ResourceType, obj: dict[str, Any]) -> list[Cause]:
     return causes
 
 
-def validate(rtype: ResourceType, obj: dict[str, Any]) -> None:
-    """Raise 422 Invalid if the object's name or required fields are unacceptable."""
+def validate(rtype: ResourceType, obj: dict[str, Any], schema_causes: Iterable[Cause] = ()) -> None:
+    """Raise 422 Invalid with every cause: those the schema check found (schemas.py) and the
+    rules no schema expresses (names, unique container names, selectors matching templates)."""
     metadata = obj.get("metadata") or {}
     name = metadata.get("name", "")
-    causes: list[Cause] = []
+    causes: list[Cause] = list(schema_causes)
     if not name:
         causes.append(("FieldValueRequired", "metadata.name", "name or generateName is required"))
     else:
@@ -165,6 +144,7 @@ def validate(rtype: ResourceType, obj: dict[str, Any]) -> None:
         if not isinstance(value, str) or len(value) > 63:
             causes.append(("FieldValueInvalid", f"metadata.labels[{key}]", "must be a string of at most 63 characters"))
     causes.extend(_required_fields(rtype, obj))
+    causes = list(dict.fromkeys(causes))
     if causes:
         raise invalid(rtype.kind, rtype.group, name, causes)
 

@@ -7,6 +7,7 @@ it had, so clients' URLs stay valid across restarts.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -159,7 +160,7 @@ class LocalControlPlane:
         folder.mkdir(exist_ok=True, mode=0o700)
         command = [
             sys.executable, "-m", "threeport_kubesim", "serve", "--port", str(port),
-            "--kubeconfig-dir", str(folder / "kubeconfigs"), "--snapshot", str(folder / "snapshot.json"),
+            "--kubeconfig-dir", str(folder / "kubeconfigs"), "--state-dir", str(folder / "state"),
         ]
         log = self.state.log(KUBESIM)
         self.progress(f"{KUBESIM}: starting the Kubernetes API emulator on 127.0.0.1:{port}")
@@ -179,13 +180,42 @@ class LocalControlPlane:
         name = f"clusters/{SIM_CLUSTER}"
         with Client(context.server, token=context.token) as client:
             try:
-                client.cluster.get_cluster(name=name)
+                cluster = client.cluster.get_cluster(name=name)
             except NotFoundError:
                 self.progress(f"cluster {SIM_CLUSTER}: registering a sim cluster")
                 spec = cluster_pb2.ClusterSpec(provider="sim", location=SIM_LOCATION)
                 client.cluster.create_cluster(cluster_id=SIM_CLUSTER, cluster=cluster_pb2.Cluster(spec=spec))
+            else:
+                self._rebuild_if_lost(record, client, cluster)
             client.wait_ready(name, timeout=START_TIMEOUT)
         self.progress(f"cluster {SIM_CLUSTER}: ready")
+
+    def _rebuild_if_lost(self, record: StateRecord, client: Client, cluster: cluster_pb2.Cluster) -> None:
+        """A registered sim cluster the emulator no longer has (its state was removed, or it
+        predates the emulator's state directory) is provisioned again: the cluster-manager
+        re-creates what its provider lost when it next looks, which a restart makes now. Done
+        once the cluster points at the rebuilt one."""
+        kubesim = record.find(KUBESIM)
+        provider, _, sim_name = cluster.status.infrastructure.partition("/")
+        if kubesim is None or provider != "sim" or not sim_name:
+            return
+        cluster_url = f"{kubesim.url}/clusters/{sim_name}"
+        if http_ok(cluster_url):
+            return
+        self.progress(f"cluster {SIM_CLUSTER}: the emulator lost {sim_name}; rebuilding it")
+        self._ensure_service(record, "threeport_cluster_manager", restart=True)
+
+        def rebuilt() -> bool:
+            try:
+                with urllib.request.urlopen(cluster_url, timeout=2) as response:
+                    server = json.loads(response.read())["server"]
+            except OSError:
+                return False
+            return bool(client.cluster.get_cluster(name=cluster.name).status.endpoint == server)
+
+        if not processes.wait_until(rebuilt, START_TIMEOUT):
+            raise datastores.DatastoreError(
+                f"cluster {SIM_CLUSTER} was not rebuilt in the emulator; see {self.state.log('cluster-manager')}")
 
     def _service_env(self, record: StateRecord, name: str) -> dict[str, str]:
         postgres, redis_process = record.find("postgres"), record.find("redis")

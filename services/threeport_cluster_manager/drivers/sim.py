@@ -9,6 +9,7 @@ cluster an interrupted one made (409 → GET) instead of making a duplicate.
 from __future__ import annotations
 
 import base64
+import contextlib
 from typing import Any
 
 import aiohttp
@@ -63,6 +64,13 @@ class SimDriver:
         raise DriverError(f"the emulator refused to delete cluster {name}: HTTP {status} {_error(body)}")
 
     async def connect(self, cluster: cluster_pb2.Cluster) -> Connection | None:
+        # An emulator restarted without its state no longer has the cluster: answering None
+        # makes the reconciler provision it again instead of probing a cluster that is gone.
+        # An emulator that does not answer at all is left to the probe (Unreachable).
+        with contextlib.suppress(DriverError):
+            status, _ = await self._call("GET", f"/clusters/{provider_name(cluster)}")
+            if status == 404:
+                return None
         return await self._credentials.get(cluster.name, cluster.uid)
 
 
