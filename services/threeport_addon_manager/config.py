@@ -21,6 +21,8 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 class AddonManagerConfig:
     # Address (host:port) of the cluster-manager, which hands out cluster credentials.
     clusters_backend: str = ""
+    # Address of the registry, whose unscoped AddonProfiles configure installations; '' = none.
+    registry_backend: str = ""
     # How long an unused managed installation stays installed (an AddonProfile may override it).
     uninstall_grace: float = 600.0
     # How often an installation that is not healthy yet is looked at again.
@@ -34,6 +36,7 @@ class AddonManagerConfig:
             raise ConfigError(f"{PREFIX}BACKEND_CLUSTERS must be set: the addon-manager reaches clusters through it")
         return cls(
             clusters_backend=clusters,
+            registry_backend=env.get(PREFIX + "BACKEND_REGISTRY", ""),
             uninstall_grace=parse_duration(env, "ADDONS_UNINSTALL_GRACE", cls.uninstall_grace),
             health_poll=parse_duration(env, "ADDONS_HEALTH_POLL", cls.health_poll, allow_zero=False),
         )

@@ -25,6 +25,7 @@ from threeport_addon_manager.config import AddonManagerConfig
 from threeport_addon_manager.installers.charts import ChartCache
 from threeport_addon_manager.reconcilers.claim import ClaimReconciler
 from threeport_addon_manager.reconcilers.installation import InstallationReconciler
+from threeport_addon_manager.reconcilers.profiles import ProfileSource
 from threeport_addon_manager.store.repositories import addons_of, claims_of, installations_of
 from threeport_addon_manager.store.tables import SCHEMA
 from threeport_runtime.errors import NotFound
@@ -82,10 +83,12 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         ChartCache(),
         runtime.event_recorder("installation"),
         config,
+        ProfileSource(runtime.service_client(config.registry_backend) if config.registry_backend else None),
     )
     claim_reconciler = ClaimReconciler(claims, addons, installations, runtime.event_recorder("claim"))
     installation_controller = runtime.controller(
-        watches.installation_controller(installations, addons, installation_reconciler), installation_reconciler
+        watches.installation_controller(installations, addons, installation_reconciler, runtime.settings.stream_prefix),
+        installation_reconciler,
     )
     runtime.controller(watches.claim_controller(claims, installations, claim_reconciler), claim_reconciler)
     claim_reconciler.enqueue_installation = installation_controller.enqueue

@@ -3,14 +3,17 @@
 - ``addons.claim`` reconciles AddonClaims and watches installations: an installation's readiness
   and outputs are its claims' (``ClaimReconciler.claims_of_installation``).
 - ``addons.installation`` reconciles AddonInstallations and watches the catalog: a changed Addon
-  (new version, new defaults) rolls every installation of it (``installations_of_addon``).
+  (new version, new defaults) rolls every installation of it (``installations_of_addon``), and
+  follows the registry's AddonProfiles, which give installations values, version and grace.
 """
 
 from __future__ import annotations
 
 from threeport_addon_manager.reconcilers.claim import ClaimReconciler
 from threeport_addon_manager.reconcilers.installation import InstallationReconciler
+from threeport_addon_manager.reconcilers.profiles import PROFILE_RESOURCE
 from threeport_addon_manager.store.repositories import Addons, Claims, Installations
+from threeport_runtime.bus.streams import resource_stream
 from threeport_runtime.reconcile.controller import Watch
 from threeport_runtime.reconcile.spec import ControllerSpec, For
 
@@ -24,10 +27,13 @@ def claim_controller(claims: Claims, installations: Installations, reconciler: C
 
 
 def installation_controller(
-    installations: Installations, addons: Addons, reconciler: InstallationReconciler
+    installations: Installations, addons: Addons, reconciler: InstallationReconciler, prefix: str
 ) -> ControllerSpec:
     return ControllerSpec(
         "addons.installation",
         for_=For.resource(installations),
-        watches=[Watch(addons.stream, keys=reconciler.installations_of_addon)],
+        watches=[
+            Watch(addons.stream, keys=reconciler.installations_of_addon),
+            Watch(resource_stream(prefix, PROFILE_RESOURCE), keys=reconciler.every_installation),
+        ],
     )

@@ -86,7 +86,8 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     environment_methods = StandardMethods(environments, redis, validate=validators.check_environment)
     profile_methods = StandardMethods(cluster_profiles, redis, validate=validators.check_cluster_profile)
     class_methods = StandardMethods(service_classes, redis, validate=validators.check_service_class)
-    addon_methods = StandardMethods(addon_profiles, redis, validate=validators.check_addon_profile)
+    addon_methods = StandardMethods(
+        addon_profiles, redis, validate=validators.addon_profile_checker(addon_types.provided))
     build_methods = StandardMethods(builds, redis)
 
     registrations: list[tuple[str, Callable[[Any, Any], None], Any]] = [

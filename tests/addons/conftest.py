@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from google.protobuf import json_format
 
+from tests.addons.charts import chart_repository  # noqa: F401 - a fixture
 from tests.delivery.conftest import Kube, client, condition, emulator, is_ready  # noqa: F401 - shared test world
 from threeport.addons.v1alpha1 import addon_claim_pb2, addon_pb2
 from threeport.sdk import AsyncClient
@@ -109,18 +110,30 @@ class Stack:
 
 
 @pytest.fixture
+def registry_backend() -> str:
+    """Where the addon-manager finds the registry (its AddonProfiles); none unless a test module
+    overrides this fixture with a running registry."""
+    return ""
+
+
+@pytest.fixture
 async def stack(
     database_url: str,  # noqa: F811
     stream_prefix: str,  # noqa: F811
     redis_client: object,  # noqa: F811
     emulator: EmulatorHandle,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
+    registry_backend: str,
 ) -> AsyncIterator[Stack]:
     for definition in (CLUSTERS, ADDONS):
         await asyncio.to_thread(upgrade, definition.migrations_dir, database_url)
     monkeypatch.setenv("THREEPORT_KUBESIM_URL", emulator.control_url)
     monkeypatch.setenv("THREEPORT_CLUSTER_PROBE_INTERVAL_SECONDS", "0.5")
     monkeypatch.delenv("THREEPORT_BACKEND_INFRA", raising=False)
+    if registry_backend:
+        monkeypatch.setenv("THREEPORT_BACKEND_REGISTRY", registry_backend)
+    else:
+        monkeypatch.delenv("THREEPORT_BACKEND_REGISTRY", raising=False)
     clusters = await start_test_service(
         CLUSTERS,
         make_settings("cluster_manager", database_url, stream_prefix, encryption_keys=make_encryption_keys("k1")),

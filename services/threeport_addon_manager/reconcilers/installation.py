@@ -32,6 +32,7 @@ from threeport_addon_manager.domain.installations import (
 from threeport_addon_manager.installers.charts import ChartCache, ChartError
 from threeport_addon_manager.installers.render import render
 from threeport_addon_manager.reconcilers.lookup import installation_of, list_all
+from threeport_addon_manager.reconcilers.profiles import AddonProfile, ProfileSource
 from threeport_addon_manager.store.repositories import Addons, Claims, Installations
 from threeport_runtime.conditions import READY, find_condition, is_ready
 from threeport_runtime.errors import AlreadyExists, NotFound
@@ -70,6 +71,7 @@ class InstallationReconciler:
         charts: ChartCache,
         events: EventRecorder,
         config: AddonManagerConfig,
+        profiles: ProfileSource,
     ):
         self._installations = installations
         self._addons = addons
@@ -78,6 +80,7 @@ class InstallationReconciler:
         self._charts = charts
         self._events = events
         self._config = config
+        self._profiles = profiles
         self.enqueue: Enqueue = lambda _name: None
 
     async def __call__(self, name: str) -> Result | None:
@@ -91,35 +94,33 @@ class InstallationReconciler:
         if not await self._installations.add_finalizer(name, INSTALLATION_FINALIZER):
             return None
         users = await self._users(installation)
+        profile = await self._profiles.for_addon(installation.spec.addon)
+        grace = self._grace(profile)
         unused_for = self._unused_for(installation, users)
-        if installation.spec.managed and not users and unused_for >= self._config.uninstall_grace:
-            await self._record(
-                installation,
-                NORMAL,
-                "Unused",
-                f"no claim has used it for {self._config.uninstall_grace:g}s: uninstalling",
-            )
+        if installation.spec.managed and not users and unused_for >= grace:
+            await self._record(installation, NORMAL, "Unused", f"nothing has used it for {grace:g}s: uninstalling")
             await self._installations.delete(name, allow_missing=True)
             return None
         try:
-            result = await self._converge(installation, users)
+            result = await self._converge(installation, users, profile)
         except InstallationFailed as failed:
             await self._fail(installation, users, failed)
             return None
         if installation.spec.managed and not users:
-            remaining = max(0.5, self._config.uninstall_grace - unused_for)
+            remaining = max(0.5, grace - unused_for)
             return Result(requeue_after=min(remaining, result.requeue_after or remaining))
         return result
 
-    async def _converge(self, installation: Installation, users: list[str]) -> Result:
+    async def _converge(self, installation: Installation, users: list[str], profile: AddonProfile | None) -> Result:
         addon = await self._addons.find(installation.spec.addon)
         if addon is None or addon.HasField("delete_time"):
             raise InstallationFailed("AddonNotFound", f"{installation.spec.addon} is not in the addon catalog")
-        version = version_of(addon, installation.spec.version)
+        wanted = installation.spec.version or (profile.spec.version if profile is not None else "")
+        version = version_of(addon, wanted)
         if version is None:
             raise InstallationFailed(
                 "UnknownVersion",
-                f"{addon.name} has no version {installation.spec.version!r} "
+                f"{addon.name} has no version {wanted!r} "
                 f"(versions: {', '.join(v.version for v in addon.spec.versions)})",
             )
         requires = await self._requirements(installation, addon)
@@ -134,7 +135,7 @@ class InstallationReconciler:
                 message="waiting for " + ", ".join(r[0] for r in waiting),
             )
             return Result(requeue_after=self._config.health_poll)
-        values = self._values(addon, installation)
+        values = self._values(addon, installation, profile)
         try:
             rendered = await render(
                 addon,
@@ -178,10 +179,14 @@ class InstallationReconciler:
             )
         return Result(requeue_after=self._config.health_poll) if unhealthy else Result()
 
-    def _values(self, addon: addon_pb2.Addon, installation: Installation) -> dict[str, Any]:
-        values = merge(
-            json_format.MessageToDict(addon.spec.default_values), json_format.MessageToDict(installation.spec.values)
-        )
+    def _values(
+        self, addon: addon_pb2.Addon, installation: Installation, profile: AddonProfile | None
+    ) -> dict[str, Any]:
+        """The addon's defaults, the profile's values over them, the installation's over both."""
+        values = json_format.MessageToDict(addon.spec.default_values)
+        if profile is not None:
+            values = merge(values, json_format.MessageToDict(profile.spec.values))
+        values = merge(values, json_format.MessageToDict(installation.spec.values))
         if addon.spec.HasField("values_schema"):
             schema = json_format.MessageToDict(addon.spec.values_schema)
             problems = sorted(jsonschema.Draft202012Validator(schema).iter_errors(values), key=lambda e: list(e.path))
@@ -303,6 +308,16 @@ class InstallationReconciler:
         claims = await list_all(self._claims, f'status.installation = "{installation.name}"')
         requiring = await list_all(self._installations, f'spec.cluster = "{installation.spec.cluster}"')
         return sorted([c.name for c in claims] + [i.name for i in requiring if installation.name in i.status.requires])
+
+    def _grace(self, profile: AddonProfile | None) -> float:
+        if profile is not None and profile.spec.HasField("uninstall_grace_period"):
+            return profile.spec.uninstall_grace_period.ToTimedelta().total_seconds()
+        return self._config.uninstall_grace
+
+    async def every_installation(self, event: change_event_pb2.ChangeEvent) -> list[str]:
+        """Keys for an AddonProfile change: every installation (profiles are few, and a deleted
+        one no longer says which addon it named)."""
+        return sorted(i.name for i in await list_all(self._installations))
 
     @staticmethod
     def _unused_for(installation: Installation, users: list[str]) -> float:

@@ -56,5 +56,12 @@ def check_service_class(service_class: service_class_pb2.ServiceClass) -> None:
     _raise_if_any(validate_service_class(service_class))
 
 
-def check_addon_profile(profile: addon_profile_pb2.AddonProfile) -> None:
-    _raise_if_any(validate_addon_profile(profile))
+def addon_profile_checker(
+    provided: Callable[[], ProvidedTypes],
+) -> Callable[[addon_profile_pb2.AddonProfile], None]:
+    """The AddonProfile rules; its type may also be one the addon catalog provides right now."""
+
+    def check(profile: addon_profile_pb2.AddonProfile) -> None:
+        _raise_if_any(validate_addon_profile(profile, provided=list(provided())))
+
+    return check
