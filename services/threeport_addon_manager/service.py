@@ -23,6 +23,7 @@ from threeport_addon_manager.api.validation import check_addon, check_claim, che
 from threeport_addon_manager.catalog.seeding import seed_builtin_catalog
 from threeport_addon_manager.config import AddonManagerConfig
 from threeport_addon_manager.installers.charts import ChartCache
+from threeport_addon_manager.reconcilers.addon import AddonReconciler
 from threeport_addon_manager.reconcilers.claim import ClaimReconciler
 from threeport_addon_manager.reconcilers.installation import InstallationReconciler
 from threeport_addon_manager.reconcilers.profiles import ProfileSource
@@ -85,6 +86,8 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         config,
         ProfileSource(runtime.service_client(config.registry_backend) if config.registry_backend else None),
     )
+    addon_reconciler = AddonReconciler(addons, installations)
+    runtime.controller(watches.addon_controller(addons, installations, addon_reconciler), addon_reconciler)
     claim_reconciler = ClaimReconciler(claims, addons, installations, runtime.event_recorder("claim"))
     installation_controller = runtime.controller(
         watches.installation_controller(installations, addons, installation_reconciler, runtime.settings.stream_prefix),

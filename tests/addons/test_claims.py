@@ -37,6 +37,13 @@ async def test_first_claim_installs_the_addon_and_its_requirement_once(stack: St
     installed = [e for e in await stack.events(ingress.name) if e.reason == "Installed"]
     assert len(installed) == 1
 
+    # The catalog entry is accepted and counts its installations.
+    async def counted() -> bool:
+        addon = await stack.operator.addon.get_addon(name="addons/ingress-nginx")
+        return is_ready(addon) and addon.status.installation_count == 1 and addon.status.system_default
+
+    await wait_until(counted, within=30, interval=0.2, what="ingress-nginx Ready with one installation")
+
     second = await stack.claim("rates-web", "ingress", "projects/acme/deployments/rates-prod")
     await stack.claim_when(second.name, is_ready, "the second ingress claim to be Ready")
     assert await stack.installations() == [CERT_MANAGER.format(cid), INGRESS.format(cid)]
