@@ -100,25 +100,27 @@ class ClaimReconciler:
     async def _ensure_installation(
         self, claim: addon_claim_pb2.AddonClaim, addon: addon_pb2.Addon
     ) -> addon_installation_pb2.AddonInstallation:
-        # Bound already, or an installation of the addon in the cluster (an operator's included).
+        # Bound already, or an installation of the addon in the cluster (an operator's included),
+        # or the managed one's name, which may still be taken by one being uninstalled.
+        name = installation_name(addon.name, claim.spec.cluster)
         found = await self._installations.find(claim.status.installation) if claim.status.installation else None
         found = found or await installation_of(self._installations, addon.name, claim.spec.cluster)
-        name = found.name if found is not None else installation_name(addon.name, claim.spec.cluster)
-        if found is not None and not found.HasField("delete_time"):
-            return found
-        if found is not None:
-            # Being uninstalled after its grace period: a new user needs a new one under the same
-            # name, which is free once the old one is gone; until then, wait.
-            raise TemporaryError(f"{name} is being uninstalled")
-        wanted = addon_installation_pb2.AddonInstallation(
-            spec=addon_installation_pb2.AddonInstallationSpec(
-                addon=addon.name, cluster=claim.spec.cluster, managed=True
+        found = found or await self._installations.find(name)
+        if found is None:
+            wanted = addon_installation_pb2.AddonInstallation(
+                spec=addon_installation_pb2.AddonInstallationSpec(
+                    addon=addon.name, cluster=claim.spec.cluster, managed=True
+                )
             )
-        )
-        try:
-            return await self._installations.create(wanted, name=name)
-        except AlreadyExists:
-            return await self._installations.get(name)
+            try:
+                found = await self._installations.create(wanted, name=name)
+            except AlreadyExists:
+                found = await self._installations.get(name)
+        if found.HasField("delete_time"):
+            # Being uninstalled (its grace period passed): a new user gets a new one once the
+            # old one is gone, which wakes this claim through the installation watch.
+            raise TemporaryError(f"{found.name} is being uninstalled; installing again once it is gone")
+        return found
 
     async def claims_of_installation(self, event: change_event_pb2.ChangeEvent) -> list[str]:
         """Keys for an installation change: the claims bound to it (their outputs and readiness)."""

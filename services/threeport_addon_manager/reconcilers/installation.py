@@ -366,7 +366,13 @@ class InstallationReconciler:
 
     async def _uninstall(self, installation: Installation) -> None:
         if installation.status.objects:
-            client = await self._client(installation.spec.cluster)
+            try:
+                client = await self._client(installation.spec.cluster)
+            except InstallationFailed as gone:
+                # The cluster itself is gone: there is nothing left to remove from it.
+                await self._record(installation, WARNING, gone.reason, f"{gone.message}; forgetting its objects")
+                await self._installations.remove_finalizer(installation.name, INSTALLATION_FINALIZER)
+                return
             refs = [parse_object_key(k) for k in installation.status.objects]
             for ref in sorted(refs, key=apply_rank, reverse=True):
                 try:
