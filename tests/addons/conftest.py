@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from google.protobuf import json_format
 
-from tests.addons.charts import chart_repository  # noqa: F401 - a fixture
+from tests.addons.charts import chart_repository, oci_registry  # noqa: F401 - fixtures
 from tests.delivery.conftest import Kube, client, condition, emulator, is_ready  # noqa: F401 - shared test world
 from threeport.addons.v1alpha1 import addon_claim_pb2, addon_pb2
 from threeport.sdk import AsyncClient

@@ -56,6 +56,25 @@ async def test_a_chart_from_a_repository_renders_applies_and_upgrades(
     assert "Upgraded" in {e.reason for e in await stack.events(name)}
 
 
+async def test_a_chart_from_an_oci_registry_is_pulled_pinned_by_version_and_digest(
+    stack: Stack, oci_registry: tuple[str, str]
+) -> None:
+    reference, digest = oci_registry
+    cid = stack.cluster.rsplit("/", 1)[-1]
+    manifest = echo_addon("", "1.0.0")
+    manifest["spec"]["versions"] = [
+        {
+            "version": "1.0.0",
+            "chart": {"repository": reference, "version": "1.0.0", "digest": digest, "plainHttp": True},
+        }
+    ]
+    await stack.apply_addon(manifest)
+    claim = await stack.claim("stream", "kafka", "projects/acme/deployments/ledger-prod")
+    await stack.claim_when(claim.name, is_ready, "the kafka claim to be Ready")
+    assert stack.kube.get(DEPLOYMENT.format(cid)) is not None
+    assert stack.kube.get(f"/api/v1/namespaces/echo/configmaps/echo-{cid}-sidecar") is not None
+
+
 @pytest.mark.parametrize(
     ("change", "reason", "words"),
     [

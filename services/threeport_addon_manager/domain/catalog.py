@@ -83,6 +83,8 @@ def chart_violations(chart: addon_pb2.HelmChart, at: str) -> list[FieldViolation
         found.append(FieldViolation(f"{at}.name", "the chart's name in the repository"))
     if not EXACT_VERSION.fullmatch(chart.version):
         found.append(FieldViolation(f"{at}.version", "one exact chart version such as 1.2.3 (charts are pinned)"))
+    if chart.plain_http and not chart.repository.startswith("oci://"):
+        found.append(FieldViolation(f"{at}.plain_http", "only for oci:// registries (write http:// for a repository)"))
     if chart.digest and not DIGEST.fullmatch(chart.digest):
         found.append(FieldViolation(f"{at}.digest", "sha256: followed by 64 lowercase hex digits"))
     return found

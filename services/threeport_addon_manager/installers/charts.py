@@ -54,7 +54,7 @@ class ChartCache:
         try:
             if chart.repository.startswith("oci://"):
                 reference = chart.repository if not chart.name else f"{chart.repository.rstrip('/')}/{chart.name}"
-                helm_python.pull(reference, version=chart.version, destination=target)
+                helm_python.pull(reference, version=chart.version, destination=target, plain_http=chart.plain_http)
             else:
                 helm_python.pull(chart.name, repo_url=chart.repository, version=chart.version, destination=target)
         except helm_python.HelmError as error:

@@ -297,6 +297,7 @@ class HelmChart(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     DIGEST_FIELD_NUMBER: _builtins.int
+    PLAIN_HTTP_FIELD_NUMBER: _builtins.int
     repository: _builtins.str
     """The repository URL or OCI reference."""
     name: _builtins.str
@@ -305,6 +306,10 @@ class HelmChart(_message.Message):
     """The chart's version (exact: charts are pinned)."""
     digest: _builtins.str
     """The chart archive's digest, `sha256:<hex>`; when set, a download that differs is refused."""
+    plain_http: _builtins.bool
+    """For an `oci://` registry served without TLS on a trusted network (a local registry), as
+    Helm's `--plain-http`. HTTP repositories say so in their URL instead.
+    """
     def __init__(
         self,
         *,
@@ -312,10 +317,11 @@ class HelmChart(_message.Message):
         name: _builtins.str = ...,
         version: _builtins.str = ...,
         digest: _builtins.str = ...,
+        plain_http: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["digest", b"digest", "name", b"name", "repository", b"repository", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["digest", b"digest", "name", b"name", "plain_http", b"plain_http", "repository", b"repository", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
