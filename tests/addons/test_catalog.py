@@ -21,6 +21,7 @@ from threeport_addon_manager.catalog.seeding import builtin_addons
 from threeport_addon_manager.domain.catalog import version_of
 from threeport_addon_manager.installers.charts import ChartCache
 from threeport_addon_manager.installers.render import render
+from threeport_kubesim.testing import EmulatorHandle
 from threeport_registry.service import DEFINITION as REGISTRY
 from threeport_runtime.db.migrations import upgrade
 from threeport_runtime.testing import make_settings, start_test_service, wait_until
@@ -229,3 +230,27 @@ async def test_every_builtin_addon_installs_and_becomes_healthy_in_a_cluster(sta
     assert stack.kube.get("/apis/monitoring.coreos.com/v1/namespaces/monitoring/prometheuses/prometheus")
     assert stack.kube.get("/apis/apps/v1/namespaces/logging/daemonsets/fluent-bit")
     assert stack.kube.get("/apis/external-secrets.io/v1beta1/clustersecretstores/aws-secrets-manager")
+
+
+async def test_health_comes_from_the_installed_workloads(
+    stack: Stack, chart_repository: tuple[str, dict[str, str]], emulator: EmulatorHandle
+) -> None:
+    url, digests = chart_repository
+    cid = stack.cluster.rsplit("/", 1)[-1]
+    emulator.control.image_pull_fail(cid, "registry.k8s.io/echoserver:*")
+    try:
+        await stack.apply_addon(echo_addon(url, "1.0.0", digests["1.0.0"]))
+        claim = await stack.claim("stream", "kafka", "projects/acme/deployments/ledger-prod")
+        name = f"addonInstallations/echo-{cid}"
+        stuck = await stack.installation_when(
+            name,
+            lambda i: condition(i, "Ready") is not None and condition(i, "Ready").reason == "Progressing",
+            "the installation to wait for its Deployment",
+        )
+        assert f"Deployment echo/echo-{cid}-echo" in condition(stuck, "Ready").message
+        waiting = await stack.service.internal.addon_claim.get_addon_claim(name=claim.name)
+        assert not is_ready(waiting) and not waiting.status.outputs.values  # no outputs before it is healthy
+    finally:
+        emulator.control.clear_faults(cid)
+    await stack.installation_when(name, is_ready, "the installation to become Ready once the image pulls")
+    await stack.claim_when(claim.name, is_ready, "the claim to become Ready")

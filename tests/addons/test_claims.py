@@ -9,6 +9,8 @@ import pytest
 
 from tests.addons.conftest import Stack
 from tests.delivery.conftest import condition, is_ready
+from threeport.addons.v1alpha1 import addon_claim_pb2
+from threeport.sdk import FailedPreconditionError, InvalidArgumentError
 from threeport_runtime.testing import wait_until
 
 INGRESS = "addonInstallations/ingress-nginx-{}"
@@ -95,3 +97,27 @@ async def test_a_claim_for_a_type_no_addon_provides_says_which_types_are_provide
     assert ready.reason == "NoAddonForType"
     assert "'kafka'" in ready.message and "ingress" in ready.message
     assert await stack.installations() == []
+
+
+async def test_a_bad_claim_is_refused_naming_each_field_and_nothing_is_written(stack: Stack) -> None:
+    bad = addon_claim_pb2.AddonClaim(spec=addon_claim_pb2.AddonClaimSpec(type="Kafka!", cluster="local", addon="kafka"))
+    with pytest.raises(InvalidArgumentError) as refused:
+        await stack.service.internal.addon_claim.create_addon_claim(addon_claim=bad, addon_claim_id="bad")
+    message = str(refused.value)
+    for field in (
+        "addon_claim.spec.owner",
+        "addon_claim.spec.type",
+        "addon_claim.spec.cluster",
+        "addon_claim.spec.addon",
+    ):
+        assert field in message
+    page = await stack.service.internal.addon_claim.list_addon_claims_page(page_size=10)
+    assert not page.addon_claims
+
+
+async def test_an_installed_addon_cannot_be_deleted_from_the_catalog_without_force(stack: Stack) -> None:
+    claim = await stack.claim("web", "ingress", "projects/acme/deployments/web-prod")
+    await stack.claim_when(claim.name, is_ready, "the claim to be Ready")
+    with pytest.raises(FailedPreconditionError) as refused:
+        await stack.operator.addon.delete_addon(name="addons/cert-manager")
+    assert f"addonInstallations/cert-manager-{cluster_id(stack)}" in str(refused.value)
