@@ -254,3 +254,23 @@ async def test_health_comes_from_the_installed_workloads(
         emulator.control.clear_faults(cid)
     await stack.installation_when(name, is_ready, "the installation to become Ready once the image pulls")
     await stack.claim_when(claim.name, is_ready, "the claim to become Ready")
+
+
+async def test_an_installation_cannot_move_to_another_addon_or_cluster(stack: Stack) -> None:
+    created = await stack.operator.addon_installation.create_addon_installation(
+        addon_installation=addon_installation_pb2.AddonInstallation(
+            spec=addon_installation_pb2.AddonInstallationSpec(addon="addons/loki", cluster=stack.cluster)
+        ),
+        addon_installation_id="logs",
+    )
+    await stack.installation_when(created.name, is_ready, "loki to be installed")
+    moved = addon_installation_pb2.AddonInstallation(
+        name=created.name,
+        spec=addon_installation_pb2.AddonInstallationSpec(addon="addons/prometheus", cluster="clusters/elsewhere"),
+    )
+    with pytest.raises(InvalidArgumentError) as refused:
+        await stack.operator.addon_installation.update_addon_installation(addon_installation=moved)
+    assert "addon_installation.spec.addon" in str(refused.value)
+    assert "addon_installation.spec.cluster" in str(refused.value)
+    kept = await stack.operator.addon_installation.get_addon_installation(name=created.name)
+    assert kept.spec.addon == "addons/loki" and kept.spec.cluster == stack.cluster

@@ -18,7 +18,7 @@ from threeport.addons.v1alpha1 import (
 )
 from threeport_addon_manager.reconcilers.lookup import installation_of
 from threeport_addon_manager.store.repositories import Installations
-from threeport_runtime.errors import AlreadyExists, FailedPrecondition
+from threeport_runtime.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument
 from threeport_runtime.reconcile.events import EventLister
 from threeport_runtime.rpc.standard_methods import StandardMethods
 
@@ -85,6 +85,18 @@ class AddonInstallationServicer(addon_installation_pb2_grpc.AddonInstallationSer
         return await self._methods.list(request, addon_installation_pb2.ListAddonInstallationsResponse)
 
     async def UpdateAddonInstallation(self, request: Any, context: Any) -> addon_installation_pb2.AddonInstallation:
+        current = await self._installations.find(request.addon_installation.name)
+        wanted = request.addon_installation.spec
+        paths = set(request.update_mask.paths) or {"spec"}
+        if current is not None and paths & {"spec", "spec.addon", "spec.cluster"}:
+            # Moving an installation would orphan what it installed: make a new one instead.
+            moved = [
+                FieldViolation(f"addon_installation.spec.{field}", "cannot change; delete it and create another")
+                for field in ("addon", "cluster")
+                if getattr(wanted, field) and getattr(wanted, field) != getattr(current.spec, field)
+            ]
+            if moved:
+                raise InvalidArgument.for_fields(moved)
         return await self._methods.update(request)
 
     async def DeleteAddonInstallation(self, request: Any, context: Any) -> addon_installation_pb2.AddonInstallation:
