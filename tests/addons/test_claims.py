@@ -22,11 +22,21 @@ def cluster_id(stack: Stack) -> str:
 
 
 async def test_first_claim_installs_the_addon_and_its_requirement_once(stack: Stack) -> None:
-    first = await stack.claim("ledger-web", "ingress", "projects/acme/deployments/ledger-prod")
+    first = await stack.claim(
+        "ledger-web",
+        "ingress",
+        "projects/acme/deployments/ledger-prod",
+        params={"component": "api", "port": "http", "host": "ledger.example.com", "tls": True},
+    )
     bound = await stack.claim_when(first.name, is_ready, "the first ingress claim to be Ready")
     cid = cluster_id(stack)
     assert bound.status.installation == INGRESS.format(cid)
-    assert bound.status.outputs.values["ingressClass"] == "nginx"
+    assert dict(bound.status.outputs.values) == {
+        "ingressClass": "nginx",
+        "clusterIssuer": "letsencrypt-production",
+        "host": "ledger.example.com",  # per claim, from its params
+        "url": "https://ledger.example.com",
+    }
     # cert-manager (required by the ingress controller) went in first, its CRDs before its issuer.
     assert await stack.installations() == [CERT_MANAGER.format(cid), INGRESS.format(cid)]
     assert stack.kube.get("/apis/apps/v1/namespaces/ingress-nginx/deployments/ingress-nginx-controller")
@@ -47,7 +57,8 @@ async def test_first_claim_installs_the_addon_and_its_requirement_once(stack: St
     await wait_until(counted, within=30, interval=0.2, what="ingress-nginx Ready with one installation")
 
     second = await stack.claim("rates-web", "ingress", "projects/acme/deployments/rates-prod")
-    await stack.claim_when(second.name, is_ready, "the second ingress claim to be Ready")
+    other = await stack.claim_when(second.name, is_ready, "the second ingress claim to be Ready")
+    assert "host" not in other.status.outputs.values and other.status.outputs.values["ingressClass"] == "nginx"
     assert await stack.installations() == [CERT_MANAGER.format(cid), INGRESS.format(cid)]
     shared = await stack.installation_when(
         INGRESS.format(cid), lambda i: len(i.status.claims) == 2, "both claims to be counted"

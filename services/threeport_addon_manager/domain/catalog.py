@@ -40,11 +40,14 @@ def addon_violations(addon: addon_pb2.Addon, path: str = "addon") -> list[FieldV
             found.append(FieldViolation(f"{at}.requires[{index}]", error))
         elif required == addon.name:
             found.append(FieldViolation(f"{at}.requires[{index}]", "an addon cannot require itself"))
-    for output, template in spec.outputs.items():
-        if not OUTPUT_NAME.fullmatch(output):
-            found.append(FieldViolation(f"{at}.outputs", f"output name {output!r} must match {OUTPUT_NAME.pattern}"))
-        elif not template.strip():
-            found.append(FieldViolation(f"{at}.outputs.{output}", "must not be empty"))
+    for field, outputs in (("outputs", spec.outputs), ("claim_outputs", spec.claim_outputs)):
+        for output, template in outputs.items():
+            if not OUTPUT_NAME.fullmatch(output):
+                found.append(
+                    FieldViolation(f"{at}.{field}", f"output name {output!r} must match {OUTPUT_NAME.pattern}")
+                )
+            elif not template.strip():
+                found.append(FieldViolation(f"{at}.{field}.{output}", "must not be empty"))
     return found
 
 

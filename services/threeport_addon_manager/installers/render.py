@@ -54,18 +54,25 @@ async def render(
             f"the manifests of {addon.name} {version.version}",
         )
     objects = _objects(texts)
-    outputs: dict[str, str] = {}
-    if addon.spec.outputs:
-        templates = {f"{OUTPUT_PREFIX}{name}.txt": text for name, text in addon.spec.outputs.items()}
-        rendered = await asyncio.to_thread(
-            _render_templates, templates, values, release, namespace, f"the outputs of {addon.name}"
-        )
-        outputs = {
-            path.removeprefix(OUTPUT_PREFIX).removesuffix(".txt"): text.strip()
-            for path, text in rendered.items()
-            if path.startswith(OUTPUT_PREFIX)
-        }
+    outputs = await render_outputs(
+        dict(addon.spec.outputs), values, release=release, namespace=namespace, what=f"the outputs of {addon.name}"
+    )
     return Rendered(objects, outputs)
+
+
+async def render_outputs(
+    templates: Mapping[str, str], values: Mapping[str, Any], *, release: str, namespace: str, what: str
+) -> dict[str, str]:
+    """Each output template rendered with ``values`` (ChartError names the template's owner)."""
+    if not templates:
+        return {}
+    files = {f"{OUTPUT_PREFIX}{name}.txt": text for name, text in templates.items()}
+    rendered = await asyncio.to_thread(_render_templates, files, values, release, namespace, what)
+    return {
+        path.removeprefix(OUTPUT_PREFIX).removesuffix(".txt"): text.strip()
+        for path, text in rendered.items()
+        if path.startswith(OUTPUT_PREFIX)
+    }
 
 
 def _render_chart(chart: Path, values: Mapping[str, Any], release: str, namespace: str, what: str) -> dict[str, str]:

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from google.protobuf import json_format
+
 from threeport.addons.v1alpha1 import addon_claim_pb2, addon_installation_pb2, addon_pb2
 from threeport.common.v1alpha1 import change_event_pb2, event_pb2
 from threeport_addon_manager.domain.catalog import provided_types
 from threeport_addon_manager.domain.installations import installation_name
+from threeport_addon_manager.installers.charts import ChartError
+from threeport_addon_manager.installers.render import render_outputs
 from threeport_addon_manager.reconcilers.lookup import installation_of, list_all
 from threeport_addon_manager.store.repositories import Addons, Claims, Installations
 from threeport_runtime.conditions import READY, find_condition, is_ready
@@ -56,12 +60,21 @@ class ClaimReconciler:
         installation = await self._ensure_installation(claim, addon)
         ready = is_ready(installation.conditions, installation.generation)
         why = find_condition(installation.conditions, READY)
+        outputs: dict[str, str] = {}
+        problem = ""
+        if ready:
+            try:
+                outputs = await self._outputs(claim, addon, installation)
+            except ChartError as error:
+                problem = str(error)
 
         def bind(stored: addon_claim_pb2.AddonClaim) -> None:
             stored.status.installation = installation.name
             stored.status.outputs.values.clear()
-            if ready:
-                stored.status.outputs.values.update(installation.status.outputs)
+            stored.status.outputs.values.update(outputs)
+            if problem:
+                mark_ready(stored, ready=False, reason="OutputsFailed", message=problem)
+                return
             mark_ready(
                 stored,
                 ready=ready,
@@ -72,10 +85,37 @@ class ClaimReconciler:
 
         before = claim.status.installation
         await self._claims.update_status(name, bind)
+        if problem:
+            await self._record(claim, WARNING, "OutputsFailed", problem)
         if before != installation.name:
             await self._record(claim, NORMAL, "Bound", f"bound to {installation.name} ({addon.name})")
             self.enqueue_installation(installation.name)
         return None
+
+    @staticmethod
+    async def _outputs(
+        claim: addon_claim_pb2.AddonClaim,
+        addon: addon_pb2.Addon,
+        installation: addon_installation_pb2.AddonInstallation,
+    ) -> dict[str, str]:
+        """The installation's outputs, with the addon's per-claim outputs rendered over them."""
+        shared = dict(installation.status.outputs)
+        values = {
+            "outputs": shared,
+            "params": json_format.MessageToDict(claim.spec.params),
+            "owner": claim.spec.owner,
+            "project": claim.spec.project,
+            "environment": claim.spec.environment,
+        }
+        own = await render_outputs(
+            dict(addon.spec.claim_outputs),
+            values,
+            release=installation.name.rsplit("/", 1)[-1],
+            namespace=addon.spec.namespace,
+            what=f"the claim outputs of {addon.name}",
+        )
+        # An empty per-claim output is one that does not apply to this claim (no host asked for).
+        return {**shared, **{name: value for name, value in own.items() if value}}
 
     async def _addon_for(self, claim: addon_claim_pb2.AddonClaim) -> addon_pb2.Addon | None:
         """The claim's addon: the one the profile chose, else the catalog's provider of the type."""

@@ -186,6 +186,26 @@ class AddonSpec(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class ClaimOutputsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     CATEGORY_FIELD_NUMBER: _builtins.int
     PROVIDES_FIELD_NUMBER: _builtins.int
     INSTALLER_FIELD_NUMBER: _builtins.int
@@ -196,6 +216,7 @@ class AddonSpec(_message.Message):
     REQUIRES_FIELD_NUMBER: _builtins.int
     VALUES_SCHEMA_FIELD_NUMBER: _builtins.int
     OUTPUTS_FIELD_NUMBER: _builtins.int
+    CLAIM_OUTPUTS_FIELD_NUMBER: _builtins.int
     category: _builtins.str
     """`ingress`, `tls`, `dns`, `metrics`, `logging` or `secrets`."""
     installer: _builtins.str
@@ -233,6 +254,13 @@ class AddonSpec(_message.Message):
         (`{{ .Values.ingressClass }}`, `{{ .Release.Namespace }}`), e.g. `ingressClass`, `url`.
         """
 
+    @_builtins.property
+    def claim_outputs(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Outputs that differ per claim, templated over `.Values.outputs` (the outputs above),
+        `.Values.params` (the claim's params), `.Values.owner`, `.Values.project` and
+        `.Values.environment`, e.g. an ingress's `host` and `url`. They override `outputs`.
+        """
+
     def __init__(
         self,
         *,
@@ -246,10 +274,11 @@ class AddonSpec(_message.Message):
         requires: _abc.Iterable[_builtins.str] | None = ...,
         values_schema: _struct_pb2.Struct | None = ...,
         outputs: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        claim_outputs: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["default_values", b"default_values", "values_schema", b"values_schema"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "default_values", b"default_values", "default_version", b"default_version", "installer", b"installer", "namespace", b"namespace", "outputs", b"outputs", "provides", b"provides", "requires", b"requires", "values_schema", b"values_schema", "versions", b"versions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "claim_outputs", b"claim_outputs", "default_values", b"default_values", "default_version", b"default_version", "installer", b"installer", "namespace", b"namespace", "outputs", b"outputs", "provides", b"provides", "requires", b"requires", "values_schema", b"values_schema", "versions", b"versions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
