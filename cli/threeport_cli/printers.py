@@ -78,16 +78,33 @@ def reason_text(message: Message) -> str:
     return ""
 
 
+def images_text(message: Message) -> str:
+    """``api=reg/api:1.2 (pin)`` per component, for resources whose status says which image runs
+    and why (deployments' ``status.images``)."""
+    status = field_value(message, "status")
+    images = field_value(status, "images") if isinstance(status, Message) else None
+    if not images:
+        return ""
+    parts = []
+    for component, source in sorted(images.items()):
+        origin = source.DESCRIPTOR.fields_by_name["origin"].enum_type.values_by_number[source.origin].name
+        ref = source.image.image + (f"@{source.image.digest}" if source.image.digest and "@" not in source.image.image
+                                    else "")
+        parts.append(f"{component}={ref} ({origin.removeprefix('IMAGE_ORIGIN_').lower()})")
+    return ",".join(parts)
+
+
 def rows(messages: Sequence[Message], wide: bool) -> list[list[str]]:
     header = ["NAME", "STATE", "READY", "AGE"]
+    with_images = wide and any(images_text(m) for m in messages)
     if wide:
-        header += ["PROJECT", "GENERATION", "REASON", "LABELS"]
+        header += ["PROJECT", "GENERATION", "REASON", "LABELS"] + (["IMAGES"] if with_images else [])
     table = [header]
     for message in messages:
         row = [short_name(message), state_text(message), ready_text(message), age_text(message)]
         if wide:
             row += [project_of(message), str(field_value(message, "generation") or ""),
-                    reason_text(message), labels_text(message)]
+                    reason_text(message), labels_text(message)] + ([images_text(message)] if with_images else [])
         table.append(row)
     return table
 

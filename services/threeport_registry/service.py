@@ -36,10 +36,11 @@ from threeport_registry.reconcilers.acceptance import (
     StatusDeriver,
     accept_as_declared,
     application_status,
-    build_recorded,
+    build_status,
     environment_status,
 )
 from threeport_registry.reconcilers.addon_types import AddonTypes
+from threeport_registry.store.builds import latest_matching
 from threeport_registry.store.seeding import seed_system_defaults
 from threeport_registry.store.tables import (
     SCHEMA,
@@ -90,6 +91,9 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         addon_profiles, redis, validate=validators.addon_profile_checker(addon_types.provided))
     build_methods = StandardMethods(builds, redis)
 
+    async def latest_builds(application: str, environment: str) -> list[build_pb2.Build]:
+        return [builds.to_message(row) for row in await latest_matching(runtime.db, application, environment)]
+
     registrations: list[tuple[str, Callable[[Any, Any], None], Any]] = [
         ("ApplicationService", application_pb2_grpc.add_ApplicationServiceServicer_to_server,
          servicers.ApplicationServicer(application_methods)),
@@ -102,7 +106,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         ("AddonProfileService", addon_profile_pb2_grpc.add_AddonProfileServiceServicer_to_server,
          servicers.AddonProfileServicer(addon_methods)),
         ("BuildService", build_pb2_grpc.add_BuildServiceServicer_to_server,
-         servicers.BuildServicer(build_methods, application_methods)),
+         servicers.BuildServicer(build_methods, application_methods, latest_builds)),
         ("EventService", event_service_pb2_grpc.add_EventServiceServicer_to_server,
          servicers.EventServicer(runtime.event_lister())),
     ]
@@ -120,7 +124,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         ("cluster-profile", cluster_profiles, accept_as_declared, []),
         ("service-class", service_classes, accept_as_declared, []),
         ("addon-profile", addon_profiles, accept_as_declared, []),
-        ("build", builds, build_recorded, []),
+        ("build", builds, build_status(environments), []),
     ]
     if addons_backend:
         runtime.controller(watches.addon_types_controller(runtime.settings.stream_prefix, addon_types), addon_types)

@@ -22,8 +22,7 @@ from threeport_workload_delivery.api.plan import Planner
 from threeport_workload_delivery.api.validation import check_deployment
 from threeport_workload_delivery.backends import Backends
 from threeport_workload_delivery.config import DeliveryConfig
-from threeport_workload_delivery.reconcilers.builds import BuildReconciler
-from threeport_workload_delivery.reconcilers.claims import Claimer
+from threeport_workload_delivery.pipeline.claims import Claimer
 from threeport_workload_delivery.reconcilers.deployment import DeploymentReconciler
 from threeport_workload_delivery.store.releases import ReleaseStore
 from threeport_workload_delivery.store.tables import SCHEMA, DeploymentRow
@@ -38,7 +37,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         raise ConfigError("THREEPORT_BACKEND_REGISTRY and THREEPORT_BACKEND_CLUSTERS must be set (host:port)")
     backends = Backends.connect(config, runtime)
     deployments = runtime.repository(DeploymentRow, deployment_pb2.Deployment, filter_fields=FILTERS)
-    releases = ReleaseStore(runtime.db, runtime.page_tokens)
+    releases = ReleaseStore(runtime.db, runtime.page_tokens, runtime.outbox)
     methods = StandardMethods(deployments, runtime.redis, validate=check_deployment)
     pool = runtime.kube_pool(backends.cluster_connection)
     claimer = Claimer(backends, deployments.find)
@@ -47,10 +46,9 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     reconciler = DeploymentReconciler(
         deployments, releases, backends.registry, claimer, pool, runtime.event_recorder("deployment"), config
     )
-    controller = runtime.controller(watches.deployment_controller(deployments, prefix), reconciler)
-    runtime.controller(watches.builds_controller(prefix), BuildReconciler(deployments, backends.registry))
+    runtime.controller(watches.deployment_controller(deployments, releases.stream, prefix), reconciler)
 
-    actions = Actions(methods, releases, backends.registry, controller.enqueue)
+    actions = Actions(methods, releases, backends.registry)
     planner = Planner(methods, releases, backends.registry, backends, claimer, pool)
     server.add_servicer(
         PACKAGE + "DeploymentService",

@@ -3,9 +3,10 @@
 - ``delivery.deployment`` reconciles Deployments. It owns ClusterClaims (their change events
   carry ``owner``, so a claim's status change maps to its deployment without a call to the
   cluster-manager), and watches applications and environments (registry streams), which map to
-  the deployments of that project naming them. Its periodic resync also corrects drift.
-- ``delivery.builds`` follows the registry's Build stream (CREATED) to image overrides; it has
-  nothing to resync.
+  the deployments of that project naming them. A Build (reported, then its matching environments
+  recorded) wakes the deployments of its application, which derive their images from the newest
+  matching build themselves; an approval (a Release UPDATED) wakes its deployment. The periodic
+  resync corrects drift and makes a lost build event cost latency, never a rollout.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from threeport_runtime.bus.streams import resource_stream
 from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.reconcile.controller import Watch
 from threeport_runtime.reconcile.spec import ControllerSpec, For, Owns
-from threeport_workload_delivery.reconcilers.builds import no_keys
 from threeport_workload_delivery.store.tables import DeploymentRow
 
 Deployments = ResourceRepository[deployment_pb2.Deployment, DeploymentRow]
 
 SPEC_CHANGES = frozenset({change_event_pb2.CHANGE_TYPE_UPDATED, change_event_pb2.CHANGE_TYPE_CREATED})
 STATUS_CHANGES = frozenset({change_event_pb2.CHANGE_TYPE_STATUS_CHANGED})
+# A build is reported (CREATED), then the registry records the environments it matches.
+BUILD_CHANGES = frozenset({change_event_pb2.CHANGE_TYPE_CREATED, change_event_pb2.CHANGE_TYPE_STATUS_CHANGED})
+RELEASE_CHANGES = frozenset({change_event_pb2.CHANGE_TYPE_UPDATED})
 DEPLOYMENT_NAMES = "projects/*/deployments/*"
 
 
@@ -50,7 +53,12 @@ class DeploymentsNaming:
                 return found
 
 
-def deployment_controller(deployments: Deployments, prefix: str) -> ControllerSpec:
+async def release_owner(event: change_event_pb2.ChangeEvent) -> list[str]:
+    """``projects/P/deployments/D/releases/N`` -> the deployment (an approval to roll out)."""
+    return [event.name.rsplit("/releases/", 1)[0]]
+
+
+def deployment_controller(deployments: Deployments, releases_stream: str, prefix: str) -> ControllerSpec:
     return ControllerSpec(
         "delivery.deployment",
         for_=For.resource(deployments),
@@ -72,16 +80,13 @@ def deployment_controller(deployments: Deployments, prefix: str) -> ControllerSp
                 keys=DeploymentsNaming(deployments, "spec.environment"),
                 changes=SPEC_CHANGES,
             ),
+            # projects/P/applications/A/builds/B -> the deployments of A.
+            Watch(
+                resource_stream(prefix, "threeport.registry.v1alpha1.Build"),
+                keys=DeploymentsNaming(deployments, "spec.application"),
+                changes=BUILD_CHANGES,
+            ),
+            Watch(releases_stream, keys=release_owner, changes=RELEASE_CHANGES),
         ],
     )
 
-
-def builds_controller(prefix: str) -> ControllerSpec:
-    return ControllerSpec(
-        "delivery.builds",
-        for_=For(
-            resource_stream(prefix, "threeport.registry.v1alpha1.Build"),
-            list_keys=no_keys,
-            changes=frozenset({change_event_pb2.CHANGE_TYPE_CREATED}),
-        ),
-    )

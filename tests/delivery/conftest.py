@@ -26,7 +26,7 @@ import pytest
 from google.protobuf import json_format
 
 from threeport.registry.v1alpha1 import application_pb2, environment_pb2
-from threeport.sdk import NO_RETRY, AsyncClient
+from threeport.sdk import NO_RETRY, AsyncClient, NotFoundError
 from threeport_cluster_manager.service import DEFINITION as CLUSTERS
 from threeport_kubesim.control import ClusterInfo
 from threeport_kubesim.testing import EmulatorHandle, run_emulator
@@ -168,6 +168,16 @@ class Stack:
 
     async def ready(self, name: str, within: float = WITHIN) -> Any:
         return await self.deployment_when(name, is_ready, f"{name} to be Ready", within)
+
+    async def gone(self, name: str, what: str = "the deployment to be gone") -> None:
+        async def absent() -> bool:
+            try:
+                await self.admin.deployment.get_deployment(name=name)
+            except NotFoundError:
+                return True
+            return False
+
+        await wait_until(absent, within=WITHIN, interval=0.1, what=what)
 
     async def releases(self, name: str) -> list[Any]:
         page = await self.admin.release.list_releases_page(parent=name, page_size=100)

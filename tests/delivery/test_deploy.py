@@ -92,14 +92,7 @@ async def test_delete_removes_everything_and_releases_claims(stack: Stack) -> No
     assert stack.kube.owned("shop-dev")
     await stack.admin.deployment.delete_deployment(name=name)
 
-    async def gone() -> bool:
-        try:
-            await stack.admin.deployment.get_deployment(name=name)
-        except NotFoundError:
-            return True
-        return False
-
-    await wait_until(gone, within=WITHIN, what="the deployment to be gone")
+    await stack.gone(name)
     assert stack.kube.owned("shop-dev") == []
     try:
         await stack.clusters_service.internal.cluster_claim.get_cluster_claim(name=claim_id)

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from threeport.delivery.v1alpha1 import deployment_pb2, release_pb2
 from threeport.registry.v1alpha1 import build_pb2
-from threeport.sdk import Client, NotFoundError
+from threeport.sdk import Client, NotFoundError, WaitTimeoutError
 from threeport_cli.durations import parse_duration
 from threeport_cli.errors import CommandError
 from threeport_cli.exit_codes import ExitCode
 from threeport_cli.printers import render_table
 from threeport_cli.session import add_context_flags, client_for, context_for, project_for
-from threeport_cli.waiting import wait_ready
+from threeport_cli.waiting import progress, wait_ready
 from threeport_model.auto_deploy import any_rule_matches
 
 ACTIONS = {
@@ -40,9 +41,21 @@ def _name_arg(project: str, name: str) -> str:
     return name if name.startswith("projects/") else f"projects/{project}/deployments/{name}"
 
 
-def _wait(client: Client, options: argparse.Namespace, name: str) -> None:
-    if options.wait:
-        wait_ready(client, [name], parse_duration(options.timeout))
+def _wait(client: Client, options: argparse.Namespace, name: str, release: int = 0) -> None:
+    """``--wait``: until ``release`` (when the server named one) is the one running, then until
+    Ready. A promotion or rollback changes what runs without changing the deployment's spec, so
+    Ready for the current generation alone could still speak of the release before it."""
+    if not options.wait:
+        return
+    deadline = time.monotonic() + parse_duration(options.timeout)
+    if release:
+        with progress(f"waiting for {name} to run release {release}"):
+            while (found := client.deployment.get_deployment(name=name)).status.current_release < release:
+                if time.monotonic() >= deadline:
+                    raise WaitTimeoutError(f"{name} did not start running release {release} within {options.timeout}",
+                                           name=name, conditions=found.conditions, state=found.state)
+                time.sleep(0.5)
+    wait_ready(client, [name], max(deadline - time.monotonic(), 0.1))
 
 
 def _reason(release: release_pb2.Release) -> str:
@@ -76,7 +89,7 @@ def run_promote(options: argparse.Namespace) -> int:
         if release.approval == release_pb2.APPROVAL_STATE_PENDING:
             print(f"waiting for approval: tptctl approve deployment {response.deployment.name.rsplit('/', 1)[-1]}",
                   file=sys.stderr)
-        _wait(client, options, response.deployment.name)
+        _wait(client, options, response.deployment.name, release.number)
     return ExitCode.OK
 
 
@@ -90,7 +103,7 @@ def run_rollback(options: argparse.Namespace) -> int:
               f"re-applies release {source}")
         for note in response.notes:
             print(f"note: {note}", file=sys.stderr)
-        _wait(client, options, name)
+        _wait(client, options, name, response.release.number)
     return ExitCode.OK
 
 

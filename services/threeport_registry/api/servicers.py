@@ -1,10 +1,10 @@
 """The registry's gRPC services. Standard methods delegate to the runtime's StandardMethods;
-the custom verbs (ConvertScore, ResolveServiceClass, ReportBuild) live here."""
+the custom verbs (ConvertScore, ResolveServiceClass, ReportBuild, ListLatestBuilds) live here."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -221,11 +221,14 @@ class AddonProfileServicer(addon_profile_pb2_grpc.AddonProfileServiceServicer):
             yield response
 
 
+LatestBuilds = Callable[[str, str], Awaitable[list[build_pb2.Build]]]
+
+
 def new_build_id() -> str:
     """Sortable by report time, unique without coordination: `b20261125t043512123456-1a2b3c`.
 
-    Consumers take the greater id as the newer build (workload-delivery's ``build_newer``, the
-    application's ``latest_builds``), so the time goes down to microseconds: two builds reported
+    Consumers take the greater id as the newer build (``ListLatestBuilds``, workload-delivery's
+    image derivation, the application's ``latest_builds``), so the time goes down to microseconds: two builds reported
     in the same second must still sort in the order they were reported.
     """
     return f"b{datetime.now(UTC):%Y%m%dt%H%M%S%f}-{secrets.token_hex(3)}"
@@ -236,9 +239,11 @@ class BuildServicer(build_pb2_grpc.BuildServiceServicer):
         self,
         methods: StandardMethods[build_pb2.Build],
         applications: StandardMethods[application_pb2.Application],
+        latest: LatestBuilds,
     ):
         self._methods = methods
         self._applications = applications
+        self._latest = latest
 
     async def GetBuild(self, request: Any, context: Context) -> build_pb2.Build:
         return await self._methods.get(request)
@@ -249,6 +254,20 @@ class BuildServicer(build_pb2_grpc.BuildServiceServicer):
     async def WatchBuilds(self, request: Any, context: Context) -> AsyncIterator[Any]:
         async for response in self._methods.watch(request, build_pb2.WatchBuildsResponse):
             yield response
+
+    async def ListLatestBuilds(
+        self, request: build_pb2.ListLatestBuildsRequest, context: Context
+    ) -> build_pb2.ListLatestBuildsResponse:
+        violations = self._methods.check_parent(request.parent)
+        environment = request.environment.split("/")
+        if len(environment) != 4 or environment[0] != "projects" or environment[2] != "environments":
+            violations.append(FieldViolation("environment", "must be projects/{project}/environments/{environment}"))
+        elif "/".join(environment[:2]) != "/".join(request.parent.split("/")[:2]):
+            violations.append(FieldViolation("environment", "must be in the application's project"))
+        if violations:
+            raise InvalidArgument.for_fields(violations)
+        builds = await self._latest(request.parent, request.environment)
+        return build_pb2.ListLatestBuildsResponse(builds={b.spec.component: b for b in builds})
 
     async def ReportBuild(self, request: build_pb2.ReportBuildRequest, context: Context) -> build_pb2.Build:
         violations = self._methods.check_parent(request.parent)

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from threeport.registry.v1alpha1 import application_pb2, build_pb2, environment_pb2
+from threeport_model import auto_deploy
 from threeport_registry.domain.defaults import DEFAULT_CLUSTER_PROFILE
 from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.errors import NotFound
@@ -115,5 +116,40 @@ def application_status(builds: ResourceRepository[Any, Any]) -> StatusDeriver:
     return derive
 
 
-async def build_recorded(_build: Any) -> tuple[bool, str, str, Callable[[Any], None]]:
-    return True, "Recorded", "build recorded; deployments whose rules match roll it out", no_status
+def build_status(environments: ResourceRepository[Any, Any]) -> StatusDeriver:
+    """Records which environments' auto-deploy rules matched the build when it was reported.
+
+    Evaluated once: a build accepted earlier keeps the environments it was recorded with, so a
+    later change of the rules never sends an old build anywhere new.
+    """
+
+    async def derive(build: build_pb2.Build) -> tuple[bool, str, str, Callable[[Any], None]]:
+        if any(c.type == "Ready" for c in build.conditions):
+            matched = list(build.status.environments)
+        else:
+            matched = await matching_environments(environments, build)
+
+        def apply(stored: build_pb2.Build) -> None:
+            del stored.status.environments[:]
+            stored.status.environments.extend(matched)
+
+        shown = ", ".join(name.rsplit("/", 1)[-1] for name in matched)
+        message = (f"matches the auto-deploy rules of {shown}" if matched
+                   else "matches no environment's auto-deploy rules")
+        return True, "Recorded", message, apply
+
+    return derive
+
+
+async def matching_environments(environments: ResourceRepository[Any, Any], build: build_pb2.Build) -> list[str]:
+    """The environments of the build's project whose auto-deploy rules select it."""
+    parts = build.name.split("/")
+    project, application = "/".join(parts[:2]), parts[3]
+    matched: list[str] = []
+    token = ""
+    while True:
+        page, token = await environments.list(parent=project, page_size=1000, page_token=token, hide_deleting=True)
+        matched += [e.name for e in page
+                    if auto_deploy.any_rule_matches(e.spec.auto_deploy, application, build.spec.branch, build.spec.tag)]
+        if not token:
+            return matched

@@ -1,15 +1,18 @@
 """The custom verbs: Deploy, Promote, Rollback and Approve.
 
-Actions never make releases themselves: they change the deployment (images, annotations) in one
-write that also carries a change note (``domain.changes``), and the reconciler makes the release
-from it. They then wait briefly for that release so the caller can be told its number.
+Actions never make releases themselves: they change the deployment's annotations (the images a
+promotion or rollback puts in place, ``domain.images``; never the user's ``spec.images`` pins) in
+one write that also carries a change note (``domain.changes``), and the reconciler makes the
+release from it. Like every write, these writes (and an approval's) publish a change event
+through the outbox, which is what wakes the reconciler. They then wait briefly for the release
+so the caller can be told its number.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from datetime import UTC, datetime
 
 from threeport.delivery.v1alpha1 import deployment_pb2, release_pb2
 from threeport.registry.v1alpha1 import application_pb2, environment_pb2
@@ -19,6 +22,7 @@ from threeport_runtime.rpc.identity import caller
 from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_workload_delivery.api.validation import check_deployment, id_violations
 from threeport_workload_delivery.domain import changes, names
+from threeport_workload_delivery.domain import images as image_sources
 from threeport_workload_delivery.store.releases import ReleaseStore
 
 Deployment = deployment_pb2.Deployment
@@ -36,13 +40,11 @@ class Actions:
         methods: StandardMethods[Deployment],
         releases: ReleaseStore,
         registry: AsyncClient,
-        enqueue: Callable[[str], None],
     ):
         self._methods = methods
         self._deployments = methods.repository
         self._releases = releases
         self._registry = registry
-        self._enqueue = enqueue
 
     async def _application(self, parent: str, application: str) -> application_pb2.Application:
         try:
@@ -91,7 +93,7 @@ class Actions:
         if existing.HasField("delete_time"):
             raise FailedPrecondition(f"{existing.name} is being deleted; wait until it is gone, then deploy again")
         return await self._deployments.update(
-            desired, ["spec.images", "annotations"], validate_only=validate_only, validate=check_deployment
+            desired, ["annotations"], validate_only=validate_only, validate=check_deployment
         )
 
     async def deploy(self, request: deployment_pb2.DeployRequest) -> Deployment:
@@ -135,13 +137,12 @@ class Actions:
             application=request.application, environment=request.to_environment))
         if existing is not None:
             desired.CopyFrom(existing)
-        desired.spec.images.clear()
-        for component, image in stored.release.images.items():
-            desired.spec.images[component].CopyFrom(image)
+        message = f"promoted release {stored.release.number} from {request.from_environment} by {caller().principal}"
+        image_sources.write_record(desired.annotations, image_sources.ImageRecord(
+            image_sources.PROMOTION, image_sources.moment(datetime.now(UTC)), message, stored.release.images))
         change = changes.new_change(
-            release_pb2.RELEASE_REASON_PROMOTION,
-            f"promoted release {stored.release.number} from {request.from_environment} by {caller().principal}",
-            source_release=stored.release.name, created_by=caller().principal,
+            release_pb2.RELEASE_REASON_PROMOTION, message, source_release=stored.release.name,
+            created_by=caller().principal,
         )
         changes.write_change(desired.annotations, change)
         written = await self._write(request.parent, target_id, existing, desired, request.request_id,
@@ -162,13 +163,13 @@ class Actions:
         application = await self._application(parent, deployment.spec.application)
         desired = Deployment()
         desired.CopyFrom(deployment)
-        desired.spec.images.clear()
-        for component, image in stored.release.images.items():
-            desired.spec.images[component].CopyFrom(image)
+        message = f"rolled back to release {number} by {caller().principal}"
+        image_sources.write_record(desired.annotations, image_sources.ImageRecord(
+            image_sources.ROLLBACK, image_sources.moment(datetime.now(UTC)), message, stored.release.images))
         desired.annotations[changes.CONFIG_RELEASE] = f"{number}@{application.generation}"
         change = changes.new_change(
-            release_pb2.RELEASE_REASON_ROLLBACK, f"rolled back to release {number} by {caller().principal}",
-            source_release=stored.release.name, created_by=caller().principal,
+            release_pb2.RELEASE_REASON_ROLLBACK, message, source_release=stored.release.name,
+            created_by=caller().principal,
         )
         changes.write_change(desired.annotations, change)
         written = await self._write(parent, names.last_segment(request.name), deployment, desired,
@@ -187,6 +188,6 @@ class Actions:
         if stored is None or stored.release.approval != release_pb2.APPROVAL_STATE_PENDING:
             raise FailedPrecondition(f"{request.name} has no release waiting for approval"
                                      + (f" with number {number}" if request.release else ""))
+        # The approval publishes a Release change event (outbox), which wakes the reconciler.
         await self._releases.approve(request.name, number, caller().principal)
-        self._enqueue(request.name)
         return deployment

@@ -1,13 +1,15 @@
 """Plan: what deploying would do, changing nothing.
 
-The dependency tree (cluster, addons, managed services, applications) with each node's state as
-it is now, and the Kubernetes objects the application's current definition would create, change
-or prune compared with what is live. Outputs of dependencies that are not bound yet are shown as
-placeholders. Nothing is claimed, written or applied.
+Renders ``domain.plan`` — the same plan the reconciler applies — as the dependency tree
+(cluster, addons, managed services, applications) with each node's state as it is now and what
+would change (claims to create, update or release), and the Kubernetes objects the application's
+current definition would create, change or prune compared with what is live. Outputs of
+non-application dependencies are shown as placeholders. Nothing is claimed, written or applied.
 """
 
 from __future__ import annotations
 
+from threeport.clusters.v1alpha1 import cluster_claim_pb2
 from threeport.common.v1alpha1 import state_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2
 from threeport.sdk import ApiError, AsyncClient
@@ -18,12 +20,13 @@ from threeport_runtime.kube.pool import KubePool
 from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_workload_delivery.api.validation import id_violations
 from threeport_workload_delivery.backends import Backends
-from threeport_workload_delivery.domain import names
-from threeport_workload_delivery.domain.diffing import in_sync, object_key, unified_diff
-from threeport_workload_delivery.domain.rendering import DependencyOutputs, RenderError
-from threeport_workload_delivery.reconcilers.claims import Claimer
-from threeport_workload_delivery.reconcilers.deployment import live_objects
-from threeport_workload_delivery.reconcilers.inputs import NotReady, load_inputs, render_inputs, resolve_classes
+from threeport_workload_delivery.domain import claims, names
+from threeport_workload_delivery.domain.diffing import ObjectKey, in_sync, object_key, unified_diff
+from threeport_workload_delivery.domain.plan import plan
+from threeport_workload_delivery.domain.rendering import DependencyOutputs, Manifest, RenderError, image_of
+from threeport_workload_delivery.pipeline.claims import Claimer
+from threeport_workload_delivery.pipeline.inputs import NotReady, load_inputs, plan_inputs, resolve_classes
+from threeport_workload_delivery.pipeline.live import live_objects
 from threeport_workload_delivery.store.releases import ReleaseStore
 
 Node = deployment_pb2.PlanNode
@@ -63,70 +66,96 @@ class Planner:
             inputs = await load_inputs(self._registry, self._releases, deployment)
         except NotReady as missing:
             raise FailedPrecondition(missing.message) from None
+        images = ", ".join(f"{c}: {image_of(s.image)} ({s.message})" for c, s in inputs.sources.items())
         root = Node(kind="deployment", name=deployment.name,
                     state=deployment.state if exists else state_pb2.STATE_PENDING,
                     message=f"{deployment.spec.application} in {deployment.spec.environment}, namespace "
-                            f"{inputs.namespace}" + ("" if exists else " (would be created)"))
+                            f"{inputs.namespace}" + ("" if exists else " (would be created)") + f"; images: {images}")
         claim = await self._claimer.find_cluster(deployment) if exists else None
         cluster = claim.status.cluster if claim is not None else ""
-        if claim is not None:
-            cluster_node = Node(kind="cluster", name=cluster or claim.name, state=claim.state,
-                                message=claim.status.placement_reason)
-        else:
-            wanted = self._claimer.cluster_claim_for(deployment, inputs.application, inputs.environment).spec
-            where = wanted.cluster or ", ".join(
-                part for part in (wanted.requirements.location,
-                                  " ".join(f"{k}={v}" for k, v in sorted(wanted.requirements.labels.items()))) if part
-            ) or "any cluster"
-            cluster_node = Node(kind="cluster", name="(not claimed)", state=state_pb2.STATE_PENDING,
-                                message=f"would claim a cluster: {where}"
-                                        + (" (may be created on demand)" if wanted.allow_on_demand else ""))
-        root.children.append(cluster_node)
-        resolved = await resolve_classes(self._registry, inputs)
-        known = {d.name: d for d in deployment.status.dependencies}
+        inputs.resolved = await resolve_classes(self._registry, inputs)
         outputs: dict[str, DependencyOutputs] = {}
+        app_nodes: dict[str, Node] = {}
         for dep_name, dep in sorted(inputs.spec.dependencies.items()):
-            provider = provider_of(dep.type)
-            if provider == "application":
-                result = await self._claimer.claim_dependency(deployment, dep_name, dep, inputs.environment,
-                                                              cluster, inputs.namespace, "")
-                status = result.status
+            if provider_of(dep.type) == "application":
+                result = await self._claimer.application_dependency(deployment, dep_name, dep)
                 if result.outputs is not None:
                     outputs[dep_name] = result.outputs
-                root.children.append(Node(kind="application", name=f"{dep_name}: {status.claim}",
-                                          state=status.state, message=f"{status.reason} {status.message}".strip()))
-                continue
-            kind = "addon" if provider == "addons" else "service"
-            configured = (self._backends.addons if provider == "addons" else self._backends.infra) is not None
-            if dep_name in known:
-                status = known[dep_name]
-                node = Node(kind=kind, name=f"{dep_name}: {dep.type}", state=status.state,
-                            message=f"{status.reason} {status.message}".strip())
+                app_nodes[dep_name] = Node(kind="application", name=f"{dep_name}: {result.status.claim}",
+                                           state=result.status.state,
+                                           message=f"{result.status.reason} {result.status.message}".strip())
             else:
-                node = Node(kind=kind, name=f"{dep_name}: {dep.type}", state=state_pb2.STATE_PENDING,
-                            message=(f"would claim {dep.type} ({getattr(dep, 'class') or 'default'}) via "
-                                     f"{resolved.get(dep_name, '?')}") if configured else
-                            f"NoProvider: no {'addon-manager' if kind == 'addon' else 'infra-provider'} is configured")
-            root.children.append(node)
-            outputs[dep_name] = DependencyOutputs(
-                dep.type, {o: f"<{dep_name}.{o}>" for o in PLACEHOLDER_OUTPUTS}, {})
-        response = deployment_pb2.PlanResponse(root=root)
+                outputs[dep_name] = DependencyOutputs(
+                    dep.type, {o: f"<{dep_name}.{o}>" for o in PLACEHOLDER_OUTPUTS}, {})
         try:
-            objects = render_inputs(deployment, inputs, inputs.spec, inputs.images, outputs)
+            planned = plan(plan_inputs(deployment, inputs, cluster=cluster, outputs=outputs))
         except RenderError as error:
             raise FailedPrecondition(f"cannot render yet: {error}") from None
-        live: dict[tuple[str, str, str, str], dict[str, object]] = {}
+        root.children.append(self._cluster_node(claim, planned.cluster_claim))
+        known = {d.name: d for d in deployment.status.dependencies}
+        for desired in planned.claims:
+            root.children.append(await self._claim_node(desired, known.get(desired.dependency), inputs.resolved))
+        root.children.extend(app_nodes.values())
+        for gone in deployment.status.dependencies:
+            if claims.is_claim(gone.claim) and gone.name not in inputs.spec.dependencies:
+                root.children.append(Node(kind="addon" if gone.claim.startswith("addonClaims/") else "service",
+                                          name=f"{gone.name}: {gone.type}", state=gone.state,
+                                          message=f"would release {gone.claim}: no longer a dependency"))
+        assert planned.objects is not None  # every dependency has (placeholder) outputs
+        response = deployment_pb2.PlanResponse(root=root)
+        response.changes.extend(await self._changes(deployment, inputs.project, cluster, planned.objects, root))
+        return response
+
+    @staticmethod
+    def _cluster_node(claim: cluster_claim_pb2.ClusterClaim | None, wanted: cluster_claim_pb2.ClusterClaim) -> Node:
+        if claim is not None:
+            return Node(kind="cluster", name=claim.status.cluster or claim.name, state=claim.state,
+                        message=claim.status.placement_reason)
+        spec = wanted.spec
+        where = spec.cluster or ", ".join(
+            part for part in (spec.requirements.location,
+                              " ".join(f"{k}={v}" for k, v in sorted(spec.requirements.labels.items()))) if part
+        ) or "any cluster"
+        return Node(kind="cluster", name="(not claimed)", state=state_pb2.STATE_PENDING,
+                    message=f"would claim a cluster: {where}" + (" (may be created on demand)" if spec.allow_on_demand
+                                                                 else ""))
+
+    async def _claim_node(
+        self, desired: claims.DesiredClaim, status: deployment_pb2.DependencyStatus | None, resolved: dict[str, str],
+    ) -> Node:
+        kind = "addon" if desired.provider == "addons" else "service"
+        name = f"{desired.dependency}: {desired.type}"
+        klass = getattr(desired.spec, "class") or "default"
+        if self._claimer.provider_missing(desired):
+            return Node(kind=kind, name=name, state=state_pb2.STATE_PENDING,
+                        message=f"NoProvider: no {'addon-manager' if kind == 'addon' else 'infra-provider'} is "
+                                "configured")
+        if status is None or not status.claim:
+            return Node(kind=kind, name=name, state=state_pb2.STATE_PENDING,
+                        message=f"would claim {desired.type} ({klass}) via {resolved.get(desired.dependency, '?')}")
+        message = f"{status.reason} {status.message}".strip()
+        live = await self._claimer.read_claim(desired)
+        if live is not None and (changed := claims.differs(desired.spec, live.spec)):
+            message += f"; would update {', '.join(changed)}"
+        return Node(kind=kind, name=name, state=status.state, message=message)
+
+    async def _changes(
+        self, deployment: deployment_pb2.Deployment, project: str, cluster: str, objects: list[Manifest], root: Node,
+    ) -> list[deployment_pb2.ObjectChange]:
+        """Per rendered object CREATE / UPDATE (with a diff) / UNCHANGED, and PRUNE for the rest."""
+        live: dict[ObjectKey, Manifest] = {}
         if cluster:
             try:
                 client = await self._pool.client(cluster)
-                live = await live_objects(client, inputs.project, deployment.name)
+                live = await live_objects(client, project, deployment.name)
                 for manifest in objects:
                     key = object_key(manifest)
-                    if key[1] == "Namespace" and key not in live and (found := await client.get(manifest)):
-                        live[key] = found
+                    if key[1] == "Namespace" and key not in live and (namespace := await client.get(manifest)):
+                        live[key] = namespace
             except (KubeError, ApiError) as error:
                 root.children[0].message += f" (cannot read live objects: {error})"
-        rendered: set[tuple[str, str, str, str]] = set()
+        found: list[deployment_pb2.ObjectChange] = []
+        rendered: set[ObjectKey] = set()
         for manifest in objects:
             key = object_key(manifest)
             rendered.add(key)
@@ -138,11 +167,11 @@ class Planner:
             else:
                 action = deployment_pb2.OBJECT_ACTION_UPDATE
                 diff = "" if manifest["kind"] == "Secret" else unified_diff(current, manifest)
-            response.changes.append(deployment_pb2.ObjectChange(
+            found.append(deployment_pb2.ObjectChange(
                 action=action, api_version=key[0], kind=key[1], namespace=key[2], name=key[3], diff=diff))
         for key in sorted(live):
             if key not in rendered:
-                response.changes.append(deployment_pb2.ObjectChange(
+                found.append(deployment_pb2.ObjectChange(
                     action=deployment_pb2.OBJECT_ACTION_PRUNE, api_version=key[0], kind=key[1], namespace=key[2],
                     name=key[3]))
-        return response
+        return found

@@ -19,6 +19,7 @@ from threeport_runtime.reconcile.events import EventLister
 from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_workload_delivery.api.actions import Actions
 from threeport_workload_delivery.api.plan import Planner
+from threeport_workload_delivery.domain import changes
 from threeport_workload_delivery.store.releases import ReleaseStore
 
 Context = Any
@@ -40,6 +41,10 @@ class DeploymentServicer(deployment_pb2_grpc.DeploymentServiceServicer):
         return await self._methods.list(request, deployment_pb2.ListDeploymentsResponse)
 
     async def UpdateDeployment(self, request: Any, context: Context) -> deployment_pb2.Deployment:
+        if not request.update_mask.paths or "annotations" in request.update_mask.paths:
+            existing = await self._methods.repository.find(request.deployment.name)
+            if existing is not None:
+                changes.keep_owned(dict(existing.annotations), request.deployment.annotations)
         return await self._methods.update(request)
 
     async def DeleteDeployment(self, request: Any, context: Context) -> deployment_pb2.Deployment:

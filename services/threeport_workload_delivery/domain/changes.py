@@ -1,28 +1,28 @@
 """Why the next release is made, carried from an action (deploy, build, promotion, rollback) to
 the reconciler in the deployment's annotations, written in the same transaction as the spec
-change. The reconciler creates releases; actions only describe the change.
+change. The reconciler creates releases; actions only describe the change. These annotations
+(``delivery.threeport.io/*``, with ``domain.images``' record) survive a user's update that
+leaves them out (``keep_owned``).
 
 - ``delivery.threeport.io/change``: JSON ``{id, reason, message, build, source_release,
   created_by}``; used once: the release made for it records the id.
 - ``delivery.threeport.io/config-release``: ``N@G``: after a rollback, render the configuration
   of release N (not the application's live spec) for as long as the application stays at
   generation G. The next change of the application ends the pin.
-- ``delivery.threeport.io/build-<component>``: the newest build applied to the component, so
-  that a late or repeated event of an older build never rolls back a newer one.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import asdict, dataclass
 
 from threeport.delivery.v1alpha1 import release_pb2
 
+OWNED_PREFIX = "delivery.threeport.io/"
 CHANGE = "delivery.threeport.io/change"
 CONFIG_RELEASE = "delivery.threeport.io/config-release"
-BUILD_PREFIX = "delivery.threeport.io/build-"
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,10 @@ def config_pin(annotations: MutableMapping[str, str] | dict[str, str], applicati
     return int(number)
 
 
-def build_newer(annotations: MutableMapping[str, str] | dict[str, str], component: str, build: str) -> bool:
-    """Build ids sort by report time (``bYYYYMMDDtHHMMSSffffff-xxxxxx``, to the microsecond), so
-    newer compares greater."""
-    return build.rsplit("/", 1)[-1] > annotations.get(BUILD_PREFIX + component, "").rsplit("/", 1)[-1]
+def keep_owned(existing: Mapping[str, str], requested: MutableMapping[str, str]) -> None:
+    """Carries workload-delivery's own annotations over into a user's update that leaves them
+    out, so that re-applying a Deployment manifest (which replaces all annotations) does not
+    forget a promotion, a rollback or an unused change note. A user may still set them."""
+    for key, value in existing.items():
+        if key.startswith(OWNED_PREFIX) and key not in requested:
+            requested[key] = value

@@ -19,22 +19,23 @@ from datetime import UTC, datetime
 import yaml
 from google.protobuf import json_format
 
-from threeport.common.v1alpha1 import event_pb2
+from threeport.common.v1alpha1 import event_pb2, state_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2, release_pb2
 from threeport.sdk import ApiError, AsyncClient
-from threeport_runtime.conditions import STALLED, TRUE, find_condition, remove_condition, set_condition
+from threeport_runtime.conditions import READY, STALLED, TRUE, find_condition, remove_condition, set_condition
 from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.errors import NotFound
-from threeport_runtime.kube.client import KubeClient
 from threeport_runtime.kube.errors import KubeError, Unreachable
 from threeport_runtime.kube.pool import KubePool
 from threeport_runtime.reconcile.events import NORMAL, WARNING, EventRecorder
 from threeport_runtime.reconcile.result import PermanentError, Result, TemporaryError
-from threeport_runtime.reconcile.status import mark_ready
 from threeport_workload_delivery.config import DeliveryConfig
-from threeport_workload_delivery.domain import changes, names
-from threeport_workload_delivery.domain.diffing import ObjectKey, describe, in_sync, object_key
+from threeport_workload_delivery.domain import changes, claims, names
+from threeport_workload_delivery.domain import images as image_sources
+from threeport_workload_delivery.domain.diffing import describe, in_sync, object_key
+from threeport_workload_delivery.domain.plan import plan
 from threeport_workload_delivery.domain.rendering import (
+    DependencyOutputs,
     Manifest,
     RenderError,
     component_outputs,
@@ -42,16 +43,16 @@ from threeport_workload_delivery.domain.rendering import (
     redacted,
 )
 from threeport_workload_delivery.domain.rollout import AVAILABLE, FAILED, assess
-from threeport_workload_delivery.reconcilers.claims import Claimer, DependencyResult
-from threeport_workload_delivery.reconcilers.inputs import (
+from threeport_workload_delivery.pipeline.claims import Claimer, DependencyResult
+from threeport_workload_delivery.pipeline.inputs import (
     Inputs,
     NotReady,
-    implementation_of,
     load_inputs,
-    render_inputs,
+    plan_inputs,
     resolve_classes,
     spec_of,
 )
+from threeport_workload_delivery.pipeline.live import live_objects
 from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
 from threeport_workload_delivery.store.tables import DeploymentRow
 
@@ -59,6 +60,8 @@ log = logging.getLogger(__name__)
 
 Deployment = deployment_pb2.Deployment
 PLACED, DEPENDENCIES_READY, APPLIED, AVAILABLE_CONDITION = "Placed", "DependenciesReady", "Applied", "Available"
+PAUSED = "Paused"
+PENDING_STATE = state_pb2.STATE_PENDING
 ACTIVE_APPROVALS = (release_pb2.APPROVAL_STATE_UNSPECIFIED, release_pb2.APPROVAL_STATE_APPROVED)
 
 
@@ -74,29 +77,9 @@ class Observation:
     pending_release: int | None = None
     rollout: deployment_pb2.RolloutStatus | None = None
     outputs: dict[str, str] | None = None
+    images: dict[str, deployment_pb2.ImageSource] | None = None
     ready: tuple[bool, str, str] = (False, "Reconciling", "")
     stalled: bool = False
-
-
-# What pruning and deletion look for, workloads first so Pods stop before their config goes.
-PRUNABLE: tuple[tuple[str, str], ...] = (
-    ("apps/v1", "Deployment"),
-    ("apps/v1", "StatefulSet"),
-    ("v1", "Service"),
-    ("v1", "Secret"),
-    ("v1", "ConfigMap"),
-    ("v1", "ServiceAccount"),
-)
-
-
-async def live_objects(client: KubeClient, project: str, deployment: str) -> dict[ObjectKey, Manifest]:
-    """Everything in the cluster carrying this deployment's labels, in any namespace."""
-    selector = names.selector_for(project, deployment)
-    found: dict[ObjectKey, Manifest] = {}
-    for api_version, kind in (*PRUNABLE, ("v1", "Namespace")):
-        for item in await client.list(api_version, kind, selector):
-            found[object_key(item)] = item
-    return found
 
 
 class DeploymentReconciler:
@@ -146,9 +129,13 @@ class DeploymentReconciler:
     # -- converge ------------------------------------------------------------------------------
 
     async def _converge(self, deployment: Deployment, seen: Observation) -> Result:
+        if deployment.spec.paused:
+            seen.conditions[PAUSED] = (True, "Paused", "rollouts are paused: new releases are recorded, not applied")
         inputs = await load_inputs(self._registry, self._releases, deployment)
         seen.namespace = inputs.namespace
-        binding = await self._claimer.claim_cluster(deployment, inputs.application, inputs.environment)
+        seen.images = dict(inputs.sources)
+        first = plan(plan_inputs(deployment, inputs))
+        binding = await self._claimer.claim_cluster(deployment, first.cluster_claim)
         seen.cluster = binding.cluster
         seen.conditions[PLACED] = (binding.ready, binding.reason, binding.message)
         if binding.ready and deployment.status.cluster != binding.cluster:
@@ -157,13 +144,22 @@ class DeploymentReconciler:
             raise NotReady(binding.reason, f"waiting for a cluster: {binding.message}", self._config.poll_interval)
 
         inputs.resolved = await resolve_classes(self._registry, inputs)
+        wanted = {c.dependency: c for c in plan(plan_inputs(deployment, inputs, cluster=binding.cluster)).claims}
         results: list[DependencyResult] = []
         for dep_name, dep in sorted(inputs.spec.dependencies.items()):
-            results.append(await self._claimer.claim_dependency(
-                deployment, dep_name, dep, inputs.environment, binding.cluster, inputs.namespace,
-                implementation_of(inputs.resolved.get(dep_name, "")),
-            ))
-        seen.dependencies = [r.status for r in results]
+            if dep_name in wanted:
+                results.append(await self._claimer.claim_dependency(deployment, wanted[dep_name]))
+            else:
+                results.append(await self._claimer.application_dependency(deployment, dep_name, dep))
+        recorded = {d.name: d.claim for d in deployment.status.dependencies if claims.is_claim(d.claim)}
+        for result in results:
+            # A provider that cannot be reached now may still hold the claim: keep recording it,
+            # so that a later removal or deletion releases it instead of forgetting it.
+            if not result.status.claim and recorded.get(result.status.name) == getattr(
+                    wanted.get(result.status.name), "name", None):
+                result.status.claim = recorded[result.status.name]
+        releasing = await self._release_dropped(deployment, {c.name for c in wanted.values()})
+        seen.dependencies = [r.status for r in results] + releasing
         waiting = [r for r in results if not r.ready]
         if waiting:
             summary = "; ".join(f"{r.status.name} ({r.status.type}): {r.status.reason} {r.status.message}".strip()
@@ -176,27 +172,75 @@ class DeploymentReconciler:
         outputs = {r.status.name: r.outputs for r in results if r.outputs is not None}
 
         try:
-            objects = render_inputs(deployment, inputs, inputs.spec, inputs.images, outputs)
+            objects = plan(plan_inputs(deployment, inputs, cluster=binding.cluster, outputs=outputs)).objects
         except RenderError as error:
             raise PermanentError("RenderFailed", str(error)) from None
+        assert objects is not None  # every dependency is ready, so every output is known
         latest = await self._releases.latest(deployment.name, deployment.uid)
         if latest is None or latest.fingerprint != fingerprint(objects):
             latest = await self._new_release(deployment, inputs, objects, latest)
         target, pending = await self._target(deployment, latest)
         seen.pending_release = pending.release.number if pending is not None else 0
+        held: tuple[str, str] | None = None
+        if pending is not None:
+            held = ("AwaitingApproval", f"release {pending.release.number} waits for approval: tptctl approve "
+                                        f"deployment {names.last_segment(deployment.name)}")
+        if deployment.spec.paused:
+            target, held = await self._paused(deployment, latest, target, held, seen)
         if target is None:
-            raise NotReady("AwaitingApproval",
-                           f"release {latest.release.number} waits for approval: tptctl approve deployment "
-                           f"{names.last_segment(deployment.name)}", 30.0)
+            assert held is not None
+            raise NotReady(held[0], held[1], 30.0)
         if target is not latest:
+            older = spec_of(target)
+            # Dependencies the older release had and the application no longer has publish
+            # nothing now: rendering fails only if the release refers to their outputs.
+            gone = {name: DependencyOutputs(dep.type)
+                    for name, dep in older.dependencies.items() if name not in outputs}
             try:
-                objects = render_inputs(deployment, inputs, spec_of(target), dict(target.release.images), outputs)
+                objects = plan(plan_inputs(deployment, inputs, cluster=binding.cluster, outputs={**outputs, **gone},
+                                           spec=older, images=dict(target.release.images))).objects
             except RenderError as error:
                 raise PermanentError("RenderFailed", f"release {target.release.number}: {error}") from None
-            outputs_spec = spec_of(target)
+            assert objects is not None
+            outputs_spec = older
         else:
             outputs_spec = inputs.spec
-        return await self._apply_and_observe(deployment, inputs, target, pending, objects, outputs_spec, seen)
+        return await self._apply_and_observe(deployment, inputs, target, held, objects, outputs_spec, seen)
+
+    async def _paused(
+        self, deployment: Deployment, latest: StoredRelease, target: StoredRelease | None,
+        held: tuple[str, str] | None, seen: Observation,
+    ) -> tuple[StoredRelease | None, tuple[str, str] | None]:
+        """While paused, the release running now stays; newer ones are recorded, not applied."""
+        running = deployment.status.current_release
+        if target is not None and target.release.number == running:
+            return target, held
+        newest = latest.release.number
+        message = (f"paused: release {newest} is recorded, not applied; release {running} keeps running until "
+                   f"spec.paused is false" if running else
+                   f"paused before the first rollout: release {newest} is recorded, not applied")
+        seen.conditions[PAUSED] = (True, "Paused", message)
+        stored = await self._releases.get_number(deployment.name, running) if running else None
+        return stored, ("Paused", message)
+
+    async def _release_dropped(
+        self, deployment: Deployment, wanted: set[str]
+    ) -> list[deployment_pb2.DependencyStatus]:
+        """Releases the claims this deployment holds (recorded in ``status.dependencies``) that the
+        application no longer declares; those not gone yet stay listed, saying what they wait for."""
+        releasing: list[deployment_pb2.DependencyStatus] = []
+        for held in deployment.status.dependencies:
+            if not claims.is_claim(held.claim) or held.claim in wanted:
+                continue
+            reason, message = await self._claimer.release_claim(held.claim)
+            if not reason:
+                await self._record(deployment, NORMAL, "ClaimReleased",
+                                   f"{held.claim} ({held.name}: {held.type}) released: no longer a dependency")
+                continue
+            releasing.append(deployment_pb2.DependencyStatus(
+                name=held.name, type=held.type, claim=held.claim, implementation=held.implementation,
+                state=PENDING_STATE, reason=reason, message=f"no longer a dependency; {message}"))
+        return releasing
 
     async def _target(
         self, deployment: Deployment, latest: StoredRelease
@@ -216,10 +260,13 @@ class DeploymentReconciler:
         change = changes.read_change(dict(deployment.annotations))
         if change is not None and await self._releases.by_change(deployment.name, change.id) is not None:
             change = None  # Already used by an earlier release.
+        built = image_sources.new_builds(dict(previous.release.images) if previous else {}, inputs.sources)
         if change is not None:
             reason, message = change.reason_value, change.message
         elif previous is None:
             reason, message = release_pb2.RELEASE_REASON_INITIAL, "first release"
+        elif built:
+            reason, message = release_pb2.RELEASE_REASON_BUILD, "; ".join(b.message for b in built)
         else:
             reason = release_pb2.RELEASE_REASON_SPEC_CHANGE
             message = f"application generation {inputs.application.generation}"
@@ -233,7 +280,7 @@ class DeploymentReconciler:
             resolved=inputs.resolved,
             manifests=[manifest_yaml(redacted(o)) for o in objects],
             source_release=change.source_release if change else "",
-            build=change.build if change else "",
+            build=change.build if change else built[0].image.build if built else "",
             created_by=change.created_by if change and change.created_by else "workload-delivery",
             approval=(release_pb2.APPROVAL_STATE_PENDING if inputs.environment.spec.require_approval
                       else release_pb2.APPROVAL_STATE_UNSPECIFIED),
@@ -253,7 +300,7 @@ class DeploymentReconciler:
         return stored
 
     async def _apply_and_observe(
-        self, deployment: Deployment, inputs: Inputs, target: StoredRelease, pending: StoredRelease | None,
+        self, deployment: Deployment, inputs: Inputs, target: StoredRelease, held: tuple[str, str] | None,
         objects: list[Manifest], outputs_spec: object, seen: Observation,
     ) -> Result:
         number = target.release.number
@@ -302,9 +349,8 @@ class DeploymentReconciler:
             seen.conditions[AVAILABLE_CONDITION] = (True, "Available", assessment.message)
             if was_phase != AVAILABLE:
                 await self._record(deployment, NORMAL, "RolloutComplete", f"release {number} is available")
-            if pending is not None:
-                seen.ready = (False, "AwaitingApproval",
-                              f"release {number} runs; release {pending.release.number} waits for approval")
+            if held is not None:
+                seen.ready = (False, held[0], f"release {number} runs; {held[1]}")
                 return Result(requeue_after=self._config.drift_interval)
             seen.ready = (True, "Available", f"release {number} is available")
             return Result(requeue_after=self._config.drift_interval)
@@ -341,12 +387,21 @@ class DeploymentReconciler:
                     deployment, f"waiting for {len(live)} Kubernetes objects in {where} to go: {shown}{more}"
                 )
                 return Result(requeue_after=self._config.poll_interval)
-        claims = [self._claimer.cluster_claim_name(deployment)] + [
-            d.claim for d in deployment.status.dependencies if d.claim.startswith(("addonClaims/", "serviceClaims/"))
-        ]
-        remaining = await self._claimer.release(deployment, claims)
-        if remaining:
-            await self._blocked(deployment, "waiting for claims to be released: " + ", ".join(remaining))
+        waiting: list[str] = []
+        if cluster_wait := await self._claimer.release_cluster(self._claimer.cluster_claim_name(deployment)):
+            waiting.append(cluster_wait)
+        unavailable = False
+        for held in deployment.status.dependencies:
+            if claims.is_claim(held.claim):
+                reason, message = await self._claimer.release_claim(held.claim)
+                if reason:
+                    waiting.append(message)
+                    unavailable = unavailable or reason in ("ProviderUnavailable", "NoProvider")
+        if waiting:
+            message = "waiting for claims to be released: " + "; ".join(waiting)
+            if unavailable and message != deployment.status.deletion_blocked_by:
+                await self._record(deployment, WARNING, "WaitingForProvider", message)
+            await self._blocked(deployment, message)
             return Result(requeue_after=self._config.poll_interval)
         await self._record(deployment, NORMAL, "Deleted", "workload objects removed and claims released")
         await self._releases.delete_all(deployment.name)
@@ -362,6 +417,10 @@ class DeploymentReconciler:
     # -- status --------------------------------------------------------------------------------
 
     async def _write(self, deployment: Deployment, seen: Observation) -> None:
+        # What was observed is about the generation this pass read: if the spec changed
+        # meanwhile, Ready must not claim the newer generation (`--wait` would return early).
+        observed = deployment.generation
+
         def mutate(stored: Deployment) -> None:
             status = stored.status
             if seen.cluster:
@@ -380,14 +439,21 @@ class DeploymentReconciler:
             if seen.outputs is not None:
                 status.outputs.clear()
                 status.outputs.update(seen.outputs)
+            if seen.images is not None:
+                status.images.clear()
+                for component, source in seen.images.items():
+                    status.images[component].CopyFrom(source)
+            if not stored.spec.paused:
+                remove_condition(stored.conditions, PAUSED)
             for kind, (ok, reason, message) in seen.conditions.items():
                 set_condition(stored.conditions, kind, ok, reason=reason, message=message,
-                              observed_generation=stored.generation)
+                              observed_generation=observed)
             ready, reason, message = seen.ready
-            mark_ready(stored, ready=ready, reason=reason, message=message)
+            set_condition(stored.conditions, READY, ready, reason=reason, message=message,
+                          observed_generation=observed)
             if seen.stalled:
                 set_condition(stored.conditions, STALLED, True, reason=reason, message=message,
-                              observed_generation=stored.generation)
+                              observed_generation=observed)
             else:
                 remove_condition(stored.conditions, STALLED)
 

@@ -2,7 +2,9 @@
 
 Numbers come from ``max(number) + 1`` under the unique (deployment, number) constraint, so two
 writers can never both create release N; the loser gets ``ReleaseConflict`` and the reconcile
-is retried. Only the approval fields of a release ever change after it is written.
+is retried. Only the approval fields of a release ever change after it is written. Every write
+publishes a change event (``threeport.delivery.v1alpha1.Release``: CREATED, UPDATED when it is
+approved or superseded) through the outbox, in the same transaction, like every other write.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from typing import Any
 from google.protobuf import json_format
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from threeport.common.v1alpha1 import change_event_pb2
 from threeport.delivery.v1alpha1 import release_pb2
+from threeport_runtime.bus.outbox import Outbox
 from threeport_runtime.db.convert import timestamp
 from threeport_runtime.db.engine import Database
 from threeport_runtime.db.page_tokens import PageTokenCodec
@@ -43,10 +48,25 @@ def _stored(row: ReleaseRow) -> StoredRelease:
     return StoredRelease(message, row.snapshot, row.fingerprint, row.change_id)
 
 
+RESOURCE_TYPE = release_pb2.Release.DESCRIPTOR.full_name
+
+
 class ReleaseStore:
-    def __init__(self, db: Database, page_tokens: PageTokenCodec):
+    def __init__(self, db: Database, page_tokens: PageTokenCodec, outbox: Outbox):
         self._db = db
         self._page_tokens = page_tokens
+        self._outbox = outbox
+
+    @property
+    def stream(self) -> str:
+        """The stream release change events are published to."""
+        return self._outbox.stream_for(RESOURCE_TYPE)
+
+    async def _event(
+        self, session: AsyncSession, row: ReleaseRow, change: change_event_pb2.ChangeType.ValueType
+    ) -> None:
+        await self._outbox.add(session, resource_type=RESOURCE_TYPE, name=row.name, uid=str(row.uid),
+                               generation=row.number, change=change)
 
     async def latest(self, deployment: str, deployment_uid: str) -> StoredRelease | None:
         async with self._db.session() as session:
@@ -141,6 +161,7 @@ class ReleaseStore:
                 for row in pending:
                     if row.message.get("approval") == "APPROVAL_STATE_PENDING":
                         row.message = {**row.message, "approval": "APPROVAL_STATE_SUPERSEDED"}
+                        await self._event(session, row, change_event_pb2.CHANGE_TYPE_UPDATED)
                 row_new = ReleaseRow(
                     uid=uuid.UUID(message.uid),
                     name=message.name,
@@ -154,6 +175,8 @@ class ReleaseStore:
                     change_id=change_id,
                 )
                 session.add(row_new)
+                await session.flush()
+                await self._event(session, row_new, change_event_pb2.CHANGE_TYPE_CREATED)
         except IntegrityError:
             raise ReleaseConflict(f"release number of {deployment} was taken concurrently") from None
         return StoredRelease(message, snapshot, fingerprint, change_id)
@@ -168,6 +191,7 @@ class ReleaseStore:
             if row is None:
                 raise NotFound(f"{deployment} has no release {number}")
             row.message = {**row.message, "approval": "APPROVAL_STATE_APPROVED", "approvedBy": approved_by}
+            await self._event(session, row, change_event_pb2.CHANGE_TYPE_UPDATED)
             return _stored(row).release
 
     async def delete_all(self, deployment: str) -> None:

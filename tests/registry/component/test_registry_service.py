@@ -22,6 +22,7 @@ from threeport.sdk import (
     NotFoundError,
     PermissionDeniedError,
 )
+from threeport_runtime.testing import wait_until
 
 
 def shop(image: str = "registry.example.com/shop/api:1.0.0", **labels: str) -> application_pb2.Application:
@@ -242,3 +243,48 @@ async def test_build_ids_sort_in_report_order(client_as: ClientFor) -> None:
             component="api", image=f"registry.example.com/shop/api:1.{version}.0"))
         names.append((await client.build.report_build(parent=app.name, build=build)).name)
     assert names == sorted(names)
+
+
+async def test_builds_record_the_environments_whose_rules_match_and_the_newest_is_listed(
+    client_as: ClientFor,
+) -> None:
+    admin = client_as("admin@projects/acme")
+    rules = {"dev": [environment_pb2.AutoDeployRule(branch="main")],
+             "prod": [environment_pb2.AutoDeployRule(tag="v*")]}
+    for env_id, env_rules in rules.items():
+        await admin.environment.create_environment(
+            parent="projects/acme", environment_id=env_id,
+            environment=environment_pb2.Environment(spec=environment_pb2.EnvironmentSpec(auto_deploy=env_rules)))
+    client = client_as(DEPLOYER)
+    app = await client.application.create_application(
+        parent="projects/acme", application_id="shop", application=shop())
+
+    async def reported(**git: str) -> build_pb2.Build:
+        build = build_pb2.Build(spec=build_pb2.BuildSpec(
+            component="api", image="registry.example.com/shop/api:1.0.0", **git))
+        made = await client.build.report_build(parent=app.name, build=build)
+
+        async def recorded() -> build_pb2.Build | None:
+            found = await client.build.get_build(name=made.name)
+            return found if any(c.type == "Ready" for c in found.conditions) else None
+
+        found: build_pb2.Build = await wait_until(recorded, within=30.0, interval=0.05,
+                                                  what=f"{made.name} to be recorded")
+        return found
+
+    main = await reported(branch="main")
+    assert list(main.status.environments) == ["projects/acme/environments/dev"]
+    tagged = await reported(tag="v1.0.0")
+    assert list(tagged.status.environments) == ["projects/acme/environments/prod"]
+    other = await reported(branch="feature/x")
+    assert list(other.status.environments) == []
+    newer_main = await reported(branch="main")
+
+    dev = await client.build.list_latest_builds(parent=app.name, environment="projects/acme/environments/dev")
+    assert {k: v.name for k, v in dev.builds.items()} == {"api": newer_main.name}
+    prod = await client.build.list_latest_builds(parent=app.name, environment="projects/acme/environments/prod")
+    assert {k: v.name for k, v in prod.builds.items()} == {"api": tagged.name}
+    nowhere = await client.build.list_latest_builds(parent=app.name, environment="projects/acme/environments/qa")
+    assert dict(nowhere.builds) == {}
+    with pytest.raises(InvalidArgumentError, match="environment"):
+        await client.build.list_latest_builds(parent=app.name, environment="dev")

@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from threeport.common.v1alpha1 import annotations_pb2 as threeport_dot_common_dot_v1alpha1_dot_annotations__pb2
@@ -31,7 +32,7 @@ from threeport.common.v1alpha1 import state_pb2 as threeport_dot_common_dot_v1al
 from threeport.common.v1alpha1 import watch_pb2 as threeport_dot_common_dot_v1alpha1_dot_watch__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+threeport/addons/v1alpha1/addon_claim.proto\x12\x19threeport.addons.v1alpha1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a\'threeport/common/v1alpha1/outputs.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\x98\x06\n\nAddonClaim\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x41\n\x06labels\x18\x03 \x03(\x0b\x32\x31.threeport.addons.v1alpha1.AddonClaim.LabelsEntry\x12K\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x36.threeport.addons.v1alpha1.AddonClaim.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x37\n\x04spec\x18\x14 \x01(\x0b\x32).threeport.addons.v1alpha1.AddonClaimSpec\x12;\n\x06status\x18\x15 \x01(\x0b\x32+.threeport.addons.v1alpha1.AddonClaimStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:Q\xca\xf3\x18M\n\x17threeport.io/AddonClaim\x12\x19\x61\x64\x64onClaims/{addon_claim}\x1a\naddonClaim\"\x0b\x61\x64\x64onClaims\"\xab\x01\n\x0e\x41\x64\x64onClaimSpec\x12\r\n\x05owner\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\r\n\x05\x63lass\x18\x03 \x01(\t\x12\x0f\n\x07\x63luster\x18\x04 \x01(\t\x12\r\n\x05\x61\x64\x64on\x18\x05 \x01(\t\x12\'\n\x06params\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07project\x18\x07 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x08 \x01(\t\"]\n\x10\x41\x64\x64onClaimStatus\x12\x14\n\x0cinstallation\x18\x01 \x01(\t\x12\x33\n\x07outputs\x18\x02 \x01(\x0b\x32\".threeport.common.v1alpha1.Outputs\"\x98\x01\n\x17\x43reateAddonClaimRequest\x12:\n\x0b\x61\x64\x64on_claim\x18\x02 \x01(\x0b\x32%.threeport.addons.v1alpha1.AddonClaim\x12\x16\n\x0e\x61\x64\x64on_claim_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"$\n\x14GetAddonClaimRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"f\n\x16ListAddonClaimsRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"o\n\x17ListAddonClaimsResponse\x12;\n\x0c\x61\x64\x64on_claims\x18\x01 \x03(\x0b\x32%.threeport.addons.v1alpha1.AddonClaim\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"r\n\x17\x44\x65leteAddonClaimRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\")\n\x17WatchAddonClaimsRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\"\x8f\x01\n\x18WatchAddonClaimsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12:\n\x0b\x61\x64\x64on_claim\x18\x02 \x01(\x0b\x32%.threeport.addons.v1alpha1.AddonClaim2\x91\x05\n\x11\x41\x64\x64onClaimService\x12y\n\x10\x43reateAddonClaim\x12\x32.threeport.addons.v1alpha1.CreateAddonClaimRequest\x1a%.threeport.addons.v1alpha1.AddonClaim\"\n\xd2\xf3\x18\x06\x08\x06\x18\x01 \x01\x12s\n\rGetAddonClaim\x12/.threeport.addons.v1alpha1.GetAddonClaimRequest\x1a%.threeport.addons.v1alpha1.AddonClaim\"\n\xd2\xf3\x18\x06\x08\x06\x10\x01\x18\x01\x12\x84\x01\n\x0fListAddonClaims\x12\x31.threeport.addons.v1alpha1.ListAddonClaimsRequest\x1a\x32.threeport.addons.v1alpha1.ListAddonClaimsResponse\"\n\xd2\xf3\x18\x06\x08\x06\x10\x01\x18\x01\x12y\n\x10\x44\x65leteAddonClaim\x12\x32.threeport.addons.v1alpha1.DeleteAddonClaimRequest\x1a%.threeport.addons.v1alpha1.AddonClaim\"\n\xd2\xf3\x18\x06\x08\x06\x18\x01 \x01\x12\x89\x01\n\x10WatchAddonClaims\x12\x32.threeport.addons.v1alpha1.WatchAddonClaimsRequest\x1a\x33.threeport.addons.v1alpha1.WatchAddonClaimsResponse\"\n\xd2\xf3\x18\x06\x08\x06\x10\x01\x18\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+threeport/addons/v1alpha1/addon_claim.proto\x12\x19threeport.addons.v1alpha1\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a\'threeport/common/v1alpha1/outputs.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\x98\x06\n\nAddonClaim\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x41\n\x06labels\x18\x03 \x03(\x0b\x32\x31.threeport.addons.v1alpha1.AddonClaim.LabelsEntry\x12K\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x36.threeport.addons.v1alpha1.AddonClaim.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x37\n\x04spec\x18\x14 \x01(\x0b\x32).threeport.addons.v1alpha1.AddonClaimSpec\x12;\n\x06status\x18\x15 \x01(\x0b\x32+.threeport.addons.v1alpha1.AddonClaimStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:Q\xca\xf3\x18M\n\x17threeport.io/AddonClaim\x12\x19\x61\x64\x64onClaims/{addon_claim}\x1a\naddonClaim\"\x0b\x61\x64\x64onClaims\"\xab\x01\n\x0e\x41\x64\x64onClaimSpec\x12\r\n\x05owner\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\r\n\x05\x63lass\x18\x03 \x01(\t\x12\x0f\n\x07\x63luster\x18\x04 \x01(\t\x12\r\n\x05\x61\x64\x64on\x18\x05 \x01(\t\x12\'\n\x06params\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07project\x18\x07 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x08 \x01(\t\"]\n\x10\x41\x64\x64onClaimStatus\x12\x14\n\x0cinstallation\x18\x01 \x01(\t\x12\x33\n\x07outputs\x18\x02 \x01(\x0b\x32\".threeport.common.v1alpha1.Outputs\"\x98\x01\n\x17\x43reateAddonClaimRequest\x12:\n\x0b\x61\x64\x64on_claim\x18\x02 \x01(\x0b\x32%.threeport.addons.v1alpha1.AddonClaim\x12\x16\n\x0e\x61\x64\x64on_claim_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"$\n\x14GetAddonClaimRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"f\n\x16ListAddonClaimsRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"o\n\x17ListAddonClaimsResponse\x12;\n\x0c\x61\x64\x64on_claims\x18\x01 \x03(\x0b\x32%.threeport.addons.v1alpha1.AddonClaim\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"r\n\x17\x44\x65leteAddonClaimRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\")\n\x17WatchAddonClaimsRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\"\x8f\x01\n\x18WatchAddonClaimsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12:\n\x0b\x61\x64\x64on_claim\x18\x02 \x01(\x0b\x32%.threeport.addons.v1alpha1.AddonClaim\"\x9d\x01\n\x17UpdateAddonClaimRequest\x12:\n\x0b\x61\x64\x64on_claim\x18\x01 \x01(\x0b\x32%.threeport.addons.v1alpha1.AddonClaim\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x32\x8c\x06\n\x11\x41\x64\x64onClaimService\x12y\n\x10\x43reateAddonClaim\x12\x32.threeport.addons.v1alpha1.CreateAddonClaimRequest\x1a%.threeport.addons.v1alpha1.AddonClaim\"\n\xd2\xf3\x18\x06\x08\x06\x18\x01 \x01\x12s\n\rGetAddonClaim\x12/.threeport.addons.v1alpha1.GetAddonClaimRequest\x1a%.threeport.addons.v1alpha1.AddonClaim\"\n\xd2\xf3\x18\x06\x08\x06\x10\x01\x18\x01\x12\x84\x01\n\x0fListAddonClaims\x12\x31.threeport.addons.v1alpha1.ListAddonClaimsRequest\x1a\x32.threeport.addons.v1alpha1.ListAddonClaimsResponse\"\n\xd2\xf3\x18\x06\x08\x06\x10\x01\x18\x01\x12y\n\x10UpdateAddonClaim\x12\x32.threeport.addons.v1alpha1.UpdateAddonClaimRequest\x1a%.threeport.addons.v1alpha1.AddonClaim\"\n\xd2\xf3\x18\x06\x08\x06\x18\x01 \x01\x12y\n\x10\x44\x65leteAddonClaim\x12\x32.threeport.addons.v1alpha1.DeleteAddonClaimRequest\x1a%.threeport.addons.v1alpha1.AddonClaim\"\n\xd2\xf3\x18\x06\x08\x06\x18\x01 \x01\x12\x89\x01\n\x10WatchAddonClaims\x12\x32.threeport.addons.v1alpha1.WatchAddonClaimsRequest\x1a\x33.threeport.addons.v1alpha1.WatchAddonClaimsResponse\"\n\xd2\xf3\x18\x06\x08\x06\x10\x01\x18\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -50,34 +51,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ADDONCLAIMSERVICE'].methods_by_name['GetAddonClaim']._serialized_options = b'\322\363\030\006\010\006\020\001\030\001'
   _globals['_ADDONCLAIMSERVICE'].methods_by_name['ListAddonClaims']._loaded_options = None
   _globals['_ADDONCLAIMSERVICE'].methods_by_name['ListAddonClaims']._serialized_options = b'\322\363\030\006\010\006\020\001\030\001'
+  _globals['_ADDONCLAIMSERVICE'].methods_by_name['UpdateAddonClaim']._loaded_options = None
+  _globals['_ADDONCLAIMSERVICE'].methods_by_name['UpdateAddonClaim']._serialized_options = b'\322\363\030\006\010\006\030\001 \001'
   _globals['_ADDONCLAIMSERVICE'].methods_by_name['DeleteAddonClaim']._loaded_options = None
   _globals['_ADDONCLAIMSERVICE'].methods_by_name['DeleteAddonClaim']._serialized_options = b'\322\363\030\006\010\006\030\001 \001'
   _globals['_ADDONCLAIMSERVICE'].methods_by_name['WatchAddonClaims']._loaded_options = None
   _globals['_ADDONCLAIMSERVICE'].methods_by_name['WatchAddonClaims']._serialized_options = b'\322\363\030\006\010\006\020\001\030\001'
-  _globals['_ADDONCLAIM']._serialized_start=345
-  _globals['_ADDONCLAIM']._serialized_end=1137
-  _globals['_ADDONCLAIM_LABELSENTRY']._serialized_start=957
-  _globals['_ADDONCLAIM_LABELSENTRY']._serialized_end=1002
-  _globals['_ADDONCLAIM_ANNOTATIONSENTRY']._serialized_start=1004
-  _globals['_ADDONCLAIM_ANNOTATIONSENTRY']._serialized_end=1054
-  _globals['_ADDONCLAIMSPEC']._serialized_start=1140
-  _globals['_ADDONCLAIMSPEC']._serialized_end=1311
-  _globals['_ADDONCLAIMSTATUS']._serialized_start=1313
-  _globals['_ADDONCLAIMSTATUS']._serialized_end=1406
-  _globals['_CREATEADDONCLAIMREQUEST']._serialized_start=1409
-  _globals['_CREATEADDONCLAIMREQUEST']._serialized_end=1561
-  _globals['_GETADDONCLAIMREQUEST']._serialized_start=1563
-  _globals['_GETADDONCLAIMREQUEST']._serialized_end=1599
-  _globals['_LISTADDONCLAIMSREQUEST']._serialized_start=1601
-  _globals['_LISTADDONCLAIMSREQUEST']._serialized_end=1703
-  _globals['_LISTADDONCLAIMSRESPONSE']._serialized_start=1705
-  _globals['_LISTADDONCLAIMSRESPONSE']._serialized_end=1816
-  _globals['_DELETEADDONCLAIMREQUEST']._serialized_start=1818
-  _globals['_DELETEADDONCLAIMREQUEST']._serialized_end=1932
-  _globals['_WATCHADDONCLAIMSREQUEST']._serialized_start=1934
-  _globals['_WATCHADDONCLAIMSREQUEST']._serialized_end=1975
-  _globals['_WATCHADDONCLAIMSRESPONSE']._serialized_start=1978
-  _globals['_WATCHADDONCLAIMSRESPONSE']._serialized_end=2121
-  _globals['_ADDONCLAIMSERVICE']._serialized_start=2124
-  _globals['_ADDONCLAIMSERVICE']._serialized_end=2781
+  _globals['_ADDONCLAIM']._serialized_start=379
+  _globals['_ADDONCLAIM']._serialized_end=1171
+  _globals['_ADDONCLAIM_LABELSENTRY']._serialized_start=991
+  _globals['_ADDONCLAIM_LABELSENTRY']._serialized_end=1036
+  _globals['_ADDONCLAIM_ANNOTATIONSENTRY']._serialized_start=1038
+  _globals['_ADDONCLAIM_ANNOTATIONSENTRY']._serialized_end=1088
+  _globals['_ADDONCLAIMSPEC']._serialized_start=1174
+  _globals['_ADDONCLAIMSPEC']._serialized_end=1345
+  _globals['_ADDONCLAIMSTATUS']._serialized_start=1347
+  _globals['_ADDONCLAIMSTATUS']._serialized_end=1440
+  _globals['_CREATEADDONCLAIMREQUEST']._serialized_start=1443
+  _globals['_CREATEADDONCLAIMREQUEST']._serialized_end=1595
+  _globals['_GETADDONCLAIMREQUEST']._serialized_start=1597
+  _globals['_GETADDONCLAIMREQUEST']._serialized_end=1633
+  _globals['_LISTADDONCLAIMSREQUEST']._serialized_start=1635
+  _globals['_LISTADDONCLAIMSREQUEST']._serialized_end=1737
+  _globals['_LISTADDONCLAIMSRESPONSE']._serialized_start=1739
+  _globals['_LISTADDONCLAIMSRESPONSE']._serialized_end=1850
+  _globals['_DELETEADDONCLAIMREQUEST']._serialized_start=1852
+  _globals['_DELETEADDONCLAIMREQUEST']._serialized_end=1966
+  _globals['_WATCHADDONCLAIMSREQUEST']._serialized_start=1968
+  _globals['_WATCHADDONCLAIMSREQUEST']._serialized_end=2009
+  _globals['_WATCHADDONCLAIMSRESPONSE']._serialized_start=2012
+  _globals['_WATCHADDONCLAIMSRESPONSE']._serialized_end=2155
+  _globals['_UPDATEADDONCLAIMREQUEST']._serialized_start=2158
+  _globals['_UPDATEADDONCLAIMREQUEST']._serialized_end=2315
+  _globals['_ADDONCLAIMSERVICE']._serialized_start=2318
+  _globals['_ADDONCLAIMSERVICE']._serialized_end=3098
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -453,3 +454,39 @@ class WatchAddonClaimsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchAddonClaimsResponse: _TypeAlias = WatchAddonClaimsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateAddonClaimRequest(_message.Message):
+    """The request for UpdateAddonClaim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADDON_CLAIM_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: _builtins.int
+    validate_only: _builtins.bool
+    """Validate only: check everything, write nothing."""
+    @_builtins.property
+    def addon_claim(self) -> Global___AddonClaim:
+        """The AddonClaim with its `name`, and its `etag` for optimistic concurrency."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Which fields to replace (`spec`, `spec.some_field`, `labels`, `annotations`); empty means
+        all of `spec`, `labels` and `annotations`.
+        """
+
+    def __init__(
+        self,
+        *,
+        addon_claim: Global___AddonClaim | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+        validate_only: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["addon_claim", b"addon_claim", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["addon_claim", b"addon_claim", "update_mask", b"update_mask", "validate_only", b"validate_only"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateAddonClaimRequest: _TypeAlias = UpdateAddonClaimRequest  # noqa: Y015

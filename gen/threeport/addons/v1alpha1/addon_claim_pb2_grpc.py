@@ -50,6 +50,11 @@ class AddonClaimServiceStub:
                 request_serializer=threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.ListAddonClaimsRequest.SerializeToString,
                 response_deserializer=threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.ListAddonClaimsResponse.FromString,
                 _registered_method=True)
+        self.UpdateAddonClaim = channel.unary_unary(
+                '/threeport.addons.v1alpha1.AddonClaimService/UpdateAddonClaim',
+                request_serializer=threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.UpdateAddonClaimRequest.SerializeToString,
+                response_deserializer=threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.AddonClaim.FromString,
+                _registered_method=True)
         self.DeleteAddonClaim = channel.unary_unary(
                 '/threeport.addons.v1alpha1.AddonClaimService/DeleteAddonClaim',
                 request_serializer=threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.DeleteAddonClaimRequest.SerializeToString,
@@ -82,6 +87,14 @@ class AddonClaimServiceServicer:
 
     def ListAddonClaims(self, request, context):
         """Lists AddonClaims, a page at a time, in name order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateAddonClaim(self, request, context):
+        """Updates a AddonClaim's spec (class, parameters, placement): the provider converges the bound
+        instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -120,6 +133,11 @@ def add_AddonClaimServiceServicer_to_server(servicer, server):
                     servicer.ListAddonClaims,
                     request_deserializer=threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.ListAddonClaimsRequest.FromString,
                     response_serializer=threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.ListAddonClaimsResponse.SerializeToString,
+            ),
+            'UpdateAddonClaim': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateAddonClaim,
+                    request_deserializer=threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.UpdateAddonClaimRequest.FromString,
+                    response_serializer=threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.AddonClaim.SerializeToString,
             ),
             'DeleteAddonClaim': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteAddonClaim,
@@ -214,6 +232,33 @@ class AddonClaimService:
             '/threeport.addons.v1alpha1.AddonClaimService/ListAddonClaims',
             threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.ListAddonClaimsRequest.SerializeToString,
             threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.ListAddonClaimsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateAddonClaim(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threeport.addons.v1alpha1.AddonClaimService/UpdateAddonClaim',
+            threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.UpdateAddonClaimRequest.SerializeToString,
+            threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.AddonClaim.FromString,
             options,
             channel_credentials,
             insecure,

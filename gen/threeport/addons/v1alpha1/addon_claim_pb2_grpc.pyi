@@ -39,6 +39,10 @@ class AddonClaimServiceStub:
     """Gets one AddonClaim by name."""
     ListAddonClaims: _grpc.UnaryUnaryMultiCallable[_addon_claim_pb2.ListAddonClaimsRequest, _addon_claim_pb2.ListAddonClaimsResponse]
     """Lists AddonClaims, a page at a time, in name order."""
+    UpdateAddonClaim: _grpc.UnaryUnaryMultiCallable[_addon_claim_pb2.UpdateAddonClaimRequest, _addon_claim_pb2.AddonClaim]
+    """Updates a AddonClaim's spec (class, parameters, placement): the provider converges the bound
+    instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
+    """
     DeleteAddonClaim: _grpc.UnaryUnaryMultiCallable[_addon_claim_pb2.DeleteAddonClaimRequest, _addon_claim_pb2.AddonClaim]
     """Requests deletion of a AddonClaim: it shows `delete_time` and state DELETING until its
     controllers have cleaned up, then it is gone.
@@ -59,6 +63,10 @@ class AddonClaimServiceAsyncStub(AddonClaimServiceStub):
     """Gets one AddonClaim by name."""
     ListAddonClaims: _aio.UnaryUnaryMultiCallable[_addon_claim_pb2.ListAddonClaimsRequest, _addon_claim_pb2.ListAddonClaimsResponse]  # type: ignore[assignment]
     """Lists AddonClaims, a page at a time, in name order."""
+    UpdateAddonClaim: _aio.UnaryUnaryMultiCallable[_addon_claim_pb2.UpdateAddonClaimRequest, _addon_claim_pb2.AddonClaim]  # type: ignore[assignment]
+    """Updates a AddonClaim's spec (class, parameters, placement): the provider converges the bound
+    instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
+    """
     DeleteAddonClaim: _aio.UnaryUnaryMultiCallable[_addon_claim_pb2.DeleteAddonClaimRequest, _addon_claim_pb2.AddonClaim]  # type: ignore[assignment]
     """Requests deletion of a AddonClaim: it shows `delete_time` and state DELETING until its
     controllers have cleaned up, then it is gone.
@@ -94,6 +102,16 @@ class AddonClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_addon_claim_pb2.ListAddonClaimsResponse, _abc.Awaitable[_addon_claim_pb2.ListAddonClaimsResponse]]:
         """Lists AddonClaims, a page at a time, in name order."""
+
+    @_abc_1.abstractmethod
+    def UpdateAddonClaim(
+        self,
+        request: _addon_claim_pb2.UpdateAddonClaimRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_addon_claim_pb2.AddonClaim, _abc.Awaitable[_addon_claim_pb2.AddonClaim]]:
+        """Updates a AddonClaim's spec (class, parameters, placement): the provider converges the bound
+        instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
+        """
 
     @_abc_1.abstractmethod
     def DeleteAddonClaim(

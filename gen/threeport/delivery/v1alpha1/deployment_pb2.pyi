@@ -25,6 +25,42 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _ImageOrigin:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ImageOriginEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ImageOrigin.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    IMAGE_ORIGIN_UNSPECIFIED: _ImageOrigin.ValueType  # 0
+    """Not known."""
+    IMAGE_ORIGIN_APPLICATION: _ImageOrigin.ValueType  # 1
+    """The application's own `image`."""
+    IMAGE_ORIGIN_BUILD: _ImageOrigin.ValueType  # 2
+    """The newest build matching the environment's auto-deploy rules."""
+    IMAGE_ORIGIN_PIN: _ImageOrigin.ValueType  # 3
+    """Pinned by the user in `spec.images`."""
+    IMAGE_ORIGIN_PROMOTION: _ImageOrigin.ValueType  # 4
+    """Promoted from another environment."""
+    IMAGE_ORIGIN_ROLLBACK: _ImageOrigin.ValueType  # 5
+    """Rolled back to an earlier release."""
+
+class ImageOrigin(_ImageOrigin, metaclass=_ImageOriginEnumTypeWrapper):
+    """ImageOrigin says where a component's image comes from."""
+
+IMAGE_ORIGIN_UNSPECIFIED: ImageOrigin.ValueType  # 0
+"""Not known."""
+IMAGE_ORIGIN_APPLICATION: ImageOrigin.ValueType  # 1
+"""The application's own `image`."""
+IMAGE_ORIGIN_BUILD: ImageOrigin.ValueType  # 2
+"""The newest build matching the environment's auto-deploy rules."""
+IMAGE_ORIGIN_PIN: ImageOrigin.ValueType  # 3
+"""Pinned by the user in `spec.images`."""
+IMAGE_ORIGIN_PROMOTION: ImageOrigin.ValueType  # 4
+"""Promoted from another environment."""
+IMAGE_ORIGIN_ROLLBACK: ImageOrigin.ValueType  # 5
+"""Rolled back to an earlier release."""
+Global___ImageOrigin: _TypeAlias = ImageOrigin  # noqa: Y015
+
 class _RolloutPhase:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -261,10 +297,13 @@ class DeploymentSpec(_message.Message):
     namespace: _builtins.str
     """The Kubernetes namespace; default from the environment's template."""
     paused: _builtins.bool
-    """Stop rolling out new releases until unpaused."""
+    """Stop rolling out new releases until unpaused: new releases are recorded, not applied."""
     @_builtins.property
     def images(self) -> _containers.MessageMap[_builtins.str, _release_pb2.ImageRef]:
-        """Image overrides per component (set by builds, promotions and rollbacks)."""
+        """Pinned images per component: an image written here always runs, whatever builds,
+        promotions and rollbacks say (see `status.images` for what runs and why). Leave it empty
+        to run the newest build matching the environment's auto-deploy rules.
+        """
 
     def __init__(
         self,
@@ -309,6 +348,27 @@ class DeploymentStatus(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class ImagesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___ImageSource: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___ImageSource | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     CLUSTER_FIELD_NUMBER: _builtins.int
     NAMESPACE_FIELD_NUMBER: _builtins.int
     CURRENT_RELEASE_FIELD_NUMBER: _builtins.int
@@ -317,6 +377,7 @@ class DeploymentStatus(_message.Message):
     ROLLOUT_FIELD_NUMBER: _builtins.int
     OUTPUTS_FIELD_NUMBER: _builtins.int
     DELETION_BLOCKED_BY_FIELD_NUMBER: _builtins.int
+    IMAGES_FIELD_NUMBER: _builtins.int
     cluster: _builtins.str
     """The cluster it runs on, `clusters/{cluster}`."""
     namespace: _builtins.str
@@ -339,6 +400,10 @@ class DeploymentStatus(_message.Message):
     def outputs(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Non-secret outputs of this deployment for other apps (`host`, `port`, `url` per component)."""
 
+    @_builtins.property
+    def images(self) -> _containers.MessageMap[_builtins.str, Global___ImageSource]:
+        """The image each component of the newest release runs and where it comes from."""
+
     def __init__(
         self,
         *,
@@ -350,14 +415,47 @@ class DeploymentStatus(_message.Message):
         rollout: Global___RolloutStatus | None = ...,
         outputs: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         deletion_blocked_by: _builtins.str = ...,
+        images: _abc.Mapping[_builtins.str, Global___ImageSource] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["rollout", b"rollout"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster", b"cluster", "current_release", b"current_release", "deletion_blocked_by", b"deletion_blocked_by", "dependencies", b"dependencies", "namespace", b"namespace", "outputs", b"outputs", "pending_release", b"pending_release", "rollout", b"rollout"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster", b"cluster", "current_release", b"current_release", "deletion_blocked_by", b"deletion_blocked_by", "dependencies", b"dependencies", "images", b"images", "namespace", b"namespace", "outputs", b"outputs", "pending_release", b"pending_release", "rollout", b"rollout"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeploymentStatus: _TypeAlias = DeploymentStatus  # noqa: Y015
+
+@_typing.final
+class ImageSource(_message.Message):
+    """ImageSource is the image a component runs and why."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IMAGE_FIELD_NUMBER: _builtins.int
+    ORIGIN_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    origin: Global___ImageOrigin.ValueType
+    """Where it comes from."""
+    message: _builtins.str
+    """A sentence for people, e.g. `pinned in spec.images` or `build b2026... on main`."""
+    @_builtins.property
+    def image(self) -> _release_pb2.ImageRef:
+        """The image."""
+
+    def __init__(
+        self,
+        *,
+        image: _release_pb2.ImageRef | None = ...,
+        origin: Global___ImageOrigin.ValueType = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["image", b"image"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["image", b"image", "message", b"message", "origin", b"origin"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImageSource: _TypeAlias = ImageSource  # noqa: Y015
 
 @_typing.final
 class DependencyStatus(_message.Message):

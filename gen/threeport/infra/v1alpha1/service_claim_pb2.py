@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from threeport.common.v1alpha1 import annotations_pb2 as threeport_dot_common_dot_v1alpha1_dot_annotations__pb2
@@ -32,7 +33,7 @@ from threeport.common.v1alpha1 import state_pb2 as threeport_dot_common_dot_v1al
 from threeport.common.v1alpha1 import watch_pb2 as threeport_dot_common_dot_v1alpha1_dot_watch__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,threeport/infra/v1alpha1/service_claim.proto\x12\x18threeport.infra.v1alpha1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a\'threeport/common/v1alpha1/outputs.proto\x1a-threeport/common/v1alpha1/retain_policy.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\xa8\x06\n\x0cServiceClaim\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x42\n\x06labels\x18\x03 \x03(\x0b\x32\x32.threeport.infra.v1alpha1.ServiceClaim.LabelsEntry\x12L\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x37.threeport.infra.v1alpha1.ServiceClaim.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x38\n\x04spec\x18\x14 \x01(\x0b\x32*.threeport.infra.v1alpha1.ServiceClaimSpec\x12<\n\x06status\x18\x15 \x01(\x0b\x32,.threeport.infra.v1alpha1.ServiceClaimStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:[\xca\xf3\x18W\n\x19threeport.io/ServiceClaim\x12\x1dserviceClaims/{service_claim}\x1a\x0cserviceClaim\"\rserviceClaims\"\x9c\x02\n\x10ServiceClaimSpec\x12\r\n\x05owner\x18\x01 \x01(\t\x12\x12\n\ndependency\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\r\n\x05\x63lass\x18\x04 \x01(\t\x12\x16\n\x0eimplementation\x18\x05 \x01(\t\x12+\n\nparameters\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07\x61\x63\x63ount\x18\x07 \x01(\t\x12\x0e\n\x06region\x18\x08 \x01(\t\x12\x0f\n\x07\x63luster\x18\t \x01(\t\x12>\n\rretain_policy\x18\n \x01(\x0e\x32\'.threeport.common.v1alpha1.RetainPolicy\x12\x11\n\tnamespace\x18\x0b \x01(\t\"b\n\x12ServiceClaimStatus\x12\x17\n\x0fmanaged_service\x18\x01 \x01(\t\x12\x33\n\x07outputs\x18\x02 \x01(\x0b\x32\".threeport.common.v1alpha1.Outputs\"\x9f\x01\n\x19\x43reateServiceClaimRequest\x12=\n\rservice_claim\x18\x02 \x01(\x0b\x32&.threeport.infra.v1alpha1.ServiceClaim\x12\x18\n\x10service_claim_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"&\n\x16GetServiceClaimRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"h\n\x18ListServiceClaimsRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"t\n\x19ListServiceClaimsResponse\x12>\n\x0eservice_claims\x18\x01 \x03(\x0b\x32&.threeport.infra.v1alpha1.ServiceClaim\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"t\n\x19\x44\x65leteServiceClaimRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"+\n\x19WatchServiceClaimsRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\"\x94\x01\n\x1aWatchServiceClaimsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12=\n\rservice_claim\x18\x02 \x01(\x0b\x32&.threeport.infra.v1alpha1.ServiceClaim2\xa7\x05\n\x13ServiceClaimService\x12}\n\x12\x43reateServiceClaim\x12\x33.threeport.infra.v1alpha1.CreateServiceClaimRequest\x1a&.threeport.infra.v1alpha1.ServiceClaim\"\n\xd2\xf3\x18\x06\x08\x06\x18\x01 \x01\x12w\n\x0fGetServiceClaim\x12\x30.threeport.infra.v1alpha1.GetServiceClaimRequest\x1a&.threeport.infra.v1alpha1.ServiceClaim\"\n\xd2\xf3\x18\x06\x08\x06\x10\x01\x18\x01\x12\x88\x01\n\x11ListServiceClaims\x12\x32.threeport.infra.v1alpha1.ListServiceClaimsRequest\x1a\x33.threeport.infra.v1alpha1.ListServiceClaimsResponse\"\n\xd2\xf3\x18\x06\x08\x06\x10\x01\x18\x01\x12}\n\x12\x44\x65leteServiceClaim\x12\x33.threeport.infra.v1alpha1.DeleteServiceClaimRequest\x1a&.threeport.infra.v1alpha1.ServiceClaim\"\n\xd2\xf3\x18\x06\x08\x06\x18\x01 \x01\x12\x8d\x01\n\x12WatchServiceClaims\x12\x33.threeport.infra.v1alpha1.WatchServiceClaimsRequest\x1a\x34.threeport.infra.v1alpha1.WatchServiceClaimsResponse\"\n\xd2\xf3\x18\x06\x08\x06\x10\x01\x18\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,threeport/infra/v1alpha1/service_claim.proto\x12\x18threeport.infra.v1alpha1\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a\'threeport/common/v1alpha1/outputs.proto\x1a-threeport/common/v1alpha1/retain_policy.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\xa8\x06\n\x0cServiceClaim\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x42\n\x06labels\x18\x03 \x03(\x0b\x32\x32.threeport.infra.v1alpha1.ServiceClaim.LabelsEntry\x12L\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x37.threeport.infra.v1alpha1.ServiceClaim.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x38\n\x04spec\x18\x14 \x01(\x0b\x32*.threeport.infra.v1alpha1.ServiceClaimSpec\x12<\n\x06status\x18\x15 \x01(\x0b\x32,.threeport.infra.v1alpha1.ServiceClaimStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:[\xca\xf3\x18W\n\x19threeport.io/ServiceClaim\x12\x1dserviceClaims/{service_claim}\x1a\x0cserviceClaim\"\rserviceClaims\"\x9c\x02\n\x10ServiceClaimSpec\x12\r\n\x05owner\x18\x01 \x01(\t\x12\x12\n\ndependency\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\r\n\x05\x63lass\x18\x04 \x01(\t\x12\x16\n\x0eimplementation\x18\x05 \x01(\t\x12+\n\nparameters\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07\x61\x63\x63ount\x18\x07 \x01(\t\x12\x0e\n\x06region\x18\x08 \x01(\t\x12\x0f\n\x07\x63luster\x18\t \x01(\t\x12>\n\rretain_policy\x18\n \x01(\x0e\x32\'.threeport.common.v1alpha1.RetainPolicy\x12\x11\n\tnamespace\x18\x0b \x01(\t\"b\n\x12ServiceClaimStatus\x12\x17\n\x0fmanaged_service\x18\x01 \x01(\t\x12\x33\n\x07outputs\x18\x02 \x01(\x0b\x32\".threeport.common.v1alpha1.Outputs\"\x9f\x01\n\x19\x43reateServiceClaimRequest\x12=\n\rservice_claim\x18\x02 \x01(\x0b\x32&.threeport.infra.v1alpha1.ServiceClaim\x12\x18\n\x10service_claim_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"&\n\x16GetServiceClaimRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"h\n\x18ListServiceClaimsRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"t\n\x19ListServiceClaimsResponse\x12>\n\x0eservice_claims\x18\x01 \x03(\x0b\x32&.threeport.infra.v1alpha1.ServiceClaim\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"t\n\x19\x44\x65leteServiceClaimRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"+\n\x19WatchServiceClaimsRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\"\x94\x01\n\x1aWatchServiceClaimsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12=\n\rservice_claim\x18\x02 \x01(\x0b\x32&.threeport.infra.v1alpha1.ServiceClaim\"\xa2\x01\n\x19UpdateServiceClaimRequest\x12=\n\rservice_claim\x18\x01 \x01(\x0b\x32&.threeport.infra.v1alpha1.ServiceClaim\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x32\xa6\x06\n\x13ServiceClaimService\x12}\n\x12\x43reateServiceClaim\x12\x33.threeport.infra.v1alpha1.CreateServiceClaimRequest\x1a&.threeport.infra.v1alpha1.ServiceClaim\"\n\xd2\xf3\x18\x06\x08\x06\x18\x01 \x01\x12w\n\x0fGetServiceClaim\x12\x30.threeport.infra.v1alpha1.GetServiceClaimRequest\x1a&.threeport.infra.v1alpha1.ServiceClaim\"\n\xd2\xf3\x18\x06\x08\x06\x10\x01\x18\x01\x12\x88\x01\n\x11ListServiceClaims\x12\x32.threeport.infra.v1alpha1.ListServiceClaimsRequest\x1a\x33.threeport.infra.v1alpha1.ListServiceClaimsResponse\"\n\xd2\xf3\x18\x06\x08\x06\x10\x01\x18\x01\x12}\n\x12UpdateServiceClaim\x12\x33.threeport.infra.v1alpha1.UpdateServiceClaimRequest\x1a&.threeport.infra.v1alpha1.ServiceClaim\"\n\xd2\xf3\x18\x06\x08\x06\x18\x01 \x01\x12}\n\x12\x44\x65leteServiceClaim\x12\x33.threeport.infra.v1alpha1.DeleteServiceClaimRequest\x1a&.threeport.infra.v1alpha1.ServiceClaim\"\n\xd2\xf3\x18\x06\x08\x06\x18\x01 \x01\x12\x8d\x01\n\x12WatchServiceClaims\x12\x33.threeport.infra.v1alpha1.WatchServiceClaimsRequest\x1a\x34.threeport.infra.v1alpha1.WatchServiceClaimsResponse\"\n\xd2\xf3\x18\x06\x08\x06\x10\x01\x18\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -51,34 +52,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SERVICECLAIMSERVICE'].methods_by_name['GetServiceClaim']._serialized_options = b'\322\363\030\006\010\006\020\001\030\001'
   _globals['_SERVICECLAIMSERVICE'].methods_by_name['ListServiceClaims']._loaded_options = None
   _globals['_SERVICECLAIMSERVICE'].methods_by_name['ListServiceClaims']._serialized_options = b'\322\363\030\006\010\006\020\001\030\001'
+  _globals['_SERVICECLAIMSERVICE'].methods_by_name['UpdateServiceClaim']._loaded_options = None
+  _globals['_SERVICECLAIMSERVICE'].methods_by_name['UpdateServiceClaim']._serialized_options = b'\322\363\030\006\010\006\030\001 \001'
   _globals['_SERVICECLAIMSERVICE'].methods_by_name['DeleteServiceClaim']._loaded_options = None
   _globals['_SERVICECLAIMSERVICE'].methods_by_name['DeleteServiceClaim']._serialized_options = b'\322\363\030\006\010\006\030\001 \001'
   _globals['_SERVICECLAIMSERVICE'].methods_by_name['WatchServiceClaims']._loaded_options = None
   _globals['_SERVICECLAIMSERVICE'].methods_by_name['WatchServiceClaims']._serialized_options = b'\322\363\030\006\010\006\020\001\030\001'
-  _globals['_SERVICECLAIM']._serialized_start=392
-  _globals['_SERVICECLAIM']._serialized_end=1200
-  _globals['_SERVICECLAIM_LABELSENTRY']._serialized_start=1010
-  _globals['_SERVICECLAIM_LABELSENTRY']._serialized_end=1055
-  _globals['_SERVICECLAIM_ANNOTATIONSENTRY']._serialized_start=1057
-  _globals['_SERVICECLAIM_ANNOTATIONSENTRY']._serialized_end=1107
-  _globals['_SERVICECLAIMSPEC']._serialized_start=1203
-  _globals['_SERVICECLAIMSPEC']._serialized_end=1487
-  _globals['_SERVICECLAIMSTATUS']._serialized_start=1489
-  _globals['_SERVICECLAIMSTATUS']._serialized_end=1587
-  _globals['_CREATESERVICECLAIMREQUEST']._serialized_start=1590
-  _globals['_CREATESERVICECLAIMREQUEST']._serialized_end=1749
-  _globals['_GETSERVICECLAIMREQUEST']._serialized_start=1751
-  _globals['_GETSERVICECLAIMREQUEST']._serialized_end=1789
-  _globals['_LISTSERVICECLAIMSREQUEST']._serialized_start=1791
-  _globals['_LISTSERVICECLAIMSREQUEST']._serialized_end=1895
-  _globals['_LISTSERVICECLAIMSRESPONSE']._serialized_start=1897
-  _globals['_LISTSERVICECLAIMSRESPONSE']._serialized_end=2013
-  _globals['_DELETESERVICECLAIMREQUEST']._serialized_start=2015
-  _globals['_DELETESERVICECLAIMREQUEST']._serialized_end=2131
-  _globals['_WATCHSERVICECLAIMSREQUEST']._serialized_start=2133
-  _globals['_WATCHSERVICECLAIMSREQUEST']._serialized_end=2176
-  _globals['_WATCHSERVICECLAIMSRESPONSE']._serialized_start=2179
-  _globals['_WATCHSERVICECLAIMSRESPONSE']._serialized_end=2327
-  _globals['_SERVICECLAIMSERVICE']._serialized_start=2330
-  _globals['_SERVICECLAIMSERVICE']._serialized_end=3009
+  _globals['_SERVICECLAIM']._serialized_start=426
+  _globals['_SERVICECLAIM']._serialized_end=1234
+  _globals['_SERVICECLAIM_LABELSENTRY']._serialized_start=1044
+  _globals['_SERVICECLAIM_LABELSENTRY']._serialized_end=1089
+  _globals['_SERVICECLAIM_ANNOTATIONSENTRY']._serialized_start=1091
+  _globals['_SERVICECLAIM_ANNOTATIONSENTRY']._serialized_end=1141
+  _globals['_SERVICECLAIMSPEC']._serialized_start=1237
+  _globals['_SERVICECLAIMSPEC']._serialized_end=1521
+  _globals['_SERVICECLAIMSTATUS']._serialized_start=1523
+  _globals['_SERVICECLAIMSTATUS']._serialized_end=1621
+  _globals['_CREATESERVICECLAIMREQUEST']._serialized_start=1624
+  _globals['_CREATESERVICECLAIMREQUEST']._serialized_end=1783
+  _globals['_GETSERVICECLAIMREQUEST']._serialized_start=1785
+  _globals['_GETSERVICECLAIMREQUEST']._serialized_end=1823
+  _globals['_LISTSERVICECLAIMSREQUEST']._serialized_start=1825
+  _globals['_LISTSERVICECLAIMSREQUEST']._serialized_end=1929
+  _globals['_LISTSERVICECLAIMSRESPONSE']._serialized_start=1931
+  _globals['_LISTSERVICECLAIMSRESPONSE']._serialized_end=2047
+  _globals['_DELETESERVICECLAIMREQUEST']._serialized_start=2049
+  _globals['_DELETESERVICECLAIMREQUEST']._serialized_end=2165
+  _globals['_WATCHSERVICECLAIMSREQUEST']._serialized_start=2167
+  _globals['_WATCHSERVICECLAIMSREQUEST']._serialized_end=2210
+  _globals['_WATCHSERVICECLAIMSRESPONSE']._serialized_start=2213
+  _globals['_WATCHSERVICECLAIMSRESPONSE']._serialized_end=2361
+  _globals['_UPDATESERVICECLAIMREQUEST']._serialized_start=2364
+  _globals['_UPDATESERVICECLAIMREQUEST']._serialized_end=2526
+  _globals['_SERVICECLAIMSERVICE']._serialized_start=2529
+  _globals['_SERVICECLAIMSERVICE']._serialized_end=3335
 # @@protoc_insertion_point(module_scope)

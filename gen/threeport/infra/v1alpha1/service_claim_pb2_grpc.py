@@ -50,6 +50,11 @@ class ServiceClaimServiceStub:
                 request_serializer=threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.ListServiceClaimsRequest.SerializeToString,
                 response_deserializer=threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.ListServiceClaimsResponse.FromString,
                 _registered_method=True)
+        self.UpdateServiceClaim = channel.unary_unary(
+                '/threeport.infra.v1alpha1.ServiceClaimService/UpdateServiceClaim',
+                request_serializer=threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.UpdateServiceClaimRequest.SerializeToString,
+                response_deserializer=threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.ServiceClaim.FromString,
+                _registered_method=True)
         self.DeleteServiceClaim = channel.unary_unary(
                 '/threeport.infra.v1alpha1.ServiceClaimService/DeleteServiceClaim',
                 request_serializer=threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.DeleteServiceClaimRequest.SerializeToString,
@@ -82,6 +87,14 @@ class ServiceClaimServiceServicer:
 
     def ListServiceClaims(self, request, context):
         """Lists ServiceClaims, a page at a time, in name order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateServiceClaim(self, request, context):
+        """Updates a ServiceClaim's spec (class, parameters, placement): the provider converges the bound
+        instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -120,6 +133,11 @@ def add_ServiceClaimServiceServicer_to_server(servicer, server):
                     servicer.ListServiceClaims,
                     request_deserializer=threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.ListServiceClaimsRequest.FromString,
                     response_serializer=threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.ListServiceClaimsResponse.SerializeToString,
+            ),
+            'UpdateServiceClaim': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateServiceClaim,
+                    request_deserializer=threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.UpdateServiceClaimRequest.FromString,
+                    response_serializer=threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.ServiceClaim.SerializeToString,
             ),
             'DeleteServiceClaim': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteServiceClaim,
@@ -214,6 +232,33 @@ class ServiceClaimService:
             '/threeport.infra.v1alpha1.ServiceClaimService/ListServiceClaims',
             threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.ListServiceClaimsRequest.SerializeToString,
             threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.ListServiceClaimsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateServiceClaim(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threeport.infra.v1alpha1.ServiceClaimService/UpdateServiceClaim',
+            threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.UpdateServiceClaimRequest.SerializeToString,
+            threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.ServiceClaim.FromString,
             options,
             channel_credentials,
             insecure,

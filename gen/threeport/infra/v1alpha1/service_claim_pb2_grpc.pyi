@@ -39,6 +39,10 @@ class ServiceClaimServiceStub:
     """Gets one ServiceClaim by name."""
     ListServiceClaims: _grpc.UnaryUnaryMultiCallable[_service_claim_pb2.ListServiceClaimsRequest, _service_claim_pb2.ListServiceClaimsResponse]
     """Lists ServiceClaims, a page at a time, in name order."""
+    UpdateServiceClaim: _grpc.UnaryUnaryMultiCallable[_service_claim_pb2.UpdateServiceClaimRequest, _service_claim_pb2.ServiceClaim]
+    """Updates a ServiceClaim's spec (class, parameters, placement): the provider converges the bound
+    instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
+    """
     DeleteServiceClaim: _grpc.UnaryUnaryMultiCallable[_service_claim_pb2.DeleteServiceClaimRequest, _service_claim_pb2.ServiceClaim]
     """Requests deletion of a ServiceClaim: it shows `delete_time` and state DELETING until its
     controllers have cleaned up, then it is gone.
@@ -59,6 +63,10 @@ class ServiceClaimServiceAsyncStub(ServiceClaimServiceStub):
     """Gets one ServiceClaim by name."""
     ListServiceClaims: _aio.UnaryUnaryMultiCallable[_service_claim_pb2.ListServiceClaimsRequest, _service_claim_pb2.ListServiceClaimsResponse]  # type: ignore[assignment]
     """Lists ServiceClaims, a page at a time, in name order."""
+    UpdateServiceClaim: _aio.UnaryUnaryMultiCallable[_service_claim_pb2.UpdateServiceClaimRequest, _service_claim_pb2.ServiceClaim]  # type: ignore[assignment]
+    """Updates a ServiceClaim's spec (class, parameters, placement): the provider converges the bound
+    instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
+    """
     DeleteServiceClaim: _aio.UnaryUnaryMultiCallable[_service_claim_pb2.DeleteServiceClaimRequest, _service_claim_pb2.ServiceClaim]  # type: ignore[assignment]
     """Requests deletion of a ServiceClaim: it shows `delete_time` and state DELETING until its
     controllers have cleaned up, then it is gone.
@@ -94,6 +102,16 @@ class ServiceClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_service_claim_pb2.ListServiceClaimsResponse, _abc.Awaitable[_service_claim_pb2.ListServiceClaimsResponse]]:
         """Lists ServiceClaims, a page at a time, in name order."""
+
+    @_abc_1.abstractmethod
+    def UpdateServiceClaim(
+        self,
+        request: _service_claim_pb2.UpdateServiceClaimRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_service_claim_pb2.ServiceClaim, _abc.Awaitable[_service_claim_pb2.ServiceClaim]]:
+        """Updates a ServiceClaim's spec (class, parameters, placement): the provider converges the bound
+        instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
+        """
 
     @_abc_1.abstractmethod
     def DeleteServiceClaim(

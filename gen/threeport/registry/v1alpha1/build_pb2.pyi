@@ -209,16 +209,25 @@ class BuildStatus(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REPORTER_FIELD_NUMBER: _builtins.int
+    ENVIRONMENTS_FIELD_NUMBER: _builtins.int
     reporter: _builtins.str
     """The principal that reported it."""
+    @_builtins.property
+    def environments(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The environments whose auto-deploy rules matched the build's branch or tag when it was
+        reported, e.g. `projects/acme/environments/dev`; their deployments run it unless a newer
+        matching build, a promotion, a rollback or a pin says otherwise.
+        """
+
     def __init__(
         self,
         *,
         reporter: _builtins.str = ...,
+        environments: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["reporter", b"reporter"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["environments", b"environments", "reporter", b"reporter"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -406,3 +415,74 @@ class ReportBuildRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReportBuildRequest: _TypeAlias = ReportBuildRequest  # noqa: Y015
+
+@_typing.final
+class ListLatestBuildsRequest(_message.Message):
+    """The request for ListLatestBuilds."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    ENVIRONMENT_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """The application, `projects/{project}/applications/{application}`."""
+    environment: _builtins.str
+    """The environment, `projects/{project}/environments/{environment}`."""
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        environment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["environment", b"environment", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLatestBuildsRequest: _TypeAlias = ListLatestBuildsRequest  # noqa: Y015
+
+@_typing.final
+class ListLatestBuildsResponse(_message.Message):
+    """The response of ListLatestBuilds."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class BuildsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___Build: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___Build | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    BUILDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def builds(self) -> _containers.MessageMap[_builtins.str, Global___Build]:
+        """Per component, the newest build matching the environment; components without one are absent."""
+
+    def __init__(
+        self,
+        *,
+        builds: _abc.Mapping[_builtins.str, Global___Build] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["builds", b"builds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLatestBuildsResponse: _TypeAlias = ListLatestBuildsResponse  # noqa: Y015

@@ -55,6 +55,11 @@ class BuildServiceStub:
                 request_serializer=threeport_dot_registry_dot_v1alpha1_dot_build__pb2.ReportBuildRequest.SerializeToString,
                 response_deserializer=threeport_dot_registry_dot_v1alpha1_dot_build__pb2.Build.FromString,
                 _registered_method=True)
+        self.ListLatestBuilds = channel.unary_unary(
+                '/threeport.registry.v1alpha1.BuildService/ListLatestBuilds',
+                request_serializer=threeport_dot_registry_dot_v1alpha1_dot_build__pb2.ListLatestBuildsRequest.SerializeToString,
+                response_deserializer=threeport_dot_registry_dot_v1alpha1_dot_build__pb2.ListLatestBuildsResponse.FromString,
+                _registered_method=True)
 
 
 class BuildServiceServicer:
@@ -91,6 +96,14 @@ class BuildServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListLatestBuilds(self, request, context):
+        """The newest build per component of an application that an environment's auto-deploy rules
+        matched (`status.environments`): what that environment's deployment runs by default.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BuildServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -113,6 +126,11 @@ def add_BuildServiceServicer_to_server(servicer, server):
                     servicer.ReportBuild,
                     request_deserializer=threeport_dot_registry_dot_v1alpha1_dot_build__pb2.ReportBuildRequest.FromString,
                     response_serializer=threeport_dot_registry_dot_v1alpha1_dot_build__pb2.Build.SerializeToString,
+            ),
+            'ListLatestBuilds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLatestBuilds,
+                    request_deserializer=threeport_dot_registry_dot_v1alpha1_dot_build__pb2.ListLatestBuildsRequest.FromString,
+                    response_serializer=threeport_dot_registry_dot_v1alpha1_dot_build__pb2.ListLatestBuildsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -224,6 +242,33 @@ class BuildService:
             '/threeport.registry.v1alpha1.BuildService/ReportBuild',
             threeport_dot_registry_dot_v1alpha1_dot_build__pb2.ReportBuildRequest.SerializeToString,
             threeport_dot_registry_dot_v1alpha1_dot_build__pb2.Build.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLatestBuilds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threeport.registry.v1alpha1.BuildService/ListLatestBuilds',
+            threeport_dot_registry_dot_v1alpha1_dot_build__pb2.ListLatestBuildsRequest.SerializeToString,
+            threeport_dot_registry_dot_v1alpha1_dot_build__pb2.ListLatestBuildsResponse.FromString,
             options,
             channel_credentials,
             insecure,

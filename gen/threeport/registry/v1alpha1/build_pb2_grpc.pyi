@@ -45,6 +45,10 @@ class BuildServiceStub:
     """Records a build reported by CI. Environments whose auto-deploy rules match its branch or
     tag roll it out. Builds are immutable.
     """
+    ListLatestBuilds: _grpc.UnaryUnaryMultiCallable[_build_pb2.ListLatestBuildsRequest, _build_pb2.ListLatestBuildsResponse]
+    """The newest build per component of an application that an environment's auto-deploy rules
+    matched (`status.environments`): what that environment's deployment runs by default.
+    """
 
 @_typing.type_check_only
 class BuildServiceAsyncStub(BuildServiceStub):
@@ -62,6 +66,10 @@ class BuildServiceAsyncStub(BuildServiceStub):
     ReportBuild: _aio.UnaryUnaryMultiCallable[_build_pb2.ReportBuildRequest, _build_pb2.Build]  # type: ignore[assignment]
     """Records a build reported by CI. Environments whose auto-deploy rules match its branch or
     tag roll it out. Builds are immutable.
+    """
+    ListLatestBuilds: _aio.UnaryUnaryMultiCallable[_build_pb2.ListLatestBuildsRequest, _build_pb2.ListLatestBuildsResponse]  # type: ignore[assignment]
+    """The newest build per component of an application that an environment's auto-deploy rules
+    matched (`status.environments`): what that environment's deployment runs by default.
     """
 
 class BuildServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -101,6 +109,16 @@ class BuildServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_build_pb2.Build, _abc.Awaitable[_build_pb2.Build]]:
         """Records a build reported by CI. Environments whose auto-deploy rules match its branch or
         tag roll it out. Builds are immutable.
+        """
+
+    @_abc_1.abstractmethod
+    def ListLatestBuilds(
+        self,
+        request: _build_pb2.ListLatestBuildsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_build_pb2.ListLatestBuildsResponse, _abc.Awaitable[_build_pb2.ListLatestBuildsResponse]]:
+        """The newest build per component of an application that an environment's auto-deploy rules
+        matched (`status.environments`): what that environment's deployment runs by default.
         """
 
 def add_BuildServiceServicer_to_server(servicer: BuildServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -160,6 +160,34 @@ class AddonClaimServiceInternalClient:
         """
         return self._invoker.unary("/threeport.addons.v1alpha1.AddonClaimService/ListAddonClaims", build_request(addons_v1alpha1_addon_claim_pb2.ListAddonClaimsRequest, request, {"page_size": page_size, "page_token": page_token, "filter": filter, "hide_deleting": hide_deleting}), addons_v1alpha1_addon_claim_pb2.ListAddonClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
+    def update_addon_claim(
+        self,
+        *,
+        addon_claim: addons_v1alpha1_addon_claim_pb2.AddonClaim | None = None,
+        update_mask: google_protobuf_field_mask_pb2.FieldMask | None = None,
+        validate_only: bool | None = None,
+        request: addons_v1alpha1_addon_claim_pb2.UpdateAddonClaimRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> addons_v1alpha1_addon_claim_pb2.AddonClaim:
+        """Updates a AddonClaim's spec (class, parameters, placement): the provider converges the bound
+        instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
+
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
+        repeating it could apply it twice.
+
+        Args:
+            addon_claim: The AddonClaim with its `name`, and its `etag` for optimistic concurrency.
+            update_mask: Which fields to replace (`spec`, `spec.some_field`, `labels`, `annotations`); empty
+                means all of `spec`, `labels` and `annotations`.
+            validate_only: Validate only: check everything, write nothing.
+            request: a whole ``UpdateAddonClaimRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.unary("/threeport.addons.v1alpha1.AddonClaimService/UpdateAddonClaim", build_request(addons_v1alpha1_addon_claim_pb2.UpdateAddonClaimRequest, request, {"addon_claim": addon_claim, "update_mask": update_mask, "validate_only": validate_only}), addons_v1alpha1_addon_claim_pb2.AddonClaim, idempotent=False, timeout=timeout, metadata=metadata)
+
     def delete_addon_claim(
         self,
         *,
@@ -367,6 +395,34 @@ class AddonClaimServiceInternalAsyncClient:
         Returns one page.
         """
         return await self._invoker.unary("/threeport.addons.v1alpha1.AddonClaimService/ListAddonClaims", build_request(addons_v1alpha1_addon_claim_pb2.ListAddonClaimsRequest, request, {"page_size": page_size, "page_token": page_token, "filter": filter, "hide_deleting": hide_deleting}), addons_v1alpha1_addon_claim_pb2.ListAddonClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+
+    async def update_addon_claim(
+        self,
+        *,
+        addon_claim: addons_v1alpha1_addon_claim_pb2.AddonClaim | None = None,
+        update_mask: google_protobuf_field_mask_pb2.FieldMask | None = None,
+        validate_only: bool | None = None,
+        request: addons_v1alpha1_addon_claim_pb2.UpdateAddonClaimRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> addons_v1alpha1_addon_claim_pb2.AddonClaim:
+        """Updates a AddonClaim's spec (class, parameters, placement): the provider converges the bound
+        instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
+
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
+        repeating it could apply it twice.
+
+        Args:
+            addon_claim: The AddonClaim with its `name`, and its `etag` for optimistic concurrency.
+            update_mask: Which fields to replace (`spec`, `spec.some_field`, `labels`, `annotations`); empty
+                means all of `spec`, `labels` and `annotations`.
+            validate_only: Validate only: check everything, write nothing.
+            request: a whole ``UpdateAddonClaimRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return await self._invoker.unary("/threeport.addons.v1alpha1.AddonClaimService/UpdateAddonClaim", build_request(addons_v1alpha1_addon_claim_pb2.UpdateAddonClaimRequest, request, {"addon_claim": addon_claim, "update_mask": update_mask, "validate_only": validate_only}), addons_v1alpha1_addon_claim_pb2.AddonClaim, idempotent=False, timeout=timeout, metadata=metadata)
 
     async def delete_addon_claim(
         self,

@@ -1665,6 +1665,34 @@ class ServiceClaimServiceInternalClient:
         """
         return self._invoker.unary("/threeport.infra.v1alpha1.ServiceClaimService/ListServiceClaims", build_request(infra_v1alpha1_service_claim_pb2.ListServiceClaimsRequest, request, {"page_size": page_size, "page_token": page_token, "filter": filter, "hide_deleting": hide_deleting}), infra_v1alpha1_service_claim_pb2.ListServiceClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
+    def update_service_claim(
+        self,
+        *,
+        service_claim: infra_v1alpha1_service_claim_pb2.ServiceClaim | None = None,
+        update_mask: google_protobuf_field_mask_pb2.FieldMask | None = None,
+        validate_only: bool | None = None,
+        request: infra_v1alpha1_service_claim_pb2.UpdateServiceClaimRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> infra_v1alpha1_service_claim_pb2.ServiceClaim:
+        """Updates a ServiceClaim's spec (class, parameters, placement): the provider converges the bound
+        instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
+
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
+        repeating it could apply it twice.
+
+        Args:
+            service_claim: The ServiceClaim with its `name`, and its `etag` for optimistic concurrency.
+            update_mask: Which fields to replace (`spec`, `spec.some_field`, `labels`, `annotations`); empty
+                means all of `spec`, `labels` and `annotations`.
+            validate_only: Validate only: check everything, write nothing.
+            request: a whole ``UpdateServiceClaimRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.unary("/threeport.infra.v1alpha1.ServiceClaimService/UpdateServiceClaim", build_request(infra_v1alpha1_service_claim_pb2.UpdateServiceClaimRequest, request, {"service_claim": service_claim, "update_mask": update_mask, "validate_only": validate_only}), infra_v1alpha1_service_claim_pb2.ServiceClaim, idempotent=False, timeout=timeout, metadata=metadata)
+
     def delete_service_claim(
         self,
         *,
@@ -1872,6 +1900,34 @@ class ServiceClaimServiceInternalAsyncClient:
         Returns one page.
         """
         return await self._invoker.unary("/threeport.infra.v1alpha1.ServiceClaimService/ListServiceClaims", build_request(infra_v1alpha1_service_claim_pb2.ListServiceClaimsRequest, request, {"page_size": page_size, "page_token": page_token, "filter": filter, "hide_deleting": hide_deleting}), infra_v1alpha1_service_claim_pb2.ListServiceClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+
+    async def update_service_claim(
+        self,
+        *,
+        service_claim: infra_v1alpha1_service_claim_pb2.ServiceClaim | None = None,
+        update_mask: google_protobuf_field_mask_pb2.FieldMask | None = None,
+        validate_only: bool | None = None,
+        request: infra_v1alpha1_service_claim_pb2.UpdateServiceClaimRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> infra_v1alpha1_service_claim_pb2.ServiceClaim:
+        """Updates a ServiceClaim's spec (class, parameters, placement): the provider converges the bound
+        instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
+
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
+        repeating it could apply it twice.
+
+        Args:
+            service_claim: The ServiceClaim with its `name`, and its `etag` for optimistic concurrency.
+            update_mask: Which fields to replace (`spec`, `spec.some_field`, `labels`, `annotations`); empty
+                means all of `spec`, `labels` and `annotations`.
+            validate_only: Validate only: check everything, write nothing.
+            request: a whole ``UpdateServiceClaimRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return await self._invoker.unary("/threeport.infra.v1alpha1.ServiceClaimService/UpdateServiceClaim", build_request(infra_v1alpha1_service_claim_pb2.UpdateServiceClaimRequest, request, {"service_claim": service_claim, "update_mask": update_mask, "validate_only": validate_only}), infra_v1alpha1_service_claim_pb2.ServiceClaim, idempotent=False, timeout=timeout, metadata=metadata)
 
     async def delete_service_claim(
         self,

@@ -1164,6 +1164,30 @@ class BuildServiceClient:
         """
         return self._invoker.unary("/threeport.registry.v1alpha1.BuildService/ReportBuild", build_request(registry_v1alpha1_build_pb2.ReportBuildRequest, request, {"parent": parent, "build": build, "request_id": request_id, "validate_only": validate_only}), registry_v1alpha1_build_pb2.Build, idempotent=False, timeout=timeout, metadata=metadata)
 
+    def list_latest_builds(
+        self,
+        *,
+        parent: str | None = None,
+        environment: str | None = None,
+        request: registry_v1alpha1_build_pb2.ListLatestBuildsRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> registry_v1alpha1_build_pb2.ListLatestBuildsResponse:
+        """The newest build per component of an application that an environment's auto-deploy rules
+        matched (`status.environments`): what that environment's deployment runs by default.
+
+        Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
+
+        Args:
+            parent: The application, `projects/{project}/applications/{application}`.
+            environment: The environment, `projects/{project}/environments/{environment}`.
+            request: a whole ``ListLatestBuildsRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.unary("/threeport.registry.v1alpha1.BuildService/ListLatestBuilds", build_request(registry_v1alpha1_build_pb2.ListLatestBuildsRequest, request, {"parent": parent, "environment": environment}), registry_v1alpha1_build_pb2.ListLatestBuildsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+
     def wait_ready(
         self,
         name: str,
@@ -1336,6 +1360,30 @@ class BuildServiceAsyncClient:
             metadata: extra metadata for this call.
         """
         return await self._invoker.unary("/threeport.registry.v1alpha1.BuildService/ReportBuild", build_request(registry_v1alpha1_build_pb2.ReportBuildRequest, request, {"parent": parent, "build": build, "request_id": request_id, "validate_only": validate_only}), registry_v1alpha1_build_pb2.Build, idempotent=False, timeout=timeout, metadata=metadata)
+
+    async def list_latest_builds(
+        self,
+        *,
+        parent: str | None = None,
+        environment: str | None = None,
+        request: registry_v1alpha1_build_pb2.ListLatestBuildsRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> registry_v1alpha1_build_pb2.ListLatestBuildsResponse:
+        """The newest build per component of an application that an environment's auto-deploy rules
+        matched (`status.environments`): what that environment's deployment runs by default.
+
+        Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
+
+        Args:
+            parent: The application, `projects/{project}/applications/{application}`.
+            environment: The environment, `projects/{project}/environments/{environment}`.
+            request: a whole ``ListLatestBuildsRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return await self._invoker.unary("/threeport.registry.v1alpha1.BuildService/ListLatestBuilds", build_request(registry_v1alpha1_build_pb2.ListLatestBuildsRequest, request, {"parent": parent, "environment": environment}), registry_v1alpha1_build_pb2.ListLatestBuildsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def wait_ready(
         self,

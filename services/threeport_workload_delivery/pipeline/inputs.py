@@ -1,11 +1,13 @@
 """Gathers what a deployment should run: its application and environment from the registry,
 the namespace, the configuration source (live spec, or a release pinned by a rollback), the
-images, the resolved service classes, and the rendered objects. Shared by the reconciler and
-Plan, so a plan shows exactly what a reconcile would do.
+images (``domain.images``: pins, the newest matching build, promotions and rollbacks), the
+resolved service classes; and turns them into ``domain.plan``'s inputs. Shared by the
+reconciler and Plan, so a plan shows exactly what a reconcile would do.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from google.protobuf import json_format
@@ -16,7 +18,9 @@ from threeport.sdk import ApiError, AsyncClient, NotFoundError
 from threeport_model.dependency_types import provider_of
 from threeport_model.namespaces import NamespaceError, namespace_for
 from threeport_workload_delivery.domain import changes, names
-from threeport_workload_delivery.domain.rendering import DependencyOutputs, Manifest, RenderInput, render
+from threeport_workload_delivery.domain import images as image_sources
+from threeport_workload_delivery.domain.plan import PlanInputs
+from threeport_workload_delivery.domain.rendering import DependencyOutputs
 from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
 
 
@@ -38,23 +42,12 @@ class Inputs:
     namespace: str
     spec: application_pb2.ApplicationSpec
     pinned_release: int
-    images: dict[str, release_pb2.ImageRef]
+    sources: dict[str, deployment_pb2.ImageSource]
     resolved: dict[str, str] = field(default_factory=dict)
 
-
-def desired_images(
-    spec: application_pb2.ApplicationSpec, overrides: dict[str, release_pb2.ImageRef]
-) -> dict[str, release_pb2.ImageRef]:
-    """Per component: the deployment's override (builds, promotions, rollbacks), else the
-    application's own image."""
-    images: dict[str, release_pb2.ImageRef] = {}
-    for component, definition in sorted(spec.components.items()):
-        override = overrides.get(component)
-        if override is not None and override.image:
-            images[component] = override
-        else:
-            images[component] = release_pb2.ImageRef(image=definition.image)
-    return images
+    @property
+    def images(self) -> dict[str, release_pb2.ImageRef]:
+        return image_sources.images_of(self.sources)
 
 
 def spec_of(stored: StoredRelease) -> application_pb2.ApplicationSpec:
@@ -92,8 +85,10 @@ async def load_inputs(
             spec = spec_of(stored)
         else:
             pinned = 0
-    images = desired_images(spec, dict(deployment.spec.images))
-    return Inputs(project, application, environment, namespace, spec, pinned, images)
+    builds = await registry.build.list_latest_builds(parent=app_name, environment=env_name)
+    sources = image_sources.derive(spec, dict(deployment.spec.images), dict(builds.builds),
+                            image_sources.read_record(dict(deployment.annotations)))
+    return Inputs(project, application, environment, namespace, spec, pinned, sources)
 
 
 async def resolve_classes(registry: AsyncClient, inputs: Inputs) -> dict[str, str]:
@@ -118,19 +113,17 @@ def implementation_of(resolved: str) -> str:
     return "" if resolved.startswith("unresolved") else resolved.split(" ", 1)[0]
 
 
-def render_inputs(
-    deployment: deployment_pb2.Deployment, inputs: Inputs, spec: application_pb2.ApplicationSpec,
-    images: dict[str, release_pb2.ImageRef], outputs: dict[str, DependencyOutputs],
-) -> list[Manifest]:
-    return render(
-        RenderInput(
-            project=inputs.project,
-            deployment=deployment.name,
-            application=deployment.spec.application,
-            environment=deployment.spec.environment,
-            namespace=inputs.namespace,
-            spec=spec,
-            images=images,
-            dependencies=outputs,
-        )
+def plan_inputs(
+    deployment: deployment_pb2.Deployment, inputs: Inputs, *, cluster: str = "",
+    outputs: Mapping[str, DependencyOutputs] | None = None, spec: application_pb2.ApplicationSpec | None = None,
+    images: Mapping[str, release_pb2.ImageRef] | None = None,
+) -> PlanInputs:
+    """What ``domain.plan.plan`` needs, from what was read: by default the current configuration
+    and images; a release's own for re-rendering an older release."""
+    return PlanInputs(
+        deployment=deployment.name, deployment_uid=deployment.uid, application=deployment.spec.application,
+        environment=inputs.environment, namespace=inputs.namespace, spec=inputs.spec if spec is None else spec,
+        placement=inputs.application.spec.placement, images=inputs.images if images is None else images,
+        implementations={k: implementation_of(v) for k, v in inputs.resolved.items()}, cluster=cluster,
+        outputs=outputs or {},
     )

@@ -1,0 +1,23 @@
+"""``-o wide`` shows, for deployments, which image each component runs and why (a pin, a build)."""
+
+from __future__ import annotations
+
+from threeport.delivery.v1alpha1 import deployment_pb2, release_pb2
+from threeport.registry.v1alpha1 import environment_pb2
+from threeport_cli.printers import rows
+
+
+def test_wide_deployments_show_images_with_their_origin() -> None:
+    status = deployment_pb2.DeploymentStatus(
+        images={
+            "api": deployment_pb2.ImageSource(image=release_pb2.ImageRef(image="reg/api:1.1", digest="sha256:ab"),
+                                              origin=deployment_pb2.IMAGE_ORIGIN_BUILD),
+            "worker": deployment_pb2.ImageSource(image=release_pb2.ImageRef(image="reg/worker:pinned"),
+                                                 origin=deployment_pb2.IMAGE_ORIGIN_PIN),
+        })
+    deployment = deployment_pb2.Deployment(name="projects/acme/deployments/shop-dev", status=status)
+    header, row = rows([deployment], wide=True)
+    assert header[-1] == "IMAGES"
+    assert row[-1] == "api=reg/api:1.1@sha256:ab (build),worker=reg/worker:pinned (pin)"
+    assert "IMAGES" not in rows([deployment], wide=False)[0]
+    assert "IMAGES" not in rows([environment_pb2.Environment(name="projects/acme/environments/dev")], wide=True)[0]
