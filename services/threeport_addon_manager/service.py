@@ -67,7 +67,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     server.add_servicer(
         PACKAGE + "AddonClaimService",
         addon_claim_pb2_grpc.add_AddonClaimServiceServicer_to_server,
-        AddonClaimServicer(StandardMethods(claims, runtime.redis, validate=check_claim)),
+        AddonClaimServicer(StandardMethods(claims, runtime.redis, validate=check_claim), claims),
     )
     server.add_servicer(
         PACKAGE + "EventService",

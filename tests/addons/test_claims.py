@@ -4,13 +4,17 @@ after the grace period and not before."""
 from __future__ import annotations
 
 import asyncio
+import uuid
+from pathlib import Path
 
 import pytest
+from google.protobuf import field_mask_pb2
 
-from tests.addons.conftest import Stack
-from tests.delivery.conftest import condition, is_ready
+from tests.addons.conftest import OPERATOR, Stack
+from tests.delivery.conftest import client, condition, is_ready
 from threeport.addons.v1alpha1 import addon_claim_pb2
 from threeport.sdk import FailedPreconditionError, InvalidArgumentError
+from threeport_kubesim.testing import EmulatorHandle
 from threeport_runtime.testing import wait_until
 
 INGRESS = "addonInstallations/ingress-nginx-{}"
@@ -132,3 +136,33 @@ async def test_an_installed_addon_cannot_be_deleted_from_the_catalog_without_for
     with pytest.raises(FailedPreconditionError) as refused:
         await stack.operator.addon.delete_addon(name="addons/cert-manager")
     assert f"addonInstallations/cert-manager-{cluster_id(stack)}" in str(refused.value)
+
+
+async def test_a_claim_moved_to_another_cluster_is_bound_there_and_released_here(
+    stack: Stack, emulator: EmulatorHandle
+) -> None:
+    claim = await stack.claim("web", "ingress", "projects/acme/deployments/web-prod")
+    await stack.claim_when(claim.name, is_ready, "the claim to be Ready")
+    here = INGRESS.format(cluster_id(stack))
+    other_id = f"o-{uuid.uuid4().hex[:6]}"
+    info = emulator.add_cluster(other_id)
+    try:
+        kubeconfig = await asyncio.to_thread(Path(info.kubeconfig_path).read_text, encoding="utf-8")
+        clusters = client(stack.clusters.port, OPERATOR, stack.opened)
+        other = await clusters.cluster.attach_cluster(cluster_id=other_id, kubeconfig=kubeconfig)
+        moved = addon_claim_pb2.AddonClaim(name=claim.name)
+        moved.spec.CopyFrom(claim.spec)
+        moved.spec.cluster = other.name
+        await stack.service.internal.addon_claim.update_addon_claim(
+            addon_claim=moved, update_mask=field_mask_pb2.FieldMask(paths=["spec"])
+        )
+        rebound = await stack.claim_when(
+            claim.name,
+            lambda c: c.status.installation == INGRESS.format(other_id) and is_ready(c),
+            "the claim to be bound in the other cluster",
+        )
+        assert rebound.status.outputs.values["ingressClass"] == "nginx"
+        left = await stack.installation_when(here, lambda i: not i.status.claims, "the first cluster's to be unused")
+        assert left.status.HasField("unused_since")
+    finally:
+        emulator.remove_cluster(other_id)

@@ -16,8 +16,9 @@ from threeport.addons.v1alpha1 import (
     event_service_pb2,
     event_service_pb2_grpc,
 )
+from threeport_addon_manager.api.validation import check_claim
 from threeport_addon_manager.reconcilers.lookup import installation_of
-from threeport_addon_manager.store.repositories import Installations
+from threeport_addon_manager.store.repositories import Claims, Installations
 from threeport_runtime.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument
 from threeport_runtime.reconcile.events import EventLister
 from threeport_runtime.rpc.standard_methods import StandardMethods
@@ -108,8 +109,9 @@ class AddonInstallationServicer(addon_installation_pb2_grpc.AddonInstallationSer
 
 
 class AddonClaimServicer(addon_claim_pb2_grpc.AddonClaimServiceServicer):
-    def __init__(self, methods: StandardMethods[addon_claim_pb2.AddonClaim]):
+    def __init__(self, methods: StandardMethods[addon_claim_pb2.AddonClaim], claims: Claims):
         self._methods = methods
+        self._claims = claims
 
     async def CreateAddonClaim(self, request: Any, context: Any) -> addon_claim_pb2.AddonClaim:
         return await self._methods.create(request)
@@ -119,6 +121,15 @@ class AddonClaimServicer(addon_claim_pb2_grpc.AddonClaimServiceServicer):
 
     async def ListAddonClaims(self, request: Any, context: Any) -> Any:
         return await self._methods.list(request, addon_claim_pb2.ListAddonClaimsResponse)
+
+    async def UpdateAddonClaim(self, request: Any, context: Any) -> addon_claim_pb2.AddonClaim:
+        # The consumer changed class, params or placement; the claim reconciler binds it anew.
+        return await self._claims.update(
+            request.addon_claim,
+            list(request.update_mask.paths),
+            validate_only=request.validate_only,
+            validate=check_claim,
+        )
 
     async def DeleteAddonClaim(self, request: Any, context: Any) -> addon_claim_pb2.AddonClaim:
         return await self._methods.delete(request)

@@ -90,6 +90,8 @@ class ClaimReconciler:
         if before != installation.name:
             await self._record(claim, NORMAL, "Bound", f"bound to {installation.name} ({addon.name})")
             self.enqueue_installation(installation.name)
+            if before:
+                self.enqueue_installation(before)  # one user fewer there
         return None
 
     @staticmethod
@@ -144,6 +146,8 @@ class ClaimReconciler:
         # or the managed one's name, which may still be taken by one being uninstalled.
         name = installation_name(addon.name, claim.spec.cluster)
         found = await self._installations.find(claim.status.installation) if claim.status.installation else None
+        if found is not None and (found.spec.addon, found.spec.cluster) != (addon.name, claim.spec.cluster):
+            found = None  # the claim moved (another cluster or addon): bind it anew below
         found = found or await installation_of(self._installations, addon.name, claim.spec.cluster)
         found = found or await self._installations.find(name)
         if found is None:
