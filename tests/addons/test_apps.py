@@ -7,11 +7,14 @@ together against one emulated cluster."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from google.protobuf import json_format
 
+from tests.addons.charts import echo_addon
 from tests.delivery.conftest import (  # noqa: F401 - fixtures
     ADMIN,
     FAST,
@@ -23,9 +26,11 @@ from tests.delivery.conftest import (  # noqa: F401 - fixtures
     delivery_env,
     world,
 )
-from threeport.sdk import AsyncClient
+from threeport.addons.v1alpha1 import addon_pb2
+from threeport.sdk import AsyncClient, InvalidArgumentError
 from threeport_addon_manager.service import DEFINITION as ADDONS
 from threeport_runtime.db.migrations import upgrade
+from threeport_runtime.runtime import start_service
 from threeport_runtime.testing import make_settings, start_test_service, wait_until
 from threeport_workload_delivery.service import DEFINITION as DELIVERY
 
@@ -46,7 +51,19 @@ def web_app(host: str) -> dict[str, Any]:
 
 
 @pytest.fixture
+def addons_address(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The addon-manager's address, chosen before the registry starts (in ``world``) so that the
+    registry can learn the catalog's types from it, as `tptctl up` chooses every port first."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setenv("THREEPORT_BACKEND_ADDONS", address)
+    return address
+
+
+@pytest.fixture
 async def apps(
+    addons_address: str,
     world: Any,  # noqa: F811 - the fixture
     database_url: str,
     monkeypatch: pytest.MonkeyPatch,
@@ -57,11 +74,13 @@ async def apps(
     monkeypatch.setenv("THREEPORT_BACKEND_CLUSTERS", f"127.0.0.1:{clusters.port}")
     monkeypatch.setenv("THREEPORT_BACKEND_REGISTRY", f"127.0.0.1:{registry.port}")
     await asyncio.to_thread(upgrade, ADDONS.migrations_dir, database_url)
-    addons = await start_test_service(
-        ADDONS, make_settings("addon_manager", database_url, settings.stream_prefix), FAST
+    addons = await start_service(
+        ADDONS,
+        make_settings("addon_manager", database_url, settings.stream_prefix, listen_address=addons_address),
+        FAST,
     )
     delivery_env(monkeypatch, registry.port, clusters.port)
-    monkeypatch.setenv("THREEPORT_BACKEND_ADDONS", f"127.0.0.1:{addons.port}")
+    monkeypatch.setenv("THREEPORT_BACKEND_ADDONS", addons_address)
     delivery = await start_test_service(DELIVERY, settings, FAST)
     try:
         stack = Stack(
@@ -122,3 +141,37 @@ async def test_apps_pull_in_the_ingress_controller_and_cert_manager_once(
         return stack.kube.get(controller) is None and not await installations(addons)
 
     await wait_until(removed, within=90, interval=0.3, what="the addons to be removed after the grace period")
+
+
+async def test_an_app_declaring_a_custom_type_gets_the_addons_outputs(
+    apps: tuple[Stack, AsyncClient], chart_repository: tuple[str, dict[str, str]]
+) -> None:
+    stack, addons = apps
+    url, digests = chart_repository
+    manifest = echo_addon(url, "1.0.0", digests["1.0.0"])
+    addon = json_format.ParseDict({"spec": manifest["spec"]}, addon_pb2.Addon(name="addons/echo"))
+    await addons.addon.update_addon(addon=addon, allow_missing=True)
+    app = {
+        "components": {
+            "api": {
+                "image": "registry.example.com/ledger/api:1.0.0",
+                "env": {"BROKERS": "${dependencies.stream.bootstrap}"},
+            }
+        },
+        "dependencies": {"stream": {"type": "kafka"}},
+    }
+
+    async def accepted() -> bool:
+        try:
+            await stack.apply_application("ledger", app)
+        except InvalidArgumentError:
+            return False  # until the registry has learned the type from the addon-manager
+        return True
+
+    await wait_until(accepted, within=45, interval=0.3, what="the registry to accept the kafka type")
+    await stack.admin.deployment.deploy(parent=PARENT, application="ledger", environment="dev")
+    ledger = await stack.ready(f"{PARENT}/deployments/ledger-dev", within=90)
+    config = stack.kube.get(f"/api/v1/namespaces/{ledger.status.namespace}/configmaps/ledger-api-env")
+    cid = stack.cluster.rsplit("/", 1)[-1]
+    assert config["data"]["BROKERS"] == f"echo-{cid}-echo.echo:9092"
+    assert await installations(addons) == ["echo"]
