@@ -175,3 +175,36 @@ async def test_an_app_declaring_a_custom_type_gets_the_addons_outputs(
     cid = stack.cluster.rsplit("/", 1)[-1]
     assert config["data"]["BROKERS"] == f"echo-{cid}-echo.echo:9092"
     assert await installations(addons) == ["echo"]
+
+
+async def test_an_app_declaring_metrics_gets_a_service_monitor_once_prometheus_is_installed(
+    apps: tuple[Stack, AsyncClient],
+) -> None:
+    stack, addons = apps
+    app = {
+        "components": {
+            "api": {
+                "image": "registry.example.com/ledger/api:1.0.0",
+                "ports": [{"name": "http", "port": 8080}, {"name": "metrics", "port": 9090}],
+            },
+            "worker": {"image": "registry.example.com/ledger/worker:1.0.0"},
+        },
+        "dependencies": {"metrics": {"type": "metrics"}},
+    }
+    await stack.apply_application("ledger", app)
+    await stack.admin.deployment.deploy(parent=PARENT, application="ledger", environment="dev")
+    ledger = await stack.ready(f"{PARENT}/deployments/ledger-dev", within=90)
+    assert await installations(addons) == ["prometheus"]
+    namespace = ledger.status.namespace
+    monitors = stack.kube.get(f"/apis/monitoring.coreos.com/v1/namespaces/{namespace}/servicemonitors")
+    assert [m["metadata"]["name"] for m in monitors["items"]] == ["ledger-api"]  # only the component with metrics
+    [endpoint] = monitors["items"][0]["spec"]["endpoints"]
+    assert endpoint == {"port": "metrics", "path": "/metrics"}
+
+    await stack.admin.deployment.delete_deployment(name=f"{PARENT}/deployments/ledger-dev")
+
+    async def pruned() -> bool:
+        found = stack.kube.get(f"/apis/monitoring.coreos.com/v1/namespaces/{namespace}/servicemonitors")
+        return found is None or not found["items"]
+
+    await wait_until(pruned, within=60, interval=0.3, what="the ServiceMonitor to be deleted with the deployment")

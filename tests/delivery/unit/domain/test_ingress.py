@@ -9,22 +9,34 @@ from threeport.registry.v1alpha1 import application_pb2
 from threeport_workload_delivery.domain.ingress import ingresses
 
 LABELS = {"app.kubernetes.io/managed-by": "threeport"}
-OUTPUTS = {"ingressClass": "nginx", "clusterIssuer": "letsencrypt-production", "host": "ledger.example.com",
-           "url": "https://ledger.example.com"}
+OUTPUTS = {
+    "ingressClass": "nginx",
+    "clusterIssuer": "letsencrypt-production",
+    "host": "ledger.example.com",
+    "url": "https://ledger.example.com",
+}
 
 
 def spec(params: dict[str, object]) -> application_pb2.ApplicationSpec:
     return json_format.ParseDict(
-        {"components": {"api": {"image": "registry.example.com/ledger/api:1.0.0",
-                                "ports": [{"name": "http", "port": 8080}]}},
-         "dependencies": {"web": {"type": "ingress", "params": params}, "db": {"type": "postgres"}}},
+        {
+            "components": {
+                "api": {"image": "registry.example.com/ledger/api:1.0.0", "ports": [{"name": "http", "port": 8080}]}
+            },
+            "dependencies": {"web": {"type": "ingress", "params": params}, "db": {"type": "postgres"}},
+        },
         application_pb2.ApplicationSpec(),
     )
 
 
 def test_an_ingress_with_tls_uses_the_claims_class_issuer_and_host() -> None:
-    [ingress] = ingresses(spec({"component": "api", "port": "http", "host": "ledger.example.com", "tls": True}),
-                          "ledger", "acme-ledger-prod", LABELS, {"web": OUTPUTS, "db": {"host": "db"}})
+    [ingress] = ingresses(
+        spec({"component": "api", "port": "http", "host": "ledger.example.com", "tls": True}),
+        "ledger",
+        "acme-ledger-prod",
+        LABELS,
+        {"web": OUTPUTS, "db": {"host": "db"}},
+    )
     assert ingress["metadata"]["name"] == "ledger-web"
     assert ingress["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt-production"}
     assert ingress["spec"]["ingressClassName"] == "nginx"
@@ -36,8 +48,13 @@ def test_an_ingress_with_tls_uses_the_claims_class_issuer_and_host() -> None:
 
 
 def test_without_tls_a_numbered_port_and_a_path() -> None:
-    [ingress] = ingresses(spec({"component": "api", "port": 8080, "path": "/api"}), "ledger", "ns", LABELS,
-                          {"web": {"ingressClass": "nginx"}})
+    [ingress] = ingresses(
+        spec({"component": "api", "port": 8080, "path": "/api"}),
+        "ledger",
+        "ns",
+        LABELS,
+        {"web": {"ingressClass": "nginx"}},
+    )
     assert "tls" not in ingress["spec"] and "annotations" not in ingress["metadata"]
     [rule] = ingress["spec"]["rules"]
     assert "host" not in rule
