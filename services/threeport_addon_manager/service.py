@@ -13,6 +13,7 @@ from threeport.addons.v1alpha1 import (
 )
 from threeport.sdk import NotFoundError
 from threeport_addon_manager import watches
+from threeport_addon_manager.api.plan import ClaimPlanner
 from threeport_addon_manager.api.servicers import (
     AddonClaimServicer,
     AddonInstallationServicer,
@@ -67,7 +68,9 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     server.add_servicer(
         PACKAGE + "AddonClaimService",
         addon_claim_pb2_grpc.add_AddonClaimServiceServicer_to_server,
-        AddonClaimServicer(StandardMethods(claims, runtime.redis, validate=check_claim), claims),
+        AddonClaimServicer(
+            StandardMethods(claims, runtime.redis, validate=check_claim), claims, ClaimPlanner(addons, installations)
+        ),
     )
     server.add_servicer(
         PACKAGE + "EventService",

@@ -208,3 +208,32 @@ async def test_an_app_declaring_metrics_gets_a_service_monitor_once_prometheus_i
         return found is None or not found["items"]
 
     await wait_until(pruned, within=60, interval=0.3, what="the ServiceMonitor to be deleted with the deployment")
+
+
+def addon_nodes(node: Any) -> list[str]:
+    found = [node.message] if node.kind == "addon" else []
+    for child in node.children:
+        found += addon_nodes(child)
+    return found
+
+
+async def test_plan_shows_which_addons_an_ingress_would_pull_in(apps: tuple[Stack, AsyncClient]) -> None:
+    stack, addons = apps
+    plain = {
+        "components": {
+            "api": {"image": "registry.example.com/shop/api:1.0.0", "ports": [{"name": "http", "port": 8080}]}
+        }
+    }
+    await stack.apply_application("shop", plain)
+    await stack.admin.deployment.deploy(parent=PARENT, application="shop", environment="dev")
+    await stack.ready(f"{PARENT}/deployments/shop-dev", within=90)
+
+    await stack.apply_application("shop", web_app("shop.example.com"))  # adds an ingress dependency
+    planned = await stack.admin.deployment.plan(name=f"{PARENT}/deployments/shop-dev")
+    [message] = addon_nodes(planned.root)
+    # The reconciler may claim the new dependency before the plan reads it (then the node shows
+    # the claim's state instead); until then the plan names what the claim would pull in.
+    if message.startswith("would claim"):
+        assert "would install ingress-nginx, cert-manager" in message, message
+    await stack.ready(f"{PARENT}/deployments/shop-dev", within=90)
+    assert await installations(addons) == ["cert-manager", "ingress-nginx"]

@@ -166,3 +166,26 @@ async def test_a_claim_moved_to_another_cluster_is_bound_there_and_released_here
         assert left.status.HasField("unused_since")
     finally:
         emulator.remove_cluster(other_id)
+
+
+async def test_plan_says_what_a_claim_would_pull_in_and_what_is_there_changing_nothing(stack: Stack) -> None:
+    spec = addon_claim_pb2.AddonClaimSpec(type="ingress", cluster=stack.cluster)
+    plan = stack.service.internal.addon_claim.plan_addon_claim
+    before = await plan(spec=spec)
+    assert [(a.addon, a.installation) for a in before.addons] == [
+        ("addons/ingress-nginx", ""),
+        ("addons/cert-manager", ""),
+    ]
+    assert await stack.installations() == []  # a plan changes nothing
+
+    claim = await stack.claim("web", "ingress", "projects/acme/deployments/web-prod")
+    await stack.claim_when(claim.name, is_ready, "the claim to be Ready")
+    after = await plan(spec=spec)
+    cid = cluster_id(stack)
+    assert [(a.addon, a.installation) for a in after.addons] == [
+        ("addons/ingress-nginx", INGRESS.format(cid)),
+        ("addons/cert-manager", CERT_MANAGER.format(cid)),
+    ]
+
+    nothing = await plan(spec=addon_claim_pb2.AddonClaimSpec(type="kafka", cluster=stack.cluster))
+    assert not nothing.addons and "no addon in the catalog provides 'kafka'" in nothing.problem

@@ -16,6 +16,7 @@ from threeport.addons.v1alpha1 import (
     event_service_pb2,
     event_service_pb2_grpc,
 )
+from threeport_addon_manager.api.plan import ClaimPlanner
 from threeport_addon_manager.api.validation import check_claim
 from threeport_addon_manager.reconcilers.lookup import installation_of
 from threeport_addon_manager.store.repositories import Claims, Installations
@@ -109,9 +110,13 @@ class AddonInstallationServicer(addon_installation_pb2_grpc.AddonInstallationSer
 
 
 class AddonClaimServicer(addon_claim_pb2_grpc.AddonClaimServiceServicer):
-    def __init__(self, methods: StandardMethods[addon_claim_pb2.AddonClaim], claims: Claims):
+    def __init__(self, methods: StandardMethods[addon_claim_pb2.AddonClaim], claims: Claims, planner: ClaimPlanner):
         self._methods = methods
         self._claims = claims
+        self._planner = planner
+
+    async def PlanAddonClaim(self, request: Any, context: Any) -> addon_claim_pb2.PlanAddonClaimResponse:
+        return await self._planner.plan(request)
 
     async def CreateAddonClaim(self, request: Any, context: Any) -> addon_claim_pb2.AddonClaim:
         return await self._methods.create(request)

@@ -119,3 +119,16 @@ def provided_types(addons: list[addon_pb2.Addon]) -> dict[str, list[str]]:
         for type_name in addon.spec.provides:
             provided.setdefault(type_name, []).append(addon.name)
     return {type_name: sorted(providers) for type_name, providers in sorted(provided.items())}
+
+
+def choose_provider(catalog: list[addon_pb2.Addon], type_name: str) -> addon_pb2.Addon | None:
+    """The addon a claim for ``type_name`` gets when its profile names none: the built-in entry
+    when several provide the type, else the first operator entry by name."""
+    providers = [a for a in catalog if type_name in a.spec.provides and not a.HasField("delete_time")]
+    providers.sort(key=lambda a: (not a.status.system_default, a.name))
+    return providers[0] if providers else None
+
+
+def no_provider_message(catalog: list[addon_pb2.Addon], type_name: str) -> str:
+    known = ", ".join(provided_types(catalog)) or "none"
+    return f"no addon in the catalog provides {type_name!r} (provided: {known})"

@@ -15,7 +15,7 @@ from google.protobuf import json_format
 
 from threeport.addons.v1alpha1 import addon_claim_pb2, addon_installation_pb2, addon_pb2
 from threeport.common.v1alpha1 import change_event_pb2, event_pb2
-from threeport_addon_manager.domain.catalog import provided_types
+from threeport_addon_manager.domain.catalog import choose_provider, no_provider_message
 from threeport_addon_manager.domain.installations import installation_name
 from threeport_addon_manager.installers.charts import ChartError
 from threeport_addon_manager.installers.render import render_outputs
@@ -128,16 +128,10 @@ class ClaimReconciler:
                 return None
             return addon
         catalog = await list_all(self._addons)
-        providers = [a for a in catalog if claim.spec.type in a.spec.provides]
-        if not providers:
-            known = ", ".join(provided_types(catalog)) or "none"
-            await self._pend(
-                claim, "NoAddonForType", f"no addon in the catalog provides {claim.spec.type!r} (provided: {known})"
-            )
-            return None
-        # The built-in entry wins when several provide the type; among operator entries, the first by name.
-        providers.sort(key=lambda a: (not a.status.system_default, a.name))
-        return providers[0]
+        chosen = choose_provider(catalog, claim.spec.type)
+        if chosen is None:
+            await self._pend(claim, "NoAddonForType", no_provider_message(catalog, claim.spec.type))
+        return chosen
 
     async def _ensure_installation(
         self, claim: addon_claim_pb2.AddonClaim, addon: addon_pb2.Addon
