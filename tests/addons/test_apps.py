@@ -7,7 +7,6 @@ together against one emulated cluster."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -29,8 +28,8 @@ from tests.delivery.conftest import (  # noqa: F401 - fixtures
 from threeport.addons.v1alpha1 import addon_pb2
 from threeport.sdk import AsyncClient, InvalidArgumentError
 from threeport_addon_manager.service import DEFINITION as ADDONS
+from threeport_registry.service import DEFINITION as REGISTRY
 from threeport_runtime.db.migrations import upgrade
-from threeport_runtime.runtime import start_service
 from threeport_runtime.testing import make_settings, start_test_service, wait_until
 from threeport_workload_delivery.service import DEFINITION as DELIVERY
 
@@ -51,36 +50,26 @@ def web_app(host: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def addons_address(monkeypatch: pytest.MonkeyPatch) -> str:
-    """The addon-manager's address, chosen before the registry starts (in ``world``) so that the
-    registry can learn the catalog's types from it, as `tptctl up` chooses every port first."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        address = f"127.0.0.1:{probe.getsockname()[1]}"
-    monkeypatch.setenv("THREEPORT_BACKEND_ADDONS", address)
-    return address
-
-
-@pytest.fixture
 async def apps(
-    addons_address: str,
     world: Any,  # noqa: F811 - the fixture
     database_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[tuple[Stack, AsyncClient]]:
-    registry, clusters, kube, cluster, settings, opened = world
+    _first_registry, clusters, kube, cluster, settings, opened = world
     # This test is about removal after the grace period: the addon-manager starts with a short one.
     monkeypatch.setenv("THREEPORT_ADDONS_UNINSTALL_GRACE", "3s")
     monkeypatch.setenv("THREEPORT_BACKEND_CLUSTERS", f"127.0.0.1:{clusters.port}")
-    monkeypatch.setenv("THREEPORT_BACKEND_REGISTRY", f"127.0.0.1:{registry.port}")
+    monkeypatch.delenv("THREEPORT_BACKEND_REGISTRY", raising=False)  # no AddonProfiles in these tests
     await asyncio.to_thread(upgrade, ADDONS.migrations_dir, database_url)
-    addons = await start_service(
-        ADDONS,
-        make_settings("addon_manager", database_url, settings.stream_prefix, listen_address=addons_address),
-        FAST,
+    addons = await start_test_service(
+        ADDONS, make_settings("addon_manager", database_url, settings.stream_prefix), FAST
     )
+    # A second registry replica that knows the addon-manager (the first started before it), so
+    # that it learns the catalog's types; delivery and the tests use this one.
+    monkeypatch.setenv("THREEPORT_BACKEND_ADDONS", f"127.0.0.1:{addons.port}")
+    registry = await start_test_service(REGISTRY, make_settings("registry", database_url, settings.stream_prefix), FAST)
     delivery_env(monkeypatch, registry.port, clusters.port)
-    monkeypatch.setenv("THREEPORT_BACKEND_ADDONS", addons_address)
+    monkeypatch.setenv("THREEPORT_BACKEND_ADDONS", f"127.0.0.1:{addons.port}")
     delivery = await start_test_service(DELIVERY, settings, FAST)
     try:
         stack = Stack(
@@ -101,6 +90,7 @@ async def apps(
         yield stack, client(addons.port, OPERATOR, opened)
     finally:
         await delivery.stop(grace=1.0)
+        await registry.stop(grace=1.0)
         await addons.stop(grace=1.0)
 
 
