@@ -225,5 +225,9 @@ async def test_plan_shows_which_addons_an_ingress_would_pull_in(apps: tuple[Stac
     # the claim's state instead); until then the plan names what the claim would pull in.
     if message.startswith("would claim"):
         assert "would install ingress-nginx, cert-manager" in message, message
-    await stack.ready(f"{PARENT}/deployments/shop-dev", within=90)
-    assert await installations(addons) == ["cert-manager", "ingress-nginx"]
+
+    async def pulled_in() -> bool:
+        return await installations(addons) == ["cert-manager", "ingress-nginx"]
+
+    # The plan said it: the reconciler then installs exactly those.
+    await wait_until(pulled_in, within=90, interval=0.3, what="ingress-nginx and cert-manager to be installed")
