@@ -1,7 +1,10 @@
 """tptctl's contexts: which control plane to talk to, with which token, for which project.
 
 Stored as YAML at ``~/.config/threeport/config.yaml`` (``$THREEPORT_CONFIG`` overrides), written
-atomically with mode 0600 because it holds tokens.
+atomically with mode 0600 because it holds tokens. CI needs no file at all: ``$THREEPORT_SERVER``
+with ``$THREEPORT_TOKEN`` (and ``$THREEPORT_CA_FILE``, ``$THREEPORT_TLS``, ``$THREEPORT_PROJECT``)
+is a context of its own, used unless ``--context`` names another, so a token never has to be on
+a command line.
 """
 
 from __future__ import annotations
@@ -93,12 +96,41 @@ def save(config: Config, path: Path | None = None) -> Path:
     return path
 
 
+ENVIRONMENT_CONTEXT = "environment"
+TRUE_WORDS = ("1", "true", "yes", "on")
+
+
+def from_environment() -> Context | None:
+    """The context ``$THREEPORT_SERVER`` and friends describe, if the server is set.
+
+    TLS is on with ``$THREEPORT_TLS`` (system roots), with ``$THREEPORT_CA_FILE``, or when the
+    server's port is 443, where a plaintext gRPC server is never what is meant."""
+    server = os.environ.get("THREEPORT_SERVER", "").strip()
+    if not server:
+        return None
+    ca_file = os.environ.get("THREEPORT_CA_FILE", "").strip()
+    tls_word = os.environ.get("THREEPORT_TLS", "").strip().lower()
+    if tls_word and tls_word not in (*TRUE_WORDS, "0", "false", "no", "off"):
+        raise ConfigError(f"THREEPORT_TLS={tls_word!r}: use true or false")
+    tls = tls_word in TRUE_WORDS or (not tls_word and server.endswith(":443"))
+    if ca_file and not Path(ca_file).expanduser().is_file():
+        raise ConfigError(f"THREEPORT_CA_FILE={ca_file}: no such file")
+    return Context(ENVIRONMENT_CONTEXT, server, token=os.environ.get("THREEPORT_TOKEN", "").strip(),
+                   project=os.environ.get("THREEPORT_PROJECT", "").strip(), tls=tls,
+                   ca_file=str(Path(ca_file).expanduser()) if ca_file else "")
+
+
 def resolve(config: Config, name: str | None) -> Context:
-    """The context named by ``--context``, else the current one; raises ConfigError if none."""
+    """The context named by ``--context``, else the one the environment describes, else the
+    current one; raises ConfigError if none."""
+    if not name:
+        environment = from_environment()
+        if environment is not None:
+            return environment
     wanted = name or config.current_context
     if not wanted:
         raise ConfigError("no context is selected: run `tptctl login --server HOST:PORT --token TOKEN` "
-                          "or `tptctl up`")
+                          "or `tptctl up`, or set THREEPORT_SERVER and THREEPORT_TOKEN")
     context = config.find(wanted)
     if context is None:
         known = ", ".join(c.name for c in config.contexts) or "none"

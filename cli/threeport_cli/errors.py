@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 
 from threeport.sdk import errors as sdk_errors
 from threeport_cli.config import ConfigError
@@ -36,8 +37,9 @@ class CommandError(Exception):
         self.code = code
 
 
-def report(error: BaseException, prefix: str = "") -> ExitCode:
-    """Prints ``error`` for people and returns the exit code for it."""
+def report(error: BaseException, prefix: str = "", fields: Mapping[str, str] | None = None) -> ExitCode:
+    """Prints ``error`` for people and returns the exit code for it. ``fields`` renames the API's
+    field paths into the words of what the user wrote (``application_id`` -> ``metadata.name``)."""
     lead = f"{prefix}: " if prefix else ""
     if isinstance(error, CommandError):
         print(f"error: {lead}{error}", file=sys.stderr)
@@ -60,7 +62,8 @@ def report(error: BaseException, prefix: str = "") -> ExitCode:
         headline = "invalid input; fix these fields:" if error.field_violations else error.message
         print(f"error: {lead}{headline}", file=sys.stderr)
         for violation in error.field_violations:
-            print(f"  - {violation.field}: {violation.description}", file=sys.stderr)
+            field = (fields or {}).get(violation.field, violation.field)
+            print(f"  - {field}: {violation.description}", file=sys.stderr)
         hint = next((h for kind, h in HINTS.items() if isinstance(error, kind)), "")
         if hint:
             print(f"hint: {hint}", file=sys.stderr)

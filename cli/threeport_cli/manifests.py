@@ -20,7 +20,8 @@ from google.protobuf.message import Message
 
 from threeport.sdk import resources
 from threeport.sdk._index import ResourceType
-from threeport_cli.protojson import ManifestFieldError, parse_into
+from threeport_cli import yamlsafe
+from threeport_cli.protojson import ManifestFieldError, parse_into, yaml_kind
 
 API_VERSION = "threeport.io/v1alpha1"
 SCORE_API_VERSION = "score.dev/v1b1"
@@ -69,7 +70,7 @@ class Manifest:
 
 def _split_documents(text: str, source: str) -> Iterator[Document]:
     try:
-        raw = list(yaml.safe_load_all(text))
+        raw = list(yamlsafe.load_all(text))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -126,7 +127,7 @@ def read_documents(paths: Iterable[str], stdin: TextIO) -> list[Document]:
 
 def _require_mapping(value: Any, source: str, path: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise ManifestError(source, f"must be a mapping, got {type(value).__name__}", path)
+        raise ManifestError(source, f"must be a mapping, got {yaml_kind(value)}", path)
     return value
 
 
@@ -138,17 +139,26 @@ def _string_map(value: Any, source: str, path: str) -> dict[str, str]:
     return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in mapping.items()}
 
 
+def _project_of(metadata: dict[str, Any], source: str, default_project: str, required_project: str) -> str:
+    given = metadata.get("project")
+    if required_project and given and given != required_project:
+        raise ManifestError(source, f"says project {given!r} but --project is {required_project!r}; "
+                            "make them agree or drop one", "metadata.project")
+    return str(given or default_project or "")
+
+
 def manifest_kinds() -> list[str]:
     return sorted(t.kind for t in resources.INDEX.types if t.kind)
 
 
-def parse_document(document: Document, default_project: str) -> Manifest:
-    """Turns one document into a Manifest, or raises ManifestError naming the field."""
+def parse_document(document: Document, default_project: str, required_project: str = "") -> Manifest:
+    """Turns one document into a Manifest, or raises ManifestError naming the field.
+    ``required_project`` (from ``-p``) must agree with the manifest's ``metadata.project``."""
     source = document.source
     data = _require_mapping(document.data, source, "")
     api_version = data.get("apiVersion")
     if api_version == SCORE_API_VERSION:
-        return _parse_score(document, data, default_project)
+        return _parse_score(document, data, default_project, required_project)
     if api_version != API_VERSION:
         raise ManifestError(
             source, f"apiVersion must be {API_VERSION!r} (or {SCORE_API_VERSION!r} for Score), "
@@ -171,8 +181,8 @@ def parse_document(document: Document, default_project: str) -> Manifest:
     if not isinstance(resource_id, str) or not resource_id:
         raise ManifestError(source, "required: the resource's id, e.g. `shop`", "metadata.name")
     pattern = resource_type.patterns[0]
-    project = metadata.get("project") or default_project
-    if pattern.startswith("projects/"):
+    project = _project_of(metadata, source, default_project, required_project)
+    if pattern.startswith("projects/") and pattern != "projects/{project}":
         if not project:
             raise ManifestError(source, "no project: set metadata.project, pass --project, or set "
                                 "one in the context (tptctl config set-context)", "metadata.project")
@@ -199,13 +209,13 @@ def parse_document(document: Document, default_project: str) -> Manifest:
     return Manifest(source, kind, resource_type, name, parent, resource_id, message, labels=labels)
 
 
-def _parse_score(document: Document, data: dict[str, Any], default_project: str) -> Manifest:
+def _parse_score(document: Document, data: dict[str, Any], default_project: str, required_project: str) -> Manifest:
     source = document.source
     metadata = _require_mapping(data.get("metadata"), source, "metadata")
     resource_id = metadata.get("name")
     if not isinstance(resource_id, str) or not resource_id:
         raise ManifestError(source, "required: the workload's name", "metadata.name")
-    project = metadata.get("project") or default_project
+    project = _project_of(metadata, source, default_project, required_project)
     if not project:
         raise ManifestError(
             source, "no project: pass --project or set one in the context", "metadata.project")
@@ -217,9 +227,11 @@ def _parse_score(document: Document, data: dict[str, Any], default_project: str)
     )
 
 
-def load(paths: Iterable[str], stdin: TextIO, default_project: str) -> list[Manifest]:
-    """Reads and parses everything first, so that one bad document means nothing is sent."""
-    manifests = [parse_document(d, default_project) for d in read_documents(list(paths), stdin)]
+def load(paths: Iterable[str], stdin: TextIO, default_project: str, required_project: str = "") -> list[Manifest]:
+    """Reads and parses everything first, so that one bad document means nothing is sent.
+    ``required_project`` is the project given with ``-p``: a manifest naming another is an error."""
+    documents = read_documents(list(paths), stdin)
+    manifests = [parse_document(d, default_project, required_project) for d in documents]
     seen: dict[str, str] = {}
     for manifest in manifests:
         if manifest.name in seen:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -22,8 +22,13 @@ def field_value(message: Message, name: str) -> Any:
 
 
 def short_name(message: Message) -> str:
+    """The ids of a name without its project: ``shop`` for an application, ``shop-dev/3`` for
+    release 3 of the deployment shop-dev (a listing can hold releases of several deployments)."""
     name = str(field_value(message, "name") or "")
-    return name.rsplit("/", 1)[-1]
+    ids = name.split("/")[1::2]
+    if name.startswith("projects/") and len(ids) > 1:
+        ids = ids[1:]
+    return "/".join(ids) or name
 
 
 def state_text(message: Message) -> str:
@@ -48,8 +53,9 @@ def ready_text(message: Message) -> str:
     return ""
 
 
-def age_text(message: Message, now: datetime | None = None) -> str:
-    created = field_value(message, "create_time")
+def age_text(message: Message, now: datetime | None = None, field: str = "create_time") -> str:
+    """How long ago ``field`` (a timestamp; default the creation time) was: 5s, 3m, 2h, 4d."""
+    created = field_value(message, field)
     if created is None or not created.seconds:
         return ""
     now = now or datetime.now(UTC)
@@ -94,23 +100,53 @@ def images_text(message: Message) -> str:
     return ",".join(parts)
 
 
-def rows(messages: Sequence[Message], wide: bool) -> list[list[str]]:
-    header = ["NAME", "STATE", "READY", "AGE"]
-    with_images = wide and any(images_text(m) for m in messages)
+def deployment_columns(message: Message) -> dict[str, str]:
+    """Where a deployment runs and what it runs: ``-o wide`` shows these too."""
+    status: Any = field_value(message, "status")
+    release = status.current_release if status is not None else 0
+    return {"CLUSTER": status.cluster.rsplit("/", 1)[-1] if status is not None else "",
+            "NAMESPACE": status.namespace if status is not None else "",
+            "RELEASE": str(release) if release else "", "IMAGES": images_text(message)}
+
+
+# Extra ``-o wide`` columns of some kinds, keyed by the message's full proto name.
+WIDE_COLUMNS: dict[str, tuple[tuple[str, ...], Callable[[Message], dict[str, str]]]] = {
+    "threeport.delivery.v1alpha1.Deployment": (("CLUSTER", "NAMESPACE", "RELEASE", "IMAGES"), deployment_columns),
+}
+
+
+def header(messages: Sequence[Message], wide: bool) -> list[str]:
+    columns = ["NAME", "STATE", "READY", "AGE"]
     if wide:
-        header += ["PROJECT", "GENERATION", "REASON", "LABELS"] + (["IMAGES"] if with_images else [])
-    table = [header]
-    for message in messages:
-        row = [short_name(message), state_text(message), ready_text(message), age_text(message)]
-        if wide:
-            row += [project_of(message), str(field_value(message, "generation") or ""),
-                    reason_text(message), labels_text(message)] + ([images_text(message)] if with_images else [])
-        table.append(row)
-    return table
+        extra = WIDE_COLUMNS.get(messages[0].DESCRIPTOR.full_name) if messages else None
+        columns += [*(extra[0] if extra else ()), "PROJECT", "GENERATION", "REASON", "LABELS"]
+    return columns
 
 
-def render_table(table: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+def row(message: Message, wide: bool, state: str | None = None) -> list[str]:
+    """One table row; ``state`` replaces the STATE cell (a watch shows DELETED there)."""
+    cells = [short_name(message), state_text(message) if state is None else state, ready_text(message),
+             age_text(message)]
+    if wide:
+        extra = WIDE_COLUMNS.get(message.DESCRIPTOR.full_name)
+        if extra:
+            values = extra[1](message)
+            cells += [values[column] for column in extra[0]]
+        cells += [project_of(message), str(field_value(message, "generation") or ""),
+                  reason_text(message), labels_text(message)]
+    return cells
+
+
+def rows(messages: Sequence[Message], wide: bool) -> list[list[str]]:
+    return [header(messages, wide)] + [row(message, wide) for message in messages]
+
+
+def column_widths(table: list[list[str]]) -> list[int]:
+    return [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+
+
+def render_table(table: list[list[str]], widths: list[int] | None = None) -> str:
+    widths = widths or column_widths(table)
     return "\n".join("   ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
                      for row in table)
 

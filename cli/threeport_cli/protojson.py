@@ -63,10 +63,28 @@ def _fields_by_any_name(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
     return found
 
 
-INTEGER_TYPES = {
-    FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT32,
-    FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SINT64,
+INTEGER_RANGES = {
+    FieldDescriptor.TYPE_INT32: (-(2**31), 2**31 - 1), FieldDescriptor.TYPE_SINT32: (-(2**31), 2**31 - 1),
+    FieldDescriptor.TYPE_UINT32: (0, 2**32 - 1), FieldDescriptor.TYPE_INT64: (-(2**63), 2**63 - 1),
+    FieldDescriptor.TYPE_SINT64: (-(2**63), 2**63 - 1), FieldDescriptor.TYPE_UINT64: (0, 2**64 - 1),
 }
+
+
+def yaml_kind(value: Any) -> str:
+    """What a YAML value is, in YAML's words (never a Python type name)."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"true/false ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value!r})"
+    if isinstance(value, str):
+        return f"text ({value[:40]!r})"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return "an unsupported value"
 
 
 def _scalar_in(value: Any, field: FieldDescriptor, path: str) -> Any:
@@ -76,13 +94,16 @@ def _scalar_in(value: Any, field: FieldDescriptor, path: str) -> Any:
             return str(value).lower()
         if isinstance(value, int | float | str):
             return str(value)
-        raise ManifestFieldError(path, f"expected a string, got {type(value).__name__} {value!r}")
-    if field.type in INTEGER_TYPES:
+        raise ManifestFieldError(path, f"expected text, got {yaml_kind(value)}")
+    if field.type in INTEGER_RANGES:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ManifestFieldError(path, f"expected a whole number, got {value!r}")
+            raise ManifestFieldError(path, f"expected a whole number, got {yaml_kind(value)}")
+        low, high = INTEGER_RANGES[field.type]
+        if not low <= value <= high:
+            raise ManifestFieldError(path, f"{value} is out of range: at most {high}")
         return value
     if field.type == FieldDescriptor.TYPE_BOOL and not isinstance(value, bool):
-        raise ManifestFieldError(path, f"expected true or false, got {value!r}")
+        raise ManifestFieldError(path, f"expected true or false, got {yaml_kind(value)}")
     return value
 
 
@@ -94,7 +115,7 @@ def _value_in(value: Any, field: FieldDescriptor, path: str) -> Any:
     message_type = field.message_type
     if message_type is not None and message_type.full_name not in OPAQUE_TYPES:
         if not isinstance(value, Mapping):
-            raise ManifestFieldError(path, f"expected a mapping, got {type(value).__name__} {value!r}")
+            raise ManifestFieldError(path, f"expected a mapping, got {yaml_kind(value)}")
         return normalise(value, message_type, path)
     return value
 
@@ -113,12 +134,12 @@ def normalise(data: Mapping[str, Any], descriptor: Descriptor, path: str) -> dic
             continue
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
             if not isinstance(value, Mapping):
-                raise ManifestFieldError(where, f"expected a mapping, got {type(value).__name__}")
+                raise ManifestFieldError(where, f"expected a mapping, got {yaml_kind(value)}")
             value_field = field.message_type.fields_by_name["value"]
             out[key] = {str(k): _value_in(v, value_field, f"{where}.{k}") for k, v in value.items()}
         elif field.is_repeated:
             if not isinstance(value, list):
-                raise ManifestFieldError(where, f"expected a list, got {type(value).__name__}")
+                raise ManifestFieldError(where, f"expected a list, got {yaml_kind(value)}")
             out[key] = [_value_in(v, field, f"{where}[{i}]") for i, v in enumerate(value)]
         else:
             out[key] = _value_in(value, field, where)

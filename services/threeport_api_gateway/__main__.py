@@ -70,6 +70,8 @@ async def serve(settings: GatewaySettings) -> None:
     if running.bootstrap_token is not None:
         hand_out_bootstrap_token(running.bootstrap_token, settings.bootstrap_token_file)
     print(f"api gateway listening on port {running.port}", file=sys.stderr, flush=True)
+    if running.http is not None:
+        print(f"api gateway serving HTTP/JSON on port {running.http_port}", file=sys.stderr, flush=True)
     await stop.wait()
     log.info("stopping: health NOT_SERVING, then draining in-flight calls")
     await running.stop(settings.runtime.shutdown_grace_seconds, drain_delay=settings.drain_seconds)

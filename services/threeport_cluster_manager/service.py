@@ -83,12 +83,21 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     )
     claim_reconciler = ClaimReconciler(claims, clusters, drivers, runtime.event_recorder("cluster-claim"))
     cluster_controller = runtime.controller(watches.cluster_controller(clusters), cluster_reconciler)
-    claim_spec = watches.claim_controller(claims, clusters, claim_reconciler)
+    claim_spec = watches.claim_controller(claims, clusters)
     claim_controller = runtime.controller(claim_spec, claim_reconciler)
     cluster_reconciler.enqueue_claim = claim_controller.enqueue
     claim_reconciler.enqueue_cluster = cluster_controller.enqueue
 
 
+def encrypted_stores(runtime: ServiceRuntime) -> list[CredentialStore]:
+    """What ``python -m threeport_cluster_manager reencrypt`` rotates: the cluster credentials."""
+    return [CredentialStore(runtime.db, runtime.cipher)] if runtime.cipher is not None else []
+
+
 DEFINITION = ServiceDefinition(
-    name="cluster_manager", schema=SCHEMA, migrations_dir=Path(__file__).parent / "migrations", setup=setup
+    name="cluster_manager",
+    schema=SCHEMA,
+    migrations_dir=Path(__file__).parent / "migrations",
+    setup=setup,
+    encrypted_stores=encrypted_stores,
 )

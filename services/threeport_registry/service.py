@@ -26,6 +26,8 @@ from threeport.registry.v1alpha1 import (
 )
 from threeport_registry import watches
 from threeport_registry.api import servicers, validators
+from threeport_registry.api.cross_checks import CrossChecks
+from threeport_registry.api.usage import ApplicationUsage, delivery_client
 from threeport_registry.domain.defaults import (
     default_addon_profiles,
     default_cluster_profiles,
@@ -90,15 +92,18 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     addon_methods = StandardMethods(
         addon_profiles, redis, validate=validators.addon_profile_checker(addon_types.provided))
     build_methods = StandardMethods(builds, redis)
+    checks = CrossChecks(applications, cluster_profiles)
+    # Deleting an application asks delivery whether deployments use it.
+    usage = ApplicationUsage(applications, delivery_client(runtime.settings))
 
     async def latest_builds(application: str, environment: str) -> list[build_pb2.Build]:
         return [builds.to_message(row) for row in await latest_matching(runtime.db, application, environment)]
 
     registrations: list[tuple[str, Callable[[Any, Any], None], Any]] = [
         ("ApplicationService", application_pb2_grpc.add_ApplicationServiceServicer_to_server,
-         servicers.ApplicationServicer(application_methods)),
+         servicers.ApplicationServicer(application_methods, usage, checks)),
         ("EnvironmentService", environment_pb2_grpc.add_EnvironmentServiceServicer_to_server,
-         servicers.EnvironmentServicer(environment_methods)),
+         servicers.EnvironmentServicer(environment_methods, checks)),
         ("ClusterProfileService", cluster_profile_pb2_grpc.add_ClusterProfileServiceServicer_to_server,
          servicers.ClusterProfileServicer(profile_methods)),
         ("ServiceClassService", service_class_pb2_grpc.add_ServiceClassServiceServicer_to_server,

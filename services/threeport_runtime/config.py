@@ -43,6 +43,8 @@ class Settings:
     log_level: str = "INFO"
     resync_interval_seconds: float = 300.0
     shutdown_grace_seconds: float = 10.0
+    # host:port of the Prometheus /metrics endpoint; empty = none.
+    metrics_listen_address: str = ""
 
     @classmethod
     def from_env(cls, service_name: str, environ: Mapping[str, str] | None = None) -> Self:
@@ -68,6 +70,9 @@ class Settings:
         listen_address = get("LISTEN_ADDRESS", cls.listen_address)
         if ":" not in listen_address:
             raise ConfigError(f"{ENV_PREFIX}LISTEN_ADDRESS must be host:port, e.g. 0.0.0.0:50051")
+        metrics_address = get("METRICS_LISTEN_ADDRESS", "")
+        if metrics_address and not metrics_address.rpartition(":")[2].isdigit():
+            raise ConfigError(f"{ENV_PREFIX}METRICS_LISTEN_ADDRESS must be host:port, e.g. 0.0.0.0:9464")
         settings = cls(
             service_name=service_name,
             database_url=database_url,
@@ -80,6 +85,7 @@ class Settings:
             log_level=get("LOG_LEVEL", cls.log_level).upper(),
             resync_interval_seconds=_positive_float(env, "RESYNC_INTERVAL_SECONDS", cls.resync_interval_seconds),
             shutdown_grace_seconds=_positive_float(env, "SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds),
+            metrics_listen_address=metrics_address,
         )
         if len(settings.service_credential) < 16:
             raise ConfigError(
@@ -103,6 +109,12 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
     if value <= 0:
         raise ConfigError(f"{ENV_PREFIX}{name} must be positive, got {raw!r}")
     return value
+
+
+def positive_seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """``THREEPORT_<name>`` as a positive number of seconds (``default`` when unset), for a
+    service's own settings; a bad value is a ``ConfigError`` naming the variable."""
+    return _positive_float(env, name, default)
 
 
 def parse_encryption_keys(spec: str, variable: str = ENV_PREFIX + "ENCRYPTION_KEYS") -> tuple[EncryptionKey, ...]:

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2  # type: ignore[import-untyped]
 
 ERROR_DOMAIN = "threeport.io"
@@ -106,6 +107,13 @@ class FailedPrecondition(ThreeportError):
     reason = "PRECONDITION_FAILED"
 
 
+class OutOfRange(ThreeportError):
+    """A position (a watch's ``resource_version``) the server no longer keeps."""
+
+    code = grpc.StatusCode.OUT_OF_RANGE
+    reason = "RESOURCE_VERSION_TOO_OLD"
+
+
 class PermissionDenied(ThreeportError):
     code = grpc.StatusCode.PERMISSION_DENIED
     reason = "PERMISSION_DENIED"
@@ -117,8 +125,28 @@ class Unauthenticated(ThreeportError):
 
 
 class Unavailable(ThreeportError):
+    """Something the call needs is down for now; ``retry_after`` (seconds) becomes
+    ``google.rpc.RetryInfo`` so that clients know when to try again."""
+
     code = grpc.StatusCode.UNAVAILABLE
     reason = "BACKEND_UNAVAILABLE"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        retry_after: float | None = None,
+    ):
+        super().__init__(message, reason=reason, metadata=metadata)
+        self.retry_after = retry_after
+
+    def to_status(self) -> status_pb2.Status:
+        status = super().to_status()
+        if self.retry_after is not None:
+            status.details.append(retry_info(self.retry_after))
+        return status
 
 
 class ResourceExhausted(ThreeportError):
@@ -137,7 +165,14 @@ def internal_error_status(trace_id: str) -> status_pb2.Status:
     return status
 
 
-def _pack(message: error_details_pb2.ErrorInfo | error_details_pb2.BadRequest) -> any_pb2.Any:
+def retry_info(seconds: float) -> any_pb2.Any:
+    """``google.rpc.RetryInfo`` saying to retry after ``seconds``, packed for a status."""
+    delay = duration_pb2.Duration()
+    delay.FromNanoseconds(max(1, int(seconds * 1e9)))
+    return _pack(error_details_pb2.RetryInfo(retry_delay=delay))
+
+
+def _pack(message: Message) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed

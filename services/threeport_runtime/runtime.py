@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 from redis.asyncio import Redis
 
 from threeport.sdk import DEFAULT_RETRY, AsyncClient, RetryPolicy
+from threeport_runtime.bus.backlog import BusBacklog, Subscription
 from threeport_runtime.bus.outbox import Outbox
 from threeport_runtime.bus.relay import OutboxRelay
 from threeport_runtime.bus.streams import connect_redis
@@ -28,10 +29,13 @@ from threeport_runtime.db.page_tokens import PageTokenCodec
 from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.db.schema import ResourceRow, ServiceSchema
 from threeport_runtime.kube.pool import CredentialSource, KubePool
+from threeport_runtime.metrics_server import MetricsServer
 from threeport_runtime.reconcile.controller import Controller, ControllerOptions, Reconciler
 from threeport_runtime.reconcile.events import EventLister, EventRecorder
 from threeport_runtime.reconcile.spec import ControllerSpec
+from threeport_runtime.reencrypt import EncryptedStore
 from threeport_runtime.rpc.client import service_channel
+from threeport_runtime.rpc.datastore_health import report_datastore_health
 from threeport_runtime.rpc.identity import ServiceCredentialAuthenticator
 from threeport_runtime.rpc.server import GrpcServer
 from threeport_runtime.tasks import cancel_and_wait
@@ -124,6 +128,17 @@ class ServiceRuntime:
     def event_lister(self) -> EventLister:
         return EventLister(self.db, self.schema, self.page_tokens)
 
+    async def start_metrics(self) -> MetricsServer | None:
+        """Serves /metrics on ``metrics_listen_address`` (None when it is not set), with the bus
+        backlog of this process's controllers and outbox."""
+        if not self.settings.metrics_listen_address:
+            return None
+        subscriptions = [Subscription(s, c.name) for c in self.controllers for s in c.watched_streams]
+        backlog = BusBacklog(self.redis, self.db, self.schema, subscriptions)
+        server = MetricsServer([backlog.sample])
+        await server.start(self.settings.metrics_listen_address)
+        return server
+
     async def close(self) -> None:
         for pool in self._kube_pools:
             await pool.close()
@@ -145,6 +160,8 @@ class ServiceDefinition:
     migrations_dir: Path
     setup: Setup
     run_relay: bool = True
+    # What the service stores encrypted, for `python -m threeport_<service> reencrypt`.
+    encrypted_stores: Callable[[ServiceRuntime], Sequence[EncryptedStore]] | None = None
 
 
 @dataclass
@@ -153,10 +170,13 @@ class RunningService:
     server: GrpcServer
     port: int
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    metrics: MetricsServer | None = None
 
     async def stop(self, grace: float = 5.0, drain_delay: float = 0.0) -> None:
         """Graceful stop: NOT_SERVING, finish in-flight calls, stop background work, close."""
         await self.server.stop(grace, drain_delay)
+        if self.metrics is not None:
+            await self.metrics.stop()
         await cancel_and_wait(*self.tasks)
         await self.runtime.close()
 
@@ -167,14 +187,31 @@ async def start_service(
     """Wires and starts the service: server first, then the relay and controllers."""
     configure_telemetry(settings.service_name, settings.otlp_endpoint)
     runtime = ServiceRuntime(settings, definition.schema, controller_options)
-    server = GrpcServer(settings.listen_address, ServiceCredentialAuthenticator(settings.service_credential))
+    server = GrpcServer(
+        settings.listen_address,
+        ServiceCredentialAuthenticator(settings.service_credential),
+        service=settings.service_name,
+    )
     await definition.setup(runtime, server)
     port = await server.start()
     running = RunningService(runtime, server, port)
+    running.tasks.append(
+        asyncio.create_task(
+            report_datastore_health(server.health, runtime.db, runtime.redis), name="datastore health"
+        )
+    )
     if definition.run_relay:
         relay = OutboxRelay(runtime.db, definition.schema, runtime.redis)
         running.tasks.append(asyncio.create_task(relay.run(), name="outbox relay"))
     for controller in runtime.controllers:
         running.tasks.append(asyncio.create_task(controller.run(), name=f"controller {controller.name}"))
-    log.info("service started", extra={"port": port, "controllers": [c.name for c in runtime.controllers]})
+    running.metrics = await runtime.start_metrics()
+    log.info(
+        "service started",
+        extra={
+            "port": port,
+            "metrics_port": running.metrics.port if running.metrics else 0,
+            "controllers": [c.name for c in runtime.controllers],
+        },
+    )
     return running

@@ -1,6 +1,8 @@
 """OpenTelemetry set-up and W3C trace-context helpers.
 
-Traces and metrics are exported over OTLP when ``THREEPORT_OTLP_ENDPOINT`` is set. Without an
+Traces and metrics are exported over OTLP when ``THREEPORT_OTLP_ENDPOINT`` is set; metrics are
+also always readable in Prometheus format (``threeport_runtime.prometheus``, served on the
+metrics port). Without an
 endpoint an SDK tracer provider still runs with no exporter, so that trace ids exist for logs,
 for stream messages (``ChangeEvent.traceparent``) and for INTERNAL error messages.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -30,7 +32,10 @@ def configure_telemetry(service: str, otlp_endpoint: str = "") -> None:
     _configured = True
     resource = Resource.create({"service.name": f"threeport-{service}"})
     tracer_provider = TracerProvider(resource=resource)
-    readers = []
+    # Imported here: the Prometheus reader is part of every process, scraped or not.
+    from threeport_runtime.prometheus import READER
+
+    readers: list[MetricReader] = [READER]
     if otlp_endpoint:
         # Imported lazily: the exporter pulls in a gRPC channel we do not want when off.
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter

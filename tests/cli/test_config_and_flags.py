@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import stat
 from pathlib import Path
 
 import pytest
 
 from threeport_cli import config
+from threeport_cli import main as entry
 from threeport_cli.commands.resources import label_filter
 from threeport_cli.config import ConfigError, Context
 from threeport_cli.durations import parse_duration
@@ -63,3 +65,16 @@ def test_label_selectors_become_filters() -> None:
     assert label_filter("team=payments,tier!=gold,canary") == (
         'labels.team = "payments" AND labels.tier != "gold" AND labels.canary:*'
     )
+
+
+def test_the_lazy_command_table_names_every_registered_command() -> None:
+    """main.COMMANDS decides which module to import for a command; it must match what the
+    modules register, or a command would be unknown (or imported from the wrong module)."""
+    for module in entry.command_modules():
+        parser = argparse.ArgumentParser()
+        registered = parser.add_subparsers()
+        module.register(registered)
+        short = module.__name__.rsplit(".", 1)[-1]
+        assert {a.dest for a in registered._choices_actions} == {
+            name for name, owner in entry.COMMANDS.items() if owner == short}
+    assert set(entry.MODULE_ORDER) == set(entry.COMMANDS.values())

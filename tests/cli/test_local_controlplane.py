@@ -41,7 +41,14 @@ def state_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def urls(output: str) -> dict[str, str]:
+    """What `up` prints: each process and its URL (datastore passwords shown as ***)."""
     return dict(line.split("\t", 1) for line in output.splitlines() if "\t" in line)
+
+
+def stored_urls(state_dir: Path) -> dict[str, str]:
+    """The URLs the services get, passwords included."""
+    record = json.loads((state_dir / "processes.json").read_text())
+    return {p["name"]: p["url"] for p in record["processes"]}
 
 
 def pids(state_dir: Path) -> dict[str, int]:
@@ -64,8 +71,9 @@ def running(pid: int) -> bool:
 def test_up_status_down_from_a_clean_state_directory(state_dir: Path) -> None:
     started = tptctl("up", "--state-dir", str(state_dir))
     assert started.returncode == 0, started.stderr
-    found = urls(started.stdout)
-    assert set(found) == expected_processes()
+    assert set(urls(started.stdout)) == expected_processes()
+    assert "***@" in urls(started.stdout)["postgres"]
+    found = stored_urls(state_dir)
 
     with psycopg.connect(found["postgres"].replace("postgresql+psycopg", "postgresql")) as db:
         assert db.execute("SELECT 1").fetchone() == (1,)
@@ -90,7 +98,8 @@ def test_up_status_down_from_a_clean_state_directory(state_dir: Path) -> None:
 
 
 def test_up_restarts_a_datastore_that_died_on_the_same_port_with_its_data(state_dir: Path) -> None:
-    found = urls(tptctl("up", "--state-dir", str(state_dir)).stdout)
+    assert tptctl("up", "--state-dir", str(state_dir)).returncode == 0
+    found = stored_urls(state_dir)
     redis.Redis.from_url(found["redis"]).xadd("kept", {"k": "v"})
     os.kill(pids(state_dir)["redis"], signal.SIGKILL)
     assert tptctl("status", "--state-dir", str(state_dir)).returncode == 1
@@ -98,7 +107,7 @@ def test_up_restarts_a_datastore_that_died_on_the_same_port_with_its_data(state_
     restarted = tptctl("up", "--state-dir", str(state_dir))
 
     assert restarted.returncode == 0, restarted.stderr
-    assert urls(restarted.stdout)["redis"] == found["redis"]
+    assert stored_urls(state_dir)["redis"] == found["redis"]
     assert redis.Redis.from_url(found["redis"]).xlen("kept") == 1
 
 
@@ -107,3 +116,41 @@ def test_up_with_an_unreachable_database_url_fails_clearly(state_dir: Path) -> N
     assert result.returncode == 1
     assert "cannot connect to --database-url" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def local_server() -> str:
+    import yaml
+
+    loaded = yaml.safe_load(CONFIG.read_text())
+    return str(next(c["server"] for c in loaded["contexts"] if c["name"] == "local"))
+
+
+@pytest.mark.timeout(300)
+def test_up_port_puts_the_gateway_on_that_port_and_keeps_it(state_dir: Path) -> None:
+    import socket
+
+    from threeport_cli.local.processes import free_port
+
+    port = free_port()
+    started = tptctl("up", "--state-dir", str(state_dir), "--port", str(port))
+    assert started.returncode == 0, started.stderr
+    assert urls(started.stdout)["api-gateway"] == f"127.0.0.1:{port}"
+    assert local_server() == f"127.0.0.1:{port}"
+
+    assert tptctl("down", "--state-dir", str(state_dir)).returncode == 0
+    again = tptctl("up", "--state-dir", str(state_dir))  # no --port: the one given before is kept
+    assert again.returncode == 0, again.stderr
+    assert urls(again.stdout)["api-gateway"] == f"127.0.0.1:{port}"
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        refused = tptctl("up", "--state-dir", str(state_dir), "--port", str(busy))
+    assert refused.returncode == 1
+    assert f"--port {busy}: another program listens on 127.0.0.1:{busy}" in refused.stderr
+    assert tptctl("status", "--state-dir", str(state_dir)).returncode == 0
+    assert local_server() == f"127.0.0.1:{port}", "a refused --port changes nothing"
+
+    bad = tptctl("up", "--state-dir", str(state_dir), "--port", "70000")
+    assert bad.returncode == 2 and "'70000' is not a port number: use 1-65535" in bad.stderr

@@ -17,7 +17,7 @@ def test_wide_deployments_show_images_with_their_origin() -> None:
         })
     deployment = deployment_pb2.Deployment(name="projects/acme/deployments/shop-dev", status=status)
     header, row = rows([deployment], wide=True)
-    assert header[-1] == "IMAGES"
-    assert row[-1] == "api=reg/api:1.1@sha256:ab (build),worker=reg/worker:pinned (pin)"
+    assert header[4:8] == ["CLUSTER", "NAMESPACE", "RELEASE", "IMAGES"]
+    assert row[header.index("IMAGES")] == "api=reg/api:1.1@sha256:ab (build),worker=reg/worker:pinned (pin)"
     assert "IMAGES" not in rows([deployment], wide=False)[0]
     assert "IMAGES" not in rows([environment_pb2.Environment(name="projects/acme/environments/dev")], wide=True)[0]

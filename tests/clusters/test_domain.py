@@ -39,9 +39,34 @@ def claim(**spec: object) -> cluster_claim_pb2.ClusterClaim:
     return cluster_claim_pb2.ClusterClaim(spec=cluster_claim_pb2.ClusterClaimSpec(**spec))  # type: ignore[arg-type]
 
 
-def test_most_free_capacity_wins_and_ties_break_by_name() -> None:
-    clusters = [cluster("a", 4000, 3000), cluster("b", 4000, 1000), cluster("c", 4000, 1000)]
+def named_claim(name: str) -> cluster_claim_pb2.ClusterClaim:
+    return cluster_claim_pb2.ClusterClaim(name=f"clusters/-/claims/{name}")
+
+
+def test_most_free_capacity_wins() -> None:
+    clusters = [cluster("a", 4000, 3000), cluster("b", 4000, 1000), cluster("c", 4000, 2000)]
     assert place(claim(), clusters).cluster == "clusters/b"
+
+
+def test_ties_spread_over_equal_clusters_instead_of_the_first_by_name() -> None:
+    clusters = [cluster(f"c{index}") for index in range(10)]
+    chosen = [place(named_claim(f"app-{index}"), clusters).cluster for index in range(500)]
+    counts = {name: chosen.count(name) for name in set(chosen)}
+    # Every cluster gets a share (the old rule sent all 500 to clusters/c0).
+    assert len(counts) == 10 and min(counts.values()) >= 20, counts
+    # Stable: the same claim lands on the same cluster every time, whatever the list order.
+    assert place(named_claim("app-7"), list(reversed(clusters))).cluster == chosen[7]
+
+
+def test_fewest_bound_claims_break_ties_before_the_hash() -> None:
+    clusters = [cluster("a"), cluster("b"), cluster("c")]
+    bound = {"clusters/a": 5, "clusters/b": 2, "clusters/c": 5}
+    decisions = [place(named_claim(f"app-{index}"), clusters, bound) for index in range(20)]
+    assert {decision.cluster for decision in decisions} == {"clusters/b"}
+    assert "2 claims bound" in decisions[0].reason
+    # Capacity still comes first: a busier cluster with more room wins.
+    roomier = [cluster("a", 8000), cluster("b")]
+    assert place(named_claim("x"), roomier, bound).cluster == "clusters/a"
 
 
 def test_unhealthy_cordoned_and_deleting_clusters_are_skipped_with_reasons() -> None:

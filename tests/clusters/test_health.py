@@ -4,9 +4,13 @@ outage."""
 
 from __future__ import annotations
 
+import base64
 import json
+import ssl
 import urllib.request
 from typing import Any
+
+from redis.asyncio import Redis
 
 from threeport.clusters.v1alpha1 import cluster_claim_pb2
 from threeport.common.v1alpha1 import event_pb2
@@ -74,7 +78,8 @@ def create_pod(info: ClusterInfo, pod: dict[str, Any]) -> None:
         headers={"Authorization": f"Bearer {info.token}", "Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
+    tls = ssl.create_default_context(cadata=base64.b64decode(info.ca_data).decode()) if info.ca_data else None
+    with urllib.request.urlopen(request, timeout=10, context=tls) as response:
         assert response.status == 201
 
 
@@ -84,8 +89,10 @@ async def test_a_malformed_tenant_pod_does_not_make_the_cluster_unreachable(
     info = kube.cluster("tenant")
     attached = await manager.client.cluster.attach_cluster(cluster_id="tenant", kubeconfig=kube.kubeconfig(info))
     await cluster_when(manager.client, attached.name, lambda c: is_true(c, "Ready"), "the cluster to be Ready")
-    # What a removed readiness probe used to leave behind (issue 17): a probe with an empty
-    # httpGet, which the official client's models refuse to deserialize.
+    # A tenant's pod whose probe names a port no container has: the API server stores it (the
+    # emulator, like kube-apiserver, now refuses the `httpGet: {}` that issue 17 found, which the
+    # official client's models could not read). The probe reads only requests, as raw JSON, so
+    # nothing in a tenant's pod can make the whole cluster Unreachable.
     create_pod(
         info,
         {
@@ -98,7 +105,7 @@ async def test_a_malformed_tenant_pod_does_not_make_the_cluster_unreachable(
                         "name": "app",
                         "image": "nginx:1.27",
                         "resources": {"requests": {"cpu": "250m", "memory": "64Mi"}},
-                        "readinessProbe": {"httpGet": {}},
+                        "readinessProbe": {"httpGet": {"port": "no-such-port"}},
                     }
                 ]
             },
@@ -112,3 +119,43 @@ async def test_a_malformed_tenant_pod_does_not_make_the_cluster_unreachable(
     )
     assert is_true(counted, "Reachable") and is_true(counted, "Ready")
     assert counted.status.requested_memory_bytes == 64 * 2**20
+
+
+async def test_probes_are_heartbeats_and_do_not_reconcile_bound_claims(
+    manager: ClusterManager, kube: Kube, stream_prefix: str, redis_client: Redis
+) -> None:
+    info = kube.cluster("steady")
+    attached = await manager.client.cluster.attach_cluster(cluster_id="steady", kubeconfig=kube.kubeconfig(info))
+    await cluster_when(manager.client, attached.name, lambda c: is_true(c, "Ready"), "the cluster to be Ready")
+    claims = []
+    for index in range(5):
+        claim = await manager.internal.internal.cluster_claim.create_cluster_claim(
+            cluster_claim_id=f"steady-{index}",
+            cluster_claim=cluster_claim_pb2.ClusterClaim(
+                spec=cluster_claim_pb2.ClusterClaimSpec(
+                    owner=f"projects/acme/deployments/{index}", cluster=attached.name
+                )
+            ),
+        )
+        claims.append(claim.name)
+    for name in claims:
+        await claim_when(manager.internal, name, lambda c: is_true(c, "Ready"), f"{name} to be bound")
+    await cluster_when(manager.client, attached.name, lambda c: len(c.status.claims) == 5, "the cluster to list them")
+
+    # Every claim reconcile takes a lease, and every lease a fencing token: count those.
+    fence = f"{stream_prefix}clusters.cluster_claim:fence"
+    before = int(await redis_client.get(fence) or 0)
+    probed = (await manager.client.cluster.get_cluster(name=attached.name)).status.last_probe_time.ToNanoseconds()
+    for _ in range(5):
+        seen = await cluster_when(
+            manager.client,
+            attached.name,
+            lambda c, after=probed: c.status.last_probe_time.ToNanoseconds() > after,
+            "the next probe",
+        )
+        probed = seen.status.last_probe_time.ToNanoseconds()
+    reconciles = int(await redis_client.get(fence) or 0) - before
+    # Five probes used to re-queue all five bound claims each time (25 reconciles).
+    assert reconciles < len(claims), f"{reconciles} claim reconciles for 5 heartbeats"
+    # The heartbeat itself stays visible to users.
+    assert seen.status.last_probe_time.ToNanoseconds() > 0

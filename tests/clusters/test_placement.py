@@ -184,3 +184,13 @@ async def test_delete_refused_while_claims_are_bound(manager: ClusterManager, ku
     assert not orphan.status.cluster
     with pytest.raises(NotFoundError):
         await manager.internal.internal.cluster_credentials.get_cluster_credentials(name=cluster.name)
+
+
+async def test_claims_without_requirements_spread_over_equal_clusters(manager: ClusterManager, kube: Kube) -> None:
+    clusters = [await attach_ready(manager, kube, f"equal-{index}", nodes=1) for index in range(3)]
+    names = [(await claim(manager, f"spread-{index}", Spec())).name for index in range(9)]
+    placed = [(await bound(manager, name)).status.cluster for name in names]
+    counts = {cluster.name: placed.count(cluster.name) for cluster in clusters}
+    # Equal clusters used to mean the first by name took all nine.
+    assert all(count >= 1 for count in counts.values()), counts
+    assert sum(counts.values()) == len(names)

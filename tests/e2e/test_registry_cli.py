@@ -179,7 +179,7 @@ BAD_MANIFESTS = [
     ("replicas not a number", APP.format(name="b", team="t").replace("replicas: 2", "replicas: two"), "replicas"),
     ("ports not a list", APP.format(name="b", team="t").replace("ports: [{name: http, port: 8080}]", "ports: http"),
      "ports"),
-    ("bad id", APP.format(name="Bad_Name", team="t"), "application_id"),
+    ("bad id", APP.format(name="Bad_Name", team="t"), "metadata.name: 'Bad_Name'"),
     ("no components", APP.format(name="b", team="t").split("  components:")[0] + "  components: {}\n",
      "components"),
     ("bad component name", APP.format(name="b", team="t").replace("    api:", "    API:"), "components[API]"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,9 +167,16 @@ async def stream_prefix() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def world(database_url: str, stream_prefix: str, registry: RegistryStandIn) -> AsyncIterator[World]:
+    async with open_world(gateway_settings(database_url, stream_prefix, registry), registry) as running:
+        yield running
+
+
+@asynccontextmanager
+async def open_world(settings: GatewaySettings, registry: RegistryStandIn) -> AsyncIterator[World]:
+    """Starts a gateway with these settings; stops it and the clients opened on it afterwards."""
+    database_url = settings.runtime.database_url
     # As `serve` does, so that calls carry trace ids (a no-op if a provider is already set).
     configure_telemetry("api-gateway")
-    settings = gateway_settings(database_url, stream_prefix, registry)
     gateway = await start_gateway(settings)
     assert gateway.bootstrap_token is not None
     running = World(gateway, settings, database_url, registry, gateway.bootstrap_token)

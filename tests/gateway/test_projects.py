@@ -13,7 +13,10 @@ from threeport.sdk import (
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
+    UnavailableError,
 )
+from threeport_api_gateway.config import GatewaySettings
+from threeport_api_gateway.service import start_gateway
 
 from .conftest import World, query
 
@@ -89,6 +92,17 @@ async def test_callers_see_only_projects_they_hold_a_role_on(world: World) -> No
 async def test_delete_of_a_project_with_members_needs_force(world: World) -> None:
     await world.project("acme")
     await world.principal("dev", ("deployer", "projects/acme"))
+    # The world's workload-delivery backend does not answer, so nobody can tell whether the
+    # project still holds deployments there: the delete is refused and nothing is removed.
+    with pytest.raises(UnavailableError) as unavailable:
+        await world.admin.project.delete_project(name="projects/acme", force=True)
+    assert "workload-delivery" in unavailable.value.message
+    assert len([b async for b in world.admin.role_binding.list_role_bindings()]) == 2
+    await world.gateway.stop(grace=0)
+    reachable = {"registry": world.registry.target}
+    world.settings = GatewaySettings(**{**world.settings.__dict__, "backend_addresses": reachable})
+    world.gateway = await start_gateway(world.settings)  # the fixture stops this one
+    world._admin = None
     with pytest.raises(FailedPreconditionError) as raised:
         await world.admin.project.delete_project(name="projects/acme")
     assert raised.value.reason == "RESOURCE_IN_USE" and "dev-0" in raised.value.message

@@ -1,4 +1,5 @@
-"""Per-principal rate limits: RESOURCE_EXHAUSTED with a RetryInfo delay, one bucket per principal."""
+"""Rate limits: per principal (RESOURCE_EXHAUSTED with a RetryInfo delay, one bucket per
+principal), per source for calls failing authentication, and per token id for wrong secrets."""
 
 from __future__ import annotations
 
@@ -6,12 +7,17 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from threeport.sdk import ResourceExhaustedError
+from threeport.sdk import ResourceExhaustedError, UnauthenticatedError
+from threeport_api_gateway.access.authentication import WRONG_SECRET_BURST
+from threeport_api_gateway.config import GatewaySettings
+from threeport_api_gateway.domain import tokens
 from threeport_api_gateway.domain.ratelimit import RateLimiter
 from threeport_api_gateway.service import start_gateway
 
 from .conftest import World, gateway_settings
 from .registry_stand_in import RegistryStandIn
+
+AUTH_FAILURE_BURST = int(GatewaySettings.auth_failure_burst)
 
 
 @pytest.fixture
@@ -62,3 +68,40 @@ def test_buckets_refill_at_the_configured_rate() -> None:
     assert limiter.acquire("p") == 0.0
     assert limiter.acquire("q") == 0.0
     assert RateLimiter(rate=0, burst=1).acquire("p") == 0.0
+
+
+async def test_a_source_failing_authentication_is_refused_before_hashing_and_audited_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hashed: list[str] = []
+    real_verify = tokens.verify
+    monkeypatch.setattr(tokens, "verify", lambda secret, stored: hashed.append(secret) or real_verify(secret, stored))
+    await world.admin.principal.get_current_principal()  # the real holder, verified before the flood
+    known_uid = world.admin_token.split("_")[1]
+    stranger = world.client(f"tp_{known_uid}_{'B' * 43}")  # a known token id, a wrong secret
+    outcomes = []
+    for _ in range(AUTH_FAILURE_BURST + 5):
+        try:
+            await stranger.project.list_projects_page()
+        except (UnauthenticatedError, ResourceExhaustedError) as error:
+            outcomes.append(error)
+    refused = [e for e in outcomes if isinstance(e, ResourceExhaustedError)]
+    assert len(outcomes) == AUTH_FAILURE_BURST + 5 and refused, "the flood was never limited"
+    assert refused[0].reason == "RATE_LIMITED" and refused[0].retry_delay
+    # The wrong secrets cost one scrypt each only up to the token's own budget, not per call.
+    assert len(hashed) <= WRONG_SECRET_BURST + 1
+    # Identical failures from one source are one audit entry with a count; refusals add none.
+    # The real holder of the attacked token, from the same address, is not locked out.
+    entries = [e async for e in world.admin.audit_entry.list_audit_entries(filter="allowed = false")]
+    assert [(e.code, e.count) for e in entries] == [("UNAUTHENTICATED", len(outcomes) - len(refused))]
+
+
+async def test_wrong_secrets_for_one_token_stop_costing_a_hash(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    hashed: list[str] = []
+    real_verify = tokens.verify
+    monkeypatch.setattr(tokens, "verify", lambda secret, stored: hashed.append(secret) or real_verify(secret, stored))
+    known_uid = world.admin_token.split("_")[1]
+    for attempt in range(int(WRONG_SECRET_BURST) + 5):
+        with pytest.raises(UnauthenticatedError):
+            await world.client(f"tp_{known_uid}_{str(attempt).rjust(43, 'C')}").project.list_projects_page()
+    assert WRONG_SECRET_BURST <= len(hashed) <= WRONG_SECRET_BURST + 1

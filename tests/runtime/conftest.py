@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import grpc
 import pytest
+from redis.asyncio import Redis
 
 from tests.runtime.toy_service.service import DEFINITION
 from threeport.registry.v1alpha1 import application_pb2_grpc
 from threeport_runtime.db.migrations import upgrade
-from threeport_runtime.reconcile.controller import ControllerOptions
+from threeport_runtime.reconcile.controller import Controller, ControllerOptions, Reconciler, Watch
 from threeport_runtime.runtime import RunningService
 from threeport_runtime.testing import (  # noqa: F401 - fixtures
     TEST_CREDENTIAL,
@@ -38,6 +39,32 @@ def identity(principal: str = "", roles: str = "") -> list[tuple[str, str]]:
 
 
 ALICE = identity("alice", "deployer@projects/acme")
+
+
+def keys_only_controller(
+    name: str,
+    reconcile: Reconciler,
+    keys: Sequence[str],
+    *,
+    redis: Redis,
+    prefix: str,
+    options: ControllerOptions,
+) -> Controller:
+    """A controller over a fixed set of keys that no event reaches: it only resyncs and requeues."""
+
+    async def all_keys() -> AsyncIterator[str]:
+        for key in keys:
+            yield key
+
+    return Controller(
+        name,
+        reconcile,
+        redis=redis,
+        stream_prefix=prefix,
+        watches=[Watch(f"{prefix}none")],
+        list_keys=all_keys,
+        options=options,
+    )
 
 
 @dataclass

@@ -34,6 +34,30 @@ async def test_queue_dedupes_and_requeues_a_key_changed_while_processing() -> No
     assert await asyncio.wait_for(queue.get(), 5) == "later"
 
 
+async def test_a_key_keeps_only_its_earliest_timer() -> None:
+    queue = WorkQueue()
+    # Steady requeues of one key (as every reconcile returning requeue_after does) ...
+    for delay in (0.05, 0.1, 0.15, 0.2):
+        queue.add_after("k", delay)
+    assert queue.pending_timers() == 1
+    assert await asyncio.wait_for(queue.get(), 5) == "k"
+    queue.done("k")
+    # ... fire once, not once per requeue: the sentinel, due after all of them, comes next.
+    queue.add_after("sentinel", 0.3)
+    assert await asyncio.wait_for(queue.get(), 5) == "sentinel"
+    queue.done("sentinel")
+    assert queue.pending_timers() == 0
+
+
+async def test_an_earlier_timer_replaces_a_later_one() -> None:
+    queue = WorkQueue()
+    queue.add_after("k", 3600)
+    queue.add_after("k", 0.05)
+    assert await asyncio.wait_for(queue.get(), 5) == "k"
+    queue.done("k")
+    assert queue.pending_timers() == 0  # the hour-long timer is gone too
+
+
 def test_backoff_grows_per_key_and_resets() -> None:
     async def run() -> None:
         queue = WorkQueue(base_delay=0.1, max_delay=1.0)

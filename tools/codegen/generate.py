@@ -28,8 +28,14 @@ import sdkgen  # noqa: E402  (sibling module; this file runs as a script)
 PACKAGE_DOC = '"""Generated from protos/{path}; do not edit (tools/codegen/generate.py)."""\n'
 
 
+# Vendored imports (google/api: the HTTP mapping annotations). Their Python modules come from
+# googleapis-common-protos, so only ours are generated.
+VENDORED = ("google/",)
+
+
 def proto_files(protos: Path) -> list[str]:
-    return sorted(p.relative_to(protos).as_posix() for p in protos.rglob("*.proto"))
+    found = (p.relative_to(protos).as_posix() for p in protos.rglob("*.proto"))
+    return sorted(name for name in found if not name.startswith(VENDORED))
 
 
 def plugin(name: str) -> str:

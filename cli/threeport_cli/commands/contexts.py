@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from threeport_cli import config
@@ -79,8 +80,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="Check TOKEN against the gateway at SERVER, then save it as a context "
         "(in $THREEPORT_CONFIG or ~/.config/threeport/config.yaml, mode 0600) and make it current.",
     )
-    login.add_argument("--server", required=True, help="the gateway, HOST:PORT")
-    login.add_argument("--token", required=True, help="an API token (tp_...)")
+    server, token = os.environ.get("THREEPORT_SERVER"), os.environ.get("THREEPORT_TOKEN")
+    login.add_argument("--server", required=not server, default=server,
+                       help="the gateway, HOST:PORT (default: $THREEPORT_SERVER)")
+    login.add_argument("--token", required=not token, default=token,
+                       help="an API token, tp_... (default: $THREEPORT_TOKEN, which keeps it off the command line)")
     login.add_argument("--context", help="the context's name (default: derived from --server)")
     login.add_argument("-p", "--project", help="the default project for this context")
     login.add_argument("--tls", action="store_true", help="connect with TLS (system roots)")

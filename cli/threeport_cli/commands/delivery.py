@@ -13,7 +13,7 @@ from threeport.sdk import Client, NotFoundError, WaitTimeoutError
 from threeport_cli.durations import parse_duration
 from threeport_cli.errors import CommandError
 from threeport_cli.exit_codes import ExitCode
-from threeport_cli.printers import render_table
+from threeport_cli.printers import age_text, render_table
 from threeport_cli.session import add_context_flags, client_for, context_for, project_for
 from threeport_cli.waiting import progress, wait_ready
 from threeport_model.auto_deploy import any_rule_matches
@@ -94,6 +94,10 @@ def run_promote(options: argparse.Namespace) -> int:
 
 
 def run_rollback(options: argparse.Namespace) -> int:
+    if options.to_release is not None and options.to_release < 1:
+        raise CommandError(f"--to-release {options.to_release} is not a release number: give 1 or more "
+                           f"(see tptctl releases {options.application} --env {options.env}), or leave it "
+                           "out to roll back to the release before the current one", ExitCode.INVALID_INPUT)
     project = _project(options)
     name = _deployment(project, options.application, options.env)
     with client_for(context_for(options)) as client:
@@ -150,7 +154,7 @@ def run_releases(options: argparse.Namespace) -> int:
         images = ",".join(f"{c}={i.image}" + (f"@{i.digest[:19]}" if i.digest else "")
                           for c, i in sorted(release.images.items()))
         table.append([str(release.number), _reason(release), _approval(release),
-                      release.create_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"), images, release.message])
+                      age_text(release), images, release.message])
     print(render_table(table))
     return ExitCode.OK
 

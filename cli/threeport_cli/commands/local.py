@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from threeport_cli.errors import report
 from threeport_cli.exit_codes import ExitCode
+from threeport_cli.local import datastores
 from threeport_cli.local.controlplane import LocalControlPlane
 from threeport_cli.local.datastores import DatastoreError
 from threeport_cli.local.statedir import default_state_dir
@@ -19,16 +21,23 @@ def progress(message: str) -> None:
 
 def add_state_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--state-dir", type=Path, default=default_state_dir(),
-        help="where data, logs and process records live (default: %(default)s)",
+        "--state-dir", type=Path, default=Path(os.environ.get("THREEPORT_STATE_DIR") or default_state_dir()),
+        help="where data, logs and process records live (default: $THREEPORT_STATE_DIR, else %(default)s)",
     )
+
+
+def port_number(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number: use 1-65535")
+    return int(text)
 
 
 def run_up(options: argparse.Namespace) -> int:
     plane = LocalControlPlane(options.state_dir, progress)
     try:
         record = plane.up(
-            database_url=options.database_url, redis_url=options.redis_url, with_sim_cluster=options.with_sim_cluster
+            database_url=options.database_url, redis_url=options.redis_url, with_sim_cluster=options.with_sim_cluster,
+            gateway_port=options.port,
         )
     except DatastoreError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -36,7 +45,7 @@ def run_up(options: argparse.Namespace) -> int:
     except Exception as error:  # API errors while registering the sim cluster
         return int(report(error, "tptctl up"))
     for process in record.processes:
-        print(f"{process.name}\t{process.url}")
+        print(f"{process.name}\t{datastores.without_password(process.url)}")
     print(f"state: {plane.state.path}  (logs in {plane.state.path / 'logs'}; stop with tptctl down)")
     return ExitCode.OK
 
@@ -66,6 +75,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "already runs is kept. Works as root and as a normal user.",
     )
     add_state_dir(up)
+    up.add_argument(
+        "--port", type=port_number,
+        help="the api-gateway's port on 127.0.0.1, kept for later `up`s (default: the one chosen at the "
+        "first up, a free one)",
+    )
     up.add_argument("--database-url", help="use this PostgreSQL instead of the embedded one")
     up.add_argument("--redis-url", help="use this Redis instead of the embedded one")
     up.add_argument(

@@ -1,9 +1,10 @@
-"""``apply``, ``get``, ``describe``, ``delete``, ``diff`` and ``events``: any resource kind."""
+"""``apply``, ``get``, ``describe``, ``delete`` and ``diff``: any resource kind."""
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -12,17 +13,19 @@ from typing import Any
 import yaml
 from google.protobuf.message import Message
 
-from threeport.sdk import Client, NotFoundError, resources
+from threeport.sdk import ApiError, Client, NotFoundError, resources
 from threeport.sdk._index import ResourceType
 from threeport_cli import manifests, operations
+from threeport_cli.commands.events import list_events, print_events
 from threeport_cli.durations import parse_duration
-from threeport_cli.errors import CommandError
+from threeport_cli.errors import CommandError, report
 from threeport_cli.exit_codes import ExitCode
 from threeport_cli.manifests import Manifest
-from threeport_cli.printers import FORMATS, print_resources, ready_text, state_text
+from threeport_cli.printers import FORMATS, print_resources, state_text
 from threeport_cli.protojson import to_friendly_dict
 from threeport_cli.session import add_context_flags, client_for, context_for, project_for
 from threeport_cli.waiting import progress, wait_ready
+from threeport_cli.watching import Follower
 
 COMPARED_FIELDS = ("labels", "annotations", "spec")
 
@@ -31,6 +34,11 @@ def resource_type_for(word: str) -> ResourceType:
     try:
         return resources.lookup(word)
     except LookupError as error:
+        forms = {form.lower(): t.plural for t in resources.all_types() for form in t.names}
+        close = difflib.get_close_matches(word.lower(), forms, n=1, cutoff=0.6)
+        if close:
+            raise CommandError(f"unknown resource type {word!r}; did you mean {forms[close[0]]!r}? "
+                               "(tptctl api-resources lists them)", ExitCode.USAGE) from None
         raise CommandError(str(error), ExitCode.USAGE) from None
 
 
@@ -52,14 +60,16 @@ def full_name(resource_type: ResourceType, name: str, project: str) -> str:
 
 
 def parent_for(resource_type: ResourceType, project: str, parent: str = "") -> str:
+    """The collection's parent; ids above the kind's own are AIP-159's ``-``, so that
+    ``get releases`` lists the releases of every deployment of the project."""
     if parent:
         return parent
-    pattern = resource_type.patterns[0]
-    if pattern.startswith("projects/{project}/") and pattern.count("/") == 3:
-        if not project:
-            raise CommandError("no project: pass --project or set one in the context", ExitCode.USAGE)
-        return f"projects/{project}"
-    return ""
+    segments = resource_type.patterns[0].split("/")[:-2]
+    if not segments:
+        return ""
+    if "{project}" in segments and not project:
+        raise CommandError("no project: pass --project or set one in the context", ExitCode.USAGE)
+    return "/".join(project if s == "{project}" else "-" if s.startswith("{") else s for s in segments)
 
 
 def comparable(message: Message) -> dict[str, Any]:
@@ -102,15 +112,48 @@ def apply_one(client: Client, manifest: Manifest, dry_run: bool) -> tuple[str, M
     return "configured", updated
 
 
+def manifest_fields(manifest: Manifest) -> dict[str, str]:
+    """The API's names for what a manifest calls ``metadata.name`` (the create's ``<kind>_id``)."""
+    if manifest.resource_type is None:
+        return {}
+    words = re.sub(r"(?<!^)(?=[A-Z])", "_", manifest.resource_type.message_type.DESCRIPTOR.name).lower()
+    return {f"{words}_id": "metadata.name", f"{words}.name": "metadata.name"}
+
+
+def first_refusal(client: Client, loaded: list[Manifest]) -> tuple[Manifest, ApiError] | None:
+    """Dry-runs every document, so that one the server refuses means nothing is written.
+
+    A document may refer to one that comes before it in the same apply (a Deployment of an
+    Application defined above): NOT_FOUND naming such a document is not a refusal."""
+    for manifest in loaded:
+        try:
+            apply_one(client, manifest, dry_run=True)
+        except NotFoundError as error:
+            if not any(other.name in error.message or f"'{other.resource_id}'" in error.message
+                       for other in loaded if other is not manifest):
+                return manifest, error
+        except ApiError as error:
+            return manifest, error
+    return None
+
+
 def run_apply(options: argparse.Namespace) -> int:
     context = context_for(options)
     project = project_for(options, context)
-    loaded = manifests.load(options.filename, sys.stdin, project)
+    loaded = manifests.load(options.filename, sys.stdin, project, options.project or "")
     suffix = " (dry run)" if options.dry_run else ""
     applied: list[str] = []
     with client_for(context) as client:
+        if len(loaded) > 1 and not options.dry_run:
+            refused = first_refusal(client, loaded)
+            if refused is not None:
+                manifest, error = refused
+                return int(report(error, f"{manifest.source} (nothing was applied)", manifest_fields(manifest)))
         for manifest in loaded:
-            outcome, _result = apply_one(client, manifest, options.dry_run)
+            try:
+                outcome, _result = apply_one(client, manifest, options.dry_run)
+            except ApiError as error:
+                return int(report(error, manifest.source, manifest_fields(manifest)))
             kind = manifest.resource_type.singular if manifest.resource_type else manifest.kind
             print(f"{kind}/{manifest.resource_id} {outcome}{suffix}")
             applied.append(manifest.name)
@@ -141,61 +184,37 @@ def run_get(options: argparse.Namespace) -> int:
     with client_for(context) as client:
         if options.name:
             name = full_name(resource_type, options.name, project)
-            item = operations.get(client, resource_type, name)
-            print_resources([item], options.output, single=True)
+            item = operations.get(client, resource_type, name)  # NOT_FOUND (exit 3) before watching
             if options.watch:
                 watch(client, resource_type, project, f'name = "{name}"', options.output)
+            else:
+                print_resources([item], options.output, single=True)
             return ExitCode.OK
         filter_text = label_filter(options.selector) if options.selector else ""
+        if options.watch:
+            watch(client, resource_type, project, filter_text, options.output)
+            return ExitCode.OK
         parent = parent_for(resource_type, project)
         items = list(operations.list_all(client, resource_type, parent, filter_text))
         print_resources(items, options.output)
-        if options.watch:
-            watch(client, resource_type, project, filter_text, options.output)
     return ExitCode.OK
 
 
 def watch(client: Client, resource_type: ResourceType, project: str, filter_text: str, output: str) -> None:
+    """Prints the matches, then every change until interrupted (the watch survives restarts)."""
     method = resource_type.watch
     if method is None:
         raise CommandError(f"{resource_type.plural} cannot be watched", ExitCode.USAGE)
-    request = method.request_type(filter=filter_text)
-    if "parent" in request.DESCRIPTOR.fields_by_name:
-        request.parent = parent_for(resource_type, project)  # type: ignore[attr-defined]
-    stream: Iterator[Any] = method.bind(client)(request=request)
-    for event in stream:
-        item = getattr(event, resource_type.watch_field)
-        if not item.name:
-            continue  # heartbeat
-        kind = event.DESCRIPTOR.fields_by_name["type"].enum_type.values_by_number[event.type].name
-        if output in ("table", "wide"):
-            print(f"{kind.removeprefix('WATCH_EVENT_TYPE_'):<9} {item.name}  {state_text(item)}  "
-                  f"{ready_text(item)}", flush=True)
-        else:
-            print_resources([item], output, single=True)
+    parent = parent_for(resource_type, project)
 
+    def stream(resource_version: str) -> Iterator[Any]:
+        request = method.request_type(filter=filter_text, resource_version=resource_version)
+        if "parent" in request.DESCRIPTOR.fields_by_name:
+            request.parent = parent  # type: ignore[attr-defined]
+        responses: Iterator[Any] = method.bind(client)(request=request)
+        return responses
 
-def events_client_attribute(resource_type: ResourceType) -> str:
-    domain = resource_type.message_type.DESCRIPTOR.full_name.split(".")[1]
-    return f"{domain}_event"
-
-
-def list_events(client: Client, resource_type: ResourceType, name: str) -> list[Any]:
-    events_client = getattr(client, events_client_attribute(resource_type), None)
-    if events_client is None:
-        return []
-    return list(events_client.list_events(parent=name))
-
-
-def print_events(events: list[Any]) -> None:
-    if not events:
-        print("  <none>")
-        return
-    for event in events:
-        kind = "Warning" if event.type == 2 else "Normal"
-        when = event.last_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S") if event.last_time.seconds else ""
-        count = f" (x{event.count})" if event.count > 1 else ""
-        print(f"  {when}  {kind:<7}  {event.reason:<22} {event.message}{count}")
+    Follower(resource_type, output, stream).run()
 
 
 def run_describe(options: argparse.Namespace) -> int:
@@ -237,7 +256,7 @@ def run_delete(options: argparse.Namespace) -> int:
     project = project_for(options, context)
     targets: list[tuple[ResourceType, str]] = []
     if options.filename:
-        for manifest in manifests.load(options.filename, sys.stdin, project):
+        for manifest in manifests.load(options.filename, sys.stdin, project, options.project or ""):
             assert manifest.resource_type is not None
             targets.append((manifest.resource_type, manifest.name))
     elif options.kind and options.name:
@@ -265,7 +284,7 @@ def run_delete(options: argparse.Namespace) -> int:
 def run_diff(options: argparse.Namespace) -> int:
     """Exit 0: no differences; 1: differences (printed as a unified diff), like `kubectl diff`."""
     context = context_for(options)
-    loaded = manifests.load(options.filename, sys.stdin, project_for(options, context))
+    loaded = manifests.load(options.filename, sys.stdin, project_for(options, context), options.project or "")
     different = False
     with client_for(context) as client:
         for manifest in loaded:
@@ -281,27 +300,6 @@ def run_diff(options: argparse.Namespace) -> int:
                 different = True
                 sys.stdout.writelines(lines)
     return ExitCode.ERROR if different else ExitCode.OK
-
-
-def run_events(options: argparse.Namespace) -> int:
-    context = context_for(options)
-    project = project_for(options, context)
-    with client_for(context) as client:
-        if options.kind:
-            if not options.name:
-                raise CommandError("give KIND and NAME, or neither for the whole project", ExitCode.USAGE)
-            resource_type = resource_type_for(options.kind)
-            name = full_name(resource_type, options.name, project)
-            print_events(list_events(client, resource_type, name))
-            return ExitCode.OK
-        if not project:
-            raise CommandError("no project: pass --project or set one in the context", ExitCode.USAGE)
-        found: list[Any] = []
-        for attribute in ("registry_event", "delivery_event"):
-            found.extend(getattr(client, attribute).list_events(parent=f"projects/{project}"))
-        found.sort(key=lambda e: (e.last_time.seconds, e.last_time.nanos))
-        print_events(found)
-    return ExitCode.OK
 
 
 def add_wait_flags(parser: argparse.ArgumentParser) -> None:
@@ -354,9 +352,3 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     diff.add_argument("-f", "--filename", action="append", required=True)
     add_context_flags(diff)
     diff.set_defaults(run=run_diff)
-
-    events = commands.add_parser("events", help="show events of a resource or of the project")
-    events.add_argument("kind", nargs="?")
-    events.add_argument("name", nargs="?")
-    add_context_flags(events)
-    events.set_defaults(run=run_events)

@@ -23,7 +23,7 @@ import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from threeport.clusters.v1alpha1 import cluster_pb2
-from threeport.sdk import Client, NotFoundError
+from threeport.sdk import Client, NotFoundError, UnavailableError
 from threeport_cli import config
 from threeport_cli.config import Context
 from threeport_cli.local import datastores, processes, secrets
@@ -95,6 +95,30 @@ def http_ok(url: str) -> bool:
         return False
 
 
+# The health entries every service keeps about its datastores (threeport_runtime's
+# rpc/datastore_health.py; the CLI talks to services only through their APIs).
+DATASTORE_HEALTH = {"threeport.datastore.PostgreSQL": "database (PostgreSQL)",
+                    "threeport.datastore.Redis": "event bus (Redis)"}
+
+
+def unreachable_datastores(address: str) -> list[str]:
+    """The datastores the service at ``address`` reports it cannot reach (NOT_SERVING)."""
+    channel = grpc.insecure_channel(address)
+    try:
+        stub = health_pb2_grpc.HealthStub(channel)
+        found = []
+        for service, what in DATASTORE_HEALTH.items():
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
+            except grpc.RpcError:
+                continue  # not reported (yet): nothing to say
+            if reply.status == health_pb2.HealthCheckResponse.NOT_SERVING:
+                found.append(what)
+        return found
+    finally:
+        channel.close()
+
+
 def grpc_serving(address: str) -> bool:
     """True when the standard gRPC health service at ``address`` says SERVING."""
     channel = grpc.insecure_channel(address)
@@ -110,15 +134,20 @@ def grpc_serving(address: str) -> bool:
 class LocalControlPlane:
     """The processes of one state directory."""
 
-    def __init__(self, state_dir: Path, progress: Progress) -> None:
+    def __init__(self, state_dir: Path, progress: Progress, kubesim_speed: float | None = None) -> None:
         self.state = StateDir(state_dir)
         self.progress = progress
+        # Simulated time of the emulator (its own default: real time); benchmarks speed it up.
+        self.kubesim_speed = kubesim_speed
 
     def up(
-        self, database_url: str | None = None, redis_url: str | None = None, with_sim_cluster: bool = False
+        self, database_url: str | None = None, redis_url: str | None = None, with_sim_cluster: bool = False,
+        gateway_port: int | None = None,
     ) -> StateRecord:
         self.state.ensure()
         record = self.state.load()
+        if gateway_port is not None:
+            self._use_gateway_port(record, gateway_port)
         if database_url:
             record.processes = [p for p in record.processes if p.name != "postgres"]
             record.ports.pop("postgres", None)
@@ -148,6 +177,21 @@ class LocalControlPlane:
             self._ensure_sim_cluster(record)
         return record
 
+    def _use_gateway_port(self, record: StateRecord, port: int) -> None:
+        """Makes ``port`` the gateway's, for this and every later ``up``; a gateway running on
+        another port is stopped here and started on the new one below."""
+        if record.ports.get(GATEWAY) == port:
+            return
+        if processes.port_answers(port):
+            raise datastores.DatastoreError(
+                f"--port {port}: another program listens on 127.0.0.1:{port}; choose another port")
+        running = record.find(GATEWAY)
+        if running is not None and running.pid and processes.is_alive(running.pid):
+            self.progress(f"{GATEWAY}: moving from 127.0.0.1:{record.ports.get(GATEWAY)} to 127.0.0.1:{port}")
+            processes.stop(running.pid)
+        record.ports[GATEWAY] = port
+        self.state.save(record)
+
     def _ensure_kubesim(self, record: StateRecord) -> bool:
         """The Kubernetes API emulator, so that a laptop has a cluster to deploy to. True if it
         had to be started."""
@@ -162,6 +206,8 @@ class LocalControlPlane:
             sys.executable, "-m", "threeport_kubesim", "serve", "--port", str(port),
             "--kubeconfig-dir", str(folder / "kubeconfigs"), "--state-dir", str(folder / "state"),
         ]
+        if self.kubesim_speed is not None:
+            command += ["--speed", str(self.kubesim_speed)]
         log = self.state.log(KUBESIM)
         self.progress(f"{KUBESIM}: starting the Kubernetes API emulator on 127.0.0.1:{port}")
         pid = processes.start_detached(command, log)
@@ -209,9 +255,10 @@ class LocalControlPlane:
             try:
                 with urllib.request.urlopen(cluster_url, timeout=2) as response:
                     server = json.loads(response.read())["server"]
-            except OSError:
+                # The gateway may still be reconnecting to the restarted cluster-manager.
+                return bool(client.cluster.get_cluster(name=cluster.name).status.endpoint == server)
+            except (OSError, UnavailableError):
                 return False
-            return bool(client.cluster.get_cluster(name=cluster.name).status.endpoint == server)
 
         if not processes.wait_until(rebuilt, START_TIMEOUT):
             raise datastores.DatastoreError(
@@ -299,15 +346,18 @@ class LocalControlPlane:
 
     def _ensure_postgres(self, record: StateRecord) -> None:
         port = self._port(record, "postgres")
-        url = datastores.database_url(port)
+        password_file = secrets.datastore_password_file(self.state.path)
+        password = password_file.read_text().strip()
+        url = datastores.database_url(port, password)
+        data_dir = self.state.sub("postgres") / "data"
         if self._running(record, "postgres", lambda: postgres_ready(url)):
             self.progress(f"postgres: already running on 127.0.0.1:{port}")
+            self._require_password(url, data_dir, password)
             return
         log = self.state.log("postgres")
-        data_dir = self.state.sub("postgres") / "data"
         if not (data_dir / "PG_VERSION").exists():
             self.progress("postgres: creating the database cluster (first start)")
-        datastores.init_postgres(data_dir, log)
+        datastores.init_postgres(data_dir, log, password_file)
         command = datastores.postgres_command(data_dir, port)
         self.progress(f"postgres: starting on 127.0.0.1:{port}")
         pid = processes.start_detached(command, log)
@@ -315,15 +365,25 @@ class LocalControlPlane:
         self.state.save(record)
         if not processes.wait_until(lambda: postgres_ready(url), START_TIMEOUT):
             raise datastores.DatastoreError(f"postgres did not become ready; see {log}")
+        self._require_password(url, data_dir, password)
+
+    def _require_password(self, url: str, data_dir: Path, password: str) -> None:
+        if datastores.require_postgres_password(url, data_dir, password):
+            self.progress("postgres: now requires the password in datastore-password (it trusted every local user)")
 
     def _ensure_redis(self, record: StateRecord) -> None:
         port = self._port(record, "redis")
-        url = datastores.redis_url(port)
+        password = secrets.datastore_password_file(self.state.path).read_text().strip()
+        url = datastores.redis_url(port, password)
         if self._running(record, "redis", lambda: redis_ready(url)):
             self.progress(f"redis: already running on 127.0.0.1:{port}")
             return
+        existing = record.find("redis")
+        if existing and existing.pid and processes.is_alive(existing.pid):
+            # Started before it required a password: restart it with one (its data is kept).
+            processes.stop(existing.pid)
         log = self.state.log("redis")
-        command = datastores.redis_command(self.state.sub("redis"), port)
+        command = datastores.redis_command(self.state.sub("redis"), port, password)
         self.progress(f"redis: starting on 127.0.0.1:{port}")
         pid = processes.start_detached(command, log)
         record.replace(ProcessRecord("redis", pid, command, str(log), port, url))
@@ -338,12 +398,19 @@ class LocalControlPlane:
         for name, _key in SERVICE_PACKAGES.values():
             checks[name] = grpc_serving
         report = []
+        services = {name for name, _key in SERVICE_PACKAGES.values()}
         for process in record.processes:
             check = checks.get(process.name)
             alive = process.pid == 0 or processes.is_alive(process.pid)
             healthy = alive and (check is None or check(process.url))
             where = f"pid {process.pid}, " if process.pid else "external, "
-            report.append(Health(process.name, healthy, f"{where}{process.url}"))
+            detail = f"{where}{datastores.without_password(process.url)}"
+            if healthy and process.name in services:
+                unreachable = unreachable_datastores(process.url)
+                if unreachable:
+                    healthy = False
+                    detail = f"cannot reach its {' and '.join(unreachable)}; {detail}"
+            report.append(Health(process.name, healthy, detail))
         return report
 
     def down(self) -> list[str]:

@@ -1,5 +1,6 @@
-"""The local control plane's own secrets: the service credential shared by its services and the
-encryption keys for fields stored encrypted. Made once, kept in the state directory (0600)."""
+"""The local control plane's own secrets: the service credential shared by its services, the
+encryption keys for fields stored encrypted, and the password of the embedded PostgreSQL and
+Redis. Made once, kept in the state directory (0600)."""
 
 from __future__ import annotations
 
@@ -27,4 +28,11 @@ def encryption_keys_file(state_dir: Path) -> Path:
     path = state_dir / "encryption-keys"
     key = base64.b64encode(secrets.token_bytes(32)).decode()
     _read_or_create(path, f"local-1:{key}")
+    return path
+
+
+def datastore_password_file(state_dir: Path) -> Path:
+    """The password the embedded PostgreSQL (user ``postgres``) and Redis require."""
+    path = state_dir / "datastore-password"
+    _read_or_create(path, secrets.token_urlsafe(24))
     return path

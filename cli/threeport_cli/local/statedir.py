@@ -71,5 +71,8 @@ class StateDir:
     def save(self, record: StateRecord) -> None:
         file = self.path / RECORD_FILE
         temporary = file.with_suffix(".tmp")
-        temporary.write_text(json.dumps(asdict(record), indent=2) + "\n")
+        # It holds the datastore URLs, passwords included: readable by the owner only.
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(json.dumps(asdict(record), indent=2) + "\n")
         temporary.replace(file)

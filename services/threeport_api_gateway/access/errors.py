@@ -1,16 +1,14 @@
 """Errors the gateway adds to the runtime's set.
 
-``RateLimited`` carries ``google.rpc.RetryInfo`` so that clients (the SDK's ``retry_delay``)
-know how long to back off. It belongs in ``threeport_runtime.errors`` once another service
-needs it.
+``RateLimited`` carries ``google.rpc.RetryInfo`` (the runtime's ``retry_info``) so that clients
+(the SDK's ``retry_delay``) know how long to back off.
 """
 
 from __future__ import annotations
 
-from google.protobuf import any_pb2, duration_pb2
-from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
+from google.rpc import status_pb2  # type: ignore[import-untyped]
 
-from threeport_runtime.errors import ResourceExhausted
+from threeport_runtime.errors import ResourceExhausted, retry_info
 
 
 class RateLimited(ResourceExhausted):
@@ -25,9 +23,5 @@ class RateLimited(ResourceExhausted):
 
     def to_status(self) -> status_pb2.Status:
         status = super().to_status()
-        delay = duration_pb2.Duration()
-        delay.FromNanoseconds(max(1, int(self.retry_after * 1e9)))
-        packed = any_pb2.Any()
-        packed.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
-        status.details.append(packed)
+        status.details.append(retry_info(self.retry_after))
         return status

@@ -2,9 +2,11 @@
 
 Order per call: authenticate the bearer token, decode just enough of the request to find its
 project (proxied requests arrive as raw bytes), refuse internal and unannotated methods,
-authorize with the runtime's policy rules, take a rate-limit token, then run the call with the
-caller in ``current_caller``. Denials (UNAUTHENTICATED, PERMISSION_DENIED) and every call of a
-``mutating`` method are written to the audit log before the answer goes out.
+authorize with the runtime's policy rules, take a rate-limit token, check that a change names a
+live project (``ProjectGuard``), then run the call with the caller in ``current_caller``; a
+server stream is tracked under its token so that revocation or expiry ends it (``streams``).
+Denials (UNAUTHENTICATED, PERMISSION_DENIED) and every call of a ``mutating`` method are written
+to the audit log before the answer goes out.
 
 It runs inside the runtime's tracing, metrics and error-mapping interceptors, so trace ids exist
 here and the ThreeportErrors raised here reach the caller with their rich details.
@@ -25,9 +27,12 @@ from google.protobuf.message import DecodeError, Message
 
 from threeport_api_gateway.access.errors import RateLimited
 from threeport_api_gateway.access.methods import MethodInfo, MethodTable
+from threeport_api_gateway.access.projects import ProjectGuard
+from threeport_api_gateway.access.streams import CachedCredentials, OpenStream
 from threeport_api_gateway.access.targets import describe
 from threeport_api_gateway.domain.ratelimit import RateLimiter
-from threeport_api_gateway.store.audit import AuditLog, AuditRecord
+from threeport_api_gateway.http import bridge
+from threeport_api_gateway.store.audit import AuditLog, AuditRecord, source_host
 from threeport_runtime.errors import InvalidArgument, PermissionDenied, ThreeportError, Unauthenticated
 from threeport_runtime.rpc.authorization import authorize
 from threeport_runtime.rpc.handlers import wrap_handler
@@ -59,8 +64,22 @@ current_outcome: contextvars.ContextVar[Outcome | None] = contextvars.ContextVar
 
 
 class AccessInterceptor(_ServerInterceptor):
-    def __init__(self, methods: MethodTable, authenticate: Authenticator, limiter: RateLimiter, audit: AuditLog):
+    def __init__(
+        self,
+        methods: MethodTable,
+        authenticate: Authenticator,
+        limiter: RateLimiter,
+        audit: AuditLog,
+        projects: ProjectGuard | None = None,
+        credentials: CachedCredentials | None = None,
+        failed_sources: RateLimiter | None = None,
+        bridge_secret: str = "",
+    ):
         self._methods = methods
+        self._failed_sources = failed_sources or RateLimiter(0, 1)
+        self._projects = projects
+        self._credentials = credentials
+        self._bridge_secret = bridge_secret
         self._authenticate = authenticate
         self._limiter = limiter
         self._audit = audit
@@ -87,9 +106,26 @@ class AccessInterceptor(_ServerInterceptor):
 
     @asynccontextmanager
     async def _guard(self, method: str, info: MethodInfo | None, request: Any, context: Context) -> AsyncIterator[None]:
-        draft = _Draft(method=method, peer=context.peer() or "", trace_id=current_trace_id())
+        metadata = text_metadata(context)
+        # Calls bridged from the HTTP listener carry the HTTP client's address (bridge.peer checks
+        # the bridge's secret), so rate limits and the audit see the real source.
+        peer = bridge.peer(metadata, context.peer() or "", self._bridge_secret)
+        draft = _Draft(method=method, peer=peer, trace_id=current_trace_id())
+        source = source_host(draft.peer)
+        # A source whose calls keep failing authentication is refused before any hashing or
+        # auditing, so a flood of bad tokens costs neither CPU nor audit rows.
+        # Tokens that verified before cost no hashing to check again, so they still pass: a flood
+        # from a shared address does not lock out the callers with valid tokens behind it.
+        failing = self._failed_sources.wait(source)
+        if failing > 0 and (self._credentials is None or not self._credentials.is_known(metadata)):
+            log.info("unauthenticated calls rate limited", extra={"source": source, "method": method})
+            raise RateLimited(f"{source} (calls failing authentication)", failing)
         try:
-            caller = await self._authenticate(text_metadata(context))
+            try:
+                caller = await self._authenticate(metadata)
+            except Unauthenticated:
+                self._failed_sources.acquire(source)
+                raise
             draft.principal = caller.principal
             message = _decode(info, request)
             draft.request = message
@@ -104,7 +140,10 @@ class AccessInterceptor(_ServerInterceptor):
         outcome = Outcome()
         caller_token = current_caller.set(caller)
         outcome_token = current_outcome.set(outcome)
+        stream = self._open_stream(info, caller, context)
         try:
+            if self._projects is not None and info is not None:
+                await self._projects.check(info, message)
             yield
         except ThreeportError as error:
             outcome.code, outcome.message = error.code.name, error.message
@@ -114,16 +153,32 @@ class AccessInterceptor(_ServerInterceptor):
                 outcome.code = _code_name(context.code())
             raise
         except asyncio.CancelledError:
+            if stream is not None and stream.ended_by is not None:
+                # Ended because its credential stopped being valid, not by the caller.
+                asyncio.current_task().uncancel()  # type: ignore[union-attr]
+                raise stream.ended_by from None
             outcome.code, outcome.message = "CANCELLED", "the caller cancelled the call"
             raise
         except Exception:
             outcome.code, outcome.message = "INTERNAL", "internal error"
             raise
         finally:
+            if stream is not None and self._credentials is not None:
+                self._credentials.streams.close(stream)
             current_outcome.reset(outcome_token)
             current_caller.reset(caller_token)
             if info is not None and info.mutating:
                 await self._record(draft.finish(True, outcome.code, outcome.message))
+
+    def _open_stream(self, info: MethodInfo | None, caller: Caller, context: Context) -> OpenStream | None:
+        """Tracks a server stream under its token, so that revocation or expiry ends it."""
+        if info is None or not info.server_streaming or self._credentials is None:
+            return None
+        found = self._credentials.credential(text_metadata(context))
+        if found is None:
+            return None
+        token_uid, expire_time = found
+        return self._credentials.streams.open(token_uid, caller.principal, expire_time)
 
     async def _record(self, record: AuditRecord) -> None:
         # Shielded: a caller hanging up must not erase the record of what it did.
@@ -134,7 +189,10 @@ class AccessInterceptor(_ServerInterceptor):
 
     async def _append(self, record: AuditRecord) -> None:
         try:
-            await self._audit.append(record)
+            if record.allowed:
+                await self._audit.append(record)
+            else:
+                await self._audit.append_denial(record)
         except Exception:
             log.exception("could not write an audit entry", extra={"audit": record.__dict__})
 
@@ -171,7 +229,10 @@ def _decode(info: MethodInfo | None, request: Any) -> Message | None:
         try:
             return info.request_type.FromString(request)
         except DecodeError:
-            raise InvalidArgument(f"the request is not a valid {info.request_type.DESCRIPTOR.full_name}") from None
+            raise InvalidArgument(
+                f"the request body cannot be read as a request of {info.path.lstrip('/')}; "
+                "send it from a client built from the same API version (the SDK or tptctl)"
+            ) from None
     decoded: Message = request
     return decoded
 

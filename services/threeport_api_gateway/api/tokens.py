@@ -23,6 +23,8 @@ from threeport_runtime.errors import FieldViolation, InvalidArgument
 
 Context = Any
 _DESCRIPTION_LIMIT = 500
+# Longer lifetimes are mistakes (and past year 9999 no timestamp can hold them).
+MAX_LIFETIME = timedelta(days=3650)
 
 
 class TokenIssuer:
@@ -76,16 +78,25 @@ class TokenService(token_pb2_grpc.TokenServiceServicer):
         now = datetime.now(UTC)
         expire_time: datetime | None = None
         if request.HasField("ttl"):
+            ttl_seconds = request.ttl.seconds + request.ttl.nanos / 1e9
             if request.token.spec.HasField("expire_time"):
                 violations.append(FieldViolation("ttl", "give either ttl or token.spec.expire_time, not both"))
-            elif request.ttl.ToTimedelta() <= timedelta(0):
+            elif ttl_seconds <= 0:
                 violations.append(FieldViolation("ttl", "must be positive, e.g. 720h"))
+            elif ttl_seconds > MAX_LIFETIME.total_seconds():
+                violations.append(FieldViolation("ttl", f"must be at most {MAX_LIFETIME.days}d (10 years)"))
             else:
-                expire_time = now + request.ttl.ToTimedelta()
+                expire_time = now + timedelta(seconds=ttl_seconds)
         elif request.token.spec.HasField("expire_time"):
-            expire_time = request.token.spec.expire_time.ToDatetime(tzinfo=UTC)
-            if expire_time <= now:
-                violations.append(FieldViolation("token.spec.expire_time", "must be in the future"))
+            stamp = request.token.spec.expire_time
+            if stamp.seconds > (now + MAX_LIFETIME).timestamp():
+                violations.append(
+                    FieldViolation("token.spec.expire_time", f"must be at most {MAX_LIFETIME.days} days ahead")
+                )
+            else:
+                expire_time = stamp.ToDatetime(tzinfo=UTC)
+                if expire_time <= now:
+                    violations.append(FieldViolation("token.spec.expire_time", "must be in the future"))
         if violations:
             raise InvalidArgument.for_fields(violations)
         token, secret = await self._issuer.issue(

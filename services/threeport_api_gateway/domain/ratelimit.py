@@ -1,4 +1,4 @@
-"""Per-principal token buckets: a steady rate with room for bursts.
+"""Token buckets (per principal, per source address, per token id): a steady rate with bursts.
 
 Each principal has a bucket of ``burst`` tokens refilled at ``rate`` per second; a call takes
 one token. An empty bucket answers with how long until a token is back, which the gateway
@@ -40,6 +40,14 @@ class RateLimiter:
     @property
     def enabled(self) -> bool:
         return self.rate > 0
+
+    def wait(self, key: str) -> float:
+        """Seconds until ``key`` has a token again (0 if it has one now), taking none."""
+        bucket = self._buckets.get(key)
+        if not self.enabled or bucket is None:
+            return 0.0
+        tokens = min(self.burst, bucket.tokens + (self._clock() - bucket.updated) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
 
     def acquire(self, key: str) -> float:
         """Takes a token for ``key``; returns 0 when allowed, else seconds until one is free."""

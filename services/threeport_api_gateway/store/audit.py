@@ -8,10 +8,12 @@ columns ``principal``, ``project``, ``method``, ``allowed`` and ``code``.
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, insert, not_, select, true
+from sqlalchemy import ColumnElement, and_, insert, not_, select, true, update
 
 from threeport.gateway.v1alpha1 import audit_entry_pb2
 from threeport_api_gateway.store.tables import AuditRow
@@ -23,6 +25,8 @@ from threeport_runtime.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from threeport_runtime.errors import FieldViolation, InvalidArgument, NotFound
 
 COLLECTION = "auditEntries"
+REPEAT_WINDOW_SECONDS = 60.0
+_MAX_REMEMBERED = 10_000
 _TEXT_FIELDS = {
     "principal": AuditRow.principal,
     "project": AuditRow.project,
@@ -46,9 +50,31 @@ class AuditRecord:
 
 
 class AuditLog:
-    def __init__(self, db: Database, page_tokens: PageTokenCodec):
+    def __init__(self, db: Database, page_tokens: PageTokenCodec, *, clock: Callable[[], float] = time.monotonic):
         self._db = db
         self._page_tokens = page_tokens
+        self._clock = clock
+        # Identical denial -> (its entry, when that entry was opened): repeats only count up.
+        self._recent_denials: dict[tuple[str, ...], tuple[str, float]] = {}
+
+    async def append_denial(self, record: AuditRecord) -> str:
+        """Appends a denial, or counts it on the entry of an identical one (same principal,
+        method, code, message and source host) made less than a minute ago."""
+        key = (record.principal, record.method, record.code, record.message, source_host(record.peer))
+        now = self._clock()
+        recent = self._recent_denials.get(key)
+        if recent is not None and now - recent[1] < REPEAT_WINDOW_SECONDS:
+            async with self._db.session() as session, session.begin():
+                counted = await session.execute(
+                    update(AuditRow).where(AuditRow.name == recent[0]).values(count=AuditRow.count + 1)
+                )
+            if getattr(counted, "rowcount", 0):
+                return recent[0]
+        if len(self._recent_denials) >= _MAX_REMEMBERED:
+            self._recent_denials.clear()
+        name = await self.append(record)
+        self._recent_denials[key] = (name, now)
+        return name
 
     async def append(self, record: AuditRecord) -> str:
         now = datetime.now(UTC)
@@ -107,6 +133,13 @@ def compile_audit_filter(text: str) -> ColumnElement[bool]:
     return and_(true(), *clauses)
 
 
+def source_host(peer: str) -> str:
+    """``ipv4:10.0.0.7:51234`` -> ``ipv4:10.0.0.7``: the caller's address without its port."""
+    if peer.startswith("ipv6:[") and "]" in peer:
+        return peer[: peer.index("]") + 1]
+    return peer.rsplit(":", 1)[0] if peer.count(":") >= 2 else peer
+
+
 def to_message(row: AuditRow) -> audit_entry_pb2.AuditEntry:
     return audit_entry_pb2.AuditEntry(
         name=row.name,
@@ -120,4 +153,5 @@ def to_message(row: AuditRow) -> audit_entry_pb2.AuditEntry:
         message=row.message,
         trace_id=row.trace_id,
         peer=row.peer,
+        count=row.count,
     )

@@ -84,6 +84,14 @@ class IdentityStore:
         async with self._db.session() as session, session.begin():
             await session.execute(update(TokenRow).where(TokenRow.uid == uid).values(secret_hash=secret_hash))
 
+    async def adopt_token(self, uid: uuid.UUID, preset_uid: uuid.UUID, secret_hash: str) -> None:
+        """Gives a just-created token the lookup id and secret of a preset token text (the
+        bootstrap token an installer generated), so that exactly that text authenticates."""
+        async with self._db.session() as session, session.begin():
+            await session.execute(
+                update(TokenRow).where(TokenRow.uid == uid).values(uid=preset_uid, secret_hash=secret_hash)
+            )
+
     async def touch_token(self, uid: uuid.UUID, when: datetime) -> None:
         """Records a use; kept out of ``spec`` so that it changes neither etag nor generation."""
         async with self._db.session() as session, session.begin():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, Text, text
+from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from threeport_runtime.db.schema import ResourceRow, ServiceSchema
@@ -61,6 +61,7 @@ class AuditRow(Base):
     message: Mapped[str] = mapped_column(Text)
     trace_id: Mapped[str] = mapped_column(Text)
     peer: Mapped[str] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(BigInteger, server_default="1")
 
 
 class BootstrapRow(Base):

@@ -20,6 +20,7 @@ from threeport_cluster_manager.api.validation import (
     label_violations,
     location_violations,
 )
+from threeport_cluster_manager.api.visibility import ClaimVisibility
 from threeport_cluster_manager.domain.kubeconfig import KubeconfigError, parse_kubeconfig
 from threeport_cluster_manager.domain.names import cluster_name
 from threeport_cluster_manager.domain.versions import version_problem
@@ -51,6 +52,7 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServiceServicer):
         self._clusters = clusters
         self._standard = StandardMethods(clusters, redis, heartbeat_interval=heartbeat_interval)
         self._claims = claims
+        self._visibility = ClaimVisibility(claims)
         self._credentials = credentials
         self._drivers = drivers
         self._probe_timeout = probe_timeout
@@ -69,7 +71,7 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServiceServicer):
         )
 
     async def GetCluster(self, request: cluster_pb2.GetClusterRequest, context: Any) -> cluster_pb2.Cluster:
-        return await self._standard.get(request)
+        return await self._visibility.redact(await self._standard.get(request))
 
     async def ListClusters(
         self, request: cluster_pb2.ListClustersRequest, context: Any
@@ -77,6 +79,8 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServiceServicer):
         response: cluster_pb2.ListClustersResponse = await self._standard.list(
             request, cluster_pb2.ListClustersResponse
         )
+        for cluster in response.clusters:
+            await self._visibility.redact(cluster)
         return response
 
     async def UpdateCluster(self, request: cluster_pb2.UpdateClusterRequest, context: Any) -> cluster_pb2.Cluster:
@@ -138,6 +142,8 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServiceServicer):
         self, request: cluster_pb2.WatchClustersRequest, context: Any
     ) -> AsyncIterator[cluster_pb2.WatchClustersResponse]:
         async for response in self._standard.watch(request, cluster_pb2.WatchClustersResponse):
+            if response.HasField("cluster"):
+                await self._visibility.redact(response.cluster)
             yield response
 
     async def AttachCluster(self, request: cluster_pb2.AttachClusterRequest, context: Any) -> cluster_pb2.Cluster:

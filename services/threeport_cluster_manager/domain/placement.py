@@ -5,7 +5,10 @@ Rules, in order:
 1. An explicit cluster (``spec.cluster``) wins, if it exists and can take placements.
 2. Otherwise the healthy clusters that meet every requirement (location, provider, labels,
    project restriction, free CPU/memory) compete; the one with the most free allocatable CPU
-   wins, then the most free memory, then the name (so the choice is deterministic).
+   wins, then the most free memory. Equal clusters (typically: no resource requests anywhere)
+   are told apart by the fewest bound claims, then by a hash of claim and cluster name
+   (rendezvous hashing), so ties spread over the clusters instead of all landing on the first
+   by name, and the same claim prefers the same cluster every time.
 3. Otherwise, when the claim allows on-demand provisioning, a new cluster is created for it.
 4. Otherwise the claim stays pending, with the reason each cluster was rejected.
 
@@ -15,7 +18,8 @@ deleted: an unreachable cluster is never silently used for a new placement.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from threeport.clusters.v1alpha1 import cluster_claim_pb2, cluster_pb2
@@ -92,7 +96,18 @@ def _describe_requirements(requirements: cluster_claim_pb2.ClusterRequirements) 
     return ", ".join(parts) or "no requirements"
 
 
-def place(claim: cluster_claim_pb2.ClusterClaim, clusters: Sequence[cluster_pb2.Cluster]) -> Decision:
+def tie_breaker(claim: str, cluster: str) -> int:
+    """A stable pseudo-random rank of ``cluster`` for ``claim`` (the same in every process)."""
+    return int.from_bytes(hashlib.blake2b(f"{claim}\x00{cluster}".encode(), digest_size=8).digest(), "big")
+
+
+def place(
+    claim: cluster_claim_pb2.ClusterClaim,
+    clusters: Sequence[cluster_pb2.Cluster],
+    bound_claims: Mapping[str, int] | None = None,
+) -> Decision:
+    """Where ``claim`` goes; ``bound_claims`` counts the claims bound to each cluster by name."""
+    bound = bound_claims or {}
     spec = claim.spec
     if spec.cluster:
         target = next((c for c in clusters if c.name == spec.cluster), None)
@@ -112,12 +127,21 @@ def place(claim: cluster_claim_pb2.ClusterClaim, clusters: Sequence[cluster_pb2.
         else:
             rejected.append(f"{cluster.name}: {problem}")
     if matching:
-        best = min(matching, key=lambda c: (-free_cpu_millis(c), -free_memory_bytes(c), c.name))
+        best = min(
+            matching,
+            key=lambda c: (
+                -free_cpu_millis(c),
+                -free_memory_bytes(c),
+                bound.get(c.name, 0),
+                tie_breaker(claim.name, c.name),
+            ),
+        )
         return Decision(
             cluster=best.name,
             reason=(
                 f"{best.name} meets the requirements ({wanted}) and has the most free capacity "
-                f"({free_cpu_millis(best)}m CPU, {free_memory_bytes(best) / GIB:.1f}Gi memory) "
+                f"({free_cpu_millis(best)}m CPU, {free_memory_bytes(best) / GIB:.1f}Gi memory, "
+                f"{bound.get(best.name, 0)} claim{'s' if bound.get(best.name, 0) != 1 else ''} bound) "
                 f"of {len(matching)} matching cluster{'s' if len(matching) != 1 else ''}"
             ),
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from threeport.clusters.v1alpha1 import cluster_claim_pb2, cluster_pb2
-from threeport.common.v1alpha1 import change_event_pb2, event_pb2
+from threeport.common.v1alpha1 import event_pb2
 from threeport_cluster_manager.domain.names import cluster_name, last_segment, on_demand_cluster_id
 from threeport_cluster_manager.domain.placement import Decision, place
 from threeport_cluster_manager.drivers.registry import Drivers
@@ -60,7 +60,7 @@ class ClaimReconciler:
                 claim, WARNING, "ClusterLost", f"{claim.status.cluster} went away; placing the claim again"
             )
         clusters = await self._all_clusters()
-        decision = place(claim, clusters)
+        decision = place(claim, clusters, await self._claims.count_by("status.cluster"))
         if decision.cluster:
             target = next(c for c in clusters if c.name == decision.cluster)
             await self._bind(claim, target, decision.reason, provisioned=False)
@@ -151,21 +151,6 @@ class ClaimReconciler:
             message=message,
             generation=claim.generation,
         )
-
-    async def claims_to_revisit(self, event: change_event_pb2.ChangeEvent) -> list[str]:
-        """Keys for a cluster change: the claims bound to it, and every claim not yet Ready (a
-        cluster that changed may now fit them)."""
-        names: set[str] = set()
-        for filter_text in (f'status.cluster = "{event.name}"', "state != READY"):
-            page_token = ""
-            while True:
-                page, page_token = await self._claims.list(
-                    filter_text=filter_text, hide_deleting=True, page_size=1000, page_token=page_token
-                )
-                names.update(claim.name for claim in page)
-                if not page_token:
-                    break
-        return sorted(names)
 
 
 def _mark_by_cluster(claim: cluster_claim_pb2.ClusterClaim, cluster: cluster_pb2.Cluster) -> None:

@@ -17,6 +17,7 @@ from threeport_cluster_manager.store.tables import CredentialsRow
 from threeport_runtime.crypto import FieldCipher
 from threeport_runtime.db.engine import Database
 from threeport_runtime.kube.connection import Connection
+from threeport_runtime.reencrypt import key_usage_of, reencrypt_rows
 
 
 class CredentialStore:
@@ -58,3 +59,17 @@ class CredentialStore:
     async def delete(self, cluster: str) -> None:
         async with self._db.session() as session, session.begin():
             await session.execute(delete(CredentialsRow).where(CredentialsRow.cluster == cluster))
+
+    # -- key rotation (threeport_runtime.reencrypt) ----------------------------------------------
+
+    @property
+    def description(self) -> str:
+        return "cluster credentials"
+
+    async def key_usage(self) -> dict[str, int]:
+        return await key_usage_of(self._db, CredentialsRow.key_id)
+
+    async def reencrypt_batch(self, limit: int) -> int:
+        return await reencrypt_rows(
+            self._db, self._cipher, CredentialsRow, limit, lambda row: self._associated_data(str(row.cluster_uid))
+        )

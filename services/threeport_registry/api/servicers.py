@@ -24,6 +24,8 @@ from threeport.registry.v1alpha1 import (
     service_class_pb2,
     service_class_pb2_grpc,
 )
+from threeport_registry.api.cross_checks import CrossChecks
+from threeport_registry.api.usage import ApplicationUsage
 from threeport_registry.api.validators import check_application
 from threeport_registry.domain.builds import validate_build
 from threeport_registry.domain.resolution import resolve_service_class
@@ -36,10 +38,16 @@ Context = Any
 
 
 class ApplicationServicer(application_pb2_grpc.ApplicationServiceServicer):
-    def __init__(self, methods: StandardMethods[application_pb2.Application]):
+    def __init__(self, methods: StandardMethods[application_pb2.Application], usage: ApplicationUsage,
+                 checks: CrossChecks):
         self._methods = methods
+        self._usage = usage
+        self._checks = checks
 
     async def CreateApplication(self, request: Any, context: Context) -> application_pb2.Application:
+        if request.application_id and request.parent:
+            await self._checks.application(f"{request.parent}/applications/{request.application_id}",
+                                           request.application.spec)
         return await self._methods.create(request)
 
     async def GetApplication(self, request: Any, context: Context) -> application_pb2.Application:
@@ -49,9 +57,13 @@ class ApplicationServicer(application_pb2_grpc.ApplicationServiceServicer):
         return await self._methods.list(request, application_pb2.ListApplicationsResponse)
 
     async def UpdateApplication(self, request: Any, context: Context) -> application_pb2.Application:
+        if "/applications/" in request.application.name and _changes_spec(request.update_mask.paths):
+            await self._checks.application(request.application.name, request.application.spec)
         return await self._methods.update(request)
 
     async def DeleteApplication(self, request: Any, context: Context) -> application_pb2.Application:
+        if not request.force and await self._methods.repository.find(request.name) is not None:
+            await self._usage.refuse_if_used(request.name)
         return await self._methods.delete(request)
 
     async def WatchApplications(self, request: Any, context: Context) -> AsyncIterator[Any]:
@@ -72,10 +84,12 @@ class ApplicationServicer(application_pb2_grpc.ApplicationServiceServicer):
 
 
 class EnvironmentServicer(environment_pb2_grpc.EnvironmentServiceServicer):
-    def __init__(self, methods: StandardMethods[environment_pb2.Environment]):
+    def __init__(self, methods: StandardMethods[environment_pb2.Environment], checks: CrossChecks):
         self._methods = methods
+        self._checks = checks
 
     async def CreateEnvironment(self, request: Any, context: Context) -> environment_pb2.Environment:
+        await self._checks.environment(request.environment.spec)
         return await self._methods.create(request)
 
     async def GetEnvironment(self, request: Any, context: Context) -> environment_pb2.Environment:
@@ -85,6 +99,8 @@ class EnvironmentServicer(environment_pb2_grpc.EnvironmentServiceServicer):
         return await self._methods.list(request, environment_pb2.ListEnvironmentsResponse)
 
     async def UpdateEnvironment(self, request: Any, context: Context) -> environment_pb2.Environment:
+        if _changes_spec(request.update_mask.paths):
+            await self._checks.environment(request.environment.spec)
         return await self._methods.update(request)
 
     async def DeleteEnvironment(self, request: Any, context: Context) -> environment_pb2.Environment:
@@ -93,6 +109,11 @@ class EnvironmentServicer(environment_pb2_grpc.EnvironmentServiceServicer):
     async def WatchEnvironments(self, request: Any, context: Context) -> AsyncIterator[Any]:
         async for response in self._methods.watch(request, environment_pb2.WatchEnvironmentsResponse):
             yield response
+
+
+def _changes_spec(paths: Any) -> bool:
+    """An empty mask replaces the spec too (services/README.md)."""
+    return not paths or any(path == "spec" or path.startswith("spec.") for path in paths)
 
 
 async def refuse_deleting_system_default(methods: StandardMethods[Any], name: str) -> None:

@@ -18,6 +18,12 @@ def dead_letter_stream(prefix: str, group: str) -> str:
     return f"{prefix}dead-letter:{group}"
 
 
+# Longer than any blocking stream read (watches block 5 s, consumers 1 s), so a quiet stream is
+# never mistaken for a dead server; short enough that a hung server is noticed.
+SOCKET_TIMEOUT = 15.0
+
+
 def connect_redis(url: str) -> Redis:
     """A client in bytes mode (payloads are serialized protobuf) that reconnects on its own."""
-    return Redis.from_url(url, decode_responses=False, health_check_interval=10, socket_connect_timeout=5)
+    return Redis.from_url(url, decode_responses=False, health_check_interval=10, socket_connect_timeout=5,
+                          socket_timeout=SOCKET_TIMEOUT)

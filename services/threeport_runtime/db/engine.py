@@ -15,9 +15,18 @@ class Database:
             url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Same pool; autocommit is a client-side switch in psycopg, so a read here is one
+        # statement, without BEGIN and ROLLBACK around it.
+        self.reads = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
 
     def session(self) -> AsyncSession:
         return self.sessions()
+
+    def read_session(self) -> AsyncSession:
+        """A session for reads that need no transaction: each statement commits on its own."""
+        return self.reads()
 
     def libpq_url(self) -> str:
         """The URL in the form psycopg accepts directly (used for LISTEN connections)."""

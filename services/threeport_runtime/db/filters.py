@@ -113,6 +113,15 @@ def _compile(
     raise filter_error(f"unknown field {field!r}; filterable fields are {known}")
 
 
+def declared_field_text(row_type: type[ResourceRow], declared_path: str) -> Any:
+    """The text of a declared spec/status field (``status.cluster``) as a SQL expression."""
+    root, *path = declared_path.split(".")
+    node: Any = row_type.spec if root == "spec" else row_type.status
+    for part in path:
+        node = node[part]
+    return node.astext
+
+
 def _json_text(column: InstrumentedAttribute[Any], path: list[str], op: str, value: str) -> ColumnElement[bool]:
     node: Any = column
     for part in path[:-1]:

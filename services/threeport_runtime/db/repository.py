@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +28,7 @@ from threeport_runtime.crypto import FieldCipher
 from threeport_runtime.db import convert, secret_fields
 from threeport_runtime.db.engine import Database
 from threeport_runtime.db.fencing import current_fence
-from threeport_runtime.db.filters import compile_filter
+from threeport_runtime.db.filters import compile_filter, declared_field_text
 from threeport_runtime.db.page_tokens import PageTokenCodec
 from threeport_runtime.db.schema import ResourceRow
 from threeport_runtime.errors import (
@@ -39,6 +39,7 @@ from threeport_runtime.errors import (
     InvalidArgument,
     NotFound,
 )
+from threeport_runtime.rpc.limits import LIST_RESPONSE_BYTES
 
 M = TypeVar("M", bound=Message)
 R = TypeVar("R", bound=ResourceRow)
@@ -53,6 +54,10 @@ UPDATED = change_event_pb2.CHANGE_TYPE_UPDATED
 STATUS_CHANGED = change_event_pb2.CHANGE_TYPE_STATUS_CHANGED
 DELETE_REQUESTED = change_event_pb2.CHANGE_TYPE_DELETE_REQUESTED
 DELETED = change_event_pb2.CHANGE_TYPE_DELETED
+
+
+# The AIP-159 wildcard: a parent segment that stands for every id.
+WILDCARD = "-"
 
 
 class StaleFence(Aborted):
@@ -123,24 +128,29 @@ class ResourceRepository(Generic[M, R]):
         hide_deleting: bool = False,
     ) -> tuple[list[M], str]:
         """One page in name order and the token of the next page ('' on the last page)."""
-        if page_size < 0:
-            raise InvalidArgument.for_fields([FieldViolation("page_size", "must not be negative")])
-        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        size = page_size_of(page_size)
         fingerprint = PageTokenCodec.fingerprint(self.resource_type, parent, filter_text, hide_deleting)
         query = select(self.row_type).where(self.compile_filter(filter_text))
         if parent:
-            query = query.where(self.row_type.parent == parent)
+            query = query.where(parent_clause(self.row_type.parent, parent))
         if hide_deleting:
             query = query.where(self.row_type.delete_time.is_(None))
         if page_token:
             query = query.where(self.row_type.name > self._page_tokens.decode(page_token, fingerprint))
         async with self._db.session() as session:
             rows = list((await session.scalars(query.order_by(self.row_type.name).limit(size + 1))).all())
-        next_token = ""
-        if len(rows) > size:
-            rows = rows[:size]
-            next_token = self._page_tokens.encode(rows[-1].name, fingerprint)
-        return [self.to_message(row) for row in rows], next_token
+        more = len(rows) > size
+        messages: list[M] = []
+        total = 0
+        for row in rows[:size]:
+            message = self.to_message(row)
+            total += message.ByteSize()
+            if messages and total > LIST_RESPONSE_BYTES:
+                more = True  # Bounded by size as well as count: the rest is on the next page.
+                break
+            messages.append(message)
+        next_token = self._page_tokens.encode(_name_of(messages[-1]), fingerprint) if more else ""
+        return messages, next_token
 
     async def iter_names(self, batch_size: int = 1000) -> AsyncIterator[str]:
         """Every resource name, in batches (the controller's resync source)."""
@@ -162,6 +172,18 @@ class ResourceRepository(Generic[M, R]):
             if len(names) < batch_size:
                 return
             last = names[-1]
+
+    async def count_by(self, field: str) -> dict[str, int]:
+        """How many resources not being deleted have each non-empty value of a declared filter
+        field (claims per ``status.cluster``), in one query."""
+        value = declared_field_text(self.row_type, self._filter_fields[field])
+        query = (
+            select(value, func.count())
+            .where(self.row_type.delete_time.is_(None), value.is_not(None), value != "")
+            .group_by(value)
+        )
+        async with self._db.session() as session:
+            return {str(key): int(count) for key, count in (await session.execute(query)).all()}
 
     def compile_filter(self, filter_text: str) -> ColumnElement[bool]:
         return compile_filter(filter_text, self.row_type, self._filter_fields)
@@ -288,32 +310,52 @@ class ResourceRepository(Generic[M, R]):
         """Applies ``mutate`` to status and conditions; writes only if they changed.
 
         Returns the stored resource, or None if it no longer exists. Under a reconcile lease the
-        write is fenced: a replica holding an older token gets StaleFence.
+        write is fenced: a replica holding an older token gets StaleFence. Most steady reconciles
+        change nothing, so ``mutate`` is first tried on a plain read (one statement, no lock);
+        only a change takes the row lock, re-reads and applies ``mutate`` again.
         """
         fence = current_fence.get()
+        async with self._db.read_session() as session:
+            row = await self._row(session, name)
+            if row is None:
+                return None
+            self._check_fence(row, fence, name)
+            current = self.to_message(row)
+            if self._mutated_status(current, row, mutate) is None:
+                return current
         async with self._db.session() as session, session.begin():
             row = await self._row(session, name, for_update=True)
             if row is None:
                 return None
-            if fence is not None and row.status_fence > fence:
-                raise StaleFence(f"status of {name!r} was written by a newer lease holder")
+            self._check_fence(row, fence, name)
             current = self.to_message(row)
-            updated = self.message_type()
-            updated.CopyFrom(current)
-            mutate(updated)
-            target: Any = updated
-            status = convert.document(updated, "status")
-            conditions = convert.conditions_to_json(target.conditions)
-            if status == convert.document(current, "status") and conditions == row.conditions:
+            changed = self._mutated_status(current, row, mutate)
+            if changed is None:
                 return current
-            row.status = status
-            row.conditions = conditions
+            row.status, row.conditions = changed
             if fence is not None:
                 row.status_fence = fence
             self._touch(row, current)
             self._seal(row)
             await self._event(session, row, STATUS_CHANGED)
             return self.to_message(row)
+
+    def _mutated_status(self, current: M, row: R, mutate: Callable[[M], None]) -> tuple[Any, Any] | None:
+        """Status and conditions (as stored) after ``mutate``, or None when nothing changes."""
+        updated = self.message_type()
+        updated.CopyFrom(current)
+        mutate(updated)
+        target: Any = updated
+        status = convert.document(updated, "status")
+        conditions = convert.conditions_to_json(target.conditions)
+        if status == convert.document(current, "status") and conditions == row.conditions:
+            return None
+        return status, conditions
+
+    @staticmethod
+    def _check_fence(row: R, fence: int | None, name: str) -> None:
+        if fence is not None and row.status_fence > fence:
+            raise StaleFence(f"status of {name!r} was written by a newer lease holder")
 
     async def delete(self, name: str, *, etag: str = "", allow_missing: bool = False, validate_only: bool = False) -> M:
         """Requests deletion; the row goes at once when no finalizers hold it."""
@@ -336,7 +378,14 @@ class ResourceRepository(Generic[M, R]):
             return self.to_message(row)
 
     async def add_finalizer(self, name: str, finalizer: str) -> bool:
-        """Adds a finalizer unless the resource is gone or being deleted; True if it holds one."""
+        """Adds a finalizer unless the resource is gone or being deleted; True if it holds one.
+
+        Every reconcile calls this and it nearly always holds already: that is answered by a
+        plain read, and only a missing finalizer takes the row lock."""
+        async with self._db.read_session() as session:
+            row = await self._row(session, name)
+            if row is None or finalizer in row.finalizers:
+                return row is not None
         async with self._db.session() as session, session.begin():
             row = await self._row(session, name, for_update=True)
             if row is None:
@@ -436,6 +485,29 @@ class ResourceRepository(Generic[M, R]):
             f"{self.singular} {name!r} already exists; choose another id or update it instead",
             metadata={"resource": name},
         )
+
+
+def parent_clause(column: Any, parent: str) -> ColumnElement[bool]:
+    """``column`` is ``parent``, where a ``-`` segment matches any id (AIP-159: the builds of every
+    application of a project are listed with ``projects/acme/applications/-``)."""
+    parts = parent.split("/")
+    if WILDCARD not in parts:
+        clause: ColumnElement[bool] = column == parent
+        return clause
+    return column.like("/".join("%" if part == WILDCARD else part for part in parts))  # type: ignore[no-any-return]
+
+
+def page_size_of(page_size: int) -> int:
+    """The rows a page holds: ``page_size`` capped at MAX_PAGE_SIZE, 0 meaning the default;
+    negative is INVALID_ARGUMENT."""
+    if page_size < 0:
+        raise InvalidArgument.for_fields([FieldViolation("page_size", "must not be negative")])
+    return min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+def _name_of(message: Message) -> str:
+    name: str = getattr(message, "name")  # noqa: B009 - generic over resource types
+    return name
 
 
 def parent_of(name: str) -> str:

@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from threeport.common.v1alpha1 import change_event_pb2
+from threeport_runtime import gauges
 from threeport_runtime.bus.consumer import StreamConsumer
 from threeport_runtime.bus.streams import dead_letter_stream
 from threeport_runtime.db.fencing import current_fence
@@ -117,10 +118,13 @@ class Controller:
             "threeport.reconcile.count", description="reconciles by controller and outcome"
         )
         self._duration = instruments.create_histogram("threeport.reconcile.duration", unit="s")
-        instruments.create_observable_gauge(
-            "threeport.reconcile.queue_depth",
-            callbacks=[lambda _options: [_observation(len(self.queue), self.name)]],
-        )
+        # Through `gauges`: OpenTelemetry would observe only the first controller of a process.
+        gauges.observe("threeport.reconcile.queue_depth", self, lambda c: [_observation(len(c.queue), c.name)])
+
+    @property
+    def watched_streams(self) -> list[str]:
+        """The streams this controller's consumer group reads (for the bus backlog metrics)."""
+        return list(self._watches)
 
     async def run(self) -> None:
         """Runs the consumer, the resync loop and the workers until cancelled."""

@@ -21,7 +21,7 @@ from threeport_runtime.db.convert import timestamp
 from threeport_runtime.db.engine import Database
 from threeport_runtime.db.filters import filter_error, parse_filter
 from threeport_runtime.db.page_tokens import PageTokenCodec
-from threeport_runtime.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from threeport_runtime.db.repository import page_size_of
 from threeport_runtime.db.schema import ServiceSchema
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class EventLister:
         self, *, parent: str, page_size: int = 0, page_token: str = "", filter_text: str = ""
     ) -> tuple[list[event_pb2.Event], str]:
         table = self._table
-        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        size = page_size_of(page_size)  # a negative page size was INTERNAL here
         fingerprint = PageTokenCodec.fingerprint("events", parent, filter_text)
         query = select(table).where(self._filter(filter_text))
         if parent:

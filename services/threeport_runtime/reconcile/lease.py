@@ -5,6 +5,9 @@ replica that dies stops renewing and loses the lease when the TTL runs out. Toke
 counter that only grows; it is seeded from the clock when missing, so tokens still grow after
 Redis lost its data. Status writes carry the token (see ``db.fencing``) and older tokens are
 refused.
+
+Tokens travel as decimal strings end to end (Redis keeps the counter as one): a token must read
+back exactly as written, or renew and release would never recognise the lease.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ if current and string.sub(current, 1, string.len(ARGV[1]) + 1) ~= ARGV[1] .. ':'
   return nil
 end
 redis.call('SET', KEYS[2], ARGV[3], 'NX')
-local token = redis.call('INCR', KEYS[2])
+redis.call('INCR', KEYS[2])
+-- The counter's own string, not INCR's reply: Lua numbers are doubles that `..` formats with
+-- %.14g, which turns a 16-digit token into 1.7961538741763e+15 and renew/release never match.
+local token = redis.call('GET', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. ':' .. token, 'PX', ARGV[2])
 return token
 """

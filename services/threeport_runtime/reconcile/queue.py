@@ -4,6 +4,11 @@ Semantics (as client-go's workqueue): a key is queued at most once; a key added 
 processes it is queued again when that worker finishes, so no change is missed and no key runs
 twice at once in this process. ``add_after`` delays a key; ``add_rate_limited`` delays it by a
 per-key exponential backoff with jitter that ``forget`` resets.
+
+A key has at most one pending timer, the earliest asked for (client-go's rule): a later
+``add_after`` for a key already waiting is dropped and an earlier one replaces it. Otherwise
+every requeue would add a timer, and a steady resync would reconcile each key more often the
+longer the process runs.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ class WorkQueue:
         self._processing: set[str] = set()
         self._dirty: set[str] = set()
         self._delayed: list[tuple[float, int, str]] = []
+        # The due time of each key's one live timer; heap entries that disagree are stale.
+        self._due: dict[str, float] = {}
         self._sequence = itertools.count()
         self._failures: dict[str, int] = {}
         self._wakeup = asyncio.Event()
@@ -47,9 +54,17 @@ class WorkQueue:
         if delay <= 0:
             self.add(key)
             return
-        loop = asyncio.get_running_loop()
-        heapq.heappush(self._delayed, (loop.time() + delay, next(self._sequence), key))
+        due = asyncio.get_running_loop().time() + delay
+        pending = self._due.get(key)
+        if pending is not None and pending <= due:
+            return
+        self._due[key] = due
+        heapq.heappush(self._delayed, (due, next(self._sequence), key))
         self._wakeup.set()
+
+    def pending_timers(self) -> int:
+        """Keys waiting for a timer (each key counts once)."""
+        return len(self._due)
 
     def add_rate_limited(self, key: str) -> float:
         """Requeues after this key's next backoff delay; returns the delay chosen."""
@@ -73,7 +88,10 @@ class WorkQueue:
         while True:
             now = loop.time()
             while self._delayed and self._delayed[0][0] <= now:
-                self.add(heapq.heappop(self._delayed)[2])
+                due, _, key = heapq.heappop(self._delayed)
+                if self._due.get(key) == due:
+                    del self._due[key]
+                    self.add(key)
             if self._ready:
                 key = self._ready.popleft()
                 self._queued.discard(key)

@@ -4,6 +4,7 @@ default deadline on every call, so that no internal call can hang forever.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -60,10 +61,30 @@ class _StreamingServiceCalls(_ServiceIdentity, _UnaryStream):
         return await continuation(self._details(details), request)
 
 
+# Spread calls over every address the target resolves to (a DNS name with one record per pod,
+# e.g. a headless Kubernetes Service, or a list of addresses), and skip any that fails the gRPC
+# health check: a replica shutting down reports NOT_SERVING first, so callers move off it
+# before it stops. The target is re-resolved when a connection drops, so new pods are found.
+LOAD_BALANCING = json.dumps(
+    {"loadBalancingConfig": [{"round_robin": {}}], "healthCheckConfig": {"serviceName": ""}}
+)
+
+
+def channel_target(address: str) -> str:
+    """A gRPC target for ``address``: ``host:port``, a gRPC URI (``dns:///name:port``), or several
+    ``ip:port`` separated by commas (one channel over all of them)."""
+    parts = [part.strip() for part in address.split(",") if part.strip()]
+    if len(parts) < 2:
+        return address.strip()
+    family = "ipv6" if all(part.startswith("[") for part in parts) else "ipv4"
+    return f"{family}:{','.join(parts)}"
+
+
 def service_channel(
     target: str, *, service_name: str, credential: str, default_timeout: float = 10.0
 ) -> grpc.aio.Channel:
-    """An insecure (in-cluster) channel that authenticates as ``service:<service_name>``.
+    """An insecure (in-cluster) channel that authenticates as ``service:<service_name>`` and
+    balances over every healthy replica behind ``target`` (see ``channel_target``).
 
     Unary calls get ``default_timeout`` when the caller sets none; streams (Watch) do not, as
     they are meant to stay open.
@@ -72,7 +93,9 @@ def service_channel(
         _UnaryServiceCalls(service_name, credential, default_timeout),
         _StreamingServiceCalls(service_name, credential, None),
     ]
-    return grpc.aio.insecure_channel(target, interceptors=interceptors)
+    return grpc.aio.insecure_channel(
+        channel_target(target), interceptors=interceptors, options=[("grpc.service_config", LOAD_BALANCING)]
+    )
 
 
 def _text(method: str | bytes) -> str:

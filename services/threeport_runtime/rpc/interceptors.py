@@ -20,9 +20,11 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from threeport_runtime.errors import ThreeportError, internal_error_status
+from threeport_runtime.outages import as_outage
 from threeport_runtime.rpc.authorization import authorize, method_policy
 from threeport_runtime.rpc.handlers import wrap_handler
 from threeport_runtime.rpc.identity import Authenticator, current_caller
+from threeport_runtime.rpc.limits import RequestChecksInterceptor
 from threeport_runtime.telemetry import context_from_metadata, current_trace_id, meter, tracer
 
 log = logging.getLogger(__name__)
@@ -94,7 +96,11 @@ class MetricsInterceptor(_ServerInterceptor):
 
 
 class ErrorMappingInterceptor(_ServerInterceptor):
-    """Turns exceptions into statuses with rich details; never leaks internals to the client."""
+    """Turns exceptions into statuses with rich details; never leaks internals to the client.
+    A datastore outage is UNAVAILABLE with a retry hint naming ``service``, not INTERNAL."""
+
+    def __init__(self, service: str = "") -> None:
+        self._service = service
 
     async def intercept_service(self, continuation: Continuation, details: grpc.HandlerCallDetails) -> Any:
         method = details.method
@@ -107,7 +113,11 @@ class ErrorMappingInterceptor(_ServerInterceptor):
                 raise
             except ThreeportError as error:
                 await _abort(context, error.to_status())
-            except Exception:
+            except Exception as error:
+                outage = as_outage(error, self._service)
+                if outage is not None:
+                    log.warning("a datastore is unavailable serving %s: %s", method, error)
+                    await _abort(context, outage.to_status())
                 trace_id = current_trace_id()
                 log.exception("unexpected error serving %s", method, extra={"trace_id": trace_id})
                 await _abort(context, internal_error_status(trace_id))
@@ -143,11 +153,12 @@ class IdentityInterceptor(_ServerInterceptor):
         return wrap_handler(handler, around)
 
 
-def server_interceptors(authenticate: Authenticator, *, enforce_policies: bool = True) -> list[Any]:
+def server_interceptors(authenticate: Authenticator, *, enforce_policies: bool = True, service: str = "") -> list[Any]:
     return [
         TracingInterceptor(),
         MetricsInterceptor(),
-        ErrorMappingInterceptor(),
+        ErrorMappingInterceptor(service),
+        RequestChecksInterceptor(),
         IdentityInterceptor(authenticate, enforce_policies=enforce_policies),
     ]
 

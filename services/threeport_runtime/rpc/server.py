@@ -21,16 +21,16 @@ from threeport_runtime.rpc.interceptors import (
     TracingInterceptor,
     server_interceptors,
 )
+from threeport_runtime.rpc.limits import CLIENT_RECEIVE_BYTES, TRANSPORT_LIMIT_BYTES, RequestChecksInterceptor
 
 Registrar = Callable[[grpc.aio.Server], None]
-
-_MESSAGE_LIMIT = 16 * 1024 * 1024
 
 
 class GrpcServer:
     """A service's server. Backends authenticate callers by the service credential
     (``authenticate``); a public endpoint (the gateway) passes its own ``access`` interceptor
-    instead, and ``credentials`` for TLS or mutual TLS."""
+    instead, and ``credentials`` for TLS or mutual TLS. ``service`` names the service in errors
+    (e.g. which one cannot reach its database)."""
 
     def __init__(
         self,
@@ -41,22 +41,31 @@ class GrpcServer:
         extra_interceptors: Sequence[Any] = (),
         access: Any | None = None,
         credentials: grpc.ServerCredentials | None = None,
+        service: str = "",
     ):
         if (authenticate is None) == (access is None):
             raise ValueError("give exactly one of authenticate (backends) and access (a public endpoint)")
         self._listen_address = listen_address
         self._credentials = credentials
         if access is not None:
-            # Outermost first: the span covers everything, errors are mapped after the access check.
-            chain: list[Any] = [TracingInterceptor(), MetricsInterceptor(), ErrorMappingInterceptor(), access]
+            # Outermost first: the span covers everything, errors are mapped after the access check,
+            # and oversized requests are refused before the access check decodes them.
+            chain: list[Any] = [
+                TracingInterceptor(),
+                MetricsInterceptor(),
+                ErrorMappingInterceptor(service),
+                RequestChecksInterceptor(),
+                access,
+            ]
         else:
             assert authenticate is not None
-            chain = server_interceptors(authenticate, enforce_policies=enforce_policies)
+            chain = server_interceptors(authenticate, enforce_policies=enforce_policies, service=service)
         self.server = grpc.aio.server(
             interceptors=[*chain, *extra_interceptors],
             options=[
-                ("grpc.max_receive_message_length", _MESSAGE_LIMIT),
-                ("grpc.max_send_message_length", _MESSAGE_LIMIT),
+                ("grpc.max_receive_message_length", TRANSPORT_LIMIT_BYTES),
+                # Never send what no client can read: such a response fails here, clearly.
+                ("grpc.max_send_message_length", CLIENT_RECEIVE_BYTES),
                 ("grpc.so_reuseport", 0),
             ],
         )

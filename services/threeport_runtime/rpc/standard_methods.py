@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 
 from threeport.common.v1alpha1 import annotations_pb2
 from threeport_model.names import is_dns_label
-from threeport_runtime.db.repository import ResourceRepository
+from threeport_runtime.db.repository import WILDCARD, ResourceRepository
 from threeport_runtime.errors import FieldViolation, InvalidArgument
 from threeport_runtime.rpc.watch import watch_resources
 
@@ -74,15 +74,17 @@ class StandardMethods(Generic[M]):
     def name_for(self, parent: str, resource_id: str) -> str:
         return f"{parent}/{self.collection}/{resource_id}" if parent else f"{self.collection}/{resource_id}"
 
-    def check_parent(self, parent: str, field: str = "parent") -> list[FieldViolation]:
-        """The parent must fit the collection's parent pattern (`projects/{project}` ...)."""
+    def check_parent(
+        self, parent: str, field: str = "parent", *, wildcards_allowed: bool = False
+    ) -> list[FieldViolation]:
+        """The parent must fit the collection's parent pattern (`projects/{project}` ...); List
+        also takes `-` for an id above the project's (all applications of a project)."""
         if not self.parent_pattern:
             return [FieldViolation(field, "must be empty: this collection is global")] if parent else []
         wanted = self.parent_pattern.split("/")
         given = parent.split("/")
         fits = len(wanted) == len(given) and all(
-            (w.startswith("{") and is_dns_label(g)) or w == g for w, g in zip(wanted, given, strict=True)
-        )
+            _segment_fits(w, g, wildcards_allowed) for w, g in zip(wanted, given, strict=True))
         if fits:
             return []
         example = self.parent_pattern.replace("{project}", "acme").replace("{application}", "shop")
@@ -93,7 +95,7 @@ class StandardMethods(Generic[M]):
         too, so that one round trip shows everything to fix."""
         violations = self.check_parent(parent)
         if not is_dns_label(resource_id):
-            violations.append(FieldViolation(self.id_field, DNS_LABEL_RULE))
+            violations.append(FieldViolation(self.id_field, f"{resource_id!r} {DNS_LABEL_RULE}"))
         if not violations:
             return
         if resource is not None and self._validate is not None:
@@ -123,7 +125,7 @@ class StandardMethods(Generic[M]):
     async def list(self, request: Any, response_type: type[Message]) -> Any:
         parent = request.parent if "parent" in request.DESCRIPTOR.fields_by_name else ""
         if parent or self.parent_pattern:
-            violations = self.check_parent(parent)
+            violations = self.check_parent(parent, wildcards_allowed=True)
             if violations:
                 raise InvalidArgument.for_fields(violations)
         hide_deleting = getattr(request, "hide_deleting", False)
@@ -158,8 +160,11 @@ class StandardMethods(Generic[M]):
         parent = request.parent if "parent" in request.DESCRIPTOR.fields_by_name else ""
         resource_field = response_type.DESCRIPTOR.fields_by_name[self.field].name
 
-        def respond(kind: Any, resource: M | None) -> Any:
-            return response_type(type=kind, **({resource_field: resource} if resource is not None else {}))
+        def respond(kind: Any, resource: M | None, resource_version: str) -> Any:
+            response = response_type(type=kind, resource_version=resource_version)
+            if resource is not None:
+                getattr(response, resource_field).CopyFrom(resource)
+            return response
 
         async for response in watch_resources(
             self.repository,
@@ -167,6 +172,17 @@ class StandardMethods(Generic[M]):
             respond,
             parent=parent,
             filter_text=request.filter,
+            resource_version=request.resource_version,
             heartbeat_interval=self._heartbeat_interval,
         ):
             yield response
+
+
+def _segment_fits(wanted: str, given: str, wildcards_allowed: bool) -> bool:
+    """One segment of a parent: the literal, an id for a ``{placeholder}``, or (in List) AIP-159's
+    ``-`` for any id but the project's, which authorization needs."""
+    if not wanted.startswith("{"):
+        return wanted == given
+    if wildcards_allowed and given == WILDCARD and wanted != "{project}":
+        return True
+    return is_dns_label(given)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from threeport.delivery.v1alpha1 import deployment_pb2, release_pb2
 from threeport.registry.v1alpha1 import application_pb2, environment_pb2
 from threeport.sdk import AsyncClient, NotFoundError
-from threeport_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from threeport_runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from threeport_runtime.rpc.identity import caller
 from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_workload_delivery.api.validation import check_deployment, id_violations
@@ -151,6 +151,10 @@ class Actions:
         return deployment_pb2.PromoteResponse(deployment=written, release=release)
 
     async def rollback(self, request: deployment_pb2.RollbackRequest) -> deployment_pb2.RollbackResponse:
+        if request.to_release < 0:
+            raise InvalidArgument.for_fields([FieldViolation(
+                "to_release", f"{request.to_release} is not a release number: give 1 or more, or 0 for the one "
+                "before the current release")])
         deployment = await self._deployments.get(request.name)
         current = deployment.status.current_release
         number = request.to_release or current - 1

@@ -85,10 +85,10 @@ class ReleaseServicer(release_pb2_grpc.ReleaseServiceServicer):
         self, request: release_pb2.ListReleasesRequest, context: Context
     ) -> release_pb2.ListReleasesResponse:
         parts = request.parent.split("/")
-        if len(parts) != 4 or parts[0] != "projects" or parts[2] != "deployments":
-            raise InvalidArgument.for_fields(
-                [FieldViolation("parent", "must be projects/{project}/deployments/{deployment}")]
-            )
+        if len(parts) != 4 or parts[0] != "projects" or parts[2] != "deployments" or parts[1] == "-":
+            raise InvalidArgument.for_fields([FieldViolation(
+                "parent", "must be projects/{project}/deployments/{deployment}, or "
+                "projects/{project}/deployments/- for the releases of every deployment")])
         releases, token = await self._releases.list(request.parent, request.page_size, request.page_token)
         return release_pb2.ListReleasesResponse(releases=releases, next_page_token=token)
 

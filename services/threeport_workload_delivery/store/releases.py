@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import json_format
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +25,7 @@ from threeport_runtime.bus.outbox import Outbox
 from threeport_runtime.db.convert import timestamp
 from threeport_runtime.db.engine import Database
 from threeport_runtime.db.page_tokens import PageTokenCodec
-from threeport_runtime.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from threeport_runtime.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parent_clause
 from threeport_runtime.errors import FieldViolation, InvalidArgument, NotFound
 from threeport_runtime.reconcile.result import TemporaryError
 from threeport_workload_delivery.store.tables import ReleaseRow
@@ -113,20 +113,24 @@ class ReleaseStore:
     async def list(
         self, deployment: str, page_size: int = 0, page_token: str = ""
     ) -> tuple[list[release_pb2.Release], str]:
-        """A page in release-number order."""
+        """A page in release-number order; ``projects/P/deployments/-`` lists every deployment's
+        releases (AIP-159), by deployment then number."""
         if page_size < 0:
             raise InvalidArgument.for_fields([FieldViolation("page_size", "must not be negative")])
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         fingerprint = PageTokenCodec.fingerprint("releases", deployment)
-        query = select(ReleaseRow).where(ReleaseRow.deployment == deployment)
+        query = select(ReleaseRow).where(parent_clause(ReleaseRow.deployment, deployment))
         if page_token:
-            query = query.where(ReleaseRow.number > int(self._page_tokens.decode(page_token, fingerprint)))
+            after_deployment, after_number = self._page_tokens.decode(page_token, fingerprint).rsplit(" ", 1)
+            after = (after_deployment, int(after_number))
+            query = query.where(tuple_(ReleaseRow.deployment, ReleaseRow.number) > after)
         async with self._db.session() as session:
-            rows = list((await session.scalars(query.order_by(ReleaseRow.number).limit(size + 1))).all())
+            ordered = query.order_by(ReleaseRow.deployment, ReleaseRow.number).limit(size + 1)
+            rows = list((await session.scalars(ordered)).all())
         next_token = ""
         if len(rows) > size:
             rows = rows[:size]
-            next_token = self._page_tokens.encode(str(rows[-1].number), fingerprint)
+            next_token = self._page_tokens.encode(f"{rows[-1].deployment} {rows[-1].number}", fingerprint)
         return [_stored(row).release for row in rows], next_token
 
     async def create_next(

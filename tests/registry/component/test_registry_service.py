@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from google.protobuf import struct_pb2
+from google.protobuf import field_mask_pb2, struct_pb2
 
 from tests.registry.component.conftest import DEPLOYER, OPERATOR, ClientFor
 from threeport.registry.v1alpha1 import (
     application_pb2,
     build_pb2,
+    cluster_profile_pb2,
     environment_pb2,
     service_class_pb2,
 )
@@ -216,8 +217,23 @@ async def test_service_classes_resolve_most_specific_first(client_as: ClientFor)
     assert chosen.service_class.name == "serviceClasses/prod-postgres" and chosen.matched_by == "environment"
 
 
-async def test_environment_with_a_missing_profile_is_not_ready_until_it_exists(client_as: ClientFor) -> None:
+async def test_environment_naming_a_missing_profile_is_refused(client_as: ClientFor) -> None:
     admin = client_as("admin@projects/acme")
+    with pytest.raises(NotFoundError) as raised:
+        await admin.environment.create_environment(
+            parent="projects/acme", environment_id="qa",
+            environment=environment_pb2.Environment(spec=environment_pb2.EnvironmentSpec(cluster_profile="huge")))
+    assert "clusterProfile 'huge' does not exist" in raised.value.message
+    with pytest.raises(NotFoundError):
+        await admin.environment.get_environment(name="projects/acme/environments/qa")
+
+
+async def test_environment_whose_profile_is_deleted_is_not_ready_until_it_exists(client_as: ClientFor) -> None:
+    admin = client_as("admin@projects/acme")
+    operator = client_as(OPERATOR)
+    await operator.cluster_profile.create_cluster_profile(
+        cluster_profile_id="huge", cluster_profile=cluster_profile_pb2.ClusterProfile(
+            spec=cluster_profile_pb2.ClusterProfileSpec(provider="sim", location="Europe:Frankfurt")))
     env = await admin.environment.create_environment(
         parent="projects/acme", environment_id="qa",
         environment=environment_pb2.Environment(spec=environment_pb2.EnvironmentSpec(cluster_profile="huge")))
@@ -226,6 +242,9 @@ async def test_environment_with_a_missing_profile_is_not_ready_until_it_exists(c
         stored = await admin.environment.get_environment(name=env.name)
         return next((c.reason for c in stored.conditions if c.type == "Ready"), "")
 
+    await operator.cluster_profile.delete_cluster_profile(name="clusterProfiles/huge")
+    await admin.environment.update_environment(environment=environment_pb2.Environment(
+        name=env.name, labels={"touched": "yes"}), update_mask=field_mask_pb2.FieldMask(paths=["labels"]))
     for _ in range(200):
         if await ready_reason() == "ClusterProfileNotFound":
             break

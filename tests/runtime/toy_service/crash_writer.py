@@ -19,15 +19,21 @@ from threeport_runtime.db.repository import ResourceRepository
 from .tables import SCHEMA, ApplicationRow
 
 
-async def write_and_wait(database_url: str, stream_prefix: str) -> None:
-    db = Database(database_url)
-    repository = ResourceRepository(
+def standalone_repository(
+    db: Database, stream_prefix: str
+) -> ResourceRepository[application_pb2.Application, ApplicationRow]:
+    """The toy's application repository on its own, without the service around it."""
+    return ResourceRepository(
         db,
         Outbox(SCHEMA, service="toy", stream_prefix=stream_prefix),
         row_type=ApplicationRow,
         message_type=application_pb2.Application,
         page_tokens=PageTokenCodec(b"0123456789abcdef"),
     )
+
+
+async def write_and_wait(database_url: str, stream_prefix: str) -> None:
+    repository = standalone_repository(Database(database_url), stream_prefix)
     app = application_pb2.Application()
     app.spec.components["web"].image = "nginx:1"
     created = await repository.create(app, name="projects/acme/applications/crashy")

@@ -79,9 +79,11 @@ class ApplicationServicer(application_pb2_grpc.ApplicationServiceServicer):
         async for response in watch_resources(
             self._applications,
             self._redis,
-            lambda kind, app: application_pb2.WatchApplicationsResponse(type=kind, application=app),
+            lambda kind, app, version: application_pb2.WatchApplicationsResponse(
+                type=kind, application=app, resource_version=version),
             parent=request.parent,
             filter_text=request.filter,
+            resource_version=request.resource_version,
             heartbeat_interval=self._heartbeat_interval,
         ):
             yield response

@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
@@ -32,7 +33,7 @@ from threeport.common.v1alpha1 import state_pb2 as threeport_dot_common_dot_v1al
 from threeport.common.v1alpha1 import watch_pb2 as threeport_dot_common_dot_v1alpha1_dot_watch__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n2threeport/addons/v1alpha1/addon_installation.proto\x12\x19threeport.addons.v1alpha1\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a-threeport/common/v1alpha1/retain_policy.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\x94\x07\n\x11\x41\x64\x64onInstallation\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12H\n\x06labels\x18\x03 \x03(\x0b\x32\x38.threeport.addons.v1alpha1.AddonInstallation.LabelsEntry\x12R\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32=.threeport.addons.v1alpha1.AddonInstallation.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12>\n\x04spec\x18\x14 \x01(\x0b\x32\x30.threeport.addons.v1alpha1.AddonInstallationSpec\x12\x42\n\x06status\x18\x15 \x01(\x0b\x32\x32.threeport.addons.v1alpha1.AddonInstallationStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:\xa9\x01\xca\xf3\x18\xa4\x01\n\x1ethreeport.io/AddonInstallation\x12\'addonInstallations/{addon_installation}\x1a\x11\x61\x64\x64onInstallation\"\x12\x61\x64\x64onInstallations*\x02\x61i*\x0cinstallation*\rinstallations2\x11\x41\x64\x64onInstallation\"\xc2\x01\n\x15\x41\x64\x64onInstallationSpec\x12\r\n\x05\x61\x64\x64on\x18\x01 \x01(\t\x12\x0f\n\x07\x63luster\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\'\n\x06values\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12>\n\rretain_policy\x18\x05 \x01(\x0e\x32\'.threeport.common.v1alpha1.RetainPolicy\x12\x0f\n\x07managed\x18\x06 \x01(\x08\"\x9b\x02\n\x17\x41\x64\x64onInstallationStatus\x12\x19\n\x11installed_version\x18\x01 \x01(\t\x12\x0f\n\x07objects\x18\x02 \x03(\t\x12P\n\x07outputs\x18\x03 \x03(\x0b\x32?.threeport.addons.v1alpha1.AddonInstallationStatus.OutputsEntry\x12\x0e\n\x06\x63laims\x18\x04 \x03(\t\x12\x30\n\x0cunused_since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08requires\x18\x06 \x03(\t\x1a.\n\x0cOutputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb4\x01\n\x1e\x43reateAddonInstallationRequest\x12H\n\x12\x61\x64\x64on_installation\x18\x02 \x01(\x0b\x32,.threeport.addons.v1alpha1.AddonInstallation\x12\x1d\n\x15\x61\x64\x64on_installation_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"+\n\x1bGetAddonInstallationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"m\n\x1dListAddonInstallationsRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"\x84\x01\n\x1eListAddonInstallationsResponse\x12I\n\x13\x61\x64\x64on_installations\x18\x01 \x03(\x0b\x32,.threeport.addons.v1alpha1.AddonInstallation\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xc9\x01\n\x1eUpdateAddonInstallationRequest\x12H\n\x12\x61\x64\x64on_installation\x18\x01 \x01(\x0b\x32,.threeport.addons.v1alpha1.AddonInstallation\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"y\n\x1e\x44\x65leteAddonInstallationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"0\n\x1eWatchAddonInstallationsRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\"\xa4\x01\n\x1fWatchAddonInstallationsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12H\n\x12\x61\x64\x64on_installation\x18\x02 \x01(\x0b\x32,.threeport.addons.v1alpha1.AddonInstallation2\x89\x07\n\x18\x41\x64\x64onInstallationService\x12\x8c\x01\n\x17\x43reateAddonInstallation\x12\x39.threeport.addons.v1alpha1.CreateAddonInstallationRequest\x1a,.threeport.addons.v1alpha1.AddonInstallation\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12\x86\x01\n\x14GetAddonInstallation\x12\x36.threeport.addons.v1alpha1.GetAddonInstallationRequest\x1a,.threeport.addons.v1alpha1.AddonInstallation\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x12\x97\x01\n\x16ListAddonInstallations\x12\x38.threeport.addons.v1alpha1.ListAddonInstallationsRequest\x1a\x39.threeport.addons.v1alpha1.ListAddonInstallationsResponse\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x12\x8c\x01\n\x17UpdateAddonInstallation\x12\x39.threeport.addons.v1alpha1.UpdateAddonInstallationRequest\x1a,.threeport.addons.v1alpha1.AddonInstallation\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12\x8c\x01\n\x17\x44\x65leteAddonInstallation\x12\x39.threeport.addons.v1alpha1.DeleteAddonInstallationRequest\x1a,.threeport.addons.v1alpha1.AddonInstallation\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12\x9c\x01\n\x17WatchAddonInstallations\x12\x39.threeport.addons.v1alpha1.WatchAddonInstallationsRequest\x1a:.threeport.addons.v1alpha1.WatchAddonInstallationsResponse\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n2threeport/addons/v1alpha1/addon_installation.proto\x12\x19threeport.addons.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a-threeport/common/v1alpha1/retain_policy.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\x94\x07\n\x11\x41\x64\x64onInstallation\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12H\n\x06labels\x18\x03 \x03(\x0b\x32\x38.threeport.addons.v1alpha1.AddonInstallation.LabelsEntry\x12R\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32=.threeport.addons.v1alpha1.AddonInstallation.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12>\n\x04spec\x18\x14 \x01(\x0b\x32\x30.threeport.addons.v1alpha1.AddonInstallationSpec\x12\x42\n\x06status\x18\x15 \x01(\x0b\x32\x32.threeport.addons.v1alpha1.AddonInstallationStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:\xa9\x01\xca\xf3\x18\xa4\x01\n\x1ethreeport.io/AddonInstallation\x12\'addonInstallations/{addon_installation}\x1a\x11\x61\x64\x64onInstallation\"\x12\x61\x64\x64onInstallations*\x02\x61i*\x0cinstallation*\rinstallations2\x11\x41\x64\x64onInstallation\"\xc2\x01\n\x15\x41\x64\x64onInstallationSpec\x12\r\n\x05\x61\x64\x64on\x18\x01 \x01(\t\x12\x0f\n\x07\x63luster\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\'\n\x06values\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12>\n\rretain_policy\x18\x05 \x01(\x0e\x32\'.threeport.common.v1alpha1.RetainPolicy\x12\x0f\n\x07managed\x18\x06 \x01(\x08\"\x9b\x02\n\x17\x41\x64\x64onInstallationStatus\x12\x19\n\x11installed_version\x18\x01 \x01(\t\x12\x0f\n\x07objects\x18\x02 \x03(\t\x12P\n\x07outputs\x18\x03 \x03(\x0b\x32?.threeport.addons.v1alpha1.AddonInstallationStatus.OutputsEntry\x12\x0e\n\x06\x63laims\x18\x04 \x03(\t\x12\x30\n\x0cunused_since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08requires\x18\x06 \x03(\t\x1a.\n\x0cOutputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb4\x01\n\x1e\x43reateAddonInstallationRequest\x12H\n\x12\x61\x64\x64on_installation\x18\x02 \x01(\x0b\x32,.threeport.addons.v1alpha1.AddonInstallation\x12\x1d\n\x15\x61\x64\x64on_installation_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"+\n\x1bGetAddonInstallationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"m\n\x1dListAddonInstallationsRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"\x84\x01\n\x1eListAddonInstallationsResponse\x12I\n\x13\x61\x64\x64on_installations\x18\x01 \x03(\x0b\x32,.threeport.addons.v1alpha1.AddonInstallation\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xc9\x01\n\x1eUpdateAddonInstallationRequest\x12H\n\x12\x61\x64\x64on_installation\x18\x01 \x01(\x0b\x32,.threeport.addons.v1alpha1.AddonInstallation\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"y\n\x1e\x44\x65leteAddonInstallationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"J\n\x1eWatchAddonInstallationsRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\x12\x18\n\x10resource_version\x18\x03 \x01(\t\"\xbe\x01\n\x1fWatchAddonInstallationsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12H\n\x12\x61\x64\x64on_installation\x18\x02 \x01(\x0b\x32,.threeport.addons.v1alpha1.AddonInstallation\x12\x18\n\x10resource_version\x18\x03 \x01(\t2\xbd\t\n\x18\x41\x64\x64onInstallationService\x12\xc4\x01\n\x17\x43reateAddonInstallation\x12\x39.threeport.addons.v1alpha1.CreateAddonInstallationRequest\x1a,.threeport.addons.v1alpha1.AddonInstallation\"@\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02\x32\"\x1c/v1alpha1/addonInstallations:\x12\x61\x64\x64on_installation\x12\xb3\x01\n\x14GetAddonInstallation\x12\x36.threeport.addons.v1alpha1.GetAddonInstallationRequest\x1a,.threeport.addons.v1alpha1.AddonInstallation\"5\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02\'\x12%/v1alpha1/{name=addonInstallations/*}\x12\xbb\x01\n\x16ListAddonInstallations\x12\x38.threeport.addons.v1alpha1.ListAddonInstallationsRequest\x1a\x39.threeport.addons.v1alpha1.ListAddonInstallationsResponse\",\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1alpha1/addonInstallations\x12\xe0\x01\n\x17UpdateAddonInstallation\x12\x39.threeport.addons.v1alpha1.UpdateAddonInstallationRequest\x1a,.threeport.addons.v1alpha1.AddonInstallation\"\\\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02N28/v1alpha1/{addon_installation.name=addonInstallations/*}:\x12\x61\x64\x64on_installation\x12\xb9\x01\n\x17\x44\x65leteAddonInstallation\x12\x39.threeport.addons.v1alpha1.DeleteAddonInstallationRequest\x1a,.threeport.addons.v1alpha1.AddonInstallation\"5\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02\'*%/v1alpha1/{name=addonInstallations/*}\x12\xc6\x01\n\x17WatchAddonInstallations\x12\x39.threeport.addons.v1alpha1.WatchAddonInstallationsRequest\x1a:.threeport.addons.v1alpha1.WatchAddonInstallationsResponse\"2\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02$\x12\"/v1alpha1/addonInstallations:watch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,45 +49,45 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ADDONINSTALLATIONSTATUS_OUTPUTSENTRY']._loaded_options = None
   _globals['_ADDONINSTALLATIONSTATUS_OUTPUTSENTRY']._serialized_options = b'8\001'
   _globals['_ADDONINSTALLATIONSERVICE'].methods_by_name['CreateAddonInstallation']._loaded_options = None
-  _globals['_ADDONINSTALLATIONSERVICE'].methods_by_name['CreateAddonInstallation']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_ADDONINSTALLATIONSERVICE'].methods_by_name['CreateAddonInstallation']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\0022\"\034/v1alpha1/addonInstallations:\022addon_installation'
   _globals['_ADDONINSTALLATIONSERVICE'].methods_by_name['GetAddonInstallation']._loaded_options = None
-  _globals['_ADDONINSTALLATIONSERVICE'].methods_by_name['GetAddonInstallation']._serialized_options = b'\322\363\030\004\010\001\020\001'
+  _globals['_ADDONINSTALLATIONSERVICE'].methods_by_name['GetAddonInstallation']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002\'\022%/v1alpha1/{name=addonInstallations/*}'
   _globals['_ADDONINSTALLATIONSERVICE'].methods_by_name['ListAddonInstallations']._loaded_options = None
-  _globals['_ADDONINSTALLATIONSERVICE'].methods_by_name['ListAddonInstallations']._serialized_options = b'\322\363\030\004\010\001\020\001'
+  _globals['_ADDONINSTALLATIONSERVICE'].methods_by_name['ListAddonInstallations']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002\036\022\034/v1alpha1/addonInstallations'
   _globals['_ADDONINSTALLATIONSERVICE'].methods_by_name['UpdateAddonInstallation']._loaded_options = None
-  _globals['_ADDONINSTALLATIONSERVICE'].methods_by_name['UpdateAddonInstallation']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_ADDONINSTALLATIONSERVICE'].methods_by_name['UpdateAddonInstallation']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002N28/v1alpha1/{addon_installation.name=addonInstallations/*}:\022addon_installation'
   _globals['_ADDONINSTALLATIONSERVICE'].methods_by_name['DeleteAddonInstallation']._loaded_options = None
-  _globals['_ADDONINSTALLATIONSERVICE'].methods_by_name['DeleteAddonInstallation']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_ADDONINSTALLATIONSERVICE'].methods_by_name['DeleteAddonInstallation']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002\'*%/v1alpha1/{name=addonInstallations/*}'
   _globals['_ADDONINSTALLATIONSERVICE'].methods_by_name['WatchAddonInstallations']._loaded_options = None
-  _globals['_ADDONINSTALLATIONSERVICE'].methods_by_name['WatchAddonInstallations']._serialized_options = b'\322\363\030\004\010\001\020\001'
-  _globals['_ADDONINSTALLATION']._serialized_start=392
-  _globals['_ADDONINSTALLATION']._serialized_end=1308
-  _globals['_ADDONINSTALLATION_LABELSENTRY']._serialized_start=1039
-  _globals['_ADDONINSTALLATION_LABELSENTRY']._serialized_end=1084
-  _globals['_ADDONINSTALLATION_ANNOTATIONSENTRY']._serialized_start=1086
-  _globals['_ADDONINSTALLATION_ANNOTATIONSENTRY']._serialized_end=1136
-  _globals['_ADDONINSTALLATIONSPEC']._serialized_start=1311
-  _globals['_ADDONINSTALLATIONSPEC']._serialized_end=1505
-  _globals['_ADDONINSTALLATIONSTATUS']._serialized_start=1508
-  _globals['_ADDONINSTALLATIONSTATUS']._serialized_end=1791
-  _globals['_ADDONINSTALLATIONSTATUS_OUTPUTSENTRY']._serialized_start=1745
-  _globals['_ADDONINSTALLATIONSTATUS_OUTPUTSENTRY']._serialized_end=1791
-  _globals['_CREATEADDONINSTALLATIONREQUEST']._serialized_start=1794
-  _globals['_CREATEADDONINSTALLATIONREQUEST']._serialized_end=1974
-  _globals['_GETADDONINSTALLATIONREQUEST']._serialized_start=1976
-  _globals['_GETADDONINSTALLATIONREQUEST']._serialized_end=2019
-  _globals['_LISTADDONINSTALLATIONSREQUEST']._serialized_start=2021
-  _globals['_LISTADDONINSTALLATIONSREQUEST']._serialized_end=2130
-  _globals['_LISTADDONINSTALLATIONSRESPONSE']._serialized_start=2133
-  _globals['_LISTADDONINSTALLATIONSRESPONSE']._serialized_end=2265
-  _globals['_UPDATEADDONINSTALLATIONREQUEST']._serialized_start=2268
-  _globals['_UPDATEADDONINSTALLATIONREQUEST']._serialized_end=2469
-  _globals['_DELETEADDONINSTALLATIONREQUEST']._serialized_start=2471
-  _globals['_DELETEADDONINSTALLATIONREQUEST']._serialized_end=2592
-  _globals['_WATCHADDONINSTALLATIONSREQUEST']._serialized_start=2594
-  _globals['_WATCHADDONINSTALLATIONSREQUEST']._serialized_end=2642
-  _globals['_WATCHADDONINSTALLATIONSRESPONSE']._serialized_start=2645
-  _globals['_WATCHADDONINSTALLATIONSRESPONSE']._serialized_end=2809
-  _globals['_ADDONINSTALLATIONSERVICE']._serialized_start=2812
-  _globals['_ADDONINSTALLATIONSERVICE']._serialized_end=3717
+  _globals['_ADDONINSTALLATIONSERVICE'].methods_by_name['WatchAddonInstallations']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002$\022\"/v1alpha1/addonInstallations:watch'
+  _globals['_ADDONINSTALLATION']._serialized_start=422
+  _globals['_ADDONINSTALLATION']._serialized_end=1338
+  _globals['_ADDONINSTALLATION_LABELSENTRY']._serialized_start=1069
+  _globals['_ADDONINSTALLATION_LABELSENTRY']._serialized_end=1114
+  _globals['_ADDONINSTALLATION_ANNOTATIONSENTRY']._serialized_start=1116
+  _globals['_ADDONINSTALLATION_ANNOTATIONSENTRY']._serialized_end=1166
+  _globals['_ADDONINSTALLATIONSPEC']._serialized_start=1341
+  _globals['_ADDONINSTALLATIONSPEC']._serialized_end=1535
+  _globals['_ADDONINSTALLATIONSTATUS']._serialized_start=1538
+  _globals['_ADDONINSTALLATIONSTATUS']._serialized_end=1821
+  _globals['_ADDONINSTALLATIONSTATUS_OUTPUTSENTRY']._serialized_start=1775
+  _globals['_ADDONINSTALLATIONSTATUS_OUTPUTSENTRY']._serialized_end=1821
+  _globals['_CREATEADDONINSTALLATIONREQUEST']._serialized_start=1824
+  _globals['_CREATEADDONINSTALLATIONREQUEST']._serialized_end=2004
+  _globals['_GETADDONINSTALLATIONREQUEST']._serialized_start=2006
+  _globals['_GETADDONINSTALLATIONREQUEST']._serialized_end=2049
+  _globals['_LISTADDONINSTALLATIONSREQUEST']._serialized_start=2051
+  _globals['_LISTADDONINSTALLATIONSREQUEST']._serialized_end=2160
+  _globals['_LISTADDONINSTALLATIONSRESPONSE']._serialized_start=2163
+  _globals['_LISTADDONINSTALLATIONSRESPONSE']._serialized_end=2295
+  _globals['_UPDATEADDONINSTALLATIONREQUEST']._serialized_start=2298
+  _globals['_UPDATEADDONINSTALLATIONREQUEST']._serialized_end=2499
+  _globals['_DELETEADDONINSTALLATIONREQUEST']._serialized_start=2501
+  _globals['_DELETEADDONINSTALLATIONREQUEST']._serialized_end=2622
+  _globals['_WATCHADDONINSTALLATIONSREQUEST']._serialized_start=2624
+  _globals['_WATCHADDONINSTALLATIONSREQUEST']._serialized_end=2698
+  _globals['_WATCHADDONINSTALLATIONSRESPONSE']._serialized_start=2701
+  _globals['_WATCHADDONINSTALLATIONSRESPONSE']._serialized_end=2891
+  _globals['_ADDONINSTALLATIONSERVICE']._serialized_start=2894
+  _globals['_ADDONINSTALLATIONSERVICE']._serialized_end=4107
 # @@protoc_insertion_point(module_scope)

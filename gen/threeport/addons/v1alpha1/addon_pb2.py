@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
@@ -31,7 +32,7 @@ from threeport.common.v1alpha1 import state_pb2 as threeport_dot_common_dot_v1al
 from threeport.common.v1alpha1 import watch_pb2 as threeport_dot_common_dot_v1alpha1_dot_watch__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%threeport/addons/v1alpha1/addon.proto\x12\x19threeport.addons.v1alpha1\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\xec\x05\n\x05\x41\x64\x64on\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12<\n\x06labels\x18\x03 \x03(\x0b\x32,.threeport.addons.v1alpha1.Addon.LabelsEntry\x12\x46\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x31.threeport.addons.v1alpha1.Addon.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x32\n\x04spec\x18\x14 \x01(\x0b\x32$.threeport.addons.v1alpha1.AddonSpec\x12\x36\n\x06status\x18\x15 \x01(\x0b\x32&.threeport.addons.v1alpha1.AddonStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:>\xca\xf3\x18:\n\x12threeport.io/Addon\x12\x0e\x61\x64\x64ons/{addon}\x1a\x05\x61\x64\x64on\"\x06\x61\x64\x64ons2\x05\x41\x64\x64on\"\x94\x04\n\tAddonSpec\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x10\n\x08provides\x18\x02 \x03(\t\x12\x11\n\tinstaller\x18\x03 \x01(\t\x12\x39\n\x08versions\x18\x04 \x03(\x0b\x32\'.threeport.addons.v1alpha1.AddonVersion\x12\x17\n\x0f\x64\x65\x66\x61ult_version\x18\x05 \x01(\t\x12/\n\x0e\x64\x65\x66\x61ult_values\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tnamespace\x18\x07 \x01(\t\x12\x10\n\x08requires\x18\x08 \x03(\t\x12.\n\rvalues_schema\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x42\n\x07outputs\x18\n \x03(\x0b\x32\x31.threeport.addons.v1alpha1.AddonSpec.OutputsEntry\x12M\n\rclaim_outputs\x18\x0b \x03(\x0b\x32\x36.threeport.addons.v1alpha1.AddonSpec.ClaimOutputsEntry\x1a.\n\x0cOutputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x33\n\x11\x43laimOutputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"g\n\x0c\x41\x64\x64onVersion\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x11\n\tmanifests\x18\x02 \x01(\t\x12\x33\n\x05\x63hart\x18\x03 \x01(\x0b\x32$.threeport.addons.v1alpha1.HelmChart\"b\n\tHelmChart\x12\x12\n\nrepository\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0e\n\x06\x64igest\x18\x04 \x01(\t\x12\x12\n\nplain_http\x18\x05 \x01(\x08\"A\n\x0b\x41\x64\x64onStatus\x12\x1a\n\x12installation_count\x18\x01 \x01(\x05\x12\x16\n\x0esystem_default\x18\x02 \x01(\x08\"\x82\x01\n\x12\x43reateAddonRequest\x12/\n\x05\x61\x64\x64on\x18\x02 \x01(\x0b\x32 .threeport.addons.v1alpha1.Addon\x12\x10\n\x08\x61\x64\x64on_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"\x1f\n\x0fGetAddonRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"a\n\x11ListAddonsRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"_\n\x12ListAddonsResponse\x12\x30\n\x06\x61\x64\x64ons\x18\x01 \x03(\x0b\x32 .threeport.addons.v1alpha1.Addon\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa4\x01\n\x12UpdateAddonRequest\x12/\n\x05\x61\x64\x64on\x18\x01 \x01(\x0b\x32 .threeport.addons.v1alpha1.Addon\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"m\n\x12\x44\x65leteAddonRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"$\n\x12WatchAddonsRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\"\x7f\n\x13WatchAddonsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12/\n\x05\x61\x64\x64on\x18\x02 \x01(\x0b\x32 .threeport.addons.v1alpha1.Addon2\x9f\x05\n\x0c\x41\x64\x64onService\x12h\n\x0b\x43reateAddon\x12-.threeport.addons.v1alpha1.CreateAddonRequest\x1a .threeport.addons.v1alpha1.Addon\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12\x62\n\x08GetAddon\x12*.threeport.addons.v1alpha1.GetAddonRequest\x1a .threeport.addons.v1alpha1.Addon\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x12s\n\nListAddons\x12,.threeport.addons.v1alpha1.ListAddonsRequest\x1a-.threeport.addons.v1alpha1.ListAddonsResponse\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x12h\n\x0bUpdateAddon\x12-.threeport.addons.v1alpha1.UpdateAddonRequest\x1a .threeport.addons.v1alpha1.Addon\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12h\n\x0b\x44\x65leteAddon\x12-.threeport.addons.v1alpha1.DeleteAddonRequest\x1a .threeport.addons.v1alpha1.Addon\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12x\n\x0bWatchAddons\x12-.threeport.addons.v1alpha1.WatchAddonsRequest\x1a..threeport.addons.v1alpha1.WatchAddonsResponse\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%threeport/addons/v1alpha1/addon.proto\x12\x19threeport.addons.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\xec\x05\n\x05\x41\x64\x64on\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12<\n\x06labels\x18\x03 \x03(\x0b\x32,.threeport.addons.v1alpha1.Addon.LabelsEntry\x12\x46\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x31.threeport.addons.v1alpha1.Addon.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x32\n\x04spec\x18\x14 \x01(\x0b\x32$.threeport.addons.v1alpha1.AddonSpec\x12\x36\n\x06status\x18\x15 \x01(\x0b\x32&.threeport.addons.v1alpha1.AddonStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:>\xca\xf3\x18:\n\x12threeport.io/Addon\x12\x0e\x61\x64\x64ons/{addon}\x1a\x05\x61\x64\x64on\"\x06\x61\x64\x64ons2\x05\x41\x64\x64on\"\x94\x04\n\tAddonSpec\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x10\n\x08provides\x18\x02 \x03(\t\x12\x11\n\tinstaller\x18\x03 \x01(\t\x12\x39\n\x08versions\x18\x04 \x03(\x0b\x32\'.threeport.addons.v1alpha1.AddonVersion\x12\x17\n\x0f\x64\x65\x66\x61ult_version\x18\x05 \x01(\t\x12/\n\x0e\x64\x65\x66\x61ult_values\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tnamespace\x18\x07 \x01(\t\x12\x10\n\x08requires\x18\x08 \x03(\t\x12.\n\rvalues_schema\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x42\n\x07outputs\x18\n \x03(\x0b\x32\x31.threeport.addons.v1alpha1.AddonSpec.OutputsEntry\x12M\n\rclaim_outputs\x18\x0b \x03(\x0b\x32\x36.threeport.addons.v1alpha1.AddonSpec.ClaimOutputsEntry\x1a.\n\x0cOutputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x33\n\x11\x43laimOutputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"g\n\x0c\x41\x64\x64onVersion\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x11\n\tmanifests\x18\x02 \x01(\t\x12\x33\n\x05\x63hart\x18\x03 \x01(\x0b\x32$.threeport.addons.v1alpha1.HelmChart\"b\n\tHelmChart\x12\x12\n\nrepository\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0e\n\x06\x64igest\x18\x04 \x01(\t\x12\x12\n\nplain_http\x18\x05 \x01(\x08\"A\n\x0b\x41\x64\x64onStatus\x12\x1a\n\x12installation_count\x18\x01 \x01(\x05\x12\x16\n\x0esystem_default\x18\x02 \x01(\x08\"\x82\x01\n\x12\x43reateAddonRequest\x12/\n\x05\x61\x64\x64on\x18\x02 \x01(\x0b\x32 .threeport.addons.v1alpha1.Addon\x12\x10\n\x08\x61\x64\x64on_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"\x1f\n\x0fGetAddonRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"a\n\x11ListAddonsRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"_\n\x12ListAddonsResponse\x12\x30\n\x06\x61\x64\x64ons\x18\x01 \x03(\x0b\x32 .threeport.addons.v1alpha1.Addon\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa4\x01\n\x12UpdateAddonRequest\x12/\n\x05\x61\x64\x64on\x18\x01 \x01(\x0b\x32 .threeport.addons.v1alpha1.Addon\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"m\n\x12\x44\x65leteAddonRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\">\n\x12WatchAddonsRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\x12\x18\n\x10resource_version\x18\x03 \x01(\t\"\x99\x01\n\x13WatchAddonsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12/\n\x05\x61\x64\x64on\x18\x02 \x01(\x0b\x32 .threeport.addons.v1alpha1.Addon\x12\x18\n\x10resource_version\x18\x03 \x01(\t2\xea\x06\n\x0c\x41\x64\x64onService\x12\x87\x01\n\x0b\x43reateAddon\x12-.threeport.addons.v1alpha1.CreateAddonRequest\x1a .threeport.addons.v1alpha1.Addon\"\'\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02\x19\"\x10/v1alpha1/addons:\x05\x61\x64\x64on\x12\x83\x01\n\x08GetAddon\x12*.threeport.addons.v1alpha1.GetAddonRequest\x1a .threeport.addons.v1alpha1.Addon\")\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1alpha1/{name=addons/*}\x12\x8b\x01\n\nListAddons\x12,.threeport.addons.v1alpha1.ListAddonsRequest\x1a-.threeport.addons.v1alpha1.ListAddonsResponse\" \xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02\x12\x12\x10/v1alpha1/addons\x12\x96\x01\n\x0bUpdateAddon\x12-.threeport.addons.v1alpha1.UpdateAddonRequest\x1a .threeport.addons.v1alpha1.Addon\"6\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02(2\x1f/v1alpha1/{addon.name=addons/*}:\x05\x61\x64\x64on\x12\x89\x01\n\x0b\x44\x65leteAddon\x12-.threeport.addons.v1alpha1.DeleteAddonRequest\x1a .threeport.addons.v1alpha1.Addon\")\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02\x1b*\x19/v1alpha1/{name=addons/*}\x12\x96\x01\n\x0bWatchAddons\x12-.threeport.addons.v1alpha1.WatchAddonsRequest\x1a..threeport.addons.v1alpha1.WatchAddonsResponse\"&\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02\x18\x12\x16/v1alpha1/addons:watch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,51 +50,51 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ADDONSPEC_CLAIMOUTPUTSENTRY']._loaded_options = None
   _globals['_ADDONSPEC_CLAIMOUTPUTSENTRY']._serialized_options = b'8\001'
   _globals['_ADDONSERVICE'].methods_by_name['CreateAddon']._loaded_options = None
-  _globals['_ADDONSERVICE'].methods_by_name['CreateAddon']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_ADDONSERVICE'].methods_by_name['CreateAddon']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002\031\"\020/v1alpha1/addons:\005addon'
   _globals['_ADDONSERVICE'].methods_by_name['GetAddon']._loaded_options = None
-  _globals['_ADDONSERVICE'].methods_by_name['GetAddon']._serialized_options = b'\322\363\030\004\010\001\020\001'
+  _globals['_ADDONSERVICE'].methods_by_name['GetAddon']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002\033\022\031/v1alpha1/{name=addons/*}'
   _globals['_ADDONSERVICE'].methods_by_name['ListAddons']._loaded_options = None
-  _globals['_ADDONSERVICE'].methods_by_name['ListAddons']._serialized_options = b'\322\363\030\004\010\001\020\001'
+  _globals['_ADDONSERVICE'].methods_by_name['ListAddons']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002\022\022\020/v1alpha1/addons'
   _globals['_ADDONSERVICE'].methods_by_name['UpdateAddon']._loaded_options = None
-  _globals['_ADDONSERVICE'].methods_by_name['UpdateAddon']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_ADDONSERVICE'].methods_by_name['UpdateAddon']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002(2\037/v1alpha1/{addon.name=addons/*}:\005addon'
   _globals['_ADDONSERVICE'].methods_by_name['DeleteAddon']._loaded_options = None
-  _globals['_ADDONSERVICE'].methods_by_name['DeleteAddon']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_ADDONSERVICE'].methods_by_name['DeleteAddon']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002\033*\031/v1alpha1/{name=addons/*}'
   _globals['_ADDONSERVICE'].methods_by_name['WatchAddons']._loaded_options = None
-  _globals['_ADDONSERVICE'].methods_by_name['WatchAddons']._serialized_options = b'\322\363\030\004\010\001\020\001'
-  _globals['_ADDON']._serialized_start=332
-  _globals['_ADDON']._serialized_end=1080
-  _globals['_ADDON_LABELSENTRY']._serialized_start=919
-  _globals['_ADDON_LABELSENTRY']._serialized_end=964
-  _globals['_ADDON_ANNOTATIONSENTRY']._serialized_start=966
-  _globals['_ADDON_ANNOTATIONSENTRY']._serialized_end=1016
-  _globals['_ADDONSPEC']._serialized_start=1083
-  _globals['_ADDONSPEC']._serialized_end=1615
-  _globals['_ADDONSPEC_OUTPUTSENTRY']._serialized_start=1516
-  _globals['_ADDONSPEC_OUTPUTSENTRY']._serialized_end=1562
-  _globals['_ADDONSPEC_CLAIMOUTPUTSENTRY']._serialized_start=1564
-  _globals['_ADDONSPEC_CLAIMOUTPUTSENTRY']._serialized_end=1615
-  _globals['_ADDONVERSION']._serialized_start=1617
-  _globals['_ADDONVERSION']._serialized_end=1720
-  _globals['_HELMCHART']._serialized_start=1722
-  _globals['_HELMCHART']._serialized_end=1820
-  _globals['_ADDONSTATUS']._serialized_start=1822
-  _globals['_ADDONSTATUS']._serialized_end=1887
-  _globals['_CREATEADDONREQUEST']._serialized_start=1890
-  _globals['_CREATEADDONREQUEST']._serialized_end=2020
-  _globals['_GETADDONREQUEST']._serialized_start=2022
-  _globals['_GETADDONREQUEST']._serialized_end=2053
-  _globals['_LISTADDONSREQUEST']._serialized_start=2055
-  _globals['_LISTADDONSREQUEST']._serialized_end=2152
-  _globals['_LISTADDONSRESPONSE']._serialized_start=2154
-  _globals['_LISTADDONSRESPONSE']._serialized_end=2249
-  _globals['_UPDATEADDONREQUEST']._serialized_start=2252
-  _globals['_UPDATEADDONREQUEST']._serialized_end=2416
-  _globals['_DELETEADDONREQUEST']._serialized_start=2418
-  _globals['_DELETEADDONREQUEST']._serialized_end=2527
-  _globals['_WATCHADDONSREQUEST']._serialized_start=2529
-  _globals['_WATCHADDONSREQUEST']._serialized_end=2565
-  _globals['_WATCHADDONSRESPONSE']._serialized_start=2567
-  _globals['_WATCHADDONSRESPONSE']._serialized_end=2694
-  _globals['_ADDONSERVICE']._serialized_start=2697
-  _globals['_ADDONSERVICE']._serialized_end=3368
+  _globals['_ADDONSERVICE'].methods_by_name['WatchAddons']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002\030\022\026/v1alpha1/addons:watch'
+  _globals['_ADDON']._serialized_start=362
+  _globals['_ADDON']._serialized_end=1110
+  _globals['_ADDON_LABELSENTRY']._serialized_start=949
+  _globals['_ADDON_LABELSENTRY']._serialized_end=994
+  _globals['_ADDON_ANNOTATIONSENTRY']._serialized_start=996
+  _globals['_ADDON_ANNOTATIONSENTRY']._serialized_end=1046
+  _globals['_ADDONSPEC']._serialized_start=1113
+  _globals['_ADDONSPEC']._serialized_end=1645
+  _globals['_ADDONSPEC_OUTPUTSENTRY']._serialized_start=1546
+  _globals['_ADDONSPEC_OUTPUTSENTRY']._serialized_end=1592
+  _globals['_ADDONSPEC_CLAIMOUTPUTSENTRY']._serialized_start=1594
+  _globals['_ADDONSPEC_CLAIMOUTPUTSENTRY']._serialized_end=1645
+  _globals['_ADDONVERSION']._serialized_start=1647
+  _globals['_ADDONVERSION']._serialized_end=1750
+  _globals['_HELMCHART']._serialized_start=1752
+  _globals['_HELMCHART']._serialized_end=1850
+  _globals['_ADDONSTATUS']._serialized_start=1852
+  _globals['_ADDONSTATUS']._serialized_end=1917
+  _globals['_CREATEADDONREQUEST']._serialized_start=1920
+  _globals['_CREATEADDONREQUEST']._serialized_end=2050
+  _globals['_GETADDONREQUEST']._serialized_start=2052
+  _globals['_GETADDONREQUEST']._serialized_end=2083
+  _globals['_LISTADDONSREQUEST']._serialized_start=2085
+  _globals['_LISTADDONSREQUEST']._serialized_end=2182
+  _globals['_LISTADDONSRESPONSE']._serialized_start=2184
+  _globals['_LISTADDONSRESPONSE']._serialized_end=2279
+  _globals['_UPDATEADDONREQUEST']._serialized_start=2282
+  _globals['_UPDATEADDONREQUEST']._serialized_end=2446
+  _globals['_DELETEADDONREQUEST']._serialized_start=2448
+  _globals['_DELETEADDONREQUEST']._serialized_end=2557
+  _globals['_WATCHADDONSREQUEST']._serialized_start=2559
+  _globals['_WATCHADDONSREQUEST']._serialized_end=2621
+  _globals['_WATCHADDONSRESPONSE']._serialized_start=2624
+  _globals['_WATCHADDONSRESPONSE']._serialized_end=2777
+  _globals['_ADDONSERVICE']._serialized_start=2780
+  _globals['_ADDONSERVICE']._serialized_end=3654
 # @@protoc_insertion_point(module_scope)

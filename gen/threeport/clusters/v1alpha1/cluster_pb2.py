@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from threeport.common.v1alpha1 import annotations_pb2 as threeport_dot_common_dot_v1alpha1_dot_annotations__pb2
@@ -31,7 +32,7 @@ from threeport.common.v1alpha1 import state_pb2 as threeport_dot_common_dot_v1al
 from threeport.common.v1alpha1 import watch_pb2 as threeport_dot_common_dot_v1alpha1_dot_watch__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)threeport/clusters/v1alpha1/cluster.proto\x12\x1bthreeport.clusters.v1alpha1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a-threeport/common/v1alpha1/retain_policy.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\x8e\x06\n\x07\x43luster\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12@\n\x06labels\x18\x03 \x03(\x0b\x32\x30.threeport.clusters.v1alpha1.Cluster.LabelsEntry\x12J\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x35.threeport.clusters.v1alpha1.Cluster.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x36\n\x04spec\x18\x14 \x01(\x0b\x32(.threeport.clusters.v1alpha1.ClusterSpec\x12:\n\x06status\x18\x15 \x01(\x0b\x32*.threeport.clusters.v1alpha1.ClusterStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:N\xca\xf3\x18J\n\x14threeport.io/Cluster\x12\x12\x63lusters/{cluster}\x1a\x07\x63luster\"\x08\x63lusters*\x02\x63l2\x07\x43luster\"\xe6\x01\n\x0b\x43lusterSpec\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x10\n\x08location\x18\x02 \x01(\t\x12\x0f\n\x07profile\x18\x03 \x01(\t\x12\x1a\n\x12kubernetes_version\x18\x04 \x01(\t\x12\x11\n\ton_demand\x18\x05 \x01(\x08\x12>\n\rretain_policy\x18\x06 \x01(\x0e\x32\'.threeport.common.v1alpha1.RetainPolicy\x12\x10\n\x08\x63ordoned\x18\x07 \x01(\x08\x12\x10\n\x08projects\x18\x08 \x03(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\t \x01(\t\"\xf0\x02\n\rClusterStatus\x12\x10\n\x08\x65ndpoint\x18\x01 \x01(\t\x12\x1a\n\x12kubernetes_version\x18\x02 \x01(\t\x12\x12\n\nnode_count\x18\x03 \x01(\x05\x12\x18\n\x10ready_node_count\x18\x04 \x01(\x05\x12\x1e\n\x16\x61llocatable_cpu_millis\x18\x05 \x01(\x03\x12 \n\x18\x61llocatable_memory_bytes\x18\x06 \x01(\x03\x12\x1c\n\x14requested_cpu_millis\x18\x07 \x01(\x03\x12\x1e\n\x16requested_memory_bytes\x18\x08 \x01(\x03\x12\x33\n\x0flast_probe_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x61pi_latency_ms\x18\n \x01(\x05\x12\x0e\n\x06region\x18\x0b \x01(\t\x12\x0e\n\x06\x63laims\x18\x0c \x03(\t\x12\x16\n\x0einfrastructure\x18\r \x01(\t\"\x8c\x01\n\x14\x43reateClusterRequest\x12\x35\n\x07\x63luster\x18\x02 \x01(\x0b\x32$.threeport.clusters.v1alpha1.Cluster\x12\x12\n\ncluster_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"!\n\x11GetClusterRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"c\n\x13ListClustersRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"g\n\x14ListClustersResponse\x12\x36\n\x08\x63lusters\x18\x01 \x03(\x0b\x32$.threeport.clusters.v1alpha1.Cluster\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xac\x01\n\x14UpdateClusterRequest\x12\x35\n\x07\x63luster\x18\x01 \x01(\x0b\x32$.threeport.clusters.v1alpha1.Cluster\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"o\n\x14\x44\x65leteClusterRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"&\n\x14WatchClustersRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\"\x87\x01\n\x15WatchClustersResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12\x35\n\x07\x63luster\x18\x02 \x01(\x0b\x32$.threeport.clusters.v1alpha1.Cluster\"\x8a\x02\n\x14\x41ttachClusterRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x12\n\nkubeconfig\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontext\x18\x03 \x01(\t\x12\x10\n\x08location\x18\x04 \x01(\t\x12M\n\x06labels\x18\x05 \x03(\x0b\x32=.threeport.clusters.v1alpha1.AttachClusterRequest.LabelsEntry\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x15\n\rvalidate_only\x18\x07 \x01(\x08\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x32\xd2\x06\n\x0e\x43lusterService\x12r\n\rCreateCluster\x12\x31.threeport.clusters.v1alpha1.CreateClusterRequest\x1a$.threeport.clusters.v1alpha1.Cluster\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12l\n\nGetCluster\x12..threeport.clusters.v1alpha1.GetClusterRequest\x1a$.threeport.clusters.v1alpha1.Cluster\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x12}\n\x0cListClusters\x12\x30.threeport.clusters.v1alpha1.ListClustersRequest\x1a\x31.threeport.clusters.v1alpha1.ListClustersResponse\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x12r\n\rUpdateCluster\x12\x31.threeport.clusters.v1alpha1.UpdateClusterRequest\x1a$.threeport.clusters.v1alpha1.Cluster\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12r\n\rDeleteCluster\x12\x31.threeport.clusters.v1alpha1.DeleteClusterRequest\x1a$.threeport.clusters.v1alpha1.Cluster\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12\x82\x01\n\rWatchClusters\x12\x31.threeport.clusters.v1alpha1.WatchClustersRequest\x1a\x32.threeport.clusters.v1alpha1.WatchClustersResponse\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x30\x01\x12r\n\rAttachCluster\x12\x31.threeport.clusters.v1alpha1.AttachClusterRequest\x1a$.threeport.clusters.v1alpha1.Cluster\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)threeport/clusters/v1alpha1/cluster.proto\x12\x1bthreeport.clusters.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a-threeport/common/v1alpha1/retain_policy.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\x8e\x06\n\x07\x43luster\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12@\n\x06labels\x18\x03 \x03(\x0b\x32\x30.threeport.clusters.v1alpha1.Cluster.LabelsEntry\x12J\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x35.threeport.clusters.v1alpha1.Cluster.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x36\n\x04spec\x18\x14 \x01(\x0b\x32(.threeport.clusters.v1alpha1.ClusterSpec\x12:\n\x06status\x18\x15 \x01(\x0b\x32*.threeport.clusters.v1alpha1.ClusterStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:N\xca\xf3\x18J\n\x14threeport.io/Cluster\x12\x12\x63lusters/{cluster}\x1a\x07\x63luster\"\x08\x63lusters*\x02\x63l2\x07\x43luster\"\xe6\x01\n\x0b\x43lusterSpec\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x10\n\x08location\x18\x02 \x01(\t\x12\x0f\n\x07profile\x18\x03 \x01(\t\x12\x1a\n\x12kubernetes_version\x18\x04 \x01(\t\x12\x11\n\ton_demand\x18\x05 \x01(\x08\x12>\n\rretain_policy\x18\x06 \x01(\x0e\x32\'.threeport.common.v1alpha1.RetainPolicy\x12\x10\n\x08\x63ordoned\x18\x07 \x01(\x08\x12\x10\n\x08projects\x18\x08 \x03(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\t \x01(\t\"\xf0\x02\n\rClusterStatus\x12\x10\n\x08\x65ndpoint\x18\x01 \x01(\t\x12\x1a\n\x12kubernetes_version\x18\x02 \x01(\t\x12\x12\n\nnode_count\x18\x03 \x01(\x05\x12\x18\n\x10ready_node_count\x18\x04 \x01(\x05\x12\x1e\n\x16\x61llocatable_cpu_millis\x18\x05 \x01(\x03\x12 \n\x18\x61llocatable_memory_bytes\x18\x06 \x01(\x03\x12\x1c\n\x14requested_cpu_millis\x18\x07 \x01(\x03\x12\x1e\n\x16requested_memory_bytes\x18\x08 \x01(\x03\x12\x33\n\x0flast_probe_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x61pi_latency_ms\x18\n \x01(\x05\x12\x0e\n\x06region\x18\x0b \x01(\t\x12\x0e\n\x06\x63laims\x18\x0c \x03(\t\x12\x16\n\x0einfrastructure\x18\r \x01(\t\"\x8c\x01\n\x14\x43reateClusterRequest\x12\x35\n\x07\x63luster\x18\x02 \x01(\x0b\x32$.threeport.clusters.v1alpha1.Cluster\x12\x12\n\ncluster_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"!\n\x11GetClusterRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"c\n\x13ListClustersRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"g\n\x14ListClustersResponse\x12\x36\n\x08\x63lusters\x18\x01 \x03(\x0b\x32$.threeport.clusters.v1alpha1.Cluster\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xac\x01\n\x14UpdateClusterRequest\x12\x35\n\x07\x63luster\x18\x01 \x01(\x0b\x32$.threeport.clusters.v1alpha1.Cluster\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"o\n\x14\x44\x65leteClusterRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"@\n\x14WatchClustersRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\x12\x18\n\x10resource_version\x18\x03 \x01(\t\"\xa1\x01\n\x15WatchClustersResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12\x35\n\x07\x63luster\x18\x02 \x01(\x0b\x32$.threeport.clusters.v1alpha1.Cluster\x12\x18\n\x10resource_version\x18\x03 \x01(\t\"\x8a\x02\n\x14\x41ttachClusterRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x12\n\nkubeconfig\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontext\x18\x03 \x01(\t\x12\x10\n\x08location\x18\x04 \x01(\t\x12M\n\x06labels\x18\x05 \x03(\x0b\x32=.threeport.clusters.v1alpha1.AttachClusterRequest.LabelsEntry\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x15\n\rvalidate_only\x18\x07 \x01(\x08\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x32\xd3\x08\n\x0e\x43lusterService\x12\x95\x01\n\rCreateCluster\x12\x31.threeport.clusters.v1alpha1.CreateClusterRequest\x1a$.threeport.clusters.v1alpha1.Cluster\"+\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02\x1d\"\x12/v1alpha1/clusters:\x07\x63luster\x12\x8f\x01\n\nGetCluster\x12..threeport.clusters.v1alpha1.GetClusterRequest\x1a$.threeport.clusters.v1alpha1.Cluster\"+\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1alpha1/{name=clusters/*}\x12\x97\x01\n\x0cListClusters\x12\x30.threeport.clusters.v1alpha1.ListClustersRequest\x1a\x31.threeport.clusters.v1alpha1.ListClustersResponse\"\"\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02\x14\x12\x12/v1alpha1/clusters\x12\xa6\x01\n\rUpdateCluster\x12\x31.threeport.clusters.v1alpha1.UpdateClusterRequest\x1a$.threeport.clusters.v1alpha1.Cluster\"<\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02.2#/v1alpha1/{cluster.name=clusters/*}:\x07\x63luster\x12\x95\x01\n\rDeleteCluster\x12\x31.threeport.clusters.v1alpha1.DeleteClusterRequest\x1a$.threeport.clusters.v1alpha1.Cluster\"+\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02\x1d*\x1b/v1alpha1/{name=clusters/*}\x12\xa2\x01\n\rWatchClusters\x12\x31.threeport.clusters.v1alpha1.WatchClustersRequest\x1a\x32.threeport.clusters.v1alpha1.WatchClustersResponse\"(\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1alpha1/clusters:watch0\x01\x12\x96\x01\n\rAttachCluster\x12\x31.threeport.clusters.v1alpha1.AttachClusterRequest\x1a$.threeport.clusters.v1alpha1.Cluster\",\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02\x1e\"\x19/v1alpha1/clusters:attach:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,49 +48,49 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ATTACHCLUSTERREQUEST_LABELSENTRY']._loaded_options = None
   _globals['_ATTACHCLUSTERREQUEST_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_CLUSTERSERVICE'].methods_by_name['CreateCluster']._loaded_options = None
-  _globals['_CLUSTERSERVICE'].methods_by_name['CreateCluster']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_CLUSTERSERVICE'].methods_by_name['CreateCluster']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002\035\"\022/v1alpha1/clusters:\007cluster'
   _globals['_CLUSTERSERVICE'].methods_by_name['GetCluster']._loaded_options = None
-  _globals['_CLUSTERSERVICE'].methods_by_name['GetCluster']._serialized_options = b'\322\363\030\004\010\001\020\001'
+  _globals['_CLUSTERSERVICE'].methods_by_name['GetCluster']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002\035\022\033/v1alpha1/{name=clusters/*}'
   _globals['_CLUSTERSERVICE'].methods_by_name['ListClusters']._loaded_options = None
-  _globals['_CLUSTERSERVICE'].methods_by_name['ListClusters']._serialized_options = b'\322\363\030\004\010\001\020\001'
+  _globals['_CLUSTERSERVICE'].methods_by_name['ListClusters']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002\024\022\022/v1alpha1/clusters'
   _globals['_CLUSTERSERVICE'].methods_by_name['UpdateCluster']._loaded_options = None
-  _globals['_CLUSTERSERVICE'].methods_by_name['UpdateCluster']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_CLUSTERSERVICE'].methods_by_name['UpdateCluster']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002.2#/v1alpha1/{cluster.name=clusters/*}:\007cluster'
   _globals['_CLUSTERSERVICE'].methods_by_name['DeleteCluster']._loaded_options = None
-  _globals['_CLUSTERSERVICE'].methods_by_name['DeleteCluster']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_CLUSTERSERVICE'].methods_by_name['DeleteCluster']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002\035*\033/v1alpha1/{name=clusters/*}'
   _globals['_CLUSTERSERVICE'].methods_by_name['WatchClusters']._loaded_options = None
-  _globals['_CLUSTERSERVICE'].methods_by_name['WatchClusters']._serialized_options = b'\322\363\030\004\010\001\020\001'
+  _globals['_CLUSTERSERVICE'].methods_by_name['WatchClusters']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002\032\022\030/v1alpha1/clusters:watch'
   _globals['_CLUSTERSERVICE'].methods_by_name['AttachCluster']._loaded_options = None
-  _globals['_CLUSTERSERVICE'].methods_by_name['AttachCluster']._serialized_options = b'\322\363\030\004\010\005 \001'
-  _globals['_CLUSTER']._serialized_start=355
-  _globals['_CLUSTER']._serialized_end=1137
-  _globals['_CLUSTER_LABELSENTRY']._serialized_start=960
-  _globals['_CLUSTER_LABELSENTRY']._serialized_end=1005
-  _globals['_CLUSTER_ANNOTATIONSENTRY']._serialized_start=1007
-  _globals['_CLUSTER_ANNOTATIONSENTRY']._serialized_end=1057
-  _globals['_CLUSTERSPEC']._serialized_start=1140
-  _globals['_CLUSTERSPEC']._serialized_end=1370
-  _globals['_CLUSTERSTATUS']._serialized_start=1373
-  _globals['_CLUSTERSTATUS']._serialized_end=1741
-  _globals['_CREATECLUSTERREQUEST']._serialized_start=1744
-  _globals['_CREATECLUSTERREQUEST']._serialized_end=1884
-  _globals['_GETCLUSTERREQUEST']._serialized_start=1886
-  _globals['_GETCLUSTERREQUEST']._serialized_end=1919
-  _globals['_LISTCLUSTERSREQUEST']._serialized_start=1921
-  _globals['_LISTCLUSTERSREQUEST']._serialized_end=2020
-  _globals['_LISTCLUSTERSRESPONSE']._serialized_start=2022
-  _globals['_LISTCLUSTERSRESPONSE']._serialized_end=2125
-  _globals['_UPDATECLUSTERREQUEST']._serialized_start=2128
-  _globals['_UPDATECLUSTERREQUEST']._serialized_end=2300
-  _globals['_DELETECLUSTERREQUEST']._serialized_start=2302
-  _globals['_DELETECLUSTERREQUEST']._serialized_end=2413
-  _globals['_WATCHCLUSTERSREQUEST']._serialized_start=2415
-  _globals['_WATCHCLUSTERSREQUEST']._serialized_end=2453
-  _globals['_WATCHCLUSTERSRESPONSE']._serialized_start=2456
-  _globals['_WATCHCLUSTERSRESPONSE']._serialized_end=2591
-  _globals['_ATTACHCLUSTERREQUEST']._serialized_start=2594
-  _globals['_ATTACHCLUSTERREQUEST']._serialized_end=2860
-  _globals['_ATTACHCLUSTERREQUEST_LABELSENTRY']._serialized_start=960
-  _globals['_ATTACHCLUSTERREQUEST_LABELSENTRY']._serialized_end=1005
-  _globals['_CLUSTERSERVICE']._serialized_start=2863
-  _globals['_CLUSTERSERVICE']._serialized_end=3713
+  _globals['_CLUSTERSERVICE'].methods_by_name['AttachCluster']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002\036\"\031/v1alpha1/clusters:attach:\001*'
+  _globals['_CLUSTER']._serialized_start=385
+  _globals['_CLUSTER']._serialized_end=1167
+  _globals['_CLUSTER_LABELSENTRY']._serialized_start=990
+  _globals['_CLUSTER_LABELSENTRY']._serialized_end=1035
+  _globals['_CLUSTER_ANNOTATIONSENTRY']._serialized_start=1037
+  _globals['_CLUSTER_ANNOTATIONSENTRY']._serialized_end=1087
+  _globals['_CLUSTERSPEC']._serialized_start=1170
+  _globals['_CLUSTERSPEC']._serialized_end=1400
+  _globals['_CLUSTERSTATUS']._serialized_start=1403
+  _globals['_CLUSTERSTATUS']._serialized_end=1771
+  _globals['_CREATECLUSTERREQUEST']._serialized_start=1774
+  _globals['_CREATECLUSTERREQUEST']._serialized_end=1914
+  _globals['_GETCLUSTERREQUEST']._serialized_start=1916
+  _globals['_GETCLUSTERREQUEST']._serialized_end=1949
+  _globals['_LISTCLUSTERSREQUEST']._serialized_start=1951
+  _globals['_LISTCLUSTERSREQUEST']._serialized_end=2050
+  _globals['_LISTCLUSTERSRESPONSE']._serialized_start=2052
+  _globals['_LISTCLUSTERSRESPONSE']._serialized_end=2155
+  _globals['_UPDATECLUSTERREQUEST']._serialized_start=2158
+  _globals['_UPDATECLUSTERREQUEST']._serialized_end=2330
+  _globals['_DELETECLUSTERREQUEST']._serialized_start=2332
+  _globals['_DELETECLUSTERREQUEST']._serialized_end=2443
+  _globals['_WATCHCLUSTERSREQUEST']._serialized_start=2445
+  _globals['_WATCHCLUSTERSREQUEST']._serialized_end=2509
+  _globals['_WATCHCLUSTERSRESPONSE']._serialized_start=2512
+  _globals['_WATCHCLUSTERSRESPONSE']._serialized_end=2673
+  _globals['_ATTACHCLUSTERREQUEST']._serialized_start=2676
+  _globals['_ATTACHCLUSTERREQUEST']._serialized_end=2942
+  _globals['_ATTACHCLUSTERREQUEST_LABELSENTRY']._serialized_start=990
+  _globals['_ATTACHCLUSTERREQUEST_LABELSENTRY']._serialized_end=1035
+  _globals['_CLUSTERSERVICE']._serialized_start=2945
+  _globals['_CLUSTERSERVICE']._serialized_end=4052
 # @@protoc_insertion_point(module_scope)

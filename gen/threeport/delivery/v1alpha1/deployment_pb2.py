@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from threeport.common.v1alpha1 import annotations_pb2 as threeport_dot_common_dot_v1alpha1_dot_annotations__pb2
@@ -31,7 +32,7 @@ from threeport.common.v1alpha1 import watch_pb2 as threeport_dot_common_dot_v1al
 from threeport.delivery.v1alpha1 import release_pb2 as threeport_dot_delivery_dot_v1alpha1_dot_release__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,threeport/delivery/v1alpha1/deployment.proto\x12\x1bthreeport.delivery.v1alpha1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\x1a)threeport/delivery/v1alpha1/release.proto\"\xcb\x06\n\nDeployment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x43\n\x06labels\x18\x03 \x03(\x0b\x32\x33.threeport.delivery.v1alpha1.Deployment.LabelsEntry\x12M\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x38.threeport.delivery.v1alpha1.Deployment.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x39\n\x04spec\x18\x14 \x01(\x0b\x32+.threeport.delivery.v1alpha1.DeploymentSpec\x12=\n\x06status\x18\x15 \x01(\x0b\x32-.threeport.delivery.v1alpha1.DeploymentStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:|\xca\xf3\x18x\n\x17threeport.io/Deployment\x12+projects/{project}/deployments/{deployment}\x1a\ndeployment\"\x0b\x64\x65ployments*\x06\x64\x65ploy*\x03\x64\x65p2\nDeployment\"\xfc\x01\n\x0e\x44\x65ploymentSpec\x12\x13\n\x0b\x61pplication\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12G\n\x06images\x18\x04 \x03(\x0b\x32\x37.threeport.delivery.v1alpha1.DeploymentSpec.ImagesEntry\x12\x0e\n\x06paused\x18\x05 \x01(\x08\x1aT\n\x0bImagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x34\n\x05value\x18\x02 \x01(\x0b\x32%.threeport.delivery.v1alpha1.ImageRef:\x02\x38\x01\"\xa8\x04\n\x10\x44\x65ploymentStatus\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x17\n\x0f\x63urrent_release\x18\x03 \x01(\x03\x12\x17\n\x0fpending_release\x18\x04 \x01(\x03\x12\x43\n\x0c\x64\x65pendencies\x18\x05 \x03(\x0b\x32-.threeport.delivery.v1alpha1.DependencyStatus\x12;\n\x07rollout\x18\x06 \x01(\x0b\x32*.threeport.delivery.v1alpha1.RolloutStatus\x12K\n\x07outputs\x18\x07 \x03(\x0b\x32:.threeport.delivery.v1alpha1.DeploymentStatus.OutputsEntry\x12\x1b\n\x13\x64\x65letion_blocked_by\x18\x08 \x01(\t\x12I\n\x06images\x18\t \x03(\x0b\x32\x39.threeport.delivery.v1alpha1.DeploymentStatus.ImagesEntry\x1a.\n\x0cOutputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1aW\n\x0bImagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x37\n\x05value\x18\x02 \x01(\x0b\x32(.threeport.delivery.v1alpha1.ImageSource:\x02\x38\x01\"\x8e\x01\n\x0bImageSource\x12\x34\n\x05image\x18\x01 \x01(\x0b\x32%.threeport.delivery.v1alpha1.ImageRef\x12\x38\n\x06origin\x18\x02 \x01(\x0e\x32(.threeport.delivery.v1alpha1.ImageOrigin\x12\x0f\n\x07message\x18\x03 \x01(\t\"\xa7\x01\n\x10\x44\x65pendencyStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\r\n\x05\x63laim\x18\x03 \x01(\t\x12/\n\x05state\x18\x04 \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x16\n\x0eimplementation\x18\x07 \x01(\t\"\xe6\x01\n\rRolloutStatus\x12\x38\n\x05phase\x18\x01 \x01(\x0e\x32).threeport.delivery.v1alpha1.RolloutPhase\x12\x18\n\x10\x64\x65sired_replicas\x18\x02 \x01(\x05\x12\x18\n\x10updated_replicas\x18\x03 \x01(\x05\x12\x16\n\x0eready_replicas\x18\x04 \x01(\x05\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12.\n\nstart_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa8\x01\n\x17\x43reateDeploymentRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12;\n\ndeployment\x18\x02 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12\x15\n\rdeployment_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"$\n\x14GetDeploymentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"v\n\x16ListDeploymentsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"p\n\x17ListDeploymentsResponse\x12<\n\x0b\x64\x65ployments\x18\x01 \x03(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb5\x01\n\x17UpdateDeploymentRequest\x12;\n\ndeployment\x18\x01 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"r\n\x17\x44\x65leteDeploymentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"9\n\x17WatchDeploymentsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\"\x90\x01\n\x18WatchDeploymentsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12;\n\ndeployment\x18\x02 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\"t\n\rDeployRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x02 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"\x92\x01\n\x0ePromoteRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x02 \x01(\t\x12\x18\n\x10\x66rom_environment\x18\x03 \x01(\t\x12\x16\n\x0eto_environment\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x15\n\rvalidate_only\x18\x06 \x01(\x08\"\x85\x01\n\x0fPromoteResponse\x12;\n\ndeployment\x18\x01 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12\x35\n\x07release\x18\x02 \x01(\x0b\x32$.threeport.delivery.v1alpha1.Release\"^\n\x0fRollbackRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nto_release\x18\x02 \x01(\x03\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x15\n\rvalidate_only\x18\x04 \x01(\x08\"\x95\x01\n\x10RollbackResponse\x12;\n\ndeployment\x18\x01 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12\x35\n\x07release\x18\x02 \x01(\x0b\x32$.threeport.delivery.v1alpha1.Release\x12\r\n\x05notes\x18\x03 \x03(\t\"/\n\x0e\x41pproveRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07release\x18\x02 \x01(\x03\"U\n\x0bPlanRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06parent\x18\x02 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x03 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x04 \x01(\t\"\x7f\n\x0cPlanResponse\x12\x33\n\x04root\x18\x01 \x01(\x0b\x32%.threeport.delivery.v1alpha1.PlanNode\x12:\n\x07\x63hanges\x18\x02 \x03(\x0b\x32).threeport.delivery.v1alpha1.ObjectChange\"\xa1\x01\n\x08PlanNode\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12/\n\x05state\x18\x03 \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x37\n\x08\x63hildren\x18\x05 \x03(\x0b\x32%.threeport.delivery.v1alpha1.PlanNode\"\x9b\x01\n\x0cObjectChange\x12\x39\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32).threeport.delivery.v1alpha1.ObjectAction\x12\x13\n\x0b\x61pi_version\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x11\n\tnamespace\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x0c\n\x04\x64iff\x18\x06 \x01(\t*\xae\x01\n\x0bImageOrigin\x12\x1c\n\x18IMAGE_ORIGIN_UNSPECIFIED\x10\x00\x12\x1c\n\x18IMAGE_ORIGIN_APPLICATION\x10\x01\x12\x16\n\x12IMAGE_ORIGIN_BUILD\x10\x02\x12\x14\n\x10IMAGE_ORIGIN_PIN\x10\x03\x12\x1a\n\x16IMAGE_ORIGIN_PROMOTION\x10\x04\x12\x19\n\x15IMAGE_ORIGIN_ROLLBACK\x10\x05*\x83\x01\n\x0cRolloutPhase\x12\x1d\n\x19ROLLOUT_PHASE_UNSPECIFIED\x10\x00\x12\x1d\n\x19ROLLOUT_PHASE_PROGRESSING\x10\x01\x12\x1b\n\x17ROLLOUT_PHASE_AVAILABLE\x10\x02\x12\x18\n\x14ROLLOUT_PHASE_FAILED\x10\x03*\x97\x01\n\x0cObjectAction\x12\x1d\n\x19OBJECT_ACTION_UNSPECIFIED\x10\x00\x12\x18\n\x14OBJECT_ACTION_CREATE\x10\x01\x12\x18\n\x14OBJECT_ACTION_UPDATE\x10\x02\x12\x17\n\x13OBJECT_ACTION_PRUNE\x10\x03\x12\x1b\n\x17OBJECT_ACTION_UNCHANGED\x10\x04\x32\xb6\n\n\x11\x44\x65ploymentService\x12{\n\x10\x43reateDeployment\x12\x34.threeport.delivery.v1alpha1.CreateDeploymentRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"\x08\xd2\xf3\x18\x04\x08\x03 \x01\x12u\n\rGetDeployment\x12\x31.threeport.delivery.v1alpha1.GetDeploymentRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x12\x86\x01\n\x0fListDeployments\x12\x33.threeport.delivery.v1alpha1.ListDeploymentsRequest\x1a\x34.threeport.delivery.v1alpha1.ListDeploymentsResponse\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x12{\n\x10UpdateDeployment\x12\x34.threeport.delivery.v1alpha1.UpdateDeploymentRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"\x08\xd2\xf3\x18\x04\x08\x03 \x01\x12{\n\x10\x44\x65leteDeployment\x12\x34.threeport.delivery.v1alpha1.DeleteDeploymentRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"\x08\xd2\xf3\x18\x04\x08\x03 \x01\x12\x8b\x01\n\x10WatchDeployments\x12\x34.threeport.delivery.v1alpha1.WatchDeploymentsRequest\x1a\x35.threeport.delivery.v1alpha1.WatchDeploymentsResponse\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x30\x01\x12g\n\x06\x44\x65ploy\x12*.threeport.delivery.v1alpha1.DeployRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"\x08\xd2\xf3\x18\x04\x08\x03 \x01\x12n\n\x07Promote\x12+.threeport.delivery.v1alpha1.PromoteRequest\x1a,.threeport.delivery.v1alpha1.PromoteResponse\"\x08\xd2\xf3\x18\x04\x08\x03 \x01\x12q\n\x08Rollback\x12,.threeport.delivery.v1alpha1.RollbackRequest\x1a-.threeport.delivery.v1alpha1.RollbackResponse\"\x08\xd2\xf3\x18\x04\x08\x03 \x01\x12i\n\x07\x41pprove\x12+.threeport.delivery.v1alpha1.ApproveRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"\x08\xd2\xf3\x18\x04\x08\x04 \x01\x12\x65\n\x04Plan\x12(.threeport.delivery.v1alpha1.PlanRequest\x1a).threeport.delivery.v1alpha1.PlanResponse\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,threeport/delivery/v1alpha1/deployment.proto\x12\x1bthreeport.delivery.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\x1a)threeport/delivery/v1alpha1/release.proto\"\xcb\x06\n\nDeployment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x43\n\x06labels\x18\x03 \x03(\x0b\x32\x33.threeport.delivery.v1alpha1.Deployment.LabelsEntry\x12M\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x38.threeport.delivery.v1alpha1.Deployment.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x39\n\x04spec\x18\x14 \x01(\x0b\x32+.threeport.delivery.v1alpha1.DeploymentSpec\x12=\n\x06status\x18\x15 \x01(\x0b\x32-.threeport.delivery.v1alpha1.DeploymentStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:|\xca\xf3\x18x\n\x17threeport.io/Deployment\x12+projects/{project}/deployments/{deployment}\x1a\ndeployment\"\x0b\x64\x65ployments*\x06\x64\x65ploy*\x03\x64\x65p2\nDeployment\"\xfc\x01\n\x0e\x44\x65ploymentSpec\x12\x13\n\x0b\x61pplication\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12G\n\x06images\x18\x04 \x03(\x0b\x32\x37.threeport.delivery.v1alpha1.DeploymentSpec.ImagesEntry\x12\x0e\n\x06paused\x18\x05 \x01(\x08\x1aT\n\x0bImagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x34\n\x05value\x18\x02 \x01(\x0b\x32%.threeport.delivery.v1alpha1.ImageRef:\x02\x38\x01\"\xa8\x04\n\x10\x44\x65ploymentStatus\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x17\n\x0f\x63urrent_release\x18\x03 \x01(\x03\x12\x17\n\x0fpending_release\x18\x04 \x01(\x03\x12\x43\n\x0c\x64\x65pendencies\x18\x05 \x03(\x0b\x32-.threeport.delivery.v1alpha1.DependencyStatus\x12;\n\x07rollout\x18\x06 \x01(\x0b\x32*.threeport.delivery.v1alpha1.RolloutStatus\x12K\n\x07outputs\x18\x07 \x03(\x0b\x32:.threeport.delivery.v1alpha1.DeploymentStatus.OutputsEntry\x12\x1b\n\x13\x64\x65letion_blocked_by\x18\x08 \x01(\t\x12I\n\x06images\x18\t \x03(\x0b\x32\x39.threeport.delivery.v1alpha1.DeploymentStatus.ImagesEntry\x1a.\n\x0cOutputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1aW\n\x0bImagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x37\n\x05value\x18\x02 \x01(\x0b\x32(.threeport.delivery.v1alpha1.ImageSource:\x02\x38\x01\"\x8e\x01\n\x0bImageSource\x12\x34\n\x05image\x18\x01 \x01(\x0b\x32%.threeport.delivery.v1alpha1.ImageRef\x12\x38\n\x06origin\x18\x02 \x01(\x0e\x32(.threeport.delivery.v1alpha1.ImageOrigin\x12\x0f\n\x07message\x18\x03 \x01(\t\"\xa7\x01\n\x10\x44\x65pendencyStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\r\n\x05\x63laim\x18\x03 \x01(\t\x12/\n\x05state\x18\x04 \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x16\n\x0eimplementation\x18\x07 \x01(\t\"\xe6\x01\n\rRolloutStatus\x12\x38\n\x05phase\x18\x01 \x01(\x0e\x32).threeport.delivery.v1alpha1.RolloutPhase\x12\x18\n\x10\x64\x65sired_replicas\x18\x02 \x01(\x05\x12\x18\n\x10updated_replicas\x18\x03 \x01(\x05\x12\x16\n\x0eready_replicas\x18\x04 \x01(\x05\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12.\n\nstart_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa8\x01\n\x17\x43reateDeploymentRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12;\n\ndeployment\x18\x02 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12\x15\n\rdeployment_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"$\n\x14GetDeploymentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"v\n\x16ListDeploymentsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"p\n\x17ListDeploymentsResponse\x12<\n\x0b\x64\x65ployments\x18\x01 \x03(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb5\x01\n\x17UpdateDeploymentRequest\x12;\n\ndeployment\x18\x01 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"r\n\x17\x44\x65leteDeploymentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"S\n\x17WatchDeploymentsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\x12\x18\n\x10resource_version\x18\x03 \x01(\t\"\xaa\x01\n\x18WatchDeploymentsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12;\n\ndeployment\x18\x02 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12\x18\n\x10resource_version\x18\x03 \x01(\t\"t\n\rDeployRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x02 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"\x92\x01\n\x0ePromoteRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x02 \x01(\t\x12\x18\n\x10\x66rom_environment\x18\x03 \x01(\t\x12\x16\n\x0eto_environment\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x15\n\rvalidate_only\x18\x06 \x01(\x08\"\x85\x01\n\x0fPromoteResponse\x12;\n\ndeployment\x18\x01 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12\x35\n\x07release\x18\x02 \x01(\x0b\x32$.threeport.delivery.v1alpha1.Release\"^\n\x0fRollbackRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nto_release\x18\x02 \x01(\x03\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x15\n\rvalidate_only\x18\x04 \x01(\x08\"\x95\x01\n\x10RollbackResponse\x12;\n\ndeployment\x18\x01 \x01(\x0b\x32\'.threeport.delivery.v1alpha1.Deployment\x12\x35\n\x07release\x18\x02 \x01(\x0b\x32$.threeport.delivery.v1alpha1.Release\x12\r\n\x05notes\x18\x03 \x03(\t\"/\n\x0e\x41pproveRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07release\x18\x02 \x01(\x03\"U\n\x0bPlanRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06parent\x18\x02 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x03 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x04 \x01(\t\"\x7f\n\x0cPlanResponse\x12\x33\n\x04root\x18\x01 \x01(\x0b\x32%.threeport.delivery.v1alpha1.PlanNode\x12:\n\x07\x63hanges\x18\x02 \x03(\x0b\x32).threeport.delivery.v1alpha1.ObjectChange\"\xa1\x01\n\x08PlanNode\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12/\n\x05state\x18\x03 \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x37\n\x08\x63hildren\x18\x05 \x03(\x0b\x32%.threeport.delivery.v1alpha1.PlanNode\"\x9b\x01\n\x0cObjectChange\x12\x39\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32).threeport.delivery.v1alpha1.ObjectAction\x12\x13\n\x0b\x61pi_version\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x11\n\tnamespace\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x0c\n\x04\x64iff\x18\x06 \x01(\t*\xae\x01\n\x0bImageOrigin\x12\x1c\n\x18IMAGE_ORIGIN_UNSPECIFIED\x10\x00\x12\x1c\n\x18IMAGE_ORIGIN_APPLICATION\x10\x01\x12\x16\n\x12IMAGE_ORIGIN_BUILD\x10\x02\x12\x14\n\x10IMAGE_ORIGIN_PIN\x10\x03\x12\x1a\n\x16IMAGE_ORIGIN_PROMOTION\x10\x04\x12\x19\n\x15IMAGE_ORIGIN_ROLLBACK\x10\x05*\x83\x01\n\x0cRolloutPhase\x12\x1d\n\x19ROLLOUT_PHASE_UNSPECIFIED\x10\x00\x12\x1d\n\x19ROLLOUT_PHASE_PROGRESSING\x10\x01\x12\x1b\n\x17ROLLOUT_PHASE_AVAILABLE\x10\x02\x12\x18\n\x14ROLLOUT_PHASE_FAILED\x10\x03*\x97\x01\n\x0cObjectAction\x12\x1d\n\x19OBJECT_ACTION_UNSPECIFIED\x10\x00\x12\x18\n\x14OBJECT_ACTION_CREATE\x10\x01\x12\x18\n\x14OBJECT_ACTION_UPDATE\x10\x02\x12\x17\n\x13OBJECT_ACTION_PRUNE\x10\x03\x12\x1b\n\x17OBJECT_ACTION_UNCHANGED\x10\x04\x32\xe9\x0f\n\x11\x44\x65ploymentService\x12\xb8\x01\n\x10\x43reateDeployment\x12\x34.threeport.delivery.v1alpha1.CreateDeploymentRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"E\xd2\xf3\x18\x04\x08\x03 \x01\x82\xd3\xe4\x93\x02\x37\")/v1alpha1/{parent=projects/*}/deployments:\ndeployment\x12\xa6\x01\n\rGetDeployment\x12\x31.threeport.delivery.v1alpha1.GetDeploymentRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"9\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02+\x12)/v1alpha1/{name=projects/*/deployments/*}\x12\xb7\x01\n\x0fListDeployments\x12\x33.threeport.delivery.v1alpha1.ListDeploymentsRequest\x1a\x34.threeport.delivery.v1alpha1.ListDeploymentsResponse\"9\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02+\x12)/v1alpha1/{parent=projects/*}/deployments\x12\xc3\x01\n\x10UpdateDeployment\x12\x34.threeport.delivery.v1alpha1.UpdateDeploymentRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"P\xd2\xf3\x18\x04\x08\x03 \x01\x82\xd3\xe4\x93\x02\x42\x32\x34/v1alpha1/{deployment.name=projects/*/deployments/*}:\ndeployment\x12\xac\x01\n\x10\x44\x65leteDeployment\x12\x34.threeport.delivery.v1alpha1.DeleteDeploymentRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"9\xd2\xf3\x18\x04\x08\x03 \x01\x82\xd3\xe4\x93\x02+*)/v1alpha1/{name=projects/*/deployments/*}\x12\xc2\x01\n\x10WatchDeployments\x12\x34.threeport.delivery.v1alpha1.WatchDeploymentsRequest\x1a\x35.threeport.delivery.v1alpha1.WatchDeploymentsResponse\"?\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02\x31\x12//v1alpha1/{parent=projects/*}/deployments:watch0\x01\x12\xa2\x01\n\x06\x44\x65ploy\x12*.threeport.delivery.v1alpha1.DeployRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"C\xd2\xf3\x18\x04\x08\x03 \x01\x82\xd3\xe4\x93\x02\x35\"0/v1alpha1/{parent=projects/*}/deployments:deploy:\x01*\x12\xaa\x01\n\x07Promote\x12+.threeport.delivery.v1alpha1.PromoteRequest\x1a,.threeport.delivery.v1alpha1.PromoteResponse\"D\xd2\xf3\x18\x04\x08\x03 \x01\x82\xd3\xe4\x93\x02\x36\"1/v1alpha1/{parent=projects/*}/deployments:promote:\x01*\x12\xae\x01\n\x08Rollback\x12,.threeport.delivery.v1alpha1.RollbackRequest\x1a-.threeport.delivery.v1alpha1.RollbackResponse\"E\xd2\xf3\x18\x04\x08\x03 \x01\x82\xd3\xe4\x93\x02\x37\"2/v1alpha1/{name=projects/*/deployments/*}:rollback:\x01*\x12\xa5\x01\n\x07\x41pprove\x12+.threeport.delivery.v1alpha1.ApproveRequest\x1a\'.threeport.delivery.v1alpha1.Deployment\"D\xd2\xf3\x18\x04\x08\x04 \x01\x82\xd3\xe4\x93\x02\x36\"1/v1alpha1/{name=projects/*/deployments/*}:approve:\x01*\x12\xd0\x01\n\x04Plan\x12(.threeport.delivery.v1alpha1.PlanRequest\x1a).threeport.delivery.v1alpha1.PlanResponse\"s\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02\x65\"./v1alpha1/{parent=projects/*}/deployments:plan:\x01*Z0\x12./v1alpha1/{name=projects/*/deployments/*}:planb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -51,91 +52,91 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DEPLOYMENTSTATUS_IMAGESENTRY']._loaded_options = None
   _globals['_DEPLOYMENTSTATUS_IMAGESENTRY']._serialized_options = b'8\001'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['CreateDeployment']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['CreateDeployment']._serialized_options = b'\322\363\030\004\010\003 \001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['CreateDeployment']._serialized_options = b'\322\363\030\004\010\003 \001\202\323\344\223\0027\")/v1alpha1/{parent=projects/*}/deployments:\ndeployment'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['GetDeployment']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['GetDeployment']._serialized_options = b'\322\363\030\004\010\002\020\001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['GetDeployment']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\002+\022)/v1alpha1/{name=projects/*/deployments/*}'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['ListDeployments']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['ListDeployments']._serialized_options = b'\322\363\030\004\010\002\020\001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['ListDeployments']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\002+\022)/v1alpha1/{parent=projects/*}/deployments'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['UpdateDeployment']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['UpdateDeployment']._serialized_options = b'\322\363\030\004\010\003 \001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['UpdateDeployment']._serialized_options = b'\322\363\030\004\010\003 \001\202\323\344\223\002B24/v1alpha1/{deployment.name=projects/*/deployments/*}:\ndeployment'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['DeleteDeployment']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['DeleteDeployment']._serialized_options = b'\322\363\030\004\010\003 \001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['DeleteDeployment']._serialized_options = b'\322\363\030\004\010\003 \001\202\323\344\223\002+*)/v1alpha1/{name=projects/*/deployments/*}'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['WatchDeployments']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['WatchDeployments']._serialized_options = b'\322\363\030\004\010\002\020\001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['WatchDeployments']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\0021\022//v1alpha1/{parent=projects/*}/deployments:watch'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['Deploy']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Deploy']._serialized_options = b'\322\363\030\004\010\003 \001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Deploy']._serialized_options = b'\322\363\030\004\010\003 \001\202\323\344\223\0025\"0/v1alpha1/{parent=projects/*}/deployments:deploy:\001*'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['Promote']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Promote']._serialized_options = b'\322\363\030\004\010\003 \001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Promote']._serialized_options = b'\322\363\030\004\010\003 \001\202\323\344\223\0026\"1/v1alpha1/{parent=projects/*}/deployments:promote:\001*'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['Rollback']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Rollback']._serialized_options = b'\322\363\030\004\010\003 \001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Rollback']._serialized_options = b'\322\363\030\004\010\003 \001\202\323\344\223\0027\"2/v1alpha1/{name=projects/*/deployments/*}:rollback:\001*'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['Approve']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Approve']._serialized_options = b'\322\363\030\004\010\004 \001'
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Approve']._serialized_options = b'\322\363\030\004\010\004 \001\202\323\344\223\0026\"1/v1alpha1/{name=projects/*/deployments/*}:approve:\001*'
   _globals['_DEPLOYMENTSERVICE'].methods_by_name['Plan']._loaded_options = None
-  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Plan']._serialized_options = b'\322\363\030\004\010\002\020\001'
-  _globals['_IMAGEORIGIN']._serialized_start=4745
-  _globals['_IMAGEORIGIN']._serialized_end=4919
-  _globals['_ROLLOUTPHASE']._serialized_start=4922
-  _globals['_ROLLOUTPHASE']._serialized_end=5053
-  _globals['_OBJECTACTION']._serialized_start=5056
-  _globals['_OBJECTACTION']._serialized_end=5207
-  _globals['_DEPLOYMENT']._serialized_start=354
-  _globals['_DEPLOYMENT']._serialized_end=1197
-  _globals['_DEPLOYMENT_LABELSENTRY']._serialized_start=974
-  _globals['_DEPLOYMENT_LABELSENTRY']._serialized_end=1019
-  _globals['_DEPLOYMENT_ANNOTATIONSENTRY']._serialized_start=1021
-  _globals['_DEPLOYMENT_ANNOTATIONSENTRY']._serialized_end=1071
-  _globals['_DEPLOYMENTSPEC']._serialized_start=1200
-  _globals['_DEPLOYMENTSPEC']._serialized_end=1452
-  _globals['_DEPLOYMENTSPEC_IMAGESENTRY']._serialized_start=1368
-  _globals['_DEPLOYMENTSPEC_IMAGESENTRY']._serialized_end=1452
-  _globals['_DEPLOYMENTSTATUS']._serialized_start=1455
-  _globals['_DEPLOYMENTSTATUS']._serialized_end=2007
-  _globals['_DEPLOYMENTSTATUS_OUTPUTSENTRY']._serialized_start=1872
-  _globals['_DEPLOYMENTSTATUS_OUTPUTSENTRY']._serialized_end=1918
-  _globals['_DEPLOYMENTSTATUS_IMAGESENTRY']._serialized_start=1920
-  _globals['_DEPLOYMENTSTATUS_IMAGESENTRY']._serialized_end=2007
-  _globals['_IMAGESOURCE']._serialized_start=2010
-  _globals['_IMAGESOURCE']._serialized_end=2152
-  _globals['_DEPENDENCYSTATUS']._serialized_start=2155
-  _globals['_DEPENDENCYSTATUS']._serialized_end=2322
-  _globals['_ROLLOUTSTATUS']._serialized_start=2325
-  _globals['_ROLLOUTSTATUS']._serialized_end=2555
-  _globals['_CREATEDEPLOYMENTREQUEST']._serialized_start=2558
-  _globals['_CREATEDEPLOYMENTREQUEST']._serialized_end=2726
-  _globals['_GETDEPLOYMENTREQUEST']._serialized_start=2728
-  _globals['_GETDEPLOYMENTREQUEST']._serialized_end=2764
-  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_start=2766
-  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_end=2884
-  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_start=2886
-  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_end=2998
-  _globals['_UPDATEDEPLOYMENTREQUEST']._serialized_start=3001
-  _globals['_UPDATEDEPLOYMENTREQUEST']._serialized_end=3182
-  _globals['_DELETEDEPLOYMENTREQUEST']._serialized_start=3184
-  _globals['_DELETEDEPLOYMENTREQUEST']._serialized_end=3298
-  _globals['_WATCHDEPLOYMENTSREQUEST']._serialized_start=3300
-  _globals['_WATCHDEPLOYMENTSREQUEST']._serialized_end=3357
-  _globals['_WATCHDEPLOYMENTSRESPONSE']._serialized_start=3360
-  _globals['_WATCHDEPLOYMENTSRESPONSE']._serialized_end=3504
-  _globals['_DEPLOYREQUEST']._serialized_start=3506
-  _globals['_DEPLOYREQUEST']._serialized_end=3622
-  _globals['_PROMOTEREQUEST']._serialized_start=3625
-  _globals['_PROMOTEREQUEST']._serialized_end=3771
-  _globals['_PROMOTERESPONSE']._serialized_start=3774
-  _globals['_PROMOTERESPONSE']._serialized_end=3907
-  _globals['_ROLLBACKREQUEST']._serialized_start=3909
-  _globals['_ROLLBACKREQUEST']._serialized_end=4003
-  _globals['_ROLLBACKRESPONSE']._serialized_start=4006
-  _globals['_ROLLBACKRESPONSE']._serialized_end=4155
-  _globals['_APPROVEREQUEST']._serialized_start=4157
-  _globals['_APPROVEREQUEST']._serialized_end=4204
-  _globals['_PLANREQUEST']._serialized_start=4206
-  _globals['_PLANREQUEST']._serialized_end=4291
-  _globals['_PLANRESPONSE']._serialized_start=4293
-  _globals['_PLANRESPONSE']._serialized_end=4420
-  _globals['_PLANNODE']._serialized_start=4423
-  _globals['_PLANNODE']._serialized_end=4584
-  _globals['_OBJECTCHANGE']._serialized_start=4587
-  _globals['_OBJECTCHANGE']._serialized_end=4742
-  _globals['_DEPLOYMENTSERVICE']._serialized_start=5210
-  _globals['_DEPLOYMENTSERVICE']._serialized_end=6544
+  _globals['_DEPLOYMENTSERVICE'].methods_by_name['Plan']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\002e\"./v1alpha1/{parent=projects/*}/deployments:plan:\001*Z0\022./v1alpha1/{name=projects/*/deployments/*}:plan'
+  _globals['_IMAGEORIGIN']._serialized_start=4827
+  _globals['_IMAGEORIGIN']._serialized_end=5001
+  _globals['_ROLLOUTPHASE']._serialized_start=5004
+  _globals['_ROLLOUTPHASE']._serialized_end=5135
+  _globals['_OBJECTACTION']._serialized_start=5138
+  _globals['_OBJECTACTION']._serialized_end=5289
+  _globals['_DEPLOYMENT']._serialized_start=384
+  _globals['_DEPLOYMENT']._serialized_end=1227
+  _globals['_DEPLOYMENT_LABELSENTRY']._serialized_start=1004
+  _globals['_DEPLOYMENT_LABELSENTRY']._serialized_end=1049
+  _globals['_DEPLOYMENT_ANNOTATIONSENTRY']._serialized_start=1051
+  _globals['_DEPLOYMENT_ANNOTATIONSENTRY']._serialized_end=1101
+  _globals['_DEPLOYMENTSPEC']._serialized_start=1230
+  _globals['_DEPLOYMENTSPEC']._serialized_end=1482
+  _globals['_DEPLOYMENTSPEC_IMAGESENTRY']._serialized_start=1398
+  _globals['_DEPLOYMENTSPEC_IMAGESENTRY']._serialized_end=1482
+  _globals['_DEPLOYMENTSTATUS']._serialized_start=1485
+  _globals['_DEPLOYMENTSTATUS']._serialized_end=2037
+  _globals['_DEPLOYMENTSTATUS_OUTPUTSENTRY']._serialized_start=1902
+  _globals['_DEPLOYMENTSTATUS_OUTPUTSENTRY']._serialized_end=1948
+  _globals['_DEPLOYMENTSTATUS_IMAGESENTRY']._serialized_start=1950
+  _globals['_DEPLOYMENTSTATUS_IMAGESENTRY']._serialized_end=2037
+  _globals['_IMAGESOURCE']._serialized_start=2040
+  _globals['_IMAGESOURCE']._serialized_end=2182
+  _globals['_DEPENDENCYSTATUS']._serialized_start=2185
+  _globals['_DEPENDENCYSTATUS']._serialized_end=2352
+  _globals['_ROLLOUTSTATUS']._serialized_start=2355
+  _globals['_ROLLOUTSTATUS']._serialized_end=2585
+  _globals['_CREATEDEPLOYMENTREQUEST']._serialized_start=2588
+  _globals['_CREATEDEPLOYMENTREQUEST']._serialized_end=2756
+  _globals['_GETDEPLOYMENTREQUEST']._serialized_start=2758
+  _globals['_GETDEPLOYMENTREQUEST']._serialized_end=2794
+  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_start=2796
+  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_end=2914
+  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_start=2916
+  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_end=3028
+  _globals['_UPDATEDEPLOYMENTREQUEST']._serialized_start=3031
+  _globals['_UPDATEDEPLOYMENTREQUEST']._serialized_end=3212
+  _globals['_DELETEDEPLOYMENTREQUEST']._serialized_start=3214
+  _globals['_DELETEDEPLOYMENTREQUEST']._serialized_end=3328
+  _globals['_WATCHDEPLOYMENTSREQUEST']._serialized_start=3330
+  _globals['_WATCHDEPLOYMENTSREQUEST']._serialized_end=3413
+  _globals['_WATCHDEPLOYMENTSRESPONSE']._serialized_start=3416
+  _globals['_WATCHDEPLOYMENTSRESPONSE']._serialized_end=3586
+  _globals['_DEPLOYREQUEST']._serialized_start=3588
+  _globals['_DEPLOYREQUEST']._serialized_end=3704
+  _globals['_PROMOTEREQUEST']._serialized_start=3707
+  _globals['_PROMOTEREQUEST']._serialized_end=3853
+  _globals['_PROMOTERESPONSE']._serialized_start=3856
+  _globals['_PROMOTERESPONSE']._serialized_end=3989
+  _globals['_ROLLBACKREQUEST']._serialized_start=3991
+  _globals['_ROLLBACKREQUEST']._serialized_end=4085
+  _globals['_ROLLBACKRESPONSE']._serialized_start=4088
+  _globals['_ROLLBACKRESPONSE']._serialized_end=4237
+  _globals['_APPROVEREQUEST']._serialized_start=4239
+  _globals['_APPROVEREQUEST']._serialized_end=4286
+  _globals['_PLANREQUEST']._serialized_start=4288
+  _globals['_PLANREQUEST']._serialized_end=4373
+  _globals['_PLANRESPONSE']._serialized_start=4375
+  _globals['_PLANRESPONSE']._serialized_end=4502
+  _globals['_PLANNODE']._serialized_start=4505
+  _globals['_PLANNODE']._serialized_end=4666
+  _globals['_OBJECTCHANGE']._serialized_start=4669
+  _globals['_OBJECTCHANGE']._serialized_end=4824
+  _globals['_DEPLOYMENTSERVICE']._serialized_start=5292
+  _globals['_DEPLOYMENTSERVICE']._serialized_end=7317
 # @@protoc_insertion_point(module_scope)

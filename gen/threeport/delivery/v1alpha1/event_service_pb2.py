@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from threeport.common.v1alpha1 import annotations_pb2 as threeport_dot_common_dot_v1alpha1_dot_annotations__pb2
 from threeport.common.v1alpha1 import event_pb2 as threeport_dot_common_dot_v1alpha1_dot_event__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/threeport/delivery/v1alpha1/event_service.proto\x12\x1bthreeport.delivery.v1alpha1\x1a+threeport/common/v1alpha1/annotations.proto\x1a%threeport/common/v1alpha1/event.proto\"Z\n\x11ListEventsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\"_\n\x12ListEventsResponse\x12\x30\n\x06\x65vents\x18\x01 \x03(\x0b\x32 .threeport.common.v1alpha1.Event\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x87\x01\n\x0c\x45ventService\x12w\n\nListEvents\x12..threeport.delivery.v1alpha1.ListEventsRequest\x1a/.threeport.delivery.v1alpha1.ListEventsResponse\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/threeport/delivery/v1alpha1/event_service.proto\x12\x1bthreeport.delivery.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a%threeport/common/v1alpha1/event.proto\"Z\n\x11ListEventsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\"_\n\x12ListEventsResponse\x12\x30\n\x06\x65vents\x18\x01 \x03(\x0b\x32 .threeport.common.v1alpha1.Event\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xb5\x01\n\x0c\x45ventService\x12\xa4\x01\n\nListEvents\x12..threeport.delivery.v1alpha1.ListEventsRequest\x1a/.threeport.delivery.v1alpha1.ListEventsResponse\"5\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02\'\x12%/v1alpha1/delivery/events/{parent=**}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,11 +35,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'threeport.delivery.v1alpha1
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVENTSERVICE'].methods_by_name['ListEvents']._loaded_options = None
-  _globals['_EVENTSERVICE'].methods_by_name['ListEvents']._serialized_options = b'\322\363\030\004\010\002\020\001'
-  _globals['_LISTEVENTSREQUEST']._serialized_start=164
-  _globals['_LISTEVENTSREQUEST']._serialized_end=254
-  _globals['_LISTEVENTSRESPONSE']._serialized_start=256
-  _globals['_LISTEVENTSRESPONSE']._serialized_end=351
-  _globals['_EVENTSERVICE']._serialized_start=354
-  _globals['_EVENTSERVICE']._serialized_end=489
+  _globals['_EVENTSERVICE'].methods_by_name['ListEvents']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\002\'\022%/v1alpha1/delivery/events/{parent=**}'
+  _globals['_LISTEVENTSREQUEST']._serialized_start=194
+  _globals['_LISTEVENTSREQUEST']._serialized_end=284
+  _globals['_LISTEVENTSRESPONSE']._serialized_start=286
+  _globals['_LISTEVENTSRESPONSE']._serialized_end=381
+  _globals['_EVENTSERVICE']._serialized_start=384
+  _globals['_EVENTSERVICE']._serialized_end=565
 # @@protoc_insertion_point(module_scope)

@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from threeport.common.v1alpha1 import annotations_pb2 as threeport_dot_common_dot_v1alpha1_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)threeport/delivery/v1alpha1/release.proto\x12\x1bthreeport.delivery.v1alpha1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\"\xf6\x05\n\x07Release\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\x03\x12:\n\x06reason\x18\x04 \x01(\x0e\x32*.threeport.delivery.v1alpha1.ReleaseReason\x12\x0f\n\x07message\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x16\x61pplication_generation\x18\x07 \x01(\x03\x12@\n\x06images\x18\x08 \x03(\x0b\x32\x30.threeport.delivery.v1alpha1.Release.ImagesEntry\x12\x44\n\x08resolved\x18\t \x03(\x0b\x32\x32.threeport.delivery.v1alpha1.Release.ResolvedEntry\x12\x11\n\tmanifests\x18\n \x03(\t\x12\x16\n\x0esource_release\x18\x0b \x01(\t\x12\r\n\x05\x62uild\x18\x0c \x01(\t\x12<\n\x08\x61pproval\x18\r \x01(\x0e\x32*.threeport.delivery.v1alpha1.ApprovalState\x12\x13\n\x0b\x61pproved_by\x18\x0e \x01(\t\x12\x12\n\ncreated_by\x18\x0f \x01(\t\x1aT\n\x0bImagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x34\n\x05value\x18\x02 \x01(\x0b\x32%.threeport.delivery.v1alpha1.ImageRef:\x02\x38\x01\x1a/\n\rResolvedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:r\xca\xf3\x18n\n\x14threeport.io/Release\x12>projects/{project}/deployments/{deployment}/releases/{release}\x1a\x07release\"\x08releases*\x03rel\"8\n\x08ImageRef\x12\r\n\x05image\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\r\n\x05\x62uild\x18\x03 \x01(\t\"!\n\x11GetReleaseRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"s\n\x13ListReleasesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"g\n\x14ListReleasesResponse\x12\x36\n\x08releases\x18\x01 \x03(\x0b\x32$.threeport.delivery.v1alpha1.Release\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xdb\x01\n\rReleaseReason\x12\x1e\n\x1aRELEASE_REASON_UNSPECIFIED\x10\x00\x12\x1a\n\x16RELEASE_REASON_INITIAL\x10\x01\x12\x1e\n\x1aRELEASE_REASON_SPEC_CHANGE\x10\x02\x12\x18\n\x14RELEASE_REASON_BUILD\x10\x03\x12\x1c\n\x18RELEASE_REASON_PROMOTION\x10\x04\x12\x1b\n\x17RELEASE_REASON_ROLLBACK\x10\x05\x12\x19\n\x15RELEASE_REASON_DEPLOY\x10\x06*\x87\x01\n\rApprovalState\x12\x1e\n\x1a\x41PPROVAL_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41PPROVAL_STATE_PENDING\x10\x01\x12\x1b\n\x17\x41PPROVAL_STATE_APPROVED\x10\x02\x12\x1d\n\x19\x41PPROVAL_STATE_SUPERSEDED\x10\x03\x32\xfd\x01\n\x0eReleaseService\x12l\n\nGetRelease\x12..threeport.delivery.v1alpha1.GetReleaseRequest\x1a$.threeport.delivery.v1alpha1.Release\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x12}\n\x0cListReleases\x12\x30.threeport.delivery.v1alpha1.ListReleasesRequest\x1a\x31.threeport.delivery.v1alpha1.ListReleasesResponse\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)threeport/delivery/v1alpha1/release.proto\x12\x1bthreeport.delivery.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\"\xf6\x05\n\x07Release\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\x03\x12:\n\x06reason\x18\x04 \x01(\x0e\x32*.threeport.delivery.v1alpha1.ReleaseReason\x12\x0f\n\x07message\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x16\x61pplication_generation\x18\x07 \x01(\x03\x12@\n\x06images\x18\x08 \x03(\x0b\x32\x30.threeport.delivery.v1alpha1.Release.ImagesEntry\x12\x44\n\x08resolved\x18\t \x03(\x0b\x32\x32.threeport.delivery.v1alpha1.Release.ResolvedEntry\x12\x11\n\tmanifests\x18\n \x03(\t\x12\x16\n\x0esource_release\x18\x0b \x01(\t\x12\r\n\x05\x62uild\x18\x0c \x01(\t\x12<\n\x08\x61pproval\x18\r \x01(\x0e\x32*.threeport.delivery.v1alpha1.ApprovalState\x12\x13\n\x0b\x61pproved_by\x18\x0e \x01(\t\x12\x12\n\ncreated_by\x18\x0f \x01(\t\x1aT\n\x0bImagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x34\n\x05value\x18\x02 \x01(\x0b\x32%.threeport.delivery.v1alpha1.ImageRef:\x02\x38\x01\x1a/\n\rResolvedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:r\xca\xf3\x18n\n\x14threeport.io/Release\x12>projects/{project}/deployments/{deployment}/releases/{release}\x1a\x07release\"\x08releases*\x03rel\"8\n\x08ImageRef\x12\r\n\x05image\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\r\n\x05\x62uild\x18\x03 \x01(\t\"!\n\x11GetReleaseRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"s\n\x13ListReleasesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"g\n\x14ListReleasesResponse\x12\x36\n\x08releases\x18\x01 \x03(\x0b\x32$.threeport.delivery.v1alpha1.Release\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xdb\x01\n\rReleaseReason\x12\x1e\n\x1aRELEASE_REASON_UNSPECIFIED\x10\x00\x12\x1a\n\x16RELEASE_REASON_INITIAL\x10\x01\x12\x1e\n\x1aRELEASE_REASON_SPEC_CHANGE\x10\x02\x12\x18\n\x14RELEASE_REASON_BUILD\x10\x03\x12\x1c\n\x18RELEASE_REASON_PROMOTION\x10\x04\x12\x1b\n\x17RELEASE_REASON_ROLLBACK\x10\x05\x12\x19\n\x15RELEASE_REASON_DEPLOY\x10\x06*\x87\x01\n\rApprovalState\x12\x1e\n\x1a\x41PPROVAL_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41PPROVAL_STATE_PENDING\x10\x01\x12\x1b\n\x17\x41PPROVAL_STATE_APPROVED\x10\x02\x12\x1d\n\x19\x41PPROVAL_STATE_SUPERSEDED\x10\x03\x32\xf7\x02\n\x0eReleaseService\x12\xa8\x01\n\nGetRelease\x12..threeport.delivery.v1alpha1.GetReleaseRequest\x1a$.threeport.delivery.v1alpha1.Release\"D\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02\x36\x12\x34/v1alpha1/{name=projects/*/deployments/*/releases/*}\x12\xb9\x01\n\x0cListReleases\x12\x30.threeport.delivery.v1alpha1.ListReleasesRequest\x1a\x31.threeport.delivery.v1alpha1.ListReleasesResponse\"D\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02\x36\x12\x34/v1alpha1/{parent=projects/*/deployments/*}/releasesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,27 +41,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RELEASE']._loaded_options = None
   _globals['_RELEASE']._serialized_options = b'\312\363\030n\n\024threeport.io/Release\022>projects/{project}/deployments/{deployment}/releases/{release}\032\007release\"\010releases*\003rel'
   _globals['_RELEASESERVICE'].methods_by_name['GetRelease']._loaded_options = None
-  _globals['_RELEASESERVICE'].methods_by_name['GetRelease']._serialized_options = b'\322\363\030\004\010\002\020\001'
+  _globals['_RELEASESERVICE'].methods_by_name['GetRelease']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\0026\0224/v1alpha1/{name=projects/*/deployments/*/releases/*}'
   _globals['_RELEASESERVICE'].methods_by_name['ListReleases']._loaded_options = None
-  _globals['_RELEASESERVICE'].methods_by_name['ListReleases']._serialized_options = b'\322\363\030\004\010\002\020\001'
-  _globals['_RELEASEREASON']._serialized_start=1229
-  _globals['_RELEASEREASON']._serialized_end=1448
-  _globals['_APPROVALSTATE']._serialized_start=1451
-  _globals['_APPROVALSTATE']._serialized_end=1586
-  _globals['_RELEASE']._serialized_start=153
-  _globals['_RELEASE']._serialized_end=911
-  _globals['_RELEASE_IMAGESENTRY']._serialized_start=662
-  _globals['_RELEASE_IMAGESENTRY']._serialized_end=746
-  _globals['_RELEASE_RESOLVEDENTRY']._serialized_start=748
-  _globals['_RELEASE_RESOLVEDENTRY']._serialized_end=795
-  _globals['_IMAGEREF']._serialized_start=913
-  _globals['_IMAGEREF']._serialized_end=969
-  _globals['_GETRELEASEREQUEST']._serialized_start=971
-  _globals['_GETRELEASEREQUEST']._serialized_end=1004
-  _globals['_LISTRELEASESREQUEST']._serialized_start=1006
-  _globals['_LISTRELEASESREQUEST']._serialized_end=1121
-  _globals['_LISTRELEASESRESPONSE']._serialized_start=1123
-  _globals['_LISTRELEASESRESPONSE']._serialized_end=1226
-  _globals['_RELEASESERVICE']._serialized_start=1589
-  _globals['_RELEASESERVICE']._serialized_end=1842
+  _globals['_RELEASESERVICE'].methods_by_name['ListReleases']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\0026\0224/v1alpha1/{parent=projects/*/deployments/*}/releases'
+  _globals['_RELEASEREASON']._serialized_start=1259
+  _globals['_RELEASEREASON']._serialized_end=1478
+  _globals['_APPROVALSTATE']._serialized_start=1481
+  _globals['_APPROVALSTATE']._serialized_end=1616
+  _globals['_RELEASE']._serialized_start=183
+  _globals['_RELEASE']._serialized_end=941
+  _globals['_RELEASE_IMAGESENTRY']._serialized_start=692
+  _globals['_RELEASE_IMAGESENTRY']._serialized_end=776
+  _globals['_RELEASE_RESOLVEDENTRY']._serialized_start=778
+  _globals['_RELEASE_RESOLVEDENTRY']._serialized_end=825
+  _globals['_IMAGEREF']._serialized_start=943
+  _globals['_IMAGEREF']._serialized_end=999
+  _globals['_GETRELEASEREQUEST']._serialized_start=1001
+  _globals['_GETRELEASEREQUEST']._serialized_end=1034
+  _globals['_LISTRELEASESREQUEST']._serialized_start=1036
+  _globals['_LISTRELEASESREQUEST']._serialized_end=1151
+  _globals['_LISTRELEASESRESPONSE']._serialized_start=1153
+  _globals['_LISTRELEASESRESPONSE']._serialized_end=1256
+  _globals['_RELEASESERVICE']._serialized_start=1619
+  _globals['_RELEASESERVICE']._serialized_end=1994
 # @@protoc_insertion_point(module_scope)

@@ -282,7 +282,9 @@ class ListReleasesRequest(_message.Message):
     FILTER_FIELD_NUMBER: _builtins.int
     HIDE_DELETING_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
-    """The deployment, `projects/{project}/deployments/{deployment}`."""
+    """The deployment, `projects/{project}/deployments/{deployment}`; `-` for the deployment lists
+    the releases of every deployment of the project (AIP-159), by deployment then number.
+    """
     page_size: _builtins.int
     """At most this many per page (default 50, at most 1000)."""
     page_token: _builtins.str

@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from threeport.common.v1alpha1 import annotations_pb2 as threeport_dot_common_dot_v1alpha1_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,threeport/gateway/v1alpha1/audit_entry.proto\x12\x1athreeport.gateway.v1alpha1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\"\xb6\x02\n\nAuditEntry\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tprincipal\x18\x03 \x01(\t\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x10\n\x08resource\x18\x05 \x01(\t\x12\x0f\n\x07project\x18\x06 \x01(\t\x12\x0f\n\x07\x61llowed\x18\x07 \x01(\x08\x12\x0c\n\x04\x63ode\x18\x08 \x01(\t\x12\x0f\n\x07message\x18\t \x01(\t\x12\x10\n\x08trace_id\x18\n \x01(\t\x12\x0c\n\x04peer\x18\x0b \x01(\t:Z\xca\xf3\x18V\n\x17threeport.io/AuditEntry\x12\x1a\x61uditEntries/{audit_entry}\x1a\nauditEntry\"\x0c\x61uditEntries*\x05\x61udit\"$\n\x14GetAuditEntryRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"P\n\x17ListAuditEntriesRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\"r\n\x18ListAuditEntriesResponse\x12=\n\raudit_entries\x18\x01 \x03(\x0b\x32&.threeport.gateway.v1alpha1.AuditEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x92\x02\n\x11\x41uditEntryService\x12s\n\rGetAuditEntry\x12\x30.threeport.gateway.v1alpha1.GetAuditEntryRequest\x1a&.threeport.gateway.v1alpha1.AuditEntry\"\x08\xd2\xf3\x18\x04\x08\x05\x10\x01\x12\x87\x01\n\x10ListAuditEntries\x12\x33.threeport.gateway.v1alpha1.ListAuditEntriesRequest\x1a\x34.threeport.gateway.v1alpha1.ListAuditEntriesResponse\"\x08\xd2\xf3\x18\x04\x08\x05\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,threeport/gateway/v1alpha1/audit_entry.proto\x12\x1athreeport.gateway.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\"\xc5\x02\n\nAuditEntry\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tprincipal\x18\x03 \x01(\t\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x10\n\x08resource\x18\x05 \x01(\t\x12\x0f\n\x07project\x18\x06 \x01(\t\x12\x0f\n\x07\x61llowed\x18\x07 \x01(\x08\x12\x0c\n\x04\x63ode\x18\x08 \x01(\t\x12\x0f\n\x07message\x18\t \x01(\t\x12\x10\n\x08trace_id\x18\n \x01(\t\x12\x0c\n\x04peer\x18\x0b \x01(\t\x12\r\n\x05\x63ount\x18\x0c \x01(\x03:Z\xca\xf3\x18V\n\x17threeport.io/AuditEntry\x12\x1a\x61uditEntries/{audit_entry}\x1a\nauditEntry\"\x0c\x61uditEntries*\x05\x61udit\"$\n\x14GetAuditEntryRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"P\n\x17ListAuditEntriesRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\"r\n\x18ListAuditEntriesResponse\x12=\n\raudit_entries\x18\x01 \x03(\x0b\x32&.threeport.gateway.v1alpha1.AuditEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xd8\x02\n\x11\x41uditEntryService\x12\x9a\x01\n\rGetAuditEntry\x12\x30.threeport.gateway.v1alpha1.GetAuditEntryRequest\x1a&.threeport.gateway.v1alpha1.AuditEntry\"/\xd2\xf3\x18\x04\x08\x05\x10\x01\x82\xd3\xe4\x93\x02!\x12\x1f/v1alpha1/{name=auditEntries/*}\x12\xa5\x01\n\x10ListAuditEntries\x12\x33.threeport.gateway.v1alpha1.ListAuditEntriesRequest\x1a\x34.threeport.gateway.v1alpha1.ListAuditEntriesResponse\"&\xd2\xf3\x18\x04\x08\x05\x10\x01\x82\xd3\xe4\x93\x02\x18\x12\x16/v1alpha1/auditEntriesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,17 +37,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AUDITENTRY']._loaded_options = None
   _globals['_AUDITENTRY']._serialized_options = b'\312\363\030V\n\027threeport.io/AuditEntry\022\032auditEntries/{audit_entry}\032\nauditEntry\"\014auditEntries*\005audit'
   _globals['_AUDITENTRYSERVICE'].methods_by_name['GetAuditEntry']._loaded_options = None
-  _globals['_AUDITENTRYSERVICE'].methods_by_name['GetAuditEntry']._serialized_options = b'\322\363\030\004\010\005\020\001'
+  _globals['_AUDITENTRYSERVICE'].methods_by_name['GetAuditEntry']._serialized_options = b'\322\363\030\004\010\005\020\001\202\323\344\223\002!\022\037/v1alpha1/{name=auditEntries/*}'
   _globals['_AUDITENTRYSERVICE'].methods_by_name['ListAuditEntries']._loaded_options = None
-  _globals['_AUDITENTRYSERVICE'].methods_by_name['ListAuditEntries']._serialized_options = b'\322\363\030\004\010\005\020\001'
-  _globals['_AUDITENTRY']._serialized_start=155
-  _globals['_AUDITENTRY']._serialized_end=465
-  _globals['_GETAUDITENTRYREQUEST']._serialized_start=467
-  _globals['_GETAUDITENTRYREQUEST']._serialized_end=503
-  _globals['_LISTAUDITENTRIESREQUEST']._serialized_start=505
-  _globals['_LISTAUDITENTRIESREQUEST']._serialized_end=585
-  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_start=587
-  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_end=701
-  _globals['_AUDITENTRYSERVICE']._serialized_start=704
-  _globals['_AUDITENTRYSERVICE']._serialized_end=978
+  _globals['_AUDITENTRYSERVICE'].methods_by_name['ListAuditEntries']._serialized_options = b'\322\363\030\004\010\005\020\001\202\323\344\223\002\030\022\026/v1alpha1/auditEntries'
+  _globals['_AUDITENTRY']._serialized_start=185
+  _globals['_AUDITENTRY']._serialized_end=510
+  _globals['_GETAUDITENTRYREQUEST']._serialized_start=512
+  _globals['_GETAUDITENTRYREQUEST']._serialized_end=548
+  _globals['_LISTAUDITENTRIESREQUEST']._serialized_start=550
+  _globals['_LISTAUDITENTRIESREQUEST']._serialized_end=630
+  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_start=632
+  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_end=746
+  _globals['_AUDITENTRYSERVICE']._serialized_start=749
+  _globals['_AUDITENTRYSERVICE']._serialized_end=1093
 # @@protoc_insertion_point(module_scope)

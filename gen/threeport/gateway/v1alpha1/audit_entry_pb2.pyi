@@ -36,6 +36,7 @@ class AuditEntry(_message.Message):
     MESSAGE_FIELD_NUMBER: _builtins.int
     TRACE_ID_FIELD_NUMBER: _builtins.int
     PEER_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The entry's name, `auditEntries/{audit_entry}`."""
     principal: _builtins.str
@@ -56,6 +57,10 @@ class AuditEntry(_message.Message):
     """The trace id of the call."""
     peer: _builtins.str
     """The caller's address."""
+    count: _builtins.int
+    """How many calls this entry stands for: identical denials (same principal, method, outcome
+    and source address) within a minute are one entry whose count grows; otherwise 1.
+    """
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp:
         """When the call was made."""
@@ -74,10 +79,11 @@ class AuditEntry(_message.Message):
         message: _builtins.str = ...,
         trace_id: _builtins.str = ...,
         peer: _builtins.str = ...,
+        count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed", b"allowed", "code", b"code", "message", b"message", "method", b"method", "name", b"name", "peer", b"peer", "principal", b"principal", "project", b"project", "resource", b"resource", "time", b"time", "trace_id", b"trace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed", b"allowed", "code", b"code", "count", b"count", "message", b"message", "method", b"method", "name", b"name", "peer", b"peer", "principal", b"principal", "project", b"project", "resource", b"resource", "time", b"time", "trace_id", b"trace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

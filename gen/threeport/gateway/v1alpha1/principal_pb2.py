@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from threeport.common.v1alpha1 import annotations_pb2 as threeport_dot_common_dot_v1alpha1_dot_annotations__pb2
@@ -30,7 +31,7 @@ from threeport.common.v1alpha1 import state_pb2 as threeport_dot_common_dot_v1al
 from threeport.gateway.v1alpha1 import role_binding_pb2 as threeport_dot_gateway_dot_v1alpha1_dot_role__binding__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*threeport/gateway/v1alpha1/principal.proto\x12\x1athreeport.gateway.v1alpha1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\x1a-threeport/gateway/v1alpha1/role_binding.proto\"\xec\x05\n\tPrincipal\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x41\n\x06labels\x18\x03 \x03(\x0b\x32\x31.threeport.gateway.v1alpha1.Principal.LabelsEntry\x12K\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x36.threeport.gateway.v1alpha1.Principal.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x37\n\x04spec\x18\x14 \x01(\x0b\x32).threeport.gateway.v1alpha1.PrincipalSpec\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:c\xca\xf3\x18_\n\x16threeport.io/Principal\x12\x16principals/{principal}\x1a\tprincipal\"\nprincipals*\x04user*\x05users2\tPrincipal\"\x7f\n\rPrincipalSpec\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.gateway.v1alpha1.PrincipalType\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x10\n\x08\x64isabled\x18\x04 \x01(\x08\"\x93\x01\n\x16\x43reatePrincipalRequest\x12\x38\n\tprincipal\x18\x02 \x01(\x0b\x32%.threeport.gateway.v1alpha1.Principal\x12\x14\n\x0cprincipal_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"#\n\x13GetPrincipalRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"e\n\x15ListPrincipalsRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"l\n\x16ListPrincipalsResponse\x12\x39\n\nprincipals\x18\x01 \x03(\x0b\x32%.threeport.gateway.v1alpha1.Principal\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb1\x01\n\x16UpdatePrincipalRequest\x12\x38\n\tprincipal\x18\x01 \x01(\x0b\x32%.threeport.gateway.v1alpha1.Principal\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"q\n\x16\x44\x65letePrincipalRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"\x1c\n\x1aGetCurrentPrincipalRequest\"\x97\x01\n\x1bGetCurrentPrincipalResponse\x12\x38\n\tprincipal\x18\x01 \x01(\x0b\x32%.threeport.gateway.v1alpha1.Principal\x12>\n\rrole_bindings\x18\x02 \x03(\x0b\x32\'.threeport.gateway.v1alpha1.RoleBinding*l\n\rPrincipalType\x12\x1e\n\x1aPRINCIPAL_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13PRINCIPAL_TYPE_USER\x10\x01\x12\"\n\x1ePRINCIPAL_TYPE_SERVICE_ACCOUNT\x10\x02\x32\x83\x06\n\x10PrincipalService\x12v\n\x0f\x43reatePrincipal\x12\x32.threeport.gateway.v1alpha1.CreatePrincipalRequest\x1a%.threeport.gateway.v1alpha1.Principal\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12p\n\x0cGetPrincipal\x12/.threeport.gateway.v1alpha1.GetPrincipalRequest\x1a%.threeport.gateway.v1alpha1.Principal\"\x08\xd2\xf3\x18\x04\x08\x05\x10\x01\x12\x81\x01\n\x0eListPrincipals\x12\x31.threeport.gateway.v1alpha1.ListPrincipalsRequest\x1a\x32.threeport.gateway.v1alpha1.ListPrincipalsResponse\"\x08\xd2\xf3\x18\x04\x08\x05\x10\x01\x12v\n\x0fUpdatePrincipal\x12\x32.threeport.gateway.v1alpha1.UpdatePrincipalRequest\x1a%.threeport.gateway.v1alpha1.Principal\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12v\n\x0f\x44\x65letePrincipal\x12\x32.threeport.gateway.v1alpha1.DeletePrincipalRequest\x1a%.threeport.gateway.v1alpha1.Principal\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12\x90\x01\n\x13GetCurrentPrincipal\x12\x36.threeport.gateway.v1alpha1.GetCurrentPrincipalRequest\x1a\x37.threeport.gateway.v1alpha1.GetCurrentPrincipalResponse\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*threeport/gateway/v1alpha1/principal.proto\x12\x1athreeport.gateway.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\x1a-threeport/gateway/v1alpha1/role_binding.proto\"\xec\x05\n\tPrincipal\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x41\n\x06labels\x18\x03 \x03(\x0b\x32\x31.threeport.gateway.v1alpha1.Principal.LabelsEntry\x12K\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x36.threeport.gateway.v1alpha1.Principal.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x37\n\x04spec\x18\x14 \x01(\x0b\x32).threeport.gateway.v1alpha1.PrincipalSpec\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:c\xca\xf3\x18_\n\x16threeport.io/Principal\x12\x16principals/{principal}\x1a\tprincipal\"\nprincipals*\x04user*\x05users2\tPrincipal\"\x7f\n\rPrincipalSpec\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.gateway.v1alpha1.PrincipalType\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x10\n\x08\x64isabled\x18\x04 \x01(\x08\"\x93\x01\n\x16\x43reatePrincipalRequest\x12\x38\n\tprincipal\x18\x02 \x01(\x0b\x32%.threeport.gateway.v1alpha1.Principal\x12\x14\n\x0cprincipal_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"#\n\x13GetPrincipalRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"e\n\x15ListPrincipalsRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"l\n\x16ListPrincipalsResponse\x12\x39\n\nprincipals\x18\x01 \x03(\x0b\x32%.threeport.gateway.v1alpha1.Principal\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb1\x01\n\x16UpdatePrincipalRequest\x12\x38\n\tprincipal\x18\x01 \x01(\x0b\x32%.threeport.gateway.v1alpha1.Principal\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"q\n\x16\x44\x65letePrincipalRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"\x1c\n\x1aGetCurrentPrincipalRequest\"\x97\x01\n\x1bGetCurrentPrincipalResponse\x12\x38\n\tprincipal\x18\x01 \x01(\x0b\x32%.threeport.gateway.v1alpha1.Principal\x12>\n\rrole_bindings\x18\x02 \x03(\x0b\x32\'.threeport.gateway.v1alpha1.RoleBinding*l\n\rPrincipalType\x12\x1e\n\x1aPRINCIPAL_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13PRINCIPAL_TYPE_USER\x10\x01\x12\"\n\x1ePRINCIPAL_TYPE_SERVICE_ACCOUNT\x10\x02\x32\xf2\x07\n\x10PrincipalService\x12\x9d\x01\n\x0f\x43reatePrincipal\x12\x32.threeport.gateway.v1alpha1.CreatePrincipalRequest\x1a%.threeport.gateway.v1alpha1.Principal\"/\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02!\"\x14/v1alpha1/principals:\tprincipal\x12\x95\x01\n\x0cGetPrincipal\x12/.threeport.gateway.v1alpha1.GetPrincipalRequest\x1a%.threeport.gateway.v1alpha1.Principal\"-\xd2\xf3\x18\x04\x08\x05\x10\x01\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1alpha1/{name=principals/*}\x12\x9d\x01\n\x0eListPrincipals\x12\x31.threeport.gateway.v1alpha1.ListPrincipalsRequest\x1a\x32.threeport.gateway.v1alpha1.ListPrincipalsResponse\"$\xd2\xf3\x18\x04\x08\x05\x10\x01\x82\xd3\xe4\x93\x02\x16\x12\x14/v1alpha1/principals\x12\xb0\x01\n\x0fUpdatePrincipal\x12\x32.threeport.gateway.v1alpha1.UpdatePrincipalRequest\x1a%.threeport.gateway.v1alpha1.Principal\"B\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02\x34\x32\'/v1alpha1/{principal.name=principals/*}:\tprincipal\x12\x9b\x01\n\x0f\x44\x65letePrincipal\x12\x32.threeport.gateway.v1alpha1.DeletePrincipalRequest\x1a%.threeport.gateway.v1alpha1.Principal\"-\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02\x1f*\x1d/v1alpha1/{name=principals/*}\x12\xb4\x01\n\x13GetCurrentPrincipal\x12\x36.threeport.gateway.v1alpha1.GetCurrentPrincipalRequest\x1a\x37.threeport.gateway.v1alpha1.GetCurrentPrincipalResponse\",\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1alpha1/principals:currentb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,43 +45,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PRINCIPAL']._loaded_options = None
   _globals['_PRINCIPAL']._serialized_options = b'\312\363\030_\n\026threeport.io/Principal\022\026principals/{principal}\032\tprincipal\"\nprincipals*\004user*\005users2\tPrincipal'
   _globals['_PRINCIPALSERVICE'].methods_by_name['CreatePrincipal']._loaded_options = None
-  _globals['_PRINCIPALSERVICE'].methods_by_name['CreatePrincipal']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_PRINCIPALSERVICE'].methods_by_name['CreatePrincipal']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002!\"\024/v1alpha1/principals:\tprincipal'
   _globals['_PRINCIPALSERVICE'].methods_by_name['GetPrincipal']._loaded_options = None
-  _globals['_PRINCIPALSERVICE'].methods_by_name['GetPrincipal']._serialized_options = b'\322\363\030\004\010\005\020\001'
+  _globals['_PRINCIPALSERVICE'].methods_by_name['GetPrincipal']._serialized_options = b'\322\363\030\004\010\005\020\001\202\323\344\223\002\037\022\035/v1alpha1/{name=principals/*}'
   _globals['_PRINCIPALSERVICE'].methods_by_name['ListPrincipals']._loaded_options = None
-  _globals['_PRINCIPALSERVICE'].methods_by_name['ListPrincipals']._serialized_options = b'\322\363\030\004\010\005\020\001'
+  _globals['_PRINCIPALSERVICE'].methods_by_name['ListPrincipals']._serialized_options = b'\322\363\030\004\010\005\020\001\202\323\344\223\002\026\022\024/v1alpha1/principals'
   _globals['_PRINCIPALSERVICE'].methods_by_name['UpdatePrincipal']._loaded_options = None
-  _globals['_PRINCIPALSERVICE'].methods_by_name['UpdatePrincipal']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_PRINCIPALSERVICE'].methods_by_name['UpdatePrincipal']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\00242\'/v1alpha1/{principal.name=principals/*}:\tprincipal'
   _globals['_PRINCIPALSERVICE'].methods_by_name['DeletePrincipal']._loaded_options = None
-  _globals['_PRINCIPALSERVICE'].methods_by_name['DeletePrincipal']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_PRINCIPALSERVICE'].methods_by_name['DeletePrincipal']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002\037*\035/v1alpha1/{name=principals/*}'
   _globals['_PRINCIPALSERVICE'].methods_by_name['GetCurrentPrincipal']._loaded_options = None
-  _globals['_PRINCIPALSERVICE'].methods_by_name['GetCurrentPrincipal']._serialized_options = b'\322\363\030\004\010\001\020\001'
-  _globals['_PRINCIPALTYPE']._serialized_start=2074
-  _globals['_PRINCIPALTYPE']._serialized_end=2182
-  _globals['_PRINCIPAL']._serialized_start=316
-  _globals['_PRINCIPAL']._serialized_end=1064
-  _globals['_PRINCIPAL_LABELSENTRY']._serialized_start=866
-  _globals['_PRINCIPAL_LABELSENTRY']._serialized_end=911
-  _globals['_PRINCIPAL_ANNOTATIONSENTRY']._serialized_start=913
-  _globals['_PRINCIPAL_ANNOTATIONSENTRY']._serialized_end=963
-  _globals['_PRINCIPALSPEC']._serialized_start=1066
-  _globals['_PRINCIPALSPEC']._serialized_end=1193
-  _globals['_CREATEPRINCIPALREQUEST']._serialized_start=1196
-  _globals['_CREATEPRINCIPALREQUEST']._serialized_end=1343
-  _globals['_GETPRINCIPALREQUEST']._serialized_start=1345
-  _globals['_GETPRINCIPALREQUEST']._serialized_end=1380
-  _globals['_LISTPRINCIPALSREQUEST']._serialized_start=1382
-  _globals['_LISTPRINCIPALSREQUEST']._serialized_end=1483
-  _globals['_LISTPRINCIPALSRESPONSE']._serialized_start=1485
-  _globals['_LISTPRINCIPALSRESPONSE']._serialized_end=1593
-  _globals['_UPDATEPRINCIPALREQUEST']._serialized_start=1596
-  _globals['_UPDATEPRINCIPALREQUEST']._serialized_end=1773
-  _globals['_DELETEPRINCIPALREQUEST']._serialized_start=1775
-  _globals['_DELETEPRINCIPALREQUEST']._serialized_end=1888
-  _globals['_GETCURRENTPRINCIPALREQUEST']._serialized_start=1890
-  _globals['_GETCURRENTPRINCIPALREQUEST']._serialized_end=1918
-  _globals['_GETCURRENTPRINCIPALRESPONSE']._serialized_start=1921
-  _globals['_GETCURRENTPRINCIPALRESPONSE']._serialized_end=2072
-  _globals['_PRINCIPALSERVICE']._serialized_start=2185
-  _globals['_PRINCIPALSERVICE']._serialized_end=2956
+  _globals['_PRINCIPALSERVICE'].methods_by_name['GetCurrentPrincipal']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002\036\022\034/v1alpha1/principals:current'
+  _globals['_PRINCIPALTYPE']._serialized_start=2104
+  _globals['_PRINCIPALTYPE']._serialized_end=2212
+  _globals['_PRINCIPAL']._serialized_start=346
+  _globals['_PRINCIPAL']._serialized_end=1094
+  _globals['_PRINCIPAL_LABELSENTRY']._serialized_start=896
+  _globals['_PRINCIPAL_LABELSENTRY']._serialized_end=941
+  _globals['_PRINCIPAL_ANNOTATIONSENTRY']._serialized_start=943
+  _globals['_PRINCIPAL_ANNOTATIONSENTRY']._serialized_end=993
+  _globals['_PRINCIPALSPEC']._serialized_start=1096
+  _globals['_PRINCIPALSPEC']._serialized_end=1223
+  _globals['_CREATEPRINCIPALREQUEST']._serialized_start=1226
+  _globals['_CREATEPRINCIPALREQUEST']._serialized_end=1373
+  _globals['_GETPRINCIPALREQUEST']._serialized_start=1375
+  _globals['_GETPRINCIPALREQUEST']._serialized_end=1410
+  _globals['_LISTPRINCIPALSREQUEST']._serialized_start=1412
+  _globals['_LISTPRINCIPALSREQUEST']._serialized_end=1513
+  _globals['_LISTPRINCIPALSRESPONSE']._serialized_start=1515
+  _globals['_LISTPRINCIPALSRESPONSE']._serialized_end=1623
+  _globals['_UPDATEPRINCIPALREQUEST']._serialized_start=1626
+  _globals['_UPDATEPRINCIPALREQUEST']._serialized_end=1803
+  _globals['_DELETEPRINCIPALREQUEST']._serialized_start=1805
+  _globals['_DELETEPRINCIPALREQUEST']._serialized_end=1918
+  _globals['_GETCURRENTPRINCIPALREQUEST']._serialized_start=1920
+  _globals['_GETCURRENTPRINCIPALREQUEST']._serialized_end=1948
+  _globals['_GETCURRENTPRINCIPALRESPONSE']._serialized_start=1951
+  _globals['_GETCURRENTPRINCIPALRESPONSE']._serialized_end=2102
+  _globals['_PRINCIPALSERVICE']._serialized_start=2215
+  _globals['_PRINCIPALSERVICE']._serialized_end=3225
 # @@protoc_insertion_point(module_scope)

@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from threeport.common.v1alpha1 import annotations_pb2 as threeport_dot_common_dot_v1alpha1_dot_annotations__pb2
@@ -29,7 +30,7 @@ from threeport.common.v1alpha1 import condition_pb2 as threeport_dot_common_dot_
 from threeport.common.v1alpha1 import state_pb2 as threeport_dot_common_dot_v1alpha1_dot_state__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(threeport/gateway/v1alpha1/project.proto\x12\x1athreeport.gateway.v1alpha1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\"\xd1\x05\n\x07Project\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12?\n\x06labels\x18\x03 \x03(\x0b\x32/.threeport.gateway.v1alpha1.Project.LabelsEntry\x12I\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x34.threeport.gateway.v1alpha1.Project.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x35\n\x04spec\x18\x14 \x01(\x0b\x32\'.threeport.gateway.v1alpha1.ProjectSpec\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:P\xca\xf3\x18L\n\x14threeport.io/Project\x12\x12projects/{project}\x1a\x07project\"\x08projects*\x04proj2\x07Project\"8\n\x0bProjectSpec\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"\x8b\x01\n\x14\x43reateProjectRequest\x12\x34\n\x07project\x18\x02 \x01(\x0b\x32#.threeport.gateway.v1alpha1.Project\x12\x12\n\nproject_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"!\n\x11GetProjectRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"c\n\x13ListProjectsRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"f\n\x14ListProjectsResponse\x12\x35\n\x08projects\x18\x01 \x03(\x0b\x32#.threeport.gateway.v1alpha1.Project\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xab\x01\n\x14UpdateProjectRequest\x12\x34\n\x07project\x18\x01 \x01(\x0b\x32#.threeport.gateway.v1alpha1.Project\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"o\n\x14\x44\x65leteProjectRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\x32\xcf\x04\n\x0eProjectService\x12p\n\rCreateProject\x12\x30.threeport.gateway.v1alpha1.CreateProjectRequest\x1a#.threeport.gateway.v1alpha1.Project\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12j\n\nGetProject\x12-.threeport.gateway.v1alpha1.GetProjectRequest\x1a#.threeport.gateway.v1alpha1.Project\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x12{\n\x0cListProjects\x12/.threeport.gateway.v1alpha1.ListProjectsRequest\x1a\x30.threeport.gateway.v1alpha1.ListProjectsResponse\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x12p\n\rUpdateProject\x12\x30.threeport.gateway.v1alpha1.UpdateProjectRequest\x1a#.threeport.gateway.v1alpha1.Project\"\x08\xd2\xf3\x18\x04\x08\x04 \x01\x12p\n\rDeleteProject\x12\x30.threeport.gateway.v1alpha1.DeleteProjectRequest\x1a#.threeport.gateway.v1alpha1.Project\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(threeport/gateway/v1alpha1/project.proto\x12\x1athreeport.gateway.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\"\xd1\x05\n\x07Project\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12?\n\x06labels\x18\x03 \x03(\x0b\x32/.threeport.gateway.v1alpha1.Project.LabelsEntry\x12I\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x34.threeport.gateway.v1alpha1.Project.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x35\n\x04spec\x18\x14 \x01(\x0b\x32\'.threeport.gateway.v1alpha1.ProjectSpec\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:P\xca\xf3\x18L\n\x14threeport.io/Project\x12\x12projects/{project}\x1a\x07project\"\x08projects*\x04proj2\x07Project\"8\n\x0bProjectSpec\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"\x8b\x01\n\x14\x43reateProjectRequest\x12\x34\n\x07project\x18\x02 \x01(\x0b\x32#.threeport.gateway.v1alpha1.Project\x12\x12\n\nproject_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"!\n\x11GetProjectRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"c\n\x13ListProjectsRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"f\n\x14ListProjectsResponse\x12\x35\n\x08projects\x18\x01 \x03(\x0b\x32#.threeport.gateway.v1alpha1.Project\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xab\x01\n\x14UpdateProjectRequest\x12\x34\n\x07project\x18\x01 \x01(\x0b\x32#.threeport.gateway.v1alpha1.Project\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"o\n\x14\x44\x65leteProjectRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\x32\x8b\x06\n\x0eProjectService\x12\x93\x01\n\rCreateProject\x12\x30.threeport.gateway.v1alpha1.CreateProjectRequest\x1a#.threeport.gateway.v1alpha1.Project\"+\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02\x1d\"\x12/v1alpha1/projects:\x07project\x12\x8d\x01\n\nGetProject\x12-.threeport.gateway.v1alpha1.GetProjectRequest\x1a#.threeport.gateway.v1alpha1.Project\"+\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1alpha1/{name=projects/*}\x12\x95\x01\n\x0cListProjects\x12/.threeport.gateway.v1alpha1.ListProjectsRequest\x1a\x30.threeport.gateway.v1alpha1.ListProjectsResponse\"\"\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02\x14\x12\x12/v1alpha1/projects\x12\xa4\x01\n\rUpdateProject\x12\x30.threeport.gateway.v1alpha1.UpdateProjectRequest\x1a#.threeport.gateway.v1alpha1.Project\"<\xd2\xf3\x18\x04\x08\x04 \x01\x82\xd3\xe4\x93\x02.2#/v1alpha1/{project.name=projects/*}:\x07project\x12\x93\x01\n\rDeleteProject\x12\x30.threeport.gateway.v1alpha1.DeleteProjectRequest\x1a#.threeport.gateway.v1alpha1.Project\"+\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02\x1d*\x1b/v1alpha1/{name=projects/*}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,35 +44,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PROJECT']._loaded_options = None
   _globals['_PROJECT']._serialized_options = b'\312\363\030L\n\024threeport.io/Project\022\022projects/{project}\032\007project\"\010projects*\004proj2\007Project'
   _globals['_PROJECTSERVICE'].methods_by_name['CreateProject']._loaded_options = None
-  _globals['_PROJECTSERVICE'].methods_by_name['CreateProject']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_PROJECTSERVICE'].methods_by_name['CreateProject']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002\035\"\022/v1alpha1/projects:\007project'
   _globals['_PROJECTSERVICE'].methods_by_name['GetProject']._loaded_options = None
-  _globals['_PROJECTSERVICE'].methods_by_name['GetProject']._serialized_options = b'\322\363\030\004\010\002\020\001'
+  _globals['_PROJECTSERVICE'].methods_by_name['GetProject']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\002\035\022\033/v1alpha1/{name=projects/*}'
   _globals['_PROJECTSERVICE'].methods_by_name['ListProjects']._loaded_options = None
-  _globals['_PROJECTSERVICE'].methods_by_name['ListProjects']._serialized_options = b'\322\363\030\004\010\001\020\001'
+  _globals['_PROJECTSERVICE'].methods_by_name['ListProjects']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002\024\022\022/v1alpha1/projects'
   _globals['_PROJECTSERVICE'].methods_by_name['UpdateProject']._loaded_options = None
-  _globals['_PROJECTSERVICE'].methods_by_name['UpdateProject']._serialized_options = b'\322\363\030\004\010\004 \001'
+  _globals['_PROJECTSERVICE'].methods_by_name['UpdateProject']._serialized_options = b'\322\363\030\004\010\004 \001\202\323\344\223\002.2#/v1alpha1/{project.name=projects/*}:\007project'
   _globals['_PROJECTSERVICE'].methods_by_name['DeleteProject']._loaded_options = None
-  _globals['_PROJECTSERVICE'].methods_by_name['DeleteProject']._serialized_options = b'\322\363\030\004\010\005 \001'
-  _globals['_PROJECT']._serialized_start=267
-  _globals['_PROJECT']._serialized_end=988
-  _globals['_PROJECT_LABELSENTRY']._serialized_start=809
-  _globals['_PROJECT_LABELSENTRY']._serialized_end=854
-  _globals['_PROJECT_ANNOTATIONSENTRY']._serialized_start=856
-  _globals['_PROJECT_ANNOTATIONSENTRY']._serialized_end=906
-  _globals['_PROJECTSPEC']._serialized_start=990
-  _globals['_PROJECTSPEC']._serialized_end=1046
-  _globals['_CREATEPROJECTREQUEST']._serialized_start=1049
-  _globals['_CREATEPROJECTREQUEST']._serialized_end=1188
-  _globals['_GETPROJECTREQUEST']._serialized_start=1190
-  _globals['_GETPROJECTREQUEST']._serialized_end=1223
-  _globals['_LISTPROJECTSREQUEST']._serialized_start=1225
-  _globals['_LISTPROJECTSREQUEST']._serialized_end=1324
-  _globals['_LISTPROJECTSRESPONSE']._serialized_start=1326
-  _globals['_LISTPROJECTSRESPONSE']._serialized_end=1428
-  _globals['_UPDATEPROJECTREQUEST']._serialized_start=1431
-  _globals['_UPDATEPROJECTREQUEST']._serialized_end=1602
-  _globals['_DELETEPROJECTREQUEST']._serialized_start=1604
-  _globals['_DELETEPROJECTREQUEST']._serialized_end=1715
-  _globals['_PROJECTSERVICE']._serialized_start=1718
-  _globals['_PROJECTSERVICE']._serialized_end=2309
+  _globals['_PROJECTSERVICE'].methods_by_name['DeleteProject']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002\035*\033/v1alpha1/{name=projects/*}'
+  _globals['_PROJECT']._serialized_start=297
+  _globals['_PROJECT']._serialized_end=1018
+  _globals['_PROJECT_LABELSENTRY']._serialized_start=839
+  _globals['_PROJECT_LABELSENTRY']._serialized_end=884
+  _globals['_PROJECT_ANNOTATIONSENTRY']._serialized_start=886
+  _globals['_PROJECT_ANNOTATIONSENTRY']._serialized_end=936
+  _globals['_PROJECTSPEC']._serialized_start=1020
+  _globals['_PROJECTSPEC']._serialized_end=1076
+  _globals['_CREATEPROJECTREQUEST']._serialized_start=1079
+  _globals['_CREATEPROJECTREQUEST']._serialized_end=1218
+  _globals['_GETPROJECTREQUEST']._serialized_start=1220
+  _globals['_GETPROJECTREQUEST']._serialized_end=1253
+  _globals['_LISTPROJECTSREQUEST']._serialized_start=1255
+  _globals['_LISTPROJECTSREQUEST']._serialized_end=1354
+  _globals['_LISTPROJECTSRESPONSE']._serialized_start=1356
+  _globals['_LISTPROJECTSRESPONSE']._serialized_end=1458
+  _globals['_UPDATEPROJECTREQUEST']._serialized_start=1461
+  _globals['_UPDATEPROJECTREQUEST']._serialized_end=1632
+  _globals['_DELETEPROJECTREQUEST']._serialized_start=1634
+  _globals['_DELETEPROJECTREQUEST']._serialized_end=1745
+  _globals['_PROJECTSERVICE']._serialized_start=1748
+  _globals['_PROJECTSERVICE']._serialized_end=2527
 # @@protoc_insertion_point(module_scope)

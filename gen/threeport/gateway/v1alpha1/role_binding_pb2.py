@@ -22,13 +22,14 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from threeport.common.v1alpha1 import annotations_pb2 as threeport_dot_common_dot_v1alpha1_dot_annotations__pb2
 from threeport.common.v1alpha1 import condition_pb2 as threeport_dot_common_dot_v1alpha1_dot_condition__pb2
 from threeport.common.v1alpha1 import state_pb2 as threeport_dot_common_dot_v1alpha1_dot_state__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-threeport/gateway/v1alpha1/role_binding.proto\x12\x1athreeport.gateway.v1alpha1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\"\xf8\x05\n\x0bRoleBinding\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x43\n\x06labels\x18\x03 \x03(\x0b\x32\x33.threeport.gateway.v1alpha1.RoleBinding.LabelsEntry\x12M\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x38.threeport.gateway.v1alpha1.RoleBinding.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x39\n\x04spec\x18\x14 \x01(\x0b\x32+.threeport.gateway.v1alpha1.RoleBindingSpec\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:g\xca\xf3\x18\x63\n\x18threeport.io/RoleBinding\x12\x1broleBindings/{role_binding}\x1a\x0broleBinding\"\x0croleBindings*\x02rb2\x0bRoleBinding\"d\n\x0fRoleBindingSpec\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12-\n\x04role\x18\x02 \x01(\x0e\x32\x1f.threeport.common.v1alpha1.Role\x12\x0f\n\x07project\x18\x03 \x01(\t\"\x9d\x01\n\x18\x43reateRoleBindingRequest\x12=\n\x0crole_binding\x18\x02 \x01(\x0b\x32\'.threeport.gateway.v1alpha1.RoleBinding\x12\x17\n\x0frole_binding_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"%\n\x15GetRoleBindingRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"g\n\x17ListRoleBindingsRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"s\n\x18ListRoleBindingsResponse\x12>\n\rrole_bindings\x18\x01 \x03(\x0b\x32\'.threeport.gateway.v1alpha1.RoleBinding\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"s\n\x18\x44\x65leteRoleBindingRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\x32\x92\x04\n\x12RoleBindingService\x12|\n\x11\x43reateRoleBinding\x12\x34.threeport.gateway.v1alpha1.CreateRoleBindingRequest\x1a\'.threeport.gateway.v1alpha1.RoleBinding\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12v\n\x0eGetRoleBinding\x12\x31.threeport.gateway.v1alpha1.GetRoleBindingRequest\x1a\'.threeport.gateway.v1alpha1.RoleBinding\"\x08\xd2\xf3\x18\x04\x08\x05\x10\x01\x12\x87\x01\n\x10ListRoleBindings\x12\x33.threeport.gateway.v1alpha1.ListRoleBindingsRequest\x1a\x34.threeport.gateway.v1alpha1.ListRoleBindingsResponse\"\x08\xd2\xf3\x18\x04\x08\x05\x10\x01\x12|\n\x11\x44\x65leteRoleBinding\x12\x34.threeport.gateway.v1alpha1.DeleteRoleBindingRequest\x1a\'.threeport.gateway.v1alpha1.RoleBinding\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-threeport/gateway/v1alpha1/role_binding.proto\x12\x1athreeport.gateway.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\"\xf8\x05\n\x0bRoleBinding\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x43\n\x06labels\x18\x03 \x03(\x0b\x32\x33.threeport.gateway.v1alpha1.RoleBinding.LabelsEntry\x12M\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x38.threeport.gateway.v1alpha1.RoleBinding.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x39\n\x04spec\x18\x14 \x01(\x0b\x32+.threeport.gateway.v1alpha1.RoleBindingSpec\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:g\xca\xf3\x18\x63\n\x18threeport.io/RoleBinding\x12\x1broleBindings/{role_binding}\x1a\x0broleBinding\"\x0croleBindings*\x02rb2\x0bRoleBinding\"d\n\x0fRoleBindingSpec\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12-\n\x04role\x18\x02 \x01(\x0e\x32\x1f.threeport.common.v1alpha1.Role\x12\x0f\n\x07project\x18\x03 \x01(\t\"\x9d\x01\n\x18\x43reateRoleBindingRequest\x12=\n\x0crole_binding\x18\x02 \x01(\x0b\x32\'.threeport.gateway.v1alpha1.RoleBinding\x12\x17\n\x0frole_binding_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"%\n\x15GetRoleBindingRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"g\n\x17ListRoleBindingsRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"s\n\x18ListRoleBindingsResponse\x12>\n\rrole_bindings\x18\x01 \x03(\x0b\x32\'.threeport.gateway.v1alpha1.RoleBinding\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"s\n\x18\x44\x65leteRoleBindingRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\x32\xad\x05\n\x12RoleBindingService\x12\xa8\x01\n\x11\x43reateRoleBinding\x12\x34.threeport.gateway.v1alpha1.CreateRoleBindingRequest\x1a\'.threeport.gateway.v1alpha1.RoleBinding\"4\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02&\"\x16/v1alpha1/roleBindings:\x0crole_binding\x12\x9d\x01\n\x0eGetRoleBinding\x12\x31.threeport.gateway.v1alpha1.GetRoleBindingRequest\x1a\'.threeport.gateway.v1alpha1.RoleBinding\"/\xd2\xf3\x18\x04\x08\x05\x10\x01\x82\xd3\xe4\x93\x02!\x12\x1f/v1alpha1/{name=roleBindings/*}\x12\xa5\x01\n\x10ListRoleBindings\x12\x33.threeport.gateway.v1alpha1.ListRoleBindingsRequest\x1a\x34.threeport.gateway.v1alpha1.ListRoleBindingsResponse\"&\xd2\xf3\x18\x04\x08\x05\x10\x01\x82\xd3\xe4\x93\x02\x18\x12\x16/v1alpha1/roleBindings\x12\xa3\x01\n\x11\x44\x65leteRoleBinding\x12\x34.threeport.gateway.v1alpha1.DeleteRoleBindingRequest\x1a\'.threeport.gateway.v1alpha1.RoleBinding\"/\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02!*\x1f/v1alpha1/{name=roleBindings/*}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,31 +43,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ROLEBINDING']._loaded_options = None
   _globals['_ROLEBINDING']._serialized_options = b'\312\363\030c\n\030threeport.io/RoleBinding\022\033roleBindings/{role_binding}\032\013roleBinding\"\014roleBindings*\002rb2\013RoleBinding'
   _globals['_ROLEBINDINGSERVICE'].methods_by_name['CreateRoleBinding']._loaded_options = None
-  _globals['_ROLEBINDINGSERVICE'].methods_by_name['CreateRoleBinding']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_ROLEBINDINGSERVICE'].methods_by_name['CreateRoleBinding']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002&\"\026/v1alpha1/roleBindings:\014role_binding'
   _globals['_ROLEBINDINGSERVICE'].methods_by_name['GetRoleBinding']._loaded_options = None
-  _globals['_ROLEBINDINGSERVICE'].methods_by_name['GetRoleBinding']._serialized_options = b'\322\363\030\004\010\005\020\001'
+  _globals['_ROLEBINDINGSERVICE'].methods_by_name['GetRoleBinding']._serialized_options = b'\322\363\030\004\010\005\020\001\202\323\344\223\002!\022\037/v1alpha1/{name=roleBindings/*}'
   _globals['_ROLEBINDINGSERVICE'].methods_by_name['ListRoleBindings']._loaded_options = None
-  _globals['_ROLEBINDINGSERVICE'].methods_by_name['ListRoleBindings']._serialized_options = b'\322\363\030\004\010\005\020\001'
+  _globals['_ROLEBINDINGSERVICE'].methods_by_name['ListRoleBindings']._serialized_options = b'\322\363\030\004\010\005\020\001\202\323\344\223\002\030\022\026/v1alpha1/roleBindings'
   _globals['_ROLEBINDINGSERVICE'].methods_by_name['DeleteRoleBinding']._loaded_options = None
-  _globals['_ROLEBINDINGSERVICE'].methods_by_name['DeleteRoleBinding']._serialized_options = b'\322\363\030\004\010\005 \001'
-  _globals['_ROLEBINDING']._serialized_start=238
-  _globals['_ROLEBINDING']._serialized_end=998
-  _globals['_ROLEBINDING_LABELSENTRY']._serialized_start=796
-  _globals['_ROLEBINDING_LABELSENTRY']._serialized_end=841
-  _globals['_ROLEBINDING_ANNOTATIONSENTRY']._serialized_start=843
-  _globals['_ROLEBINDING_ANNOTATIONSENTRY']._serialized_end=893
-  _globals['_ROLEBINDINGSPEC']._serialized_start=1000
-  _globals['_ROLEBINDINGSPEC']._serialized_end=1100
-  _globals['_CREATEROLEBINDINGREQUEST']._serialized_start=1103
-  _globals['_CREATEROLEBINDINGREQUEST']._serialized_end=1260
-  _globals['_GETROLEBINDINGREQUEST']._serialized_start=1262
-  _globals['_GETROLEBINDINGREQUEST']._serialized_end=1299
-  _globals['_LISTROLEBINDINGSREQUEST']._serialized_start=1301
-  _globals['_LISTROLEBINDINGSREQUEST']._serialized_end=1404
-  _globals['_LISTROLEBINDINGSRESPONSE']._serialized_start=1406
-  _globals['_LISTROLEBINDINGSRESPONSE']._serialized_end=1521
-  _globals['_DELETEROLEBINDINGREQUEST']._serialized_start=1523
-  _globals['_DELETEROLEBINDINGREQUEST']._serialized_end=1638
-  _globals['_ROLEBINDINGSERVICE']._serialized_start=1641
-  _globals['_ROLEBINDINGSERVICE']._serialized_end=2171
+  _globals['_ROLEBINDINGSERVICE'].methods_by_name['DeleteRoleBinding']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002!*\037/v1alpha1/{name=roleBindings/*}'
+  _globals['_ROLEBINDING']._serialized_start=268
+  _globals['_ROLEBINDING']._serialized_end=1028
+  _globals['_ROLEBINDING_LABELSENTRY']._serialized_start=826
+  _globals['_ROLEBINDING_LABELSENTRY']._serialized_end=871
+  _globals['_ROLEBINDING_ANNOTATIONSENTRY']._serialized_start=873
+  _globals['_ROLEBINDING_ANNOTATIONSENTRY']._serialized_end=923
+  _globals['_ROLEBINDINGSPEC']._serialized_start=1030
+  _globals['_ROLEBINDINGSPEC']._serialized_end=1130
+  _globals['_CREATEROLEBINDINGREQUEST']._serialized_start=1133
+  _globals['_CREATEROLEBINDINGREQUEST']._serialized_end=1290
+  _globals['_GETROLEBINDINGREQUEST']._serialized_start=1292
+  _globals['_GETROLEBINDINGREQUEST']._serialized_end=1329
+  _globals['_LISTROLEBINDINGSREQUEST']._serialized_start=1331
+  _globals['_LISTROLEBINDINGSREQUEST']._serialized_end=1434
+  _globals['_LISTROLEBINDINGSRESPONSE']._serialized_start=1436
+  _globals['_LISTROLEBINDINGSRESPONSE']._serialized_end=1551
+  _globals['_DELETEROLEBINDINGREQUEST']._serialized_start=1553
+  _globals['_DELETEROLEBINDINGREQUEST']._serialized_end=1668
+  _globals['_ROLEBINDINGSERVICE']._serialized_start=1671
+  _globals['_ROLEBINDINGSERVICE']._serialized_end=2356
 # @@protoc_insertion_point(module_scope)

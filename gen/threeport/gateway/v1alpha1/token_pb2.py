@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from threeport.common.v1alpha1 import annotations_pb2 as threeport_dot_common_dot_v1alpha1_dot_annotations__pb2
@@ -29,7 +30,7 @@ from threeport.common.v1alpha1 import condition_pb2 as threeport_dot_common_dot_
 from threeport.common.v1alpha1 import state_pb2 as threeport_dot_common_dot_v1alpha1_dot_state__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&threeport/gateway/v1alpha1/token.proto\x12\x1athreeport.gateway.v1alpha1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\"\xc7\x05\n\x05Token\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12=\n\x06labels\x18\x03 \x03(\x0b\x32-.threeport.gateway.v1alpha1.Token.LabelsEntry\x12G\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x32.threeport.gateway.v1alpha1.Token.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x33\n\x04spec\x18\x14 \x01(\x0b\x32%.threeport.gateway.v1alpha1.TokenSpec\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:N\xca\xf3\x18J\n\x12threeport.io/Token\x12%principals/{principal}/tokens/{token}\x1a\x05token\"\x06tokens\"\xc6\x01\n\tTokenSpec\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_used_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06prefix\x18\x05 \x01(\t\"\x1f\n\x0fGetTokenRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"q\n\x11ListTokensRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"`\n\x12ListTokensResponse\x12\x31\n\x06tokens\x18\x01 \x03(\x0b\x32!.threeport.gateway.v1alpha1.Token\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"m\n\x12\x44\x65leteTokenRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"\x90\x01\n\x12\x43reateTokenRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x30\n\x05token\x18\x02 \x01(\x0b\x32!.threeport.gateway.v1alpha1.Token\x12\x10\n\x08token_id\x18\x03 \x01(\t\x12&\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"W\n\x13\x43reateTokenResponse\x12\x30\n\x05token\x18\x01 \x01(\x0b\x32!.threeport.gateway.v1alpha1.Token\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\"\n\x12RevokeTokenRequest\x12\x0c\n\x04name\x18\x01 \x01(\t2\xbf\x04\n\x0cTokenService\x12\x64\n\x08GetToken\x12+.threeport.gateway.v1alpha1.GetTokenRequest\x1a!.threeport.gateway.v1alpha1.Token\"\x08\xd2\xf3\x18\x04\x08\x05\x10\x01\x12u\n\nListTokens\x12-.threeport.gateway.v1alpha1.ListTokensRequest\x1a..threeport.gateway.v1alpha1.ListTokensResponse\"\x08\xd2\xf3\x18\x04\x08\x05\x10\x01\x12j\n\x0b\x44\x65leteToken\x12..threeport.gateway.v1alpha1.DeleteTokenRequest\x1a!.threeport.gateway.v1alpha1.Token\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12x\n\x0b\x43reateToken\x12..threeport.gateway.v1alpha1.CreateTokenRequest\x1a/.threeport.gateway.v1alpha1.CreateTokenResponse\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12l\n\x0bRevokeToken\x12..threeport.gateway.v1alpha1.RevokeTokenRequest\x1a!.threeport.gateway.v1alpha1.Token\"\n\xd2\xf3\x18\x06\x08\x05\x10\x01 \x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&threeport/gateway/v1alpha1/token.proto\x12\x1athreeport.gateway.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\"\xc7\x05\n\x05Token\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12=\n\x06labels\x18\x03 \x03(\x0b\x32-.threeport.gateway.v1alpha1.Token.LabelsEntry\x12G\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x32.threeport.gateway.v1alpha1.Token.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x33\n\x04spec\x18\x14 \x01(\x0b\x32%.threeport.gateway.v1alpha1.TokenSpec\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:N\xca\xf3\x18J\n\x12threeport.io/Token\x12%principals/{principal}/tokens/{token}\x1a\x05token\"\x06tokens\"\xc6\x01\n\tTokenSpec\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_used_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06prefix\x18\x05 \x01(\t\"\x1f\n\x0fGetTokenRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"q\n\x11ListTokensRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"`\n\x12ListTokensResponse\x12\x31\n\x06tokens\x18\x01 \x03(\x0b\x32!.threeport.gateway.v1alpha1.Token\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"m\n\x12\x44\x65leteTokenRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"\x90\x01\n\x12\x43reateTokenRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x30\n\x05token\x18\x02 \x01(\x0b\x32!.threeport.gateway.v1alpha1.Token\x12\x10\n\x08token_id\x18\x03 \x01(\t\x12&\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"W\n\x13\x43reateTokenResponse\x12\x30\n\x05token\x18\x01 \x01(\x0b\x32!.threeport.gateway.v1alpha1.Token\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\"\n\x12RevokeTokenRequest\x12\x0c\n\x04name\x18\x01 \x01(\t2\xbb\x06\n\x0cTokenService\x12\x92\x01\n\x08GetToken\x12+.threeport.gateway.v1alpha1.GetTokenRequest\x1a!.threeport.gateway.v1alpha1.Token\"6\xd2\xf3\x18\x04\x08\x05\x10\x01\x82\xd3\xe4\x93\x02(\x12&/v1alpha1/{name=principals/*/tokens/*}\x12\xa3\x01\n\nListTokens\x12-.threeport.gateway.v1alpha1.ListTokensRequest\x1a..threeport.gateway.v1alpha1.ListTokensResponse\"6\xd2\xf3\x18\x04\x08\x05\x10\x01\x82\xd3\xe4\x93\x02(\x12&/v1alpha1/{parent=principals/*}/tokens\x12\x98\x01\n\x0b\x44\x65leteToken\x12..threeport.gateway.v1alpha1.DeleteTokenRequest\x1a!.threeport.gateway.v1alpha1.Token\"6\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02(*&/v1alpha1/{name=principals/*/tokens/*}\x12\xad\x01\n\x0b\x43reateToken\x12..threeport.gateway.v1alpha1.CreateTokenRequest\x1a/.threeport.gateway.v1alpha1.CreateTokenResponse\"=\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02/\"&/v1alpha1/{parent=principals/*}/tokens:\x05token\x12\xa4\x01\n\x0bRevokeToken\x12..threeport.gateway.v1alpha1.RevokeTokenRequest\x1a!.threeport.gateway.v1alpha1.Token\"B\xd2\xf3\x18\x06\x08\x05\x10\x01 \x01\x82\xd3\xe4\x93\x02\x32\"-/v1alpha1/{name=principals/*/tokens/*}:revoke:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,37 +44,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TOKEN']._loaded_options = None
   _globals['_TOKEN']._serialized_options = b'\312\363\030J\n\022threeport.io/Token\022%principals/{principal}/tokens/{token}\032\005token\"\006tokens'
   _globals['_TOKENSERVICE'].methods_by_name['GetToken']._loaded_options = None
-  _globals['_TOKENSERVICE'].methods_by_name['GetToken']._serialized_options = b'\322\363\030\004\010\005\020\001'
+  _globals['_TOKENSERVICE'].methods_by_name['GetToken']._serialized_options = b'\322\363\030\004\010\005\020\001\202\323\344\223\002(\022&/v1alpha1/{name=principals/*/tokens/*}'
   _globals['_TOKENSERVICE'].methods_by_name['ListTokens']._loaded_options = None
-  _globals['_TOKENSERVICE'].methods_by_name['ListTokens']._serialized_options = b'\322\363\030\004\010\005\020\001'
+  _globals['_TOKENSERVICE'].methods_by_name['ListTokens']._serialized_options = b'\322\363\030\004\010\005\020\001\202\323\344\223\002(\022&/v1alpha1/{parent=principals/*}/tokens'
   _globals['_TOKENSERVICE'].methods_by_name['DeleteToken']._loaded_options = None
-  _globals['_TOKENSERVICE'].methods_by_name['DeleteToken']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_TOKENSERVICE'].methods_by_name['DeleteToken']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002(*&/v1alpha1/{name=principals/*/tokens/*}'
   _globals['_TOKENSERVICE'].methods_by_name['CreateToken']._loaded_options = None
-  _globals['_TOKENSERVICE'].methods_by_name['CreateToken']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_TOKENSERVICE'].methods_by_name['CreateToken']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002/\"&/v1alpha1/{parent=principals/*}/tokens:\005token'
   _globals['_TOKENSERVICE'].methods_by_name['RevokeToken']._loaded_options = None
-  _globals['_TOKENSERVICE'].methods_by_name['RevokeToken']._serialized_options = b'\322\363\030\006\010\005\020\001 \001'
-  _globals['_TOKEN']._serialized_start=263
-  _globals['_TOKEN']._serialized_end=974
-  _globals['_TOKEN_LABELSENTRY']._serialized_start=797
-  _globals['_TOKEN_LABELSENTRY']._serialized_end=842
-  _globals['_TOKEN_ANNOTATIONSENTRY']._serialized_start=844
-  _globals['_TOKEN_ANNOTATIONSENTRY']._serialized_end=894
-  _globals['_TOKENSPEC']._serialized_start=977
-  _globals['_TOKENSPEC']._serialized_end=1175
-  _globals['_GETTOKENREQUEST']._serialized_start=1177
-  _globals['_GETTOKENREQUEST']._serialized_end=1208
-  _globals['_LISTTOKENSREQUEST']._serialized_start=1210
-  _globals['_LISTTOKENSREQUEST']._serialized_end=1323
-  _globals['_LISTTOKENSRESPONSE']._serialized_start=1325
-  _globals['_LISTTOKENSRESPONSE']._serialized_end=1421
-  _globals['_DELETETOKENREQUEST']._serialized_start=1423
-  _globals['_DELETETOKENREQUEST']._serialized_end=1532
-  _globals['_CREATETOKENREQUEST']._serialized_start=1535
-  _globals['_CREATETOKENREQUEST']._serialized_end=1679
-  _globals['_CREATETOKENRESPONSE']._serialized_start=1681
-  _globals['_CREATETOKENRESPONSE']._serialized_end=1768
-  _globals['_REVOKETOKENREQUEST']._serialized_start=1770
-  _globals['_REVOKETOKENREQUEST']._serialized_end=1804
-  _globals['_TOKENSERVICE']._serialized_start=1807
-  _globals['_TOKENSERVICE']._serialized_end=2382
+  _globals['_TOKENSERVICE'].methods_by_name['RevokeToken']._serialized_options = b'\322\363\030\006\010\005\020\001 \001\202\323\344\223\0022\"-/v1alpha1/{name=principals/*/tokens/*}:revoke:\001*'
+  _globals['_TOKEN']._serialized_start=293
+  _globals['_TOKEN']._serialized_end=1004
+  _globals['_TOKEN_LABELSENTRY']._serialized_start=827
+  _globals['_TOKEN_LABELSENTRY']._serialized_end=872
+  _globals['_TOKEN_ANNOTATIONSENTRY']._serialized_start=874
+  _globals['_TOKEN_ANNOTATIONSENTRY']._serialized_end=924
+  _globals['_TOKENSPEC']._serialized_start=1007
+  _globals['_TOKENSPEC']._serialized_end=1205
+  _globals['_GETTOKENREQUEST']._serialized_start=1207
+  _globals['_GETTOKENREQUEST']._serialized_end=1238
+  _globals['_LISTTOKENSREQUEST']._serialized_start=1240
+  _globals['_LISTTOKENSREQUEST']._serialized_end=1353
+  _globals['_LISTTOKENSRESPONSE']._serialized_start=1355
+  _globals['_LISTTOKENSRESPONSE']._serialized_end=1451
+  _globals['_DELETETOKENREQUEST']._serialized_start=1453
+  _globals['_DELETETOKENREQUEST']._serialized_end=1562
+  _globals['_CREATETOKENREQUEST']._serialized_start=1565
+  _globals['_CREATETOKENREQUEST']._serialized_end=1709
+  _globals['_CREATETOKENRESPONSE']._serialized_start=1711
+  _globals['_CREATETOKENRESPONSE']._serialized_end=1798
+  _globals['_REVOKETOKENREQUEST']._serialized_start=1800
+  _globals['_REVOKETOKENREQUEST']._serialized_end=1834
+  _globals['_TOKENSERVICE']._serialized_start=1837
+  _globals['_TOKENSERVICE']._serialized_end=2664
 # @@protoc_insertion_point(module_scope)

@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from threeport.common.v1alpha1 import annotations_pb2 as threeport_dot_common_dot_v1alpha1_dot_annotations__pb2
@@ -30,7 +31,7 @@ from threeport.common.v1alpha1 import state_pb2 as threeport_dot_common_dot_v1al
 from threeport.common.v1alpha1 import watch_pb2 as threeport_dot_common_dot_v1alpha1_dot_watch__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&threeport/infra/v1alpha1/account.proto\x12\x18threeport.infra.v1alpha1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\x84\x06\n\x07\x41\x63\x63ount\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12=\n\x06labels\x18\x03 \x03(\x0b\x32-.threeport.infra.v1alpha1.Account.LabelsEntry\x12G\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x32.threeport.infra.v1alpha1.Account.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x33\n\x04spec\x18\x14 \x01(\x0b\x32%.threeport.infra.v1alpha1.AccountSpec\x12\x37\n\x06status\x18\x15 \x01(\x0b\x32\'.threeport.infra.v1alpha1.AccountStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:P\xca\xf3\x18L\n\x14threeport.io/Account\x12\x12\x61\x63\x63ounts/{account}\x1a\x07\x61\x63\x63ount\"\x08\x61\x63\x63ounts*\x04\x61\x63\x63t2\x07\x41\x63\x63ount\"\x84\x01\n\x0b\x41\x63\x63ountSpec\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x16\n\x0e\x64\x65\x66\x61ult_region\x18\x02 \x01(\t\x12\x14\n\x0c\x65ndpoint_url\x18\x03 \x01(\t\x12\x35\n\x03\x61ws\x18\x04 \x01(\x0b\x32(.threeport.infra.v1alpha1.AwsCredentials\"\x80\x01\n\x0e\x41wsCredentials\x12\x15\n\raccess_key_id\x18\x01 \x01(\t\x12\x19\n\x11secret_access_key\x18\x02 \x01(\t\x12\x15\n\rsession_token\x18\x03 \x01(\t\x12\x10\n\x08role_arn\x18\x04 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x05 \x01(\t\"\x81\x01\n\rAccountStatus\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x12\n\ncaller_arn\x18\x02 \x01(\t\x12/\n\x0bverify_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fhas_credentials\x18\x04 \x01(\x08\"\x89\x01\n\x14\x43reateAccountRequest\x12\x32\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32!.threeport.infra.v1alpha1.Account\x12\x12\n\naccount_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"!\n\x11GetAccountRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"c\n\x13ListAccountsRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"d\n\x14ListAccountsResponse\x12\x33\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32!.threeport.infra.v1alpha1.Account\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa9\x01\n\x14UpdateAccountRequest\x12\x32\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32!.threeport.infra.v1alpha1.Account\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"o\n\x14\x44\x65leteAccountRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"&\n\x14WatchAccountsRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\"\x84\x01\n\x15WatchAccountsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12\x32\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32!.threeport.infra.v1alpha1.Account2\xb9\x05\n\x0e\x41\x63\x63ountService\x12l\n\rCreateAccount\x12..threeport.infra.v1alpha1.CreateAccountRequest\x1a!.threeport.infra.v1alpha1.Account\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12\x66\n\nGetAccount\x12+.threeport.infra.v1alpha1.GetAccountRequest\x1a!.threeport.infra.v1alpha1.Account\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x12w\n\x0cListAccounts\x12-.threeport.infra.v1alpha1.ListAccountsRequest\x1a..threeport.infra.v1alpha1.ListAccountsResponse\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x12l\n\rUpdateAccount\x12..threeport.infra.v1alpha1.UpdateAccountRequest\x1a!.threeport.infra.v1alpha1.Account\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12l\n\rDeleteAccount\x12..threeport.infra.v1alpha1.DeleteAccountRequest\x1a!.threeport.infra.v1alpha1.Account\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12|\n\rWatchAccounts\x12..threeport.infra.v1alpha1.WatchAccountsRequest\x1a/.threeport.infra.v1alpha1.WatchAccountsResponse\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&threeport/infra/v1alpha1/account.proto\x12\x18threeport.infra.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\x84\x06\n\x07\x41\x63\x63ount\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12=\n\x06labels\x18\x03 \x03(\x0b\x32-.threeport.infra.v1alpha1.Account.LabelsEntry\x12G\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x32.threeport.infra.v1alpha1.Account.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x33\n\x04spec\x18\x14 \x01(\x0b\x32%.threeport.infra.v1alpha1.AccountSpec\x12\x37\n\x06status\x18\x15 \x01(\x0b\x32\'.threeport.infra.v1alpha1.AccountStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:P\xca\xf3\x18L\n\x14threeport.io/Account\x12\x12\x61\x63\x63ounts/{account}\x1a\x07\x61\x63\x63ount\"\x08\x61\x63\x63ounts*\x04\x61\x63\x63t2\x07\x41\x63\x63ount\"\x95\x01\n\x0b\x41\x63\x63ountSpec\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x16\n\x0e\x64\x65\x66\x61ult_region\x18\x02 \x01(\t\x12\x14\n\x0c\x65ndpoint_url\x18\x03 \x01(\t\x12\x35\n\x03\x61ws\x18\x04 \x01(\x0b\x32(.threeport.infra.v1alpha1.AwsCredentials\x12\x0f\n\x07\x64\x65\x66\x61ult\x18\x05 \x01(\x08\"\x91\x01\n\x0e\x41wsCredentials\x12\x15\n\raccess_key_id\x18\x01 \x01(\t\x12\x19\n\x11secret_access_key\x18\x02 \x01(\t\x12\x15\n\rsession_token\x18\x03 \x01(\t\x12\x10\n\x08role_arn\x18\x04 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x05 \x01(\t\x12\x0f\n\x07\x61mbient\x18\x06 \x01(\x08\"\x81\x01\n\rAccountStatus\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x12\n\ncaller_arn\x18\x02 \x01(\t\x12/\n\x0bverify_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fhas_credentials\x18\x04 \x01(\x08\"\x89\x01\n\x14\x43reateAccountRequest\x12\x32\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32!.threeport.infra.v1alpha1.Account\x12\x12\n\naccount_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"!\n\x11GetAccountRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"c\n\x13ListAccountsRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"d\n\x14ListAccountsResponse\x12\x33\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32!.threeport.infra.v1alpha1.Account\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa9\x01\n\x14UpdateAccountRequest\x12\x32\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32!.threeport.infra.v1alpha1.Account\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"o\n\x14\x44\x65leteAccountRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"@\n\x14WatchAccountsRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\x12\x18\n\x10resource_version\x18\x03 \x01(\t\"\x9e\x01\n\x15WatchAccountsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12\x32\n\x07\x61\x63\x63ount\x18\x02 \x01(\x0b\x32!.threeport.infra.v1alpha1.Account\x12\x18\n\x10resource_version\x18\x03 \x01(\t2\x96\x07\n\x0e\x41\x63\x63ountService\x12\x8f\x01\n\rCreateAccount\x12..threeport.infra.v1alpha1.CreateAccountRequest\x1a!.threeport.infra.v1alpha1.Account\"+\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02\x1d\"\x12/v1alpha1/accounts:\x07\x61\x63\x63ount\x12\x89\x01\n\nGetAccount\x12+.threeport.infra.v1alpha1.GetAccountRequest\x1a!.threeport.infra.v1alpha1.Account\"+\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1alpha1/{name=accounts/*}\x12\x91\x01\n\x0cListAccounts\x12-.threeport.infra.v1alpha1.ListAccountsRequest\x1a..threeport.infra.v1alpha1.ListAccountsResponse\"\"\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02\x14\x12\x12/v1alpha1/accounts\x12\xa0\x01\n\rUpdateAccount\x12..threeport.infra.v1alpha1.UpdateAccountRequest\x1a!.threeport.infra.v1alpha1.Account\"<\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02.2#/v1alpha1/{account.name=accounts/*}:\x07\x61\x63\x63ount\x12\x8f\x01\n\rDeleteAccount\x12..threeport.infra.v1alpha1.DeleteAccountRequest\x1a!.threeport.infra.v1alpha1.Account\"+\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02\x1d*\x1b/v1alpha1/{name=accounts/*}\x12\x9c\x01\n\rWatchAccounts\x12..threeport.infra.v1alpha1.WatchAccountsRequest\x1a/.threeport.infra.v1alpha1.WatchAccountsResponse\"(\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1alpha1/accounts:watch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,45 +45,45 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACCOUNT']._loaded_options = None
   _globals['_ACCOUNT']._serialized_options = b'\312\363\030L\n\024threeport.io/Account\022\022accounts/{account}\032\007account\"\010accounts*\004acct2\007Account'
   _globals['_ACCOUNTSERVICE'].methods_by_name['CreateAccount']._loaded_options = None
-  _globals['_ACCOUNTSERVICE'].methods_by_name['CreateAccount']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_ACCOUNTSERVICE'].methods_by_name['CreateAccount']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002\035\"\022/v1alpha1/accounts:\007account'
   _globals['_ACCOUNTSERVICE'].methods_by_name['GetAccount']._loaded_options = None
-  _globals['_ACCOUNTSERVICE'].methods_by_name['GetAccount']._serialized_options = b'\322\363\030\004\010\001\020\001'
+  _globals['_ACCOUNTSERVICE'].methods_by_name['GetAccount']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002\035\022\033/v1alpha1/{name=accounts/*}'
   _globals['_ACCOUNTSERVICE'].methods_by_name['ListAccounts']._loaded_options = None
-  _globals['_ACCOUNTSERVICE'].methods_by_name['ListAccounts']._serialized_options = b'\322\363\030\004\010\001\020\001'
+  _globals['_ACCOUNTSERVICE'].methods_by_name['ListAccounts']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002\024\022\022/v1alpha1/accounts'
   _globals['_ACCOUNTSERVICE'].methods_by_name['UpdateAccount']._loaded_options = None
-  _globals['_ACCOUNTSERVICE'].methods_by_name['UpdateAccount']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_ACCOUNTSERVICE'].methods_by_name['UpdateAccount']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002.2#/v1alpha1/{account.name=accounts/*}:\007account'
   _globals['_ACCOUNTSERVICE'].methods_by_name['DeleteAccount']._loaded_options = None
-  _globals['_ACCOUNTSERVICE'].methods_by_name['DeleteAccount']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_ACCOUNTSERVICE'].methods_by_name['DeleteAccount']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002\035*\033/v1alpha1/{name=accounts/*}'
   _globals['_ACCOUNTSERVICE'].methods_by_name['WatchAccounts']._loaded_options = None
-  _globals['_ACCOUNTSERVICE'].methods_by_name['WatchAccounts']._serialized_options = b'\322\363\030\004\010\001\020\001'
-  _globals['_ACCOUNT']._serialized_start=302
-  _globals['_ACCOUNT']._serialized_end=1074
-  _globals['_ACCOUNT_LABELSENTRY']._serialized_start=895
-  _globals['_ACCOUNT_LABELSENTRY']._serialized_end=940
-  _globals['_ACCOUNT_ANNOTATIONSENTRY']._serialized_start=942
-  _globals['_ACCOUNT_ANNOTATIONSENTRY']._serialized_end=992
-  _globals['_ACCOUNTSPEC']._serialized_start=1077
-  _globals['_ACCOUNTSPEC']._serialized_end=1209
-  _globals['_AWSCREDENTIALS']._serialized_start=1212
-  _globals['_AWSCREDENTIALS']._serialized_end=1340
-  _globals['_ACCOUNTSTATUS']._serialized_start=1343
-  _globals['_ACCOUNTSTATUS']._serialized_end=1472
-  _globals['_CREATEACCOUNTREQUEST']._serialized_start=1475
-  _globals['_CREATEACCOUNTREQUEST']._serialized_end=1612
-  _globals['_GETACCOUNTREQUEST']._serialized_start=1614
-  _globals['_GETACCOUNTREQUEST']._serialized_end=1647
-  _globals['_LISTACCOUNTSREQUEST']._serialized_start=1649
-  _globals['_LISTACCOUNTSREQUEST']._serialized_end=1748
-  _globals['_LISTACCOUNTSRESPONSE']._serialized_start=1750
-  _globals['_LISTACCOUNTSRESPONSE']._serialized_end=1850
-  _globals['_UPDATEACCOUNTREQUEST']._serialized_start=1853
-  _globals['_UPDATEACCOUNTREQUEST']._serialized_end=2022
-  _globals['_DELETEACCOUNTREQUEST']._serialized_start=2024
-  _globals['_DELETEACCOUNTREQUEST']._serialized_end=2135
-  _globals['_WATCHACCOUNTSREQUEST']._serialized_start=2137
-  _globals['_WATCHACCOUNTSREQUEST']._serialized_end=2175
-  _globals['_WATCHACCOUNTSRESPONSE']._serialized_start=2178
-  _globals['_WATCHACCOUNTSRESPONSE']._serialized_end=2310
-  _globals['_ACCOUNTSERVICE']._serialized_start=2313
-  _globals['_ACCOUNTSERVICE']._serialized_end=3010
+  _globals['_ACCOUNTSERVICE'].methods_by_name['WatchAccounts']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002\032\022\030/v1alpha1/accounts:watch'
+  _globals['_ACCOUNT']._serialized_start=332
+  _globals['_ACCOUNT']._serialized_end=1104
+  _globals['_ACCOUNT_LABELSENTRY']._serialized_start=925
+  _globals['_ACCOUNT_LABELSENTRY']._serialized_end=970
+  _globals['_ACCOUNT_ANNOTATIONSENTRY']._serialized_start=972
+  _globals['_ACCOUNT_ANNOTATIONSENTRY']._serialized_end=1022
+  _globals['_ACCOUNTSPEC']._serialized_start=1107
+  _globals['_ACCOUNTSPEC']._serialized_end=1256
+  _globals['_AWSCREDENTIALS']._serialized_start=1259
+  _globals['_AWSCREDENTIALS']._serialized_end=1404
+  _globals['_ACCOUNTSTATUS']._serialized_start=1407
+  _globals['_ACCOUNTSTATUS']._serialized_end=1536
+  _globals['_CREATEACCOUNTREQUEST']._serialized_start=1539
+  _globals['_CREATEACCOUNTREQUEST']._serialized_end=1676
+  _globals['_GETACCOUNTREQUEST']._serialized_start=1678
+  _globals['_GETACCOUNTREQUEST']._serialized_end=1711
+  _globals['_LISTACCOUNTSREQUEST']._serialized_start=1713
+  _globals['_LISTACCOUNTSREQUEST']._serialized_end=1812
+  _globals['_LISTACCOUNTSRESPONSE']._serialized_start=1814
+  _globals['_LISTACCOUNTSRESPONSE']._serialized_end=1914
+  _globals['_UPDATEACCOUNTREQUEST']._serialized_start=1917
+  _globals['_UPDATEACCOUNTREQUEST']._serialized_end=2086
+  _globals['_DELETEACCOUNTREQUEST']._serialized_start=2088
+  _globals['_DELETEACCOUNTREQUEST']._serialized_end=2199
+  _globals['_WATCHACCOUNTSREQUEST']._serialized_start=2201
+  _globals['_WATCHACCOUNTSREQUEST']._serialized_end=2265
+  _globals['_WATCHACCOUNTSRESPONSE']._serialized_start=2268
+  _globals['_WATCHACCOUNTSRESPONSE']._serialized_end=2426
+  _globals['_ACCOUNTSERVICE']._serialized_start=2429
+  _globals['_ACCOUNTSERVICE']._serialized_end=3347
 # @@protoc_insertion_point(module_scope)

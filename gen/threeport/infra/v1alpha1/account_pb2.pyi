@@ -169,12 +169,17 @@ class AccountSpec(_message.Message):
     DEFAULT_REGION_FIELD_NUMBER: _builtins.int
     ENDPOINT_URL_FIELD_NUMBER: _builtins.int
     AWS_FIELD_NUMBER: _builtins.int
+    DEFAULT_FIELD_NUMBER: _builtins.int
     provider: _builtins.str
     """`aws`."""
     default_region: _builtins.str
     """The default region, e.g. `eu-central-1`."""
     endpoint_url: _builtins.str
     """A custom API endpoint (for AWS-compatible services); empty for the real cloud."""
+    default: _builtins.bool
+    """The account used when a cluster or a service claim names none. At most one account is
+    the default: making another one the default clears it here.
+    """
     @_builtins.property
     def aws(self) -> Global___AwsCredentials:
         """AWS credentials. Input only: never returned."""
@@ -186,10 +191,11 @@ class AccountSpec(_message.Message):
         default_region: _builtins.str = ...,
         endpoint_url: _builtins.str = ...,
         aws: Global___AwsCredentials | None = ...,
+        default: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["aws", b"aws"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aws", b"aws", "default_region", b"default_region", "endpoint_url", b"endpoint_url", "provider", b"provider"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aws", b"aws", "default", b"default", "default_region", b"default_region", "endpoint_url", b"endpoint_url", "provider", b"provider"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -208,6 +214,7 @@ class AwsCredentials(_message.Message):
     SESSION_TOKEN_FIELD_NUMBER: _builtins.int
     ROLE_ARN_FIELD_NUMBER: _builtins.int
     EXTERNAL_ID_FIELD_NUMBER: _builtins.int
+    AMBIENT_FIELD_NUMBER: _builtins.int
     access_key_id: _builtins.str
     """The access key id."""
     secret_access_key: _builtins.str
@@ -218,6 +225,10 @@ class AwsCredentials(_message.Message):
     """A role to assume, `arn:aws:iam::123456789012:role/threeport`."""
     external_id: _builtins.str
     """The external id the role's trust policy requires."""
+    ambient: _builtins.bool
+    """Use the infra-provider's own identity (its environment, instance profile or pod identity)
+    instead of stored keys; `role_arn` may still be assumed from it.
+    """
     def __init__(
         self,
         *,
@@ -226,10 +237,11 @@ class AwsCredentials(_message.Message):
         session_token: _builtins.str = ...,
         role_arn: _builtins.str = ...,
         external_id: _builtins.str = ...,
+        ambient: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_key_id", b"access_key_id", "external_id", b"external_id", "role_arn", b"role_arn", "secret_access_key", b"secret_access_key", "session_token", b"session_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_key_id", b"access_key_id", "ambient", b"ambient", "external_id", b"external_id", "role_arn", b"role_arn", "secret_access_key", b"secret_access_key", "session_token", b"session_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -485,16 +497,24 @@ class WatchAccountsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     FILTER_FIELD_NUMBER: _builtins.int
+    RESOURCE_VERSION_FIELD_NUMBER: _builtins.int
     filter: _builtins.str
     """Only resources matching this filter (same syntax as List); `name = "..."` watches one."""
+    resource_version: _builtins.str
+    """Resume after this change-stream position: the `resource_version` of the last response
+    received. The initial list is skipped and every change after it is sent. Empty: start with
+    the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+    (start a new watch).
+    """
     def __init__(
         self,
         *,
         filter: _builtins.str = ...,
+        resource_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "resource_version", b"resource_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -508,8 +528,13 @@ class WatchAccountsResponse(_message.Message):
 
     TYPE_FIELD_NUMBER: _builtins.int
     ACCOUNT_FIELD_NUMBER: _builtins.int
+    RESOURCE_VERSION_FIELD_NUMBER: _builtins.int
     type: _watch_pb2.WatchEventType.ValueType
     """What happened."""
+    resource_version: _builtins.str
+    """The change-stream position after this response; pass it back as `resource_version` to resume.
+    Empty on the initial ADDED responses: the HEARTBEAT that follows them carries the position.
+    """
     @_builtins.property
     def account(self) -> Global___Account:
         """The resource after the change (before it, for DELETED). Empty for HEARTBEAT."""
@@ -519,10 +544,11 @@ class WatchAccountsResponse(_message.Message):
         *,
         type: _watch_pb2.WatchEventType.ValueType = ...,
         account: Global___Account | None = ...,
+        resource_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "resource_version", b"resource_version", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -451,16 +451,24 @@ class WatchClusterInfrasRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     FILTER_FIELD_NUMBER: _builtins.int
+    RESOURCE_VERSION_FIELD_NUMBER: _builtins.int
     filter: _builtins.str
     """Only resources matching this filter (same syntax as List); `name = "..."` watches one."""
+    resource_version: _builtins.str
+    """Resume after this change-stream position: the `resource_version` of the last response
+    received. The initial list is skipped and every change after it is sent. Empty: start with
+    the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+    (start a new watch).
+    """
     def __init__(
         self,
         *,
         filter: _builtins.str = ...,
+        resource_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "resource_version", b"resource_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -474,8 +482,13 @@ class WatchClusterInfrasResponse(_message.Message):
 
     TYPE_FIELD_NUMBER: _builtins.int
     CLUSTER_INFRA_FIELD_NUMBER: _builtins.int
+    RESOURCE_VERSION_FIELD_NUMBER: _builtins.int
     type: _watch_pb2.WatchEventType.ValueType
     """What happened."""
+    resource_version: _builtins.str
+    """The change-stream position after this response; pass it back as `resource_version` to resume.
+    Empty on the initial ADDED responses: the HEARTBEAT that follows them carries the position.
+    """
     @_builtins.property
     def cluster_infra(self) -> Global___ClusterInfra:
         """The resource after the change (before it, for DELETED). Empty for HEARTBEAT."""
@@ -485,10 +498,11 @@ class WatchClusterInfrasResponse(_message.Message):
         *,
         type: _watch_pb2.WatchEventType.ValueType = ...,
         cluster_infra: Global___ClusterInfra | None = ...,
+        resource_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cluster_infra", b"cluster_infra"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_infra", b"cluster_infra", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_infra", b"cluster_infra", "resource_version", b"resource_version", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

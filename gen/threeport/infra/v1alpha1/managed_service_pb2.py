@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
@@ -32,7 +33,7 @@ from threeport.common.v1alpha1 import state_pb2 as threeport_dot_common_dot_v1al
 from threeport.common.v1alpha1 import watch_pb2 as threeport_dot_common_dot_v1alpha1_dot_watch__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.threeport/infra/v1alpha1/managed_service.proto\x12\x18threeport.infra.v1alpha1\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a-threeport/common/v1alpha1/retain_policy.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\xd0\x06\n\x0eManagedService\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x44\n\x06labels\x18\x03 \x03(\x0b\x32\x34.threeport.infra.v1alpha1.ManagedService.LabelsEntry\x12N\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x39.threeport.infra.v1alpha1.ManagedService.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12:\n\x04spec\x18\x14 \x01(\x0b\x32,.threeport.infra.v1alpha1.ManagedServiceSpec\x12>\n\x06status\x18\x15 \x01(\x0b\x32..threeport.infra.v1alpha1.ManagedServiceStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:y\xca\xf3\x18u\n\x1bthreeport.io/ManagedService\x12!managedServices/{managed_service}\x1a\x0emanagedService\"\x0fmanagedServices*\x02ms2\x0eManagedService\"\xfb\x01\n\x12ManagedServiceSpec\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x16\n\x0eimplementation\x18\x02 \x01(\t\x12\r\n\x05\x63lass\x18\x03 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x04 \x01(\t\x12\x0e\n\x06region\x18\x05 \x01(\t\x12\x0f\n\x07\x63luster\x18\x06 \x01(\t\x12+\n\nparameters\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12>\n\rretain_policy\x18\x08 \x01(\x0e\x32\'.threeport.common.v1alpha1.RetainPolicy\x12\x11\n\tnamespace\x18\t \x01(\t\"\xe0\x01\n\x14ManagedServiceStatus\x12L\n\x07outputs\x18\x01 \x03(\x0b\x32;.threeport.infra.v1alpha1.ManagedServiceStatus.OutputsEntry\x12:\n\tinventory\x18\x02 \x03(\x0b\x32\'.threeport.infra.v1alpha1.CloudResource\x12\x0e\n\x06\x63laims\x18\x03 \x03(\t\x1a.\n\x0cOutputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"H\n\rCloudResource\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0e\n\x06region\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\t\"\xa7\x01\n\x1b\x43reateManagedServiceRequest\x12\x41\n\x0fmanaged_service\x18\x02 \x01(\x0b\x32(.threeport.infra.v1alpha1.ManagedService\x12\x1a\n\x12managed_service_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"(\n\x18GetManagedServiceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"j\n\x1aListManagedServicesRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"z\n\x1bListManagedServicesResponse\x12\x42\n\x10managed_services\x18\x01 \x03(\x0b\x32(.threeport.infra.v1alpha1.ManagedService\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xbf\x01\n\x1bUpdateManagedServiceRequest\x12\x41\n\x0fmanaged_service\x18\x01 \x01(\x0b\x32(.threeport.infra.v1alpha1.ManagedService\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"v\n\x1b\x44\x65leteManagedServiceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"-\n\x1bWatchManagedServicesRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\"\x9a\x01\n\x1cWatchManagedServicesResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12\x41\n\x0fmanaged_service\x18\x02 \x01(\x0b\x32(.threeport.infra.v1alpha1.ManagedService2\xc3\x06\n\x15ManagedServiceService\x12\x81\x01\n\x14\x43reateManagedService\x12\x35.threeport.infra.v1alpha1.CreateManagedServiceRequest\x1a(.threeport.infra.v1alpha1.ManagedService\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12{\n\x11GetManagedService\x12\x32.threeport.infra.v1alpha1.GetManagedServiceRequest\x1a(.threeport.infra.v1alpha1.ManagedService\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x12\x8c\x01\n\x13ListManagedServices\x12\x34.threeport.infra.v1alpha1.ListManagedServicesRequest\x1a\x35.threeport.infra.v1alpha1.ListManagedServicesResponse\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x12\x81\x01\n\x14UpdateManagedService\x12\x35.threeport.infra.v1alpha1.UpdateManagedServiceRequest\x1a(.threeport.infra.v1alpha1.ManagedService\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12\x81\x01\n\x14\x44\x65leteManagedService\x12\x35.threeport.infra.v1alpha1.DeleteManagedServiceRequest\x1a(.threeport.infra.v1alpha1.ManagedService\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12\x91\x01\n\x14WatchManagedServices\x12\x35.threeport.infra.v1alpha1.WatchManagedServicesRequest\x1a\x36.threeport.infra.v1alpha1.WatchManagedServicesResponse\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.threeport/infra/v1alpha1/managed_service.proto\x12\x18threeport.infra.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a-threeport/common/v1alpha1/retain_policy.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\xe5\x06\n\x0eManagedService\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x44\n\x06labels\x18\x03 \x03(\x0b\x32\x34.threeport.infra.v1alpha1.ManagedService.LabelsEntry\x12N\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x39.threeport.infra.v1alpha1.ManagedService.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12:\n\x04spec\x18\x14 \x01(\x0b\x32,.threeport.infra.v1alpha1.ManagedServiceSpec\x12>\n\x06status\x18\x15 \x01(\x0b\x32..threeport.infra.v1alpha1.ManagedServiceStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:\x8d\x01\xca\xf3\x18\x88\x01\n\x1bthreeport.io/ManagedService\x12!managedServices/{managed_service}\x1a\x0emanagedService\"\x0fmanagedServices*\x02ms*\x07service*\x08services2\x0eManagedService\"\xfb\x01\n\x12ManagedServiceSpec\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x16\n\x0eimplementation\x18\x02 \x01(\t\x12\r\n\x05\x63lass\x18\x03 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x04 \x01(\t\x12\x0e\n\x06region\x18\x05 \x01(\t\x12\x0f\n\x07\x63luster\x18\x06 \x01(\t\x12+\n\nparameters\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12>\n\rretain_policy\x18\x08 \x01(\x0e\x32\'.threeport.common.v1alpha1.RetainPolicy\x12\x11\n\tnamespace\x18\t \x01(\t\"\xe0\x01\n\x14ManagedServiceStatus\x12L\n\x07outputs\x18\x01 \x03(\x0b\x32;.threeport.infra.v1alpha1.ManagedServiceStatus.OutputsEntry\x12:\n\tinventory\x18\x02 \x03(\x0b\x32\'.threeport.infra.v1alpha1.CloudResource\x12\x0e\n\x06\x63laims\x18\x03 \x03(\t\x1a.\n\x0cOutputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"H\n\rCloudResource\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0e\n\x06region\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\t\"\xa7\x01\n\x1b\x43reateManagedServiceRequest\x12\x41\n\x0fmanaged_service\x18\x02 \x01(\x0b\x32(.threeport.infra.v1alpha1.ManagedService\x12\x1a\n\x12managed_service_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"(\n\x18GetManagedServiceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"j\n\x1aListManagedServicesRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"z\n\x1bListManagedServicesResponse\x12\x42\n\x10managed_services\x18\x01 \x03(\x0b\x32(.threeport.infra.v1alpha1.ManagedService\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xbf\x01\n\x1bUpdateManagedServiceRequest\x12\x41\n\x0fmanaged_service\x18\x01 \x01(\x0b\x32(.threeport.infra.v1alpha1.ManagedService\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"v\n\x1b\x44\x65leteManagedServiceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"G\n\x1bWatchManagedServicesRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\x12\x18\n\x10resource_version\x18\x03 \x01(\t\"\xb4\x01\n\x1cWatchManagedServicesResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12\x41\n\x0fmanaged_service\x18\x02 \x01(\x0b\x32(.threeport.infra.v1alpha1.ManagedService\x12\x18\n\x10resource_version\x18\x03 \x01(\t2\xdd\x08\n\x15ManagedServiceService\x12\xb3\x01\n\x14\x43reateManagedService\x12\x35.threeport.infra.v1alpha1.CreateManagedServiceRequest\x1a(.threeport.infra.v1alpha1.ManagedService\":\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02,\"\x19/v1alpha1/managedServices:\x0fmanaged_service\x12\xa5\x01\n\x11GetManagedService\x12\x32.threeport.infra.v1alpha1.GetManagedServiceRequest\x1a(.threeport.infra.v1alpha1.ManagedService\"2\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02$\x12\"/v1alpha1/{name=managedServices/*}\x12\xad\x01\n\x13ListManagedServices\x12\x34.threeport.infra.v1alpha1.ListManagedServicesRequest\x1a\x35.threeport.infra.v1alpha1.ListManagedServicesResponse\")\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1alpha1/managedServices\x12\xcc\x01\n\x14UpdateManagedService\x12\x35.threeport.infra.v1alpha1.UpdateManagedServiceRequest\x1a(.threeport.infra.v1alpha1.ManagedService\"S\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02\x45\x32\x32/v1alpha1/{managed_service.name=managedServices/*}:\x0fmanaged_service\x12\xab\x01\n\x14\x44\x65leteManagedService\x12\x35.threeport.infra.v1alpha1.DeleteManagedServiceRequest\x1a(.threeport.infra.v1alpha1.ManagedService\"2\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02$*\"/v1alpha1/{name=managedServices/*}\x12\xb8\x01\n\x14WatchManagedServices\x12\x35.threeport.infra.v1alpha1.WatchManagedServicesRequest\x1a\x36.threeport.infra.v1alpha1.WatchManagedServicesResponse\"/\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02!\x12\x1f/v1alpha1/managedServices:watch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,51 +45,51 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MANAGEDSERVICE_ANNOTATIONSENTRY']._loaded_options = None
   _globals['_MANAGEDSERVICE_ANNOTATIONSENTRY']._serialized_options = b'8\001'
   _globals['_MANAGEDSERVICE']._loaded_options = None
-  _globals['_MANAGEDSERVICE']._serialized_options = b'\312\363\030u\n\033threeport.io/ManagedService\022!managedServices/{managed_service}\032\016managedService\"\017managedServices*\002ms2\016ManagedService'
+  _globals['_MANAGEDSERVICE']._serialized_options = b'\312\363\030\210\001\n\033threeport.io/ManagedService\022!managedServices/{managed_service}\032\016managedService\"\017managedServices*\002ms*\007service*\010services2\016ManagedService'
   _globals['_MANAGEDSERVICESTATUS_OUTPUTSENTRY']._loaded_options = None
   _globals['_MANAGEDSERVICESTATUS_OUTPUTSENTRY']._serialized_options = b'8\001'
   _globals['_MANAGEDSERVICESERVICE'].methods_by_name['CreateManagedService']._loaded_options = None
-  _globals['_MANAGEDSERVICESERVICE'].methods_by_name['CreateManagedService']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_MANAGEDSERVICESERVICE'].methods_by_name['CreateManagedService']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002,\"\031/v1alpha1/managedServices:\017managed_service'
   _globals['_MANAGEDSERVICESERVICE'].methods_by_name['GetManagedService']._loaded_options = None
-  _globals['_MANAGEDSERVICESERVICE'].methods_by_name['GetManagedService']._serialized_options = b'\322\363\030\004\010\001\020\001'
+  _globals['_MANAGEDSERVICESERVICE'].methods_by_name['GetManagedService']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002$\022\"/v1alpha1/{name=managedServices/*}'
   _globals['_MANAGEDSERVICESERVICE'].methods_by_name['ListManagedServices']._loaded_options = None
-  _globals['_MANAGEDSERVICESERVICE'].methods_by_name['ListManagedServices']._serialized_options = b'\322\363\030\004\010\001\020\001'
+  _globals['_MANAGEDSERVICESERVICE'].methods_by_name['ListManagedServices']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002\033\022\031/v1alpha1/managedServices'
   _globals['_MANAGEDSERVICESERVICE'].methods_by_name['UpdateManagedService']._loaded_options = None
-  _globals['_MANAGEDSERVICESERVICE'].methods_by_name['UpdateManagedService']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_MANAGEDSERVICESERVICE'].methods_by_name['UpdateManagedService']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002E22/v1alpha1/{managed_service.name=managedServices/*}:\017managed_service'
   _globals['_MANAGEDSERVICESERVICE'].methods_by_name['DeleteManagedService']._loaded_options = None
-  _globals['_MANAGEDSERVICESERVICE'].methods_by_name['DeleteManagedService']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_MANAGEDSERVICESERVICE'].methods_by_name['DeleteManagedService']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002$*\"/v1alpha1/{name=managedServices/*}'
   _globals['_MANAGEDSERVICESERVICE'].methods_by_name['WatchManagedServices']._loaded_options = None
-  _globals['_MANAGEDSERVICESERVICE'].methods_by_name['WatchManagedServices']._serialized_options = b'\322\363\030\004\010\001\020\001'
-  _globals['_MANAGEDSERVICE']._serialized_start=387
-  _globals['_MANAGEDSERVICE']._serialized_end=1235
-  _globals['_MANAGEDSERVICE_LABELSENTRY']._serialized_start=1015
-  _globals['_MANAGEDSERVICE_LABELSENTRY']._serialized_end=1060
-  _globals['_MANAGEDSERVICE_ANNOTATIONSENTRY']._serialized_start=1062
-  _globals['_MANAGEDSERVICE_ANNOTATIONSENTRY']._serialized_end=1112
-  _globals['_MANAGEDSERVICESPEC']._serialized_start=1238
-  _globals['_MANAGEDSERVICESPEC']._serialized_end=1489
-  _globals['_MANAGEDSERVICESTATUS']._serialized_start=1492
-  _globals['_MANAGEDSERVICESTATUS']._serialized_end=1716
-  _globals['_MANAGEDSERVICESTATUS_OUTPUTSENTRY']._serialized_start=1670
-  _globals['_MANAGEDSERVICESTATUS_OUTPUTSENTRY']._serialized_end=1716
-  _globals['_CLOUDRESOURCE']._serialized_start=1718
-  _globals['_CLOUDRESOURCE']._serialized_end=1790
-  _globals['_CREATEMANAGEDSERVICEREQUEST']._serialized_start=1793
-  _globals['_CREATEMANAGEDSERVICEREQUEST']._serialized_end=1960
-  _globals['_GETMANAGEDSERVICEREQUEST']._serialized_start=1962
-  _globals['_GETMANAGEDSERVICEREQUEST']._serialized_end=2002
-  _globals['_LISTMANAGEDSERVICESREQUEST']._serialized_start=2004
-  _globals['_LISTMANAGEDSERVICESREQUEST']._serialized_end=2110
-  _globals['_LISTMANAGEDSERVICESRESPONSE']._serialized_start=2112
-  _globals['_LISTMANAGEDSERVICESRESPONSE']._serialized_end=2234
-  _globals['_UPDATEMANAGEDSERVICEREQUEST']._serialized_start=2237
-  _globals['_UPDATEMANAGEDSERVICEREQUEST']._serialized_end=2428
-  _globals['_DELETEMANAGEDSERVICEREQUEST']._serialized_start=2430
-  _globals['_DELETEMANAGEDSERVICEREQUEST']._serialized_end=2548
-  _globals['_WATCHMANAGEDSERVICESREQUEST']._serialized_start=2550
-  _globals['_WATCHMANAGEDSERVICESREQUEST']._serialized_end=2595
-  _globals['_WATCHMANAGEDSERVICESRESPONSE']._serialized_start=2598
-  _globals['_WATCHMANAGEDSERVICESRESPONSE']._serialized_end=2752
-  _globals['_MANAGEDSERVICESERVICE']._serialized_start=2755
-  _globals['_MANAGEDSERVICESERVICE']._serialized_end=3590
+  _globals['_MANAGEDSERVICESERVICE'].methods_by_name['WatchManagedServices']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002!\022\037/v1alpha1/managedServices:watch'
+  _globals['_MANAGEDSERVICE']._serialized_start=417
+  _globals['_MANAGEDSERVICE']._serialized_end=1286
+  _globals['_MANAGEDSERVICE_LABELSENTRY']._serialized_start=1045
+  _globals['_MANAGEDSERVICE_LABELSENTRY']._serialized_end=1090
+  _globals['_MANAGEDSERVICE_ANNOTATIONSENTRY']._serialized_start=1092
+  _globals['_MANAGEDSERVICE_ANNOTATIONSENTRY']._serialized_end=1142
+  _globals['_MANAGEDSERVICESPEC']._serialized_start=1289
+  _globals['_MANAGEDSERVICESPEC']._serialized_end=1540
+  _globals['_MANAGEDSERVICESTATUS']._serialized_start=1543
+  _globals['_MANAGEDSERVICESTATUS']._serialized_end=1767
+  _globals['_MANAGEDSERVICESTATUS_OUTPUTSENTRY']._serialized_start=1721
+  _globals['_MANAGEDSERVICESTATUS_OUTPUTSENTRY']._serialized_end=1767
+  _globals['_CLOUDRESOURCE']._serialized_start=1769
+  _globals['_CLOUDRESOURCE']._serialized_end=1841
+  _globals['_CREATEMANAGEDSERVICEREQUEST']._serialized_start=1844
+  _globals['_CREATEMANAGEDSERVICEREQUEST']._serialized_end=2011
+  _globals['_GETMANAGEDSERVICEREQUEST']._serialized_start=2013
+  _globals['_GETMANAGEDSERVICEREQUEST']._serialized_end=2053
+  _globals['_LISTMANAGEDSERVICESREQUEST']._serialized_start=2055
+  _globals['_LISTMANAGEDSERVICESREQUEST']._serialized_end=2161
+  _globals['_LISTMANAGEDSERVICESRESPONSE']._serialized_start=2163
+  _globals['_LISTMANAGEDSERVICESRESPONSE']._serialized_end=2285
+  _globals['_UPDATEMANAGEDSERVICEREQUEST']._serialized_start=2288
+  _globals['_UPDATEMANAGEDSERVICEREQUEST']._serialized_end=2479
+  _globals['_DELETEMANAGEDSERVICEREQUEST']._serialized_start=2481
+  _globals['_DELETEMANAGEDSERVICEREQUEST']._serialized_end=2599
+  _globals['_WATCHMANAGEDSERVICESREQUEST']._serialized_start=2601
+  _globals['_WATCHMANAGEDSERVICESREQUEST']._serialized_end=2672
+  _globals['_WATCHMANAGEDSERVICESRESPONSE']._serialized_start=2675
+  _globals['_WATCHMANAGEDSERVICESRESPONSE']._serialized_end=2855
+  _globals['_MANAGEDSERVICESERVICE']._serialized_start=2858
+  _globals['_MANAGEDSERVICESERVICE']._serialized_end=3975
 # @@protoc_insertion_point(module_scope)

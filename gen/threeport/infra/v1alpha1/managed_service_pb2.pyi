@@ -518,16 +518,24 @@ class WatchManagedServicesRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     FILTER_FIELD_NUMBER: _builtins.int
+    RESOURCE_VERSION_FIELD_NUMBER: _builtins.int
     filter: _builtins.str
     """Only resources matching this filter (same syntax as List); `name = "..."` watches one."""
+    resource_version: _builtins.str
+    """Resume after this change-stream position: the `resource_version` of the last response
+    received. The initial list is skipped and every change after it is sent. Empty: start with
+    the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+    (start a new watch).
+    """
     def __init__(
         self,
         *,
         filter: _builtins.str = ...,
+        resource_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "resource_version", b"resource_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -541,8 +549,13 @@ class WatchManagedServicesResponse(_message.Message):
 
     TYPE_FIELD_NUMBER: _builtins.int
     MANAGED_SERVICE_FIELD_NUMBER: _builtins.int
+    RESOURCE_VERSION_FIELD_NUMBER: _builtins.int
     type: _watch_pb2.WatchEventType.ValueType
     """What happened."""
+    resource_version: _builtins.str
+    """The change-stream position after this response; pass it back as `resource_version` to resume.
+    Empty on the initial ADDED responses: the HEARTBEAT that follows them carries the position.
+    """
     @_builtins.property
     def managed_service(self) -> Global___ManagedService:
         """The resource after the change (before it, for DELETED). Empty for HEARTBEAT."""
@@ -552,10 +565,11 @@ class WatchManagedServicesResponse(_message.Message):
         *,
         type: _watch_pb2.WatchEventType.ValueType = ...,
         managed_service: Global___ManagedService | None = ...,
+        resource_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["managed_service", b"managed_service"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["managed_service", b"managed_service", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["managed_service", b"managed_service", "resource_version", b"resource_version", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
@@ -33,7 +34,7 @@ from threeport.common.v1alpha1 import watch_pb2 as threeport_dot_common_dot_v1al
 from threeport.registry.v1alpha1 import service_class_pb2 as threeport_dot_registry_dot_v1alpha1_dot_service__class__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/threeport/registry/v1alpha1/addon_profile.proto\x12\x1bthreeport.registry.v1alpha1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\x1a/threeport/registry/v1alpha1/service_class.proto\"\xc6\x06\n\x0c\x41\x64\x64onProfile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x45\n\x06labels\x18\x03 \x03(\x0b\x32\x35.threeport.registry.v1alpha1.AddonProfile.LabelsEntry\x12O\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32:.threeport.registry.v1alpha1.AddonProfile.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12;\n\x04spec\x18\x14 \x01(\x0b\x32-.threeport.registry.v1alpha1.AddonProfileSpec\x12?\n\x06status\x18\x15 \x01(\x0b\x32/.threeport.registry.v1alpha1.AddonProfileStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:m\xca\xf3\x18i\n\x19threeport.io/AddonProfile\x12\x1d\x61\x64\x64onProfiles/{addon_profile}\x1a\x0c\x61\x64\x64onProfile\"\raddonProfiles*\x02\x61p2\x0c\x41\x64\x64onProfile\"\xe3\x01\n\x10\x41\x64\x64onProfileSpec\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05\x61\x64\x64on\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\'\n\x06values\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12=\n\x05scope\x18\x05 \x01(\x0b\x32..threeport.registry.v1alpha1.ServiceClassScope\x12\x39\n\x16uninstall_grace_period\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\",\n\x12\x41\x64\x64onProfileStatus\x12\x16\n\x0esystem_default\x18\x01 \x01(\x08\"\xa2\x01\n\x19\x43reateAddonProfileRequest\x12@\n\raddon_profile\x18\x02 \x01(\x0b\x32).threeport.registry.v1alpha1.AddonProfile\x12\x18\n\x10\x61\x64\x64on_profile_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"&\n\x16GetAddonProfileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"h\n\x18ListAddonProfilesRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"w\n\x19ListAddonProfilesResponse\x12\x41\n\x0e\x61\x64\x64on_profiles\x18\x01 \x03(\x0b\x32).threeport.registry.v1alpha1.AddonProfile\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xbc\x01\n\x19UpdateAddonProfileRequest\x12@\n\raddon_profile\x18\x01 \x01(\x0b\x32).threeport.registry.v1alpha1.AddonProfile\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"t\n\x19\x44\x65leteAddonProfileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"+\n\x19WatchAddonProfilesRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\"\x97\x01\n\x1aWatchAddonProfilesResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12@\n\raddon_profile\x18\x02 \x01(\x0b\x32).threeport.registry.v1alpha1.AddonProfile2\xc1\x06\n\x13\x41\x64\x64onProfileService\x12\x81\x01\n\x12\x43reateAddonProfile\x12\x36.threeport.registry.v1alpha1.CreateAddonProfileRequest\x1a).threeport.registry.v1alpha1.AddonProfile\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12{\n\x0fGetAddonProfile\x12\x33.threeport.registry.v1alpha1.GetAddonProfileRequest\x1a).threeport.registry.v1alpha1.AddonProfile\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x12\x8c\x01\n\x11ListAddonProfiles\x12\x35.threeport.registry.v1alpha1.ListAddonProfilesRequest\x1a\x36.threeport.registry.v1alpha1.ListAddonProfilesResponse\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x12\x81\x01\n\x12UpdateAddonProfile\x12\x36.threeport.registry.v1alpha1.UpdateAddonProfileRequest\x1a).threeport.registry.v1alpha1.AddonProfile\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12\x81\x01\n\x12\x44\x65leteAddonProfile\x12\x36.threeport.registry.v1alpha1.DeleteAddonProfileRequest\x1a).threeport.registry.v1alpha1.AddonProfile\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12\x91\x01\n\x12WatchAddonProfiles\x12\x36.threeport.registry.v1alpha1.WatchAddonProfilesRequest\x1a\x37.threeport.registry.v1alpha1.WatchAddonProfilesResponse\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/threeport/registry/v1alpha1/addon_profile.proto\x12\x1bthreeport.registry.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\x1a/threeport/registry/v1alpha1/service_class.proto\"\xc6\x06\n\x0c\x41\x64\x64onProfile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x45\n\x06labels\x18\x03 \x03(\x0b\x32\x35.threeport.registry.v1alpha1.AddonProfile.LabelsEntry\x12O\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32:.threeport.registry.v1alpha1.AddonProfile.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12;\n\x04spec\x18\x14 \x01(\x0b\x32-.threeport.registry.v1alpha1.AddonProfileSpec\x12?\n\x06status\x18\x15 \x01(\x0b\x32/.threeport.registry.v1alpha1.AddonProfileStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:m\xca\xf3\x18i\n\x19threeport.io/AddonProfile\x12\x1d\x61\x64\x64onProfiles/{addon_profile}\x1a\x0c\x61\x64\x64onProfile\"\raddonProfiles*\x02\x61p2\x0c\x41\x64\x64onProfile\"\xe3\x01\n\x10\x41\x64\x64onProfileSpec\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05\x61\x64\x64on\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\'\n\x06values\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12=\n\x05scope\x18\x05 \x01(\x0b\x32..threeport.registry.v1alpha1.ServiceClassScope\x12\x39\n\x16uninstall_grace_period\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\",\n\x12\x41\x64\x64onProfileStatus\x12\x16\n\x0esystem_default\x18\x01 \x01(\x08\"\xa2\x01\n\x19\x43reateAddonProfileRequest\x12@\n\raddon_profile\x18\x02 \x01(\x0b\x32).threeport.registry.v1alpha1.AddonProfile\x12\x18\n\x10\x61\x64\x64on_profile_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"&\n\x16GetAddonProfileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"h\n\x18ListAddonProfilesRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"w\n\x19ListAddonProfilesResponse\x12\x41\n\x0e\x61\x64\x64on_profiles\x18\x01 \x03(\x0b\x32).threeport.registry.v1alpha1.AddonProfile\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xbc\x01\n\x19UpdateAddonProfileRequest\x12@\n\raddon_profile\x18\x01 \x01(\x0b\x32).threeport.registry.v1alpha1.AddonProfile\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"t\n\x19\x44\x65leteAddonProfileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"E\n\x19WatchAddonProfilesRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\x12\x18\n\x10resource_version\x18\x03 \x01(\t\"\xb1\x01\n\x1aWatchAddonProfilesResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12@\n\raddon_profile\x18\x02 \x01(\x0b\x32).threeport.registry.v1alpha1.AddonProfile\x12\x18\n\x10resource_version\x18\x03 \x01(\t2\xc9\x08\n\x13\x41\x64\x64onProfileService\x12\xaf\x01\n\x12\x43reateAddonProfile\x12\x36.threeport.registry.v1alpha1.CreateAddonProfileRequest\x1a).threeport.registry.v1alpha1.AddonProfile\"6\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02(\"\x17/v1alpha1/addonProfiles:\raddon_profile\x12\xa3\x01\n\x0fGetAddonProfile\x12\x33.threeport.registry.v1alpha1.GetAddonProfileRequest\x1a).threeport.registry.v1alpha1.AddonProfile\"0\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02\"\x12 /v1alpha1/{name=addonProfiles/*}\x12\xab\x01\n\x11ListAddonProfiles\x12\x35.threeport.registry.v1alpha1.ListAddonProfilesRequest\x1a\x36.threeport.registry.v1alpha1.ListAddonProfilesResponse\"\'\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02\x19\x12\x17/v1alpha1/addonProfiles\x12\xc6\x01\n\x12UpdateAddonProfile\x12\x36.threeport.registry.v1alpha1.UpdateAddonProfileRequest\x1a).threeport.registry.v1alpha1.AddonProfile\"M\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02?2./v1alpha1/{addon_profile.name=addonProfiles/*}:\raddon_profile\x12\xa9\x01\n\x12\x44\x65leteAddonProfile\x12\x36.threeport.registry.v1alpha1.DeleteAddonProfileRequest\x1a).threeport.registry.v1alpha1.AddonProfile\"0\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02\"* /v1alpha1/{name=addonProfiles/*}\x12\xb6\x01\n\x12WatchAddonProfiles\x12\x36.threeport.registry.v1alpha1.WatchAddonProfilesRequest\x1a\x37.threeport.registry.v1alpha1.WatchAddonProfilesResponse\"-\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1alpha1/addonProfiles:watch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,43 +48,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ADDONPROFILE']._loaded_options = None
   _globals['_ADDONPROFILE']._serialized_options = b'\312\363\030i\n\031threeport.io/AddonProfile\022\035addonProfiles/{addon_profile}\032\014addonProfile\"\raddonProfiles*\002ap2\014AddonProfile'
   _globals['_ADDONPROFILESERVICE'].methods_by_name['CreateAddonProfile']._loaded_options = None
-  _globals['_ADDONPROFILESERVICE'].methods_by_name['CreateAddonProfile']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_ADDONPROFILESERVICE'].methods_by_name['CreateAddonProfile']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002(\"\027/v1alpha1/addonProfiles:\raddon_profile'
   _globals['_ADDONPROFILESERVICE'].methods_by_name['GetAddonProfile']._loaded_options = None
-  _globals['_ADDONPROFILESERVICE'].methods_by_name['GetAddonProfile']._serialized_options = b'\322\363\030\004\010\001\020\001'
+  _globals['_ADDONPROFILESERVICE'].methods_by_name['GetAddonProfile']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002\"\022 /v1alpha1/{name=addonProfiles/*}'
   _globals['_ADDONPROFILESERVICE'].methods_by_name['ListAddonProfiles']._loaded_options = None
-  _globals['_ADDONPROFILESERVICE'].methods_by_name['ListAddonProfiles']._serialized_options = b'\322\363\030\004\010\001\020\001'
+  _globals['_ADDONPROFILESERVICE'].methods_by_name['ListAddonProfiles']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002\031\022\027/v1alpha1/addonProfiles'
   _globals['_ADDONPROFILESERVICE'].methods_by_name['UpdateAddonProfile']._loaded_options = None
-  _globals['_ADDONPROFILESERVICE'].methods_by_name['UpdateAddonProfile']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_ADDONPROFILESERVICE'].methods_by_name['UpdateAddonProfile']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002?2./v1alpha1/{addon_profile.name=addonProfiles/*}:\raddon_profile'
   _globals['_ADDONPROFILESERVICE'].methods_by_name['DeleteAddonProfile']._loaded_options = None
-  _globals['_ADDONPROFILESERVICE'].methods_by_name['DeleteAddonProfile']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_ADDONPROFILESERVICE'].methods_by_name['DeleteAddonProfile']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002\"* /v1alpha1/{name=addonProfiles/*}'
   _globals['_ADDONPROFILESERVICE'].methods_by_name['WatchAddonProfiles']._loaded_options = None
-  _globals['_ADDONPROFILESERVICE'].methods_by_name['WatchAddonProfiles']._serialized_options = b'\322\363\030\004\010\001\020\001'
-  _globals['_ADDONPROFILE']._serialized_start=425
-  _globals['_ADDONPROFILE']._serialized_end=1263
-  _globals['_ADDONPROFILE_LABELSENTRY']._serialized_start=1055
-  _globals['_ADDONPROFILE_LABELSENTRY']._serialized_end=1100
-  _globals['_ADDONPROFILE_ANNOTATIONSENTRY']._serialized_start=1102
-  _globals['_ADDONPROFILE_ANNOTATIONSENTRY']._serialized_end=1152
-  _globals['_ADDONPROFILESPEC']._serialized_start=1266
-  _globals['_ADDONPROFILESPEC']._serialized_end=1493
-  _globals['_ADDONPROFILESTATUS']._serialized_start=1495
-  _globals['_ADDONPROFILESTATUS']._serialized_end=1539
-  _globals['_CREATEADDONPROFILEREQUEST']._serialized_start=1542
-  _globals['_CREATEADDONPROFILEREQUEST']._serialized_end=1704
-  _globals['_GETADDONPROFILEREQUEST']._serialized_start=1706
-  _globals['_GETADDONPROFILEREQUEST']._serialized_end=1744
-  _globals['_LISTADDONPROFILESREQUEST']._serialized_start=1746
-  _globals['_LISTADDONPROFILESREQUEST']._serialized_end=1850
-  _globals['_LISTADDONPROFILESRESPONSE']._serialized_start=1852
-  _globals['_LISTADDONPROFILESRESPONSE']._serialized_end=1971
-  _globals['_UPDATEADDONPROFILEREQUEST']._serialized_start=1974
-  _globals['_UPDATEADDONPROFILEREQUEST']._serialized_end=2162
-  _globals['_DELETEADDONPROFILEREQUEST']._serialized_start=2164
-  _globals['_DELETEADDONPROFILEREQUEST']._serialized_end=2280
-  _globals['_WATCHADDONPROFILESREQUEST']._serialized_start=2282
-  _globals['_WATCHADDONPROFILESREQUEST']._serialized_end=2325
-  _globals['_WATCHADDONPROFILESRESPONSE']._serialized_start=2328
-  _globals['_WATCHADDONPROFILESRESPONSE']._serialized_end=2479
-  _globals['_ADDONPROFILESERVICE']._serialized_start=2482
-  _globals['_ADDONPROFILESERVICE']._serialized_end=3315
+  _globals['_ADDONPROFILESERVICE'].methods_by_name['WatchAddonProfiles']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002\037\022\035/v1alpha1/addonProfiles:watch'
+  _globals['_ADDONPROFILE']._serialized_start=455
+  _globals['_ADDONPROFILE']._serialized_end=1293
+  _globals['_ADDONPROFILE_LABELSENTRY']._serialized_start=1085
+  _globals['_ADDONPROFILE_LABELSENTRY']._serialized_end=1130
+  _globals['_ADDONPROFILE_ANNOTATIONSENTRY']._serialized_start=1132
+  _globals['_ADDONPROFILE_ANNOTATIONSENTRY']._serialized_end=1182
+  _globals['_ADDONPROFILESPEC']._serialized_start=1296
+  _globals['_ADDONPROFILESPEC']._serialized_end=1523
+  _globals['_ADDONPROFILESTATUS']._serialized_start=1525
+  _globals['_ADDONPROFILESTATUS']._serialized_end=1569
+  _globals['_CREATEADDONPROFILEREQUEST']._serialized_start=1572
+  _globals['_CREATEADDONPROFILEREQUEST']._serialized_end=1734
+  _globals['_GETADDONPROFILEREQUEST']._serialized_start=1736
+  _globals['_GETADDONPROFILEREQUEST']._serialized_end=1774
+  _globals['_LISTADDONPROFILESREQUEST']._serialized_start=1776
+  _globals['_LISTADDONPROFILESREQUEST']._serialized_end=1880
+  _globals['_LISTADDONPROFILESRESPONSE']._serialized_start=1882
+  _globals['_LISTADDONPROFILESRESPONSE']._serialized_end=2001
+  _globals['_UPDATEADDONPROFILEREQUEST']._serialized_start=2004
+  _globals['_UPDATEADDONPROFILEREQUEST']._serialized_end=2192
+  _globals['_DELETEADDONPROFILEREQUEST']._serialized_start=2194
+  _globals['_DELETEADDONPROFILEREQUEST']._serialized_end=2310
+  _globals['_WATCHADDONPROFILESREQUEST']._serialized_start=2312
+  _globals['_WATCHADDONPROFILESREQUEST']._serialized_end=2381
+  _globals['_WATCHADDONPROFILESRESPONSE']._serialized_start=2384
+  _globals['_WATCHADDONPROFILESRESPONSE']._serialized_end=2561
+  _globals['_ADDONPROFILESERVICE']._serialized_start=2564
+  _globals['_ADDONPROFILESERVICE']._serialized_end=3661
 # @@protoc_insertion_point(module_scope)

@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
@@ -31,7 +32,7 @@ from threeport.common.v1alpha1 import state_pb2 as threeport_dot_common_dot_v1al
 from threeport.common.v1alpha1 import watch_pb2 as threeport_dot_common_dot_v1alpha1_dot_watch__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-threeport/registry/v1alpha1/application.proto\x12\x1bthreeport.registry.v1alpha1\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\xd5\x06\n\x0b\x41pplication\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x44\n\x06labels\x18\x03 \x03(\x0b\x32\x34.threeport.registry.v1alpha1.Application.LabelsEntry\x12N\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x39.threeport.registry.v1alpha1.Application.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12:\n\x04spec\x18\x14 \x01(\x0b\x32,.threeport.registry.v1alpha1.ApplicationSpec\x12>\n\x06status\x18\x15 \x01(\x0b\x32..threeport.registry.v1alpha1.ApplicationStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:\x80\x01\xca\xf3\x18|\n\x18threeport.io/Application\x12-projects/{project}/applications/{application}\x1a\x0b\x61pplication\"\x0c\x61pplications*\x03\x61pp*\x04\x61pps2\x0b\x41pplication\"\xc2\x03\n\x0f\x41pplicationSpec\x12P\n\ncomponents\x18\x01 \x03(\x0b\x32<.threeport.registry.v1alpha1.ApplicationSpec.ComponentsEntry\x12T\n\x0c\x64\x65pendencies\x18\x02 \x03(\x0b\x32>.threeport.registry.v1alpha1.ApplicationSpec.DependenciesEntry\x12\x39\n\tplacement\x18\x03 \x01(\x0b\x32&.threeport.registry.v1alpha1.Placement\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x1aY\n\x0f\x43omponentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x35\n\x05value\x18\x02 \x01(\x0b\x32&.threeport.registry.v1alpha1.Component:\x02\x38\x01\x1a\\\n\x11\x44\x65pendenciesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x36\n\x05value\x18\x02 \x01(\x0b\x32\'.threeport.registry.v1alpha1.Dependency:\x02\x38\x01\"\xcd\x03\n\tComponent\x12\r\n\x05image\x18\x01 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x02 \x03(\t\x12\x0c\n\x04\x61rgs\x18\x03 \x03(\t\x12\x10\n\x08replicas\x18\x04 \x01(\x05\x12\x30\n\x05ports\x18\x05 \x03(\x0b\x32!.threeport.registry.v1alpha1.Port\x12<\n\x03\x65nv\x18\x06 \x03(\x0b\x32/.threeport.registry.v1alpha1.Component.EnvEntry\x12\x39\n\tresources\x18\x07 \x01(\x0b\x32&.threeport.registry.v1alpha1.Resources\x12\x33\n\x06probes\x18\x08 \x01(\x0b\x32#.threeport.registry.v1alpha1.Probes\x12\x35\n\x07storage\x18\t \x03(\x0b\x32$.threeport.registry.v1alpha1.Storage\x12=\n\x0c\x63onfig_files\x18\n \x03(\x0b\x32\'.threeport.registry.v1alpha1.ConfigFile\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"4\n\x04Port\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04port\x18\x02 \x01(\x05\x12\x10\n\x08protocol\x18\x03 \x01(\t\"e\n\tResources\x12\x0b\n\x03\x63pu\x18\x01 \x01(\t\x12\x0e\n\x06memory\x18\x02 \x01(\t\x12;\n\x06limits\x18\x03 \x01(\x0b\x32+.threeport.registry.v1alpha1.ResourceLimits\"-\n\x0eResourceLimits\x12\x0b\n\x03\x63pu\x18\x01 \x01(\t\x12\x0e\n\x06memory\x18\x02 \x01(\t\"\xaa\x01\n\x06Probes\x12\x35\n\treadiness\x18\x01 \x01(\x0b\x32\".threeport.registry.v1alpha1.Probe\x12\x34\n\x08liveness\x18\x02 \x01(\x0b\x32\".threeport.registry.v1alpha1.Probe\x12\x33\n\x07startup\x18\x03 \x01(\x0b\x32\".threeport.registry.v1alpha1.Probe\"\x92\x02\n\x05Probe\x12\x34\n\x04http\x18\x01 \x01(\x0b\x32&.threeport.registry.v1alpha1.HttpProbe\x12\x32\n\x03tcp\x18\x02 \x01(\x0b\x32%.threeport.registry.v1alpha1.TcpProbe\x12\x34\n\x04\x65xec\x18\x03 \x01(\x0b\x32&.threeport.registry.v1alpha1.ExecProbe\x12\x1d\n\x15initial_delay_seconds\x18\x04 \x01(\x05\x12\x16\n\x0eperiod_seconds\x18\x05 \x01(\x05\x12\x17\n\x0ftimeout_seconds\x18\x06 \x01(\x05\x12\x19\n\x11\x66\x61ilure_threshold\x18\x07 \x01(\x05\"\'\n\tHttpProbe\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04port\x18\x02 \x01(\t\"\x18\n\x08TcpProbe\x12\x0c\n\x04port\x18\x01 \x01(\t\"\x1c\n\tExecProbe\x12\x0f\n\x07\x63ommand\x18\x01 \x03(\t\"3\n\x07Storage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\t\"+\n\nConfigFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"R\n\nDependency\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05\x63lass\x18\x02 \x01(\t\x12\'\n\x06params\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xd0\x01\n\tPlacement\x12\x10\n\x08location\x18\x01 \x01(\t\x12\x17\n\x0f\x63luster_profile\x18\x02 \x01(\t\x12Q\n\x0e\x63luster_labels\x18\x03 \x03(\x0b\x32\x39.threeport.registry.v1alpha1.Placement.ClusterLabelsEntry\x12\x0f\n\x07\x63luster\x18\x04 \x01(\t\x1a\x34\n\x12\x43lusterLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xbb\x01\n\x11\x41pplicationStatus\x12\x18\n\x10\x64\x65pendency_types\x18\x01 \x03(\t\x12W\n\rlatest_builds\x18\x02 \x03(\x0b\x32@.threeport.registry.v1alpha1.ApplicationStatus.LatestBuildsEntry\x1a\x33\n\x11LatestBuildsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xac\x01\n\x18\x43reateApplicationRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12=\n\x0b\x61pplication\x18\x02 \x01(\x0b\x32(.threeport.registry.v1alpha1.Application\x12\x16\n\x0e\x61pplication_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"%\n\x15GetApplicationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"w\n\x17ListApplicationsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"s\n\x18ListApplicationsResponse\x12>\n\x0c\x61pplications\x18\x01 \x03(\x0b\x32(.threeport.registry.v1alpha1.Application\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb8\x01\n\x18UpdateApplicationRequest\x12=\n\x0b\x61pplication\x18\x01 \x01(\x0b\x32(.threeport.registry.v1alpha1.Application\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"s\n\x18\x44\x65leteApplicationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\":\n\x18WatchApplicationsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\"\x93\x01\n\x19WatchApplicationsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12=\n\x0b\x61pplication\x18\x02 \x01(\x0b\x32(.threeport.registry.v1alpha1.Application\"9\n\x13\x43onvertScoreRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x12\n\nscore_yaml\x18\x02 \x01(\t\"g\n\x14\x43onvertScoreResponse\x12=\n\x0b\x61pplication\x18\x01 \x01(\x0b\x32(.threeport.registry.v1alpha1.Application\x12\x10\n\x08warnings\x18\x02 \x03(\t2\xaa\x07\n\x12\x41pplicationService\x12~\n\x11\x43reateApplication\x12\x35.threeport.registry.v1alpha1.CreateApplicationRequest\x1a(.threeport.registry.v1alpha1.Application\"\x08\xd2\xf3\x18\x04\x08\x03 \x01\x12x\n\x0eGetApplication\x12\x32.threeport.registry.v1alpha1.GetApplicationRequest\x1a(.threeport.registry.v1alpha1.Application\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x12\x89\x01\n\x10ListApplications\x12\x34.threeport.registry.v1alpha1.ListApplicationsRequest\x1a\x35.threeport.registry.v1alpha1.ListApplicationsResponse\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x12~\n\x11UpdateApplication\x12\x35.threeport.registry.v1alpha1.UpdateApplicationRequest\x1a(.threeport.registry.v1alpha1.Application\"\x08\xd2\xf3\x18\x04\x08\x03 \x01\x12~\n\x11\x44\x65leteApplication\x12\x35.threeport.registry.v1alpha1.DeleteApplicationRequest\x1a(.threeport.registry.v1alpha1.Application\"\x08\xd2\xf3\x18\x04\x08\x03 \x01\x12\x8e\x01\n\x11WatchApplications\x12\x35.threeport.registry.v1alpha1.WatchApplicationsRequest\x1a\x36.threeport.registry.v1alpha1.WatchApplicationsResponse\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x30\x01\x12}\n\x0c\x43onvertScore\x12\x30.threeport.registry.v1alpha1.ConvertScoreRequest\x1a\x31.threeport.registry.v1alpha1.ConvertScoreResponse\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-threeport/registry/v1alpha1/application.proto\x12\x1bthreeport.registry.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\xd5\x06\n\x0b\x41pplication\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x44\n\x06labels\x18\x03 \x03(\x0b\x32\x34.threeport.registry.v1alpha1.Application.LabelsEntry\x12N\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x39.threeport.registry.v1alpha1.Application.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12:\n\x04spec\x18\x14 \x01(\x0b\x32,.threeport.registry.v1alpha1.ApplicationSpec\x12>\n\x06status\x18\x15 \x01(\x0b\x32..threeport.registry.v1alpha1.ApplicationStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:\x80\x01\xca\xf3\x18|\n\x18threeport.io/Application\x12-projects/{project}/applications/{application}\x1a\x0b\x61pplication\"\x0c\x61pplications*\x03\x61pp*\x04\x61pps2\x0b\x41pplication\"\xc2\x03\n\x0f\x41pplicationSpec\x12P\n\ncomponents\x18\x01 \x03(\x0b\x32<.threeport.registry.v1alpha1.ApplicationSpec.ComponentsEntry\x12T\n\x0c\x64\x65pendencies\x18\x02 \x03(\x0b\x32>.threeport.registry.v1alpha1.ApplicationSpec.DependenciesEntry\x12\x39\n\tplacement\x18\x03 \x01(\x0b\x32&.threeport.registry.v1alpha1.Placement\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x1aY\n\x0f\x43omponentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x35\n\x05value\x18\x02 \x01(\x0b\x32&.threeport.registry.v1alpha1.Component:\x02\x38\x01\x1a\\\n\x11\x44\x65pendenciesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x36\n\x05value\x18\x02 \x01(\x0b\x32\'.threeport.registry.v1alpha1.Dependency:\x02\x38\x01\"\xcd\x03\n\tComponent\x12\r\n\x05image\x18\x01 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x02 \x03(\t\x12\x0c\n\x04\x61rgs\x18\x03 \x03(\t\x12\x10\n\x08replicas\x18\x04 \x01(\x05\x12\x30\n\x05ports\x18\x05 \x03(\x0b\x32!.threeport.registry.v1alpha1.Port\x12<\n\x03\x65nv\x18\x06 \x03(\x0b\x32/.threeport.registry.v1alpha1.Component.EnvEntry\x12\x39\n\tresources\x18\x07 \x01(\x0b\x32&.threeport.registry.v1alpha1.Resources\x12\x33\n\x06probes\x18\x08 \x01(\x0b\x32#.threeport.registry.v1alpha1.Probes\x12\x35\n\x07storage\x18\t \x03(\x0b\x32$.threeport.registry.v1alpha1.Storage\x12=\n\x0c\x63onfig_files\x18\n \x03(\x0b\x32\'.threeport.registry.v1alpha1.ConfigFile\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"4\n\x04Port\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04port\x18\x02 \x01(\x05\x12\x10\n\x08protocol\x18\x03 \x01(\t\"e\n\tResources\x12\x0b\n\x03\x63pu\x18\x01 \x01(\t\x12\x0e\n\x06memory\x18\x02 \x01(\t\x12;\n\x06limits\x18\x03 \x01(\x0b\x32+.threeport.registry.v1alpha1.ResourceLimits\"-\n\x0eResourceLimits\x12\x0b\n\x03\x63pu\x18\x01 \x01(\t\x12\x0e\n\x06memory\x18\x02 \x01(\t\"\xaa\x01\n\x06Probes\x12\x35\n\treadiness\x18\x01 \x01(\x0b\x32\".threeport.registry.v1alpha1.Probe\x12\x34\n\x08liveness\x18\x02 \x01(\x0b\x32\".threeport.registry.v1alpha1.Probe\x12\x33\n\x07startup\x18\x03 \x01(\x0b\x32\".threeport.registry.v1alpha1.Probe\"\x92\x02\n\x05Probe\x12\x34\n\x04http\x18\x01 \x01(\x0b\x32&.threeport.registry.v1alpha1.HttpProbe\x12\x32\n\x03tcp\x18\x02 \x01(\x0b\x32%.threeport.registry.v1alpha1.TcpProbe\x12\x34\n\x04\x65xec\x18\x03 \x01(\x0b\x32&.threeport.registry.v1alpha1.ExecProbe\x12\x1d\n\x15initial_delay_seconds\x18\x04 \x01(\x05\x12\x16\n\x0eperiod_seconds\x18\x05 \x01(\x05\x12\x17\n\x0ftimeout_seconds\x18\x06 \x01(\x05\x12\x19\n\x11\x66\x61ilure_threshold\x18\x07 \x01(\x05\"\'\n\tHttpProbe\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04port\x18\x02 \x01(\t\"\x18\n\x08TcpProbe\x12\x0c\n\x04port\x18\x01 \x01(\t\"\x1c\n\tExecProbe\x12\x0f\n\x07\x63ommand\x18\x01 \x03(\t\"3\n\x07Storage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\t\"+\n\nConfigFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"R\n\nDependency\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05\x63lass\x18\x02 \x01(\t\x12\'\n\x06params\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xd0\x01\n\tPlacement\x12\x10\n\x08location\x18\x01 \x01(\t\x12\x17\n\x0f\x63luster_profile\x18\x02 \x01(\t\x12Q\n\x0e\x63luster_labels\x18\x03 \x03(\x0b\x32\x39.threeport.registry.v1alpha1.Placement.ClusterLabelsEntry\x12\x0f\n\x07\x63luster\x18\x04 \x01(\t\x1a\x34\n\x12\x43lusterLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xbb\x01\n\x11\x41pplicationStatus\x12\x18\n\x10\x64\x65pendency_types\x18\x01 \x03(\t\x12W\n\rlatest_builds\x18\x02 \x03(\x0b\x32@.threeport.registry.v1alpha1.ApplicationStatus.LatestBuildsEntry\x1a\x33\n\x11LatestBuildsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xac\x01\n\x18\x43reateApplicationRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12=\n\x0b\x61pplication\x18\x02 \x01(\x0b\x32(.threeport.registry.v1alpha1.Application\x12\x16\n\x0e\x61pplication_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"%\n\x15GetApplicationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"w\n\x17ListApplicationsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"s\n\x18ListApplicationsResponse\x12>\n\x0c\x61pplications\x18\x01 \x03(\x0b\x32(.threeport.registry.v1alpha1.Application\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb8\x01\n\x18UpdateApplicationRequest\x12=\n\x0b\x61pplication\x18\x01 \x01(\x0b\x32(.threeport.registry.v1alpha1.Application\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"s\n\x18\x44\x65leteApplicationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"T\n\x18WatchApplicationsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\x12\x18\n\x10resource_version\x18\x03 \x01(\t\"\xad\x01\n\x19WatchApplicationsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12=\n\x0b\x61pplication\x18\x02 \x01(\x0b\x32(.threeport.registry.v1alpha1.Application\x12\x18\n\x10resource_version\x18\x03 \x01(\t\"9\n\x13\x43onvertScoreRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x12\n\nscore_yaml\x18\x02 \x01(\t\"g\n\x14\x43onvertScoreResponse\x12=\n\x0b\x61pplication\x18\x01 \x01(\x0b\x32(.threeport.registry.v1alpha1.Application\x12\x10\n\x08warnings\x18\x02 \x03(\t2\xc9\n\n\x12\x41pplicationService\x12\xbd\x01\n\x11\x43reateApplication\x12\x35.threeport.registry.v1alpha1.CreateApplicationRequest\x1a(.threeport.registry.v1alpha1.Application\"G\xd2\xf3\x18\x04\x08\x03 \x01\x82\xd3\xe4\x93\x02\x39\"*/v1alpha1/{parent=projects/*}/applications:\x0b\x61pplication\x12\xaa\x01\n\x0eGetApplication\x12\x32.threeport.registry.v1alpha1.GetApplicationRequest\x1a(.threeport.registry.v1alpha1.Application\":\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02,\x12*/v1alpha1/{name=projects/*/applications/*}\x12\xbb\x01\n\x10ListApplications\x12\x34.threeport.registry.v1alpha1.ListApplicationsRequest\x1a\x35.threeport.registry.v1alpha1.ListApplicationsResponse\":\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02,\x12*/v1alpha1/{parent=projects/*}/applications\x12\xc9\x01\n\x11UpdateApplication\x12\x35.threeport.registry.v1alpha1.UpdateApplicationRequest\x1a(.threeport.registry.v1alpha1.Application\"S\xd2\xf3\x18\x04\x08\x03 \x01\x82\xd3\xe4\x93\x02\x45\x32\x36/v1alpha1/{application.name=projects/*/applications/*}:\x0b\x61pplication\x12\xb0\x01\n\x11\x44\x65leteApplication\x12\x35.threeport.registry.v1alpha1.DeleteApplicationRequest\x1a(.threeport.registry.v1alpha1.Application\":\xd2\xf3\x18\x04\x08\x03 \x01\x82\xd3\xe4\x93\x02,**/v1alpha1/{name=projects/*/applications/*}\x12\xc6\x01\n\x11WatchApplications\x12\x35.threeport.registry.v1alpha1.WatchApplicationsRequest\x1a\x36.threeport.registry.v1alpha1.WatchApplicationsResponse\"@\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02\x32\x12\x30/v1alpha1/{parent=projects/*}/applications:watch0\x01\x12\xbf\x01\n\x0c\x43onvertScore\x12\x30.threeport.registry.v1alpha1.ConvertScoreRequest\x1a\x31.threeport.registry.v1alpha1.ConvertScoreResponse\"J\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02<\"7/v1alpha1/{parent=projects/*}/applications:convertScore:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -55,85 +56,85 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APPLICATIONSTATUS_LATESTBUILDSENTRY']._loaded_options = None
   _globals['_APPLICATIONSTATUS_LATESTBUILDSENTRY']._serialized_options = b'8\001'
   _globals['_APPLICATIONSERVICE'].methods_by_name['CreateApplication']._loaded_options = None
-  _globals['_APPLICATIONSERVICE'].methods_by_name['CreateApplication']._serialized_options = b'\322\363\030\004\010\003 \001'
+  _globals['_APPLICATIONSERVICE'].methods_by_name['CreateApplication']._serialized_options = b'\322\363\030\004\010\003 \001\202\323\344\223\0029\"*/v1alpha1/{parent=projects/*}/applications:\013application'
   _globals['_APPLICATIONSERVICE'].methods_by_name['GetApplication']._loaded_options = None
-  _globals['_APPLICATIONSERVICE'].methods_by_name['GetApplication']._serialized_options = b'\322\363\030\004\010\002\020\001'
+  _globals['_APPLICATIONSERVICE'].methods_by_name['GetApplication']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\002,\022*/v1alpha1/{name=projects/*/applications/*}'
   _globals['_APPLICATIONSERVICE'].methods_by_name['ListApplications']._loaded_options = None
-  _globals['_APPLICATIONSERVICE'].methods_by_name['ListApplications']._serialized_options = b'\322\363\030\004\010\002\020\001'
+  _globals['_APPLICATIONSERVICE'].methods_by_name['ListApplications']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\002,\022*/v1alpha1/{parent=projects/*}/applications'
   _globals['_APPLICATIONSERVICE'].methods_by_name['UpdateApplication']._loaded_options = None
-  _globals['_APPLICATIONSERVICE'].methods_by_name['UpdateApplication']._serialized_options = b'\322\363\030\004\010\003 \001'
+  _globals['_APPLICATIONSERVICE'].methods_by_name['UpdateApplication']._serialized_options = b'\322\363\030\004\010\003 \001\202\323\344\223\002E26/v1alpha1/{application.name=projects/*/applications/*}:\013application'
   _globals['_APPLICATIONSERVICE'].methods_by_name['DeleteApplication']._loaded_options = None
-  _globals['_APPLICATIONSERVICE'].methods_by_name['DeleteApplication']._serialized_options = b'\322\363\030\004\010\003 \001'
+  _globals['_APPLICATIONSERVICE'].methods_by_name['DeleteApplication']._serialized_options = b'\322\363\030\004\010\003 \001\202\323\344\223\002,**/v1alpha1/{name=projects/*/applications/*}'
   _globals['_APPLICATIONSERVICE'].methods_by_name['WatchApplications']._loaded_options = None
-  _globals['_APPLICATIONSERVICE'].methods_by_name['WatchApplications']._serialized_options = b'\322\363\030\004\010\002\020\001'
+  _globals['_APPLICATIONSERVICE'].methods_by_name['WatchApplications']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\0022\0220/v1alpha1/{parent=projects/*}/applications:watch'
   _globals['_APPLICATIONSERVICE'].methods_by_name['ConvertScore']._loaded_options = None
-  _globals['_APPLICATIONSERVICE'].methods_by_name['ConvertScore']._serialized_options = b'\322\363\030\004\010\002\020\001'
-  _globals['_APPLICATION']._serialized_start=342
-  _globals['_APPLICATION']._serialized_end=1195
-  _globals['_APPLICATION_LABELSENTRY']._serialized_start=967
-  _globals['_APPLICATION_LABELSENTRY']._serialized_end=1012
-  _globals['_APPLICATION_ANNOTATIONSENTRY']._serialized_start=1014
-  _globals['_APPLICATION_ANNOTATIONSENTRY']._serialized_end=1064
-  _globals['_APPLICATIONSPEC']._serialized_start=1198
-  _globals['_APPLICATIONSPEC']._serialized_end=1648
-  _globals['_APPLICATIONSPEC_COMPONENTSENTRY']._serialized_start=1465
-  _globals['_APPLICATIONSPEC_COMPONENTSENTRY']._serialized_end=1554
-  _globals['_APPLICATIONSPEC_DEPENDENCIESENTRY']._serialized_start=1556
-  _globals['_APPLICATIONSPEC_DEPENDENCIESENTRY']._serialized_end=1648
-  _globals['_COMPONENT']._serialized_start=1651
-  _globals['_COMPONENT']._serialized_end=2112
-  _globals['_COMPONENT_ENVENTRY']._serialized_start=2070
-  _globals['_COMPONENT_ENVENTRY']._serialized_end=2112
-  _globals['_PORT']._serialized_start=2114
-  _globals['_PORT']._serialized_end=2166
-  _globals['_RESOURCES']._serialized_start=2168
-  _globals['_RESOURCES']._serialized_end=2269
-  _globals['_RESOURCELIMITS']._serialized_start=2271
-  _globals['_RESOURCELIMITS']._serialized_end=2316
-  _globals['_PROBES']._serialized_start=2319
-  _globals['_PROBES']._serialized_end=2489
-  _globals['_PROBE']._serialized_start=2492
-  _globals['_PROBE']._serialized_end=2766
-  _globals['_HTTPPROBE']._serialized_start=2768
-  _globals['_HTTPPROBE']._serialized_end=2807
-  _globals['_TCPPROBE']._serialized_start=2809
-  _globals['_TCPPROBE']._serialized_end=2833
-  _globals['_EXECPROBE']._serialized_start=2835
-  _globals['_EXECPROBE']._serialized_end=2863
-  _globals['_STORAGE']._serialized_start=2865
-  _globals['_STORAGE']._serialized_end=2916
-  _globals['_CONFIGFILE']._serialized_start=2918
-  _globals['_CONFIGFILE']._serialized_end=2961
-  _globals['_DEPENDENCY']._serialized_start=2963
-  _globals['_DEPENDENCY']._serialized_end=3045
-  _globals['_PLACEMENT']._serialized_start=3048
-  _globals['_PLACEMENT']._serialized_end=3256
-  _globals['_PLACEMENT_CLUSTERLABELSENTRY']._serialized_start=3204
-  _globals['_PLACEMENT_CLUSTERLABELSENTRY']._serialized_end=3256
-  _globals['_APPLICATIONSTATUS']._serialized_start=3259
-  _globals['_APPLICATIONSTATUS']._serialized_end=3446
-  _globals['_APPLICATIONSTATUS_LATESTBUILDSENTRY']._serialized_start=3395
-  _globals['_APPLICATIONSTATUS_LATESTBUILDSENTRY']._serialized_end=3446
-  _globals['_CREATEAPPLICATIONREQUEST']._serialized_start=3449
-  _globals['_CREATEAPPLICATIONREQUEST']._serialized_end=3621
-  _globals['_GETAPPLICATIONREQUEST']._serialized_start=3623
-  _globals['_GETAPPLICATIONREQUEST']._serialized_end=3660
-  _globals['_LISTAPPLICATIONSREQUEST']._serialized_start=3662
-  _globals['_LISTAPPLICATIONSREQUEST']._serialized_end=3781
-  _globals['_LISTAPPLICATIONSRESPONSE']._serialized_start=3783
-  _globals['_LISTAPPLICATIONSRESPONSE']._serialized_end=3898
-  _globals['_UPDATEAPPLICATIONREQUEST']._serialized_start=3901
-  _globals['_UPDATEAPPLICATIONREQUEST']._serialized_end=4085
-  _globals['_DELETEAPPLICATIONREQUEST']._serialized_start=4087
-  _globals['_DELETEAPPLICATIONREQUEST']._serialized_end=4202
-  _globals['_WATCHAPPLICATIONSREQUEST']._serialized_start=4204
-  _globals['_WATCHAPPLICATIONSREQUEST']._serialized_end=4262
-  _globals['_WATCHAPPLICATIONSRESPONSE']._serialized_start=4265
-  _globals['_WATCHAPPLICATIONSRESPONSE']._serialized_end=4412
-  _globals['_CONVERTSCOREREQUEST']._serialized_start=4414
-  _globals['_CONVERTSCOREREQUEST']._serialized_end=4471
-  _globals['_CONVERTSCORERESPONSE']._serialized_start=4473
-  _globals['_CONVERTSCORERESPONSE']._serialized_end=4576
-  _globals['_APPLICATIONSERVICE']._serialized_start=4579
-  _globals['_APPLICATIONSERVICE']._serialized_end=5517
+  _globals['_APPLICATIONSERVICE'].methods_by_name['ConvertScore']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\002<\"7/v1alpha1/{parent=projects/*}/applications:convertScore:\001*'
+  _globals['_APPLICATION']._serialized_start=372
+  _globals['_APPLICATION']._serialized_end=1225
+  _globals['_APPLICATION_LABELSENTRY']._serialized_start=997
+  _globals['_APPLICATION_LABELSENTRY']._serialized_end=1042
+  _globals['_APPLICATION_ANNOTATIONSENTRY']._serialized_start=1044
+  _globals['_APPLICATION_ANNOTATIONSENTRY']._serialized_end=1094
+  _globals['_APPLICATIONSPEC']._serialized_start=1228
+  _globals['_APPLICATIONSPEC']._serialized_end=1678
+  _globals['_APPLICATIONSPEC_COMPONENTSENTRY']._serialized_start=1495
+  _globals['_APPLICATIONSPEC_COMPONENTSENTRY']._serialized_end=1584
+  _globals['_APPLICATIONSPEC_DEPENDENCIESENTRY']._serialized_start=1586
+  _globals['_APPLICATIONSPEC_DEPENDENCIESENTRY']._serialized_end=1678
+  _globals['_COMPONENT']._serialized_start=1681
+  _globals['_COMPONENT']._serialized_end=2142
+  _globals['_COMPONENT_ENVENTRY']._serialized_start=2100
+  _globals['_COMPONENT_ENVENTRY']._serialized_end=2142
+  _globals['_PORT']._serialized_start=2144
+  _globals['_PORT']._serialized_end=2196
+  _globals['_RESOURCES']._serialized_start=2198
+  _globals['_RESOURCES']._serialized_end=2299
+  _globals['_RESOURCELIMITS']._serialized_start=2301
+  _globals['_RESOURCELIMITS']._serialized_end=2346
+  _globals['_PROBES']._serialized_start=2349
+  _globals['_PROBES']._serialized_end=2519
+  _globals['_PROBE']._serialized_start=2522
+  _globals['_PROBE']._serialized_end=2796
+  _globals['_HTTPPROBE']._serialized_start=2798
+  _globals['_HTTPPROBE']._serialized_end=2837
+  _globals['_TCPPROBE']._serialized_start=2839
+  _globals['_TCPPROBE']._serialized_end=2863
+  _globals['_EXECPROBE']._serialized_start=2865
+  _globals['_EXECPROBE']._serialized_end=2893
+  _globals['_STORAGE']._serialized_start=2895
+  _globals['_STORAGE']._serialized_end=2946
+  _globals['_CONFIGFILE']._serialized_start=2948
+  _globals['_CONFIGFILE']._serialized_end=2991
+  _globals['_DEPENDENCY']._serialized_start=2993
+  _globals['_DEPENDENCY']._serialized_end=3075
+  _globals['_PLACEMENT']._serialized_start=3078
+  _globals['_PLACEMENT']._serialized_end=3286
+  _globals['_PLACEMENT_CLUSTERLABELSENTRY']._serialized_start=3234
+  _globals['_PLACEMENT_CLUSTERLABELSENTRY']._serialized_end=3286
+  _globals['_APPLICATIONSTATUS']._serialized_start=3289
+  _globals['_APPLICATIONSTATUS']._serialized_end=3476
+  _globals['_APPLICATIONSTATUS_LATESTBUILDSENTRY']._serialized_start=3425
+  _globals['_APPLICATIONSTATUS_LATESTBUILDSENTRY']._serialized_end=3476
+  _globals['_CREATEAPPLICATIONREQUEST']._serialized_start=3479
+  _globals['_CREATEAPPLICATIONREQUEST']._serialized_end=3651
+  _globals['_GETAPPLICATIONREQUEST']._serialized_start=3653
+  _globals['_GETAPPLICATIONREQUEST']._serialized_end=3690
+  _globals['_LISTAPPLICATIONSREQUEST']._serialized_start=3692
+  _globals['_LISTAPPLICATIONSREQUEST']._serialized_end=3811
+  _globals['_LISTAPPLICATIONSRESPONSE']._serialized_start=3813
+  _globals['_LISTAPPLICATIONSRESPONSE']._serialized_end=3928
+  _globals['_UPDATEAPPLICATIONREQUEST']._serialized_start=3931
+  _globals['_UPDATEAPPLICATIONREQUEST']._serialized_end=4115
+  _globals['_DELETEAPPLICATIONREQUEST']._serialized_start=4117
+  _globals['_DELETEAPPLICATIONREQUEST']._serialized_end=4232
+  _globals['_WATCHAPPLICATIONSREQUEST']._serialized_start=4234
+  _globals['_WATCHAPPLICATIONSREQUEST']._serialized_end=4318
+  _globals['_WATCHAPPLICATIONSRESPONSE']._serialized_start=4321
+  _globals['_WATCHAPPLICATIONSRESPONSE']._serialized_end=4494
+  _globals['_CONVERTSCOREREQUEST']._serialized_start=4496
+  _globals['_CONVERTSCOREREQUEST']._serialized_end=4553
+  _globals['_CONVERTSCORERESPONSE']._serialized_start=4555
+  _globals['_CONVERTSCORERESPONSE']._serialized_end=4658
+  _globals['_APPLICATIONSERVICE']._serialized_start=4661
+  _globals['_APPLICATIONSERVICE']._serialized_end=6014
 # @@protoc_insertion_point(module_scope)

@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from threeport.common.v1alpha1 import annotations_pb2 as threeport_dot_common_dot_v1alpha1_dot_annotations__pb2
 from threeport.common.v1alpha1 import condition_pb2 as threeport_dot_common_dot_v1alpha1_dot_condition__pb2
@@ -29,7 +30,7 @@ from threeport.common.v1alpha1 import state_pb2 as threeport_dot_common_dot_v1al
 from threeport.common.v1alpha1 import watch_pb2 as threeport_dot_common_dot_v1alpha1_dot_watch__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'threeport/registry/v1alpha1/build.proto\x12\x1bthreeport.registry.v1alpha1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\x9b\x06\n\x05\x42uild\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12>\n\x06labels\x18\x03 \x03(\x0b\x32..threeport.registry.v1alpha1.Build.LabelsEntry\x12H\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x33.threeport.registry.v1alpha1.Build.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x34\n\x04spec\x18\x14 \x01(\x0b\x32&.threeport.registry.v1alpha1.BuildSpec\x12\x38\n\x06status\x18\x15 \x01(\x0b\x32(.threeport.registry.v1alpha1.BuildStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:e\xca\xf3\x18\x61\n\x12threeport.io/Build\x12<projects/{project}/applications/{application}/builds/{build}\x1a\x05\x62uild\"\x06\x62uilds\"w\n\tBuildSpec\x12\x11\n\tcomponent\x18\x01 \x01(\t\x12\r\n\x05image\x18\x02 \x01(\t\x12\x0e\n\x06\x64igest\x18\x03 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x04 \x01(\t\x12\x0b\n\x03tag\x18\x05 \x01(\t\x12\x0e\n\x06\x63ommit\x18\x06 \x01(\t\x12\x0b\n\x03url\x18\x07 \x01(\t\"5\n\x0b\x42uildStatus\x12\x10\n\x08reporter\x18\x01 \x01(\t\x12\x14\n\x0c\x65nvironments\x18\x02 \x03(\t\"\x1f\n\x0fGetBuildRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"q\n\x11ListBuildsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"a\n\x12ListBuildsResponse\x12\x32\n\x06\x62uilds\x18\x01 \x03(\x0b\x32\".threeport.registry.v1alpha1.Build\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"4\n\x12WatchBuildsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\"\x81\x01\n\x13WatchBuildsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12\x31\n\x05\x62uild\x18\x02 \x01(\x0b\x32\".threeport.registry.v1alpha1.Build\"\x82\x01\n\x12ReportBuildRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x31\n\x05\x62uild\x18\x02 \x01(\x0b\x32\".threeport.registry.v1alpha1.Build\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x15\n\rvalidate_only\x18\x04 \x01(\x08\">\n\x17ListLatestBuildsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\"\xc0\x01\n\x18ListLatestBuildsResponse\x12Q\n\x06\x62uilds\x18\x01 \x03(\x0b\x32\x41.threeport.registry.v1alpha1.ListLatestBuildsResponse.BuildsEntry\x1aQ\n\x0b\x42uildsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x31\n\x05value\x18\x02 \x01(\x0b\x32\".threeport.registry.v1alpha1.Build:\x02\x38\x01\x32\xe7\x04\n\x0c\x42uildService\x12\x66\n\x08GetBuild\x12,.threeport.registry.v1alpha1.GetBuildRequest\x1a\".threeport.registry.v1alpha1.Build\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x12w\n\nListBuilds\x12..threeport.registry.v1alpha1.ListBuildsRequest\x1a/.threeport.registry.v1alpha1.ListBuildsResponse\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x12|\n\x0bWatchBuilds\x12/.threeport.registry.v1alpha1.WatchBuildsRequest\x1a\x30.threeport.registry.v1alpha1.WatchBuildsResponse\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x30\x01\x12l\n\x0bReportBuild\x12/.threeport.registry.v1alpha1.ReportBuildRequest\x1a\".threeport.registry.v1alpha1.Build\"\x08\xd2\xf3\x18\x04\x08\x03 \x01\x12\x89\x01\n\x10ListLatestBuilds\x12\x34.threeport.registry.v1alpha1.ListLatestBuildsRequest\x1a\x35.threeport.registry.v1alpha1.ListLatestBuildsResponse\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'threeport/registry/v1alpha1/build.proto\x12\x1bthreeport.registry.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\x9b\x06\n\x05\x42uild\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12>\n\x06labels\x18\x03 \x03(\x0b\x32..threeport.registry.v1alpha1.Build.LabelsEntry\x12H\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x33.threeport.registry.v1alpha1.Build.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12\x34\n\x04spec\x18\x14 \x01(\x0b\x32&.threeport.registry.v1alpha1.BuildSpec\x12\x38\n\x06status\x18\x15 \x01(\x0b\x32(.threeport.registry.v1alpha1.BuildStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:e\xca\xf3\x18\x61\n\x12threeport.io/Build\x12<projects/{project}/applications/{application}/builds/{build}\x1a\x05\x62uild\"\x06\x62uilds\"w\n\tBuildSpec\x12\x11\n\tcomponent\x18\x01 \x01(\t\x12\r\n\x05image\x18\x02 \x01(\t\x12\x0e\n\x06\x64igest\x18\x03 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x04 \x01(\t\x12\x0b\n\x03tag\x18\x05 \x01(\t\x12\x0e\n\x06\x63ommit\x18\x06 \x01(\t\x12\x0b\n\x03url\x18\x07 \x01(\t\"5\n\x0b\x42uildStatus\x12\x10\n\x08reporter\x18\x01 \x01(\t\x12\x14\n\x0c\x65nvironments\x18\x02 \x03(\t\"\x1f\n\x0fGetBuildRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"q\n\x11ListBuildsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"a\n\x12ListBuildsResponse\x12\x32\n\x06\x62uilds\x18\x01 \x03(\x0b\x32\".threeport.registry.v1alpha1.Build\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"N\n\x12WatchBuildsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\x12\x18\n\x10resource_version\x18\x03 \x01(\t\"\x9b\x01\n\x13WatchBuildsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12\x31\n\x05\x62uild\x18\x02 \x01(\x0b\x32\".threeport.registry.v1alpha1.Build\x12\x18\n\x10resource_version\x18\x03 \x01(\t\"\x82\x01\n\x12ReportBuildRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x31\n\x05\x62uild\x18\x02 \x01(\x0b\x32\".threeport.registry.v1alpha1.Build\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x15\n\rvalidate_only\x18\x04 \x01(\x08\">\n\x17ListLatestBuildsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\"\xc0\x01\n\x18ListLatestBuildsResponse\x12Q\n\x06\x62uilds\x18\x01 \x03(\x0b\x32\x41.threeport.registry.v1alpha1.ListLatestBuildsResponse.BuildsEntry\x1aQ\n\x0b\x42uildsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x31\n\x05value\x18\x02 \x01(\x0b\x32\".threeport.registry.v1alpha1.Build:\x02\x38\x01\x32\xe7\x06\n\x0c\x42uildService\x12\xa1\x01\n\x08GetBuild\x12,.threeport.registry.v1alpha1.GetBuildRequest\x1a\".threeport.registry.v1alpha1.Build\"C\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02\x35\x12\x33/v1alpha1/{name=projects/*/applications/*/builds/*}\x12\xb2\x01\n\nListBuilds\x12..threeport.registry.v1alpha1.ListBuildsRequest\x1a/.threeport.registry.v1alpha1.ListBuildsResponse\"C\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02\x35\x12\x33/v1alpha1/{parent=projects/*/applications/*}/builds\x12\xbd\x01\n\x0bWatchBuilds\x12/.threeport.registry.v1alpha1.WatchBuildsRequest\x1a\x30.threeport.registry.v1alpha1.WatchBuildsResponse\"I\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02;\x12\x39/v1alpha1/{parent=projects/*/applications/*}/builds:watch0\x01\x12\xb1\x01\n\x0bReportBuild\x12/.threeport.registry.v1alpha1.ReportBuildRequest\x1a\".threeport.registry.v1alpha1.Build\"M\xd2\xf3\x18\x04\x08\x03 \x01\x82\xd3\xe4\x93\x02?\":/v1alpha1/{parent=projects/*/applications/*}/builds:report:\x01*\x12\x89\x01\n\x10ListLatestBuilds\x12\x34.threeport.registry.v1alpha1.ListLatestBuildsRequest\x1a\x35.threeport.registry.v1alpha1.ListLatestBuildsResponse\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,43 +46,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTLATESTBUILDSRESPONSE_BUILDSENTRY']._loaded_options = None
   _globals['_LISTLATESTBUILDSRESPONSE_BUILDSENTRY']._serialized_options = b'8\001'
   _globals['_BUILDSERVICE'].methods_by_name['GetBuild']._loaded_options = None
-  _globals['_BUILDSERVICE'].methods_by_name['GetBuild']._serialized_options = b'\322\363\030\004\010\002\020\001'
+  _globals['_BUILDSERVICE'].methods_by_name['GetBuild']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\0025\0223/v1alpha1/{name=projects/*/applications/*/builds/*}'
   _globals['_BUILDSERVICE'].methods_by_name['ListBuilds']._loaded_options = None
-  _globals['_BUILDSERVICE'].methods_by_name['ListBuilds']._serialized_options = b'\322\363\030\004\010\002\020\001'
+  _globals['_BUILDSERVICE'].methods_by_name['ListBuilds']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\0025\0223/v1alpha1/{parent=projects/*/applications/*}/builds'
   _globals['_BUILDSERVICE'].methods_by_name['WatchBuilds']._loaded_options = None
-  _globals['_BUILDSERVICE'].methods_by_name['WatchBuilds']._serialized_options = b'\322\363\030\004\010\002\020\001'
+  _globals['_BUILDSERVICE'].methods_by_name['WatchBuilds']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\002;\0229/v1alpha1/{parent=projects/*/applications/*}/builds:watch'
   _globals['_BUILDSERVICE'].methods_by_name['ReportBuild']._loaded_options = None
-  _globals['_BUILDSERVICE'].methods_by_name['ReportBuild']._serialized_options = b'\322\363\030\004\010\003 \001'
+  _globals['_BUILDSERVICE'].methods_by_name['ReportBuild']._serialized_options = b'\322\363\030\004\010\003 \001\202\323\344\223\002?\":/v1alpha1/{parent=projects/*/applications/*}/builds:report:\001*'
   _globals['_BUILDSERVICE'].methods_by_name['ListLatestBuilds']._loaded_options = None
   _globals['_BUILDSERVICE'].methods_by_name['ListLatestBuilds']._serialized_options = b'\322\363\030\004\010\002\020\001'
-  _globals['_BUILD']._serialized_start=272
-  _globals['_BUILD']._serialized_end=1067
-  _globals['_BUILD_LABELSENTRY']._serialized_start=867
-  _globals['_BUILD_LABELSENTRY']._serialized_end=912
-  _globals['_BUILD_ANNOTATIONSENTRY']._serialized_start=914
-  _globals['_BUILD_ANNOTATIONSENTRY']._serialized_end=964
-  _globals['_BUILDSPEC']._serialized_start=1069
-  _globals['_BUILDSPEC']._serialized_end=1188
-  _globals['_BUILDSTATUS']._serialized_start=1190
-  _globals['_BUILDSTATUS']._serialized_end=1243
-  _globals['_GETBUILDREQUEST']._serialized_start=1245
-  _globals['_GETBUILDREQUEST']._serialized_end=1276
-  _globals['_LISTBUILDSREQUEST']._serialized_start=1278
-  _globals['_LISTBUILDSREQUEST']._serialized_end=1391
-  _globals['_LISTBUILDSRESPONSE']._serialized_start=1393
-  _globals['_LISTBUILDSRESPONSE']._serialized_end=1490
-  _globals['_WATCHBUILDSREQUEST']._serialized_start=1492
-  _globals['_WATCHBUILDSREQUEST']._serialized_end=1544
-  _globals['_WATCHBUILDSRESPONSE']._serialized_start=1547
-  _globals['_WATCHBUILDSRESPONSE']._serialized_end=1676
-  _globals['_REPORTBUILDREQUEST']._serialized_start=1679
-  _globals['_REPORTBUILDREQUEST']._serialized_end=1809
-  _globals['_LISTLATESTBUILDSREQUEST']._serialized_start=1811
-  _globals['_LISTLATESTBUILDSREQUEST']._serialized_end=1873
-  _globals['_LISTLATESTBUILDSRESPONSE']._serialized_start=1876
-  _globals['_LISTLATESTBUILDSRESPONSE']._serialized_end=2068
-  _globals['_LISTLATESTBUILDSRESPONSE_BUILDSENTRY']._serialized_start=1987
-  _globals['_LISTLATESTBUILDSRESPONSE_BUILDSENTRY']._serialized_end=2068
-  _globals['_BUILDSERVICE']._serialized_start=2071
-  _globals['_BUILDSERVICE']._serialized_end=2686
+  _globals['_BUILD']._serialized_start=302
+  _globals['_BUILD']._serialized_end=1097
+  _globals['_BUILD_LABELSENTRY']._serialized_start=897
+  _globals['_BUILD_LABELSENTRY']._serialized_end=942
+  _globals['_BUILD_ANNOTATIONSENTRY']._serialized_start=944
+  _globals['_BUILD_ANNOTATIONSENTRY']._serialized_end=994
+  _globals['_BUILDSPEC']._serialized_start=1099
+  _globals['_BUILDSPEC']._serialized_end=1218
+  _globals['_BUILDSTATUS']._serialized_start=1220
+  _globals['_BUILDSTATUS']._serialized_end=1273
+  _globals['_GETBUILDREQUEST']._serialized_start=1275
+  _globals['_GETBUILDREQUEST']._serialized_end=1306
+  _globals['_LISTBUILDSREQUEST']._serialized_start=1308
+  _globals['_LISTBUILDSREQUEST']._serialized_end=1421
+  _globals['_LISTBUILDSRESPONSE']._serialized_start=1423
+  _globals['_LISTBUILDSRESPONSE']._serialized_end=1520
+  _globals['_WATCHBUILDSREQUEST']._serialized_start=1522
+  _globals['_WATCHBUILDSREQUEST']._serialized_end=1600
+  _globals['_WATCHBUILDSRESPONSE']._serialized_start=1603
+  _globals['_WATCHBUILDSRESPONSE']._serialized_end=1758
+  _globals['_REPORTBUILDREQUEST']._serialized_start=1761
+  _globals['_REPORTBUILDREQUEST']._serialized_end=1891
+  _globals['_LISTLATESTBUILDSREQUEST']._serialized_start=1893
+  _globals['_LISTLATESTBUILDSREQUEST']._serialized_end=1955
+  _globals['_LISTLATESTBUILDSRESPONSE']._serialized_start=1958
+  _globals['_LISTLATESTBUILDSRESPONSE']._serialized_end=2150
+  _globals['_LISTLATESTBUILDSRESPONSE_BUILDSENTRY']._serialized_start=2069
+  _globals['_LISTLATESTBUILDSRESPONSE_BUILDSENTRY']._serialized_end=2150
+  _globals['_BUILDSERVICE']._serialized_start=2153
+  _globals['_BUILDSERVICE']._serialized_end=3024
 # @@protoc_insertion_point(module_scope)

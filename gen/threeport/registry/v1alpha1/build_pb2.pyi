@@ -267,7 +267,9 @@ class ListBuildsRequest(_message.Message):
     FILTER_FIELD_NUMBER: _builtins.int
     HIDE_DELETING_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
-    """The application, `projects/{project}/applications/{application}`."""
+    """The application, `projects/{project}/applications/{application}`; `-` for the application
+    lists the builds of every application of the project (AIP-159).
+    """
     page_size: _builtins.int
     """At most this many per page (default 50, at most 1000)."""
     page_token: _builtins.str
@@ -334,19 +336,27 @@ class WatchBuildsRequest(_message.Message):
 
     PARENT_FIELD_NUMBER: _builtins.int
     FILTER_FIELD_NUMBER: _builtins.int
+    RESOURCE_VERSION_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
     """The application, `projects/{project}/applications/{application}`."""
     filter: _builtins.str
     """Only resources matching this filter (same syntax as List); `name = "..."` watches one."""
+    resource_version: _builtins.str
+    """Resume after this change-stream position: the `resource_version` of the last response
+    received. The initial list is skipped and every change after it is sent. Empty: start with
+    the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+    (start a new watch).
+    """
     def __init__(
         self,
         *,
         parent: _builtins.str = ...,
         filter: _builtins.str = ...,
+        resource_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "parent", b"parent"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "parent", b"parent", "resource_version", b"resource_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -360,8 +370,13 @@ class WatchBuildsResponse(_message.Message):
 
     TYPE_FIELD_NUMBER: _builtins.int
     BUILD_FIELD_NUMBER: _builtins.int
+    RESOURCE_VERSION_FIELD_NUMBER: _builtins.int
     type: _watch_pb2.WatchEventType.ValueType
     """What happened."""
+    resource_version: _builtins.str
+    """The change-stream position after this response; pass it back as `resource_version` to resume.
+    Empty on the initial ADDED responses: the HEARTBEAT that follows them carries the position.
+    """
     @_builtins.property
     def build(self) -> Global___Build:
         """The resource after the change (before it, for DELETED). Empty for HEARTBEAT."""
@@ -371,10 +386,11 @@ class WatchBuildsResponse(_message.Message):
         *,
         type: _watch_pb2.WatchEventType.ValueType = ...,
         build: Global___Build | None = ...,
+        resource_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["build", b"build"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["build", b"build", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["build", b"build", "resource_version", b"resource_version", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

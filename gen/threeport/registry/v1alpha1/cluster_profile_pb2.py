@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from threeport.common.v1alpha1 import annotations_pb2 as threeport_dot_common_dot_v1alpha1_dot_annotations__pb2
@@ -31,7 +32,7 @@ from threeport.common.v1alpha1 import state_pb2 as threeport_dot_common_dot_v1al
 from threeport.common.v1alpha1 import watch_pb2 as threeport_dot_common_dot_v1alpha1_dot_watch__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n1threeport/registry/v1alpha1/cluster_profile.proto\x12\x1bthreeport.registry.v1alpha1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a-threeport/common/v1alpha1/retain_policy.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\xdc\x06\n\x0e\x43lusterProfile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12G\n\x06labels\x18\x03 \x03(\x0b\x32\x37.threeport.registry.v1alpha1.ClusterProfile.LabelsEntry\x12Q\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32<.threeport.registry.v1alpha1.ClusterProfile.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12=\n\x04spec\x18\x14 \x01(\x0b\x32/.threeport.registry.v1alpha1.ClusterProfileSpec\x12\x41\n\x06status\x18\x15 \x01(\x0b\x32\x31.threeport.registry.v1alpha1.ClusterProfileStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:y\xca\xf3\x18u\n\x1bthreeport.io/ClusterProfile\x12!clusterProfiles/{cluster_profile}\x1a\x0e\x63lusterProfile\"\x0f\x63lusterProfiles*\x02\x63p2\x0e\x43lusterProfile\"\xa1\x03\n\x12\x43lusterProfileSpec\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x10\n\x08location\x18\x02 \x01(\t\x12\x11\n\tnode_size\x18\x03 \x01(\t\x12\x14\n\x0cnode_profile\x18\x04 \x01(\t\x12\x19\n\x11high_availability\x18\x05 \x01(\x08\x12\x11\n\tmin_nodes\x18\x06 \x01(\x05\x12\x11\n\tmax_nodes\x18\x07 \x01(\x05\x12\x1a\n\x12kubernetes_version\x18\x08 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\t \x01(\t\x12Z\n\x0e\x63luster_labels\x18\n \x03(\x0b\x32\x42.threeport.registry.v1alpha1.ClusterProfileSpec.ClusterLabelsEntry\x12>\n\rretain_policy\x18\x0b \x01(\x0e\x32\'.threeport.common.v1alpha1.RetainPolicy\x1a\x34\n\x12\x43lusterLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\".\n\x14\x43lusterProfileStatus\x12\x16\n\x0esystem_default\x18\x01 \x01(\x08\"\xaa\x01\n\x1b\x43reateClusterProfileRequest\x12\x44\n\x0f\x63luster_profile\x18\x02 \x01(\x0b\x32+.threeport.registry.v1alpha1.ClusterProfile\x12\x1a\n\x12\x63luster_profile_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"(\n\x18GetClusterProfileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"j\n\x1aListClusterProfilesRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"}\n\x1bListClusterProfilesResponse\x12\x45\n\x10\x63luster_profiles\x18\x01 \x03(\x0b\x32+.threeport.registry.v1alpha1.ClusterProfile\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xc2\x01\n\x1bUpdateClusterProfileRequest\x12\x44\n\x0f\x63luster_profile\x18\x01 \x01(\x0b\x32+.threeport.registry.v1alpha1.ClusterProfile\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"v\n\x1b\x44\x65leteClusterProfileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"-\n\x1bWatchClusterProfilesRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\"\x9d\x01\n\x1cWatchClusterProfilesResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12\x44\n\x0f\x63luster_profile\x18\x02 \x01(\x0b\x32+.threeport.registry.v1alpha1.ClusterProfile2\xe8\x06\n\x15\x43lusterProfileService\x12\x87\x01\n\x14\x43reateClusterProfile\x12\x38.threeport.registry.v1alpha1.CreateClusterProfileRequest\x1a+.threeport.registry.v1alpha1.ClusterProfile\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12\x81\x01\n\x11GetClusterProfile\x12\x35.threeport.registry.v1alpha1.GetClusterProfileRequest\x1a+.threeport.registry.v1alpha1.ClusterProfile\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x12\x92\x01\n\x13ListClusterProfiles\x12\x37.threeport.registry.v1alpha1.ListClusterProfilesRequest\x1a\x38.threeport.registry.v1alpha1.ListClusterProfilesResponse\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x12\x87\x01\n\x14UpdateClusterProfile\x12\x38.threeport.registry.v1alpha1.UpdateClusterProfileRequest\x1a+.threeport.registry.v1alpha1.ClusterProfile\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12\x87\x01\n\x14\x44\x65leteClusterProfile\x12\x38.threeport.registry.v1alpha1.DeleteClusterProfileRequest\x1a+.threeport.registry.v1alpha1.ClusterProfile\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12\x97\x01\n\x14WatchClusterProfiles\x12\x38.threeport.registry.v1alpha1.WatchClusterProfilesRequest\x1a\x39.threeport.registry.v1alpha1.WatchClusterProfilesResponse\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n1threeport/registry/v1alpha1/cluster_profile.proto\x12\x1bthreeport.registry.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a-threeport/common/v1alpha1/retain_policy.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\xdc\x06\n\x0e\x43lusterProfile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12G\n\x06labels\x18\x03 \x03(\x0b\x32\x37.threeport.registry.v1alpha1.ClusterProfile.LabelsEntry\x12Q\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32<.threeport.registry.v1alpha1.ClusterProfile.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12=\n\x04spec\x18\x14 \x01(\x0b\x32/.threeport.registry.v1alpha1.ClusterProfileSpec\x12\x41\n\x06status\x18\x15 \x01(\x0b\x32\x31.threeport.registry.v1alpha1.ClusterProfileStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:y\xca\xf3\x18u\n\x1bthreeport.io/ClusterProfile\x12!clusterProfiles/{cluster_profile}\x1a\x0e\x63lusterProfile\"\x0f\x63lusterProfiles*\x02\x63p2\x0e\x43lusterProfile\"\xa1\x03\n\x12\x43lusterProfileSpec\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x10\n\x08location\x18\x02 \x01(\t\x12\x11\n\tnode_size\x18\x03 \x01(\t\x12\x14\n\x0cnode_profile\x18\x04 \x01(\t\x12\x19\n\x11high_availability\x18\x05 \x01(\x08\x12\x11\n\tmin_nodes\x18\x06 \x01(\x05\x12\x11\n\tmax_nodes\x18\x07 \x01(\x05\x12\x1a\n\x12kubernetes_version\x18\x08 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\t \x01(\t\x12Z\n\x0e\x63luster_labels\x18\n \x03(\x0b\x32\x42.threeport.registry.v1alpha1.ClusterProfileSpec.ClusterLabelsEntry\x12>\n\rretain_policy\x18\x0b \x01(\x0e\x32\'.threeport.common.v1alpha1.RetainPolicy\x1a\x34\n\x12\x43lusterLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\".\n\x14\x43lusterProfileStatus\x12\x16\n\x0esystem_default\x18\x01 \x01(\x08\"\xaa\x01\n\x1b\x43reateClusterProfileRequest\x12\x44\n\x0f\x63luster_profile\x18\x02 \x01(\x0b\x32+.threeport.registry.v1alpha1.ClusterProfile\x12\x1a\n\x12\x63luster_profile_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"(\n\x18GetClusterProfileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"j\n\x1aListClusterProfilesRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"}\n\x1bListClusterProfilesResponse\x12\x45\n\x10\x63luster_profiles\x18\x01 \x03(\x0b\x32+.threeport.registry.v1alpha1.ClusterProfile\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xc2\x01\n\x1bUpdateClusterProfileRequest\x12\x44\n\x0f\x63luster_profile\x18\x01 \x01(\x0b\x32+.threeport.registry.v1alpha1.ClusterProfile\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"v\n\x1b\x44\x65leteClusterProfileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"G\n\x1bWatchClusterProfilesRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\x12\x18\n\x10resource_version\x18\x03 \x01(\t\"\xb7\x01\n\x1cWatchClusterProfilesResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12\x44\n\x0f\x63luster_profile\x18\x02 \x01(\x0b\x32+.threeport.registry.v1alpha1.ClusterProfile\x12\x18\n\x10resource_version\x18\x03 \x01(\t2\x81\t\n\x15\x43lusterProfileService\x12\xb9\x01\n\x14\x43reateClusterProfile\x12\x38.threeport.registry.v1alpha1.CreateClusterProfileRequest\x1a+.threeport.registry.v1alpha1.ClusterProfile\":\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02,\"\x19/v1alpha1/clusterProfiles:\x0f\x63luster_profile\x12\xab\x01\n\x11GetClusterProfile\x12\x35.threeport.registry.v1alpha1.GetClusterProfileRequest\x1a+.threeport.registry.v1alpha1.ClusterProfile\"2\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02$\x12\"/v1alpha1/{name=clusterProfiles/*}\x12\xb3\x01\n\x13ListClusterProfiles\x12\x37.threeport.registry.v1alpha1.ListClusterProfilesRequest\x1a\x38.threeport.registry.v1alpha1.ListClusterProfilesResponse\")\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1alpha1/clusterProfiles\x12\xd2\x01\n\x14UpdateClusterProfile\x12\x38.threeport.registry.v1alpha1.UpdateClusterProfileRequest\x1a+.threeport.registry.v1alpha1.ClusterProfile\"S\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02\x45\x32\x32/v1alpha1/{cluster_profile.name=clusterProfiles/*}:\x0f\x63luster_profile\x12\xb1\x01\n\x14\x44\x65leteClusterProfile\x12\x38.threeport.registry.v1alpha1.DeleteClusterProfileRequest\x1a+.threeport.registry.v1alpha1.ClusterProfile\"2\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02$*\"/v1alpha1/{name=clusterProfiles/*}\x12\xbe\x01\n\x14WatchClusterProfiles\x12\x38.threeport.registry.v1alpha1.WatchClusterProfilesRequest\x1a\x39.threeport.registry.v1alpha1.WatchClusterProfilesResponse\"/\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02!\x12\x1f/v1alpha1/clusterProfiles:watch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,45 +48,45 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CLUSTERPROFILESPEC_CLUSTERLABELSENTRY']._loaded_options = None
   _globals['_CLUSTERPROFILESPEC_CLUSTERLABELSENTRY']._serialized_options = b'8\001'
   _globals['_CLUSTERPROFILESERVICE'].methods_by_name['CreateClusterProfile']._loaded_options = None
-  _globals['_CLUSTERPROFILESERVICE'].methods_by_name['CreateClusterProfile']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_CLUSTERPROFILESERVICE'].methods_by_name['CreateClusterProfile']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002,\"\031/v1alpha1/clusterProfiles:\017cluster_profile'
   _globals['_CLUSTERPROFILESERVICE'].methods_by_name['GetClusterProfile']._loaded_options = None
-  _globals['_CLUSTERPROFILESERVICE'].methods_by_name['GetClusterProfile']._serialized_options = b'\322\363\030\004\010\001\020\001'
+  _globals['_CLUSTERPROFILESERVICE'].methods_by_name['GetClusterProfile']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002$\022\"/v1alpha1/{name=clusterProfiles/*}'
   _globals['_CLUSTERPROFILESERVICE'].methods_by_name['ListClusterProfiles']._loaded_options = None
-  _globals['_CLUSTERPROFILESERVICE'].methods_by_name['ListClusterProfiles']._serialized_options = b'\322\363\030\004\010\001\020\001'
+  _globals['_CLUSTERPROFILESERVICE'].methods_by_name['ListClusterProfiles']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002\033\022\031/v1alpha1/clusterProfiles'
   _globals['_CLUSTERPROFILESERVICE'].methods_by_name['UpdateClusterProfile']._loaded_options = None
-  _globals['_CLUSTERPROFILESERVICE'].methods_by_name['UpdateClusterProfile']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_CLUSTERPROFILESERVICE'].methods_by_name['UpdateClusterProfile']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002E22/v1alpha1/{cluster_profile.name=clusterProfiles/*}:\017cluster_profile'
   _globals['_CLUSTERPROFILESERVICE'].methods_by_name['DeleteClusterProfile']._loaded_options = None
-  _globals['_CLUSTERPROFILESERVICE'].methods_by_name['DeleteClusterProfile']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_CLUSTERPROFILESERVICE'].methods_by_name['DeleteClusterProfile']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002$*\"/v1alpha1/{name=clusterProfiles/*}'
   _globals['_CLUSTERPROFILESERVICE'].methods_by_name['WatchClusterProfiles']._loaded_options = None
-  _globals['_CLUSTERPROFILESERVICE'].methods_by_name['WatchClusterProfiles']._serialized_options = b'\322\363\030\004\010\001\020\001'
-  _globals['_CLUSTERPROFILE']._serialized_start=363
-  _globals['_CLUSTERPROFILE']._serialized_end=1223
-  _globals['_CLUSTERPROFILE_LABELSENTRY']._serialized_start=1003
-  _globals['_CLUSTERPROFILE_LABELSENTRY']._serialized_end=1048
-  _globals['_CLUSTERPROFILE_ANNOTATIONSENTRY']._serialized_start=1050
-  _globals['_CLUSTERPROFILE_ANNOTATIONSENTRY']._serialized_end=1100
-  _globals['_CLUSTERPROFILESPEC']._serialized_start=1226
-  _globals['_CLUSTERPROFILESPEC']._serialized_end=1643
-  _globals['_CLUSTERPROFILESPEC_CLUSTERLABELSENTRY']._serialized_start=1591
-  _globals['_CLUSTERPROFILESPEC_CLUSTERLABELSENTRY']._serialized_end=1643
-  _globals['_CLUSTERPROFILESTATUS']._serialized_start=1645
-  _globals['_CLUSTERPROFILESTATUS']._serialized_end=1691
-  _globals['_CREATECLUSTERPROFILEREQUEST']._serialized_start=1694
-  _globals['_CREATECLUSTERPROFILEREQUEST']._serialized_end=1864
-  _globals['_GETCLUSTERPROFILEREQUEST']._serialized_start=1866
-  _globals['_GETCLUSTERPROFILEREQUEST']._serialized_end=1906
-  _globals['_LISTCLUSTERPROFILESREQUEST']._serialized_start=1908
-  _globals['_LISTCLUSTERPROFILESREQUEST']._serialized_end=2014
-  _globals['_LISTCLUSTERPROFILESRESPONSE']._serialized_start=2016
-  _globals['_LISTCLUSTERPROFILESRESPONSE']._serialized_end=2141
-  _globals['_UPDATECLUSTERPROFILEREQUEST']._serialized_start=2144
-  _globals['_UPDATECLUSTERPROFILEREQUEST']._serialized_end=2338
-  _globals['_DELETECLUSTERPROFILEREQUEST']._serialized_start=2340
-  _globals['_DELETECLUSTERPROFILEREQUEST']._serialized_end=2458
-  _globals['_WATCHCLUSTERPROFILESREQUEST']._serialized_start=2460
-  _globals['_WATCHCLUSTERPROFILESREQUEST']._serialized_end=2505
-  _globals['_WATCHCLUSTERPROFILESRESPONSE']._serialized_start=2508
-  _globals['_WATCHCLUSTERPROFILESRESPONSE']._serialized_end=2665
-  _globals['_CLUSTERPROFILESERVICE']._serialized_start=2668
-  _globals['_CLUSTERPROFILESERVICE']._serialized_end=3540
+  _globals['_CLUSTERPROFILESERVICE'].methods_by_name['WatchClusterProfiles']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002!\022\037/v1alpha1/clusterProfiles:watch'
+  _globals['_CLUSTERPROFILE']._serialized_start=393
+  _globals['_CLUSTERPROFILE']._serialized_end=1253
+  _globals['_CLUSTERPROFILE_LABELSENTRY']._serialized_start=1033
+  _globals['_CLUSTERPROFILE_LABELSENTRY']._serialized_end=1078
+  _globals['_CLUSTERPROFILE_ANNOTATIONSENTRY']._serialized_start=1080
+  _globals['_CLUSTERPROFILE_ANNOTATIONSENTRY']._serialized_end=1130
+  _globals['_CLUSTERPROFILESPEC']._serialized_start=1256
+  _globals['_CLUSTERPROFILESPEC']._serialized_end=1673
+  _globals['_CLUSTERPROFILESPEC_CLUSTERLABELSENTRY']._serialized_start=1621
+  _globals['_CLUSTERPROFILESPEC_CLUSTERLABELSENTRY']._serialized_end=1673
+  _globals['_CLUSTERPROFILESTATUS']._serialized_start=1675
+  _globals['_CLUSTERPROFILESTATUS']._serialized_end=1721
+  _globals['_CREATECLUSTERPROFILEREQUEST']._serialized_start=1724
+  _globals['_CREATECLUSTERPROFILEREQUEST']._serialized_end=1894
+  _globals['_GETCLUSTERPROFILEREQUEST']._serialized_start=1896
+  _globals['_GETCLUSTERPROFILEREQUEST']._serialized_end=1936
+  _globals['_LISTCLUSTERPROFILESREQUEST']._serialized_start=1938
+  _globals['_LISTCLUSTERPROFILESREQUEST']._serialized_end=2044
+  _globals['_LISTCLUSTERPROFILESRESPONSE']._serialized_start=2046
+  _globals['_LISTCLUSTERPROFILESRESPONSE']._serialized_end=2171
+  _globals['_UPDATECLUSTERPROFILEREQUEST']._serialized_start=2174
+  _globals['_UPDATECLUSTERPROFILEREQUEST']._serialized_end=2368
+  _globals['_DELETECLUSTERPROFILEREQUEST']._serialized_start=2370
+  _globals['_DELETECLUSTERPROFILEREQUEST']._serialized_end=2488
+  _globals['_WATCHCLUSTERPROFILESREQUEST']._serialized_start=2490
+  _globals['_WATCHCLUSTERPROFILESREQUEST']._serialized_end=2561
+  _globals['_WATCHCLUSTERPROFILESRESPONSE']._serialized_start=2564
+  _globals['_WATCHCLUSTERPROFILESRESPONSE']._serialized_end=2747
+  _globals['_CLUSTERPROFILESERVICE']._serialized_start=2750
+  _globals['_CLUSTERPROFILESERVICE']._serialized_end=3903
 # @@protoc_insertion_point(module_scope)

@@ -567,19 +567,27 @@ class WatchEnvironmentsRequest(_message.Message):
 
     PARENT_FIELD_NUMBER: _builtins.int
     FILTER_FIELD_NUMBER: _builtins.int
+    RESOURCE_VERSION_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
     """The project, `projects/{project}`."""
     filter: _builtins.str
     """Only resources matching this filter (same syntax as List); `name = "..."` watches one."""
+    resource_version: _builtins.str
+    """Resume after this change-stream position: the `resource_version` of the last response
+    received. The initial list is skipped and every change after it is sent. Empty: start with
+    the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+    (start a new watch).
+    """
     def __init__(
         self,
         *,
         parent: _builtins.str = ...,
         filter: _builtins.str = ...,
+        resource_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "parent", b"parent"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "parent", b"parent", "resource_version", b"resource_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -593,8 +601,13 @@ class WatchEnvironmentsResponse(_message.Message):
 
     TYPE_FIELD_NUMBER: _builtins.int
     ENVIRONMENT_FIELD_NUMBER: _builtins.int
+    RESOURCE_VERSION_FIELD_NUMBER: _builtins.int
     type: _watch_pb2.WatchEventType.ValueType
     """What happened."""
+    resource_version: _builtins.str
+    """The change-stream position after this response; pass it back as `resource_version` to resume.
+    Empty on the initial ADDED responses: the HEARTBEAT that follows them carries the position.
+    """
     @_builtins.property
     def environment(self) -> Global___Environment:
         """The resource after the change (before it, for DELETED). Empty for HEARTBEAT."""
@@ -604,10 +617,11 @@ class WatchEnvironmentsResponse(_message.Message):
         *,
         type: _watch_pb2.WatchEventType.ValueType = ...,
         environment: Global___Environment | None = ...,
+        resource_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["environment", b"environment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["environment", b"environment", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["environment", b"environment", "resource_version", b"resource_version", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
@@ -33,7 +34,7 @@ from threeport.common.v1alpha1 import watch_pb2 as threeport_dot_common_dot_v1al
 from threeport.registry.v1alpha1 import environment_pb2 as threeport_dot_registry_dot_v1alpha1_dot_environment__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/threeport/registry/v1alpha1/service_class.proto\x12\x1bthreeport.registry.v1alpha1\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a-threeport/common/v1alpha1/retain_policy.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\x1a-threeport/registry/v1alpha1/environment.proto\"\xc8\x06\n\x0cServiceClass\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x45\n\x06labels\x18\x03 \x03(\x0b\x32\x35.threeport.registry.v1alpha1.ServiceClass.LabelsEntry\x12O\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32:.threeport.registry.v1alpha1.ServiceClass.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12;\n\x04spec\x18\x14 \x01(\x0b\x32-.threeport.registry.v1alpha1.ServiceClassSpec\x12?\n\x06status\x18\x15 \x01(\x0b\x32/.threeport.registry.v1alpha1.ServiceClassStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:o\xca\xf3\x18k\n\x19threeport.io/ServiceClass\x12\x1eserviceClasses/{service_class}\x1a\x0cserviceClass\"\x0eserviceClasses*\x02sc2\x0cServiceClass\"\x84\x02\n\x10ServiceClassSpec\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05\x63lass\x18\x02 \x01(\t\x12\x16\n\x0eimplementation\x18\x03 \x01(\t\x12+\n\nparameters\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12=\n\x05scope\x18\x05 \x01(\x0b\x32..threeport.registry.v1alpha1.ServiceClassScope\x12\x0f\n\x07\x61\x63\x63ount\x18\x06 \x01(\t\x12>\n\rretain_policy\x18\x07 \x01(\x0e\x32\'.threeport.common.v1alpha1.RetainPolicy\"\x81\x01\n\x11ServiceClassScope\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x46\n\x10\x65nvironment_type\x18\x03 \x01(\x0e\x32,.threeport.registry.v1alpha1.EnvironmentType\",\n\x12ServiceClassStatus\x12\x16\n\x0esystem_default\x18\x01 \x01(\x08\"\xa2\x01\n\x19\x43reateServiceClassRequest\x12@\n\rservice_class\x18\x02 \x01(\x0b\x32).threeport.registry.v1alpha1.ServiceClass\x12\x18\n\x10service_class_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"&\n\x16GetServiceClassRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"i\n\x19ListServiceClassesRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"y\n\x1aListServiceClassesResponse\x12\x42\n\x0fservice_classes\x18\x01 \x03(\x0b\x32).threeport.registry.v1alpha1.ServiceClass\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xbc\x01\n\x19UpdateServiceClassRequest\x12@\n\rservice_class\x18\x01 \x01(\x0b\x32).threeport.registry.v1alpha1.ServiceClass\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"t\n\x19\x44\x65leteServiceClassRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\",\n\x1aWatchServiceClassesRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\"\x98\x01\n\x1bWatchServiceClassesResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12@\n\rservice_class\x18\x02 \x01(\x0b\x32).threeport.registry.v1alpha1.ServiceClass\"^\n\x1aResolveServiceClassRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\r\n\x05\x63lass\x18\x04 \x01(\t\"\x8c\x01\n\x1bResolveServiceClassResponse\x12@\n\rservice_class\x18\x01 \x01(\x0b\x32).threeport.registry.v1alpha1.ServiceClass\x12\x12\n\nmatched_by\x18\x02 \x01(\t\x12\x17\n\x0f\x65\x66\x66\x65\x63tive_class\x18\x03 \x01(\t2\xdc\x07\n\x13ServiceClassService\x12\x81\x01\n\x12\x43reateServiceClass\x12\x36.threeport.registry.v1alpha1.CreateServiceClassRequest\x1a).threeport.registry.v1alpha1.ServiceClass\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12{\n\x0fGetServiceClass\x12\x33.threeport.registry.v1alpha1.GetServiceClassRequest\x1a).threeport.registry.v1alpha1.ServiceClass\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x12\x8f\x01\n\x12ListServiceClasses\x12\x36.threeport.registry.v1alpha1.ListServiceClassesRequest\x1a\x37.threeport.registry.v1alpha1.ListServiceClassesResponse\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x12\x81\x01\n\x12UpdateServiceClass\x12\x36.threeport.registry.v1alpha1.UpdateServiceClassRequest\x1a).threeport.registry.v1alpha1.ServiceClass\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12\x81\x01\n\x12\x44\x65leteServiceClass\x12\x36.threeport.registry.v1alpha1.DeleteServiceClassRequest\x1a).threeport.registry.v1alpha1.ServiceClass\"\x08\xd2\xf3\x18\x04\x08\x05 \x01\x12\x94\x01\n\x13WatchServiceClasses\x12\x37.threeport.registry.v1alpha1.WatchServiceClassesRequest\x1a\x38.threeport.registry.v1alpha1.WatchServiceClassesResponse\"\x08\xd2\xf3\x18\x04\x08\x01\x10\x01\x30\x01\x12\x92\x01\n\x13ResolveServiceClass\x12\x37.threeport.registry.v1alpha1.ResolveServiceClassRequest\x1a\x38.threeport.registry.v1alpha1.ResolveServiceClassResponse\"\x08\xd2\xf3\x18\x04\x08\x02\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/threeport/registry/v1alpha1/service_class.proto\x12\x1bthreeport.registry.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a-threeport/common/v1alpha1/retain_policy.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\x1a-threeport/registry/v1alpha1/environment.proto\"\xc8\x06\n\x0cServiceClass\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x45\n\x06labels\x18\x03 \x03(\x0b\x32\x35.threeport.registry.v1alpha1.ServiceClass.LabelsEntry\x12O\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32:.threeport.registry.v1alpha1.ServiceClass.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12;\n\x04spec\x18\x14 \x01(\x0b\x32-.threeport.registry.v1alpha1.ServiceClassSpec\x12?\n\x06status\x18\x15 \x01(\x0b\x32/.threeport.registry.v1alpha1.ServiceClassStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:o\xca\xf3\x18k\n\x19threeport.io/ServiceClass\x12\x1eserviceClasses/{service_class}\x1a\x0cserviceClass\"\x0eserviceClasses*\x02sc2\x0cServiceClass\"\x84\x02\n\x10ServiceClassSpec\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05\x63lass\x18\x02 \x01(\t\x12\x16\n\x0eimplementation\x18\x03 \x01(\t\x12+\n\nparameters\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12=\n\x05scope\x18\x05 \x01(\x0b\x32..threeport.registry.v1alpha1.ServiceClassScope\x12\x0f\n\x07\x61\x63\x63ount\x18\x06 \x01(\t\x12>\n\rretain_policy\x18\x07 \x01(\x0e\x32\'.threeport.common.v1alpha1.RetainPolicy\"\x81\x01\n\x11ServiceClassScope\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x46\n\x10\x65nvironment_type\x18\x03 \x01(\x0e\x32,.threeport.registry.v1alpha1.EnvironmentType\",\n\x12ServiceClassStatus\x12\x16\n\x0esystem_default\x18\x01 \x01(\x08\"\xa2\x01\n\x19\x43reateServiceClassRequest\x12@\n\rservice_class\x18\x02 \x01(\x0b\x32).threeport.registry.v1alpha1.ServiceClass\x12\x18\n\x10service_class_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"&\n\x16GetServiceClassRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"i\n\x19ListServiceClassesRequest\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"y\n\x1aListServiceClassesResponse\x12\x42\n\x0fservice_classes\x18\x01 \x03(\x0b\x32).threeport.registry.v1alpha1.ServiceClass\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xbc\x01\n\x19UpdateServiceClassRequest\x12@\n\rservice_class\x18\x01 \x01(\x0b\x32).threeport.registry.v1alpha1.ServiceClass\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"t\n\x19\x44\x65leteServiceClassRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"F\n\x1aWatchServiceClassesRequest\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\x12\x18\n\x10resource_version\x18\x03 \x01(\t\"\xb2\x01\n\x1bWatchServiceClassesResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12@\n\rservice_class\x18\x02 \x01(\x0b\x32).threeport.registry.v1alpha1.ServiceClass\x12\x18\n\x10resource_version\x18\x03 \x01(\t\"^\n\x1aResolveServiceClassRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\r\n\x05\x63lass\x18\x04 \x01(\t\"\x8c\x01\n\x1bResolveServiceClassResponse\x12@\n\rservice_class\x18\x01 \x01(\x0b\x32).threeport.registry.v1alpha1.ServiceClass\x12\x12\n\nmatched_by\x18\x02 \x01(\t\x12\x17\n\x0f\x65\x66\x66\x65\x63tive_class\x18\x03 \x01(\t2\xa6\n\n\x13ServiceClassService\x12\xb0\x01\n\x12\x43reateServiceClass\x12\x36.threeport.registry.v1alpha1.CreateServiceClassRequest\x1a).threeport.registry.v1alpha1.ServiceClass\"7\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02)\"\x18/v1alpha1/serviceClasses:\rservice_class\x12\xa4\x01\n\x0fGetServiceClass\x12\x33.threeport.registry.v1alpha1.GetServiceClassRequest\x1a).threeport.registry.v1alpha1.ServiceClass\"1\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02#\x12!/v1alpha1/{name=serviceClasses/*}\x12\xaf\x01\n\x12ListServiceClasses\x12\x36.threeport.registry.v1alpha1.ListServiceClassesRequest\x1a\x37.threeport.registry.v1alpha1.ListServiceClassesResponse\"(\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1alpha1/serviceClasses\x12\xc7\x01\n\x12UpdateServiceClass\x12\x36.threeport.registry.v1alpha1.UpdateServiceClassRequest\x1a).threeport.registry.v1alpha1.ServiceClass\"N\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02@2//v1alpha1/{service_class.name=serviceClasses/*}:\rservice_class\x12\xaa\x01\n\x12\x44\x65leteServiceClass\x12\x36.threeport.registry.v1alpha1.DeleteServiceClassRequest\x1a).threeport.registry.v1alpha1.ServiceClass\"1\xd2\xf3\x18\x04\x08\x05 \x01\x82\xd3\xe4\x93\x02#*!/v1alpha1/{name=serviceClasses/*}\x12\xba\x01\n\x13WatchServiceClasses\x12\x37.threeport.registry.v1alpha1.WatchServiceClassesRequest\x1a\x38.threeport.registry.v1alpha1.WatchServiceClassesResponse\".\xd2\xf3\x18\x04\x08\x01\x10\x01\x82\xd3\xe4\x93\x02 \x12\x1e/v1alpha1/serviceClasses:watch0\x01\x12\xce\x01\n\x13ResolveServiceClass\x12\x37.threeport.registry.v1alpha1.ResolveServiceClassRequest\x1a\x38.threeport.registry.v1alpha1.ResolveServiceClassResponse\"D\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02\x36\x12\x34/v1alpha1/{parent=projects/*}/serviceClasses:resolveb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,51 +48,51 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SERVICECLASS']._loaded_options = None
   _globals['_SERVICECLASS']._serialized_options = b'\312\363\030k\n\031threeport.io/ServiceClass\022\036serviceClasses/{service_class}\032\014serviceClass\"\016serviceClasses*\002sc2\014ServiceClass'
   _globals['_SERVICECLASSSERVICE'].methods_by_name['CreateServiceClass']._loaded_options = None
-  _globals['_SERVICECLASSSERVICE'].methods_by_name['CreateServiceClass']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_SERVICECLASSSERVICE'].methods_by_name['CreateServiceClass']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002)\"\030/v1alpha1/serviceClasses:\rservice_class'
   _globals['_SERVICECLASSSERVICE'].methods_by_name['GetServiceClass']._loaded_options = None
-  _globals['_SERVICECLASSSERVICE'].methods_by_name['GetServiceClass']._serialized_options = b'\322\363\030\004\010\001\020\001'
+  _globals['_SERVICECLASSSERVICE'].methods_by_name['GetServiceClass']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002#\022!/v1alpha1/{name=serviceClasses/*}'
   _globals['_SERVICECLASSSERVICE'].methods_by_name['ListServiceClasses']._loaded_options = None
-  _globals['_SERVICECLASSSERVICE'].methods_by_name['ListServiceClasses']._serialized_options = b'\322\363\030\004\010\001\020\001'
+  _globals['_SERVICECLASSSERVICE'].methods_by_name['ListServiceClasses']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002\032\022\030/v1alpha1/serviceClasses'
   _globals['_SERVICECLASSSERVICE'].methods_by_name['UpdateServiceClass']._loaded_options = None
-  _globals['_SERVICECLASSSERVICE'].methods_by_name['UpdateServiceClass']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_SERVICECLASSSERVICE'].methods_by_name['UpdateServiceClass']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002@2//v1alpha1/{service_class.name=serviceClasses/*}:\rservice_class'
   _globals['_SERVICECLASSSERVICE'].methods_by_name['DeleteServiceClass']._loaded_options = None
-  _globals['_SERVICECLASSSERVICE'].methods_by_name['DeleteServiceClass']._serialized_options = b'\322\363\030\004\010\005 \001'
+  _globals['_SERVICECLASSSERVICE'].methods_by_name['DeleteServiceClass']._serialized_options = b'\322\363\030\004\010\005 \001\202\323\344\223\002#*!/v1alpha1/{name=serviceClasses/*}'
   _globals['_SERVICECLASSSERVICE'].methods_by_name['WatchServiceClasses']._loaded_options = None
-  _globals['_SERVICECLASSSERVICE'].methods_by_name['WatchServiceClasses']._serialized_options = b'\322\363\030\004\010\001\020\001'
+  _globals['_SERVICECLASSSERVICE'].methods_by_name['WatchServiceClasses']._serialized_options = b'\322\363\030\004\010\001\020\001\202\323\344\223\002 \022\036/v1alpha1/serviceClasses:watch'
   _globals['_SERVICECLASSSERVICE'].methods_by_name['ResolveServiceClass']._loaded_options = None
-  _globals['_SERVICECLASSSERVICE'].methods_by_name['ResolveServiceClass']._serialized_options = b'\322\363\030\004\010\002\020\001'
-  _globals['_SERVICECLASS']._serialized_start=438
-  _globals['_SERVICECLASS']._serialized_end=1278
-  _globals['_SERVICECLASS_LABELSENTRY']._serialized_start=1068
-  _globals['_SERVICECLASS_LABELSENTRY']._serialized_end=1113
-  _globals['_SERVICECLASS_ANNOTATIONSENTRY']._serialized_start=1115
-  _globals['_SERVICECLASS_ANNOTATIONSENTRY']._serialized_end=1165
-  _globals['_SERVICECLASSSPEC']._serialized_start=1281
-  _globals['_SERVICECLASSSPEC']._serialized_end=1541
-  _globals['_SERVICECLASSSCOPE']._serialized_start=1544
-  _globals['_SERVICECLASSSCOPE']._serialized_end=1673
-  _globals['_SERVICECLASSSTATUS']._serialized_start=1675
-  _globals['_SERVICECLASSSTATUS']._serialized_end=1719
-  _globals['_CREATESERVICECLASSREQUEST']._serialized_start=1722
-  _globals['_CREATESERVICECLASSREQUEST']._serialized_end=1884
-  _globals['_GETSERVICECLASSREQUEST']._serialized_start=1886
-  _globals['_GETSERVICECLASSREQUEST']._serialized_end=1924
-  _globals['_LISTSERVICECLASSESREQUEST']._serialized_start=1926
-  _globals['_LISTSERVICECLASSESREQUEST']._serialized_end=2031
-  _globals['_LISTSERVICECLASSESRESPONSE']._serialized_start=2033
-  _globals['_LISTSERVICECLASSESRESPONSE']._serialized_end=2154
-  _globals['_UPDATESERVICECLASSREQUEST']._serialized_start=2157
-  _globals['_UPDATESERVICECLASSREQUEST']._serialized_end=2345
-  _globals['_DELETESERVICECLASSREQUEST']._serialized_start=2347
-  _globals['_DELETESERVICECLASSREQUEST']._serialized_end=2463
-  _globals['_WATCHSERVICECLASSESREQUEST']._serialized_start=2465
-  _globals['_WATCHSERVICECLASSESREQUEST']._serialized_end=2509
-  _globals['_WATCHSERVICECLASSESRESPONSE']._serialized_start=2512
-  _globals['_WATCHSERVICECLASSESRESPONSE']._serialized_end=2664
-  _globals['_RESOLVESERVICECLASSREQUEST']._serialized_start=2666
-  _globals['_RESOLVESERVICECLASSREQUEST']._serialized_end=2760
-  _globals['_RESOLVESERVICECLASSRESPONSE']._serialized_start=2763
-  _globals['_RESOLVESERVICECLASSRESPONSE']._serialized_end=2903
-  _globals['_SERVICECLASSSERVICE']._serialized_start=2906
-  _globals['_SERVICECLASSSERVICE']._serialized_end=3894
+  _globals['_SERVICECLASSSERVICE'].methods_by_name['ResolveServiceClass']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\0026\0224/v1alpha1/{parent=projects/*}/serviceClasses:resolve'
+  _globals['_SERVICECLASS']._serialized_start=468
+  _globals['_SERVICECLASS']._serialized_end=1308
+  _globals['_SERVICECLASS_LABELSENTRY']._serialized_start=1098
+  _globals['_SERVICECLASS_LABELSENTRY']._serialized_end=1143
+  _globals['_SERVICECLASS_ANNOTATIONSENTRY']._serialized_start=1145
+  _globals['_SERVICECLASS_ANNOTATIONSENTRY']._serialized_end=1195
+  _globals['_SERVICECLASSSPEC']._serialized_start=1311
+  _globals['_SERVICECLASSSPEC']._serialized_end=1571
+  _globals['_SERVICECLASSSCOPE']._serialized_start=1574
+  _globals['_SERVICECLASSSCOPE']._serialized_end=1703
+  _globals['_SERVICECLASSSTATUS']._serialized_start=1705
+  _globals['_SERVICECLASSSTATUS']._serialized_end=1749
+  _globals['_CREATESERVICECLASSREQUEST']._serialized_start=1752
+  _globals['_CREATESERVICECLASSREQUEST']._serialized_end=1914
+  _globals['_GETSERVICECLASSREQUEST']._serialized_start=1916
+  _globals['_GETSERVICECLASSREQUEST']._serialized_end=1954
+  _globals['_LISTSERVICECLASSESREQUEST']._serialized_start=1956
+  _globals['_LISTSERVICECLASSESREQUEST']._serialized_end=2061
+  _globals['_LISTSERVICECLASSESRESPONSE']._serialized_start=2063
+  _globals['_LISTSERVICECLASSESRESPONSE']._serialized_end=2184
+  _globals['_UPDATESERVICECLASSREQUEST']._serialized_start=2187
+  _globals['_UPDATESERVICECLASSREQUEST']._serialized_end=2375
+  _globals['_DELETESERVICECLASSREQUEST']._serialized_start=2377
+  _globals['_DELETESERVICECLASSREQUEST']._serialized_end=2493
+  _globals['_WATCHSERVICECLASSESREQUEST']._serialized_start=2495
+  _globals['_WATCHSERVICECLASSESREQUEST']._serialized_end=2565
+  _globals['_WATCHSERVICECLASSESRESPONSE']._serialized_start=2568
+  _globals['_WATCHSERVICECLASSESRESPONSE']._serialized_end=2746
+  _globals['_RESOLVESERVICECLASSREQUEST']._serialized_start=2748
+  _globals['_RESOLVESERVICECLASSREQUEST']._serialized_end=2842
+  _globals['_RESOLVESERVICECLASSRESPONSE']._serialized_start=2845
+  _globals['_RESOLVESERVICECLASSRESPONSE']._serialized_end=2985
+  _globals['_SERVICECLASSSERVICE']._serialized_start=2988
+  _globals['_SERVICECLASSSERVICE']._serialized_end=4306
 # @@protoc_insertion_point(module_scope)

@@ -223,6 +223,7 @@ class AddonClaimServiceInternalClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -235,12 +236,16 @@ class AddonClaimServiceInternalClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonClaimsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.addons.v1alpha1.AddonClaimService/WatchAddonClaims", build_request(addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest, request, {"filter": filter}), addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.addons.v1alpha1.AddonClaimService/WatchAddonClaims", build_request(addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def plan_addon_claim(
         self,
@@ -483,6 +488,7 @@ class AddonClaimServiceInternalAsyncClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -495,12 +501,16 @@ class AddonClaimServiceInternalAsyncClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonClaimsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.addons.v1alpha1.AddonClaimService/WatchAddonClaims", build_request(addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest, request, {"filter": filter}), addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.addons.v1alpha1.AddonClaimService/WatchAddonClaims", build_request(addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def plan_addon_claim(
         self,
@@ -736,6 +746,7 @@ class AddonInstallationServiceClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -747,12 +758,16 @@ class AddonInstallationServiceClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonInstallationsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.addons.v1alpha1.AddonInstallationService/WatchAddonInstallations", build_request(addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsRequest, request, {"filter": filter}), addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.addons.v1alpha1.AddonInstallationService/WatchAddonInstallations", build_request(addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def wait_ready(
         self,
@@ -964,6 +979,7 @@ class AddonInstallationServiceAsyncClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -975,12 +991,16 @@ class AddonInstallationServiceAsyncClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonInstallationsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.addons.v1alpha1.AddonInstallationService/WatchAddonInstallations", build_request(addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsRequest, request, {"filter": filter}), addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.addons.v1alpha1.AddonInstallationService/WatchAddonInstallations", build_request(addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_installation_pb2.WatchAddonInstallationsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def wait_ready(
         self,
@@ -1190,6 +1210,7 @@ class AddonServiceClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: addons_v1alpha1_addon_pb2.WatchAddonsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -1201,12 +1222,16 @@ class AddonServiceClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.addons.v1alpha1.AddonService/WatchAddons", build_request(addons_v1alpha1_addon_pb2.WatchAddonsRequest, request, {"filter": filter}), addons_v1alpha1_addon_pb2.WatchAddonsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.addons.v1alpha1.AddonService/WatchAddons", build_request(addons_v1alpha1_addon_pb2.WatchAddonsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_pb2.WatchAddonsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def wait_ready(
         self,
@@ -1416,6 +1441,7 @@ class AddonServiceAsyncClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: addons_v1alpha1_addon_pb2.WatchAddonsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -1427,12 +1453,16 @@ class AddonServiceAsyncClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.addons.v1alpha1.AddonService/WatchAddons", build_request(addons_v1alpha1_addon_pb2.WatchAddonsRequest, request, {"filter": filter}), addons_v1alpha1_addon_pb2.WatchAddonsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.addons.v1alpha1.AddonService/WatchAddons", build_request(addons_v1alpha1_addon_pb2.WatchAddonsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_pb2.WatchAddonsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def wait_ready(
         self,

@@ -195,6 +195,7 @@ class ClusterClaimServiceInternalClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: clusters_v1alpha1_cluster_claim_pb2.WatchClusterClaimsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -207,12 +208,16 @@ class ClusterClaimServiceInternalClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchClusterClaimsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.clusters.v1alpha1.ClusterClaimService/WatchClusterClaims", build_request(clusters_v1alpha1_cluster_claim_pb2.WatchClusterClaimsRequest, request, {"filter": filter}), clusters_v1alpha1_cluster_claim_pb2.WatchClusterClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.clusters.v1alpha1.ClusterClaimService/WatchClusterClaims", build_request(clusters_v1alpha1_cluster_claim_pb2.WatchClusterClaimsRequest, request, {"filter": filter, "resource_version": resource_version}), clusters_v1alpha1_cluster_claim_pb2.WatchClusterClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def wait_ready(
         self,
@@ -403,6 +408,7 @@ class ClusterClaimServiceInternalAsyncClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: clusters_v1alpha1_cluster_claim_pb2.WatchClusterClaimsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -415,12 +421,16 @@ class ClusterClaimServiceInternalAsyncClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchClusterClaimsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.clusters.v1alpha1.ClusterClaimService/WatchClusterClaims", build_request(clusters_v1alpha1_cluster_claim_pb2.WatchClusterClaimsRequest, request, {"filter": filter}), clusters_v1alpha1_cluster_claim_pb2.WatchClusterClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.clusters.v1alpha1.ClusterClaimService/WatchClusterClaims", build_request(clusters_v1alpha1_cluster_claim_pb2.WatchClusterClaimsRequest, request, {"filter": filter, "resource_version": resource_version}), clusters_v1alpha1_cluster_claim_pb2.WatchClusterClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def wait_ready(
         self,
@@ -697,6 +707,7 @@ class ClusterServiceClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: clusters_v1alpha1_cluster_pb2.WatchClustersRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -708,12 +719,16 @@ class ClusterServiceClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchClustersRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.clusters.v1alpha1.ClusterService/WatchClusters", build_request(clusters_v1alpha1_cluster_pb2.WatchClustersRequest, request, {"filter": filter}), clusters_v1alpha1_cluster_pb2.WatchClustersResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.clusters.v1alpha1.ClusterService/WatchClusters", build_request(clusters_v1alpha1_cluster_pb2.WatchClustersRequest, request, {"filter": filter, "resource_version": resource_version}), clusters_v1alpha1_cluster_pb2.WatchClustersResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def attach_cluster(
         self,
@@ -959,6 +974,7 @@ class ClusterServiceAsyncClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: clusters_v1alpha1_cluster_pb2.WatchClustersRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -970,12 +986,16 @@ class ClusterServiceAsyncClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchClustersRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.clusters.v1alpha1.ClusterService/WatchClusters", build_request(clusters_v1alpha1_cluster_pb2.WatchClustersRequest, request, {"filter": filter}), clusters_v1alpha1_cluster_pb2.WatchClustersResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.clusters.v1alpha1.ClusterService/WatchClusters", build_request(clusters_v1alpha1_cluster_pb2.WatchClustersRequest, request, {"filter": filter, "resource_version": resource_version}), clusters_v1alpha1_cluster_pb2.WatchClustersResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def attach_cluster(
         self,

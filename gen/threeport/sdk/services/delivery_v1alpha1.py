@@ -219,6 +219,7 @@ class DeploymentServiceClient:
         *,
         parent: str | None = None,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: delivery_v1alpha1_deployment_pb2.WatchDeploymentsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -231,12 +232,16 @@ class DeploymentServiceClient:
         Args:
             parent: The project, `projects/{project}`.
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchDeploymentsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.delivery.v1alpha1.DeploymentService/WatchDeployments", build_request(delivery_v1alpha1_deployment_pb2.WatchDeploymentsRequest, request, {"parent": parent, "filter": filter}), delivery_v1alpha1_deployment_pb2.WatchDeploymentsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.delivery.v1alpha1.DeploymentService/WatchDeployments", build_request(delivery_v1alpha1_deployment_pb2.WatchDeploymentsRequest, request, {"parent": parent, "filter": filter, "resource_version": resource_version}), delivery_v1alpha1_deployment_pb2.WatchDeploymentsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def deploy(
         self,
@@ -597,6 +602,7 @@ class DeploymentServiceAsyncClient:
         *,
         parent: str | None = None,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: delivery_v1alpha1_deployment_pb2.WatchDeploymentsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -609,12 +615,16 @@ class DeploymentServiceAsyncClient:
         Args:
             parent: The project, `projects/{project}`.
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchDeploymentsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.delivery.v1alpha1.DeploymentService/WatchDeployments", build_request(delivery_v1alpha1_deployment_pb2.WatchDeploymentsRequest, request, {"parent": parent, "filter": filter}), delivery_v1alpha1_deployment_pb2.WatchDeploymentsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.delivery.v1alpha1.DeploymentService/WatchDeployments", build_request(delivery_v1alpha1_deployment_pb2.WatchDeploymentsRequest, request, {"parent": parent, "filter": filter, "resource_version": resource_version}), delivery_v1alpha1_deployment_pb2.WatchDeploymentsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def deploy(
         self,
@@ -964,7 +974,8 @@ class ReleaseServiceClient:
         Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
 
         Args:
-            parent: The deployment, `projects/{project}/deployments/{deployment}`.
+            parent: The deployment, `projects/{project}/deployments/{deployment}`; `-` for the deployment
+                lists the releases of every deployment of the project (AIP-159), by deployment then number.
             page_size: At most this many per page (default 50, at most 1000).
             page_token: The `next_page_token` of the previous page; empty for the first page.
             filter: An AIP-160 subset: `AND`-joined comparisons over `labels.KEY`, `name`, `state` and
@@ -996,7 +1007,8 @@ class ReleaseServiceClient:
         Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
 
         Args:
-            parent: The deployment, `projects/{project}/deployments/{deployment}`.
+            parent: The deployment, `projects/{project}/deployments/{deployment}`; `-` for the deployment
+                lists the releases of every deployment of the project (AIP-159), by deployment then number.
             page_size: At most this many per page (default 50, at most 1000).
             page_token: The `next_page_token` of the previous page; empty for the first page.
             filter: An AIP-160 subset: `AND`-joined comparisons over `labels.KEY`, `name`, `state` and
@@ -1084,7 +1096,8 @@ class ReleaseServiceAsyncClient:
         Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
 
         Args:
-            parent: The deployment, `projects/{project}/deployments/{deployment}`.
+            parent: The deployment, `projects/{project}/deployments/{deployment}`; `-` for the deployment
+                lists the releases of every deployment of the project (AIP-159), by deployment then number.
             page_size: At most this many per page (default 50, at most 1000).
             page_token: The `next_page_token` of the previous page; empty for the first page.
             filter: An AIP-160 subset: `AND`-joined comparisons over `labels.KEY`, `name`, `state` and
@@ -1116,7 +1129,8 @@ class ReleaseServiceAsyncClient:
         Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
 
         Args:
-            parent: The deployment, `projects/{project}/deployments/{deployment}`.
+            parent: The deployment, `projects/{project}/deployments/{deployment}`; `-` for the deployment
+                lists the releases of every deployment of the project (AIP-159), by deployment then number.
             page_size: At most this many per page (default 50, at most 1000).
             page_token: The `next_page_token` of the previous page; empty for the first page.
             filter: An AIP-160 subset: `AND`-joined comparisons over `labels.KEY`, `name`, `state` and

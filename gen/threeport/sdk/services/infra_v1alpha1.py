@@ -218,6 +218,7 @@ class AccountServiceClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: infra_v1alpha1_account_pb2.WatchAccountsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -229,12 +230,16 @@ class AccountServiceClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAccountsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.infra.v1alpha1.AccountService/WatchAccounts", build_request(infra_v1alpha1_account_pb2.WatchAccountsRequest, request, {"filter": filter}), infra_v1alpha1_account_pb2.WatchAccountsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.infra.v1alpha1.AccountService/WatchAccounts", build_request(infra_v1alpha1_account_pb2.WatchAccountsRequest, request, {"filter": filter, "resource_version": resource_version}), infra_v1alpha1_account_pb2.WatchAccountsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def wait_ready(
         self,
@@ -445,6 +450,7 @@ class AccountServiceAsyncClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: infra_v1alpha1_account_pb2.WatchAccountsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -456,12 +462,16 @@ class AccountServiceAsyncClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAccountsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.infra.v1alpha1.AccountService/WatchAccounts", build_request(infra_v1alpha1_account_pb2.WatchAccountsRequest, request, {"filter": filter}), infra_v1alpha1_account_pb2.WatchAccountsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.infra.v1alpha1.AccountService/WatchAccounts", build_request(infra_v1alpha1_account_pb2.WatchAccountsRequest, request, {"filter": filter, "resource_version": resource_version}), infra_v1alpha1_account_pb2.WatchAccountsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def wait_ready(
         self,
@@ -652,6 +662,7 @@ class ClusterInfraServiceInternalClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: infra_v1alpha1_cluster_infra_pb2.WatchClusterInfrasRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -664,12 +675,16 @@ class ClusterInfraServiceInternalClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchClusterInfrasRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.infra.v1alpha1.ClusterInfraService/WatchClusterInfras", build_request(infra_v1alpha1_cluster_infra_pb2.WatchClusterInfrasRequest, request, {"filter": filter}), infra_v1alpha1_cluster_infra_pb2.WatchClusterInfrasResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.infra.v1alpha1.ClusterInfraService/WatchClusterInfras", build_request(infra_v1alpha1_cluster_infra_pb2.WatchClusterInfrasRequest, request, {"filter": filter, "resource_version": resource_version}), infra_v1alpha1_cluster_infra_pb2.WatchClusterInfrasResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def get_cluster_infra_connection(
         self,
@@ -882,6 +897,7 @@ class ClusterInfraServiceInternalAsyncClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: infra_v1alpha1_cluster_infra_pb2.WatchClusterInfrasRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -894,12 +910,16 @@ class ClusterInfraServiceInternalAsyncClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchClusterInfrasRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.infra.v1alpha1.ClusterInfraService/WatchClusterInfras", build_request(infra_v1alpha1_cluster_infra_pb2.WatchClusterInfrasRequest, request, {"filter": filter}), infra_v1alpha1_cluster_infra_pb2.WatchClusterInfrasResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.infra.v1alpha1.ClusterInfraService/WatchClusterInfras", build_request(infra_v1alpha1_cluster_infra_pb2.WatchClusterInfrasRequest, request, {"filter": filter, "resource_version": resource_version}), infra_v1alpha1_cluster_infra_pb2.WatchClusterInfrasResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def get_cluster_infra_connection(
         self,
@@ -1266,6 +1286,7 @@ class ManagedServiceServiceClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: infra_v1alpha1_managed_service_pb2.WatchManagedServicesRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -1277,12 +1298,16 @@ class ManagedServiceServiceClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchManagedServicesRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.infra.v1alpha1.ManagedServiceService/WatchManagedServices", build_request(infra_v1alpha1_managed_service_pb2.WatchManagedServicesRequest, request, {"filter": filter}), infra_v1alpha1_managed_service_pb2.WatchManagedServicesResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.infra.v1alpha1.ManagedServiceService/WatchManagedServices", build_request(infra_v1alpha1_managed_service_pb2.WatchManagedServicesRequest, request, {"filter": filter, "resource_version": resource_version}), infra_v1alpha1_managed_service_pb2.WatchManagedServicesResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def wait_ready(
         self,
@@ -1493,6 +1518,7 @@ class ManagedServiceServiceAsyncClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: infra_v1alpha1_managed_service_pb2.WatchManagedServicesRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -1504,12 +1530,16 @@ class ManagedServiceServiceAsyncClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchManagedServicesRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.infra.v1alpha1.ManagedServiceService/WatchManagedServices", build_request(infra_v1alpha1_managed_service_pb2.WatchManagedServicesRequest, request, {"filter": filter}), infra_v1alpha1_managed_service_pb2.WatchManagedServicesResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.infra.v1alpha1.ManagedServiceService/WatchManagedServices", build_request(infra_v1alpha1_managed_service_pb2.WatchManagedServicesRequest, request, {"filter": filter, "resource_version": resource_version}), infra_v1alpha1_managed_service_pb2.WatchManagedServicesResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def wait_ready(
         self,
@@ -1728,6 +1758,7 @@ class ServiceClaimServiceInternalClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: infra_v1alpha1_service_claim_pb2.WatchServiceClaimsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -1740,12 +1771,16 @@ class ServiceClaimServiceInternalClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchServiceClaimsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.infra.v1alpha1.ServiceClaimService/WatchServiceClaims", build_request(infra_v1alpha1_service_claim_pb2.WatchServiceClaimsRequest, request, {"filter": filter}), infra_v1alpha1_service_claim_pb2.WatchServiceClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.infra.v1alpha1.ServiceClaimService/WatchServiceClaims", build_request(infra_v1alpha1_service_claim_pb2.WatchServiceClaimsRequest, request, {"filter": filter, "resource_version": resource_version}), infra_v1alpha1_service_claim_pb2.WatchServiceClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def wait_ready(
         self,
@@ -1964,6 +1999,7 @@ class ServiceClaimServiceInternalAsyncClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: infra_v1alpha1_service_claim_pb2.WatchServiceClaimsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -1976,12 +2012,16 @@ class ServiceClaimServiceInternalAsyncClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchServiceClaimsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.infra.v1alpha1.ServiceClaimService/WatchServiceClaims", build_request(infra_v1alpha1_service_claim_pb2.WatchServiceClaimsRequest, request, {"filter": filter}), infra_v1alpha1_service_claim_pb2.WatchServiceClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.infra.v1alpha1.ServiceClaimService/WatchServiceClaims", build_request(infra_v1alpha1_service_claim_pb2.WatchServiceClaimsRequest, request, {"filter": filter, "resource_version": resource_version}), infra_v1alpha1_service_claim_pb2.WatchServiceClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def wait_ready(
         self,

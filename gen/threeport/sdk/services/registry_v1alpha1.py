@@ -224,6 +224,7 @@ class AddonProfileServiceClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: registry_v1alpha1_addon_profile_pb2.WatchAddonProfilesRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -235,12 +236,16 @@ class AddonProfileServiceClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonProfilesRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.registry.v1alpha1.AddonProfileService/WatchAddonProfiles", build_request(registry_v1alpha1_addon_profile_pb2.WatchAddonProfilesRequest, request, {"filter": filter}), registry_v1alpha1_addon_profile_pb2.WatchAddonProfilesResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.registry.v1alpha1.AddonProfileService/WatchAddonProfiles", build_request(registry_v1alpha1_addon_profile_pb2.WatchAddonProfilesRequest, request, {"filter": filter, "resource_version": resource_version}), registry_v1alpha1_addon_profile_pb2.WatchAddonProfilesResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def wait_ready(
         self,
@@ -451,6 +456,7 @@ class AddonProfileServiceAsyncClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: registry_v1alpha1_addon_profile_pb2.WatchAddonProfilesRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -462,12 +468,16 @@ class AddonProfileServiceAsyncClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchAddonProfilesRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.registry.v1alpha1.AddonProfileService/WatchAddonProfiles", build_request(registry_v1alpha1_addon_profile_pb2.WatchAddonProfilesRequest, request, {"filter": filter}), registry_v1alpha1_addon_profile_pb2.WatchAddonProfilesResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.registry.v1alpha1.AddonProfileService/WatchAddonProfiles", build_request(registry_v1alpha1_addon_profile_pb2.WatchAddonProfilesRequest, request, {"filter": filter, "resource_version": resource_version}), registry_v1alpha1_addon_profile_pb2.WatchAddonProfilesResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def wait_ready(
         self,
@@ -685,6 +695,7 @@ class ApplicationServiceClient:
         *,
         parent: str | None = None,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: registry_v1alpha1_application_pb2.WatchApplicationsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -697,12 +708,16 @@ class ApplicationServiceClient:
         Args:
             parent: The project, `projects/{project}`.
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchApplicationsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.registry.v1alpha1.ApplicationService/WatchApplications", build_request(registry_v1alpha1_application_pb2.WatchApplicationsRequest, request, {"parent": parent, "filter": filter}), registry_v1alpha1_application_pb2.WatchApplicationsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.registry.v1alpha1.ApplicationService/WatchApplications", build_request(registry_v1alpha1_application_pb2.WatchApplicationsRequest, request, {"parent": parent, "filter": filter, "resource_version": resource_version}), registry_v1alpha1_application_pb2.WatchApplicationsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def convert_score(
         self,
@@ -946,6 +961,7 @@ class ApplicationServiceAsyncClient:
         *,
         parent: str | None = None,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: registry_v1alpha1_application_pb2.WatchApplicationsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -958,12 +974,16 @@ class ApplicationServiceAsyncClient:
         Args:
             parent: The project, `projects/{project}`.
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchApplicationsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.registry.v1alpha1.ApplicationService/WatchApplications", build_request(registry_v1alpha1_application_pb2.WatchApplicationsRequest, request, {"parent": parent, "filter": filter}), registry_v1alpha1_application_pb2.WatchApplicationsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.registry.v1alpha1.ApplicationService/WatchApplications", build_request(registry_v1alpha1_application_pb2.WatchApplicationsRequest, request, {"parent": parent, "filter": filter, "resource_version": resource_version}), registry_v1alpha1_application_pb2.WatchApplicationsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def convert_score(
         self,
@@ -1062,7 +1082,8 @@ class BuildServiceClient:
         Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
 
         Args:
-            parent: The application, `projects/{project}/applications/{application}`.
+            parent: The application, `projects/{project}/applications/{application}`; `-` for the
+                application lists the builds of every application of the project (AIP-159).
             page_size: At most this many per page (default 50, at most 1000).
             page_token: The `next_page_token` of the previous page; empty for the first page.
             filter: An AIP-160 subset: `AND`-joined comparisons over `labels.KEY`, `name`, `state` and
@@ -1094,7 +1115,8 @@ class BuildServiceClient:
         Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
 
         Args:
-            parent: The application, `projects/{project}/applications/{application}`.
+            parent: The application, `projects/{project}/applications/{application}`; `-` for the
+                application lists the builds of every application of the project (AIP-159).
             page_size: At most this many per page (default 50, at most 1000).
             page_token: The `next_page_token` of the previous page; empty for the first page.
             filter: An AIP-160 subset: `AND`-joined comparisons over `labels.KEY`, `name`, `state` and
@@ -1116,6 +1138,7 @@ class BuildServiceClient:
         *,
         parent: str | None = None,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: registry_v1alpha1_build_pb2.WatchBuildsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -1128,12 +1151,16 @@ class BuildServiceClient:
         Args:
             parent: The application, `projects/{project}/applications/{application}`.
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchBuildsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.registry.v1alpha1.BuildService/WatchBuilds", build_request(registry_v1alpha1_build_pb2.WatchBuildsRequest, request, {"parent": parent, "filter": filter}), registry_v1alpha1_build_pb2.WatchBuildsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.registry.v1alpha1.BuildService/WatchBuilds", build_request(registry_v1alpha1_build_pb2.WatchBuildsRequest, request, {"parent": parent, "filter": filter, "resource_version": resource_version}), registry_v1alpha1_build_pb2.WatchBuildsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def report_build(
         self,
@@ -1259,7 +1286,8 @@ class BuildServiceAsyncClient:
         Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
 
         Args:
-            parent: The application, `projects/{project}/applications/{application}`.
+            parent: The application, `projects/{project}/applications/{application}`; `-` for the
+                application lists the builds of every application of the project (AIP-159).
             page_size: At most this many per page (default 50, at most 1000).
             page_token: The `next_page_token` of the previous page; empty for the first page.
             filter: An AIP-160 subset: `AND`-joined comparisons over `labels.KEY`, `name`, `state` and
@@ -1291,7 +1319,8 @@ class BuildServiceAsyncClient:
         Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
 
         Args:
-            parent: The application, `projects/{project}/applications/{application}`.
+            parent: The application, `projects/{project}/applications/{application}`; `-` for the
+                application lists the builds of every application of the project (AIP-159).
             page_size: At most this many per page (default 50, at most 1000).
             page_token: The `next_page_token` of the previous page; empty for the first page.
             filter: An AIP-160 subset: `AND`-joined comparisons over `labels.KEY`, `name`, `state` and
@@ -1313,6 +1342,7 @@ class BuildServiceAsyncClient:
         *,
         parent: str | None = None,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: registry_v1alpha1_build_pb2.WatchBuildsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -1325,12 +1355,16 @@ class BuildServiceAsyncClient:
         Args:
             parent: The application, `projects/{project}/applications/{application}`.
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchBuildsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.registry.v1alpha1.BuildService/WatchBuilds", build_request(registry_v1alpha1_build_pb2.WatchBuildsRequest, request, {"parent": parent, "filter": filter}), registry_v1alpha1_build_pb2.WatchBuildsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.registry.v1alpha1.BuildService/WatchBuilds", build_request(registry_v1alpha1_build_pb2.WatchBuildsRequest, request, {"parent": parent, "filter": filter, "resource_version": resource_version}), registry_v1alpha1_build_pb2.WatchBuildsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def report_build(
         self,
@@ -1594,6 +1628,7 @@ class ClusterProfileServiceClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: registry_v1alpha1_cluster_profile_pb2.WatchClusterProfilesRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -1605,12 +1640,16 @@ class ClusterProfileServiceClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchClusterProfilesRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.registry.v1alpha1.ClusterProfileService/WatchClusterProfiles", build_request(registry_v1alpha1_cluster_profile_pb2.WatchClusterProfilesRequest, request, {"filter": filter}), registry_v1alpha1_cluster_profile_pb2.WatchClusterProfilesResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.registry.v1alpha1.ClusterProfileService/WatchClusterProfiles", build_request(registry_v1alpha1_cluster_profile_pb2.WatchClusterProfilesRequest, request, {"filter": filter, "resource_version": resource_version}), registry_v1alpha1_cluster_profile_pb2.WatchClusterProfilesResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def wait_ready(
         self,
@@ -1821,6 +1860,7 @@ class ClusterProfileServiceAsyncClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: registry_v1alpha1_cluster_profile_pb2.WatchClusterProfilesRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -1832,12 +1872,16 @@ class ClusterProfileServiceAsyncClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchClusterProfilesRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.registry.v1alpha1.ClusterProfileService/WatchClusterProfiles", build_request(registry_v1alpha1_cluster_profile_pb2.WatchClusterProfilesRequest, request, {"filter": filter}), registry_v1alpha1_cluster_profile_pb2.WatchClusterProfilesResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.registry.v1alpha1.ClusterProfileService/WatchClusterProfiles", build_request(registry_v1alpha1_cluster_profile_pb2.WatchClusterProfilesRequest, request, {"filter": filter, "resource_version": resource_version}), registry_v1alpha1_cluster_profile_pb2.WatchClusterProfilesResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def wait_ready(
         self,
@@ -2055,6 +2099,7 @@ class EnvironmentServiceClient:
         *,
         parent: str | None = None,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: registry_v1alpha1_environment_pb2.WatchEnvironmentsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -2067,12 +2112,16 @@ class EnvironmentServiceClient:
         Args:
             parent: The project, `projects/{project}`.
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchEnvironmentsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.registry.v1alpha1.EnvironmentService/WatchEnvironments", build_request(registry_v1alpha1_environment_pb2.WatchEnvironmentsRequest, request, {"parent": parent, "filter": filter}), registry_v1alpha1_environment_pb2.WatchEnvironmentsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.registry.v1alpha1.EnvironmentService/WatchEnvironments", build_request(registry_v1alpha1_environment_pb2.WatchEnvironmentsRequest, request, {"parent": parent, "filter": filter, "resource_version": resource_version}), registry_v1alpha1_environment_pb2.WatchEnvironmentsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def wait_ready(
         self,
@@ -2290,6 +2339,7 @@ class EnvironmentServiceAsyncClient:
         *,
         parent: str | None = None,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: registry_v1alpha1_environment_pb2.WatchEnvironmentsRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -2302,12 +2352,16 @@ class EnvironmentServiceAsyncClient:
         Args:
             parent: The project, `projects/{project}`.
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchEnvironmentsRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.registry.v1alpha1.EnvironmentService/WatchEnvironments", build_request(registry_v1alpha1_environment_pb2.WatchEnvironmentsRequest, request, {"parent": parent, "filter": filter}), registry_v1alpha1_environment_pb2.WatchEnvironmentsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.registry.v1alpha1.EnvironmentService/WatchEnvironments", build_request(registry_v1alpha1_environment_pb2.WatchEnvironmentsRequest, request, {"parent": parent, "filter": filter, "resource_version": resource_version}), registry_v1alpha1_environment_pb2.WatchEnvironmentsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def wait_ready(
         self,
@@ -2652,6 +2706,7 @@ class ServiceClassServiceClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: registry_v1alpha1_service_class_pb2.WatchServiceClassesRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -2663,12 +2718,16 @@ class ServiceClassServiceClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchServiceClassesRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.registry.v1alpha1.ServiceClassService/WatchServiceClasses", build_request(registry_v1alpha1_service_class_pb2.WatchServiceClassesRequest, request, {"filter": filter}), registry_v1alpha1_service_class_pb2.WatchServiceClassesResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.registry.v1alpha1.ServiceClassService/WatchServiceClasses", build_request(registry_v1alpha1_service_class_pb2.WatchServiceClassesRequest, request, {"filter": filter, "resource_version": resource_version}), registry_v1alpha1_service_class_pb2.WatchServiceClassesResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def resolve_service_class(
         self,
@@ -2907,6 +2966,7 @@ class ServiceClassServiceAsyncClient:
         self,
         *,
         filter: str | None = None,
+        resource_version: str | None = None,
         request: registry_v1alpha1_service_class_pb2.WatchServiceClassesRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -2918,12 +2978,16 @@ class ServiceClassServiceAsyncClient:
 
         Args:
             filter: Only resources matching this filter (same syntax as List); `name = "..."` watches one.
+            resource_version: Resume after this change-stream position: the `resource_version` of the last
+                response received. The initial list is skipped and every change after it is sent. Empty: start
+                with the current matches as ADDED. A position the stream no longer keeps fails with OUT_OF_RANGE
+                (start a new watch).
             request: a whole ``WatchServiceClassesRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
             metadata: extra metadata for this call.
         """
-        return self._invoker.stream("/threeport.registry.v1alpha1.ServiceClassService/WatchServiceClasses", build_request(registry_v1alpha1_service_class_pb2.WatchServiceClassesRequest, request, {"filter": filter}), registry_v1alpha1_service_class_pb2.WatchServiceClassesResponse, idempotent=True, timeout=timeout, metadata=metadata)
+        return self._invoker.stream("/threeport.registry.v1alpha1.ServiceClassService/WatchServiceClasses", build_request(registry_v1alpha1_service_class_pb2.WatchServiceClassesRequest, request, {"filter": filter, "resource_version": resource_version}), registry_v1alpha1_service_class_pb2.WatchServiceClassesResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def resolve_service_class(
         self,

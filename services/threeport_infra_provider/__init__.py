@@ -1,0 +1,1 @@
+"""The infra-provider: cloud accounts, managed services for ServiceClaims, cluster infrastructure."""

@@ -1,0 +1,1 @@
+"""cloud of the infra-provider."""

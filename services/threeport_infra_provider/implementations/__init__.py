@@ -1,0 +1,1 @@
+"""implementations of the infra-provider."""

@@ -1,0 +1,1 @@
+"""reconcilers of the infra-provider."""

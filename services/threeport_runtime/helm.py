@@ -1,0 +1,111 @@
+"""Rendering Helm charts with real Helm, in-process (the ``helm-python-sdk`` library).
+
+One helper for everything that renders charts: ``tptctl install`` (the control plane's own
+chart) and the platform's chart-based components. Rendering is offline: templates run as
+``helm template`` would run them (``lookup`` finds nothing), and the result is the list of
+Kubernetes objects with the template each came from and its Helm hook, if any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import helm_python
+import yaml
+
+HOOK = "helm.sh/hook"
+HOOK_WEIGHT = "helm.sh/hook-weight"
+
+
+class ChartError(ValueError):
+    """The chart or its values are not usable; the message says which and why (Helm's words)."""
+
+
+@dataclass(frozen=True)
+class RenderedObject:
+    template: str
+    body: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.body.get("kind", ""))
+
+    @property
+    def api_version(self) -> str:
+        return str(self.body.get("apiVersion", ""))
+
+    @property
+    def name(self) -> str:
+        return str(self.body.get("metadata", {}).get("name", ""))
+
+    @property
+    def hooks(self) -> tuple[str, ...]:
+        """The Helm hook events (``pre-install``, ``post-upgrade``, ...); empty for plain objects."""
+        annotations = self.body.get("metadata", {}).get("annotations") or {}
+        return tuple(part.strip() for part in str(annotations.get(HOOK, "")).split(",") if part.strip())
+
+    @property
+    def hook_weight(self) -> int:
+        annotations = self.body.get("metadata", {}).get("annotations") or {}
+        try:
+            return int(annotations.get(HOOK_WEIGHT, 0))
+        except ValueError:
+            return 0
+
+
+def render_chart(
+    chart: Path | str, values: Mapping[str, Any] | None = None, *, release: str, namespace: str
+) -> list[RenderedObject]:
+    """Every object the chart renders with these values (merged over its defaults)."""
+    try:
+        loaded = helm_python.Chart.load(chart)
+        rendered = loaded.render(dict(values or {}), name=release, namespace=namespace, is_install=True)
+    except helm_python.HelmError as error:
+        raise ChartError(f"chart {chart}: {error}") from None
+    objects: list[RenderedObject] = []
+    for template in sorted(rendered):
+        if not template.endswith((".yaml", ".yml", ".json")):
+            continue  # NOTES.txt and other text
+        for document in yaml.safe_load_all(rendered[template]):
+            if document:
+                objects.append(RenderedObject(template, document))
+    return objects
+
+
+def parse_set(expression: str) -> dict[str, Any]:
+    """A ``--set a.b=1,c=x`` expression, parsed by Helm's own rules."""
+    try:
+        parsed: dict[str, Any] = helm_python.parse_set_string(expression)
+    except helm_python.HelmError as error:
+        raise ChartError(f"--set {expression!r}: {error}") from None
+    return parsed
+
+
+def merge_values(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base``, maps merged key by key, as Helm merges ``-f`` files."""
+    merged = dict(base)
+    for key, value in override.items():
+        current = merged.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            merged[key] = merge_values(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_values(path: Path) -> dict[str, Any]:
+    """A values file as a mapping; ChartError naming the file when it is not one."""
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ChartError(f"cannot read values file {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ChartError(f"values file {path} is not valid YAML: {error}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ChartError(f"values file {path} must be a YAML mapping at the top level")
+    return loaded

@@ -1,0 +1,76 @@
+"""An application with a postgres dependency, deployed through tptctl and the gateway to a
+development environment: the infra-provider runs it in the cluster (`local`), the app's
+``${dependencies.db.url}`` reaches it through a Kubernetes Secret, `tptctl get services` shows
+it, and deleting the deployment deletes the development database."""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import urllib.request
+from pathlib import Path
+
+from tests.e2e.conftest import ControlPlane
+from tests.e2e.test_delivery_cli import wait_for
+from threeport_cli.local.statedir import StateDir
+from threeport_kubesim.control import ControlClient
+
+MANIFESTS = """\
+apiVersion: threeport.io/v1alpha1
+kind: Environment
+metadata: {name: sandbox, project: acme}
+spec: {type: development}
+---
+apiVersion: threeport.io/v1alpha1
+kind: Application
+metadata: {name: ledger, project: acme}
+spec:
+  components:
+    api:
+      image: registry.example.com/ledger/api:1.0.0
+      ports: [{name: http, port: 8080}]
+      env: {DATABASE_URL: "${dependencies.db.url}", DATABASE_HOST: "${dependencies.db.host}"}
+  dependencies:
+    db: {type: postgres, class: small}
+"""
+
+
+def test_postgres_dependency_in_development(control_plane: ControlPlane, tmp_path: Path) -> None:
+    cp = control_plane
+    manifest = tmp_path / "ledger.yaml"
+    manifest.write_text(MANIFESTS)
+    applied = cp.tptctl("apply", "-f", str(manifest), "--wait", "--timeout", "60s")
+    assert applied.code == 0, applied.err
+    deployed = cp.tptctl("deploy", "ledger", "--env", "sandbox", "--wait", "--timeout", "180s")
+    assert deployed.code == 0, deployed.err + cp.tptctl("describe", "deployment", "ledger-sandbox").out
+
+    services = cp.tptctl("get", "services")
+    assert services.code == 0 and "ledger-sandbox-db" in services.out, services.out + services.err
+    with cp.client() as client:
+        (service,) = [s for s in client.managed_service.list_managed_services()
+                      if s.name.startswith("managedServices/ledger-sandbox-db")]
+        assert service.spec.implementation == "local" and service.spec.type == "postgres"
+        host = service.status.outputs["host"]
+        assert host.startswith("tp-ledger-sandbox-db") and "password" not in service.status.outputs
+        infrastructure = client.cluster.get_cluster(name="clusters/local").status.infrastructure
+    # The app's env: the URL (a secret output) only through a Kubernetes Secret.
+    kubesim = StateDir(cp.state_dir).load().find("kubesim")
+    assert kubesim is not None
+    info = ControlClient(kubesim.url).get_cluster(infrastructure.removeprefix("sim/"))
+    tls = ssl.create_default_context(cadata=base64.b64decode(info.ca_data).decode()) if info.ca_data else None
+    request = urllib.request.Request(
+        info.server + "/api/v1/secrets?labelSelector=threeport.io%2Fdeployment%3Dledger-sandbox",
+        headers={"Authorization": f"Bearer {info.token}"})
+    with urllib.request.urlopen(request, timeout=10, context=tls) as response:
+        secrets = json.loads(response.read())["items"]
+    values = [base64.b64decode(v).decode() for s in secrets for v in (s.get("data") or {}).values()]
+    assert any(v.startswith("postgresql://app:") and f"@{host}:5432/app" in v for v in values), values
+
+    deleted = cp.tptctl("delete", "deployment", "ledger-sandbox", "--wait", "--timeout", "180s")
+    assert deleted.code == 0, deleted.err
+
+    def gone() -> bool:
+        return "ledger-sandbox-db" not in cp.tptctl("get", "services").out
+
+    wait_for(gone, "the development database to be deleted with its deployment", within=120)

@@ -1,0 +1,88 @@
+"""A steady reconcile's status and finalizer calls against real PostgreSQL: when nothing changes
+they cost one plain read, with no transaction, no row lock and no write; a change still writes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from tests.runtime.toy_service.crash_writer import standalone_repository
+from threeport.registry.v1alpha1 import application_pb2
+from threeport_runtime.conditions import set_condition
+from threeport_runtime.db.engine import Database
+from threeport_runtime.db.repository import ResourceRepository
+
+NAME = "projects/acme/applications/steady"
+FINALIZER = "test.threeport.io/cleanup"
+
+
+@dataclass
+class Statements:
+    """Every statement the engine sent, and whether it ran inside a transaction."""
+
+    seen: list[tuple[str, bool]] = field(default_factory=list)
+
+    def record(self, connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        in_transaction = not connection.connection.dbapi_connection.autocommit
+        self.seen.append((" ".join(statement.split()), in_transaction))
+
+    def locking(self) -> list[str]:
+        return [s for s, _ in self.seen if "FOR UPDATE" in s or s.startswith(("UPDATE", "INSERT", "DELETE"))]
+
+    def in_transactions(self) -> list[str]:
+        return [s for s, inside in self.seen if inside]
+
+
+@pytest.fixture
+async def repository(
+    migrated_database: str, stream_prefix: str
+) -> AsyncIterator[tuple[ResourceRepository[Any, Any], Statements]]:
+    db = Database(migrated_database)
+    repo: ResourceRepository[Any, Any] = standalone_repository(db, stream_prefix)
+    app = application_pb2.Application()
+    app.spec.components["web"].image = "nginx:1"
+    await repo.create(app, name=NAME)
+    statements = Statements()
+    event.listen(db.engine.sync_engine, "before_cursor_execute", statements.record)
+    try:
+        yield repo, statements
+    finally:
+        await db.dispose()
+
+
+def ready(resource: Any) -> None:
+    set_condition(resource.conditions, "Ready", True, reason="Converged", observed_generation=resource.generation)
+
+
+async def test_no_op_status_and_finalizer_calls_only_read(
+    repository: tuple[ResourceRepository[Any, Any], Statements],
+) -> None:
+    repo, statements = repository
+    assert await repo.add_finalizer(NAME, FINALIZER)
+    written = await repo.update_status(NAME, ready)
+    assert written is not None and written.conditions[0].reason == "Converged"
+    assert statements.locking(), "the first calls change something and must write"
+
+    statements.seen.clear()
+    for _ in range(3):  # a steady reconcile, three times over
+        assert await repo.add_finalizer(NAME, FINALIZER)
+        unchanged = await repo.update_status(NAME, ready)
+        assert unchanged is not None and unchanged.etag == written.etag
+    assert len(statements.seen) == 6, statements.seen  # one read per call
+    assert statements.locking() == []
+    assert statements.in_transactions() == []  # no BEGIN/COMMIT around them either
+
+    # A real change still takes the lock and writes.
+    statements.seen.clear()
+    changed = await repo.update_status(
+        NAME, lambda r: set_condition(r.conditions, "Ready", False, reason="Drifted", observed_generation=1)
+    )
+    assert changed is not None and changed.conditions[0].reason == "Drifted" and changed.etag != written.etag
+    assert any("FOR UPDATE" in s for s in statements.locking())
+    # And a resource that is gone is still reported as such.
+    assert await repo.update_status("projects/acme/applications/none", ready) is None
+    assert not await repo.add_finalizer("projects/acme/applications/none", FINALIZER)

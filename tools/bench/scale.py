@@ -1,0 +1,591 @@
+"""Scale benchmark (issue 14, DESIGN §11): N deployments of a 2-component app over M emulated
+clusters, with the control plane started exactly as ``tptctl up`` starts it.
+
+Run: ``python tools/bench/scale.py --deployments 300 --clusters 10``
+
+Every service runs in its own process with production settings, started by the same code as
+``tptctl up --with-sim-cluster`` (``threeport_cli.local``) in a throwaway state directory with its
+own PostgreSQL, Redis and Kubernetes API emulator, so the counters below see this run only. The
+clusters are the ``local`` sim cluster plus M-1 more created through the gateway (provider
+``sim``). Phases, each printed as it ends:
+
+1. ``ready``: one app at a time, create -> Ready (``--samples``), polled every 10 ms.
+2. ``baseline``: the objects delivery applied for one of those apps, read back and server-side
+   applied straight to a fresh emulated cluster N times (16 at once), until every Deployment is
+   available: what Kubernetes alone takes for the same work (``baseline_apply_per_s``).
+3. ``converge``: N deployments created at once; time until all are Ready; create -> Ready of each
+   (seen by a 1 s poll) gives ``burst_ready_p50_s``/``burst_ready_p99_s``.
+4. ``idle``: ``--idle-seconds`` with nothing changing; CPU of the four services
+   (``idle_cpu_cores``; ``idle_cpu_cores_all`` adds datastores and emulator) and their RSS.
+5. ``resync``: workload-delivery is restarted (its timers are gone, so every deployment is
+   reconciled once by the start-up resync); time from the new process's start (imports
+   included, migrations not) until it made one deployment reconcile per deployment, and the
+   Kubernetes writes meanwhile (none expected). Requeues of keys done early (drift checks,
+   30 s) count too, so a resync longer than that is slightly under-measured.
+
+Round trips are counted, not sampled: reconciles are the lease fencing tokens each controller
+draws from Redis (one per reconcile); SQL statements are ``pg_stat_statements`` calls (BEGIN,
+COMMIT and pool pre-pings included; the PostgreSQL cluster is created with it loaded before
+``up`` starts it) and transactions ``pg_stat_database``'s; Redis is ``total_commands_processed``
+(consumers' blocking reads included); Kubernetes writes are the growth of every cluster's
+resourceVersion. gRPC calls are
+not counted (no exporter runs here). Last line: ``RESULT key=value ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import shutil
+import ssl
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psycopg
+import redis
+
+from threeport.clusters.v1alpha1 import cluster_pb2
+from threeport.delivery.v1alpha1 import deployment_pb2
+from threeport.gateway.v1alpha1 import project_pb2
+from threeport.registry.v1alpha1 import application_pb2, environment_pb2
+from threeport.sdk import AsyncClient
+from threeport_cli import config
+from threeport_cli.local import datastores, processes, secrets
+from threeport_cli.local.controlplane import (
+    KUBESIM,
+    LOCAL_CONTEXT,
+    SERVICE_PACKAGES,
+    SIM_LOCATION,
+    LocalControlPlane,
+)
+from threeport_kubesim.control import ClusterInfo, ControlClient
+
+PROJECT = "projects/bench"
+ENVIRONMENT = "dev"
+DELIVERY = "workload-delivery"
+SERVICES = [name for name, _key in SERVICE_PACKAGES.values()]
+MANAGED = "app.kubernetes.io/managed-by=threeport"
+APP = application_pb2.ApplicationSpec(
+    components={
+        "api": application_pb2.Component(
+            image="registry.example.com/bench/api:1",
+            replicas=2,
+            ports=[application_pb2.Port(name="http", port=80)],
+            env={"MODE": "bench"},
+            resources=application_pb2.Resources(cpu="10m", memory="16Mi"),
+        ),
+        "worker": application_pb2.Component(
+            image="registry.example.com/bench/worker:1",
+            resources=application_pb2.Resources(cpu="5m", memory="8Mi"),
+        ),
+    }
+)
+# Namespaced kinds delivery applies (the Namespace itself is cluster-scoped), workloads last:
+# (collection path under the namespace, apiVersion, kind). Lists leave both out of their items.
+KINDS = [
+    ("api/v1", "serviceaccounts", "v1", "ServiceAccount"),
+    ("api/v1", "configmaps", "v1", "ConfigMap"),
+    ("api/v1", "secrets", "v1", "Secret"),
+    ("api/v1", "services", "v1", "Service"),
+    ("apis/apps/v1", "statefulsets", "apps/v1", "StatefulSet"),
+    ("apis/apps/v1", "deployments", "apps/v1", "Deployment"),
+]
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def is_ready(resource: Any) -> bool:
+    return any(
+        c.type == "Ready" and c.status == 1 and c.observed_generation == resource.generation
+        for c in resource.conditions
+    )
+
+
+async def in_parallel(count: int, work: Callable[[int], Awaitable[None]], width: int = 16) -> None:
+    """Runs ``work(0..count-1)``, ``width`` at a time."""
+    gate = asyncio.Semaphore(width)
+
+    async def one(index: int) -> None:
+        async with gate:
+            await work(index)
+
+    await asyncio.gather(*(one(index) for index in range(count)))
+
+
+# -- counters -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Counters:
+    """One reading of everything counted (see the module docstring)."""
+
+    at: float
+    reconciles: dict[str, int]
+    sql_statements: int
+    sql_transactions: int
+    redis_commands: int
+    kube_writes: int
+
+    def minus(self, before: Counters) -> Counters:
+        return Counters(
+            self.at - before.at,
+            {k: v - before.reconciles.get(k, v) for k, v in self.reconciles.items()},
+            self.sql_statements - before.sql_statements,
+            self.sql_transactions - before.sql_transactions,
+            self.redis_commands - before.redis_commands,
+            self.kube_writes - before.kube_writes,
+        )
+
+    def describe(self) -> str:
+        total = sum(self.reconciles.values())
+        per = f"{total} reconciles ({', '.join(f'{k} {v}' for k, v in sorted(self.reconciles.items()) if v)})"
+        if not total:
+            return f"{per}; {self.sql_statements} SQL statements, {self.redis_commands} Redis commands"
+        return (
+            f"{per}; per reconcile: {self.sql_statements / total:.1f} SQL statements "
+            f"({self.sql_transactions / total:.1f} transactions), {self.redis_commands / total:.1f} Redis "
+            f"commands; {self.kube_writes} Kubernetes writes"
+        )
+
+
+class Meter:
+    """Reads the counters of this run's PostgreSQL, Redis and clusters."""
+
+    def __init__(self, database_url: str, redis_url: str, kube: list[Kube]):
+        self._database_url = database_url.replace("postgresql+psycopg://", "postgresql://")
+        self._redis = redis.Redis.from_url(redis_url)
+        self.kube = kube
+
+    def _sql(self) -> tuple[int, int]:
+        """Statements the services sent (BEGIN, COMMIT and pool pings included) and transactions."""
+        with psycopg.connect(self._database_url, autocommit=True) as db:
+            db.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            statements = db.execute(
+                "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements JOIN pg_database d ON d.oid = dbid "
+                "WHERE d.datname = current_database() AND query NOT LIKE '%pg_stat%' "
+                "AND query NOT LIKE 'CREATE EXTENSION%'"
+            ).fetchone()
+            transactions = db.execute(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+            ).fetchone()
+        return int(statements[0]) if statements else 0, int(transactions[0]) if transactions else 0
+
+    def _reconciles(self) -> dict[str, int]:
+        found = {}
+        for key in self._redis.scan_iter(match="*:fence", count=1000):
+            value = self._redis.get(key)
+            name = key.decode().removesuffix(":fence").split(":")[-1]
+            found[name] = int(value or 0)
+        return found
+
+    def _redis_commands(self) -> int:
+        return int(self._redis.info("stats")["total_commands_processed"])
+
+    async def read(self) -> Counters:
+        statements, transactions = await asyncio.to_thread(self._sql)
+        reconciles = await asyncio.to_thread(self._reconciles)
+        commands = await asyncio.to_thread(self._redis_commands)
+        versions = await asyncio.gather(*(cluster.resource_version() for cluster in self.kube))
+        return Counters(time.monotonic(), reconciles, statements, transactions, commands, sum(versions))
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+# -- Kubernetes over plain HTTP (the emulator is the judge of the baseline) ---------------------
+
+
+class Kube:
+    """Just enough of the Kubernetes REST API: list, server-side apply, resourceVersion."""
+
+    def __init__(self, info: ClusterInfo):
+        context: ssl.SSLContext | bool = False
+        if info.ca_data:
+            context = ssl.create_default_context(cadata=base64.b64decode(info.ca_data).decode())
+        self.info = info
+        self._session = aiohttp.ClientSession(
+            base_url=info.server,
+            headers={"Authorization": f"Bearer {info.token}"},
+            connector=aiohttp.TCPConnector(ssl=context, limit=16),
+        )
+
+    async def list(self, path: str, selector: str = "") -> list[dict[str, Any]]:
+        params = {"labelSelector": selector} if selector else {}
+        async with self._session.get(f"/{path}", params=params) as response:
+            response.raise_for_status()
+            items: list[dict[str, Any]] = (await response.json())["items"]
+            return items
+
+    async def apply(self, path: str, manifest: dict[str, Any]) -> None:
+        async with self._session.patch(
+            f"/{path}/{manifest['metadata']['name']}",
+            params={"fieldManager": "bench", "force": "true"},
+            json=manifest,
+            headers={"Content-Type": "application/apply-patch+yaml"},
+        ) as response:
+            response.raise_for_status()
+
+    async def resource_version(self) -> int:
+        async with self._session.get("/api/v1/namespaces", params={"limit": "1"}) as response:
+            response.raise_for_status()
+            return int((await response.json())["metadata"]["resourceVersion"])
+
+    async def close(self) -> None:
+        await self._session.close()
+
+
+def _clean(manifest: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """The object as a client would apply it again, moved into ``namespace``."""
+    metadata = manifest["metadata"]
+    copy = {k: v for k, v in manifest.items() if k not in ("status", "metadata")}
+    copy["metadata"] = {"name": metadata["name"], "labels": {**metadata.get("labels", {}), "bench": "baseline"}}
+    if manifest["kind"] == "Namespace":
+        copy["metadata"]["name"] = namespace
+    else:
+        copy["metadata"]["namespace"] = namespace
+    if manifest["kind"] == "Service":
+        copy["spec"] = {k: v for k, v in copy["spec"].items() if k not in ("clusterIP", "clusterIPs")}
+    return copy
+
+
+async def read_back(kube: Kube, namespace: str) -> list[tuple[str, dict[str, Any]]]:
+    """What delivery applied for one deployment: (collection path, object), namespace first."""
+    objects: list[tuple[str, dict[str, Any]]] = []
+    for found in await kube.list("api/v1/namespaces"):
+        if found["metadata"]["name"] == namespace:
+            objects.append(("api/v1/namespaces", {**found, "apiVersion": "v1", "kind": "Namespace"}))
+    for group, plural, api_version, kind in KINDS:
+        for item in await kube.list(f"{group}/namespaces/{namespace}/{plural}", MANAGED):
+            objects.append((f"{group}/namespaces/{{ns}}/{plural}", {**item, "apiVersion": api_version, "kind": kind}))
+    return objects
+
+
+async def baseline(control: ControlClient, template: list[tuple[str, dict[str, Any]]], count: int) -> float:
+    """Deployments per second that the emulator itself takes for the same objects."""
+    info = await asyncio.to_thread(control.create_cluster, f"baseline-{uuid.uuid4().hex[:6]}", tls=False)
+    kube = Kube(info)
+    try:
+        started = time.monotonic()
+
+        async def one(index: int) -> None:
+            namespace = f"baseline-{index}"
+            for path, manifest in template:
+                kind_path = "api/v1/namespaces" if path == "api/v1/namespaces" else path.format(ns=namespace)
+                await kube.apply(kind_path, _clean(manifest, namespace))
+
+        await in_parallel(count, one)
+        expected = sum(1 for path, _ in template if path.endswith("/deployments")) * count
+        while True:
+            deployments = await kube.list("apis/apps/v1/deployments", "bench=baseline")
+            available = [
+                d
+                for d in deployments
+                if (d.get("status") or {}).get("availableReplicas", 0) >= d["spec"].get("replicas", 1)
+            ]
+            if len(available) >= expected:
+                return count / (time.monotonic() - started)
+            await asyncio.sleep(0.2)
+    finally:
+        await kube.close()
+        await asyncio.to_thread(control.delete_cluster, info.name)
+
+
+# -- processes ----------------------------------------------------------------------------------
+
+
+def _stat(path: Path) -> list[str]:
+    return path.read_text().rsplit(")", 1)[1].split()  # fields from the 3rd on (state, ppid, ...)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of the process and its children (PostgreSQL's backends, which are session
+    leaders of their own, so the session does not find them)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = _stat(stat)
+        except OSError:
+            continue  # ended meanwhile
+        if stat.parent.name == str(pid) or int(fields[1]) == pid:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def process_started_at(pid: int) -> float:
+    """When the process started, on the ``time.monotonic()`` clock (both count from boot)."""
+    ticks = int(_stat(Path(f"/proc/{pid}/stat"))[19])
+    age = float(Path("/proc/uptime").read_text().split()[0]) - ticks / os.sysconf("SC_CLK_TCK")
+    return time.monotonic() - age
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Plane:
+    control_plane: LocalControlPlane
+    client: AsyncClient
+    control: ControlClient
+    meter: Meter
+
+    def pids(self, names: list[str] | None = None) -> dict[str, int]:
+        record = self.control_plane.state.load()
+        return {p.name: p.pid for p in record.processes if p.pid and (names is None or p.name in names)}
+
+
+async def wait_all_ready(
+    client: AsyncClient, names: list[str], deadline: float
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Polls the list every second; returns when each became Ready (monotonic seconds), and how
+    many landed on each cluster."""
+    seen: dict[str, float] = {}
+    placed: dict[str, int] = {}
+    wanted = set(names)
+    while len(seen) < len(wanted):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(wanted) - len(seen)} of {len(wanted)} deployments not Ready in time")
+        now = time.monotonic()
+        async for deployment in client.deployment.list_deployments(parent=PROJECT, page_size=1000):
+            if deployment.name in wanted and deployment.name not in seen and is_ready(deployment):
+                seen[deployment.name] = now
+                placed[deployment.status.cluster] = placed.get(deployment.status.cluster, 0) + 1
+        log(f"  {len(seen)}/{len(wanted)} Ready")
+        await asyncio.sleep(1.0)
+    return seen, placed
+
+
+async def create_apps(client: AsyncClient, prefix: str, count: int) -> None:
+    async def one(index: int) -> None:
+        await client.application.create_application(
+            parent=PROJECT, application_id=f"{prefix}{index}", application=application_pb2.Application(spec=APP)
+        )
+
+    await in_parallel(count, one)
+
+
+async def ready_samples(plane: Plane, samples: int) -> tuple[list[float], deployment_pb2.Deployment]:
+    await create_apps(plane.client, "lat", samples)
+    latencies, last = [], None
+    for index in range(samples):
+        started = time.monotonic()
+        created = await plane.client.deployment.deploy(
+            parent=PROJECT, application=f"lat{index}", environment=ENVIRONMENT
+        )
+        while True:
+            last = await plane.client.deployment.get_deployment(name=created.name)
+            if is_ready(last):
+                break
+            await asyncio.sleep(0.01)
+        latencies.append(time.monotonic() - started)
+    assert last is not None
+    return latencies, last
+
+
+async def measure_baseline(plane: Plane, sample: deployment_pb2.Deployment, count: int) -> float:
+    cluster = await plane.client.cluster.get_cluster(name=sample.status.cluster)
+    emulated = cluster.status.infrastructure.removeprefix("sim/")
+    info = next(c for c in await asyncio.to_thread(plane.control.list_clusters) if c.name == emulated)
+    kube = Kube(info)
+    try:
+        template = await read_back(kube, sample.status.namespace)
+    finally:
+        await kube.close()
+    log(f"baseline: {len(template)} objects per deployment, applied {count} times")
+    return await baseline(plane.control, template, count)
+
+
+async def converge(plane: Plane, count: int) -> tuple[float, list[float], Counters, dict[str, int]]:
+    await create_apps(plane.client, "app", count)
+    before = await plane.meter.read()
+    created: dict[str, float] = {}
+    started = time.monotonic()
+
+    async def one(index: int) -> None:
+        deployment = await plane.client.deployment.deploy(
+            parent=PROJECT, application=f"app{index}", environment=ENVIRONMENT
+        )
+        created[deployment.name] = time.monotonic()
+
+    await in_parallel(count, one)
+    log(f"converge: {count} deployments created in {time.monotonic() - started:.1f} s")
+    ready_at, placed = await wait_all_ready(plane.client, list(created), started + 3 * 3600)
+    elapsed = max(ready_at.values()) - started
+    used = (await plane.meter.read()).minus(before)
+    log("placed: " + ", ".join(f"{cluster} {n}" for cluster, n in sorted(placed.items())))
+    return elapsed, [ready_at[name] - created[name] for name in created], used, placed
+
+
+async def idle(plane: Plane, seconds: float) -> tuple[float, float, float, Counters]:
+    pids = plane.pids()
+    services = {name: pid for name, pid in pids.items() if name in SERVICES}
+    before_counts = await plane.meter.read()
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    started = time.monotonic()
+    await asyncio.sleep(seconds)
+    elapsed = time.monotonic() - started
+    used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    counts = (await plane.meter.read()).minus(before_counts)
+    rss = {name: rss_mb(pid) for name, pid in services.items()}
+    log("idle CPU (cores): " + ", ".join(f"{name} {used[name] / elapsed:.3f}" for name in sorted(used)))
+    log("RSS (MB): " + ", ".join(f"{name} {rss[name]:.0f}" for name in sorted(rss)))
+    service_cores = sum(used[name] for name in services) / elapsed
+    return service_cores, sum(used.values()) / elapsed, max(rss.values()), counts
+
+
+async def resync(plane: Plane, count: int) -> tuple[float, Counters]:
+    """Seconds from the restarted process's start (imports included, migrations not) until it
+    made ``count`` deployment reconciles."""
+    before = await plane.meter.read()
+    await asyncio.to_thread(processes.stop, plane.pids([DELIVERY])[DELIVERY])
+    await asyncio.to_thread(plane.control_plane.up, None, None, True)
+    started = process_started_at(plane.pids([DELIVERY])[DELIVERY])
+    while True:
+        now = await plane.meter.read()
+        done = now.reconciles.get("delivery.deployment", 0) - before.reconciles.get("delivery.deployment", 0)
+        if done >= count:
+            return time.monotonic() - started, now.minus(before)
+        if time.monotonic() - started > 3600:
+            raise TimeoutError(f"resync reconciled {done} of {count} deployments in an hour")
+        await asyncio.sleep(0.25)
+
+
+def count_statements(control_plane: LocalControlPlane) -> None:
+    """Creates the PostgreSQL cluster ``up`` will find, with pg_stat_statements loaded."""
+    control_plane.state.ensure()
+    data_dir = control_plane.state.sub("postgres") / "data"
+    password_file = secrets.datastore_password_file(control_plane.state.path)
+    datastores.init_postgres(data_dir, control_plane.state.log("postgres"), password_file)
+    with (data_dir / "postgresql.conf").open("a", encoding="utf-8") as conf:
+        conf.write("shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.max = 10000\n")
+
+
+async def start(args: argparse.Namespace, state_dir: Path) -> Plane:
+    control_plane = LocalControlPlane(state_dir, lambda line: log(f"up: {line}"), kubesim_speed=args.speed)
+    count_statements(control_plane)
+    started = time.monotonic()
+    record = await asyncio.to_thread(control_plane.up, None, None, True)
+    log(f"control plane up in {time.monotonic() - started:.1f} s")
+    context = config.resolve(config.load(), LOCAL_CONTEXT)
+    client = AsyncClient(context.server, token=context.token)
+    kubesim = record.find(KUBESIM)
+    postgres, redis_process = record.find("postgres"), record.find("redis")
+    assert kubesim is not None and postgres is not None and redis_process is not None
+    control = ControlClient(kubesim.url)
+    await client.project.create_project(project_id=PROJECT.split("/")[1], project=project_pb2.Project())
+    await client.wait_ready(PROJECT, timeout=60)
+    await client.environment.create_environment(
+        parent=PROJECT, environment_id=ENVIRONMENT, environment=environment_pb2.Environment()
+    )
+    names = ["clusters/local"]
+    for index in range(1, args.clusters):
+        spec = cluster_pb2.ClusterSpec(provider="sim", location=SIM_LOCATION)
+        made = await client.cluster.create_cluster(
+            cluster_id=f"bench-{index:03d}", cluster=cluster_pb2.Cluster(spec=spec)
+        )
+        names.append(made.name)
+    await asyncio.gather(*(client.wait_ready(name, timeout=600) for name in names))
+    log(f"{len(names)} clusters Ready")
+    kube = [Kube(info) for info in await asyncio.to_thread(control.list_clusters)]
+    return Plane(control_plane, client, control, Meter(postgres.url, redis_process.url, kube))
+
+
+async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
+    plane = await start(args, state_dir)
+    try:
+        latencies, sample = await ready_samples(plane, args.samples)
+        log(f"ready: p50 {percentile(latencies, 50) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms")
+        baseline_rate = await measure_baseline(plane, sample, min(args.deployments, args.baseline_max))
+        log(f"baseline: {baseline_rate:.1f} deployments/s straight to the emulator")
+        converge_s, burst, converge_counts, placed = await converge(plane, args.deployments)
+        log(f"converge: {args.deployments} in {converge_s:.1f} s; {converge_counts.describe()}")
+        idle_cores, idle_all, rss_max, idle_counts = await idle(plane, args.idle_seconds)
+        log(f"idle: {idle_counts.describe()}")
+        resync_s, resync_counts = await resync(plane, args.deployments + args.samples)
+        log(f"resync: {resync_s:.1f} s; {resync_counts.describe()}")
+    finally:
+        await plane.client.close()
+        for cluster in plane.meter.kube:
+            await cluster.close()
+        plane.meter.close()
+        await asyncio.to_thread(plane.control_plane.down)
+    total = sum(converge_counts.reconciles.values()) or 1
+    return {
+        "deployments": str(args.deployments),
+        "clusters": str(args.clusters),
+        "converge_s": f"{converge_s:.1f}",
+        "converge_per_s": f"{args.deployments / converge_s:.2f}",
+        "resync_s": f"{resync_s:.1f}",
+        "idle_cpu_cores": f"{idle_cores:.3f}",
+        "idle_cpu_cores_all": f"{idle_all:.3f}",
+        "rss_mb_max": f"{rss_max:.0f}",
+        "ready_p50_ms": f"{percentile(latencies, 50) * 1000:.0f}",
+        "ready_p99_ms": f"{percentile(latencies, 99) * 1000:.0f}",
+        "burst_ready_p50_s": f"{percentile(burst, 50):.1f}",
+        "burst_ready_p99_s": f"{percentile(burst, 99):.1f}",
+        "baseline_apply_per_s": f"{baseline_rate:.2f}",
+        "clusters_used": str(len(placed)),
+        "max_cluster_share": f"{max(placed.values()) / args.deployments:.2f}",
+        "reconciles_per_deployment": f"{total / args.deployments:.1f}",
+        "sql_per_deployment": f"{converge_counts.sql_statements / args.deployments:.0f}",
+        "redis_cmds_per_deployment": f"{converge_counts.redis_commands / args.deployments:.0f}",
+        "sql_per_reconcile": f"{converge_counts.sql_statements / total:.1f}",
+        "sql_tx_per_reconcile": f"{converge_counts.sql_transactions / total:.1f}",
+        "redis_cmds_per_reconcile": f"{converge_counts.redis_commands / total:.1f}",
+        "kube_writes_per_deployment": f"{converge_counts.kube_writes / args.deployments:.1f}",
+        "idle_reconciles_per_s": f"{sum(idle_counts.reconciles.values()) / idle_counts.at:.1f}",
+        "resync_kube_writes": str(resync_counts.kube_writes),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--deployments", type=int, default=100, help="deployments created at once (default 100)")
+    parser.add_argument("--clusters", type=int, default=10, help="emulated clusters, `local` included (default 10)")
+    parser.add_argument("--samples", type=int, default=10, help="one-at-a-time create -> Ready samples (default 10)")
+    parser.add_argument("--idle-seconds", type=float, default=60.0, help="length of the idle window (default 60)")
+    parser.add_argument(
+        "--baseline-max", type=int, default=1000, help="at most this many deployments in the baseline (default 1000)"
+    )
+    parser.add_argument("--speed", type=float, default=50.0, help="emulator time scale, as the tests use (default 50)")
+    parser.add_argument("--keep", action="store_true", help="keep the state directory (logs) afterwards")
+    args = parser.parse_args()
+    if args.deployments < 1 or args.clusters < 1 or args.samples < 1:
+        parser.error("--deployments, --clusters and --samples must be at least 1")
+    root = Path(tempfile.mkdtemp(prefix="tp-scale-"))
+    # `up` saves its admin context: keep it out of the user's own configuration.
+    os.environ["THREEPORT_CONFIG"] = str(root / "config.yaml")
+    try:
+        result = asyncio.run(run(args, root / "state"))
+    finally:
+        if args.keep:
+            log(f"state and logs kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    print("RESULT " + " ".join(f"{key}={value}" for key, value in result.items()))
+
+
+if __name__ == "__main__":
+    main()
