@@ -13,13 +13,10 @@ import hashlib
 import tempfile
 from pathlib import Path
 
-import helm_python
-
 from threeport.addons.v1alpha1 import addon_pb2
+from threeport_runtime.helm import ChartError, chart_digest, pull_chart
 
-
-class ChartError(ValueError):
-    """The chart cannot be used; the message says which chart and why (in Helm's words)."""
+__all__ = ["ChartCache", "ChartError", "describe_chart"]
 
 
 def describe_chart(chart: addon_pb2.HelmChart) -> str:
@@ -43,23 +40,11 @@ class ChartCache:
                 archives = [await asyncio.to_thread(self._pull, chart, target)]
             archive = archives[0]
         if chart.digest:
-            found = await asyncio.to_thread(helm_python.digest, archive)
+            found = await asyncio.to_thread(chart_digest, archive)
             if found != chart.digest:
                 raise ChartError(f"{describe_chart(chart)}: the archive's digest is {found}, not {chart.digest}")
         return archive
 
     @staticmethod
     def _pull(chart: addon_pb2.HelmChart, target: Path) -> Path:
-        target.mkdir(parents=True, exist_ok=True)
-        try:
-            if chart.repository.startswith("oci://"):
-                reference = chart.repository if not chart.name else f"{chart.repository.rstrip('/')}/{chart.name}"
-                helm_python.pull(reference, version=chart.version, destination=target, plain_http=chart.plain_http)
-            else:
-                helm_python.pull(chart.name, repo_url=chart.repository, version=chart.version, destination=target)
-        except helm_python.HelmError as error:
-            raise ChartError(f"{describe_chart(chart)} could not be downloaded: {error}") from None
-        archives = sorted(target.glob("*.tgz"))
-        if not archives:
-            raise ChartError(f"{describe_chart(chart)}: Helm reported success but wrote no archive")
-        return archives[0]
+        return pull_chart(chart.repository, chart.name, chart.version, target, plain_http=chart.plain_http)

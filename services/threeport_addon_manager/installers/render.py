@@ -1,6 +1,6 @@
 """Rendering an addon version with values: its Kubernetes objects and its outputs.
 
-Every template goes through Helm's own engine, in-process (``helm_python``): a ``helm`` chart as
+Every template goes through Helm's own engine, in-process (the runtime's ``helm`` module): a ``helm`` chart as
 it is, ``manifests`` and the catalog's output templates as the templates of a small chart made
 for the occasion. So the catalog has one template language (Go templates with Sprig, `.Values`,
 `.Release.Namespace`), the one chart authors already know.
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import helm_python
 import yaml
 
 from threeport.addons.v1alpha1 import addon_pb2
 from threeport_addon_manager.installers.charts import ChartCache, ChartError, describe_chart
+from threeport_runtime.helm import render_templates
 
 OUTPUT_PREFIX = "templates/output-"
 
@@ -76,11 +76,7 @@ async def render_outputs(
 
 
 def _render_chart(chart: Path, values: Mapping[str, Any], release: str, namespace: str, what: str) -> dict[str, str]:
-    try:
-        loaded = helm_python.Chart.load(chart)
-        rendered: dict[str, str] = loaded.render(dict(values), name=release, namespace=namespace, is_install=True)
-    except helm_python.HelmError as error:
-        raise ChartError(f"{what}: {error}") from None
+    rendered = render_templates(chart, values, release=release, namespace=namespace, what=what)
     # Keys are `<chart>/templates/x.yaml`; drop the chart's own name so outputs match either way.
     return {path.split("/", 1)[1] if "/" in path else path: text for path, text in rendered.items()}
 

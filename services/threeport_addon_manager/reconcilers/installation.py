@@ -36,6 +36,7 @@ from threeport_addon_manager.reconcilers.profiles import AddonProfile, ProfileSo
 from threeport_addon_manager.store.repositories import Addons, Claims, Installations
 from threeport_runtime.conditions import READY, find_condition, is_ready
 from threeport_runtime.errors import AlreadyExists, NotFound
+from threeport_runtime.helm import merge_values
 from threeport_runtime.kube.client import KubeClient
 from threeport_runtime.kube.errors import Invalid, KubeError
 from threeport_runtime.kube.pool import KubePool
@@ -185,8 +186,8 @@ class InstallationReconciler:
         """The addon's defaults, the profile's values over them, the installation's over both."""
         values = json_format.MessageToDict(addon.spec.default_values)
         if profile is not None:
-            values = merge(values, json_format.MessageToDict(profile.spec.values))
-        values = merge(values, json_format.MessageToDict(installation.spec.values))
+            values = merge_values(values, json_format.MessageToDict(profile.spec.values))
+        values = merge_values(values, json_format.MessageToDict(installation.spec.values))
         if addon.spec.HasField("values_schema"):
             schema = json_format.MessageToDict(addon.spec.values_schema)
             problems = sorted(jsonschema.Draft202012Validator(schema).iter_errors(values), key=lambda e: list(e.path))
@@ -404,12 +405,3 @@ class InstallationReconciler:
             message=message,
             generation=installation.generation,
         )
-
-
-def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """``override`` over ``base``, maps merged key by key (as Helm merges values)."""
-    merged = dict(base)
-    for key, value in override.items():
-        current = merged.get(key)
-        merged[key] = merge(current, value) if isinstance(current, dict) and isinstance(value, dict) else value
-    return merged
