@@ -59,8 +59,8 @@ def test_the_addon_catalog_from_the_cli(control_plane: ControlPlane, tmp_path: P
     assert cp.tptctl("apply", "-f", str(EXAMPLES / "kafka.yaml")).code == 0
     app = tmp_path / "app.yaml"
     app.write_text(
-        "apiVersion: threeport.io/v1alpha1\nkind: Application\nmetadata: {name: ledger}\nspec:\n"
-        "  components:\n    api:\n      image: registry.example.com/ledger/api:1.0.0\n"
+        "apiVersion: threeport.io/v1alpha1\nkind: Application\nmetadata: {name: kafka-consumer}\nspec:\n"
+        "  components:\n    api:\n      image: registry.example.com/kafka-consumer/api:1.0.0\n"
         "      env: {BROKERS: '${dependencies.stream.bootstrap}'}\n"
         "  dependencies: {stream: {type: kafka}}\n"
     )
@@ -68,3 +68,6 @@ def test_the_addon_catalog_from_the_cli(control_plane: ControlPlane, tmp_path: P
     while (outcome := cp.tptctl("apply", "-f", str(app))).code != 0 and time.monotonic() < deadline:
         time.sleep(0.5)  # the registry learns the new type from the addon-manager's events
     assert outcome.code == 0, outcome.err
+    # Leave the shared control plane as found: other e2e tests use the same project.
+    assert cp.tptctl("delete", "-f", str(app), "--wait", "--timeout", "60s").code == 0
+    assert cp.tptctl("delete", "installation", "metrics-local", "--wait", "--timeout", "120s").code == 0
