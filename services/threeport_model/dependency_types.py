@@ -183,11 +183,11 @@ def is_secret_output(type_name: str, output: str) -> bool:
 
 def provider_of(type_name: str) -> Provider:
     """Which service provides a dependency of this type: another application's components, the
-    addon-manager (cluster services), or the infra-provider (managed services, and any type the
-    catalogue does not know)."""
+    infra-provider (managed services), or the addon-manager (cluster services, and any type this
+    catalogue does not know: the registry accepts only those an Addon provides)."""
     dependency_type = DEPENDENCY_TYPES.get(type_name)
     if dependency_type is not None and dependency_type.provided_by == "application":
         return "application"
-    if type_name in CLUSTER_SERVICE_TYPES:
+    if type_name in CLUSTER_SERVICE_TYPES or dependency_type is None:
         return "addons"
     return "infra"

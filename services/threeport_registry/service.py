@@ -4,6 +4,7 @@ and the built-in profiles."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from threeport_registry.reconcilers.acceptance import (
     build_status,
     environment_status,
 )
+from threeport_registry.reconcilers.addon_types import AddonTypes
 from threeport_registry.store.builds import latest_matching
 from threeport_registry.store.seeding import seed_system_defaults
 from threeport_registry.store.tables import (
@@ -79,11 +81,16 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     addon_profiles = runtime.repository(AddonProfileRow, addon_profile_pb2.AddonProfile)
     builds = runtime.repository(BuildRow, build_pb2.Build, filter_fields=SPEC_FILTERS["build"])
 
-    application_methods = StandardMethods(applications, redis, validate=validators.check_application)
+    # The addon catalog's types (item 4 of issue 12): learned from the addon-manager when it is configured.
+    addons_backend = os.environ.get("THREEPORT_BACKEND_ADDONS", "")
+    addon_types = AddonTypes(runtime.service_client(addons_backend) if addons_backend else None)
+    application_methods = StandardMethods(
+        applications, redis, validate=validators.application_checker(addon_types.provided))
     environment_methods = StandardMethods(environments, redis, validate=validators.check_environment)
     profile_methods = StandardMethods(cluster_profiles, redis, validate=validators.check_cluster_profile)
     class_methods = StandardMethods(service_classes, redis, validate=validators.check_service_class)
-    addon_methods = StandardMethods(addon_profiles, redis, validate=validators.check_addon_profile)
+    addon_methods = StandardMethods(
+        addon_profiles, redis, validate=validators.addon_profile_checker(addon_types.provided))
     build_methods = StandardMethods(builds, redis)
     checks = CrossChecks(applications, cluster_profiles)
     # Deleting an application asks delivery whether deployments use it.
@@ -124,6 +131,8 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         ("addon-profile", addon_profiles, accept_as_declared, []),
         ("build", builds, build_status(environments), []),
     ]
+    if addons_backend:
+        runtime.controller(watches.addon_types_controller(runtime.settings.stream_prefix, addon_types), addon_types)
     for name, repository, derive, extra_watches in controllers:
         reconciler = AcceptanceReconciler(repository, runtime.event_recorder(name), derive)
         runtime.controller(watches.acceptance_controller(name, repository, extra_watches), reconciler)

@@ -60,11 +60,7 @@ def render_chart(
     chart: Path | str, values: Mapping[str, Any] | None = None, *, release: str, namespace: str
 ) -> list[RenderedObject]:
     """Every object the chart renders with these values (merged over its defaults)."""
-    try:
-        loaded = helm_python.Chart.load(chart)
-        rendered = loaded.render(dict(values or {}), name=release, namespace=namespace, is_install=True)
-    except helm_python.HelmError as error:
-        raise ChartError(f"chart {chart}: {error}") from None
+    rendered = render_templates(chart, values, release=release, namespace=namespace)
     objects: list[RenderedObject] = []
     for template in sorted(rendered):
         if not template.endswith((".yaml", ".yml", ".json")):
@@ -73,6 +69,46 @@ def render_chart(
             if document:
                 objects.append(RenderedObject(template, document))
     return objects
+
+
+def render_templates(
+    chart: Path | str, values: Mapping[str, Any] | None = None, *, release: str, namespace: str, what: str = ""
+) -> dict[str, str]:
+    """The text of every template the chart renders (``<chart>/templates/x.yaml`` -> text), YAML
+    or not; ChartError starts with ``what`` (default: the chart's path), then Helm's words."""
+    try:
+        loaded = helm_python.Chart.load(chart)
+        rendered: dict[str, str] = loaded.render(dict(values or {}), name=release, namespace=namespace, is_install=True)
+    except helm_python.HelmError as error:
+        raise ChartError(f"{what or f'chart {chart}'}: {error}") from None
+    return rendered
+
+
+def pull_chart(repository: str, name: str, version: str, destination: Path, *, plain_http: bool = False) -> Path:
+    """Downloads one pinned chart version into ``destination``: from an HTTP repository
+    (``repository`` its URL, ``name`` the chart) or an OCI registry (``repository`` an
+    ``oci://`` reference, ``name`` appended when given); ``plain_http`` as Helm's --plain-http.
+    Returns the archive; ChartError in Helm's words when it cannot be had."""
+    where = repository if repository.startswith("oci://") else f"{repository} {name}"
+    destination.mkdir(parents=True, exist_ok=True)
+    try:
+        if repository.startswith("oci://"):
+            reference = f"{repository.rstrip('/')}/{name}" if name else repository
+            helm_python.pull(reference, version=version, destination=destination, plain_http=plain_http)
+        else:
+            helm_python.pull(name, repo_url=repository, version=version, destination=destination)
+    except helm_python.HelmError as error:
+        raise ChartError(f"chart {where} {version} could not be downloaded: {error}") from None
+    archives = sorted(destination.glob("*.tgz"))
+    if not archives:
+        raise ChartError(f"chart {where} {version}: Helm reported success but wrote no archive")
+    return archives[0]
+
+
+def chart_digest(archive: Path) -> str:
+    """``sha256:<hex>`` of a chart archive, as repository indexes and OCI layers carry it."""
+    digest: str = helm_python.digest(archive)
+    return digest
 
 
 def parse_set(expression: str) -> dict[str, Any]:

@@ -65,6 +65,9 @@ def running(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+# Starts every control-plane service twice over (up, up again); with the addon-manager that is six
+# processes, each importing the stack on a shared 2-core machine, so more than the default 120 s.
+@pytest.mark.timeout(300)
 def test_up_status_down_from_a_clean_state_directory(state_dir: Path) -> None:
     started = tptctl("up", "--state-dir", str(state_dir))
     assert started.returncode == 0, started.stderr

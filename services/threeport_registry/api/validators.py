@@ -6,6 +6,8 @@ mask is applied), so every rule sees the whole object; nothing is written if it 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from threeport.registry.v1alpha1 import (
     addon_profile_pb2,
     application_pb2,
@@ -14,6 +16,7 @@ from threeport.registry.v1alpha1 import (
     service_class_pb2,
 )
 from threeport_registry.domain.application import validate_application
+from threeport_registry.domain.dependencies import ProvidedTypes
 from threeport_registry.domain.environment import validate_environment
 from threeport_registry.domain.profiles import (
     validate_addon_profile,
@@ -32,6 +35,15 @@ def check_application(application: application_pb2.Application) -> None:
     _raise_if_any(validate_application(application))
 
 
+def application_checker(provided: Callable[[], ProvidedTypes]) -> Callable[[application_pb2.Application], None]:
+    """``check_application`` that also accepts the types the addon catalog provides right now."""
+
+    def check(application: application_pb2.Application) -> None:
+        _raise_if_any(validate_application(application, provided=provided()))
+
+    return check
+
+
 def check_environment(environment: environment_pb2.Environment) -> None:
     _raise_if_any(validate_environment(environment))
 
@@ -44,5 +56,12 @@ def check_service_class(service_class: service_class_pb2.ServiceClass) -> None:
     _raise_if_any(validate_service_class(service_class))
 
 
-def check_addon_profile(profile: addon_profile_pb2.AddonProfile) -> None:
-    _raise_if_any(validate_addon_profile(profile))
+def addon_profile_checker(
+    provided: Callable[[], ProvidedTypes],
+) -> Callable[[addon_profile_pb2.AddonProfile], None]:
+    """The AddonProfile rules; its type may also be one the addon catalog provides right now."""
+
+    def check(profile: addon_profile_pb2.AddonProfile) -> None:
+        _raise_if_any(validate_addon_profile(profile, provided=list(provided())))
+
+    return check

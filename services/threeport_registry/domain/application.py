@@ -23,10 +23,10 @@ import posixpath
 
 from threeport.registry.v1alpha1 import application_pb2
 from threeport_model import names, quantities, references
-from threeport_model.dependency_types import DEPENDENCY_TYPES, outputs_of
+from threeport_model.dependency_types import DEPENDENCY_TYPES, Output, outputs_of
 from threeport_model.locations import check_location
 from threeport_registry.domain import field_paths as fp
-from threeport_registry.domain.dependencies import validate_dependencies
+from threeport_registry.domain.dependencies import NO_PROVIDED_TYPES, ProvidedTypes, validate_dependencies
 from threeport_registry.domain.images import check_image_reference
 from threeport_registry.domain.metadata import validate_labels, validate_metadata
 from threeport_runtime.errors import FieldViolation
@@ -39,9 +39,14 @@ PROTOCOLS = ("TCP", "UDP", "SCTP")
 
 
 def validate_application(
-    application: application_pb2.Application, *, application_id: str | None = None, path: str = "application"
+    application: application_pb2.Application,
+    *,
+    application_id: str | None = None,
+    path: str = "application",
+    provided: ProvidedTypes = NO_PROVIDED_TYPES,
 ) -> list[FieldViolation]:
-    """Every violation in the application (and in ``application_id``, when given)."""
+    """Every violation in the application (and in ``application_id``, when given). ``provided``
+    are the types the addon catalog adds, with their outputs."""
     violations = fp.Violations()
     if application_id is not None and (error := names.check_id(application_id)):
         violations.add("application_id", error)
@@ -56,8 +61,8 @@ def validate_application(
         at = fp.key(fp.child(spec_at, "components"), name)
         if error := names.check_id(name):
             violations.add(at, f"component name {error}")
-        _validate_component(component, at, spec, violations)
-    validate_dependencies(spec, spec_at, violations)
+        _validate_component(component, at, spec, violations, provided)
+    validate_dependencies(spec, spec_at, violations, provided)
     if spec.HasField("placement"):
         _validate_placement(spec.placement, fp.child(spec_at, "placement"), violations)
     if len(spec.description) > MAX_DESCRIPTION_LENGTH:
@@ -79,6 +84,7 @@ def _validate_component(
     at: str,
     spec: application_pb2.ApplicationSpec,
     violations: fp.Violations,
+    provided: ProvidedTypes,
 ) -> None:
     if error := check_image_reference(component.image):
         violations.add(fp.child(at, "image"), error)
@@ -100,7 +106,7 @@ def _validate_component(
         env_at = fp.key(fp.child(at, "env"), env_name)
         if error := names.check_env_var_name(env_name):
             violations.add(env_at, error)
-        _validate_references(value, env_at, spec, violations, allow_secrets=True)
+        _validate_references(value, env_at, spec, violations, provided, allow_secrets=True)
     if component.HasField("resources"):
         _validate_resources(component.resources, fp.child(at, "resources"), violations)
     if component.HasField("probes"):
@@ -111,7 +117,7 @@ def _validate_component(
                     getattr(component.probes, kind), fp.child(probes_at, kind), port_names, violations
                 )
     _validate_storage(component, fp.child(at, "storage"), violations)
-    _validate_config_files(component, fp.child(at, "config_files"), spec, violations)
+    _validate_config_files(component, fp.child(at, "config_files"), spec, violations, provided)
 
 
 def _validate_ports(component: application_pb2.Component, at: str, violations: fp.Violations) -> set[str]:
@@ -147,6 +153,7 @@ def _validate_references(
     at: str,
     spec: application_pb2.ApplicationSpec,
     violations: fp.Violations,
+    provided: ProvidedTypes,
     *,
     allow_secrets: bool,
 ) -> None:
@@ -162,9 +169,12 @@ def _validate_references(
                 f"{reference} refers to an undeclared dependency {reference.dependency!r}; declared: {declared}",
             )
             continue
-        if dependency.type not in DEPENDENCY_TYPES:
+        if dependency.type in DEPENDENCY_TYPES:
+            outputs = outputs_of(dependency.type, dependency.params)
+        elif dependency.type in provided:
+            outputs = {name: Output(name, False, "an addon output") for name in provided[dependency.type]}
+        else:
             continue  # the unknown type is reported on the dependency itself
-        outputs = outputs_of(dependency.type, dependency.params)
         output = outputs.get(reference.output)
         if output is None:
             available = ", ".join(sorted(outputs)) or "none"
@@ -281,6 +291,7 @@ def _validate_config_files(
     at: str,
     spec: application_pb2.ApplicationSpec,
     violations: fp.Violations,
+    provided: ProvidedTypes,
 ) -> None:
     seen: set[str] = set()
     total = 0
@@ -293,7 +304,7 @@ def _validate_config_files(
         seen.add(config_file.path)
         total += len(config_file.content.encode())
         _validate_references(
-            config_file.content, fp.child(file_at, "content"), spec, violations, allow_secrets=False
+            config_file.content, fp.child(file_at, "content"), spec, violations, provided, allow_secrets=False
         )
     if total > MAX_CONFIG_BYTES:
         violations.add(

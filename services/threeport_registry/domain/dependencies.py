@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 from google.protobuf import struct_pb2
 
@@ -36,6 +37,11 @@ DEFAULT_CLASS = "default"
 _VERSION = re.compile(r"[0-9]+(\.[0-9]+){0,2}")
 _SQL_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
+# The dependency types the addon catalog adds (an Addon that `provides` them), with their output
+# names; the registry learns them from the addon-manager (``reconcilers/addon_types.py``).
+ProvidedTypes = Mapping[str, frozenset[str]]
+NO_PROVIDED_TYPES: ProvidedTypes = MappingProxyType({})
+
 ParamCheck = Callable[[struct_pb2.Value, str, fp.Violations, application_pb2.ApplicationSpec], None]
 
 
@@ -46,14 +52,17 @@ def dependency_class(dependency: application_pb2.Dependency) -> str:
 
 
 def validate_dependencies(
-    spec: application_pb2.ApplicationSpec, path: str, violations: fp.Violations
+    spec: application_pb2.ApplicationSpec,
+    path: str,
+    violations: fp.Violations,
+    provided: ProvidedTypes = NO_PROVIDED_TYPES,
 ) -> None:
     """Checks ``spec.dependencies`` (``path`` is the path of ``spec``)."""
     for name, dependency in spec.dependencies.items():
         at = fp.key(fp.child(path, "dependencies"), name)
         if error := names.check_id(name):
             violations.add(at, f"dependency name {error}")
-        _validate_one(dependency, at, violations, spec)
+        _validate_one(dependency, at, violations, spec, provided)
 
 
 def _validate_one(
@@ -61,11 +70,13 @@ def _validate_one(
     at: str,
     violations: fp.Violations,
     spec: application_pb2.ApplicationSpec,
+    provided: ProvidedTypes,
 ) -> None:
     type_name = dependency.type
-    if type_name not in DEPENDENCY_TYPES:
+    if type_name not in DEPENDENCY_TYPES and type_name not in provided:
         shown = f"unknown type {type_name!r}" if type_name else "is required"
-        violations.add(fp.child(at, "type"), f"{shown}; use one of {', '.join(known_types())}")
+        choices = ", ".join(sorted(set(known_types()) | set(provided)))
+        violations.add(fp.child(at, "type"), f"{shown}; use one of {choices}")
     class_name = dependency_class(dependency)
     if class_name and (error := names.check_id(class_name)):
         violations.add(fp.child(at, "class"), f"class {error} (empty means {DEFAULT_CLASS!r})")

@@ -15,6 +15,7 @@ Decisions:
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from threeport.common.v1alpha1 import retain_policy_pb2
 from threeport.registry.v1alpha1 import (
@@ -124,13 +125,15 @@ def validate_addon_profile(
     *,
     addon_profile_id: str | None = None,
     path: str = "addon_profile",
+    provided: Collection[str] = (),
 ) -> list[FieldViolation]:
+    """``provided``: the types the addon catalog adds, which a profile may configure too."""
     violations = fp.Violations()
     if addon_profile_id is not None and (error := names.check_id(addon_profile_id)):
         violations.add("addon_profile_id", error)
     validate_metadata(profile.labels, profile.annotations, path, violations)
     spec, at = profile.spec, fp.child(path, "spec")
-    _check_type(spec.type, sorted(CLUSTER_SERVICE_TYPES), fp.child(at, "type"), violations)
+    _check_type(spec.type, sorted(set(CLUSTER_SERVICE_TYPES) | set(provided)), fp.child(at, "type"), violations)
     if error := names.check_resource_name(spec.addon, "addons"):
         violations.add(fp.child(at, "addon"), error)
     if spec.version and (len(spec.version) > 128 or any(c.isspace() for c in spec.version)):

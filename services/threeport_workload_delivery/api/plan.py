@@ -9,6 +9,7 @@ non-application dependencies are shown as placeholders. Nothing is claimed, writ
 
 from __future__ import annotations
 
+from threeport.addons.v1alpha1 import addon_claim_pb2
 from threeport.clusters.v1alpha1 import cluster_claim_pb2
 from threeport.common.v1alpha1 import state_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2
@@ -120,6 +121,22 @@ class Planner:
                     message=f"would claim a cluster: {where}" + (" (may be created on demand)" if spec.allow_on_demand
                                                                  else ""))
 
+    async def _addons_pulled_in(self, desired: claims.DesiredClaim) -> str:
+        """``; would install X, Y; already there: Z`` as the addon-manager plans the claim."""
+        if self._backends.addons is None or not isinstance(desired.spec, addon_claim_pb2.AddonClaimSpec) \
+                or not desired.spec.cluster:
+            return ""
+        try:
+            planned = await self._backends.addons.internal.addon_claim.plan_addon_claim(spec=desired.spec)
+        except ApiError as error:
+            return f"; the addon-manager cannot say which addons: {error}"
+        if planned.problem:
+            return f"; {planned.problem}"
+        new = [a.addon.removeprefix("addons/") for a in planned.addons if not a.installation]
+        there = [a.addon.removeprefix("addons/") for a in planned.addons if a.installation]
+        return (f"; would install {', '.join(new)}" if new else "") + (
+            f"; already there: {', '.join(there)}" if there else "")
+
     async def _claim_node(
         self, desired: claims.DesiredClaim, status: deployment_pb2.DependencyStatus | None, resolved: dict[str, str],
     ) -> Node:
@@ -131,8 +148,10 @@ class Planner:
                         message=f"NoProvider: no {'addon-manager' if kind == 'addon' else 'infra-provider'} is "
                                 "configured")
         if status is None or not status.claim:
-            return Node(kind=kind, name=name, state=state_pb2.STATE_PENDING,
-                        message=f"would claim {desired.type} ({klass}) via {resolved.get(desired.dependency, '?')}")
+            message = f"would claim {desired.type} ({klass}) via {resolved.get(desired.dependency, '?')}"
+            if kind == "addon":
+                message += await self._addons_pulled_in(desired)
+            return Node(kind=kind, name=name, state=state_pb2.STATE_PENDING, message=message)
         message = f"{status.reason} {status.message}".strip()
         live = await self._claimer.read_claim(desired)
         if live is not None and (changed := claims.differs(desired.spec, live.spec)):

@@ -24,6 +24,8 @@ from threeport.registry.v1alpha1 import application_pb2
 from threeport_model import references
 from threeport_model.dependency_types import is_secret_output
 from threeport_workload_delivery.domain import names
+from threeport_workload_delivery.domain.ingress import ingresses
+from threeport_workload_delivery.domain.monitoring import service_monitors
 
 Manifest = dict[str, Any]
 DEFAULT_PROGRESS_DEADLINE = 600
@@ -158,6 +160,9 @@ def render(data: RenderInput) -> list[Manifest]:
     ]
     for component in sorted(data.spec.components):
         objects.extend(_component(data, component, labels))
+    published = {name: outputs.values for name, outputs in data.dependencies.items()}
+    objects.extend(ingresses(data.spec, data.application, data.namespace, labels, published))
+    objects.extend(service_monitors(data.spec, data.application, data.deployment, data.namespace, labels, published))
     return objects
 
 

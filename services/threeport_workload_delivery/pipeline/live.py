@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from threeport_runtime.kube.client import KubeClient
+from threeport_runtime.kube.errors import NotFound
 from threeport_workload_delivery.domain import names
 from threeport_workload_delivery.domain.diffing import ObjectKey, object_key
 from threeport_workload_delivery.domain.rendering import Manifest
@@ -15,7 +16,10 @@ PRUNABLE: tuple[tuple[str, str], ...] = (
     ("v1", "Secret"),
     ("v1", "ConfigMap"),
     ("v1", "ServiceAccount"),
+    ("networking.k8s.io/v1", "Ingress"),
 )
+# Kinds an addon brings (the metrics addon's CRD): looked for only where the cluster serves them.
+ADDON_PRUNABLE: tuple[tuple[str, str], ...] = (("monitoring.coreos.com/v1", "ServiceMonitor"),)
 
 
 async def live_objects(client: KubeClient, project: str, deployment: str) -> dict[ObjectKey, Manifest]:
@@ -24,5 +28,12 @@ async def live_objects(client: KubeClient, project: str, deployment: str) -> dic
     found: dict[ObjectKey, Manifest] = {}
     for api_version, kind in (*PRUNABLE, ("v1", "Namespace")):
         for item in await client.list(api_version, kind, selector):
+            found[object_key(item)] = item
+    for api_version, kind in ADDON_PRUNABLE:
+        try:
+            items = await client.list(api_version, kind, selector)
+        except NotFound:
+            continue  # the addon that defines the kind is not installed: nothing of it to prune
+        for item in items:
             found[object_key(item)] = item
     return found

@@ -504,3 +504,87 @@ class UpdateAddonClaimRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UpdateAddonClaimRequest: _TypeAlias = UpdateAddonClaimRequest  # noqa: Y015
+
+@_typing.final
+class PlanAddonClaimRequest(_message.Message):
+    """The request for PlanAddonClaim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SPEC_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def spec(self) -> Global___AddonClaimSpec:
+        """The claim's spec as it would be created (`type`, `cluster`, `addon` matter)."""
+
+    def __init__(
+        self,
+        *,
+        spec: Global___AddonClaimSpec | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["spec", b"spec"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["spec", b"spec"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanAddonClaimRequest: _TypeAlias = PlanAddonClaimRequest  # noqa: Y015
+
+@_typing.final
+class PlanAddonClaimResponse(_message.Message):
+    """The response of PlanAddonClaim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADDONS_FIELD_NUMBER: _builtins.int
+    PROBLEM_FIELD_NUMBER: _builtins.int
+    problem: _builtins.str
+    """Why nothing would be installed (e.g. no addon in the catalog provides the type)."""
+    @_builtins.property
+    def addons(self) -> _containers.RepeatedCompositeFieldContainer[Global___PlannedAddon]:
+        """What the claim would need, the chosen addon first, then what it requires (transitively);
+        empty when no addon provides the type.
+        """
+
+    def __init__(
+        self,
+        *,
+        addons: _abc.Iterable[Global___PlannedAddon] | None = ...,
+        problem: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["addons", b"addons", "problem", b"problem"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanAddonClaimResponse: _TypeAlias = PlanAddonClaimResponse  # noqa: Y015
+
+@_typing.final
+class PlannedAddon(_message.Message):
+    """PlannedAddon is one addon a claim would need in its cluster."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADDON_FIELD_NUMBER: _builtins.int
+    INSTALLATION_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    addon: _builtins.str
+    """The addon, `addons/{addon}`."""
+    installation: _builtins.str
+    """Its installation in the cluster, `addonInstallations/{id}`; empty if it would be created."""
+    state: _state_pb2.State.ValueType
+    """The installation's state now (PENDING when it would be created)."""
+    def __init__(
+        self,
+        *,
+        addon: _builtins.str = ...,
+        installation: _builtins.str = ...,
+        state: _state_pb2.State.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["addon", b"addon", "installation", b"installation", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlannedAddon: _TypeAlias = PlannedAddon  # noqa: Y015

@@ -65,6 +65,11 @@ class AddonClaimServiceStub:
                 request_serializer=threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.WatchAddonClaimsRequest.SerializeToString,
                 response_deserializer=threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.WatchAddonClaimsResponse.FromString,
                 _registered_method=True)
+        self.PlanAddonClaim = channel.unary_unary(
+                '/threeport.addons.v1alpha1.AddonClaimService/PlanAddonClaim',
+                request_serializer=threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.PlanAddonClaimRequest.SerializeToString,
+                response_deserializer=threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.PlanAddonClaimResponse.FromString,
+                _registered_method=True)
 
 
 class AddonClaimServiceServicer:
@@ -116,6 +121,15 @@ class AddonClaimServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PlanAddonClaim(self, request, context):
+        """Says what a claim with this spec would pull into its cluster, changing nothing: the addon
+        chosen for its type, and that addon's requirements, each installed already or not (for
+        `tptctl plan`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AddonClaimServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -148,6 +162,11 @@ def add_AddonClaimServiceServicer_to_server(servicer, server):
                     servicer.WatchAddonClaims,
                     request_deserializer=threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.WatchAddonClaimsRequest.FromString,
                     response_serializer=threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.WatchAddonClaimsResponse.SerializeToString,
+            ),
+            'PlanAddonClaim': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanAddonClaim,
+                    request_deserializer=threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.PlanAddonClaimRequest.FromString,
+                    response_serializer=threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.PlanAddonClaimResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -313,6 +332,33 @@ class AddonClaimService:
             '/threeport.addons.v1alpha1.AddonClaimService/WatchAddonClaims',
             threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.WatchAddonClaimsRequest.SerializeToString,
             threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.WatchAddonClaimsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanAddonClaim(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threeport.addons.v1alpha1.AddonClaimService/PlanAddonClaim',
+            threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.PlanAddonClaimRequest.SerializeToString,
+            threeport_dot_addons_dot_v1alpha1_dot_addon__claim__pb2.PlanAddonClaimResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,11 @@ class AddonClaimServiceStub:
     """Streams changes to AddonClaims: first every current match as ADDED, then changes as
     they happen, and a HEARTBEAT every few seconds.
     """
+    PlanAddonClaim: _grpc.UnaryUnaryMultiCallable[_addon_claim_pb2.PlanAddonClaimRequest, _addon_claim_pb2.PlanAddonClaimResponse]
+    """Says what a claim with this spec would pull into its cluster, changing nothing: the addon
+    chosen for its type, and that addon's requirements, each installed already or not (for
+    `tptctl plan`).
+    """
 
 @_typing.type_check_only
 class AddonClaimServiceAsyncStub(AddonClaimServiceStub):
@@ -74,6 +79,11 @@ class AddonClaimServiceAsyncStub(AddonClaimServiceStub):
     WatchAddonClaims: _aio.UnaryStreamMultiCallable[_addon_claim_pb2.WatchAddonClaimsRequest, _addon_claim_pb2.WatchAddonClaimsResponse]  # type: ignore[assignment]
     """Streams changes to AddonClaims: first every current match as ADDED, then changes as
     they happen, and a HEARTBEAT every few seconds.
+    """
+    PlanAddonClaim: _aio.UnaryUnaryMultiCallable[_addon_claim_pb2.PlanAddonClaimRequest, _addon_claim_pb2.PlanAddonClaimResponse]  # type: ignore[assignment]
+    """Says what a claim with this spec would pull into its cluster, changing nothing: the addon
+    chosen for its type, and that addon's requirements, each installed already or not (for
+    `tptctl plan`).
     """
 
 class AddonClaimServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -131,6 +141,17 @@ class AddonClaimServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_addon_claim_pb2.WatchAddonClaimsResponse], _abc.AsyncIterator[_addon_claim_pb2.WatchAddonClaimsResponse]]:
         """Streams changes to AddonClaims: first every current match as ADDED, then changes as
         they happen, and a HEARTBEAT every few seconds.
+        """
+
+    @_abc_1.abstractmethod
+    def PlanAddonClaim(
+        self,
+        request: _addon_claim_pb2.PlanAddonClaimRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_addon_claim_pb2.PlanAddonClaimResponse, _abc.Awaitable[_addon_claim_pb2.PlanAddonClaimResponse]]:
+        """Says what a claim with this spec would pull into its cluster, changing nothing: the addon
+        chosen for its type, and that addon's requirements, each installed already or not (for
+        `tptctl plan`).
         """
 
 def add_AddonClaimServiceServicer_to_server(servicer: AddonClaimServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

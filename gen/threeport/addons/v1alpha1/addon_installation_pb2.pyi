@@ -235,11 +235,13 @@ class AddonInstallationStatus(_message.Message):
     OBJECTS_FIELD_NUMBER: _builtins.int
     OUTPUTS_FIELD_NUMBER: _builtins.int
     CLAIMS_FIELD_NUMBER: _builtins.int
+    UNUSED_SINCE_FIELD_NUMBER: _builtins.int
+    REQUIRES_FIELD_NUMBER: _builtins.int
     installed_version: _builtins.str
     """The version installed now."""
     @_builtins.property
     def objects(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Kubernetes objects applied, as `kind/namespace/name`."""
+        """Kubernetes objects applied, as `apiVersion|kind/namespace/name` (namespace empty when cluster-scoped)."""
 
     @_builtins.property
     def outputs(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
@@ -249,6 +251,16 @@ class AddonInstallationStatus(_message.Message):
     def claims(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Claims using it, `addonClaims/{id}`."""
 
+    @_builtins.property
+    def unused_since(self) -> _timestamp_pb2.Timestamp:
+        """Since when nothing uses it (no claim, no installation requiring it); it is uninstalled once
+        the grace period has passed. Unset while in use.
+        """
+
+    @_builtins.property
+    def requires(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Installations of other addons it needs, `addonInstallations/{id}` (from the addon's `requires`)."""
+
     def __init__(
         self,
         *,
@@ -256,10 +268,12 @@ class AddonInstallationStatus(_message.Message):
         objects: _abc.Iterable[_builtins.str] | None = ...,
         outputs: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         claims: _abc.Iterable[_builtins.str] | None = ...,
+        unused_since: _timestamp_pb2.Timestamp | None = ...,
+        requires: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["unused_since", b"unused_since"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["claims", b"claims", "installed_version", b"installed_version", "objects", b"objects", "outputs", b"outputs"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claims", b"claims", "installed_version", b"installed_version", "objects", b"objects", "outputs", b"outputs", "requires", b"requires", "unused_since", b"unused_since"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

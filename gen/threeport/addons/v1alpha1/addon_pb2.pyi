@@ -166,6 +166,46 @@ class AddonSpec(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class OutputsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class ClaimOutputsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     CATEGORY_FIELD_NUMBER: _builtins.int
     PROVIDES_FIELD_NUMBER: _builtins.int
     INSTALLER_FIELD_NUMBER: _builtins.int
@@ -174,10 +214,16 @@ class AddonSpec(_message.Message):
     DEFAULT_VALUES_FIELD_NUMBER: _builtins.int
     NAMESPACE_FIELD_NUMBER: _builtins.int
     REQUIRES_FIELD_NUMBER: _builtins.int
+    VALUES_SCHEMA_FIELD_NUMBER: _builtins.int
+    OUTPUTS_FIELD_NUMBER: _builtins.int
+    CLAIM_OUTPUTS_FIELD_NUMBER: _builtins.int
     category: _builtins.str
     """`ingress`, `tls`, `dns`, `metrics`, `logging` or `secrets`."""
     installer: _builtins.str
-    """`manifests` (server-side apply of rendered YAML) or `helm` (needs a helm binary)."""
+    """`manifests` (templated YAML in each version, rendered by Helm's template engine) or `helm`
+    (a chart from an HTTP repository or an OCI registry, rendered in-process by Helm); both are
+    applied with server-side apply.
+    """
     default_version: _builtins.str
     """The version installed when none is asked for."""
     namespace: _builtins.str
@@ -198,6 +244,23 @@ class AddonSpec(_message.Message):
     def requires(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Addons that must be installed first, `addons/{addon}`."""
 
+    @_builtins.property
+    def values_schema(self) -> _struct_pb2.Struct:
+        """A JSON schema (draft 2020-12) the merged values must satisfy before anything is installed."""
+
+    @_builtins.property
+    def outputs(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """The outputs a consumer receives, templated from the values like the manifests
+        (`{{ .Values.ingressClass }}`, `{{ .Release.Namespace }}`), e.g. `ingressClass`, `url`.
+        """
+
+    @_builtins.property
+    def claim_outputs(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Outputs that differ per claim, templated over `.Values.outputs` (the outputs above),
+        `.Values.params` (the claim's params), `.Values.owner`, `.Values.project` and
+        `.Values.environment`, e.g. an ingress's `host` and `url`. They override `outputs`.
+        """
+
     def __init__(
         self,
         *,
@@ -209,10 +272,13 @@ class AddonSpec(_message.Message):
         default_values: _struct_pb2.Struct | None = ...,
         namespace: _builtins.str = ...,
         requires: _abc.Iterable[_builtins.str] | None = ...,
+        values_schema: _struct_pb2.Struct | None = ...,
+        outputs: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        claim_outputs: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["default_values", b"default_values"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["default_values", b"default_values", "values_schema", b"values_schema"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "default_values", b"default_values", "default_version", b"default_version", "installer", b"installer", "namespace", b"namespace", "provides", b"provides", "requires", b"requires", "versions", b"versions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "claim_outputs", b"claim_outputs", "default_values", b"default_values", "default_version", b"default_version", "installer", b"installer", "namespace", b"namespace", "outputs", b"outputs", "provides", b"provides", "requires", b"requires", "values_schema", b"values_schema", "versions", b"versions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -259,22 +325,32 @@ class HelmChart(_message.Message):
     REPOSITORY_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    DIGEST_FIELD_NUMBER: _builtins.int
+    PLAIN_HTTP_FIELD_NUMBER: _builtins.int
     repository: _builtins.str
     """The repository URL or OCI reference."""
     name: _builtins.str
     """The chart's name."""
     version: _builtins.str
-    """The chart's version."""
+    """The chart's version (exact: charts are pinned)."""
+    digest: _builtins.str
+    """The chart archive's digest, `sha256:<hex>`; when set, a download that differs is refused."""
+    plain_http: _builtins.bool
+    """For an `oci://` registry served without TLS on a trusted network (a local registry), as
+    Helm's `--plain-http`. HTTP repositories say so in their URL instead.
+    """
     def __init__(
         self,
         *,
         repository: _builtins.str = ...,
         name: _builtins.str = ...,
         version: _builtins.str = ...,
+        digest: _builtins.str = ...,
+        plain_http: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "repository", b"repository", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["digest", b"digest", "name", b"name", "plain_http", b"plain_http", "repository", b"repository", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -289,7 +365,7 @@ class AddonStatus(_message.Message):
     INSTALLATION_COUNT_FIELD_NUMBER: _builtins.int
     SYSTEM_DEFAULT_FIELD_NUMBER: _builtins.int
     installation_count: _builtins.int
-    """Installations of it, `addonInstallations/{id}`."""
+    """How many installations of it exist."""
     system_default: _builtins.bool
     """True for the built-in catalog entries."""
     def __init__(

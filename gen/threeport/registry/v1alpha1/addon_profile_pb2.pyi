@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
@@ -172,6 +173,7 @@ class AddonProfileSpec(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     VALUES_FIELD_NUMBER: _builtins.int
     SCOPE_FIELD_NUMBER: _builtins.int
+    UNINSTALL_GRACE_PERIOD_FIELD_NUMBER: _builtins.int
     type: _builtins.str
     """The dependency type it provides, e.g. `ingress`."""
     addon: _builtins.str
@@ -184,7 +186,15 @@ class AddonProfileSpec(_message.Message):
 
     @_builtins.property
     def scope(self) -> _service_class_pb2.ServiceClassScope:
-        """Matching scope, as for ServiceClasses."""
+        """Matching scope, as for ServiceClasses. An installation is shared by every app in its cluster,
+        so the values, version and grace period of installations come from unscoped profiles only.
+        """
+
+    @_builtins.property
+    def uninstall_grace_period(self) -> _duration_pb2.Duration:
+        """How long an installation of the addon stays once nothing uses it (in manifests `600s`);
+        unset: the addon-manager's THREEPORT_ADDONS_UNINSTALL_GRACE.
+        """
 
     def __init__(
         self,
@@ -194,10 +204,11 @@ class AddonProfileSpec(_message.Message):
         version: _builtins.str = ...,
         values: _struct_pb2.Struct | None = ...,
         scope: _service_class_pb2.ServiceClassScope | None = ...,
+        uninstall_grace_period: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope", "values", b"values"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope", "uninstall_grace_period", b"uninstall_grace_period", "values", b"values"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["addon", b"addon", "scope", b"scope", "type", b"type", "values", b"values", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["addon", b"addon", "scope", b"scope", "type", b"type", "uninstall_grace_period", b"uninstall_grace_period", "values", b"values", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -247,6 +247,30 @@ class AddonClaimServiceInternalClient:
         """
         return self._invoker.stream("/threeport.addons.v1alpha1.AddonClaimService/WatchAddonClaims", build_request(addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
+    def plan_addon_claim(
+        self,
+        *,
+        spec: addons_v1alpha1_addon_claim_pb2.AddonClaimSpec | None = None,
+        request: addons_v1alpha1_addon_claim_pb2.PlanAddonClaimRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> addons_v1alpha1_addon_claim_pb2.PlanAddonClaimResponse:
+        """Says what a claim with this spec would pull into its cluster, changing nothing: the addon
+        chosen for its type, and that addon's requirements, each installed already or not (for
+        `tptctl plan`).
+
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Retried on
+        UNAVAILABLE (the method is idempotent).
+
+        Args:
+            spec: The claim's spec as it would be created (`type`, `cluster`, `addon` matter).
+            request: a whole ``PlanAddonClaimRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.unary("/threeport.addons.v1alpha1.AddonClaimService/PlanAddonClaim", build_request(addons_v1alpha1_addon_claim_pb2.PlanAddonClaimRequest, request, {"spec": spec}), addons_v1alpha1_addon_claim_pb2.PlanAddonClaimResponse, idempotent=True, timeout=timeout, metadata=metadata)
+
     def wait_ready(
         self,
         name: str,
@@ -487,6 +511,30 @@ class AddonClaimServiceInternalAsyncClient:
             metadata: extra metadata for this call.
         """
         return self._invoker.stream("/threeport.addons.v1alpha1.AddonClaimService/WatchAddonClaims", build_request(addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsRequest, request, {"filter": filter, "resource_version": resource_version}), addons_v1alpha1_addon_claim_pb2.WatchAddonClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+
+    async def plan_addon_claim(
+        self,
+        *,
+        spec: addons_v1alpha1_addon_claim_pb2.AddonClaimSpec | None = None,
+        request: addons_v1alpha1_addon_claim_pb2.PlanAddonClaimRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> addons_v1alpha1_addon_claim_pb2.PlanAddonClaimResponse:
+        """Says what a claim with this spec would pull into its cluster, changing nothing: the addon
+        chosen for its type, and that addon's requirements, each installed already or not (for
+        `tptctl plan`).
+
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Retried on
+        UNAVAILABLE (the method is idempotent).
+
+        Args:
+            spec: The claim's spec as it would be created (`type`, `cluster`, `addon` matter).
+            request: a whole ``PlanAddonClaimRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return await self._invoker.unary("/threeport.addons.v1alpha1.AddonClaimService/PlanAddonClaim", build_request(addons_v1alpha1_addon_claim_pb2.PlanAddonClaimRequest, request, {"spec": spec}), addons_v1alpha1_addon_claim_pb2.PlanAddonClaimResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def wait_ready(
         self,

@@ -1,0 +1,1 @@
+"""The addon-manager service: the addon catalog, addon claims and installations (schema ``addons``)."""

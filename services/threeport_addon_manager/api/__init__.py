@@ -1,0 +1,2 @@
+"""The addon-manager's gRPC servicers: AddonService, AddonInstallationService, AddonClaimService
+(internal) and EventService."""

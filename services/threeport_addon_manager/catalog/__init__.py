@@ -1,0 +1,1 @@
+"""The built-in addon catalog, shipped as ``kind: Addon`` manifests in ``builtin/``."""

@@ -1,0 +1,1 @@
+"""The ``addons`` schema and its repositories."""
