@@ -181,7 +181,9 @@ async def test_three_delivery_replicas_share_the_work_and_a_killed_one_loses_not
                    "THREEPORT_BACKEND_CLUSTERS": f"127.0.0.1:{clusters.port}", "THREEPORT_LOG_LEVEL": "WARNING"}
     replicas = [Replica(workload, environment) for _ in range(3)]
     try:
-        await share_then_kill(replicas, redis_client, stream_prefix, first=12, total=18)
+        # Twelve chances to catch the frozen replica in a blocking read (six were not always
+        # enough on a loaded machine: delivery's consumer reads several streams).
+        await share_then_kill(replicas, redis_client, stream_prefix, first=12, total=24)
     finally:
         registry_client.close()
         stop(replicas)
