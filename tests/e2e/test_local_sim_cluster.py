@@ -24,7 +24,9 @@ def test_up_rebuilds_a_sim_cluster_the_emulator_lost(control_plane: ControlPlane
     again = run_tptctl(control_plane.config_file, "up", "--state-dir", str(control_plane.state_dir),
                        "--with-sim-cluster")
     assert again.returncode == 0, again.stderr
-    assert "rebuilding" in again.stderr + again.stdout
+    # `up` restarts the cluster-manager to rebuild it ("rebuilding" in its progress), unless the
+    # cluster-manager's own health probe noticed the loss first and rebuilt it already: either way
+    # the cluster is back, at the same address the control plane records, when `up` returns.
     assert emulated in {c.name for c in control.list_clusters()}
     with control_plane.client() as client:
         assert client.cluster.get_cluster(name="clusters/local").status.endpoint == control.get_cluster(emulated).server
