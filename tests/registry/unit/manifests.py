@@ -82,7 +82,15 @@ def prod_with(path: str, value: Any) -> environment_pb2.Environment:
     return environment(spec)
 
 
-DELETE = object()
+class _Delete:
+    """The marker type of ``DELETE``; its repr is stable so that test ids are the same on every
+    xdist worker (an ``object()`` prints its address)."""
+
+    def __repr__(self) -> str:
+        return "DELETE"
+
+
+DELETE = _Delete()
 
 
 def _set(tree: Any, path: str, value: Any) -> None:

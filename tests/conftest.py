@@ -1,0 +1,22 @@
+"""Suite-wide wiring for parallel runs (``pytest -n 2 --dist loadgroup``, as ``tools/test`` runs).
+
+Every test that uses the shared local control plane (``tptctl up``, a session fixture) goes to
+one xdist group, so one worker starts that control plane once and runs those tests in order,
+while the other worker runs the self-contained tests (each with its own database, stream prefix
+and servers). Without the group each worker would start a control plane of its own. Every other
+test is grouped by its file, as ``--dist loadfile`` would, so that a module's costly fixtures
+(a started service, several replicas) are set up on one worker only.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+CONTROL_PLANE_GROUP = "control-plane"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        uses_control_plane = "control_plane" in getattr(item, "fixturenames", ())
+        group = CONTROL_PLANE_GROUP if uses_control_plane else item.nodeid.partition("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
