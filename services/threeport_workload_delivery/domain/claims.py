@@ -26,7 +26,8 @@ COLLECTIONS: dict[Provider, str] = {"addons": "addonClaims", "infra": "serviceCl
 ClaimSpec = addon_claim_pb2.AddonClaimSpec | service_claim_pb2.ServiceClaimSpec
 # What a claim update carries: the dependency's class and parameters, where it is placed, and
 # the implementation the registry resolved. Owner, type and project never change for a name.
-UPDATABLE = frozenset({"class", "params", "parameters", "cluster", "namespace", "implementation", "environment"})
+UPDATABLE = frozenset({"class", "params", "parameters", "cluster", "namespace", "implementation", "environment",
+                       "default_host"})
 # What places a ClusterClaim; the cluster-manager never moves a bound claim.
 PLACEMENT = frozenset({"cluster", "requirements", "profile", "allow_on_demand"})
 
@@ -50,9 +51,10 @@ def is_claim(name: str) -> bool:
 
 def desired_claims(
     *, deployment: str, deployment_uid: str, spec: application_pb2.ApplicationSpec, environment: str,
-    cluster: str, namespace: str, implementations: Mapping[str, str],
+    cluster: str, namespace: str, implementations: Mapping[str, str], default_host: str = "",
 ) -> list[DesiredClaim]:
-    """Per addon or managed-service dependency of ``spec``, the claim that provides it."""
+    """Per addon or managed-service dependency of ``spec``, the claim that provides it. Addon
+    claims carry ``default_host`` (``ingress.default_host``) for addons that publish a host."""
     project = f"projects/{names.project_of(deployment)}"
     wanted: list[DesiredClaim] = []
     for dependency, dep in sorted(spec.dependencies.items()):
@@ -65,7 +67,7 @@ def desired_claims(
         if provider == "addons":
             claim_spec = addon_claim_pb2.AddonClaimSpec(
                 owner=deployment, type=dep.type, cluster=cluster, params=params, project=project,
-                environment=environment, **{"class": klass})
+                environment=environment, default_host=default_host, **{"class": klass})
         else:
             claim_spec = service_claim_pb2.ServiceClaimSpec(
                 owner=deployment, dependency=dependency, type=dep.type,
