@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from google.protobuf import json_format
+from google.protobuf import field_mask_pb2, json_format
 
 from tests.addons.charts import echo_addon
 from tests.delivery.conftest import (  # noqa: F401 - fixtures
@@ -198,6 +198,50 @@ async def test_an_app_declaring_metrics_gets_a_service_monitor_once_prometheus_i
         return found is None or not found["items"]
 
     await wait_until(pruned, within=60, interval=0.3, what="the ServiceMonitor to be deleted with the deployment")
+
+
+async def test_an_ingress_without_a_host_gets_one_from_the_environments_domain(
+    apps: tuple[Stack, AsyncClient],
+) -> None:
+    stack, _addons = apps
+    dev = await stack.registry_admin.environment.get_environment(name=f"{PARENT}/environments/dev")
+    dev.spec.domain = "dev.example.com"
+    await stack.registry_admin.environment.update_environment(
+        environment=dev, update_mask=field_mask_pb2.FieldMask(paths=["spec.domain"]))
+    app = web_app("")
+    del app["dependencies"]["web"]["params"]["host"]
+    await stack.apply_application("shop", app)
+    await stack.admin.deployment.deploy(parent=PARENT, application="shop", environment="dev")
+    shop = await stack.ready(f"{PARENT}/deployments/shop-dev", within=90)
+    namespace = shop.status.namespace
+    ingress = stack.kube.get(f"/apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses/shop-web")
+    assert ingress["spec"]["rules"][0]["host"] == "shop-dev.dev.example.com"
+    assert ingress["spec"]["tls"] == [{"hosts": ["shop-dev.dev.example.com"], "secretName": "shop-web-tls"}]
+    config = stack.kube.get(f"/api/v1/namespaces/{namespace}/configmaps/shop-api-env")
+    assert config["data"]["PUBLIC_URL"] == "https://shop-dev.dev.example.com"
+
+
+async def test_an_app_declaring_logging_gets_its_pods_collected_by_the_agent(
+    apps: tuple[Stack, AsyncClient],
+) -> None:
+    stack, addons = apps
+    app = {
+        "components": {"api": {"image": "registry.example.com/ledger/api:1.0.0",
+                               "env": {"LOKI": "${dependencies.logs.endpoint}"}}},
+        "dependencies": {"logs": {"type": "logging"}},
+    }
+    await stack.apply_application("ledger", app)
+    await stack.admin.deployment.deploy(parent=PARENT, application="ledger", environment="dev")
+    ledger = await stack.ready(f"{PARENT}/deployments/ledger-dev", within=120)
+    assert await installations(addons) == ["fluent-bit", "loki"]
+    namespace = ledger.status.namespace
+    api = stack.kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/ledger-api")
+    assert api["spec"]["template"]["metadata"]["labels"]["threeport.io/logs"] == "collect"
+    config = stack.kube.get(f"/api/v1/namespaces/{namespace}/configmaps/ledger-api-env")
+    assert config["data"]["LOKI"] == "http://loki.logging.svc:3100"
+    # The agent keeps only the records of pods with that label.
+    agent = stack.kube.get("/api/v1/namespaces/logging/configmaps/fluent-bit")
+    assert "Regex $kubernetes['labels']['threeport.io/logs'] ^collect$" in agent["data"]["fluent-bit.conf"]
 
 
 def addon_nodes(node: Any) -> list[str]:

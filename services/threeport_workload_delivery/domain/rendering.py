@@ -25,6 +25,7 @@ from threeport_model import references
 from threeport_model.dependency_types import is_secret_output
 from threeport_workload_delivery.domain import names
 from threeport_workload_delivery.domain.ingress import ingresses
+from threeport_workload_delivery.domain.logging import with_log_collection
 from threeport_workload_delivery.domain.monitoring import service_monitors
 
 Manifest = dict[str, Any]
@@ -163,7 +164,7 @@ def render(data: RenderInput) -> list[Manifest]:
     published = {name: outputs.values for name, outputs in data.dependencies.items()}
     objects.extend(ingresses(data.spec, data.application, data.namespace, labels, published))
     objects.extend(service_monitors(data.spec, data.application, data.deployment, data.namespace, labels, published))
-    return objects
+    return with_log_collection(objects, data.spec, published)
 
 
 def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> list[Manifest]:
