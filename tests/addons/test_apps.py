@@ -7,6 +7,7 @@ together against one emulated cluster."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,6 +27,7 @@ from tests.delivery.conftest import (  # noqa: F401 - fixtures
     world,
 )
 from threeport.addons.v1alpha1 import addon_pb2
+from threeport.registry.v1alpha1 import service_class_pb2
 from threeport.sdk import AsyncClient, InvalidArgumentError
 from threeport_addon_manager.service import DEFINITION as ADDONS
 from threeport_registry.service import DEFINITION as REGISTRY
@@ -92,6 +94,14 @@ async def apps(
         await delivery.stop(grace=1.0)
         await registry.stop(grace=1.0)
         await addons.stop(grace=1.0)
+
+
+async def deploy_ledger(stack: Stack, app: dict[str, Any], *, within: float = 120) -> str:
+    """Applies and deploys ``ledger`` to dev; its namespace once the deployment is Ready."""
+    await stack.apply_application("ledger", app)
+    await stack.admin.deployment.deploy(parent=PARENT, application="ledger", environment="dev")
+    ledger = await stack.ready(f"{PARENT}/deployments/ledger-dev", within=within)
+    return str(ledger.status.namespace)
 
 
 async def installations(addons: AsyncClient) -> list[str]:
@@ -181,11 +191,8 @@ async def test_an_app_declaring_metrics_gets_a_service_monitor_once_prometheus_i
         },
         "dependencies": {"metrics": {"type": "metrics"}},
     }
-    await stack.apply_application("ledger", app)
-    await stack.admin.deployment.deploy(parent=PARENT, application="ledger", environment="dev")
-    ledger = await stack.ready(f"{PARENT}/deployments/ledger-dev", within=90)
+    namespace = await deploy_ledger(stack, app, within=90)
     assert await installations(addons) == ["prometheus"]
-    namespace = ledger.status.namespace
     monitors = stack.kube.get(f"/apis/monitoring.coreos.com/v1/namespaces/{namespace}/servicemonitors")
     assert [m["metadata"]["name"] for m in monitors["items"]] == ["ledger-api"]  # only the component with metrics
     [endpoint] = monitors["items"][0]["spec"]["endpoints"]
@@ -230,11 +237,8 @@ async def test_an_app_declaring_logging_gets_its_pods_collected_by_the_agent(
                                "env": {"LOKI": "${dependencies.logs.endpoint}"}}},
         "dependencies": {"logs": {"type": "logging"}},
     }
-    await stack.apply_application("ledger", app)
-    await stack.admin.deployment.deploy(parent=PARENT, application="ledger", environment="dev")
-    ledger = await stack.ready(f"{PARENT}/deployments/ledger-dev", within=120)
+    namespace = await deploy_ledger(stack, app)
     assert await installations(addons) == ["fluent-bit", "loki"]
-    namespace = ledger.status.namespace
     api = stack.kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/ledger-api")
     assert api["spec"]["template"]["metadata"]["labels"]["threeport.io/logs"] == "collect"
     config = stack.kube.get(f"/api/v1/namespaces/{namespace}/configmaps/ledger-api-env")
@@ -242,6 +246,33 @@ async def test_an_app_declaring_logging_gets_its_pods_collected_by_the_agent(
     # The agent keeps only the records of pods with that label.
     agent = stack.kube.get("/api/v1/namespaces/logging/configmaps/fluent-bit")
     assert "Regex $kubernetes['labels']['threeport.io/logs'] ^collect$" in agent["data"]["fluent-bit.conf"]
+
+
+async def test_a_secret_synced_by_external_secrets_becomes_an_external_secret_the_app_reads(
+    apps: tuple[Stack, AsyncClient],
+) -> None:
+    stack, addons = apps
+    operator = client(stack.registry.port, OPERATOR, stack.opened)
+    synced = service_class_pb2.ServiceClass(spec=service_class_pb2.ServiceClassSpec(
+        type="secret", implementation="external-secrets",
+        scope=service_class_pb2.ServiceClassScope(environment=f"{PARENT}/environments/dev"), **{"class": "*"}))
+    await operator.service_class.create_service_class(service_class_id=f"synced-{uuid.uuid4().hex[:6]}",
+                                                      service_class=synced)
+    app = {
+        "components": {"api": {"image": "registry.example.com/ledger/api:1.0.0",
+                               "env": {"STRIPE_KEY": "${dependencies.stripe.api-key}"}}},
+        "dependencies": {"stripe": {"type": "secret", "params": {"keys": ["api-key"], "name": "ledger/dev/stripe"}}},
+    }
+    namespace = await deploy_ledger(stack, app)
+    assert await installations(addons) == ["external-secrets"]
+    external = stack.kube.get(f"/apis/external-secrets.io/v1beta1/namespaces/{namespace}/externalsecrets/ledger-stripe")
+    assert external["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "aws-secrets-manager"}
+    assert external["spec"]["data"] == [
+        {"secretKey": "api-key", "remoteRef": {"key": "ledger/dev/stripe", "property": "api-key"}}]
+    api = stack.kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/ledger-api")
+    [container] = api["spec"]["template"]["spec"]["containers"]
+    assert container["env"] == [
+        {"name": "STRIPE_KEY", "valueFrom": {"secretKeyRef": {"name": "ledger-stripe", "key": "api-key"}}}]
 
 
 def addon_nodes(node: Any) -> list[str]:

@@ -61,7 +61,7 @@ def plan(inputs: PlanInputs) -> Plan:
     claims = desired_claims(
         deployment=inputs.deployment, deployment_uid=inputs.deployment_uid, spec=inputs.spec,
         environment=inputs.environment.name, cluster=inputs.cluster, namespace=inputs.namespace,
-        implementations=inputs.implementations,
+        implementations=inputs.implementations, application=inputs.application,
         default_host=default_host(inputs.application, environment_id, inputs.environment.spec.domain),
     )
     waiting = sorted(set(inputs.spec.dependencies) - set(inputs.outputs))
