@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from threeport_model import names
+from threeport_model import cloud_access, names
 from threeport_runtime.errors import FieldViolation
 
 MIN_DURATION = 900
@@ -20,7 +20,6 @@ MAX_DURATION = 43200
 
 @dataclass(frozen=True)
 class Purpose:
-    description: str
     actions: tuple[str, ...]
 
     def policy(self) -> str:
@@ -29,12 +28,13 @@ class Purpose:
             {"Effect": "Allow", "Action": list(self.actions), "Resource": "*"}]}, separators=(",", ":"))
 
 
+# Per purpose (``threeport_model.cloud_access``), the actions its credentials may take.
 PURPOSES = {
-    "dns": Purpose("Route53 records, for external-dns", (
+    "dns": Purpose((
         "route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:ListHostedZones",
         "route53:ListTagsForResource", "route53:ListTagsForResources", "route53:GetChange",
     )),
-    "secrets": Purpose("reading Secrets Manager, for external-secrets", (
+    "secrets": Purpose((
         "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:ListSecrets",
         "secretsmanager:BatchGetSecretValue", "secretsmanager:ListSecretVersionIds",
     )),
@@ -46,9 +46,8 @@ def check_issue_request(account: str, purpose: str, duration_seconds: int) -> li
     found: list[FieldViolation] = []
     if account and (error := names.check_resource_name(account, "accounts")):
         found.append(FieldViolation("account", f"{error}, or empty for the default account"))
-    if purpose not in PURPOSES:
-        choices = "; ".join(f"{name} ({p.description})" for name, p in sorted(PURPOSES.items()))
-        found.append(FieldViolation("purpose", f"{purpose!r} is not a purpose: use one of {choices}"))
+    if error := cloud_access.check_purpose(purpose):
+        found.append(FieldViolation("purpose", error))
     if duration_seconds and not MIN_DURATION <= duration_seconds <= MAX_DURATION:
         found.append(FieldViolation(
             "duration_seconds", f"{duration_seconds} is out of range: {MIN_DURATION} to {MAX_DURATION}, or 0 for "

@@ -521,7 +521,9 @@ class PlanAddonClaimRequest(_message.Message):
     SPEC_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def spec(self) -> Global___AddonClaimSpec:
-        """The claim's spec as it would be created (`type`, `cluster`, `addon` matter)."""
+        """The claim's spec as it would be created (`type`, `cluster`, `addon` matter). An empty
+        `cluster` (not placed yet) lists the addons with no installations.
+        """
 
     def __init__(
         self,
