@@ -289,6 +289,12 @@ async def test_plan_shows_which_addons_an_ingress_would_pull_in(apps: tuple[Stac
             "api": {"image": "registry.example.com/shop/api:1.0.0", "ports": [{"name": "http", "port": 8080}]}
         }
     }
+    # Not deployed yet (no cluster chosen): the plan still names what the ingress pulls in.
+    await stack.apply_application("shop", web_app("shop.example.com"))
+    unplaced = await stack.admin.deployment.plan(parent=PARENT, application="shop", environment="dev")
+    [message] = addon_nodes(unplaced.root)
+    assert "would install ingress-nginx, cert-manager (unless the cluster it is placed on" in message, message
+
     await stack.apply_application("shop", plain)
     await stack.admin.deployment.deploy(parent=PARENT, application="shop", environment="dev")
     await stack.ready(f"{PARENT}/deployments/shop-dev", within=90)

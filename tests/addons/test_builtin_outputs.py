@@ -1,12 +1,13 @@
-"""What the built-in addons publish and configure for apps: the ingress host (asked for, else
-the environment's default) and its URL; the logging agent's pod label, and its config keeping
-only pods with that label."""
+"""What the built-in addons publish and configure: the ingress host (asked for, else the
+environment's default) and its URL; the logging agent's pod label, and its config keeping only
+pods with that label; external-dns reading issued AWS credentials."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+import kubernetes_validate
 from google.protobuf import json_format
 
 from threeport.addons.v1alpha1 import addon_pb2
@@ -54,3 +55,28 @@ def test_the_logging_agent_publishes_its_pod_label_and_keeps_only_those_pods() -
     defaults = asyncio.run(render(addon, version, json_format.MessageToDict(addon.spec.default_values),
                                   release="r", charts=ChartCache()))
     assert defaults.outputs["podLabel"] == "threeport.io/logs=collect"
+
+
+def test_external_dns_reads_issued_credentials_and_restarts_when_they_change() -> None:
+    addon = builtin("external-dns")
+    values = json_format.MessageToDict(addon.spec.default_values)
+    values["awsAccess"] = {"secret": "threeport-aws-credentials", "region": "eu-central-1",
+                           "endpointUrl": "http://127.0.0.1:5000", "version": "abc123"}
+    version = version_of(addon)
+    assert version is not None
+    rendered = asyncio.run(render(addon, version, values, release="r", charts=ChartCache()))
+    [deployment] = [o for o in rendered.objects if o["kind"] == "Deployment"]
+    template = deployment["spec"]["template"]
+    assert template["metadata"]["annotations"] == {"threeport.io/credentials-version": "abc123"}
+    env = {e["name"]: e for e in template["spec"]["containers"][0]["env"]}
+    assert env["AWS_DEFAULT_REGION"]["value"] == "eu-central-1"  # the account's region: awsRegion is empty
+    assert env["AWS_SESSION_TOKEN"]["valueFrom"] == {
+        "secretKeyRef": {"name": "threeport-aws-credentials", "key": "AWS_SESSION_TOKEN"}}
+    assert env["AWS_ENDPOINT_URL"]["value"] == "http://127.0.0.1:5000"
+    kubernetes_validate.validate(deployment, "1.32", strict=True)
+    # Without issued credentials (IRSA or the node's identity): no keys, the default region.
+    plain = asyncio.run(render(addon, version, json_format.MessageToDict(addon.spec.default_values),
+                               release="r", charts=ChartCache()))
+    [deployment] = [o for o in plain.objects if o["kind"] == "Deployment"]
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["env"] == [
+        {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"}]

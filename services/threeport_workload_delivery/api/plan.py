@@ -123,8 +123,7 @@ class Planner:
 
     async def _addons_pulled_in(self, desired: claims.DesiredClaim) -> str:
         """``; would install X, Y; already there: Z`` as the addon-manager plans the claim."""
-        if self._backends.addons is None or not isinstance(desired.spec, addon_claim_pb2.AddonClaimSpec) \
-                or not desired.spec.cluster:
+        if self._backends.addons is None or not isinstance(desired.spec, addon_claim_pb2.AddonClaimSpec):
             return ""
         try:
             planned = await self._backends.addons.internal.addon_claim.plan_addon_claim(spec=desired.spec)
@@ -134,7 +133,8 @@ class Planner:
             return f"; {planned.problem}"
         new = [a.addon.removeprefix("addons/") for a in planned.addons if not a.installation]
         there = [a.addon.removeprefix("addons/") for a in planned.addons if a.installation]
-        return (f"; would install {', '.join(new)}" if new else "") + (
+        unplaced = "" if desired.spec.cluster else " (unless the cluster it is placed on has them already)"
+        return (f"; would install {', '.join(new)}{unplaced}" if new else "") + (
             f"; already there: {', '.join(there)}" if there else "")
 
     async def _claim_node(
