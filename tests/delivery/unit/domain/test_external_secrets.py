@@ -9,6 +9,7 @@ from google.protobuf import json_format
 
 from threeport.delivery.v1alpha1 import release_pb2
 from threeport.registry.v1alpha1 import application_pb2, environment_pb2
+from threeport_workload_delivery.api.plan import placeholders
 from threeport_workload_delivery.domain.plan import PlanInputs, plan
 from threeport_workload_delivery.domain.rendering import DependencyOutputs, RenderError, RenderInput, render
 
@@ -84,3 +85,16 @@ def test_an_external_secret_syncs_the_named_secret_and_env_reads_it_without_the_
 def test_a_value_mixing_a_synced_key_with_another_secret_is_refused() -> None:
     with pytest.raises(RenderError, match=r"HOOK mixes .*db\.password.* split it"):
         rendered(spec({"HOOK": "${dependencies.stripe.WEBHOOK}:${dependencies.db.password}"}))
+
+
+def test_a_plan_renders_secrets_before_any_claim_published_synced_or_managed() -> None:
+    app = spec({"STRIPE_KEY": "${dependencies.stripe.api-key}", "DB": "${dependencies.db.host}"})
+    for implementation, kind in (("external-secrets", "ExternalSecret"), ("aws-secretsmanager", "Secret")):
+        outputs = {name: placeholders(name, dep, implementation if name == "stripe" else "local")
+                   for name, dep in app.dependencies.items()}
+        planned = plan(PlanInputs(
+            deployment="projects/acme/deployments/ledger-prod", deployment_uid="u1", application="ledger",
+            environment=ENV, namespace="ns", spec=app, placement=application_pb2.Placement(), images={},
+            implementations={"stripe": implementation}, outputs=outputs))
+        assert planned.objects is not None
+        assert kind in {o["kind"] for o in planned.objects}, implementation
