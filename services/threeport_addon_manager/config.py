@@ -23,6 +23,9 @@ class AddonManagerConfig:
     clusters_backend: str = ""
     # Address of the registry, whose unscoped AddonProfiles configure installations; '' = none.
     registry_backend: str = ""
+    # Address of the infra-provider, which issues AWS credentials of its accounts to addons
+    # that need cloud access; '' = none (such addons use their own or the cluster's identity).
+    infra_backend: str = ""
     # How long an unused managed installation stays installed (an AddonProfile may override it).
     uninstall_grace: float = 600.0
     # How often an installation that is not healthy yet is looked at again.
@@ -37,6 +40,7 @@ class AddonManagerConfig:
         return cls(
             clusters_backend=clusters,
             registry_backend=env.get(PREFIX + "BACKEND_REGISTRY", ""),
+            infra_backend=env.get(PREFIX + "BACKEND_INFRA", ""),
             uninstall_grace=parse_duration(env, "ADDONS_UNINSTALL_GRACE", cls.uninstall_grace),
             health_poll=parse_duration(env, "ADDONS_HEALTH_POLL", cls.health_poll, allow_zero=False),
         )

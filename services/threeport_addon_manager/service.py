@@ -26,6 +26,7 @@ from threeport_addon_manager.config import AddonManagerConfig
 from threeport_addon_manager.installers.charts import ChartCache
 from threeport_addon_manager.reconcilers.addon import AddonReconciler
 from threeport_addon_manager.reconcilers.claim import ClaimReconciler
+from threeport_addon_manager.reconcilers.cloud_access import CloudAccess
 from threeport_addon_manager.reconcilers.installation import InstallationReconciler
 from threeport_addon_manager.reconcilers.profiles import ProfileSource
 from threeport_addon_manager.store.repositories import addons_of, claims_of, installations_of
@@ -88,6 +89,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         runtime.event_recorder("installation"),
         config,
         ProfileSource(runtime.service_client(config.registry_backend) if config.registry_backend else None),
+        CloudAccess(runtime.service_client(config.infra_backend) if config.infra_backend else None),
     )
     addon_reconciler = AddonReconciler(addons, installations)
     runtime.controller(watches.addon_controller(addons, installations, addon_reconciler), addon_reconciler)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from threeport.infra.v1alpha1 import (
+    account_credentials_pb2_grpc,
     account_pb2_grpc,
     cluster_infra_pb2_grpc,
     event_service_pb2_grpc,
@@ -14,6 +15,7 @@ from threeport.infra.v1alpha1 import (
 )
 from threeport_infra_provider import watches
 from threeport_infra_provider.api.accounts import AccountServicer
+from threeport_infra_provider.api.credentials import AccountCredentialsServicer
 from threeport_infra_provider.api.resources import (
     ClusterInfraServicer,
     EventServicer,
@@ -74,6 +76,11 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         PACKAGE + "AccountService",
         account_pb2_grpc.add_AccountServiceServicer_to_server,
         AccountServicer(directory, StandardMethods(accounts, runtime.redis), sealed, (services, claims, infras)),
+    )
+    server.add_servicer(
+        PACKAGE + "AccountCredentialsService",
+        account_credentials_pb2_grpc.add_AccountCredentialsServiceServicer_to_server,
+        AccountCredentialsServicer(directory),
     )
     server.add_servicer(
         PACKAGE + "ManagedServiceService",

@@ -117,6 +117,13 @@ def registry_backend() -> str:
 
 
 @pytest.fixture
+def infra_backend() -> str:
+    """Where the addon-manager finds the infra-provider (AWS credentials for addons); none unless
+    a test module overrides this fixture with a running infra-provider."""
+    return ""
+
+
+@pytest.fixture
 async def stack(
     database_url: str,  # noqa: F811
     stream_prefix: str,  # noqa: F811
@@ -124,12 +131,16 @@ async def stack(
     emulator: EmulatorHandle,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
     registry_backend: str,
+    infra_backend: str,
 ) -> AsyncIterator[Stack]:
     for definition in (CLUSTERS, ADDONS):
         await asyncio.to_thread(upgrade, definition.migrations_dir, database_url)
     monkeypatch.setenv("THREEPORT_KUBESIM_URL", emulator.control_url)
     monkeypatch.setenv("THREEPORT_CLUSTER_PROBE_INTERVAL_SECONDS", "0.5")
-    monkeypatch.delenv("THREEPORT_BACKEND_INFRA", raising=False)
+    if infra_backend:
+        monkeypatch.setenv("THREEPORT_BACKEND_INFRA", infra_backend)
+    else:
+        monkeypatch.delenv("THREEPORT_BACKEND_INFRA", raising=False)
     if registry_backend:
         monkeypatch.setenv("THREEPORT_BACKEND_REGISTRY", registry_backend)
     else:

@@ -7,11 +7,12 @@ together against one emulated cluster."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from google.protobuf import json_format
+from google.protobuf import field_mask_pb2, json_format
 
 from tests.addons.charts import echo_addon
 from tests.delivery.conftest import (  # noqa: F401 - fixtures
@@ -26,6 +27,7 @@ from tests.delivery.conftest import (  # noqa: F401 - fixtures
     world,
 )
 from threeport.addons.v1alpha1 import addon_pb2
+from threeport.registry.v1alpha1 import service_class_pb2
 from threeport.sdk import AsyncClient, InvalidArgumentError
 from threeport_addon_manager.service import DEFINITION as ADDONS
 from threeport_registry.service import DEFINITION as REGISTRY
@@ -92,6 +94,14 @@ async def apps(
         await delivery.stop(grace=1.0)
         await registry.stop(grace=1.0)
         await addons.stop(grace=1.0)
+
+
+async def deploy_ledger(stack: Stack, app: dict[str, Any], *, within: float = 120) -> str:
+    """Applies and deploys ``ledger`` to dev; its namespace once the deployment is Ready."""
+    await stack.apply_application("ledger", app)
+    await stack.admin.deployment.deploy(parent=PARENT, application="ledger", environment="dev")
+    ledger = await stack.ready(f"{PARENT}/deployments/ledger-dev", within=within)
+    return str(ledger.status.namespace)
 
 
 async def installations(addons: AsyncClient) -> list[str]:
@@ -181,11 +191,8 @@ async def test_an_app_declaring_metrics_gets_a_service_monitor_once_prometheus_i
         },
         "dependencies": {"metrics": {"type": "metrics"}},
     }
-    await stack.apply_application("ledger", app)
-    await stack.admin.deployment.deploy(parent=PARENT, application="ledger", environment="dev")
-    ledger = await stack.ready(f"{PARENT}/deployments/ledger-dev", within=90)
+    namespace = await deploy_ledger(stack, app, within=90)
     assert await installations(addons) == ["prometheus"]
-    namespace = ledger.status.namespace
     monitors = stack.kube.get(f"/apis/monitoring.coreos.com/v1/namespaces/{namespace}/servicemonitors")
     assert [m["metadata"]["name"] for m in monitors["items"]] == ["ledger-api"]  # only the component with metrics
     [endpoint] = monitors["items"][0]["spec"]["endpoints"]
@@ -198,6 +205,74 @@ async def test_an_app_declaring_metrics_gets_a_service_monitor_once_prometheus_i
         return found is None or not found["items"]
 
     await wait_until(pruned, within=60, interval=0.3, what="the ServiceMonitor to be deleted with the deployment")
+
+
+async def test_an_ingress_without_a_host_gets_one_from_the_environments_domain(
+    apps: tuple[Stack, AsyncClient],
+) -> None:
+    stack, _addons = apps
+    dev = await stack.registry_admin.environment.get_environment(name=f"{PARENT}/environments/dev")
+    dev.spec.domain = "dev.example.com"
+    await stack.registry_admin.environment.update_environment(
+        environment=dev, update_mask=field_mask_pb2.FieldMask(paths=["spec.domain"]))
+    app = web_app("")
+    del app["dependencies"]["web"]["params"]["host"]
+    await stack.apply_application("shop", app)
+    await stack.admin.deployment.deploy(parent=PARENT, application="shop", environment="dev")
+    shop = await stack.ready(f"{PARENT}/deployments/shop-dev", within=90)
+    namespace = shop.status.namespace
+    ingress = stack.kube.get(f"/apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses/shop-web")
+    assert ingress["spec"]["rules"][0]["host"] == "shop-dev.dev.example.com"
+    assert ingress["spec"]["tls"] == [{"hosts": ["shop-dev.dev.example.com"], "secretName": "shop-web-tls"}]
+    config = stack.kube.get(f"/api/v1/namespaces/{namespace}/configmaps/shop-api-env")
+    assert config["data"]["PUBLIC_URL"] == "https://shop-dev.dev.example.com"
+
+
+async def test_an_app_declaring_logging_gets_its_pods_collected_by_the_agent(
+    apps: tuple[Stack, AsyncClient],
+) -> None:
+    stack, addons = apps
+    app = {
+        "components": {"api": {"image": "registry.example.com/ledger/api:1.0.0",
+                               "env": {"LOKI": "${dependencies.logs.endpoint}"}}},
+        "dependencies": {"logs": {"type": "logging"}},
+    }
+    namespace = await deploy_ledger(stack, app)
+    assert await installations(addons) == ["fluent-bit", "loki"]
+    api = stack.kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/ledger-api")
+    assert api["spec"]["template"]["metadata"]["labels"]["threeport.io/logs"] == "collect"
+    config = stack.kube.get(f"/api/v1/namespaces/{namespace}/configmaps/ledger-api-env")
+    assert config["data"]["LOKI"] == "http://loki.logging.svc:3100"
+    # The agent keeps only the records of pods with that label.
+    agent = stack.kube.get("/api/v1/namespaces/logging/configmaps/fluent-bit")
+    assert "Regex $kubernetes['labels']['threeport.io/logs'] ^collect$" in agent["data"]["fluent-bit.conf"]
+
+
+async def test_a_secret_synced_by_external_secrets_becomes_an_external_secret_the_app_reads(
+    apps: tuple[Stack, AsyncClient],
+) -> None:
+    stack, addons = apps
+    operator = client(stack.registry.port, OPERATOR, stack.opened)
+    synced = service_class_pb2.ServiceClass(spec=service_class_pb2.ServiceClassSpec(
+        type="secret", implementation="external-secrets",
+        scope=service_class_pb2.ServiceClassScope(environment=f"{PARENT}/environments/dev"), **{"class": "*"}))
+    await operator.service_class.create_service_class(service_class_id=f"synced-{uuid.uuid4().hex[:6]}",
+                                                      service_class=synced)
+    app = {
+        "components": {"api": {"image": "registry.example.com/ledger/api:1.0.0",
+                               "env": {"STRIPE_KEY": "${dependencies.stripe.api-key}"}}},
+        "dependencies": {"stripe": {"type": "secret", "params": {"keys": ["api-key"], "name": "ledger/dev/stripe"}}},
+    }
+    namespace = await deploy_ledger(stack, app)
+    assert await installations(addons) == ["external-secrets"]
+    external = stack.kube.get(f"/apis/external-secrets.io/v1beta1/namespaces/{namespace}/externalsecrets/ledger-stripe")
+    assert external["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "aws-secrets-manager"}
+    assert external["spec"]["data"] == [
+        {"secretKey": "api-key", "remoteRef": {"key": "ledger/dev/stripe", "property": "api-key"}}]
+    api = stack.kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/ledger-api")
+    [container] = api["spec"]["template"]["spec"]["containers"]
+    assert container["env"] == [
+        {"name": "STRIPE_KEY", "valueFrom": {"secretKeyRef": {"name": "ledger-stripe", "key": "api-key"}}}]
 
 
 def addon_nodes(node: Any) -> list[str]:
@@ -214,6 +289,12 @@ async def test_plan_shows_which_addons_an_ingress_would_pull_in(apps: tuple[Stac
             "api": {"image": "registry.example.com/shop/api:1.0.0", "ports": [{"name": "http", "port": 8080}]}
         }
     }
+    # Not deployed yet (no cluster chosen): the plan still names what the ingress pulls in.
+    await stack.apply_application("shop", web_app("shop.example.com"))
+    unplaced = await stack.admin.deployment.plan(parent=PARENT, application="shop", environment="dev")
+    [message] = addon_nodes(unplaced.root)
+    assert "would install ingress-nginx, cert-manager (unless the cluster it is placed on" in message, message
+
     await stack.apply_application("shop", plain)
     await stack.admin.deployment.deploy(parent=PARENT, application="shop", environment="dev")
     await stack.ready(f"{PARENT}/deployments/shop-dev", within=90)

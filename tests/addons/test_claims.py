@@ -187,5 +187,12 @@ async def test_plan_says_what_a_claim_would_pull_in_and_what_is_there_changing_n
         ("addons/cert-manager", CERT_MANAGER.format(cid)),
     ]
 
+    # Before placement (no cluster chosen yet) the chain is the same, with nothing installed.
+    unplaced = await plan(spec=addon_claim_pb2.AddonClaimSpec(type="ingress"))
+    assert [(a.addon, a.installation) for a in unplaced.addons] == [
+        ("addons/ingress-nginx", ""),
+        ("addons/cert-manager", ""),
+    ]
+
     nothing = await plan(spec=addon_claim_pb2.AddonClaimSpec(type="kafka", cluster=stack.cluster))
     assert not nothing.addons and "no addon in the catalog provides 'kafka'" in nothing.problem

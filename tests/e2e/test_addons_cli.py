@@ -3,6 +3,8 @@ installation applied from the samples, and a custom type the registry then accep
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -71,3 +73,26 @@ def test_the_addon_catalog_from_the_cli(control_plane: ControlPlane, tmp_path: P
     # Leave the shared control plane as found: other e2e tests use the same project.
     assert cp.tptctl("delete", "-f", str(app), "--wait", "--timeout", "60s").code == 0
     assert cp.tptctl("delete", "installation", "metrics-local", "--wait", "--timeout", "120s").code == 0
+
+
+def test_the_readme_ingress_step(control_plane: ControlPlane) -> None:
+    """The README tour's ingress step, command by command: plan names what would be installed,
+    deploy installs it, and the Ingress gets its host from the environment's domain."""
+    cp = control_plane
+    assert cp.tptctl("apply", "-f", str(EXAMPLES / "web.yaml")).code == 0
+    planned = cp.tptctl("plan", "storefront", "--env", "preview")
+    assert planned.code == 0, planned.err
+    assert "would install ingress-nginx, cert-manager" in planned.out, planned.out
+    deployed = cp.tptctl("deploy", "storefront", "--env", "preview", "--wait", "--timeout", "240s")
+    assert deployed.code == 0, deployed.err + deployed.out
+    installations = cp.tptctl("get", "installations").out
+    for addon in ("ingress-nginx", "cert-manager", "fluent-bit", "loki"):
+        assert addon in installations
+    [kubeconfig] = sorted((cp.state_dir / "kubesim" / "kubeconfigs").glob("*.kubeconfig"))[:1]
+    listed = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "get", "ingress", "-A", "-o", "json"],
+                            capture_output=True, text=True, timeout=60, check=True)
+    hosts = [rule["host"] for item in json.loads(listed.stdout)["items"] for rule in item["spec"]["rules"]]
+    assert "storefront-preview.preview.example.com" in hosts, hosts
+    # Leave the shared control plane as found.
+    assert cp.tptctl("delete", "deployment", "storefront-preview", "--wait", "--timeout", "120s").code == 0
+    assert cp.tptctl("delete", "-f", str(EXAMPLES / "web.yaml"), "--wait", "--timeout", "60s").code == 0

@@ -22,14 +22,14 @@ def aws_account(moto: Moto, *, key: str = "", secret: str = "", endpoint: str = 
     ))
 
 
-def plaintext_rows(database_url: str, needle: str) -> list[str]:
-    """Every table of the infra schema whose rows contain ``needle`` anywhere, as text."""
+def plaintext_rows(database_url: str, needle: str, schema: str = "infra") -> list[str]:
+    """Every table of the schema whose rows contain ``needle`` anywhere, as text."""
     found = []
     with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://")) as db:
         tables = [r[0] for r in db.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'infra'")]
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,))]
         for table in tables:
-            hit = db.execute(f'SELECT count(*) FROM infra."{table}" t WHERE t::text LIKE %s', (f"%{needle}%",))
+            hit = db.execute(f'SELECT count(*) FROM "{schema}"."{table}" t WHERE t::text LIKE %s', (f"%{needle}%",))
             row = hit.fetchone()
             if row and row[0]:
                 found.append(table)

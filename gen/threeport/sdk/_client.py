@@ -14,6 +14,7 @@ class InternalClients:
     owning service directly with a service credential in ``metadata``.
     """
 
+    account_credentials: infra_v1alpha1.AccountCredentialsServiceInternalClient
     addon_claim: addons_v1alpha1.AddonClaimServiceInternalClient
     cluster_claim: clusters_v1alpha1.ClusterClaimServiceInternalClient
     cluster_credentials: clusters_v1alpha1.ClusterCredentialsServiceInternalClient
@@ -21,6 +22,7 @@ class InternalClients:
     service_claim: infra_v1alpha1.ServiceClaimServiceInternalClient
 
     def __init__(self, invoker: Invoker) -> None:
+        self.account_credentials = infra_v1alpha1.AccountCredentialsServiceInternalClient(invoker)
         self.addon_claim = addons_v1alpha1.AddonClaimServiceInternalClient(invoker)
         self.cluster_claim = clusters_v1alpha1.ClusterClaimServiceInternalClient(invoker)
         self.cluster_credentials = clusters_v1alpha1.ClusterCredentialsServiceInternalClient(invoker)
@@ -118,6 +120,7 @@ class AsyncInternalClients:
     owning service directly with a service credential in ``metadata``.
     """
 
+    account_credentials: infra_v1alpha1.AccountCredentialsServiceInternalAsyncClient
     addon_claim: addons_v1alpha1.AddonClaimServiceInternalAsyncClient
     cluster_claim: clusters_v1alpha1.ClusterClaimServiceInternalAsyncClient
     cluster_credentials: clusters_v1alpha1.ClusterCredentialsServiceInternalAsyncClient
@@ -125,6 +128,7 @@ class AsyncInternalClients:
     service_claim: infra_v1alpha1.ServiceClaimServiceInternalAsyncClient
 
     def __init__(self, invoker: AsyncInvoker) -> None:
+        self.account_credentials = infra_v1alpha1.AccountCredentialsServiceInternalAsyncClient(invoker)
         self.addon_claim = addons_v1alpha1.AddonClaimServiceInternalAsyncClient(invoker)
         self.cluster_claim = clusters_v1alpha1.ClusterClaimServiceInternalAsyncClient(invoker)
         self.cluster_credentials = clusters_v1alpha1.ClusterCredentialsServiceInternalAsyncClient(invoker)

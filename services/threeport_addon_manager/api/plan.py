@@ -2,6 +2,7 @@
 
 The addon is chosen as the claim reconciler would (``domain.catalog.choose_provider``), then its
 ``requires`` are followed; each addon is shown with its installation in the cluster, if any.
+A claim whose cluster is not chosen yet (empty) gets the same chain with no installations.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class ClaimPlanner:
         violations = []
         if not names.is_dns_label(spec.type):
             violations.append(FieldViolation("spec.type", "the dependency type, a lowercase word such as ingress"))
-        if error := names.check_resource_name(spec.cluster, "clusters"):
+        if spec.cluster and (error := names.check_resource_name(spec.cluster, "clusters")):
             violations.append(FieldViolation("spec.cluster", error))
         if violations:
             raise InvalidArgument.for_fields(violations)
@@ -51,7 +52,7 @@ class ClaimPlanner:
             if addon is None:
                 response.problem = f"{name} is not in the addon catalog"
                 continue
-            installed = await installation_of(self._installations, name, spec.cluster)
+            installed = await installation_of(self._installations, name, spec.cluster) if spec.cluster else None
             response.addons.add(
                 addon=name,
                 installation=installed.name if installed is not None else "",

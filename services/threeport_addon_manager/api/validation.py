@@ -8,12 +8,15 @@ from google.protobuf import json_format
 
 from threeport.addons.v1alpha1 import addon_claim_pb2, addon_installation_pb2, addon_pb2
 from threeport_addon_manager.domain.catalog import addon_violations
-from threeport_model import names
+from threeport_model import cloud_access, names
 from threeport_runtime.errors import FieldViolation, InvalidArgument
 
 
 def check_addon(addon: addon_pb2.Addon) -> None:
     violations = addon_violations(addon)
+    purpose = addon.spec.cloud_access.purpose
+    if addon.spec.HasField("cloud_access") and (error := cloud_access.check_purpose(purpose)):
+        violations.append(FieldViolation("addon.spec.cloud_access.purpose", error))
     if addon.spec.HasField("values_schema"):
         schema = json_format.MessageToDict(addon.spec.values_schema)
         try:

@@ -108,6 +108,7 @@ class ClaimReconciler:
             "owner": claim.spec.owner,
             "project": claim.spec.project,
             "environment": claim.spec.environment,
+            "defaultHost": claim.spec.default_host,
         }
         own = await render_outputs(
             dict(addon.spec.claim_outputs),

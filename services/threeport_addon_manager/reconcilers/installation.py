@@ -31,6 +31,7 @@ from threeport_addon_manager.domain.installations import (
 )
 from threeport_addon_manager.installers.charts import ChartCache, ChartError
 from threeport_addon_manager.installers.render import render
+from threeport_addon_manager.reconcilers.cloud_access import CloudAccess, NoCloudAccess
 from threeport_addon_manager.reconcilers.lookup import installation_of, list_all
 from threeport_addon_manager.reconcilers.profiles import AddonProfile, ProfileSource
 from threeport_addon_manager.store.repositories import Addons, Claims, Installations
@@ -73,6 +74,7 @@ class InstallationReconciler:
         events: EventRecorder,
         config: AddonManagerConfig,
         profiles: ProfileSource,
+        cloud: CloudAccess,
     ):
         self._installations = installations
         self._addons = addons
@@ -82,6 +84,7 @@ class InstallationReconciler:
         self._events = events
         self._config = config
         self._profiles = profiles
+        self._cloud = cloud
         self.enqueue: Enqueue = lambda _name: None
 
     async def __call__(self, name: str) -> Result | None:
@@ -137,19 +140,26 @@ class InstallationReconciler:
             )
             return Result(requeue_after=self._config.health_poll)
         values = self._values(addon, installation, profile)
+        client = await self._client(installation.spec.cluster)
+        try:
+            access = await self._cloud.prepare(client, addon, values)
+        except NoCloudAccess as error:
+            raise InstallationFailed("NoCloudAccess", str(error)) from None
         try:
             rendered = await render(
                 addon,
                 version,
-                values,
+                access.values,
                 release=installation_id(addon.name, installation.spec.cluster),
                 charts=self._charts,
             )
         except ChartError as error:
             raise InstallationFailed("RenderFailed", str(error)) from None
-        client = await self._client(installation.spec.cluster)
-        objects = await self._prepare(client, addon, installation, rendered.objects)
+        credentials = [access.secret] if access.secret is not None else []
+        objects = await self._prepare(client, addon, installation, rendered.objects + credentials)
         applied = await self._apply(client, objects)
+        if access.keep is not None and object_key(access.keep) not in applied:
+            applied.append(object_key(access.keep))  # still good in the cluster: kept, not re-issued
         await self._prune(client, installation, set(applied))
         unhealthy = await self._unhealthy(client, objects)
         upgraded = installation.status.installed_version not in ("", version.version)
@@ -178,7 +188,8 @@ class InstallationReconciler:
             await self._record(
                 installation, NORMAL, verb, f"{verb.lower()} {addon.name} {version.version} ({len(applied)} objects)"
             )
-        return Result(requeue_after=self._config.health_poll) if unhealthy else Result()
+        again = [t for t in (self._config.health_poll if unhealthy else None, access.renew_in) if t is not None]
+        return Result(requeue_after=max(0.5, min(again))) if again else Result()
 
     def _values(
         self, addon: addon_pb2.Addon, installation: Installation, profile: AddonProfile | None

@@ -9,7 +9,9 @@ postgres     ``version`` (e.g. ``"16"``), ``database`` (a SQL identifier)
 mysql        ``version``, ``database``
 redis        ``version``
 bucket       ``versioning`` (bool)
-secret       ``keys`` (required): a list of key names, ``[A-Za-z_][A-Za-z0-9_-]*``
+secret       ``keys`` (required): a list of key names, ``[A-Za-z_][A-Za-z0-9_-]*``; ``name``: the
+             secret's name in the cloud store, for an ``external-secrets`` ServiceClass, which
+             syncs that existing secret (default ``<project>/<environment>/<app>/<dependency>``)
 ingress      ``component`` and ``port`` (required; a component of this app and one of its
              port names or numbers), ``host`` (DNS name, ``*.`` allowed) or ``dns`` (a ``dns``
              dependency whose name to use), ``path`` (starts with ``/``), ``tls`` (bool)
@@ -150,6 +152,18 @@ def _host(
         violations.add(at, error)
 
 
+_SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
+
+
+def _secret_name(
+    value: struct_pb2.Value, at: str, violations: fp.Violations, _: application_pb2.ApplicationSpec
+) -> None:
+    text = _string(value, at, violations)
+    if text is not None and not _SECRET_NAME.fullmatch(text):
+        violations.add(at, f"{text!r} is not a secret name: use 1 to 512 letters, digits and /_+=.@- "
+                           "(e.g. ledger/prod/stripe)")
+
+
 def _path(
     value: struct_pb2.Value, at: str, violations: fp.Violations, _: application_pb2.ApplicationSpec
 ) -> None:
@@ -250,7 +264,7 @@ _PARAMS: Mapping[str, Mapping[str, ParamCheck]] = {
     "mysql": {"version": _version, "database": _database},
     "redis": {"version": _version},
     "bucket": {"versioning": _bool},
-    "secret": {"keys": _keys},
+    "secret": {"keys": _keys, "name": _secret_name},
     "ingress": {
         "component": _component,
         "port": _port_value,

@@ -1,5 +1,6 @@
-"""Validation of Environments: type, cluster choice, class overrides, auto-deploy rules and the
-namespace template. ``validate_environment`` returns every violation."""
+"""Validation of Environments: type, cluster choice, class overrides, auto-deploy rules, the
+namespace template and the domain for default ingress hosts. ``validate_environment`` returns
+every violation."""
 
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ def validate_environment(
     validate_labels(spec.cluster_labels, fp.child(at, "cluster_labels"), violations)
     if spec.namespace_template and (error := namespaces.check_template(spec.namespace_template)):
         violations.add(fp.child(at, "namespace_template"), error)
+    if spec.domain and (error := names.check_dns_name(spec.domain)):
+        violations.add(fp.child(at, "domain"), f"the domain for default ingress hosts: {error}")
     return violations.as_list()
 
 

@@ -13,26 +13,44 @@ from threeport.addons.v1alpha1 import addon_claim_pb2
 from threeport.clusters.v1alpha1 import cluster_claim_pb2
 from threeport.common.v1alpha1 import state_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2
+from threeport.registry.v1alpha1 import application_pb2
 from threeport.sdk import ApiError, AsyncClient
-from threeport_model.dependency_types import provider_of
+from threeport_model.dependency_types import outputs_of, provider_of
 from threeport_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from threeport_runtime.kube.errors import KubeError
 from threeport_runtime.kube.pool import KubePool
 from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_workload_delivery.api.validation import id_violations
 from threeport_workload_delivery.backends import Backends
-from threeport_workload_delivery.domain import claims, names
+from threeport_workload_delivery.domain import claims, external_secrets, names
 from threeport_workload_delivery.domain.diffing import ObjectKey, in_sync, object_key, unified_diff
+from threeport_workload_delivery.domain.external_secrets import is_synced
 from threeport_workload_delivery.domain.plan import plan
 from threeport_workload_delivery.domain.rendering import DependencyOutputs, Manifest, RenderError, image_of
 from threeport_workload_delivery.pipeline.claims import Claimer
-from threeport_workload_delivery.pipeline.inputs import NotReady, load_inputs, plan_inputs, resolve_classes
+from threeport_workload_delivery.pipeline.inputs import (
+    NotReady,
+    implementation_of,
+    load_inputs,
+    plan_inputs,
+    resolve_classes,
+)
 from threeport_workload_delivery.pipeline.live import live_objects
 from threeport_workload_delivery.store.releases import ReleaseStore
 
 Node = deployment_pb2.PlanNode
 PLACEHOLDER_OUTPUTS = ("host", "port", "database", "username", "password", "url", "name", "region", "endpoint",
                        "fqdn")
+
+
+def placeholders(name: str, dep: application_pb2.Dependency, implementation: str) -> DependencyOutputs:
+    """Stand-ins for the outputs a claim has not published: the usual ones and the type's own
+    (a secret's keys); a secret synced by external-secrets as the claim would publish it, so
+    that the plan shows its ExternalSecret."""
+    if is_synced(dep.type, implementation):
+        return DependencyOutputs(external_secrets.CLAIM_TYPE, {external_secrets.STORE_OUTPUT: f"<{name}.store>"})
+    known = (*PLACEHOLDER_OUTPUTS, *outputs_of(dep.type, dep.params if dep.HasField("params") else None))
+    return DependencyOutputs(dep.type, {o: f"<{name}.{o}>" for o in known}, {})
 
 
 class Planner:
@@ -86,8 +104,7 @@ class Planner:
                                            state=result.status.state,
                                            message=f"{result.status.reason} {result.status.message}".strip())
             else:
-                outputs[dep_name] = DependencyOutputs(
-                    dep.type, {o: f"<{dep_name}.{o}>" for o in PLACEHOLDER_OUTPUTS}, {})
+                outputs[dep_name] = placeholders(dep_name, dep, implementation_of(inputs.resolved.get(dep_name, "")))
         try:
             planned = plan(plan_inputs(deployment, inputs, cluster=cluster, outputs=outputs))
         except RenderError as error:
@@ -123,8 +140,7 @@ class Planner:
 
     async def _addons_pulled_in(self, desired: claims.DesiredClaim) -> str:
         """``; would install X, Y; already there: Z`` as the addon-manager plans the claim."""
-        if self._backends.addons is None or not isinstance(desired.spec, addon_claim_pb2.AddonClaimSpec) \
-                or not desired.spec.cluster:
+        if self._backends.addons is None or not isinstance(desired.spec, addon_claim_pb2.AddonClaimSpec):
             return ""
         try:
             planned = await self._backends.addons.internal.addon_claim.plan_addon_claim(spec=desired.spec)
@@ -134,7 +150,8 @@ class Planner:
             return f"; {planned.problem}"
         new = [a.addon.removeprefix("addons/") for a in planned.addons if not a.installation]
         there = [a.addon.removeprefix("addons/") for a in planned.addons if a.installation]
-        return (f"; would install {', '.join(new)}" if new else "") + (
+        unplaced = "" if desired.spec.cluster else " (unless the cluster it is placed on has them already)"
+        return (f"; would install {', '.join(new)}{unplaced}" if new else "") + (
             f"; already there: {', '.join(there)}" if there else "")
 
     async def _claim_node(

@@ -20,13 +20,15 @@ from threeport.addons.v1alpha1 import addon_claim_pb2
 from threeport.infra.v1alpha1 import service_claim_pb2
 from threeport.registry.v1alpha1 import application_pb2
 from threeport_model.dependency_types import Provider, provider_of
-from threeport_workload_delivery.domain import names
+from threeport_workload_delivery.domain import external_secrets, names
+from threeport_workload_delivery.domain.external_secrets import is_synced
 
 COLLECTIONS: dict[Provider, str] = {"addons": "addonClaims", "infra": "serviceClaims"}
 ClaimSpec = addon_claim_pb2.AddonClaimSpec | service_claim_pb2.ServiceClaimSpec
 # What a claim update carries: the dependency's class and parameters, where it is placed, and
 # the implementation the registry resolved. Owner, type and project never change for a name.
-UPDATABLE = frozenset({"class", "params", "parameters", "cluster", "namespace", "implementation", "environment"})
+UPDATABLE = frozenset({"class", "params", "parameters", "cluster", "namespace", "implementation", "environment",
+                       "default_host"})
 # What places a ClusterClaim; the cluster-manager never moves a bound claim.
 PLACEMENT = frozenset({"cluster", "requirements", "profile", "allow_on_demand"})
 
@@ -50,9 +52,12 @@ def is_claim(name: str) -> bool:
 
 def desired_claims(
     *, deployment: str, deployment_uid: str, spec: application_pb2.ApplicationSpec, environment: str,
-    cluster: str, namespace: str, implementations: Mapping[str, str],
+    cluster: str, namespace: str, implementations: Mapping[str, str], default_host: str = "", application: str = "",
 ) -> list[DesiredClaim]:
-    """Per addon or managed-service dependency of ``spec``, the claim that provides it."""
+    """Per addon or managed-service dependency of ``spec``, the claim that provides it. Addon
+    claims carry ``default_host`` (``ingress.default_host``) for addons that publish a host. A
+    secret synced by external-secrets is a claim of the ``secrets`` cluster service instead of
+    a managed secret (``external_secrets``)."""
     project = f"projects/{names.project_of(deployment)}"
     wanted: list[DesiredClaim] = []
     for dependency, dep in sorted(spec.dependencies.items()):
@@ -61,18 +66,24 @@ def desired_claims(
             continue
         klass = getattr(dep, "class")
         params = dep.params if dep.HasField("params") else struct_pb2.Struct()
+        claim_type = dep.type
+        if is_synced(dep.type, implementations.get(dependency, "")):
+            provider, claim_type = "addons", external_secrets.CLAIM_TYPE
+            params = external_secrets.claim_params(
+                dep, project=names.project_of(deployment), environment=names.last_segment(environment),
+                application=application, dependency=dependency)
         claim_spec: ClaimSpec
         if provider == "addons":
             claim_spec = addon_claim_pb2.AddonClaimSpec(
-                owner=deployment, type=dep.type, cluster=cluster, params=params, project=project,
-                environment=environment, **{"class": klass})
+                owner=deployment, type=claim_type, cluster=cluster, params=params, project=project,
+                environment=environment, default_host=default_host, **{"class": klass})
         else:
             claim_spec = service_claim_pb2.ServiceClaimSpec(
                 owner=deployment, dependency=dependency, type=dep.type,
                 implementation=implementations.get(dependency, ""), parameters=params, cluster=cluster,
                 namespace=namespace, **{"class": klass})
         wanted.append(DesiredClaim(provider, claim_name(provider, deployment, deployment_uid, dependency),
-                                   dependency, dep.type, claim_spec))
+                                   dependency, claim_type, claim_spec))
     return wanted
 
 

@@ -2,7 +2,8 @@
 
 The addon-manager's claim outputs say how: ``ingressClass`` (the controller to use),
 ``clusterIssuer`` (cert-manager's issuer, for ``tls: true``), ``host`` (the one the params
-asked for). The params say what: ``component`` and ``port`` (the Service port, by name or
+asked for, else the claim's ``default_host``: ``<app>-<env>.<environment domain>``, computed
+here by ``default_host``). The params say what: ``component`` and ``port`` (the Service port, by name or
 number), ``path`` (default ``/``), ``tls``. external-dns publishes the host from the Ingress
 itself. A dependency whose claim has not published outputs yet renders nothing.
 """
@@ -19,6 +20,15 @@ from threeport_workload_delivery.domain import names
 
 Manifest = dict[str, Any]
 CLUSTER_ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
+
+
+def default_host(application: str, environment: str, domain: str) -> str:
+    """``<application>-<environment>.<domain>``, the host an ingress gets when its params name
+    none; '' when the environment has no domain. The first label is kept to 63 characters (a
+    hash keeps long ones unique), as DNS requires."""
+    if not domain:
+        return ""
+    return f"{names.object_name(application, environment)}.{domain}"
 
 
 def ingresses(

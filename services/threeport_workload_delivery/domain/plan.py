@@ -19,6 +19,7 @@ from threeport.delivery.v1alpha1 import release_pb2
 from threeport.registry.v1alpha1 import application_pb2, environment_pb2
 from threeport_workload_delivery.domain import names
 from threeport_workload_delivery.domain.claims import DesiredClaim, desired_claims
+from threeport_workload_delivery.domain.ingress import default_host
 from threeport_workload_delivery.domain.rendering import DependencyOutputs, Manifest, RenderInput, render
 
 
@@ -56,15 +57,17 @@ def plan(inputs: PlanInputs) -> Plan:
     """The claims and objects for ``inputs``; raises ``RenderError`` for a configuration that
     cannot be rendered even with every output known (e.g. a reference to an unknown output)."""
     project = names.project_of(inputs.deployment)
+    environment_id = names.last_segment(inputs.environment.name)
     claims = desired_claims(
         deployment=inputs.deployment, deployment_uid=inputs.deployment_uid, spec=inputs.spec,
         environment=inputs.environment.name, cluster=inputs.cluster, namespace=inputs.namespace,
-        implementations=inputs.implementations,
+        implementations=inputs.implementations, application=inputs.application,
+        default_host=default_host(inputs.application, environment_id, inputs.environment.spec.domain),
     )
     waiting = sorted(set(inputs.spec.dependencies) - set(inputs.outputs))
     objects = None if waiting else render(RenderInput(
         project=project, deployment=inputs.deployment, application=inputs.application,
-        environment=inputs.environment.name.rsplit("/", 1)[-1], namespace=inputs.namespace, spec=inputs.spec,
+        environment=environment_id, namespace=inputs.namespace, spec=inputs.spec,
         images=inputs.images, dependencies=inputs.outputs,
     ))
     return Plan(cluster_claim_for(inputs.deployment, inputs.placement, inputs.environment), claims, objects, waiting)

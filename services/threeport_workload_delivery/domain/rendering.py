@@ -24,7 +24,13 @@ from threeport.registry.v1alpha1 import application_pb2
 from threeport_model import references
 from threeport_model.dependency_types import is_secret_output
 from threeport_workload_delivery.domain import names
+from threeport_workload_delivery.domain.external_secrets import (
+    SyncedSecretError,
+    external_secrets,
+    split_synced_env,
+)
 from threeport_workload_delivery.domain.ingress import ingresses
+from threeport_workload_delivery.domain.logging import with_log_collection
 from threeport_workload_delivery.domain.monitoring import service_monitors
 
 Manifest = dict[str, Any]
@@ -111,6 +117,18 @@ def _resources(resources: application_pb2.Resources) -> Manifest:
     return result
 
 
+def _resolve(
+    dependencies: Mapping[str, DependencyOutputs], ref: references.OutputReference, component: str,
+    where: str = "env",
+) -> tuple[str, bool]:
+    """(value, secret) of one reference; RenderError when no dependency publishes it."""
+    outputs = dependencies.get(ref.dependency)
+    found = outputs.lookup(ref.output) if outputs is not None else None
+    if found is None:
+        raise RenderError(f"component {component}: {where} references {ref}, which no dependency publishes")
+    return found
+
+
 def _split_env(
     component: str, env: Mapping[str, str], dependencies: Mapping[str, DependencyOutputs]
 ) -> tuple[dict[str, str], dict[str, str]]:
@@ -123,13 +141,7 @@ def _split_env(
 
         def resolve(ref: references.OutputReference, key: str = key) -> str:
             nonlocal uses_secret
-            outputs = dependencies.get(ref.dependency)
-            found = outputs.lookup(ref.output) if outputs is not None else None
-            if found is None:
-                raise RenderError(
-                    f"component {component}: env {key} references {ref}, "
-                    "which no dependency publishes"
-                )
+            found = _resolve(dependencies, ref, component, f"env {key}")
             uses_secret = uses_secret or found[1]
             return found[0]
 
@@ -162,8 +174,11 @@ def render(data: RenderInput) -> list[Manifest]:
         objects.extend(_component(data, component, labels))
     published = {name: outputs.values for name, outputs in data.dependencies.items()}
     objects.extend(ingresses(data.spec, data.application, data.namespace, labels, published))
+    objects.extend(external_secrets(data.spec, project=data.project, environment=data.environment,
+                                    application=data.application, namespace=data.namespace, labels=labels,
+                                    published=data.dependencies))
     objects.extend(service_monitors(data.spec, data.application, data.deployment, data.namespace, labels, published))
-    return objects
+    return with_log_collection(objects, data.spec, published)
 
 
 def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> list[Manifest]:
@@ -175,7 +190,12 @@ def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> 
     out: list[Manifest] = [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(name, ns, labels, component)}
     ]
-    plain, secret = _split_env(component, spec.env, data.dependencies)
+    try:
+        env, synced_env = split_synced_env(component, spec.env, data.spec, app, data.dependencies,
+                                           lambda ref: _resolve(data.dependencies, ref, component))
+    except SyncedSecretError as error:
+        raise RenderError(str(error)) from None
+    plain, secret = _split_env(component, env, data.dependencies)
     env_from: list[Manifest] = []
     config_name = names.object_name(app, component, "env")
     out.append(
@@ -215,6 +235,8 @@ def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> 
         "image": image_of(image) if image is not None and image.image else spec.image,
         "envFrom": env_from,
     }
+    if synced_env:
+        container["env"] = synced_env
     if spec.command:
         container["command"] = list(spec.command)
     if spec.args:

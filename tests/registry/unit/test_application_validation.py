@@ -262,6 +262,12 @@ BAD_SPECS: list[tuple[str, Any, str, tuple[str, ...]]] = [
         ("not a key name",),
     ),
     (
+        "dependencies.keys",
+        {"type": "secret", "params": {"keys": ["a"], "name": "ledger prod"}},
+        f"{DEPS}[keys].params.name",
+        ("not a secret name", "ledger/prod/stripe"),
+    ),
+    (
         "dependencies.logs",
         {"type": "logging", "params": {"level": "debug"}},
         f"{DEPS}[logs].params.level",
@@ -405,6 +411,7 @@ def test_annotation_values_are_free_text_but_keys_are_checked() -> None:
             [{"path": "/etc/app.conf", "content": "host=${dependencies.db.host}"}],
         ),
         ("dependencies.keys", {"type": "secret", "params": {"keys": ["api-key", "TOKEN"]}}),
+        ("dependencies.keys", {"type": "secret", "params": {"keys": ["TOKEN"], "name": "ledger/prod/stripe_1"}}),
         ("dependencies.web.params.host", "*.ledger.example.com"),
         ("dependencies.rates.params.port", 9090),
         ("placement.cluster", "clusters/prod-use1"),

@@ -56,6 +56,8 @@ BAD_ENVIRONMENTS: list[tuple[str, Any, str, tuple[str, ...]]] = [
     ("namespaceTemplate", "{project}_{application}", f"{SPEC}.namespace_template", ("lowercase",)),
     ("namespaceTemplate", "-{project}", f"{SPEC}.namespace_template", ("start with a letter",)),
     ("namespaceTemplate", "{project", f"{SPEC}.namespace_template", ("braces",)),
+    ("domain", "Example.COM", f"{SPEC}.domain", ("default ingress hosts", "ledger.example.com")),
+    ("domain", "*.example.com", f"{SPEC}.domain", ("lowercase letters",)),
 ]
 
 

@@ -175,6 +175,7 @@ class AddonClaimSpec(_message.Message):
     PARAMS_FIELD_NUMBER: _builtins.int
     PROJECT_FIELD_NUMBER: _builtins.int
     ENVIRONMENT_FIELD_NUMBER: _builtins.int
+    DEFAULT_HOST_FIELD_NUMBER: _builtins.int
     owner: _builtins.str
     """The consumer, e.g. `projects/acme/deployments/ledger-prod`."""
     type: _builtins.str
@@ -187,6 +188,11 @@ class AddonClaimSpec(_message.Message):
     """The project of the owner."""
     environment: _builtins.str
     """The environment of the owner, for profile matching."""
+    default_host: _builtins.str
+    """The host name the platform chose for the consumer, `<application>-<environment>.<domain>`
+    from the environment's `domain`, for addons that publish a host when the params name none
+    (the ingress addon's `host` and `url`). Empty: the environment has no domain.
+    """
     @_builtins.property
     def params(self) -> _struct_pb2.Struct:
         """Type-specific parameters, e.g. the ingress host."""
@@ -201,10 +207,11 @@ class AddonClaimSpec(_message.Message):
         params: _struct_pb2.Struct | None = ...,
         project: _builtins.str = ...,
         environment: _builtins.str = ...,
+        default_host: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["params", b"params"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["addon", b"addon", "class", b"class", "cluster", b"cluster", "environment", b"environment", "owner", b"owner", "params", b"params", "project", b"project", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["addon", b"addon", "class", b"class", "cluster", b"cluster", "default_host", b"default_host", "environment", b"environment", "owner", b"owner", "params", b"params", "project", b"project", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -514,7 +521,9 @@ class PlanAddonClaimRequest(_message.Message):
     SPEC_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def spec(self) -> Global___AddonClaimSpec:
-        """The claim's spec as it would be created (`type`, `cluster`, `addon` matter)."""
+        """The claim's spec as it would be created (`type`, `cluster`, `addon` matter). An empty
+        `cluster` (not placed yet) lists the addons with no installations.
+        """
 
     def __init__(
         self,

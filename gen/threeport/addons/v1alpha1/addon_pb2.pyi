@@ -217,6 +217,7 @@ class AddonSpec(_message.Message):
     VALUES_SCHEMA_FIELD_NUMBER: _builtins.int
     OUTPUTS_FIELD_NUMBER: _builtins.int
     CLAIM_OUTPUTS_FIELD_NUMBER: _builtins.int
+    CLOUD_ACCESS_FIELD_NUMBER: _builtins.int
     category: _builtins.str
     """`ingress`, `tls`, `dns`, `metrics`, `logging` or `secrets`."""
     installer: _builtins.str
@@ -261,6 +262,12 @@ class AddonSpec(_message.Message):
         `.Values.environment`, e.g. an ingress's `host` and `url`. They override `outputs`.
         """
 
+    @_builtins.property
+    def cloud_access(self) -> Global___AddonCloudAccess:
+        """The cloud access the addon needs (external-dns: Route53, external-secrets: Secrets
+        Manager). Unset: none.
+        """
+
     def __init__(
         self,
         *,
@@ -275,14 +282,46 @@ class AddonSpec(_message.Message):
         values_schema: _struct_pb2.Struct | None = ...,
         outputs: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         claim_outputs: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        cloud_access: Global___AddonCloudAccess | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["default_values", b"default_values", "values_schema", b"values_schema"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cloud_access", b"cloud_access", "default_values", b"default_values", "values_schema", b"values_schema"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "claim_outputs", b"claim_outputs", "default_values", b"default_values", "default_version", b"default_version", "installer", b"installer", "namespace", b"namespace", "outputs", b"outputs", "provides", b"provides", "requires", b"requires", "values_schema", b"values_schema", "versions", b"versions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "claim_outputs", b"claim_outputs", "cloud_access", b"cloud_access", "default_values", b"default_values", "default_version", b"default_version", "installer", b"installer", "namespace", b"namespace", "outputs", b"outputs", "provides", b"provides", "requires", b"requires", "values_schema", b"values_schema", "versions", b"versions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AddonSpec: _TypeAlias = AddonSpec  # noqa: Y015
+
+@_typing.final
+class AddonCloudAccess(_message.Message):
+    """AddonCloudAccess is how an installed addon gets AWS credentials. Unless its values give it
+    its own identity (`roleArn`, for IRSA), the addon-manager asks the infra-provider for
+    temporary credentials of the account named by the values' `account` (`accounts/NAME`; empty:
+    the default account), scoped to `purpose`, writes them into a Kubernetes Secret in the
+    addon's namespace, and renews them before they expire. Templates see
+    `.Values.awsAccess.secret` (the Secret's name, keys `AWS_ACCESS_KEY_ID`,
+    `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), `.region`, `.endpointUrl` and `.version`
+    (changes with every renewal, for a pod annotation that restarts what reads them at start);
+    all are absent when no credentials were issued.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    purpose: _builtins.str
+    """`dns` (Route53 records) or `secrets` (reading Secrets Manager)."""
+    def __init__(
+        self,
+        *,
+        purpose: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["purpose", b"purpose"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddonCloudAccess: _TypeAlias = AddonCloudAccess  # noqa: Y015
 
 @_typing.final
 class AddonVersion(_message.Message):

@@ -263,7 +263,8 @@ class AddonClaimServiceInternalClient:
         UNAVAILABLE (the method is idempotent).
 
         Args:
-            spec: The claim's spec as it would be created (`type`, `cluster`, `addon` matter).
+            spec: The claim's spec as it would be created (`type`, `cluster`, `addon` matter). An empty
+                `cluster` (not placed yet) lists the addons with no installations.
             request: a whole ``PlanAddonClaimRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.
@@ -528,7 +529,8 @@ class AddonClaimServiceInternalAsyncClient:
         UNAVAILABLE (the method is idempotent).
 
         Args:
-            spec: The claim's spec as it would be created (`type`, `cluster`, `addon` matter).
+            spec: The claim's spec as it would be created (`type`, `cluster`, `addon` matter). An empty
+                `cluster` (not placed yet) lists the addons with no installations.
             request: a whole ``PlanAddonClaimRequest``; keyword arguments that are not None replace
                 its fields. It is copied, never changed.
             timeout: seconds for the whole call, retries included.

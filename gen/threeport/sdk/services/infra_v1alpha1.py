@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequen
 
 from google.protobuf import field_mask_pb2 as google_protobuf_field_mask_pb2
 from threeport.common.v1alpha1 import event_pb2 as common_v1alpha1_event_pb2
+from threeport.infra.v1alpha1 import account_credentials_pb2 as infra_v1alpha1_account_credentials_pb2
 from threeport.infra.v1alpha1 import account_pb2 as infra_v1alpha1_account_pb2
 from threeport.infra.v1alpha1 import cluster_infra_pb2 as infra_v1alpha1_cluster_infra_pb2
 from threeport.infra.v1alpha1 import event_service_pb2 as infra_v1alpha1_event_service_pb2
@@ -21,6 +22,8 @@ from .._waiting import DEFAULT_WAIT_TIMEOUT, wait_for, wait_for_async
 from ..readiness import DEFAULT_POLL_INTERVAL
 
 __all__ = [
+    "AccountCredentialsServiceInternalAsyncClient",
+    "AccountCredentialsServiceInternalClient",
     "AccountServiceAsyncClient",
     "AccountServiceClient",
     "ClusterInfraServiceInternalAsyncClient",
@@ -32,6 +35,86 @@ __all__ = [
     "ServiceClaimServiceInternalAsyncClient",
     "ServiceClaimServiceInternalClient",
 ]
+
+
+class AccountCredentialsServiceInternalClient:
+    """AccountCredentialsService (internal) issues short-lived cloud credentials, scoped to one
+    purpose, for software the platform installs in clusters (external-dns, external-secrets). The
+    account's own credentials never leave the infra-provider; public Get and List never return any.
+
+    Internal methods: service-to-service only, never routed by the gateway.
+    """
+
+    def __init__(self, invoker: Invoker) -> None:
+        self._invoker = invoker
+
+    def issue_account_credentials(
+        self,
+        *,
+        account: str | None = None,
+        purpose: str | None = None,
+        duration_seconds: int | None = None,
+        request: infra_v1alpha1_account_credentials_pb2.IssueAccountCredentialsRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> infra_v1alpha1_account_credentials_pb2.AccountCredentials:
+        """Issues temporary AWS credentials of an account, allowed only what the purpose needs.
+
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
+        repeating it could apply it twice.
+
+        Args:
+            account: The account, `accounts/{account}`; empty: the default account.
+            purpose: What the credentials are for, which decides what they may do: `dns` (Route53 records,
+                for external-dns) or `secrets` (reading Secrets Manager, for external-secrets).
+            duration_seconds: How long they should last, 900 to 43200 seconds; 0: 43200. AWS may grant less
+                (a role's maximum session duration); `expire_time` says what was granted.
+            request: a whole ``IssueAccountCredentialsRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.unary("/threeport.infra.v1alpha1.AccountCredentialsService/IssueAccountCredentials", build_request(infra_v1alpha1_account_credentials_pb2.IssueAccountCredentialsRequest, request, {"account": account, "purpose": purpose, "duration_seconds": duration_seconds}), infra_v1alpha1_account_credentials_pb2.AccountCredentials, idempotent=False, timeout=timeout, metadata=metadata)
+
+
+class AccountCredentialsServiceInternalAsyncClient:
+    """AccountCredentialsService (internal) issues short-lived cloud credentials, scoped to one
+    purpose, for software the platform installs in clusters (external-dns, external-secrets). The
+    account's own credentials never leave the infra-provider; public Get and List never return any.
+
+    Internal methods: service-to-service only, never routed by the gateway.
+    """
+
+    def __init__(self, invoker: AsyncInvoker) -> None:
+        self._invoker = invoker
+
+    async def issue_account_credentials(
+        self,
+        *,
+        account: str | None = None,
+        purpose: str | None = None,
+        duration_seconds: int | None = None,
+        request: infra_v1alpha1_account_credentials_pb2.IssueAccountCredentialsRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> infra_v1alpha1_account_credentials_pb2.AccountCredentials:
+        """Issues temporary AWS credentials of an account, allowed only what the purpose needs.
+
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
+        repeating it could apply it twice.
+
+        Args:
+            account: The account, `accounts/{account}`; empty: the default account.
+            purpose: What the credentials are for, which decides what they may do: `dns` (Route53 records,
+                for external-dns) or `secrets` (reading Secrets Manager, for external-secrets).
+            duration_seconds: How long they should last, 900 to 43200 seconds; 0: 43200. AWS may grant less
+                (a role's maximum session duration); `expire_time` says what was granted.
+            request: a whole ``IssueAccountCredentialsRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return await self._invoker.unary("/threeport.infra.v1alpha1.AccountCredentialsService/IssueAccountCredentials", build_request(infra_v1alpha1_account_credentials_pb2.IssueAccountCredentialsRequest, request, {"account": account, "purpose": purpose, "duration_seconds": duration_seconds}), infra_v1alpha1_account_credentials_pb2.AccountCredentials, idempotent=False, timeout=timeout, metadata=metadata)
 
 
 class AccountServiceClient:
