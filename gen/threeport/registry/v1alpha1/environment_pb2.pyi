@@ -243,6 +243,7 @@ class EnvironmentSpec(_message.Message):
     CLUSTER_FIELD_NUMBER: _builtins.int
     CLUSTER_LABELS_FIELD_NUMBER: _builtins.int
     NAMESPACE_TEMPLATE_FIELD_NUMBER: _builtins.int
+    ALLOW_CLUSTER_SCOPED_FIELD_NUMBER: _builtins.int
     type: Global___EnvironmentType.ValueType
     """The kind of environment; ServiceClasses can match on it."""
     cluster_profile: _builtins.str
@@ -255,6 +256,10 @@ class EnvironmentSpec(_message.Message):
     """Place deployments of this environment on this cluster, `clusters/{cluster}`."""
     namespace_template: _builtins.str
     """The Kubernetes namespace template; default `{project}-{application}-{environment}`."""
+    allow_cluster_scoped: _builtins.bool
+    """Whether applications deployed here may apply cluster-scoped objects (CRDs, ClusterRoles...)
+    in `kind: manifests` and `kind: helm` components; refused otherwise.
+    """
     @_builtins.property
     def service_classes(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Per dependency type, the class to use instead of the one the application asks for, e.g.
@@ -281,10 +286,11 @@ class EnvironmentSpec(_message.Message):
         cluster: _builtins.str = ...,
         cluster_labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         namespace_template: _builtins.str = ...,
+        allow_cluster_scoped: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auto_deploy", b"auto_deploy", "cluster", b"cluster", "cluster_labels", b"cluster_labels", "cluster_profile", b"cluster_profile", "namespace_template", b"namespace_template", "on_demand_clusters", b"on_demand_clusters", "require_approval", b"require_approval", "service_classes", b"service_classes", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_cluster_scoped", b"allow_cluster_scoped", "auto_deploy", b"auto_deploy", "cluster", b"cluster", "cluster_labels", b"cluster_labels", "cluster_profile", b"cluster_profile", "namespace_template", b"namespace_template", "on_demand_clusters", b"on_demand_clusters", "require_approval", b"require_approval", "service_classes", b"service_classes", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
