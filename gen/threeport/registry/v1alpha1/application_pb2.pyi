@@ -427,6 +427,7 @@ class HelmComponent(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     DIGEST_FIELD_NUMBER: _builtins.int
     VALUES_FIELD_NUMBER: _builtins.int
+    PLAIN_HTTP_FIELD_NUMBER: _builtins.int
     repository: _builtins.str
     """An HTTP chart repository's URL, e.g. `https://charts.example.com`; or set `oci`."""
     oci: _builtins.str
@@ -439,6 +440,8 @@ class HelmComponent(_message.Message):
     """The chart archive's `sha256:<hex>`; a chart republished under the same version is refused.
     Empty: the digest found on first download is pinned in the release.
     """
+    plain_http: _builtins.bool
+    """Reach an `oci` registry over plain HTTP (as Helm's `--plain-http`; for registries on loopback)."""
     @_builtins.property
     def values(self) -> _struct_pb2.Struct:
         """Values merged over the chart's defaults. Strings may use non-secret output references
@@ -455,10 +458,11 @@ class HelmComponent(_message.Message):
         version: _builtins.str = ...,
         digest: _builtins.str = ...,
         values: _struct_pb2.Struct | None = ...,
+        plain_http: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["values", b"values"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chart", b"chart", "digest", b"digest", "oci", b"oci", "repository", b"repository", "values", b"values", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chart", b"chart", "digest", b"digest", "oci", b"oci", "plain_http", b"plain_http", "repository", b"repository", "values", b"values", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
