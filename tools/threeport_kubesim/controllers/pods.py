@@ -1,5 +1,9 @@
 """Scheduler and kubelet in one: binds Pods to Nodes, "pulls" images (or fails to, under the
-image-pull fault), starts containers, reports readiness, and completes Pods of Jobs."""
+image-pull fault), starts containers, reports readiness, and completes Pods of Jobs.
+
+Pods that run to completion exit 0 unless the Pod carries the simulation knob
+``kubesim.threeport.io/exit-code: "N"``: then every container exits with N, and a non-zero N
+fails the Pod (phase Failed, container reason Error) as a failing command would."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from threeport_kubesim.controllers.runtime import PODS, Controller, SimContext
 from threeport_kubesim.meta import clone, now_rfc3339
 from threeport_kubesim.store import GroupResource
 
+EXIT_CODE_ANNOTATION = "kubesim.threeport.io/exit-code"
 SCHEDULER = "default-scheduler"
 KUBELET = "kubelet"
 
@@ -24,6 +29,15 @@ def _condition(kind: str, status: str, now: str, reason: str = "") -> dict[str, 
     if reason:
         condition["reason"] = reason
     return condition
+
+
+def _exit_code(pod: dict[str, Any]) -> int:
+    """The exit code the Pod's containers are to simulate (0 unless the knob says otherwise)."""
+    value = (pod["metadata"].get("annotations") or {}).get(EXIT_CODE_ANNOTATION, "0")
+    try:
+        return int(value) % 256
+    except ValueError:
+        return 1  # an unreadable knob fails, as a broken command does
 
 
 def pod_is_ready(pod: dict[str, Any]) -> bool:
@@ -190,16 +204,21 @@ class PodLifecycle(Controller):
         now = now_rfc3339()
         new = clone(pod)
         status = new["status"]
-        status["phase"] = "Succeeded"
+        code = _exit_code(pod)
+        status["phase"] = "Succeeded" if code == 0 else "Failed"
+        started = {c.get("name"): ((c.get("state") or {}).get("running") or {}).get("startedAt", now)
+                   for c in status.get("containerStatuses") or []}
         status["containerStatuses"] = [
             self._container_status(
                 c,
-                {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}},
+                {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
+                                "startedAt": started.get(c.get("name"), now), "finishedAt": now}},
                 ready=False,
             )
             for c in self._containers(pod)
         ]
-        status["conditions"] = self._conditions(pod, ready=False, now=now, reason="PodCompleted")
+        status["conditions"] = self._conditions(pod, ready=False, now=now,
+                                                reason="PodCompleted" if code == 0 else "PodFailed")
         self._write(pod, new)
 
     def _is_job_pod(self, pod: dict[str, Any]) -> bool:
