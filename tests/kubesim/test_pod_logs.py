@@ -102,3 +102,22 @@ def test_kubectl_logs(emulator: EmulatorHandle, core: client.CoreV1Api, namespac
                             text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "migrating 3 tables\ndone\n"
+
+
+def test_a_shell_script_command_writes_its_echoes_and_exits_with_its_code(
+    api: client.ApiClient, core: client.CoreV1Api, namespace: str
+) -> None:
+    batch = client.BatchV1Api(api)
+    script = "echo migrating 3 tables; echo 'ERROR: relation \"users\" already exists' && exit 1; echo never"
+    batch.create_namespaced_job(namespace, {
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "script"},
+        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never", "containers": [
+            {"name": "m", "image": "busybox:1.36", "command": ["sh", "-c", script]}]}}},
+    })
+    job = wait_for(lambda: (j := batch.read_namespaced_job("script", namespace)).status.conditions and j,
+                   what="job finished")
+    assert {c.type for c in job.status.conditions} >= {"Failed"}
+    pod = core.list_namespaced_pod(namespace).items[0]
+    assert pod.status.container_statuses[0].state.terminated.exit_code == 1
+    assert core.read_namespaced_pod_log(pod.metadata.name, namespace) == (
+        'migrating 3 tables\nERROR: relation "users" already exists\n')

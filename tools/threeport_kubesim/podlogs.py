@@ -3,8 +3,10 @@
 The emulator runs no processes, so what a container writes is declared on the Pod (usually
 through a workload's Pod template) with simulation knobs, documented in the README:
 
+- a shell script command (``sh -c "echo migrating; exit 1"``, see ``scripts``): its ``echo``
+  lines, written when the container starts;
 - ``kubesim.threeport.io/log``: text every container of the Pod writes when it starts, one log
-  line per line;
+  line per line (after its script's);
 - ``kubesim.threeport.io/log-every``: simulated seconds; while running, each container also
   writes ``<container>: tick <n>`` that often (what ``follow`` is for);
 - ``kubesim.threeport.io/exit-code`` (see ``controllers/pods.py``): how containers of Pods that
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from threeport_kubesim import errors
+from threeport_kubesim import errors, scripts
 from threeport_kubesim.errors import ApiError
 from threeport_kubesim.meta import parse_rfc3339
 
@@ -126,7 +128,10 @@ def lines_until(pod: dict[str, Any], container: str, now: float, speed: float) -
     """Every (time, text) the container wrote up to ``now``, and whether it has stopped writing."""
     started, finished = _started(pod, container)
     annotations = pod["metadata"].get("annotations") or {}
-    lines = [(started, text) for text in str(annotations.get(LOG_ANNOTATION, "")).splitlines()]
+    spec: dict[str, Any] = next((c for c in (pod.get("spec") or {}).get("containers") or [] if c.get("name") == container), {})
+    script = scripts.run(spec)
+    written = [*(script.lines if script is not None else ()), *str(annotations.get(LOG_ANNOTATION, "")).splitlines()]
+    lines = [(started, text) for text in written]
     end = now if finished is None else min(now, finished)
     try:
         every = float(annotations.get(LOG_EVERY_ANNOTATION, 0)) / (speed if speed > 0 else 1.0)
