@@ -128,7 +128,8 @@ def lines_until(pod: dict[str, Any], container: str, now: float, speed: float) -
     """Every (time, text) the container wrote up to ``now``, and whether it has stopped writing."""
     started, finished = _started(pod, container)
     annotations = pod["metadata"].get("annotations") or {}
-    spec: dict[str, Any] = next((c for c in (pod.get("spec") or {}).get("containers") or [] if c.get("name") == container), {})
+    containers = (pod.get("spec") or {}).get("containers") or []
+    spec: dict[str, Any] = next((c for c in containers if c.get("name") == container), {})
     script = scripts.run(spec)
     written = [*(script.lines if script is not None else ()), *str(annotations.get(LOG_ANNOTATION, "")).splitlines()]
     lines = [(started, text) for text in written]
