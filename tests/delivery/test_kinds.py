@@ -228,6 +228,7 @@ async def test_pre_deploy_hook_gates_the_release_and_its_failure_says_why(stack:
                                          and condition(d, "Ready").reason == "HookFailed", "the hook to fail")
     message = condition(failed, "Ready").message
     assert "pre-deploy hook migrate" in message and "BackoffLimitExceeded" in message
+    assert failed.status.rollout.reason == "BackoffLimitExceeded"
     assert "ERROR: relation users already exists" in message
     image = stack.kube.image(namespace, "ledger-api")
     assert image == "registry.example.com/ledger/api:1.0.0"

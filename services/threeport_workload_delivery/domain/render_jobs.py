@@ -54,9 +54,12 @@ def job_object(
 
 
 def hook_objects(objects: list[Manifest], spec: application_pb2.ApplicationSpec) -> list[Manifest]:
-    """The objects of the pre-deploy hook components (their Jobs and what the Jobs use)."""
+    """What the pre-deploy hooks need, in order: the namespace, then the hook components' objects
+    (their Jobs and what the Jobs use). Empty when the application has no hooks."""
     hooks = set(spec.hooks.pre_deploy)
-    return [o for o in objects if _component_of(o) in hooks]
+    if not hooks:
+        return []
+    return [o for o in objects if o["kind"] == "Namespace"] + [o for o in objects if _component_of(o) in hooks]
 
 
 def _component_of(obj: Mapping[str, Any]) -> str:

@@ -116,7 +116,7 @@ def _job(desired: Manifest, live: Manifest | None, pods: Sequence[Manifest], nam
     if outcome == "Complete":
         return Assessment(AVAILABLE, 1, 1, 1)
     if outcome == "Failed":
-        return Assessment(FAILED, 1, 0, 0, reason, f"{name} failed: {message or reason}")
+        return Assessment(FAILED, 1, 0, 0, reason, f"{name} failed ({reason}): {message or reason}")
     if failure := _pod_failure(desired, pods, name):
         return Assessment(FAILED, 1, 0, 0, *failure)
     return Assessment(PROGRESSING, 1, 0, 0, "Running", f"{name} is running")
