@@ -9,11 +9,13 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import yaml
 from google.protobuf import json_format
 
 from tests.addons.charts import chart_repository  # noqa: F401 - fixture
 from threeport.registry.v1alpha1 import environment_pb2
+from threeport.sdk import InvalidArgumentError
 from threeport_runtime.testing import wait_until
 
 from .conftest import PARENT, PROJECT, WITHIN, Stack, condition
@@ -157,13 +159,23 @@ async def test_a_helm_chart_deploys_updates_rolls_back_and_deletes(
     assert restored["spec"]["replicas"] == 2
     assert restored["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"].startswith("hello ")
 
-    # A chart version that does not render stops the release with Helm's words.
+    # A chart that does not render, or values its schema refuses, are refused at apply: nothing stored.
+    generation = (await stack.registry_admin.application.get_application(name=f"{PARENT}/applications/echoes")
+                  ).generation
     broken = copy.deepcopy(spec)
     broken["components"]["charts"]["helm"]["version"] = "2.0.0"
-    await stack.apply_application("echoes", broken)
-    failed = await stack.deployment_when(name, lambda d: condition(d, "Ready").reason == "RenderFailed",
-                                         "the broken chart to fail")
-    assert "nosuchfunction" in condition(failed, "Ready").message
+    with pytest.raises(InvalidArgumentError) as refused:
+        await stack.apply_application("echoes", broken)
+    assert "application.spec.components[charts].helm" in str(refused.value.field_violations)
+    assert "nosuchfunction" in str(refused.value.field_violations)
+    wrong = copy.deepcopy(spec)
+    wrong["components"]["charts"]["helm"]["values"] = {"message": 42}
+    with pytest.raises(InvalidArgumentError) as refused:
+        await stack.apply_application("echoes", wrong)
+    assert "application.spec.components[charts].helm.values" in str(refused.value.field_violations)
+    assert "want string" in str(refused.value.field_violations)
+    stored = await stack.registry_admin.application.get_application(name=f"{PARENT}/applications/echoes")
+    assert stored.generation == generation
     assert digests["1.0.0"].startswith("sha256:")
 
     await stack.admin.deployment.delete_deployment(name=name)
