@@ -93,6 +93,18 @@ def cluster(control_plane: ControlPlane) -> Kube:
     return Kube(ControlClient(kubesim.url).get_cluster(emulated))
 
 
+def settled(control_plane: ControlPlane, deployment: str, release: int) -> None:
+    """Waits until ``release`` runs and is Ready (actions read-modify-write the deployment, so they
+    are given a deployment whose status is not changing)."""
+    def ready() -> bool:
+        with control_plane.client() as client:
+            found = client.deployment.get_deployment(name=f"projects/acme/deployments/{deployment}")
+        return found.status.current_release == release and any(
+            c.type == "Ready" and c.status == 1 and c.observed_generation == found.generation for c in found.conditions)
+
+    eventually(ready, f"release {release} of {deployment} to be ready")
+
+
 def write(tmp_path: Path, name: str, text: str, **values: str) -> str:
     for key, value in values.items():
         text = text.replace(key, value)
@@ -116,6 +128,7 @@ def test_manifests_and_helm_apps_through_tptctl(
     assert kube.get(gear)["spec"] == {"teeth": 12}
     assert cp.tptctl("apply", "-f", write(tmp_path, "w2.yaml", WIDGETS, TEETH="20")).code == 0
     eventually(lambda: (kube.get(gear) or {}).get("spec") == {"teeth": 20}, "the update to reach the cluster")
+    settled(cp, "kinds-widgets-kinds", 2)
     rolled = cp.tptctl("rollback", "kinds-widgets", "--env", "kinds", "--to-release", "1", "--wait",
                        "--timeout", "120s")
     assert rolled.code == 0, rolled.err
@@ -142,6 +155,7 @@ def test_manifests_and_helm_apps_through_tptctl(
     assert cp.tptctl("apply", "-f", write(tmp_path, "e2.yaml", ECHO, URL=url, VERSION="1.1.0",
                                           MESSAGE="two")).code == 0
     eventually(lambda: message() == "two", "the chart update to reach the cluster")
+    settled(cp, "kinds-echo-dev", 2)
     rolled = cp.tptctl("rollback", "kinds-echo", "--env", "dev", "--to-release", "1", "--wait", "--timeout", "120s")
     assert rolled.code == 0, rolled.err
     assert message() == "one"
@@ -167,7 +181,7 @@ def test_a_failing_pre_deploy_job_stops_the_release_through_tptctl(control_plane
     assert kube.get(f"/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets/kinds-ledger-api")
 
     failing = write(tmp_path, "l2.yaml", LEDGER, API="2.0.0",
-                    SCRIPT="echo 'ERROR: column \"total\" cannot be cast'; exit 3")
+                    SCRIPT="echo 'ERROR: column total cannot be cast'; exit 3")
     assert cp.tptctl("apply", "-f", failing).code == 0
     def hook_failed() -> str | None:
         shown = cp.tptctl("describe", "deployment", "kinds-ledger-dev").out
