@@ -61,17 +61,21 @@ class RenderedObject:
 
 
 def render_chart(
-    chart: Path | str, values: Mapping[str, Any] | None = None, *, release: str, namespace: str, what: str = ""
+    chart: Path | str, values: Mapping[str, Any] | None = None, *, release: str, namespace: str, what: str = "",
+    include_crds: bool = False,
 ) -> list[RenderedObject]:
     """Every object the chart renders with these values (merged over its defaults and checked
-    against its values.schema.json); ChartError starts with ``what`` as in ``render_templates``."""
+    against its values.schema.json); with ``include_crds`` first the CRDs of its ``crds/``
+    folders, as ``helm template --include-crds`` (Helm installs them before the rest).
+    ChartError starts with ``what`` as in ``render_templates``."""
     rendered = render_templates(chart, values, release=release, namespace=namespace, what=what)
+    texts = dict(_crd_texts(chart, what)) if include_crds else {}
     objects: list[RenderedObject] = []
-    for template in sorted(rendered):
+    for template, text in [*sorted(texts.items()), *sorted(rendered.items())]:
         if not template.endswith((".yaml", ".yml", ".json")):
             continue  # NOTES.txt and other text
         try:
-            documents = list(yaml.safe_load_all(rendered[template]))
+            documents = list(yaml.safe_load_all(text))
         except yaml.YAMLError as error:
             raise ChartError(f"{what or f'chart {chart}'}: {template} renders to invalid YAML: {error}") from None
         for document in documents:
@@ -82,6 +86,15 @@ def render_chart(
                                  "Kubernetes object (no kind/apiVersion)")
             objects.append(RenderedObject(template, document))
     return objects
+
+
+def _crd_texts(chart: Path | str, what: str) -> list[tuple[str, str]]:
+    """(file, text) of the CRDs in the chart's and its subcharts' ``crds/`` folders (not templated)."""
+    try:
+        loaded = helm_python.Chart.load(chart)
+        return [(str(entry["filename"]), str(entry["data"])) for entry in loaded.crds]
+    except helm_python.HelmError as error:
+        raise ChartError(f"{what or f'chart {chart}'}: {error}") from None
 
 
 def render_templates(

@@ -42,7 +42,7 @@ async def render_charts(
             objects = await asyncio.to_thread(
                 helm.render_chart, archive, values,
                 release=render_helm.release_name(application, component), namespace=namespace,
-                what=helm.describe_source(repository, source.chart, source.version),
+                what=helm.describe_source(repository, source.chart, source.version), include_crds=True,
             )
         except (helm.ChartError, render_helm.ValuesError) as error:
             raise RenderError(f"component {component}: {error}") from None
