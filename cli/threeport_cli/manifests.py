@@ -202,11 +202,27 @@ def parse_document(document: Document, default_project: str, required_project: s
     if spec is None:
         raise ManifestError(source, f"required: the {kind}'s spec", "spec")
     spec_message = message.spec  # type: ignore[attr-defined]
+    if kind == "Application" and isinstance(spec, dict):
+        spec = _manifest_lists_as_text(spec)
     try:
         parse_into(_require_mapping(spec, source, "spec"), spec_message, "spec")
     except ManifestFieldError as error:
         raise ManifestError(source, error.detail, error.path) from None
     return Manifest(source, kind, resource_type, name, parent, resource_id, message, labels=labels)
+
+
+def _manifest_lists_as_text(spec: dict[str, Any]) -> dict[str, Any]:
+    """``manifests:`` of a component may be a list of objects as well as YAML text (the API's
+    form): a list is written as one YAML document per object, in order."""
+    components = spec.get("components")
+    if not isinstance(components, dict):
+        return spec
+    rewritten = dict(components)
+    for name, component in components.items():
+        if isinstance(component, dict) and isinstance(component.get("manifests"), list):
+            text = yaml.safe_dump_all(component["manifests"], sort_keys=False)
+            rewritten[name] = {**component, "manifests": text}
+    return {**spec, "components": rewritten}
 
 
 def _parse_score(document: Document, data: dict[str, Any], default_project: str, required_project: str) -> Manifest:

@@ -1,13 +1,17 @@
 """Rendering Helm charts with real Helm, in-process (the ``helm-python-sdk`` library).
 
 One helper for everything that renders charts: ``tptctl install`` (the control plane's own
-chart) and the platform's chart-based components. Rendering is offline: templates run as
-``helm template`` would run them (``lookup`` finds nothing), and the result is the list of
-Kubernetes objects with the template each came from and its Helm hook, if any.
+chart), the addon-manager's chart addons and workload-delivery's ``kind: helm`` components (and
+the registry's check of them at apply). ``ChartCache`` fetches pinned charts once per process.
+Rendering is offline: templates run as ``helm template`` would run them (``lookup`` finds
+nothing), and the result is the list of Kubernetes objects with the template each came from and its Helm hook, if any.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,18 +61,40 @@ class RenderedObject:
 
 
 def render_chart(
-    chart: Path | str, values: Mapping[str, Any] | None = None, *, release: str, namespace: str
+    chart: Path | str, values: Mapping[str, Any] | None = None, *, release: str, namespace: str, what: str = "",
+    include_crds: bool = False,
 ) -> list[RenderedObject]:
-    """Every object the chart renders with these values (merged over its defaults)."""
-    rendered = render_templates(chart, values, release=release, namespace=namespace)
+    """Every object the chart renders with these values (merged over its defaults and checked
+    against its values.schema.json); with ``include_crds`` first the CRDs of its ``crds/``
+    folders, as ``helm template --include-crds`` (Helm installs them before the rest).
+    ChartError starts with ``what`` as in ``render_templates``."""
+    rendered = render_templates(chart, values, release=release, namespace=namespace, what=what)
+    texts = dict(_crd_texts(chart, what)) if include_crds else {}
     objects: list[RenderedObject] = []
-    for template in sorted(rendered):
+    for template, text in [*sorted(texts.items()), *sorted(rendered.items())]:
         if not template.endswith((".yaml", ".yml", ".json")):
             continue  # NOTES.txt and other text
-        for document in yaml.safe_load_all(rendered[template]):
-            if document:
-                objects.append(RenderedObject(template, document))
+        try:
+            documents = list(yaml.safe_load_all(text))
+        except yaml.YAMLError as error:
+            raise ChartError(f"{what or f'chart {chart}'}: {template} renders to invalid YAML: {error}") from None
+        for document in documents:
+            if not document:
+                continue
+            if not isinstance(document, dict) or not document.get("kind") or not document.get("apiVersion"):
+                raise ChartError(f"{what or f'chart {chart}'}: {template} renders a document that is not a "
+                                 "Kubernetes object (no kind/apiVersion)")
+            objects.append(RenderedObject(template, document))
     return objects
+
+
+def _crd_texts(chart: Path | str, what: str) -> list[tuple[str, str]]:
+    """(file, text) of the CRDs in the chart's and its subcharts' ``crds/`` folders (not templated)."""
+    try:
+        loaded = helm_python.Chart.load(chart)
+        return [(str(entry["filename"]), str(entry["data"])) for entry in loaded.crds]
+    except helm_python.HelmError as error:
+        raise ChartError(f"{what or f'chart {chart}'}: {error}") from None
 
 
 def render_templates(
@@ -109,6 +135,45 @@ def chart_digest(archive: Path) -> str:
     """``sha256:<hex>`` of a chart archive, as repository indexes and OCI layers carry it."""
     digest: str = helm_python.digest(archive)
     return digest
+
+
+def describe_source(repository: str, name: str, version: str) -> str:
+    """``chart <repository> <name> <version>`` (an OCI reference names the chart itself)."""
+    where = repository if repository.startswith("oci://") else f"{repository} {name}"
+    return f"chart {where} {version}".strip()
+
+
+class ChartCache:
+    """Pinned charts (HTTP repository or OCI registry) fetched once per process, checked by digest.
+
+    A chart is identified by (repository, name, version); the archive Helm downloads is kept in a
+    per-process cache directory, so periodic reconciles do not download again. A digest given is
+    compared with the archive's (``sha256:<hex>``, what repository indexes carry): a chart
+    republished under the same version is refused, not used.
+    """
+
+    def __init__(self, directory: Path | None = None):
+        self._directory = directory or Path(tempfile.mkdtemp(prefix="threeport-charts-"))
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def fetch(
+        self, repository: str, name: str, version: str, digest: str = "", *, plain_http: bool = False
+    ) -> tuple[Path, str]:
+        """The chart's archive on disk (downloaded on first use) and its digest."""
+        key = hashlib.sha256(f"{repository}\0{name}\0{version}".encode()).hexdigest()[:16]
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            target = self._directory / key
+            archives = sorted(target.glob("*.tgz")) if target.exists() else []
+            if not archives:
+                archives = [await asyncio.to_thread(pull_chart, repository, name, version, target,
+                                                    plain_http=plain_http)]
+            archive = archives[0]
+        found = await asyncio.to_thread(chart_digest, archive)
+        if digest and found != digest:
+            raise ChartError(f"{describe_source(repository, name, version)}: the archive's digest is {found}, "
+                             f"not {digest}")
+        return archive, found
 
 
 def parse_set(expression: str) -> dict[str, Any]:

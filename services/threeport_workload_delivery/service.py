@@ -11,6 +11,7 @@ from threeport.delivery.v1alpha1 import (
     event_service_pb2_grpc,
     release_pb2_grpc,
 )
+from threeport_runtime import helm
 from threeport_runtime.config import ConfigError
 from threeport_runtime.rpc.server import GrpcServer
 from threeport_runtime.rpc.standard_methods import StandardMethods
@@ -43,13 +44,15 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     claimer = Claimer(backends, deployments.find)
     prefix = runtime.settings.stream_prefix
 
+    charts = helm.ChartCache()  # one download per chart version, shared by reconciles and plans
     reconciler = DeploymentReconciler(
-        deployments, releases, backends.registry, claimer, pool, runtime.event_recorder("deployment"), config
+        deployments, releases, backends.registry, claimer, pool, runtime.event_recorder("deployment"), config,
+        charts,
     )
     runtime.controller(watches.deployment_controller(deployments, releases.stream, prefix), reconciler)
 
     actions = Actions(methods, releases, backends.registry)
-    planner = Planner(methods, releases, backends.registry, backends, claimer, pool)
+    planner = Planner(methods, releases, backends.registry, backends, claimer, pool, charts)
     server.add_servicer(
         PACKAGE + "DeploymentService",
         deployment_pb2_grpc.add_DeploymentServiceServicer_to_server,

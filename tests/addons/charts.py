@@ -1,6 +1,6 @@
 """A small chart repository the tests serve over loopback HTTP, with charts they write: echo
-1.0.0 and 1.1.0 (helpers, values and a dependency) and a broken 2.0.0; and the catalog entry
-that installs it."""
+1.0.0 and 1.1.0 (helpers, values with a values.schema.json, and a dependency) and a broken 2.0.0;
+and the catalog entry that installs it. The addon and delivery tests share it."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ CHART = {
         "apiVersion: v2\nname: echo\nversion: {version}\ndependencies:\n  - name: sidecar\n    version: 0.1.0\n"
     ),
     "values.yaml": "replicas: 1\nmessage: hello\nimage: registry.k8s.io/echoserver:1.10\n",
+    "values.schema.json": '{"type": "object", "properties": {"message": {"type": "string"}}}',
     "templates/_helpers.tpl": '{{- define "echo.fullname" -}}{{ .Release.Name }}-echo{{- end -}}\n',
     "templates/deployment.yaml": (
         'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ include "echo.fullname" . }}\n'

@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import pytest
+import yaml
 
 from threeport.registry.v1alpha1 import environment_pb2
 from threeport_cli import manifests
@@ -140,3 +141,29 @@ def test_output_shows_short_enums_and_numbers() -> None:
     )
     shown = to_friendly_dict(environment)
     assert shown["generation"] == 3 and shown["spec"]["type"] == "production"
+
+
+def test_component_manifests_may_be_text_or_a_list() -> None:
+    text = """\
+apiVersion: threeport.io/v1alpha1
+kind: Application
+metadata: {name: extras, project: acme}
+spec:
+  components:
+    inline:
+      kind: manifests
+      manifests: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: a}
+    listed:
+      kind: manifests
+      manifests:
+        - {apiVersion: v1, kind: ConfigMap, metadata: {name: b}, data: {x: "1"}}
+        - {apiVersion: v1, kind: Secret, metadata: {name: c}}
+"""
+    (application,) = load_text(text)
+    components = application.message.spec.components  # type: ignore[union-attr]
+    assert components["inline"].manifests.startswith("apiVersion: v1\nkind: ConfigMap")
+    documents = list(yaml.safe_load_all(components["listed"].manifests))
+    assert [d["metadata"]["name"] for d in documents] == ["b", "c"] and documents[0]["data"] == {"x": "1"}

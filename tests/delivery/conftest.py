@@ -80,9 +80,12 @@ class Kube:
         ca = base64.b64decode(info.ca_data).decode() if info.ca_data else None
         self.tls = ssl.create_default_context(cadata=ca) if ca else None
 
-    def _request(self, method: str, path: str) -> tuple[int, Any]:
-        request = urllib.request.Request(self.info.server + path, method=method,
-                                         headers={"Authorization": f"Bearer {self.info.token}"})
+    def _request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {self.info.token}"}
+        if body is not None:
+            headers["Content-Type"] = "application/merge-patch+json"
+        request = urllib.request.Request(self.info.server + path, method=method, headers=headers,
+                                         data=None if body is None else json.dumps(body).encode())
         try:
             with urllib.request.urlopen(request, timeout=10, context=self.tls) as response:
                 return response.status, json.loads(response.read() or b"null")
@@ -95,6 +98,12 @@ class Kube:
 
     def delete(self, path: str) -> int:
         return self._request("DELETE", path)[0]
+
+    def patch(self, path: str, body: Any) -> Any:
+        """A JSON merge patch (what `kubectl patch --type merge` sends); the object after it."""
+        status, answer = self._request("PATCH", path, body)
+        assert status == 200, f"PATCH {path}: {status}"
+        return answer
 
     def items(self, path: str, selector: str = "") -> list[Any]:
         query = f"?labelSelector={urllib.request.quote(selector)}" if selector else ""

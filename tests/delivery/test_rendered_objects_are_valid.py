@@ -25,7 +25,8 @@ PROJECT, ENVIRONMENT = "acme", "dev"
 
 def _applications() -> dict[str, application_pb2.ApplicationSpec]:
     found: dict[str, application_pb2.ApplicationSpec] = {}
-    for document in read_documents([str(EXAMPLES / "applications.yaml")], io.StringIO()):
+    files = [str(EXAMPLES / name) for name in ("applications.yaml", "applications-kinds.yaml")]
+    for document in read_documents(files, io.StringIO()):
         manifest = parse_document(document, PROJECT)
         assert isinstance(manifest.message, application_pb2.Application)
         found[manifest.resource_id] = manifest.message.spec
@@ -64,7 +65,8 @@ def test_every_object_rendered_for_the_sample_apps_is_schema_valid() -> None:
             )
         )
     kinds = {str(obj["kind"]) for obj in rendered}
-    assert {"Namespace", "Deployment", "Service", "ConfigMap", "ServiceAccount"} <= kinds
+    assert {"Namespace", "Deployment", "Service", "ConfigMap", "ServiceAccount", "Job", "CronJob",
+            "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"} <= kinds
     for obj in rendered:
         assert schemas.has_schema(str(obj["kind"]), str(obj["apiVersion"])), obj["kind"]
         schemas.validate(obj)

@@ -129,7 +129,7 @@ class SimCluster:
         self.store = ObjectStore(history_size=options.history_size)
         self.registry = ResourceRegistry()
         self.api = ApiServer(self.store, self.registry)
-        self.rest = RestApi(self.api, bookmark_interval=options.bookmark_interval)
+        self.rest = RestApi(self.api, bookmark_interval=options.bookmark_interval, speed=options.speed)
         self.faults = FaultState()
         self.ctx = SimContext(api=self.api, timing=Timing(speed=options.speed), faults=self.faults)
         self.ctx.recorder = EventRecorder(self.api, max_events=options.max_events)

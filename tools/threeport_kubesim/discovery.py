@@ -60,6 +60,11 @@ def _resource_entries(rtype: ResourceType) -> list[dict[str, Any]]:
                 "verbs": _SUBRESOURCE_VERBS,
             }
         )
+    if rtype.group == "" and rtype.resource == "pods":
+        # As kube-apiserver lists it: what `kubectl logs` looks for.
+        entries.append(
+            {"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod", "verbs": ["get"]}
+        )
     return entries
 
 

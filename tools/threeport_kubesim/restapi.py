@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from threeport_kubesim import errors, schemas
+from threeport_kubesim import errors, podlogs, schemas
 from threeport_kubesim.apiserver import RETURNS_DELETED_OBJECT, ApiServer, WriteOptions
 from threeport_kubesim.errors import ApiError
 from threeport_kubesim.httpserver import Request, Response, StreamResponse
@@ -47,9 +47,10 @@ def error_response(error: ApiError) -> Response:
 
 
 class RestApi:
-    def __init__(self, api: ApiServer, bookmark_interval: float = 60.0) -> None:
+    def __init__(self, api: ApiServer, bookmark_interval: float = 60.0, speed: float = 1.0) -> None:
         self.api = api
         self.bookmark_interval = bookmark_interval
+        self.speed = speed  # simulated time's pace, for the ticks of Pod logs
 
     # ----- routing -----------------------------------------------------------------------------
 
@@ -99,6 +100,10 @@ class RestApi:
         method = request.method
         rtype = target.rtype
         namespace = target.namespace or ""
+        if target.subresource == "log" and rtype.key == ("", "pods") and target.name and not rtype.custom:
+            if method != "GET":
+                raise errors.method_not_allowed()
+            return self._pod_log(request, namespace, target.name)
         if target.subresource and target.subresource not in ("status", "scale", "finalize"):
             raise errors.not_found(rtype.resource, rtype.group, target.name or "")
         if target.subresource == "status" and not rtype.has_status:
@@ -393,6 +398,23 @@ class RestApi:
         store.add_watcher(watcher)
         chunks = self._stream(request, rtype, watcher, initial, timeout, bookmarks)
         return StreamResponse(200, chunks)
+
+    def _pod_log(self, request: Request, namespace: str, name: str) -> Response | StreamResponse:
+        """A container's log (see ``podlogs``): plain text, or a chunked stream with ``follow``."""
+        pods = self.api.registry.lookup("", "v1", "pods")
+        assert pods is not None
+        pod = self.api.get(pods, namespace, name)
+        options = podlogs.parse_request(pod, request.param)
+        lines, _ = podlogs.lines_until(pod, options.container, time.time(), self.speed)
+        if not options.follow:
+            return Response(200, podlogs.render(podlogs.select(lines, options), options), content_type="text/plain")
+
+        def read_pod() -> dict[str, Any] | None:
+            stored = self.api.store.get(pods.key, namespace, name)
+            return None if stored is None else stored.decode()
+
+        chunks = podlogs.follow(read_pod, options, self.speed, request.disconnected)
+        return StreamResponse(200, chunks, content_type="text/plain")
 
     def _bookmark(self, rtype: ResourceType, rv: int, initial_events_end: bool = False) -> bytes:
         metadata: dict[str, Any] = {"resourceVersion": str(rv)}

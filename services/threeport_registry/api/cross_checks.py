@@ -7,7 +7,9 @@ apply instead of as a deployment that never becomes ready:
 - a dependency on an application that does not exist in the project (NOT_FOUND naming it;
   ``tptctl apply`` accepts that in a dry run when the same apply creates it first);
 - a dependency cycle through stored applications (INVALID_ARGUMENT spelling the cycle);
-- a ``clusterProfile`` (placement or environment) that does not exist (NOT_FOUND).
+- a ``clusterProfile`` (placement or environment) that does not exist (NOT_FOUND);
+- a ``kind: helm`` component whose chart cannot be fetched or rendered with its values
+  (INVALID_ARGUMENT naming the component's ``helm`` or ``helm.values``; see ``chart_checks``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from threeport.registry.v1alpha1 import application_pb2, cluster_profile_pb2, environment_pb2
+from threeport_registry.api.chart_checks import check_charts
+from threeport_runtime import helm
 from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.errors import FieldViolation, InvalidArgument, NotFound
 
@@ -27,9 +31,11 @@ class CrossChecks:
         self,
         applications: ResourceRepository[application_pb2.Application, Any],
         cluster_profiles: ResourceRepository[cluster_profile_pb2.ClusterProfile, Any],
+        charts: helm.ChartCache | None = None,
     ):
         self._applications = applications
         self._profiles = cluster_profiles
+        self._charts = charts or helm.ChartCache()
 
     async def application(self, name: str, spec: application_pb2.ApplicationSpec, field: str = "application") -> None:
         project, own = name.split("/applications/", 1)
@@ -51,6 +57,7 @@ class CrossChecks:
                 [FieldViolation(f"{field}.spec.dependencies", "a dependency cycle: " + " -> ".join(cycle))]
             )
         await self._profile(spec.placement.cluster_profile, f"{field}.spec.placement.cluster_profile")
+        await check_charts(self._charts, spec, field)
 
     async def environment(self, spec: environment_pb2.EnvironmentSpec, field: str = "environment") -> None:
         await self._profile(spec.cluster_profile, f"{field}.spec.cluster_profile")

@@ -25,6 +25,7 @@ from threeport.registry.v1alpha1 import application_pb2
 from threeport_model import names, quantities, references
 from threeport_model.dependency_types import DEPENDENCY_TYPES, Output, outputs_of
 from threeport_model.locations import check_location
+from threeport_registry.domain import component_kinds
 from threeport_registry.domain import field_paths as fp
 from threeport_registry.domain.dependencies import NO_PROVIDED_TYPES, ProvidedTypes, validate_dependencies
 from threeport_registry.domain.images import check_image_reference
@@ -62,6 +63,7 @@ def validate_application(
         if error := names.check_id(name):
             violations.add(at, f"component name {error}")
         _validate_component(component, at, spec, violations, provided)
+    component_kinds.validate_hooks(spec, fp.child(spec_at, "hooks"), violations)
     validate_dependencies(spec, spec_at, violations, provided)
     if spec.HasField("placement"):
         _validate_placement(spec.placement, fp.child(spec_at, "placement"), violations)
@@ -86,6 +88,12 @@ def _validate_component(
     violations: fp.Violations,
     provided: ProvidedTypes,
 ) -> None:
+    def check_values(text: str, where: str) -> None:
+        _validate_references(text, where, spec, violations, provided, allow_secrets=False)
+
+    component_kinds.validate_kind(component, at, spec, violations, check_values)
+    if not component_kinds.is_workload(component):
+        return  # a chart or manifests: its own fields are checked above
     if error := check_image_reference(component.image):
         violations.add(fp.child(at, "image"), error)
     for field_name, values in (("command", component.command), ("args", component.args)):
@@ -186,7 +194,8 @@ def _validate_references(
         elif output.secret and not allow_secrets:
             violations.add(
                 at,
-                f"{reference} is secret and config files are not; reference it from an env var instead",
+                f"{reference} is secret and this field is not; reference it from an env var instead "
+                "(a chart reads secret outputs from its component's outputs Secret)",
             )
 
 

@@ -141,6 +141,25 @@ class KubeClient:
             return False
         return True
 
+    async def pod_log(
+        self, namespace: str, pod: str, *, container: str = "", tail_lines: int = 0, since_seconds: int = 0
+    ) -> str:
+        """The log of a Pod's container (the first, unless named), as ``kubectl logs`` reads it:
+        the last ``tail_lines`` lines and those of the last ``since_seconds``, when given."""
+        query: list[tuple[str, str]] = []
+        if container:
+            query.append(("container", container))
+        if tail_lines:
+            query.append(("tailLines", str(tail_lines)))
+        if since_seconds:
+            query.append(("sinceSeconds", str(since_seconds)))
+        path = f"/api/v1/namespaces/{namespace}/pods/{pod}/log"
+        try:
+            return await self._transport.text(path, what=f"reading the log of pod {namespace}/{pod}", query=query)
+        except (Unauthorized, Unreachable):
+            self.stale = True
+            raise
+
     async def wait_ready(self, ref: Mapping[str, Any], *, within: float) -> Object:
         """Waits until the object exists and is ready (see ``readiness``), following a watch
         rather than polling; raises ``NotReady`` with what it still waited for at the deadline."""

@@ -121,6 +121,21 @@ class Transport:
             raise from_response(what, self.server, status, decoded)
         return decoded
 
+    async def text(self, path: str, *, what: str, query: Query = ()) -> str:
+        """A GET whose answer is plain text (a Pod's log); error answers raise as ``call``'s do."""
+        try:
+            async with asyncio.timeout(self.call_timeout):
+                async with self._session_now().get(self.server + path, params=list(query)) as response:
+                    raw = await response.read()
+                    status = response.status
+        except KubeError:
+            raise
+        except Exception as error:
+            raise self._transport_error(what, error, self.call_timeout) from None
+        if status >= 400:
+            raise from_response(what, self.server, status, _decode(raw))
+        return raw.decode(errors="replace")
+
     async def stream(self, path: str, *, what: str, query: Query = ()) -> AsyncIterator[dict[str, Any]]:
         """The JSON lines of a watch; the caller bounds it (``timeoutSeconds``, a timeout scope)."""
         try:

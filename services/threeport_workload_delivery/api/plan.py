@@ -15,7 +15,12 @@ from threeport.common.v1alpha1 import state_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2
 from threeport.registry.v1alpha1 import application_pb2
 from threeport.sdk import ApiError, AsyncClient
+<<<<<<< HEAD
 from threeport_model.dependency_types import outputs_of, provider_of
+=======
+from threeport_model.dependency_types import provider_of
+from threeport_runtime import helm
+>>>>>>> wt-kinds
 from threeport_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from threeport_runtime.kube.errors import KubeError
 from threeport_runtime.kube.pool import KubePool
@@ -27,7 +32,9 @@ from threeport_workload_delivery.domain.diffing import ObjectKey, in_sync, objec
 from threeport_workload_delivery.domain.external_secrets import is_synced
 from threeport_workload_delivery.domain.plan import plan
 from threeport_workload_delivery.domain.rendering import DependencyOutputs, Manifest, RenderError, image_of
+from threeport_workload_delivery.pipeline.charts import render_charts
 from threeport_workload_delivery.pipeline.claims import Claimer
+<<<<<<< HEAD
 from threeport_workload_delivery.pipeline.inputs import (
     NotReady,
     implementation_of,
@@ -36,6 +43,10 @@ from threeport_workload_delivery.pipeline.inputs import (
     resolve_classes,
 )
 from threeport_workload_delivery.pipeline.live import live_objects
+=======
+from threeport_workload_delivery.pipeline.inputs import NotReady, load_inputs, plan_inputs, resolve_classes
+from threeport_workload_delivery.pipeline.live import kinds_of, live_objects, released_kinds
+>>>>>>> wt-kinds
 from threeport_workload_delivery.store.releases import ReleaseStore
 
 Node = deployment_pb2.PlanNode
@@ -55,7 +66,8 @@ def placeholders(name: str, dep: application_pb2.Dependency, implementation: str
 
 class Planner:
     def __init__(self, methods: StandardMethods[deployment_pb2.Deployment], releases: ReleaseStore,
-                 registry: AsyncClient, backends: Backends, claimer: Claimer, pool: KubePool):
+                 registry: AsyncClient, backends: Backends, claimer: Claimer, pool: KubePool,
+                 charts: helm.ChartCache | None = None):
         self._deployments = methods.repository
         self._methods = methods
         self._releases = releases
@@ -63,6 +75,7 @@ class Planner:
         self._backends = backends
         self._claimer = claimer
         self._pool = pool
+        self._charts = charts or helm.ChartCache()
 
     async def _subject(self, request: deployment_pb2.PlanRequest) -> deployment_pb2.Deployment:
         if request.name:
@@ -106,7 +119,9 @@ class Planner:
             else:
                 outputs[dep_name] = placeholders(dep_name, dep, implementation_of(inputs.resolved.get(dep_name, "")))
         try:
-            planned = plan(plan_inputs(deployment, inputs, cluster=cluster, outputs=outputs))
+            charts = await render_charts(self._charts, inputs.spec, application=deployment.spec.application,
+                                         namespace=inputs.namespace, dependencies=outputs)
+            planned = plan(plan_inputs(deployment, inputs, cluster=cluster, outputs=outputs, charts=charts))
         except RenderError as error:
             raise FailedPrecondition(f"cannot render yet: {error}") from None
         root.children.append(self._cluster_node(claim, planned.cluster_claim))
@@ -183,7 +198,8 @@ class Planner:
         if cluster:
             try:
                 client = await self._pool.client(cluster)
-                live = await live_objects(client, project, deployment.name)
+                kinds = kinds_of(objects) | await released_kinds(self._releases, deployment.name)
+                live = await live_objects(client, project, deployment.name, kinds)
                 for manifest in objects:
                     key = object_key(manifest)
                     if key[1] == "Namespace" and key not in live and (namespace := await client.get(manifest)):

@@ -42,6 +42,8 @@ class PlanInputs:
     # The cluster the deployment is bound to, '' before it is placed.
     cluster: str = ""
     outputs: Mapping[str, DependencyOutputs] = field(default_factory=dict)
+    # Per ``kind: helm`` component, what its chart rendered (``pipeline.charts``).
+    charts: Mapping[str, list[Manifest]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,14 @@ def plan(inputs: PlanInputs) -> Plan:
     waiting = sorted(set(inputs.spec.dependencies) - set(inputs.outputs))
     objects = None if waiting else render(RenderInput(
         project=project, deployment=inputs.deployment, application=inputs.application,
+<<<<<<< HEAD
         environment=environment_id, namespace=inputs.namespace, spec=inputs.spec,
         images=inputs.images, dependencies=inputs.outputs,
+=======
+        environment=inputs.environment.name.rsplit("/", 1)[-1], namespace=inputs.namespace, spec=inputs.spec,
+        images=inputs.images, dependencies=inputs.outputs, charts=inputs.charts,
+        allow_cluster_scoped=inputs.environment.spec.allow_cluster_scoped,
+>>>>>>> wt-kinds
     ))
     return Plan(cluster_claim_for(inputs.deployment, inputs.placement, inputs.environment), claims, objects, waiting)
 

@@ -6,6 +6,11 @@ secret dependency output; a Deployment, or a StatefulSet when the component decl
 and a Service for its ports. Every object carries the Threeport labels. The pod template carries
 a hash of the config and secret data so that a config change rolls the pods.
 
+Components of other kinds render through their own modules: ``render_jobs`` (``kind: job``, a
+Job or CronJob from the same Pod template), ``render_manifests`` (``kind: manifests``, and the
+objects of ``kind: helm`` charts, which ``pipeline.charts`` renders beforehand), ``render_helm``
+(chart values and the outputs Secret) and ``scaling`` (autoscalers and disruption budgets).
+
 Rendering is deterministic: the same input gives byte-identical objects, which is what release
 fingerprints and drift detection rely on.
 """
@@ -23,7 +28,7 @@ from threeport.delivery.v1alpha1 import release_pb2
 from threeport.registry.v1alpha1 import application_pb2
 from threeport_model import references
 from threeport_model.dependency_types import is_secret_output
-from threeport_workload_delivery.domain import names
+from threeport_workload_delivery.domain import names, render_helm, render_jobs, render_manifests, scaling
 from threeport_workload_delivery.domain.external_secrets import (
     SyncedSecretError,
     external_secrets,
@@ -63,6 +68,10 @@ class RenderInput:
     spec: application_pb2.ApplicationSpec
     images: Mapping[str, release_pb2.ImageRef]
     dependencies: Mapping[str, DependencyOutputs]
+    # Per ``kind: helm`` component, the objects its chart rendered (``pipeline.charts``).
+    charts: Mapping[str, list[Manifest]] = field(default_factory=dict)
+    # Whether the environment lets manifests and charts apply cluster-scoped objects.
+    allow_cluster_scoped: bool = False
 
 
 class RenderError(ValueError):
@@ -170,8 +179,13 @@ def render(data: RenderInput) -> list[Manifest]:
     objects: list[Manifest] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": _metadata(data.namespace, "", labels)}
     ]
+    declared = _declared_objects(data)
+    known = render_manifests.scopes(o for listed in declared.values() for o in listed)
     for component in sorted(data.spec.components):
-        objects.extend(_component(data, component, labels))
+        if component in declared:
+            objects.extend(_declared(data, component, declared[component], labels, known))
+        else:
+            objects.extend(_component(data, component, labels))
     published = {name: outputs.values for name, outputs in data.dependencies.items()}
     objects.extend(ingresses(data.spec, data.application, data.namespace, labels, published))
     objects.extend(external_secrets(data.spec, project=data.project, environment=data.environment,
@@ -179,6 +193,39 @@ def render(data: RenderInput) -> list[Manifest]:
                                     published=data.dependencies))
     objects.extend(service_monitors(data.spec, data.application, data.deployment, data.namespace, labels, published))
     return with_log_collection(objects, data.spec, published)
+
+
+def _declared_objects(data: RenderInput) -> dict[str, list[Manifest]]:
+    """Per manifests or helm component, the objects it declares (as written or as the chart rendered)."""
+    declared: dict[str, list[Manifest]] = {}
+    for component, spec in sorted(data.spec.components.items()):
+        try:
+            if spec.kind == "manifests":
+                declared[component] = render_manifests.parse(component, spec.manifests)
+            elif spec.kind == "helm":
+                declared[component] = list(data.charts.get(component, []))
+        except render_manifests.ObjectsError as error:
+            raise RenderError(str(error)) from None
+    return declared
+
+
+def _declared(
+    data: RenderInput, component: str, objects: list[Manifest], labels: Mapping[str, str],
+    known: Mapping[tuple[str, str], bool],
+) -> list[Manifest]:
+    try:
+        placed = render_manifests.place(
+            component, objects, namespace=data.namespace, labels=labels, known=known,
+            allow_cluster_scoped=data.allow_cluster_scoped, environment=data.environment,
+        )
+    except render_manifests.ObjectsError as error:
+        raise RenderError(str(error)) from None
+    if data.spec.components[component].kind == "helm":
+        secret = render_helm.outputs_secret(data.application, component, data.dependencies,
+                                            _metadata("", data.namespace, labels, component))
+        if secret is not None:
+            placed.insert(0, secret)
+    return placed
 
 
 def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> list[Manifest]:
@@ -270,6 +317,10 @@ def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> 
         "spec": pod_spec,
     }
     replicas = spec.replicas or 1
+    if spec.kind == "job":
+        out.append(render_jobs.job_object(app, component, spec, _metadata(name, ns, labels, component), template,
+                                          hook=render_jobs.is_hook(data.spec, component)))
+        return out
     if spec.ports:
         out.append(
             {"apiVersion": "v1", "kind": "Service", "metadata": _metadata(name, ns, labels, component),
@@ -294,6 +345,10 @@ def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> 
              "spec": {"replicas": replicas, "selector": {"matchLabels": selector},
                       "progressDeadlineSeconds": DEFAULT_PROGRESS_DEADLINE, "template": template}}
         )
+    workload = out[-1]
+    if scaling.autoscaled(spec):
+        del workload["spec"]["replicas"]  # the autoscaler's to set, not ours to restore
+    out.extend(scaling.scaling_objects(spec, workload, _metadata(name, ns, labels, component), selector))
     return out
 
 

@@ -20,7 +20,7 @@ from threeport_model.namespaces import NamespaceError, namespace_for
 from threeport_workload_delivery.domain import changes, names
 from threeport_workload_delivery.domain import images as image_sources
 from threeport_workload_delivery.domain.plan import PlanInputs
-from threeport_workload_delivery.domain.rendering import DependencyOutputs
+from threeport_workload_delivery.domain.rendering import DependencyOutputs, Manifest
 from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
 
 
@@ -117,6 +117,7 @@ def plan_inputs(
     deployment: deployment_pb2.Deployment, inputs: Inputs, *, cluster: str = "",
     outputs: Mapping[str, DependencyOutputs] | None = None, spec: application_pb2.ApplicationSpec | None = None,
     images: Mapping[str, release_pb2.ImageRef] | None = None,
+    charts: Mapping[str, list[Manifest]] | None = None,
 ) -> PlanInputs:
     """What ``domain.plan.plan`` needs, from what was read: by default the current configuration
     and images; a release's own for re-rendering an older release."""
@@ -125,5 +126,5 @@ def plan_inputs(
         environment=inputs.environment, namespace=inputs.namespace, spec=inputs.spec if spec is None else spec,
         placement=inputs.application.spec.placement, images=inputs.images if images is None else images,
         implementations={k: implementation_of(v) for k, v in inputs.resolved.items()}, cluster=cluster,
-        outputs=outputs or {},
+        outputs=outputs or {}, charts=charts or {},
     )

@@ -1,17 +1,33 @@
-"""What runs in the cluster for a deployment: every object carrying its labels."""
+"""What runs in the cluster for a deployment: every object carrying its labels.
+
+The kinds Threeport renders itself are always looked for; the kinds a ``kind: manifests`` or
+``kind: helm`` component brings (custom resources included) are looked for when the caller names
+them: the kinds rendered now and those of earlier releases, so that what a component no longer
+declares is still found and pruned.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+
+import yaml
 
 from threeport_runtime.kube.client import KubeClient
 from threeport_runtime.kube.errors import NotFound
 from threeport_workload_delivery.domain import names
 from threeport_workload_delivery.domain.diffing import ObjectKey, object_key
 from threeport_workload_delivery.domain.rendering import Manifest
+from threeport_workload_delivery.store.releases import ReleaseStore
 
 # What pruning and deletion look for, workloads first so Pods stop before their config goes.
 PRUNABLE: tuple[tuple[str, str], ...] = (
     ("apps/v1", "Deployment"),
     ("apps/v1", "StatefulSet"),
+    ("apps/v1", "DaemonSet"),
+    ("batch/v1", "CronJob"),
+    ("batch/v1", "Job"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("policy/v1", "PodDisruptionBudget"),
     ("v1", "Service"),
     ("v1", "Secret"),
     ("v1", "ConfigMap"),
@@ -22,14 +38,38 @@ PRUNABLE: tuple[tuple[str, str], ...] = (
 ADDON_PRUNABLE: tuple[tuple[str, str], ...] = (("monitoring.coreos.com/v1", "ServiceMonitor"),)
 
 
-async def live_objects(client: KubeClient, project: str, deployment: str) -> dict[ObjectKey, Manifest]:
-    """Everything in the cluster carrying this deployment's labels, in any namespace."""
+Kind = tuple[str, str]
+
+
+def kinds_of(objects: Iterable[Manifest]) -> set[Kind]:
+    return {(str(o["apiVersion"]), str(o["kind"])) for o in objects}
+
+
+def release_kinds(manifests: Iterable[str]) -> set[Kind]:
+    """The kinds among a release's stored objects (YAML text)."""
+    return kinds_of(o for o in (yaml.safe_load(text) for text in manifests) if isinstance(o, dict))
+
+
+async def released_kinds(releases: ReleaseStore, deployment: str) -> set[Kind]:
+    """The kinds of every object any release of the deployment had (to find them for pruning)."""
+    kinds: set[Kind] = set()
+    for stored in await releases.all(deployment):
+        kinds |= release_kinds(stored.release.manifests)
+    return kinds
+
+
+async def live_objects(
+    client: KubeClient, project: str, deployment: str, kinds: Iterable[Kind] = ()
+) -> dict[ObjectKey, Manifest]:
+    """Everything in the cluster carrying this deployment's labels, in any namespace, of the
+    kinds Threeport renders and of ``kinds``."""
     selector = names.selector_for(project, deployment)
     found: dict[ObjectKey, Manifest] = {}
     for api_version, kind in (*PRUNABLE, ("v1", "Namespace")):
         for item in await client.list(api_version, kind, selector):
             found[object_key(item)] = item
-    for api_version, kind in ADDON_PRUNABLE:
+    more = sorted(set(kinds) - set(PRUNABLE) - set(ADDON_PRUNABLE) - {("v1", "Namespace")})
+    for api_version, kind in (*ADDON_PRUNABLE, *more):
         try:
             items = await client.list(api_version, kind, selector)
         except NotFound:

@@ -22,6 +22,7 @@ from google.protobuf import json_format
 from threeport.common.v1alpha1 import event_pb2, state_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2, release_pb2
 from threeport.sdk import ApiError, AsyncClient
+from threeport_runtime import helm
 from threeport_runtime.conditions import READY, STALLED, TRUE, find_condition, remove_condition, set_condition
 from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.errors import NotFound
@@ -34,6 +35,7 @@ from threeport_workload_delivery.domain import changes, claims, names
 from threeport_workload_delivery.domain import images as image_sources
 from threeport_workload_delivery.domain.diffing import describe, in_sync, object_key
 from threeport_workload_delivery.domain.plan import plan
+from threeport_workload_delivery.domain.render_jobs import hook_objects
 from threeport_workload_delivery.domain.rendering import (
     DependencyOutputs,
     Manifest,
@@ -42,8 +44,10 @@ from threeport_workload_delivery.domain.rendering import (
     fingerprint,
     redacted,
 )
-from threeport_workload_delivery.domain.rollout import AVAILABLE, FAILED, assess
+from threeport_workload_delivery.domain.rollout import AVAILABLE, FAILED, WORKLOAD_KINDS, Assessment, assess
+from threeport_workload_delivery.pipeline.charts import render_charts
 from threeport_workload_delivery.pipeline.claims import Claimer, DependencyResult
+from threeport_workload_delivery.pipeline.hooks import run_hooks
 from threeport_workload_delivery.pipeline.inputs import (
     Inputs,
     NotReady,
@@ -52,7 +56,7 @@ from threeport_workload_delivery.pipeline.inputs import (
     resolve_classes,
     spec_of,
 )
-from threeport_workload_delivery.pipeline.live import live_objects
+from threeport_workload_delivery.pipeline.live import kinds_of, live_objects, released_kinds
 from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
 from threeport_workload_delivery.store.tables import DeploymentRow
 
@@ -92,6 +96,7 @@ class DeploymentReconciler:
         pool: KubePool,
         events: EventRecorder,
         config: DeliveryConfig,
+        charts: helm.ChartCache | None = None,
     ):
         self._deployments = deployments
         self._releases = releases
@@ -100,6 +105,7 @@ class DeploymentReconciler:
         self._pool = pool
         self._events = events
         self._config = config
+        self._charts = charts or helm.ChartCache()
 
     async def __call__(self, name: str) -> Result | None:
         try:
@@ -116,6 +122,8 @@ class DeploymentReconciler:
         except NotReady as waiting:
             observation.ready = (False, waiting.reason, waiting.message)
             result = Result(requeue_after=waiting.retry_after)
+        except RenderError as error:  # from planning claims, before the objects are rendered for real
+            raise PermanentError("RenderFailed", str(error)) from None
         except KubeError as error:
             unreachable = isinstance(error, Unreachable)
             observation.conditions[APPLIED] = (False, "ClusterUnreachable" if unreachable else "ApplyFailed",
@@ -172,7 +180,10 @@ class DeploymentReconciler:
         outputs = {r.status.name: r.outputs for r in results if r.outputs is not None}
 
         try:
-            objects = plan(plan_inputs(deployment, inputs, cluster=binding.cluster, outputs=outputs)).objects
+            charts = await render_charts(self._charts, inputs.spec, application=deployment.spec.application,
+                                         namespace=inputs.namespace, dependencies=outputs)
+            objects = plan(plan_inputs(deployment, inputs, cluster=binding.cluster, outputs=outputs,
+                                       charts=charts)).objects
         except RenderError as error:
             raise PermanentError("RenderFailed", str(error)) from None
         assert objects is not None  # every dependency is ready, so every output is known
@@ -197,8 +208,10 @@ class DeploymentReconciler:
             gone = {name: DependencyOutputs(dep.type)
                     for name, dep in older.dependencies.items() if name not in outputs}
             try:
+                charts = await render_charts(self._charts, older, application=deployment.spec.application,
+                                             namespace=inputs.namespace, dependencies={**outputs, **gone})
                 objects = plan(plan_inputs(deployment, inputs, cluster=binding.cluster, outputs={**outputs, **gone},
-                                           spec=older, images=dict(target.release.images))).objects
+                                           spec=older, images=dict(target.release.images), charts=charts)).objects
             except RenderError as error:
                 raise PermanentError("RenderFailed", f"release {target.release.number}: {error}") from None
             assert objects is not None
@@ -305,9 +318,15 @@ class DeploymentReconciler:
     ) -> Result:
         number = target.release.number
         client = await self._pool.client(seen.cluster)
-        live = await live_objects(client, inputs.project, deployment.name)
+        kinds = kinds_of(objects) | await released_kinds(self._releases, deployment.name)
+        live = await live_objects(client, inputs.project, deployment.name, kinds)
         wanted = {object_key(o) for o in objects}
         was_applied = deployment.status.current_release == number and _true(deployment, APPLIED)
+        hooks = hook_objects(objects, outputs_spec)  # type: ignore[arg-type]
+        if hooks:
+            outcome = await run_hooks(client, hooks, live, inputs.namespace)
+            if outcome.phase != AVAILABLE:
+                return await self._hook_pending(deployment, number, outcome, seen)
         changed: list[str] = []
         for manifest in objects:
             key = object_key(manifest)
@@ -321,7 +340,7 @@ class DeploymentReconciler:
         if changed and was_applied:
             await self._record(deployment, WARNING, "DriftCorrected", "; ".join(changed))
         pruned = [key for key in live if key not in wanted]
-        for key in sorted(pruned, key=lambda k: k[1] == "Namespace"):
+        for key in sorted(pruned, key=_deletion_order):
             await client.delete(live[key])
         if pruned:
             await self._record(deployment, NORMAL, "Pruned", "; ".join(describe(k) for k in pruned))
@@ -329,7 +348,7 @@ class DeploymentReconciler:
         if deployment.status.current_release != number:
             await self._record(deployment, NORMAL, "RolloutStarted", f"rolling out release {number}")
 
-        workloads = [o for o in objects if o["kind"] in ("Deployment", "StatefulSet")]
+        workloads = [o for o in objects if o["kind"] in WORKLOAD_KINDS]
         pods = await client.list("v1", "Pod", names.selector_for(inputs.project, deployment.name), inputs.namespace)
         current = [(o, await client.get(o)) for o in workloads]
         assessment = assess(current, pods)
@@ -365,6 +384,29 @@ class DeploymentReconciler:
         seen.ready = (False, "Progressing", f"release {number}: {assessment.message}")
         return Result(requeue_after=self._config.poll_interval)
 
+    async def _hook_pending(
+        self, deployment: Deployment, number: int, outcome: Assessment, seen: Observation
+    ) -> Result:
+        """The release waits for its pre-deploy hooks (or failed with one): nothing else was applied."""
+        seen.current_release = number
+        seen.rollout = deployment_pb2.RolloutStatus(phase=outcome.phase, reason=outcome.reason,
+                                                    message=outcome.message)
+        seen.rollout.start_time.FromDatetime(datetime.now(UTC))
+        if deployment.status.current_release == number and deployment.status.rollout.HasField("start_time"):
+            seen.rollout.start_time.CopyFrom(deployment.status.rollout.start_time)
+        seen.conditions[APPLIED] = (False, "WaitingForHooks" if outcome.phase != FAILED else "HookFailed",
+                                    outcome.message)
+        seen.conditions[AVAILABLE_CONDITION] = (False, outcome.reason, outcome.message)
+        if outcome.phase == FAILED:
+            seen.ready = (False, "HookFailed", f"release {number}: {outcome.message}")
+            seen.stalled = True
+            if not (deployment.status.current_release == number
+                    and deployment.status.rollout.phase == FAILED):
+                await self._record(deployment, WARNING, "HookFailed", f"release {number}: {outcome.message}")
+            return Result(requeue_after=self._config.drift_interval)
+        seen.ready = (False, "WaitingForHooks", f"release {number}: {outcome.message}")
+        return Result(requeue_after=self._config.poll_interval)
+
     # -- deletion ------------------------------------------------------------------------------
 
     async def _delete(self, deployment: Deployment) -> Result | None:
@@ -373,8 +415,9 @@ class DeploymentReconciler:
         if claim is not None and claim.status.cluster:
             try:
                 client = await self._pool.client(claim.status.cluster)
-                live = await live_objects(client, project, deployment.name)
-                for key in sorted(live, key=lambda k: (k[1] == "Namespace", k[1] not in ("Deployment", "StatefulSet"))):
+                kinds = await released_kinds(self._releases, deployment.name)
+                live = await live_objects(client, project, deployment.name, kinds)
+                for key in sorted(live, key=_deletion_order):
                     await client.delete(live[key])
             except (KubeError, ApiError) as error:
                 await self._blocked(deployment, f"cannot remove workload objects from {claim.status.cluster}: {error}")
@@ -469,6 +512,13 @@ class DeploymentReconciler:
 def _true(deployment: Deployment, kind: str) -> bool:
     condition = find_condition(deployment.conditions, kind)
     return condition is not None and condition.status == TRUE and condition.observed_generation == deployment.generation
+
+
+def _deletion_order(key: tuple[str, str, str, str]) -> tuple[bool, bool, bool]:
+    """Workloads first (their Pods stop before their config goes), CRDs (with their custom
+    resources) after everything else of the deployment, the namespace last."""
+    kind = key[1]
+    return kind == "Namespace", kind == "CustomResourceDefinition", kind not in WORKLOAD_KINDS
 
 
 def manifest_yaml(manifest: Manifest) -> str:

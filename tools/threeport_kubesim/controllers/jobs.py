@@ -1,5 +1,7 @@
 """Job controller: runs `parallelism` Pods at a time until `completions` have succeeded, then
-marks the Job Complete."""
+marks the Job Complete; when more Pods failed than `backoffLimit` (default 6) allows, it stops,
+removes the active Pods' count and marks the Job Failed (`BackoffLimitExceeded`), as
+kube-controller-manager does. Retries follow at once (the real controller waits 10s, 20s, ...)."""
 
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ class JobController(Controller):
             return
         spec = job.get("spec") or {}
         status = clone(job.get("status") or {})
-        if any(c.get("type") == "Complete" and c.get("status") == "True" for c in status.get("conditions") or []):
+        if any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+               for c in status.get("conditions") or []):
             return
         pods = self.ctx.children(job["metadata"]["uid"], PODS)
         phases = [(p.get("status") or {}).get("phase", "Pending") for p in pods]
@@ -42,6 +45,10 @@ class JobController(Controller):
         completions = int(spec.get("completions", 1) or 1)
         parallelism = int(spec.get("parallelism", 1))
         now = now_rfc3339()
+        backoff_limit = int(spec.get("backoffLimit", 6))
+        if failed > backoff_limit:
+            self._fail(job, status, succeeded, failed, now)
+            return
         if not spec.get("suspend"):
             status.setdefault("startTime", now)
             wanted = min(parallelism, completions - succeeded) - len(active)
@@ -94,3 +101,24 @@ class JobController(Controller):
             new = clone(job)
             new["status"] = status
             api.controller_write(self.ctx.rtype(JOBS), job, new, subresource="status")
+
+    def _fail(self, job: dict[str, Any], status: dict[str, Any], succeeded: int, failed: int, now: str) -> None:
+        message = "Job has reached the specified backoff limit"
+        status["active"] = 0
+        status["ready"] = 0
+        status["failed"] = failed
+        if succeeded:
+            status["succeeded"] = succeeded
+        conditions = set_condition(
+            status.get("conditions") or [], "FailureTarget", "True", "BackoffLimitExceeded", message, now,
+            with_update_time=False,
+        )
+        status["conditions"] = set_condition(
+            conditions, "Failed", "True", "BackoffLimitExceeded", message, now, with_update_time=False
+        )
+        for condition in status["conditions"]:
+            condition["lastProbeTime"] = now
+        self.ctx.event(job, "Warning", "BackoffLimitExceeded", message, COMPONENT)
+        new = clone(job)
+        new["status"] = status
+        self.ctx.api.controller_write(self.ctx.rtype(JOBS), job, new, subresource="status")

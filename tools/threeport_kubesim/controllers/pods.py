@@ -1,15 +1,22 @@
 """Scheduler and kubelet in one: binds Pods to Nodes, "pulls" images (or fails to, under the
-image-pull fault), starts containers, reports readiness, and completes Pods of Jobs."""
+image-pull fault), starts containers, reports readiness, and completes Pods of Jobs.
+
+Pods that run to completion exit as their containers' shell scripts say (``sh -c "...; exit 1"``,
+see ``scripts``), or as the simulation knob ``kubesim.threeport.io/exit-code: "N"`` on the Pod
+says (every container exits with N); otherwise 0. A non-zero code fails the Pod (phase Failed,
+container reason Error) as a failing command would."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+from threeport_kubesim import scripts
 from threeport_kubesim.controllers.runtime import PODS, Controller, SimContext
 from threeport_kubesim.meta import clone, now_rfc3339
 from threeport_kubesim.store import GroupResource
 
+EXIT_CODE_ANNOTATION = "kubesim.threeport.io/exit-code"
 SCHEDULER = "default-scheduler"
 KUBELET = "kubelet"
 
@@ -24,6 +31,18 @@ def _condition(kind: str, status: str, now: str, reason: str = "") -> dict[str, 
     if reason:
         condition["reason"] = reason
     return condition
+
+
+def _exit_code(pod: dict[str, Any], container: dict[str, Any]) -> int:
+    """How the container of a Pod that runs to completion exits: the knob, else its script, else 0."""
+    value = (pod["metadata"].get("annotations") or {}).get(EXIT_CODE_ANNOTATION)
+    if value is not None:
+        try:
+            return int(value) % 256
+        except ValueError:
+            return 1  # an unreadable knob fails, as a broken command does
+    script = scripts.run(container)
+    return script.exit_code if script is not None else 0
 
 
 def pod_is_ready(pod: dict[str, Any]) -> bool:
@@ -190,16 +209,22 @@ class PodLifecycle(Controller):
         now = now_rfc3339()
         new = clone(pod)
         status = new["status"]
-        status["phase"] = "Succeeded"
+        codes = [_exit_code(pod, c) for c in self._containers(pod)]
+        failed = any(codes)
+        status["phase"] = "Failed" if failed else "Succeeded"
+        started = {c.get("name"): ((c.get("state") or {}).get("running") or {}).get("startedAt", now)
+                   for c in status.get("containerStatuses") or []}
         status["containerStatuses"] = [
             self._container_status(
                 c,
-                {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}},
+                {"terminated": {"exitCode": code, "reason": "Error" if code else "Completed",
+                                "startedAt": started.get(c.get("name"), now), "finishedAt": now}},
                 ready=False,
             )
-            for c in self._containers(pod)
+            for c, code in zip(self._containers(pod), codes, strict=True)
         ]
-        status["conditions"] = self._conditions(pod, ready=False, now=now, reason="PodCompleted")
+        status["conditions"] = self._conditions(pod, ready=False, now=now,
+                                                reason="PodFailed" if failed else "PodCompleted")
         self._write(pod, new)
 
     def _is_job_pod(self, pod: dict[str, Any]) -> bool:

@@ -212,6 +212,7 @@ class ApplicationSpec(_message.Message):
     DEPENDENCIES_FIELD_NUMBER: _builtins.int
     PLACEMENT_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
+    HOOKS_FIELD_NUMBER: _builtins.int
     description: _builtins.str
     """A short description for people."""
     @_builtins.property
@@ -230,6 +231,10 @@ class ApplicationSpec(_message.Message):
     def placement(self) -> Global___Placement:
         """Where it should run. Empty: the environment's defaults."""
 
+    @_builtins.property
+    def hooks(self) -> Global___Hooks:
+        """Jobs that run at given points of every release (see Hooks)."""
+
     def __init__(
         self,
         *,
@@ -237,14 +242,41 @@ class ApplicationSpec(_message.Message):
         dependencies: _abc.Mapping[_builtins.str, Global___Dependency] | None = ...,
         placement: Global___Placement | None = ...,
         description: _builtins.str = ...,
+        hooks: Global___Hooks | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["placement", b"placement"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["hooks", b"hooks", "placement", b"placement"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["components", b"components", "dependencies", b"dependencies", "description", b"description", "placement", b"placement"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["components", b"components", "dependencies", b"dependencies", "description", b"description", "hooks", b"hooks", "placement", b"placement"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ApplicationSpec: _TypeAlias = ApplicationSpec  # noqa: Y015
+
+@_typing.final
+class Hooks(_message.Message):
+    """Hooks are `kind: job` components run at given points of a release instead of alongside it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRE_DEPLOY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def pre_deploy(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Job components that must run to completion before the release's other components are
+        applied; one failing fails the release with the job's log tail in the message.
+        """
+
+    def __init__(
+        self,
+        *,
+        pre_deploy: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["pre_deploy", b"pre_deploy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Hooks: _TypeAlias = Hooks  # noqa: Y015
 
 @_typing.final
 class Component(_message.Message):
@@ -282,12 +314,30 @@ class Component(_message.Message):
     PROBES_FIELD_NUMBER: _builtins.int
     STORAGE_FIELD_NUMBER: _builtins.int
     CONFIG_FILES_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    HELM_FIELD_NUMBER: _builtins.int
+    MANIFESTS_FIELD_NUMBER: _builtins.int
+    SCHEDULE_FIELD_NUMBER: _builtins.int
+    AUTOSCALING_FIELD_NUMBER: _builtins.int
+    DISRUPTION_BUDGET_FIELD_NUMBER: _builtins.int
     image: _builtins.str
     """The container image reference, e.g. `registry.example.com/ledger/api:1.0.0`. Builds
     reported by CI replace it (pinned by digest) per deployment.
     """
     replicas: _builtins.int
     """How many replicas to run; default 1."""
+    kind: _builtins.str
+    """What the component is: `container` (the default: a Deployment, or a StatefulSet with
+    `storage`), `job` (a Job run to completion, a CronJob with `schedule`), `helm` (the objects
+    of a Helm chart, see `helm`) or `manifests` (Kubernetes objects written out, see `manifests`).
+    """
+    manifests: _builtins.str
+    """For `kind: manifests`: one or more YAML documents, each a Kubernetes object (CRDs and custom
+    resources included). Namespaced objects go into the deployment's namespace; cluster-scoped
+    ones only where the environment sets `allow_cluster_scoped`.
+    """
+    schedule: _builtins.str
+    """For `kind: job`: a cron schedule (`*/5 * * * *`) that makes the job a CronJob."""
     @_builtins.property
     def command(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Overrides the image's entrypoint."""
@@ -323,6 +373,20 @@ class Component(_message.Message):
     def config_files(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConfigFile]:
         """Files mounted from configuration (a ConfigMap) into the container."""
 
+    @_builtins.property
+    def helm(self) -> Global___HelmComponent:
+        """For `kind: helm`: the chart and its values."""
+
+    @_builtins.property
+    def autoscaling(self) -> Global___Autoscaling:
+        """Scales the component's replicas with load through a HorizontalPodAutoscaler; `replicas` is
+        then left to the autoscaler.
+        """
+
+    @_builtins.property
+    def disruption_budget(self) -> Global___DisruptionBudget:
+        """How many replicas voluntary disruptions (node drains) must leave: a PodDisruptionBudget."""
+
     def __init__(
         self,
         *,
@@ -336,14 +400,137 @@ class Component(_message.Message):
         probes: Global___Probes | None = ...,
         storage: _abc.Iterable[Global___Storage] | None = ...,
         config_files: _abc.Iterable[Global___ConfigFile] | None = ...,
+        kind: _builtins.str = ...,
+        helm: Global___HelmComponent | None = ...,
+        manifests: _builtins.str = ...,
+        schedule: _builtins.str = ...,
+        autoscaling: Global___Autoscaling | None = ...,
+        disruption_budget: Global___DisruptionBudget | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["probes", b"probes", "resources", b"resources"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["autoscaling", b"autoscaling", "disruption_budget", b"disruption_budget", "helm", b"helm", "probes", b"probes", "resources", b"resources"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "command", b"command", "config_files", b"config_files", "env", b"env", "image", b"image", "ports", b"ports", "probes", b"probes", "replicas", b"replicas", "resources", b"resources", "storage", b"storage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "autoscaling", b"autoscaling", "command", b"command", "config_files", b"config_files", "disruption_budget", b"disruption_budget", "env", b"env", "helm", b"helm", "image", b"image", "kind", b"kind", "manifests", b"manifests", "ports", b"ports", "probes", b"probes", "replicas", b"replicas", "resources", b"resources", "schedule", b"schedule", "storage", b"storage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Component: _TypeAlias = Component  # noqa: Y015
+
+@_typing.final
+class HelmComponent(_message.Message):
+    """HelmComponent is a chart rendered by Helm (as `helm template`) into the deployment's namespace."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPOSITORY_FIELD_NUMBER: _builtins.int
+    OCI_FIELD_NUMBER: _builtins.int
+    CHART_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    DIGEST_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    PLAIN_HTTP_FIELD_NUMBER: _builtins.int
+    repository: _builtins.str
+    """An HTTP chart repository's URL, e.g. `https://charts.example.com`; or set `oci`."""
+    oci: _builtins.str
+    """An OCI reference of the chart, e.g. `oci://registry.example.com/charts/mychart`."""
+    chart: _builtins.str
+    """The chart's name in the repository (with `oci`, optional: appended to the reference)."""
+    version: _builtins.str
+    """The exact chart version, e.g. `0.1.0`."""
+    digest: _builtins.str
+    """The chart archive's `sha256:<hex>`; a chart republished under the same version is refused.
+    Empty: the digest found on first download is pinned in the release.
+    """
+    plain_http: _builtins.bool
+    """Reach an `oci` registry over plain HTTP (as Helm's `--plain-http`; for registries on loopback)."""
+    @_builtins.property
+    def values(self) -> _struct_pb2.Struct:
+        """Values merged over the chart's defaults. Strings may use non-secret output references
+        (`${dependencies.db.host}`); secret outputs are available to the chart only through the
+        Secret `<app>-<component>-outputs`, keyed `<dependency>.<output>`.
+        """
+
+    def __init__(
+        self,
+        *,
+        repository: _builtins.str = ...,
+        oci: _builtins.str = ...,
+        chart: _builtins.str = ...,
+        version: _builtins.str = ...,
+        digest: _builtins.str = ...,
+        values: _struct_pb2.Struct | None = ...,
+        plain_http: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["values", b"values"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chart", b"chart", "digest", b"digest", "oci", b"oci", "plain_http", b"plain_http", "repository", b"repository", "values", b"values", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HelmComponent: _TypeAlias = HelmComponent  # noqa: Y015
+
+@_typing.final
+class Autoscaling(_message.Message):
+    """Autoscaling bounds the replicas and says which utilisation to hold."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MIN_FIELD_NUMBER: _builtins.int
+    MAX_FIELD_NUMBER: _builtins.int
+    CPU_FIELD_NUMBER: _builtins.int
+    MEMORY_FIELD_NUMBER: _builtins.int
+    min: _builtins.int
+    """The fewest replicas, at least 1."""
+    max: _builtins.int
+    """The most replicas, at least `min`."""
+    cpu: _builtins.int
+    """The average CPU utilisation to hold, in percent of the request (1-100). Default 80 when
+    neither `cpu` nor `memory` is set.
+    """
+    memory: _builtins.int
+    """The average memory utilisation to hold, in percent of the request (1-100)."""
+    def __init__(
+        self,
+        *,
+        min: _builtins.int = ...,
+        max: _builtins.int = ...,
+        cpu: _builtins.int = ...,
+        memory: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cpu", b"cpu", "max", b"max", "memory", b"memory", "min", b"min"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Autoscaling: _TypeAlias = Autoscaling  # noqa: Y015
+
+@_typing.final
+class DisruptionBudget(_message.Message):
+    """DisruptionBudget sets exactly one of `min_available` and `max_unavailable`, each a count
+    (`1`) or a percentage (`50%`).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MIN_AVAILABLE_FIELD_NUMBER: _builtins.int
+    MAX_UNAVAILABLE_FIELD_NUMBER: _builtins.int
+    min_available: _builtins.str
+    """Replicas that must stay available."""
+    max_unavailable: _builtins.str
+    """Replicas that may be unavailable at once."""
+    def __init__(
+        self,
+        *,
+        min_available: _builtins.str = ...,
+        max_unavailable: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_unavailable", b"max_unavailable", "min_available", b"min_available"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DisruptionBudget: _TypeAlias = DisruptionBudget  # noqa: Y015
 
 @_typing.final
 class Port(_message.Message):

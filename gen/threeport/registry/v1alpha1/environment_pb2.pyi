@@ -244,6 +244,7 @@ class EnvironmentSpec(_message.Message):
     CLUSTER_LABELS_FIELD_NUMBER: _builtins.int
     NAMESPACE_TEMPLATE_FIELD_NUMBER: _builtins.int
     DOMAIN_FIELD_NUMBER: _builtins.int
+    ALLOW_CLUSTER_SCOPED_FIELD_NUMBER: _builtins.int
     type: Global___EnvironmentType.ValueType
     """The kind of environment; ServiceClasses can match on it."""
     cluster_profile: _builtins.str
@@ -259,6 +260,10 @@ class EnvironmentSpec(_message.Message):
     domain: _builtins.str
     """The DNS domain of this environment, e.g. `staging.example.com`: an `ingress` dependency
     that names no host gets `<application>-<environment>.<domain>`. Empty: no default host.
+    """
+    allow_cluster_scoped: _builtins.bool
+    """Whether applications deployed here may apply cluster-scoped objects (CRDs, ClusterRoles...)
+    in `kind: manifests` and `kind: helm` components; refused otherwise.
     """
     @_builtins.property
     def service_classes(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
@@ -287,10 +292,11 @@ class EnvironmentSpec(_message.Message):
         cluster_labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         namespace_template: _builtins.str = ...,
         domain: _builtins.str = ...,
+        allow_cluster_scoped: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auto_deploy", b"auto_deploy", "cluster", b"cluster", "cluster_labels", b"cluster_labels", "cluster_profile", b"cluster_profile", "domain", b"domain", "namespace_template", b"namespace_template", "on_demand_clusters", b"on_demand_clusters", "require_approval", b"require_approval", "service_classes", b"service_classes", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_cluster_scoped", b"allow_cluster_scoped", "auto_deploy", b"auto_deploy", "cluster", b"cluster", "cluster_labels", b"cluster_labels", "cluster_profile", b"cluster_profile", "domain", b"domain", "namespace_template", b"namespace_template", "on_demand_clusters", b"on_demand_clusters", "require_approval", b"require_approval", "service_classes", b"service_classes", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
