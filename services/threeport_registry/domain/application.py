@@ -14,7 +14,8 @@ Rules decided here (beyond what the proto comments say):
 - Output references may appear in env values and config file contents only; config files are
   plain ConfigMaps, so they may not reference secret outputs. ``command`` and ``args`` may not
   contain references: put the value in an env var and use Kubernetes' ``$(VAR)``.
-- A component's config files together must fit in one ConfigMap (1 MiB).
+- A component's config files together must fit in one ConfigMap (1 MiB); a file is text
+  (``content``) or bytes (``binary_content``), not both.
 """
 
 from __future__ import annotations
@@ -302,7 +303,9 @@ def _validate_config_files(
         elif config_file.path in seen:
             violations.add(fp.child(file_at, "path"), f"{config_file.path!r} is used by two config files")
         seen.add(config_file.path)
-        total += len(config_file.content.encode())
+        if config_file.content and config_file.binary_content:
+            violations.add(file_at, "set either content or binary_content, not both")
+        total += len(config_file.content.encode()) + len(config_file.binary_content)
         _validate_references(
             config_file.content, fp.child(file_at, "content"), spec, violations, provided, allow_secrets=False
         )

@@ -184,13 +184,23 @@ def _web(**fields: Any) -> dict[str, Any]:
         (_score(containers={"web": {"command": ["x"]}}), "containers.web.image", ("required",)),
         (
             _web(volumes=[{"source": "/host/path", "target": "/data"}]),
-            "containers.web.volumes[0]",
-            ("volume` resource",),
+            "containers.web.volumes[0].source",
+            ("volume` resource", "volume name"),
         ),
         (
             _web(files=[{"target": "/etc/x", "source": "./x.conf"}]),
             "containers.web.files[0].source",
-            ("content",),
+            ("read by tptctl", "binaryContent"),
+        ),
+        (
+            _web(files=[{"target": "/etc/x", "content": "a", "binaryContent": "YQ=="}]),
+            "containers.web.files[0]",
+            ("exactly one of content, binaryContent and source",),
+        ),
+        (
+            _web(files=[{"target": "/etc/x", "binaryContent": "not base64!"}]),
+            "containers.web.files[0].binaryContent",
+            ("not base64",),
         ),
         (
             _web(variables={"A": "${resources.nope.host}"}),
@@ -223,12 +233,33 @@ def _web(**fields: Any) -> dict[str, Any]:
         (
             _score(resources={"q": {"type": "amqp"}}),
             "resources.q.type",
-            ("amqp", "postgres, redis, route, s3"),
+            ("'amqp' has no provider", "postgres, redis, route, s3, service, service-port, volume",
+             "Addon that provides it"),
+        ),
+        (
+            _web(variables={"K": "${resources.b.aws_secret_key}"}) | {"resources": {"b": {"type": "s3"}}},
+            "containers.web.variables.K",
+            ("workload's identity",),
+        ),
+        (
+            _score(resources={"other": {"type": "service", "id": "Not_An_Id"}}),
+            "resources.other.id",
+            ("not an application id",),
+        ),
+        (
+            _score(resources={"other": {"type": "service-port", "params": {"port": "web"}}}),
+            "resources.other.params.workload",
+            ("required",),
+        ),
+        (
+            _score(resources={"other": {"type": "endpoint", "params": {"port": [1]}}}),
+            "resources.other.params.port",
+            ("port name or number",),
         ),
         (
             _score(resources={"r": {"type": "route", "params": {"host": "a.example.com", "port": 81}}}),
             "resources.r.params.port",
-            ("service ports",),
+            ("service ports, by number or name", "none"),
         ),
         (
             _score(
