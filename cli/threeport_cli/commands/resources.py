@@ -188,9 +188,32 @@ def run_apply(options: argparse.Namespace) -> int:
             kind = manifest.resource_type.singular if manifest.resource_type else manifest.kind
             print(f"{kind}/{manifest.resource_id} {outcome}{suffix}")
             applied.append(manifest.name)
+        if options.env:
+            try:
+                applied += deploy_applications(client, loaded, options.env, options.dry_run)
+            except ApiError as error:
+                return int(report(error, f"deploying to {options.env}"))
         if options.wait and not options.dry_run:
             wait_ready(client, applied, parse_duration(options.timeout))
     return ExitCode.OK
+
+
+def deploy_applications(client: Client, loaded: list[Manifest], environment: str, dry_run: bool) -> list[str]:
+    """``apply --env``: deploys every Application of the apply (dependencies first, as applied);
+    returns the deployments' names. A dry run only says what it would deploy: the applications
+    it would create do not exist for the deployment service to check."""
+    deployments: list[str] = []
+    for manifest in loaded:
+        if _application_name(manifest) is None:
+            continue
+        if dry_run:
+            print(f"application/{manifest.resource_id} would be deployed to {environment} (dry run)")
+            continue
+        deployment = client.deployment.deploy(parent=manifest.parent, application=manifest.resource_id,
+                                              environment=environment)
+        print(f"deployment/{deployment.name.rsplit('/', 1)[-1]} deploying")
+        deployments.append(deployment.name)
+    return deployments
 
 
 def label_filter(selector: str) -> str:
@@ -355,6 +378,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     apply.add_argument("-f", "--filename", action="append", required=True, help="file, folder or -")
     apply.add_argument("--dry-run", action="store_true", help="validate on the server, change nothing")
+    apply.add_argument("--env", help="also deploy every application applied to this environment "
+                       "(a folder of Score files deploys as one system)")
     add_wait_flags(apply)
     add_context_flags(apply)
     apply.set_defaults(run=run_apply)
