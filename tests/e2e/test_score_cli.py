@@ -1,8 +1,8 @@
 """A folder of Score files (deploy/examples/score, one per workload, naming each other with
 `service` and `endpoint` resources) applied with `tptctl apply -f DIR --env ENV`: the
 applications are created dependencies first, deployed to the emulated cluster and Ready, with
-each workload's address reaching the others' pods, files from `source` and `binaryContent`
-mounted, and redis's `username` given. Deleting the folder removes dependents first."""
+each workload's address reaching the others' pods, an `amqp` queue from the built-in
+development addon, files from `source` and `binaryContent` mounted, and redis's `username` given. Deleting the folder removes dependents first."""
 
 from __future__ import annotations
 
@@ -58,6 +58,9 @@ def test_a_folder_of_score_files_deploys_as_one_system(control_plane: ControlPla
     (order_env,) = [c for c in cluster_objects(cp, "/api/v1/configmaps", "order-service-score-dev")
                     if c["metadata"]["name"].endswith("-env")]
     assert order_env["data"]["PRODUCT_SERVICE_URL"].endswith(".svc.cluster.local:3002")
+    # The amqp queue: a type only the addon catalog provides (the built-in rabbitmq in development).
+    assert order_env["data"]["ORDER_QUEUE_HOSTNAME"] == "rabbitmq.dev-services.svc", order_env
+    assert order_env["data"]["ORDER_QUEUE_USERNAME"] == "threeport"
     secrets = cluster_objects(cp, "/api/v1/secrets", "order-service-score-dev")
     cache_urls = [base64.b64decode(s["data"]["CACHE_URL"]).decode()
                   for s in secrets if "CACHE_URL" in s.get("data", {})]
