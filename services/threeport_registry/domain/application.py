@@ -305,6 +305,8 @@ def _validate_config_files(
         seen.add(config_file.path)
         if config_file.content and config_file.binary_content:
             violations.add(file_at, "set either content or binary_content, not both")
+        if not 0 <= config_file.mode <= 0o777:
+            violations.add(fp.child(file_at, "mode"), f"{config_file.mode} is not a file mode: use 0-511 (0o777)")
         total += len(config_file.content.encode()) + len(config_file.binary_content)
         _validate_references(
             config_file.content, fp.child(file_at, "content"), spec, violations, provided, allow_secrets=False

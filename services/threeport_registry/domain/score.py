@@ -6,8 +6,9 @@ Mapping:
 - ``containers.NAME`` → component ``NAME``: ``image``, ``command``, ``args``; ``variables`` → env;
   ``resources.requests``/``limits`` → resources; ``livenessProbe``/``readinessProbe`` with
   ``httpGet`` or ``exec`` → probes; ``files`` (list or map form) → config files: ``content``, or
-  ``binaryContent`` (base64) → ``binary_content``; ``source`` is read by tptctl, which sends the
-  file's content instead (the API refuses it). ``volumes`` whose source is ``${resources.NAME}``
+  ``binaryContent`` (base64) → ``binary_content``; ``mode`` (an octal string) → ``mode``;
+  ``source`` is read by tptctl, which sends the file's content instead (the API refuses it).
+  ``volumes`` whose source is ``${resources.NAME}``
   of a ``volume`` resource → storage (size from the resource's ``params.size``, default 1Gi); a
   plain volume name (the older form) → storage of that name, 1Gi.
 - ``service.ports.NAME`` → port ``NAME`` of the first container, numbered ``targetPort`` (or
@@ -340,20 +341,25 @@ class _Converter:
                 )
                 continue
             target = self._string(item.get("target"), f"{item_at}.target")
+            mode = self._mode(item["mode"], f"{item_at}.mode") if "mode" in item else 0
             if given == ["binaryContent"]:
                 binary = self._base64(item["binaryContent"], f"{item_at}.binaryContent")
                 if target is not None and binary is not None:
-                    component.config_files.add(path=target, binary_content=binary)
+                    component.config_files.add(path=target, binary_content=binary, mode=mode)
             elif (content := self._string(item.get("content"), f"{item_at}.content")) is not None:
                 content = (
                     escape(content) if item.get("noExpand") is True else self._text(content, f"{item_at}.content")
                 )
                 if target is not None:
-                    component.config_files.add(path=target, content=content)
-            if "mode" in item:
-                self.warnings.append(
-                    f"{item_at}.mode: file modes are not supported; the file is mounted read-only"
-                )
+                    component.config_files.add(path=target, content=content, mode=mode)
+
+    def _mode(self, value: Any, at: str) -> int:
+        """Score's octal string (``"0755"``). A YAML number is refused: ``0644`` and ``644`` read
+        as different numbers, so the intent cannot be known."""
+        if isinstance(value, str) and re.fullmatch(r"0?[0-7]{3}", value):
+            return int(value, 8)
+        self.violations.add(at, 'must be an octal permission string such as "0644" or "0755" (quoted)')
+        return 0
 
     def _base64(self, value: Any, at: str) -> bytes | None:
         text = self._string(value, at)

@@ -211,7 +211,14 @@ def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> 
         if binary_files:
             files_map["binaryData"] = binary_files
         out.append(files_map)
-        volumes.append({"name": "config-files", "configMap": {"name": files_name}})
+        config_volume: Manifest = {"name": files_name}
+        if any(config_file.mode for config_file in spec.config_files):
+            # Per-file modes (Score's `mode`, e.g. an executable script) need the keys listed.
+            config_volume["items"] = [
+                {"key": f"file-{index}", "path": f"file-{index}", **({"mode": f.mode} if f.mode else {})}
+                for index, f in enumerate(spec.config_files)
+            ]
+        volumes.append({"name": "config-files", "configMap": config_volume})
     for storage in spec.storage:
         mounts.append({"name": storage.name, "mountPath": storage.path})
     image = data.images.get(component)

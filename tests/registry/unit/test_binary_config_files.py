@@ -1,5 +1,5 @@
 """Config files that are bytes (Score's `binaryContent`): one of content and binary_content, and
-they count towards the component's 1 MiB of files."""
+they count towards the component's 1 MiB of files; a file's mode is permission bits."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from threeport.registry.v1alpha1 import application_pb2
 from threeport_registry.domain.application import validate_application
 
 
-def application(*files: dict[str, str]) -> application_pb2.Application:
+def application(*files: dict[str, object]) -> application_pb2.Application:
     return json_format.ParseDict(
         {"spec": {"components": {"web": {"image": "nginx:1", "configFiles": list(files)}}}},
         application_pb2.Application(),
@@ -32,3 +32,8 @@ def test_binary_files_count_towards_the_size_limit() -> None:
     big = base64.b64encode(b"\0" * (1024 * 1024 + 1)).decode()
     (violation,) = validate_application(application({"path": "/srv/big.bin", "binaryContent": big}))
     assert violation.field == "application.spec.components[web].config_files" and "1 MiB" in violation.description
+
+
+def test_a_file_mode_must_be_permission_bits() -> None:
+    found = validate_application(application({"path": "/srv/run.sh", "content": "x", "mode": 0o1777}))
+    assert [v.field for v in found] == ["application.spec.components[web].config_files[0].mode"]

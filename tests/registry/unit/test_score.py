@@ -146,7 +146,6 @@ def test_adjustments_are_reported_as_warnings() -> None:
 
     assert result.warnings == [
         "metadata.team: ignored (only name and annotations are used)",
-        "containers.api.files[/etc/x].mode: file modes are not supported; the file is mounted read-only",
         "containers.api.volumes[0]: volume 'tmp' has no params.size; using 1Gi",
         "containers.api.volumes[0].readOnly: storage is always mounted read-write",
         "service.ports: Threeport runs each container as its own component; the ports are given to the first "
@@ -158,6 +157,7 @@ def test_adjustments_are_reported_as_warnings() -> None:
     ports = result.application.spec.components["api"].ports
     assert [(p.name, p.port, p.protocol) for p in ports] == [("web", 8080, "TCP")]
     assert result.application.spec.components["api"].config_files[0].path == "/etc/x"
+    assert result.application.spec.components["api"].config_files[0].mode == 0o600
 
 
 def _score(**containers_and_more: Any) -> dict[str, Any]:
@@ -196,6 +196,11 @@ def _web(**fields: Any) -> dict[str, Any]:
             _web(files=[{"target": "/etc/x", "content": "a", "binaryContent": "YQ=="}]),
             "containers.web.files[0]",
             ("exactly one of content, binaryContent and source",),
+        ),
+        (
+            _web(files=[{"target": "/etc/x", "content": "a", "mode": 644}]),
+            "containers.web.files[0].mode",
+            ('"0644"', "quoted"),
         ),
         (
             _web(files=[{"target": "/etc/x", "binaryContent": "not base64!"}]),

@@ -196,13 +196,11 @@ def test_files_volumes_and_routes_as_the_specification_writes_them() -> None:
     web = spec["components"]["web"]
     assert web["configFiles"] == [
         {"path": "/usr/share/nginx/html/index.html", "content": "hello hello-world"},
-        {"path": "/usr/share/nginx/html/favicon.ico", "binaryContent": "AAEC/w=="},
+        {"path": "/usr/share/nginx/html/favicon.ico", "binaryContent": "AAEC/w==", "mode": 0o644},
     ]
     assert web["storage"] == [{"name": "nginx-cache", "path": "/var/cache/nginx", "size": "1Gi"}]
     assert spec["dependencies"]["route"]["params"] == {"component": "web", "port": "web", "dns": "dns", "path": "/"}
     assert warnings == [
-        "containers.web.files[/usr/share/nginx/html/favicon.ico].mode: file modes are not supported; the file "
-        "is mounted read-only",
         "containers.web.volumes[/var/cache/nginx]: volume 'nginx-cache' has no params.size; using 1Gi",
         "service.ports.web: exposed as port 80 (the container port), not 8080",
     ]

@@ -632,6 +632,7 @@ class ConfigFile(_message.Message):
     PATH_FIELD_NUMBER: _builtins.int
     CONTENT_FIELD_NUMBER: _builtins.int
     BINARY_CONTENT_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
     path: _builtins.str
     """The absolute path of the file in the container."""
     content: _builtins.str
@@ -640,16 +641,19 @@ class ConfigFile(_message.Message):
     """The file's bytes, for files that are not text (Score's `binaryContent`); mounted as they
     are, without reference substitution. Set either this or `content`.
     """
+    mode: _builtins.int
+    """The file's permission bits, e.g. `0755` (493) for a script; 0 means the default, 0644."""
     def __init__(
         self,
         *,
         path: _builtins.str = ...,
         content: _builtins.str = ...,
         binary_content: _builtins.bytes = ...,
+        mode: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["binary_content", b"binary_content", "content", b"content", "path", b"path"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["binary_content", b"binary_content", "content", b"content", "mode", b"mode", "path", b"path"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,5 +1,5 @@
-"""What Score files need from delivery: binary config files mounted byte for byte, and another
-application's port named by its number (Score's `endpoint`)."""
+"""What Score files need from delivery: binary config files mounted byte for byte, file modes,
+and another application's port named by its number (Score's `endpoint`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from threeport_workload_delivery.pipeline.claims import _port_name
 ICON = b"\x00\x01\x02\xff"
 
 
-def rendered(files: list[dict[str, str]]) -> list[dict[str, object]]:
+def rendered(files: list[dict[str, object]]) -> list[dict[str, object]]:
     spec = json_format.ParseDict({"components": {"web": {"image": "nginx:1", "configFiles": files}}},
                                  application_pb2.ApplicationSpec())
     return render(RenderInput(project="acme", deployment="projects/acme/deployments/site-dev", application="site",
@@ -32,6 +32,16 @@ def test_binary_files_go_to_binary_data_and_text_files_to_data() -> None:
     (deployment,) = [o for o in found if o["kind"] == "Deployment"]
     mounts = deployment["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]  # type: ignore[index]
     assert {"name": "config-files", "mountPath": "/srv/favicon.ico", "subPath": "file-1", "readOnly": True} in mounts
+
+
+def test_file_modes_are_set_per_file_and_the_others_keep_the_default() -> None:
+    found = rendered([{"path": "/srv/run.sh", "content": "#!/bin/sh", "mode": 0o755},
+                      {"path": "/srv/a", "content": "a"}])
+
+    (deployment,) = [o for o in found if o["kind"] == "Deployment"]
+    (volume,) = deployment["spec"]["template"]["spec"]["volumes"]  # type: ignore[index]
+    assert volume["configMap"]["items"] == [
+        {"key": "file-0", "path": "file-0", "mode": 0o755}, {"key": "file-1", "path": "file-1"}]
 
 
 def test_changing_a_binary_file_rolls_the_pods() -> None:
