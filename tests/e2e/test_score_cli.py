@@ -2,7 +2,8 @@
 `service` and `endpoint` resources) applied with `tptctl apply -f DIR --env ENV`: the
 applications are created dependencies first, deployed to the emulated cluster and Ready, with
 each workload's address reaching the others' pods, an `amqp` queue from the built-in
-development addon, files from `source` and `binaryContent` mounted, and redis's `username` given. Deleting the folder removes dependents first."""
+development addon, files from `source` and `binaryContent` mounted (a script executable), and
+redis's `username` given. Deleting the folder removes dependents first."""
 
 from __future__ import annotations
 
@@ -71,6 +72,9 @@ def test_a_folder_of_score_files_deploys_as_one_system(control_plane: ControlPla
                 if c["metadata"]["name"].endswith("-files")]
     assert "# served by product-service" in files["data"]["file-0"]
     assert files["binaryData"]["file-1"] == "iVBORw0KGgo="
+    (workload,) = cluster_objects(cp, "/apis/apps/v1/statefulsets", "product-service-score-dev")  # a volume
+    (volume,) = [v for v in workload["spec"]["template"]["spec"]["volumes"] if v["name"] == "config-files"]
+    assert {"key": "file-2", "path": "file-2", "mode": 0o755} in volume["configMap"]["items"]
 
     shown = cp.tptctl("get", "app", "store-front", "-o", "yaml").out
     assert "type: application" in shown and "application: order-service" in shown
