@@ -281,6 +281,15 @@ def _validate_storage(component: application_pb2.Component, at: str, violations:
         elif storage.path in seen_paths:
             violations.add(fp.child(storage_at, "path"), f"{storage.path!r} is mounted twice")
         seen_paths.add(storage.path)
+        if storage.sub_path and (
+            storage.sub_path.startswith("/") or posixpath.normpath(storage.sub_path) != storage.sub_path
+            or storage.sub_path.split("/")[0] == ".."
+        ):
+            violations.add(
+                fp.child(storage_at, "sub_path"),
+                f"{storage.sub_path!r} must be a normalised relative path inside the volume (no '..', "
+                "no leading '/')",
+            )
         if not storage.size:
             violations.add(fp.child(storage_at, "size"), "is required: a size such as 1Gi")
         elif error := quantities.check_bytes(storage.size, "size"):

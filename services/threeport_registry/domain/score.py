@@ -10,7 +10,7 @@ Mapping:
   ``source`` is read by tptctl, which sends the file's content instead (the API refuses it).
   ``volumes`` whose source is ``${resources.NAME}``
   of a ``volume`` resource → storage (size from the resource's ``params.size``, default 1Gi); a
-  plain volume name (the older form) → storage of that name, 1Gi.
+  plain volume name (the older form) → storage of that name, 1Gi; ``path`` → ``sub_path``.
 - ``service.ports.NAME`` → port ``NAME`` of the first container, numbered ``targetPort`` (or
   ``port``): a Threeport port is the container port, and the Service uses the same number.
 - ``resources`` → dependencies as ``score_types`` says: ``postgres``, ``mysql``, ``redis``,
@@ -391,16 +391,15 @@ class _Converter:
                     "label); either becomes persistent storage",
                 )
                 continue
-            if "path" in item:
-                self.violations.add(f"{item_at}.path", "mounting a sub-path of a volume is not supported")
-                continue
+            sub_path = self._string(item["path"], f"{item_at}.path") if "path" in item else ""
             target = self._string(item.get("target"), f"{item_at}.target")
-            if target is None:
+            if target is None or sub_path is None:
                 continue
             if size is None:
                 size = DEFAULT_VOLUME_SIZE
                 self.warnings.append(f"{item_at}: volume {volume!r} has no params.size; using {DEFAULT_VOLUME_SIZE}")
-            component.storage.add(name=volume, path=target, size=str(size))
+            # Score writes the sub-path absolute ("/sub/path"); Kubernetes wants it relative.
+            component.storage.add(name=volume, path=target, size=str(size), sub_path=sub_path.lstrip("/"))
             if item.get("readOnly") is True:
                 self.warnings.append(f"{item_at}.readOnly: storage is always mounted read-write")
 

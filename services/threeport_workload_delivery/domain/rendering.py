@@ -220,7 +220,8 @@ def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> 
             ]
         volumes.append({"name": "config-files", "configMap": config_volume})
     for storage in spec.storage:
-        mounts.append({"name": storage.name, "mountPath": storage.path})
+        mounts.append({"name": storage.name, "mountPath": storage.path,
+                       **({"subPath": storage.sub_path} if storage.sub_path else {})})
     image = data.images.get(component)
     container: Manifest = {
         "name": component,

@@ -34,6 +34,14 @@ def test_binary_files_count_towards_the_size_limit() -> None:
     assert violation.field == "application.spec.components[web].config_files" and "1 MiB" in violation.description
 
 
+def test_a_volume_sub_path_stays_inside_the_volume() -> None:
+    spec = {"components": {"db": {"image": "postgres:16", "storage": [
+        {"name": "data", "path": "/var/lib/a", "size": "1Gi", "subPath": "pg/data"},
+        {"name": "logs", "path": "/var/log/a", "size": "1Gi", "subPath": "../escape"}]}}}
+    found = validate_application(json_format.ParseDict({"spec": spec}, application_pb2.Application()))
+    assert [v.field for v in found] == ["application.spec.components[db].storage[1].sub_path"]
+
+
 def test_a_file_mode_must_be_permission_bits() -> None:
     found = validate_application(application({"path": "/srv/run.sh", "content": "x", "mode": 0o1777}))
     assert [v.field for v in found] == ["application.spec.components[web].config_files[0].mode"]

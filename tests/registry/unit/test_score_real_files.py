@@ -187,7 +187,7 @@ def test_files_volumes_and_routes_as_the_specification_writes_them() -> None:
               /usr/share/nginx/html/index.html: {content: "hello ${metadata.name}"}
               /usr/share/nginx/html/favicon.ico: {binaryContent: AAEC/w==, mode: "0644"}
             volumes:
-              /var/cache/nginx: {source: nginx-cache}
+              /var/cache/nginx: {source: nginx-cache, path: /proxy}
         resources:
           dns: {type: dns}
           route: {type: route, params: {host: "${resources.dns.host}", path: /, port: web}}
@@ -198,7 +198,7 @@ def test_files_volumes_and_routes_as_the_specification_writes_them() -> None:
         {"path": "/usr/share/nginx/html/index.html", "content": "hello hello-world"},
         {"path": "/usr/share/nginx/html/favicon.ico", "binaryContent": "AAEC/w==", "mode": 0o644},
     ]
-    assert web["storage"] == [{"name": "nginx-cache", "path": "/var/cache/nginx", "size": "1Gi"}]
+    assert web["storage"] == [{"name": "nginx-cache", "path": "/var/cache/nginx", "size": "1Gi", "subPath": "proxy"}]
     assert spec["dependencies"]["route"]["params"] == {"component": "web", "port": "web", "dns": "dns", "path": "/"}
     assert warnings == [
         "containers.web.volumes[/var/cache/nginx]: volume 'nginx-cache' has no params.size; using 1Gi",

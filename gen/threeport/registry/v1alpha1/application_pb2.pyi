@@ -602,22 +602,28 @@ class Storage(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     PATH_FIELD_NUMBER: _builtins.int
     SIZE_FIELD_NUMBER: _builtins.int
+    SUB_PATH_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """A DNS-1123 label unique in the component."""
     path: _builtins.str
     """The absolute mount path in the container."""
     size: _builtins.str
     """The size, a Kubernetes quantity such as `1Gi`."""
+    sub_path: _builtins.str
+    """A directory inside the volume to mount instead of its root (relative, e.g. `www/static`;
+    Score's volume `path`). Empty: the whole volume.
+    """
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         path: _builtins.str = ...,
         size: _builtins.str = ...,
+        sub_path: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "path", b"path", "size", b"size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "path", b"path", "size", b"size", "sub_path", b"sub_path"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

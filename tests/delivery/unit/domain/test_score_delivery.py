@@ -44,6 +44,18 @@ def test_file_modes_are_set_per_file_and_the_others_keep_the_default() -> None:
         {"key": "file-0", "path": "file-0", "mode": 0o755}, {"key": "file-1", "path": "file-1"}]
 
 
+def test_a_volume_sub_path_is_mounted() -> None:
+    spec = json_format.ParseDict({"components": {"db": {"image": "postgres:16", "storage": [
+        {"name": "data", "path": "/var/lib/postgresql", "size": "1Gi", "subPath": "pgdata"}]}}},
+        application_pb2.ApplicationSpec())
+    found = render(RenderInput(project="acme", deployment="projects/acme/deployments/db-dev", application="db",
+                               environment="dev", namespace="acme-db-dev", spec=spec, images={}, dependencies={}))
+
+    (workload,) = [o for o in found if o["kind"] == "StatefulSet"]
+    mounts = workload["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    assert mounts == [{"name": "data", "mountPath": "/var/lib/postgresql", "subPath": "pgdata"}]
+
+
 def test_changing_a_binary_file_rolls_the_pods() -> None:
     def config_hash(content: bytes) -> str:
         found = rendered([{"path": "/srv/a.bin", "binaryContent": base64.b64encode(content).decode()}])
