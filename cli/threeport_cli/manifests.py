@@ -2,7 +2,8 @@
 
 A manifest is `apiVersion: threeport.io/v1alpha1`, `kind`, `metadata` (`name`, `project`,
 `labels`, `annotations`) and `spec`. Score files (`apiVersion: score.dev/v1b1`) are recognised and
-handed over as text: the registry converts them (ConvertScore). Every problem is reported with the
+handed over as text: the registry converts them (ConvertScore), after tptctl has read their
+`files[].source` (relative to the Score file; see `score_files`). Every problem is reported with the
 file, the document's position in it and the field path, and nothing is sent until every
 document has parsed.
 """
@@ -22,6 +23,7 @@ from threeport.sdk import resources
 from threeport.sdk._index import ResourceType
 from threeport_cli import yamlsafe
 from threeport_cli.protojson import ManifestFieldError, parse_into, yaml_kind
+from threeport_cli.score_files import SourceError, inline_sources
 
 API_VERSION = "threeport.io/v1alpha1"
 SCORE_API_VERSION = "score.dev/v1b1"
@@ -47,6 +49,8 @@ class Document:
     source: str
     data: Any
     text: str = ""
+    # The folder relative paths in it are read from (a Score file's `files[].source`).
+    base: Path = field(default_factory=Path)
 
 
 @dataclass
@@ -68,7 +72,7 @@ class Manifest:
         return bool(self.score_yaml)
 
 
-def _split_documents(text: str, source: str) -> Iterator[Document]:
+def _split_documents(text: str, source: str, base: Path) -> Iterator[Document]:
     try:
         raw = list(yamlsafe.load_all(text))
     except yaml.YAMLError as error:
@@ -82,7 +86,7 @@ def _split_documents(text: str, source: str) -> Iterator[Document]:
     for index, data in enumerate(numbered, start=1):
         label = f"{source}#{index}" if len(numbered) > 1 else source
         chunk = chunks[index - 1] if len(chunks) == len(numbered) else yaml.safe_dump(data)
-        yield Document(label, data, chunk)
+        yield Document(label, data, chunk, base)
 
 
 def _document_texts(text: str) -> list[str]:
@@ -103,7 +107,7 @@ def read_documents(paths: Iterable[str], stdin: TextIO) -> list[Document]:
     documents: list[Document] = []
     for given in paths:
         if given == "-":
-            documents.extend(_split_documents(stdin.read(), "<stdin>"))
+            documents.extend(_split_documents(stdin.read(), "<stdin>", Path.cwd()))
             continue
         path = Path(given)
         if path.is_dir():
@@ -119,7 +123,7 @@ def read_documents(paths: Iterable[str], stdin: TextIO) -> list[Document]:
                 text = file.read_text()
             except (OSError, UnicodeDecodeError) as error:
                 raise ManifestError(str(file), f"cannot read it: {error}") from None
-            documents.extend(_split_documents(text, str(file)))
+            documents.extend(_split_documents(text, str(file), file.parent))
     if not documents:
         raise ManifestError(", ".join(paths) or "-", "contains no manifests")
     return documents
@@ -237,9 +241,15 @@ def _parse_score(document: Document, data: dict[str, Any], default_project: str,
             source, "no project: pass --project or set one in the context", "metadata.project")
     parent = f"projects/{project}"
     application = resources.lookup("Application")
+    text = document.text
+    try:
+        if inline_sources(data, document.base):
+            text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    except SourceError as error:
+        raise ManifestError(source, str(error), error.field_path) from None
     return Manifest(
         source, "Application", application, f"{parent}/applications/{resource_id}", parent, resource_id,
-        score_yaml=document.text,
+        score_yaml=text,
     )
 
 

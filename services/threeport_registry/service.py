@@ -101,7 +101,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
 
     registrations: list[tuple[str, Callable[[Any, Any], None], Any]] = [
         ("ApplicationService", application_pb2_grpc.add_ApplicationServiceServicer_to_server,
-         servicers.ApplicationServicer(application_methods, usage, checks)),
+         servicers.ApplicationServicer(application_methods, usage, checks, addon_types.provided)),
         ("EnvironmentService", environment_pb2_grpc.add_EnvironmentServiceServicer_to_server,
          servicers.EnvironmentServicer(environment_methods, checks)),
         ("ClusterProfileService", cluster_profile_pb2_grpc.add_ClusterProfileServiceServicer_to_server,

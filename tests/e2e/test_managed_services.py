@@ -6,15 +6,11 @@ it, and deleting the deployment deletes the development database."""
 from __future__ import annotations
 
 import base64
-import json
-import ssl
-import urllib.request
 from pathlib import Path
 
+from tests.e2e.cluster_objects import list_objects
 from tests.e2e.conftest import ControlPlane
 from tests.e2e.test_delivery_cli import wait_for
-from threeport_cli.local.statedir import StateDir
-from threeport_kubesim.control import ControlClient
 
 MANIFESTS = """\
 apiVersion: threeport.io/v1alpha1
@@ -53,17 +49,8 @@ def test_postgres_dependency_in_development(control_plane: ControlPlane, tmp_pat
         assert service.spec.implementation == "local" and service.spec.type == "postgres"
         host = service.status.outputs["host"]
         assert host.startswith("tp-stockroom-sandbox-db") and "password" not in service.status.outputs
-        infrastructure = client.cluster.get_cluster(name="clusters/local").status.infrastructure
     # The app's env: the URL (a secret output) only through a Kubernetes Secret.
-    kubesim = StateDir(cp.state_dir).load().find("kubesim")
-    assert kubesim is not None
-    info = ControlClient(kubesim.url).get_cluster(infrastructure.removeprefix("sim/"))
-    tls = ssl.create_default_context(cadata=base64.b64decode(info.ca_data).decode()) if info.ca_data else None
-    request = urllib.request.Request(
-        info.server + "/api/v1/secrets?labelSelector=threeport.io%2Fdeployment%3Dstockroom-sandbox",
-        headers={"Authorization": f"Bearer {info.token}"})
-    with urllib.request.urlopen(request, timeout=10, context=tls) as response:
-        secrets = json.loads(response.read())["items"]
+    secrets = list_objects(cp, "/api/v1/secrets", "threeport.io/deployment=stockroom-sandbox")
     values = [base64.b64decode(v).decode() for s in secrets for v in (s.get("data") or {}).values()]
     assert any(v.startswith("postgresql://app:") and f"@{host}:5432/app" in v for v in values), values
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import re
 import sys
@@ -15,7 +16,7 @@ from google.protobuf.message import Message
 
 from threeport.sdk import ApiError, Client, NotFoundError, resources
 from threeport.sdk._index import ResourceType
-from threeport_cli import manifests, operations
+from threeport_cli import manifests, operations, ordering
 from threeport_cli.commands.events import list_events, print_events
 from threeport_cli.durations import parse_duration
 from threeport_cli.errors import CommandError, report
@@ -78,15 +79,39 @@ def comparable(message: Message) -> dict[str, Any]:
 
 
 def desired_message(client: Client, manifest: Manifest) -> Message:
-    if manifest.is_score:
+    """The resource a manifest asks for; a Score file is converted by the registry (once)."""
+    if manifest.is_score and manifest.message is None:
         converted = client.application.convert_score(parent=manifest.parent, score_yaml=manifest.score_yaml)
-        message: Message = converted.application
-        message.name = manifest.name  # type: ignore[attr-defined]
+        converted.application.name = manifest.name
+        manifest.message = converted.application
         for warning in converted.warnings:
             print(f"warning: {manifest.source}: {warning}", file=sys.stderr)
-        return message
     assert manifest.message is not None
     return manifest.message
+
+
+def _application_name(manifest: Manifest) -> str | None:
+    return manifest.name if manifest.kind == "Application" else None
+
+
+def _applications_needed(manifest: Manifest) -> set[str]:
+    """The applications this one's `application` dependencies name (full names)."""
+    spec = getattr(manifest.message, "spec", None)
+    if spec is None:
+        return set()
+    return {f"{manifest.parent}/applications/{dependency.params['application']}"
+            for dependency in spec.dependencies.values()
+            if dependency.type == "application" and "application" in dependency.params}
+
+
+def dependencies_first(loaded: list[Manifest]) -> list[Manifest]:
+    """Applications that others in this apply depend on come first (see `ordering`)."""
+    try:
+        return ordering.dependencies_first(loaded, _application_name, _applications_needed)
+    except ordering.CycleError as error:
+        shown = [name.rsplit("/", 1)[-1] for name in error.cycle]
+        raise CommandError(f"these applications depend on each other in a circle: {' -> '.join(shown)}; "
+                           "remove one of the dependencies", ExitCode.INVALID_INPUT) from None
 
 
 def live_or_none(client: Client, resource_type: ResourceType, name: str) -> Message | None:
@@ -144,6 +169,12 @@ def run_apply(options: argparse.Namespace) -> int:
     suffix = " (dry run)" if options.dry_run else ""
     applied: list[str] = []
     with client_for(context) as client:
+        for manifest in loaded:
+            try:
+                desired_message(client, manifest)
+            except ApiError as refusal:
+                return int(report(refusal, manifest.source, manifest_fields(manifest)))
+        loaded = dependencies_first(loaded)
         if len(loaded) > 1 and not options.dry_run:
             refused = first_refusal(client, loaded)
             if refused is not None:
@@ -157,9 +188,32 @@ def run_apply(options: argparse.Namespace) -> int:
             kind = manifest.resource_type.singular if manifest.resource_type else manifest.kind
             print(f"{kind}/{manifest.resource_id} {outcome}{suffix}")
             applied.append(manifest.name)
+        if options.env:
+            try:
+                applied += deploy_applications(client, loaded, options.env, options.dry_run)
+            except ApiError as error:
+                return int(report(error, f"deploying to {options.env}"))
         if options.wait and not options.dry_run:
             wait_ready(client, applied, parse_duration(options.timeout))
     return ExitCode.OK
+
+
+def deploy_applications(client: Client, loaded: list[Manifest], environment: str, dry_run: bool) -> list[str]:
+    """``apply --env``: deploys every Application of the apply (dependencies first, as applied);
+    returns the deployments' names. A dry run only says what it would deploy: the applications
+    it would create do not exist for the deployment service to check."""
+    deployments: list[str] = []
+    for manifest in loaded:
+        if _application_name(manifest) is None:
+            continue
+        if dry_run:
+            print(f"application/{manifest.resource_id} would be deployed to {environment} (dry run)")
+            continue
+        deployment = client.deployment.deploy(parent=manifest.parent, application=manifest.resource_id,
+                                              environment=environment)
+        print(f"deployment/{deployment.name.rsplit('/', 1)[-1]} deploying")
+        deployments.append(deployment.name)
+    return deployments
 
 
 def label_filter(selector: str) -> str:
@@ -255,16 +309,25 @@ def run_delete(options: argparse.Namespace) -> int:
     context = context_for(options)
     project = project_for(options, context)
     targets: list[tuple[ResourceType, str]] = []
-    if options.filename:
-        for manifest in manifests.load(options.filename, sys.stdin, project, options.project or ""):
-            assert manifest.resource_type is not None
-            targets.append((manifest.resource_type, manifest.name))
-    elif options.kind and options.name:
+    if not options.filename and not (options.kind and options.name):
+        raise CommandError("give KIND NAME or -f FILE", ExitCode.USAGE)
+    if options.kind and options.name and not options.filename:
         resource_type = resource_type_for(options.kind)
         targets.append((resource_type, full_name(resource_type, options.name, project)))
-    else:
-        raise CommandError("give KIND NAME or -f FILE", ExitCode.USAGE)
     with client_for(context) as client:
+        if options.filename:
+            loaded = manifests.load(options.filename, sys.stdin, project, options.project or "")
+            for manifest in loaded:
+                # A file that no longer converts is deleted by name all the same, in file order.
+                with contextlib.suppress(ApiError):
+                    desired_message(client, manifest)
+            ordered = dependencies_first(loaded)
+            dependents_first = iter(reversed([m for m in ordered if _application_name(m) is not None]))
+            for manifest in ordered:
+                if _application_name(manifest) is not None:
+                    manifest = next(dependents_first)
+                assert manifest.resource_type is not None
+                targets.append((manifest.resource_type, manifest.name))
         for resource_type, name in targets:
             operations.delete(
                 client, resource_type, name, force=options.force, allow_missing=options.ignore_not_found)
@@ -315,6 +378,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     apply.add_argument("-f", "--filename", action="append", required=True, help="file, folder or -")
     apply.add_argument("--dry-run", action="store_true", help="validate on the server, change nothing")
+    apply.add_argument("--env", help="also deploy every application applied to this environment "
+                       "(a folder of Score files deploys as one system)")
     add_wait_flags(apply)
     add_context_flags(apply)
     apply.set_defaults(run=run_apply)

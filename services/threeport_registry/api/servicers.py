@@ -26,8 +26,9 @@ from threeport.registry.v1alpha1 import (
 )
 from threeport_registry.api.cross_checks import CrossChecks
 from threeport_registry.api.usage import ApplicationUsage
-from threeport_registry.api.validators import check_application
+from threeport_registry.api.validators import application_checker
 from threeport_registry.domain.builds import validate_build
+from threeport_registry.domain.dependencies import ProvidedTypes
 from threeport_registry.domain.resolution import resolve_service_class
 from threeport_registry.domain.score import convert_score_yaml
 from threeport_runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
@@ -39,10 +40,11 @@ Context = Any
 
 class ApplicationServicer(application_pb2_grpc.ApplicationServiceServicer):
     def __init__(self, methods: StandardMethods[application_pb2.Application], usage: ApplicationUsage,
-                 checks: CrossChecks):
+                 checks: CrossChecks, provided: Callable[[], ProvidedTypes]):
         self._methods = methods
         self._usage = usage
         self._checks = checks
+        self._provided = provided  # the addon catalog's types: Score files may use them too
 
     async def CreateApplication(self, request: Any, context: Context) -> application_pb2.Application:
         if request.application_id and request.parent:
@@ -76,8 +78,9 @@ class ApplicationServicer(application_pb2_grpc.ApplicationServiceServicer):
         violations = self._methods.check_parent(request.parent)
         if violations:
             raise InvalidArgument.for_fields(violations)
-        conversion = convert_score_yaml(request.score_yaml, parent=request.parent)
-        check_application(conversion.application)
+        provided = self._provided()
+        conversion = convert_score_yaml(request.score_yaml, parent=request.parent, provided=provided)
+        application_checker(lambda: provided)(conversion.application)
         return application_pb2.ConvertScoreResponse(
             application=conversion.application, warnings=conversion.warnings
         )

@@ -31,12 +31,8 @@ def _raise_if_any(violations: list[FieldViolation]) -> None:
         raise InvalidArgument.for_fields(violations)
 
 
-def check_application(application: application_pb2.Application) -> None:
-    _raise_if_any(validate_application(application))
-
-
 def application_checker(provided: Callable[[], ProvidedTypes]) -> Callable[[application_pb2.Application], None]:
-    """``check_application`` that also accepts the types the addon catalog provides right now."""
+    """The Application rules, also accepting the types the addon catalog provides right now."""
 
     def check(application: application_pb2.Application) -> None:
         _raise_if_any(validate_application(application, provided=provided()))

@@ -14,7 +14,8 @@ Rules decided here (beyond what the proto comments say):
 - Output references may appear in env values and config file contents only; config files are
   plain ConfigMaps, so they may not reference secret outputs. ``command`` and ``args`` may not
   contain references: put the value in an env var and use Kubernetes' ``$(VAR)``.
-- A component's config files together must fit in one ConfigMap (1 MiB).
+- A component's config files together must fit in one ConfigMap (1 MiB); a file is text
+  (``content``) or bytes (``binary_content``), not both.
 """
 
 from __future__ import annotations
@@ -289,6 +290,15 @@ def _validate_storage(component: application_pb2.Component, at: str, violations:
         elif storage.path in seen_paths:
             violations.add(fp.child(storage_at, "path"), f"{storage.path!r} is mounted twice")
         seen_paths.add(storage.path)
+        if storage.sub_path and (
+            storage.sub_path.startswith("/") or posixpath.normpath(storage.sub_path) != storage.sub_path
+            or storage.sub_path.split("/")[0] == ".."
+        ):
+            violations.add(
+                fp.child(storage_at, "sub_path"),
+                f"{storage.sub_path!r} must be a normalised relative path inside the volume (no '..', "
+                "no leading '/')",
+            )
         if not storage.size:
             violations.add(fp.child(storage_at, "size"), "is required: a size such as 1Gi")
         elif error := quantities.check_bytes(storage.size, "size"):
@@ -311,7 +321,11 @@ def _validate_config_files(
         elif config_file.path in seen:
             violations.add(fp.child(file_at, "path"), f"{config_file.path!r} is used by two config files")
         seen.add(config_file.path)
-        total += len(config_file.content.encode())
+        if config_file.content and config_file.binary_content:
+            violations.add(file_at, "set either content or binary_content, not both")
+        if not 0 <= config_file.mode <= 0o777:
+            violations.add(fp.child(file_at, "mode"), f"{config_file.mode} is not a file mode: use 0-511 (0o777)")
+        total += len(config_file.content.encode()) + len(config_file.binary_content)
         _validate_references(
             config_file.content, fp.child(file_at, "content"), spec, violations, provided, allow_secrets=False
         )

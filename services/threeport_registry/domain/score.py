@@ -5,17 +5,24 @@ Mapping:
 - ``metadata.name`` → the application id; ``metadata.annotations`` → annotations.
 - ``containers.NAME`` → component ``NAME``: ``image``, ``command``, ``args``; ``variables`` → env;
   ``resources.requests``/``limits`` → resources; ``livenessProbe``/``readinessProbe`` with
-  ``httpGet`` or ``exec`` → probes; ``files`` (list or map form, inline ``content``) → config files;
-  ``volumes`` whose source is ``${resources.NAME}`` of a ``volume`` resource → storage (size from
-  the resource's ``params.size``, default 1Gi).
+  ``httpGet`` or ``exec`` → probes; ``files`` (list or map form) → config files: ``content``, or
+  ``binaryContent`` (base64) → ``binary_content``; ``mode`` (an octal string) → ``mode``;
+  ``source`` is read by tptctl, which sends the file's content instead (the API refuses it).
+  ``volumes`` whose source is ``${resources.NAME}``
+  of a ``volume`` resource → storage (size from the resource's ``params.size``, default 1Gi); a
+  plain volume name (the older form) → storage of that name, 1Gi; ``path`` → ``sub_path``.
 - ``service.ports.NAME`` → port ``NAME`` of the first container, numbered ``targetPort`` (or
   ``port``): a Threeport port is the container port, and the Service uses the same number.
-- ``resources`` → dependencies: ``postgres``, ``mysql``, ``redis``, ``s3`` → ``bucket``, ``dns``,
-  ``route`` → ``ingress`` (``params.host``/``path``/``port``; a host of ``${resources.D.host}``
-  for a dns resource ``D`` becomes ``params.dns: D``); ``volume`` → storage (above).
-- Placeholders: ``${resources.NAME.KEY}`` → ``${dependencies.NAME.KEY}`` (``name`` of a database
-  becomes ``database``, ``bucket`` of s3 becomes ``name``); ``${metadata.KEY}`` → the value;
-  Score's ``$$`` escape → ``$`` (so ``$${`` stays ``$${``, Threeport's escape for ``${``).
+- ``resources`` → dependencies as ``score_types`` says: ``postgres``, ``mysql``, ``redis``,
+  ``s3`` → ``bucket``, ``dns``, ``route`` → ``ingress`` (``params.host``/``path``/``port``, the
+  port a service port's number or name; a host of ``${resources.D.host}`` for a dns resource ``D``
+  becomes ``params.dns: D``); ``volume`` → storage (above); ``service``, ``endpoint`` and
+  ``service-port`` (another workload) → ``application`` with ``params.application`` the workload
+  (and ``params.port`` for the latter two); any type the addon catalog provides → that type.
+- Placeholders: ``${resources.NAME.KEY}`` → ``${dependencies.NAME.KEY}`` with the output renamed
+  as ``score_types`` says (``name`` of a database → ``database``), or the fixed value of a constant
+  output (``username`` of redis); ``${metadata.KEY}`` → the value; Score's ``$$`` escape → ``$``
+  (so ``$${`` stays ``$${``, Threeport's escape for ``${``).
 
 Anything else is an INVALID_ARGUMENT whose field violations use Score paths
 (``containers.web.volumes[0]``: map keys joined with ``.``, or in brackets when they are not
@@ -25,8 +32,9 @@ The caller validates the resulting Application as usual (with proto field paths)
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,35 +43,20 @@ from google.protobuf import struct_pb2
 
 from threeport.registry.v1alpha1 import application_pb2
 from threeport_model import names
-from threeport_model.dependency_types import outputs_of
 from threeport_model.references import escape, reference_text
 from threeport_registry.domain import field_paths as fp
+from threeport_registry.domain.dependencies import NO_PROVIDED_TYPES, ProvidedTypes
+from threeport_registry.domain.score_types import (
+    WORKLOAD_TYPES,
+    ScoreType,
+    known_types,
+    score_outputs,
+    score_type,
+)
 from threeport_runtime.errors import FieldViolation, InvalidArgument
 
 API_VERSION = "score.dev/v1b1"
 DEFAULT_VOLUME_SIZE = "1Gi"
-RESOURCE_TYPES: Mapping[str, str] = {
-    "postgres": "postgres",
-    "mysql": "mysql",
-    "redis": "redis",
-    "s3": "bucket",
-    "dns": "dns",
-    "route": "ingress",
-    "volume": "storage",
-}
-_OUTPUT_RENAMES: Mapping[str, Mapping[str, str]] = {
-    "postgres": {"name": "database"},
-    "mysql": {"name": "database"},
-    "s3": {"bucket": "name"},
-}
-# Params passed through to the dependency; Score implementations' other params are dropped.
-_PASSED_PARAMS: Mapping[str, tuple[str, ...]] = {
-    "postgres": ("version", "database"),
-    "mysql": ("version", "database"),
-    "redis": ("version",),
-    "s3": (),
-    "dns": ("host",),
-}
 _TOP_LEVEL = ("apiVersion", "metadata", "service", "containers", "resources")
 _CONTAINER_KEYS = (
     "image",
@@ -89,20 +82,25 @@ class ScoreConversion:
     warnings: list[str] = field(default_factory=list)
 
 
-def convert_score_yaml(text: str, *, parent: str = "") -> ScoreConversion:
-    """Parses a Score file's YAML and converts it; a YAML error is a violation of ``score_yaml``."""
+def convert_score_yaml(
+    text: str, *, parent: str = "", provided: ProvidedTypes = NO_PROVIDED_TYPES
+) -> ScoreConversion:
+    """Parses a Score file's YAML and converts it; a YAML error is a violation of ``score_yaml``.
+    ``provided``: the types the addon catalog provides now, accepted as Score types too."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise InvalidArgument.for_fields(
             [FieldViolation("score_yaml", f"is not valid YAML: {error}")]
         ) from error
-    return convert_score(document, parent=parent)
+    return convert_score(document, parent=parent, provided=provided)
 
 
-def convert_score(document: Any, *, parent: str = "") -> ScoreConversion:
+def convert_score(
+    document: Any, *, parent: str = "", provided: ProvidedTypes = NO_PROVIDED_TYPES
+) -> ScoreConversion:
     """Converts a parsed Score document; ``parent`` (``projects/{project}``) sets the name."""
-    converter = _Converter()
+    converter = _Converter(provided)
     result = converter.convert(document, parent)
     converter.violations.raise_if_any()
     return result
@@ -115,11 +113,14 @@ def _path(parent: str, map_key: str) -> str:
 
 
 class _Converter:
-    def __init__(self) -> None:
+    def __init__(self, provided: ProvidedTypes) -> None:
         self.violations = fp.Violations()
         self.warnings: list[str] = []
         self.metadata: dict[str, Any] = {}
-        self.resources: dict[str, str] = {}  # name -> Score type (known types only)
+        self.provided = provided
+        self.resources: dict[str, str] = {}  # name -> Score type (accepted types only)
+        self.mappings: dict[str, ScoreType] = {}  # name -> how its type is provided
+        self.unprovided: set[str] = set()  # resources whose type was refused (reported once)
 
     def convert(self, document: Any, parent: str) -> ScoreConversion:
         application = application_pb2.Application()
@@ -224,22 +225,30 @@ class _Converter:
             return escape(str(self.metadata[parts[1]]))
         if parts[0] == "resources" and len(parts) == 3:
             name, key = parts[1], parts[2]
-            score_type = self.resources.get(name)
-            if score_type is None:
+            resource_type = self.resources.get(name)
+            if resource_type is None and name in self.unprovided:
+                return ""
+            if resource_type is None:
                 self.violations.add(at, f"${{{body}}} refers to an undeclared resource {name!r}")
                 return ""
-            if score_type in ("volume", "route"):
-                self.violations.add(at, f"${{{body}}}: a {score_type} resource has no outputs to reference")
+            if resource_type in ("volume", "route"):
+                self.violations.add(at, f"${{{body}}}: a {resource_type} resource has no outputs to reference")
                 return ""
-            output = _OUTPUT_RENAMES.get(score_type, {}).get(key, key)
-            available = outputs_of(RESOURCE_TYPES[score_type])
-            if output not in available:
+            mapping = self.mappings[name]
+            if key in mapping.refused:
+                self.violations.add(at, f"${{{body}}}: {mapping.refused[key]}")
+                return ""
+            available = score_outputs(mapping, self.provided)
+            if key not in available:
                 self.violations.add(
                     at,
-                    f"${{{body}}}: resource {name!r} ({score_type}) has no output {key!r}; "
+                    f"${{{body}}}: resource {name!r} ({resource_type}) has no output {key!r}; "
                     f"available: {', '.join(sorted(available))}",
                 )
                 return ""
+            output = available[key]
+            if output is None:
+                return escape(mapping.constants[key])
             if not references_allowed:
                 self.violations.add(
                     at, f"${{{body}}}: resource outputs are not supported here; use a variable"
@@ -320,22 +329,47 @@ class _Converter:
             self._unknown_keys(
                 item, ("target", "content", "source", "binaryContent", "mode", "noExpand"), item_at
             )
-            if "source" in item or "binaryContent" in item:
-                which = "source" if "source" in item else "binaryContent"
+            given = [key for key in ("content", "binaryContent", "source") if key in item]
+            if len(given) != 1:
+                self.violations.add(item_at, "give exactly one of content, binaryContent and source")
+                continue
+            if given == ["source"]:
                 self.violations.add(
-                    f"{item_at}.{which}", "is not supported: give the file's text inline as content"
+                    f"{item_at}.source",
+                    "is read by tptctl, which sends the file's content instead (relative to the Score "
+                    "file); through the API give content or binaryContent (base64)",
                 )
                 continue
             target = self._string(item.get("target"), f"{item_at}.target")
-            content = self._string(item.get("content"), f"{item_at}.content")
-            if target is None or content is None:
-                continue
-            content = escape(content) if item.get("noExpand") is True else self._text(content, f"{item_at}.content")
-            component.config_files.add(path=target, content=content)
-            if "mode" in item:
-                self.warnings.append(
-                    f"{item_at}.mode: file modes are not supported; the file is mounted read-only"
+            mode = self._mode(item["mode"], f"{item_at}.mode") if "mode" in item else 0
+            if given == ["binaryContent"]:
+                binary = self._base64(item["binaryContent"], f"{item_at}.binaryContent")
+                if target is not None and binary is not None:
+                    component.config_files.add(path=target, binary_content=binary, mode=mode)
+            elif (content := self._string(item.get("content"), f"{item_at}.content")) is not None:
+                content = (
+                    escape(content) if item.get("noExpand") is True else self._text(content, f"{item_at}.content")
                 )
+                if target is not None:
+                    component.config_files.add(path=target, content=content, mode=mode)
+
+    def _mode(self, value: Any, at: str) -> int:
+        """Score's octal string (``"0755"``). A YAML number is refused: ``0644`` and ``644`` read
+        as different numbers, so the intent cannot be known."""
+        if isinstance(value, str) and re.fullmatch(r"0?[0-7]{3}", value):
+            return int(value, 8)
+        self.violations.add(at, 'must be an octal permission string such as "0644" or "0755" (quoted)')
+        return 0
+
+    def _base64(self, value: Any, at: str) -> bytes | None:
+        text = self._string(value, at)
+        if text is None:
+            return None
+        try:
+            return base64.b64decode("".join(text.split()), validate=True)
+        except (binascii.Error, ValueError):
+            self.violations.add(at, "is not base64 (binaryContent holds the file's bytes in base64)")
+            return None
 
     def _volumes(
         self, value: Any, at: str, component: application_pb2.Component, resources: dict[str, Any]
@@ -344,27 +378,28 @@ class _Converter:
             self._unknown_keys(item, ("source", "target", "path", "readOnly"), item_at)
             source = self._string(item.get("source"), f"{item_at}.source") or ""
             match = re.fullmatch(r"\$\{resources\.([A-Za-z0-9_-]+)\}", source)
-            if match is None or self.resources.get(match[1]) != "volume":
+            if match is not None and self.resources.get(match[1]) == "volume":
+                volume = match[1]
+                params = resources[volume].get("params") or {}
+                size = params.get("size") if isinstance(params, dict) else None
+            elif match is None and "${" not in source and not names.check_id(source):
+                volume, size = source, None  # the older form: a volume by name
+            else:
                 self.violations.add(
-                    item_at,
-                    "only volumes whose source is ${resources.NAME} of a `volume` "
-                    "resource are supported (they become persistent storage)",
+                    f"{item_at}.source",
+                    "must be ${resources.NAME} of a `volume` resource, or a volume name (a DNS-1123 "
+                    "label); either becomes persistent storage",
                 )
                 continue
-            if "path" in item:
-                self.violations.add(f"{item_at}.path", "mounting a sub-path of a volume is not supported")
-                continue
+            sub_path = self._string(item["path"], f"{item_at}.path") if "path" in item else ""
             target = self._string(item.get("target"), f"{item_at}.target")
-            if target is None:
+            if target is None or sub_path is None:
                 continue
-            params = resources[match[1]].get("params") or {}
-            size = params.get("size") if isinstance(params, dict) else None
             if size is None:
                 size = DEFAULT_VOLUME_SIZE
-                self.warnings.append(
-                    f"{item_at}: volume {match[1]!r} has no params.size; using {DEFAULT_VOLUME_SIZE}"
-                )
-            component.storage.add(name=match[1], path=target, size=str(size))
+                self.warnings.append(f"{item_at}: volume {volume!r} has no params.size; using {DEFAULT_VOLUME_SIZE}")
+            # Score writes the sub-path absolute ("/sub/path"); Kubernetes wants it relative.
+            component.storage.add(name=volume, path=target, size=str(size), sub_path=sub_path.lstrip("/"))
             if item.get("readOnly") is True:
                 self.warnings.append(f"{item_at}.readOnly: storage is always mounted read-write")
 
@@ -437,17 +472,21 @@ class _Converter:
     def _declare_resource(self, name: str, value: Any) -> None:
         at = _path("resources", name)
         resource = value if isinstance(value, dict) else {}
-        score_type = resource.get("type")
+        type_name = resource.get("type")
+        mapping = score_type(type_name, self.provided) if isinstance(type_name, str) else None
         if not isinstance(value, dict):
             self.violations.add(at, "must be a mapping with a type")
-        elif score_type not in RESOURCE_TYPES:
+        elif mapping is None:
+            self.unprovided.add(name)
             self.violations.add(
                 f"{at}.type",
-                f"resource type {score_type!r} is not supported; use one of "
-                f"{', '.join(sorted(RESOURCE_TYPES))}",
+                f"resource type {type_name!r} has no provider here; use one of "
+                f"{', '.join(known_types(self.provided))} (an operator adds a type by applying "
+                "an Addon that provides it)",
             )
         else:
-            self.resources[name] = str(score_type)
+            self.resources[name] = str(type_name)
+            self.mappings[name] = mapping
 
     def _resource(
         self,
@@ -457,9 +496,10 @@ class _Converter:
         first: str | None,
         ports: dict[int, str],
     ) -> None:
-        score_type = self.resources.get(name)
-        if score_type is None:
+        resource_type = self.resources.get(name)
+        if resource_type is None:
             return
+        mapping = self.mappings[name]
         at = _path("resources", name)
         resource = {str(k): v for k, v in value.items()}
         self._unknown_keys(resource, _RESOURCE_KEYS, at)
@@ -467,30 +507,75 @@ class _Converter:
             ("id", "resources are never shared between applications"),
             ("metadata", "resource metadata is not used"),
         ):
-            if ignored in resource:
+            if ignored in resource and not (ignored == "id" and resource_type in WORKLOAD_TYPES):
                 self.warnings.append(f"{at}.{ignored}: ignored; {why}")
-        if score_type == "volume":
+        if resource_type == "volume":
             used = any(s.name == name for c in application.spec.components.values() for s in c.storage)
             if not used:
                 self.warnings.append(f"{at}: volume not mounted by any container; ignored")
             return
         params = self._mapping(resource.get("params"), f"{at}.params")
         dependency = application.spec.dependencies[name]
-        dependency.type = RESOURCE_TYPES[score_type]
+        dependency.type = mapping.dependency_type
         if "class" in resource and (class_name := self._string(resource["class"], f"{at}.class")):
             setattr(dependency, "class", class_name)
-        if score_type == "route":
+        if resource_type == "route":
             self._route(params, f"{at}.params", dependency.params, first, ports)
             return
-        allowed = _PASSED_PARAMS[score_type]
+        if resource_type in WORKLOAD_TYPES:
+            self._workload(resource_type, name, resource, params, at, dependency.params)
+            return
+        if mapping.dependency_type not in {"postgres", "mysql", "redis", "bucket", "dns"}:
+            dependency.params.update(params)  # an addon's type: its params are the addon's business
+            return
         for param, param_value in params.items():
-            if param in allowed:
+            if param in mapping.params:
                 dependency.params.update({param: param_value})
             else:
                 self.warnings.append(
                     f"{at}.params.{param}: ignored; {dependency.type} takes "
-                    f"{', '.join(allowed) or 'no params'}"
+                    f"{', '.join(mapping.params) or 'no params'}"
                 )
+
+    def _workload(
+        self,
+        resource_type: str,
+        name: str,
+        resource: dict[str, Any],
+        params: dict[str, Any],
+        at: str,
+        target: struct_pb2.Struct,
+    ) -> None:
+        """``service``/``endpoint``/``service-port``: another workload, that is another application
+        deployed to the same environment (the community provisioners' rule for which one)."""
+        if resource_type == "service-port":
+            self._unknown_keys(params, ("workload", "port"), f"{at}.params")
+            workload, workload_at = params.get("workload"), f"{at}.params.workload"
+            if workload is None:
+                self.violations.add(workload_at, "is required: the name of the workload to connect to")
+                return
+        elif "id" in resource:
+            workload, workload_at = str(resource["id"]).split(".")[-1], f"{at}.id"
+        else:
+            workload, workload_at = name, at
+        if (text := self._string(workload, workload_at)) is None:
+            return
+        if error := names.check_id(text):
+            self.violations.add(workload_at, f"names workload {text!r}, which is not an application id: {error}")
+            return
+        target.update({"application": text})
+        if resource_type != "service" and "port" in params:
+            port = params["port"]
+            if isinstance(port, bool) or not isinstance(port, int | str):
+                self.violations.add(f"{at}.params.port", "must be a port name or number of that workload")
+            else:
+                target.update({"port": str(port)})
+        ignored = sorted(set(params) - {"workload", "port"}) if resource_type == "endpoint" else []
+        ignored += sorted(params) if resource_type == "service" else []
+        for param in ignored:
+            self.warnings.append(
+                f"{at}.params.{param}: ignored; the workload {text!r} is deployed by Threeport, never mocked"
+            )
 
     def _route(
         self,
@@ -502,11 +587,12 @@ class _Converter:
     ) -> None:
         self._unknown_keys(params, ("host", "path", "port"), at)
         port = params.get("port")
-        if not isinstance(port, int) or port not in ports:
-            declared = ", ".join(str(p) for p in sorted(ports)) or "none"
-            self.violations.add(f"{at}.port", f"must be one of the service ports ({declared})")
+        port_name = ports.get(port) if isinstance(port, int) else port if port in ports.values() else None
+        if port_name is None:
+            declared = ", ".join(f"{number} ({ports[number]})" for number in sorted(ports)) or "none"
+            self.violations.add(f"{at}.port", f"must be one of the service ports, by number or name: {declared}")
         elif first is not None:
-            target.update({"component": first, "port": ports[port]})
+            target.update({"component": first, "port": port_name})
         host = params.get("host")
         if isinstance(host, str):
             match = re.fullmatch(r"\$\{resources\.([A-Za-z0-9_-]+)\.host\}", host)

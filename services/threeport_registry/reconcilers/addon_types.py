@@ -2,7 +2,7 @@
 
 The registry reads no other schema: it follows the addon-manager's Addon change events and asks
 it (``GetAddon`` / ``ListAddons``, as a service) for each changed entry, keeping in memory which
-types each addon ``provides`` and the names of its ``outputs``. Application validation then
+types each addon ``provides`` and the names of its ``outputs`` and ``claimOutputs``. Application validation then
 accepts those types and references to those outputs. Every replica keeps its own copy; the
 controller's resync lists the whole catalog, so a replica that starts (or missed an event)
 catches up.
@@ -44,7 +44,9 @@ class AddonTypes:
         if addon.HasField("delete_time"):
             self._entries.pop(name, None)
         else:
-            self._entries[name] = (frozenset(addon.spec.provides), frozenset(addon.spec.outputs))
+            # Per-claim outputs (a topic, a host) are outputs a claim receives too.
+            outputs = frozenset(addon.spec.outputs) | frozenset(addon.spec.claim_outputs)
+            self._entries[name] = (frozenset(addon.spec.provides), outputs)
         return None
 
     async def names(self) -> AsyncIterator[str]:

@@ -15,12 +15,8 @@ from threeport.common.v1alpha1 import state_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2
 from threeport.registry.v1alpha1 import application_pb2
 from threeport.sdk import ApiError, AsyncClient
-<<<<<<< HEAD
 from threeport_model.dependency_types import outputs_of, provider_of
-=======
-from threeport_model.dependency_types import provider_of
 from threeport_runtime import helm
->>>>>>> wt-kinds
 from threeport_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from threeport_runtime.kube.errors import KubeError
 from threeport_runtime.kube.pool import KubePool
@@ -34,7 +30,6 @@ from threeport_workload_delivery.domain.plan import plan
 from threeport_workload_delivery.domain.rendering import DependencyOutputs, Manifest, RenderError, image_of
 from threeport_workload_delivery.pipeline.charts import render_charts
 from threeport_workload_delivery.pipeline.claims import Claimer
-<<<<<<< HEAD
 from threeport_workload_delivery.pipeline.inputs import (
     NotReady,
     implementation_of,
@@ -42,11 +37,7 @@ from threeport_workload_delivery.pipeline.inputs import (
     plan_inputs,
     resolve_classes,
 )
-from threeport_workload_delivery.pipeline.live import live_objects
-=======
-from threeport_workload_delivery.pipeline.inputs import NotReady, load_inputs, plan_inputs, resolve_classes
 from threeport_workload_delivery.pipeline.live import kinds_of, live_objects, released_kinds
->>>>>>> wt-kinds
 from threeport_workload_delivery.store.releases import ReleaseStore
 
 Node = deployment_pb2.PlanNode

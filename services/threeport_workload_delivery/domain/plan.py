@@ -69,14 +69,9 @@ def plan(inputs: PlanInputs) -> Plan:
     waiting = sorted(set(inputs.spec.dependencies) - set(inputs.outputs))
     objects = None if waiting else render(RenderInput(
         project=project, deployment=inputs.deployment, application=inputs.application,
-<<<<<<< HEAD
         environment=environment_id, namespace=inputs.namespace, spec=inputs.spec,
-        images=inputs.images, dependencies=inputs.outputs,
-=======
-        environment=inputs.environment.name.rsplit("/", 1)[-1], namespace=inputs.namespace, spec=inputs.spec,
         images=inputs.images, dependencies=inputs.outputs, charts=inputs.charts,
         allow_cluster_scoped=inputs.environment.spec.allow_cluster_scoped,
->>>>>>> wt-kinds
     ))
     return Plan(cluster_claim_for(inputs.deployment, inputs.placement, inputs.environment), claims, objects, waiting)
 

@@ -259,23 +259,36 @@ def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> 
         )
         env_from.append({"secretRef": {"name": secret_name}})
     files: dict[str, str] = {}
+    binary_files: dict[str, str] = {}  # bytes go to binaryData (base64), as Kubernetes keeps them
     volumes: list[Manifest] = []
     mounts: list[Manifest] = []
     if spec.config_files:
         files_name = names.object_name(app, component, "files")
         for index, config_file in enumerate(spec.config_files):
             key = f"file-{index}"
-            files[key] = references.substitute(
-                config_file.content, lambda ref: _plain_output(data.dependencies, ref, component)
-            )
+            if config_file.binary_content:
+                binary_files[key] = base64.b64encode(config_file.binary_content).decode()
+            else:
+                files[key] = references.substitute(
+                    config_file.content, lambda ref: _plain_output(data.dependencies, ref, component)
+                )
             mounts.append({"name": "config-files", "mountPath": config_file.path, "subPath": key, "readOnly": True})
-        out.append(
-            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _metadata(files_name, ns, labels, component),
-             "data": files}
-        )
-        volumes.append({"name": "config-files", "configMap": {"name": files_name}})
+        files_map: Manifest = {"apiVersion": "v1", "kind": "ConfigMap",
+                               "metadata": _metadata(files_name, ns, labels, component), "data": files}
+        if binary_files:
+            files_map["binaryData"] = binary_files
+        out.append(files_map)
+        config_volume: Manifest = {"name": files_name}
+        if any(config_file.mode for config_file in spec.config_files):
+            # Per-file modes (Score's `mode`, e.g. an executable script) need the keys listed.
+            config_volume["items"] = [
+                {"key": f"file-{index}", "path": f"file-{index}", **({"mode": f.mode} if f.mode else {})}
+                for index, f in enumerate(spec.config_files)
+            ]
+        volumes.append({"name": "config-files", "configMap": config_volume})
     for storage in spec.storage:
-        mounts.append({"name": storage.name, "mountPath": storage.path})
+        mounts.append({"name": storage.name, "mountPath": storage.path,
+                       **({"subPath": storage.sub_path} if storage.sub_path else {})})
     image = data.images.get(component)
     container: Manifest = {
         "name": component,
@@ -306,7 +319,7 @@ def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> 
     if mounts:
         container["volumeMounts"] = mounts
     config_hash = hashlib.sha256(
-        json.dumps([plain, secret_data, files], sort_keys=True).encode()
+        json.dumps([plain, secret_data, files] + ([binary_files] if binary_files else []), sort_keys=True).encode()
     ).hexdigest()[:16]
     pod_spec: Manifest = {"serviceAccountName": name, "containers": [container]}
     if volumes:

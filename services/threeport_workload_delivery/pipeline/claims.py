@@ -283,7 +283,7 @@ class Claimer:
         component = str(params.get("component", "")) or next(
             (key.split(".")[0] for key in sorted(outputs) if key.endswith(".host")), ""
         )
-        port = str(params.get("port", ""))
+        port = _port_name(outputs, component, str(params.get("port", "")))
         host = outputs.get(f"{component}.host")
         port_value = outputs.get(f"{component}.{port}.port" if port else f"{component}.port")
         url = outputs.get(f"{component}.{port}.url" if port else f"{component}.url")
@@ -337,3 +337,13 @@ class Claimer:
         except ApiError as error:
             return "ReleaseFailed", f"{claim}: {error.message}"
         return "Releasing", f"{claim}: the {kind.service} is releasing it"
+
+
+def _port_name(outputs: dict[str, str], component: str, port: str) -> str:
+    """A port given by number (Score's ``endpoint``) is the published port with that number."""
+    if not port.isdigit() or f"{component}.{port}.port" in outputs:
+        return port
+    prefix = f"{component}."
+    return next((key[len(prefix):-len(".port")] for key, value in sorted(outputs.items())
+                 if key.startswith(prefix) and key.endswith(".port") and key.count(".") == 2 and value == port),
+                port)

@@ -146,7 +146,6 @@ def test_adjustments_are_reported_as_warnings() -> None:
 
     assert result.warnings == [
         "metadata.team: ignored (only name and annotations are used)",
-        "containers.api.files[/etc/x].mode: file modes are not supported; the file is mounted read-only",
         "containers.api.volumes[0]: volume 'tmp' has no params.size; using 1Gi",
         "containers.api.volumes[0].readOnly: storage is always mounted read-write",
         "service.ports: Threeport runs each container as its own component; the ports are given to the first "
@@ -158,6 +157,7 @@ def test_adjustments_are_reported_as_warnings() -> None:
     ports = result.application.spec.components["api"].ports
     assert [(p.name, p.port, p.protocol) for p in ports] == [("web", 8080, "TCP")]
     assert result.application.spec.components["api"].config_files[0].path == "/etc/x"
+    assert result.application.spec.components["api"].config_files[0].mode == 0o600
 
 
 def _score(**containers_and_more: Any) -> dict[str, Any]:
@@ -184,13 +184,28 @@ def _web(**fields: Any) -> dict[str, Any]:
         (_score(containers={"web": {"command": ["x"]}}), "containers.web.image", ("required",)),
         (
             _web(volumes=[{"source": "/host/path", "target": "/data"}]),
-            "containers.web.volumes[0]",
-            ("volume` resource",),
+            "containers.web.volumes[0].source",
+            ("volume` resource", "volume name"),
         ),
         (
             _web(files=[{"target": "/etc/x", "source": "./x.conf"}]),
             "containers.web.files[0].source",
-            ("content",),
+            ("read by tptctl", "binaryContent"),
+        ),
+        (
+            _web(files=[{"target": "/etc/x", "content": "a", "binaryContent": "YQ=="}]),
+            "containers.web.files[0]",
+            ("exactly one of content, binaryContent and source",),
+        ),
+        (
+            _web(files=[{"target": "/etc/x", "content": "a", "mode": 644}]),
+            "containers.web.files[0].mode",
+            ('"0644"', "quoted"),
+        ),
+        (
+            _web(files=[{"target": "/etc/x", "binaryContent": "not base64!"}]),
+            "containers.web.files[0].binaryContent",
+            ("not base64",),
         ),
         (
             _web(variables={"A": "${resources.nope.host}"}),
@@ -223,12 +238,33 @@ def _web(**fields: Any) -> dict[str, Any]:
         (
             _score(resources={"q": {"type": "amqp"}}),
             "resources.q.type",
-            ("amqp", "postgres, redis, route, s3"),
+            ("'amqp' has no provider", "postgres, redis, route, s3, service, service-port, volume",
+             "Addon that provides it"),
+        ),
+        (
+            _web(variables={"K": "${resources.b.aws_secret_key}"}) | {"resources": {"b": {"type": "s3"}}},
+            "containers.web.variables.K",
+            ("workload's identity",),
+        ),
+        (
+            _score(resources={"other": {"type": "service", "id": "Not_An_Id"}}),
+            "resources.other.id",
+            ("not an application id",),
+        ),
+        (
+            _score(resources={"other": {"type": "service-port", "params": {"port": "web"}}}),
+            "resources.other.params.workload",
+            ("required",),
+        ),
+        (
+            _score(resources={"other": {"type": "endpoint", "params": {"port": [1]}}}),
+            "resources.other.params.port",
+            ("port name or number",),
         ),
         (
             _score(resources={"r": {"type": "route", "params": {"host": "a.example.com", "port": 81}}}),
             "resources.r.params.port",
-            ("service ports",),
+            ("service ports, by number or name", "none"),
         ),
         (
             _score(

@@ -789,22 +789,28 @@ class Storage(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     PATH_FIELD_NUMBER: _builtins.int
     SIZE_FIELD_NUMBER: _builtins.int
+    SUB_PATH_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """A DNS-1123 label unique in the component."""
     path: _builtins.str
     """The absolute mount path in the container."""
     size: _builtins.str
     """The size, a Kubernetes quantity such as `1Gi`."""
+    sub_path: _builtins.str
+    """A directory inside the volume to mount instead of its root (relative, e.g. `www/static`;
+    Score's volume `path`). Empty: the whole volume.
+    """
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         path: _builtins.str = ...,
         size: _builtins.str = ...,
+        sub_path: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "path", b"path", "size", b"size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "path", b"path", "size", b"size", "sub_path", b"sub_path"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -818,19 +824,29 @@ class ConfigFile(_message.Message):
 
     PATH_FIELD_NUMBER: _builtins.int
     CONTENT_FIELD_NUMBER: _builtins.int
+    BINARY_CONTENT_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
     path: _builtins.str
     """The absolute path of the file in the container."""
     content: _builtins.str
     """The file's content. May contain non-secret output references."""
+    binary_content: _builtins.bytes
+    """The file's bytes, for files that are not text (Score's `binaryContent`); mounted as they
+    are, without reference substitution. Set either this or `content`.
+    """
+    mode: _builtins.int
+    """The file's permission bits, e.g. `0755` (493) for a script; 0 means the default, 0644."""
     def __init__(
         self,
         *,
         path: _builtins.str = ...,
         content: _builtins.str = ...,
+        binary_content: _builtins.bytes = ...,
+        mode: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "path", b"path"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["binary_content", b"binary_content", "content", b"content", "mode", b"mode", "path", b"path"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -123,8 +123,10 @@ class ApplicationServiceServicer:
     def ConvertScore(self, request, context):
         """Converts a Score file (`apiVersion: score.dev/v1b1`) into an Application without storing it:
         containers become components, resources become dependencies and `${resources.x.y}`
-        placeholders become `${dependencies.x.y}` references. Unsupported Score features are
-        INVALID_ARGUMENT naming the field.
+        placeholders become `${dependencies.x.y}` references; `service`/`endpoint` resources become
+        `application` dependencies, and resource types the addon catalog provides are accepted.
+        `files[].source` is refused: clients read the file and send `content` or `binaryContent`.
+        Unsupported Score features are INVALID_ARGUMENT naming the field.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -52,8 +52,10 @@ class ApplicationServiceStub:
     ConvertScore: _grpc.UnaryUnaryMultiCallable[_application_pb2.ConvertScoreRequest, _application_pb2.ConvertScoreResponse]
     """Converts a Score file (`apiVersion: score.dev/v1b1`) into an Application without storing it:
     containers become components, resources become dependencies and `${resources.x.y}`
-    placeholders become `${dependencies.x.y}` references. Unsupported Score features are
-    INVALID_ARGUMENT naming the field.
+    placeholders become `${dependencies.x.y}` references; `service`/`endpoint` resources become
+    `application` dependencies, and resource types the addon catalog provides are accepted.
+    `files[].source` is refused: clients read the file and send `content` or `binaryContent`.
+    Unsupported Score features are INVALID_ARGUMENT naming the field.
     """
 
 @_typing.type_check_only
@@ -80,8 +82,10 @@ class ApplicationServiceAsyncStub(ApplicationServiceStub):
     ConvertScore: _aio.UnaryUnaryMultiCallable[_application_pb2.ConvertScoreRequest, _application_pb2.ConvertScoreResponse]  # type: ignore[assignment]
     """Converts a Score file (`apiVersion: score.dev/v1b1`) into an Application without storing it:
     containers become components, resources become dependencies and `${resources.x.y}`
-    placeholders become `${dependencies.x.y}` references. Unsupported Score features are
-    INVALID_ARGUMENT naming the field.
+    placeholders become `${dependencies.x.y}` references; `service`/`endpoint` resources become
+    `application` dependencies, and resource types the addon catalog provides are accepted.
+    `files[].source` is refused: clients read the file and send `content` or `binaryContent`.
+    Unsupported Score features are INVALID_ARGUMENT naming the field.
     """
 
 class ApplicationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -147,8 +151,10 @@ class ApplicationServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_application_pb2.ConvertScoreResponse, _abc.Awaitable[_application_pb2.ConvertScoreResponse]]:
         """Converts a Score file (`apiVersion: score.dev/v1b1`) into an Application without storing it:
         containers become components, resources become dependencies and `${resources.x.y}`
-        placeholders become `${dependencies.x.y}` references. Unsupported Score features are
-        INVALID_ARGUMENT naming the field.
+        placeholders become `${dependencies.x.y}` references; `service`/`endpoint` resources become
+        `application` dependencies, and resource types the addon catalog provides are accepted.
+        `files[].source` is refused: clients read the file and send `content` or `binaryContent`.
+        Unsupported Score features are INVALID_ARGUMENT naming the field.
         """
 
 def add_ApplicationServiceServicer_to_server(servicer: ApplicationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -730,8 +730,10 @@ class ApplicationServiceClient:
     ) -> registry_v1alpha1_application_pb2.ConvertScoreResponse:
         """Converts a Score file (`apiVersion: score.dev/v1b1`) into an Application without storing it:
         containers become components, resources become dependencies and `${resources.x.y}`
-        placeholders become `${dependencies.x.y}` references. Unsupported Score features are
-        INVALID_ARGUMENT naming the field.
+        placeholders become `${dependencies.x.y}` references; `service`/`endpoint` resources become
+        `application` dependencies, and resource types the addon catalog provides are accepted.
+        `files[].source` is refused: clients read the file and send `content` or `binaryContent`.
+        Unsupported Score features are INVALID_ARGUMENT naming the field.
 
         Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
 
@@ -996,8 +998,10 @@ class ApplicationServiceAsyncClient:
     ) -> registry_v1alpha1_application_pb2.ConvertScoreResponse:
         """Converts a Score file (`apiVersion: score.dev/v1b1`) into an Application without storing it:
         containers become components, resources become dependencies and `${resources.x.y}`
-        placeholders become `${dependencies.x.y}` references. Unsupported Score features are
-        INVALID_ARGUMENT naming the field.
+        placeholders become `${dependencies.x.y}` references; `service`/`endpoint` resources become
+        `application` dependencies, and resource types the addon catalog provides are accepted.
+        `files[].source` is refused: clients read the file and send `content` or `binaryContent`.
+        Unsupported Score features are INVALID_ARGUMENT naming the field.
 
         Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
 
