@@ -77,7 +77,7 @@ def test_a_system_namespace_is_refused_even_when_a_project_renders_it() -> None:
 
 
 def test_a_template_stored_before_the_rules_is_refused_when_rendered() -> None:
-    with pytest.raises(NamespaceError, match="must contain {project}"):
+    with pytest.raises(NamespaceError, match=r"must contain \{project\}"):
         namespace_for("", "team-{application}", project="acme", application="ledger", environment="prod")
 
 
