@@ -23,7 +23,9 @@ from threeport_workload_delivery.api.validation import check_deployment
 from threeport_workload_delivery.backends import Backends
 from threeport_workload_delivery.config import DeliveryConfig
 from threeport_workload_delivery.pipeline.claims import Claimer
+from threeport_workload_delivery.pipeline.namespaces import NamespaceGuard
 from threeport_workload_delivery.reconcilers.deployment import DeploymentReconciler
+from threeport_workload_delivery.store.namespaces import NamespaceClaims
 from threeport_workload_delivery.store.releases import ReleaseStore
 from threeport_workload_delivery.store.tables import SCHEMA, DeploymentRow
 
@@ -43,8 +45,10 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     claimer = Claimer(backends, deployments.find)
     prefix = runtime.settings.stream_prefix
 
+    namespace_claims = NamespaceClaims(runtime.db)
     reconciler = DeploymentReconciler(
-        deployments, releases, backends.registry, claimer, pool, runtime.event_recorder("deployment"), config
+        deployments, releases, backends.registry, claimer, pool, runtime.event_recorder("deployment"), config,
+        NamespaceGuard(namespace_claims),
     )
     runtime.controller(watches.deployment_controller(deployments, releases.stream, prefix), reconciler)
 
@@ -53,7 +57,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     server.add_servicer(
         PACKAGE + "DeploymentService",
         deployment_pb2_grpc.add_DeploymentServiceServicer_to_server,
-        servicers.DeploymentServicer(methods, actions, planner),
+        servicers.DeploymentServicer(methods, actions, planner, namespace_claims),
     )
     server.add_servicer(
         PACKAGE + "ReleaseService",

@@ -21,7 +21,7 @@ from threeport_runtime.kube.pool import KubePool
 from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_workload_delivery.api.validation import id_violations
 from threeport_workload_delivery.backends import Backends
-from threeport_workload_delivery.domain import claims, names
+from threeport_workload_delivery.domain import claims, names, ownership
 from threeport_workload_delivery.domain.diffing import ObjectKey, in_sync, object_key, unified_diff
 from threeport_workload_delivery.domain.plan import plan
 from threeport_workload_delivery.domain.rendering import DependencyOutputs, Manifest, RenderError, image_of
@@ -166,10 +166,13 @@ class Planner:
         if cluster:
             try:
                 client = await self._pool.client(cluster)
-                live = await live_objects(client, project, deployment.name)
+                # Only what the deployment owns would be changed or pruned (domain.ownership).
+                live, _ = ownership.split_owned(await live_objects(client, project, deployment.name), deployment.name)
                 for manifest in objects:
                     key = object_key(manifest)
                     if key[1] == "Namespace" and key not in live and (namespace := await client.get(manifest)):
+                        if refused := ownership.refusal(namespace, deployment.name):
+                            root.children[0].message += f" (refused: {refused})"
                         live[key] = namespace
             except (KubeError, ApiError) as error:
                 root.children[0].message += f" (cannot read live objects: {error})"

@@ -25,14 +25,15 @@ from threeport.sdk import ApiError, AsyncClient
 from threeport_runtime.conditions import READY, STALLED, TRUE, find_condition, remove_condition, set_condition
 from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.errors import NotFound
+from threeport_runtime.kube.client import KubeClient
 from threeport_runtime.kube.errors import KubeError, Unreachable
 from threeport_runtime.kube.pool import KubePool
 from threeport_runtime.reconcile.events import NORMAL, WARNING, EventRecorder
 from threeport_runtime.reconcile.result import PermanentError, Result, TemporaryError
 from threeport_workload_delivery.config import DeliveryConfig
-from threeport_workload_delivery.domain import changes, claims, names
+from threeport_workload_delivery.domain import changes, claims, names, ownership
 from threeport_workload_delivery.domain import images as image_sources
-from threeport_workload_delivery.domain.diffing import describe, in_sync, object_key
+from threeport_workload_delivery.domain.diffing import ObjectKey, describe, in_sync, object_key
 from threeport_workload_delivery.domain.plan import plan
 from threeport_workload_delivery.domain.rendering import (
     DependencyOutputs,
@@ -53,6 +54,7 @@ from threeport_workload_delivery.pipeline.inputs import (
     spec_of,
 )
 from threeport_workload_delivery.pipeline.live import live_objects
+from threeport_workload_delivery.pipeline.namespaces import NamespaceGuard, NamespaceRefused
 from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
 from threeport_workload_delivery.store.tables import DeploymentRow
 
@@ -92,6 +94,7 @@ class DeploymentReconciler:
         pool: KubePool,
         events: EventRecorder,
         config: DeliveryConfig,
+        namespaces: NamespaceGuard,
     ):
         self._deployments = deployments
         self._releases = releases
@@ -100,6 +103,7 @@ class DeploymentReconciler:
         self._pool = pool
         self._events = events
         self._config = config
+        self._namespaces = namespaces
 
     async def __call__(self, name: str) -> Result | None:
         try:
@@ -113,6 +117,11 @@ class DeploymentReconciler:
         observation = Observation(conditions={})
         try:
             result = await self._converge(deployment, observation)
+        except NamespaceRefused as refused:
+            observation.conditions[APPLIED] = (False, refused.reason, refused.message)
+            observation.ready = (False, refused.reason, refused.message)
+            await self._record(deployment, WARNING, refused.reason, refused.message)
+            result = Result(requeue_after=refused.retry_after)
         except NotReady as waiting:
             observation.ready = (False, waiting.reason, waiting.message)
             result = Result(requeue_after=waiting.retry_after)
@@ -142,6 +151,8 @@ class DeploymentReconciler:
             await self._record(deployment, NORMAL, "Placed", binding.message)
         if not binding.ready:
             raise NotReady(binding.reason, f"waiting for a cluster: {binding.message}", self._config.poll_interval)
+        # Before anything is provisioned or applied for it: the namespace must be this deployment's.
+        await self._namespaces.claim(binding.cluster, inputs.namespace, deployment.name)
 
         inputs.resolved = await resolve_classes(self._registry, inputs)
         wanted = {c.dependency: c for c in plan(plan_inputs(deployment, inputs, cluster=binding.cluster)).claims}
@@ -305,7 +316,8 @@ class DeploymentReconciler:
     ) -> Result:
         number = target.release.number
         client = await self._pool.client(seen.cluster)
-        live = await live_objects(client, inputs.project, deployment.name)
+        await self._namespaces.check_live(client, inputs.namespace, deployment.name)
+        live = await self._owned_live(deployment, client, inputs.project)
         wanted = {object_key(o) for o in objects}
         was_applied = deployment.status.current_release == number and _true(deployment, APPLIED)
         changed: list[str] = []
@@ -325,6 +337,8 @@ class DeploymentReconciler:
             await client.delete(live[key])
         if pruned:
             await self._record(deployment, NORMAL, "Pruned", "; ".join(describe(k) for k in pruned))
+        await self._namespaces.release_gone(deployment.name, seen.cluster, inputs.namespace,
+                                            {key[3] for key in live if key[1] == "Namespace"})
         seen.conditions[APPLIED] = (True, "Applied", f"release {number}: {len(objects)} objects applied")
         if deployment.status.current_release != number:
             await self._record(deployment, NORMAL, "RolloutStarted", f"rolling out release {number}")
@@ -373,7 +387,7 @@ class DeploymentReconciler:
         if claim is not None and claim.status.cluster:
             try:
                 client = await self._pool.client(claim.status.cluster)
-                live = await live_objects(client, project, deployment.name)
+                live = await self._owned_live(deployment, client, project)
                 for key in sorted(live, key=lambda k: (k[1] == "Namespace", k[1] not in ("Deployment", "StatefulSet"))):
                     await client.delete(live[key])
             except (KubeError, ApiError) as error:
@@ -403,10 +417,20 @@ class DeploymentReconciler:
                 await self._record(deployment, WARNING, "WaitingForProvider", message)
             await self._blocked(deployment, message)
             return Result(requeue_after=self._config.poll_interval)
+        await self._namespaces.release_all(deployment.name)
         await self._record(deployment, NORMAL, "Deleted", "workload objects removed and claims released")
         await self._releases.delete_all(deployment.name)
         await self._deployments.remove_finalizer(deployment.name, names.FINALIZER)
         return None
+
+    async def _owned_live(self, deployment: Deployment, client: KubeClient, project: str) -> dict[ObjectKey, Manifest]:
+        """The live objects with the deployment's labels that it may change or delete: those in
+        namespaces it owns. Others (labels alone prove nothing) are left alone, and said so."""
+        live, others = ownership.split_owned(await live_objects(client, project, deployment.name), deployment.name)
+        if others:
+            await self._record(deployment, WARNING, "NotOwned", "left alone, not in a namespace this deployment "
+                               "owns: " + "; ".join(describe(k) for k in others[:5]))
+        return live
 
     async def _blocked(self, deployment: Deployment, message: str) -> None:
         def mutate(stored: Deployment) -> None:
