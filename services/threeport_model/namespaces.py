@@ -119,6 +119,15 @@ def _readings(tokens: list[tuple[bool, str]], text: str, limit: int) -> int:
     return count(0, 0, {})
 
 
+def earlier_spelling(template: str, *, project: str, application: str, environment: str) -> str:
+    """The name these names rendered to before ambiguous names got a hash (the plain rendering).
+
+    A deployment already running there may keep it as long as it holds it (workload-delivery's
+    record decides), so upgrading moves nothing that runs."""
+    values = {"project": project, "application": application, "environment": environment}
+    return _TOKEN.sub(lambda m: values.get(m[1], m[0]), template or DEFAULT_TEMPLATE)
+
+
 def render_namespace(template: str, *, project: str, application: str, environment: str) -> str:
     """The namespace for these names (the default template when ``template`` is empty).
 
@@ -126,7 +135,7 @@ def render_namespace(template: str, *, project: str, application: str, environme
     namespace."""
     template = template or DEFAULT_TEMPLATE
     values = {"project": project, "application": application, "environment": environment}
-    rendered = _TOKEN.sub(lambda m: values.get(m[1], m[0]), template)
+    rendered = earlier_spelling(template, **values)
     tokens = _tokens(template)
     if _readings(tokens, rendered, limit=2) != 1:
         used = [values[p] for p in PLACEHOLDERS if "{" + p + "}" in template]
@@ -166,4 +175,21 @@ def namespace_for(explicit: str, template: str, *, project: str, application: st
     if template and (problem := check_template(template)):
         raise NamespaceError(f"the environment's namespace_template: {problem}")
     return render_namespace(template, project=project, application=application, environment=environment)
+
+
+def namespace_keeping_earlier(
+    explicit: str, template: str, current: str, *, project: str, application: str, environment: str
+) -> tuple[str, str]:
+    """(the namespace to use, the one to use instead if that is not the deployment's to keep).
+
+    A deployment running in the earlier spelling of its derived name (``current``, from its
+    status) keeps it; workload-delivery falls back to the derived name if its record shows the
+    earlier one is someone else's."""
+    derived = namespace_for(explicit, template, project=project, application=application, environment=environment)
+    if explicit:
+        return derived, ""
+    earlier = earlier_spelling(template, project=project, application=application, environment=environment)
+    if current and current == earlier != derived and names.is_dns_label(earlier) and not system_namespace(earlier):
+        return earlier, derived
+    return derived, ""
 

@@ -13,6 +13,7 @@ from threeport_model.namespaces import (
     NamespaceError,
     check_template,
     namespace_for,
+    namespace_keeping_earlier,
     render_namespace,
 )
 
@@ -148,3 +149,18 @@ def test_a_template_the_registry_accepts_fails_to_render_only_when_too_long(
         assert len(expected) + 1 + HASH_LENGTH > 63 or "system namespace" in str(error)
     else:
         assert rendered in (expected, f"{expected}-{rendered[-HASH_LENGTH:]}") and is_dns_label(rendered)
+
+
+def test_a_deployment_running_in_the_earlier_spelling_keeps_it_until_its_record_says_otherwise() -> None:
+    names = {"project": "sec-b", "application": "rates", "environment": "dev"}
+    derived = render_namespace("", **names)
+    assert derived.startswith("sec-b-rates-dev-")
+    # Running there before the upgrade: keep it, with the derived name to fall back to.
+    assert namespace_keeping_earlier("", "", "sec-b-rates-dev", **names) == ("sec-b-rates-dev", derived)
+    # New, or running elsewhere: the derived name.
+    assert namespace_keeping_earlier("", "", "", **names) == (derived, "")
+    assert namespace_keeping_earlier("", "", "sec-b-other", **names) == (derived, "")
+    # Unambiguous names never changed; an explicit namespace is used as asked.
+    plain = {"project": "acme", "application": "rates", "environment": "dev"}
+    assert namespace_keeping_earlier("", "", "acme-rates-dev", **plain) == ("acme-rates-dev", "")
+    assert namespace_keeping_earlier("acme-mine", "", "acme-rates-dev", **plain) == ("acme-mine", "")

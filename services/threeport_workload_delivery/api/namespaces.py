@@ -6,14 +6,15 @@ since a namespace derived from the environment's template is known only there.""
 from __future__ import annotations
 
 from threeport.delivery.v1alpha1 import deployment_pb2
+from threeport_model import namespaces
 from threeport_runtime.errors import FailedPrecondition
 from threeport_workload_delivery.domain import names
 from threeport_workload_delivery.store.namespaces import NamespaceClaims
 
 
 async def check_namespace_free(claims: NamespaceClaims, name: str, spec: deployment_pb2.DeploymentSpec) -> None:
-    if not spec.namespace:
-        return
+    if not spec.namespace or namespaces.check_explicit(spec.namespace, names.project_of(name)):
+        return  # none asked for, or one validation refuses (INVALID_ARGUMENT) before this matters
     others = [owner for owner in await claims.owners(spec.namespace) if owner != name]
     if not others:
         return

@@ -34,11 +34,14 @@ class NamespaceGuard:
     def __init__(self, claims: NamespaceClaims):
         self._claims = claims
 
-    async def claim(self, cluster: str, namespace: str, deployment: str) -> None:
-        """Takes the record of the namespace in the cluster, or raises if another deployment has it."""
+    async def claim(self, cluster: str, namespace: str, deployment: str, fallback: str = "") -> str:
+        """Takes the record of the namespace in the cluster (or else of ``fallback``) and returns
+        the namespace taken; raises if another deployment has it."""
         owner = await self._claims.take(cluster, namespace, deployment)
         if owner == deployment:
-            return
+            return namespace
+        if fallback:
+            return await self.claim(cluster, fallback, deployment)
         if names.project_of(owner) == names.project_of(deployment):
             raise NamespaceRefused(f"namespace {namespace!r} in {cluster} is used by {owner}; "
                                    "give this deployment another spec.namespace")

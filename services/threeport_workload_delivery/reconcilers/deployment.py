@@ -152,7 +152,8 @@ class DeploymentReconciler:
         if not binding.ready:
             raise NotReady(binding.reason, f"waiting for a cluster: {binding.message}", self._config.poll_interval)
         # Before anything is provisioned or applied for it: the namespace must be this deployment's.
-        await self._namespaces.claim(binding.cluster, inputs.namespace, deployment.name)
+        inputs.namespace = seen.namespace = await self._namespaces.claim(
+            binding.cluster, inputs.namespace, deployment.name, fallback=inputs.fallback_namespace)
 
         inputs.resolved = await resolve_classes(self._registry, inputs)
         wanted = {c.dependency: c for c in plan(plan_inputs(deployment, inputs, cluster=binding.cluster)).claims}
