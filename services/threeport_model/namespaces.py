@@ -95,10 +95,24 @@ def _tokens(template: str) -> list[tuple[bool, str]]:
     return found
 
 
+# Reading a name back is a search; beyond this many steps the name counts as ambiguous (and gets
+# the hash), which keeps every spelling without a hash provably unique and the cost bounded.
+READING_BUDGET = 5000
+
+
 def _readings(tokens: list[tuple[bool, str]], text: str, limit: int) -> int:
-    """How many ways (up to ``limit``) ``text`` reads as the template with ids for placeholders."""
+    """How many ways (up to ``limit``) ``text`` reads as the template with ids for placeholders;
+    ``limit`` when the search runs out of budget."""
+    steps = 0
+
+    class OutOfBudget(Exception):
+        pass
 
     def count(index: int, at: int, bound: dict[str, str]) -> int:
+        nonlocal steps
+        steps += 1
+        if steps > READING_BUDGET:
+            raise OutOfBudget
         if index == len(tokens):
             return 1 if at == len(text) else 0
         placeholder, value = tokens[index]
@@ -108,7 +122,7 @@ def _readings(tokens: list[tuple[bool, str]], text: str, limit: int) -> int:
             known = bound[value]
             return count(index + 1, at + len(known), bound) if text.startswith(known, at) else 0
         total = 0
-        for end in range(at + 1, len(text) + 1):
+        for end in range(at + 1, min(len(text), at + names.MAX_LABEL_LENGTH) + 1):
             candidate = text[at:end]
             if names.is_dns_label(candidate):
                 total += count(index + 1, end, {**bound, value: candidate})
@@ -116,7 +130,10 @@ def _readings(tokens: list[tuple[bool, str]], text: str, limit: int) -> int:
                     break
         return total
 
-    return count(0, 0, {})
+    try:
+        return count(0, 0, {})
+    except OutOfBudget:
+        return limit
 
 
 def earlier_spelling(template: str, *, project: str, application: str, environment: str) -> str:
@@ -136,8 +153,7 @@ def render_namespace(template: str, *, project: str, application: str, environme
     template = template or DEFAULT_TEMPLATE
     values = {"project": project, "application": application, "environment": environment}
     rendered = earlier_spelling(template, **values)
-    tokens = _tokens(template)
-    if _readings(tokens, rendered, limit=2) != 1:
+    if len(rendered) <= names.MAX_LABEL_LENGTH and _readings(_tokens(template), rendered, limit=2) != 1:
         used = [values[p] for p in PLACEHOLDERS if "{" + p + "}" in template]
         digest = hashlib.sha256("\x00".join(used).encode()).hexdigest()[:HASH_LENGTH]
         rendered = f"{rendered}-{digest}"

@@ -15,6 +15,7 @@ from threeport_model.namespaces import (
     namespace_for,
     namespace_keeping_earlier,
     render_namespace,
+    system_namespace,
 )
 
 
@@ -164,3 +165,12 @@ def test_a_deployment_running_in_the_earlier_spelling_keeps_it_until_its_record_
     plain = {"project": "acme", "application": "rates", "environment": "dev"}
     assert namespace_keeping_earlier("", "", "acme-rates-dev", **plain) == ("acme-rates-dev", "")
     assert namespace_keeping_earlier("acme-mine", "", "acme-rates-dev", **plain) == ("acme-mine", "")
+
+
+def test_the_platforms_own_namespaces_and_the_builtin_addons_are_system_namespaces() -> None:
+    """The list in threeport_model must follow the addon catalog and the cluster onboarding."""
+    from threeport_addon_manager.catalog.seeding import builtin_addons
+    from threeport_cluster_manager.domain.onboarding import NAMESPACE
+
+    for namespace in {addon.spec.namespace for addon in builtin_addons()} | {NAMESPACE}:
+        assert system_namespace(namespace), namespace
