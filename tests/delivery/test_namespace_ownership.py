@@ -188,3 +188,35 @@ async def test_projects_whose_names_run_together_get_their_own_namespaces(stack:
     assert stack.kube.deployment(theirs.status.namespace, "rates-svc") is not None
     assert await ready(delivery_other, theirs_name) is not None
 
+
+
+async def test_moving_to_another_namespace_releases_the_old_one_once_it_is_gone(stack: Stack) -> None:
+    await stack.apply_application("rates", RATES)
+    await stack.apply_application("other", RATES)
+    name = f"{PARENT}/deployments/rates-dev"
+    await stack.admin.deployment.create_deployment(parent=PARENT, deployment_id="rates-dev",
+                                                   deployment=deployment("rates", "dev", "acme-first"))
+    await stack.ready(name)
+    moved = deployment("rates", "dev", "acme-second")
+    moved.name = name
+    updated = await stack.admin.deployment.update_deployment(deployment=moved)
+    await stack.deployment_when(name, lambda d: d.status.namespace == "acme-second" and condition(d, "Ready").status
+                                == 1 and condition(d, "Ready").observed_generation == updated.generation,
+                                "the move to be Ready")
+    assert stack.kube.deployment("acme-second", "rates-svc") is not None
+
+    async def first_gone() -> bool:
+        return namespace(stack.kube, "acme-first") is None
+
+    await wait_until(first_gone, within=WITHIN, interval=0.2, what="the old namespace to be pruned")
+    # Its record goes with it: another deployment may have the name now.
+
+    async def taken() -> Any:
+        try:
+            return await stack.admin.deployment.create_deployment(
+                parent=PARENT, deployment_id="other-dev", deployment=deployment("other", "dev", "acme-first"))
+        except FailedPreconditionError:
+            return None
+
+    await wait_until(taken, within=WITHIN, interval=0.5, what="the old namespace's record to be released")
+    await stack.ready(f"{PARENT}/deployments/other-dev")
