@@ -13,13 +13,15 @@ from threeport_workload_delivery.store.namespaces import NamespaceClaims
 
 
 async def check_namespace_free(claims: NamespaceClaims, name: str, spec: deployment_pb2.DeploymentSpec) -> None:
-    if not spec.namespace or namespaces.check_explicit(spec.namespace, names.project_of(name)):
-        return  # none asked for, or one validation refuses (INVALID_ARGUMENT) before this matters
+    parts = name.split("/")
+    if len(parts) != 4 or parts[0] != "projects" or not spec.namespace:
+        return  # a malformed name, or no namespace asked for: validation answers
+    if namespaces.check_explicit(spec.namespace, parts[1]):
+        return  # validation refuses it (INVALID_ARGUMENT) before this matters
     others = [owner for owner in await claims.owners(spec.namespace) if owner != name]
     if not others:
         return
-    project = names.project_of(name)
-    mine = [owner for owner in others if names.project_of(owner) == project]
+    mine = [owner for owner in others if names.project_of(owner) == parts[1]]
     holder = f"is used by {mine[0]}" if mine else "belongs to another project"
     raise FailedPrecondition(
         f"deployment.spec.namespace: namespace {spec.namespace!r} {holder}; choose another namespace",
