@@ -163,6 +163,7 @@ class Planner:
     ) -> list[deployment_pb2.ObjectChange]:
         """Per rendered object CREATE / UPDATE (with a diff) / UNCHANGED, and PRUNE for the rest."""
         live: dict[ObjectKey, Manifest] = {}
+        objects = ownership.marked(objects, deployment.name)
         if cluster:
             try:
                 client = await self._pool.client(cluster)

@@ -21,10 +21,19 @@ OWNER_ANNOTATION = "threeport.io/owner"
 Manifest = dict[str, Any]
 
 
-def namespace_object(namespace: str, labels: Mapping[str, str], deployment: str) -> Manifest:
-    """The Namespace a deployment runs in, marked as that deployment's."""
-    return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": namespace, "labels": dict(labels), "annotations": {OWNER_ANNOTATION: deployment}}}
+def marked(objects: list[Manifest], deployment: str) -> list[Manifest]:
+    """The rendered objects with the Namespace marked as the deployment's, as they are applied.
+
+    The mark is added here, not in rendering, so it is no part of a release's content: adding it
+    made no new release of anything already running."""
+    found: list[Manifest] = []
+    for manifest in objects:
+        if manifest.get("kind") == "Namespace" and manifest.get("apiVersion") == "v1":
+            metadata = dict(manifest.get("metadata") or {})
+            metadata["annotations"] = {**(metadata.get("annotations") or {}), OWNER_ANNOTATION: deployment}
+            manifest = {**manifest, "metadata": metadata}
+        found.append(manifest)
+    return found
 
 
 def owner_of(namespace: Mapping[str, Any]) -> str:

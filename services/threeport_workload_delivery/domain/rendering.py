@@ -23,7 +23,7 @@ from threeport.delivery.v1alpha1 import release_pb2
 from threeport.registry.v1alpha1 import application_pb2
 from threeport_model import references
 from threeport_model.dependency_types import is_secret_output
-from threeport_workload_delivery.domain import names, ownership
+from threeport_workload_delivery.domain import names
 from threeport_workload_delivery.domain.ingress import ingresses
 from threeport_workload_delivery.domain.monitoring import service_monitors
 
@@ -155,7 +155,9 @@ def render(data: RenderInput) -> list[Manifest]:
         names.APPLICATION_LABEL: data.application,
         names.ENVIRONMENT_LABEL: data.environment,
     }
-    objects: list[Manifest] = [ownership.namespace_object(data.namespace, labels, data.deployment)]
+    objects: list[Manifest] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": _metadata(data.namespace, "", labels)}
+    ]
     for component in sorted(data.spec.components):
         objects.extend(_component(data, component, labels))
     published = {name: outputs.values for name, outputs in data.dependencies.items()}

@@ -316,6 +316,7 @@ class DeploymentReconciler:
         objects: list[Manifest], outputs_spec: object, seen: Observation,
     ) -> Result:
         number = target.release.number
+        objects = ownership.marked(objects, deployment.name)
         client = await self._pool.client(seen.cluster)
         await self._namespaces.check_live(client, inputs.namespace, deployment.name)
         live = await self._owned_live(deployment, client, inputs.project)
