@@ -1,15 +1,19 @@
 """The namespace record (``store.namespaces``) and the guard on it, against real Postgres: one
 owner per (cluster, namespace), a kept earlier spelling falls back to the derived name when the
-record shows it is someone else's, and claims go only when their namespace has."""
+record shows it is someone else's, claims go only when their namespace has, and a namespace
+someone makes between our read and our create is not taken over."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from threeport_runtime.db.engine import Database
 from threeport_runtime.db.migrations import upgrade
+from threeport_runtime.kube.discovery import Resource
+from threeport_runtime.kube.errors import Conflict
 from threeport_workload_delivery.pipeline.namespaces import NamespaceGuard, NamespaceRefused
 from threeport_workload_delivery.service import DEFINITION as DELIVERY
 from threeport_workload_delivery.store.namespaces import NamespaceClaims
@@ -52,3 +56,30 @@ async def test_one_owner_per_namespace_and_cluster_fallback_and_release(database
         assert await claims.owners("a-x-y-dev") == sorted({winner, SIBLING})
     finally:
         await db.dispose()
+
+
+class RacingCluster:
+    """A cluster where someone else creates the namespace between our read and our create."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    async def get(self, ref: dict[str, Any]) -> dict[str, Any] | None:
+        self.reads += 1
+        if self.reads == 1:
+            return None
+        return {"metadata": {"name": ref["metadata"]["name"], "labels": {"team": "someone-else"}}}
+
+    async def resource(self, api_version: str, kind: str) -> Resource:
+        return Resource(api_version=api_version, kind=kind, plural="namespaces", namespaced=False)
+
+    async def request(self, method: str, path: str, **_: Any) -> Any:
+        assert (method, path) == ("POST", "/api/v1/namespaces")
+        raise Conflict("namespaces \"a-x-y-dev\" already exists")
+
+
+async def test_a_namespace_made_by_someone_else_after_it_was_read_is_not_taken_over() -> None:
+    guard = NamespaceGuard(NamespaceClaims(Database("postgresql+psycopg://unused/none")))
+    rendered = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a-x-y-dev", "labels": {}}}]
+    with pytest.raises(NamespaceRefused, match="not created by Threeport"):
+        await guard.check_live(RacingCluster(), rendered, "a-x-y-dev", MINE)  # type: ignore[arg-type]

@@ -6,10 +6,12 @@ reported as the ``Applied`` condition and a Warning event.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
-from threeport_runtime.kube.client import KubeClient
+from threeport_runtime.kube.client import FIELD_MANAGER, KubeClient
+from threeport_runtime.kube.errors import Conflict
 from threeport_workload_delivery.domain import names, ownership
+from threeport_workload_delivery.domain.diffing import object_key
 from threeport_workload_delivery.domain.rendering import Manifest
 from threeport_workload_delivery.pipeline.inputs import NotReady
 from threeport_workload_delivery.store.namespaces import NamespaceClaims
@@ -48,9 +50,24 @@ class NamespaceGuard:
         raise NamespaceRefused(f"namespace {namespace!r} in {cluster} belongs to another project; set "
                                "spec.namespace or the environment's namespace_template to another name")
 
-    async def check_live(self, client: KubeClient, namespace: str, deployment: str) -> None:
-        """Raises unless the namespace is absent from the cluster or is the deployment's own."""
-        if problem := ownership.refusal(await client.get(_reference(namespace)), deployment):
+    async def check_live(self, client: KubeClient, objects: Sequence[Manifest], namespace: str,
+                         deployment: str) -> None:
+        """Raises unless the live namespace is the deployment's own. An absent one is created
+        at once, marked (a create, not an apply: if anyone made it since it was read, the
+        server refuses and it is looked at again, so nothing made by others is taken over)."""
+        live = await client.get(_reference(namespace))
+        if live is None:
+            manifest = next((o for o in objects if object_key(o) == ("v1", "Namespace", "", namespace)), None)
+            if manifest is None:
+                return
+            try:
+                await client.request("POST", (await client.resource("v1", "Namespace")).collection_path(),
+                                     what=f"creating namespace {namespace}", query=[("fieldManager", FIELD_MANAGER)],
+                                     body=manifest)
+                return
+            except Conflict:
+                live = await client.get(_reference(namespace))
+        if problem := ownership.refusal(live, deployment):
             raise NamespaceRefused(problem)
 
     async def release_gone(self, deployment: str, cluster: str, keep: str, live: Collection[str]) -> None:

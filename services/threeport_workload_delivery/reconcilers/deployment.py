@@ -318,7 +318,7 @@ class DeploymentReconciler:
         number = target.release.number
         objects = ownership.marked(objects, deployment.name)
         client = await self._pool.client(seen.cluster)
-        await self._namespaces.check_live(client, inputs.namespace, deployment.name)
+        await self._namespaces.check_live(client, objects, inputs.namespace, deployment.name)
         live = await self._owned_live(deployment, client, inputs.project)
         wanted = {object_key(o) for o in objects}
         was_applied = deployment.status.current_release == number and _true(deployment, APPLIED)
