@@ -24,7 +24,9 @@ from threeport_workload_delivery.api.validation import check_deployment
 from threeport_workload_delivery.backends import Backends
 from threeport_workload_delivery.config import DeliveryConfig
 from threeport_workload_delivery.pipeline.claims import Claimer
+from threeport_workload_delivery.pipeline.namespaces import NamespaceGuard
 from threeport_workload_delivery.reconcilers.deployment import DeploymentReconciler
+from threeport_workload_delivery.store.namespaces import NamespaceClaims
 from threeport_workload_delivery.store.releases import ReleaseStore
 from threeport_workload_delivery.store.tables import SCHEMA, DeploymentRow
 
@@ -45,9 +47,10 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     prefix = runtime.settings.stream_prefix
 
     charts = helm.ChartCache()  # one download per chart version, shared by reconciles and plans
+    namespace_claims = NamespaceClaims(runtime.db)
     reconciler = DeploymentReconciler(
         deployments, releases, backends.registry, claimer, pool, runtime.event_recorder("deployment"), config,
-        charts,
+        NamespaceGuard(namespace_claims), charts,
     )
     runtime.controller(watches.deployment_controller(deployments, releases.stream, prefix), reconciler)
 
@@ -56,7 +59,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     server.add_servicer(
         PACKAGE + "DeploymentService",
         deployment_pb2_grpc.add_DeploymentServiceServicer_to_server,
-        servicers.DeploymentServicer(methods, actions, planner),
+        servicers.DeploymentServicer(methods, actions, planner, namespace_claims),
     )
     server.add_servicer(
         PACKAGE + "ReleaseService",

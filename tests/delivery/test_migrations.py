@@ -65,3 +65,45 @@ async def test_images_in_the_spec_move_to_the_record_and_back(database_url: str)
         assert spec["images"]["svc"] == REF and images.IMAGES not in annotations
     finally:
         engine.dispose()
+
+
+def insert_running(engine: sa.Engine, name: str, created: datetime, status: dict[str, Any]) -> None:
+    with engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO delivery.deployments (uid, name, parent, labels, annotations, create_time, update_time, "
+            "etag, generation, reconciling, conditions, state, spec, status, finalizers, status_fence) VALUES "
+            "(:uid, :name, :parent, '{}', '{}', :now, :now, 'e', 1, false, '[]', 'READY', "
+            "'{\"application\": \"x\", \"environment\": \"dev\"}', CAST(:status AS jsonb), '{}', 0)"),
+            {"uid": uuid.uuid4(), "name": name, "parent": name.rsplit("/", 2)[0], "now": created,
+             "status": json.dumps(status)})
+
+
+async def test_namespaces_deployments_run_in_are_recorded_as_theirs_the_first_one_keeping_a_shared_one(
+    database_url: str,
+) -> None:
+    """Migration 0003: each deployment's (cluster, namespace) becomes its claim; where two ran in
+    one namespace (the takeover the claims now prevent), the older deployment keeps it."""
+    await asyncio.to_thread(upgrade, DELIVERY.migrations_dir, database_url, "0002")
+    engine = sa.create_engine(database_url)
+    try:
+        early, late = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC)
+        shared = {"cluster": "clusters/c", "namespace": "b-rates-dev"}
+        insert_running(engine, "projects/a/deployments/taker-dev", late, shared)
+        insert_running(engine, "projects/b/deployments/rates-dev", early, shared)
+        insert_running(engine, "projects/a/deployments/ledger-dev", late,
+                       {"cluster": "clusters/c", "namespace": "a-ledger-dev"})
+        insert_running(engine, "projects/a/deployments/new-dev", late, {})
+        await asyncio.to_thread(upgrade, DELIVERY.migrations_dir, database_url)
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text(
+                "SELECT cluster, namespace, project, deployment FROM delivery.namespace_claims ORDER BY namespace"
+            )).all()
+        assert [tuple(r) for r in rows] == [
+            ("clusters/c", "a-ledger-dev", "a", "projects/a/deployments/ledger-dev"),
+            ("clusters/c", "b-rates-dev", "b", "projects/b/deployments/rates-dev"),
+        ]
+        await asyncio.to_thread(command.downgrade, alembic_config(DELIVERY.migrations_dir, database_url), "0002")
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT to_regclass('delivery.namespace_claims')")).scalar() is None
+    finally:
+        engine.dispose()

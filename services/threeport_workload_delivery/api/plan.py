@@ -23,7 +23,7 @@ from threeport_runtime.kube.pool import KubePool
 from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_workload_delivery.api.validation import id_violations
 from threeport_workload_delivery.backends import Backends
-from threeport_workload_delivery.domain import claims, external_secrets, names
+from threeport_workload_delivery.domain import claims, external_secrets, names, ownership
 from threeport_workload_delivery.domain.diffing import ObjectKey, in_sync, object_key, unified_diff
 from threeport_workload_delivery.domain.external_secrets import is_synced
 from threeport_workload_delivery.domain.plan import plan
@@ -186,14 +186,19 @@ class Planner:
     ) -> list[deployment_pb2.ObjectChange]:
         """Per rendered object CREATE / UPDATE (with a diff) / UNCHANGED, and PRUNE for the rest."""
         live: dict[ObjectKey, Manifest] = {}
+        objects = ownership.marked(objects, deployment.name)
         if cluster:
             try:
                 client = await self._pool.client(cluster)
                 kinds = kinds_of(objects) | await released_kinds(self._releases, deployment.name)
-                live = await live_objects(client, project, deployment.name, kinds)
+                # Only what the deployment owns would be changed or pruned (domain.ownership).
+                live, _ = ownership.split_owned(
+                    await live_objects(client, project, deployment.name, kinds), deployment.name)
                 for manifest in objects:
                     key = object_key(manifest)
                     if key[1] == "Namespace" and key not in live and (namespace := await client.get(manifest)):
+                        if refused := ownership.refusal(namespace, deployment.name):
+                            root.children[0].message += f" (refused: {refused})"
                         live[key] = namespace
             except (KubeError, ApiError) as error:
                 root.children[0].message += f" (cannot read live objects: {error})"

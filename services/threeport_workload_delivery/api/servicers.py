@@ -18,20 +18,26 @@ from threeport_runtime.errors import FieldViolation, InvalidArgument
 from threeport_runtime.reconcile.events import EventLister
 from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_workload_delivery.api.actions import Actions
+from threeport_workload_delivery.api.namespaces import check_namespace_free
 from threeport_workload_delivery.api.plan import Planner
 from threeport_workload_delivery.domain import changes
+from threeport_workload_delivery.store.namespaces import NamespaceClaims
 from threeport_workload_delivery.store.releases import ReleaseStore
 
 Context = Any
 
 
 class DeploymentServicer(deployment_pb2_grpc.DeploymentServiceServicer):
-    def __init__(self, methods: StandardMethods[deployment_pb2.Deployment], actions: Actions, planner: Planner):
+    def __init__(self, methods: StandardMethods[deployment_pb2.Deployment], actions: Actions, planner: Planner,
+                 namespaces: NamespaceClaims):
         self._methods = methods
         self._actions = actions
         self._planner = planner
+        self._namespaces = namespaces
 
     async def CreateDeployment(self, request: Any, context: Context) -> deployment_pb2.Deployment:
+        name = self._methods.name_for(request.parent, request.deployment_id)
+        await check_namespace_free(self._namespaces, name, request.deployment.spec)
         return await self._methods.create(request)
 
     async def GetDeployment(self, request: Any, context: Context) -> deployment_pb2.Deployment:
@@ -41,6 +47,7 @@ class DeploymentServicer(deployment_pb2_grpc.DeploymentServiceServicer):
         return await self._methods.list(request, deployment_pb2.ListDeploymentsResponse)
 
     async def UpdateDeployment(self, request: Any, context: Context) -> deployment_pb2.Deployment:
+        await check_namespace_free(self._namespaces, request.deployment.name, request.deployment.spec)
         if not request.update_mask.paths or "annotations" in request.update_mask.paths:
             existing = await self._methods.repository.find(request.deployment.name)
             if existing is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from threeport.delivery.v1alpha1 import deployment_pb2
+from threeport_model import namespaces
 from threeport_model.names import is_dns_label
 from threeport_runtime.errors import FieldViolation, InvalidArgument
 
@@ -20,6 +21,10 @@ def check_deployment(deployment: deployment_pb2.Deployment) -> None:
                                   "deployment.spec.environment": spec.environment})
     if spec.namespace and not is_dns_label(spec.namespace):
         violations.append(FieldViolation("deployment.spec.namespace", LABEL_RULE))
+    elif spec.namespace and deployment.name.startswith("projects/"):
+        project = deployment.name.split("/")[1]
+        if problem := namespaces.check_explicit(spec.namespace, project):
+            violations.append(FieldViolation("deployment.spec.namespace", problem))
     wanted = f"{spec.application}-{spec.environment}"
     if deployment.name and not violations and not deployment.name.endswith(f"/deployments/{wanted}"):
         violations.append(FieldViolation(

@@ -16,7 +16,7 @@ from threeport.delivery.v1alpha1 import deployment_pb2, release_pb2
 from threeport.registry.v1alpha1 import application_pb2, environment_pb2
 from threeport.sdk import ApiError, AsyncClient, NotFoundError
 from threeport_model.dependency_types import provider_of
-from threeport_model.namespaces import NamespaceError, namespace_for
+from threeport_model.namespaces import NamespaceError, namespace_keeping_earlier
 from threeport_workload_delivery.domain import changes, names
 from threeport_workload_delivery.domain import images as image_sources
 from threeport_workload_delivery.domain.plan import PlanInputs
@@ -44,6 +44,8 @@ class Inputs:
     pinned_release: int
     sources: dict[str, deployment_pb2.ImageSource]
     resolved: dict[str, str] = field(default_factory=dict)
+    # The derived namespace, when ``namespace`` is the earlier spelling the deployment runs in.
+    fallback_namespace: str = ""
 
     @property
     def images(self) -> dict[str, release_pb2.ImageRef]:
@@ -71,9 +73,9 @@ async def load_inputs(
     except NotFoundError:
         raise NotReady("EnvironmentNotFound", f"{env_name} does not exist; ask an admin to create it") from None
     try:
-        namespace = namespace_for(
-            deployment.spec.namespace, environment.spec.namespace_template, project=project,
-            application=deployment.spec.application, environment=deployment.spec.environment,
+        namespace, fallback = namespace_keeping_earlier(
+            deployment.spec.namespace, environment.spec.namespace_template, deployment.status.namespace,
+            project=project, application=deployment.spec.application, environment=deployment.spec.environment,
         )
     except NamespaceError as error:
         raise NotReady("InvalidNamespace", str(error), retry_after=30.0) from None
@@ -88,7 +90,7 @@ async def load_inputs(
     builds = await registry.build.list_latest_builds(parent=app_name, environment=env_name)
     sources = image_sources.derive(spec, dict(deployment.spec.images), dict(builds.builds),
                             image_sources.read_record(dict(deployment.annotations)))
-    return Inputs(project, application, environment, namespace, spec, pinned, sources)
+    return Inputs(project, application, environment, namespace, spec, pinned, sources, fallback_namespace=fallback)
 
 
 async def resolve_classes(registry: AsyncClient, inputs: Inputs) -> dict[str, str]:

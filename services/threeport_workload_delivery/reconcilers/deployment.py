@@ -12,7 +12,7 @@ duplicate. Deletion runs in order: workload objects, then claims, then the final
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,14 +26,15 @@ from threeport_runtime import helm
 from threeport_runtime.conditions import READY, STALLED, TRUE, find_condition, remove_condition, set_condition
 from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.errors import NotFound
+from threeport_runtime.kube.client import KubeClient
 from threeport_runtime.kube.errors import KubeError, Unreachable
 from threeport_runtime.kube.pool import KubePool
 from threeport_runtime.reconcile.events import NORMAL, WARNING, EventRecorder
 from threeport_runtime.reconcile.result import PermanentError, Result, TemporaryError
 from threeport_workload_delivery.config import DeliveryConfig
-from threeport_workload_delivery.domain import changes, claims, names
+from threeport_workload_delivery.domain import changes, claims, names, ownership
 from threeport_workload_delivery.domain import images as image_sources
-from threeport_workload_delivery.domain.diffing import describe, in_sync, object_key
+from threeport_workload_delivery.domain.diffing import ObjectKey, describe, in_sync, object_key
 from threeport_workload_delivery.domain.plan import plan
 from threeport_workload_delivery.domain.render_jobs import hook_objects
 from threeport_workload_delivery.domain.rendering import (
@@ -56,7 +57,8 @@ from threeport_workload_delivery.pipeline.inputs import (
     resolve_classes,
     spec_of,
 )
-from threeport_workload_delivery.pipeline.live import kinds_of, live_objects, released_kinds
+from threeport_workload_delivery.pipeline.live import Kind, kinds_of, live_objects, released_kinds
+from threeport_workload_delivery.pipeline.namespaces import NamespaceGuard, NamespaceRefused
 from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
 from threeport_workload_delivery.store.tables import DeploymentRow
 
@@ -96,6 +98,7 @@ class DeploymentReconciler:
         pool: KubePool,
         events: EventRecorder,
         config: DeliveryConfig,
+        namespaces: NamespaceGuard,
         charts: helm.ChartCache | None = None,
     ):
         self._deployments = deployments
@@ -105,6 +108,7 @@ class DeploymentReconciler:
         self._pool = pool
         self._events = events
         self._config = config
+        self._namespaces = namespaces
         self._charts = charts or helm.ChartCache()
 
     async def __call__(self, name: str) -> Result | None:
@@ -119,6 +123,11 @@ class DeploymentReconciler:
         observation = Observation(conditions={})
         try:
             result = await self._converge(deployment, observation)
+        except NamespaceRefused as refused:
+            observation.conditions[APPLIED] = (False, refused.reason, refused.message)
+            observation.ready = (False, refused.reason, refused.message)
+            await self._record(deployment, WARNING, refused.reason, refused.message)
+            result = Result(requeue_after=refused.retry_after)
         except NotReady as waiting:
             observation.ready = (False, waiting.reason, waiting.message)
             result = Result(requeue_after=waiting.retry_after)
@@ -150,6 +159,9 @@ class DeploymentReconciler:
             await self._record(deployment, NORMAL, "Placed", binding.message)
         if not binding.ready:
             raise NotReady(binding.reason, f"waiting for a cluster: {binding.message}", self._config.poll_interval)
+        # Before anything is provisioned or applied for it: the namespace must be this deployment's.
+        inputs.namespace = seen.namespace = await self._namespaces.claim(
+            binding.cluster, inputs.namespace, deployment.name, fallback=inputs.fallback_namespace)
 
         inputs.resolved = await resolve_classes(self._registry, inputs)
         wanted = {c.dependency: c for c in plan(plan_inputs(deployment, inputs, cluster=binding.cluster)).claims}
@@ -317,9 +329,11 @@ class DeploymentReconciler:
         objects: list[Manifest], outputs_spec: object, seen: Observation,
     ) -> Result:
         number = target.release.number
+        objects = ownership.marked(objects, deployment.name)
         client = await self._pool.client(seen.cluster)
         kinds = kinds_of(objects) | await released_kinds(self._releases, deployment.name)
-        live = await live_objects(client, inputs.project, deployment.name, kinds)
+        await self._namespaces.check_live(client, objects, inputs.namespace, deployment.name)
+        live = await self._owned_live(deployment, client, inputs.project, kinds)
         wanted = {object_key(o) for o in objects}
         was_applied = deployment.status.current_release == number and _true(deployment, APPLIED)
         hooks = hook_objects(objects, outputs_spec)  # type: ignore[arg-type]
@@ -344,6 +358,8 @@ class DeploymentReconciler:
             await client.delete(live[key])
         if pruned:
             await self._record(deployment, NORMAL, "Pruned", "; ".join(describe(k) for k in pruned))
+        await self._namespaces.release_gone(deployment.name, seen.cluster, inputs.namespace,
+                                            {key[3] for key in live if key[1] == "Namespace"})
         seen.conditions[APPLIED] = (True, "Applied", f"release {number}: {len(objects)} objects applied")
         if deployment.status.current_release != number:
             await self._record(deployment, NORMAL, "RolloutStarted", f"rolling out release {number}")
@@ -416,7 +432,7 @@ class DeploymentReconciler:
             try:
                 client = await self._pool.client(claim.status.cluster)
                 kinds = await released_kinds(self._releases, deployment.name)
-                live = await live_objects(client, project, deployment.name, kinds)
+                live = await self._owned_live(deployment, client, project, kinds)
                 for key in sorted(live, key=_deletion_order):
                     await client.delete(live[key])
             except (KubeError, ApiError) as error:
@@ -446,10 +462,24 @@ class DeploymentReconciler:
                 await self._record(deployment, WARNING, "WaitingForProvider", message)
             await self._blocked(deployment, message)
             return Result(requeue_after=self._config.poll_interval)
+        await self._namespaces.release_all(deployment.name)
         await self._record(deployment, NORMAL, "Deleted", "workload objects removed and claims released")
         await self._releases.delete_all(deployment.name)
         await self._deployments.remove_finalizer(deployment.name, names.FINALIZER)
         return None
+
+    async def _owned_live(
+        self, deployment: Deployment, client: KubeClient, project: str, kinds: Iterable[Kind]
+    ) -> dict[ObjectKey, Manifest]:
+        """The live objects with the deployment's labels (of the Threeport kinds and ``kinds``)
+        that it may change or delete: those in namespaces it owns. Others (labels alone prove
+        nothing) are left alone, and said so."""
+        found = await live_objects(client, project, deployment.name, kinds)
+        live, others = ownership.split_owned(found, deployment.name)
+        if others:
+            await self._record(deployment, WARNING, "NotOwned", "left alone, not in a namespace this deployment "
+                               "owns: " + "; ".join(describe(k) for k in others[:5]))
+        return live
 
     async def _blocked(self, deployment: Deployment, message: str) -> None:
         def mutate(stored: Deployment) -> None:

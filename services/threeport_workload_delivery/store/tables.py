@@ -48,3 +48,17 @@ class ReleaseRow(Base):
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSONB)
     fingerprint: Mapped[str] = mapped_column(Text)
     change_id: Mapped[str] = mapped_column(Text, default="")
+
+
+class NamespaceClaimRow(Base):
+    """Which deployment owns a namespace in a cluster: one owner per (cluster, namespace), taken
+    before anything is applied and released once the namespace is gone (``store.namespaces``)."""
+
+    __tablename__ = "namespace_claims"
+
+    cluster: Mapped[str] = mapped_column(Text, primary_key=True)
+    namespace: Mapped[str] = mapped_column(Text, primary_key=True)
+    project: Mapped[str] = mapped_column(Text)
+    # The owning deployment's resource name.
+    deployment: Mapped[str] = mapped_column(Text, index=True)
+    create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -58,6 +58,8 @@ BAD_ENVIRONMENTS: list[tuple[str, Any, str, tuple[str, ...]]] = [
     ("namespaceTemplate", "{project", f"{SPEC}.namespace_template", ("braces",)),
     ("domain", "Example.COM", f"{SPEC}.domain", ("default ingress hosts", "ledger.example.com")),
     ("domain", "*.example.com", f"{SPEC}.domain", ("lowercase letters",)),
+    ("namespaceTemplate", "team-{application}", f"{SPEC}.namespace_template", ("must contain {project}",)),
+    ("namespaceTemplate", "kube-{project}", f"{SPEC}.namespace_template", ("system namespaces", "kube-system")),
 ]
 
 
@@ -72,7 +74,7 @@ def test_bad_environments(path: str, value: Any, field: str, words: tuple[str, .
 
 def test_environment_id_and_good_variants() -> None:
     assert [v.field for v in validate_environment(environment(), environment_id="Prod")] == ["environment_id"]
-    assert validate_environment(prod_with("namespaceTemplate", "team-{application}")) == []
+    assert validate_environment(prod_with("namespaceTemplate", "team-{project}-{application}")) == []
     assert validate_environment(prod_with("autoDeploy", [{"branch": "release/[0-9]*", "tag": "v?.*"}])) == []
     assert validate_environment(prod_with("cluster", "clusters/prod-use1")) == []
 

@@ -295,7 +295,12 @@ class DeploymentSpec(_message.Message):
     environment: _builtins.str
     """The environment's id in the same project, e.g. `prod`."""
     namespace: _builtins.str
-    """The Kubernetes namespace; default from the environment's template."""
+    """The Kubernetes namespace; default from the environment's template. It must start with the
+    project's id and `-` (e.g. `acme-payments`) and may not be a system namespace (`default`,
+    `kube-*`, `threeport*`, the built-in addons'). One deployment owns a namespace per cluster:
+    one another deployment holds is refused (FAILED_PRECONDITION `NAMESPACE_NOT_OWNED` here,
+    `Applied` False `NamespaceNotOwned` when the cluster shows it).
+    """
     paused: _builtins.bool
     """Stop rolling out new releases until unpaused: new releases are recorded, not applied."""
     @_builtins.property
@@ -381,7 +386,7 @@ class DeploymentStatus(_message.Message):
     cluster: _builtins.str
     """The cluster it runs on, `clusters/{cluster}`."""
     namespace: _builtins.str
-    """The Kubernetes namespace."""
+    """The Kubernetes namespace the deployment owns in `cluster`."""
     current_release: _builtins.int
     """The release running (or rolling out) now."""
     pending_release: _builtins.int

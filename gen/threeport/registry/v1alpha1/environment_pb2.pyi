@@ -256,7 +256,12 @@ class EnvironmentSpec(_message.Message):
     cluster: _builtins.str
     """Place deployments of this environment on this cluster, `clusters/{cluster}`."""
     namespace_template: _builtins.str
-    """The Kubernetes namespace template; default `{project}-{application}-{environment}`."""
+    """The Kubernetes namespace template; default `{project}-{application}-{environment}`. Only
+    the placeholders `{project}`, `{application}`, `{environment}` and lowercase letters,
+    digits and `-`; it must contain `{project}` and may not give system namespaces. A rendered
+    name that could be read back as other names gets `-` and an 8-hex-digit hash of the names
+    appended, so different names never give the same namespace.
+    """
     domain: _builtins.str
     """The DNS domain of this environment, e.g. `staging.example.com`: an `ingress` dependency
     that names no host gets `<application>-<environment>.<domain>`. Empty: no default host.

@@ -1,0 +1,81 @@
+"""The namespace guard: a deployment applies into a namespace only when the record says it owns
+it in that cluster (``store.namespaces``) and the live Namespace, if it exists, says so too
+(``domain.ownership``). Either refusal stops the reconcile before anything is written and is
+reported as the ``Applied`` condition and a Warning event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from threeport_runtime.kube.client import FIELD_MANAGER, KubeClient
+from threeport_runtime.kube.errors import Conflict
+from threeport_workload_delivery.domain import names, ownership
+from threeport_workload_delivery.domain.diffing import object_key
+from threeport_workload_delivery.domain.rendering import Manifest
+from threeport_workload_delivery.pipeline.inputs import NotReady
+from threeport_workload_delivery.store.namespaces import NamespaceClaims
+
+NOT_OWNED = "NamespaceNotOwned"
+# Whoever holds the namespace may release it at any time: look again now and then.
+RETRY_AFTER = 30.0
+
+
+class NamespaceRefused(NotReady):
+    """The deployment's namespace is someone else's: nothing is applied."""
+
+    def __init__(self, message: str):
+        super().__init__(NOT_OWNED, message, RETRY_AFTER)
+
+
+def _reference(namespace: str) -> Manifest:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+
+
+class NamespaceGuard:
+    def __init__(self, claims: NamespaceClaims):
+        self._claims = claims
+
+    async def claim(self, cluster: str, namespace: str, deployment: str, fallback: str = "") -> str:
+        """Takes the record of the namespace in the cluster (or else of ``fallback``) and returns
+        the namespace taken; raises if another deployment has it."""
+        owner = await self._claims.take(cluster, namespace, deployment)
+        if owner == deployment:
+            return namespace
+        if fallback:
+            return await self.claim(cluster, fallback, deployment)
+        if names.project_of(owner) == names.project_of(deployment):
+            raise NamespaceRefused(f"namespace {namespace!r} in {cluster} is used by {owner}; "
+                                   "give this deployment another spec.namespace")
+        raise NamespaceRefused(f"namespace {namespace!r} in {cluster} belongs to another project; set "
+                               "spec.namespace or the environment's namespace_template to another name")
+
+    async def check_live(self, client: KubeClient, objects: Sequence[Manifest], namespace: str,
+                         deployment: str) -> None:
+        """Raises unless the live namespace is the deployment's own. An absent one is created
+        at once, marked (a create, not an apply: if anyone made it since it was read, the
+        server refuses and it is looked at again, so nothing made by others is taken over)."""
+        live = await client.get(_reference(namespace))
+        if live is None:
+            manifest = next((o for o in objects if object_key(o) == ("v1", "Namespace", "", namespace)), None)
+            if manifest is None:
+                return
+            try:
+                await client.request("POST", (await client.resource("v1", "Namespace")).collection_path(),
+                                     what=f"creating namespace {namespace}", query=[("fieldManager", FIELD_MANAGER)],
+                                     body=manifest)
+                return
+            except Conflict:
+                live = await client.get(_reference(namespace))
+        if problem := ownership.refusal(live, deployment):
+            raise NamespaceRefused(problem)
+
+    async def release_gone(self, deployment: str, cluster: str, keep: str, live: Collection[str]) -> None:
+        """Releases the deployment's claims in the cluster on namespaces it no longer uses and that
+        are gone from it (a namespace being pruned keeps its claim until it has gone)."""
+        stale = [(c, n) for c, n in await self._claims.held(deployment) if c == cluster and n != keep and n not in live]
+        await self._claims.release(deployment, stale)
+
+    async def release_all(self, deployment: str) -> None:
+        """Releases every claim of a deployment whose objects are all gone."""
+        await self._claims.release(deployment, await self._claims.held(deployment))
