@@ -36,7 +36,7 @@ HASH_LENGTH = 8
 # Any other namespace that exists and is not the deployment's is refused when it is seen.
 SYSTEM_NAMESPACES = frozenset({
     "default", "kube-system", "kube-public", "kube-node-lease", "threeport", "threeport-system",
-    "cert-manager", "external-dns", "external-secrets", "ingress-nginx", "logging", "monitoring",
+    "cert-manager", "dev-services", "external-dns", "external-secrets", "ingress-nginx", "logging", "monitoring",
 })
 SYSTEM_PREFIXES = ("kube-", "threeport-")
 

@@ -17,15 +17,17 @@ from threeport_workload_delivery.pipeline.inputs import NotReady
 from threeport_workload_delivery.store.namespaces import NamespaceClaims
 
 NOT_OWNED = "NamespaceNotOwned"
+OBJECT_NOT_OWNED = "ObjectNotOwned"
 # Whoever holds the namespace may release it at any time: look again now and then.
 RETRY_AFTER = 30.0
 
 
 class NamespaceRefused(NotReady):
-    """The deployment's namespace is someone else's: nothing is applied."""
+    """The deployment's namespace (or a cluster-scoped object it declares) is someone else's:
+    nothing is applied."""
 
-    def __init__(self, message: str):
-        super().__init__(NOT_OWNED, message, RETRY_AFTER)
+    def __init__(self, message: str, reason: str = NOT_OWNED):
+        super().__init__(reason, message, RETRY_AFTER)
 
 
 def _reference(namespace: str) -> Manifest:
@@ -69,6 +71,17 @@ class NamespaceGuard:
                 live = await client.get(_reference(namespace))
         if problem := ownership.refusal(live, deployment):
             raise NamespaceRefused(problem)
+        await self._check_cluster_scoped(client, objects, deployment)
+
+    @staticmethod
+    async def _check_cluster_scoped(client: KubeClient, objects: Sequence[Manifest], deployment: str) -> None:
+        """Raises if a cluster-scoped object the deployment declares exists and is someone else's
+        (another deployment's, possibly another project's, or not Threeport's at all)."""
+        for manifest in objects:
+            if manifest.get("kind") == "Namespace" or not ownership.cluster_scoped(manifest):
+                continue
+            if problem := ownership.object_refusal(await client.get(manifest), deployment):
+                raise NamespaceRefused(problem, OBJECT_NOT_OWNED)
 
     async def release_gone(self, deployment: str, cluster: str, keep: str, live: Collection[str]) -> None:
         """Releases the deployment's claims in the cluster on namespaces it no longer uses and that

@@ -56,8 +56,43 @@ def test_only_objects_in_owned_namespaces_may_be_deleted() -> None:
 
 def test_the_namespace_is_marked_when_applied_and_the_rest_untouched() -> None:
     rendered = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "acme-rates-dev", "labels": {}}},
-                {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "rates-svc"}}]
+                {"apiVersion": "v1", "kind": "Service",
+                 "metadata": {"name": "rates-svc", "namespace": "acme-rates-dev"}}]
     applied = ownership.marked(rendered, MINE)
     assert applied[0]["metadata"]["annotations"] == {ownership.OWNER_ANNOTATION: MINE}
     assert "annotations" not in rendered[0]["metadata"]  # the rendering (a release's content) is unchanged
     assert applied[1] is rendered[1]
+
+
+def crd(owner: str | None, project: str = "acme", deployment: str = "rates-dev") -> dict[str, Any]:
+    found = namespace("widgets.example.com", project=project, deployment=deployment, owner=owner)
+    return {**found, "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition"}
+
+
+def test_cluster_scoped_objects_are_marked_and_owned_like_namespaces() -> None:
+    rendered = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "acme-rates-dev"}},
+        {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+         "metadata": {"name": "widgets.example.com"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "acme-rates-dev"}},
+    ]
+    marks = [o["metadata"].get("annotations", {}).get(ownership.OWNER_ANNOTATION) for o in
+             ownership.marked(rendered, MINE)]
+    assert marks == [MINE, MINE, None]
+
+    other = "projects/zeta/deployments/rates-dev"
+    live = {
+        ("v1", "Namespace", "", "acme-rates-dev"): namespace("acme-rates-dev"),
+        ("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "mine.example.com"): crd(MINE),
+        ("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "theirs.example.com"):
+            crd(other, project="zeta"),
+    }
+    mine, others = ownership.split_owned(live, MINE)
+    assert ("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "mine.example.com") in mine
+    assert others == [("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "theirs.example.com")]
+
+    assert ownership.object_refusal(None, MINE) is None
+    assert ownership.object_refusal(crd(MINE), MINE) is None
+    refusal = ownership.object_refusal(crd(other, project="zeta"), MINE) or ""
+    assert "CustomResourceDefinition 'widgets.example.com'" in refusal and "zeta" not in refusal
+    assert ownership.object_refusal({"kind": "ClusterRole", "metadata": {"name": "admin"}}, MINE)
