@@ -11,6 +11,12 @@ test is grouped by its file, as ``--dist loadfile`` would, so that a module's co
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
+
+# No timed assertions (DESIGN §11): hypothesis's default 200 ms deadline per example fails
+# property tests at random on a loaded two-core machine, so the suite has none.
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 CONTROL_PLANE_GROUP = "control-plane"
 
