@@ -7,7 +7,7 @@ anywhere, huge page sizes), each case must either reach that first HEARTBEAT or 
 clear status - never INTERNAL, UNKNOWN or DATA_LOSS, never a stream that hangs without a word
 until its deadline - and the gateway and the services must still answer afterwards.
 
-Budget: 16 methods x 40 cases by default (each case opens a stream, reads to the first
+Budget: 12 public Watch methods x 40 cases by default (each case opens a stream, reads to the first
 HEARTBEAT and cancels it); THREEPORT_FUZZ_STREAM_EXAMPLES sets the cases per method.
 """
 
