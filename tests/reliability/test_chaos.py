@@ -344,7 +344,8 @@ def clean_up(world: World) -> None:
 @pytest.mark.timeout(3600)
 def test_chaos_converges_with_nothing_duplicated_or_lost(control_plane: ControlPlane) -> None:
     rng = random.Random(SEED)
-    say(f"{DEPLOYMENTS} deployments x {CLUSTERS} clusters; replay with THREEPORT_CHAOS_SEED={SEED}")
+    say(f"{DEPLOYMENTS} deployments x {CLUSTERS} clusters; replay with THREEPORT_CHAOS_SEED={SEED}; "
+        f"logs in {control_plane.state_dir / 'logs'}")
     world = make_world(control_plane)
     try:
         started = time.monotonic()
