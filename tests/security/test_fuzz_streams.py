@@ -3,8 +3,9 @@ the gateway as a project admin, as ``test_fuzz_rpcs`` does for the unary ones.
 
 A watch answers with its initial list and a HEARTBEAT marking its end, then changes. Whatever
 the request holds (bad filters, resume positions that were never given out, names pointing
-anywhere, huge page sizes), each case must either reach that first HEARTBEAT or end with a
-clear status - never INTERNAL, UNKNOWN or DATA_LOSS, never a stream that hangs without a word
+anywhere, resume positions beyond what Redis can hold), each case must either reach that first
+HEARTBEAT or end with a clear status - never INTERNAL, UNKNOWN or DATA_LOSS, never UNAVAILABLE
+(everything is up: a client would retry forever), never a stream that hangs without a word
 until its deadline - and the gateway and the services must still answer afterwards.
 
 Budget: 12 public Watch methods x 40 cases by default (each case opens a stream, reads to the first
@@ -85,6 +86,8 @@ def test_hostile_watch_requests_end_cleanly(info: MethodInfo, tenants: Tenants) 
                 time.sleep(0.2)  # the gateway's pace (per principal, or open streams), not the input's fault
                 continue
             assert code not in NEVER, f"{info.path}: {code} for {request}"
+            # Everything is up: UNAVAILABLE would tell the client to retry what can never work.
+            assert code != grpc.StatusCode.UNAVAILABLE, f"{info.path}: UNAVAILABLE for {request}"
             hung = code == grpc.StatusCode.DEADLINE_EXCEEDED
             assert not hung, f"{info.path}: no HEARTBEAT in {STREAM_DEADLINE} s for {request}"
             return
