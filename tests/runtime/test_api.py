@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import grpc
 import pytest
@@ -242,7 +243,7 @@ async def test_service_channels_authenticate_unary_and_streaming_calls(toy: Toy)
 async def test_a_resume_position_no_stream_can_hold_is_invalid_at_once(toy: Toy, position: str) -> None:
     """Redis refuses stream ids beyond 64 bits; that must read as bad input, not a stream outage
     (UNAVAILABLE would have the client retry it for ever)."""
-    watch = toy.stub.WatchApplications(
+    watch: Any = toy.stub.WatchApplications(
         pb.WatchApplicationsRequest(parent="projects/acme", resource_version=position), metadata=ALICE)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await anext(aiter(watch))
@@ -252,7 +253,7 @@ async def test_a_resume_position_no_stream_can_hold_is_invalid_at_once(toy: Toy,
 
 async def test_the_largest_resume_position_is_accepted(toy: Toy) -> None:
     top = "18446744073709551615-18446744073709551615"
-    watch = toy.stub.WatchApplications(
+    watch: Any = toy.stub.WatchApplications(
         pb.WatchApplicationsRequest(parent="projects/acme", resource_version=top), metadata=ALICE)
     responses = aiter(watch)
     for _ in range(2):  # the end of the (skipped) initial list, then one read of the stream
