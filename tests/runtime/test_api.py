@@ -244,7 +244,7 @@ async def test_a_resume_position_no_stream_can_hold_is_invalid_at_once(toy: Toy,
     """Redis refuses stream ids beyond 64 bits; that must read as bad input, not a stream outage
     (UNAVAILABLE would have the client retry it for ever)."""
     watch: Any = toy.stub.WatchApplications(
-        pb.WatchApplicationsRequest(parent="projects/acme", resource_version=position), metadata=ALICE)
+        pb.WatchApplicationsRequest(parent="projects/acme", resource_version=position), metadata=tuple(ALICE))
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await anext(aiter(watch))
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -254,7 +254,7 @@ async def test_a_resume_position_no_stream_can_hold_is_invalid_at_once(toy: Toy,
 async def test_the_largest_resume_position_is_accepted(toy: Toy) -> None:
     top = "18446744073709551615-18446744073709551615"
     watch: Any = toy.stub.WatchApplications(
-        pb.WatchApplicationsRequest(parent="projects/acme", resource_version=top), metadata=ALICE)
+        pb.WatchApplicationsRequest(parent="projects/acme", resource_version=top), metadata=tuple(ALICE))
     responses = aiter(watch)
     for _ in range(2):  # the end of the (skipped) initial list, then one read of the stream
         response = await asyncio.wait_for(anext(responses), 30)
