@@ -51,7 +51,7 @@ from threeport.sdk import (
 )
 from threeport_cli.local import processes
 from threeport_cli.local.controlplane import KUBESIM, SERVICE_PACKAGES, SIM_LOCATION
-from threeport_cli.local.statedir import StateDir
+from threeport_cli.local.statedir import ProcessRecord, StateDir
 from threeport_kubesim.control import ControlClient
 
 SEED = int(os.environ.get("THREEPORT_CHAOS_SEED") or random.SystemRandom().randrange(2**32))
@@ -108,7 +108,7 @@ class World:
     deployed: dict[int, str] = field(default_factory=dict)  # app index -> deployment name
     builds: dict[int, tuple[str, str]] = field(default_factory=dict)  # app index -> (build, image)
 
-    def process(self, name: str) -> Any:
+    def process(self, name: str) -> ProcessRecord:
         found = StateDir(self.plane.state_dir).load().find(name)
         assert found is not None and found.pid, f"no {name} in the state record"
         return found
@@ -120,6 +120,7 @@ class World:
             outcome = self.plane.tptctl("up", "--state-dir", str(self.plane.state_dir))
             if outcome.code == 0:
                 return
+            say(f"tptctl up failed ({outcome.code}), trying again: {outcome.err.strip()[-300:]}")
             assert time.monotonic() - started < CALL_PATIENCE, f"seed {SEED}: tptctl up keeps failing: {outcome.err}"
             time.sleep(1.0)
 
