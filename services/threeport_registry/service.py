@@ -71,15 +71,16 @@ SPEC_FILTERS = {
 
 async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     redis = runtime.redis
+    builds = runtime.repository(BuildRow, build_pb2.Build, filter_fields=SPEC_FILTERS["build"])
+    # An application's builds go with it (a re-created application starts without them).
     applications = runtime.repository(
-        ApplicationRow, application_pb2.Application, filter_fields=SPEC_FILTERS["application"])
+        ApplicationRow, application_pb2.Application, filter_fields=SPEC_FILTERS["application"], children=[builds])
     environments = runtime.repository(
         EnvironmentRow, environment_pb2.Environment, filter_fields=SPEC_FILTERS["environment"])
     cluster_profiles = runtime.repository(ClusterProfileRow, cluster_profile_pb2.ClusterProfile)
     service_classes = runtime.repository(
         ServiceClassRow, service_class_pb2.ServiceClass, filter_fields=SPEC_FILTERS["service_class"])
     addon_profiles = runtime.repository(AddonProfileRow, addon_profile_pb2.AddonProfile)
-    builds = runtime.repository(BuildRow, build_pb2.Build, filter_fields=SPEC_FILTERS["build"])
 
     # The addon catalog's types (item 4 of issue 12): learned from the addon-manager when it is configured.
     addons_backend = os.environ.get("THREEPORT_BACKEND_ADDONS", "")

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -76,6 +76,7 @@ class ServiceRuntime:
         filter_fields: dict[str, str] | None = None,
         secret_paths: tuple[str, ...] = (),
         owner_field: str = "",
+        children: Sequence[ResourceRepository[Any, Any]] = (),
     ) -> ResourceRepository[M, R]:
         return ResourceRepository(
             self.db,
@@ -87,6 +88,7 @@ class ServiceRuntime:
             secret_paths=secret_paths,
             cipher=self.cipher if secret_paths else None,
             owner_field=owner_field,
+            children=children,
         )
 
     def controller(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import grpc
 import pytest
@@ -236,3 +237,26 @@ async def test_service_channels_authenticate_unary_and_streaming_calls(toy: Toy)
         watch.cancel()
     finally:
         await channel.close()
+
+
+@pytest.mark.parametrize("position", ["18446744073709551616-0", "0-18446744073709551616", "1-x"])
+async def test_a_resume_position_no_stream_can_hold_is_invalid_at_once(toy: Toy, position: str) -> None:
+    """Redis refuses stream ids beyond 64 bits; that must read as bad input, not a stream outage
+    (UNAVAILABLE would have the client retry it for ever)."""
+    watch: Any = toy.stub.WatchApplications(
+        pb.WatchApplicationsRequest(parent="projects/acme", resource_version=position), metadata=tuple(ALICE))
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await anext(aiter(watch))
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "resource_version" in (raised.value.details() or "")
+
+
+async def test_the_largest_resume_position_is_accepted(toy: Toy) -> None:
+    top = "18446744073709551615-18446744073709551615"
+    watch: Any = toy.stub.WatchApplications(
+        pb.WatchApplicationsRequest(parent="projects/acme", resource_version=top), metadata=tuple(ALICE))
+    responses = aiter(watch)
+    for _ in range(2):  # the end of the (skipped) initial list, then one read of the stream
+        response = await asyncio.wait_for(anext(responses), 30)
+        assert response.type == watch_pb2.WATCH_EVENT_TYPE_HEARTBEAT
+    watch.cancel()

@@ -50,6 +50,12 @@ names = st.one_of(
     st.builds(lambda c, i: f"{c}/{i}", st.sampled_from(["clusters", "clusterProfiles", "principals"]), hostile_text),
     hostile_text,
 )
+# Watch resume positions: Redis stream ids are ``<ms>-<seq>`` of two unsigned 64-bit numbers.
+positions = st.one_of(
+    hostile_text,
+    st.builds(lambda ms, seq: f"{ms}-{seq}", st.integers(0, 2**70), st.integers(0, 2**70)),
+    st.sampled_from(["0-0", "1-0", "18446744073709551615-18446744073709551615", "18446744073709551616-0"]),
+)
 INT_RANGES = {
     FieldDescriptor.TYPE_INT32: (-(2**31), 2**31 - 1), FieldDescriptor.TYPE_SINT32: (-(2**31), 2**31 - 1),
     FieldDescriptor.TYPE_INT64: (-(2**63), 2**63 - 1), FieldDescriptor.TYPE_SINT64: (-(2**63), 2**63 - 1),
@@ -59,6 +65,8 @@ INT_RANGES = {
 
 def scalar(field: FieldDescriptor) -> st.SearchStrategy[Any]:
     if field.type == FieldDescriptor.TYPE_STRING:
+        if field.name == "resource_version":
+            return positions
         return names if field.name in ("name", "parent") or field.name.endswith("_id") else hostile_text
     if field.type in INT_RANGES:
         low, high = INT_RANGES[field.type]

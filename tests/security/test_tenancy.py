@@ -10,7 +10,9 @@ import pytest
 
 from tests.e2e.conftest import ControlPlane
 from tests.security.conftest import Tenants, issue_token, write
+from threeport.common.v1alpha1 import watch_pb2
 from threeport.sdk import Client, UnauthenticatedError
+from threeport_cli.commands.events import list_project_events
 
 WORKLOAD = """\
 apiVersion: threeport.io/v1alpha1
@@ -56,6 +58,38 @@ def test_a_project_that_holds_anything_is_not_deleted_and_force_leaves_nothing_b
         listed = cp.tptctl("get", kind, "-p", "doomed", "-o", "name")
         assert listed.code == 0 and listed.out.strip() == "", (kind, listed.out)
     assert cp.tptctl("delete", "project", "doomed").code == 0
+
+
+def test_a_deleted_project_s_history_does_not_come_back_with_its_name(
+    control_plane: ControlPlane, tenants: Tenants, tmp_path: Path
+) -> None:
+    """Events, releases, builds, claims and watches of a project deleted with force stay with it:
+    a new project of the same name starts with none of them."""
+    cp = control_plane
+    assert cp.tptctl("project", "create", "reborn").code == 0
+    deploy(cp, tmp_path, "reborn", "ledger")
+    reported = cp.tptctl("build", "report", "ledger", "--component", "svc", "-p", "reborn",
+                         "--image", "registry.example.com/ledger/svc:1.0.1", "--branch", "main")
+    assert reported.code == 0, reported.err
+    operator = tenants.operator()
+    assert list_project_events(operator, "reborn"), "the old project recorded no events to check"
+    assert cp.tptctl("delete", "project", "reborn", "--force").code == 0
+    assert cp.tptctl("project", "create", "reborn").code == 0
+    try:
+        for kind in ("releases", "builds"):
+            listed = cp.tptctl("get", kind, "-p", "reborn", "-o", "name")
+            assert listed.code == 0 and listed.out.strip() == "", (kind, listed.out)
+        claims = [c for c in operator.cluster.get_cluster(name="clusters/local").status.claims if "reborn" in c]
+        assert claims == []
+        watched = []
+        for event in operator.application.watch_applications(parent="projects/reborn", timeout=30):
+            if event.type == watch_pb2.WATCH_EVENT_TYPE_HEARTBEAT:
+                break
+            watched.append(event)
+        assert watched == []
+        assert list_project_events(operator, "reborn") == []
+    finally:
+        assert cp.tptctl("delete", "project", "reborn", "--force").code == 0
 
 
 def test_nothing_is_created_in_a_project_that_does_not_exist_even_by_an_operator(

@@ -2,8 +2,9 @@
 
 It implements the API conventions of DESIGN §3 once for every service: idempotent create by
 ``request_id``, etag checks (ABORTED), generation bumps on spec changes only, keyset paging
-with signed tokens, the filter subset, soft delete with finalizers, status writes fenced by the
-reconcile lease, encrypted secret fields, and one outbox event per committed change.
+with signed tokens, the filter subset, soft delete with finalizers (a removed resource's events
+go with it), status writes fenced by the reconcile lease, encrypted secret fields, and one
+outbox event per committed change.
 Validation of user input stays in the service: pass ``validate`` to create/update and it runs on
 the final message before anything is written.
 """
@@ -17,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, MetaData, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -77,6 +78,7 @@ class ResourceRepository(Generic[M, R]):
         secret_paths: Sequence[str] = (),
         cipher: FieldCipher | None = None,
         owner_field: str = "",
+        children: Sequence[ResourceRepository[Any, Any]] = (),
     ):
         if secret_paths and cipher is None:
             raise ValueError("secret_paths need a FieldCipher")
@@ -96,6 +98,10 @@ class ResourceRepository(Generic[M, R]):
         # Where the owner's name is (proto field names, e.g. ``spec.owner``): it travels on
         # every change event, so an owner's controller needs no read to find its key.
         self._owner_path = owner_field.split(".") if owner_field else []
+        # Resource types named below this one (``.../applications/A/builds/B``) that cannot
+        # outlive it: removing this row removes theirs in the same transaction, so a resource
+        # re-created under the old name never finds the old one's children.
+        self._children = list(children)
 
     @property
     def stream(self) -> str:
@@ -431,8 +437,31 @@ class ResourceRepository(Generic[M, R]):
     async def _remove(self, session: AsyncSession, row: R) -> M:
         gone = self.to_message(row)
         await session.execute(delete(self.row_type).where(self.row_type.uid == row.uid))
+        await self._forget_events(session, row)
+        for child in self._children:
+            await child._remove_below(session, row.name)
         await self._event(session, row, DELETED)
         return gone
+
+    async def _remove_below(self, session: AsyncSession, parent: str) -> None:
+        """Removes every row whose parent is ``parent``, finalizers or not: the parent is gone,
+        so nothing a finalizer would wait for can still be done on its behalf."""
+        query = select(self.row_type).where(self.row_type.parent == parent).with_for_update()
+        for row in (await session.scalars(query)).all():
+            await self._remove(session, row)
+
+    async def _forget_events(self, session: AsyncSession, row: R) -> None:
+        """The resource's events go with it, in the same transaction: a resource (or a whole
+        project) re-created under the same name must not show the old one's history.
+        Controllers record their last event (``Deleted``) before they let the row go."""
+        metadata: MetaData = getattr(self.row_type, "metadata")  # noqa: B009 - the declarative base's
+        events = metadata.tables.get(f"{metadata.schema}.events")
+        if events is None:
+            return
+        # By name too: the (resource, last_time) index finds the rows without a scan.
+        await session.execute(
+            delete(events).where(events.c.resource == row.name, events.c.resource_uid == str(row.uid))
+        )
 
     async def _event(self, session: AsyncSession, row: R, change: change_event_pb2.ChangeType.ValueType) -> None:
         await self._outbox.add(

@@ -1,19 +1,21 @@
 """Kubernetes-style Events: a recorder for controllers and the generic ListEvents query.
 
-Events live in the service's own ``events`` table. Repeats of the same (resource uid, type,
-reason, message, source) fold into one row whose ``count`` grows, so a controller retrying the
-same failure does not flood the table.
+Events live in the service's own ``events`` table, and only as long as their resource: its
+removal deletes them, and none is stored for a resource that no longer exists. Repeats of the
+same (resource uid, type, reason, message, source) fold into one row whose ``count`` grows, so
+a controller retrying the same failure does not flood the table.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
-from sqlalchemy import ColumnElement, and_, delete, or_, select, true, tuple_
+from sqlalchemy import ColumnElement, and_, delete, exists, false, literal, or_, select, true, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
 from threeport.common.v1alpha1 import event_pb2
@@ -37,6 +39,10 @@ class EventRecorder:
         self._db = db
         self._table = schema.events
         self._source = source
+        self._resource_tables = [
+            table for table in schema.metadata.tables.values()
+            if {"uid", "finalizers", "status_fence"} <= set(table.c.keys())
+        ]
 
     async def record(
         self,
@@ -54,19 +60,24 @@ class EventRecorder:
             "\x00".join([resource_uid, type_name, reason, message, self._source]).encode()
         ).hexdigest()
         now = datetime.now(UTC)
-        statement = insert(self._table).values(
-            resource=resource,
-            resource_uid=resource_uid,
-            type=type_name,
-            reason=reason,
-            message=message,
-            source=self._source,
-            generation=generation,
-            fingerprint=fingerprint,
-            count=1,
-            first_time=now,
-            last_time=now,
-        )
+        values = {
+            "resource": resource,
+            "resource_uid": resource_uid,
+            "type": type_name,
+            "reason": reason,
+            "message": message,
+            "source": self._source,
+            "generation": generation,
+            "fingerprint": fingerprint,
+            "count": 1,
+            "first_time": now,
+            "last_time": now,
+        }
+        # Only while the resource exists: a reconcile still running when its resource was
+        # removed (and its events with it) must not leave an event that a resource re-created
+        # under the same name would show.
+        row = select(*(literal(value, type_=self._table.c[key].type) for key, value in values.items()))
+        statement = insert(self._table).from_select(list(values), row.where(self._exists(resource_uid)))
         statement = statement.on_conflict_do_update(
             index_elements=[self._table.c.fingerprint],
             set_={
@@ -80,6 +91,16 @@ class EventRecorder:
                 await connection.execute(statement)
         except Exception:
             log.exception("could not record event", extra={"reason": reason})
+
+
+    def _exists(self, resource_uid: str) -> ColumnElement[bool]:
+        """Whether a resource of this service has ``resource_uid``: the schema's resource tables
+        are those with the standard resource columns (``ResourceRow``)."""
+        try:
+            uid = uuid.UUID(resource_uid)
+        except ValueError:
+            return false()
+        return or_(false(), *(exists().where(table.c.uid == uid) for table in self._resource_tables))
 
 
 class EventLister:

@@ -116,7 +116,7 @@ class ErrorMappingInterceptor(_ServerInterceptor):
             except Exception as error:
                 outage = as_outage(error, self._service)
                 if outage is not None:
-                    log.warning("a datastore is unavailable serving %s: %s", method, error)
+                    log.warning("a datastore or a service it calls is unavailable serving %s: %s", method, error)
                     await _abort(context, outage.to_status())
                 trace_id = current_trace_id()
                 log.exception("unexpected error serving %s", method, extra={"trace_id": trace_id})

@@ -39,6 +39,9 @@ HEARTBEAT = watch_pb2.WATCH_EVENT_TYPE_HEARTBEAT
 # for a stream that is merely quiet; block for at most this share of it.
 _BLOCK_SHARE_OF_SOCKET_TIMEOUT = 0.5
 _POSITION = re.compile(r"^\d+-\d+$")
+# Both parts of a Redis stream id are unsigned 64-bit; Redis refuses a larger one, which would
+# otherwise surface as a stream outage (UNAVAILABLE) and have clients retry it for ever.
+_MAX_ID_PART = 2**64 - 1
 
 Respond = Callable[[watch_pb2.WatchEventType.ValueType, M | None, str], Response]
 
@@ -118,7 +121,7 @@ async def _newest_position(redis: Redis, stream: str) -> Any:
 
 async def _resume_position(redis: Redis, stream: str, resource_version: str) -> str:
     """``resource_version`` if the stream still holds everything after it, else OUT_OF_RANGE."""
-    if not _POSITION.match(resource_version):
+    if not _POSITION.match(resource_version) or max(_key(resource_version)) > _MAX_ID_PART:
         raise InvalidArgument.for_fields([FieldViolation(
             "resource_version", f"{resource_version!r} is not a position this server gave out "
             "(pass back the resource_version of a watch response, or leave it empty)")])

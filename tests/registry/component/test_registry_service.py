@@ -169,6 +169,33 @@ async def test_builds_are_recorded_validated_and_shown_on_the_application(client
         await client.build.report_build(parent="projects/acme/applications/nope", build=build)
 
 
+async def test_a_deleted_application_takes_its_builds_and_events_with_it(client_as: ClientFor) -> None:
+    """Re-created under the same name (or in a re-created project), an application starts with
+    no builds and no events of the old one."""
+    client = client_as(DEPLOYER)
+    app = await client.application.create_application(
+        parent="projects/acme", application_id="shop", application=shop())
+    await client.application.wait_ready(app.name, timeout=20)
+    build = build_pb2.Build(spec=build_pb2.BuildSpec(
+        component="api", image="registry.example.com/shop/api:1.1.0", branch="main"))
+    reported = await client.build.report_build(parent=app.name, build=build)
+    assert [e async for e in client.registry_event.list_events(parent=app.name)]
+
+    await client.application.delete_application(name=app.name)
+    with pytest.raises(NotFoundError):
+        await client.build.get_build(name=reported.name)
+    assert [b async for b in client.build.list_builds(parent=app.name)] == []
+    assert [e async for e in client.registry_event.list_events(parent=app.name)] == []
+
+    again = await client.application.create_application(
+        parent="projects/acme", application_id="shop", application=shop())
+    ready = await client.application.wait_ready(again.name, timeout=20)
+    assert dict(ready.status.latest_builds) == {}
+    assert [b async for b in client.build.list_builds(parent=again.name)] == []
+    events = [e async for e in client.registry_event.list_events(parent=again.name)]
+    assert {e.resource_uid for e in events} == {again.uid}
+
+
 async def test_score_files_convert_to_applications(client_as: ClientFor) -> None:
     score = """
 apiVersion: score.dev/v1b1
