@@ -1,0 +1,201 @@
+"""EKS cluster infrastructure against moto in server mode: a ClusterInfra is built (VPC over two
+zones, or three for HA, subnets, gateways, route tables, security group, IAM roles, cluster,
+node group, OIDC provider), hands out an EKS token the way ``aws eks get-token`` makes it, and
+its deletion leaves nothing in moto; a crash after each creation step resumes without a
+duplicate."""
+
+from __future__ import annotations
+
+import base64
+import urllib.parse
+from typing import Any
+
+from tests.infra.conftest import REGION, Infra, Moto
+from tests.infra.test_accounts import aws_account
+from tests.infra.test_crash_resume import Crash
+from threeport.infra.v1alpha1 import account_pb2, cluster_infra_pb2, managed_service_pb2
+from threeport.sdk import NotFoundError
+from threeport_infra_provider.cloud.accounts import AccountDirectory
+from threeport_infra_provider.eks.builder import EksBuilder
+from threeport_infra_provider.eks.plan import plan_of
+from threeport_infra_provider.store.repositories import accounts_of
+from threeport_infra_provider.store.sealed import SealedSecrets
+from threeport_runtime.testing import wait_until
+
+
+def moto_world(moto: Moto) -> dict[str, set[str]]:
+    """Every resource of every type a ClusterInfra makes, by id."""
+    ec2: Any = moto.client("ec2")
+    iam: Any = moto.client("iam")
+    eks: Any = moto.client("eks")
+    clusters = eks.list_clusters()["clusters"]
+    return {
+        "vpcs": {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]},
+        "subnets": {s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]},
+        "internet gateways": {g["InternetGatewayId"] for g in ec2.describe_internet_gateways()["InternetGateways"]},
+        "NAT gateways": {
+            g["NatGatewayId"] for g in ec2.describe_nat_gateways()["NatGateways"] if g["State"] != "deleted"
+        },
+        "Elastic IPs": {a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]},
+        "route tables": {t["RouteTableId"] for t in ec2.describe_route_tables()["RouteTables"]},
+        "security groups": {g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]},
+        "IAM roles": {r["RoleName"] for r in iam.list_roles()["Roles"]},
+        "IAM role policies": {
+            f"{r['RoleName']}:{p['PolicyArn']}"
+            for r in iam.list_roles()["Roles"]
+            for p in iam.list_attached_role_policies(RoleName=r["RoleName"])["AttachedPolicies"]
+        },
+        "EKS clusters": set(clusters),
+        "EKS node groups": {f"{c}/{n}" for c in clusters for n in eks.list_nodegroups(clusterName=c)["nodegroups"]},
+        "OIDC providers": {p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]},
+    }
+
+
+def tagged(moto: Moto, uid: str) -> dict[str, int]:
+    """How many of each EC2 type carry the ClusterInfra's uid tag."""
+    ec2: Any = moto.client("ec2")
+    mine = [{"Name": "tag:threeport.io/uid", "Values": [uid]}]
+    return {
+        "vpcs": len(ec2.describe_vpcs(Filters=mine)["Vpcs"]),
+        "subnets": len(ec2.describe_subnets(Filters=mine)["Subnets"]),
+        "igws": len(ec2.describe_internet_gateways(Filters=mine)["InternetGateways"]),
+        "eips": len(ec2.describe_addresses(Filters=mine)["Addresses"]),
+        "nats": len([g for g in ec2.describe_nat_gateways(Filter=mine)["NatGateways"] if g["State"] != "deleted"]),
+        "route tables": len(ec2.describe_route_tables(Filters=mine)["RouteTables"]),
+        "security groups": len(ec2.describe_security_groups(Filters=mine)["SecurityGroups"]),
+    }
+
+
+async def add_account(infra: Infra, moto: Moto, name: str, gateway: str = "") -> None:
+    account = aws_account(moto, key=moto.access_key_id, secret=moto.secret_access_key)
+    if gateway:
+        account.spec.cluster_api_gateway.CopyFrom(account_pb2.ClusterApiGateway(url=gateway))
+    await infra.operator.account.create_account(account_id=name, account=account)
+
+
+async def test_eks_cluster_infra_is_built_gives_a_token_and_leaves_nothing(infra: Infra, moto_eks: Moto) -> None:
+    moto = moto_eks
+    before = moto_world(moto)
+    await add_account(infra, moto, "eks-main")
+    infras = infra.delivery.internal.cluster_infra
+    created = await infras.create_cluster_infra(
+        cluster_infra_id="prod-euc1",
+        cluster_infra=cluster_infra_pb2.ClusterInfra(
+            spec=cluster_infra_pb2.ClusterInfraSpec(
+                cluster="clusters/prod-euc1",
+                account="accounts/eks-main",
+                region=REGION,
+                kubernetes_version="1.31",
+                high_availability=True,
+                node_groups=[
+                    cluster_infra_pb2.NodeGroup(
+                        name="default", instance_type="m6i.xlarge", min_size=3, max_size=6, desired_size=3
+                    )
+                ],
+            )
+        ),
+    )
+    ready = await infras.wait_ready(created.name, timeout=120)
+    status = ready.status
+    assert status.endpoint.startswith("https://") and ".eks.amazonaws.com" in status.endpoint
+    assert status.oidc_issuer.startswith("https://oidc.eks.")
+    assert status.oidc_provider_arn.endswith(status.oidc_issuer.removeprefix("https://"))
+    types = [r.type for r in status.inventory]
+    # Three zones (HA): a public and a private subnet in each.
+    assert types.count("AWS::EC2::Subnet") == 6
+    assert all(r.state == "available" for r in status.inventory)
+    assert types[0] == "AWS::EC2::VPC" and types[-1] == "AWS::IAM::OIDCProvider"
+    assert tagged(moto, created.uid) == {
+        "vpcs": 1, "subnets": 6, "igws": 1, "eips": 1, "nats": 1, "route tables": 2, "security groups": 1,
+    }  # fmt: skip
+    eks: Any = moto.client("eks")
+    cluster = eks.describe_cluster(name=status.eks_cluster_name)["cluster"]
+    assert cluster["version"] == "1.31"
+    assert len(cluster["resourcesVpcConfig"]["subnetIds"]) == 6
+    group = eks.describe_nodegroup(
+        clusterName=status.eks_cluster_name, nodegroupName=eks.list_nodegroups(clusterName=status.eks_cluster_name)[
+            "nodegroups"][0])["nodegroup"]  # fmt: skip
+    assert group["scalingConfig"] == {"minSize": 3, "maxSize": 6, "desiredSize": 3}
+    assert group["instanceTypes"] == ["m6i.xlarge"]
+
+    # The token is a presigned STS GetCallerIdentity URL naming the cluster in a signed header.
+    connection = await infras.get_cluster_infra_connection(name=created.name)
+    assert connection.server == status.endpoint.rstrip("/")
+    assert connection.token.startswith("k8s-aws-v1.")
+    encoded = connection.token.removeprefix("k8s-aws-v1.")
+    url = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    assert url.startswith(moto.endpoint) and query["Action"] == ["GetCallerIdentity"]
+    assert "x-k8s-aws-id" in query["X-Amz-SignedHeaders"][0].split(";")
+    assert connection.HasField("expire_time")
+
+    await infras.delete_cluster_infra(name=created.name)
+
+    async def deleted() -> bool:
+        try:
+            await infras.get_cluster_infra(name=created.name)
+        except NotFoundError:
+            return True
+        return False
+
+    await wait_until(deleted, within=120, what=f"{created.name} to be deleted")
+    assert moto_world(moto) == before
+
+
+class CrashingInventory:
+    """Records like the reconciler, then "crashes" (raises) right after the Nth record."""
+
+    def __init__(self, crash_at: int):
+        self.crash_at = crash_at
+        self.count = 0
+        self.after_create: list[str] = []
+
+    async def __call__(self, role: str, resource: managed_service_pb2.CloudResource) -> None:
+        self.count += 1
+        if resource.state != "creating":
+            self.after_create.append(role)
+        if self.count == self.crash_at:
+            raise Crash(f"crash at inventory record {self.crash_at}: {role}")
+
+
+async def test_eks_build_resumes_after_a_crash_after_every_step(infra: Infra, moto_eks: Moto) -> None:
+    moto = moto_eks
+    before = moto_world(moto)
+    await add_account(infra, moto, "eks-crashy")
+    runtime = infra.service.runtime
+    assert runtime.cipher is not None
+    directory = AccountDirectory(accounts_of(runtime), SealedSecrets(runtime.db, runtime.cipher), timeout=10)
+    access = await directory.access(await directory.resolve("accounts/eks-crashy"))
+    cluster_infra = cluster_infra_pb2.ClusterInfra(
+        name="clusterInfras/crashy", uid="5d1e2f70-9a3b-4c6d-8e7f-0a1b2c3d4e5f",
+        spec=cluster_infra_pb2.ClusterInfraSpec(account="accounts/eks-crashy", region=REGION),
+    )  # fmt: skip
+    builder = EksBuilder(access, plan_of(cluster_infra, REGION))
+
+    crashes = 0
+    built = None
+    for crash_at in range(1, 100):
+        record = CrashingInventory(crash_at)
+        try:
+            built = await builder.build(record)
+            break
+        except Crash:
+            crashes += 1
+    assert built is not None and built.ready
+    # Two records per step (before and after its call): every step was interrupted after its
+    # create, and before it.
+    assert crashes == 2 * len(record.after_create)
+    assert tagged(moto, cluster_infra.uid) == {
+        "vpcs": 1, "subnets": 4, "igws": 1, "eips": 1, "nats": 1, "route tables": 2, "security groups": 1,
+    }  # fmt: skip
+    eks: Any = moto.client("eks")
+    name = plan_of(cluster_infra, REGION).name
+    assert [c for c in eks.list_clusters()["clusters"] if c == name] == [name]
+    assert len(eks.list_nodegroups(clusterName=name)["nodegroups"]) == 1
+    iam: Any = moto.client("iam")
+    assert len([r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(name)]) == 2
+    assert len(iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]) == 1
+
+    while await builder.teardown() is not None:
+        pass
+    assert moto_world(moto) == before
