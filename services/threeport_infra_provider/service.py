@@ -69,7 +69,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
 
         pool = runtime.kube_pool(connection)
 
-    offered = implementations(pool, directory)
+    offered = implementations(pool, directory, infras)
 
     server.add_servicer(
         PACKAGE + "AccountService",
@@ -102,7 +102,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     service_reconciler = ManagedServiceReconciler(
         services,
         sealed,
-        implementations(pool, directory),
+        implementations(pool, directory, infras),
         runtime.event_recorder("managed-service"),
         poll=config.poll,
         drift_check=config.drift_check,

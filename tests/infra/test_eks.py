@@ -12,7 +12,9 @@ from typing import Any
 
 from tests.infra.conftest import REGION, Infra, Moto
 from tests.infra.test_accounts import aws_account
+from tests.infra.test_aws_services import claim, gone, ready_claim
 from tests.infra.test_crash_resume import Crash
+from threeport.common.v1alpha1 import retain_policy_pb2
 from threeport.infra.v1alpha1 import account_pb2, cluster_infra_pb2, managed_service_pb2
 from threeport.sdk import NotFoundError
 from threeport_infra_provider.cloud.accounts import AccountDirectory
@@ -198,4 +200,62 @@ async def test_eks_build_resumes_after_a_crash_after_every_step(infra: Infra, mo
 
     while await builder.teardown() is not None:
         pass
+    assert moto_world(moto) == before
+
+
+async def test_a_bucket_on_an_eks_cluster_gets_a_role_its_workloads_assume(infra: Infra, moto_eks: Moto) -> None:
+    moto = moto_eks
+    before = moto_world(moto)
+    await add_account(infra, moto, "eks-s3")
+    infras = infra.delivery.internal.cluster_infra
+    built = await infras.create_cluster_infra(
+        cluster_infra_id="files-euc1",
+        cluster_infra=cluster_infra_pb2.ClusterInfra(
+            spec=cluster_infra_pb2.ClusterInfraSpec(
+                cluster="clusters/files-euc1", account="accounts/eks-s3", region=REGION
+            )
+        ),
+    )
+    built = await infras.wait_ready(built.name, timeout=120)
+
+    request = claim("files", "bucket", "aws-s3")
+    request.spec.account, request.spec.cluster, request.spec.namespace = (
+        "accounts/eks-s3", "clusters/files-euc1", "acme-shop-prod",
+    )  # fmt: skip
+    request.spec.retain_policy = retain_policy_pb2.RETAIN_POLICY_DELETE
+    await infra.delivery.internal.service_claim.create_service_claim(service_claim_id="files", service_claim=request)
+    found = await ready_claim(infra, "serviceClaims/files")
+    role_arn = found.status.outputs.values["role_arn"]
+    assert "role_arn" not in found.status.outputs.secrets
+
+    iam: Any = moto.client("iam")
+    role = iam.get_role(RoleName=role_arn.rsplit("/", 1)[1])["Role"]
+    statement = role["AssumeRolePolicyDocument"]["Statement"][0]
+    issuer = built.status.oidc_issuer.removeprefix("https://")
+    assert statement["Principal"] == {"Federated": built.status.oidc_provider_arn}
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"]["StringLike"] == {f"{issuer}:sub": "system:serviceaccount:acme-shop-prod:*"}
+    assert statement["Condition"]["StringEquals"] == {f"{issuer}:aud": "sts.amazonaws.com"}
+    policy = iam.get_role_policy(RoleName=role["RoleName"], PolicyName="bucket-access")["PolicyDocument"]
+    bucket = found.status.outputs.values["name"]
+    assert {s["Resource"] for s in policy["Statement"]} == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
+
+    await infra.delivery.internal.service_claim.delete_service_claim(name="serviceClaims/files")
+    await gone(infra, "serviceClaims/files")
+
+    async def service_gone() -> bool:
+        services = [s async for s in infra.operator.managed_service.list_managed_services()]
+        return not services
+
+    await wait_until(service_gone, within=60, what="the bucket service to be deleted")
+    await infras.delete_cluster_infra(name=built.name)
+
+    async def deleted() -> bool:
+        try:
+            await infras.get_cluster_infra(name=built.name)
+        except NotFoundError:
+            return True
+        return False
+
+    await wait_until(deleted, within=120, what=f"{built.name} to be deleted")
     assert moto_world(moto) == before
