@@ -114,5 +114,6 @@ async def test_tptctl_creates_an_eks_cluster_that_ends_ready(
             return True
         return False
 
+    # The cluster-manager deletes the ClusterInfra; the infra-provider tears it down.
     await wait_until(gone, within=120, what=f"{built.name} to be deleted")
     assert moto_world(moto_eks) == before

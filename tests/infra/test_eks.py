@@ -75,6 +75,20 @@ async def add_account(infra: Infra, moto: Moto, name: str, gateway: str = "") ->
     await infra.operator.account.create_account(account_id=name, account=account)
 
 
+async def delete_and_wait(infras: Any, name: str) -> None:
+    """Deletes the ClusterInfra and waits until its teardown is done and it is gone."""
+    await infras.delete_cluster_infra(name=name)
+
+    async def deleted() -> bool:
+        try:
+            await infras.get_cluster_infra(name=name)
+        except NotFoundError:
+            return True
+        return False
+
+    await wait_until(deleted, within=120, what=f"{name} to be deleted")
+
+
 async def test_eks_cluster_infra_is_built_gives_a_token_and_leaves_nothing(infra: Infra, moto_eks: Moto) -> None:
     moto = moto_eks
     before = moto_world(moto)
@@ -131,16 +145,7 @@ async def test_eks_cluster_infra_is_built_gives_a_token_and_leaves_nothing(infra
     assert "x-k8s-aws-id" in query["X-Amz-SignedHeaders"][0].split(";")
     assert connection.HasField("expire_time")
 
-    await infras.delete_cluster_infra(name=created.name)
-
-    async def deleted() -> bool:
-        try:
-            await infras.get_cluster_infra(name=created.name)
-        except NotFoundError:
-            return True
-        return False
-
-    await wait_until(deleted, within=120, what=f"{created.name} to be deleted")
+    await delete_and_wait(infras, created.name)
     assert moto_world(moto) == before
 
 
@@ -248,14 +253,5 @@ async def test_a_bucket_on_an_eks_cluster_gets_a_role_its_workloads_assume(infra
         return not services
 
     await wait_until(service_gone, within=60, what="the bucket service to be deleted")
-    await infras.delete_cluster_infra(name=built.name)
-
-    async def deleted() -> bool:
-        try:
-            await infras.get_cluster_infra(name=built.name)
-        except NotFoundError:
-            return True
-        return False
-
-    await wait_until(deleted, within=120, what=f"{built.name} to be deleted")
+    await delete_and_wait(infras, built.name)
     assert moto_world(moto) == before
