@@ -22,7 +22,7 @@ from threeport_infra_provider.api.resources import (
 )
 from threeport_infra_provider.cloud.accounts import AccountDirectory
 from threeport_infra_provider.config import InfraConfig
-from threeport_infra_provider.domain.validation import check_claim, check_managed_service
+from threeport_infra_provider.domain.validation import check_claim, check_cluster_infra, check_managed_service
 from threeport_infra_provider.implementations.registry import implementations
 from threeport_infra_provider.reconcilers.claim import ClaimReconciler
 from threeport_infra_provider.reconcilers.cluster_infra import ClusterInfraReconciler
@@ -91,7 +91,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     server.add_servicer(
         PACKAGE + "ClusterInfraService",
         cluster_infra_pb2_grpc.add_ClusterInfraServiceServicer_to_server,
-        ClusterInfraServicer(StandardMethods(infras, runtime.redis), directory),
+        ClusterInfraServicer(StandardMethods(infras, runtime.redis, validate=check_cluster_infra), directory),
     )
     server.add_servicer(
         PACKAGE + "EventService",

@@ -130,9 +130,11 @@ class EksWorld:
             params={k: v for k, v in query.items() if not k.startswith("X-Amz-")},
             headers={"x-k8s-aws-id": cluster},
         )
+        # SigV4QueryAuth.add_auth would sign at the current time; STS checks at the signing time.
+        auth = SigV4QueryAuth(Credentials(key, secret), service, region, expires=int(query["X-Amz-Expires"]))
         request.context["timestamp"] = query["X-Amz-Date"]
-        SigV4QueryAuth(Credentials(key, secret), service, region, expires=int(query["X-Amz-Expires"])).add_auth(request)
-        expected = urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query)["X-Amz-Signature"][0]
+        auth._modify_request_before_signing(request)
+        expected = auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
         if expected != query["X-Amz-Signature"]:
             return False, "signature does not match (another cluster, or tampered)"
         sts = boto3.client(

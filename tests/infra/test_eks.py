@@ -10,13 +10,15 @@ import base64
 import urllib.parse
 from typing import Any
 
+import pytest
+
 from tests.infra.conftest import REGION, Infra, Moto
 from tests.infra.test_accounts import aws_account
 from tests.infra.test_aws_services import claim, gone, ready_claim
 from tests.infra.test_crash_resume import Crash
 from threeport.common.v1alpha1 import retain_policy_pb2
 from threeport.infra.v1alpha1 import account_pb2, cluster_infra_pb2, managed_service_pb2
-from threeport.sdk import NotFoundError
+from threeport.sdk import InvalidArgumentError, NotFoundError
 from threeport_infra_provider.cloud.accounts import AccountDirectory
 from threeport_infra_provider.eks.builder import EksBuilder
 from threeport_infra_provider.eks.plan import plan_of
@@ -255,3 +257,20 @@ async def test_a_bucket_on_an_eks_cluster_gets_a_role_its_workloads_assume(infra
     await wait_until(service_gone, within=60, what="the bucket service to be deleted")
     await delete_and_wait(infras, built.name)
     assert moto_world(moto) == before
+
+
+async def test_a_cluster_infra_that_cannot_be_built_is_refused_and_nothing_stored(infra: Infra) -> None:
+    bad = cluster_infra_pb2.ClusterInfra(
+        spec=cluster_infra_pb2.ClusterInfraSpec(
+            cluster="prod", vpc_cidr="10.0.0.0/24",
+            node_groups=[cluster_infra_pb2.NodeGroup(name="Default", min_size=3, desired_size=2, max_size=5)],
+        )
+    )  # fmt: skip
+    with pytest.raises(InvalidArgumentError) as refused:
+        await infra.delivery.internal.cluster_infra.create_cluster_infra(cluster_infra_id="bad", cluster_infra=bad)
+    fields = {v.field for v in refused.value.field_violations}
+    assert fields == {
+        "cluster_infra.spec.cluster", "cluster_infra.spec.vpc_cidr", "cluster_infra.spec.node_groups[0].name",
+        "cluster_infra.spec.node_groups[0].instance_type", "cluster_infra.spec.node_groups[0]",
+    }  # fmt: skip
+    assert not [i async for i in infra.delivery.internal.cluster_infra.list_cluster_infras()]

@@ -15,7 +15,7 @@ from threeport_infra_provider.eks.plan import plan_of
 from threeport_infra_provider.store.repositories import ClusterInfras
 from threeport_runtime.errors import FailedPrecondition, NotFound
 from threeport_runtime.reconcile.events import NORMAL, EventRecorder
-from threeport_runtime.reconcile.result import Result, TemporaryError
+from threeport_runtime.reconcile.result import PermanentError, Result, TemporaryError
 from threeport_runtime.reconcile.status import mark_ready
 
 FINALIZER = "infra.threeport.io/cluster-infra"
@@ -59,7 +59,10 @@ class ClusterInfraReconciler:
         try:
             builder = await self.builder(infra)
             built = await builder.build(lambda role, entry: self._record(name, role, entry))
-        except (AwsError, FailedPrecondition, ValueError, RuntimeError) as error:
+        except ValueError as error:
+            # The region cannot hold the plan (too few zones): retrying cannot help.
+            raise PermanentError("Unbuildable", str(error)) from None
+        except (AwsError, FailedPrecondition, RuntimeError) as error:
             await self._report(name, ready=False, reason="ProviderError", message=str(error))
             raise TemporaryError(str(error)) from None
         await self._publish(infra, built)
