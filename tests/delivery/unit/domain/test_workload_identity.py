@@ -43,7 +43,7 @@ def accounts(role: str) -> dict[str, object]:
             },
         )
     )
-    return {o["metadata"]["name"]: o["metadata"] for o in found if o["kind"] == "ServiceAccount"}  # type: ignore[index]
+    return {o["metadata"]["name"]: o["metadata"] for o in found if o["kind"] == "ServiceAccount"}
 
 
 def test_the_service_account_of_a_bucket_user_gets_the_bucket_role() -> None:
