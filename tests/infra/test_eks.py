@@ -55,6 +55,10 @@ def moto_world(moto: Moto) -> dict[str, set[str]]:
     }
 
 
+def ours(resource: dict[str, Any], uid: str) -> bool:
+    return {"Key": "threeport.io/uid", "Value": uid} in resource.get("Tags", [])
+
+
 def tagged(moto: Moto, uid: str) -> dict[str, int]:
     """How many of each EC2 type carry the ClusterInfra's uid tag."""
     ec2: Any = moto.client("ec2")
@@ -64,7 +68,10 @@ def tagged(moto: Moto, uid: str) -> dict[str, int]:
         "subnets": len(ec2.describe_subnets(Filters=mine)["Subnets"]),
         "igws": len(ec2.describe_internet_gateways(Filters=mine)["InternetGateways"]),
         "eips": len(ec2.describe_addresses(Filters=mine)["Addresses"]),
-        "nats": len([g for g in ec2.describe_nat_gateways(Filter=mine)["NatGateways"] if g["State"] != "deleted"]),
+        # moto ignores tag filters on NAT gateways: their tags are checked here.
+        "nats": len(
+            [g for g in ec2.describe_nat_gateways()["NatGateways"] if g["State"] != "deleted" and ours(g, uid)]
+        ),
         "route tables": len(ec2.describe_route_tables(Filters=mine)["RouteTables"]),
         "security groups": len(ec2.describe_security_groups(Filters=mine)["SecurityGroups"]),
     }
@@ -123,9 +130,21 @@ async def test_eks_cluster_infra_is_built_gives_a_token_and_leaves_nothing(infra
     assert types.count("AWS::EC2::Subnet") == 6
     assert all(r.state == "available" for r in status.inventory)
     assert types[0] == "AWS::EC2::VPC" and types[-1] == "AWS::IAM::OIDCProvider"
+    # HA: a NAT gateway per zone, and each zone's private subnet routes through its own.
     assert tagged(moto, created.uid) == {
-        "vpcs": 1, "subnets": 6, "igws": 1, "eips": 1, "nats": 1, "route tables": 2, "security groups": 1,
+        "vpcs": 1, "subnets": 6, "igws": 1, "eips": 3, "nats": 3, "route tables": 4, "security groups": 1,
     }  # fmt: skip
+    ec2: Any = moto.client("ec2")
+    mine = [{"Name": "tag:threeport.io/uid", "Values": [created.uid]}]
+    zone_of = {s["SubnetId"]: s["AvailabilityZone"] for s in ec2.describe_subnets(Filters=mine)["Subnets"]}
+    nat_zone = {
+        g["NatGatewayId"]: zone_of[g["SubnetId"]] for g in ec2.describe_nat_gateways(Filter=mine)["NatGateways"]
+    }
+    for table in ec2.describe_route_tables(Filters=mine)["RouteTables"]:
+        nat = [r["NatGatewayId"] for r in table["Routes"] if r.get("NatGatewayId")]
+        for association in table["Associations"]:
+            if nat:
+                assert nat_zone[nat[0]] == zone_of[association["SubnetId"]]
     eks: Any = moto.client("eks")
     cluster = eks.describe_cluster(name=status.eks_cluster_name)["cluster"]
     assert cluster["version"] == "1.31"

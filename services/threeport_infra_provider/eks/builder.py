@@ -49,6 +49,10 @@ class Built:
 
 
 def steps(plan: Plan, zones: list[Zone]) -> list[Step]:
+    return _network_steps(plan, zones) + _control_plane_steps(plan)
+
+
+def _network_steps(plan: Plan, zones: list[Zone]) -> list[Step]:
     found: list[Step] = [Step("vpc", "AWS::EC2::VPC", network.ensure_vpc, network.remove_vpc)]
     for kind in ("public", "private"):
         for zone in zones:
@@ -63,21 +67,50 @@ def steps(plan: Plan, zones: list[Zone]) -> list[Step]:
             )
     found += [
         Step("igw", "AWS::EC2::InternetGateway", network.ensure_internet_gateway, network.remove_internet_gateway),
-        Step("nat-eip", "AWS::EC2::EIP", network.ensure_elastic_ip, network.remove_elastic_ip),
-        Step("nat", "AWS::EC2::NatGateway", network.ensure_nat_gateway, network.remove_nat_gateway),
-        Step(
-            "rtb-public",
-            "AWS::EC2::RouteTable",
-            partial(network.ensure_route_table, kind="public"),
-            partial(network.remove_route_table, kind="public"),
-        ),
-        Step(
-            "rtb-private",
-            "AWS::EC2::RouteTable",
-            partial(network.ensure_route_table, kind="private"),
-            partial(network.remove_route_table, kind="private"),
-        ),
-        Step("sg-cluster", "AWS::EC2::SecurityGroup", network.ensure_security_group, network.remove_security_group),
+    ]
+    zone_names = [zone.name for zone in zones]
+    nats = network.nat_zones(zone_names, plan.zone_count == 3)
+    for nat_zone in nats:
+        found += [
+            Step(
+                f"nat-eip-{nat_zone}",
+                "AWS::EC2::EIP",
+                partial(network.ensure_elastic_ip, zone=nat_zone),
+                partial(network.remove_elastic_ip, zone=nat_zone),
+            ),
+            Step(
+                f"nat-{nat_zone}",
+                "AWS::EC2::NatGateway",
+                partial(network.ensure_nat_gateway, zone=nat_zone),
+                partial(network.remove_nat_gateway, zone=nat_zone),
+            ),
+        ]
+    tables = [("rtb-public", [network.subnet_role("public", z) for z in zone_names], {"GatewayId": "igw"})]
+    if len(nats) == 1:
+        tables.append(
+            ("rtb-private", [network.subnet_role("private", z) for z in zone_names], {"NatGatewayId": f"nat-{nats[0]}"})
+        )
+    else:
+        tables += [
+            (f"rtb-private-{z}", [network.subnet_role("private", z)], {"NatGatewayId": f"nat-{z}"}) for z in nats
+        ]
+    for role, subnets, target in tables:
+        found.append(
+            Step(
+                role,
+                "AWS::EC2::RouteTable",
+                partial(network.ensure_route_table, role=role, subnets=subnets, target=target),
+                partial(network.remove_route_table, role=role),
+            )
+        )
+    found.append(
+        Step("sg-cluster", "AWS::EC2::SecurityGroup", network.ensure_security_group, network.remove_security_group)
+    )
+    return found
+
+
+def _control_plane_steps(plan: Plan) -> list[Step]:
+    found = [
         Step(
             "cluster-role",
             "AWS::IAM::Role",

@@ -3,9 +3,10 @@
 deletes what the tags find and answers True once it is gone.
 
 Layout: one VPC (DNS on, as EKS needs), per zone a public and a private subnet (tagged for
-load balancers), an internet gateway, one NAT gateway with its Elastic IP in the first public
-subnet, a public route table (default route to the internet gateway) and a private one (default
-route to the NAT gateway), and the cluster's security group (members talk to each other).
+load balancers), an internet gateway, NAT gateways with their Elastic IPs in public subnets (one
+per zone for HA, else one in the first zone), a public route table (default route to the
+internet gateway) and private ones (default route to the zone's NAT gateway; one for all private
+subnets without HA), and the cluster's security group (members talk to each other).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from threeport_infra_provider.eks.context import StepContext
+from threeport_infra_provider.eks.plan import ROLE_TAG, UID_TAG
 
 LIVE_NAT = ["pending", "available"]
 
@@ -87,51 +89,61 @@ def remove_internet_gateway(ctx: StepContext) -> bool:
     return True
 
 
-def ensure_elastic_ip(ctx: StepContext) -> str:
-    found = _one(ctx.ec2.describe_addresses(Filters=ctx.tag_filters("nat-eip"))["Addresses"], "AllocationId")
+def nat_zones(ctx_zones: list[str], high_availability: bool) -> list[str]:
+    """Where NAT gateways go: every zone for HA (a zone's outage leaves the others' egress),
+    else only the first."""
+    return ctx_zones if high_availability else ctx_zones[:1]
+
+
+def ensure_elastic_ip(ctx: StepContext, zone: str) -> str:
+    role = f"nat-eip-{zone}"
+    found = _one(ctx.ec2.describe_addresses(Filters=ctx.tag_filters(role))["Addresses"], "AllocationId")
     if found:
         return found
     return str(
-        ctx.ec2.allocate_address(Domain="vpc", TagSpecifications=ctx.tag_spec("elastic-ip", "nat-eip"))["AllocationId"]
+        ctx.ec2.allocate_address(Domain="vpc", TagSpecifications=ctx.tag_spec("elastic-ip", role))["AllocationId"]
     )
 
 
-def remove_elastic_ip(ctx: StepContext) -> bool:
-    for address in ctx.ec2.describe_addresses(Filters=ctx.tag_filters("nat-eip"))["Addresses"]:
+def remove_elastic_ip(ctx: StepContext, zone: str) -> bool:
+    for address in ctx.ec2.describe_addresses(Filters=ctx.tag_filters(f"nat-eip-{zone}"))["Addresses"]:
         ctx.ec2.release_address(AllocationId=address["AllocationId"])
     return True
 
 
-def _nat_gateways(ctx: StepContext, states: list[str]) -> list[dict[str, Any]]:
-    filters = [*ctx.tag_filters("nat"), {"Name": "state", "Values": states}]
+def _nat_gateways(ctx: StepContext, zone: str, states: list[str]) -> list[dict[str, Any]]:
+    filters = [*ctx.tag_filters(f"nat-{zone}"), {"Name": "state", "Values": states}]
     gateways: list[dict[str, Any]] = ctx.ec2.describe_nat_gateways(Filter=filters)["NatGateways"]
-    return gateways
+    # The tags are checked here too: some AWS-compatible endpoints (moto) ignore tag filters on
+    # NAT gateways, and adopting another cluster's gateway would be a leak and a wrong route.
+    wanted = {UID_TAG: ctx.plan.uid, ROLE_TAG: f"nat-{zone}"}
+    return [g for g in gateways if wanted.items() <= {t["Key"]: t["Value"] for t in g.get("Tags", [])}.items()]
 
 
-def ensure_nat_gateway(ctx: StepContext) -> str:
-    found = _one(_nat_gateways(ctx, LIVE_NAT), "NatGatewayId")
+def ensure_nat_gateway(ctx: StepContext, zone: str) -> str:
+    found = _one(_nat_gateways(ctx, zone, LIVE_NAT), "NatGatewayId")
     if found:
         return found
-    first_public = ctx.ids[subnet_role("public", ctx.zones[0].name)]
     return str(
         ctx.ec2.create_nat_gateway(
-            SubnetId=first_public,
-            AllocationId=ctx.ids["nat-eip"],
-            ClientToken=f"{ctx.plan.uid}-nat",
-            TagSpecifications=ctx.tag_spec("natgateway", "nat"),
+            SubnetId=ctx.ids[subnet_role("public", zone)],
+            AllocationId=ctx.ids[f"nat-eip-{zone}"],
+            ClientToken=f"{ctx.plan.uid}-nat-{zone}"[:64],
+            TagSpecifications=ctx.tag_spec("natgateway", f"nat-{zone}"),
         )["NatGateway"]["NatGatewayId"]
     )
 
 
-def remove_nat_gateway(ctx: StepContext) -> bool:
-    for gateway in _nat_gateways(ctx, ["available", "failed"]):
+def remove_nat_gateway(ctx: StepContext, zone: str) -> bool:
+    for gateway in _nat_gateways(ctx, zone, ["available", "failed"]):
         ctx.ec2.delete_nat_gateway(NatGatewayId=gateway["NatGatewayId"])
     # Its Elastic IP can be released only once the gateway is gone.
-    return not _nat_gateways(ctx, ["pending", "available", "deleting"])
+    return not _nat_gateways(ctx, zone, ["pending", "available", "deleting"])
 
 
-def ensure_route_table(ctx: StepContext, kind: str) -> str:
-    role = f"rtb-{kind}"
+def ensure_route_table(ctx: StepContext, role: str, subnets: list[str], target: dict[str, str]) -> str:
+    """The route table ``role``: a default route to ``target`` (the internet gateway, or a NAT
+    gateway), associated with the ``subnets`` (step roles)."""
     tables = ctx.ec2.describe_route_tables(Filters=ctx.tag_filters(role))["RouteTables"]
     table = (
         tables[0]
@@ -142,18 +154,17 @@ def ensure_route_table(ctx: StepContext, kind: str) -> str:
     )
     table_id = str(table["RouteTableId"])
     if not any(r.get("DestinationCidrBlock") == "0.0.0.0/0" for r in table.get("Routes", [])):
-        target = {"GatewayId": ctx.ids["igw"]} if kind == "public" else {"NatGatewayId": ctx.ids["nat"]}
-        ctx.ec2.create_route(RouteTableId=table_id, DestinationCidrBlock="0.0.0.0/0", **target)
+        resolved = {key: ctx.ids[step] for key, step in target.items()}
+        ctx.ec2.create_route(RouteTableId=table_id, DestinationCidrBlock="0.0.0.0/0", **resolved)
     associated = {a.get("SubnetId") for a in table.get("Associations", [])}
-    for zone in ctx.zones:
-        subnet = ctx.ids[subnet_role(kind, zone.name)]
+    for subnet in (ctx.ids[step] for step in subnets):
         if subnet not in associated:
             ctx.ec2.associate_route_table(RouteTableId=table_id, SubnetId=subnet)
     return table_id
 
 
-def remove_route_table(ctx: StepContext, kind: str) -> bool:
-    for table in ctx.ec2.describe_route_tables(Filters=ctx.tag_filters(f"rtb-{kind}"))["RouteTables"]:
+def remove_route_table(ctx: StepContext, role: str) -> bool:
+    for table in ctx.ec2.describe_route_tables(Filters=ctx.tag_filters(role))["RouteTables"]:
         for association in table.get("Associations", []):
             if not association.get("Main"):
                 ctx.ec2.disassociate_route_table(AssociationId=association["RouteTableAssociationId"])
