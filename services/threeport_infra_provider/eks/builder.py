@@ -15,6 +15,7 @@ import binascii
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from threeport.infra.v1alpha1 import cluster_infra_pb2, managed_service_pb2
 from threeport_infra_provider.cloud.aws import AwsAccess
@@ -187,7 +188,7 @@ class EksBuilder:
             f"EKS cluster {self._plan.name} is ACTIVE in {region} ({len(ctx.zones)} zones)",
             endpoint=str(cluster.get("endpoint", "")),
             certificate_authority_data=_ca(cluster),
-            oidc_issuer=str(cluster.get("identity", {}).get("oidc", {}).get("issuer", "")),  # type: ignore[attr-defined]
+            oidc_issuer=str(cluster.get("identity", {}).get("oidc", {}).get("issuer", "")),
             oidc_provider_arn=ctx.ids["oidc"],
             inventory=inventory,
         )
@@ -202,9 +203,9 @@ class EksBuilder:
         return None
 
 
-def _ca(cluster: dict[str, object]) -> bytes:
+def _ca(cluster: dict[str, Any]) -> bytes:
     """The PEM CA bundle EKS gives base64-encoded."""
-    data = str(cluster.get("certificateAuthority", {}).get("data", ""))  # type: ignore[attr-defined]
+    data = str(cluster.get("certificateAuthority", {}).get("data", ""))
     try:
         return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):

@@ -9,6 +9,7 @@ step needs (the cluster must be ACTIVE before node groups and the OIDC provider)
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from threeport.infra.v1alpha1 import cluster_infra_pb2
 from threeport_infra_provider.eks.context import StepContext
@@ -87,9 +88,9 @@ def ensure_cluster(ctx: StepContext) -> str | None:
     return str(cluster["arn"]) if cluster["status"] == "ACTIVE" else None
 
 
-def describe_cluster(ctx: StepContext) -> dict[str, object] | None:
+def describe_cluster(ctx: StepContext) -> dict[str, Any] | None:
     try:
-        found: dict[str, object] = ctx.eks.describe_cluster(name=ctx.plan.name)["cluster"]
+        found: dict[str, Any] = ctx.eks.describe_cluster(name=ctx.plan.name)["cluster"]
     except ctx.eks.exceptions.ResourceNotFoundException:
         return None
     return found
@@ -150,7 +151,7 @@ def oidc_provider_arn(ctx: StepContext, issuer: str) -> str:
 
 def ensure_oidc_provider(ctx: StepContext) -> str:
     cluster = describe_cluster(ctx)
-    issuer = str((cluster or {}).get("identity", {}).get("oidc", {}).get("issuer", ""))  # type: ignore[attr-defined]
+    issuer = str((cluster or {}).get("identity", {}).get("oidc", {}).get("issuer", ""))
     arn = oidc_provider_arn(ctx, issuer)
     try:
         ctx.iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
