@@ -21,6 +21,9 @@ class ClusterManagerConfig:
     kubesim_url: str = ""
     # Address (host:port) of the infra-provider, for the `eks` provider; '' disables it.
     infra_backend: str = ""
+    # Address (host:port) of the registry, where `eks` clusters' ClusterProfiles are read; ''
+    # builds them with the default size.
+    registry_backend: str = ""
     # How often each cluster is probed.
     probe_interval: float = 30.0
     # The deadline of each call a probe makes.
@@ -38,6 +41,7 @@ class ClusterManagerConfig:
         return cls(
             kubesim_url=env.get(PREFIX + "KUBESIM_URL", "").rstrip("/"),
             infra_backend=env.get(PREFIX + "BACKEND_INFRA", ""),
+            registry_backend=env.get(PREFIX + "BACKEND_REGISTRY", ""),
             probe_interval=_seconds(env, "CLUSTER_PROBE_INTERVAL_SECONDS", cls.probe_interval),
             probe_timeout=_seconds(env, "CLUSTER_PROBE_TIMEOUT_SECONDS", cls.probe_timeout),
             gc_grace=_seconds(env, "CLUSTER_GC_GRACE_SECONDS", cls.gc_grace, allow_zero=True),

@@ -43,7 +43,8 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     claims = claims_of(runtime)
     credentials = CredentialStore(runtime.db, runtime.cipher)
     infra = runtime.service_client(config.infra_backend) if config.infra_backend else None
-    drivers = Drivers(config, credentials, infra)
+    registry = runtime.service_client(config.registry_backend) if config.registry_backend else None
+    drivers = Drivers(config, credentials, infra, registry)
     heartbeat = min(5.0, config.probe_interval)
 
     server.add_servicer(

@@ -24,9 +24,10 @@ from threeport_infra_provider.api.resources import (
 )
 from threeport_infra_provider.cloud.accounts import AccountDirectory
 from threeport_infra_provider.config import InfraConfig
-from threeport_infra_provider.domain.validation import check_claim, check_managed_service
+from threeport_infra_provider.domain.validation import check_claim, check_cluster_infra, check_managed_service
 from threeport_infra_provider.implementations.registry import implementations
 from threeport_infra_provider.reconcilers.claim import ClaimReconciler
+from threeport_infra_provider.reconcilers.cluster_infra import ClusterInfraReconciler
 from threeport_infra_provider.reconcilers.managed_service import ManagedServiceReconciler
 from threeport_infra_provider.store.claim_secrets import ClaimOutputSecrets
 from threeport_infra_provider.store.repositories import (
@@ -70,7 +71,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
 
         pool = runtime.kube_pool(connection)
 
-    offered = implementations(pool, directory)
+    offered = implementations(pool, directory, infras)
 
     server.add_servicer(
         PACKAGE + "AccountService",
@@ -97,7 +98,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     server.add_servicer(
         PACKAGE + "ClusterInfraService",
         cluster_infra_pb2_grpc.add_ClusterInfraServiceServicer_to_server,
-        ClusterInfraServicer(StandardMethods(infras, runtime.redis)),
+        ClusterInfraServicer(StandardMethods(infras, runtime.redis, validate=check_cluster_infra), directory),
     )
     server.add_servicer(
         PACKAGE + "EventService",
@@ -108,7 +109,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     service_reconciler = ManagedServiceReconciler(
         services,
         sealed,
-        implementations(pool, directory),
+        implementations(pool, directory, infras),
         runtime.event_recorder("managed-service"),
         poll=config.poll,
         drift_check=config.drift_check,
@@ -116,6 +117,10 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     runtime.controller(watches.managed_service_controller(services), service_reconciler)
     claim_reconciler = ClaimReconciler(claims, services, sealed, directory, runtime.event_recorder("service-claim"))
     runtime.controller(watches.claim_controller(claims, services, claim_reconciler), claim_reconciler)
+    infra_reconciler = ClusterInfraReconciler(
+        infras, directory, runtime.event_recorder("cluster-infra"), poll=config.poll
+    )
+    runtime.controller(watches.cluster_infra_controller(infras), infra_reconciler)
 
 
 def encrypted_stores(runtime: ServiceRuntime) -> list[EncryptedStore]:

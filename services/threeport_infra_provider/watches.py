@@ -4,12 +4,13 @@
   built and check a Ready one against what exists (drift).
 - ``infra.service_claim`` reconciles ServiceClaims and watches ManagedServices: a service's
   readiness and outputs are its claims' (``ClaimReconciler.claims_of_service``).
+- ``infra.cluster_infra`` reconciles ClusterInfras; its own requeues poll what AWS is building.
 """
 
 from __future__ import annotations
 
 from threeport_infra_provider.reconcilers.claim import ClaimReconciler
-from threeport_infra_provider.store.repositories import Claims, ManagedServices
+from threeport_infra_provider.store.repositories import Claims, ClusterInfras, ManagedServices
 from threeport_runtime.reconcile.controller import Watch
 from threeport_runtime.reconcile.spec import ControllerSpec, For
 
@@ -24,3 +25,7 @@ def claim_controller(claims: Claims, services: ManagedServices, reconciler: Clai
         for_=For.resource(claims),
         watches=[Watch(services.stream, keys=reconciler.claims_of_service)],
     )
+
+
+def cluster_infra_controller(infras: ClusterInfras) -> ControllerSpec:
+    return ControllerSpec("infra.cluster_infra", for_=For.resource(infras))

@@ -12,8 +12,9 @@ Decisions beyond DESIGN §10.1:
 - ``dns``: ``fqdn``, the managed DNS name, and ``host``, the same value (Score's dns resource
   calls it ``host``).
 - ``metrics`` and ``logging``: ``endpoint``, where to push metrics / ship logs (not secret).
-- ``bucket``: ``name region endpoint``; access is granted by the platform (workload identity),
-  so there are no key outputs.
+- ``bucket``: ``name region endpoint``, and ``role_arn`` on EKS clusters the platform built;
+  access is granted by the platform (workload identity: the consumer's ServiceAccounts get the
+  role), so there are no key outputs.
 
 Cluster-service types (``ingress tls dns metrics logging secrets``) are what AddonProfiles and
 addon ServiceClasses provide; ``tls`` and ``secrets`` are pulled in by the platform (TLS for an
@@ -94,6 +95,7 @@ DEPENDENCY_TYPES: Mapping[str, DependencyType] = MappingProxyType(
                     _o("name", "the bucket name"),
                     _o("region", "the bucket's region"),
                     _o("endpoint", "the endpoint URL"),
+                    _o("role_arn", "the IAM role its workloads assume (on EKS clusters the platform built)"),
                 ),
             ),
             DependencyType(

@@ -149,3 +149,31 @@ def test_quantities_names_and_versions() -> None:
     assert provisioned_cluster_id("a", "uid-1") != provisioned_cluster_id("a", "uid-2")
     assert version_problem("1.32") is None and version_problem("v1.30.2") is None
     assert "older than" in (version_problem("1.20") or "")
+
+
+def test_eks_node_layout_follows_the_cluster_profile() -> None:
+    from threeport.registry.v1alpha1 import cluster_profile_pb2
+    from threeport_cluster_manager.domain.eks_sizing import node_layout
+
+    group, ha = node_layout(None)
+    assert (group.instance_type, group.min_size, group.max_size, group.desired_size, ha) == (
+        "m6i.large",
+        1,
+        3,
+        2,
+        False,
+    )
+    spec = cluster_profile_pb2.ClusterProfileSpec
+    group, ha = node_layout(spec(node_size="large", min_nodes=2, max_nodes=5))
+    assert (group.instance_type, group.min_size, group.max_size, group.desired_size, ha) == (
+        "m6i.2xlarge",
+        2,
+        5,
+        2,
+        False,
+    )
+    # HA: three zones and at least a node in each; an explicit instance type wins over the size.
+    group, ha = node_layout(
+        spec(node_size="small", node_profile="m7g.large", min_nodes=1, max_nodes=2, high_availability=True)
+    )
+    assert (group.instance_type, group.min_size, group.max_size, group.desired_size, ha) == ("m7g.large", 3, 3, 3, True)

@@ -72,11 +72,26 @@ def _up(url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def moto() -> Iterator[Moto]:
+    yield from moto_server(authenticated=True)
+
+
+@pytest.fixture(scope="session")
+def moto_eks() -> Iterator[Moto]:
+    """A moto without IAM authentication, for EKS: moto 5's server recomputes the signature of
+    EKS (rest-json) requests wrongly and refuses every one with SignatureDoesNotMatch."""
+    yield from moto_server(authenticated=False)
+
+
+def moto_server(*, authenticated: bool) -> Iterator[Moto]:
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     # The first three calls (make an administrator and its keys) need no credentials; every
     # later call is authenticated and authorized as AWS does.
-    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3")
+    # AWS managed policies (AmazonEKSClusterPolicy, ...) exist in every real account; moto loads
+    # them only when asked.
+    env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")
+    if authenticated:
+        env["INITIAL_NO_AUTH_ACTION_COUNT"] = "3"
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         env=env,

@@ -105,3 +105,23 @@ async def test_get_and_describe_services_show_no_secret(
     shown = capsys.readouterr().out
     assert "aws-secretsmanager" in shown and "threeport/" in shown
     assert secrets and all(value not in shown for value in secrets.values())
+
+
+async def test_account_add_with_a_cluster_api_gateway(
+    infra: Infra, moto: Moto, direct: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto.access_key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto.secret_access_key)
+    ca = tmp_path / "gateway-ca.pem"
+    ca.write_bytes(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    base = ["account", "add", "aws", "private", "--region", REGION, "--endpoint-url", moto.endpoint,
+            "--credentials-from-env"]  # fmt: skip
+    # Without {cluster} the gateway could not tell clusters apart: refused, nothing stored.
+    bad = [*base, "--cluster-api-gateway", "https://gw.internal:8443/"]
+    assert await asyncio.to_thread(tptctl, bad) == ExitCode.INVALID_INPUT
+    assert not (await infra.operator.account.list_accounts_page()).accounts
+    good = [*base, "--cluster-api-gateway", "https://gw.internal:8443/{cluster}", "--cluster-api-gateway-ca", str(ca)]
+    assert await asyncio.to_thread(tptctl, good) == ExitCode.OK
+    stored = await infra.operator.account.get_account(name="accounts/private")
+    assert stored.spec.cluster_api_gateway.url == "https://gw.internal:8443/{cluster}"
+    assert stored.spec.cluster_api_gateway.certificate_authority_data == ca.read_bytes()

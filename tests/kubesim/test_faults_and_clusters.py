@@ -158,3 +158,46 @@ def test_latency_fault_is_reported_and_cleared(emulator: EmulatorHandle, core: c
     assert core.read_namespace("default").metadata.name == "default"
     cleared = emulator.control.clear_faults("main")
     assert cleared.latency_ms == 0 and not cleared.failing_images and not cleared.unreachable
+
+
+def test_a_cluster_trusts_tokens_its_webhook_vouches_for(emulator: EmulatorHandle) -> None:
+    import http.server
+    import json
+    import threading
+
+    reviews: list[dict[str, object]] = []
+
+    class Webhook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            reviews.append(review)
+            good = review["spec"]["token"] == "vouched-for"
+            answer = dict(review, status={"authenticated": good, "user": {"username": "arn:aws:iam::1:user/ops"}})
+            body = json.dumps(answer).encode()
+            self.send_response(201)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        info = emulator.control.create_cluster(
+            "webhooked", tls=False, token_webhook=f"http://127.0.0.1:{server.server_address[1]}/"
+        )
+        assert _get(f"{info.server}/api/v1/namespaces", "vouched-for", None) == 200
+        assert _get(f"{info.server}/api/v1/namespaces", "vouched-for", None) == 200  # cached
+        assert _get(f"{info.server}/api/v1/namespaces", "made-up", None) == 401
+        assert _get(f"{info.server}/api/v1/namespaces", info.token, None) == 200  # its own still works
+        assert [r["spec"] for r in reviews] == [{"token": "vouched-for"}, {"token": "made-up"}]
+        assert reviews[0]["kind"] == "TokenReview" and reviews[0]["apiVersion"] == "authentication.k8s.io/v1"
+        server.shutdown()
+        server.server_close()
+        # A webhook that cannot be reached lets nobody in (the cached answer still holds).
+        assert _get(f"{info.server}/api/v1/namespaces", "another", None) == 401
+    finally:
+        server.server_close()
+        emulator.control.delete_cluster("webhooked")

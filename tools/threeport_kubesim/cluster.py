@@ -12,6 +12,7 @@ from typing import Any
 
 from threeport_kubesim import discovery, errors
 from threeport_kubesim.apiserver import ApiServer, WriteOptions
+from threeport_kubesim.authn import TokenWebhook
 from threeport_kubesim.controllers.crds import CRDS, CrdController
 from threeport_kubesim.controllers.daemonsets import DAEMONSETS, DaemonSetController
 from threeport_kubesim.controllers.deployments import DEPLOYMENTS, DeploymentController
@@ -56,6 +57,8 @@ class ClusterOptions:
     history_size: int = 2000
     bookmark_interval: float = 60.0
     tls_material: TlsMaterial | None = None
+    # A TokenReview webhook trusted for bearer tokens other than ``token`` (``authn``).
+    token_webhook: str = ""
 
 
 def _node(name: str, index: int, control_plane: bool) -> dict[str, Any]:
@@ -124,6 +127,7 @@ class SimCluster:
         self.options = options
         self.name = options.name
         self.token = options.token or secrets.token_urlsafe(32)
+        self.webhook = TokenWebhook(options.token_webhook) if options.token_webhook else None
         self.tls_material = options.tls_material or (make_tls_material(options.name) if options.tls else None)
         self.kubeconfig_dir = kubeconfig_dir
         self.store = ObjectStore(history_size=options.history_size)
@@ -247,7 +251,7 @@ class SimCluster:
         path = request.path.rstrip("/") or "/"
         if path in PUBLIC_PATHS:
             return self._public(path)
-        if request.header("authorization") != f"Bearer {self.token}":
+        if not await self._authenticated(request.header("authorization") or ""):
             return error_response(errors.unauthorized())
         failure = self._injected_failure(request)
         if failure is not None:
@@ -256,6 +260,13 @@ class SimCluster:
         if found is not None:
             return found
         return await self.rest.handle(request)
+
+    async def _authenticated(self, authorization: str) -> bool:
+        if authorization == f"Bearer {self.token}":
+            return True
+        if self.webhook is None or not authorization.startswith("Bearer "):
+            return False
+        return await self.webhook.authenticate(authorization.removeprefix("Bearer "))
 
     def _public(self, path: str) -> Response:
         if path == "/version":

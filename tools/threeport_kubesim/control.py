@@ -99,6 +99,7 @@ class ControlClient:
         token: str | None = None,
         port: int | None = None,
         speed: float | None = None,
+        token_webhook: str | None = None,
     ) -> ClusterInfo:
         body: dict[str, Any] = {"name": name}
         for key, value in (
@@ -107,6 +108,7 @@ class ControlClient:
             ("token", token),
             ("port", port),
             ("speed", speed),
+            ("token_webhook", token_webhook),
         ):
             if value is not None:
                 body[key] = value

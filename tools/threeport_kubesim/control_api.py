@@ -53,6 +53,7 @@ class ControlApi:
                     token=body.get("token", ""),
                     port=int(body.get("port", 0)),
                     speed=body.get("speed"),
+                    token_webhook=str(body.get("token_webhook", "")),
                 )
                 return _ok(201, cluster.info())
         if len(parts) == 2 and parts[0] == "clusters":

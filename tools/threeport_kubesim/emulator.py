@@ -65,6 +65,7 @@ class Emulator:
         token: str = "",
         port: int = 0,
         speed: float | None = None,
+        token_webhook: str = "",
         bootstrap: bool = True,
         options: ClusterOptions | None = None,
         persist: bool = True,
@@ -84,6 +85,7 @@ class Emulator:
             max_events=defaults.max_events,
             history_size=defaults.history_size,
             bookmark_interval=defaults.bookmark_interval,
+            token_webhook=token_webhook,
         )
         cluster = SimCluster(replace(options, name=name), self.kubeconfig_dir)
         directory = create_directory(self.state_dir, name) if self.state_dir is not None and persist else None

@@ -32,6 +32,7 @@ def cluster_record(cluster: SimCluster) -> dict[str, Any]:
         "nodes": options.nodes,
         "speed": options.speed,
         "tls": cluster.tls_material.to_json() if cluster.tls_material else None,
+        "token_webhook": options.token_webhook,
     }
 
 
@@ -48,6 +49,7 @@ def options_from_record(entry: dict[str, Any], defaults: ClusterDefaults) -> Clu
         history_size=defaults.history_size,
         bookmark_interval=defaults.bookmark_interval,
         tls_material=tls,
+        token_webhook=str(entry.get("token_webhook", "")),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from threeport.infra.v1alpha1 import account_pb2
 from threeport_cli.commands.clusters import parse_labels
@@ -44,10 +45,21 @@ def credentials_from(options: argparse.Namespace) -> account_pb2.AwsCredentials:
                                       ambient=options.ambient)
 
 
+def gateway_from(options: argparse.Namespace) -> account_pb2.ClusterApiGateway:
+    ca = b""
+    if options.cluster_api_gateway_ca:
+        try:
+            ca = Path(options.cluster_api_gateway_ca).read_bytes()
+        except OSError as error:
+            raise CommandError(f"cannot read --cluster-api-gateway-ca: {error.strerror}", ExitCode.USAGE) from None
+    return account_pb2.ClusterApiGateway(url=options.cluster_api_gateway or "", certificate_authority_data=ca)
+
+
 def run_add(options: argparse.Namespace) -> int:
     spec = account_pb2.AccountSpec(provider=options.provider, default_region=options.region,
                                    endpoint_url=options.endpoint_url or "", default=options.default,
-                                   aws=credentials_from(options))
+                                   aws=credentials_from(options),
+                                   cluster_api_gateway=gateway_from(options))
     with client_for(context_for(options)) as client:
         account = client.account.create_account(
             account_id=options.name, account=account_pb2.Account(spec=spec, labels=parse_labels(options.label)),
@@ -77,6 +89,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     add.add_argument("--external-id", help="the external id the role's trust policy requires")
     add.add_argument("--ambient", action="store_true", help="use the infra-provider's own identity")
     add.add_argument("--endpoint-url", help="an AWS-compatible endpoint (LocalStack, moto, VPC endpoints)")
+    add.add_argument("--cluster-api-gateway", metavar="URL",
+                     help="reach the API of EKS clusters built here through this gateway ({cluster}: the EKS "
+                          "cluster's name), for private endpoints")
+    add.add_argument("--cluster-api-gateway-ca", metavar="FILE", help="the gateway's PEM CA bundle")
     add.add_argument("--default", action="store_true", help="use it when a cluster or service names no account")
     add.add_argument("-l", "--label", action="append", help="a label key=value (repeatable)")
     add.add_argument("--dry-run", action="store_true", help="verify the account, store nothing")

@@ -2,7 +2,8 @@
 
 The cluster-manager never touches AWS: it creates a ``ClusterInfra`` (internal API of the
 infra-provider, called with the service credential), waits for it to be Ready, and asks it
-for a short-lived connection whenever it needs one. Deleting the cluster deletes the
+for a short-lived connection whenever it needs one. The node group and the zones come from the
+cluster's ClusterProfile (read from the registry, ``domain.eks_sizing``). Deleting the cluster deletes the
 ClusterInfra and waits until it is gone. Without ``THREEPORT_BACKEND_INFRA`` the provider is
 unavailable (FAILED_PRECONDITION at create time; nothing is stored).
 """
@@ -13,22 +14,22 @@ from datetime import UTC
 
 from threeport.clusters.v1alpha1 import cluster_pb2
 from threeport.infra.v1alpha1 import cluster_infra_pb2
+from threeport.registry.v1alpha1 import cluster_profile_pb2
 from threeport.sdk import ApiError, AsyncClient, NotFoundError, readiness
+from threeport_cluster_manager.domain.eks_sizing import node_layout
 from threeport_cluster_manager.drivers.base import DriverError, Provisioning, provider_name
 from threeport_model.locations import aws_region
 from threeport_runtime.kube.connection import Connection
-
-DEFAULT_NODE_GROUP = cluster_infra_pb2.NodeGroup(
-    name="default", instance_type="m6i.large", min_size=1, max_size=3, desired_size=2
-)
 
 
 class EksDriver:
     provider = "eks"
 
-    def __init__(self, infra: AsyncClient | None):
+    def __init__(self, infra: AsyncClient | None, registry: AsyncClient | None = None):
         # Built by the runtime (credential, trace context, deadline); None when not configured.
         self._infra = infra
+        # Where the cluster's ClusterProfile is read (its size and HA); None: default sizing.
+        self._registry = registry
 
     def unavailable(self) -> str | None:
         if self._infra is None:
@@ -49,8 +50,21 @@ class EksDriver:
     def _infra_name(cluster: cluster_pb2.Cluster) -> str:
         return f"clusterInfras/{provider_name(cluster)}"
 
+    async def _profile(self, cluster: cluster_pb2.Cluster) -> cluster_profile_pb2.ClusterProfileSpec | None:
+        if not cluster.spec.profile or self._registry is None:
+            return None
+        try:
+            async with self._registry as registry:
+                found = await registry.cluster_profile.get_cluster_profile(name=cluster.spec.profile)
+        except NotFoundError:
+            raise DriverError(f"{cluster.spec.profile} does not exist; create it or name another profile") from None
+        except ApiError as exc:
+            raise DriverError(f"the registry failed to give {cluster.spec.profile}: {exc.message}") from None
+        return found.spec
+
     async def create(self, cluster: cluster_pb2.Cluster) -> Provisioning:
         name = self._infra_name(cluster)
+        node_group, high_availability = node_layout(await self._profile(cluster))
         try:
             async with self._client() as client:
                 infras = client.internal.cluster_infra
@@ -66,7 +80,8 @@ class EksDriver:
                                 account=cluster.spec.account,
                                 region=aws_region(cluster.spec.location) or "",
                                 kubernetes_version=cluster.spec.kubernetes_version,
-                                node_groups=[DEFAULT_NODE_GROUP],
+                                node_groups=[node_group],
+                                high_availability=high_availability,
                             )
                         ),
                     )

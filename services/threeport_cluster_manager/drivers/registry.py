@@ -16,11 +16,17 @@ PROVISIONED = ("sim", "eks", "kind")
 
 
 class Drivers:
-    def __init__(self, config: ClusterManagerConfig, credentials: CredentialStore, infra: AsyncClient | None):
+    def __init__(
+        self,
+        config: ClusterManagerConfig,
+        credentials: CredentialStore,
+        infra: AsyncClient | None,
+        registry: AsyncClient | None = None,
+    ):
         self._drivers: dict[str, Driver] = {
             "attached": AttachedDriver(credentials),
             "sim": SimDriver(config.kubesim_url, credentials),
-            "eks": EksDriver(infra),
+            "eks": EksDriver(infra, registry),
             "kind": KindDriver(config.kind_binary, credentials),
         }
 

@@ -17,11 +17,14 @@ from threeport.infra.v1alpha1 import (
     service_claim_pb2,
     service_claim_pb2_grpc,
 )
+from threeport_infra_provider.cloud.accounts import AccountDirectory
+from threeport_infra_provider.cloud.aws import AwsError
 from threeport_infra_provider.domain.services import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS
 from threeport_infra_provider.domain.validation import check_claim
+from threeport_infra_provider.eks.connection import connection_of
 from threeport_infra_provider.implementations.registry import unavailable_reason
 from threeport_infra_provider.store.repositories import Claims
-from threeport_runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from threeport_runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, Unavailable
 from threeport_runtime.reconcile.events import EventLister
 from threeport_runtime.rpc.standard_methods import StandardMethods
 
@@ -137,11 +140,12 @@ class ServiceClaimServicer(service_claim_pb2_grpc.ServiceClaimServiceServicer):
 
 
 class ClusterInfraServicer(cluster_infra_pb2_grpc.ClusterInfraServiceServicer):
-    """Stored and listed; building EKS infrastructure is not implemented yet, so nothing
-    reconciles a ClusterInfra and no connection is handed out."""
+    """The cluster-manager's ``eks`` driver asks for a ClusterInfra, waits for it to be Ready and
+    gets a short-lived connection to its API server (``eks.connection``)."""
 
-    def __init__(self, methods: StandardMethods[cluster_infra_pb2.ClusterInfra]):
+    def __init__(self, methods: StandardMethods[cluster_infra_pb2.ClusterInfra], directory: AccountDirectory):
         self._methods = methods
+        self._directory = directory
 
     async def CreateClusterInfra(self, request: Any, context: Any) -> cluster_infra_pb2.ClusterInfra:
         return await self._methods.create(request)
@@ -159,11 +163,15 @@ class ClusterInfraServicer(cluster_infra_pb2_grpc.ClusterInfraServiceServicer):
         async for response in self._methods.watch(request, cluster_infra_pb2.WatchClusterInfrasResponse):
             yield response
 
-    async def GetClusterInfraConnection(self, request: Any, context: Any) -> Any:
-        raise FailedPrecondition(
-            "EKS cluster infrastructure is not implemented by this infra-provider yet; use attached or sim clusters",
-            reason="NOT_IMPLEMENTED",
-        )
+    async def GetClusterInfraConnection(
+        self, request: cluster_infra_pb2.GetClusterInfraConnectionRequest, context: Any
+    ) -> cluster_infra_pb2.ClusterInfraConnection:
+        infra = await self._methods.repository.get(request.name)
+        account = await self._directory.resolve(infra.spec.account)
+        try:
+            return await connection_of(infra, account, await self._directory.access(account))
+        except AwsError as error:
+            raise Unavailable(str(error)) from None
 
 
 class EventServicer(event_service_pb2_grpc.EventServiceServicer):

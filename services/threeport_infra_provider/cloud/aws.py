@@ -55,7 +55,8 @@ class AwsAccess:
             connect_timeout=self.timeout, read_timeout=self.timeout, retries={"max_attempts": 3, "mode": "standard"}
         )
 
-    def _session(self) -> boto3.session.Session:
+    def session(self) -> boto3.session.Session:
+        """A boto3 session acting as the account (the assumed role when one is set)."""
         base = boto3.session.Session(
             aws_access_key_id=self.access_key_id or None,
             aws_secret_access_key=self.secret_access_key or None,
@@ -83,7 +84,7 @@ class AwsAccess:
             cached = _CLIENTS.get(key)
             if cached is not None and time.monotonic() - cached[0] < CLIENT_LIFETIME:
                 return cached[1]
-        built = self._session().client(
+        built = self.session().client(
             service, region_name=region or self.region, endpoint_url=self.endpoint_url or None, config=self._config()
         )
         with _CLIENTS_LOCK:

@@ -1,4 +1,5 @@
-"""Rules for accounts: provider, region, endpoint and exactly one way to authenticate."""
+"""Rules for accounts: provider, region, endpoint, cluster API gateway and exactly one way to
+authenticate."""
 
 from __future__ import annotations
 
@@ -27,7 +28,29 @@ def account_violations(account: account_pb2.Account, *, credentials_required: bo
         parsed = urlparse(spec.endpoint_url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             found.append(FieldViolation(f"{SPEC}.endpoint_url", "must be an http(s) URL such as https://host:4566"))
+    found += gateway_violations(spec.cluster_api_gateway)
     found += credential_violations(spec.aws, required=credentials_required)
+    return found
+
+
+def gateway_violations(gateway: account_pb2.ClusterApiGateway) -> list[FieldViolation]:
+    field = f"{SPEC}.cluster_api_gateway"
+    found: list[FieldViolation] = []
+    if gateway.url:
+        parsed = urlparse(gateway.url.replace("{cluster}", "cluster"))
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or "{cluster}" not in gateway.url:
+            found.append(
+                FieldViolation(
+                    f"{field}.url",
+                    "must be an http(s) URL with {cluster} where the EKS cluster's name goes, "
+                    "e.g. https://eks-gateway.internal:8443/{cluster}",
+                )
+            )
+    if gateway.certificate_authority_data:
+        if not gateway.url:
+            found.append(FieldViolation(f"{field}.certificate_authority_data", "is the gateway's CA: give the url too"))
+        elif b"-----BEGIN CERTIFICATE-----" not in gateway.certificate_authority_data:
+            found.append(FieldViolation(f"{field}.certificate_authority_data", "must be a PEM CA bundle"))
     return found
 
 

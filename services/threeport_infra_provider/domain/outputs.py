@@ -31,22 +31,29 @@ def split(type_name: str, everything: dict[str, str]) -> Outputs:
 def database(kind: str, *, host: str, port: int, database: str, username: str, password: str) -> Outputs:
     """``postgres``/``mysql``: host port database username | password url."""
     url = f"{SCHEMES[kind]}://{quote(username, safe='')}:{quote(password, safe='')}@{host}:{port}/{database}"
-    return split(kind, {"host": host, "port": str(port), "database": database, "username": username,
-                        "password": password, "url": url})
+    return split(
+        kind,
+        {"host": host, "port": str(port), "database": database, "username": username, "password": password, "url": url},
+    )
 
 
 def redis(*, host: str, port: int, password: str, tls: bool = False) -> Outputs:
     """``redis``: host port | password url."""
     scheme = "rediss" if tls else "redis"
     auth = f":{quote(password, safe='')}@" if password else ""
-    return split("redis", {"host": host, "port": str(port), "password": password,
-                           "url": f"{scheme}://{auth}{host}:{port}/0"})
+    return split(
+        "redis", {"host": host, "port": str(port), "password": password, "url": f"{scheme}://{auth}{host}:{port}/0"}
+    )
 
 
-def bucket(*, name: str, region: str, endpoint: str, access_key_id: str = "", secret_access_key: str = "") -> Outputs:
-    """``bucket``: name region endpoint | the access keys when the bucket has its own (local)."""
+def bucket(
+    *, name: str, region: str, endpoint: str, access_key_id: str = "", secret_access_key: str = "", role_arn: str = ""
+) -> Outputs:
+    """``bucket``: name region endpoint (role_arn: the IAM role its workloads assume) | the access
+    keys when the bucket has its own (local)."""
     keys = {"access_key_id": access_key_id, "secret_access_key": secret_access_key} if access_key_id else {}
-    return split("bucket", {"name": name, "region": region, "endpoint": endpoint} | keys)
+    role = {"role_arn": role_arn} if role_arn else {}
+    return split("bucket", {"name": name, "region": region, "endpoint": endpoint} | role | keys)
 
 
 def secret(*, keys: dict[str, str], name: str, arn: str = "") -> Outputs:

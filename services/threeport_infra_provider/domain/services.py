@@ -73,8 +73,12 @@ def spec_violations(
         keys = params.get("keys", [])
         names = keys if isinstance(keys, list) else []
         if not names or not all(isinstance(k, str) and SECRET_KEY.fullmatch(k) for k in names):
-            found.append(FieldViolation(f"{prefix}.parameters.keys", "a secret needs `keys`: a list of key names "
-                                                                      "(letters, digits, '_' and '-')"))
+            found.append(
+                FieldViolation(
+                    f"{prefix}.parameters.keys",
+                    "a secret needs `keys`: a list of key names (letters, digits, '_' and '-')",
+                )
+            )
     storage = params.get("storageGb")
     if storage is not None and (not isinstance(storage, (int, float)) or storage < 1 or int(storage) != storage):
         found.append(FieldViolation(f"{prefix}.parameters.storageGb", "must be a whole number of GiB, at least 1"))

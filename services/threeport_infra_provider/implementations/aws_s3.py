@@ -1,16 +1,22 @@
 """``aws-s3`` (bucket): private (all public access blocked), encrypted (SSE-S3), versioned when
-``parameters.versioned`` is true. Outputs: name, region, endpoint."""
+``parameters.versioned`` is true; on an EKS cluster the platform built, an IAM role for the
+consumer's service accounts (``aws_workload_identity``). Outputs: name, region, endpoint, and
+role_arn when there is a role."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from threeport.infra.v1alpha1 import managed_service_pb2
+from threeport_infra_provider.cloud.accounts import AccountDirectory
 from threeport_infra_provider.cloud.aws import AwsError
 from threeport_infra_provider.domain import outputs
 from threeport_infra_provider.domain.services import parameters
+from threeport_infra_provider.implementations import aws_workload_identity as identity
 from threeport_infra_provider.implementations.aws_common import AwsBase, failed, resource_name, tags
+from threeport_infra_provider.implementations.aws_workload_identity import cluster_oidc
 from threeport_infra_provider.implementations.base import CloudResource, Converged, Inventory
+from threeport_infra_provider.store.repositories import ClusterInfras
 
 BUCKET = "AWS::S3::Bucket"
 PRIVATE = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
@@ -19,6 +25,11 @@ ENCRYPTED = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "
 
 class S3Implementation(AwsBase):
     name = "aws-s3"
+
+    def __init__(self, directory: AccountDirectory, infras: ClusterInfras | None = None):
+        super().__init__(directory)
+        # Where the consumer's cluster's OIDC provider is found (its ClusterInfra).
+        self._infras = infras
 
     async def converge(
         self, service: managed_service_pb2.ManagedService, secrets: dict[str, str], record: Inventory
@@ -53,16 +64,27 @@ class S3Implementation(AwsBase):
             return drift
 
         await record(CloudResource(type=BUCKET, id=bucket, region=region, state="creating"))
+        oidc = await cluster_oidc(self._infras, service.spec.cluster)
+        inventory = [CloudResource(type=BUCKET, id=bucket, region=region, state="available")]
+        role_arn = ""
         try:
             drift = await access.call(f"creating bucket {bucket}", ensure)
+            if oidc is not None:
+                await record(CloudResource(type=identity.ROLE, id=identity.role_name(service), state="creating"))
+                role_arn = await access.call(
+                    f"creating the workload role of {bucket}",
+                    lambda: identity.ensure_role(access.client("iam", region), service, bucket, oidc),
+                )
+                inventory.append(CloudResource(type=identity.ROLE, id=identity.role_name(service), state="available"))
         except AwsError as error:
             raise failed(error) from None
         endpoint = access.endpoint_url or f"https://s3.{region}.amazonaws.com"
         return Converged(
             True,
-            f"bucket {bucket} in {region}",
-            outputs.bucket(name=bucket, region=region, endpoint=endpoint),
-            [CloudResource(type=BUCKET, id=bucket, region=region, state="available")],
+            f"bucket {bucket} in {region}"
+            + (f", workloads of {service.spec.namespace} assume {role_arn}" if role_arn else ""),
+            outputs.bucket(name=bucket, region=region, endpoint=endpoint, role_arn=role_arn),
+            inventory,
             drift,
         )
 
@@ -89,6 +111,10 @@ class S3Implementation(AwsBase):
             s3.delete_bucket(Bucket=bucket)
 
         try:
+            await access.call(
+                f"deleting the workload role of {bucket}",
+                lambda: identity.delete_role(access.client("iam", region), service),
+            )
             await access.call(f"deleting bucket {bucket}", remove)
         except AwsError as error:
             raise failed(error) from None

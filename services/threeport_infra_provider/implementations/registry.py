@@ -9,6 +9,7 @@ from threeport_infra_provider.implementations.aws_s3 import S3Implementation
 from threeport_infra_provider.implementations.aws_secretsmanager import SecretsManagerImplementation
 from threeport_infra_provider.implementations.base import Implementation
 from threeport_infra_provider.implementations.local import LocalImplementation
+from threeport_infra_provider.store.repositories import ClusterInfras
 from threeport_runtime.kube.pool import KubePool
 
 
@@ -22,11 +23,13 @@ def unavailable_reason(name: str) -> str:
     return f"no implementation {name!r}"
 
 
-def implementations(pool: KubePool | None, directory: AccountDirectory) -> dict[str, Implementation]:
+def implementations(
+    pool: KubePool | None, directory: AccountDirectory, infras: ClusterInfras | None = None
+) -> dict[str, Implementation]:
     found: dict[str, Implementation] = {
         "aws-rds": RdsImplementation(directory),
         "aws-elasticache": ElastiCacheImplementation(directory),
-        "aws-s3": S3Implementation(directory),
+        "aws-s3": S3Implementation(directory, infras),
         "aws-secretsmanager": SecretsManagerImplementation(directory),
     }
     if pool is not None:

@@ -1,6 +1,7 @@
 """Renders a release into Kubernetes objects (plain dicts, ready for server-side apply).
 
-Per deployment: its Namespace. Per component: a ServiceAccount; a ConfigMap with the plain env
+Per deployment: its Namespace. Per component: a ServiceAccount (with the IAM role of a bucket it
+uses, ``workload_identity``); a ConfigMap with the plain env
 values (and one with config files, when it has any); a Secret with every env value that uses a
 secret dependency output; a Deployment, or a StatefulSet when the component declares storage;
 and a Service for its ports. Every object carries the Threeport labels. The pod template carries
@@ -37,6 +38,7 @@ from threeport_workload_delivery.domain.external_secrets import (
 from threeport_workload_delivery.domain.ingress import ingresses
 from threeport_workload_delivery.domain.logging import with_log_collection
 from threeport_workload_delivery.domain.monitoring import service_monitors
+from threeport_workload_delivery.domain.workload_identity import service_account_annotations
 
 Manifest = dict[str, Any]
 DEFAULT_PROGRESS_DEADLINE = 600
@@ -234,9 +236,10 @@ def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> 
     app = data.application
     name = names.object_name(app, component)
     selector = {names.DEPLOYMENT_LABEL: names.last_segment(data.deployment), names.COMPONENT_LABEL: component}
-    out: list[Manifest] = [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(name, ns, labels, component)}
-    ]
+    account = _metadata(name, ns, labels, component)
+    if identity := service_account_annotations(spec.env, data.dependencies):
+        account["annotations"] = identity
+    out: list[Manifest] = [{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": account}]
     try:
         env, synced_env = split_synced_env(component, spec.env, data.spec, app, data.dependencies,
                                            lambda ref: _resolve(data.dependencies, ref, component))

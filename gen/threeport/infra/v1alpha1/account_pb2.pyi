@@ -170,6 +170,7 @@ class AccountSpec(_message.Message):
     ENDPOINT_URL_FIELD_NUMBER: _builtins.int
     AWS_FIELD_NUMBER: _builtins.int
     DEFAULT_FIELD_NUMBER: _builtins.int
+    CLUSTER_API_GATEWAY_FIELD_NUMBER: _builtins.int
     provider: _builtins.str
     """`aws`."""
     default_region: _builtins.str
@@ -184,6 +185,13 @@ class AccountSpec(_message.Message):
     def aws(self) -> Global___AwsCredentials:
         """AWS credentials. Input only: never returned."""
 
+    @_builtins.property
+    def cluster_api_gateway(self) -> Global___ClusterApiGateway:
+        """How the platform reaches the Kubernetes API of the EKS clusters it builds in this account
+        when the endpoint EKS reports is not reachable from the control plane (private endpoints);
+        unset: the EKS endpoint, verified with the cluster's CA.
+        """
+
     def __init__(
         self,
         *,
@@ -192,14 +200,46 @@ class AccountSpec(_message.Message):
         endpoint_url: _builtins.str = ...,
         aws: Global___AwsCredentials | None = ...,
         default: _builtins.bool = ...,
+        cluster_api_gateway: Global___ClusterApiGateway | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["aws", b"aws"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["aws", b"aws", "cluster_api_gateway", b"cluster_api_gateway"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aws", b"aws", "default", b"default", "default_region", b"default_region", "endpoint_url", b"endpoint_url", "provider", b"provider"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aws", b"aws", "cluster_api_gateway", b"cluster_api_gateway", "default", b"default", "default_region", b"default_region", "endpoint_url", b"endpoint_url", "provider", b"provider"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AccountSpec: _TypeAlias = AccountSpec  # noqa: Y015
+
+@_typing.final
+class ClusterApiGateway(_message.Message):
+    """ClusterApiGateway is a gateway in the clusters' network (an internal load balancer, a
+    bastion's reverse proxy) that forwards requests under its URL to a cluster's private API
+    endpoint, passing the bearer token (the EKS token) through.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    URL_FIELD_NUMBER: _builtins.int
+    CERTIFICATE_AUTHORITY_DATA_FIELD_NUMBER: _builtins.int
+    url: _builtins.str
+    """The gateway's URL for one cluster: `{cluster}` is replaced by the EKS cluster's name, e.g.
+    `https://eks-gateway.corp.internal:8443/{cluster}`.
+    """
+    certificate_authority_data: _builtins.bytes
+    """PEM CA bundle of the gateway's certificate; empty: the system's trust store."""
+    def __init__(
+        self,
+        *,
+        url: _builtins.str = ...,
+        certificate_authority_data: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_authority_data", b"certificate_authority_data", "url", b"url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClusterApiGateway: _TypeAlias = ClusterApiGateway  # noqa: Y015
 
 @_typing.final
 class AwsCredentials(_message.Message):

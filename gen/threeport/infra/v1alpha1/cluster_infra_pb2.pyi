@@ -254,10 +254,19 @@ class ClusterInfraStatus(_message.Message):
     ENDPOINT_FIELD_NUMBER: _builtins.int
     CERTIFICATE_AUTHORITY_DATA_FIELD_NUMBER: _builtins.int
     INVENTORY_FIELD_NUMBER: _builtins.int
+    EKS_CLUSTER_NAME_FIELD_NUMBER: _builtins.int
+    OIDC_ISSUER_FIELD_NUMBER: _builtins.int
+    OIDC_PROVIDER_ARN_FIELD_NUMBER: _builtins.int
     endpoint: _builtins.str
     """The API server URL."""
     certificate_authority_data: _builtins.bytes
     """PEM CA bundle of the API server."""
+    eks_cluster_name: _builtins.str
+    """The EKS cluster's name (what `aws eks` commands and the token's `x-k8s-aws-id` use)."""
+    oidc_issuer: _builtins.str
+    """The cluster's OIDC issuer URL, for workload identity (IAM roles for service accounts)."""
+    oidc_provider_arn: _builtins.str
+    """The ARN of the IAM OIDC provider trusting that issuer."""
     @_builtins.property
     def inventory(self) -> _containers.RepeatedCompositeFieldContainer[_managed_service_pb2.CloudResource]:
         """The cloud resources it consists of, in creation order."""
@@ -268,10 +277,13 @@ class ClusterInfraStatus(_message.Message):
         endpoint: _builtins.str = ...,
         certificate_authority_data: _builtins.bytes = ...,
         inventory: _abc.Iterable[_managed_service_pb2.CloudResource] | None = ...,
+        eks_cluster_name: _builtins.str = ...,
+        oidc_issuer: _builtins.str = ...,
+        oidc_provider_arn: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_authority_data", b"certificate_authority_data", "endpoint", b"endpoint", "inventory", b"inventory"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_authority_data", b"certificate_authority_data", "eks_cluster_name", b"eks_cluster_name", "endpoint", b"endpoint", "inventory", b"inventory", "oidc_issuer", b"oidc_issuer", "oidc_provider_arn", b"oidc_provider_arn"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
