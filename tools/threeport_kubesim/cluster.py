@@ -129,9 +129,11 @@ class SimCluster:
         self.store = ObjectStore(history_size=options.history_size)
         self.registry = ResourceRegistry()
         self.api = ApiServer(self.store, self.registry)
-        self.rest = RestApi(self.api, bookmark_interval=options.bookmark_interval)
+        timing = Timing(speed=options.speed)
+        self.rest = RestApi(self.api, bookmark_interval=options.bookmark_interval,
+                            log_interval=timing.scaled(timing.log_interval))
         self.faults = FaultState()
-        self.ctx = SimContext(api=self.api, timing=Timing(speed=options.speed), faults=self.faults)
+        self.ctx = SimContext(api=self.api, timing=timing, faults=self.faults)
         self.ctx.recorder = EventRecorder(self.api, max_events=options.max_events)
         self.controllers = ControllerManager(self.ctx)
         self._register_controllers()

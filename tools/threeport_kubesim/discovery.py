@@ -60,6 +60,9 @@ def _resource_entries(rtype: ResourceType) -> list[dict[str, Any]]:
                 "verbs": _SUBRESOURCE_VERBS,
             }
         )
+    if rtype.key == ("", "pods"):
+        # The kubelet's log, served through the API server (podlogs.py); GET only.
+        entries.append({"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod", "verbs": ["get"]})
     return entries
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from threeport_kubesim import errors, schemas
+from threeport_kubesim import errors, podlogs, schemas
 from threeport_kubesim.apiserver import RETURNS_DELETED_OBJECT, ApiServer, WriteOptions
 from threeport_kubesim.errors import ApiError
 from threeport_kubesim.httpserver import Request, Response, StreamResponse
@@ -47,9 +47,10 @@ def error_response(error: ApiError) -> Response:
 
 
 class RestApi:
-    def __init__(self, api: ApiServer, bookmark_interval: float = 60.0) -> None:
+    def __init__(self, api: ApiServer, bookmark_interval: float = 60.0, log_interval: float = 5.0) -> None:
         self.api = api
         self.bookmark_interval = bookmark_interval
+        self.log_interval = log_interval  # seconds between an emulated container's heartbeat lines
 
     # ----- routing -----------------------------------------------------------------------------
 
@@ -99,6 +100,10 @@ class RestApi:
         method = request.method
         rtype = target.rtype
         namespace = target.namespace or ""
+        if target.subresource == "log" and rtype.key == ("", "pods") and target.name:
+            if method != "GET":
+                raise errors.method_not_allowed()
+            return self._pod_log(request, namespace, target.name)
         if target.subresource and target.subresource not in ("status", "scale", "finalize"):
             raise errors.not_found(rtype.resource, rtype.group, target.name or "")
         if target.subresource == "status" and not rtype.has_status:
@@ -351,6 +356,24 @@ class RestApi:
                 "You can start a new list without the continue parameter."
             )
         return start, rv
+
+    # ----- pod logs ----------------------------------------------------------------------------
+
+    def _pod_log(self, request: Request, namespace: str, name: str) -> Response | StreamResponse:
+        rtype = self.api.registry.lookup("", "v1", "pods")
+        assert rtype is not None
+        options = podlogs.parse_options(request.param)
+        pod = self.api.get(rtype, namespace, name)
+        log = podlogs.container_log(pod, options, self.log_interval)
+        if not options.follow:
+            return Response(200, podlogs.read(log, options), content_type="text/plain")
+
+        def reread() -> dict[str, Any] | None:
+            stored: dict[str, Any] | None = self.api.store.get_object(rtype.key, namespace, name)
+            return stored
+
+        return StreamResponse(200, podlogs.follow(log, options, reread, request.disconnected),
+                              content_type="text/plain")
 
     # ----- watch -------------------------------------------------------------------------------
 

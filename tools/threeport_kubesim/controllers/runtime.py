@@ -46,6 +46,8 @@ class Timing:
     volume_bind: float = 0.5
     # kube's namespace controller needs a few seconds before it starts emptying a namespace.
     namespace_cleanup: float = 5.0
+    # A running container's emulated log gets a heartbeat line this often (podlogs.py).
+    log_interval: float = 5.0
 
     def scaled(self, seconds: float) -> float:
         return seconds / self.speed if self.speed > 0 else 0.0
