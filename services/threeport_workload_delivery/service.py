@@ -18,6 +18,7 @@ from threeport_runtime.runtime import ServiceDefinition, ServiceRuntime
 from threeport_workload_delivery import watches
 from threeport_workload_delivery.api import servicers
 from threeport_workload_delivery.api.actions import Actions
+from threeport_workload_delivery.api.override_checks import OverrideChecks
 from threeport_workload_delivery.api.plan import Planner
 from threeport_workload_delivery.api.validation import check_deployment
 from threeport_workload_delivery.backends import Backends
@@ -53,7 +54,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     server.add_servicer(
         PACKAGE + "DeploymentService",
         deployment_pb2_grpc.add_DeploymentServiceServicer_to_server,
-        servicers.DeploymentServicer(methods, actions, planner),
+        servicers.DeploymentServicer(methods, actions, planner, OverrideChecks(backends.registry)),
     )
     server.add_servicer(
         PACKAGE + "ReleaseService",

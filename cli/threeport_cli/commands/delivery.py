@@ -141,6 +141,11 @@ def run_plan(options: argparse.Namespace) -> int:
     for change in plan.changes:
         if change.diff:
             print(change.diff)
+    if plan.merged:
+        print()
+        merged = [["COMPONENT", "FIELD", "VALUE", "FROM"]]
+        merged += [[m.component, m.field, m.value, m.source] for m in plan.merged]
+        print(render_table(merged))
     return ExitCode.OK
 
 
@@ -228,7 +233,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     add_context_flags(approve)
     approve.set_defaults(run=run_approve)
 
-    plan = commands.add_parser("plan", help="show the dependency tree and the object changes, changing nothing")
+    plan = commands.add_parser(
+        "plan", help="show the dependency tree and the object changes, changing nothing",
+        description="Show what deploying APPLICATION to --env would do, changing nothing: the dependency tree, "
+        "the Kubernetes objects it would create, update or prune (with diffs), and each component's effective "
+        "replicas, env, resources and Helm values with where each came from (application, environment/ENV "
+        "overrides, deployment/NAME overrides, or release/N when a rollback pins the configuration).")
     plan.add_argument("application")
     plan.add_argument("--env", required=True)
     add_context_flags(plan)

@@ -1,10 +1,11 @@
-"""Validation of Environments: type, cluster choice, class overrides, auto-deploy rules and the
-namespace template. ``validate_environment`` returns every violation."""
+"""Validation of Environments: type, cluster choice, class overrides, auto-deploy rules, the
+namespace template and the shape of component overrides (``api.cross_checks`` checks them
+against the applications). ``validate_environment`` returns every violation."""
 
 from __future__ import annotations
 
 from threeport.registry.v1alpha1 import environment_pb2
-from threeport_model import names, namespaces
+from threeport_model import names, namespaces, overrides
 from threeport_model.dependency_types import DEPENDENCY_TYPES, known_types
 from threeport_registry.domain import field_paths as fp
 from threeport_registry.domain import git_refs
@@ -49,6 +50,8 @@ def validate_environment(
     validate_labels(spec.cluster_labels, fp.child(at, "cluster_labels"), violations)
     if spec.namespace_template and (error := namespaces.check_template(spec.namespace_template)):
         violations.add(fp.child(at, "namespace_template"), error)
+    for field, problem in overrides.shape_violations(spec.overrides, fp.child(at, "overrides")):
+        violations.add(field, problem)
     return violations.as_list()
 
 

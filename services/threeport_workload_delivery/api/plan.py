@@ -103,7 +103,7 @@ class Planner:
                                           name=f"{gone.name}: {gone.type}", state=gone.state,
                                           message=f"would release {gone.claim}: no longer a dependency"))
         assert planned.objects is not None  # every dependency has (placeholder) outputs
-        response = deployment_pb2.PlanResponse(root=root)
+        response = deployment_pb2.PlanResponse(root=root, merged=inputs.provenance)
         response.changes.extend(await self._changes(deployment, inputs.project, cluster, planned.objects, root))
         return response
 

@@ -18,6 +18,7 @@ from threeport_runtime.errors import FieldViolation, InvalidArgument
 from threeport_runtime.reconcile.events import EventLister
 from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_workload_delivery.api.actions import Actions
+from threeport_workload_delivery.api.override_checks import OverrideChecks
 from threeport_workload_delivery.api.plan import Planner
 from threeport_workload_delivery.domain import changes
 from threeport_workload_delivery.store.releases import ReleaseStore
@@ -26,12 +27,16 @@ Context = Any
 
 
 class DeploymentServicer(deployment_pb2_grpc.DeploymentServiceServicer):
-    def __init__(self, methods: StandardMethods[deployment_pb2.Deployment], actions: Actions, planner: Planner):
+    def __init__(self, methods: StandardMethods[deployment_pb2.Deployment], actions: Actions, planner: Planner,
+                 override_checks: OverrideChecks):
         self._methods = methods
         self._actions = actions
         self._planner = planner
+        self._override_checks = override_checks
 
     async def CreateDeployment(self, request: Any, context: Context) -> deployment_pb2.Deployment:
+        if request.parent.startswith("projects/"):
+            await self._override_checks.check(request.parent, request.deployment)
         return await self._methods.create(request)
 
     async def GetDeployment(self, request: Any, context: Context) -> deployment_pb2.Deployment:
@@ -45,6 +50,10 @@ class DeploymentServicer(deployment_pb2_grpc.DeploymentServiceServicer):
             existing = await self._methods.repository.find(request.deployment.name)
             if existing is not None:
                 changes.keep_owned(dict(existing.annotations), request.deployment.annotations)
+        if "/deployments/" in request.deployment.name and (
+                not request.update_mask.paths or any(p.startswith("spec") for p in request.update_mask.paths)):
+            await self._override_checks.check(request.deployment.name.split("/deployments/", 1)[0],
+                                              request.deployment)
         return await self._methods.update(request)
 
     async def DeleteDeployment(self, request: Any, context: Context) -> deployment_pb2.Deployment:
