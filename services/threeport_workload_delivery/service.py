@@ -18,6 +18,7 @@ from threeport_runtime.runtime import ServiceDefinition, ServiceRuntime
 from threeport_workload_delivery import watches
 from threeport_workload_delivery.api import servicers
 from threeport_workload_delivery.api.actions import Actions
+from threeport_workload_delivery.api.logs import LogStreamer
 from threeport_workload_delivery.api.override_checks import OverrideChecks
 from threeport_workload_delivery.api.plan import Planner
 from threeport_workload_delivery.api.validation import check_deployment
@@ -54,7 +55,8 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     server.add_servicer(
         PACKAGE + "DeploymentService",
         deployment_pb2_grpc.add_DeploymentServiceServicer_to_server,
-        servicers.DeploymentServicer(methods, actions, planner, OverrideChecks(backends.registry)),
+        servicers.DeploymentServicer(methods, actions, planner, OverrideChecks(backends.registry),
+                                     LogStreamer(methods, pool)),
     )
     server.add_servicer(
         PACKAGE + "ReleaseService",

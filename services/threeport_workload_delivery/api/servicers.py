@@ -18,6 +18,7 @@ from threeport_runtime.errors import FieldViolation, InvalidArgument
 from threeport_runtime.reconcile.events import EventLister
 from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_workload_delivery.api.actions import Actions
+from threeport_workload_delivery.api.logs import LogStreamer
 from threeport_workload_delivery.api.override_checks import OverrideChecks
 from threeport_workload_delivery.api.plan import Planner
 from threeport_workload_delivery.domain import changes
@@ -28,8 +29,9 @@ Context = Any
 
 class DeploymentServicer(deployment_pb2_grpc.DeploymentServiceServicer):
     def __init__(self, methods: StandardMethods[deployment_pb2.Deployment], actions: Actions, planner: Planner,
-                 override_checks: OverrideChecks):
+                 override_checks: OverrideChecks, logs: LogStreamer):
         self._methods = methods
+        self._logs = logs
         self._actions = actions
         self._planner = planner
         self._override_checks = override_checks
@@ -81,6 +83,10 @@ class DeploymentServicer(deployment_pb2_grpc.DeploymentServiceServicer):
 
     async def Plan(self, request: deployment_pb2.PlanRequest, context: Context) -> deployment_pb2.PlanResponse:
         return await self._planner.plan(request)
+
+    async def StreamLogs(self, request: deployment_pb2.StreamLogsRequest, context: Context) -> AsyncIterator[Any]:
+        async for response in self._logs.stream(request):
+            yield response
 
 
 class ReleaseServicer(release_pb2_grpc.ReleaseServiceServicer):

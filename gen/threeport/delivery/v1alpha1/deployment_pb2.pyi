@@ -561,6 +561,78 @@ class RolloutStatus(_message.Message):
 Global___RolloutStatus: _TypeAlias = RolloutStatus  # noqa: Y015
 
 @_typing.final
+class StreamLogsRequest(_message.Message):
+    """The request for StreamLogs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    COMPONENT_FIELD_NUMBER: _builtins.int
+    FOLLOW_FIELD_NUMBER: _builtins.int
+    SINCE_SECONDS_FIELD_NUMBER: _builtins.int
+    TAIL_LINES_FIELD_NUMBER: _builtins.int
+    TIMESTAMPS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The deployment, `projects/{project}/deployments/{deployment}`."""
+    component: _builtins.str
+    """Only this component's pods. Empty: every component."""
+    follow: _builtins.bool
+    """Keep streaming new lines as they are written."""
+    since_seconds: _builtins.int
+    """Only lines written in the last this many seconds. 0: all."""
+    tail_lines: _builtins.int
+    """Only the last this many lines of each pod (before following). 0: all."""
+    timestamps: _builtins.bool
+    """Prefix each line with the time it was written (RFC 3339, as the kubelet records it)."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        component: _builtins.str = ...,
+        follow: _builtins.bool = ...,
+        since_seconds: _builtins.int = ...,
+        tail_lines: _builtins.int = ...,
+        timestamps: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["component", b"component", "follow", b"follow", "name", b"name", "since_seconds", b"since_seconds", "tail_lines", b"tail_lines", "timestamps", b"timestamps"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamLogsRequest: _TypeAlias = StreamLogsRequest  # noqa: Y015
+
+@_typing.final
+class StreamLogsResponse(_message.Message):
+    """One log line of StreamLogs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POD_FIELD_NUMBER: _builtins.int
+    COMPONENT_FIELD_NUMBER: _builtins.int
+    LINE_FIELD_NUMBER: _builtins.int
+    pod: _builtins.str
+    """The pod's name in the cluster."""
+    component: _builtins.str
+    """The component the pod runs."""
+    line: _builtins.str
+    """The line, without its trailing newline."""
+    def __init__(
+        self,
+        *,
+        pod: _builtins.str = ...,
+        component: _builtins.str = ...,
+        line: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["component", b"component", "line", b"line", "pod", b"pod"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamLogsResponse: _TypeAlias = StreamLogsResponse  # noqa: Y015
+
+@_typing.final
 class CreateDeploymentRequest(_message.Message):
     """The request for CreateDeployment."""
 

@@ -386,6 +386,39 @@ class DeploymentServiceClient:
         """
         return self._invoker.unary("/threeport.delivery.v1alpha1.DeploymentService/Plan", build_request(delivery_v1alpha1_deployment_pb2.PlanRequest, request, {"name": name, "parent": parent, "application": application, "environment": environment}), delivery_v1alpha1_deployment_pb2.PlanResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
+    def stream_logs(
+        self,
+        *,
+        name: str | None = None,
+        component: str | None = None,
+        follow: bool | None = None,
+        since_seconds: int | None = None,
+        tail_lines: int | None = None,
+        timestamps: bool | None = None,
+        request: delivery_v1alpha1_deployment_pb2.StreamLogsRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> Iterator[delivery_v1alpha1_deployment_pb2.StreamLogsResponse]:
+        """Streams the logs of a deployment's pods (all components, or one), read from its cluster as
+        `kubectl logs` reads them: what is there now, then, with `follow`, each new line until the
+        caller stops or the pods are gone. Needs the viewer role on the deployment's project.
+
+        Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
+
+        Args:
+            name: The deployment, `projects/{project}/deployments/{deployment}`.
+            component: Only this component's pods. Empty: every component.
+            follow: Keep streaming new lines as they are written.
+            since_seconds: Only lines written in the last this many seconds. 0: all.
+            tail_lines: Only the last this many lines of each pod (before following). 0: all.
+            timestamps: Prefix each line with the time it was written (RFC 3339, as the kubelet records it).
+            request: a whole ``StreamLogsRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.stream("/threeport.delivery.v1alpha1.DeploymentService/StreamLogs", build_request(delivery_v1alpha1_deployment_pb2.StreamLogsRequest, request, {"name": name, "component": component, "follow": follow, "since_seconds": since_seconds, "tail_lines": tail_lines, "timestamps": timestamps}), delivery_v1alpha1_deployment_pb2.StreamLogsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+
     def wait_ready(
         self,
         name: str,
@@ -768,6 +801,39 @@ class DeploymentServiceAsyncClient:
             metadata: extra metadata for this call.
         """
         return await self._invoker.unary("/threeport.delivery.v1alpha1.DeploymentService/Plan", build_request(delivery_v1alpha1_deployment_pb2.PlanRequest, request, {"name": name, "parent": parent, "application": application, "environment": environment}), delivery_v1alpha1_deployment_pb2.PlanResponse, idempotent=True, timeout=timeout, metadata=metadata)
+
+    def stream_logs(
+        self,
+        *,
+        name: str | None = None,
+        component: str | None = None,
+        follow: bool | None = None,
+        since_seconds: int | None = None,
+        tail_lines: int | None = None,
+        timestamps: bool | None = None,
+        request: delivery_v1alpha1_deployment_pb2.StreamLogsRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncIterator[delivery_v1alpha1_deployment_pb2.StreamLogsResponse]:
+        """Streams the logs of a deployment's pods (all components, or one), read from its cluster as
+        `kubectl logs` reads them: what is there now, then, with `follow`, each new line until the
+        caller stops or the pods are gone. Needs the viewer role on the deployment's project.
+
+        Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
+
+        Args:
+            name: The deployment, `projects/{project}/deployments/{deployment}`.
+            component: Only this component's pods. Empty: every component.
+            follow: Keep streaming new lines as they are written.
+            since_seconds: Only lines written in the last this many seconds. 0: all.
+            tail_lines: Only the last this many lines of each pod (before following). 0: all.
+            timestamps: Prefix each line with the time it was written (RFC 3339, as the kubelet records it).
+            request: a whole ``StreamLogsRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.stream("/threeport.delivery.v1alpha1.DeploymentService/StreamLogs", build_request(delivery_v1alpha1_deployment_pb2.StreamLogsRequest, request, {"name": name, "component": component, "follow": follow, "since_seconds": since_seconds, "tail_lines": tail_lines, "timestamps": timestamps}), delivery_v1alpha1_deployment_pb2.StreamLogsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def wait_ready(
         self,
