@@ -35,7 +35,7 @@ COMMANDS: dict[str, str] = {
     "apply": "resources", "get": "resources", "describe": "resources", "delete": "resources",
     "diff": "resources", "events": "events",
     "deploy": "delivery", "promote": "delivery", "rollback": "delivery", "approve": "delivery",
-    "plan": "delivery", "releases": "delivery", "build": "delivery",
+    "plan": "delivery", "releases": "delivery", "build": "delivery", "logs": "delivery",
     "project": "identity", "token": "identity",
     "cluster": "clusters",
     "install": "install", "uninstall": "install",

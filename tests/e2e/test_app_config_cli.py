@@ -1,0 +1,157 @@
+"""Issue 16 items 2 and 7 through tptctl, the gateway, the services and the emulated cluster (the
+control plane ``tptctl up`` started): an environment's override reaches only that environment and
+``plan`` says where each value came from; ``tptctl logs`` prints and ``-f`` follows a pod."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client as kube
+
+from tests.e2e.conftest import ControlPlane
+from threeport_cli.local.statedir import StateDir
+from threeport_cli.main import main
+from threeport_kubesim.control import ControlClient
+
+APP = "cfgapp"
+# Starting the shared control plane (when these run first) and two deployments take a while on a
+# loaded machine.
+pytestmark = pytest.mark.timeout(400)
+
+MANIFESTS = f"""\
+apiVersion: threeport.io/v1alpha1
+kind: Application
+metadata: {{name: {APP}, project: acme}}
+spec:
+  components:
+    api:
+      image: registry.example.com/cfgapp/api:1.0.0
+      ports: [{{name: http, port: 8080}}]
+      env: {{LOG_LEVEL: info, MODE: web}}
+      resources: {{cpu: 100m, memory: 128Mi}}
+---
+apiVersion: threeport.io/v1alpha1
+kind: Environment
+metadata: {{name: cfg-dev, project: acme}}
+spec: {{type: development}}
+---
+apiVersion: threeport.io/v1alpha1
+kind: Environment
+metadata: {{name: cfg-prod, project: acme}}
+spec:
+  type: production
+  overrides:
+  - {{application: {APP}, component: api, replicas: 2, env: {{LOG_LEVEL: debug}}, resources: {{memory: 256Mi}}}}
+"""
+
+
+def core_api(control_plane: ControlPlane) -> kube.CoreV1Api:
+    """A client of the emulated cluster ``local`` runs on, for looking at what was rendered."""
+    kubesim = StateDir(control_plane.state_dir).load().find("kubesim")
+    assert kubesim is not None
+    with control_plane.client() as client:
+        emulated = client.cluster.get_cluster(name="clusters/local").status.infrastructure.removeprefix("sim/")
+    info = ControlClient(kubesim.url).get_cluster(emulated)
+    configuration = kube.Configuration()
+    configuration.host = info.server
+    configuration.api_key = {"authorization": f"Bearer {info.token}"}
+    configuration.verify_ssl = False
+    return kube.CoreV1Api(kube.ApiClient(configuration))
+
+
+def apps_of(core: kube.CoreV1Api) -> kube.AppsV1Api:
+    return kube.AppsV1Api(core.api_client)
+
+
+@pytest.fixture(scope="module")
+def deployed(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The application deployed to both environments; the manifest's path."""
+    manifest = tmp_path_factory.mktemp("cfg") / "cfg.yaml"
+    manifest.write_text(MANIFESTS)
+    applied = control_plane.tptctl("apply", "-f", str(manifest))
+    assert applied.code == 0, applied.err
+    for env in ("cfg-dev", "cfg-prod"):
+        done = control_plane.tptctl("deploy", APP, "--env", env, "--wait", "--timeout", "120s")
+        assert done.code == 0, done.err
+    return manifest
+
+
+def test_an_environment_override_reaches_only_that_environment(control_plane: ControlPlane, deployed: Path) -> None:
+    cp = control_plane
+    manifest = deployed
+    core = core_api(cp)
+    apps = apps_of(core)
+    prod: Any = apps.read_namespaced_deployment(f"{APP}-api", f"acme-{APP}-cfg-prod")
+    dev: Any = apps.read_namespaced_deployment(f"{APP}-api", f"acme-{APP}-cfg-dev")
+    assert (prod.spec.replicas, dev.spec.replicas) == (2, 1)
+    assert prod.spec.template.spec.containers[0].resources.requests == {"cpu": "100m", "memory": "256Mi"}
+    assert dev.spec.template.spec.containers[0].resources.requests == {"cpu": "100m", "memory": "128Mi"}
+    prod_env: Any = core.read_namespaced_config_map(f"{APP}-api-env", f"acme-{APP}-cfg-prod").data
+    dev_env: Any = core.read_namespaced_config_map(f"{APP}-api-env", f"acme-{APP}-cfg-dev").data
+    assert (prod_env["LOG_LEVEL"], dev_env["LOG_LEVEL"]) == ("debug", "info")
+    assert prod_env["MODE"] == dev_env["MODE"] == "web"
+
+    plan = cp.tptctl("plan", APP, "--env", "cfg-prod")
+    assert plan.code == 0, plan.err
+    rows = [line.split() for line in plan.out.splitlines()]
+    assert ["api", "replicas", "2", "environment/cfg-prod"] in rows
+    assert ["api", "env.LOG_LEVEL", "debug", "environment/cfg-prod"] in rows
+    assert ["api", "env.MODE", "web", "application"] in rows
+    assert ["api", "resources.memory", "256Mi", "environment/cfg-prod"] in rows
+
+    # An override of a component the application does not have is refused, and nothing changes.
+    manifest.write_text(MANIFESTS.replace("component: api, replicas: 2", "component: web, replicas: 2"))
+    refused = cp.tptctl("apply", "-f", str(manifest))
+    assert refused.code == 5, refused.out + refused.err
+    assert "overrides[0].component" in refused.err and "no component 'web'" in refused.err
+    with cp.client() as client:
+        stored = client.environment.get_environment(name="projects/acme/environments/cfg-prod")
+    assert stored.spec.overrides[0].component == "api"
+
+
+def _follow(argv: list[str], sink: io.StringIO, done: threading.Event, config_file: Path) -> None:
+    os.environ["THREEPORT_CONFIG"] = str(config_file)
+    with redirect_stdout(sink):
+        try:
+            main(argv)
+        finally:
+            done.set()
+
+
+def test_tptctl_logs_prints_and_follows_a_pod(control_plane: ControlPlane, deployed: Path) -> None:
+    cp = control_plane
+    printed = cp.tptctl("logs", f"{APP}-cfg-dev", "--component", "api")
+    assert printed.code == 0, printed.err
+    first = printed.out.splitlines()[0]
+    assert first.startswith(f"[{APP}-api-") and 'msg="starting container" container=api' in first
+    assert "image=registry.example.com/cfgapp/api:1.0.0" in first
+    tail = cp.tptctl("logs", f"{APP}-cfg-dev", "--tail", "1", "--no-prefix", "--timestamps")
+    assert tail.code == 0 and len(tail.out.splitlines()) == 1 and tail.out[:4].isdigit()
+
+    # -f keeps printing new heartbeat lines until the pod goes away.
+    sink, done = io.StringIO(), threading.Event()
+    follower = threading.Thread(target=_follow, daemon=True, args=(
+        ["logs", f"{APP}-cfg-dev", "-f", "--tail", "0", "--no-prefix"], sink, done, cp.config_file))
+    follower.start()
+    deadline = time.monotonic() + 60
+    while sink.getvalue().count('msg="heartbeat"') < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    beats = [line for line in sink.getvalue().splitlines() if 'msg="heartbeat"' in line]
+    assert len(beats) >= 2, sink.getvalue()
+    numbers = [int(line.rsplit("=", 1)[1]) for line in beats]
+    assert numbers == sorted(numbers) and numbers[1] == numbers[0] + 1
+    core = core_api(cp)
+    pods: list[Any] = core.list_namespaced_pod(f"acme-{APP}-cfg-dev").items
+    for pod in pods:
+        core.delete_namespaced_pod(pod.metadata.name, pod.metadata.namespace)
+    assert done.wait(60), "the follow ends when its pod is gone"
+
+    missing = cp.tptctl("logs", "nope-cfg-dev")
+    assert missing.code == 3, missing.err
