@@ -25,9 +25,11 @@ from threeport_workload_delivery.domain import claims, names
 from threeport_workload_delivery.domain.diffing import ObjectKey, in_sync, object_key, unified_diff
 from threeport_workload_delivery.domain.plan import plan
 from threeport_workload_delivery.domain.rendering import DependencyOutputs, Manifest, RenderError, image_of
+from threeport_workload_delivery.pipeline import secret_inputs
 from threeport_workload_delivery.pipeline.claims import Claimer
 from threeport_workload_delivery.pipeline.inputs import NotReady, load_inputs, plan_inputs, resolve_classes
 from threeport_workload_delivery.pipeline.live import live_objects
+from threeport_workload_delivery.pipeline.secret_inputs import SecretSources
 from threeport_workload_delivery.store.releases import ReleaseStore
 
 Node = deployment_pb2.PlanNode
@@ -37,7 +39,9 @@ PLACEHOLDER_OUTPUTS = ("host", "port", "database", "username", "password", "url"
 
 class Planner:
     def __init__(self, methods: StandardMethods[deployment_pb2.Deployment], releases: ReleaseStore,
-                 registry: AsyncClient, backends: Backends, claimer: Claimer, pool: KubePool):
+                 registry: AsyncClient, backends: Backends, claimer: Claimer, pool: KubePool,
+                 secrets: SecretSources):
+        self._secrets = secrets
         self._deployments = methods.repository
         self._methods = methods
         self._releases = releases
@@ -88,6 +92,10 @@ class Planner:
             else:
                 outputs[dep_name] = DependencyOutputs(
                     dep.type, {o: f"<{dep_name}.{o}>" for o in PLACEHOLDER_OUTPUTS}, {})
+        try:
+            await secret_inputs.fill(self._secrets, deployment, inputs)
+        except NotReady as missing:
+            raise FailedPrecondition(missing.message) from None
         try:
             planned = plan(plan_inputs(deployment, inputs, cluster=cluster, outputs=outputs))
         except RenderError as error:

@@ -20,6 +20,7 @@ from threeport.registry.v1alpha1 import application_pb2, environment_pb2
 from threeport_workload_delivery.domain import names
 from threeport_workload_delivery.domain.claims import DesiredClaim, desired_claims
 from threeport_workload_delivery.domain.rendering import DependencyOutputs, Manifest, RenderInput, render
+from threeport_workload_delivery.domain.secret_rendering import PullCredential, SecretValue
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class PlanInputs:
     # The cluster the deployment is bound to, '' before it is placed.
     cluster: str = ""
     outputs: Mapping[str, DependencyOutputs] = field(default_factory=dict)
+    secret_values: Mapping[str, SecretValue] = field(default_factory=dict)
+    pull_credentials: Mapping[str, PullCredential] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,8 @@ def plan(inputs: PlanInputs) -> Plan:
     objects = None if waiting else render(RenderInput(
         project=project, deployment=inputs.deployment, application=inputs.application,
         environment=inputs.environment.name.rsplit("/", 1)[-1], namespace=inputs.namespace, spec=inputs.spec,
-        images=inputs.images, dependencies=inputs.outputs,
+        images=inputs.images, dependencies=inputs.outputs, secret_values=inputs.secret_values,
+        pull_credentials=inputs.pull_credentials,
     ))
     return Plan(cluster_claim_for(inputs.deployment, inputs.placement, inputs.environment), claims, objects, waiting)
 

@@ -1,8 +1,10 @@
 """Renders a release into Kubernetes objects (plain dicts, ready for server-side apply).
 
-Per deployment: its Namespace. Per component: a ServiceAccount; a ConfigMap with the plain env
+Per deployment: its Namespace, and a dockerconfigjson Secret per registry credential
+(``secret_rendering``). Per component: a ServiceAccount; a ConfigMap with the plain env
 values (and one with config files, when it has any); a Secret with every env value that uses a
-secret dependency output; a Deployment, or a StatefulSet when the component declares storage;
+secret dependency output; a Secret with its ``secretEnv`` values (``secret_rendering``); a Deployment, or a StatefulSet
+when the component declares storage;
 and a Service for its ports. Every object carries the Threeport labels. The pod template carries
 a hash of the config and secret data so that a config change rolls the pods.
 
@@ -23,9 +25,10 @@ from threeport.delivery.v1alpha1 import release_pb2
 from threeport.registry.v1alpha1 import application_pb2
 from threeport_model import references
 from threeport_model.dependency_types import is_secret_output
-from threeport_workload_delivery.domain import names
+from threeport_workload_delivery.domain import names, secret_rendering
 from threeport_workload_delivery.domain.ingress import ingresses
 from threeport_workload_delivery.domain.monitoring import service_monitors
+from threeport_workload_delivery.domain.secret_rendering import PullCredential, SecretValue
 
 Manifest = dict[str, Any]
 DEFAULT_PROGRESS_DEADLINE = 600
@@ -57,6 +60,9 @@ class RenderInput:
     spec: application_pb2.ApplicationSpec
     images: Mapping[str, release_pb2.ImageRef]
     dependencies: Mapping[str, DependencyOutputs]
+    # The deployment's Secrets that components' secretEnv names, and its registry logins.
+    secret_values: Mapping[str, SecretValue] = field(default_factory=dict)
+    pull_credentials: Mapping[str, PullCredential] = field(default_factory=dict)
 
 
 class RenderError(ValueError):
@@ -158,6 +164,8 @@ def render(data: RenderInput) -> list[Manifest]:
     objects: list[Manifest] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": _metadata(data.namespace, "", labels)}
     ]
+    objects.extend(secret_rendering.pull_secrets(data.application, data.pull_credentials,
+                                                 _metadata("", data.namespace, labels)))
     for component in sorted(data.spec.components):
         objects.extend(_component(data, component, labels))
     published = {name: outputs.values for name, outputs in data.dependencies.items()}
@@ -191,6 +199,12 @@ def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> 
              "metadata": _metadata(secret_name, ns, labels, component), "data": secret_data}
         )
         env_from.append({"secretRef": {"name": secret_name}})
+    try:
+        secret_objects, secret_env, secret_versions = secret_rendering.secret_env(
+            app, component, spec, data.secret_values, _metadata("", ns, labels, component))
+    except secret_rendering.MissingSecret as missing:
+        raise RenderError(str(missing)) from None
+    out.extend(secret_objects)
     files: dict[str, str] = {}
     volumes: list[Manifest] = []
     mounts: list[Manifest] = []
@@ -215,6 +229,8 @@ def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> 
         "image": image_of(image) if image is not None and image.image else spec.image,
         "envFrom": env_from,
     }
+    if secret_env:
+        container["env"] = secret_env
     if spec.command:
         container["command"] = list(spec.command)
     if spec.args:
@@ -236,10 +252,15 @@ def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> 
             container[key] = probe
     if mounts:
         container["volumeMounts"] = mounts
+    # App secrets and registry logins count by version (a new value is a new version), so their
+    # values never go into a visible hash.
     config_hash = hashlib.sha256(
-        json.dumps([plain, secret_data, files], sort_keys=True).encode()
+        json.dumps([plain, secret_data, files, secret_versions, secret_rendering.versions(data.pull_credentials)],
+                   sort_keys=True).encode()
     ).hexdigest()[:16]
     pod_spec: Manifest = {"serviceAccountName": name, "containers": [container]}
+    if data.pull_credentials:
+        pod_spec["imagePullSecrets"] = secret_rendering.image_pull_secrets(app, data.pull_credentials)
     if volumes:
         pod_spec["volumes"] = volumes
     template = {

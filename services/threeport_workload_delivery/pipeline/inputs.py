@@ -21,6 +21,7 @@ from threeport_workload_delivery.domain import changes, names, overrides
 from threeport_workload_delivery.domain import images as image_sources
 from threeport_workload_delivery.domain.plan import PlanInputs
 from threeport_workload_delivery.domain.rendering import DependencyOutputs
+from threeport_workload_delivery.domain.secret_rendering import PullCredential, SecretValue
 from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
 
 
@@ -46,6 +47,9 @@ class Inputs:
     resolved: dict[str, str] = field(default_factory=dict)
     # Each effective component value and where it came from (application, environment, deployment).
     provenance: list[deployment_pb2.MergedValue] = field(default_factory=list)
+    # Filled by ``secret_inputs.SecretSources`` before rendering.
+    secret_values: dict[str, SecretValue] = field(default_factory=dict)
+    pull_credentials: dict[str, PullCredential] = field(default_factory=dict)
 
     @property
     def images(self) -> dict[str, release_pb2.ImageRef]:
@@ -134,5 +138,5 @@ def plan_inputs(
         environment=inputs.environment, namespace=inputs.namespace, spec=inputs.spec if spec is None else spec,
         placement=inputs.application.spec.placement, images=inputs.images if images is None else images,
         implementations={k: implementation_of(v) for k, v in inputs.resolved.items()}, cluster=cluster,
-        outputs=outputs or {},
+        outputs=outputs or {}, secret_values=inputs.secret_values, pull_credentials=inputs.pull_credentials,
     )

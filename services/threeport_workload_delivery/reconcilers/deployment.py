@@ -43,6 +43,7 @@ from threeport_workload_delivery.domain.rendering import (
     redacted,
 )
 from threeport_workload_delivery.domain.rollout import AVAILABLE, FAILED, assess
+from threeport_workload_delivery.pipeline import secret_inputs
 from threeport_workload_delivery.pipeline.claims import Claimer, DependencyResult
 from threeport_workload_delivery.pipeline.inputs import (
     Inputs,
@@ -53,6 +54,7 @@ from threeport_workload_delivery.pipeline.inputs import (
     spec_of,
 )
 from threeport_workload_delivery.pipeline.live import live_objects
+from threeport_workload_delivery.pipeline.secret_inputs import SecretSources
 from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
 from threeport_workload_delivery.store.tables import DeploymentRow
 
@@ -92,7 +94,9 @@ class DeploymentReconciler:
         pool: KubePool,
         events: EventRecorder,
         config: DeliveryConfig,
+        secrets: SecretSources,
     ):
+        self._secrets = secrets
         self._deployments = deployments
         self._releases = releases
         self._registry = registry
@@ -170,6 +174,7 @@ class DeploymentReconciler:
                            10.0 if no_provider else max(self._config.poll_interval, 1.0))
         seen.conditions[DEPENDENCIES_READY] = (True, "Ready", f"{len(results)} dependencies ready")
         outputs = {r.status.name: r.outputs for r in results if r.outputs is not None}
+        await secret_inputs.fill(self._secrets, deployment, inputs)
 
         try:
             objects = plan(plan_inputs(deployment, inputs, cluster=binding.cluster, outputs=outputs)).objects

@@ -212,6 +212,7 @@ class ApplicationSpec(_message.Message):
     DEPENDENCIES_FIELD_NUMBER: _builtins.int
     PLACEMENT_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
+    REGISTRY_CREDENTIALS_FIELD_NUMBER: _builtins.int
     description: _builtins.str
     """A short description for people."""
     @_builtins.property
@@ -230,6 +231,12 @@ class ApplicationSpec(_message.Message):
     def placement(self) -> Global___Placement:
         """Where it should run. Empty: the environment's defaults."""
 
+    @_builtins.property
+    def registry_credentials(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """RegistryCredentials (ids in the project, see `tptctl registry-credential`) the components'
+        images are pulled with: each becomes an `imagePullSecrets` entry of every pod.
+        """
+
     def __init__(
         self,
         *,
@@ -237,10 +244,11 @@ class ApplicationSpec(_message.Message):
         dependencies: _abc.Mapping[_builtins.str, Global___Dependency] | None = ...,
         placement: Global___Placement | None = ...,
         description: _builtins.str = ...,
+        registry_credentials: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["placement", b"placement"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["components", b"components", "dependencies", b"dependencies", "description", b"description", "placement", b"placement"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["components", b"components", "dependencies", b"dependencies", "description", b"description", "placement", b"placement", "registry_credentials", b"registry_credentials"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -272,6 +280,27 @@ class Component(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class SecretEnvEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___SecretRef: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___SecretRef | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     IMAGE_FIELD_NUMBER: _builtins.int
     COMMAND_FIELD_NUMBER: _builtins.int
     ARGS_FIELD_NUMBER: _builtins.int
@@ -282,6 +311,7 @@ class Component(_message.Message):
     PROBES_FIELD_NUMBER: _builtins.int
     STORAGE_FIELD_NUMBER: _builtins.int
     CONFIG_FILES_FIELD_NUMBER: _builtins.int
+    SECRET_ENV_FIELD_NUMBER: _builtins.int
     image: _builtins.str
     """The container image reference, e.g. `registry.example.com/ledger/api:1.0.0`. Builds
     reported by CI replace it (pinned by digest) per deployment.
@@ -323,6 +353,12 @@ class Component(_message.Message):
     def config_files(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConfigFile]:
         """Files mounted from configuration (a ConfigMap) into the container."""
 
+    @_builtins.property
+    def secret_env(self) -> _containers.MessageMap[_builtins.str, Global___SecretRef]:
+        """Environment variables whose values are the deployment's Secrets (set with `tptctl secret
+        set APP NAME --env ENV`), delivered through a Kubernetes Secret; a changed value rolls the pods.
+        """
+
     def __init__(
         self,
         *,
@@ -336,14 +372,37 @@ class Component(_message.Message):
         probes: Global___Probes | None = ...,
         storage: _abc.Iterable[Global___Storage] | None = ...,
         config_files: _abc.Iterable[Global___ConfigFile] | None = ...,
+        secret_env: _abc.Mapping[_builtins.str, Global___SecretRef] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["probes", b"probes", "resources", b"resources"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "command", b"command", "config_files", b"config_files", "env", b"env", "image", b"image", "ports", b"ports", "probes", b"probes", "replicas", b"replicas", "resources", b"resources", "storage", b"storage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "command", b"command", "config_files", b"config_files", "env", b"env", "image", b"image", "ports", b"ports", "probes", b"probes", "replicas", b"replicas", "resources", b"resources", "secret_env", b"secret_env", "storage", b"storage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Component: _TypeAlias = Component  # noqa: Y015
+
+@_typing.final
+class SecretRef(_message.Message):
+    """SecretRef names a value kept as a Secret of the deployment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SECRET_FIELD_NUMBER: _builtins.int
+    secret: _builtins.str
+    """The secret's name (a DNS-1123 label), e.g. `stripe-key`."""
+    def __init__(
+        self,
+        *,
+        secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["secret", b"secret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SecretRef: _TypeAlias = SecretRef  # noqa: Y015
 
 @_typing.final
 class Port(_message.Message):

@@ -246,6 +246,7 @@ class EnvironmentSpec(_message.Message):
     CLUSTER_LABELS_FIELD_NUMBER: _builtins.int
     NAMESPACE_TEMPLATE_FIELD_NUMBER: _builtins.int
     OVERRIDES_FIELD_NUMBER: _builtins.int
+    REGISTRY_CREDENTIALS_FIELD_NUMBER: _builtins.int
     type: Global___EnvironmentType.ValueType
     """The kind of environment; ServiceClasses can match on it."""
     cluster_profile: _builtins.str
@@ -278,6 +279,12 @@ class EnvironmentSpec(_message.Message):
         Helm values. At most one entry per (application, component); the component must exist.
         """
 
+    @_builtins.property
+    def registry_credentials(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """RegistryCredentials (ids in the project) every deployment in this environment pulls images
+        with, in addition to the application's own.
+        """
+
     def __init__(
         self,
         *,
@@ -291,10 +298,11 @@ class EnvironmentSpec(_message.Message):
         cluster_labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         namespace_template: _builtins.str = ...,
         overrides: _abc.Iterable[Global___ComponentOverride] | None = ...,
+        registry_credentials: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auto_deploy", b"auto_deploy", "cluster", b"cluster", "cluster_labels", b"cluster_labels", "cluster_profile", b"cluster_profile", "namespace_template", b"namespace_template", "on_demand_clusters", b"on_demand_clusters", "overrides", b"overrides", "require_approval", b"require_approval", "service_classes", b"service_classes", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auto_deploy", b"auto_deploy", "cluster", b"cluster", "cluster_labels", b"cluster_labels", "cluster_profile", b"cluster_profile", "namespace_template", b"namespace_template", "on_demand_clusters", b"on_demand_clusters", "overrides", b"overrides", "registry_credentials", b"registry_credentials", "require_approval", b"require_approval", "service_classes", b"service_classes", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
