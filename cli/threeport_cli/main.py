@@ -40,11 +40,12 @@ COMMANDS: dict[str, str] = {
     "cluster": "clusters",
     "install": "install", "uninstall": "install",
     "account": "accounts",
+    "secret": "secrets", "registry-credential": "secrets",
     "api-resources": "api_resources",
 }
 MODULE_ORDER = (
-    "local", "contexts", "resources", "events", "delivery", "identity", "clusters", "install", "accounts",
-    "api_resources",
+    "local", "contexts", "resources", "events", "delivery", "secrets", "identity", "clusters", "install",
+    "accounts", "api_resources",
 )
 
 

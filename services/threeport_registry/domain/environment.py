@@ -8,7 +8,7 @@ from threeport.registry.v1alpha1 import environment_pb2
 from threeport_model import names, namespaces, overrides
 from threeport_model.dependency_types import DEPENDENCY_TYPES, known_types
 from threeport_registry.domain import field_paths as fp
-from threeport_registry.domain import git_refs
+from threeport_registry.domain import git_refs, secret_refs
 from threeport_registry.domain.metadata import validate_labels, validate_metadata
 from threeport_runtime.errors import FieldViolation
 
@@ -52,6 +52,8 @@ def validate_environment(
         violations.add(fp.child(at, "namespace_template"), error)
     for field, problem in overrides.shape_violations(spec.overrides, fp.child(at, "overrides")):
         violations.add(field, problem)
+    secret_refs.validate_registry_credentials(spec.registry_credentials, fp.child(at, "registry_credentials"),
+                                              violations)
     return violations.as_list()
 
 
