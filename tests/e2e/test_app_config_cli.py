@@ -1,10 +1,14 @@
-"""Issue 16 items 2 and 7 through tptctl, the gateway, the services and the emulated cluster (the
-control plane ``tptctl up`` started): an environment's override reaches only that environment and
-``plan`` says where each value came from; ``tptctl logs`` prints and ``-f`` follows a pod."""
+"""Issue 16 items 2, 3, 4 and 7 through tptctl, the gateway, the services and the emulated cluster
+(the control plane ``tptctl up`` started): an environment's override reaches only that environment
+and ``plan`` says where each value came from; a secret set with tptctl reaches the pod through a
+Secret, rolls it when changed, and appears in no response or log; a private image gets its pull
+secret; ``tptctl logs`` prints and ``-f`` follows a pod."""
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import os
 import threading
 import time
@@ -155,3 +159,103 @@ def test_tptctl_logs_prints_and_follows_a_pod(control_plane: ControlPlane, deplo
 
     missing = cp.tptctl("logs", "nope-cfg-dev")
     assert missing.code == 3, missing.err
+
+
+SECRET_APP = "secapp"
+SECRET_VALUE = "sk_live_e2e_Zq8v3NfT5wYc"
+NEW_SECRET_VALUE = "sk_live_e2e_second_Hb7mKp2x"
+PASSWORD = "regpass_e2e_Xy4dQ9vL"
+SECRET_MANIFESTS = f"""\
+apiVersion: threeport.io/v1alpha1
+kind: Application
+metadata: {{name: {SECRET_APP}, project: acme}}
+spec:
+  registryCredentials: [private-reg]
+  components:
+    api:
+      image: registry.example.com/private/secapp:1.0.0
+      env: {{MODE: web}}
+      secretEnv: {{API_KEY: {{secret: stripe-key}}}}
+---
+apiVersion: threeport.io/v1alpha1
+kind: Environment
+metadata: {{name: sec-dev, project: acme}}
+spec: {{type: development}}
+"""
+
+
+def _with_stdin(monkeypatch: pytest.MonkeyPatch, cp: ControlPlane, text: str, *args: str) -> Any:
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    return cp.tptctl(*args)
+
+
+def test_a_secret_and_a_pull_secret_reach_the_pod_and_nowhere_else(
+        control_plane: ControlPlane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cp = control_plane
+    manifest = tmp_path / "secapp.yaml"
+    manifest.write_text(SECRET_MANIFESTS)
+    shown: list[str] = []
+
+    def run(*args: str, stdin: str | None = None) -> Any:
+        outcome = _with_stdin(monkeypatch, cp, stdin, *args) if stdin is not None else cp.tptctl(*args)
+        shown.append(outcome.out + outcome.err)
+        assert outcome.code == 0, outcome.err
+        return outcome
+
+    run("apply", "-f", str(manifest))
+    run("registry-credential", "add", "private-reg", "--server", "registry.example.com", "--username", "bot",
+        "--password-stdin", stdin=PASSWORD + "\n")
+    set_ = run("secret", "set", SECRET_APP, "stripe-key", "--env", "sec-dev", stdin=SECRET_VALUE + "\n")
+    assert "version 1" in set_.out
+    run("deploy", SECRET_APP, "--env", "sec-dev", "--wait", "--timeout", "120s")
+
+    core = core_api(cp)
+    namespace = f"acme-{SECRET_APP}-sec-dev"
+    stored: Any = core.read_namespaced_secret(f"{SECRET_APP}-api-secret-env", namespace)
+    assert base64.b64decode(stored.data["stripe-key"]).decode() == SECRET_VALUE
+    workload: Any = apps_of(core).read_namespaced_deployment(f"{SECRET_APP}-api", namespace)
+    pod_spec = workload.spec.template.spec
+    env = {e.name: e.value_from.secret_key_ref for e in pod_spec.containers[0].env}
+    assert (env["API_KEY"].name, env["API_KEY"].key) == (f"{SECRET_APP}-api-secret-env", "stripe-key")
+    assert [s.name for s in pod_spec.image_pull_secrets] == [f"{SECRET_APP}-pull-private-reg"]
+    pull: Any = core.read_namespaced_secret(f"{SECRET_APP}-pull-private-reg", namespace)
+    assert pull.type == "kubernetes.io/dockerconfigjson"
+    auths = json.loads(base64.b64decode(pull.data[".dockerconfigjson"]))["auths"]
+    assert auths["registry.example.com"]["username"] == "bot" and auths["registry.example.com"]["password"] == PASSWORD
+    first_hash = workload.spec.template.metadata.annotations["threeport.io/config-hash"]
+
+    # A new value is a new version and rolls the pods (the template's hash changes).
+    assert "version 2" in run("secret", "set", SECRET_APP, "stripe-key", "--env", "sec-dev",
+                              stdin=NEW_SECRET_VALUE).out
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        workload = apps_of(core).read_namespaced_deployment(f"{SECRET_APP}-api", namespace)
+        if workload.spec.template.metadata.annotations["threeport.io/config-hash"] != first_hash:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("the pods did not roll after the secret changed")
+    stored = core.read_namespaced_secret(f"{SECRET_APP}-api-secret-env", namespace)
+    assert base64.b64decode(stored.data["stripe-key"]).decode() == NEW_SECRET_VALUE
+
+    # Names and versions are shown; the values never are: not by the CLI, the API or any log.
+    listed = run("secret", "list", SECRET_APP, "--env", "sec-dev")
+    assert "stripe-key" in listed.out and " 2 " in listed.out
+    run("registry-credential", "list")
+    run("registry-credential", "get", "private-reg")
+    run("describe", "deployment", f"{SECRET_APP}-sec-dev")
+    run("get", "deployment", f"{SECRET_APP}-sec-dev", "-o", "yaml")
+    run("releases", SECRET_APP, "--env", "sec-dev")
+    run("plan", SECRET_APP, "--env", "sec-dev")
+    run("events")
+    with cp.client() as client:
+        deployment = f"projects/acme/deployments/{SECRET_APP}-sec-dev"
+        answers = [str(client.secret.get_secret(name=f"{deployment}/secrets/stripe-key")),
+                   str(list(client.secret.list_secrets(parent=deployment))),
+                   str(list(client.registry_credential.list_registry_credentials(parent="projects/acme"))),
+                   str(list(client.release.list_releases(parent=deployment)))]
+    logs = [path.read_text(errors="replace") for path in (cp.state_dir / "logs").glob("*.log")]
+    for text in [*shown, *answers, *logs]:
+        for value in (SECRET_VALUE, NEW_SECRET_VALUE, PASSWORD):
+            assert value not in text
+            assert base64.b64encode(value.encode()).decode() not in text

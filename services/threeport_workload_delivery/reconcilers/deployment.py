@@ -136,6 +136,7 @@ class DeploymentReconciler:
         if deployment.spec.paused:
             seen.conditions[PAUSED] = (True, "Paused", "rollouts are paused: new releases are recorded, not applied")
         inputs = await load_inputs(self._registry, self._releases, deployment)
+        await secret_inputs.fill(self._secrets, deployment, inputs)
         seen.namespace = inputs.namespace
         seen.images = dict(inputs.sources)
         first = plan(plan_inputs(deployment, inputs))
@@ -174,7 +175,6 @@ class DeploymentReconciler:
                            10.0 if no_provider else max(self._config.poll_interval, 1.0))
         seen.conditions[DEPENDENCIES_READY] = (True, "Ready", f"{len(results)} dependencies ready")
         outputs = {r.status.name: r.outputs for r in results if r.outputs is not None}
-        await secret_inputs.fill(self._secrets, deployment, inputs)
 
         try:
             objects = plan(plan_inputs(deployment, inputs, cluster=binding.cluster, outputs=outputs)).objects
