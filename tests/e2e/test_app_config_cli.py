@@ -20,6 +20,8 @@ import pytest
 from kubernetes import client as kube
 
 from tests.e2e.conftest import ControlPlane
+from threeport.delivery.v1alpha1 import secret_pb2
+from threeport.sdk import InvalidArgumentError
 from threeport_cli.local.statedir import StateDir
 from threeport_cli.main import main
 from threeport_kubesim.control import ControlClient
@@ -254,6 +256,16 @@ def test_a_secret_and_a_pull_secret_reach_the_pod_and_nowhere_else(
                    str(list(client.secret.list_secrets(parent=deployment))),
                    str(list(client.registry_credential.list_registry_credentials(parent="projects/acme"))),
                    str(list(client.release.list_releases(parent=deployment)))]
+    # Bad input names the field and stores nothing.
+    bad = _with_stdin(monkeypatch, cp, PASSWORD, "registry-credential", "add", "bad-reg", "--server",
+                      "https://registry.example.com", "--username", "bot", "--password-stdin")
+    shown.append(bad.out + bad.err)
+    assert bad.code == 5 and "registry_credential.spec.server" in bad.err
+    assert cp.tptctl("registry-credential", "get", "bad-reg").code == 3
+    with cp.client() as client, pytest.raises(InvalidArgumentError) as empty:
+        client.secret.create_secret(parent=deployment, secret_id="empty", secret=secret_pb2.Secret())
+    assert [v.field for v in empty.value.field_violations] == ["secret.spec.value"]
+    assert "empty" not in run("secret", "list", SECRET_APP, "--env", "sec-dev").out
     logs = [path.read_text(errors="replace") for path in (cp.state_dir / "logs").glob("*.log")]
     for text in [*shown, *answers, *logs]:
         for value in (SECRET_VALUE, NEW_SECRET_VALUE, PASSWORD):
