@@ -20,6 +20,7 @@ import pytest
 from kubernetes import client as kube
 
 from tests.e2e.conftest import ControlPlane
+from threeport.common.v1alpha1 import state_pb2
 from threeport.delivery.v1alpha1 import secret_pb2
 from threeport.sdk import InvalidArgumentError
 from threeport_cli.local.statedir import StateDir
@@ -252,7 +253,9 @@ def test_a_secret_and_a_pull_secret_reach_the_pod_and_nowhere_else(
     run("events")
     with cp.client() as client:
         deployment = f"projects/acme/deployments/{SECRET_APP}-sec-dev"
-        answers = [str(client.secret.get_secret(name=f"{deployment}/secrets/stripe-key")),
+        got = client.secret.get_secret(name=f"{deployment}/secrets/stripe-key")
+        assert got.state == state_pb2.STATE_READY and got.generation == 2 and not got.spec.value
+        answers = [str(got),
                    str(list(client.secret.list_secrets(parent=deployment))),
                    str(list(client.registry_credential.list_registry_credentials(parent="projects/acme"))),
                    str(list(client.release.list_releases(parent=deployment)))]

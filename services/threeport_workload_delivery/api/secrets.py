@@ -23,6 +23,7 @@ from threeport.delivery.v1alpha1 import (
     secret_pb2_grpc,
 )
 from threeport_runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from threeport_runtime.reconcile.status import mark_ready
 from threeport_runtime.rpc.standard_methods import StandardMethods
 
 Context = Any
@@ -74,6 +75,18 @@ def hidden_credential(credential: Credential) -> Credential:
     return shown
 
 
+async def stored(methods: StandardMethods[Any], written: Any, validate_only: bool) -> Any:
+    """Ready once written: nothing reconciles a stored value, so it is ready as soon as it is kept
+    (``apply --wait`` and ``wait_ready`` work on these as on any resource)."""
+    if validate_only or not written.name:
+        return written
+
+    def ready(resource: Any) -> None:
+        mark_ready(resource, ready=True, reason="Stored", message="stored encrypted")
+
+    return await methods.repository.update_status(written.name, ready) or written
+
+
 class SecretServicer(secret_pb2_grpc.SecretServiceServicer):
     def __init__(self, methods: StandardMethods[secret_pb2.Secret] | None):
         self._given = methods
@@ -85,7 +98,7 @@ class SecretServicer(secret_pb2_grpc.SecretServiceServicer):
         return self._given
 
     async def CreateSecret(self, request: Any, context: Context) -> secret_pb2.Secret:
-        return hidden_secret(await self._methods.create(request))
+        return hidden_secret(await stored(self._methods, await self._methods.create(request), request.validate_only))
 
     async def GetSecret(self, request: Any, context: Context) -> secret_pb2.Secret:
         return hidden_secret(await self._methods.get(request))
@@ -96,7 +109,7 @@ class SecretServicer(secret_pb2_grpc.SecretServiceServicer):
                                               next_page_token=listed.next_page_token)
 
     async def UpdateSecret(self, request: Any, context: Context) -> secret_pb2.Secret:
-        return hidden_secret(await self._methods.update(request))
+        return hidden_secret(await stored(self._methods, await self._methods.update(request), request.validate_only))
 
     async def DeleteSecret(self, request: Any, context: Context) -> secret_pb2.Secret:
         return hidden_secret(await self._methods.delete(request))
@@ -113,7 +126,8 @@ class RegistryCredentialServicer(registry_credential_pb2_grpc.RegistryCredential
         return self._given
 
     async def CreateRegistryCredential(self, request: Any, context: Context) -> Any:
-        return hidden_credential(await self._methods.create(request))
+        return hidden_credential(await stored(self._methods, await self._methods.create(request),
+                                              request.validate_only))
 
     async def GetRegistryCredential(self, request: Any, context: Context) -> Any:
         return hidden_credential(await self._methods.get(request))
@@ -130,7 +144,8 @@ class RegistryCredentialServicer(registry_credential_pb2_grpc.RegistryCredential
             current = await self._methods.repository.find(incoming.name)
             if current is not None:
                 incoming.spec.password = current.spec.password  # kept: the update did not give one
-        return hidden_credential(await self._methods.update(request))
+        return hidden_credential(await stored(self._methods, await self._methods.update(request),
+                                              request.validate_only))
 
     async def DeleteRegistryCredential(self, request: Any, context: Context) -> Any:
         return hidden_credential(await self._methods.delete(request))
