@@ -35,16 +35,17 @@ COMMANDS: dict[str, str] = {
     "apply": "resources", "get": "resources", "describe": "resources", "delete": "resources",
     "diff": "resources", "events": "events",
     "deploy": "delivery", "promote": "delivery", "rollback": "delivery", "approve": "delivery",
-    "plan": "delivery", "releases": "delivery", "build": "delivery",
+    "plan": "delivery", "releases": "delivery", "build": "delivery", "logs": "delivery",
     "project": "identity", "token": "identity",
     "cluster": "clusters",
     "install": "install", "uninstall": "install",
     "account": "accounts",
+    "secret": "secrets", "registry-credential": "secrets",
     "api-resources": "api_resources",
 }
 MODULE_ORDER = (
-    "local", "contexts", "resources", "events", "delivery", "identity", "clusters", "install", "accounts",
-    "api_resources",
+    "local", "contexts", "resources", "events", "delivery", "secrets", "identity", "clusters", "install",
+    "accounts", "api_resources",
 )
 
 

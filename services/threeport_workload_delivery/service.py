@@ -9,29 +9,46 @@ from threeport.delivery.v1alpha1 import (
     deployment_pb2,
     deployment_pb2_grpc,
     event_service_pb2_grpc,
+    registry_credential_pb2,
+    registry_credential_pb2_grpc,
     release_pb2_grpc,
+    secret_pb2,
+    secret_pb2_grpc,
 )
 from threeport_runtime import helm
 from threeport_runtime.config import ConfigError
+from threeport_runtime.db.secret_fields import SealedFieldStore
+from threeport_runtime.reencrypt import EncryptedStore
 from threeport_runtime.rpc.server import GrpcServer
 from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_runtime.runtime import ServiceDefinition, ServiceRuntime
 from threeport_workload_delivery import watches
 from threeport_workload_delivery.api import servicers
 from threeport_workload_delivery.api.actions import Actions
+from threeport_workload_delivery.api.logs import LogStreamer
+from threeport_workload_delivery.api.override_checks import OverrideChecks
 from threeport_workload_delivery.api.plan import Planner
+from threeport_workload_delivery.api.secrets import (
+    RegistryCredentialServicer,
+    SecretServicer,
+    check_registry_credential,
+    check_secret,
+)
 from threeport_workload_delivery.api.validation import check_deployment
 from threeport_workload_delivery.backends import Backends
 from threeport_workload_delivery.config import DeliveryConfig
 from threeport_workload_delivery.pipeline.claims import Claimer
 from threeport_workload_delivery.pipeline.namespaces import NamespaceGuard
+from threeport_workload_delivery.pipeline.secret_inputs import SecretSources
 from threeport_workload_delivery.reconcilers.deployment import DeploymentReconciler
 from threeport_workload_delivery.store.namespaces import NamespaceClaims
 from threeport_workload_delivery.store.releases import ReleaseStore
-from threeport_workload_delivery.store.tables import SCHEMA, DeploymentRow
+from threeport_workload_delivery.store.tables import SCHEMA, DeploymentRow, RegistryCredentialRow, SecretRow
 
 FILTERS = {"spec.application": "spec.application", "spec.environment": "spec.environment"}
 PACKAGE = "threeport.delivery.v1alpha1."
+SECRET_PATHS = ("spec.value",)
+CREDENTIAL_PATHS = ("spec.password",)
 
 
 async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
@@ -48,18 +65,36 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
 
     charts = helm.ChartCache()  # one download per chart version, shared by reconciles and plans
     namespace_claims = NamespaceClaims(runtime.db)
+    # Without encryption keys there is nowhere safe to keep secret values: the two services
+    # refuse, and a deployment that needs a secret says so.
+    secrets = runtime.repository(SecretRow, secret_pb2.Secret, secret_paths=SECRET_PATHS) if runtime.cipher else None
+    credentials = runtime.repository(RegistryCredentialRow, registry_credential_pb2.RegistryCredential,
+                                     secret_paths=CREDENTIAL_PATHS) if runtime.cipher else None
+    sources = SecretSources(secrets, credentials)
     reconciler = DeploymentReconciler(
         deployments, releases, backends.registry, claimer, pool, runtime.event_recorder("deployment"), config,
-        NamespaceGuard(namespace_claims), charts,
+        NamespaceGuard(namespace_claims), sources, charts,
     )
     runtime.controller(watches.deployment_controller(deployments, releases.stream, prefix), reconciler)
 
     actions = Actions(methods, releases, backends.registry)
-    planner = Planner(methods, releases, backends.registry, backends, claimer, pool, charts)
+    planner = Planner(methods, releases, backends.registry, backends, claimer, pool, sources, charts)
     server.add_servicer(
         PACKAGE + "DeploymentService",
         deployment_pb2_grpc.add_DeploymentServiceServicer_to_server,
-        servicers.DeploymentServicer(methods, actions, planner, namespace_claims),
+        servicers.DeploymentServicer(methods, actions, planner, namespace_claims, OverrideChecks(backends.registry),
+                                     LogStreamer(methods, pool)),
+    )
+    server.add_servicer(
+        PACKAGE + "SecretService",
+        secret_pb2_grpc.add_SecretServiceServicer_to_server,
+        SecretServicer(StandardMethods(secrets, runtime.redis, validate=check_secret) if secrets else None),
+    )
+    server.add_servicer(
+        PACKAGE + "RegistryCredentialService",
+        registry_credential_pb2_grpc.add_RegistryCredentialServiceServicer_to_server,
+        RegistryCredentialServicer(StandardMethods(credentials, runtime.redis, validate=check_registry_credential)
+                                   if credentials else None),
     )
     server.add_servicer(
         PACKAGE + "ReleaseService",
@@ -73,6 +108,16 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     )
 
 
+def encrypted_stores(runtime: ServiceRuntime) -> list[EncryptedStore]:
+    """What ``python -m threeport_workload_delivery reencrypt`` rotates."""
+    if runtime.cipher is None:
+        return []
+    return [SealedFieldStore(runtime.db, runtime.cipher, SecretRow, SECRET_PATHS, "app secrets"),
+            SealedFieldStore(runtime.db, runtime.cipher, RegistryCredentialRow, CREDENTIAL_PATHS,
+                             "registry credentials' passwords")]
+
+
 DEFINITION = ServiceDefinition(
-    name="workload_delivery", schema=SCHEMA, migrations_dir=Path(__file__).parent / "migrations", setup=setup
+    name="workload_delivery", schema=SCHEMA, migrations_dir=Path(__file__).parent / "migrations", setup=setup,
+    encrypted_stores=encrypted_stores,
 )

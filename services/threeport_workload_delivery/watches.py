@@ -5,7 +5,8 @@
   cluster-manager), and watches applications and environments (registry streams), which map to
   the deployments of that project naming them. A Build (reported, then its matching environments
   recorded) wakes the deployments of its application, which derive their images from the newest
-  matching build themselves; an approval (a Release UPDATED) wakes its deployment. The periodic
+  matching build themselves; an approval (a Release UPDATED) wakes its deployment; an app
+  Secret's change wakes its deployment, a RegistryCredential's the deployments of its project. The periodic
   resync corrects drift and makes a lost build event cost latency, never a rollout.
 """
 
@@ -28,6 +29,8 @@ STATUS_CHANGES = frozenset({change_event_pb2.CHANGE_TYPE_STATUS_CHANGED})
 # A build is reported (CREATED), then the registry records the environments it matches.
 BUILD_CHANGES = frozenset({change_event_pb2.CHANGE_TYPE_CREATED, change_event_pb2.CHANGE_TYPE_STATUS_CHANGED})
 RELEASE_CHANGES = frozenset({change_event_pb2.CHANGE_TYPE_UPDATED})
+SECRET_CHANGES = frozenset({change_event_pb2.CHANGE_TYPE_CREATED, change_event_pb2.CHANGE_TYPE_UPDATED,
+                            change_event_pb2.CHANGE_TYPE_DELETED})
 DEPLOYMENT_NAMES = "projects/*/deployments/*"
 
 
@@ -48,6 +51,29 @@ class DeploymentsNaming:
                 parent="/".join(parts[:2]), filter_text=f'{self.field} = "{parts[3]}"', page_size=1000,
                 page_token=token,
             )
+            found += [deployment.name for deployment in page]
+            if not token:
+                return found
+
+
+async def secret_owner(event: change_event_pb2.ChangeEvent) -> list[str]:
+    """``projects/P/deployments/D/secrets/S`` -> the deployment (a new value rolls its pods)."""
+    return [event.name.rsplit("/secrets/", 1)[0]]
+
+
+@dataclass(frozen=True)
+class ProjectDeployments:
+    """``projects/P/registryCredentials/C`` -> every deployment of P (those not using it re-render
+    to the same objects, which costs a read and no write)."""
+
+    deployments: Deployments
+
+    async def __call__(self, event: change_event_pb2.ChangeEvent) -> list[str]:
+        found: list[str] = []
+        token = ""
+        while True:
+            page, token = await self.deployments.list(parent="/".join(event.name.split("/")[:2]), page_size=1000,
+                                                      page_token=token)
             found += [deployment.name for deployment in page]
             if not token:
                 return found
@@ -87,6 +113,10 @@ def deployment_controller(deployments: Deployments, releases_stream: str, prefix
                 changes=BUILD_CHANGES,
             ),
             Watch(releases_stream, keys=release_owner, changes=RELEASE_CHANGES),
+            Watch(resource_stream(prefix, "threeport.delivery.v1alpha1.Secret"), keys=secret_owner,
+                  changes=SECRET_CHANGES),
+            Watch(resource_stream(prefix, "threeport.delivery.v1alpha1.RegistryCredential"),
+                  keys=ProjectDeployments(deployments), changes=SECRET_CHANGES),
         ],
     )
 

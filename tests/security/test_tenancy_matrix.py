@@ -1,5 +1,5 @@
 """The tenancy matrix: every role of one project, every verb against the other project - reads,
-watch, events, plan, releases, creates, updates, deletes, actions - is PERMISSION_DENIED, and
+watch, events, plan, releases, pod logs, creates, updates, deletes, actions - is PERMISSION_DENIED, and
 within its own project a role can do what it grants and no more."""
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ def verbs(project: str) -> dict[str, tuple[str, Callable[[Client], Any]]]:
         "delivery events": ("viewer", lambda c: c.delivery_event.list_events_page(parent=parent)),
         "plan": ("viewer", lambda c: c.deployment.plan(parent=parent, application="nope", environment="dev")),
         "releases": ("viewer", lambda c: c.release.list_releases_page(parent=f"{parent}/deployments/nope-dev")),
+        "logs": ("viewer", lambda c: list(c.deployment.stream_logs(name=f"{parent}/deployments/nope-dev",
+                                                                   timeout=30))),
         "create application": ("deployer", lambda c: c.application.create_application(
             parent=parent, application_id="matrix", application=spec(), validate_only=True)),
         "deploy": ("deployer", lambda c: c.deployment.deploy(

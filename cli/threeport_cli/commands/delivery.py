@@ -1,5 +1,5 @@
-"""Delivery commands: ``deploy``, ``promote``, ``rollback``, ``approve``, ``plan``, ``releases``
-and ``build report`` (the last step of a CI pipeline)."""
+"""Delivery commands: ``deploy``, ``promote``, ``rollback``, ``approve``, ``plan``, ``releases``,
+``logs`` and ``build report`` (the last step of a CI pipeline)."""
 
 from __future__ import annotations
 
@@ -141,6 +141,32 @@ def run_plan(options: argparse.Namespace) -> int:
     for change in plan.changes:
         if change.diff:
             print(change.diff)
+    if plan.merged:
+        print()
+        merged = [["COMPONENT", "FIELD", "VALUE", "FROM"]]
+        merged += [[m.component, m.field, m.value, m.source] for m in plan.merged]
+        print(render_table(merged))
+    return ExitCode.OK
+
+
+def run_logs(options: argparse.Namespace) -> int:
+    project = _project(options)
+    try:
+        since = int(parse_duration(options.since)) if options.since else 0
+    except ValueError as error:
+        raise CommandError(f"--since: {error}", ExitCode.USAGE) from None
+    if options.tail is not None and options.tail < 0:
+        raise CommandError("--tail: give a number of lines, 0 or more", ExitCode.USAGE)
+    with client_for(context_for(options)) as client:
+        stream = client.deployment.stream_logs(
+            name=_name_arg(project, options.deployment), component=options.component or "", follow=options.follow,
+            since_seconds=since, tail_lines=options.tail or 0, timestamps=options.timestamps)
+        try:
+            for entry in stream:
+                print(entry.line if options.no_prefix else f"[{entry.pod}] {entry.line}", flush=options.follow)
+        except KeyboardInterrupt:
+            if not options.follow:
+                raise  # Ctrl-C ends a follow normally, as with kubectl logs -f; anything else is cut short
     return ExitCode.OK
 
 
@@ -228,11 +254,33 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     add_context_flags(approve)
     approve.set_defaults(run=run_approve)
 
-    plan = commands.add_parser("plan", help="show the dependency tree and the object changes, changing nothing")
+    plan = commands.add_parser(
+        "plan", help="show the dependency tree and the object changes, changing nothing",
+        description="Show what deploying APPLICATION to --env would do, changing nothing: the dependency tree, "
+        "the Kubernetes objects it would create, update or prune (with diffs), and each component's effective "
+        "replicas, env, resources and Helm values with where each came from (application, environment/ENV "
+        "overrides, deployment/NAME overrides, or release/N when a rollback pins the configuration).")
     plan.add_argument("application")
     plan.add_argument("--env", required=True)
     add_context_flags(plan)
     plan.set_defaults(run=run_plan)
+
+    logs = commands.add_parser(
+        "logs", help="print (or follow) the logs of a deployment's pods",
+        description="Print the logs of DEPLOYMENT's pods (e.g. shop-dev), read from its cluster through the API "
+        "gateway with your project role (viewer or above): every started pod of every component, or of "
+        "--component only. Each line is prefixed with its pod's name unless --no-prefix. With -f the command "
+        "keeps printing new lines until Ctrl-C or until the pods stop; pods started after it began are not "
+        "picked up (run it again after a rollout).")
+    logs.add_argument("deployment", help="the deployment, e.g. shop-dev (or its full name)")
+    logs.add_argument("--component", "-c", help="only this component's pods")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep streaming new lines")
+    logs.add_argument("--since", help="only lines newer than this, e.g. 10m, 1h, 90s")
+    logs.add_argument("--tail", type=int, help="only the last N lines of each pod (before following)")
+    logs.add_argument("--timestamps", action="store_true", help="prefix each line with when it was written")
+    logs.add_argument("--no-prefix", action="store_true", help="print lines without their pod's name")
+    add_context_flags(logs)
+    logs.set_defaults(run=run_logs)
 
     releases = commands.add_parser("releases", help="the release history of a deployment")
     releases.add_argument("application")

@@ -53,9 +53,11 @@ class Client(BaseClient):
     - ``managed_service``: threeport.infra.v1alpha1.ManagedServiceService
     - ``principal``: threeport.gateway.v1alpha1.PrincipalService
     - ``project``: threeport.gateway.v1alpha1.ProjectService
+    - ``registry_credential``: threeport.delivery.v1alpha1.RegistryCredentialService
     - ``registry_event``: threeport.registry.v1alpha1.EventService
     - ``release``: threeport.delivery.v1alpha1.ReleaseService
     - ``role_binding``: threeport.gateway.v1alpha1.RoleBindingService
+    - ``secret``: threeport.delivery.v1alpha1.SecretService
     - ``service_class``: threeport.registry.v1alpha1.ServiceClassService
     - ``token``: threeport.gateway.v1alpha1.TokenService
 
@@ -81,9 +83,11 @@ class Client(BaseClient):
     managed_service: infra_v1alpha1.ManagedServiceServiceClient
     principal: gateway_v1alpha1.PrincipalServiceClient
     project: gateway_v1alpha1.ProjectServiceClient
+    registry_credential: delivery_v1alpha1.RegistryCredentialServiceClient
     registry_event: registry_v1alpha1.EventServiceClient
     release: delivery_v1alpha1.ReleaseServiceClient
     role_binding: gateway_v1alpha1.RoleBindingServiceClient
+    secret: delivery_v1alpha1.SecretServiceClient
     service_class: registry_v1alpha1.ServiceClassServiceClient
     token: gateway_v1alpha1.TokenServiceClient
     internal: InternalClients
@@ -107,9 +111,11 @@ class Client(BaseClient):
         self.managed_service = infra_v1alpha1.ManagedServiceServiceClient(invoker)
         self.principal = gateway_v1alpha1.PrincipalServiceClient(invoker)
         self.project = gateway_v1alpha1.ProjectServiceClient(invoker)
+        self.registry_credential = delivery_v1alpha1.RegistryCredentialServiceClient(invoker)
         self.registry_event = registry_v1alpha1.EventServiceClient(invoker)
         self.release = delivery_v1alpha1.ReleaseServiceClient(invoker)
         self.role_binding = gateway_v1alpha1.RoleBindingServiceClient(invoker)
+        self.secret = delivery_v1alpha1.SecretServiceClient(invoker)
         self.service_class = registry_v1alpha1.ServiceClassServiceClient(invoker)
         self.token = gateway_v1alpha1.TokenServiceClient(invoker)
         self.internal = InternalClients(invoker)
@@ -159,9 +165,11 @@ class AsyncClient(BaseAsyncClient):
     - ``managed_service``: threeport.infra.v1alpha1.ManagedServiceService
     - ``principal``: threeport.gateway.v1alpha1.PrincipalService
     - ``project``: threeport.gateway.v1alpha1.ProjectService
+    - ``registry_credential``: threeport.delivery.v1alpha1.RegistryCredentialService
     - ``registry_event``: threeport.registry.v1alpha1.EventService
     - ``release``: threeport.delivery.v1alpha1.ReleaseService
     - ``role_binding``: threeport.gateway.v1alpha1.RoleBindingService
+    - ``secret``: threeport.delivery.v1alpha1.SecretService
     - ``service_class``: threeport.registry.v1alpha1.ServiceClassService
     - ``token``: threeport.gateway.v1alpha1.TokenService
 
@@ -187,9 +195,11 @@ class AsyncClient(BaseAsyncClient):
     managed_service: infra_v1alpha1.ManagedServiceServiceAsyncClient
     principal: gateway_v1alpha1.PrincipalServiceAsyncClient
     project: gateway_v1alpha1.ProjectServiceAsyncClient
+    registry_credential: delivery_v1alpha1.RegistryCredentialServiceAsyncClient
     registry_event: registry_v1alpha1.EventServiceAsyncClient
     release: delivery_v1alpha1.ReleaseServiceAsyncClient
     role_binding: gateway_v1alpha1.RoleBindingServiceAsyncClient
+    secret: delivery_v1alpha1.SecretServiceAsyncClient
     service_class: registry_v1alpha1.ServiceClassServiceAsyncClient
     token: gateway_v1alpha1.TokenServiceAsyncClient
     internal: AsyncInternalClients
@@ -213,9 +223,11 @@ class AsyncClient(BaseAsyncClient):
         self.managed_service = infra_v1alpha1.ManagedServiceServiceAsyncClient(invoker)
         self.principal = gateway_v1alpha1.PrincipalServiceAsyncClient(invoker)
         self.project = gateway_v1alpha1.ProjectServiceAsyncClient(invoker)
+        self.registry_credential = delivery_v1alpha1.RegistryCredentialServiceAsyncClient(invoker)
         self.registry_event = registry_v1alpha1.EventServiceAsyncClient(invoker)
         self.release = delivery_v1alpha1.ReleaseServiceAsyncClient(invoker)
         self.role_binding = gateway_v1alpha1.RoleBindingServiceAsyncClient(invoker)
+        self.secret = delivery_v1alpha1.SecretServiceAsyncClient(invoker)
         self.service_class = registry_v1alpha1.ServiceClassServiceAsyncClient(invoker)
         self.token = gateway_v1alpha1.TokenServiceAsyncClient(invoker)
         self.internal = AsyncInternalClients(invoker)

@@ -17,7 +17,9 @@ from threeport.addons.v1alpha1 import addon_pb2 as addons_v1alpha1_addon_pb2
 from threeport.clusters.v1alpha1 import cluster_claim_pb2 as clusters_v1alpha1_cluster_claim_pb2
 from threeport.clusters.v1alpha1 import cluster_pb2 as clusters_v1alpha1_cluster_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2 as delivery_v1alpha1_deployment_pb2
+from threeport.delivery.v1alpha1 import registry_credential_pb2 as delivery_v1alpha1_registry_credential_pb2
 from threeport.delivery.v1alpha1 import release_pb2 as delivery_v1alpha1_release_pb2
+from threeport.delivery.v1alpha1 import secret_pb2 as delivery_v1alpha1_secret_pb2
 from threeport.gateway.v1alpha1 import audit_entry_pb2 as gateway_v1alpha1_audit_entry_pb2
 from threeport.gateway.v1alpha1 import principal_pb2 as gateway_v1alpha1_principal_pb2
 from threeport.gateway.v1alpha1 import project_pb2 as gateway_v1alpha1_project_pb2
@@ -1045,6 +1047,61 @@ INDEX = ResourceIndex(
             list_items_field="projects",
         ),
         ResourceType(
+            type_name="threeport.io/RegistryCredential",
+            kind="RegistryCredential",
+            singular="registryCredential",
+            plural="registryCredentials",
+            short_names=('regcred', 'regcreds'),
+            patterns=('projects/{project}/registryCredentials/{registry_credential}',),
+            message_type=delivery_v1alpha1_registry_credential_pb2.RegistryCredential,
+            get=MethodRef(
+                path="/threeport.delivery.v1alpha1.RegistryCredentialService/GetRegistryCredential",
+                client_path=("registry_credential",),
+                python_name="get_registry_credential",
+                request_type=delivery_v1alpha1_registry_credential_pb2.GetRegistryCredentialRequest,
+                response_type=delivery_v1alpha1_registry_credential_pb2.RegistryCredential,
+                idempotent=True,
+                internal=False,
+            ),
+            list=MethodRef(
+                path="/threeport.delivery.v1alpha1.RegistryCredentialService/ListRegistryCredentials",
+                client_path=("registry_credential",),
+                python_name="list_registry_credentials",
+                request_type=delivery_v1alpha1_registry_credential_pb2.ListRegistryCredentialsRequest,
+                response_type=delivery_v1alpha1_registry_credential_pb2.ListRegistryCredentialsResponse,
+                idempotent=True,
+                internal=False,
+            ),
+            create=MethodRef(
+                path="/threeport.delivery.v1alpha1.RegistryCredentialService/CreateRegistryCredential",
+                client_path=("registry_credential",),
+                python_name="create_registry_credential",
+                request_type=delivery_v1alpha1_registry_credential_pb2.CreateRegistryCredentialRequest,
+                response_type=delivery_v1alpha1_registry_credential_pb2.RegistryCredential,
+                idempotent=False,
+                internal=False,
+            ),
+            update=MethodRef(
+                path="/threeport.delivery.v1alpha1.RegistryCredentialService/UpdateRegistryCredential",
+                client_path=("registry_credential",),
+                python_name="update_registry_credential",
+                request_type=delivery_v1alpha1_registry_credential_pb2.UpdateRegistryCredentialRequest,
+                response_type=delivery_v1alpha1_registry_credential_pb2.RegistryCredential,
+                idempotent=False,
+                internal=False,
+            ),
+            delete=MethodRef(
+                path="/threeport.delivery.v1alpha1.RegistryCredentialService/DeleteRegistryCredential",
+                client_path=("registry_credential",),
+                python_name="delete_registry_credential",
+                request_type=delivery_v1alpha1_registry_credential_pb2.DeleteRegistryCredentialRequest,
+                response_type=delivery_v1alpha1_registry_credential_pb2.RegistryCredential,
+                idempotent=False,
+                internal=False,
+            ),
+            list_items_field="registry_credentials",
+        ),
+        ResourceType(
             type_name="threeport.io/Release",
             kind="",
             singular="release",
@@ -1117,6 +1174,61 @@ INDEX = ResourceIndex(
                 internal=False,
             ),
             list_items_field="role_bindings",
+        ),
+        ResourceType(
+            type_name="threeport.io/Secret",
+            kind="Secret",
+            singular="secret",
+            plural="secrets",
+            short_names=(),
+            patterns=('projects/{project}/deployments/{deployment}/secrets/{secret}',),
+            message_type=delivery_v1alpha1_secret_pb2.Secret,
+            get=MethodRef(
+                path="/threeport.delivery.v1alpha1.SecretService/GetSecret",
+                client_path=("secret",),
+                python_name="get_secret",
+                request_type=delivery_v1alpha1_secret_pb2.GetSecretRequest,
+                response_type=delivery_v1alpha1_secret_pb2.Secret,
+                idempotent=True,
+                internal=False,
+            ),
+            list=MethodRef(
+                path="/threeport.delivery.v1alpha1.SecretService/ListSecrets",
+                client_path=("secret",),
+                python_name="list_secrets",
+                request_type=delivery_v1alpha1_secret_pb2.ListSecretsRequest,
+                response_type=delivery_v1alpha1_secret_pb2.ListSecretsResponse,
+                idempotent=True,
+                internal=False,
+            ),
+            create=MethodRef(
+                path="/threeport.delivery.v1alpha1.SecretService/CreateSecret",
+                client_path=("secret",),
+                python_name="create_secret",
+                request_type=delivery_v1alpha1_secret_pb2.CreateSecretRequest,
+                response_type=delivery_v1alpha1_secret_pb2.Secret,
+                idempotent=False,
+                internal=False,
+            ),
+            update=MethodRef(
+                path="/threeport.delivery.v1alpha1.SecretService/UpdateSecret",
+                client_path=("secret",),
+                python_name="update_secret",
+                request_type=delivery_v1alpha1_secret_pb2.UpdateSecretRequest,
+                response_type=delivery_v1alpha1_secret_pb2.Secret,
+                idempotent=False,
+                internal=False,
+            ),
+            delete=MethodRef(
+                path="/threeport.delivery.v1alpha1.SecretService/DeleteSecret",
+                client_path=("secret",),
+                python_name="delete_secret",
+                request_type=delivery_v1alpha1_secret_pb2.DeleteSecretRequest,
+                response_type=delivery_v1alpha1_secret_pb2.Secret,
+                idempotent=False,
+                internal=False,
+            ),
+            list_items_field="secrets",
         ),
         ResourceType(
             type_name="threeport.io/ServiceClaim",

@@ -10,6 +10,9 @@ apply instead of as a deployment that never becomes ready:
 - a ``clusterProfile`` (placement or environment) that does not exist (NOT_FOUND);
 - a ``kind: helm`` component whose chart cannot be fetched or rendered with its values
   (INVALID_ARGUMENT naming the component's ``helm`` or ``helm.values``; see ``chart_checks``).
+- an environment override of an application that does not exist (NOT_FOUND, as for dependencies),
+  of a component the application does not have, or whose env references a dependency the
+  application does not declare (INVALID_ARGUMENT naming the entry's field).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from threeport.registry.v1alpha1 import application_pb2, cluster_profile_pb2, environment_pb2
+from threeport_model import names, overrides
 from threeport_registry.api.chart_checks import check_charts
 from threeport_runtime import helm
 from threeport_runtime.db.repository import ResourceRepository
@@ -59,8 +63,26 @@ class CrossChecks:
         await self._profile(spec.placement.cluster_profile, f"{field}.spec.placement.cluster_profile")
         await check_charts(self._charts, spec, field)
 
-    async def environment(self, spec: environment_pb2.EnvironmentSpec, field: str = "environment") -> None:
+    async def environment(self, project: str, spec: environment_pb2.EnvironmentSpec,
+                          field: str = "environment") -> None:
         await self._profile(spec.cluster_profile, f"{field}.spec.cluster_profile")
+        violations: list[FieldViolation] = []
+        for position, override in enumerate(spec.overrides):
+            at = f"{field}.spec.overrides[{position}]"
+            if names.check_id(override.application) or names.check_id(override.component):
+                continue  # the shape check names it
+            application = await self._applications.find(f"{project}/applications/{override.application}")
+            if application is None or application.HasField("delete_time"):
+                raise NotFound(
+                    f"override {position} names application {override.application!r}, which does not exist in "
+                    f"{project}; apply it before the environment that overrides it",
+                    metadata={"field": f"{at}.application",
+                              "application": f"{project}/applications/{override.application}"},
+                )
+            violations += [FieldViolation(path, problem) for path, problem in overrides.component_violations(
+                override, at, override.application, application.spec)]
+        if violations:
+            raise InvalidArgument.for_fields(violations)
 
     async def _profile(self, profile_id: str, at: str) -> None:
         if profile_id and await self._profiles.find(f"clusterProfiles/{profile_id}") is None:

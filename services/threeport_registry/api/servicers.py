@@ -92,7 +92,8 @@ class EnvironmentServicer(environment_pb2_grpc.EnvironmentServiceServicer):
         self._checks = checks
 
     async def CreateEnvironment(self, request: Any, context: Context) -> environment_pb2.Environment:
-        await self._checks.environment(request.environment.spec)
+        if request.parent:
+            await self._checks.environment(request.parent, request.environment.spec)
         return await self._methods.create(request)
 
     async def GetEnvironment(self, request: Any, context: Context) -> environment_pb2.Environment:
@@ -102,8 +103,9 @@ class EnvironmentServicer(environment_pb2_grpc.EnvironmentServiceServicer):
         return await self._methods.list(request, environment_pb2.ListEnvironmentsResponse)
 
     async def UpdateEnvironment(self, request: Any, context: Context) -> environment_pb2.Environment:
-        if _changes_spec(request.update_mask.paths):
-            await self._checks.environment(request.environment.spec)
+        if "/environments/" in request.environment.name and _changes_spec(request.update_mask.paths):
+            await self._checks.environment(request.environment.name.split("/environments/", 1)[0],
+                                           request.environment.spec)
         return await self._methods.update(request)
 
     async def DeleteEnvironment(self, request: Any, context: Context) -> environment_pb2.Environment:

@@ -28,6 +28,7 @@ from threeport_model.dependency_types import DEPENDENCY_TYPES, Output, outputs_o
 from threeport_model.locations import check_location
 from threeport_registry.domain import component_kinds
 from threeport_registry.domain import field_paths as fp
+from threeport_registry.domain import secret_refs
 from threeport_registry.domain.dependencies import NO_PROVIDED_TYPES, ProvidedTypes, validate_dependencies
 from threeport_registry.domain.images import check_image_reference
 from threeport_registry.domain.metadata import validate_labels, validate_metadata
@@ -70,6 +71,8 @@ def validate_application(
         _validate_placement(spec.placement, fp.child(spec_at, "placement"), violations)
     if len(spec.description) > MAX_DESCRIPTION_LENGTH:
         violations.add(fp.child(spec_at, "description"), f"at most {MAX_DESCRIPTION_LENGTH} characters")
+    secret_refs.validate_registry_credentials(spec.registry_credentials, fp.child(spec_at, "registry_credentials"),
+                                              violations)
     return violations.as_list()
 
 
@@ -127,6 +130,7 @@ def _validate_component(
                 )
     _validate_storage(component, fp.child(at, "storage"), violations)
     _validate_config_files(component, fp.child(at, "config_files"), spec, violations, provided)
+    secret_refs.validate_secret_env(component, at, violations)
 
 
 def _validate_ports(component: application_pb2.Component, at: str, violations: fp.Violations) -> set[str]:

@@ -1,14 +1,15 @@
 """Validation of Environments: type, cluster choice, class overrides, auto-deploy rules, the
-namespace template and the domain for default ingress hosts. ``validate_environment`` returns
+namespace template, the domain for default ingress hosts and the shape of component overrides
+(``api.cross_checks`` checks them against the applications). ``validate_environment`` returns
 every violation."""
 
 from __future__ import annotations
 
 from threeport.registry.v1alpha1 import environment_pb2
-from threeport_model import names, namespaces
+from threeport_model import names, namespaces, overrides
 from threeport_model.dependency_types import DEPENDENCY_TYPES, known_types
 from threeport_registry.domain import field_paths as fp
-from threeport_registry.domain import git_refs
+from threeport_registry.domain import git_refs, secret_refs
 from threeport_registry.domain.metadata import validate_labels, validate_metadata
 from threeport_runtime.errors import FieldViolation
 
@@ -52,6 +53,10 @@ def validate_environment(
         violations.add(fp.child(at, "namespace_template"), error)
     if spec.domain and (error := names.check_dns_name(spec.domain)):
         violations.add(fp.child(at, "domain"), f"the domain for default ingress hosts: {error}")
+    for field, problem in overrides.shape_violations(spec.overrides, fp.child(at, "overrides")):
+        violations.add(field, problem)
+    secret_refs.validate_registry_credentials(spec.registry_credentials, fp.child(at, "registry_credentials"),
+                                              violations)
     return violations.as_list()
 
 

@@ -128,6 +128,23 @@ class KubeClient:
             if not token:
                 return items
 
+    def pod_log(
+        self, namespace: str, pod: str, *, container: str = "", follow: bool = False, since_seconds: int = 0,
+        tail_lines: int | None = None, timestamps: bool = False,
+    ) -> AsyncIterator[str]:
+        """A pod's log lines (``GET .../pods/NAME/log``), with kubectl's options; with ``follow``
+        it ends when the container stops or the caller leaves the iteration."""
+        query: list[tuple[str, str]] = []
+        for key, value, wanted in (("container", container, bool(container)), ("follow", "true", follow),
+                                   ("sinceSeconds", str(since_seconds), since_seconds > 0),
+                                   ("tailLines", str(tail_lines), tail_lines is not None),
+                                   ("timestamps", "true", timestamps)):
+            if wanted:
+                query.append((key, value))
+        return self._transport.stream_lines(
+            f"/api/v1/namespaces/{namespace}/pods/{pod}/log", what=f"reading the log of pod {namespace}/{pod}",
+            query=query)
+
     async def delete(self, ref: Mapping[str, Any], *, propagation: str = "Background") -> bool:
         """Deletes the object; False when it was already gone."""
         try:

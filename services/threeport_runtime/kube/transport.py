@@ -152,6 +152,23 @@ class Transport:
         except (aiohttp.ClientError, OSError, ssl.SSLError) as error:
             raise self._transport_error(what, error, None) from None
 
+    async def stream_lines(self, path: str, *, what: str, query: Query = ()) -> AsyncIterator[str]:
+        """The text lines of a plain-text answer (a pod's log), as they arrive; unbounded, so the
+        caller bounds it (``follow=false``, a timeout scope, or leaving the iteration)."""
+        try:
+            async with self._session_now().get(
+                self.server + path, params=list(query), headers={"Accept": "*/*"},
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.call_timeout),
+            ) as response:
+                if response.status >= 400:
+                    raise from_response(what, self.server, response.status, _decode(await response.read()))
+                async for line in response.content:
+                    yield line.decode(errors="replace").rstrip("\n")
+        except KubeError:
+            raise
+        except (aiohttp.ClientError, OSError, ssl.SSLError) as error:
+            raise self._transport_error(what, error, None) from None
+
     def _transport_error(self, what: str, error: BaseException, deadline: float | None) -> KubeError:
         if isinstance(error, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError | ssl.SSLError):
             return TLSFailure(f"{what}: TLS with {self.server} failed: check the certificate authority")

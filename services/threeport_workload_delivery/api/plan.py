@@ -28,6 +28,7 @@ from threeport_workload_delivery.domain.diffing import ObjectKey, in_sync, objec
 from threeport_workload_delivery.domain.external_secrets import is_synced
 from threeport_workload_delivery.domain.plan import plan
 from threeport_workload_delivery.domain.rendering import DependencyOutputs, Manifest, RenderError, image_of
+from threeport_workload_delivery.pipeline import secret_inputs
 from threeport_workload_delivery.pipeline.charts import render_charts
 from threeport_workload_delivery.pipeline.claims import Claimer
 from threeport_workload_delivery.pipeline.inputs import (
@@ -38,6 +39,7 @@ from threeport_workload_delivery.pipeline.inputs import (
     resolve_classes,
 )
 from threeport_workload_delivery.pipeline.live import kinds_of, live_objects, released_kinds
+from threeport_workload_delivery.pipeline.secret_inputs import SecretSources
 from threeport_workload_delivery.store.releases import ReleaseStore
 
 Node = deployment_pb2.PlanNode
@@ -58,7 +60,8 @@ def placeholders(name: str, dep: application_pb2.Dependency, implementation: str
 class Planner:
     def __init__(self, methods: StandardMethods[deployment_pb2.Deployment], releases: ReleaseStore,
                  registry: AsyncClient, backends: Backends, claimer: Claimer, pool: KubePool,
-                 charts: helm.ChartCache | None = None):
+                 secrets: SecretSources, charts: helm.ChartCache | None = None):
+        self._secrets = secrets
         self._deployments = methods.repository
         self._methods = methods
         self._releases = releases
@@ -110,6 +113,10 @@ class Planner:
             else:
                 outputs[dep_name] = placeholders(dep_name, dep, implementation_of(inputs.resolved.get(dep_name, "")))
         try:
+            await secret_inputs.fill(self._secrets, deployment, inputs)
+        except NotReady as missing:
+            raise FailedPrecondition(missing.message) from None
+        try:
             charts = await render_charts(self._charts, inputs.spec, application=deployment.spec.application,
                                          namespace=inputs.namespace, dependencies=outputs)
             planned = plan(plan_inputs(deployment, inputs, cluster=cluster, outputs=outputs, charts=charts))
@@ -126,7 +133,7 @@ class Planner:
                                           name=f"{gone.name}: {gone.type}", state=gone.state,
                                           message=f"would release {gone.claim}: no longer a dependency"))
         assert planned.objects is not None  # every dependency has (placeholder) outputs
-        response = deployment_pb2.PlanResponse(root=root)
+        response = deployment_pb2.PlanResponse(root=root, merged=inputs.provenance)
         response.changes.extend(await self._changes(deployment, inputs.project, cluster, planned.objects, root))
         return response
 

@@ -19,6 +19,8 @@ from threeport_runtime.reconcile.events import EventLister
 from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_workload_delivery.api.actions import Actions
 from threeport_workload_delivery.api.namespaces import check_namespace_free
+from threeport_workload_delivery.api.logs import LogStreamer
+from threeport_workload_delivery.api.override_checks import OverrideChecks
 from threeport_workload_delivery.api.plan import Planner
 from threeport_workload_delivery.domain import changes
 from threeport_workload_delivery.store.namespaces import NamespaceClaims
@@ -29,15 +31,19 @@ Context = Any
 
 class DeploymentServicer(deployment_pb2_grpc.DeploymentServiceServicer):
     def __init__(self, methods: StandardMethods[deployment_pb2.Deployment], actions: Actions, planner: Planner,
-                 namespaces: NamespaceClaims):
+                 namespaces: NamespaceClaims, override_checks: OverrideChecks, logs: LogStreamer):
         self._methods = methods
+        self._logs = logs
         self._actions = actions
         self._planner = planner
         self._namespaces = namespaces
+        self._override_checks = override_checks
 
     async def CreateDeployment(self, request: Any, context: Context) -> deployment_pb2.Deployment:
         name = self._methods.name_for(request.parent, request.deployment_id)
         await check_namespace_free(self._namespaces, name, request.deployment.spec)
+        if request.parent.startswith("projects/"):
+            await self._override_checks.check(request.parent, request.deployment)
         return await self._methods.create(request)
 
     async def GetDeployment(self, request: Any, context: Context) -> deployment_pb2.Deployment:
@@ -52,6 +58,10 @@ class DeploymentServicer(deployment_pb2_grpc.DeploymentServiceServicer):
             existing = await self._methods.repository.find(request.deployment.name)
             if existing is not None:
                 changes.keep_owned(dict(existing.annotations), request.deployment.annotations)
+        if "/deployments/" in request.deployment.name and (
+                not request.update_mask.paths or any(p.startswith("spec") for p in request.update_mask.paths)):
+            await self._override_checks.check(request.deployment.name.split("/deployments/", 1)[0],
+                                              request.deployment)
         return await self._methods.update(request)
 
     async def DeleteDeployment(self, request: Any, context: Context) -> deployment_pb2.Deployment:
@@ -79,6 +89,10 @@ class DeploymentServicer(deployment_pb2_grpc.DeploymentServiceServicer):
 
     async def Plan(self, request: deployment_pb2.PlanRequest, context: Context) -> deployment_pb2.PlanResponse:
         return await self._planner.plan(request)
+
+    async def StreamLogs(self, request: deployment_pb2.StreamLogsRequest, context: Context) -> AsyncIterator[Any]:
+        async for response in self._logs.stream(request):
+            yield response
 
 
 class ReleaseServicer(release_pb2_grpc.ReleaseServiceServicer):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from threeport.delivery.v1alpha1 import deployment_pb2
-from threeport_model import namespaces
+from threeport_model import namespaces, overrides
 from threeport_model.names import is_dns_label
 from threeport_runtime.errors import FieldViolation, InvalidArgument
 
@@ -35,5 +35,7 @@ def check_deployment(deployment: deployment_pb2.Deployment) -> None:
             violations.append(FieldViolation(f"deployment.spec.images[{component}].image", "is required"))
         if image.digest and not image.digest.startswith("sha256:"):
             violations.append(FieldViolation(f"deployment.spec.images[{component}].digest", "must start with sha256:"))
+    violations += [FieldViolation(path, problem) for path, problem in overrides.shape_violations(
+        spec.overrides, "deployment.spec.overrides", application=spec.application)]
     if violations:
         raise InvalidArgument.for_fields(violations)

@@ -21,6 +21,7 @@ from threeport_workload_delivery.domain import names
 from threeport_workload_delivery.domain.claims import DesiredClaim, desired_claims
 from threeport_workload_delivery.domain.ingress import default_host
 from threeport_workload_delivery.domain.rendering import DependencyOutputs, Manifest, RenderInput, render
+from threeport_workload_delivery.domain.secret_rendering import PullCredential, SecretValue
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class PlanInputs:
     outputs: Mapping[str, DependencyOutputs] = field(default_factory=dict)
     # Per ``kind: helm`` component, what its chart rendered (``pipeline.charts``).
     charts: Mapping[str, list[Manifest]] = field(default_factory=dict)
+    secret_values: Mapping[str, SecretValue] = field(default_factory=dict)
+    pull_credentials: Mapping[str, PullCredential] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ def plan(inputs: PlanInputs) -> Plan:
         environment=environment_id, namespace=inputs.namespace, spec=inputs.spec,
         images=inputs.images, dependencies=inputs.outputs, charts=inputs.charts,
         allow_cluster_scoped=inputs.environment.spec.allow_cluster_scoped,
+        secret_values=inputs.secret_values, pull_credentials=inputs.pull_credentials,
     ))
     return Plan(cluster_claim_for(inputs.deployment, inputs.placement, inputs.environment), claims, objects, waiting)
 

@@ -1,9 +1,11 @@
 """Renders a release into Kubernetes objects (plain dicts, ready for server-side apply).
 
-Per deployment: its Namespace. Per component: a ServiceAccount (with the IAM role of a bucket it
+Per deployment: its Namespace, and a dockerconfigjson Secret per registry credential
+(``secret_rendering``). Per component: a ServiceAccount (with the IAM role of a bucket it
 uses, ``workload_identity``); a ConfigMap with the plain env
 values (and one with config files, when it has any); a Secret with every env value that uses a
-secret dependency output; a Deployment, or a StatefulSet when the component declares storage;
+secret dependency output; a Secret with its ``secretEnv`` values (``secret_rendering``); a Deployment, or a StatefulSet
+when the component declares storage;
 and a Service for its ports. Every object carries the Threeport labels. The pod template carries
 a hash of the config and secret data so that a config change rolls the pods.
 
@@ -29,7 +31,14 @@ from threeport.delivery.v1alpha1 import release_pb2
 from threeport.registry.v1alpha1 import application_pb2
 from threeport_model import references
 from threeport_model.dependency_types import is_secret_output
-from threeport_workload_delivery.domain import names, render_helm, render_jobs, render_manifests, scaling
+from threeport_workload_delivery.domain import (
+    names,
+    render_helm,
+    render_jobs,
+    render_manifests,
+    scaling,
+    secret_rendering,
+)
 from threeport_workload_delivery.domain.external_secrets import (
     SyncedSecretError,
     external_secrets,
@@ -38,6 +47,7 @@ from threeport_workload_delivery.domain.external_secrets import (
 from threeport_workload_delivery.domain.ingress import ingresses
 from threeport_workload_delivery.domain.logging import with_log_collection
 from threeport_workload_delivery.domain.monitoring import service_monitors
+from threeport_workload_delivery.domain.secret_rendering import PullCredential, SecretValue
 from threeport_workload_delivery.domain.workload_identity import service_account_annotations
 
 Manifest = dict[str, Any]
@@ -74,6 +84,9 @@ class RenderInput:
     charts: Mapping[str, list[Manifest]] = field(default_factory=dict)
     # Whether the environment lets manifests and charts apply cluster-scoped objects.
     allow_cluster_scoped: bool = False
+    # The deployment's Secrets that components' secretEnv names, and its registry logins.
+    secret_values: Mapping[str, SecretValue] = field(default_factory=dict)
+    pull_credentials: Mapping[str, PullCredential] = field(default_factory=dict)
 
 
 class RenderError(ValueError):
@@ -181,6 +194,8 @@ def render(data: RenderInput) -> list[Manifest]:
     objects: list[Manifest] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": _metadata(data.namespace, "", labels)}
     ]
+    objects.extend(secret_rendering.pull_secrets(data.application, data.pull_credentials,
+                                                 _metadata("", data.namespace, labels)))
     declared = _declared_objects(data)
     known = render_manifests.scopes(o for listed in declared.values() for o in listed)
     for component in sorted(data.spec.components):
@@ -261,6 +276,12 @@ def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> 
              "metadata": _metadata(secret_name, ns, labels, component), "data": secret_data}
         )
         env_from.append({"secretRef": {"name": secret_name}})
+    try:
+        secret_objects, secret_env, secret_versions = secret_rendering.secret_env(
+            app, component, spec, data.secret_values, _metadata("", ns, labels, component))
+    except secret_rendering.MissingSecret as missing:
+        raise RenderError(str(missing)) from None
+    out.extend(secret_objects)
     files: dict[str, str] = {}
     binary_files: dict[str, str] = {}  # bytes go to binaryData (base64), as Kubernetes keeps them
     volumes: list[Manifest] = []
@@ -298,8 +319,8 @@ def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> 
         "image": image_of(image) if image is not None and image.image else spec.image,
         "envFrom": env_from,
     }
-    if synced_env:
-        container["env"] = synced_env
+    if synced_env or secret_env:
+        container["env"] = synced_env + secret_env
     if spec.command:
         container["command"] = list(spec.command)
     if spec.args:
@@ -321,10 +342,17 @@ def _component(data: RenderInput, component: str, labels: Mapping[str, str]) -> 
             container[key] = probe
     if mounts:
         container["volumeMounts"] = mounts
+    # App secrets and registry logins count by version (a new value is a new version), so their
+    # values never go into a visible hash; without any, the hash is what it was before they existed.
+    pull_versions = secret_rendering.versions(data.pull_credentials)
     config_hash = hashlib.sha256(
-        json.dumps([plain, secret_data, files] + ([binary_files] if binary_files else []), sort_keys=True).encode()
+        json.dumps([plain, secret_data, files] + ([binary_files] if binary_files else [])
+                   + ([secret_versions, pull_versions] if secret_versions or pull_versions else []),
+                   sort_keys=True).encode()
     ).hexdigest()[:16]
     pod_spec: Manifest = {"serviceAccountName": name, "containers": [container]}
+    if data.pull_credentials:
+        pod_spec["imagePullSecrets"] = secret_rendering.image_pull_secrets(app, data.pull_credentials)
     if volumes:
         pod_spec["volumes"] = volumes
     template = {

@@ -17,10 +17,11 @@ from threeport.registry.v1alpha1 import application_pb2, environment_pb2
 from threeport.sdk import ApiError, AsyncClient, NotFoundError
 from threeport_model.dependency_types import provider_of
 from threeport_model.namespaces import NamespaceError, namespace_keeping_earlier
-from threeport_workload_delivery.domain import changes, names
+from threeport_workload_delivery.domain import changes, names, overrides
 from threeport_workload_delivery.domain import images as image_sources
 from threeport_workload_delivery.domain.plan import PlanInputs
 from threeport_workload_delivery.domain.rendering import DependencyOutputs, Manifest
+from threeport_workload_delivery.domain.secret_rendering import PullCredential, SecretValue
 from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
 
 
@@ -46,6 +47,11 @@ class Inputs:
     resolved: dict[str, str] = field(default_factory=dict)
     # The derived namespace, when ``namespace`` is the earlier spelling the deployment runs in.
     fallback_namespace: str = ""
+    # Each effective component value and where it came from (application, environment, deployment).
+    provenance: list[deployment_pb2.MergedValue] = field(default_factory=list)
+    # Filled by ``secret_inputs.SecretSources`` before rendering.
+    secret_values: dict[str, SecretValue] = field(default_factory=dict)
+    pull_credentials: dict[str, PullCredential] = field(default_factory=dict)
 
     @property
     def images(self) -> dict[str, release_pb2.ImageRef]:
@@ -79,18 +85,26 @@ async def load_inputs(
         )
     except NamespaceError as error:
         raise NotReady("InvalidNamespace", str(error), retry_after=30.0) from None
-    spec = application.spec
+    # The environment's and the deployment's overrides are merged in here, so releases snapshot
+    # the merged configuration and a rollback restores it exactly as it ran.
+    merged = overrides.merge(application.spec, overrides.layers_for(deployment.spec.application, environment,
+                                                                    deployment))
+    spec, provenance = merged.spec, merged.provenance
     pinned = changes.config_pin(dict(deployment.annotations), application.generation)
     if pinned:
         stored = await releases.get_number(deployment.name, pinned)
         if stored is not None:
             spec = spec_of(stored)
+            provenance = [deployment_pb2.MergedValue(component=v.component, field=v.field, value=v.value,
+                                                     source=f"release/{pinned}")
+                          for v in overrides.merge(spec, []).provenance]
         else:
             pinned = 0
     builds = await registry.build.list_latest_builds(parent=app_name, environment=env_name)
     sources = image_sources.derive(spec, dict(deployment.spec.images), dict(builds.builds),
                             image_sources.read_record(dict(deployment.annotations)))
-    return Inputs(project, application, environment, namespace, spec, pinned, sources, fallback_namespace=fallback)
+    return Inputs(project, application, environment, namespace, spec, pinned, sources, fallback_namespace=fallback,
+                  provenance=provenance)
 
 
 async def resolve_classes(registry: AsyncClient, inputs: Inputs) -> dict[str, str]:
@@ -128,5 +142,6 @@ def plan_inputs(
         environment=inputs.environment, namespace=inputs.namespace, spec=inputs.spec if spec is None else spec,
         placement=inputs.application.spec.placement, images=inputs.images if images is None else images,
         implementations={k: implementation_of(v) for k, v in inputs.resolved.items()}, cluster=cluster,
-        outputs=outputs or {}, charts=charts or {},
+        outputs=outputs or {}, charts=charts or {}, secret_values=inputs.secret_values,
+        pull_credentials=inputs.pull_credentials,
     )

@@ -46,6 +46,7 @@ from threeport_workload_delivery.domain.rendering import (
     redacted,
 )
 from threeport_workload_delivery.domain.rollout import AVAILABLE, FAILED, WORKLOAD_KINDS, Assessment, assess
+from threeport_workload_delivery.pipeline import secret_inputs
 from threeport_workload_delivery.pipeline.charts import render_charts
 from threeport_workload_delivery.pipeline.claims import Claimer, DependencyResult
 from threeport_workload_delivery.pipeline.hooks import run_hooks
@@ -59,6 +60,7 @@ from threeport_workload_delivery.pipeline.inputs import (
 )
 from threeport_workload_delivery.pipeline.live import Kind, kinds_of, live_objects, released_kinds
 from threeport_workload_delivery.pipeline.namespaces import NamespaceGuard, NamespaceRefused
+from threeport_workload_delivery.pipeline.secret_inputs import SecretSources
 from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
 from threeport_workload_delivery.store.tables import DeploymentRow
 
@@ -99,8 +101,10 @@ class DeploymentReconciler:
         events: EventRecorder,
         config: DeliveryConfig,
         namespaces: NamespaceGuard,
+        secrets: SecretSources,
         charts: helm.ChartCache | None = None,
     ):
+        self._secrets = secrets
         self._deployments = deployments
         self._releases = releases
         self._registry = registry
@@ -149,6 +153,7 @@ class DeploymentReconciler:
         if deployment.spec.paused:
             seen.conditions[PAUSED] = (True, "Paused", "rollouts are paused: new releases are recorded, not applied")
         inputs = await load_inputs(self._registry, self._releases, deployment)
+        await secret_inputs.fill(self._secrets, deployment, inputs)
         seen.namespace = inputs.namespace
         seen.images = dict(inputs.sources)
         first = plan(plan_inputs(deployment, inputs))

@@ -1,4 +1,5 @@
-"""The ``delivery`` schema: deployments (a standard resource row) and releases.
+"""The ``delivery`` schema: deployments, app secrets and registry credentials (standard resource
+rows; the secret values sealed field by field) and releases.
 
 Releases are immutable records, not reconciled resources, so they get a narrow table of their
 own: the public Release message as JSON plus the private snapshot needed to render the release
@@ -27,6 +28,18 @@ class Base(DeclarativeBase):
 
 class DeploymentRow(ResourceRow, Base):
     __tablename__ = "deployments"
+
+
+class SecretRow(ResourceRow, Base):
+    """An app secret; ``spec.value`` is sealed (runtime ``secret_fields``) before it is stored."""
+
+    __tablename__ = "secrets"
+
+
+class RegistryCredentialRow(ResourceRow, Base):
+    """A registry login; ``spec.password`` is sealed before it is stored."""
+
+    __tablename__ = "registry_credentials"
 
 
 class ReleaseRow(Base):

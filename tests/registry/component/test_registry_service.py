@@ -255,6 +255,44 @@ async def test_environment_naming_a_missing_profile_is_refused(client_as: Client
         await admin.environment.get_environment(name="projects/acme/environments/qa")
 
 
+async def test_environment_overrides_must_name_an_existing_component(client_as: ClientFor) -> None:
+    admin = client_as("admin@projects/acme")
+    await client_as(DEPLOYER).application.create_application(
+        parent="projects/acme", application_id="shop", application=shop())
+
+    def env(**fields: object) -> environment_pb2.Environment:
+        return environment_pb2.Environment(spec=environment_pb2.EnvironmentSpec(
+            overrides=[environment_pb2.ComponentOverride(**fields)]))  # type: ignore[arg-type]
+
+    with pytest.raises(InvalidArgumentError) as raised:
+        await admin.environment.create_environment(
+            parent="projects/acme", environment_id="qa", environment=env(application="shop", component="web",
+                                                                         replicas=2))
+    assert [(v.field, v.description) for v in raised.value.field_violations] == [(
+        "environment.spec.overrides[0].component",
+        "application 'shop' has no component 'web'; its components: api")]
+    with pytest.raises(InvalidArgumentError) as shape:
+        await admin.environment.create_environment(
+            parent="projects/acme", environment_id="qa", environment=env(application="shop", component="api",
+                                                                         replicas=0))
+    assert [v.field for v in shape.value.field_violations] == ["environment.spec.overrides[0].replicas"]
+    with pytest.raises(NotFoundError, match="'nope'"):
+        await admin.environment.create_environment(
+            parent="projects/acme", environment_id="qa", environment=env(application="nope", component="api"))
+    with pytest.raises(NotFoundError):
+        await admin.environment.get_environment(name="projects/acme/environments/qa")
+
+    created = await admin.environment.create_environment(
+        parent="projects/acme", environment_id="qa",
+        environment=env(application="shop", component="api", replicas=3, env={"LOG_LEVEL": "debug"}))
+    assert created.spec.overrides[0].replicas == 3
+    created.spec.overrides[0].component = "web"
+    with pytest.raises(InvalidArgumentError, match="no component 'web'"):
+        await admin.environment.update_environment(environment=created)
+    stored = await admin.environment.get_environment(name=created.name)
+    assert stored.spec.overrides[0].component == "api"
+
+
 async def test_environment_whose_profile_is_deleted_is_not_ready_until_it_exists(client_as: ClientFor) -> None:
     admin = client_as("admin@projects/acme")
     operator = client_as(OPERATOR)

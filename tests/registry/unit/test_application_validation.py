@@ -61,6 +61,13 @@ BAD_SPECS: list[tuple[str, Any, str, tuple[str, ...]]] = [
         ("80/TCP", "twice"),
     ),
     ("components.api.env.1BAD", "x", f"{API}.env[1BAD]", ("not starting with a digit",)),
+    ("components.api.secretEnv", {"LOG_LEVEL": {"secret": "log"}}, f"{API}.secret_env[LOG_LEVEL]",
+     ("also in env", "not both")),
+    ("components.api.secretEnv", {"KEY": {"secret": "Bad_Name"}}, f"{API}.secret_env[KEY].secret",
+     ("a secret name",)),
+    ("components.api.secretEnv", {"1KEY": {"secret": "k"}}, f"{API}.secret_env[1KEY]", ("not starting",)),
+    ("registryCredentials", ["ghcr", "Not Valid"], "application.spec.registry_credentials[1]",
+     ("RegistryCredential id",)),
     (
         "components.api.env.DATABASE_URL",
         "${dependencies.cache.url}",

@@ -14,6 +14,7 @@ from threeport.common.v1alpha1 import condition_pb2 as _condition_pb2
 from threeport.common.v1alpha1 import state_pb2 as _state_pb2
 from threeport.common.v1alpha1 import watch_pb2 as _watch_pb2
 from threeport.delivery.v1alpha1 import release_pb2 as _release_pb2
+from threeport.registry.v1alpha1 import environment_pb2 as _environment_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -290,6 +291,7 @@ class DeploymentSpec(_message.Message):
     NAMESPACE_FIELD_NUMBER: _builtins.int
     IMAGES_FIELD_NUMBER: _builtins.int
     PAUSED_FIELD_NUMBER: _builtins.int
+    OVERRIDES_FIELD_NUMBER: _builtins.int
     application: _builtins.str
     """The application's id in the same project, e.g. `ledger`."""
     environment: _builtins.str
@@ -310,6 +312,12 @@ class DeploymentSpec(_message.Message):
         to run the newest build matching the environment's auto-deploy rules.
         """
 
+    @_builtins.property
+    def overrides(self) -> _containers.RepeatedCompositeFieldContainer[_environment_pb2.ComponentOverride]:
+        """Per component, what this deployment changes, applied over the application and then the
+        environment's overrides (`application` is empty or this deployment's application).
+        """
+
     def __init__(
         self,
         *,
@@ -318,10 +326,11 @@ class DeploymentSpec(_message.Message):
         namespace: _builtins.str = ...,
         images: _abc.Mapping[_builtins.str, _release_pb2.ImageRef] | None = ...,
         paused: _builtins.bool = ...,
+        overrides: _abc.Iterable[_environment_pb2.ComponentOverride] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application", b"application", "environment", b"environment", "images", b"images", "namespace", b"namespace", "paused", b"paused"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application", b"application", "environment", b"environment", "images", b"images", "namespace", b"namespace", "overrides", b"overrides", "paused", b"paused"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -555,6 +564,78 @@ class RolloutStatus(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RolloutStatus: _TypeAlias = RolloutStatus  # noqa: Y015
+
+@_typing.final
+class StreamLogsRequest(_message.Message):
+    """The request for StreamLogs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    COMPONENT_FIELD_NUMBER: _builtins.int
+    FOLLOW_FIELD_NUMBER: _builtins.int
+    SINCE_SECONDS_FIELD_NUMBER: _builtins.int
+    TAIL_LINES_FIELD_NUMBER: _builtins.int
+    TIMESTAMPS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The deployment, `projects/{project}/deployments/{deployment}`."""
+    component: _builtins.str
+    """Only this component's pods. Empty: every component."""
+    follow: _builtins.bool
+    """Keep streaming new lines as they are written."""
+    since_seconds: _builtins.int
+    """Only lines written in the last this many seconds. 0: all."""
+    tail_lines: _builtins.int
+    """Only the last this many lines of each pod (before following). 0: all."""
+    timestamps: _builtins.bool
+    """Prefix each line with the time it was written (RFC 3339, as the kubelet records it)."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        component: _builtins.str = ...,
+        follow: _builtins.bool = ...,
+        since_seconds: _builtins.int = ...,
+        tail_lines: _builtins.int = ...,
+        timestamps: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["component", b"component", "follow", b"follow", "name", b"name", "since_seconds", b"since_seconds", "tail_lines", b"tail_lines", "timestamps", b"timestamps"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamLogsRequest: _TypeAlias = StreamLogsRequest  # noqa: Y015
+
+@_typing.final
+class StreamLogsResponse(_message.Message):
+    """One log line of StreamLogs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POD_FIELD_NUMBER: _builtins.int
+    COMPONENT_FIELD_NUMBER: _builtins.int
+    LINE_FIELD_NUMBER: _builtins.int
+    pod: _builtins.str
+    """The pod's name in the cluster."""
+    component: _builtins.str
+    """The component the pod runs."""
+    line: _builtins.str
+    """The line, without its trailing newline."""
+    def __init__(
+        self,
+        *,
+        pod: _builtins.str = ...,
+        component: _builtins.str = ...,
+        line: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["component", b"component", "line", b"line", "pod", b"pod"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamLogsResponse: _TypeAlias = StreamLogsResponse  # noqa: Y015
 
 @_typing.final
 class CreateDeploymentRequest(_message.Message):
@@ -1089,6 +1170,7 @@ class PlanResponse(_message.Message):
 
     ROOT_FIELD_NUMBER: _builtins.int
     CHANGES_FIELD_NUMBER: _builtins.int
+    MERGED_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def root(self) -> Global___PlanNode:
         """The dependency tree, rooted at the deployment."""
@@ -1097,19 +1179,62 @@ class PlanResponse(_message.Message):
     def changes(self) -> _containers.RepeatedCompositeFieldContainer[Global___ObjectChange]:
         """The Kubernetes objects the deployment would create, change or prune."""
 
+    @_builtins.property
+    def merged(self) -> _containers.RepeatedCompositeFieldContainer[Global___MergedValue]:
+        """The effective configuration of each component after overrides, value by value, with where
+        each value came from.
+        """
+
     def __init__(
         self,
         *,
         root: Global___PlanNode | None = ...,
         changes: _abc.Iterable[Global___ObjectChange] | None = ...,
+        merged: _abc.Iterable[Global___MergedValue] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["root", b"root"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["changes", b"changes", "root", b"root"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changes", b"changes", "merged", b"merged", "root", b"root"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PlanResponse: _TypeAlias = PlanResponse  # noqa: Y015
+
+@_typing.final
+class MergedValue(_message.Message):
+    """MergedValue is one value of a component's effective configuration and where it came from."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPONENT_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    component: _builtins.str
+    """The component."""
+    field: _builtins.str
+    """The value's path: `replicas`, `env.LOG_LEVEL`, `resources.cpu`, `resources.limits.memory`,
+    `values.db.url`.
+    """
+    value: _builtins.str
+    """The value as rendered (env values before output references are resolved)."""
+    source: _builtins.str
+    """Where it came from: `application`, `environment/prod` or `deployment/ledger-prod`."""
+    def __init__(
+        self,
+        *,
+        component: _builtins.str = ...,
+        field: _builtins.str = ...,
+        value: _builtins.str = ...,
+        source: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["component", b"component", "field", b"field", "source", b"source", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MergedValue: _TypeAlias = MergedValue  # noqa: Y015
 
 @_typing.final
 class PlanNode(_message.Message):

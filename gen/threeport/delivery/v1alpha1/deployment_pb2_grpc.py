@@ -90,6 +90,11 @@ class DeploymentServiceStub:
                 request_serializer=threeport_dot_delivery_dot_v1alpha1_dot_deployment__pb2.PlanRequest.SerializeToString,
                 response_deserializer=threeport_dot_delivery_dot_v1alpha1_dot_deployment__pb2.PlanResponse.FromString,
                 _registered_method=True)
+        self.StreamLogs = channel.unary_stream(
+                '/threeport.delivery.v1alpha1.DeploymentService/StreamLogs',
+                request_serializer=threeport_dot_delivery_dot_v1alpha1_dot_deployment__pb2.StreamLogsRequest.SerializeToString,
+                response_deserializer=threeport_dot_delivery_dot_v1alpha1_dot_deployment__pb2.StreamLogsResponse.FromString,
+                _registered_method=True)
 
 
 class DeploymentServiceServicer:
@@ -178,6 +183,15 @@ class DeploymentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamLogs(self, request, context):
+        """Streams the logs of a deployment's pods (all components, or one), read from its cluster as
+        `kubectl logs` reads them: what is there now, then, with `follow`, each new line until the
+        caller stops or the pods are gone. Needs the viewer role on the deployment's project.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeploymentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -235,6 +249,11 @@ def add_DeploymentServiceServicer_to_server(servicer, server):
                     servicer.Plan,
                     request_deserializer=threeport_dot_delivery_dot_v1alpha1_dot_deployment__pb2.PlanRequest.FromString,
                     response_serializer=threeport_dot_delivery_dot_v1alpha1_dot_deployment__pb2.PlanResponse.SerializeToString,
+            ),
+            'StreamLogs': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamLogs,
+                    request_deserializer=threeport_dot_delivery_dot_v1alpha1_dot_deployment__pb2.StreamLogsRequest.FromString,
+                    response_serializer=threeport_dot_delivery_dot_v1alpha1_dot_deployment__pb2.StreamLogsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -535,6 +554,33 @@ class DeploymentService:
             '/threeport.delivery.v1alpha1.DeploymentService/Plan',
             threeport_dot_delivery_dot_v1alpha1_dot_deployment__pb2.PlanRequest.SerializeToString,
             threeport_dot_delivery_dot_v1alpha1_dot_deployment__pb2.PlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/threeport.delivery.v1alpha1.DeploymentService/StreamLogs',
+            threeport_dot_delivery_dot_v1alpha1_dot_deployment__pb2.StreamLogsRequest.SerializeToString,
+            threeport_dot_delivery_dot_v1alpha1_dot_deployment__pb2.StreamLogsResponse.FromString,
             options,
             channel_credentials,
             insecure,

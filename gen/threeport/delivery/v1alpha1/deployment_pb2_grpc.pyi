@@ -65,6 +65,11 @@ class DeploymentServiceStub:
     """Shows what deploying would do, changing nothing: the dependency tree with each node's
     state, and the Kubernetes objects that would be created, changed or pruned.
     """
+    StreamLogs: _grpc.UnaryStreamMultiCallable[_deployment_pb2.StreamLogsRequest, _deployment_pb2.StreamLogsResponse]
+    """Streams the logs of a deployment's pods (all components, or one), read from its cluster as
+    `kubectl logs` reads them: what is there now, then, with `follow`, each new line until the
+    caller stops or the pods are gone. Needs the viewer role on the deployment's project.
+    """
 
 @_typing.type_check_only
 class DeploymentServiceAsyncStub(DeploymentServiceStub):
@@ -102,6 +107,11 @@ class DeploymentServiceAsyncStub(DeploymentServiceStub):
     Plan: _aio.UnaryUnaryMultiCallable[_deployment_pb2.PlanRequest, _deployment_pb2.PlanResponse]  # type: ignore[assignment]
     """Shows what deploying would do, changing nothing: the dependency tree with each node's
     state, and the Kubernetes objects that would be created, changed or pruned.
+    """
+    StreamLogs: _aio.UnaryStreamMultiCallable[_deployment_pb2.StreamLogsRequest, _deployment_pb2.StreamLogsResponse]  # type: ignore[assignment]
+    """Streams the logs of a deployment's pods (all components, or one), read from its cluster as
+    `kubectl logs` reads them: what is there now, then, with `follow`, each new line until the
+    caller stops or the pods are gone. Needs the viewer role on the deployment's project.
     """
 
 class DeploymentServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -203,6 +213,17 @@ class DeploymentServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_deployment_pb2.PlanResponse, _abc.Awaitable[_deployment_pb2.PlanResponse]]:
         """Shows what deploying would do, changing nothing: the dependency tree with each node's
         state, and the Kubernetes objects that would be created, changed or pruned.
+        """
+
+    @_abc_1.abstractmethod
+    def StreamLogs(
+        self,
+        request: _deployment_pb2.StreamLogsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_deployment_pb2.StreamLogsResponse], _abc.AsyncIterator[_deployment_pb2.StreamLogsResponse]]:
+        """Streams the logs of a deployment's pods (all components, or one), read from its cluster as
+        `kubectl logs` reads them: what is there now, then, with `follow`, each new line until the
+        caller stops or the pods are gone. Needs the viewer role on the deployment's project.
         """
 
 def add_DeploymentServiceServicer_to_server(servicer: DeploymentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -212,6 +212,7 @@ class ApplicationSpec(_message.Message):
     DEPENDENCIES_FIELD_NUMBER: _builtins.int
     PLACEMENT_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
+    REGISTRY_CREDENTIALS_FIELD_NUMBER: _builtins.int
     HOOKS_FIELD_NUMBER: _builtins.int
     description: _builtins.str
     """A short description for people."""
@@ -232,6 +233,12 @@ class ApplicationSpec(_message.Message):
         """Where it should run. Empty: the environment's defaults."""
 
     @_builtins.property
+    def registry_credentials(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """RegistryCredentials (ids in the project, see `tptctl registry-credential`) the components'
+        images are pulled with: each becomes an `imagePullSecrets` entry of every pod.
+        """
+
+    @_builtins.property
     def hooks(self) -> Global___Hooks:
         """Jobs that run at given points of every release (see Hooks)."""
 
@@ -242,11 +249,12 @@ class ApplicationSpec(_message.Message):
         dependencies: _abc.Mapping[_builtins.str, Global___Dependency] | None = ...,
         placement: Global___Placement | None = ...,
         description: _builtins.str = ...,
+        registry_credentials: _abc.Iterable[_builtins.str] | None = ...,
         hooks: Global___Hooks | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["hooks", b"hooks", "placement", b"placement"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["components", b"components", "dependencies", b"dependencies", "description", b"description", "hooks", b"hooks", "placement", b"placement"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["components", b"components", "dependencies", b"dependencies", "description", b"description", "hooks", b"hooks", "placement", b"placement", "registry_credentials", b"registry_credentials"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -304,6 +312,27 @@ class Component(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class SecretEnvEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___SecretRef: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___SecretRef | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     IMAGE_FIELD_NUMBER: _builtins.int
     COMMAND_FIELD_NUMBER: _builtins.int
     ARGS_FIELD_NUMBER: _builtins.int
@@ -320,6 +349,7 @@ class Component(_message.Message):
     SCHEDULE_FIELD_NUMBER: _builtins.int
     AUTOSCALING_FIELD_NUMBER: _builtins.int
     DISRUPTION_BUDGET_FIELD_NUMBER: _builtins.int
+    SECRET_ENV_FIELD_NUMBER: _builtins.int
     image: _builtins.str
     """The container image reference, e.g. `registry.example.com/ledger/api:1.0.0`. Builds
     reported by CI replace it (pinned by digest) per deployment.
@@ -387,6 +417,12 @@ class Component(_message.Message):
     def disruption_budget(self) -> Global___DisruptionBudget:
         """How many replicas voluntary disruptions (node drains) must leave: a PodDisruptionBudget."""
 
+    @_builtins.property
+    def secret_env(self) -> _containers.MessageMap[_builtins.str, Global___SecretRef]:
+        """Environment variables whose values are the deployment's Secrets (set with `tptctl secret
+        set APP NAME --env ENV`), delivered through a Kubernetes Secret; a changed value rolls the pods.
+        """
+
     def __init__(
         self,
         *,
@@ -406,10 +442,11 @@ class Component(_message.Message):
         schedule: _builtins.str = ...,
         autoscaling: Global___Autoscaling | None = ...,
         disruption_budget: Global___DisruptionBudget | None = ...,
+        secret_env: _abc.Mapping[_builtins.str, Global___SecretRef] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["autoscaling", b"autoscaling", "disruption_budget", b"disruption_budget", "helm", b"helm", "probes", b"probes", "resources", b"resources"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "autoscaling", b"autoscaling", "command", b"command", "config_files", b"config_files", "disruption_budget", b"disruption_budget", "env", b"env", "helm", b"helm", "image", b"image", "kind", b"kind", "manifests", b"manifests", "ports", b"ports", "probes", b"probes", "replicas", b"replicas", "resources", b"resources", "schedule", b"schedule", "storage", b"storage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "autoscaling", b"autoscaling", "command", b"command", "config_files", b"config_files", "disruption_budget", b"disruption_budget", "env", b"env", "helm", b"helm", "image", b"image", "kind", b"kind", "manifests", b"manifests", "ports", b"ports", "probes", b"probes", "replicas", b"replicas", "resources", b"resources", "schedule", b"schedule", "secret_env", b"secret_env", "storage", b"storage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -531,6 +568,28 @@ class DisruptionBudget(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DisruptionBudget: _TypeAlias = DisruptionBudget  # noqa: Y015
+
+@_typing.final
+class SecretRef(_message.Message):
+    """SecretRef names a value kept as a Secret of the deployment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SECRET_FIELD_NUMBER: _builtins.int
+    secret: _builtins.str
+    """The secret's name (a DNS-1123 label), e.g. `stripe-key`."""
+    def __init__(
+        self,
+        *,
+        secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["secret", b"secret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SecretRef: _TypeAlias = SecretRef  # noqa: Y015
 
 @_typing.final
 class Port(_message.Message):

@@ -24,14 +24,16 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from threeport.common.v1alpha1 import annotations_pb2 as threeport_dot_common_dot_v1alpha1_dot_annotations__pb2
 from threeport.common.v1alpha1 import condition_pb2 as threeport_dot_common_dot_v1alpha1_dot_condition__pb2
 from threeport.common.v1alpha1 import state_pb2 as threeport_dot_common_dot_v1alpha1_dot_state__pb2
 from threeport.common.v1alpha1 import watch_pb2 as threeport_dot_common_dot_v1alpha1_dot_watch__pb2
+from threeport.registry.v1alpha1 import application_pb2 as threeport_dot_registry_dot_v1alpha1_dot_application__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-threeport/registry/v1alpha1/environment.proto\x12\x1bthreeport.registry.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\"\xd5\x06\n\x0b\x45nvironment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x44\n\x06labels\x18\x03 \x03(\x0b\x32\x34.threeport.registry.v1alpha1.Environment.LabelsEntry\x12N\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x39.threeport.registry.v1alpha1.Environment.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12:\n\x04spec\x18\x14 \x01(\x0b\x32,.threeport.registry.v1alpha1.EnvironmentSpec\x12>\n\x06status\x18\x15 \x01(\x0b\x32..threeport.registry.v1alpha1.EnvironmentStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:\x80\x01\xca\xf3\x18|\n\x18threeport.io/Environment\x12-projects/{project}/environments/{environment}\x1a\x0b\x65nvironment\"\x0c\x65nvironments*\x03\x65nv*\x04\x65nvs2\x0b\x45nvironment\"\xda\x04\n\x0f\x45nvironmentSpec\x12:\n\x04type\x18\x01 \x01(\x0e\x32,.threeport.registry.v1alpha1.EnvironmentType\x12\x17\n\x0f\x63luster_profile\x18\x02 \x01(\t\x12Y\n\x0fservice_classes\x18\x03 \x03(\x0b\x32@.threeport.registry.v1alpha1.EnvironmentSpec.ServiceClassesEntry\x12@\n\x0b\x61uto_deploy\x18\x04 \x03(\x0b\x32+.threeport.registry.v1alpha1.AutoDeployRule\x12\x18\n\x10require_approval\x18\x05 \x01(\x08\x12\x1a\n\x12on_demand_clusters\x18\x06 \x01(\x08\x12\x0f\n\x07\x63luster\x18\x07 \x01(\t\x12W\n\x0e\x63luster_labels\x18\x08 \x03(\x0b\x32?.threeport.registry.v1alpha1.EnvironmentSpec.ClusterLabelsEntry\x12\x1a\n\x12namespace_template\x18\t \x01(\t\x12\x0e\n\x06\x64omain\x18Z \x01(\t\x12\x1c\n\x14\x61llow_cluster_scoped\x18\x32 \x01(\x08\x1a\x35\n\x13ServiceClassesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x34\n\x12\x43lusterLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"B\n\x0e\x41utoDeployRule\x12\x0e\n\x06\x62ranch\x18\x01 \x01(\t\x12\x0b\n\x03tag\x18\x02 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x03 \x01(\t\"5\n\x11\x45nvironmentStatus\x12 \n\x18resolved_cluster_profile\x18\x01 \x01(\t\"\xac\x01\n\x18\x43reateEnvironmentRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12=\n\x0b\x65nvironment\x18\x02 \x01(\x0b\x32(.threeport.registry.v1alpha1.Environment\x12\x16\n\x0e\x65nvironment_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"%\n\x15GetEnvironmentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"w\n\x17ListEnvironmentsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"s\n\x18ListEnvironmentsResponse\x12>\n\x0c\x65nvironments\x18\x01 \x03(\x0b\x32(.threeport.registry.v1alpha1.Environment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb8\x01\n\x18UpdateEnvironmentRequest\x12=\n\x0b\x65nvironment\x18\x01 \x01(\x0b\x32(.threeport.registry.v1alpha1.Environment\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"s\n\x18\x44\x65leteEnvironmentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"T\n\x18WatchEnvironmentsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\x12\x18\n\x10resource_version\x18\x03 \x01(\t\"\xad\x01\n\x19WatchEnvironmentsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12=\n\x0b\x65nvironment\x18\x02 \x01(\x0b\x32(.threeport.registry.v1alpha1.Environment\x12\x18\n\x10resource_version\x18\x03 \x01(\t*\x94\x01\n\x0f\x45nvironmentType\x12 \n\x1c\x45NVIRONMENT_TYPE_UNSPECIFIED\x10\x00\x12 \n\x1c\x45NVIRONMENT_TYPE_DEVELOPMENT\x10\x01\x12\x1c\n\x18\x45NVIRONMENT_TYPE_STAGING\x10\x02\x12\x1f\n\x1b\x45NVIRONMENT_TYPE_PRODUCTION\x10\x03\x32\x87\t\n\x12\x45nvironmentService\x12\xbd\x01\n\x11\x43reateEnvironment\x12\x35.threeport.registry.v1alpha1.CreateEnvironmentRequest\x1a(.threeport.registry.v1alpha1.Environment\"G\xd2\xf3\x18\x04\x08\x04 \x01\x82\xd3\xe4\x93\x02\x39\"*/v1alpha1/{parent=projects/*}/environments:\x0b\x65nvironment\x12\xaa\x01\n\x0eGetEnvironment\x12\x32.threeport.registry.v1alpha1.GetEnvironmentRequest\x1a(.threeport.registry.v1alpha1.Environment\":\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02,\x12*/v1alpha1/{name=projects/*/environments/*}\x12\xbb\x01\n\x10ListEnvironments\x12\x34.threeport.registry.v1alpha1.ListEnvironmentsRequest\x1a\x35.threeport.registry.v1alpha1.ListEnvironmentsResponse\":\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02,\x12*/v1alpha1/{parent=projects/*}/environments\x12\xc9\x01\n\x11UpdateEnvironment\x12\x35.threeport.registry.v1alpha1.UpdateEnvironmentRequest\x1a(.threeport.registry.v1alpha1.Environment\"S\xd2\xf3\x18\x04\x08\x04 \x01\x82\xd3\xe4\x93\x02\x45\x32\x36/v1alpha1/{environment.name=projects/*/environments/*}:\x0b\x65nvironment\x12\xb0\x01\n\x11\x44\x65leteEnvironment\x12\x35.threeport.registry.v1alpha1.DeleteEnvironmentRequest\x1a(.threeport.registry.v1alpha1.Environment\":\xd2\xf3\x18\x04\x08\x04 \x01\x82\xd3\xe4\x93\x02,**/v1alpha1/{name=projects/*/environments/*}\x12\xc6\x01\n\x11WatchEnvironments\x12\x35.threeport.registry.v1alpha1.WatchEnvironmentsRequest\x1a\x36.threeport.registry.v1alpha1.WatchEnvironmentsResponse\"@\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02\x32\x12\x30/v1alpha1/{parent=projects/*}/environments:watch0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-threeport/registry/v1alpha1/environment.proto\x12\x1bthreeport.registry.v1alpha1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+threeport/common/v1alpha1/annotations.proto\x1a)threeport/common/v1alpha1/condition.proto\x1a%threeport/common/v1alpha1/state.proto\x1a%threeport/common/v1alpha1/watch.proto\x1a-threeport/registry/v1alpha1/application.proto\"\xd5\x06\n\x0b\x45nvironment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x44\n\x06labels\x18\x03 \x03(\x0b\x32\x34.threeport.registry.v1alpha1.Environment.LabelsEntry\x12N\n\x0b\x61nnotations\x18\x04 \x03(\x0b\x32\x39.threeport.registry.v1alpha1.Environment.AnnotationsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65lete_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\x12\x12\n\ngeneration\x18\t \x01(\x03\x12\x13\n\x0breconciling\x18\n \x01(\x08\x12\x38\n\nconditions\x18\x0b \x03(\x0b\x32$.threeport.common.v1alpha1.Condition\x12/\n\x05state\x18\x0c \x01(\x0e\x32 .threeport.common.v1alpha1.State\x12:\n\x04spec\x18\x14 \x01(\x0b\x32,.threeport.registry.v1alpha1.EnvironmentSpec\x12>\n\x06status\x18\x15 \x01(\x0b\x32..threeport.registry.v1alpha1.EnvironmentStatus\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:\x80\x01\xca\xf3\x18|\n\x18threeport.io/Environment\x12-projects/{project}/environments/{environment}\x1a\x0b\x65nvironment\"\x0c\x65nvironments*\x03\x65nv*\x04\x65nvs2\x0b\x45nvironment\"\xbb\x05\n\x0f\x45nvironmentSpec\x12:\n\x04type\x18\x01 \x01(\x0e\x32,.threeport.registry.v1alpha1.EnvironmentType\x12\x17\n\x0f\x63luster_profile\x18\x02 \x01(\t\x12Y\n\x0fservice_classes\x18\x03 \x03(\x0b\x32@.threeport.registry.v1alpha1.EnvironmentSpec.ServiceClassesEntry\x12@\n\x0b\x61uto_deploy\x18\x04 \x03(\x0b\x32+.threeport.registry.v1alpha1.AutoDeployRule\x12\x18\n\x10require_approval\x18\x05 \x01(\x08\x12\x1a\n\x12on_demand_clusters\x18\x06 \x01(\x08\x12\x0f\n\x07\x63luster\x18\x07 \x01(\t\x12W\n\x0e\x63luster_labels\x18\x08 \x03(\x0b\x32?.threeport.registry.v1alpha1.EnvironmentSpec.ClusterLabelsEntry\x12\x1a\n\x12namespace_template\x18\t \x01(\t\x12\x0e\n\x06\x64omain\x18Z \x01(\t\x12\x1c\n\x14\x61llow_cluster_scoped\x18\x32 \x01(\x08\x12\x41\n\toverrides\x18< \x03(\x0b\x32..threeport.registry.v1alpha1.ComponentOverride\x12\x1c\n\x14registry_credentials\x18= \x03(\t\x1a\x35\n\x13ServiceClassesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x34\n\x12\x43lusterLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb5\x02\n\x11\x43omponentOverride\x12\x13\n\x0b\x61pplication\x18\x01 \x01(\t\x12\x11\n\tcomponent\x18\x02 \x01(\t\x12\x15\n\x08replicas\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x44\n\x03\x65nv\x18\x04 \x03(\x0b\x32\x37.threeport.registry.v1alpha1.ComponentOverride.EnvEntry\x12\x39\n\tresources\x18\x05 \x01(\x0b\x32&.threeport.registry.v1alpha1.Resources\x12\'\n\x06values\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0b\n\t_replicas\"B\n\x0e\x41utoDeployRule\x12\x0e\n\x06\x62ranch\x18\x01 \x01(\t\x12\x0b\n\x03tag\x18\x02 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x03 \x01(\t\"5\n\x11\x45nvironmentStatus\x12 \n\x18resolved_cluster_profile\x18\x01 \x01(\t\"\xac\x01\n\x18\x43reateEnvironmentRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12=\n\x0b\x65nvironment\x18\x02 \x01(\x0b\x32(.threeport.registry.v1alpha1.Environment\x12\x16\n\x0e\x65nvironment_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"%\n\x15GetEnvironmentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"w\n\x17ListEnvironmentsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x15\n\rhide_deleting\x18\x05 \x01(\x08\"s\n\x18ListEnvironmentsResponse\x12>\n\x0c\x65nvironments\x18\x01 \x03(\x0b\x32(.threeport.registry.v1alpha1.Environment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb8\x01\n\x18UpdateEnvironmentRequest\x12=\n\x0b\x65nvironment\x18\x01 \x01(\x0b\x32(.threeport.registry.v1alpha1.Environment\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\"s\n\x18\x44\x65leteEnvironmentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\x12\x15\n\rallow_missing\x18\x04 \x01(\x08\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\"T\n\x18WatchEnvironmentsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x02 \x01(\t\x12\x18\n\x10resource_version\x18\x03 \x01(\t\"\xad\x01\n\x19WatchEnvironmentsResponse\x12\x37\n\x04type\x18\x01 \x01(\x0e\x32).threeport.common.v1alpha1.WatchEventType\x12=\n\x0b\x65nvironment\x18\x02 \x01(\x0b\x32(.threeport.registry.v1alpha1.Environment\x12\x18\n\x10resource_version\x18\x03 \x01(\t*\x94\x01\n\x0f\x45nvironmentType\x12 \n\x1c\x45NVIRONMENT_TYPE_UNSPECIFIED\x10\x00\x12 \n\x1c\x45NVIRONMENT_TYPE_DEVELOPMENT\x10\x01\x12\x1c\n\x18\x45NVIRONMENT_TYPE_STAGING\x10\x02\x12\x1f\n\x1b\x45NVIRONMENT_TYPE_PRODUCTION\x10\x03\x32\x87\t\n\x12\x45nvironmentService\x12\xbd\x01\n\x11\x43reateEnvironment\x12\x35.threeport.registry.v1alpha1.CreateEnvironmentRequest\x1a(.threeport.registry.v1alpha1.Environment\"G\xd2\xf3\x18\x04\x08\x04 \x01\x82\xd3\xe4\x93\x02\x39\"*/v1alpha1/{parent=projects/*}/environments:\x0b\x65nvironment\x12\xaa\x01\n\x0eGetEnvironment\x12\x32.threeport.registry.v1alpha1.GetEnvironmentRequest\x1a(.threeport.registry.v1alpha1.Environment\":\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02,\x12*/v1alpha1/{name=projects/*/environments/*}\x12\xbb\x01\n\x10ListEnvironments\x12\x34.threeport.registry.v1alpha1.ListEnvironmentsRequest\x1a\x35.threeport.registry.v1alpha1.ListEnvironmentsResponse\":\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02,\x12*/v1alpha1/{parent=projects/*}/environments\x12\xc9\x01\n\x11UpdateEnvironment\x12\x35.threeport.registry.v1alpha1.UpdateEnvironmentRequest\x1a(.threeport.registry.v1alpha1.Environment\"S\xd2\xf3\x18\x04\x08\x04 \x01\x82\xd3\xe4\x93\x02\x45\x32\x36/v1alpha1/{environment.name=projects/*/environments/*}:\x0b\x65nvironment\x12\xb0\x01\n\x11\x44\x65leteEnvironment\x12\x35.threeport.registry.v1alpha1.DeleteEnvironmentRequest\x1a(.threeport.registry.v1alpha1.Environment\":\xd2\xf3\x18\x04\x08\x04 \x01\x82\xd3\xe4\x93\x02,**/v1alpha1/{name=projects/*/environments/*}\x12\xc6\x01\n\x11WatchEnvironments\x12\x35.threeport.registry.v1alpha1.WatchEnvironmentsRequest\x1a\x36.threeport.registry.v1alpha1.WatchEnvironmentsResponse\"@\xd2\xf3\x18\x04\x08\x02\x10\x01\x82\xd3\xe4\x93\x02\x32\x12\x30/v1alpha1/{parent=projects/*}/environments:watch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,6 +50,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENVIRONMENTSPEC_SERVICECLASSESENTRY']._serialized_options = b'8\001'
   _globals['_ENVIRONMENTSPEC_CLUSTERLABELSENTRY']._loaded_options = None
   _globals['_ENVIRONMENTSPEC_CLUSTERLABELSENTRY']._serialized_options = b'8\001'
+  _globals['_COMPONENTOVERRIDE_ENVENTRY']._loaded_options = None
+  _globals['_COMPONENTOVERRIDE_ENVENTRY']._serialized_options = b'8\001'
   _globals['_ENVIRONMENTSERVICE'].methods_by_name['CreateEnvironment']._loaded_options = None
   _globals['_ENVIRONMENTSERVICE'].methods_by_name['CreateEnvironment']._serialized_options = b'\322\363\030\004\010\004 \001\202\323\344\223\0029\"*/v1alpha1/{parent=projects/*}/environments:\013environment'
   _globals['_ENVIRONMENTSERVICE'].methods_by_name['GetEnvironment']._loaded_options = None
@@ -60,40 +64,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENVIRONMENTSERVICE'].methods_by_name['DeleteEnvironment']._serialized_options = b'\322\363\030\004\010\004 \001\202\323\344\223\002,**/v1alpha1/{name=projects/*/environments/*}'
   _globals['_ENVIRONMENTSERVICE'].methods_by_name['WatchEnvironments']._loaded_options = None
   _globals['_ENVIRONMENTSERVICE'].methods_by_name['WatchEnvironments']._serialized_options = b'\322\363\030\004\010\002\020\001\202\323\344\223\0022\0220/v1alpha1/{parent=projects/*}/environments:watch'
-  _globals['_ENVIRONMENTTYPE']._serialized_start=2944
-  _globals['_ENVIRONMENTTYPE']._serialized_end=3092
-  _globals['_ENVIRONMENT']._serialized_start=342
-  _globals['_ENVIRONMENT']._serialized_end=1195
-  _globals['_ENVIRONMENT_LABELSENTRY']._serialized_start=967
-  _globals['_ENVIRONMENT_LABELSENTRY']._serialized_end=1012
-  _globals['_ENVIRONMENT_ANNOTATIONSENTRY']._serialized_start=1014
-  _globals['_ENVIRONMENT_ANNOTATIONSENTRY']._serialized_end=1064
-  _globals['_ENVIRONMENTSPEC']._serialized_start=1198
-  _globals['_ENVIRONMENTSPEC']._serialized_end=1800
-  _globals['_ENVIRONMENTSPEC_SERVICECLASSESENTRY']._serialized_start=1693
-  _globals['_ENVIRONMENTSPEC_SERVICECLASSESENTRY']._serialized_end=1746
-  _globals['_ENVIRONMENTSPEC_CLUSTERLABELSENTRY']._serialized_start=1748
-  _globals['_ENVIRONMENTSPEC_CLUSTERLABELSENTRY']._serialized_end=1800
-  _globals['_AUTODEPLOYRULE']._serialized_start=1802
-  _globals['_AUTODEPLOYRULE']._serialized_end=1868
-  _globals['_ENVIRONMENTSTATUS']._serialized_start=1870
-  _globals['_ENVIRONMENTSTATUS']._serialized_end=1923
-  _globals['_CREATEENVIRONMENTREQUEST']._serialized_start=1926
-  _globals['_CREATEENVIRONMENTREQUEST']._serialized_end=2098
-  _globals['_GETENVIRONMENTREQUEST']._serialized_start=2100
-  _globals['_GETENVIRONMENTREQUEST']._serialized_end=2137
-  _globals['_LISTENVIRONMENTSREQUEST']._serialized_start=2139
-  _globals['_LISTENVIRONMENTSREQUEST']._serialized_end=2258
-  _globals['_LISTENVIRONMENTSRESPONSE']._serialized_start=2260
-  _globals['_LISTENVIRONMENTSRESPONSE']._serialized_end=2375
-  _globals['_UPDATEENVIRONMENTREQUEST']._serialized_start=2378
-  _globals['_UPDATEENVIRONMENTREQUEST']._serialized_end=2562
-  _globals['_DELETEENVIRONMENTREQUEST']._serialized_start=2564
-  _globals['_DELETEENVIRONMENTREQUEST']._serialized_end=2679
-  _globals['_WATCHENVIRONMENTSREQUEST']._serialized_start=2681
-  _globals['_WATCHENVIRONMENTSREQUEST']._serialized_end=2765
-  _globals['_WATCHENVIRONMENTSRESPONSE']._serialized_start=2768
-  _globals['_WATCHENVIRONMENTSRESPONSE']._serialized_end=2941
-  _globals['_ENVIRONMENTSERVICE']._serialized_start=3095
-  _globals['_ENVIRONMENTSERVICE']._serialized_end=4254
+  _globals['_ENVIRONMENTTYPE']._serialized_start=3430
+  _globals['_ENVIRONMENTTYPE']._serialized_end=3578
+  _globals['_ENVIRONMENT']._serialized_start=419
+  _globals['_ENVIRONMENT']._serialized_end=1272
+  _globals['_ENVIRONMENT_LABELSENTRY']._serialized_start=1044
+  _globals['_ENVIRONMENT_LABELSENTRY']._serialized_end=1089
+  _globals['_ENVIRONMENT_ANNOTATIONSENTRY']._serialized_start=1091
+  _globals['_ENVIRONMENT_ANNOTATIONSENTRY']._serialized_end=1141
+  _globals['_ENVIRONMENTSPEC']._serialized_start=1275
+  _globals['_ENVIRONMENTSPEC']._serialized_end=1974
+  _globals['_ENVIRONMENTSPEC_SERVICECLASSESENTRY']._serialized_start=1867
+  _globals['_ENVIRONMENTSPEC_SERVICECLASSESENTRY']._serialized_end=1920
+  _globals['_ENVIRONMENTSPEC_CLUSTERLABELSENTRY']._serialized_start=1922
+  _globals['_ENVIRONMENTSPEC_CLUSTERLABELSENTRY']._serialized_end=1974
+  _globals['_COMPONENTOVERRIDE']._serialized_start=1977
+  _globals['_COMPONENTOVERRIDE']._serialized_end=2286
+  _globals['_COMPONENTOVERRIDE_ENVENTRY']._serialized_start=2231
+  _globals['_COMPONENTOVERRIDE_ENVENTRY']._serialized_end=2273
+  _globals['_AUTODEPLOYRULE']._serialized_start=2288
+  _globals['_AUTODEPLOYRULE']._serialized_end=2354
+  _globals['_ENVIRONMENTSTATUS']._serialized_start=2356
+  _globals['_ENVIRONMENTSTATUS']._serialized_end=2409
+  _globals['_CREATEENVIRONMENTREQUEST']._serialized_start=2412
+  _globals['_CREATEENVIRONMENTREQUEST']._serialized_end=2584
+  _globals['_GETENVIRONMENTREQUEST']._serialized_start=2586
+  _globals['_GETENVIRONMENTREQUEST']._serialized_end=2623
+  _globals['_LISTENVIRONMENTSREQUEST']._serialized_start=2625
+  _globals['_LISTENVIRONMENTSREQUEST']._serialized_end=2744
+  _globals['_LISTENVIRONMENTSRESPONSE']._serialized_start=2746
+  _globals['_LISTENVIRONMENTSRESPONSE']._serialized_end=2861
+  _globals['_UPDATEENVIRONMENTREQUEST']._serialized_start=2864
+  _globals['_UPDATEENVIRONMENTREQUEST']._serialized_end=3048
+  _globals['_DELETEENVIRONMENTREQUEST']._serialized_start=3050
+  _globals['_DELETEENVIRONMENTREQUEST']._serialized_end=3165
+  _globals['_WATCHENVIRONMENTSREQUEST']._serialized_start=3167
+  _globals['_WATCHENVIRONMENTSREQUEST']._serialized_end=3251
+  _globals['_WATCHENVIRONMENTSRESPONSE']._serialized_start=3254
+  _globals['_WATCHENVIRONMENTSRESPONSE']._serialized_end=3427
+  _globals['_ENVIRONMENTSERVICE']._serialized_start=3581
+  _globals['_ENVIRONMENTSERVICE']._serialized_end=4740
 # @@protoc_insertion_point(module_scope)

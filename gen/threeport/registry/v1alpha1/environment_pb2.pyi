@@ -7,12 +7,14 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from threeport.common.v1alpha1 import condition_pb2 as _condition_pb2
 from threeport.common.v1alpha1 import state_pb2 as _state_pb2
 from threeport.common.v1alpha1 import watch_pb2 as _watch_pb2
+from threeport.registry.v1alpha1 import application_pb2 as _application_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -245,6 +247,8 @@ class EnvironmentSpec(_message.Message):
     NAMESPACE_TEMPLATE_FIELD_NUMBER: _builtins.int
     DOMAIN_FIELD_NUMBER: _builtins.int
     ALLOW_CLUSTER_SCOPED_FIELD_NUMBER: _builtins.int
+    OVERRIDES_FIELD_NUMBER: _builtins.int
+    REGISTRY_CREDENTIALS_FIELD_NUMBER: _builtins.int
     type: Global___EnvironmentType.ValueType
     """The kind of environment; ServiceClasses can match on it."""
     cluster_profile: _builtins.str
@@ -284,6 +288,18 @@ class EnvironmentSpec(_message.Message):
     def cluster_labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Labels a cluster must have to host this environment's deployments."""
 
+    @_builtins.property
+    def overrides(self) -> _containers.RepeatedCompositeFieldContainer[Global___ComponentOverride]:
+        """Per application component, what this environment changes: replicas, env values, resources,
+        Helm values. At most one entry per (application, component); the component must exist.
+        """
+
+    @_builtins.property
+    def registry_credentials(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """RegistryCredentials (ids in the project) every deployment in this environment pulls images
+        with, in addition to the application's own.
+        """
+
     def __init__(
         self,
         *,
@@ -298,14 +314,93 @@ class EnvironmentSpec(_message.Message):
         namespace_template: _builtins.str = ...,
         domain: _builtins.str = ...,
         allow_cluster_scoped: _builtins.bool = ...,
+        overrides: _abc.Iterable[Global___ComponentOverride] | None = ...,
+        registry_credentials: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_cluster_scoped", b"allow_cluster_scoped", "auto_deploy", b"auto_deploy", "cluster", b"cluster", "cluster_labels", b"cluster_labels", "cluster_profile", b"cluster_profile", "domain", b"domain", "namespace_template", b"namespace_template", "on_demand_clusters", b"on_demand_clusters", "require_approval", b"require_approval", "service_classes", b"service_classes", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_cluster_scoped", b"allow_cluster_scoped", "auto_deploy", b"auto_deploy", "cluster", b"cluster", "cluster_labels", b"cluster_labels", "cluster_profile", b"cluster_profile", "domain", b"domain", "namespace_template", b"namespace_template", "on_demand_clusters", b"on_demand_clusters", "overrides", b"overrides", "registry_credentials", b"registry_credentials", "require_approval", b"require_approval", "service_classes", b"service_classes", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EnvironmentSpec: _TypeAlias = EnvironmentSpec  # noqa: Y015
+
+@_typing.final
+class ComponentOverride(_message.Message):
+    """ComponentOverride changes one component of one application where it is deployed (an
+    Environment's for every deployment into it; a Deployment's for that deployment only, applied
+    after the environment's). Fields left unset keep the application's value.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class EnvEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    APPLICATION_FIELD_NUMBER: _builtins.int
+    COMPONENT_FIELD_NUMBER: _builtins.int
+    REPLICAS_FIELD_NUMBER: _builtins.int
+    ENV_FIELD_NUMBER: _builtins.int
+    RESOURCES_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    application: _builtins.str
+    """The application's id, e.g. `ledger`. In a Deployment: empty or the deployment's application."""
+    component: _builtins.str
+    """The component's name in the application."""
+    replicas: _builtins.int
+    """The number of replicas instead of the component's, at least 1."""
+    @_builtins.property
+    def env(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Environment variables set or replaced (the others keep the application's value); values may
+        use output references like the application's.
+        """
+
+    @_builtins.property
+    def resources(self) -> _application_pb2.Resources:
+        """Requests and limits: each field that is set replaces the application's."""
+
+    @_builtins.property
+    def values(self) -> _struct_pb2.Struct:
+        """Helm values deep-merged over a `kind: helm` component's `values` (maps merge key by key,
+        anything else replaces).
+        """
+
+    def __init__(
+        self,
+        *,
+        application: _builtins.str = ...,
+        component: _builtins.str = ...,
+        replicas: _builtins.int | None = ...,
+        env: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        resources: _application_pb2.Resources | None = ...,
+        values: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_replicas", b"_replicas", "replicas", b"replicas", "resources", b"resources", "values", b"values"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_replicas", b"_replicas", "application", b"application", "component", b"component", "env", b"env", "replicas", b"replicas", "resources", b"resources", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__replicas: _TypeAlias = _typing.Literal["replicas"]  # noqa: Y015
+    _WhichOneofArgType__replicas: _TypeAlias = _typing.Literal["_replicas", b"_replicas"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__replicas) -> _WhichOneofReturnType__replicas | None: ...
+
+Global___ComponentOverride: _TypeAlias = ComponentOverride  # noqa: Y015
 
 @_typing.final
 class AutoDeployRule(_message.Message):

@@ -9,7 +9,9 @@ from google.protobuf import field_mask_pb2 as google_protobuf_field_mask_pb2
 from threeport.common.v1alpha1 import event_pb2 as common_v1alpha1_event_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2 as delivery_v1alpha1_deployment_pb2
 from threeport.delivery.v1alpha1 import event_service_pb2 as delivery_v1alpha1_event_service_pb2
+from threeport.delivery.v1alpha1 import registry_credential_pb2 as delivery_v1alpha1_registry_credential_pb2
 from threeport.delivery.v1alpha1 import release_pb2 as delivery_v1alpha1_release_pb2
+from threeport.delivery.v1alpha1 import secret_pb2 as delivery_v1alpha1_secret_pb2
 
 from .. import resources
 from .._channel import Metadata
@@ -23,8 +25,12 @@ __all__ = [
     "DeploymentServiceClient",
     "EventServiceAsyncClient",
     "EventServiceClient",
+    "RegistryCredentialServiceAsyncClient",
+    "RegistryCredentialServiceClient",
     "ReleaseServiceAsyncClient",
     "ReleaseServiceClient",
+    "SecretServiceAsyncClient",
+    "SecretServiceClient",
 ]
 
 
@@ -385,6 +391,39 @@ class DeploymentServiceClient:
             metadata: extra metadata for this call.
         """
         return self._invoker.unary("/threeport.delivery.v1alpha1.DeploymentService/Plan", build_request(delivery_v1alpha1_deployment_pb2.PlanRequest, request, {"name": name, "parent": parent, "application": application, "environment": environment}), delivery_v1alpha1_deployment_pb2.PlanResponse, idempotent=True, timeout=timeout, metadata=metadata)
+
+    def stream_logs(
+        self,
+        *,
+        name: str | None = None,
+        component: str | None = None,
+        follow: bool | None = None,
+        since_seconds: int | None = None,
+        tail_lines: int | None = None,
+        timestamps: bool | None = None,
+        request: delivery_v1alpha1_deployment_pb2.StreamLogsRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> Iterator[delivery_v1alpha1_deployment_pb2.StreamLogsResponse]:
+        """Streams the logs of a deployment's pods (all components, or one), read from its cluster as
+        `kubectl logs` reads them: what is there now, then, with `follow`, each new line until the
+        caller stops or the pods are gone. Needs the viewer role on the deployment's project.
+
+        Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
+
+        Args:
+            name: The deployment, `projects/{project}/deployments/{deployment}`.
+            component: Only this component's pods. Empty: every component.
+            follow: Keep streaming new lines as they are written.
+            since_seconds: Only lines written in the last this many seconds. 0: all.
+            tail_lines: Only the last this many lines of each pod (before following). 0: all.
+            timestamps: Prefix each line with the time it was written (RFC 3339, as the kubelet records it).
+            request: a whole ``StreamLogsRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.stream("/threeport.delivery.v1alpha1.DeploymentService/StreamLogs", build_request(delivery_v1alpha1_deployment_pb2.StreamLogsRequest, request, {"name": name, "component": component, "follow": follow, "since_seconds": since_seconds, "tail_lines": tail_lines, "timestamps": timestamps}), delivery_v1alpha1_deployment_pb2.StreamLogsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     def wait_ready(
         self,
@@ -769,6 +808,39 @@ class DeploymentServiceAsyncClient:
         """
         return await self._invoker.unary("/threeport.delivery.v1alpha1.DeploymentService/Plan", build_request(delivery_v1alpha1_deployment_pb2.PlanRequest, request, {"name": name, "parent": parent, "application": application, "environment": environment}), delivery_v1alpha1_deployment_pb2.PlanResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
+    def stream_logs(
+        self,
+        *,
+        name: str | None = None,
+        component: str | None = None,
+        follow: bool | None = None,
+        since_seconds: int | None = None,
+        tail_lines: int | None = None,
+        timestamps: bool | None = None,
+        request: delivery_v1alpha1_deployment_pb2.StreamLogsRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncIterator[delivery_v1alpha1_deployment_pb2.StreamLogsResponse]:
+        """Streams the logs of a deployment's pods (all components, or one), read from its cluster as
+        `kubectl logs` reads them: what is there now, then, with `follow`, each new line until the
+        caller stops or the pods are gone. Needs the viewer role on the deployment's project.
+
+        Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
+
+        Args:
+            name: The deployment, `projects/{project}/deployments/{deployment}`.
+            component: Only this component's pods. Empty: every component.
+            follow: Keep streaming new lines as they are written.
+            since_seconds: Only lines written in the last this many seconds. 0: all.
+            tail_lines: Only the last this many lines of each pod (before following). 0: all.
+            timestamps: Prefix each line with the time it was written (RFC 3339, as the kubelet records it).
+            request: a whole ``StreamLogsRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.stream("/threeport.delivery.v1alpha1.DeploymentService/StreamLogs", build_request(delivery_v1alpha1_deployment_pb2.StreamLogsRequest, request, {"name": name, "component": component, "follow": follow, "since_seconds": since_seconds, "tail_lines": tail_lines, "timestamps": timestamps}), delivery_v1alpha1_deployment_pb2.StreamLogsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+
     async def wait_ready(
         self,
         name: str,
@@ -926,6 +998,408 @@ class EventServiceAsyncClient:
         Returns one page.
         """
         return await self._invoker.unary("/threeport.delivery.v1alpha1.EventService/ListEvents", build_request(delivery_v1alpha1_event_service_pb2.ListEventsRequest, request, {"parent": parent, "page_size": page_size, "page_token": page_token, "filter": filter}), delivery_v1alpha1_event_service_pb2.ListEventsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+
+
+class RegistryCredentialServiceClient:
+    """RegistryCredentialService manages registry credentials. Admins of the project add them; anyone who may read the project sees their names and servers."""
+
+    def __init__(self, invoker: Invoker) -> None:
+        self._invoker = invoker
+
+    def create_registry_credential(
+        self,
+        *,
+        parent: str | None = None,
+        registry_credential: delivery_v1alpha1_registry_credential_pb2.RegistryCredential | None = None,
+        registry_credential_id: str | None = None,
+        request_id: str | None = None,
+        validate_only: bool | None = None,
+        request: delivery_v1alpha1_registry_credential_pb2.CreateRegistryCredentialRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_registry_credential_pb2.RegistryCredential:
+        """Creates a RegistryCredential. The value is stored encrypted and never returned.
+
+        Needs ROLE_ADMIN. Retried on UNAVAILABLE when ``request_id`` is set, which the client does for
+        you unless it was made with ``auto_request_id=False``.
+
+        Args:
+            parent: The parent, `projects/{x}`.
+            registry_credential: The RegistryCredential to create.
+            registry_credential_id: The final segment of the name: a DNS-1123 label.
+            request_id: Makes the call idempotent: a retry with the same id returns the first result.
+            validate_only: Validate only: check everything, write nothing.
+            request: a whole ``CreateRegistryCredentialRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.unary("/threeport.delivery.v1alpha1.RegistryCredentialService/CreateRegistryCredential", build_request(delivery_v1alpha1_registry_credential_pb2.CreateRegistryCredentialRequest, request, {"parent": parent, "registry_credential": registry_credential, "registry_credential_id": registry_credential_id, "request_id": request_id, "validate_only": validate_only}), delivery_v1alpha1_registry_credential_pb2.RegistryCredential, idempotent=False, timeout=timeout, metadata=metadata)
+
+    def get_registry_credential(
+        self,
+        *,
+        name: str | None = None,
+        request: delivery_v1alpha1_registry_credential_pb2.GetRegistryCredentialRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_registry_credential_pb2.RegistryCredential:
+        """Gets one RegistryCredential by name (without its value).
+
+        Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
+
+        Args:
+            name: The RegistryCredential's name.
+            request: a whole ``GetRegistryCredentialRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.unary("/threeport.delivery.v1alpha1.RegistryCredentialService/GetRegistryCredential", build_request(delivery_v1alpha1_registry_credential_pb2.GetRegistryCredentialRequest, request, {"name": name}), delivery_v1alpha1_registry_credential_pb2.RegistryCredential, idempotent=True, timeout=timeout, metadata=metadata)
+
+    def list_registry_credentials(
+        self,
+        *,
+        parent: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        filter: str | None = None,
+        hide_deleting: bool | None = None,
+        request: delivery_v1alpha1_registry_credential_pb2.ListRegistryCredentialsRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> Iterator[delivery_v1alpha1_registry_credential_pb2.RegistryCredential]:
+        """Lists RegistryCredentials (without their values), a page at a time, in name order.
+
+        Yields every item of every page, fetching the next page as you iterate. A ``page_token`` starts at that page; ``page_size`` sets the page size.
+
+        Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
+
+        Args:
+            parent: The parent.
+            page_size: At most this many per page (default 50, at most 1000).
+            page_token: The `next_page_token` of the previous page; empty for the first page.
+            filter: An AIP-160 subset over `labels.KEY`, `name` and `state`.
+            hide_deleting: Leave out resources that are being deleted.
+            request: a whole ``ListRegistryCredentialsRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.paginate("/threeport.delivery.v1alpha1.RegistryCredentialService/ListRegistryCredentials", build_request(delivery_v1alpha1_registry_credential_pb2.ListRegistryCredentialsRequest, request, {"parent": parent, "page_size": page_size, "page_token": page_token, "filter": filter, "hide_deleting": hide_deleting}), delivery_v1alpha1_registry_credential_pb2.ListRegistryCredentialsResponse, delivery_v1alpha1_registry_credential_pb2.RegistryCredential, "registry_credentials", idempotent=True, timeout=timeout, metadata=metadata)
+
+    def list_registry_credentials_page(
+        self,
+        *,
+        parent: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        filter: str | None = None,
+        hide_deleting: bool | None = None,
+        request: delivery_v1alpha1_registry_credential_pb2.ListRegistryCredentialsRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_registry_credential_pb2.ListRegistryCredentialsResponse:
+        """Lists RegistryCredentials (without their values), a page at a time, in name order.
+
+        Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
+
+        Args:
+            parent: The parent.
+            page_size: At most this many per page (default 50, at most 1000).
+            page_token: The `next_page_token` of the previous page; empty for the first page.
+            filter: An AIP-160 subset over `labels.KEY`, `name` and `state`.
+            hide_deleting: Leave out resources that are being deleted.
+            request: a whole ``ListRegistryCredentialsRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+
+        Returns one page.
+        """
+        return self._invoker.unary("/threeport.delivery.v1alpha1.RegistryCredentialService/ListRegistryCredentials", build_request(delivery_v1alpha1_registry_credential_pb2.ListRegistryCredentialsRequest, request, {"parent": parent, "page_size": page_size, "page_token": page_token, "filter": filter, "hide_deleting": hide_deleting}), delivery_v1alpha1_registry_credential_pb2.ListRegistryCredentialsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+
+    def update_registry_credential(
+        self,
+        *,
+        registry_credential: delivery_v1alpha1_registry_credential_pb2.RegistryCredential | None = None,
+        update_mask: google_protobuf_field_mask_pb2.FieldMask | None = None,
+        validate_only: bool | None = None,
+        allow_missing: bool | None = None,
+        request: delivery_v1alpha1_registry_credential_pb2.UpdateRegistryCredentialRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_registry_credential_pb2.RegistryCredential:
+        """Replaces a RegistryCredential's value (a new version). Set `etag` to fail with ABORTED if it changed.
+
+        Needs ROLE_ADMIN. Not retried: repeating it could apply it twice.
+
+        Args:
+            registry_credential: The RegistryCredential with its `name`, and its `etag` for optimistic
+                concurrency.
+            update_mask: Which fields to replace; empty means all of `spec`, `labels` and `annotations`.
+            validate_only: Validate only: check everything, write nothing.
+            allow_missing: Create it if it does not exist (what `tptctl secret set` does).
+            request: a whole ``UpdateRegistryCredentialRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.unary("/threeport.delivery.v1alpha1.RegistryCredentialService/UpdateRegistryCredential", build_request(delivery_v1alpha1_registry_credential_pb2.UpdateRegistryCredentialRequest, request, {"registry_credential": registry_credential, "update_mask": update_mask, "validate_only": validate_only, "allow_missing": allow_missing}), delivery_v1alpha1_registry_credential_pb2.RegistryCredential, idempotent=False, timeout=timeout, metadata=metadata)
+
+    def delete_registry_credential(
+        self,
+        *,
+        name: str | None = None,
+        etag: str | None = None,
+        validate_only: bool | None = None,
+        allow_missing: bool | None = None,
+        force: bool | None = None,
+        request: delivery_v1alpha1_registry_credential_pb2.DeleteRegistryCredentialRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_registry_credential_pb2.RegistryCredential:
+        """Deletes a RegistryCredential; deployments that use it stop rendering until it is set again.
+
+        Needs ROLE_ADMIN. Not retried: repeating it could apply it twice.
+
+        Args:
+            name: The RegistryCredential's name.
+            etag: If set, delete only if the resource still has this etag (else ABORTED).
+            validate_only: Validate only: check that it could be deleted, change nothing.
+            allow_missing: Succeed (returning an empty resource) when it does not exist.
+            force: Accepted for symmetry with other deletes; nothing refuses a secret's deletion.
+            request: a whole ``DeleteRegistryCredentialRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.unary("/threeport.delivery.v1alpha1.RegistryCredentialService/DeleteRegistryCredential", build_request(delivery_v1alpha1_registry_credential_pb2.DeleteRegistryCredentialRequest, request, {"name": name, "etag": etag, "validate_only": validate_only, "allow_missing": allow_missing, "force": force}), delivery_v1alpha1_registry_credential_pb2.RegistryCredential, idempotent=False, timeout=timeout, metadata=metadata)
+
+    def wait_ready(
+        self,
+        name: str,
+        *,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        terminal_reasons: Collection[str] = (),
+    ) -> delivery_v1alpha1_registry_credential_pb2.RegistryCredential:
+        """Waits until the RegistryCredential ``name`` is ready and returns it.
+
+        Ready means the ``Ready`` condition is TRUE for the current generation; see
+        ``threeport.sdk.readiness`` for when waiting fails early. Raises ``WaitTimeoutError``
+        (with the last conditions seen), ``ResourceFailedError`` or ``NotFoundError``.
+        """
+        return wait_for(
+            self._invoker,
+            name,
+            resources.INDEX.by_type("threeport.io/RegistryCredential"),
+            delivery_v1alpha1_registry_credential_pb2.RegistryCredential,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            terminal_reasons=terminal_reasons,
+        )
+
+
+class RegistryCredentialServiceAsyncClient:
+    """RegistryCredentialService manages registry credentials. Admins of the project add them; anyone who may read the project sees their names and servers."""
+
+    def __init__(self, invoker: AsyncInvoker) -> None:
+        self._invoker = invoker
+
+    async def create_registry_credential(
+        self,
+        *,
+        parent: str | None = None,
+        registry_credential: delivery_v1alpha1_registry_credential_pb2.RegistryCredential | None = None,
+        registry_credential_id: str | None = None,
+        request_id: str | None = None,
+        validate_only: bool | None = None,
+        request: delivery_v1alpha1_registry_credential_pb2.CreateRegistryCredentialRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_registry_credential_pb2.RegistryCredential:
+        """Creates a RegistryCredential. The value is stored encrypted and never returned.
+
+        Needs ROLE_ADMIN. Retried on UNAVAILABLE when ``request_id`` is set, which the client does for
+        you unless it was made with ``auto_request_id=False``.
+
+        Args:
+            parent: The parent, `projects/{x}`.
+            registry_credential: The RegistryCredential to create.
+            registry_credential_id: The final segment of the name: a DNS-1123 label.
+            request_id: Makes the call idempotent: a retry with the same id returns the first result.
+            validate_only: Validate only: check everything, write nothing.
+            request: a whole ``CreateRegistryCredentialRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return await self._invoker.unary("/threeport.delivery.v1alpha1.RegistryCredentialService/CreateRegistryCredential", build_request(delivery_v1alpha1_registry_credential_pb2.CreateRegistryCredentialRequest, request, {"parent": parent, "registry_credential": registry_credential, "registry_credential_id": registry_credential_id, "request_id": request_id, "validate_only": validate_only}), delivery_v1alpha1_registry_credential_pb2.RegistryCredential, idempotent=False, timeout=timeout, metadata=metadata)
+
+    async def get_registry_credential(
+        self,
+        *,
+        name: str | None = None,
+        request: delivery_v1alpha1_registry_credential_pb2.GetRegistryCredentialRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_registry_credential_pb2.RegistryCredential:
+        """Gets one RegistryCredential by name (without its value).
+
+        Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
+
+        Args:
+            name: The RegistryCredential's name.
+            request: a whole ``GetRegistryCredentialRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return await self._invoker.unary("/threeport.delivery.v1alpha1.RegistryCredentialService/GetRegistryCredential", build_request(delivery_v1alpha1_registry_credential_pb2.GetRegistryCredentialRequest, request, {"name": name}), delivery_v1alpha1_registry_credential_pb2.RegistryCredential, idempotent=True, timeout=timeout, metadata=metadata)
+
+    def list_registry_credentials(
+        self,
+        *,
+        parent: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        filter: str | None = None,
+        hide_deleting: bool | None = None,
+        request: delivery_v1alpha1_registry_credential_pb2.ListRegistryCredentialsRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncIterator[delivery_v1alpha1_registry_credential_pb2.RegistryCredential]:
+        """Lists RegistryCredentials (without their values), a page at a time, in name order.
+
+        Yields every item of every page, fetching the next page as you iterate. A ``page_token`` starts at that page; ``page_size`` sets the page size.
+
+        Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
+
+        Args:
+            parent: The parent.
+            page_size: At most this many per page (default 50, at most 1000).
+            page_token: The `next_page_token` of the previous page; empty for the first page.
+            filter: An AIP-160 subset over `labels.KEY`, `name` and `state`.
+            hide_deleting: Leave out resources that are being deleted.
+            request: a whole ``ListRegistryCredentialsRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.paginate("/threeport.delivery.v1alpha1.RegistryCredentialService/ListRegistryCredentials", build_request(delivery_v1alpha1_registry_credential_pb2.ListRegistryCredentialsRequest, request, {"parent": parent, "page_size": page_size, "page_token": page_token, "filter": filter, "hide_deleting": hide_deleting}), delivery_v1alpha1_registry_credential_pb2.ListRegistryCredentialsResponse, delivery_v1alpha1_registry_credential_pb2.RegistryCredential, "registry_credentials", idempotent=True, timeout=timeout, metadata=metadata)
+
+    async def list_registry_credentials_page(
+        self,
+        *,
+        parent: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        filter: str | None = None,
+        hide_deleting: bool | None = None,
+        request: delivery_v1alpha1_registry_credential_pb2.ListRegistryCredentialsRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_registry_credential_pb2.ListRegistryCredentialsResponse:
+        """Lists RegistryCredentials (without their values), a page at a time, in name order.
+
+        Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
+
+        Args:
+            parent: The parent.
+            page_size: At most this many per page (default 50, at most 1000).
+            page_token: The `next_page_token` of the previous page; empty for the first page.
+            filter: An AIP-160 subset over `labels.KEY`, `name` and `state`.
+            hide_deleting: Leave out resources that are being deleted.
+            request: a whole ``ListRegistryCredentialsRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+
+        Returns one page.
+        """
+        return await self._invoker.unary("/threeport.delivery.v1alpha1.RegistryCredentialService/ListRegistryCredentials", build_request(delivery_v1alpha1_registry_credential_pb2.ListRegistryCredentialsRequest, request, {"parent": parent, "page_size": page_size, "page_token": page_token, "filter": filter, "hide_deleting": hide_deleting}), delivery_v1alpha1_registry_credential_pb2.ListRegistryCredentialsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+
+    async def update_registry_credential(
+        self,
+        *,
+        registry_credential: delivery_v1alpha1_registry_credential_pb2.RegistryCredential | None = None,
+        update_mask: google_protobuf_field_mask_pb2.FieldMask | None = None,
+        validate_only: bool | None = None,
+        allow_missing: bool | None = None,
+        request: delivery_v1alpha1_registry_credential_pb2.UpdateRegistryCredentialRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_registry_credential_pb2.RegistryCredential:
+        """Replaces a RegistryCredential's value (a new version). Set `etag` to fail with ABORTED if it changed.
+
+        Needs ROLE_ADMIN. Not retried: repeating it could apply it twice.
+
+        Args:
+            registry_credential: The RegistryCredential with its `name`, and its `etag` for optimistic
+                concurrency.
+            update_mask: Which fields to replace; empty means all of `spec`, `labels` and `annotations`.
+            validate_only: Validate only: check everything, write nothing.
+            allow_missing: Create it if it does not exist (what `tptctl secret set` does).
+            request: a whole ``UpdateRegistryCredentialRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return await self._invoker.unary("/threeport.delivery.v1alpha1.RegistryCredentialService/UpdateRegistryCredential", build_request(delivery_v1alpha1_registry_credential_pb2.UpdateRegistryCredentialRequest, request, {"registry_credential": registry_credential, "update_mask": update_mask, "validate_only": validate_only, "allow_missing": allow_missing}), delivery_v1alpha1_registry_credential_pb2.RegistryCredential, idempotent=False, timeout=timeout, metadata=metadata)
+
+    async def delete_registry_credential(
+        self,
+        *,
+        name: str | None = None,
+        etag: str | None = None,
+        validate_only: bool | None = None,
+        allow_missing: bool | None = None,
+        force: bool | None = None,
+        request: delivery_v1alpha1_registry_credential_pb2.DeleteRegistryCredentialRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_registry_credential_pb2.RegistryCredential:
+        """Deletes a RegistryCredential; deployments that use it stop rendering until it is set again.
+
+        Needs ROLE_ADMIN. Not retried: repeating it could apply it twice.
+
+        Args:
+            name: The RegistryCredential's name.
+            etag: If set, delete only if the resource still has this etag (else ABORTED).
+            validate_only: Validate only: check that it could be deleted, change nothing.
+            allow_missing: Succeed (returning an empty resource) when it does not exist.
+            force: Accepted for symmetry with other deletes; nothing refuses a secret's deletion.
+            request: a whole ``DeleteRegistryCredentialRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return await self._invoker.unary("/threeport.delivery.v1alpha1.RegistryCredentialService/DeleteRegistryCredential", build_request(delivery_v1alpha1_registry_credential_pb2.DeleteRegistryCredentialRequest, request, {"name": name, "etag": etag, "validate_only": validate_only, "allow_missing": allow_missing, "force": force}), delivery_v1alpha1_registry_credential_pb2.RegistryCredential, idempotent=False, timeout=timeout, metadata=metadata)
+
+    async def wait_ready(
+        self,
+        name: str,
+        *,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        terminal_reasons: Collection[str] = (),
+    ) -> delivery_v1alpha1_registry_credential_pb2.RegistryCredential:
+        """Waits until the RegistryCredential ``name`` is ready and returns it.
+
+        Ready means the ``Ready`` condition is TRUE for the current generation; see
+        ``threeport.sdk.readiness`` for when waiting fails early. Raises ``WaitTimeoutError``
+        (with the last conditions seen), ``ResourceFailedError`` or ``NotFoundError``.
+        """
+        return await wait_for_async(
+            self._invoker,
+            name,
+            resources.INDEX.by_type("threeport.io/RegistryCredential"),
+            delivery_v1alpha1_registry_credential_pb2.RegistryCredential,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            terminal_reasons=terminal_reasons,
+        )
 
 
 class ReleaseServiceClient:
@@ -1166,6 +1640,406 @@ class ReleaseServiceAsyncClient:
             name,
             resources.INDEX.by_type("threeport.io/Release"),
             delivery_v1alpha1_release_pb2.Release,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            terminal_reasons=terminal_reasons,
+        )
+
+
+class SecretServiceClient:
+    """SecretService manages secrets. The parent is the deployment `projects/{project}/deployments/{application}-{environment}`, which need not exist yet."""
+
+    def __init__(self, invoker: Invoker) -> None:
+        self._invoker = invoker
+
+    def create_secret(
+        self,
+        *,
+        parent: str | None = None,
+        secret: delivery_v1alpha1_secret_pb2.Secret | None = None,
+        secret_id: str | None = None,
+        request_id: str | None = None,
+        validate_only: bool | None = None,
+        request: delivery_v1alpha1_secret_pb2.CreateSecretRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_secret_pb2.Secret:
+        """Creates a Secret. The value is stored encrypted and never returned.
+
+        Needs ROLE_DEPLOYER. Retried on UNAVAILABLE when ``request_id`` is set, which the client does
+        for you unless it was made with ``auto_request_id=False``.
+
+        Args:
+            parent: The parent, `projects/{x}/deployments/{x}`.
+            secret: The Secret to create.
+            secret_id: The final segment of the name: a DNS-1123 label.
+            request_id: Makes the call idempotent: a retry with the same id returns the first result.
+            validate_only: Validate only: check everything, write nothing.
+            request: a whole ``CreateSecretRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.unary("/threeport.delivery.v1alpha1.SecretService/CreateSecret", build_request(delivery_v1alpha1_secret_pb2.CreateSecretRequest, request, {"parent": parent, "secret": secret, "secret_id": secret_id, "request_id": request_id, "validate_only": validate_only}), delivery_v1alpha1_secret_pb2.Secret, idempotent=False, timeout=timeout, metadata=metadata)
+
+    def get_secret(
+        self,
+        *,
+        name: str | None = None,
+        request: delivery_v1alpha1_secret_pb2.GetSecretRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_secret_pb2.Secret:
+        """Gets one Secret by name (without its value).
+
+        Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
+
+        Args:
+            name: The Secret's name.
+            request: a whole ``GetSecretRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.unary("/threeport.delivery.v1alpha1.SecretService/GetSecret", build_request(delivery_v1alpha1_secret_pb2.GetSecretRequest, request, {"name": name}), delivery_v1alpha1_secret_pb2.Secret, idempotent=True, timeout=timeout, metadata=metadata)
+
+    def list_secrets(
+        self,
+        *,
+        parent: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        filter: str | None = None,
+        hide_deleting: bool | None = None,
+        request: delivery_v1alpha1_secret_pb2.ListSecretsRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> Iterator[delivery_v1alpha1_secret_pb2.Secret]:
+        """Lists Secrets (without their values), a page at a time, in name order.
+
+        Yields every item of every page, fetching the next page as you iterate. A ``page_token`` starts at that page; ``page_size`` sets the page size.
+
+        Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
+
+        Args:
+            parent: The parent.
+            page_size: At most this many per page (default 50, at most 1000).
+            page_token: The `next_page_token` of the previous page; empty for the first page.
+            filter: An AIP-160 subset over `labels.KEY`, `name` and `state`.
+            hide_deleting: Leave out resources that are being deleted.
+            request: a whole ``ListSecretsRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.paginate("/threeport.delivery.v1alpha1.SecretService/ListSecrets", build_request(delivery_v1alpha1_secret_pb2.ListSecretsRequest, request, {"parent": parent, "page_size": page_size, "page_token": page_token, "filter": filter, "hide_deleting": hide_deleting}), delivery_v1alpha1_secret_pb2.ListSecretsResponse, delivery_v1alpha1_secret_pb2.Secret, "secrets", idempotent=True, timeout=timeout, metadata=metadata)
+
+    def list_secrets_page(
+        self,
+        *,
+        parent: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        filter: str | None = None,
+        hide_deleting: bool | None = None,
+        request: delivery_v1alpha1_secret_pb2.ListSecretsRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_secret_pb2.ListSecretsResponse:
+        """Lists Secrets (without their values), a page at a time, in name order.
+
+        Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
+
+        Args:
+            parent: The parent.
+            page_size: At most this many per page (default 50, at most 1000).
+            page_token: The `next_page_token` of the previous page; empty for the first page.
+            filter: An AIP-160 subset over `labels.KEY`, `name` and `state`.
+            hide_deleting: Leave out resources that are being deleted.
+            request: a whole ``ListSecretsRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+
+        Returns one page.
+        """
+        return self._invoker.unary("/threeport.delivery.v1alpha1.SecretService/ListSecrets", build_request(delivery_v1alpha1_secret_pb2.ListSecretsRequest, request, {"parent": parent, "page_size": page_size, "page_token": page_token, "filter": filter, "hide_deleting": hide_deleting}), delivery_v1alpha1_secret_pb2.ListSecretsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+
+    def update_secret(
+        self,
+        *,
+        secret: delivery_v1alpha1_secret_pb2.Secret | None = None,
+        update_mask: google_protobuf_field_mask_pb2.FieldMask | None = None,
+        validate_only: bool | None = None,
+        allow_missing: bool | None = None,
+        request: delivery_v1alpha1_secret_pb2.UpdateSecretRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_secret_pb2.Secret:
+        """Replaces a Secret's value (a new version). Set `etag` to fail with ABORTED if it changed.
+
+        Needs ROLE_DEPLOYER. Not retried: repeating it could apply it twice.
+
+        Args:
+            secret: The Secret with its `name`, and its `etag` for optimistic concurrency.
+            update_mask: Which fields to replace; empty means all of `spec`, `labels` and `annotations`.
+            validate_only: Validate only: check everything, write nothing.
+            allow_missing: Create it if it does not exist (what `tptctl secret set` does).
+            request: a whole ``UpdateSecretRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.unary("/threeport.delivery.v1alpha1.SecretService/UpdateSecret", build_request(delivery_v1alpha1_secret_pb2.UpdateSecretRequest, request, {"secret": secret, "update_mask": update_mask, "validate_only": validate_only, "allow_missing": allow_missing}), delivery_v1alpha1_secret_pb2.Secret, idempotent=False, timeout=timeout, metadata=metadata)
+
+    def delete_secret(
+        self,
+        *,
+        name: str | None = None,
+        etag: str | None = None,
+        validate_only: bool | None = None,
+        allow_missing: bool | None = None,
+        force: bool | None = None,
+        request: delivery_v1alpha1_secret_pb2.DeleteSecretRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_secret_pb2.Secret:
+        """Deletes a Secret; deployments that use it stop rendering until it is set again.
+
+        Needs ROLE_DEPLOYER. Not retried: repeating it could apply it twice.
+
+        Args:
+            name: The Secret's name.
+            etag: If set, delete only if the resource still has this etag (else ABORTED).
+            validate_only: Validate only: check that it could be deleted, change nothing.
+            allow_missing: Succeed (returning an empty resource) when it does not exist.
+            force: Accepted for symmetry with other deletes; nothing refuses a secret's deletion.
+            request: a whole ``DeleteSecretRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.unary("/threeport.delivery.v1alpha1.SecretService/DeleteSecret", build_request(delivery_v1alpha1_secret_pb2.DeleteSecretRequest, request, {"name": name, "etag": etag, "validate_only": validate_only, "allow_missing": allow_missing, "force": force}), delivery_v1alpha1_secret_pb2.Secret, idempotent=False, timeout=timeout, metadata=metadata)
+
+    def wait_ready(
+        self,
+        name: str,
+        *,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        terminal_reasons: Collection[str] = (),
+    ) -> delivery_v1alpha1_secret_pb2.Secret:
+        """Waits until the Secret ``name`` is ready and returns it.
+
+        Ready means the ``Ready`` condition is TRUE for the current generation; see
+        ``threeport.sdk.readiness`` for when waiting fails early. Raises ``WaitTimeoutError``
+        (with the last conditions seen), ``ResourceFailedError`` or ``NotFoundError``.
+        """
+        return wait_for(
+            self._invoker,
+            name,
+            resources.INDEX.by_type("threeport.io/Secret"),
+            delivery_v1alpha1_secret_pb2.Secret,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            terminal_reasons=terminal_reasons,
+        )
+
+
+class SecretServiceAsyncClient:
+    """SecretService manages secrets. The parent is the deployment `projects/{project}/deployments/{application}-{environment}`, which need not exist yet."""
+
+    def __init__(self, invoker: AsyncInvoker) -> None:
+        self._invoker = invoker
+
+    async def create_secret(
+        self,
+        *,
+        parent: str | None = None,
+        secret: delivery_v1alpha1_secret_pb2.Secret | None = None,
+        secret_id: str | None = None,
+        request_id: str | None = None,
+        validate_only: bool | None = None,
+        request: delivery_v1alpha1_secret_pb2.CreateSecretRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_secret_pb2.Secret:
+        """Creates a Secret. The value is stored encrypted and never returned.
+
+        Needs ROLE_DEPLOYER. Retried on UNAVAILABLE when ``request_id`` is set, which the client does
+        for you unless it was made with ``auto_request_id=False``.
+
+        Args:
+            parent: The parent, `projects/{x}/deployments/{x}`.
+            secret: The Secret to create.
+            secret_id: The final segment of the name: a DNS-1123 label.
+            request_id: Makes the call idempotent: a retry with the same id returns the first result.
+            validate_only: Validate only: check everything, write nothing.
+            request: a whole ``CreateSecretRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return await self._invoker.unary("/threeport.delivery.v1alpha1.SecretService/CreateSecret", build_request(delivery_v1alpha1_secret_pb2.CreateSecretRequest, request, {"parent": parent, "secret": secret, "secret_id": secret_id, "request_id": request_id, "validate_only": validate_only}), delivery_v1alpha1_secret_pb2.Secret, idempotent=False, timeout=timeout, metadata=metadata)
+
+    async def get_secret(
+        self,
+        *,
+        name: str | None = None,
+        request: delivery_v1alpha1_secret_pb2.GetSecretRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_secret_pb2.Secret:
+        """Gets one Secret by name (without its value).
+
+        Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
+
+        Args:
+            name: The Secret's name.
+            request: a whole ``GetSecretRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return await self._invoker.unary("/threeport.delivery.v1alpha1.SecretService/GetSecret", build_request(delivery_v1alpha1_secret_pb2.GetSecretRequest, request, {"name": name}), delivery_v1alpha1_secret_pb2.Secret, idempotent=True, timeout=timeout, metadata=metadata)
+
+    def list_secrets(
+        self,
+        *,
+        parent: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        filter: str | None = None,
+        hide_deleting: bool | None = None,
+        request: delivery_v1alpha1_secret_pb2.ListSecretsRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncIterator[delivery_v1alpha1_secret_pb2.Secret]:
+        """Lists Secrets (without their values), a page at a time, in name order.
+
+        Yields every item of every page, fetching the next page as you iterate. A ``page_token`` starts at that page; ``page_size`` sets the page size.
+
+        Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
+
+        Args:
+            parent: The parent.
+            page_size: At most this many per page (default 50, at most 1000).
+            page_token: The `next_page_token` of the previous page; empty for the first page.
+            filter: An AIP-160 subset over `labels.KEY`, `name` and `state`.
+            hide_deleting: Leave out resources that are being deleted.
+            request: a whole ``ListSecretsRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.paginate("/threeport.delivery.v1alpha1.SecretService/ListSecrets", build_request(delivery_v1alpha1_secret_pb2.ListSecretsRequest, request, {"parent": parent, "page_size": page_size, "page_token": page_token, "filter": filter, "hide_deleting": hide_deleting}), delivery_v1alpha1_secret_pb2.ListSecretsResponse, delivery_v1alpha1_secret_pb2.Secret, "secrets", idempotent=True, timeout=timeout, metadata=metadata)
+
+    async def list_secrets_page(
+        self,
+        *,
+        parent: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        filter: str | None = None,
+        hide_deleting: bool | None = None,
+        request: delivery_v1alpha1_secret_pb2.ListSecretsRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_secret_pb2.ListSecretsResponse:
+        """Lists Secrets (without their values), a page at a time, in name order.
+
+        Needs ROLE_VIEWER. Retried on UNAVAILABLE (the method is idempotent).
+
+        Args:
+            parent: The parent.
+            page_size: At most this many per page (default 50, at most 1000).
+            page_token: The `next_page_token` of the previous page; empty for the first page.
+            filter: An AIP-160 subset over `labels.KEY`, `name` and `state`.
+            hide_deleting: Leave out resources that are being deleted.
+            request: a whole ``ListSecretsRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+
+        Returns one page.
+        """
+        return await self._invoker.unary("/threeport.delivery.v1alpha1.SecretService/ListSecrets", build_request(delivery_v1alpha1_secret_pb2.ListSecretsRequest, request, {"parent": parent, "page_size": page_size, "page_token": page_token, "filter": filter, "hide_deleting": hide_deleting}), delivery_v1alpha1_secret_pb2.ListSecretsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+
+    async def update_secret(
+        self,
+        *,
+        secret: delivery_v1alpha1_secret_pb2.Secret | None = None,
+        update_mask: google_protobuf_field_mask_pb2.FieldMask | None = None,
+        validate_only: bool | None = None,
+        allow_missing: bool | None = None,
+        request: delivery_v1alpha1_secret_pb2.UpdateSecretRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_secret_pb2.Secret:
+        """Replaces a Secret's value (a new version). Set `etag` to fail with ABORTED if it changed.
+
+        Needs ROLE_DEPLOYER. Not retried: repeating it could apply it twice.
+
+        Args:
+            secret: The Secret with its `name`, and its `etag` for optimistic concurrency.
+            update_mask: Which fields to replace; empty means all of `spec`, `labels` and `annotations`.
+            validate_only: Validate only: check everything, write nothing.
+            allow_missing: Create it if it does not exist (what `tptctl secret set` does).
+            request: a whole ``UpdateSecretRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return await self._invoker.unary("/threeport.delivery.v1alpha1.SecretService/UpdateSecret", build_request(delivery_v1alpha1_secret_pb2.UpdateSecretRequest, request, {"secret": secret, "update_mask": update_mask, "validate_only": validate_only, "allow_missing": allow_missing}), delivery_v1alpha1_secret_pb2.Secret, idempotent=False, timeout=timeout, metadata=metadata)
+
+    async def delete_secret(
+        self,
+        *,
+        name: str | None = None,
+        etag: str | None = None,
+        validate_only: bool | None = None,
+        allow_missing: bool | None = None,
+        force: bool | None = None,
+        request: delivery_v1alpha1_secret_pb2.DeleteSecretRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> delivery_v1alpha1_secret_pb2.Secret:
+        """Deletes a Secret; deployments that use it stop rendering until it is set again.
+
+        Needs ROLE_DEPLOYER. Not retried: repeating it could apply it twice.
+
+        Args:
+            name: The Secret's name.
+            etag: If set, delete only if the resource still has this etag (else ABORTED).
+            validate_only: Validate only: check that it could be deleted, change nothing.
+            allow_missing: Succeed (returning an empty resource) when it does not exist.
+            force: Accepted for symmetry with other deletes; nothing refuses a secret's deletion.
+            request: a whole ``DeleteSecretRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return await self._invoker.unary("/threeport.delivery.v1alpha1.SecretService/DeleteSecret", build_request(delivery_v1alpha1_secret_pb2.DeleteSecretRequest, request, {"name": name, "etag": etag, "validate_only": validate_only, "allow_missing": allow_missing, "force": force}), delivery_v1alpha1_secret_pb2.Secret, idempotent=False, timeout=timeout, metadata=metadata)
+
+    async def wait_ready(
+        self,
+        name: str,
+        *,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        terminal_reasons: Collection[str] = (),
+    ) -> delivery_v1alpha1_secret_pb2.Secret:
+        """Waits until the Secret ``name`` is ready and returns it.
+
+        Ready means the ``Ready`` condition is TRUE for the current generation; see
+        ``threeport.sdk.readiness`` for when waiting fails early. Raises ``WaitTimeoutError``
+        (with the last conditions seen), ``ResourceFailedError`` or ``NotFoundError``.
+        """
+        return await wait_for_async(
+            self._invoker,
+            name,
+            resources.INDEX.by_type("threeport.io/Secret"),
+            delivery_v1alpha1_secret_pb2.Secret,
             timeout=timeout,
             poll_interval=poll_interval,
             terminal_reasons=terminal_reasons,
