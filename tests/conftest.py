@@ -24,5 +24,10 @@ CONTROL_PLANE_GROUP = "control-plane"
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         uses_control_plane = "control_plane" in getattr(item, "fixturenames", ())
-        group = CONTROL_PLANE_GROUP if uses_control_plane else item.nodeid.partition("::")[0]
+        top = item.nodeid.split("/")[1] if item.nodeid.startswith("tests/") else ""
+        if uses_control_plane:
+            # The reliability suite breaks a control plane of its own: it may run beside the others.
+            group = f"{CONTROL_PLANE_GROUP}-{top}" if top == "reliability" else CONTROL_PLANE_GROUP
+        else:
+            group = item.nodeid.partition("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))

@@ -40,7 +40,8 @@ def dependencies_first(
         if state.get(name) == "visiting":
             raise CycleError([*path[path.index(name):], name])
         state[name] = "visiting"
-        for needed in sorted(needs(named[name]) & named.keys(), key=list(named).index):
+        # A self-dependency is no ordering question: the registry refuses it with its own words.
+        for needed in sorted((needs(named[name]) & named.keys()) - {name}, key=list(named).index):
             visit(needed, [*path, name])
         state[name] = "done"
         ordered.append(named[name])

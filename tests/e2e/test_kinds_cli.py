@@ -105,6 +105,12 @@ def settled(control_plane: ControlPlane, deployment: str, release: int) -> None:
     eventually(ready, f"release {release} of {deployment} to be ready")
 
 
+def namespace_of(control_plane: ControlPlane, deployment: str) -> str:
+    """Where the deployment runs (names that could be read as other names get a hash suffix)."""
+    with control_plane.client() as client:
+        return str(client.deployment.get_deployment(name=f"projects/acme/deployments/{deployment}").status.namespace)
+
+
 def write(tmp_path: Path, name: str, text: str, **values: str) -> str:
     for key, value in values.items():
         text = text.replace(key, value)
@@ -124,7 +130,7 @@ def test_manifests_and_helm_apps_through_tptctl(
     assert applied.code == 0, applied.err
     deployed = cp.tptctl("deploy", "kinds-widgets", "--env", "kinds", "--wait", "--timeout", "120s")
     assert deployed.code == 0, deployed.err
-    gear = "/apis/e2e.example.com/v1/namespaces/acme-kinds-widgets-kinds/gizmos/gear"
+    gear = f"/apis/e2e.example.com/v1/namespaces/{namespace_of(cp, 'kinds-widgets-kinds')}/gizmos/gear"
     assert kube.get(gear)["spec"] == {"teeth": 12}
     assert cp.tptctl("apply", "-f", write(tmp_path, "w2.yaml", WIDGETS, TEETH="20")).code == 0
     eventually(lambda: (kube.get(gear) or {}).get("spec") == {"teeth": 20}, "the update to reach the cluster")
@@ -145,7 +151,7 @@ def test_manifests_and_helm_apps_through_tptctl(
     assert applied.code == 0, applied.err
     deployed = cp.tptctl("deploy", "kinds-echo", "--env", "dev", "--wait", "--timeout", "120s")
     assert deployed.code == 0, deployed.err
-    echo = "/apis/apps/v1/namespaces/acme-kinds-echo-dev/deployments/kinds-echo-web-echo"
+    echo = f"/apis/apps/v1/namespaces/{namespace_of(cp, 'kinds-echo-dev')}/deployments/kinds-echo-web-echo"
 
     def message() -> str:
         found = kube.get(echo)
@@ -175,7 +181,7 @@ def test_a_failing_pre_deploy_job_stops_the_release_through_tptctl(control_plane
     assert applied.code == 0, applied.err
     deployed = cp.tptctl("deploy", "kinds-ledger", "--env", "dev", "--wait", "--timeout", "120s")
     assert deployed.code == 0, deployed.err
-    namespace = "acme-kinds-ledger-dev"
+    namespace = namespace_of(cp, "kinds-ledger-dev")
     hpa = kube.get(f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers/kinds-ledger-api")
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 6)
     assert kube.get(f"/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets/kinds-ledger-api")

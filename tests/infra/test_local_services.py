@@ -48,6 +48,16 @@ def kube_get(info: ClusterInfo, path: str) -> Any:
         raise
 
 
+def create_namespace(info: ClusterInfo, name: str) -> None:
+    """As the consuming deployment does before it claims anything (the provider never creates it)."""
+    body = json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}).encode()
+    request = urllib.request.Request(info.server + "/api/v1/namespaces", data=body, method="POST", headers={
+        "Authorization": f"Bearer {info.token}", "Content-Type": "application/json"})
+    tls = ssl.create_default_context(cadata=base64.b64decode(info.ca_data).decode()) if info.ca_data else None
+    with urllib.request.urlopen(request, timeout=10, context=tls):
+        pass
+
+
 @pytest.fixture
 async def stack(
     database_url: str, stream_prefix: str, redis_client: object, emulator: EmulatorHandle,
@@ -89,6 +99,18 @@ async def test_postgres_claim_runs_in_the_cluster_and_goes_with_its_claim(
         cluster="clusters/dev", namespace="acme-shop-dev", parameters=params))
     created = await delivery.internal.service_claim.create_service_claim(service_claim_id="shop-dev-db",
                                                                          service_claim=claim)
+
+    async def waiting_for_namespace() -> Any:
+        found = await delivery.internal.service_claim.get_service_claim(name=created.name)
+        if not found.status.managed_service:
+            return None
+        service = await delivery.managed_service.get_managed_service(name=found.status.managed_service)
+        return service if any("waiting for namespace acme-shop-dev" in c.message for c in service.conditions) else None
+
+    # The namespace is the consumer's: the provider waits for it and never makes one of its own.
+    await wait_until(waiting_for_namespace, within=60, what="the claim to wait for its namespace")
+    assert kube_get(info, "/api/v1/namespaces/acme-shop-dev") is None
+    create_namespace(info, "acme-shop-dev")
 
     async def bound() -> Any:
         found = await delivery.internal.service_claim.get_service_claim(name=created.name)

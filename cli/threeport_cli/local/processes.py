@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -11,9 +12,41 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+# Where the kernel hands out ports for bind(0) and outgoing connections (Linux's default range).
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+DEFAULT_EPHEMERAL_LOW = 32768
+LOWEST_PORT = 10000
+ATTEMPTS = 200
+
+
+def _ephemeral_low() -> int:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return int(EPHEMERAL_RANGE_FILE.read_text().split()[0])
+    return DEFAULT_EPHEMERAL_LOW
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now.
+
+    Ports are chosen before the services that use them start (every service learns them all),
+    so they are taken below the kernel's ephemeral range: a port the kernel hands to another
+    program's bind(0) or outgoing connection in the meantime would make a service fail to bind.
+    """
+    low = _ephemeral_low()
+    if low - LOWEST_PORT >= 1000:
+        for _ in range(ATTEMPTS):
+            port = random.randint(LOWEST_PORT, low - 1)
+            if _bindable(port):
+                return port
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

@@ -83,8 +83,8 @@ class LocalImplementation:
         name, namespace = object_name(service), spec.namespace
         labels = MANAGED_BY | {"threeport.io/managed-service": last_segment(service.name)}
         data = self._secret_data(service, secrets)
-        # The namespace is the consumer's; it is applied (not owned) so the service can start first.
-        namespace_manifest = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+        # The namespace is the consuming deployment's: it creates it (and owns it) before it claims
+        # anything, so it is never created here (another's namespace is never taken over).
         manifests = [_secret(name, namespace, labels, data)]
         if spec.type in ENGINES:
             manifests += [
@@ -93,7 +93,9 @@ class LocalImplementation:
             ]
         try:
             client = await self._pool.client(spec.cluster)
-            await client.apply(namespace_manifest)
+            if await client.get({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}) is None:
+                return Converged(False, f"waiting for namespace {namespace} in {spec.cluster} (its deployment "
+                                        "creates it)")
             inventory = []
             applied: dict[str, Any] = {}
             for manifest in manifests:

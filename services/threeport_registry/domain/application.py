@@ -26,9 +26,8 @@ from threeport.registry.v1alpha1 import application_pb2
 from threeport_model import names, quantities, references
 from threeport_model.dependency_types import DEPENDENCY_TYPES, Output, outputs_of
 from threeport_model.locations import check_location
-from threeport_registry.domain import component_kinds
+from threeport_registry.domain import component_kinds, secret_refs
 from threeport_registry.domain import field_paths as fp
-from threeport_registry.domain import secret_refs
 from threeport_registry.domain.dependencies import NO_PROVIDED_TYPES, ProvidedTypes, validate_dependencies
 from threeport_registry.domain.images import check_image_reference
 from threeport_registry.domain.metadata import validate_labels, validate_metadata

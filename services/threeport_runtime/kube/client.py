@@ -128,11 +128,11 @@ class KubeClient:
             if not token:
                 return items
 
-    def pod_log(
+    def pod_log_lines(
         self, namespace: str, pod: str, *, container: str = "", follow: bool = False, since_seconds: int = 0,
         tail_lines: int | None = None, timestamps: bool = False,
     ) -> AsyncIterator[str]:
-        """A pod's log lines (``GET .../pods/NAME/log``), with kubectl's options; with ``follow``
+        """A pod's log as it streams, line by line (``GET .../pods/NAME/log``), with kubectl's options; with ``follow``
         it ends when the container stops or the caller leaves the iteration."""
         query: list[tuple[str, str]] = []
         for key, value, wanted in (("container", container, bool(container)), ("follow", "true", follow),

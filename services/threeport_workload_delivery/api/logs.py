@@ -87,7 +87,7 @@ class LogStreamer:
         component = (metadata.get("labels") or {}).get(names.COMPONENT_LABEL, "")
         containers = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
         container = component if component in containers else (containers[0] if containers else "")
-        lines = client.pod_log(metadata.get("namespace", ""), metadata["name"], container=container,
+        lines = client.pod_log_lines(metadata.get("namespace", ""), metadata["name"], container=container,
                                follow=request.follow, since_seconds=int(request.since_seconds),
                                tail_lines=request.tail_lines or None, timestamps=request.timestamps)
         try:

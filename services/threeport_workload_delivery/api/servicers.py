@@ -18,8 +18,8 @@ from threeport_runtime.errors import FieldViolation, InvalidArgument
 from threeport_runtime.reconcile.events import EventLister
 from threeport_runtime.rpc.standard_methods import StandardMethods
 from threeport_workload_delivery.api.actions import Actions
-from threeport_workload_delivery.api.namespaces import check_namespace_free
 from threeport_workload_delivery.api.logs import LogStreamer
+from threeport_workload_delivery.api.namespaces import check_namespace_free
 from threeport_workload_delivery.api.override_checks import OverrideChecks
 from threeport_workload_delivery.api.plan import Planner
 from threeport_workload_delivery.domain import changes

@@ -39,8 +39,8 @@ class Merged:
 
     spec: application_pb2.ApplicationSpec
     provenance: list[deployment_pb2.MergedValue]
-    # Per component, the Helm values the overrides contribute, merged over each other (the
-    # renderer of `kind: helm` components merges these over the chart values it is given).
+    # Per component, the Helm values the overrides contribute, merged over each other; for a
+    # `kind: helm` component they are also merged into ``spec``'s values, which the chart gets.
     values: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -129,6 +129,13 @@ def merge(spec: application_pb2.ApplicationSpec, layers: Sequence[Layer]) -> Mer
                 values[name] = merge_values(values.get(name, {}), added)
                 for path, _ in _leaves(added, "values"):
                     origins[(name, path)] = layer.source
+    for name, added in values.items():
+        component = merged.components[name]
+        if component.kind == "helm":
+            # Into the spec a release snapshots, so rollback restores the values as they were.
+            chart_values = merge_values(_integral(json_format.MessageToDict(component.helm.values)), added)
+            component.helm.values.Clear()
+            json_format.ParseDict(chart_values, component.helm.values)
     provenance: list[deployment_pb2.MergedValue] = []
     for name in sorted(merged.components):
         component = merged.components[name]

@@ -20,7 +20,13 @@ from threeport.registry.v1alpha1 import application_pb2, environment_pb2
 from threeport_workload_delivery.domain import names
 from threeport_workload_delivery.domain.claims import DesiredClaim, desired_claims
 from threeport_workload_delivery.domain.ingress import default_host
-from threeport_workload_delivery.domain.rendering import DependencyOutputs, Manifest, RenderInput, render
+from threeport_workload_delivery.domain.rendering import (
+    DependencyOutputs,
+    Manifest,
+    RenderInput,
+    namespace_object,
+    render,
+)
 from threeport_workload_delivery.domain.secret_rendering import PullCredential, SecretValue
 
 
@@ -56,6 +62,8 @@ class Plan:
     # None until every dependency's outputs are known (see ``waiting``).
     objects: list[Manifest] | None
     waiting: list[str]
+    # The deployment's Namespace, known before the rest (providers may put dependencies into it).
+    namespace: Manifest
 
 
 def plan(inputs: PlanInputs) -> Plan:
@@ -77,7 +85,10 @@ def plan(inputs: PlanInputs) -> Plan:
         allow_cluster_scoped=inputs.environment.spec.allow_cluster_scoped,
         secret_values=inputs.secret_values, pull_credentials=inputs.pull_credentials,
     ))
-    return Plan(cluster_claim_for(inputs.deployment, inputs.placement, inputs.environment), claims, objects, waiting)
+    namespace = namespace_object(project=project, deployment=inputs.deployment, application=inputs.application,
+                                 environment=environment_id, namespace=inputs.namespace)
+    return Plan(cluster_claim_for(inputs.deployment, inputs.placement, inputs.environment), claims, objects, waiting,
+                namespace)
 
 
 def cluster_claim_for(

@@ -184,16 +184,28 @@ def _metadata(name: str, namespace: str, labels: Mapping[str, str], component: s
     return metadata
 
 
+def _labels(project: str, deployment: str, application: str, environment: str) -> dict[str, str]:
+    return {
+        **names.threeport_labels(project, deployment),
+        names.APPLICATION_LABEL: application,
+        names.ENVIRONMENT_LABEL: environment,
+    }
+
+
+def namespace_object(*, project: str, deployment: str, application: str, environment: str,
+                     namespace: str) -> Manifest:
+    """The deployment's Namespace, as ``render`` renders it first (the reconciler also creates it
+    before dependencies are provisioned into it)."""
+    labels = _labels(project, deployment, application, environment)
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": _metadata(namespace, "", labels)}
+
+
 def render(data: RenderInput) -> list[Manifest]:
     """Every object of the deployment, namespace first, workloads last."""
-    labels = {
-        **names.threeport_labels(data.project, data.deployment),
-        names.APPLICATION_LABEL: data.application,
-        names.ENVIRONMENT_LABEL: data.environment,
-    }
-    objects: list[Manifest] = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": _metadata(data.namespace, "", labels)}
-    ]
+    labels = _labels(data.project, data.deployment, data.application, data.environment)
+    objects: list[Manifest] = [namespace_object(project=data.project, deployment=data.deployment,
+                                                application=data.application, environment=data.environment,
+                                                namespace=data.namespace)]
     objects.extend(secret_rendering.pull_secrets(data.application, data.pull_credentials,
                                                  _metadata("", data.namespace, labels)))
     declared = _declared_objects(data)

@@ -169,7 +169,13 @@ class DeploymentReconciler:
             binding.cluster, inputs.namespace, deployment.name, fallback=inputs.fallback_namespace)
 
         inputs.resolved = await resolve_classes(self._registry, inputs)
-        wanted = {c.dependency: c for c in plan(plan_inputs(deployment, inputs, cluster=binding.cluster)).claims}
+        planned = plan(plan_inputs(deployment, inputs, cluster=binding.cluster))
+        # The namespace is created (marked as the deployment's) before any dependency is claimed:
+        # a provider that puts a service into it (a `local` database) finds it there, owned.
+        client = await self._pool.client(binding.cluster)
+        await self._namespaces.check_live(client, ownership.marked([planned.namespace], deployment.name),
+                                          inputs.namespace, deployment.name)
+        wanted = {c.dependency: c for c in planned.claims}
         results: list[DependencyResult] = []
         for dep_name, dep in sorted(inputs.spec.dependencies.items()):
             if dep_name in wanted:

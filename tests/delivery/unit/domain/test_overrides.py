@@ -71,6 +71,19 @@ def test_helm_values_deep_merge() -> None:
     assert origin[("api", "values.debug")] == ("true", "deployment/ledger-prod")
 
 
+def test_helm_values_overrides_reach_the_chart_values_of_a_helm_component() -> None:
+    spec = application_pb2.ApplicationSpec()
+    spec.CopyFrom(SPEC)
+    json_format.ParseDict({"kind": "helm", "helm": {
+        "repository": "https://charts.example.com", "chart": "web", "version": "0.1.0",
+        "values": {"replicaCount": 1, "db": {"host": "a", "port": 5432}}}}, spec.components["charts"])
+    env = environment(override(application="ledger", component="charts", values={"db": {"host": "b"}}))
+    merged = merge(spec, layers_for("ledger", env, deployment()))
+    values = json_format.MessageToDict(merged.spec.components["charts"].helm.values)
+    assert values == {"replicaCount": 1, "db": {"host": "b", "port": 5432}}
+    assert json_format.MessageToDict(spec.components["charts"].helm.values)["db"]["host"] == "a"
+
+
 def test_shape_and_component_violations() -> None:
     entries = [override(application="", component="api"), override(application="ledger", component="Bad!"),
                override(application="ledger", component="api", replicas=0, env={"1X": "v"},
