@@ -12,7 +12,15 @@ from threeport.infra.v1alpha1 import managed_service_pb2
 from threeport_infra_provider.domain import outputs
 from threeport_infra_provider.domain.names import last_segment
 from threeport_infra_provider.domain.services import parameters
-from threeport_infra_provider.implementations.base import CloudResource, Converged, ImplementationError, Inventory
+from threeport_infra_provider.implementations.base import (
+    CREATE,
+    UNCHANGED,
+    CloudResource,
+    Converged,
+    ImplementationError,
+    Inventory,
+    PlannedResource,
+)
 from threeport_runtime.kube.errors import KubeError
 from threeport_runtime.kube.pool import KubePool
 from threeport_runtime.kube.readiness import readiness
@@ -85,12 +93,7 @@ class LocalImplementation:
         data = self._secret_data(service, secrets)
         # The namespace is the consumer's; it is applied (not owned) so the service can start first.
         namespace_manifest = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
-        manifests = [_secret(name, namespace, labels, data)]
-        if spec.type in ENGINES:
-            manifests += [
-                _service(name, namespace, labels, ENGINES[spec.type]),
-                _stateful_set(name, namespace, labels, ENGINES[spec.type], parameters(spec.parameters)),
-            ]
+        manifests = _manifests(service, labels, data)
         try:
             client = await self._pool.client(spec.cluster)
             await client.apply(namespace_manifest)
@@ -114,6 +117,28 @@ class LocalImplementation:
                 entry.state = "ready" if verdict.ready else "starting"
         message = f"{spec.type} runs in {spec.cluster} as {namespace}/{name}"
         return Converged(verdict.ready, message if verdict.ready else verdict.message or "starting", found, inventory)
+
+    async def plan(self, service: managed_service_pb2.ManagedService, *, exists: bool) -> list[PlannedResource]:
+        """The objects ``converge`` would apply (without data: nothing is generated), read from the
+        same manifests; an existing service is applied again server-side, so they are unchanged
+        unless a parameter differs, which the apply converges."""
+        labels = MANAGED_BY | {"threeport.io/managed-service": last_segment(service.name)}
+        action = UNCHANGED if exists else CREATE
+        where = service.spec.cluster or "the cluster the deployment is placed on"
+        planned = []
+        for manifest in _manifests(service, labels, {}):
+            kind = f"{manifest['apiVersion']}/{manifest['kind']}"
+            ident = f"{manifest['metadata']['namespace']}/{manifest['metadata']['name']}"
+            planned.append(PlannedResource(type=kind, id=ident, action=action, description=_described(manifest, where)))
+            for template in manifest.get("spec", {}).get("volumeClaimTemplates", []):
+                size = template["spec"]["resources"]["requests"]["storage"]
+                planned.append(PlannedResource(
+                    type="v1/PersistentVolumeClaim",
+                    id=f"{ident.split('/')[0]}/{template['metadata']['name']}-{manifest['metadata']['name']}-0",
+                    action=action,
+                    description=f"{size} of data in {where}",
+                ))
+        return planned
 
     @staticmethod
     def _secret_data(service: managed_service_pb2.ManagedService, secrets: dict[str, str]) -> dict[str, str]:
@@ -151,6 +176,31 @@ class LocalImplementation:
         except KubeError as error:
             raise ImplementationError(f"cluster {spec.cluster}: {error}") from None
         return True
+
+
+def _manifests(
+    service: managed_service_pb2.ManagedService, labels: dict[str, str], data: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The service's Secret, and for an engine its Service and StatefulSet (what is applied)."""
+    spec = service.spec
+    name, namespace = object_name(service), spec.namespace
+    manifests = [_secret(name, namespace, labels, data)]
+    if spec.type in ENGINES:
+        manifests += [
+            _service(name, namespace, labels, ENGINES[spec.type]),
+            _stateful_set(name, namespace, labels, ENGINES[spec.type], parameters(spec.parameters)),
+        ]
+    return manifests
+
+
+def _described(manifest: dict[str, Any], where: str) -> str:
+    kind = manifest["kind"]
+    if kind == "Secret":
+        return f"generated credentials, in {where}"
+    if kind == "Service":
+        return f"port {manifest['spec']['ports'][0]['port']}, in {where}"
+    container = manifest["spec"]["template"]["spec"]["containers"][0]
+    return f"1 replica of {container['image']}, in {where}"
 
 
 def _outputs(type_: str, host: str, data: dict[str, str]) -> outputs.Outputs:
