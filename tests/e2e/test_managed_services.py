@@ -1,5 +1,6 @@
 """An application with a postgres dependency, deployed through tptctl and the gateway to a
-development environment: the infra-provider runs it in the cluster (`local`), the app's
+development environment: `tptctl plan` shows what the infra-provider would make for it, the
+infra-provider runs it in the cluster (`local`), the app's
 ``${dependencies.db.url}`` reaches it through a Kubernetes Secret, `tptctl get services` shows
 it, and deleting the deployment deletes the development database."""
 
@@ -38,8 +39,24 @@ def test_postgres_dependency_in_development(control_plane: ControlPlane, tmp_pat
     manifest.write_text(MANIFESTS)
     applied = cp.tptctl("apply", "-f", str(manifest), "--wait", "--timeout", "60s")
     assert applied.code == 0, applied.err
+    # Plan says which implementation the dependency resolved to and what the infra-provider would
+    # make for it (a development environment: in the cluster, deleted with its last claim).
+    planned = cp.tptctl("plan", "stockroom", "--env", "sandbox")
+    assert planned.code == 0, planned.err
+    (db,) = [line for line in planned.out.splitlines() if line.strip().startswith("service db: postgres")]
+    assert "would claim postgres (small) via local (serviceClasses/postgres-default); " in db, db
+    namespaced = "acme-stockroom-sandbox/tp-stockroom-sandbox-db-<id>"
+    for made in (f"would create Secret {namespaced} (generated credentials)",
+                 f"would create Service {namespaced} (port 5432)",
+                 f"would create StatefulSet {namespaced} (1 replica of postgres:16 in the cluster the deployment is",
+                 "would create PersistentVolumeClaim acme-stockroom-sandbox/data-tp-stockroom-sandbox-db-<id>-0 "
+                 "(1Gi of data)", "; deleted once no claim uses it"):
+        assert made in db, (made, db)
     deployed = cp.tptctl("deploy", "stockroom", "--env", "sandbox", "--wait", "--timeout", "180s")
     assert deployed.code == 0, deployed.err + cp.tptctl("describe", "deployment", "stockroom-sandbox").out
+    again = cp.tptctl("plan", "stockroom", "--env", "sandbox")
+    (db,) = [line for line in again.out.splitlines() if line.strip().startswith("service db: postgres")]
+    assert db.endswith(": no change") and "managedServices/stockroom-sandbox-db-" in db, db
 
     services = cp.tptctl("get", "services")
     assert services.code == 0 and "stockroom-sandbox-db" in services.out, services.out + services.err

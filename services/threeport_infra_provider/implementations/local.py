@@ -136,7 +136,7 @@ class LocalImplementation:
                     type="v1/PersistentVolumeClaim",
                     id=f"{ident.split('/')[0]}/{template['metadata']['name']}-{manifest['metadata']['name']}-0",
                     action=action,
-                    description=f"{size} of data in {where}",
+                    description=f"{size} of data",
                 ))
         return planned
 
@@ -196,11 +196,11 @@ def _manifests(
 def _described(manifest: dict[str, Any], where: str) -> str:
     kind = manifest["kind"]
     if kind == "Secret":
-        return f"generated credentials, in {where}"
+        return "generated credentials"
     if kind == "Service":
-        return f"port {manifest['spec']['ports'][0]['port']}, in {where}"
+        return f"port {manifest['spec']['ports'][0]['port']}"
     container = manifest["spec"]["template"]["spec"]["containers"][0]
-    return f"1 replica of {container['image']}, in {where}"
+    return f"1 replica of {container['image']} in {where}"
 
 
 def _outputs(type_: str, host: str, data: dict[str, str]) -> outputs.Outputs:
