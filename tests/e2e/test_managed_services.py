@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.cluster_objects import list_objects
 from tests.e2e.conftest import ControlPlane
 from tests.e2e.test_delivery_cli import wait_for
@@ -33,6 +35,8 @@ spec:
 """
 
 
+# A whole control plane, a deployment waited for twice (up to 180 s each under load) and two plans.
+@pytest.mark.timeout(400)
 def test_postgres_dependency_in_development(control_plane: ControlPlane, tmp_path: Path) -> None:
     cp = control_plane
     manifest = tmp_path / "stockroom.yaml"

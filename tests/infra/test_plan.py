@@ -123,6 +123,9 @@ async def test_plan_of_an_existing_claim_says_what_changes_in_place_or_is_refuse
     assert smaller.resources[-1].action == REFUSED
     assert "RDS storage cannot shrink" in smaller.resources[-1].description
 
+    moved = await claims.plan_service_claim(
+        name="serviceClaims/db", spec=claim("db", "mysql", "aws-rds").spec)
+    assert not moved.resources and "new dependency name" in moved.problem, moved
     # Planning changed nothing.
     rds: Any = moto.client("rds")
     found = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]

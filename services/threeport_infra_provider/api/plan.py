@@ -65,6 +65,13 @@ class ClaimPlanner:
             return response
         response.managed_service = service.name
         spec = service.spec
+        if (spec.implementation, spec.type) != (claim.spec.implementation, claim.spec.type):
+            # The claim reconciler keeps a claim bound where it is (it never moves data).
+            response.problem = (
+                f"{service.name} is a {spec.type} from {spec.implementation}; it would stay so: another type or "
+                "implementation needs a new dependency name (then migrate the data)"
+            )
+            return response
         response.retain = effective_retain_policy(spec.retain_policy, spec.type, spec.implementation) == RETAIN
         try:
             response.resources.extend(await implementation.plan(service, exists=exists))
