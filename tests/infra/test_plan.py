@@ -4,7 +4,8 @@ in place or refused; bad specs, a missing account and an implementation not offe
 
 from __future__ import annotations
 
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from google.protobuf.struct_pb2 import Struct
@@ -12,8 +13,10 @@ from google.protobuf.struct_pb2 import Struct
 from tests.infra.conftest import REGION, Infra, Moto
 from tests.infra.test_aws_services import account, claim, gone, ready_claim  # noqa: F401 - fixture
 from threeport.common.v1alpha1 import retain_policy_pb2
-from threeport.infra.v1alpha1 import service_claim_pb2
+from threeport.infra.v1alpha1 import managed_service_pb2, service_claim_pb2
 from threeport.sdk import InvalidArgumentError
+from threeport_infra_provider.implementations.local import LocalImplementation
+from threeport_runtime.kube.pool import KubePool
 from threeport_runtime.testing import wait_until
 
 CREATE = service_claim_pb2.PLANNED_ACTION_CREATE
@@ -157,3 +160,31 @@ async def test_plan_refuses_bad_specs_and_says_when_there_is_no_account(infra: I
         parameters=params)
     nothing = await plan(spec=spec)
     assert nothing.implementation == "aws-rds" and "account" in nothing.problem and not nothing.resources
+
+
+async def test_local_plan_names_the_objects_and_what_an_existing_service_would_change() -> None:
+    # The local implementation plans from its manifests alone: no cluster is read.
+    local = LocalImplementation(cast(KubePool, None))
+    service = managed_service_pb2.ManagedService(
+        name="managedServices/shop-dev-db-<id>", uid="<uid>",
+        spec=managed_service_pb2.ManagedServiceSpec(type="postgres", implementation="local", namespace="acme-shop-dev"))
+    service.spec.parameters.update({"storageGb": 2})
+    planned = await local.plan(service, current=None)
+    ident = "acme-shop-dev/tp-shop-dev-db-<id>"
+    assert described(SimpleNamespace(resources=planned)) == [
+        ("v1/Secret", ident, CREATE, "generated credentials"),
+        ("v1/Service", ident, CREATE, "port 5432"),
+        ("apps/v1/StatefulSet", ident, CREATE, "1 replica of postgres:16 in the cluster the deployment is placed on"),
+        ("v1/PersistentVolumeClaim", "acme-shop-dev/data-tp-shop-dev-db-<id>-0", CREATE, "2Gi of data"),
+    ]
+    assert [r.action for r in await local.plan(service, current=service)] == [UNCHANGED] * 4
+
+    newer = managed_service_pb2.ManagedService()
+    newer.CopyFrom(service)
+    newer.spec.cluster = "clusters/dev"
+    newer.spec.parameters.update({"image": "postgres:17"})
+    (_, _, image, _) = await local.plan(newer, current=service)
+    assert (image.action, image.description) == (MODIFY, "1 replica of postgres:17 in clusters/dev")
+    newer.spec.parameters.update({"storageGb": 5})
+    (_, _, resized, _) = await local.plan(newer, current=service)
+    assert resized.action == REFUSED and "keep storageGb" in resized.description

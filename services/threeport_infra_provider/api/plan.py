@@ -59,7 +59,7 @@ class ClaimPlanner:
             response.problem = unavailable_reason(claim.spec.implementation)
             return response
         try:
-            service, exists = await self._service(claim, existing)
+            service, current = await self._service(claim, existing)
         except FailedPrecondition as error:
             response.problem = str(error)
             return response
@@ -74,24 +74,25 @@ class ClaimPlanner:
             return response
         response.retain = effective_retain_policy(spec.retain_policy, spec.type, spec.implementation) == RETAIN
         try:
-            response.resources.extend(await implementation.plan(service, exists=exists))
+            response.resources.extend(await implementation.plan(service, current=current))
         except (Refused, ImplementationError, FailedPrecondition) as error:
             response.problem = str(error)
         return response
 
     async def _service(
         self, claim: service_claim_pb2.ServiceClaim, existing: service_claim_pb2.ServiceClaim | None
-    ) -> tuple[managed_service_pb2.ManagedService, bool]:
-        """The service the claim is bound to (as it would follow the new spec), the shared one it
-        names, or the one it would get; and whether it exists."""
+    ) -> tuple[managed_service_pb2.ManagedService, managed_service_pb2.ManagedService | None]:
+        """The service as it would be — the one the claim is bound to following the new spec, the
+        shared one it names, or the one it would get — and as it is now (None: not yet)."""
         bound = existing.status.managed_service if existing is not None else ""
         found = await self._services.find(bound or f"managedServices/{instance_id(claim)}")
         if found is not None and not found.HasField("delete_time"):
-            changed = followed(claim, found)
-            if changed is not None:
-                found.spec.CopyFrom(changed.spec)
-            return found, True
+            wanted = managed_service_pb2.ManagedService()
+            wanted.CopyFrom(found)
+            if (changed := followed(claim, found)) is not None:
+                wanted.spec.CopyFrom(changed.spec)
+            return wanted, found
         account, region = await account_and_region(self._directory, claim)
         wanted = service_for(claim, account, region)
         wanted.name, wanted.uid = f"managedServices/{instance_id(claim)}", PENDING_UID
-        return wanted, False
+        return wanted, None

@@ -89,7 +89,9 @@ class ElastiCacheImplementation(AwsBase):
         message = f"redis {ident} ({cluster.get('CacheNodeType')}) is {status or 'being created'}"
         return Converged(ready, message, found if ready else outputs.Outputs(), inventory, changes=changes)
 
-    async def plan(self, service: managed_service_pb2.ManagedService, *, exists: bool) -> list[PlannedResource]:
+    async def plan(
+        self, service: managed_service_pb2.ManagedService, *, current: managed_service_pb2.ManagedService | None
+    ) -> list[PlannedResource]:
         access = await self.access(service)
         region = self.region(service, access)
         ident = resource_name(service, ID_LIMIT)
@@ -108,7 +110,7 @@ class ElastiCacheImplementation(AwsBase):
             found = None
             # A service not created yet has no uid, hence no group of that name to look for.
             with contextlib.suppress(client.exceptions.ReplicationGroupNotFoundFault):
-                if exists:
+                if current:
                     found = client.describe_replication_groups(ReplicationGroupId=ident)["ReplicationGroups"][0]
             action = CREATE if found is None else UNCHANGED
             kinds = (SECURITY_GROUP, SUBNET_GROUP)

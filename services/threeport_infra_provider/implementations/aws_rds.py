@@ -187,7 +187,9 @@ class RdsImplementation(AwsBase):
             instance = rds.modify_db_instance(DBInstanceIdentifier=ident, ApplyImmediately=True, **modify)["DBInstance"]
         return instance, [f"{ident}: {change} (applied in place)" for change in changes]
 
-    async def plan(self, service: managed_service_pb2.ManagedService, *, exists: bool) -> list[PlannedResource]:
+    async def plan(
+        self, service: managed_service_pb2.ManagedService, *, current: managed_service_pb2.ManagedService | None
+    ) -> list[PlannedResource]:
         access = await self.access(service)
         region = self.region(service, access)
         ident = resource_name(service)
@@ -200,7 +202,7 @@ class RdsImplementation(AwsBase):
             instance = None
             # A service not created yet has no uid, hence no instance of that name to look for.
             with contextlib.suppress(rds.exceptions.DBInstanceNotFoundFault):
-                instance = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0] if exists else None
+                instance = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0] if current else None
             action = UNCHANGED if instance is not None else CREATE
             kinds = (SECURITY_GROUP, SUBNET_GROUP)
             return network_plan(kinds, ident, action, vpc, bool(wanted.vpc), subnets, port, cidrs), instance, vpc

@@ -96,7 +96,9 @@ class S3Implementation(AwsBase):
             drift,
         )
 
-    async def plan(self, service: managed_service_pb2.ManagedService, *, exists: bool) -> list[PlannedResource]:
+    async def plan(
+        self, service: managed_service_pb2.ManagedService, *, current: managed_service_pb2.ManagedService | None
+    ) -> list[PlannedResource]:
         access = await self.access(service)
         region = self.region(service, access)
         bucket = resource_name(service)
@@ -105,7 +107,7 @@ class S3Implementation(AwsBase):
         def versioning() -> str | None:
             """The bucket's versioning status ("" if never set); None when it does not exist."""
             s3 = access.client("s3", region)
-            if not exists:  # no uid yet, so no bucket of that name
+            if current is None:  # no uid yet, so no bucket of that name
                 return None
             try:
                 s3.head_bucket(Bucket=bucket)

@@ -69,7 +69,9 @@ class SecretsManagerImplementation(AwsBase):
             drift,
         )
 
-    async def plan(self, service: managed_service_pb2.ManagedService, *, exists: bool) -> list[PlannedResource]:
+    async def plan(
+        self, service: managed_service_pb2.ManagedService, *, current: managed_service_pb2.ManagedService | None
+    ) -> list[PlannedResource]:
         access = await self.access(service)
         region = self.region(service, access)
         name = secret_name(service)
@@ -77,7 +79,7 @@ class SecretsManagerImplementation(AwsBase):
 
         def found() -> bool:
             client = access.client("secretsmanager", region)
-            if not exists:  # no uid yet, so no secret of that name
+            if current is None:  # no uid yet, so no secret of that name
                 return False
             try:
                 client.describe_secret(SecretId=name)

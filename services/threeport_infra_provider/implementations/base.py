@@ -54,10 +54,13 @@ class Implementation(Protocol):
         """Creates what is missing and applies in-place changes; idempotent."""
         ...
 
-    async def plan(self, service: managed_service_pb2.ManagedService, *, exists: bool) -> list[PlannedResource]:
-        """What ``converge`` would create or change, reading only (``tptctl plan``); ``exists``
-        says whether the managed service exists already. Raises ``Refused`` when nothing can be
-        made (no default VPC) and ``ImplementationError`` when the cloud cannot be asked."""
+    async def plan(
+        self, service: managed_service_pb2.ManagedService, *, current: managed_service_pb2.ManagedService | None
+    ) -> list[PlannedResource]:
+        """What ``converge`` would create or change to make ``service``, reading only (``tptctl
+        plan``); ``current``: the managed service as it is now, None if it does not exist yet.
+        Raises ``Refused`` when nothing can be made (no default VPC) and ``ImplementationError``
+        when the cloud cannot be asked."""
         ...
 
     async def delete(self, service: managed_service_pb2.ManagedService, *, retain: bool) -> bool:

@@ -14,6 +14,8 @@ from threeport_infra_provider.domain.names import last_segment
 from threeport_infra_provider.domain.services import parameters
 from threeport_infra_provider.implementations.base import (
     CREATE,
+    MODIFY,
+    REFUSED,
     UNCHANGED,
     CloudResource,
     Converged,
@@ -118,24 +120,35 @@ class LocalImplementation:
         message = f"{spec.type} runs in {spec.cluster} as {namespace}/{name}"
         return Converged(verdict.ready, message if verdict.ready else verdict.message or "starting", found, inventory)
 
-    async def plan(self, service: managed_service_pb2.ManagedService, *, exists: bool) -> list[PlannedResource]:
-        """The objects ``converge`` would apply (without data: nothing is generated), read from the
-        same manifests; an existing service is applied again server-side, so they are unchanged
-        unless a parameter differs, which the apply converges."""
+    async def plan(
+        self, service: managed_service_pb2.ManagedService, *, current: managed_service_pb2.ManagedService | None
+    ) -> list[PlannedResource]:
+        """The objects ``converge`` would apply, from the same manifests (without data: nothing
+        is generated); for an existing service, compared with the manifests of ``current``."""
         labels = MANAGED_BY | {"threeport.io/managed-service": last_segment(service.name)}
-        action = UNCHANGED if exists else CREATE
         where = service.spec.cluster or "the cluster the deployment is placed on"
+        before = {m["kind"]: m for m in _manifests(current, labels, {})} if current is not None else {}
         planned = []
         for manifest in _manifests(service, labels, {}):
             kind = f"{manifest['apiVersion']}/{manifest['kind']}"
-            ident = f"{manifest['metadata']['namespace']}/{manifest['metadata']['name']}"
-            planned.append(PlannedResource(type=kind, id=ident, action=action, description=_described(manifest, where)))
-            for template in manifest.get("spec", {}).get("volumeClaimTemplates", []):
+            namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+            was = before.get(manifest["kind"])
+            action = CREATE if was is None else UNCHANGED if was == manifest else MODIFY
+            description = _described(manifest, where)
+            templates = manifest.get("spec", {}).get("volumeClaimTemplates", [])
+            if was is not None and templates != was.get("spec", {}).get("volumeClaimTemplates", []):
+                # Kubernetes forbids changing a StatefulSet's volume claim templates.
+                action, description = REFUSED, (
+                    "its data volume cannot be resized through the StatefulSet (Kubernetes forbids changing "
+                    "volumeClaimTemplates): keep storageGb, or use a new dependency name and move the data"
+                )
+            planned.append(PlannedResource(type=kind, id=f"{namespace}/{name}", action=action, description=description))
+            for template in templates:
                 size = template["spec"]["resources"]["requests"]["storage"]
                 planned.append(PlannedResource(
                     type="v1/PersistentVolumeClaim",
-                    id=f"{ident.split('/')[0]}/{template['metadata']['name']}-{manifest['metadata']['name']}-0",
-                    action=action,
+                    id=f"{namespace}/{template['metadata']['name']}-{name}-0",
+                    action=CREATE if was is None else UNCHANGED,
                     description=f"{size} of data",
                 ))
         return planned
