@@ -16,6 +16,7 @@ from threeport.infra.v1alpha1 import (
 from threeport_infra_provider import watches
 from threeport_infra_provider.api.accounts import AccountServicer
 from threeport_infra_provider.api.credentials import AccountCredentialsServicer
+from threeport_infra_provider.api.plan import ClaimPlanner
 from threeport_infra_provider.api.resources import (
     ClusterInfraServicer,
     EventServicer,
@@ -93,7 +94,11 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     server.add_servicer(
         PACKAGE + "ServiceClaimService",
         service_claim_pb2_grpc.add_ServiceClaimServiceServicer_to_server,
-        ServiceClaimServicer(StandardMethods(claims, runtime.redis, validate=check_claim), offered),
+        ServiceClaimServicer(
+            StandardMethods(claims, runtime.redis, validate=check_claim),
+            offered,
+            ClaimPlanner(claims, services, directory, offered),
+        ),
     )
     server.add_servicer(
         PACKAGE + "ClusterInfraService",

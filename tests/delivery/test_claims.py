@@ -30,6 +30,7 @@ class ClaimProvider(service_claim_pb2_grpc.ServiceClaimServiceServicer):
 
     def __init__(self) -> None:
         self.claims: dict[str, service_claim_pb2.ServiceClaim] = {}
+        self.planned: list[str] = []  # the claims PlanServiceClaim was asked about
         self.server: Any = None
         self.port = free_port()
 
@@ -77,6 +78,18 @@ class ClaimProvider(service_claim_pb2_grpc.ServiceClaimServiceServicer):
         updated.generation += 1
         return self._bind(updated)
 
+    async def PlanServiceClaim(self, request: Any, context: Any) -> service_claim_pb2.PlanServiceClaimResponse:
+        self.planned.append(request.name)
+        return service_claim_pb2.PlanServiceClaimResponse(
+            implementation="aws-rds", managed_service="managedServices/rates-db", retain=True, resources=[
+                service_claim_pb2.PlannedResource(
+                    type="AWS::EC2::SecurityGroup", id="tp-rates-db", description="in vpc-1",
+                    action=service_claim_pb2.PLANNED_ACTION_UNCHANGED),
+                service_claim_pb2.PlannedResource(
+                    type="AWS::RDS::DBInstance", id="tp-rates-db", description="in place: class a → b",
+                    action=service_claim_pb2.PLANNED_ACTION_MODIFY),
+            ])
+
     async def DeleteServiceClaim(self, request: Any, context: Any) -> service_claim_pb2.ServiceClaim:
         if request.name not in self.claims and not request.allow_missing:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"{request.name} not found")
@@ -91,7 +104,7 @@ def with_db(klass: str | None) -> dict[str, Any]:
 
 async def test_claims_are_created_updated_released_and_waited_for(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     registry, clusters, kube, _cluster, settings, opened = world
-    provider = ClaimProvider()
+    provider = ClaimProvider()  # type: ignore[abstract]  # only the RPCs delivery calls
     await provider.start()
     delivery_env(monkeypatch, registry.port, clusters.port)
     monkeypatch.setenv("THREEPORT_BACKEND_INFRA", f"127.0.0.1:{provider.port}")
@@ -113,6 +126,14 @@ async def test_claims_are_created_updated_released_and_waited_for(world, monkeyp
         assert classes() == ["small"]
         claim = bound.status.dependencies[0].claim
         assert provider.claims[claim].spec.owner == DEV
+
+        # Plan asks the provider about the existing claim and shows only what would change.
+        planned = await stack.admin.deployment.plan(name=DEV)
+        (node,) = [n for n in planned.root.children if n.kind == "service"]
+        assert node.message.endswith(
+            "; managedServices/rates-db: would modify DBInstance tp-rates-db (in place: class a → b); retained once "
+            "no claim uses it"), node.message
+        assert provider.planned == [claim]
 
         # Changed class: the same claim is updated.
         await stack.apply_application("rates", with_db("large"))

@@ -17,7 +17,7 @@ from tests.infra.test_accounts import aws_account
 from tests.infra.test_aws_services import claim, gone, ready_claim
 from tests.infra.test_crash_resume import Crash
 from threeport.common.v1alpha1 import retain_policy_pb2
-from threeport.infra.v1alpha1 import account_pb2, cluster_infra_pb2, managed_service_pb2
+from threeport.infra.v1alpha1 import account_pb2, cluster_infra_pb2, managed_service_pb2, service_claim_pb2
 from threeport.sdk import InvalidArgumentError, NotFoundError
 from threeport_infra_provider.cloud.accounts import AccountDirectory
 from threeport_infra_provider.eks.builder import EksBuilder
@@ -249,6 +249,15 @@ async def test_a_bucket_on_an_eks_cluster_gets_a_role_its_workloads_assume(infra
         "accounts/eks-s3", "clusters/files-euc1", "acme-shop-prod",
     )  # fmt: skip
     request.spec.retain_policy = retain_policy_pb2.RETAIN_POLICY_DELETE
+    # Plan first: the bucket and the workload role it would make (the cluster has an OIDC provider).
+    planned = await infra.delivery.internal.service_claim.plan_service_claim(spec=request.spec)
+    assert [(r.type, r.id, r.action) for r in planned.resources] == [
+        ("AWS::S3::Bucket", "tp-shop-prod-files-<id>-<uid>", service_claim_pb2.PLANNED_ACTION_CREATE),
+        ("AWS::IAM::Role", "tp-shop-prod-files-<id>-<uid>-s3", service_claim_pb2.PLANNED_ACTION_CREATE),
+    ]
+    assert planned.resources[1].description == (
+        f"workload identity: service accounts of namespace acme-shop-prod assume it through "
+        f"{built.status.oidc_provider_arn}; read/write on this bucket only")
     await infra.delivery.internal.service_claim.create_service_claim(service_claim_id="files", service_claim=request)
     found = await ready_claim(infra, "serviceClaims/files")
     role_arn = found.status.outputs.values["role_arn"]

@@ -17,6 +17,7 @@ from threeport.infra.v1alpha1 import (
     service_claim_pb2,
     service_claim_pb2_grpc,
 )
+from threeport_infra_provider.api.plan import ClaimPlanner
 from threeport_infra_provider.cloud.accounts import AccountDirectory
 from threeport_infra_provider.cloud.aws import AwsError
 from threeport_infra_provider.domain.services import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS
@@ -102,9 +103,12 @@ def _check_offered(implementation: str, offered: Collection[str]) -> None:
 
 
 class ServiceClaimServicer(service_claim_pb2_grpc.ServiceClaimServiceServicer):
-    def __init__(self, methods: StandardMethods[service_claim_pb2.ServiceClaim], offered: Collection[str]):
+    def __init__(
+        self, methods: StandardMethods[service_claim_pb2.ServiceClaim], offered: Collection[str], planner: ClaimPlanner
+    ):
         self._methods = methods
         self._offered = offered
+        self._planner = planner
 
     async def CreateServiceClaim(self, request: Any, context: Any) -> service_claim_pb2.ServiceClaim:
         # No ServiceClass chose an implementation: the system default is the in-cluster one.
@@ -137,6 +141,11 @@ class ServiceClaimServicer(service_claim_pb2_grpc.ServiceClaimServiceServicer):
     async def WatchServiceClaims(self, request: Any, context: Any) -> AsyncIterator[Any]:
         async for response in self._methods.watch(request, service_claim_pb2.WatchServiceClaimsResponse):
             yield response
+
+    async def PlanServiceClaim(
+        self, request: service_claim_pb2.PlanServiceClaimRequest, context: Any
+    ) -> service_claim_pb2.PlanServiceClaimResponse:
+        return await self._planner.plan(request)
 
 
 class ClusterInfraServicer(cluster_infra_pb2_grpc.ClusterInfraServiceServicer):

@@ -11,9 +11,13 @@ from threeport_runtime.errors import FieldViolation, InvalidArgument
 
 
 def check_claim(claim: service_claim_pb2.ServiceClaim) -> None:
-    spec = claim.spec
+    if found := claim_violations(claim.spec, "service_claim.spec"):
+        raise InvalidArgument.for_fields(found)
+
+
+def claim_violations(spec: service_claim_pb2.ServiceClaimSpec, prefix: str) -> list[FieldViolation]:
     found = spec_violations(
-        "service_claim.spec",
+        prefix,
         type_=spec.type,
         implementation=spec.implementation,
         account=spec.account,
@@ -22,13 +26,10 @@ def check_claim(claim: service_claim_pb2.ServiceClaim) -> None:
         params=parameters(spec.parameters),
     )
     if not spec.owner:
-        found.append(
-            FieldViolation("service_claim.spec.owner", "the consumer's name, e.g. projects/acme/deployments/x")
-        )
+        found.append(FieldViolation(f"{prefix}.owner", "the consumer's name, e.g. projects/acme/deployments/x"))
     if not spec.dependency:
-        found.append(FieldViolation("service_claim.spec.dependency", "the dependency's name in the application"))
-    if found:
-        raise InvalidArgument.for_fields(found)
+        found.append(FieldViolation(f"{prefix}.dependency", "the dependency's name in the application"))
+    return found
 
 
 def check_managed_service(service: managed_service_pb2.ManagedService) -> None:

@@ -15,8 +15,21 @@ from threeport_infra_provider.cloud.aws import AwsAccess, AwsError
 from threeport_infra_provider.domain import outputs
 from threeport_infra_provider.domain.services import parameters
 from threeport_infra_provider.implementations.aws_common import AwsBase, failed, resource_name, tag_list
-from threeport_infra_provider.implementations.aws_network import delete_security_groups, network, security_group
-from threeport_infra_provider.implementations.base import CloudResource, Converged, Inventory
+from threeport_infra_provider.implementations.aws_network import (
+    delete_security_groups,
+    network,
+    network_plan,
+    security_group,
+)
+from threeport_infra_provider.implementations.base import (
+    CREATE,
+    MODIFY,
+    UNCHANGED,
+    CloudResource,
+    Converged,
+    Inventory,
+    PlannedResource,
+)
 
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
 SUBNET_GROUP = "AWS::ElastiCache::SubnetGroup"
@@ -36,7 +49,7 @@ class ElastiCacheImplementation(AwsBase):
         region = self.region(service, access)
         ident = resource_name(service, ID_LIMIT)
         p = parameters(service.spec.parameters)
-        node_type = str(p.get("nodeType", "cache.t4g.micro"))
+        node_type = node_type_of(service)
         subnet_ids = [str(s) for s in p.get("subnetIds", [])]
         cidrs = [str(c) for c in p.get("allowedCidrs", [])]
         try:
@@ -75,6 +88,44 @@ class ElastiCacheImplementation(AwsBase):
         found = outputs.redis(host=host, port=int(endpoint.get("Port", PORT)), password=secrets["password"], tls=True)
         message = f"redis {ident} ({cluster.get('CacheNodeType')}) is {status or 'being created'}"
         return Converged(ready, message, found if ready else outputs.Outputs(), inventory, changes=changes)
+
+    async def plan(
+        self, service: managed_service_pb2.ManagedService, *, current: managed_service_pb2.ManagedService | None
+    ) -> list[PlannedResource]:
+        access = await self.access(service)
+        region = self.region(service, access)
+        ident = resource_name(service, ID_LIMIT)
+        p = parameters(service.spec.parameters)
+        node_type = node_type_of(service)
+        chosen = str(p.get("vpcId", ""))
+
+        def read() -> tuple[list[PlannedResource], dict[str, Any] | None]:
+            client = access.client("elasticache", region)
+            vpc, subnets, allowed = network(
+                access.client("ec2", region),
+                chosen,
+                [str(s) for s in p.get("subnetIds", [])],
+                [str(c) for c in p.get("allowedCidrs", [])],
+            )
+            found = None
+            # A service not created yet has no uid, hence no group of that name to look for.
+            with contextlib.suppress(client.exceptions.ReplicationGroupNotFoundFault):
+                if current:
+                    found = client.describe_replication_groups(ReplicationGroupId=ident)["ReplicationGroups"][0]
+            action = CREATE if found is None else UNCHANGED
+            kinds = (SECURITY_GROUP, SUBNET_GROUP)
+            return network_plan(kinds, ident, action, vpc, bool(chosen), subnets, PORT, allowed), found
+
+        try:
+            planned, found = await access.call(f"reading replication group {ident}", read)
+        except AwsError as error:
+            raise failed(error) from None
+        what = f"ElastiCache redis {node_type}, one node, TLS, encrypted at rest, AUTH token, in {region}"
+        if found is None:
+            return [*planned, PlannedResource(type=CLUSTER, id=ident, action=CREATE, description=what)]
+        if change := node_type_change(found, node_type):
+            return [*planned, PlannedResource(type=CLUSTER, id=ident, action=MODIFY, description=f"in place: {change}")]
+        return [*planned, PlannedResource(type=CLUSTER, id=ident, action=UNCHANGED, description=what)]
 
     async def delete(self, service: managed_service_pb2.ManagedService, *, retain: bool) -> bool:
         access = await self.access(service)
@@ -142,10 +193,19 @@ def _replication_group(
             Tags=tag_list(service),
         )["ReplicationGroup"]
         return created, []
-    if found.get("CacheNodeType") != node_type:
-        before = found.get("CacheNodeType")
+    if change := node_type_change(found, node_type):
         found = client.modify_replication_group(
             ReplicationGroupId=ident, CacheNodeType=node_type, ApplyImmediately=True
         )["ReplicationGroup"]
-        return found, [f"{ident}: node type {before} → {node_type} (applied in place)"]
+        return found, [f"{ident}: {change} (applied in place)"]
     return found, []
+
+
+def node_type_of(service: managed_service_pb2.ManagedService) -> str:
+    return str(parameters(service.spec.parameters).get("nodeType", "cache.t4g.micro"))
+
+
+def node_type_change(found: dict[str, Any], node_type: str) -> str | None:
+    """The in-place change (``ModifyReplicationGroup``) that gives ``found`` ``node_type``."""
+    before = found.get("CacheNodeType")
+    return None if before == node_type else f"node type {before} → {node_type}"

@@ -10,7 +10,7 @@ from typing import Any
 
 from threeport.infra.v1alpha1 import managed_service_pb2
 from threeport_infra_provider.implementations.aws_common import tag_list
-from threeport_infra_provider.implementations.base import Refused
+from threeport_infra_provider.implementations.base import PlannedAction, PlannedResource, Refused
 
 
 def network(ec2: Any, vpc_id: str, subnet_ids: Sequence[str], cidrs: Sequence[str]) -> tuple[str, list[str], list[str]]:
@@ -50,6 +50,36 @@ def security_group(
         ],
     )
     return str(group)
+
+
+def network_plan(
+    kinds: tuple[str, str],
+    ident: str,
+    action: PlannedAction,
+    vpc: str,
+    chosen: bool,
+    subnets: Sequence[str],
+    port: int,
+    cidrs: Sequence[str],
+) -> list[PlannedResource]:
+    """The security group and subnet group ``kinds`` of a data service in ``vpc`` (``chosen``:
+    named by the ServiceClass, else the region's default VPC), as ``tptctl plan`` shows them."""
+    where = vpc if chosen else f"{vpc} (the region's default VPC)"
+    return [
+        PlannedResource(
+            type=kinds[0], id=ident, action=action, description=f"in {where}, tcp {port} open to {', '.join(cidrs)}"
+        ),
+        PlannedResource(
+            type=kinds[1], id=ident, action=action, description=f"in {where}, subnets {', '.join(subnets)}"
+        ),
+    ]
+
+
+def moved_vpc(found: str, vpc: str) -> str | None:
+    """Why an existing resource in ``found`` cannot follow a change to ``vpc``."""
+    if found == vpc:
+        return None
+    return f"the instance is in {found}, not {vpc}: a new VPC needs a new instance"
 
 
 def delete_security_groups(ec2: Any, name: str) -> None:

@@ -24,8 +24,24 @@ from threeport_infra_provider.cloud.aws import AwsAccess, AwsError
 from threeport_infra_provider.domain import outputs
 from threeport_infra_provider.domain.services import parameters
 from threeport_infra_provider.implementations.aws_common import AwsBase, failed, resource_name, tag_list
-from threeport_infra_provider.implementations.aws_network import delete_security_groups, network, security_group
-from threeport_infra_provider.implementations.base import CloudResource, Converged, Inventory, Refused
+from threeport_infra_provider.implementations.aws_network import (
+    delete_security_groups,
+    moved_vpc,
+    network,
+    network_plan,
+    security_group,
+)
+from threeport_infra_provider.implementations.base import (
+    CREATE,
+    MODIFY,
+    REFUSED,
+    UNCHANGED,
+    CloudResource,
+    Converged,
+    Inventory,
+    PlannedResource,
+    Refused,
+)
 
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
 SUBNET_GROUP = "AWS::RDS::DBSubnetGroup"
@@ -113,11 +129,8 @@ class RdsImplementation(AwsBase):
             username=wanted.username,
             password=secrets["password"],
         )
-        drift = (
-            []
-            if vpc == instance.get("DBSubnetGroup", {}).get("VpcId", vpc)
-            else [f"the instance is in {instance['DBSubnetGroup']['VpcId']}, not {vpc}: a new VPC needs a new instance"]
-        )
+        moved = moved_vpc(instance.get("DBSubnetGroup", {}).get("VpcId", vpc), vpc)
+        drift = [moved] if moved else []
         ready = status == "available" and bool(host)
         message = f"{wanted.engine} {ident} ({instance.get('DBInstanceClass')}) is {status or 'being created'}"
         return Converged(ready, message, found if ready else outputs.Outputs(), inventory, drift, changes)
@@ -169,30 +182,53 @@ class RdsImplementation(AwsBase):
                 **extra,
             )["DBInstance"]
             return created, []
-        if instance["Engine"] != wanted.engine:
-            raise Refused(
-                f"{ident} runs {instance['Engine']}; another engine needs a new service "
-                "(a new dependency name, then migrate the data)"
-            )
-        if wanted.storage < int(instance["AllocatedStorage"]):
-            raise Refused(
-                f"{ident} has {instance['AllocatedStorage']} GiB; RDS storage cannot shrink: keep "
-                f"storageGb at {instance['AllocatedStorage']} or more, or create a new service"
-            )
-        modify: dict[str, Any] = {}
-        changes: list[str] = []
-        if instance["DBInstanceClass"] != wanted.instance_class:
-            modify["DBInstanceClass"] = wanted.instance_class
-            changes.append(f"instance class {instance['DBInstanceClass']} → {wanted.instance_class}")
-        if int(instance["AllocatedStorage"]) < wanted.storage:
-            modify["AllocatedStorage"] = wanted.storage
-            changes.append(f"storage {instance['AllocatedStorage']} → {wanted.storage} GiB")
-        if int(instance.get("BackupRetentionPeriod", 0)) != wanted.backup_days:
-            modify["BackupRetentionPeriod"] = wanted.backup_days
-            changes.append(f"backup retention {instance.get('BackupRetentionPeriod')} → {wanted.backup_days} days")
+        modify, changes = differences(ident, instance, wanted)
         if modify:
             instance = rds.modify_db_instance(DBInstanceIdentifier=ident, ApplyImmediately=True, **modify)["DBInstance"]
         return instance, [f"{ident}: {change} (applied in place)" for change in changes]
+
+    async def plan(
+        self, service: managed_service_pb2.ManagedService, *, current: managed_service_pb2.ManagedService | None
+    ) -> list[PlannedResource]:
+        access = await self.access(service)
+        region = self.region(service, access)
+        ident = resource_name(service)
+        wanted = Wanted.of(service)
+        port = PORTS[wanted.engine]
+
+        def read() -> tuple[list[PlannedResource], dict[str, Any] | None, str]:
+            rds = access.client("rds", region)
+            vpc, subnets, cidrs = network(access.client("ec2", region), wanted.vpc, wanted.subnets, wanted.cidrs)
+            instance = None
+            # A service not created yet has no uid, hence no instance of that name to look for.
+            with contextlib.suppress(rds.exceptions.DBInstanceNotFoundFault):
+                instance = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0] if current else None
+            action = UNCHANGED if instance is not None else CREATE
+            kinds = (SECURITY_GROUP, SUBNET_GROUP)
+            return network_plan(kinds, ident, action, vpc, bool(wanted.vpc), subnets, port, cidrs), instance, vpc
+
+        try:
+            planned, instance, vpc = await access.call(f"reading DB instance {ident}", read)
+        except AwsError as error:
+            raise failed(error) from None
+        version = f" {wanted.version}" if wanted.version else " (the default version)"
+        what = (
+            f"RDS {wanted.engine}{version} {wanted.instance_class}, {wanted.storage} GiB encrypted, "
+            f"{wanted.backup_days} days of backups, private, database {wanted.database!r} user {wanted.username!r}, "
+            f"in {region}"
+        )
+        if instance is None:
+            return [*planned, PlannedResource(type=INSTANCE, id=ident, action=CREATE, description=what)]
+        try:
+            _, changes = differences(ident, instance, wanted)
+            if moved := moved_vpc(instance.get("DBSubnetGroup", {}).get("VpcId", vpc), vpc):
+                raise Refused(moved)
+        except Refused as refused:
+            return [*planned, PlannedResource(type=INSTANCE, id=ident, action=REFUSED, description=str(refused))]
+        if changes:
+            return [*planned, PlannedResource(
+                type=INSTANCE, id=ident, action=MODIFY, description="in place: " + ", ".join(changes))]
+        return [*planned, PlannedResource(type=INSTANCE, id=ident, action=UNCHANGED, description=what)]
 
     async def delete(self, service: managed_service_pb2.ManagedService, *, retain: bool) -> bool:
         access = await self.access(service)
@@ -219,3 +255,30 @@ class RdsImplementation(AwsBase):
             return await access.call(f"deleting DB instance {ident}", remove)
         except AwsError as error:
             raise failed(error) from None
+
+
+def differences(ident: str, instance: dict[str, Any], wanted: Wanted) -> tuple[dict[str, Any], list[str]]:
+    """What ``ModifyDBInstance`` would change to make ``instance`` what is wanted, and those
+    changes in words; ``Refused`` for what RDS cannot change in place."""
+    if instance["Engine"] != wanted.engine:
+        raise Refused(
+            f"{ident} runs {instance['Engine']}; another engine needs a new service "
+            "(a new dependency name, then migrate the data)"
+        )
+    if wanted.storage < int(instance["AllocatedStorage"]):
+        raise Refused(
+            f"{ident} has {instance['AllocatedStorage']} GiB; RDS storage cannot shrink: keep "
+            f"storageGb at {instance['AllocatedStorage']} or more, or create a new service"
+        )
+    modify: dict[str, Any] = {}
+    changes: list[str] = []
+    if instance["DBInstanceClass"] != wanted.instance_class:
+        modify["DBInstanceClass"] = wanted.instance_class
+        changes.append(f"instance class {instance['DBInstanceClass']} → {wanted.instance_class}")
+    if int(instance["AllocatedStorage"]) < wanted.storage:
+        modify["AllocatedStorage"] = wanted.storage
+        changes.append(f"storage {instance['AllocatedStorage']} → {wanted.storage} GiB")
+    if int(instance.get("BackupRetentionPeriod", 0)) != wanted.backup_days:
+        modify["BackupRetentionPeriod"] = wanted.backup_days
+        changes.append(f"backup retention {instance.get('BackupRetentionPeriod')} → {wanted.backup_days} days")
+    return modify, changes

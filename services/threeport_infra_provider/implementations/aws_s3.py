@@ -15,7 +15,15 @@ from threeport_infra_provider.domain.services import parameters
 from threeport_infra_provider.implementations import aws_workload_identity as identity
 from threeport_infra_provider.implementations.aws_common import AwsBase, failed, resource_name, tags
 from threeport_infra_provider.implementations.aws_workload_identity import cluster_oidc
-from threeport_infra_provider.implementations.base import CloudResource, Converged, Inventory
+from threeport_infra_provider.implementations.base import (
+    CREATE,
+    MODIFY,
+    UNCHANGED,
+    CloudResource,
+    Converged,
+    Inventory,
+    PlannedResource,
+)
 from threeport_infra_provider.store.repositories import ClusterInfras
 
 BUCKET = "AWS::S3::Bucket"
@@ -37,7 +45,7 @@ class S3Implementation(AwsBase):
         access = await self.access(service)
         region = self.region(service, access)
         bucket = resource_name(service)
-        versioned = bool(parameters(service.spec.parameters).get("versioned", False))
+        versioned = versioned_of(service)
 
         def ensure() -> list[str]:
             s3 = access.client("s3", region)
@@ -88,6 +96,50 @@ class S3Implementation(AwsBase):
             drift,
         )
 
+    async def plan(
+        self, service: managed_service_pb2.ManagedService, *, current: managed_service_pb2.ManagedService | None
+    ) -> list[PlannedResource]:
+        access = await self.access(service)
+        region = self.region(service, access)
+        bucket = resource_name(service)
+        versioned = versioned_of(service)
+
+        def versioning() -> str | None:
+            """The bucket's versioning status ("" if never set); None when it does not exist."""
+            s3 = access.client("s3", region)
+            if current is None:  # no uid yet, so no bucket of that name
+                return None
+            try:
+                s3.head_bucket(Bucket=bucket)
+            except s3.exceptions.ClientError:
+                return None
+            return str(s3.get_bucket_versioning(Bucket=bucket).get("Status", ""))
+
+        try:
+            status = await access.call(f"reading bucket {bucket}", versioning)
+        except AwsError as error:
+            raise failed(error) from None
+        what = f"S3 bucket in {region}, private (public access blocked), SSE-S3 encrypted, " + (
+            "versioned" if versioned else "not versioned"
+        )
+        if status is None:
+            action = CREATE
+        elif versioned != (status == "Enabled"):
+            action, what = MODIFY, f"versioning {'enabled' if versioned else 'suspended'}"
+        else:
+            action = UNCHANGED
+        planned = [PlannedResource(type=BUCKET, id=bucket, action=action, description=what)]
+        oidc = await cluster_oidc(self._infras, service.spec.cluster)
+        if oidc is not None:
+            planned.append(PlannedResource(
+                type=identity.ROLE,
+                id=identity.role_name(service),
+                action=CREATE if status is None else UNCHANGED,
+                description=f"workload identity: service accounts of namespace {service.spec.namespace} assume it "
+                f"through {oidc.provider_arn}; read/write on this bucket only",
+            ))
+        return planned
+
     async def delete(self, service: managed_service_pb2.ManagedService, *, retain: bool) -> bool:
         # An operator deletes a retained service on purpose: nothing of it is kept.
         access = await self.access(service)
@@ -119,3 +171,7 @@ class S3Implementation(AwsBase):
         except AwsError as error:
             raise failed(error) from None
         return True
+
+
+def versioned_of(service: managed_service_pb2.ManagedService) -> bool:
+    return bool(parameters(service.spec.parameters).get("versioned", False))

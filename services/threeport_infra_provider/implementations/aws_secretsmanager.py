@@ -13,7 +13,14 @@ from threeport_infra_provider.domain import outputs
 from threeport_infra_provider.domain.names import last_segment
 from threeport_infra_provider.domain.services import parameters
 from threeport_infra_provider.implementations.aws_common import AwsBase, failed, tag_list
-from threeport_infra_provider.implementations.base import CloudResource, Converged, Inventory
+from threeport_infra_provider.implementations.base import (
+    CREATE,
+    UNCHANGED,
+    CloudResource,
+    Converged,
+    Inventory,
+    PlannedResource,
+)
 
 SECRET = "AWS::SecretsManager::Secret"
 
@@ -61,6 +68,31 @@ class SecretsManagerImplementation(AwsBase):
             [CloudResource(type=SECRET, id=arn, region=region, state="available")],
             drift,
         )
+
+    async def plan(
+        self, service: managed_service_pb2.ManagedService, *, current: managed_service_pb2.ManagedService | None
+    ) -> list[PlannedResource]:
+        access = await self.access(service)
+        region = self.region(service, access)
+        name = secret_name(service)
+        keys = ", ".join(str(k) for k in parameters(service.spec.parameters).get("keys", []))
+
+        def found() -> bool:
+            client = access.client("secretsmanager", region)
+            if current is None:  # no uid yet, so no secret of that name
+                return False
+            try:
+                client.describe_secret(SecretId=name)
+            except client.exceptions.ResourceNotFoundException:
+                return False
+            return True
+
+        try:
+            action = UNCHANGED if await access.call(f"reading secret {name}", found) else CREATE
+        except AwsError as error:
+            raise failed(error) from None
+        what = f"Secrets Manager secret with generated keys {keys} (JSON), in {region}"
+        return [PlannedResource(type=SECRET, id=name, action=action, description=what)]
 
     async def delete(self, service: managed_service_pb2.ManagedService, *, retain: bool) -> bool:
         # An operator deletes a retained service on purpose: nothing of it is kept.

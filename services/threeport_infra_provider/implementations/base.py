@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
-from threeport.infra.v1alpha1 import managed_service_pb2
+from threeport.infra.v1alpha1 import managed_service_pb2, service_claim_pb2
 from threeport_infra_provider.domain.outputs import Outputs
 
 CloudResource = managed_service_pb2.CloudResource
+PlannedResource = service_claim_pb2.PlannedResource
+PlannedAction: TypeAlias = service_claim_pb2.PlannedAction.ValueType
+CREATE = service_claim_pb2.PLANNED_ACTION_CREATE
+MODIFY = service_claim_pb2.PLANNED_ACTION_MODIFY
+UNCHANGED = service_claim_pb2.PLANNED_ACTION_UNCHANGED
+REFUSED = service_claim_pb2.PLANNED_ACTION_REFUSED
 
 
 class ImplementationError(Exception):
@@ -46,6 +52,15 @@ class Implementation(Protocol):
         self, service: managed_service_pb2.ManagedService, secrets: dict[str, str], record: Inventory
     ) -> Converged:
         """Creates what is missing and applies in-place changes; idempotent."""
+        ...
+
+    async def plan(
+        self, service: managed_service_pb2.ManagedService, *, current: managed_service_pb2.ManagedService | None
+    ) -> list[PlannedResource]:
+        """What ``converge`` would create or change to make ``service``, reading only (``tptctl
+        plan``); ``current``: the managed service as it is now, None if it does not exist yet.
+        Raises ``Refused`` when nothing can be made (no default VPC) and ``ImplementationError``
+        when the cloud cannot be asked."""
         ...
 
     async def delete(self, service: managed_service_pb2.ManagedService, *, retain: bool) -> bool:

@@ -12,7 +12,17 @@ from threeport.infra.v1alpha1 import managed_service_pb2
 from threeport_infra_provider.domain import outputs
 from threeport_infra_provider.domain.names import last_segment
 from threeport_infra_provider.domain.services import parameters
-from threeport_infra_provider.implementations.base import CloudResource, Converged, ImplementationError, Inventory
+from threeport_infra_provider.implementations.base import (
+    CREATE,
+    MODIFY,
+    REFUSED,
+    UNCHANGED,
+    CloudResource,
+    Converged,
+    ImplementationError,
+    Inventory,
+    PlannedResource,
+)
 from threeport_runtime.kube.errors import KubeError
 from threeport_runtime.kube.pool import KubePool
 from threeport_runtime.kube.readiness import readiness
@@ -85,12 +95,7 @@ class LocalImplementation:
         data = self._secret_data(service, secrets)
         # The namespace is the consuming deployment's: it creates it (and owns it) before it claims
         # anything, so it is never created here (another's namespace is never taken over).
-        manifests = [_secret(name, namespace, labels, data)]
-        if spec.type in ENGINES:
-            manifests += [
-                _service(name, namespace, labels, ENGINES[spec.type]),
-                _stateful_set(name, namespace, labels, ENGINES[spec.type], parameters(spec.parameters)),
-            ]
+        manifests = _manifests(service, labels, data)
         try:
             client = await self._pool.client(spec.cluster)
             if await client.get({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}) is None:
@@ -116,6 +121,39 @@ class LocalImplementation:
                 entry.state = "ready" if verdict.ready else "starting"
         message = f"{spec.type} runs in {spec.cluster} as {namespace}/{name}"
         return Converged(verdict.ready, message if verdict.ready else verdict.message or "starting", found, inventory)
+
+    async def plan(
+        self, service: managed_service_pb2.ManagedService, *, current: managed_service_pb2.ManagedService | None
+    ) -> list[PlannedResource]:
+        """The objects ``converge`` would apply, from the same manifests (without data: nothing
+        is generated); for an existing service, compared with the manifests of ``current``."""
+        labels = MANAGED_BY | {"threeport.io/managed-service": last_segment(service.name)}
+        where = service.spec.cluster or "the cluster the deployment is placed on"
+        before = {m["kind"]: m for m in _manifests(current, labels, {})} if current is not None else {}
+        planned = []
+        for manifest in _manifests(service, labels, {}):
+            kind = f"{manifest['apiVersion']}/{manifest['kind']}"
+            namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+            was = before.get(manifest["kind"])
+            action = CREATE if was is None else UNCHANGED if was == manifest else MODIFY
+            description = _described(manifest, where)
+            templates = manifest.get("spec", {}).get("volumeClaimTemplates", [])
+            if was is not None and templates != was.get("spec", {}).get("volumeClaimTemplates", []):
+                # Kubernetes forbids changing a StatefulSet's volume claim templates.
+                action, description = REFUSED, (
+                    "its data volume cannot be resized through the StatefulSet (Kubernetes forbids changing "
+                    "volumeClaimTemplates): keep storageGb, or use a new dependency name and move the data"
+                )
+            planned.append(PlannedResource(type=kind, id=f"{namespace}/{name}", action=action, description=description))
+            for template in templates:
+                size = template["spec"]["resources"]["requests"]["storage"]
+                planned.append(PlannedResource(
+                    type="v1/PersistentVolumeClaim",
+                    id=f"{namespace}/{template['metadata']['name']}-{name}-0",
+                    action=CREATE if was is None else UNCHANGED,
+                    description=f"{size} of data",
+                ))
+        return planned
 
     @staticmethod
     def _secret_data(service: managed_service_pb2.ManagedService, secrets: dict[str, str]) -> dict[str, str]:
@@ -153,6 +191,31 @@ class LocalImplementation:
         except KubeError as error:
             raise ImplementationError(f"cluster {spec.cluster}: {error}") from None
         return True
+
+
+def _manifests(
+    service: managed_service_pb2.ManagedService, labels: dict[str, str], data: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The service's Secret, and for an engine its Service and StatefulSet (what is applied)."""
+    spec = service.spec
+    name, namespace = object_name(service), spec.namespace
+    manifests = [_secret(name, namespace, labels, data)]
+    if spec.type in ENGINES:
+        manifests += [
+            _service(name, namespace, labels, ENGINES[spec.type]),
+            _stateful_set(name, namespace, labels, ENGINES[spec.type], parameters(spec.parameters)),
+        ]
+    return manifests
+
+
+def _described(manifest: dict[str, Any], where: str) -> str:
+    kind = manifest["kind"]
+    if kind == "Secret":
+        return "generated credentials"
+    if kind == "Service":
+        return f"port {manifest['spec']['ports'][0]['port']}"
+    container = manifest["spec"]["template"]["spec"]["containers"][0]
+    return f"1 replica of {container['image']} in {where}"
 
 
 def _outputs(type_: str, host: str, data: dict[str, str]) -> outputs.Outputs:

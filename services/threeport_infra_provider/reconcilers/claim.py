@@ -40,6 +40,9 @@ def instance_id(claim: ServiceClaim) -> str:
         return shared
     stem = f"{last_segment(claim.spec.owner)}-{claim.spec.dependency}".lower()
     stem = "".join(ch if ch.isalnum() or ch == "-" else "-" for ch in stem).strip("-")[:48] or "service"
+    if not claim.uid:
+        # A claim being planned has no uid yet, so the suffix is not known.
+        return f"{stem}-<id>"
     digest = hashlib.sha256(claim.uid.encode()).hexdigest()[:6]
     candidate = f"{stem}-{digest}"
     return candidate if DNS_LABEL.match(candidate) else f"service-{digest}"
@@ -105,29 +108,11 @@ class ClaimReconciler:
         return service
 
     async def _create(self, claim: ServiceClaim, name: str) -> ManagedService:
-        account = ""
-        region = claim.spec.region
-        if is_cloud(claim.spec.implementation):
-            try:
-                found = await self._directory.resolve(claim.spec.account)
-            except FailedPrecondition as error:
-                raise PermanentError("NoAccount", str(error)) from None
-            account, region = found.name, region or found.spec.default_region
-        wanted = ManagedService(annotations={CREATED_FOR: claim.name})
-        spec = wanted.spec
-        spec.type, spec.implementation, spec.account, spec.region = (
-            claim.spec.type,
-            claim.spec.implementation,
-            account,
-            region,
-        )
-        setattr(spec, "class", getattr(claim.spec, "class"))
-        spec.cluster, spec.namespace, spec.retain_policy = (
-            claim.spec.cluster,
-            claim.spec.namespace,
-            claim.spec.retain_policy,
-        )
-        spec.parameters.update(_spec_parameters(claim))
+        try:
+            account, region = await account_and_region(self._directory, claim)
+        except FailedPrecondition as error:
+            raise PermanentError("NoAccount", str(error)) from None
+        wanted = service_for(claim, account, region)
         try:
             return await self._services.create(wanted, name=name, request_id=f"claim:{claim.uid}")
         except AlreadyExists:
@@ -136,18 +121,9 @@ class ClaimReconciler:
     async def _follow(self, claim: ServiceClaim, service: ManagedService) -> None:
         """The claim's owner changes class or parameters: its own (unshared) service follows;
         the service's reconciler applies what AWS can change in place and refuses the rest."""
-        if service.annotations.get(CREATED_FOR) != claim.name:
+        changed = followed(claim, service)
+        if changed is None:
             return
-        wanted = _spec_parameters(claim)
-        if parameters(service.spec.parameters) == wanted and getattr(service.spec, "class") == getattr(
-            claim.spec, "class"
-        ):
-            return
-        changed = ManagedService(name=service.name)
-        changed.spec.CopyFrom(service.spec)
-        setattr(changed.spec, "class", getattr(claim.spec, "class"))
-        changed.spec.parameters.Clear()
-        changed.spec.parameters.update(wanted)
         await self._services.update(changed, ["spec.class", "spec.parameters"])
         await self._event(claim, NORMAL, "ServiceChanged", f"{service.name}: class or parameters changed")
 
@@ -224,6 +200,53 @@ class ClaimReconciler:
         """Keys for a managed-service change: the claims bound to it."""
         page, _ = await self._claims.list(filter_text=f'status.managed_service = "{event.name}"', page_size=1000)
         return [claim.name for claim in page]
+
+
+async def account_and_region(directory: AccountDirectory, claim: ServiceClaim) -> tuple[str, str]:
+    """Where a cloud claim's service is made: its account (else the default one) and region (else
+    the account's); FailedPrecondition when there is no such account. Empty for ``local``."""
+    if not is_cloud(claim.spec.implementation):
+        return "", claim.spec.region
+    found = await directory.resolve(claim.spec.account)
+    return found.name, claim.spec.region or found.spec.default_region
+
+
+def service_for(claim: ServiceClaim, account: str, region: str) -> ManagedService:
+    """The managed service a claim of its own gets (``account`` and ``region`` resolved)."""
+    wanted = ManagedService(annotations={CREATED_FOR: claim.name})
+    spec = wanted.spec
+    spec.type, spec.implementation, spec.account, spec.region = (
+        claim.spec.type,
+        claim.spec.implementation,
+        account,
+        region,
+    )
+    setattr(spec, "class", getattr(claim.spec, "class"))
+    spec.cluster, spec.namespace, spec.retain_policy = (
+        claim.spec.cluster,
+        claim.spec.namespace,
+        claim.spec.retain_policy,
+    )
+    spec.parameters.update(_spec_parameters(claim))
+    return wanted
+
+
+def followed(claim: ServiceClaim, service: ManagedService) -> ManagedService | None:
+    """The service with the class and parameters its claim now wants (``name`` and ``spec``), or
+    None when it has them already or is not the claim's own (a shared service does not follow)."""
+    if service.annotations.get(CREATED_FOR) != claim.name:
+        return None
+    wanted = _spec_parameters(claim)
+    if parameters(service.spec.parameters) == wanted and getattr(service.spec, "class") == getattr(
+        claim.spec, "class"
+    ):
+        return None
+    changed = ManagedService(name=service.name)
+    changed.spec.CopyFrom(service.spec)
+    setattr(changed.spec, "class", getattr(claim.spec, "class"))
+    changed.spec.parameters.Clear()
+    changed.spec.parameters.update(wanted)
+    return changed
 
 
 def _exposed_secrets(service: ManagedService, sealed: dict[str, str]) -> dict[str, str]:

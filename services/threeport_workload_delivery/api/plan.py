@@ -13,6 +13,7 @@ from threeport.addons.v1alpha1 import addon_claim_pb2
 from threeport.clusters.v1alpha1 import cluster_claim_pb2
 from threeport.common.v1alpha1 import state_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2
+from threeport.infra.v1alpha1 import service_claim_pb2
 from threeport.registry.v1alpha1 import application_pb2
 from threeport.sdk import ApiError, AsyncClient
 from threeport_model.dependency_types import outputs_of, provider_of
@@ -55,6 +56,29 @@ def placeholders(name: str, dep: application_pb2.Dependency, implementation: str
         return DependencyOutputs(external_secrets.CLAIM_TYPE, {external_secrets.STORE_OUTPUT: f"<{name}.store>"})
     known = (*PLACEHOLDER_OUTPUTS, *outputs_of(dep.type, dep.params if dep.HasField("params") else None))
     return DependencyOutputs(dep.type, {o: f"<{name}.{o}>" for o in known}, {})
+
+
+PLANNED_VERBS = {
+    service_claim_pb2.PLANNED_ACTION_CREATE: "would create",
+    service_claim_pb2.PLANNED_ACTION_MODIFY: "would modify",
+    service_claim_pb2.PLANNED_ACTION_REFUSED: "would refuse to change",
+}
+
+
+def service_plan_text(planned: service_claim_pb2.PlanServiceClaimResponse, *, new: bool) -> str:
+    """The infra-provider's plan of a service claim as the tail of its node's message: what each
+    resource would become (an existing claim's unchanged resources are left out)."""
+    if planned.problem:
+        return f"; {planned.implementation}: {planned.problem}"
+    changes = [
+        f"{PLANNED_VERBS[r.action]} {r.type.rsplit('/', 1)[-1].rsplit('::', 1)[-1]} {r.id} ({r.description})"
+        for r in planned.resources
+        if r.action in PLANNED_VERBS
+    ]
+    if not new and not changes:
+        return f"; {planned.managed_service}: no change"
+    released = "retained" if planned.retain else "deleted"
+    return f"; {planned.managed_service}: {'; '.join(changes)}; {released} once no claim uses it"
 
 
 class Planner:
@@ -181,12 +205,28 @@ class Planner:
             message = f"would claim {desired.type} ({klass}) via {resolved.get(desired.dependency, '?')}"
             if kind == "addon":
                 message += await self._addons_pulled_in(desired)
+            else:
+                message += await self._service_made(desired, None)
             return Node(kind=kind, name=name, state=state_pb2.STATE_PENDING, message=message)
         message = f"{status.reason} {status.message}".strip()
         live = await self._claimer.read_claim(desired)
         if live is not None and (changed := claims.differs(desired.spec, live.spec)):
             message += f"; would update {', '.join(changed)}"
+        if kind == "service" and live is not None:
+            message += await self._service_made(desired, live.name)
         return Node(kind=kind, name=name, state=status.state, message=message)
+
+    async def _service_made(self, desired: claims.DesiredClaim, claim: str | None) -> str:
+        """``: managedServices/x: would create DBInstance tp-x (RDS postgres ...); ...`` as the
+        infra-provider plans the claim (``claim``: the existing one, whose spec would change)."""
+        if self._backends.infra is None or not isinstance(desired.spec, service_claim_pb2.ServiceClaimSpec):
+            return ""
+        try:
+            planned = await self._backends.infra.internal.service_claim.plan_service_claim(
+                spec=desired.spec, name=claim or "")
+        except ApiError as error:
+            return f"; the infra-provider cannot say what it would create: {error}"
+        return service_plan_text(planned, new=claim is None)
 
     async def _changes(
         self, deployment: deployment_pb2.Deployment, project: str, cluster: str, objects: list[Manifest], root: Node,

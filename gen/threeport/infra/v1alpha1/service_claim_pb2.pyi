@@ -10,6 +10,7 @@ from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from threeport.common.v1alpha1 import condition_pb2 as _condition_pb2
 from threeport.common.v1alpha1 import outputs_pb2 as _outputs_pb2
 from threeport.common.v1alpha1 import retain_policy_pb2 as _retain_policy_pb2
@@ -25,6 +26,38 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _PlannedAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PlannedActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PlannedAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PLANNED_ACTION_UNSPECIFIED: _PlannedAction.ValueType  # 0
+    """Not set."""
+    PLANNED_ACTION_CREATE: _PlannedAction.ValueType  # 1
+    """It does not exist and would be created."""
+    PLANNED_ACTION_MODIFY: _PlannedAction.ValueType  # 2
+    """It exists and would be changed in place."""
+    PLANNED_ACTION_UNCHANGED: _PlannedAction.ValueType  # 3
+    """It exists as wanted."""
+    PLANNED_ACTION_REFUSED: _PlannedAction.ValueType  # 4
+    """The change cannot be applied in place; `description` says what would be needed."""
+
+class PlannedAction(_PlannedAction, metaclass=_PlannedActionEnumTypeWrapper):
+    """PlannedAction is what applying a claim would do to one resource."""
+
+PLANNED_ACTION_UNSPECIFIED: PlannedAction.ValueType  # 0
+"""Not set."""
+PLANNED_ACTION_CREATE: PlannedAction.ValueType  # 1
+"""It does not exist and would be created."""
+PLANNED_ACTION_MODIFY: PlannedAction.ValueType  # 2
+"""It exists and would be changed in place."""
+PLANNED_ACTION_UNCHANGED: PlannedAction.ValueType  # 3
+"""It exists as wanted."""
+PLANNED_ACTION_REFUSED: PlannedAction.ValueType  # 4
+"""The change cannot be applied in place; `description` says what would be needed."""
+Global___PlannedAction: _TypeAlias = PlannedAction  # noqa: Y015
 
 @_typing.final
 class ServiceClaim(_message.Message):
@@ -517,3 +550,111 @@ class UpdateServiceClaimRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UpdateServiceClaimRequest: _TypeAlias = UpdateServiceClaimRequest  # noqa: Y015
+
+@_typing.final
+class PlanServiceClaimRequest(_message.Message):
+    """The request for PlanServiceClaim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SPEC_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The existing claim, `serviceClaims/{id}`, whose spec would change to `spec`; empty: a claim
+    that would be created.
+    """
+    @_builtins.property
+    def spec(self) -> Global___ServiceClaimSpec:
+        """The claim's spec as it would be created or updated (an empty `implementation`: `local`)."""
+
+    def __init__(
+        self,
+        *,
+        spec: Global___ServiceClaimSpec | None = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["spec", b"spec"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "spec", b"spec"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanServiceClaimRequest: _TypeAlias = PlanServiceClaimRequest  # noqa: Y015
+
+@_typing.final
+class PlanServiceClaimResponse(_message.Message):
+    """The response of PlanServiceClaim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IMPLEMENTATION_FIELD_NUMBER: _builtins.int
+    MANAGED_SERVICE_FIELD_NUMBER: _builtins.int
+    RESOURCES_FIELD_NUMBER: _builtins.int
+    RETAIN_FIELD_NUMBER: _builtins.int
+    PROBLEM_FIELD_NUMBER: _builtins.int
+    implementation: _builtins.str
+    """The implementation the claim resolved to, e.g. `aws-rds` or `local`."""
+    managed_service: _builtins.str
+    """The managed service it is or would be bound to, `managedServices/{id}` (`<id>` and `<uid>`
+    stand for what is only known once the claim exists).
+    """
+    retain: _builtins.bool
+    """Whether the service would be kept once no claim uses it (the effective retain policy)."""
+    problem: _builtins.str
+    """Why the plan cannot say what would be made (no account, no default VPC, AWS unreachable, the
+    implementation not offered); empty otherwise.
+    """
+    @_builtins.property
+    def resources(self) -> _containers.RepeatedCompositeFieldContainer[Global___PlannedResource]:
+        """What would be made or changed, in creation order."""
+
+    def __init__(
+        self,
+        *,
+        implementation: _builtins.str = ...,
+        managed_service: _builtins.str = ...,
+        resources: _abc.Iterable[Global___PlannedResource] | None = ...,
+        retain: _builtins.bool = ...,
+        problem: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["implementation", b"implementation", "managed_service", b"managed_service", "problem", b"problem", "resources", b"resources", "retain", b"retain"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanServiceClaimResponse: _TypeAlias = PlanServiceClaimResponse  # noqa: Y015
+
+@_typing.final
+class PlannedResource(_message.Message):
+    """PlannedResource is one cloud or cluster resource of a planned managed service."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TYPE_FIELD_NUMBER: _builtins.int
+    ID_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    type: _builtins.str
+    """Its kind, e.g. `AWS::RDS::DBInstance` or `apps/v1/StatefulSet`."""
+    id: _builtins.str
+    """Its deterministic name, e.g. `tp-shop-db-1a2b3c-4d5e6f70` or `{namespace}/{name}`."""
+    action: Global___PlannedAction.ValueType
+    """What would happen to it."""
+    description: _builtins.str
+    """What it would be, in words, e.g. `RDS postgres db.t4g.micro, 20 GiB, 7 days of backups`."""
+    def __init__(
+        self,
+        *,
+        type: _builtins.str = ...,
+        id: _builtins.str = ...,
+        action: Global___PlannedAction.ValueType = ...,
+        description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "description", b"description", "id", b"id", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlannedResource: _TypeAlias = PlannedResource  # noqa: Y015

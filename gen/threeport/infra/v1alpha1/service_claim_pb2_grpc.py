@@ -65,6 +65,11 @@ class ServiceClaimServiceStub:
                 request_serializer=threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.WatchServiceClaimsRequest.SerializeToString,
                 response_deserializer=threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.WatchServiceClaimsResponse.FromString,
                 _registered_method=True)
+        self.PlanServiceClaim = channel.unary_unary(
+                '/threeport.infra.v1alpha1.ServiceClaimService/PlanServiceClaim',
+                request_serializer=threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.PlanServiceClaimRequest.SerializeToString,
+                response_deserializer=threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.PlanServiceClaimResponse.FromString,
+                _registered_method=True)
 
 
 class ServiceClaimServiceServicer:
@@ -116,6 +121,15 @@ class ServiceClaimServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PlanServiceClaim(self, request, context):
+        """Says what a claim with this spec would create or change, changing nothing: the
+        implementation it resolved to and each resource it would make (or, for an existing claim,
+        modify in place or refuse), for `tptctl plan`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ServiceClaimServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -148,6 +162,11 @@ def add_ServiceClaimServiceServicer_to_server(servicer, server):
                     servicer.WatchServiceClaims,
                     request_deserializer=threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.WatchServiceClaimsRequest.FromString,
                     response_serializer=threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.WatchServiceClaimsResponse.SerializeToString,
+            ),
+            'PlanServiceClaim': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanServiceClaim,
+                    request_deserializer=threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.PlanServiceClaimRequest.FromString,
+                    response_serializer=threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.PlanServiceClaimResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -313,6 +332,33 @@ class ServiceClaimService:
             '/threeport.infra.v1alpha1.ServiceClaimService/WatchServiceClaims',
             threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.WatchServiceClaimsRequest.SerializeToString,
             threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.WatchServiceClaimsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanServiceClaim(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threeport.infra.v1alpha1.ServiceClaimService/PlanServiceClaim',
+            threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.PlanServiceClaimRequest.SerializeToString,
+            threeport_dot_infra_dot_v1alpha1_dot_service__claim__pb2.PlanServiceClaimResponse.FromString,
             options,
             channel_credentials,
             insecure,

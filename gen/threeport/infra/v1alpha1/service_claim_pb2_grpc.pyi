@@ -51,6 +51,11 @@ class ServiceClaimServiceStub:
     """Streams changes to ServiceClaims: first every current match as ADDED, then changes as
     they happen, and a HEARTBEAT every few seconds.
     """
+    PlanServiceClaim: _grpc.UnaryUnaryMultiCallable[_service_claim_pb2.PlanServiceClaimRequest, _service_claim_pb2.PlanServiceClaimResponse]
+    """Says what a claim with this spec would create or change, changing nothing: the
+    implementation it resolved to and each resource it would make (or, for an existing claim,
+    modify in place or refuse), for `tptctl plan`.
+    """
 
 @_typing.type_check_only
 class ServiceClaimServiceAsyncStub(ServiceClaimServiceStub):
@@ -74,6 +79,11 @@ class ServiceClaimServiceAsyncStub(ServiceClaimServiceStub):
     WatchServiceClaims: _aio.UnaryStreamMultiCallable[_service_claim_pb2.WatchServiceClaimsRequest, _service_claim_pb2.WatchServiceClaimsResponse]  # type: ignore[assignment]
     """Streams changes to ServiceClaims: first every current match as ADDED, then changes as
     they happen, and a HEARTBEAT every few seconds.
+    """
+    PlanServiceClaim: _aio.UnaryUnaryMultiCallable[_service_claim_pb2.PlanServiceClaimRequest, _service_claim_pb2.PlanServiceClaimResponse]  # type: ignore[assignment]
+    """Says what a claim with this spec would create or change, changing nothing: the
+    implementation it resolved to and each resource it would make (or, for an existing claim,
+    modify in place or refuse), for `tptctl plan`.
     """
 
 class ServiceClaimServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -131,6 +141,17 @@ class ServiceClaimServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_service_claim_pb2.WatchServiceClaimsResponse], _abc.AsyncIterator[_service_claim_pb2.WatchServiceClaimsResponse]]:
         """Streams changes to ServiceClaims: first every current match as ADDED, then changes as
         they happen, and a HEARTBEAT every few seconds.
+        """
+
+    @_abc_1.abstractmethod
+    def PlanServiceClaim(
+        self,
+        request: _service_claim_pb2.PlanServiceClaimRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_service_claim_pb2.PlanServiceClaimResponse, _abc.Awaitable[_service_claim_pb2.PlanServiceClaimResponse]]:
+        """Says what a claim with this spec would create or change, changing nothing: the
+        implementation it resolved to and each resource it would make (or, for an existing claim,
+        modify in place or refuse), for `tptctl plan`.
         """
 
 def add_ServiceClaimServiceServicer_to_server(servicer: ServiceClaimServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

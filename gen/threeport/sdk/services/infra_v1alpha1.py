@@ -1865,6 +1865,33 @@ class ServiceClaimServiceInternalClient:
         """
         return self._invoker.stream("/threeport.infra.v1alpha1.ServiceClaimService/WatchServiceClaims", build_request(infra_v1alpha1_service_claim_pb2.WatchServiceClaimsRequest, request, {"filter": filter, "resource_version": resource_version}), infra_v1alpha1_service_claim_pb2.WatchServiceClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
+    def plan_service_claim(
+        self,
+        *,
+        spec: infra_v1alpha1_service_claim_pb2.ServiceClaimSpec | None = None,
+        name: str | None = None,
+        request: infra_v1alpha1_service_claim_pb2.PlanServiceClaimRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> infra_v1alpha1_service_claim_pb2.PlanServiceClaimResponse:
+        """Says what a claim with this spec would create or change, changing nothing: the
+        implementation it resolved to and each resource it would make (or, for an existing claim,
+        modify in place or refuse), for `tptctl plan`.
+
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Retried on
+        UNAVAILABLE (the method is idempotent).
+
+        Args:
+            spec: The claim's spec as it would be created or updated (an empty `implementation`: `local`).
+            name: The existing claim, `serviceClaims/{id}`, whose spec would change to `spec`; empty: a
+                claim that would be created.
+            request: a whole ``PlanServiceClaimRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.unary("/threeport.infra.v1alpha1.ServiceClaimService/PlanServiceClaim", build_request(infra_v1alpha1_service_claim_pb2.PlanServiceClaimRequest, request, {"spec": spec, "name": name}), infra_v1alpha1_service_claim_pb2.PlanServiceClaimResponse, idempotent=True, timeout=timeout, metadata=metadata)
+
     def wait_ready(
         self,
         name: str,
@@ -2105,6 +2132,33 @@ class ServiceClaimServiceInternalAsyncClient:
             metadata: extra metadata for this call.
         """
         return self._invoker.stream("/threeport.infra.v1alpha1.ServiceClaimService/WatchServiceClaims", build_request(infra_v1alpha1_service_claim_pb2.WatchServiceClaimsRequest, request, {"filter": filter, "resource_version": resource_version}), infra_v1alpha1_service_claim_pb2.WatchServiceClaimsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+
+    async def plan_service_claim(
+        self,
+        *,
+        spec: infra_v1alpha1_service_claim_pb2.ServiceClaimSpec | None = None,
+        name: str | None = None,
+        request: infra_v1alpha1_service_claim_pb2.PlanServiceClaimRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> infra_v1alpha1_service_claim_pb2.PlanServiceClaimResponse:
+        """Says what a claim with this spec would create or change, changing nothing: the
+        implementation it resolved to and each resource it would make (or, for an existing claim,
+        modify in place or refuse), for `tptctl plan`.
+
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Retried on
+        UNAVAILABLE (the method is idempotent).
+
+        Args:
+            spec: The claim's spec as it would be created or updated (an empty `implementation`: `local`).
+            name: The existing claim, `serviceClaims/{id}`, whose spec would change to `spec`; empty: a
+                claim that would be created.
+            request: a whole ``PlanServiceClaimRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return await self._invoker.unary("/threeport.infra.v1alpha1.ServiceClaimService/PlanServiceClaim", build_request(infra_v1alpha1_service_claim_pb2.PlanServiceClaimRequest, request, {"spec": spec, "name": name}), infra_v1alpha1_service_claim_pb2.PlanServiceClaimResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
     async def wait_ready(
         self,
