@@ -58,6 +58,14 @@ class ControlPlane:
         return Client(found.server, token=found.token)
 
 
+def namespace_of(control_plane: ControlPlane, deployment: str, project: str = "acme") -> str:
+    """Where a deployment runs, as its status says (a name that could be read as other names
+    carries a hash suffix, so tests do not spell namespaces out)."""
+    with control_plane.client() as client:
+        found = client.deployment.get_deployment(name=f"projects/{project}/deployments/{deployment}")
+    return str(found.status.namespace)
+
+
 def run_tptctl(config_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "THREEPORT_CONFIG": str(config_file)}
     return subprocess.run([sys.executable, "-m", "threeport_cli", *args], capture_output=True, text=True,

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from kubernetes import client as kube
 
-from tests.e2e.conftest import ControlPlane
+from tests.e2e.conftest import ControlPlane, namespace_of
 from threeport.common.v1alpha1 import state_pb2
 from threeport.delivery.v1alpha1 import secret_pb2
 from threeport.sdk import InvalidArgumentError
@@ -97,13 +97,13 @@ def test_an_environment_override_reaches_only_that_environment(control_plane: Co
     manifest = deployed
     core = core_api(cp)
     apps = apps_of(core)
-    prod: Any = apps.read_namespaced_deployment(f"{APP}-api", f"acme-{APP}-cfg-prod")
-    dev: Any = apps.read_namespaced_deployment(f"{APP}-api", f"acme-{APP}-cfg-dev")
+    prod: Any = apps.read_namespaced_deployment(f"{APP}-api", namespace_of(cp, f"{APP}-cfg-prod"))
+    dev: Any = apps.read_namespaced_deployment(f"{APP}-api", namespace_of(cp, f"{APP}-cfg-dev"))
     assert (prod.spec.replicas, dev.spec.replicas) == (2, 1)
     assert prod.spec.template.spec.containers[0].resources.requests == {"cpu": "100m", "memory": "256Mi"}
     assert dev.spec.template.spec.containers[0].resources.requests == {"cpu": "100m", "memory": "128Mi"}
-    prod_env: Any = core.read_namespaced_config_map(f"{APP}-api-env", f"acme-{APP}-cfg-prod").data
-    dev_env: Any = core.read_namespaced_config_map(f"{APP}-api-env", f"acme-{APP}-cfg-dev").data
+    prod_env: Any = core.read_namespaced_config_map(f"{APP}-api-env", namespace_of(cp, f"{APP}-cfg-prod")).data
+    dev_env: Any = core.read_namespaced_config_map(f"{APP}-api-env", namespace_of(cp, f"{APP}-cfg-dev")).data
     assert (prod_env["LOG_LEVEL"], dev_env["LOG_LEVEL"]) == ("debug", "info")
     assert prod_env["MODE"] == dev_env["MODE"] == "web"
 
@@ -147,7 +147,7 @@ def test_tptctl_logs_prints_and_follows_a_pod(control_plane: ControlPlane, deplo
     # -f keeps printing the lines the container writes until the pod goes away: the emulator's
     # knob makes it write one every simulated second.
     core = core_api(cp)
-    for pod in core.list_namespaced_pod(f"acme-{APP}-cfg-dev").items:
+    for pod in core.list_namespaced_pod(namespace_of(cp, f"{APP}-cfg-dev")).items:
         core.patch_namespaced_pod(pod.metadata.name, pod.metadata.namespace,
                                   {"metadata": {"annotations": {"kubesim.threeport.io/log-every": "1"}}})
     sink, done = io.StringIO(), threading.Event()
@@ -161,7 +161,7 @@ def test_tptctl_logs_prints_and_follows_a_pod(control_plane: ControlPlane, deplo
     assert len(beats) >= 2, sink.getvalue()
     numbers = [int(line.rsplit(" ", 1)[1]) for line in beats]
     assert numbers == sorted(numbers) and numbers[1] == numbers[0] + 1
-    pods: list[Any] = core.list_namespaced_pod(f"acme-{APP}-cfg-dev").items
+    pods: list[Any] = core.list_namespaced_pod(namespace_of(cp, f"{APP}-cfg-dev")).items
     for pod in pods:
         core.delete_namespaced_pod(pod.metadata.name, pod.metadata.namespace)
     assert done.wait(60), "the follow ends when its pod is gone"
@@ -219,7 +219,7 @@ def test_a_secret_and_a_pull_secret_reach_the_pod_and_nowhere_else(
     run("deploy", SECRET_APP, "--env", "sec-dev", "--wait", "--timeout", "120s")
 
     core = core_api(cp)
-    namespace = f"acme-{SECRET_APP}-sec-dev"
+    namespace = namespace_of(cp, f"{SECRET_APP}-sec-dev")
     stored: Any = core.read_namespaced_secret(f"{SECRET_APP}-api-secret-env", namespace)
     assert base64.b64decode(stored.data["stripe-key"]).decode() == SECRET_VALUE
     workload: Any = apps_of(core).read_namespaced_deployment(f"{SECRET_APP}-api", namespace)

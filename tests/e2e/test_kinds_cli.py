@@ -15,7 +15,7 @@ import pytest
 
 from tests.addons.charts import chart_repository  # noqa: F401 - fixture
 from tests.delivery.conftest import Kube
-from tests.e2e.conftest import ControlPlane
+from tests.e2e.conftest import ControlPlane, namespace_of
 from tests.support import REPO_ROOT
 from threeport_cli.local.statedir import StateDir
 from threeport_kubesim.control import ControlClient
@@ -103,12 +103,6 @@ def settled(control_plane: ControlPlane, deployment: str, release: int) -> None:
             c.type == "Ready" and c.status == 1 and c.observed_generation == found.generation for c in found.conditions)
 
     eventually(ready, f"release {release} of {deployment} to be ready")
-
-
-def namespace_of(control_plane: ControlPlane, deployment: str) -> str:
-    """Where the deployment runs (names that could be read as other names get a hash suffix)."""
-    with control_plane.client() as client:
-        return str(client.deployment.get_deployment(name=f"projects/acme/deployments/{deployment}").status.namespace)
 
 
 def write(tmp_path: Path, name: str, text: str, **values: str) -> str:

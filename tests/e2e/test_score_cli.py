@@ -8,6 +8,7 @@ redis's `username` given. Deleting the folder removes dependents first."""
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,8 @@ def test_a_folder_of_score_files_deploys_as_one_system(control_plane: ControlPla
     (front_env,) = [c for c in cluster_objects(cp, "/api/v1/configmaps", "store-front-score-dev")
                     if c["metadata"]["name"].endswith("-env")]
     order_url = front_env["data"]["VUE_APP_ORDER_SERVICE_URL"]
-    assert order_url.startswith("http://order-service-order-service.") and order_url.endswith(
-        "-score-dev.svc.cluster.local:3000/"), front_env
+    assert re.fullmatch(r"http://order-service-order-service\.acme-order-service-score-dev(-[0-9a-f]{8})?"
+                        r"\.svc\.cluster\.local:3000/", order_url), front_env
     assert front_env["data"]["VUE_APP_PRODUCT_SERVICE_URL"].startswith("http://product-service-product-service.")
 
     # order-service: the endpoint's URL in plain config; the redis URL (with Score's username)
