@@ -11,11 +11,13 @@ test is grouped by its file, as ``--dist loadfile`` would, so that a module's co
 from __future__ import annotations
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
-# No timed assertions (DESIGN §11): hypothesis's default 200 ms deadline per example fails
-# property tests at random on a loaded two-core machine, so the suite has none.
-settings.register_profile("suite", deadline=None)
+# No timed assertions (DESIGN §11): hypothesis's default 200 ms deadline per example and its
+# "too slow" check fail property tests at random on a loaded two-core machine, as does the
+# share of generated inputs a test's assume() may discard; the suite has none of them.
+settings.register_profile("suite", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 settings.load_profile("suite")
 
 CONTROL_PLANE_GROUP = "control-plane"
