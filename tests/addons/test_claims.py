@@ -98,11 +98,13 @@ async def test_unused_installations_are_removed_after_the_grace_period_and_not_b
     assert not unused.HasField("delete_time")
     assert stack.kube.get(deployment) is not None  # within the grace period: still installed
 
-    async def gone() -> bool:
-        return stack.kube.get(deployment) is None and not await stack.installations()
+    issuer = "/apis/cert-manager.io/v1/clusterissuers/letsencrypt-production"
 
+    async def gone() -> bool:
+        return stack.kube.get(deployment) is None and stack.kube.get(issuer) is None and not await stack.installations()
+
+    # Installations go only once their objects are gone (deletion may take a while in a cluster).
     await wait_until(gone, within=30, interval=0.2, what="the ingress controller and cert-manager to be uninstalled")
-    assert stack.kube.get("/apis/cert-manager.io/v1/clusterissuers/letsencrypt-production") is None
 
 
 async def test_a_claim_for_a_type_no_addon_provides_says_which_types_are_provided(stack: Stack) -> None:

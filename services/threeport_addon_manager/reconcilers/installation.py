@@ -47,6 +47,8 @@ from threeport_runtime.reconcile.result import Result, TemporaryError
 from threeport_runtime.reconcile.status import mark_ready
 
 INSTALLATION_FINALIZER = "addons.threeport.io/installation"
+# How often an uninstall looks again at objects still being deleted.
+UNINSTALL_POLL = 1.0
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
 MANAGED_BY = {"app.kubernetes.io/managed-by": "threeport"}
 
@@ -93,8 +95,7 @@ class InstallationReconciler:
         except NotFound:
             return None
         if installation.HasField("delete_time"):
-            await self._uninstall(installation)
-            return None
+            return await self._uninstall(installation)
         if not await self._installations.add_finalizer(name, INSTALLATION_FINALIZER):
             return None
         users = await self._users(installation)
@@ -376,7 +377,7 @@ class InstallationReconciler:
         if previous is None or previous.reason != failed.reason or previous.message != failed.message:
             await self._record(installation, WARNING, failed.reason, failed.message)
 
-    async def _uninstall(self, installation: Installation) -> None:
+    async def _uninstall(self, installation: Installation) -> Result | None:
         if installation.status.objects:
             try:
                 client = await self._client(installation.spec.cluster)
@@ -384,13 +385,19 @@ class InstallationReconciler:
                 # The cluster itself is gone: there is nothing left to remove from it.
                 await self._record(installation, WARNING, gone.reason, f"{gone.message}; forgetting its objects")
                 await self._installations.remove_finalizer(installation.name, INSTALLATION_FINALIZER)
-                return
+                return None
             refs = [parse_object_key(k) for k in installation.status.objects]
+            remaining = 0
             for ref in sorted(refs, key=apply_rank, reverse=True):
                 try:
                     await client.delete(ref)
+                    remaining += await client.get(ref) is not None
                 except KubeError as error:
                     raise TemporaryError(str(error)) from error
+            if remaining:
+                # Deletion may take a while (finalizers, a CRD's custom resources): the installation
+                # keeps its finalizer until every object is gone, so an uninstall leaves nothing.
+                return Result(requeue_after=UNINSTALL_POLL)
             await self._record(
                 installation,
                 NORMAL,
@@ -400,6 +407,7 @@ class InstallationReconciler:
         await self._installations.remove_finalizer(installation.name, INSTALLATION_FINALIZER)
         for required in installation.status.requires:
             self.enqueue(required)  # one user fewer: it may start its own grace period
+        return None
 
     async def installations_of_addon(self, event: change_event_pb2.ChangeEvent) -> list[str]:
         """Keys for a catalog change: every installation of that addon (to upgrade or fail)."""
