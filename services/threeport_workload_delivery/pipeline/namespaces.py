@@ -71,10 +71,9 @@ class NamespaceGuard:
                 live = await client.get(_reference(namespace))
         if problem := ownership.refusal(live, deployment):
             raise NamespaceRefused(problem)
-        await self._check_cluster_scoped(client, objects, deployment)
 
     @staticmethod
-    async def _check_cluster_scoped(client: KubeClient, objects: Sequence[Manifest], deployment: str) -> None:
+    async def check_cluster_scoped(client: KubeClient, objects: Sequence[Manifest], deployment: str) -> None:
         """Raises if a cluster-scoped object the deployment declares exists and is someone else's
         (another deployment's, possibly another project's, or not Threeport's at all)."""
         for manifest in objects:

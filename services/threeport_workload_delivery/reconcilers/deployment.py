@@ -343,7 +343,9 @@ class DeploymentReconciler:
         objects = ownership.marked(objects, deployment.name)
         client = await self._pool.client(seen.cluster)
         kinds = kinds_of(objects) | await released_kinds(self._releases, deployment.name)
-        await self._namespaces.check_live(client, objects, inputs.namespace, deployment.name)
+        # The namespace was checked (and created) before the dependencies were claimed, in this
+        # same pass; what remains to check are the cluster-scoped objects.
+        await self._namespaces.check_cluster_scoped(client, objects, deployment.name)
         live = await self._owned_live(deployment, client, inputs.project, kinds)
         wanted = {object_key(o) for o in objects}
         was_applied = deployment.status.current_release == number and _true(deployment, APPLIED)
