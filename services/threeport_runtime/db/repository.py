@@ -240,7 +240,10 @@ class ResourceRepository(Generic[M, R]):
             async with self._db.session() as session, session.begin():
                 if request_id and (earlier := await self._by_request_id(session, request_id)) is not None:
                     return self.to_message(earlier)
-                if await self._row(session, name) is not None:
+                if (existing := await self._row(session, name)) is not None:
+                    # A retry of the same request may commit between the two reads above.
+                    if request_id and existing.request_id == request_id:
+                        return self.to_message(existing)
                     raise self._exists(name)
                 session.add(row)
                 await session.flush()
