@@ -10,8 +10,12 @@ test is grouped by its file, as ``--dist loadfile`` would, so that a module's co
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.e2e.conftest import ControlPlane, start_control_plane
 
 # No timed assertions (DESIGN §11): hypothesis's default 200 ms deadline per example and its
 # "too slow" check fail property tests at random on a loaded two-core machine, as does the
@@ -21,6 +25,13 @@ settings.register_profile("suite", deadline=None,
 settings.load_profile("suite")
 
 CONTROL_PLANE_GROUP = "control-plane"
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """One ``tptctl up`` shared by the e2e and security suites (each works in its own projects);
+    the reliability suite overrides this with a control plane of its own."""
+    yield from start_control_plane(tmp_path_factory)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,4 +1,4 @@
-"""One local control plane for the end-to-end suite, started with ``tptctl up`` like a user would.
+"""The local control plane of the end-to-end suite, started with ``tptctl up`` like a user would.
 
 Tests drive it through ``tptctl`` (run in-process through its ``main`` for speed; the same
 argument parsing, client and exit codes as the installed command) and through the SDK.
@@ -72,8 +72,10 @@ def run_tptctl(config_file: Path, *args: str) -> subprocess.CompletedProcess[str
                           timeout=300, check=False, env=env)
 
 
-@pytest.fixture(scope="session")
-def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+def start_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """``tptctl up --with-sim-cluster`` in a throwaway state directory, project ``acme`` as the
+    default; ``tptctl down`` at the end. The ``control_plane`` fixture (tests/conftest.py) shares
+    one between the e2e and security suites; the reliability suite starts its own to break."""
     root = tmp_path_factory.mktemp("control-plane")
     plane = ControlPlane(root / "state", root / "config.yaml")
     started = run_tptctl(plane.config_file, "up", "--state-dir", str(plane.state_dir), "--with-sim-cluster")

@@ -1,9 +1,17 @@
-"""The reliability suite breaks a local control plane of its own (``tptctl up``, the e2e suite's
-fixture) and checks that callers get clear answers meanwhile and that it recovers."""
+"""The reliability suite breaks a local control plane of its own (``tptctl up``, started as the e2e suite
+starts its own) and checks that callers get clear answers meanwhile and that it recovers."""
+
+from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import control_plane  # noqa: F401 - the shared fixture
+from tests.e2e.conftest import ControlPlane, start_control_plane
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """A control plane of this suite's own (it kills its services), not the shared one."""
+    yield from start_control_plane(tmp_path_factory)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,5 +1,6 @@
-"""The security suite runs against one local control plane started with ``tptctl up`` (the e2e
-suite's fixture), and reaches it only as users do: through ``tptctl``, the SDK and the gateway.
+"""The security suite runs against one local control plane started with ``tptctl up`` (the one
+the e2e suite uses: ``control_plane`` in tests/conftest.py), and reaches it only as users do:
+through ``tptctl``, the SDK and the gateway.
 
 ``tenants`` adds two projects, ``sec-a`` and ``sec-b``, each with a viewer, a deployer and an
 admin token, so tests can act as any role of either project.
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ControlPlane, control_plane  # noqa: F401 - the shared fixture
+from tests.e2e.conftest import ControlPlane
 from threeport.sdk import Client
 from threeport_cli import config
 
@@ -51,7 +52,7 @@ def issue_token(plane: ControlPlane, account: str, project: str, role: str, *ext
 
 
 @pytest.fixture(scope="session", autouse=True)
-def tenants(control_plane: ControlPlane) -> Iterator[Tenants]:  # noqa: F811 - the imported fixture
+def tenants(control_plane: ControlPlane) -> Iterator[Tenants]:
     found = Tenants(control_plane)
     for project in PROJECTS:
         assert control_plane.tptctl("project", "create", project).code == 0
