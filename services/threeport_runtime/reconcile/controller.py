@@ -5,6 +5,14 @@ re-reads everything it needs, converges, and returns ``Result`` or raises. Event
 *which* keys to look at; the periodic jittered resync of every key (``list_keys``) makes a lost
 event cost latency, never correctness. A per-key Redis lease keeps replicas from reconciling
 the same key at once; losing the lease mid-reconcile cancels the reconcile.
+
+Replicas share the resync: each registers in the controller's live membership
+(``membership``) and its periodic resync, and the resync after a consumer reset, queue only the
+keys it owns by rendezvous hashing. When the members change, a replica queues the keys it has
+just come to own, so a dead replica's share is resynced by the survivors within one heartbeat of
+its expiry. Events are still reconciled by whichever replica's consumer receives them, under the
+lease, which is also what keeps a key from running twice while replicas disagree about the
+members for a heartbeat.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from threeport_runtime.db.fencing import current_fence
 from threeport_runtime.db.repository import StaleFence
 from threeport_runtime.logs import resource_context
 from threeport_runtime.reconcile.lease import Leases
+from threeport_runtime.reconcile.membership import Membership, owner_of
 from threeport_runtime.reconcile.queue import WorkQueue
 from threeport_runtime.reconcile.result import PermanentError, Result, TemporaryError
 from threeport_runtime.tasks import cancel_and_wait, run_together
@@ -75,6 +84,10 @@ class ControllerOptions:
     claim_interval: float = 5.0
     backoff_base: float = 0.05
     backoff_max: float = 60.0
+    # Live membership (see ``membership``): a replica heartbeats every `membership_heartbeat`
+    # seconds and is dropped by the others `membership_ttl` seconds after its last one.
+    membership_heartbeat: float = 5.0
+    membership_ttl: float = 15.0
 
 
 class Controller:
@@ -113,6 +126,16 @@ class Controller:
             claim_idle_ms=options.claim_idle_ms,
             claim_interval=options.claim_interval,
         )
+        self.membership = Membership(
+            redis,
+            key=f"{stream_prefix}{name}:members",
+            member=self.consumer.consumer,
+            heartbeat=options.membership_heartbeat,
+            ttl=options.membership_ttl,
+            on_change=self._members_changed,
+        )
+        # Membership changes waiting for their keys to be queued (previous, current members).
+        self._rebalances: asyncio.Queue[tuple[tuple[str, ...], tuple[str, ...]]] = asyncio.Queue()
         instruments = meter()
         self._reconciles = instruments.create_counter(
             "threeport.reconcile.count", description="reconciles by controller and outcome"
@@ -129,8 +152,10 @@ class Controller:
     async def run(self) -> None:
         """Runs the consumer, the resync loop and the workers until cancelled."""
         await run_together(
+            asyncio.create_task(self.membership.run(), name=f"{self.name} membership"),
             asyncio.create_task(self.consumer.run(), name=f"{self.name} consumer"),
             asyncio.create_task(self._resync_forever(), name=f"{self.name} resync"),
+            asyncio.create_task(self._rebalance_forever(), name=f"{self.name} rebalance"),
             *(
                 asyncio.create_task(self._work_forever(), name=f"{self.name} worker {index}")
                 for index in range(self._options.workers)
@@ -141,14 +166,48 @@ class Controller:
         self.queue.add(key)
 
     async def resync(self) -> None:
-        """Queues every key (full resync)."""
-        count = 0
+        """Queues every key this replica owns (all of them when it runs alone)."""
+        owned = listed = 0
         async for key in self._list_keys():
-            self.queue.add(key)
-            count += 1
-        log.info("resync queued keys", extra={"controller": self.name, "keys": count})
+            listed += 1
+            if self.membership.owns(key):
+                self.queue.add(key)
+                owned += 1
+        log.info(
+            "resync queued keys",
+            extra={"controller": self.name, "keys": owned, "listed": listed, "members": len(self.membership.members)},
+        )
+
+    def _members_changed(self, previous: tuple[str, ...], current: tuple[str, ...]) -> None:
+        self._rebalances.put_nowait((previous, current))
+
+    async def _rebalance_forever(self) -> None:
+        """Queues the keys each membership change gave this replica (a departed member's share)."""
+        while True:
+            previous, current = await self._rebalances.get()
+            mine = self.membership.member
+            if previous == (mine,) and mine in current:
+                continue  # Joining others, or Redis answering at last: this replica only gave keys away.
+            try:
+                gained = listed = 0
+                async for key in self._list_keys():
+                    listed += 1
+                    if owner_of(key, current) == mine and owner_of(key, previous) != mine:
+                        self.queue.add(key)
+                        gained += 1
+            except Exception:
+                # The next periodic resync covers what this one missed.
+                log.exception("rebalance failed", extra={"controller": self.name})
+                continue
+            log.info(
+                "rebalance queued newly owned keys",
+                extra={"controller": self.name, "keys": gained, "listed": listed, "members": len(current)},
+            )
 
     async def _resync_forever(self) -> None:
+        # Wait for the first heartbeat (bounded by its interval) so that a replica joining
+        # others resyncs its share, not every key.
+        await self.membership.first_beat_done.wait()
         while True:
             try:
                 await self.resync()

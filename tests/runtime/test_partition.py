@@ -1,0 +1,252 @@
+"""Replicas of one controller share the resync (live membership + rendezvous hashing) and lose
+nothing when one dies, leaves mid-reconcile or Redis goes away for a moment.
+
+Controllers over a fixed list of keys that no event reaches (``keys_only_controller``), so every
+reconcile seen here came from a resync or a rebalance. Production membership settings unless a
+test is about expiry (it says so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from redis.asyncio import Redis
+
+from tests.runtime.conftest import keys_only_controller
+from tests.runtime.toy_service.replica import CONTROLLER, running_replica
+from tests.runtime.toy_service.replica import OPTIONS as DYING_REPLICA_OPTIONS
+from threeport_runtime.bus.streams import connect_redis
+from threeport_runtime.reconcile.controller import Controller, ControllerOptions, Reconciler
+from threeport_runtime.reconcile.result import Result
+from threeport_runtime.tasks import cancel_and_wait
+from threeport_runtime.testing import REDIS_URL, PrivateRedis, wait_until
+
+KEYS = [f"thing-{index}" for index in range(48)]
+PRODUCTION = ControllerOptions()
+
+
+class Ledger:
+    """Which replica reconciled which key, and whether two were ever inside one key at once."""
+
+    def __init__(self, pause: float = 0.0):
+        self.pause = pause
+        self.active: set[str] = set()
+        self.overlaps: list[str] = []
+        self.finished: list[tuple[str, str]] = []  # (replica, key), in order
+
+    def reconciler(self, replica: str, pause: float | None = None) -> Reconciler:
+        async def reconcile(name: str) -> Result | None:
+            if name in self.active:
+                self.overlaps.append(name)
+            self.active.add(name)
+            try:
+                await asyncio.sleep(self.pause if pause is None else pause)
+            finally:
+                self.active.discard(name)
+            self.finished.append((replica, name))
+            return None
+
+        return reconcile
+
+    def by(self, replica: str, since: int = 0) -> set[str]:
+        return {key for who, key in self.finished[since:] if who == replica}
+
+    def keys(self, since: int = 0) -> set[str]:
+        return {key for _, key in self.finished[since:]}
+
+
+async def _members_seen(controllers: list[Controller], count: int) -> bool:
+    return all(len(c.membership.members) == count for c in controllers)
+
+
+async def test_replicas_resync_disjoint_shares_that_cover_every_key(stream_prefix: str, redis_client: Redis) -> None:
+    ledger = Ledger()
+    clients = [connect_redis(REDIS_URL) for _ in range(3)]
+    replicas = {
+        name: keys_only_controller(
+            "shared", ledger.reconciler(name), KEYS, redis=client, prefix=stream_prefix, options=PRODUCTION
+        )
+        for name, client in zip("abc", clients, strict=True)
+    }
+    tasks = [asyncio.create_task(c.run()) for c in replicas.values()]
+    try:
+        await wait_until(
+            lambda: _members_seen(list(replicas.values()), 3), within=30, what="each replica to see all three"
+        )
+        # Replicas that started together may each have resynced before seeing the others; the
+        # periodic resync from now on is what is shared.
+        await wait_until(lambda: _drained(list(replicas.values()), ledger), what="the start-up resyncs to finish")
+        mark = len(ledger.finished)
+        for controller in replicas.values():
+            await controller.resync()
+
+        async def covered() -> bool:
+            return ledger.keys(mark) == set(KEYS)
+
+        await wait_until(covered, what="one resync of every key")
+        shares = {name: ledger.by(name, mark) for name in replicas}
+        assert all(shares.values()), f"each replica should own a share: {shares}"
+        assert sum(len(share) for share in shares.values()) == len(KEYS), "a key was resynced twice"
+        for name, controller in replicas.items():
+            assert shares[name] == {key for key in KEYS if controller.membership.owns(key)}
+        assert ledger.overlaps == []
+    finally:
+        await cancel_and_wait(*tasks)
+        for client in clients:
+            await client.aclose()
+
+
+async def _drained(controllers: list[Controller], ledger: Ledger) -> bool:
+    """Nothing queued, waiting for a timer (a lease another replica held) or running."""
+
+    def idle() -> bool:
+        return not ledger.active and all(len(c.queue) == 0 and c.queue.pending_timers() == 0 for c in controllers)
+
+    if not idle():
+        return False
+    await asyncio.sleep(0.3)
+    return idle()
+
+
+async def test_a_killed_replicas_keys_are_taken_over_by_the_survivor(stream_prefix: str, redis_client: Redis) -> None:
+    # The killed replica (tests/runtime/toy_service/replica.py) never finishes a reconcile, so
+    # what it owns is done only once the survivor takes it over. Short membership expiry,
+    # because the test is about it (production: dropped 15 s after the last heartbeat).
+    ledger = Ledger()
+    survivor = keys_only_controller(
+        CONTROLLER,
+        ledger.reconciler("survivor"),
+        KEYS,
+        redis=redis_client,
+        prefix=stream_prefix,
+        options=DYING_REPLICA_OPTIONS,
+    )
+    async with running_replica(stream_prefix, *KEYS) as dying:
+        task = None
+        try:
+            assert dying.stdout is not None
+            stuck: set[str] = set()  # the keys its two workers hold (and never finish)
+            while len(stuck) < DYING_REPLICA_OPTIONS.workers:
+                line = (await dying.stdout.readline()).decode()
+                assert line, "the replica ended before reconciling"
+                if line.startswith("reconciling "):
+                    stuck.add(line.split()[1])
+            task = asyncio.create_task(survivor.run())
+            await wait_until(lambda: _members_seen([survivor], 2), what="the survivor to see the other replica")
+            mine = {key for key in KEYS if survivor.membership.owns(key)}
+            assert mine and mine != set(KEYS)
+
+            async def own_share_done() -> bool:
+                return ledger.keys() >= mine - stuck
+
+            await wait_until(own_share_done, what="the survivor to resync its share")
+            # Sharing: while the other replica lives, the survivor leaves its keys alone.
+            assert ledger.keys() <= mine
+            mark = len(ledger.finished)
+            dying.send_signal(signal.SIGKILL)
+            await dying.wait()
+
+            async def everything_done() -> bool:
+                return ledger.keys() == set(KEYS) and ledger.keys(mark) >= set(KEYS) - mine
+
+            await wait_until(everything_done, what="the survivor to take over the killed replica's keys")
+            assert survivor.membership.members == (survivor.membership.member,)
+        finally:
+            if task is not None:
+                await cancel_and_wait(task)
+
+
+async def test_a_rebalance_with_keys_in_flight_loses_none_and_never_runs_a_key_twice_at_once(
+    stream_prefix: str, redis_client: Redis
+) -> None:
+    ledger = Ledger(pause=0.02)
+    clients = {name: connect_redis(REDIS_URL) for name in "abc"}
+
+    def replica(name: str, pause: float | None = None) -> Controller:
+        return keys_only_controller(
+            "rebalanced",
+            ledger.reconciler(name, pause),
+            KEYS,
+            redis=clients[name],
+            prefix=stream_prefix,
+            options=PRODUCTION,
+        )
+
+    # b is slow, so that it still has keys in flight and queued when a is done with its share.
+    a, b, c = replica("a"), replica("b", pause=1.0), replica("c")
+    tasks = {name: asyncio.create_task(controller.run()) for name, controller in (("a", a), ("b", b))}
+    try:
+        await wait_until(lambda: _members_seen([a, b], 2), within=30, what="a and b to see each other")
+        await wait_until(lambda: _drained([a, b], ledger), what="the start-up resyncs to finish")
+        a_share = {key for key in KEYS if a.membership.owns(key)}
+        b_share = set(KEYS) - a_share
+        mark = len(ledger.finished)
+        await a.resync()
+        await b.resync()
+
+        async def a_done_and_b_inside_a_key() -> bool:
+            return ledger.by("a", mark) >= a_share and bool(ledger.active & b_share)
+
+        await wait_until(a_done_and_b_inside_a_key, what="a to finish its share while b is reconciling")
+        # Until the rebalance, a leaves b's share alone.
+        assert ledger.by("a", mark) == a_share, "a resynced keys b owned"
+        # b leaves with keys in flight (cancelled mid-reconcile) and more waiting in its
+        # queue, while c joins: a and c must pick up all of b's share.
+        tasks["c"] = asyncio.create_task(c.run())
+        await cancel_and_wait(tasks.pop("b"))
+
+        async def none_lost() -> bool:
+            return ledger.keys(mark) == set(KEYS)
+
+        await wait_until(none_lost, within=30, what="every key reconciled after the rebalance")
+        await wait_until(lambda: _members_seen([a, c], 2), within=30, what="a and c to see b gone")
+        assert ledger.overlaps == []
+    finally:
+        await cancel_and_wait(*tasks.values())
+        for client in clients.values():
+            await client.aclose()
+
+
+async def test_redis_unavailable_for_a_moment_keeps_the_shares_and_loses_nothing(
+    stream_prefix: str, private_redis: PrivateRedis
+) -> None:
+    # Short membership expiry because the test is about it: Redis stays away longer than a
+    # member's registration lasts, so when it returns (empty) every member has expired.
+    options = ControllerOptions(membership_heartbeat=0.5, membership_ttl=1.5, lease_ttl=2.0)
+    ledger = Ledger()
+    clients = {name: connect_redis(private_redis.url) for name in "ab"}
+    replicas = {
+        name: keys_only_controller(
+            "outage", ledger.reconciler(name), KEYS, redis=clients[name], prefix=stream_prefix, options=options
+        )
+        for name in "ab"
+    }
+    a, b = replicas["a"], replicas["b"]
+    tasks = [asyncio.create_task(controller.run()) for controller in replicas.values()]
+    try:
+        await wait_until(lambda: _members_seen([a, b], 2), what="a and b to see each other")
+        await wait_until(lambda: _drained([a, b], ledger), what="the start-up resyncs to finish")
+        shares = {name: {key for key in KEYS if c.membership.owns(key)} for name, c in replicas.items()}
+        assert shares["a"] and shares["b"] and shares["a"] | shares["b"] == set(KEYS)
+        private_redis.stop()
+        await asyncio.sleep(3 * options.membership_ttl)  # several failed heartbeats, past every expiry
+        # Neither concluded it owns nothing (or everything): the last known members stand.
+        for name, controller in replicas.items():
+            assert {key for key in KEYS if controller.membership.owns(key)} == shares[name]
+        mark = len(ledger.finished)
+        for name, controller in replicas.items():
+            await controller.resync()  # a periodic resync during the outage: its share, queued
+            assert {key for key in KEYS if key in controller.queue} == shares[name]
+        private_redis.start()
+
+        async def none_lost() -> bool:
+            return ledger.keys(mark) == set(KEYS)
+
+        await wait_until(none_lost, within=60, what="every key reconciled once Redis is back")
+        await wait_until(lambda: _members_seen([a, b], 2), what="the members to register again")
+        assert ledger.overlaps == []
+    finally:
+        await cancel_and_wait(*tasks)
+        for client in clients.values():
+            await client.aclose()
