@@ -25,7 +25,7 @@ from threeport_runtime.testing import REDIS_URL
 CONTROLLER = "replica-test"
 # Short lease and membership expiry because the tests that use this replica are about a replica
 # dying: the survivor takes its keys over once both ran out (production: 15 s each).
-OPTIONS = ControllerOptions(workers=2, resync_interval=0.5, lease_ttl=1.0, membership_heartbeat=0.5, membership_ttl=1.5)
+OPTIONS = ControllerOptions(workers=2, resync_interval=0.5, lease_ttl=1.0, membership_heartbeat=1.0, membership_ttl=3.0)
 
 
 async def run(redis_url: str, prefix: str, names: list[str]) -> None:
