@@ -9,7 +9,9 @@ test is about expiry (it says so).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
@@ -250,3 +252,54 @@ async def test_redis_unavailable_for_a_moment_keeps_the_shares_and_loses_nothing
         await cancel_and_wait(*tasks)
         for client in clients.values():
             await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def _two_settled_replicas(
+    name: str, ledger: Ledger, prefix: str
+) -> AsyncIterator[tuple[list[Controller], Redis]]:
+    clients = [connect_redis(REDIS_URL) for _ in range(2)]
+    replicas = [
+        keys_only_controller(name, ledger.reconciler(who), KEYS, redis=client, prefix=prefix, options=PRODUCTION)
+        for who, client in zip("ab", clients, strict=True)
+    ]
+    tasks = [asyncio.create_task(controller.run()) for controller in replicas]
+    try:
+        await wait_until(lambda: _members_seen(replicas, 2), within=30, what="a and b to see each other")
+        await wait_until(lambda: _drained(replicas, ledger), what="the start-up resyncs to finish")
+        yield replicas, clients[0]
+    finally:
+        await cancel_and_wait(*tasks)
+        for client in clients:
+            await client.aclose()
+
+
+async def _each_key_once(ledger: Ledger, mark: int) -> None:
+    async def every_share_resynced() -> bool:
+        return ledger.keys(mark) == set(KEYS)
+
+    await wait_until(every_share_resynced, within=30, what="both shares resynced")
+    await asyncio.sleep(0.5)  # a duplicate would show up meanwhile
+    assert len(ledger.finished) - mark == len(KEYS), "a key was resynced by both replicas"
+
+
+async def test_a_lost_consumer_group_makes_each_replica_resync_its_share(stream_prefix: str) -> None:
+    ledger = Ledger()
+    async with _two_settled_replicas("regrouped", ledger, stream_prefix) as (_, redis):
+        mark = len(ledger.finished)
+        # The group vanishes (its stream deleted, Redis flushed): the consumers re-create it and
+        # resync, each its own share.
+        await redis.xgroup_destroy(f"{stream_prefix}none", "regrouped")
+        await _each_key_once(ledger, mark)
+
+
+async def test_a_resync_one_replica_requests_reaches_every_share(stream_prefix: str) -> None:
+    # What a replica does after it alone saw the group lost (Redis restarted empty and the
+    # others' reads found the group already re-created): the others resync at their next
+    # heartbeat (production: within 5 s).
+    ledger = Ledger()
+    async with _two_settled_replicas("asked", ledger, stream_prefix) as (replicas, _):
+        mark = len(ledger.finished)
+        await replicas[0].resync()
+        await replicas[0].membership.request_resync()
+        await _each_key_once(ledger, mark)

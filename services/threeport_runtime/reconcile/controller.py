@@ -121,18 +121,22 @@ class Controller:
             group=name,
             handler=self._on_event,
             dead_letter_stream=dead_letter_stream(stream_prefix, name),
-            on_reset=self.resync,
+            on_reset=self._resync_after_reset,
             max_deliveries=options.max_deliveries,
             claim_idle_ms=options.claim_idle_ms,
             claim_interval=options.claim_interval,
         )
+        # Set when another replica asks for a full resync (it re-created a lost consumer group).
+        self._resync_requested = asyncio.Event()
         self.membership = Membership(
             redis,
             key=f"{stream_prefix}{name}:members",
+            resync_key=f"{stream_prefix}{name}:resync",
             member=self.consumer.consumer,
             heartbeat=options.membership_heartbeat,
             ttl=options.membership_ttl,
             on_change=self._members_changed,
+            on_resync_requested=self._resync_requested.set,
         )
         # Membership changes waiting for their keys to be queued (previous, current members).
         self._rebalances: asyncio.Queue[tuple[tuple[str, ...], tuple[str, ...]]] = asyncio.Queue()
@@ -178,6 +182,12 @@ class Controller:
             extra={"controller": self.name, "keys": owned, "listed": listed, "members": len(self.membership.members)},
         )
 
+    async def _resync_after_reset(self) -> None:
+        # Only this replica's consumer saw the lost group: the others resync their shares when
+        # their heartbeat sees the request.
+        await self.resync()
+        await self.membership.request_resync()
+
     def _members_changed(self, previous: tuple[str, ...], current: tuple[str, ...]) -> None:
         self._rebalances.put_nowait((previous, current))
 
@@ -214,7 +224,10 @@ class Controller:
             except Exception:
                 log.exception("resync failed; will retry", extra={"controller": self.name})
             interval = self._options.resync_interval
-            await asyncio.sleep(random.uniform(0.9 * interval, 1.1 * interval))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(random.uniform(0.9 * interval, 1.1 * interval)):
+                    await self._resync_requested.wait()
+            self._resync_requested.clear()
 
     async def _on_event(self, stream: str, event: change_event_pb2.ChangeEvent) -> None:
         for watch in self._watches[stream]:

@@ -10,6 +10,12 @@ Key ownership is rendezvous (highest-random-weight) hashing over the live member
 to the member with the highest hash of (member, key). Every replica computes it locally from the
 same member list, and a member that joins or leaves moves only its own share of the keys.
 
+A full resync of every replica's share is requested through the counter
+``{prefix}{controller}:resync``: a replica that re-created its lost consumer group increments it
+(``request_resync``), and every replica whose heartbeat reads a different value than the last
+resyncs its share. Redis restarting empty changes it too (it is gone), so every share is resynced
+even though only one replica's consumer noticed the lost group.
+
 Redis trouble never leaves keys without an owner: until the first heartbeat answers, a replica
 counts only itself (it owns every key, as a single replica does), and when a heartbeat fails or
 is slow (bounded by ``heartbeat``) the last known members are kept until Redis answers again.
@@ -31,6 +37,7 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 MembershipChanged = Callable[[tuple[str, ...], tuple[str, ...]], None]
+ResyncRequested = Callable[[], None]
 
 _HEARTBEAT = """
 local now = redis.call('TIME')
@@ -39,7 +46,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
 redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[2]), ARGV[1])
 -- A controller that no replica runs any more leaves nothing behind.
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
-return redis.call('ZRANGE', KEYS[1], 0, -1)
+return {redis.call('ZRANGE', KEYS[1], 0, -1), redis.call('GET', KEYS[2]) or ''}
 """
 
 
@@ -64,10 +71,15 @@ class Membership:
         member: str,
         heartbeat: float = 5.0,
         ttl: float = 15.0,
+        resync_key: str,
         on_change: MembershipChanged | None = None,
+        on_resync_requested: ResyncRequested | None = None,
     ):
         self._redis = redis
         self.key = key
+        self.resync_key = resync_key
+        self._on_resync_requested = on_resync_requested
+        self._resync_epoch: bytes | None = None  # unknown until the first heartbeat answers
         self.member = member
         self.heartbeat = heartbeat
         self.ttl = ttl
@@ -89,7 +101,9 @@ class Membership:
         """One heartbeat; True when Redis answered and ``members`` is current."""
         try:
             async with asyncio.timeout(self.heartbeat):
-                reply = await self._script(keys=[self.key], args=[self.member, int(self.ttl * 1000)])
+                reply = await self._script(
+                    keys=[self.key, self.resync_key], args=[self.member, int(self.ttl * 1000)]
+                )
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning(
                 "membership heartbeat failed; keeping the last known members",
@@ -98,7 +112,8 @@ class Membership:
             return False
         finally:
             self.first_beat_done.set()
-        current = tuple(sorted(m.decode() if isinstance(m, bytes) else str(m) for m in reply))
+        listed, epoch = reply
+        current = tuple(sorted(m.decode() if isinstance(m, bytes) else str(m) for m in listed))
         if self.member not in current:  # cannot happen after our ZADD, but never own nothing
             current = tuple(sorted((*current, self.member)))
         previous, self.members = self.members, current
@@ -106,7 +121,22 @@ class Membership:
             log.info("controller members changed", extra={"members": len(current), "was": len(previous)})
             if self._on_change is not None:
                 self._on_change(previous, current)
+        epoch = epoch if isinstance(epoch, bytes) else str(epoch).encode()
+        previous_epoch, self._resync_epoch = self._resync_epoch, epoch
+        if previous_epoch is not None and epoch != previous_epoch:
+            log.info("full resync requested", extra={"key": self.resync_key})
+            if self._on_resync_requested is not None:
+                self._on_resync_requested()
         return True
+
+    async def request_resync(self) -> None:
+        """Asks every replica (at its next heartbeat) to resync its share; this one already did."""
+        try:
+            async with asyncio.timeout(self.heartbeat):
+                self._resync_epoch = str(await self._redis.incr(self.resync_key)).encode()
+        except (RedisError, OSError, TimeoutError) as exc:
+            # Redis went away again: when it returns empty, the counter's loss asks the same.
+            log.warning("could not request a resync of every share", extra={"error": str(exc)})
 
     async def run(self) -> None:
         """Heartbeats until cancelled, then leaves so the others take over this share at once."""
