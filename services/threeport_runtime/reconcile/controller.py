@@ -206,8 +206,11 @@ class Controller:
                         self.queue.add(key)
                         gained += 1
             except Exception:
-                # The next periodic resync covers what this one missed.
-                log.exception("rebalance failed", extra={"controller": self.name})
+                # Listing failed (the database is away): try again, or a dead replica's keys
+                # would wait for the next periodic resync. Re-queueing a key is harmless.
+                log.exception("rebalance failed; will retry", extra={"controller": self.name})
+                await asyncio.sleep(random.uniform(1.0, 2.0))
+                self._rebalances.put_nowait((previous, current))
                 continue
             log.info(
                 "rebalance queued newly owned keys",
