@@ -540,13 +540,8 @@ async def idle(plane: Plane, seconds: float) -> tuple[float, float, float, Count
     return service_cores, sum(used.values()) / elapsed, max(rss.values()), counts
 
 
-async def resync(plane: Plane, count: int) -> tuple[float, Counters]:
-    """Seconds from the restarted process's start (imports included, migrations not) until it
-    made ``count`` deployment reconciles."""
-    before = await plane.meter.read()
-    await asyncio.to_thread(processes.stop, plane.pids([DELIVERY])[DELIVERY])
-    await asyncio.to_thread(plane.control_plane.up, None, None, True)
-    started = process_started_at(plane.pids([DELIVERY])[DELIVERY])
+async def deployment_reconciles(plane: Plane, before: Counters, started: float, count: int) -> tuple[float, Counters]:
+    """Seconds from ``started`` until ``count`` deployment reconciles were made since ``before``."""
     while True:
         now = await plane.meter.read()
         done = now.reconciles.get(DEPLOYMENT_CONTROLLER, 0) - before.reconciles.get(DEPLOYMENT_CONTROLLER, 0)
@@ -555,6 +550,16 @@ async def resync(plane: Plane, count: int) -> tuple[float, Counters]:
         if time.monotonic() - started > 3600:
             raise TimeoutError(f"resync reconciled {done} of {count} deployments in an hour")
         await asyncio.sleep(0.25)
+
+
+async def resync(plane: Plane, count: int) -> tuple[float, Counters]:
+    """Seconds from the restarted process's start (imports included, migrations not) until it
+    made ``count`` deployment reconciles."""
+    before = await plane.meter.read()
+    await asyncio.to_thread(processes.stop, plane.pids([DELIVERY])[DELIVERY])
+    await asyncio.to_thread(plane.control_plane.up, None, None, True)
+    started = process_started_at(plane.pids([DELIVERY])[DELIVERY])
+    return await deployment_reconciles(plane, before, started, count)
 
 
 async def resync_requested(plane: Plane, count: int) -> tuple[float, Counters]:
@@ -563,14 +568,7 @@ async def resync_requested(plane: Plane, count: int) -> tuple[float, Counters]:
     before = await plane.meter.read()
     started = time.monotonic()
     await asyncio.to_thread(plane.meter.request_resync, DEPLOYMENT_CONTROLLER)
-    while True:
-        now = await plane.meter.read()
-        done = now.reconciles.get(DEPLOYMENT_CONTROLLER, 0) - before.reconciles.get(DEPLOYMENT_CONTROLLER, 0)
-        if done >= count:
-            return time.monotonic() - started, now.minus(before)
-        if time.monotonic() - started > 3600:
-            raise TimeoutError(f"resync reconciled {done} of {count} deployments in an hour")
-        await asyncio.sleep(0.25)
+    return await deployment_reconciles(plane, before, started, count)
 
 
 def count_statements(control_plane: LocalControlPlane) -> None:
