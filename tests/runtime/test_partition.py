@@ -76,8 +76,8 @@ async def test_replicas_resync_disjoint_shares_that_cover_every_key(stream_prefi
         await wait_until(
             lambda: _members_seen(list(replicas.values()), 3), within=30, what="each replica to see all three"
         )
-        # Replicas that started together may each have resynced before seeing the others; the
-        # periodic resync from now on is what is shared.
+        # A replica's first resync after start queues every key; the periodic resync from now
+        # on is what is shared.
         await wait_until(lambda: _drained(list(replicas.values()), ledger), what="the start-up resyncs to finish")
         mark = len(ledger.finished)
         for controller in replicas.values():
@@ -112,17 +112,14 @@ async def _drained(controllers: list[Controller], ledger: Ledger) -> bool:
 
 
 async def test_a_killed_replicas_keys_are_taken_over_by_the_survivor(stream_prefix: str, redis_client: Redis) -> None:
-    # The killed replica (tests/runtime/toy_service/replica.py) never finishes a reconcile, so
-    # what it owns is done only once the survivor takes it over. Short membership expiry,
-    # because the test is about it (production: dropped 15 s after the last heartbeat).
+    # The killed replica (tests/runtime/toy_service/replica.py) never finishes a reconcile.
+    # Short membership expiry and lease, because the test is about them (production: 15 s);
+    # the production resync interval, so that only the rebalance can bring its keys back.
+    options = ControllerOptions(lease_ttl=1.0, membership_heartbeat=1.0, membership_ttl=3.0)
+    assert (DYING_REPLICA_OPTIONS.membership_heartbeat, DYING_REPLICA_OPTIONS.membership_ttl) == (1.0, 3.0)
     ledger = Ledger()
     survivor = keys_only_controller(
-        CONTROLLER,
-        ledger.reconciler("survivor"),
-        KEYS,
-        redis=redis_client,
-        prefix=stream_prefix,
-        options=DYING_REPLICA_OPTIONS,
+        CONTROLLER, ledger.reconciler("survivor"), KEYS, redis=redis_client, prefix=stream_prefix, options=options
     )
     async with running_replica(stream_prefix, *KEYS) as dying:
         task = None
@@ -139,20 +136,27 @@ async def test_a_killed_replicas_keys_are_taken_over_by_the_survivor(stream_pref
             mine = {key for key in KEYS if survivor.membership.owns(key)}
             assert mine and mine != set(KEYS)
 
+            async def start_up_resync_done() -> bool:
+                return ledger.keys() >= set(KEYS) - stuck
+
+            await wait_until(start_up_resync_done, what="the survivor's first resync (every key it can lease)")
+            mark = len(ledger.finished)
+            await survivor.resync()  # what the periodic resync does
+
             async def own_share_done() -> bool:
-                return ledger.keys() >= mine - stuck
+                return ledger.keys(mark) >= mine - stuck
 
             await wait_until(own_share_done, what="the survivor to resync its share")
             # Sharing: while the other replica lives, the survivor leaves its keys alone.
-            assert ledger.keys() <= mine
+            assert ledger.keys(mark) <= mine
             mark = len(ledger.finished)
             dying.send_signal(signal.SIGKILL)
             await dying.wait()
 
-            async def everything_done() -> bool:
-                return ledger.keys() == set(KEYS) and ledger.keys(mark) >= set(KEYS) - mine
+            async def taken_over() -> bool:
+                return ledger.keys(mark) >= set(KEYS) - mine
 
-            await wait_until(everything_done, what="the survivor to take over the killed replica's keys")
+            await wait_until(taken_over, what="the survivor to take over the killed replica's keys")
             assert survivor.membership.members == (survivor.membership.member,)
         finally:
             if task is not None:
@@ -175,34 +179,34 @@ async def test_a_rebalance_with_keys_in_flight_loses_none_and_never_runs_a_key_t
             options=PRODUCTION,
         )
 
-    # b is slow, so that it still has keys in flight and queued when a is done with its share.
-    a, b, c = replica("a"), replica("b", pause=1.0), replica("c")
-    tasks = {name: asyncio.create_task(controller.run()) for name, controller in (("a", a), ("b", b))}
+    # b is slow, so that it still has keys in flight and queued when the others are done.
+    replicas = {"a": replica("a"), "b": replica("b", pause=1.0), "c": replica("c")}
+    tasks = {name: asyncio.create_task(controller.run()) for name, controller in replicas.items()}
     try:
-        await wait_until(lambda: _members_seen([a, b], 2), within=30, what="a and b to see each other")
-        await wait_until(lambda: _drained([a, b], ledger), what="the start-up resyncs to finish")
-        a_share = {key for key in KEYS if a.membership.owns(key)}
-        b_share = set(KEYS) - a_share
+        await wait_until(lambda: _members_seen(list(replicas.values()), 3), within=30, what="all three to meet")
+        await wait_until(lambda: _drained(list(replicas.values()), ledger), within=60, what="start-up resyncs")
+        shares = {name: {key for key in KEYS if c.membership.owns(key)} for name, c in replicas.items()}
         mark = len(ledger.finished)
-        await a.resync()
-        await b.resync()
+        for controller in replicas.values():
+            await controller.resync()
 
-        async def a_done_and_b_inside_a_key() -> bool:
-            return ledger.by("a", mark) >= a_share and bool(ledger.active & b_share)
+        async def others_done_and_b_inside_a_key() -> bool:
+            done = all(ledger.by(name, mark) >= shares[name] for name in "ac")
+            return done and bool(ledger.active & shares["b"])
 
-        await wait_until(a_done_and_b_inside_a_key, what="a to finish its share while b is reconciling")
-        # Until the rebalance, a leaves b's share alone.
-        assert ledger.by("a", mark) == a_share, "a resynced keys b owned"
-        # b leaves with keys in flight (cancelled mid-reconcile) and more waiting in its
-        # queue, while c joins: a and c must pick up all of b's share.
-        tasks["c"] = asyncio.create_task(c.run())
+        await wait_until(others_done_and_b_inside_a_key, what="a and c to finish their shares while b works")
+        # Until the rebalance, a and c leave b's share alone.
+        assert ledger.by("a", mark) | ledger.by("c", mark) == shares["a"] | shares["c"]
+        # b leaves with keys in flight (cancelled mid-reconcile) and more waiting in its queue:
+        # a and c must pick up all of its share, at their next heartbeat.
         await cancel_and_wait(tasks.pop("b"))
+        survivors = [replicas["a"], replicas["c"]]
 
         async def none_lost() -> bool:
             return ledger.keys(mark) == set(KEYS)
 
         await wait_until(none_lost, within=30, what="every key reconciled after the rebalance")
-        await wait_until(lambda: _members_seen([a, c], 2), within=30, what="a and c to see b gone")
+        await wait_until(lambda: _members_seen(survivors, 2), within=30, what="a and c to see b gone")
         assert ledger.overlaps == []
     finally:
         await cancel_and_wait(*tasks.values())

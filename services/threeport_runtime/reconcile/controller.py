@@ -7,12 +7,12 @@ event cost latency, never correctness. A per-key Redis lease keeps replicas from
 the same key at once; losing the lease mid-reconcile cancels the reconcile.
 
 Replicas share the resync: each registers in the controller's live membership
-(``membership``) and its periodic resync, and the resync after a consumer reset, queue only the
-keys it owns by rendezvous hashing. When the members change, a replica queues the keys it has
-just come to own, so a dead replica's share is resynced by the survivors within one heartbeat of
-its expiry. Events are still reconciled by whichever replica's consumer receives them, under the
-lease, which is also what keeps a key from running twice while replicas disagree about the
-members for a heartbeat.
+(``membership``), and its periodic resync and the resync after a consumer reset queue only the
+keys it owns by rendezvous hashing (the first resync after start still queues every key). When
+the members change, a replica queues the keys it has just come to own, so a dead replica's share
+is resynced by the survivors within one heartbeat of its expiry. Events are still reconciled by
+whichever replica's consumer receives them, under the lease, which is also what keeps a key from
+running twice while replicas disagree about the members for a heartbeat.
 """
 
 from __future__ import annotations
@@ -169,12 +169,12 @@ class Controller:
     def enqueue(self, key: str) -> None:
         self.queue.add(key)
 
-    async def resync(self) -> None:
-        """Queues every key this replica owns (all of them when it runs alone)."""
+    async def resync(self, *, everything: bool = False) -> None:
+        """Queues every key this replica owns (all of them when it runs alone, or asked to)."""
         owned = listed = 0
         async for key in self._list_keys():
             listed += 1
-            if self.membership.owns(key):
+            if everything or self.membership.owns(key):
                 self.queue.add(key)
                 owned += 1
         log.info(
@@ -218,12 +218,14 @@ class Controller:
             )
 
     async def _resync_forever(self) -> None:
-        # Wait for the first heartbeat (bounded by its interval) so that a replica joining
-        # others resyncs its share, not every key.
-        await self.membership.first_beat_done.wait()
+        # The first resync after start queues every key, as a lone replica always did: a
+        # predecessor that was killed stays registered for up to `membership_ttl`, and its
+        # share would wait for that.
+        everything = True
         while True:
             try:
-                await self.resync()
+                await self.resync(everything=everything)
+                everything = False
             except Exception:
                 log.exception("resync failed; will retry", extra={"controller": self.name})
             interval = self._options.resync_interval

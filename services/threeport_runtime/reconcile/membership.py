@@ -13,8 +13,9 @@ same member list, and a member that joins or leaves moves only its own share of 
 A full resync of every replica's share is requested through the counter
 ``{prefix}{controller}:resync``: a replica that re-created its lost consumer group increments it
 (``request_resync``), and every replica whose heartbeat reads a different value than the last
-resyncs its share. Redis restarting empty changes it too (it is gone), so every share is resynced
-even though only one replica's consumer noticed the lost group.
+resyncs its share, so every share is resynced even when only one replica's consumer noticed
+the lost group (after Redis restarted empty, the others' reads may find the group already
+re-created). A counter that vanished with its Redis reads as changed as well.
 
 Redis trouble never leaves keys without an owner: until the first heartbeat answers, a replica
 counts only itself (it owns every key, as a single replica does), and when a heartbeat fails or
@@ -88,9 +89,6 @@ class Membership:
         # Alone until Redis says otherwise: owning every key is safe (the lease serialises),
         # owning none would leave keys unreconciled.
         self.members: tuple[str, ...] = (member,)
-        # Set after the first heartbeat answered or failed, so a replica that joins does not
-        # resync every key before it knows its share.
-        self.first_beat_done = asyncio.Event()
 
     def owns(self, key: str) -> bool:
         if len(self.members) == 1:
@@ -110,8 +108,6 @@ class Membership:
                 extra={"members": len(self.members), "error": str(exc) or type(exc).__name__},
             )
             return False
-        finally:
-            self.first_beat_done.set()
         listed, epoch = reply
         current = tuple(sorted(m.decode() if isinstance(m, bytes) else str(m) for m in listed))
         if self.member not in current:  # cannot happen after our ZADD, but never own nothing

@@ -1,9 +1,8 @@
 """A controller replica in its own process whose reconciles never finish.
 
 Run as ``python -m tests.runtime.toy_service.replica REDIS_URL STREAM_PREFIX KEY [KEY...]``; it
-prints ``member <id>`` once it registered among the controller's members, and
-``reconciling <key>`` once it holds a key's lease and is inside the reconcile, so the test can
-kill it there with SIGKILL.
+prints ``reconciling <key>`` once it holds a key's lease and is inside the reconcile, so the test
+can kill it there with SIGKILL.
 """
 
 from __future__ import annotations
@@ -47,10 +46,7 @@ async def run(redis_url: str, prefix: str, names: list[str]) -> None:
         list_keys=keys,
         options=OPTIONS,
     )
-    running = asyncio.create_task(controller.run())
-    await controller.membership.first_beat_done.wait()
-    print(f"member {controller.membership.member}", flush=True)
-    await running
+    await controller.run()
 
 
 @contextlib.asynccontextmanager
