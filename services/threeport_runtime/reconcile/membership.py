@@ -69,26 +69,27 @@ class Membership:
         redis: Redis,
         *,
         key: str,
+        resync_key: str,
         member: str,
         heartbeat: float = 5.0,
         ttl: float = 15.0,
-        resync_key: str,
         on_change: MembershipChanged | None = None,
         on_resync_requested: ResyncRequested | None = None,
     ):
         self._redis = redis
         self.key = key
         self.resync_key = resync_key
-        self._on_resync_requested = on_resync_requested
-        self._resync_epoch: bytes | None = None  # unknown until the first heartbeat answers
         self.member = member
         self.heartbeat = heartbeat
         self.ttl = ttl
         self._on_change = on_change
+        self._on_resync_requested = on_resync_requested
         self._script: Any = redis.register_script(_HEARTBEAT)
         # Alone until Redis says otherwise: owning every key is safe (the lease serialises),
         # owning none would leave keys unreconciled.
         self.members: tuple[str, ...] = (member,)
+        # The resync counter as last read; unknown until the first heartbeat answers.
+        self._resync_epoch: bytes | None = None
 
     def owns(self, key: str) -> bool:
         if len(self.members) == 1:
@@ -126,7 +127,10 @@ class Membership:
         return True
 
     async def request_resync(self) -> None:
-        """Asks every replica (at its next heartbeat) to resync its share; this one already did."""
+        """Asks every replica (at its next heartbeat) to resync its share; this one already did.
+
+        A heartbeat that read the counter just before this increment makes this replica resync
+        once more: harmless."""
         try:
             async with asyncio.timeout(self.heartbeat):
                 self._resync_epoch = str(await self._redis.incr(self.resync_key)).encode()
