@@ -2,8 +2,9 @@
 nothing when one dies, leaves mid-reconcile or Redis goes away for a moment.
 
 Controllers over a fixed list of keys that no event reaches (``keys_only_controller``), so every
-reconcile seen here came from a resync or a rebalance. Production membership settings unless a
-test is about expiry (it says so).
+reconcile seen here came from a resync or a rebalance. A test calls ``resync()`` where the
+periodic resync (every 300 s) would run. Production membership settings unless a test is about
+expiry (it says so).
 """
 
 from __future__ import annotations
