@@ -147,6 +147,10 @@ class Controller:
         self._duration = instruments.create_histogram("threeport.reconcile.duration", unit="s")
         # Through `gauges`: OpenTelemetry would observe only the first controller of a process.
         gauges.observe("threeport.reconcile.queue_depth", self, lambda c: [_observation(len(c.queue), c.name)])
+        # The live replicas this one counts (the resync is shared among them).
+        gauges.observe(
+            "threeport.reconcile.members", self, lambda c: [_observation(len(c.membership.members), c.name)]
+        )
 
     @property
     def watched_streams(self) -> list[str]:
