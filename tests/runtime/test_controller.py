@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 
 import grpc
 from redis.asyncio import Redis
 
 from tests.runtime.conftest import ALICE, FAST_CONTROLLERS
-from tests.runtime.toy_service.replica import CONTROLLER, OPTIONS
+from tests.runtime.toy_service.replica import CONTROLLER, OPTIONS, running_replica
 from tests.runtime.toy_service.service import DEFINITION, applications_of
-from tests.support import REPO_ROOT
 from threeport.common.v1alpha1 import state_pb2
 from threeport.registry.v1alpha1 import application_pb2 as pb
 from threeport.registry.v1alpha1 import application_pb2_grpc
@@ -84,17 +80,6 @@ async def test_a_replica_that_dies_mid_reconcile_loses_its_lease_and_another_fin
     stream_prefix: str, redis_client: Redis
 ) -> None:
     key = "thing-stuck"
-    dying = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.runtime.toy_service.replica",
-        REDIS_URL,
-        stream_prefix,
-        key,
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-    )
     killed = False
     finished: list[str] = []
     started_while_other_alive: list[str] = []
@@ -117,29 +102,27 @@ async def test_a_replica_that_dies_mid_reconcile_loses_its_lease_and_another_fin
         list_keys=keys,
         options=OPTIONS,
     )
-    task = None
-    try:
-        assert dying.stdout is not None
-        line = await dying.stdout.readline()
-        assert line.strip() == f"reconciling {key}".encode()
-        task = asyncio.create_task(survivor.run())
-        # Let the survivor try (and fail) to take the lease through a few resyncs.
-        await wait_until(lambda: _lease_refused(survivor), what="the survivor to find the lease taken")
-        killed = True
-        dying.send_signal(signal.SIGKILL)
-        await dying.wait()
-
-        async def done() -> bool:
-            return key in finished
-
-        await wait_until(done, what="the survivor to finish after the lease expired")
-        assert started_while_other_alive == []
-    finally:
-        if dying.returncode is None:
+    async with running_replica(stream_prefix, key) as dying:
+        task = None
+        try:
+            assert dying.stdout is not None
+            line = await dying.stdout.readline()
+            assert line.strip() == f"reconciling {key}".encode()
+            task = asyncio.create_task(survivor.run())
+            # Let the survivor try (and fail) to take the lease through a few resyncs.
+            await wait_until(lambda: _lease_refused(survivor), what="the survivor to find the lease taken")
+            killed = True
             dying.send_signal(signal.SIGKILL)
             await dying.wait()
-        if task is not None:
-            await cancel_and_wait(task)
+
+            async def done() -> bool:
+                return key in finished
+
+            await wait_until(done, what="the survivor to finish after the lease expired")
+            assert started_while_other_alive == []
+        finally:
+            if task is not None:
+                await cancel_and_wait(task)
 
 
 async def _lease_refused(controller: Controller) -> bool:

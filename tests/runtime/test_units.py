@@ -1,4 +1,5 @@
-"""Pure pieces of the runtime: work queue, filters, page tokens, conditions, settings."""
+"""Pure pieces of the runtime: work queue, key ownership, filters, page tokens, conditions,
+settings."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from threeport_runtime.config import ConfigError, Settings
 from threeport_runtime.db.filters import compile_filter
 from threeport_runtime.db.page_tokens import PageTokenCodec
 from threeport_runtime.errors import InvalidArgument
+from threeport_runtime.reconcile.membership import owner_of
 from threeport_runtime.reconcile.queue import WorkQueue
 
 
@@ -72,6 +74,22 @@ def test_backoff_grows_per_key_and_resets() -> None:
 def sql(filter_text: str) -> str:
     clause = compile_filter(filter_text, ApplicationRow, {"spec.description": "spec.description"})
     return str(clause.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+
+
+def test_a_member_joining_or_leaving_moves_only_its_own_share_of_the_keys() -> None:
+    keys = [f"projects/acme/deployments/d{index}" for index in range(3000)]
+    three = ("host-1-aaaaaa", "host-2-bbbbbb", "host-3-cccccc")
+    owners = {key: owner_of(key, three) for key in keys}
+    shares = {member: sum(1 for owner in owners.values() if owner == member) for member in three}
+    assert all(800 < share < 1200 for share in shares.values()), shares  # about a third each
+    # host-2 leaves: only its keys move, and they spread over the two others.
+    two = ("host-1-aaaaaa", "host-3-cccccc")
+    moved = {key: owner_of(key, two) for key in keys if owner_of(key, two) != owners[key]}
+    assert {owners[key] for key in moved} == {"host-2-bbbbbb"}
+    assert len(moved) == shares["host-2-bbbbbb"] and set(moved.values()) == set(two)
+    # A fourth joins: keys move only to it. The order members are listed in does not matter.
+    four = ("host-4-dddddd", *reversed(three))
+    assert {owner_of(key, four) for key in keys if owner_of(key, four) != owners[key]} == {"host-4-dddddd"}
 
 
 def test_filter_subset_compiles_and_rejects_unknown_fields() -> None:

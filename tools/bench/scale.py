@@ -23,6 +23,13 @@ clusters are the ``local`` sim cluster plus M-1 more created through the gateway
    Kubernetes writes meanwhile (none expected). Requeues of keys done early (drift checks,
    30 s) count too, so a resync longer than that is slightly under-measured.
 
+With ``--delivery-replicas N`` (default 1), N-1 more workload-delivery processes run against the
+same database and Redis (own gRPC and metrics ports; the gateway keeps using the first), and the
+share of deployment reconciles each made is printed per phase (``delivery_share``,
+``resync_delivery_share``: the first replica's first). Then the resync phase restarts nothing:
+it asks every replica for a full resync of its share (the controller's resync counter, as a
+replica does after re-creating a lost consumer group) and times it from the request.
+
 Round trips are counted, not sampled: reconciles are the lease fencing tokens each controller
 draws from Redis (one per reconcile); SQL statements are ``pg_stat_statements`` calls (BEGIN,
 COMMIT and pool pre-pings included; the PostgreSQL cluster is created with it loaded before
@@ -43,6 +50,7 @@ import ssl
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -52,6 +60,7 @@ from typing import Any
 import aiohttp
 import psycopg
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from threeport.clusters.v1alpha1 import cluster_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2
@@ -66,12 +75,15 @@ from threeport_cli.local.controlplane import (
     SERVICE_PACKAGES,
     SIM_LOCATION,
     LocalControlPlane,
+    grpc_serving,
 )
+from threeport_cli.local.statedir import StateRecord
 from threeport_kubesim.control import ClusterInfo, ControlClient
 
 PROJECT = "projects/bench"
 ENVIRONMENT = "dev"
 DELIVERY = "workload-delivery"
+DEPLOYMENT_CONTROLLER = "delivery.deployment"
 SERVICES = [name for name, _key in SERVICE_PACKAGES.values()]
 MANAGED = "app.kubernetes.io/managed-by=threeport"
 APP = application_pb2.ApplicationSpec(
@@ -193,6 +205,11 @@ class Meter:
             name = key.decode().removesuffix(":fence").split(":")[-1]
             found[name] = int(value or 0)
         return found
+
+    def request_resync(self, controller: str) -> None:
+        """Increments the controller's resync counter (found beside its membership set)."""
+        members = next(self._redis.scan_iter(match=f"*{controller}:members", count=1000))
+        self._redis.incr(members.decode().removesuffix(":members") + ":resync")
 
     def _redis_commands(self) -> int:
         return int(self._redis.info("stats")["total_commands_processed"])
@@ -341,6 +358,70 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+# -- extra workload-delivery replicas -----------------------------------------------------------
+
+
+@dataclass
+class DeliveryReplica:
+    """A workload-delivery process besides ``up``'s, with its own gRPC and metrics ports."""
+
+    name: str
+    pid: int
+    metrics_url: str
+
+    def reconciles(self) -> int:
+        """Deployment reconciles it made (every outcome, as the fence counter counts them)."""
+        with urllib.request.urlopen(self.metrics_url, timeout=10) as response:
+            text = response.read().decode()
+        return sum(
+            int(sample.value)
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "threeport_reconcile_count_total"
+            and sample.labels.get("controller") == DEPLOYMENT_CONTROLLER
+        )
+
+
+def start_delivery_replicas(control_plane: LocalControlPlane, count: int) -> list[DeliveryReplica]:
+    """Starts replicas 2..count the way ``up`` starts the first (same settings and datastores)."""
+    record = control_plane.state.load()
+    return [start_delivery_replica(control_plane, record, f"{DELIVERY}-{index}") for index in range(2, count + 1)]
+
+
+def start_delivery_replica(control_plane: LocalControlPlane, record: StateRecord, name: str) -> DeliveryReplica:
+    address = f"127.0.0.1:{processes.free_port()}"
+    metrics = f"127.0.0.1:{processes.free_port()}"
+    env = control_plane._service_env(record, DELIVERY)
+    env.update({"THREEPORT_LISTEN_ADDRESS": address, "THREEPORT_METRICS_LISTEN_ADDRESS": metrics})
+    log_file = control_plane.state.log(name)
+    pid = processes.start_detached([sys.executable, "-m", "threeport_workload_delivery", "serve"], log_file, env)
+    if not processes.wait_until(lambda: grpc_serving(address) or not processes.is_alive(pid), 120):
+        raise RuntimeError(f"{name} did not become healthy; see {log_file}")
+    if not processes.is_alive(pid):
+        raise RuntimeError(f"{name} exited at start; see {log_file}")
+    log(f"{name}: serving on {address}")
+    return DeliveryReplica(name, pid, f"http://{metrics}/metrics")
+
+
+class Shares:
+    """Each delivery replica's deployment reconciles over a phase; the first replica's are the
+    fence counter's (all replicas) minus the others'."""
+
+    def __init__(self, replicas: list[DeliveryReplica]):
+        self.replicas = replicas
+        self._before: list[int] = []
+
+    async def start(self) -> None:
+        self._before = [await asyncio.to_thread(r.reconciles) for r in self.replicas]
+
+    async def finish(self, total: int) -> str:
+        """``0.34/0.33/0.33``, the first replica first, for ``total`` reconciles in the phase."""
+        extra = [await asyncio.to_thread(r.reconciles) - b for r, b in zip(self.replicas, self._before, strict=True)]
+        counts = [total - sum(extra), *extra]
+        log("delivery reconciles per replica: " + ", ".join(str(c) for c in counts))
+        return "/".join(f"{c / (total or 1):.2f}" for c in counts)
+
+
 # -- the run ------------------------------------------------------------------------------------
 
 
@@ -350,10 +431,14 @@ class Plane:
     client: AsyncClient
     control: ControlClient
     meter: Meter
+    replicas: list[DeliveryReplica]
 
     def pids(self, names: list[str] | None = None) -> dict[str, int]:
         record = self.control_plane.state.load()
-        return {p.name: p.pid for p in record.processes if p.pid and (names is None or p.name in names)}
+        found = {p.name: p.pid for p in record.processes if p.pid and (names is None or p.name in names)}
+        if names is None:
+            found.update({replica.name: replica.pid for replica in self.replicas})
+        return found
 
 
 async def wait_all_ready(
@@ -440,7 +525,7 @@ async def converge(plane: Plane, count: int) -> tuple[float, list[float], Counte
 
 async def idle(plane: Plane, seconds: float) -> tuple[float, float, float, Counters]:
     pids = plane.pids()
-    services = {name: pid for name, pid in pids.items() if name in SERVICES}
+    services = {name: pid for name, pid in pids.items() if name in SERVICES or name.startswith(f"{DELIVERY}-")}
     before_counts = await plane.meter.read()
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     started = time.monotonic()
@@ -455,6 +540,18 @@ async def idle(plane: Plane, seconds: float) -> tuple[float, float, float, Count
     return service_cores, sum(used.values()) / elapsed, max(rss.values()), counts
 
 
+async def deployment_reconciles(plane: Plane, before: Counters, started: float, count: int) -> tuple[float, Counters]:
+    """Seconds from ``started`` until ``count`` deployment reconciles were made since ``before``."""
+    while True:
+        now = await plane.meter.read()
+        done = now.reconciles.get(DEPLOYMENT_CONTROLLER, 0) - before.reconciles.get(DEPLOYMENT_CONTROLLER, 0)
+        if done >= count:
+            return time.monotonic() - started, now.minus(before)
+        if time.monotonic() - started > 3600:
+            raise TimeoutError(f"resync reconciled {done} of {count} deployments in an hour")
+        await asyncio.sleep(0.25)
+
+
 async def resync(plane: Plane, count: int) -> tuple[float, Counters]:
     """Seconds from the restarted process's start (imports included, migrations not) until it
     made ``count`` deployment reconciles."""
@@ -462,14 +559,16 @@ async def resync(plane: Plane, count: int) -> tuple[float, Counters]:
     await asyncio.to_thread(processes.stop, plane.pids([DELIVERY])[DELIVERY])
     await asyncio.to_thread(plane.control_plane.up, None, None, True)
     started = process_started_at(plane.pids([DELIVERY])[DELIVERY])
-    while True:
-        now = await plane.meter.read()
-        done = now.reconciles.get("delivery.deployment", 0) - before.reconciles.get("delivery.deployment", 0)
-        if done >= count:
-            return time.monotonic() - started, now.minus(before)
-        if time.monotonic() - started > 3600:
-            raise TimeoutError(f"resync reconciled {done} of {count} deployments in an hour")
-        await asyncio.sleep(0.25)
+    return await deployment_reconciles(plane, before, started, count)
+
+
+async def resync_requested(plane: Plane, count: int) -> tuple[float, Counters]:
+    """With several replicas: seconds from a full-resync request (each replica resyncs its
+    share at its next heartbeat, within 5 s) until ``count`` deployment reconciles were made."""
+    before = await plane.meter.read()
+    started = time.monotonic()
+    await asyncio.to_thread(plane.meter.request_resync, DEPLOYMENT_CONTROLLER)
+    return await deployment_reconciles(plane, before, started, count)
 
 
 def count_statements(control_plane: LocalControlPlane) -> None:
@@ -509,7 +608,8 @@ async def start(args: argparse.Namespace, state_dir: Path) -> Plane:
     await asyncio.gather(*(client.wait_ready(name, timeout=600) for name in names))
     log(f"{len(names)} clusters Ready")
     kube = [Kube(info) for info in await asyncio.to_thread(control.list_clusters)]
-    return Plane(control_plane, client, control, Meter(postgres.url, redis_process.url, kube))
+    replicas = await asyncio.to_thread(start_delivery_replicas, control_plane, args.delivery_replicas)
+    return Plane(control_plane, client, control, Meter(postgres.url, redis_process.url, kube), replicas)
 
 
 async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
@@ -519,17 +619,27 @@ async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
         log(f"ready: p50 {percentile(latencies, 50) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms")
         baseline_rate = await measure_baseline(plane, sample, min(args.deployments, args.baseline_max))
         log(f"baseline: {baseline_rate:.1f} deployments/s straight to the emulator")
+        shares = Shares(plane.replicas)
+        await shares.start()
         converge_s, burst, converge_counts, placed = await converge(plane, args.deployments)
         log(f"converge: {args.deployments} in {converge_s:.1f} s; {converge_counts.describe()}")
+        converge_share = await shares.finish(converge_counts.reconciles.get(DEPLOYMENT_CONTROLLER, 0))
         idle_cores, idle_all, rss_max, idle_counts = await idle(plane, args.idle_seconds)
         log(f"idle: {idle_counts.describe()}")
-        resync_s, resync_counts = await resync(plane, args.deployments + args.samples)
+        await shares.start()
+        if plane.replicas:
+            resync_s, resync_counts = await resync_requested(plane, args.deployments + args.samples)
+        else:
+            resync_s, resync_counts = await resync(plane, args.deployments + args.samples)
         log(f"resync: {resync_s:.1f} s; {resync_counts.describe()}")
+        resync_share = await shares.finish(resync_counts.reconciles.get(DEPLOYMENT_CONTROLLER, 0))
     finally:
         await plane.client.close()
         for cluster in plane.meter.kube:
             await cluster.close()
         plane.meter.close()
+        for replica in plane.replicas:
+            await asyncio.to_thread(processes.stop, replica.pid)
         await asyncio.to_thread(plane.control_plane.down)
     total = sum(converge_counts.reconciles.values()) or 1
     return {
@@ -557,6 +667,9 @@ async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
         "kube_writes_per_deployment": f"{converge_counts.kube_writes / args.deployments:.1f}",
         "idle_reconciles_per_s": f"{sum(idle_counts.reconciles.values()) / idle_counts.at:.1f}",
         "resync_kube_writes": str(resync_counts.kube_writes),
+        "delivery_replicas": str(args.delivery_replicas),
+        "delivery_share": converge_share,
+        "resync_delivery_share": resync_share,
     }
 
 
@@ -571,9 +684,12 @@ def main() -> None:
     )
     parser.add_argument("--speed", type=float, default=50.0, help="emulator time scale, as the tests use (default 50)")
     parser.add_argument("--keep", action="store_true", help="keep the state directory (logs) afterwards")
+    parser.add_argument(
+        "--delivery-replicas", type=int, default=1, help="workload-delivery processes sharing the work (default 1)"
+    )
     args = parser.parse_args()
-    if args.deployments < 1 or args.clusters < 1 or args.samples < 1:
-        parser.error("--deployments, --clusters and --samples must be at least 1")
+    if min(args.deployments, args.clusters, args.samples, args.delivery_replicas) < 1:
+        parser.error("--deployments, --clusters, --samples and --delivery-replicas must be at least 1")
     root = Path(tempfile.mkdtemp(prefix="tp-scale-"))
     # `up` saves its admin context: keep it out of the user's own configuration.
     os.environ["THREEPORT_CONFIG"] = str(root / "config.yaml")

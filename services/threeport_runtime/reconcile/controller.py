@@ -5,6 +5,14 @@ re-reads everything it needs, converges, and returns ``Result`` or raises. Event
 *which* keys to look at; the periodic jittered resync of every key (``list_keys``) makes a lost
 event cost latency, never correctness. A per-key Redis lease keeps replicas from reconciling
 the same key at once; losing the lease mid-reconcile cancels the reconcile.
+
+Replicas share the resync: each registers in the controller's live membership
+(``membership``), and its periodic resync and the resync after a consumer reset queue only the
+keys it owns by rendezvous hashing (the first resync after start still queues every key). When
+the members change, a replica queues the keys it has just come to own, so a dead replica's share
+is resynced by the survivors within one heartbeat of its expiry. Events are still reconciled by
+whichever replica's consumer receives them, under the lease, which is also what keeps a key from
+running twice while replicas disagree about the members for a heartbeat.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from threeport_runtime.db.fencing import current_fence
 from threeport_runtime.db.repository import StaleFence
 from threeport_runtime.logs import resource_context
 from threeport_runtime.reconcile.lease import Leases
+from threeport_runtime.reconcile.membership import Membership, owner_of
 from threeport_runtime.reconcile.queue import WorkQueue
 from threeport_runtime.reconcile.result import PermanentError, Result, TemporaryError
 from threeport_runtime.tasks import cancel_and_wait, run_together
@@ -75,6 +84,10 @@ class ControllerOptions:
     claim_interval: float = 5.0
     backoff_base: float = 0.05
     backoff_max: float = 60.0
+    # Live membership (see ``membership``): a replica heartbeats every `membership_heartbeat`
+    # seconds and is dropped by the others `membership_ttl` seconds after its last one.
+    membership_heartbeat: float = 5.0
+    membership_ttl: float = 15.0
 
 
 class Controller:
@@ -108,11 +121,25 @@ class Controller:
             group=name,
             handler=self._on_event,
             dead_letter_stream=dead_letter_stream(stream_prefix, name),
-            on_reset=self.resync,
+            on_reset=self._resync_after_reset,
             max_deliveries=options.max_deliveries,
             claim_idle_ms=options.claim_idle_ms,
             claim_interval=options.claim_interval,
         )
+        # Set when another replica asks for a full resync (it re-created a lost consumer group).
+        self._resync_requested = asyncio.Event()
+        self.membership = Membership(
+            redis,
+            key=f"{stream_prefix}{name}:members",
+            resync_key=f"{stream_prefix}{name}:resync",
+            member=self.consumer.consumer,
+            heartbeat=options.membership_heartbeat,
+            ttl=options.membership_ttl,
+            on_change=self._members_changed,
+            on_resync_requested=self._resync_requested.set,
+        )
+        # Membership changes waiting for their keys to be queued (previous, current members).
+        self._rebalances: asyncio.Queue[tuple[tuple[str, ...], tuple[str, ...]]] = asyncio.Queue()
         instruments = meter()
         self._reconciles = instruments.create_counter(
             "threeport.reconcile.count", description="reconciles by controller and outcome"
@@ -120,6 +147,10 @@ class Controller:
         self._duration = instruments.create_histogram("threeport.reconcile.duration", unit="s")
         # Through `gauges`: OpenTelemetry would observe only the first controller of a process.
         gauges.observe("threeport.reconcile.queue_depth", self, lambda c: [_observation(len(c.queue), c.name)])
+        # The live replicas this one counts (the resync is shared among them).
+        gauges.observe(
+            "threeport.reconcile.members", self, lambda c: [_observation(len(c.membership.members), c.name)]
+        )
 
     @property
     def watched_streams(self) -> list[str]:
@@ -129,8 +160,10 @@ class Controller:
     async def run(self) -> None:
         """Runs the consumer, the resync loop and the workers until cancelled."""
         await run_together(
+            asyncio.create_task(self.membership.run(), name=f"{self.name} membership"),
             asyncio.create_task(self.consumer.run(), name=f"{self.name} consumer"),
             asyncio.create_task(self._resync_forever(), name=f"{self.name} resync"),
+            asyncio.create_task(self._rebalance_forever(), name=f"{self.name} rebalance"),
             *(
                 asyncio.create_task(self._work_forever(), name=f"{self.name} worker {index}")
                 for index in range(self._options.workers)
@@ -140,22 +173,70 @@ class Controller:
     def enqueue(self, key: str) -> None:
         self.queue.add(key)
 
-    async def resync(self) -> None:
-        """Queues every key (full resync)."""
-        count = 0
+    async def resync(self, *, everything: bool = False) -> None:
+        """Queues every key this replica owns (all of them when it runs alone, or asked to)."""
+        owned = listed = 0
         async for key in self._list_keys():
-            self.queue.add(key)
-            count += 1
-        log.info("resync queued keys", extra={"controller": self.name, "keys": count})
+            listed += 1
+            if everything or self.membership.owns(key):
+                self.queue.add(key)
+                owned += 1
+        log.info(
+            "resync queued keys",
+            extra={"controller": self.name, "keys": owned, "listed": listed, "members": len(self.membership.members)},
+        )
+
+    async def _resync_after_reset(self) -> None:
+        # Only this replica's consumer saw the lost group: the others resync their shares when
+        # their heartbeat sees the request.
+        await self.resync()
+        await self.membership.request_resync()
+
+    def _members_changed(self, previous: tuple[str, ...], current: tuple[str, ...]) -> None:
+        self._rebalances.put_nowait((previous, current))
+
+    async def _rebalance_forever(self) -> None:
+        """Queues the keys each membership change gave this replica (a departed member's share)."""
+        while True:
+            previous, current = await self._rebalances.get()
+            mine = self.membership.member
+            if previous == (mine,) and mine in current:
+                continue  # Joining others, or Redis answering at last: this replica only gave keys away.
+            try:
+                gained = listed = 0
+                async for key in self._list_keys():
+                    listed += 1
+                    if owner_of(key, current) == mine and owner_of(key, previous) != mine:
+                        self.queue.add(key)
+                        gained += 1
+            except Exception:
+                # Listing failed (the database is away): try again, or a dead replica's keys
+                # would wait for the next periodic resync. Re-queueing a key is harmless.
+                log.exception("rebalance failed; will retry", extra={"controller": self.name})
+                await asyncio.sleep(random.uniform(1.0, 2.0))
+                self._rebalances.put_nowait((previous, current))
+                continue
+            log.info(
+                "rebalance queued newly owned keys",
+                extra={"controller": self.name, "keys": gained, "listed": listed, "members": len(current)},
+            )
 
     async def _resync_forever(self) -> None:
+        # The first resync after start queues every key, as a lone replica always did: a
+        # predecessor that was killed stays registered for up to `membership_ttl`, and its
+        # share would wait for that.
+        everything = True
         while True:
             try:
-                await self.resync()
+                await self.resync(everything=everything)
+                everything = False
             except Exception:
                 log.exception("resync failed; will retry", extra={"controller": self.name})
             interval = self._options.resync_interval
-            await asyncio.sleep(random.uniform(0.9 * interval, 1.1 * interval))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(random.uniform(0.9 * interval, 1.1 * interval)):
+                    await self._resync_requested.wait()
+            self._resync_requested.clear()
 
     async def _on_event(self, stream: str, event: change_event_pb2.ChangeEvent) -> None:
         for watch in self._watches[stream]:

@@ -62,6 +62,10 @@ class WorkQueue:
         heapq.heappush(self._delayed, (due, next(self._sequence), key))
         self._wakeup.set()
 
+    def __contains__(self, key: object) -> bool:
+        """Whether the key is waiting to run, running, or waiting for a timer."""
+        return key in self._queued or key in self._processing or key in self._due
+
     def pending_timers(self) -> int:
         """Keys waiting for a timer (each key counts once)."""
         return len(self._due)

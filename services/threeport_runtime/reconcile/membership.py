@@ -1,0 +1,153 @@
+"""Live replicas of one controller in Redis, and which keys each owns (rendezvous hashing).
+
+Every replica of a controller registers a member id in the sorted set
+``{prefix}{controller}:members``, scored by the moment its registration expires on Redis's own
+clock (so replicas' clocks need not agree). Every ``heartbeat`` seconds it pushes its expiry to
+``now + ttl``, drops members whose expiry has passed and reads the rest: the live members. A
+replica that stops cleanly removes itself at once; one that is killed drops out after ``ttl``.
+
+Key ownership is rendezvous (highest-random-weight) hashing over the live members: a key belongs
+to the member with the highest hash of (member, key). Every replica computes it locally from the
+same member list, and a member that joins or leaves moves only its own share of the keys.
+
+A full resync of every replica's share is requested through the counter
+``{prefix}{controller}:resync``: a replica that re-created its lost consumer group increments it
+(``request_resync``), and every replica whose heartbeat reads a different value than the last
+resyncs its share, so every share is resynced even when only one replica's consumer noticed
+the lost group (after Redis restarted empty, the others' reads may find the group already
+re-created). A counter that vanished with its Redis reads as changed as well.
+
+Redis trouble never leaves keys without an owner: until the first heartbeat answers, a replica
+counts only itself (it owns every key, as a single replica does), and when a heartbeat fails or
+is slow (bounded by ``heartbeat``) the last known members are kept until Redis answers again.
+Heartbeats run in their own task; ownership checks never wait for Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+MembershipChanged = Callable[[tuple[str, ...], tuple[str, ...]], None]
+ResyncRequested = Callable[[], None]
+
+_HEARTBEAT = """
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
+redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[2]), ARGV[1])
+-- A controller that no replica runs any more leaves nothing behind.
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
+return {redis.call('ZRANGE', KEYS[1], 0, -1), redis.call('GET', KEYS[2]) or ''}
+"""
+
+
+def owner_of(key: str, members: tuple[str, ...]) -> str:
+    """The member that owns ``key``: the highest hash of (member, key)."""
+    return max(members, key=lambda member: _weight(member, key))
+
+
+def _weight(member: str, key: str) -> int:
+    digest = hashlib.blake2b(f"{member}\x00{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+class Membership:
+    """This replica's registration among the live members of one controller."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        key: str,
+        resync_key: str,
+        member: str,
+        heartbeat: float = 5.0,
+        ttl: float = 15.0,
+        on_change: MembershipChanged | None = None,
+        on_resync_requested: ResyncRequested | None = None,
+    ):
+        self._redis = redis
+        self.key = key
+        self.resync_key = resync_key
+        self.member = member
+        self.heartbeat = heartbeat
+        self.ttl = ttl
+        self._on_change = on_change
+        self._on_resync_requested = on_resync_requested
+        self._script: Any = redis.register_script(_HEARTBEAT)
+        # Alone until Redis says otherwise: owning every key is safe (the lease serialises),
+        # owning none would leave keys unreconciled.
+        self.members: tuple[str, ...] = (member,)
+        # The resync counter as last read; unknown until the first heartbeat answers.
+        self._resync_epoch: bytes | None = None
+
+    def owns(self, key: str) -> bool:
+        if len(self.members) == 1:
+            return self.members[0] == self.member
+        return owner_of(key, self.members) == self.member
+
+    async def beat(self) -> bool:
+        """One heartbeat; True when Redis answered and ``members`` is current."""
+        try:
+            async with asyncio.timeout(self.heartbeat):
+                reply = await self._script(
+                    keys=[self.key, self.resync_key], args=[self.member, int(self.ttl * 1000)]
+                )
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning(
+                "membership heartbeat failed; keeping the last known members",
+                extra={"members": len(self.members), "error": str(exc) or type(exc).__name__},
+            )
+            return False
+        listed, epoch = reply
+        current = tuple(sorted(m.decode() if isinstance(m, bytes) else str(m) for m in listed))
+        if self.member not in current:  # cannot happen after our ZADD, but never own nothing
+            current = tuple(sorted((*current, self.member)))
+        previous, self.members = self.members, current
+        if current != previous:
+            log.info("controller members changed", extra={"members": len(current), "was": len(previous)})
+            if self._on_change is not None:
+                self._on_change(previous, current)
+        epoch = epoch if isinstance(epoch, bytes) else str(epoch).encode()
+        previous_epoch, self._resync_epoch = self._resync_epoch, epoch
+        if previous_epoch is not None and epoch != previous_epoch:
+            log.info("full resync requested", extra={"key": self.resync_key})
+            if self._on_resync_requested is not None:
+                self._on_resync_requested()
+        return True
+
+    async def request_resync(self) -> None:
+        """Asks every replica (at its next heartbeat) to resync its share; this one already did.
+
+        A heartbeat that read the counter just before this increment makes this replica resync
+        once more: harmless."""
+        try:
+            async with asyncio.timeout(self.heartbeat):
+                self._resync_epoch = str(await self._redis.incr(self.resync_key)).encode()
+        except (RedisError, OSError, TimeoutError) as exc:
+            # Redis went away again: when it returns empty, the counter's loss asks the same.
+            log.warning("could not request a resync of every share", extra={"error": str(exc)})
+
+    async def run(self) -> None:
+        """Heartbeats until cancelled, then leaves so the others take over this share at once."""
+        try:
+            while True:
+                await self.beat()
+                await asyncio.sleep(self.heartbeat)
+        finally:
+            await self.leave()
+
+    async def leave(self) -> None:
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            async with asyncio.timeout(1.0):
+                await self._redis.zrem(self.key, self.member)
