@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from threeport_api_gateway.access.interceptor import current_outcome
 from threeport_api_gateway.access.methods import MethodInfo, MethodTable
 from threeport_api_gateway.config import LOCAL_DOMAIN
 from threeport_api_gateway.proxy.backends import STREAM_DEFAULT_TIMEOUT, Backends, BackendUnavailable
+from threeport_runtime.rpc.error_mapping import RelayedStatus
 from threeport_runtime.rpc.identity import PRINCIPAL, ROLES, caller, format_grants
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -74,8 +74,7 @@ class ProxyHandler(_GenericRpcHandler):
             try:
                 response: bytes = await call(request, metadata=_identity(), timeout=context.time_remaining())
             except grpc.aio.AioRpcError as error:
-                await _relay(context, info, backends, error)
-                raise  # _relay always aborts; this satisfies the type checker.
+                raise _relayed(info, backends, error) from None
             return response
 
         return forward
@@ -96,7 +95,7 @@ class ProxyHandler(_GenericRpcHandler):
                 async for response in call:
                     yield response
             except grpc.aio.AioRpcError as error:
-                await _relay(context, info, backends, error)
+                raise _relayed(info, backends, error) from None
             finally:
                 # The client went away or the stream ended: either way the backend call is done.
                 call.cancel()
@@ -119,7 +118,9 @@ def _identity() -> tuple[tuple[str, str], ...]:
     return ((PRINCIPAL, who.principal), (ROLES, format_grants(who.grants)))
 
 
-async def _relay(context: Context, info: MethodInfo, backends: Backends, error: grpc.aio.AioRpcError) -> None:
+def _relayed(info: MethodInfo, backends: Backends, error: grpc.aio.AioRpcError) -> Exception:
+    """What to answer for a backend call that failed: the backend's own status, unchanged, or
+    BACKEND_UNAVAILABLE when the call never reached it."""
     # grpc-stubs types metadata items loosely; at runtime they are (key, value) pairs.
     items: Any = error.trailing_metadata() or ()
     trailing: tuple[tuple[str, str | bytes], ...] = tuple((str(k), v) for k, v in items)
@@ -128,8 +129,5 @@ async def _relay(context: Context, info: MethodInfo, backends: Backends, error: 
     if code == grpc.StatusCode.UNAVAILABLE and not sent_by_backend:
         # A transport failure (nothing listening, connection reset), not the backend's answer.
         backend = backends.backend(info.domain)
-        raise BackendUnavailable(backend, f"is not reachable at {backends.address(info.domain)}")
-    outcome = current_outcome.get()
-    if outcome is not None:
-        outcome.code, outcome.message = code.name, error.details() or ""
-    await context.abort(code, error.details() or "", trailing)
+        return BackendUnavailable(backend, f"is not reachable at {backends.address(info.domain)}")
+    return RelayedStatus(code, error.details() or "", trailing)
