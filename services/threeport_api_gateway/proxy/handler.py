@@ -71,8 +71,12 @@ class ProxyHandler(_GenericRpcHandler):
             if call is None:
                 call = multicallables[id(channel)] = channel.unary_unary(info.path, None, None)
             await _connected(channel, context.time_remaining())
+            calls = backends.calls
             try:
-                response: bytes = await call(request, metadata=_identity(), timeout=context.time_remaining())
+                with calls.span(info.path):
+                    response: bytes = await call(
+                        request, metadata=calls.metadata(_identity()), timeout=calls.timeout(context.time_remaining())
+                    )
             except grpc.aio.AioRpcError as error:
                 raise _relayed(info, backends, error) from None
             return response
@@ -90,7 +94,9 @@ class ProxyHandler(_GenericRpcHandler):
                 stream = multicallables[id(channel)] = channel.unary_stream(info.path, None, None)
             remaining = context.time_remaining()
             await _connected(channel, remaining)
-            call = stream(request, metadata=_identity(), timeout=remaining or STREAM_DEFAULT_TIMEOUT)
+            call = stream(
+                request, metadata=backends.calls.metadata(_identity()), timeout=remaining or STREAM_DEFAULT_TIMEOUT
+            )
             try:
                 async for response in call:
                     yield response
