@@ -7,10 +7,16 @@ is the same unary call made directly to the backend (with the service credential
 the gateway (bearer token, policy check, rate limit, raw-bytes proxy). It also measures the
 gateway's own Create/Get latency (``CreateProject``/``GetProject``), warm. Last line:
 ``RESULT key=value ...``.
+
+Besides wall-clock latency it reports the CPU time this process spends per call on each path
+(client, gateway and backend all run here; PostgreSQL does not): on a shared machine wall-clock
+ratios swing with the load, CPU per call much less. ``--loop asyncio`` runs on the standard
+event loop instead of uvloop, which the services use in production.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import statistics
 import time
@@ -29,6 +35,7 @@ from threeport.sdk import AsyncClient
 from threeport_api_gateway.config import GatewaySettings
 from threeport_api_gateway.migrations import MIGRATIONS_DIR
 from threeport_api_gateway.service import start_gateway
+from threeport_runtime import eventloop
 from threeport_runtime.db.engine import Database, libpq_url
 from threeport_runtime.db.migrations import upgrade
 from threeport_runtime.rpc.identity import ServiceCredentialAuthenticator
@@ -69,14 +76,20 @@ async def start_backend(db: Database) -> GrpcServer:
     return server
 
 
-async def latencies(call: Callable[[], Awaitable[Any]], count: int) -> list[float]:
+async def latencies(
+    call: Callable[[], Awaitable[Any]], count: int, cpu: list[float] | None = None
+) -> list[float]:
+    """Wall-clock seconds of ``count`` calls after a warm-up; adds their CPU seconds to ``cpu``."""
     for _ in range(WARMUP):
         await call()
     samples = []
+    cpu_started = time.process_time()
     for _ in range(count):
         started = time.perf_counter()
         await call()
         samples.append(time.perf_counter() - started)
+    if cpu is not None:
+        cpu.append(time.process_time() - cpu_started)
     return samples
 
 
@@ -137,12 +150,14 @@ async def measure(gateway_port: int, backend_port: int, admin_token: str) -> Non
             # Interleave rounds so that machine noise hits both paths alike.
             direct_samples: list[float] = []
             gateway_samples: list[float] = []
+            direct_cpu: list[float] = []
+            gateway_cpu: list[float] = []
             for _ in range(4):
                 direct_samples += await latencies(
-                    lambda: direct.application.get_application(request=request), CALLS // 4
+                    lambda: direct.application.get_application(request=request), CALLS // 4, direct_cpu
                 )
                 gateway_samples += await latencies(
-                    lambda: proxied.application.get_application(request=request), CALLS // 4
+                    lambda: proxied.application.get_application(request=request), CALLS // 4, gateway_cpu
                 )
 
         counter = iter(range(1_000_000))
@@ -150,6 +165,8 @@ async def measure(gateway_port: int, backend_port: int, admin_token: str) -> Non
         gets = await latencies(lambda: admin.project.get_project(name="projects/bench"), CALLS)
 
     direct_p50 = statistics.median(direct_samples)
+    direct_cpu_ms = sum(direct_cpu) / len(direct_samples) * 1e3
+    gateway_cpu_ms = sum(gateway_cpu) / len(gateway_samples) * 1e3
     gateway_p50 = statistics.median(gateway_samples)
     api = creates + gets
     for label, samples in (
@@ -159,14 +176,23 @@ async def measure(gateway_port: int, backend_port: int, admin_token: str) -> Non
         ("gateway GetProject    ", gets),
     ):
         print(f"{label} p50 {statistics.median(samples) * 1e3:.2f} ms  p99 {percentile(samples, 0.99) * 1e3:.2f} ms")
+    print(f"CPU per GetApplication: direct {direct_cpu_ms:.3f} ms, through the gateway {gateway_cpu_ms:.3f} ms")
     print(
         f"RESULT direct_p50_ms={direct_p50 * 1e3:.2f} gateway_p50_ms={gateway_p50 * 1e3:.2f} "
         f"overhead_ratio={gateway_p50 / direct_p50:.2f} "
         f"overhead_p99_ratio={percentile(gateway_samples, 0.99) / percentile(direct_samples, 0.99):.2f} "
+        f"direct_cpu_ms={direct_cpu_ms:.3f} gateway_cpu_ms={gateway_cpu_ms:.3f} "
+        f"overhead_cpu_ratio={gateway_cpu_ms / direct_cpu_ms:.2f} "
         f"api_p50_ms={statistics.median(api) * 1e3:.2f} api_p99_ms={percentile(api, 0.99) * 1e3:.2f} "
         f"create_p50_ms={statistics.median(creates) * 1e3:.2f} get_p50_ms={statistics.median(gets) * 1e3:.2f}"
     )
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
+                        help="the event loop (uvloop, as the services run in production)")
+    if parser.parse_args().loop == "uvloop":
+        eventloop.run(main())
+    else:
+        asyncio.run(main())
