@@ -2,11 +2,12 @@
 
 Requests and responses are never re-encoded: the handler has no (de)serializers, so the bytes
 the client sent are the bytes the backend receives, and the other way round. The access
-interceptor decodes a copy of the request only to authorize it. The caller's identity travels
+check decodes a copy of the request only to authorize it. The caller's identity travels
 as ``x-threeport-principal`` and ``x-threeport-roles`` next to the service credential, which
 backends require before they honour those headers. The caller's remaining deadline is passed
 on, cancelling the client call cancels the backend call, and a backend's error - code, message
-and trailing metadata with its ``google.rpc.Status`` details - is relayed unchanged. A call that
+and trailing metadata with its ``google.rpc.Status`` details - is relayed unchanged (raised as
+``RelayedStatus``, so the access check's audit entry is written before the answer goes out). A call that
 finds no connection to its backend (one restarting in a rolling update, or replaced by
 ``tptctl up``) waits a few seconds for one before it is refused as UNAVAILABLE.
 """
