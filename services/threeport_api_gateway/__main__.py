@@ -20,6 +20,7 @@ from pathlib import Path
 
 from threeport_api_gateway.config import SERVICE_NAME, GatewaySettings
 from threeport_api_gateway.migrations import MIGRATIONS_DIR
+from threeport_runtime import eventloop
 from threeport_runtime.config import ConfigError
 from threeport_runtime.logs import configure_logging
 
@@ -55,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from threeport_runtime.telemetry import configure_telemetry
 
     configure_telemetry(SERVICE_NAME, settings.runtime.otlp_endpoint)
-    asyncio.run(serve(settings))
+    eventloop.run(serve(settings))
     return 0
 
 

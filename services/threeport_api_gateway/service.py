@@ -22,7 +22,7 @@ from threeport.gateway.v1alpha1 import (
     token_pb2_grpc,
 )
 from threeport_api_gateway.access.authentication import TokenAuthenticator
-from threeport_api_gateway.access.interceptor import AccessInterceptor
+from threeport_api_gateway.access.check import AccessCheck
 from threeport_api_gateway.access.methods import MethodTable
 from threeport_api_gateway.access.projects import ProjectGuard
 from threeport_api_gateway.api.audit import AuditEntryService
@@ -63,7 +63,7 @@ class RunningGateway:
     server: GrpcServer
     port: int
     authenticator: TokenAuthenticator
-    access: AccessInterceptor
+    access: AccessCheck
     backends: Backends
     bootstrap_token: str | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -98,7 +98,7 @@ async def start_gateway(settings: GatewaySettings) -> RunningGateway:
     methods = MethodTable.load()
     limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     bridge_secret = bridge.new_secret() if settings.http_listen_address else ""
-    access = AccessInterceptor(
+    access = AccessCheck(
         methods,
         authenticator,
         limiter,

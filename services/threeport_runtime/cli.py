@@ -17,6 +17,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from threeport_runtime import eventloop
 from threeport_runtime.config import ConfigError, Settings
 from threeport_runtime.db.migrations import upgrade
 from threeport_runtime.logs import configure_logging
@@ -51,9 +52,9 @@ def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> in
         log.info("migrations applied", extra={"revision": arguments.revision})
         return 0
     if arguments.command == "reencrypt":
-        return asyncio.run(run_reencrypt(definition, settings, arguments.batch_size))
+        return eventloop.run(run_reencrypt(definition, settings, arguments.batch_size))
     configure_telemetry(definition.name, settings.otlp_endpoint)
-    asyncio.run(serve(definition, settings))
+    eventloop.run(serve(definition, settings))
     return 0
 
 

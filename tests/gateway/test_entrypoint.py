@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import stat
@@ -12,8 +13,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import uvloop
 
+import threeport_api_gateway.__main__ as entrypoint
 from threeport.sdk import Client
+from threeport_api_gateway.config import GatewaySettings
 from threeport_runtime.db.engine import libpq_url
 from threeport_runtime.testing import TEST_CREDENTIAL, free_port, unique_stream_prefix
 
@@ -94,3 +98,18 @@ def test_missing_settings_exit_with_a_message() -> None:
     )
     assert result.returncode == 2
     assert "THREEPORT_DATABASE_URL" in result.stderr
+
+
+def test_serve_runs_the_gateway_on_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def serve(_settings: GatewaySettings) -> None:
+        loops.append(asyncio.get_running_loop())
+
+    monkeypatch.setattr(entrypoint, "serve", serve)
+    monkeypatch.setattr(entrypoint, "configure_logging", lambda *_args: None)
+    monkeypatch.setattr("threeport_runtime.telemetry.configure_telemetry", lambda *_args: None)
+    monkeypatch.setenv("THREEPORT_DATABASE_URL", "postgresql+psycopg://unused/none")
+    monkeypatch.setenv("THREEPORT_SERVICE_CREDENTIAL", TEST_CREDENTIAL)
+    assert entrypoint.main(["serve"]) == 0
+    assert [type(loop) for loop in loops] == [uvloop.Loop]

@@ -68,8 +68,14 @@ async def test_create_converges_to_ready_and_is_watchable(toy: Toy) -> None:
     app = await wait_until(ready, what="Ready")
     assert list(app.status.dependency_types) == ["postgres", "redis"]
     assert not app.reconciling
-    events, _ = await toy.service.runtime.event_lister().list(parent=created.name, filter_text="type = NORMAL")
-    assert [(e.reason, e.resource, e.count) for e in events] == [("Converged", created.name, 1)]
+
+    async def converged_events() -> list[tuple[str, str, int]] | None:
+        # The reconciler records the Event after the status write that made the app Ready, so a
+        # read can see Ready first.
+        events, _ = await toy.service.runtime.event_lister().list(parent=created.name, filter_text="type = NORMAL")
+        return [(e.reason, e.resource, e.count) for e in events] or None
+
+    assert await wait_until(converged_events, what="the Converged event") == [("Converged", created.name, 1)]
 
     seen: list[tuple[int, pb.Application]] = []
     async for response in watch:

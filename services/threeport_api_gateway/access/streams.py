@@ -9,7 +9,7 @@ or expired token would keep receiving changes. Each open stream is registered un
 - a watchdog re-checks the token's record every ``recheck_seconds`` (no hashing: the secret was
   verified when the stream opened), so changes made through another replica end it too.
 
-Ending means cancelling the call's task; the access interceptor then answers UNAUTHENTICATED
+Ending means cancelling the call's task; the access check then answers UNAUTHENTICATED
 with the reason (``TOKEN_REVOKED``, ``TOKEN_EXPIRED`` or ``UNAUTHENTICATED``).
 """
 

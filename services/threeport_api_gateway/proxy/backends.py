@@ -1,7 +1,9 @@
-"""One channel per backend service, opened lazily with the runtime's service-call helper.
+"""One channel per backend service, opened lazily, and what every call to a backend carries.
 
-The helper adds the service credential (``authorization: Service ...``), the calling service's
-name and the trace context to every call; the gateway adds the caller's identity on top.
+The channels are the runtime's ``balanced_channel``s without interceptors: the proxy and the
+project contents add the runtime's ``ServiceCalls`` themselves (the service credential
+``authorization: Service ...``, the gateway's name, the trace context, a CLIENT span and the
+default deadline), with the caller's identity on top, in one layer per call.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import grpc
 
 from threeport_api_gateway.config import BACKENDS, SERVICE_NAME, Backend
 from threeport_runtime.errors import Unavailable
-from threeport_runtime.rpc.client import service_channel
+from threeport_runtime.rpc.client import ServiceCalls, balanced_channel
 
 # Unary calls without a client deadline get the runtime's default; streams (Watch) are long-lived
 # by nature, so they get this instead of being cut after a few seconds.
@@ -32,7 +34,7 @@ class BackendUnavailable(Unavailable):
 class Backends:
     def __init__(self, addresses: Mapping[str, str], credential: str):
         self._addresses = dict(addresses)
-        self._credential = credential
+        self.calls = ServiceCalls(SERVICE_NAME, credential)
         self._by_domain = {backend.domain: backend for backend in BACKENDS}
         self._channels: dict[str, grpc.aio.Channel] = {}
 
@@ -52,9 +54,7 @@ class Backends:
         if not address:
             hint = f" (set {backend.env_var})" if backend.env_var else ""
             raise BackendUnavailable(backend, f"is not configured on this gateway{hint}")
-        channel = self._channels[domain] = service_channel(
-            address, service_name=SERVICE_NAME, credential=self._credential
-        )
+        channel = self._channels[domain] = balanced_channel(address)
         return channel
 
     async def close(self) -> None:

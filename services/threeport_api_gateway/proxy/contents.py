@@ -102,10 +102,11 @@ class ProjectContents:
             request_serializer=lambda message: message.SerializeToString(),
             response_deserializer=response.FromString if response is not None else None,
         )
+        calls = self._backends.calls
         try:
-            result: Message | None = await call(
-                request, metadata=((PRINCIPAL, principal), (ROLES, "operator")), timeout=CALL_TIMEOUT
-            )
+            with calls.span(path):
+                metadata = calls.metadata(((PRINCIPAL, principal), (ROLES, "operator")))
+                result: Message | None = await call(request, metadata=metadata, timeout=CALL_TIMEOUT)
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.UNIMPLEMENTED:
                 return None  # that service does not serve this collection: it holds nothing of it

@@ -2,11 +2,12 @@
 
 Requests and responses are never re-encoded: the handler has no (de)serializers, so the bytes
 the client sent are the bytes the backend receives, and the other way round. The access
-interceptor decodes a copy of the request only to authorize it. The caller's identity travels
+check decodes a copy of the request only to authorize it. The caller's identity travels
 as ``x-threeport-principal`` and ``x-threeport-roles`` next to the service credential, which
 backends require before they honour those headers. The caller's remaining deadline is passed
 on, cancelling the client call cancels the backend call, and a backend's error - code, message
-and trailing metadata with its ``google.rpc.Status`` details - is relayed unchanged. A call that
+and trailing metadata with its ``google.rpc.Status`` details - is relayed unchanged (raised as
+``RelayedStatus``, so the access check's audit entry is written before the answer goes out). A call that
 finds no connection to its backend (one restarting in a rolling update, or replaced by
 ``tptctl up``) waits a few seconds for one before it is refused as UNAVAILABLE.
 """
@@ -20,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from threeport_api_gateway.access.interceptor import current_outcome
 from threeport_api_gateway.access.methods import MethodInfo, MethodTable
 from threeport_api_gateway.config import LOCAL_DOMAIN
 from threeport_api_gateway.proxy.backends import STREAM_DEFAULT_TIMEOUT, Backends, BackendUnavailable
+from threeport_runtime.rpc.error_mapping import RelayedStatus
 from threeport_runtime.rpc.identity import PRINCIPAL, ROLES, caller, format_grants
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -71,11 +72,14 @@ class ProxyHandler(_GenericRpcHandler):
             if call is None:
                 call = multicallables[id(channel)] = channel.unary_unary(info.path, None, None)
             await _connected(channel, context.time_remaining())
+            calls = backends.calls
             try:
-                response: bytes = await call(request, metadata=_identity(), timeout=context.time_remaining())
+                with calls.span(info.path):
+                    response: bytes = await call(
+                        request, metadata=calls.metadata(_identity()), timeout=calls.timeout(context.time_remaining())
+                    )
             except grpc.aio.AioRpcError as error:
-                await _relay(context, info, backends, error)
-                raise  # _relay always aborts; this satisfies the type checker.
+                raise _relayed(info, backends, error) from None
             return response
 
         return forward
@@ -91,12 +95,14 @@ class ProxyHandler(_GenericRpcHandler):
                 stream = multicallables[id(channel)] = channel.unary_stream(info.path, None, None)
             remaining = context.time_remaining()
             await _connected(channel, remaining)
-            call = stream(request, metadata=_identity(), timeout=remaining or STREAM_DEFAULT_TIMEOUT)
+            call = stream(
+                request, metadata=backends.calls.metadata(_identity()), timeout=remaining or STREAM_DEFAULT_TIMEOUT
+            )
             try:
                 async for response in call:
                     yield response
             except grpc.aio.AioRpcError as error:
-                await _relay(context, info, backends, error)
+                raise _relayed(info, backends, error) from None
             finally:
                 # The client went away or the stream ended: either way the backend call is done.
                 call.cancel()
@@ -119,7 +125,9 @@ def _identity() -> tuple[tuple[str, str], ...]:
     return ((PRINCIPAL, who.principal), (ROLES, format_grants(who.grants)))
 
 
-async def _relay(context: Context, info: MethodInfo, backends: Backends, error: grpc.aio.AioRpcError) -> None:
+def _relayed(info: MethodInfo, backends: Backends, error: grpc.aio.AioRpcError) -> Exception:
+    """What to answer for a backend call that failed: the backend's own status, unchanged, or
+    BACKEND_UNAVAILABLE when the call never reached it."""
     # grpc-stubs types metadata items loosely; at runtime they are (key, value) pairs.
     items: Any = error.trailing_metadata() or ()
     trailing: tuple[tuple[str, str | bytes], ...] = tuple((str(k), v) for k, v in items)
@@ -128,8 +136,5 @@ async def _relay(context: Context, info: MethodInfo, backends: Backends, error: 
     if code == grpc.StatusCode.UNAVAILABLE and not sent_by_backend:
         # A transport failure (nothing listening, connection reset), not the backend's answer.
         backend = backends.backend(info.domain)
-        raise BackendUnavailable(backend, f"is not reachable at {backends.address(info.domain)}")
-    outcome = current_outcome.get()
-    if outcome is not None:
-        outcome.code, outcome.message = code.name, error.details() or ""
-    await context.abort(code, error.details() or "", trailing)
+        return BackendUnavailable(backend, f"is not reachable at {backends.address(info.domain)}")
+    return RelayedStatus(code, error.details() or "", trailing)

@@ -5,15 +5,25 @@ from __future__ import annotations
 from sqlalchemy import MetaData, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from threeport_runtime.db.liveness import discard_closed_connections
+
+# Connections older than this are replaced when next taken from the pool: a bound on how long a
+# connection whose peer vanished silently (no FIN, e.g. an idle flow dropped by a firewall) may
+# be kept. Closed connections are caught at checkout without waiting for this (``liveness``).
+POOL_RECYCLE_SECONDS = 1800
+
 
 class Database:
     """One engine per service process; sessions are short-lived, one per unit of work."""
 
     def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10):
         self.url = url
+        # No pool_pre_ping: it costs a round trip per session. A closed connection is found by
+        # looking at its socket when the pool hands it out, which costs nothing (``liveness``).
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+            url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=POOL_RECYCLE_SECONDS
         )
+        discard_closed_connections(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Same pool; autocommit is a client-side switch in psycopg, so a read here is one
         # statement, without BEGIN and ROLLBACK around it.

@@ -1,8 +1,8 @@
 """Wraps a gRPC method handler's behaviour in an async context, for every RPC shape.
 
-Each server interceptor describes what to do *around* a call as an async context manager
-factory; this module applies it to unary and streaming handlers alike, so the interceptors
-themselves stay small.
+The server's interceptor layer (``interceptors.ServerLayer``) describes what to do *around* a
+call as an async context manager factory; this module applies it to unary and streaming handlers
+alike, once per method, so the layer itself stays small.
 """
 
 from __future__ import annotations

@@ -1,33 +1,33 @@
-"""Server interceptors: tracing, request metrics, error mapping and caller identity.
+"""The one server interceptor of every service: each call passes a single Python layer.
 
-Install them in this order (``server_interceptors``) so that the span covers everything, the
-error mapper sees identity failures, and the trace id is known when an unexpected exception is
-turned into INTERNAL. Health checks and reflection (non-``threeport.`` services) need no
-credential, so probes and grpcurl work.
+Per call, outermost first: a tracing span (``tracing``) covering everything, request metrics
+(``call_metrics``), error mapping (``error_mapping``: a ThreeportError, an outage or a bug becomes
+a status), the request checks (``limits.check_request``: size, NUL characters), then the server's
+access concern: the backends' ``CallerCheck`` (service credential, method policy, caller) or the
+gateway's access check (token, policy, rate limit, audit). Health checks and reflection
+(non-``threeport.`` services) get the span, metrics and error mapping but no checks, so probes
+and grpcurl work.
+
+One layer instead of one interceptor per concern: grpc.aio runs every interceptor as a coroutine
+per call and each wraps the handler anew, so five of them cost measurably on a ~1 ms call
+(``tools/bench/gateway.py``). Here the handler is wrapped once per method and each concern is a
+plain call or context manager; the concerns themselves stay in their own modules.
 """
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
-from grpc_status import rpc_status
-from opentelemetry import context as otel_context
-from opentelemetry import trace
 
-from threeport_runtime.errors import ThreeportError, internal_error_status
-from threeport_runtime.outages import as_outage
-from threeport_runtime.rpc.authorization import authorize, method_policy
-from threeport_runtime.rpc.handlers import wrap_handler
-from threeport_runtime.rpc.identity import Authenticator, current_caller
-from threeport_runtime.rpc.limits import RequestChecksInterceptor
-from threeport_runtime.telemetry import context_from_metadata, current_trace_id, meter, tracer
-
-log = logging.getLogger(__name__)
+from threeport_runtime.rpc.call_metrics import CallMetrics
+from threeport_runtime.rpc.error_mapping import abort_with
+from threeport_runtime.rpc.handlers import Around, wrap_handler
+from threeport_runtime.rpc.limits import check_request
+from threeport_runtime.rpc.tracing import server_span
 
 Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[Any]]
 
@@ -36,6 +36,16 @@ if TYPE_CHECKING:
 else:  # The runtime class is not generic; only the stubs are.
     _ServerInterceptor = grpc.aio.ServerInterceptor
 Context = grpc.aio.ServicerContext[Any, Any]
+
+# What an access concern runs around one call: (request, context, text metadata). The request is
+# None for client streams.
+Guard = Callable[[Any, Context, Mapping[str, str]], AbstractAsyncContextManager[None]]
+
+
+class Access(Protocol):
+    """A server's access concern; ``around`` is asked once per method, its guard runs per call."""
+
+    def around(self, method: str) -> Guard: ...
 
 
 def is_threeport_method(method: str) -> bool:
@@ -46,126 +56,57 @@ def text_metadata(context: Context) -> dict[str, str]:
     return {key: value for key, value in (context.invocation_metadata() or ()) if isinstance(value, str)}
 
 
-class TracingInterceptor(_ServerInterceptor):
-    """A SERVER span per call, joined to the caller's trace from the ``traceparent`` header."""
-
-    async def intercept_service(self, continuation: Continuation, details: grpc.HandlerCallDetails) -> Any:
-        method = details.method
-
-        @asynccontextmanager
-        async def around(_request: Any, context: Context) -> AsyncIterator[None]:
-            parent = context_from_metadata(text_metadata(context))
-            token = otel_context.attach(parent)
-            try:
-                with tracer().start_as_current_span(
-                    method.lstrip("/"), kind=trace.SpanKind.SERVER, attributes={"rpc.system": "grpc"}
-                ):
-                    yield
-            finally:
-                otel_context.detach(token)
-
-        return wrap_handler(await continuation(details), around)
-
-
-class MetricsInterceptor(_ServerInterceptor):
-    """Counts calls and records their latency by method and status code."""
-
-    def __init__(self) -> None:
-        instruments = meter()
-        self._calls = instruments.create_counter("threeport.rpc.server.calls")
-        self._latency = instruments.create_histogram("threeport.rpc.server.duration", unit="s")
-
-    async def intercept_service(self, continuation: Continuation, details: grpc.HandlerCallDetails) -> Any:
-        method = details.method
-
-        @asynccontextmanager
-        async def around(_request: Any, context: Context) -> AsyncIterator[None]:
-            started = time.perf_counter()
-            code = "OK"
-            try:
-                yield
-            except BaseException:
-                code = _code_name(context.code()) or "UNKNOWN"
-                raise
-            finally:
-                attributes = {"rpc.method": method, "rpc.grpc.status_code": code}
-                self._calls.add(1, attributes)
-                self._latency.record(time.perf_counter() - started, attributes)
-
-        return wrap_handler(await continuation(details), around)
-
-
-class ErrorMappingInterceptor(_ServerInterceptor):
-    """Turns exceptions into statuses with rich details; never leaks internals to the client.
-    A datastore outage is UNAVAILABLE with a retry hint naming ``service``, not INTERNAL."""
-
-    def __init__(self, service: str = "") -> None:
+class ServerLayer(_ServerInterceptor):
+    def __init__(self, access: Access, *, service: str = "") -> None:
+        self._access = access
         self._service = service
+        self._metrics = CallMetrics()
+        # method -> (the handler gRPC found, the same handler inside this layer)
+        self._wrapped: dict[str, tuple[Any, Any]] = {}
 
     async def intercept_service(self, continuation: Continuation, details: grpc.HandlerCallDetails) -> Any:
-        method = details.method
-
-        @asynccontextmanager
-        async def around(_request: Any, context: Context) -> AsyncIterator[None]:
-            try:
-                yield
-            except grpc.aio.AbortError:
-                raise
-            except ThreeportError as error:
-                await _abort(context, error.to_status())
-            except Exception as error:
-                outage = as_outage(error, self._service)
-                if outage is not None:
-                    log.warning("a datastore or a service it calls is unavailable serving %s: %s", method, error)
-                    await _abort(context, outage.to_status())
-                trace_id = current_trace_id()
-                log.exception("unexpected error serving %s", method, extra={"trace_id": trace_id})
-                await _abort(context, internal_error_status(trace_id))
-
-        return wrap_handler(await continuation(details), around)
-
-
-class IdentityInterceptor(_ServerInterceptor):
-    """Authenticates the caller, exposes it as ``current_caller`` and enforces method policies."""
-
-    def __init__(self, authenticate: Authenticator, *, enforce_policies: bool = True):
-        self._authenticate = authenticate
-        self._enforce_policies = enforce_policies
-
-    async def intercept_service(self, continuation: Continuation, details: grpc.HandlerCallDetails) -> Any:
-        method = details.method
         handler = await continuation(details)
-        if not is_threeport_method(method):
-            return handler
-        policy = method_policy(method)
+        if handler is None:
+            return None
+        method: str = details.method
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = wrap_handler(handler, self._around(method))
+        # Only methods with a handler get here, so this holds at most one entry per served method.
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _around(self, method: str) -> Around:
+        guard = self._access.around(method) if is_threeport_method(method) else None
+        metrics = self._metrics
+        service = self._service
 
         @asynccontextmanager
         async def around(request: Any, context: Context) -> AsyncIterator[None]:
-            who = await self._authenticate(text_metadata(context))
-            if self._enforce_policies:
-                authorize(who, policy, request, method.lstrip("/"))
-            token = current_caller.set(who)
-            try:
-                yield
-            finally:
-                current_caller.reset(token)
+            metadata = text_metadata(context)
+            started = time.perf_counter()
+            code = "OK"
+            with server_span(method, metadata):
+                try:
+                    try:
+                        if guard is None:
+                            yield
+                        else:
+                            check_request(request)
+                            async with guard(request, context, metadata):
+                                yield
+                    except grpc.aio.AbortError:
+                        raise
+                    except Exception as error:
+                        await abort_with(context, error, method, service)
+                except BaseException:
+                    code = _code_name(context.code()) or "UNKNOWN"
+                    raise
+                finally:
+                    metrics.record(method, code, time.perf_counter() - started)
 
-        return wrap_handler(handler, around)
-
-
-def server_interceptors(authenticate: Authenticator, *, enforce_policies: bool = True, service: str = "") -> list[Any]:
-    return [
-        TracingInterceptor(),
-        MetricsInterceptor(),
-        ErrorMappingInterceptor(service),
-        RequestChecksInterceptor(),
-        IdentityInterceptor(authenticate, enforce_policies=enforce_policies),
-    ]
-
-
-async def _abort(context: Context, status: Any) -> None:
-    converted = rpc_status.to_status(status)
-    await context.abort(converted.code, converted.details, converted.trailing_metadata)
+        return around
 
 
 def _code_name(code: Any) -> str:

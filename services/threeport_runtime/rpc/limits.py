@@ -7,7 +7,8 @@ backend channels, service-to-service channels - reads responses of up to ``CLIEN
 status the controllers add. List pages stop early, with a next page token, once they reach
 ``LIST_RESPONSE_BYTES``, so a page of large objects never exceeds what a client reads either.
 
-``RequestChecksInterceptor`` refuses, as INVALID_ARGUMENT naming the limit or the field:
+``check_request``, run on every call by the server's layer (``interceptors``), refuses, as
+INVALID_ARGUMENT naming the limit or the field:
 - a request larger than the limit (the gateway sees proxied calls as bytes and checks their
   length before decoding anything);
 - a request with a NUL character in any string (PostgreSQL cannot store one in text or JSONB,
@@ -16,15 +17,12 @@ status the controllers add. List pages stop early, with a next page token, once 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
 
-import grpc
 from google.protobuf.message import Message
 
 from threeport_runtime.errors import FieldViolation, InvalidArgument
-from threeport_runtime.rpc.handlers import wrap_handler
 
 REQUEST_LIMIT_BYTES = 1024 * 1024
 CLIENT_RECEIVE_BYTES = 4 * 1024 * 1024
@@ -32,13 +30,6 @@ LIST_RESPONSE_BYTES = 2 * 1024 * 1024
 # What gRPC itself accepts: above the request limit, so that callers get our clear message
 # rather than gRPC's, yet bounded so that nobody can make a server buffer without limit.
 TRANSPORT_LIMIT_BYTES = 16 * 1024 * 1024
-
-Continuation = Any
-if TYPE_CHECKING:
-    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
-else:  # Only the type stubs make it generic.
-    _ServerInterceptor = grpc.aio.ServerInterceptor
-
 
 def check_request(request: Any) -> None:
     """Raises InvalidArgument when ``request`` (a message or its raw bytes) breaks a limit."""
@@ -80,19 +71,3 @@ def _values_with_nul(value: Any, path: str) -> Iterator[str]:
             yield path
     elif isinstance(value, Message):
         yield from _paths_with_nul(value, path)
-
-
-class RequestChecksInterceptor(_ServerInterceptor):
-    """Runs ``check_request`` before the call; install it inside the error mapper."""
-
-    async def intercept_service(self, continuation: Continuation, details: grpc.HandlerCallDetails) -> Any:
-        handler = await continuation(details)
-        if handler is None or not details.method.startswith("/threeport."):
-            return handler
-
-        @asynccontextmanager
-        async def around(request: Any, _context: Any) -> AsyncIterator[None]:
-            check_request(request)
-            yield
-
-        return wrap_handler(handler, around)

@@ -1,4 +1,4 @@
-"""The gRPC aio server of a service: interceptors, health, reflection and graceful stop.
+"""The gRPC aio server of a service: its one interceptor layer, health, reflection and graceful stop.
 
 On stop, every health status flips to NOT_SERVING first so load balancers and clients stop
 sending new calls, then in-flight calls get ``grace`` seconds to finish.
@@ -14,23 +14,19 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from threeport_runtime.rpc.caller_check import CallerCheck
 from threeport_runtime.rpc.identity import Authenticator
-from threeport_runtime.rpc.interceptors import (
-    ErrorMappingInterceptor,
-    MetricsInterceptor,
-    TracingInterceptor,
-    server_interceptors,
-)
-from threeport_runtime.rpc.limits import CLIENT_RECEIVE_BYTES, TRANSPORT_LIMIT_BYTES, RequestChecksInterceptor
+from threeport_runtime.rpc.interceptors import Access, ServerLayer
+from threeport_runtime.rpc.limits import CLIENT_RECEIVE_BYTES, TRANSPORT_LIMIT_BYTES
 
 Registrar = Callable[[grpc.aio.Server], None]
 
 
 class GrpcServer:
     """A service's server. Backends authenticate callers by the service credential
-    (``authenticate``); a public endpoint (the gateway) passes its own ``access`` interceptor
-    instead, and ``credentials`` for TLS or mutual TLS. ``service`` names the service in errors
-    (e.g. which one cannot reach its database)."""
+    (``authenticate``, checked by ``CallerCheck``); a public endpoint (the gateway) passes its
+    own ``access`` concern instead, and ``credentials`` for TLS or mutual TLS. ``service`` names
+    the service in errors (e.g. which one cannot reach its database)."""
 
     def __init__(
         self,
@@ -39,7 +35,7 @@ class GrpcServer:
         *,
         enforce_policies: bool = True,
         extra_interceptors: Sequence[Any] = (),
-        access: Any | None = None,
+        access: Access | None = None,
         credentials: grpc.ServerCredentials | None = None,
         service: str = "",
     ):
@@ -47,21 +43,13 @@ class GrpcServer:
             raise ValueError("give exactly one of authenticate (backends) and access (a public endpoint)")
         self._listen_address = listen_address
         self._credentials = credentials
-        if access is not None:
-            # Outermost first: the span covers everything, errors are mapped after the access check,
-            # and oversized requests are refused before the access check decodes them.
-            chain: list[Any] = [
-                TracingInterceptor(),
-                MetricsInterceptor(),
-                ErrorMappingInterceptor(service),
-                RequestChecksInterceptor(),
-                access,
-            ]
-        else:
+        if access is None:
             assert authenticate is not None
-            chain = server_interceptors(authenticate, enforce_policies=enforce_policies, service=service)
+            access = CallerCheck(authenticate, enforce_policies=enforce_policies)
+        # One layer: the span, metrics, error mapping and request checks around ``access``.
+        layer = ServerLayer(access, service=service)
         self.server = grpc.aio.server(
-            interceptors=[*chain, *extra_interceptors],
+            interceptors=[layer, *extra_interceptors],
             options=[
                 ("grpc.max_receive_message_length", TRANSPORT_LIMIT_BYTES),
                 # Never send what no client can read: such a response fails here, clearly.

@@ -8,19 +8,19 @@ server stream is tracked under its token so that revocation or expiry ends it (`
 Denials (UNAUTHENTICATED, PERMISSION_DENIED) and every call of a ``mutating`` method are written
 to the audit log before the answer goes out.
 
-It runs inside the runtime's tracing, metrics and error-mapping interceptors, so trace ids exist
-here and the ThreeportErrors raised here reach the caller with their rich details.
+It is the access concern of the gateway server's one interceptor layer (the runtime's
+``ServerLayer``), inside its tracing span, metrics and error mapping, so trace ids exist here and
+the ThreeportErrors raised here reach the caller with their rich details.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError, Message
@@ -35,35 +35,25 @@ from threeport_api_gateway.http import bridge
 from threeport_api_gateway.store.audit import AuditLog, AuditRecord, source_host
 from threeport_runtime.errors import InvalidArgument, PermissionDenied, ThreeportError, Unauthenticated
 from threeport_runtime.rpc.authorization import authorize
-from threeport_runtime.rpc.handlers import wrap_handler
+from threeport_runtime.rpc.error_mapping import RelayedStatus
 from threeport_runtime.rpc.identity import Authenticator, Caller, current_caller
-from threeport_runtime.rpc.interceptors import Continuation, is_threeport_method, text_metadata
+from threeport_runtime.rpc.interceptors import Guard
 from threeport_runtime.telemetry import current_trace_id
 
 log = logging.getLogger(__name__)
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
-if TYPE_CHECKING:
-    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
-else:  # Only the type stubs make it generic.
-    _ServerInterceptor = grpc.aio.ServerInterceptor
-
 
 @dataclass
 class Outcome:
-    """How a call ended, for the audit log; the proxy fills it in when it relays an error."""
+    """How a call ended, for the audit log."""
 
     code: str = "OK"
     message: str = ""
 
 
-current_outcome: contextvars.ContextVar[Outcome | None] = contextvars.ContextVar(
-    "threeport_gateway_outcome", default=None
-)
-
-
-class AccessInterceptor(_ServerInterceptor):
+class AccessCheck:
     def __init__(
         self,
         methods: MethodTable,
@@ -85,19 +75,14 @@ class AccessInterceptor(_ServerInterceptor):
         self._audit = audit
         self._pending_audits: set[asyncio.Task[None]] = set()
 
-    async def intercept_service(self, continuation: Continuation, details: grpc.HandlerCallDetails) -> Any:
-        handler = await continuation(details)
-        method: str = details.method
-        if handler is None or not is_threeport_method(method):
-            return handler
+    def around(self, method: str) -> Guard:
+        """The check around every call of ``method`` (looked up once per method)."""
         info = self._methods.get(method)
 
-        @asynccontextmanager
-        async def around(request: Any, context: Context) -> AsyncIterator[None]:
-            async with self._guard(method, info, request, context):
-                yield
+        def guard(request: Any, context: Context, metadata: Mapping[str, str]) -> Any:
+            return self._guard(method, info, request, context, metadata)
 
-        return wrap_handler(handler, around)
+        return guard
 
     async def drain(self) -> None:
         """Waits for audit writes still in flight (their calls were cancelled)."""
@@ -105,8 +90,9 @@ class AccessInterceptor(_ServerInterceptor):
             await asyncio.gather(*self._pending_audits, return_exceptions=True)
 
     @asynccontextmanager
-    async def _guard(self, method: str, info: MethodInfo | None, request: Any, context: Context) -> AsyncIterator[None]:
-        metadata = text_metadata(context)
+    async def _guard(
+        self, method: str, info: MethodInfo | None, request: Any, context: Context, metadata: Mapping[str, str]
+    ) -> AsyncIterator[None]:
         # Calls bridged from the HTTP listener carry the HTTP client's address (bridge.peer checks
         # the bridge's secret), so rate limits and the audit see the real source.
         peer = bridge.peer(metadata, context.peer() or "", self._bridge_secret)
@@ -139,14 +125,17 @@ class AccessInterceptor(_ServerInterceptor):
             raise RateLimited(caller.principal, retry_after)
         outcome = Outcome()
         caller_token = current_caller.set(caller)
-        outcome_token = current_outcome.set(outcome)
-        stream = self._open_stream(info, caller, context)
+        stream = self._open_stream(info, caller, metadata)
         try:
             if self._projects is not None and info is not None:
                 await self._projects.check(info, message)
             yield
         except ThreeportError as error:
             outcome.code, outcome.message = error.code.name, error.message
+            raise
+        except RelayedStatus as relayed:
+            # A backend's answer, relayed unchanged once this (and the audit below) is done.
+            outcome.code, outcome.message = relayed.code.name, relayed.details
             raise
         except grpc.aio.AbortError:
             if outcome.code == "OK":
@@ -165,16 +154,15 @@ class AccessInterceptor(_ServerInterceptor):
         finally:
             if stream is not None and self._credentials is not None:
                 self._credentials.streams.close(stream)
-            current_outcome.reset(outcome_token)
             current_caller.reset(caller_token)
             if info is not None and info.mutating:
                 await self._record(draft.finish(True, outcome.code, outcome.message))
 
-    def _open_stream(self, info: MethodInfo | None, caller: Caller, context: Context) -> OpenStream | None:
+    def _open_stream(self, info: MethodInfo | None, caller: Caller, metadata: Mapping[str, str]) -> OpenStream | None:
         """Tracks a server stream under its token, so that revocation or expiry ends it."""
         if info is None or not info.server_streaming or self._credentials is None:
             return None
-        found = self._credentials.credential(text_metadata(context))
+        found = self._credentials.credential(metadata)
         if found is None:
             return None
         token_uid, expire_time = found

@@ -1,0 +1,117 @@
+"""Round trips to PostgreSQL per repository call, counted on the wire (libpq's protocol trace),
+and what happens to pooled connections the server closed.
+
+A session must not pay a round trip to check its connection first (``pool_pre_ping``): a steady
+reconcile's finalizer check is one plain read, so one round trip. Connections the server closed
+(a restart, ``pg_terminate_backend``) are still replaced before any statement runs, so the next
+call after a restart works.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import event, text
+
+from tests.runtime.toy_service.crash_writer import standalone_repository
+from threeport.registry.v1alpha1 import application_pb2
+from threeport_runtime.db.engine import Database, libpq_url
+from threeport_runtime.db.repository import ResourceRepository
+
+NAME = "projects/acme/applications/counted"
+FINALIZER = "test.threeport.io/cleanup"
+
+
+@dataclass
+class WireTrace:
+    """Every protocol message of the engine's connections, as libpq traces them."""
+
+    path: Path
+    start: int = 0
+
+    def round_trips(self) -> int:
+        """Round trips since ``reset``: each ends with the server's ReadyForQuery."""
+        return sum("\tB\t" in line and "\tReadyForQuery" in line for line in self._lines())
+
+    def reset(self) -> None:
+        self.start = self.path.stat().st_size
+
+    def _lines(self) -> Iterator[str]:
+        with self.path.open("rb") as trace:
+            trace.seek(self.start)
+            yield from trace.read().decode(errors="replace").splitlines()
+
+
+@pytest.fixture
+async def traced(
+    migrated_database: str, stream_prefix: str
+) -> AsyncIterator[tuple[Database, ResourceRepository[Any, Any], WireTrace]]:
+    db = Database(migrated_database, pool_size=1, max_overflow=0)
+    with tempfile.NamedTemporaryFile(prefix="tp-libpq-trace-") as file:
+
+        def trace_connection(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.driver_connection.pgconn.trace(file.fileno())
+
+        event.listen(db.engine.sync_engine, "connect", trace_connection)
+        repo: ResourceRepository[Any, Any] = standalone_repository(db, stream_prefix)
+        app = application_pb2.Application()
+        app.spec.components["web"].image = "nginx:1"
+        await repo.create(app, name=NAME)
+        await warm_up(repo)
+        wire = WireTrace(Path(file.name))
+        wire.reset()
+        try:
+            yield db, repo, wire
+        finally:
+            await db.dispose()
+
+
+async def warm_up(repo: ResourceRepository[Any, Any]) -> None:
+    """Adds the finalizer, then runs the reads often enough that psycopg has prepared them (its ``prepare_threshold``,
+    one extra round trip per statement and connection, once)."""
+    await repo.add_finalizer(NAME, FINALIZER)
+    for _ in range(6):
+        await repo.add_finalizer(NAME, FINALIZER)
+        await repo.get(NAME)
+
+
+async def test_a_steady_finalizer_check_is_one_round_trip(
+    traced: tuple[Database, ResourceRepository[Any, Any], WireTrace],
+) -> None:
+    _db, repo, wire = traced
+    for _ in range(5):
+        assert await repo.add_finalizer(NAME, FINALIZER)
+    assert wire.round_trips() == 5  # one plain read each; no ping before it
+
+
+async def test_a_get_costs_its_statement_and_transaction_only(
+    traced: tuple[Database, ResourceRepository[Any, Any], WireTrace],
+) -> None:
+    _db, repo, wire = traced
+    assert (await repo.get(NAME)).name == NAME
+    # BEGIN, SELECT, ROLLBACK: the session's own statements, nothing to check the connection.
+    assert wire.round_trips() == 3
+
+
+async def test_a_connection_the_server_closed_is_replaced_before_the_next_call(
+    traced: tuple[Database, ResourceRepository[Any, Any], WireTrace],
+) -> None:
+    db, repo, _wire = traced
+    async with db.read_session() as session:
+        before = await session.scalar(text("SELECT pg_backend_pid()"))
+    # What a PostgreSQL restart does to every pooled connection: FATAL, then the socket closes.
+    async with await psycopg.AsyncConnection.connect(libpq_url(db.url), autocommit=True) as admin:
+        await admin.execute("SELECT pg_terminate_backend(%s)", (before,))
+        # pg_terminate_backend only signals; wait until that backend is gone.
+        while await (await admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (before,))).fetchone():
+            await admin.execute("SELECT pg_sleep(0.01)")
+    assert await repo.add_finalizer(NAME, FINALIZER)
+    assert (await repo.get(NAME)).name == NAME
+    async with db.read_session() as session:
+        assert await session.scalar(text("SELECT pg_backend_pid()")) != before
