@@ -6,7 +6,9 @@ still moves its resume point forward). A watch that ends normally (its ``timeout
 resumed from the last version seen; a ``410 Gone`` (the version fell out of the server's
 history) re-lists at once; a dropped connection or any other failure marks the kind unsynced and
 re-lists after an exponential back-off. A re-list tells handlers what changed meanwhile
-(``ADDED``/``MODIFIED``/``DELETED`` from the difference), so no change is lost to a gap.
+(``ADDED``/``MODIFIED``/``DELETED`` from the difference), so no change is lost to a gap. A
+``DELETED`` hands over the copy the cache held (an object whose labels were edited out of the
+selector still says, by its old labels, whose it was).
 
 ``synced`` is true only when every kind has been listed and its watch has not failed since:
 readers fall back to asking the API server while it is false.
@@ -257,12 +259,14 @@ class ClusterCache:
         obj = slim({"apiVersion": kind[0], "kind": kind[1], **raw})
         objects = self._objects[kind]
         if kind_of_event == "DELETED":
-            objects.pop(_name(obj), None)
+            # Handlers get the copy they knew: an object that left the selector because its labels
+            # were edited arrives with the new labels, and the old ones say whose it was.
+            told = objects.pop(_name(obj), None) or obj
         elif kind_of_event in ("ADDED", "MODIFIED"):
-            objects[_name(obj)] = obj
+            objects[_name(obj)] = told = obj
         else:
             return ""
-        self._notify(str(kind_of_event), obj)
+        self._notify(str(kind_of_event), told)
         return _version(obj)
 
     def _notify(self, kind_of_event: str, obj: Object) -> None:

@@ -16,10 +16,11 @@ from typing import Any
 from threeport_runtime.kube.cache import ClusterCache
 from threeport_runtime.kube.pool import KubePool
 from threeport_workload_delivery.domain import names
-from threeport_workload_delivery.pipeline.live import PRUNABLE
+from threeport_workload_delivery.pipeline.live import ADDON_PRUNABLE, PRUNABLE
 
-# Kinds outside this set (custom resources, addon kinds) are listed from the API server.
-CACHED_KINDS = (*PRUNABLE, ("v1", "Namespace"), ("v1", "Pod"))
+# Kinds outside this set (the custom resources of `manifests` and `helm` components) are listed
+# from the API server. An addon kind the cluster does not serve yet is looked for again every 30 s.
+CACHED_KINDS = (*PRUNABLE, *ADDON_PRUNABLE, ("v1", "Namespace"), ("v1", "Pod"))
 # Objects of every deployment: the project and deployment labels must be there (any value).
 SELECTOR = f"{names.MANAGED_BY}=threeport,{names.PROJECT_LABEL},{names.DEPLOYMENT_LABEL}"
 
