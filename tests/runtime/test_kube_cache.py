@@ -5,15 +5,18 @@ again, and what changed meanwhile reaches the handlers; forgetting the cluster s
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from threeport.sdk import NotFoundError
 from threeport_kubesim.control import ClusterInfo
 from threeport_kubesim.testing import EmulatorHandle
 from threeport_runtime.kube.cache import ClusterCache
 from threeport_runtime.kube.client import KubeClient
+from threeport_runtime.kube.connection import Connection
 from threeport_runtime.kube.pool import KubePool
 from threeport_runtime.testing import wait_until
 
@@ -162,3 +165,27 @@ async def test_closing_the_pool_stops_every_cache(cluster: ClusterInfo) -> None:
     tasks = cache.tasks
     await pool.close()
     assert all(t.done() for t in tasks)
+
+
+async def test_a_cluster_that_no_longer_exists_is_forgotten(emulator: EmulatorHandle) -> None:
+    gone = emulator.add_cluster(f"g-{uuid.uuid4().hex[:8]}")
+    known = {gone.name: connection_to(gone)}
+
+    async def source(name: str) -> Connection:
+        if name not in known:
+            raise NotFoundError(f"cluster {name} not found")
+        return known[name]
+
+    pool = KubePool(source, call_timeout=5.0)
+    try:
+        cache = pool.cache(gone.name, KINDS, SELECTOR)
+        await synced(cache)
+        tasks = cache.tasks
+        # The cluster is deleted: its API server goes away, and so do its credentials.
+        del known[gone.name]
+        emulator.remove_cluster(gone.name)
+        async with asyncio.timeout(WITHIN):
+            await asyncio.wait(tasks)
+        assert pool.caches(gone.name) == [] and len(pool) == 0
+    finally:
+        await pool.close()

@@ -9,7 +9,8 @@ credentials on next use: rotated tokens and moved clusters need no restart. A re
 closed after ``retire_after`` seconds, so that calls still running on it may finish.
 
 ``cache`` gives the watch-fed ``ClusterCache`` of a cluster for a kind-set and label selector,
-started on first use; forgetting the cluster or closing the pool stops it.
+started on first use; forgetting the cluster or closing the pool stops it. A cluster the source
+says does not exist (NotFound: it was deleted) is forgotten, so its caches stop by themselves.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from threeport.sdk import NotFoundError
 from threeport_runtime.kube.cache import ClusterCache, Handler, Kind
 from threeport_runtime.kube.client import KubeClient
 from threeport_runtime.kube.connection import Connection
@@ -59,7 +61,11 @@ class KubePool:
         if connection is None:
             if self._source is None:
                 raise ValueError(f"no connection given for cluster {cluster} and the pool has no credential source")
-            connection = await self._source(cluster)
+            try:
+                connection = await self._source(cluster)
+            except NotFoundError:
+                self.forget(cluster)  # the cluster no longer exists: stop watching it
+                raise
         fingerprint = connection.fingerprint()
         entry = self._entries.get(cluster)  # Re-read: another caller may have replaced it meanwhile.
         if entry is not None and entry.fingerprint == fingerprint and not entry.client.stale:
