@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,7 @@ WATCH_SECONDS = (300, 600)
 # A watch that sends nothing (not even a bookmark) for this long past its own timeout is dead.
 WATCH_GRACE = 30.0
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
+SHORT_WATCH = 1.0
 PAGE_SIZE = 500
 
 
@@ -234,16 +236,21 @@ class ClusterCache:
         seconds = random.randint(*WATCH_SECONDS)
         query = [("watch", "true"), ("labelSelector", self.selector), ("resourceVersion", version),
                  ("allowWatchBookmarks", "true"), ("timeoutSeconds", str(seconds))]
+        started, heard = time.monotonic(), False
         try:
             async with asyncio.timeout(seconds + WATCH_GRACE):
                 async for event in client.watch(resource.collection_path(), what=f"watching {kind[1]}", query=query):
                     version = self._apply(kind, event) or version
+                    heard = True
         except TimeoutError:
             raise KubeError(f"the watch of {kind[1]} on {self.name} went silent") from None
         except KubeError as error:
             if error.status == 410:  # some servers refuse a too-old version with the status itself
                 raise Expired() from None
             raise
+        if not heard and time.monotonic() - started < SHORT_WATCH:
+            # As client-go: a server that ends watches at once is failing; do not spin on it.
+            raise KubeError(f"the watch of {kind[1]} on {self.name} ended at once")
         return version
 
     def _apply(self, kind: Kind, event: Mapping[str, Any]) -> str:
