@@ -124,6 +124,11 @@ class ServiceRuntime:
         self._kube_pools.append(pool)
         return pool
 
+    @property
+    def kube_pools(self) -> list[KubePool]:
+        """The pools made by ``kube_pool`` (to look at their clusters' caches)."""
+        return list(self._kube_pools)
+
     def event_recorder(self, controller: str) -> EventRecorder:
         return EventRecorder(self.db, self.schema, source=f"{self.settings.service_name}/{controller}")
 

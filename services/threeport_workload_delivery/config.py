@@ -8,6 +8,9 @@
 | ``THREEPORT_BACKEND_INFRA`` | host:port of the infra-provider; unset: managed services stay ``NoProvider`` |
 | ``THREEPORT_DELIVERY_POLL_SECONDS`` | how often a rollout in progress is looked at (default 0.5) |
 | ``THREEPORT_DELIVERY_DRIFT_SECONDS`` | how often a converged deployment is compared with its cluster (default 30) |
+
+Both apply only while the cluster's watch-fed cache is not synced; with it, changes arrive as
+events (``pipeline.observed``).
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ from threeport_workload_delivery.backends import Backends
 from threeport_workload_delivery.config import DeliveryConfig
 from threeport_workload_delivery.pipeline.claims import Claimer
 from threeport_workload_delivery.pipeline.namespaces import NamespaceGuard
+from threeport_workload_delivery.pipeline.observed import ClusterObserver
 from threeport_workload_delivery.pipeline.secret_inputs import SecretSources
 from threeport_workload_delivery.reconcilers.deployment import DeploymentReconciler
 from threeport_workload_delivery.store.namespaces import NamespaceClaims
@@ -71,11 +72,13 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     credentials = runtime.repository(RegistryCredentialRow, registry_credential_pb2.RegistryCredential,
                                      secret_paths=CREDENTIAL_PATHS) if runtime.cipher else None
     sources = SecretSources(secrets, credentials)
+    observer = ClusterObserver(pool)  # one watch-fed cache per cluster, started when first needed
     reconciler = DeploymentReconciler(
         deployments, releases, backends.registry, claimer, pool, runtime.event_recorder("deployment"), config,
-        NamespaceGuard(namespace_claims), sources, charts,
+        NamespaceGuard(namespace_claims), sources, charts, observer,
     )
-    runtime.controller(watches.deployment_controller(deployments, releases.stream, prefix), reconciler)
+    controller = runtime.controller(watches.deployment_controller(deployments, releases.stream, prefix), reconciler)
+    observer.wake_with(controller.enqueue)
 
     actions = Actions(methods, releases, backends.registry)
     planner = Planner(methods, releases, backends.registry, backends, claimer, pool, sources, charts)

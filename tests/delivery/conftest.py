@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -281,22 +282,31 @@ async def world(
         emulator.remove_cluster(cluster_id)
 
 
-@pytest.fixture
-async def stack(
-    world: tuple[RunningService, RunningService, Kube, str, Settings, list[AsyncClient]],
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Stack]:
+World = tuple[RunningService, RunningService, Kube, str, Settings, list[AsyncClient]]
+
+
+@asynccontextmanager
+async def running_stack(world: World) -> AsyncIterator[Stack]:
+    """Delivery started on the world (with the settings the environment holds now), stopped after."""
     registry, clusters, kube, cluster, settings, opened = world
-    delivery_env(monkeypatch, registry.port, clusters.port)
-    delivery = await start_test_service(DELIVERY, settings, FAST)
+    made = Stack(
+        delivery=await start_test_service(DELIVERY, settings, FAST), registry=registry, clusters=clusters,
+        kube=kube, cluster=cluster, settings=settings, admin=None, deployer=None,  # type: ignore[arg-type]
+        registry_admin=client(registry.port, ADMIN, opened), registry_deployer=client(registry.port, DEPLOYER, opened),
+        clusters_operator=client(clusters.port, OPERATOR, opened),
+        clusters_service=client(clusters.port, SERVICE, opened), opened=opened,
+    )
+    made.admin = client(made.delivery.port, ADMIN, opened)
+    made.deployer = client(made.delivery.port, DEPLOYER, opened)
     try:
-        yield Stack(
-            delivery=delivery, registry=registry, clusters=clusters, kube=kube, cluster=cluster, settings=settings,
-            admin=client(delivery.port, ADMIN, opened), deployer=client(delivery.port, DEPLOYER, opened),
-            registry_admin=client(registry.port, ADMIN, opened),
-            registry_deployer=client(registry.port, DEPLOYER, opened),
-            clusters_operator=client(clusters.port, OPERATOR, opened),
-            clusters_service=client(clusters.port, SERVICE, opened), opened=opened,
-        )
+        yield made
     finally:
-        await delivery.stop(grace=1.0)
+        await made.delivery.stop(grace=1.0)  # the one running now (a test may have restarted it)
+
+
+@pytest.fixture
+async def stack(world: World, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Stack]:
+    registry, clusters = world[0], world[1]
+    delivery_env(monkeypatch, registry.port, clusters.port)
+    async with running_stack(world) as made:
+        yield made

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from threeport.delivery.v1alpha1 import deployment_pb2, release_pb2
 from threeport.registry.v1alpha1 import build_pb2
 from threeport.sdk import FailedPreconditionError
@@ -117,8 +119,13 @@ async def test_drift_is_corrected_and_plan_shows_changes(stack: Stack) -> None:
         return stack.kube.get(f"/api/v1/namespaces/{ns}/services/rates-svc") is not None
 
     await wait_until(recreated, within=WITHIN, what="the deleted Service to be recreated")
-    events = [e for e in await stack.events(dev) if e.reason == "DriftCorrected"]
-    assert events and "Service" in events[0].message
+
+    async def reported() -> list[Any]:
+        # Recorded just after the objects are applied: the Service may be back a moment before.
+        return [e for e in await stack.events(dev) if e.reason == "DriftCorrected"]
+
+    events = await wait_until(reported, within=WITHIN, what="a DriftCorrected event")
+    assert "Service" in events[0].message
 
     changed = {**RATES, "components": {"svc": {**RATES["components"]["svc"], "replicas": 3}},
                "dependencies": {"db": {"type": "postgres", "class": "small"}}}

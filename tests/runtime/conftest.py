@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -12,6 +13,8 @@ from redis.asyncio import Redis
 
 from tests.runtime.toy_service.service import DEFINITION
 from threeport.registry.v1alpha1 import application_pb2_grpc
+from threeport_kubesim.control import ClusterInfo
+from threeport_kubesim.testing import EmulatorHandle, run_emulator
 from threeport_runtime.db.migrations import upgrade
 from threeport_runtime.reconcile.controller import Controller, ControllerOptions, Reconciler, Watch
 from threeport_runtime.runtime import RunningService
@@ -72,6 +75,22 @@ class Toy:
     service: RunningService
     stub: application_pb2_grpc.ApplicationServiceStub
     channel: grpc.aio.Channel
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorHandle]:
+    """A Kubernetes API emulator per test module (the tests of the runtime's Kubernetes layer)."""
+    with run_emulator([], tls=True, speed=50) as handle:
+        yield handle
+
+
+@pytest.fixture
+def cluster(emulator: EmulatorHandle) -> Iterator[ClusterInfo]:
+    """A fresh emulated cluster, faults cleared and removed after the test."""
+    name = f"k-{uuid.uuid4().hex[:8]}"
+    yield emulator.add_cluster(name)
+    emulator.control.clear_faults(name)
+    emulator.remove_cluster(name)
 
 
 @pytest.fixture

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from threeport_kubesim.control import ClusterInfo
-from threeport_kubesim.testing import EmulatorHandle, run_emulator
+from threeport_kubesim.testing import EmulatorHandle
 from threeport_runtime.kube.client import FIELD_MANAGER, KubeClient
 from threeport_runtime.kube.connection import Connection
 from threeport_runtime.kube.errors import (
@@ -25,19 +25,6 @@ from threeport_runtime.kube.errors import (
     Unreachable,
 )
 from threeport_runtime.kube.pool import KubePool
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorHandle]:
-    with run_emulator([], tls=True, speed=50) as handle:
-        yield handle
-
-
-@pytest.fixture
-def cluster(emulator: EmulatorHandle) -> Iterator[ClusterInfo]:
-    name = f"k-{uuid.uuid4().hex[:8]}"
-    yield emulator.add_cluster(name)
-    emulator.remove_cluster(name)
 
 
 def connection_to(info: ClusterInfo, **changes: Any) -> Connection:

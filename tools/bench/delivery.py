@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import statistics
 import time
@@ -85,7 +86,9 @@ def percentile(values: list[float], p: float) -> float:
 
 async def baseline(kube: Any, samples: int) -> list[float]:
     """The same objects applied directly, then polled until the Deployments are available."""
-    client = KubeClient(Connection(server=kube.server, token=kube.token))
+    # Emulated clusters serve HTTPS with their own CA.
+    ca = base64.b64decode(kube.ca_data) if kube.ca_data else b""
+    client = KubeClient(Connection(server=kube.server, token=kube.token, certificate_authority_data=ca))
     spec = json_format.ParseDict(APP, application_pb2.ApplicationSpec())
     times = []
     try:
@@ -121,10 +124,11 @@ async def main(arguments: argparse.Namespace) -> None:
             clusters = await start_test_service(
                 CLUSTERS, make_settings("cluster_manager", url, prefix, encryption_keys=make_encryption_keys()),
                 OPTIONS)
+            # Production intervals: how delivery learns of rollout progress is part of what is measured.
             os.environ.update({"THREEPORT_BACKEND_REGISTRY": f"127.0.0.1:{registry.port}",
-                               "THREEPORT_BACKEND_CLUSTERS": f"127.0.0.1:{clusters.port}",
-                               "THREEPORT_DELIVERY_POLL_SECONDS": "0.05",
-                               "THREEPORT_DELIVERY_DRIFT_SECONDS": "60"})
+                               "THREEPORT_BACKEND_CLUSTERS": f"127.0.0.1:{clusters.port}"})
+            for setting in ("THREEPORT_DELIVERY_POLL_SECONDS", "THREEPORT_DELIVERY_DRIFT_SECONDS"):
+                os.environ.pop(setting, None)
             delivery = await start_test_service(DELIVERY, make_settings("workload_delivery", url, prefix), OPTIONS)
             admin = meta("principals/bench", f"admin@{PARENT}")
             reg = AsyncClient(f"127.0.0.1:{registry.port}", metadata=admin, retry=NO_RETRY)

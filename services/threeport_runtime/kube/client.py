@@ -128,6 +128,15 @@ class KubeClient:
             if not token:
                 return items
 
+    async def watch(self, path: str, *, what: str, query: Query) -> AsyncIterator[Object]:
+        """The events of a watch on a collection (``query`` has ``watch=true`` and bounds it)."""
+        try:
+            async for event in self._transport.stream(path, what=what, query=query):
+                yield event
+        except (Unauthorized, Unreachable):
+            self.stale = True
+            raise
+
     def pod_log_lines(
         self, namespace: str, pod: str, *, container: str = "", follow: bool = False, since_seconds: int = 0,
         tail_lines: int | None = None, timestamps: bool = False,

@@ -7,15 +7,21 @@ seconds, or handed in by a caller that has just read them (the cluster-manager's
 A client that was refused as unauthorized or could not reach its server is rebuilt from fresh
 credentials on next use: rotated tokens and moved clusters need no restart. A replaced client is
 closed after ``retire_after`` seconds, so that calls still running on it may finish.
+
+``cache`` gives the watch-fed ``ClusterCache`` of a cluster for a kind-set and label selector,
+started on first use; forgetting the cluster or closing the pool stops it. A cluster the source
+says does not exist (NotFound: it was deleted) is forgotten, so its caches stop by themselves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from threeport.sdk import NotFoundError
+from threeport_runtime.kube.cache import ClusterCache, Handler, Kind
 from threeport_runtime.kube.client import KubeClient
 from threeport_runtime.kube.connection import Connection
 
@@ -44,6 +50,7 @@ class KubePool:
         self._retire_after = retire_after
         self._entries: dict[str, _Entry] = {}
         self._retiring: dict[asyncio.Task[None], KubeClient] = {}
+        self._caches: dict[tuple[str, tuple[Kind, ...], str], ClusterCache] = {}
 
     async def client(self, cluster: str, connection: Connection | None = None) -> KubeClient:
         """The client of ``cluster``: from ``connection`` when given, else from the source."""
@@ -54,7 +61,11 @@ class KubePool:
         if connection is None:
             if self._source is None:
                 raise ValueError(f"no connection given for cluster {cluster} and the pool has no credential source")
-            connection = await self._source(cluster)
+            try:
+                connection = await self._source(cluster)
+            except NotFoundError:
+                self.forget(cluster)  # the cluster no longer exists: stop watching it
+                raise
         fingerprint = connection.fingerprint()
         entry = self._entries.get(cluster)  # Re-read: another caller may have replaced it meanwhile.
         if entry is not None and entry.fingerprint == fingerprint and not entry.client.stale:
@@ -66,8 +77,26 @@ class KubePool:
             self._retire(entry.client)
         return client
 
+    def cache(self, cluster: str, kinds: Sequence[Kind], selector: str, handler: Handler | None = None) -> ClusterCache:
+        """The cluster's cache of ``kinds`` matching ``selector`` (one per cluster and kind-set),
+        started now if it was not running; ``handler`` hears of every change it sees."""
+        key = (cluster, tuple(dict.fromkeys(kinds)), selector)
+        cache = self._caches.get(key)
+        if cache is None:
+            cache = self._caches[key] = ClusterCache(cluster, lambda: self.client(cluster), key[1], selector)
+        if handler is not None:
+            cache.add_handler(handler)
+        cache.start()
+        return cache
+
+    def caches(self, cluster: str) -> list[ClusterCache]:
+        """The running caches of a cluster."""
+        return [cache for (name, _, _), cache in self._caches.items() if name == cluster]
+
     def forget(self, cluster: str) -> None:
-        """Drops the cluster's client (e.g. the cluster was deleted)."""
+        """Drops the cluster's client and stops its caches (e.g. the cluster was deleted)."""
+        for key in [key for key in self._caches if key[0] == cluster]:
+            self._caches.pop(key).cancel()
         entry = self._entries.pop(cluster, None)
         if entry is not None:
             self._retire(entry.client)
@@ -85,6 +114,9 @@ class KubePool:
         task.add_done_callback(lambda done: self._retiring.pop(done, None))
 
     async def close(self) -> None:
+        caches, self._caches = list(self._caches.values()), {}
+        for cache in caches:
+            await cache.stop()
         for task, client in list(self._retiring.items()):
             task.cancel()
             await client.close()

@@ -80,7 +80,7 @@ class Transport:
     def _session_now(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=self._ssl, limit=32),
+                connector=aiohttp.TCPConnector(ssl=self._ssl, limit=64),  # room for a cache's long-lived watches
                 headers=self._headers,
                 read_bufsize=2**21,
             )

@@ -4,6 +4,9 @@ The kinds Threeport renders itself are always looked for; the kinds a ``kind: ma
 ``kind: helm`` component brings (custom resources included) are looked for when the caller names
 them: the kinds rendered now and those of earlier releases, so that what a component no longer
 declares is still found and pruned.
+
+With a synced cluster cache (``pipeline.observed``) the kinds it holds are read from it, not from
+the API server; the others are listed.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Iterable
 
 import yaml
 
+from threeport_runtime.kube.cache import ClusterCache
 from threeport_runtime.kube.client import KubeClient
 from threeport_runtime.kube.errors import NotFound
 from threeport_workload_delivery.domain import names
@@ -59,17 +63,26 @@ async def released_kinds(releases: ReleaseStore, deployment: str) -> set[Kind]:
 
 
 async def live_objects(
-    client: KubeClient, project: str, deployment: str, kinds: Iterable[Kind] = ()
+    client: KubeClient, project: str, deployment: str, kinds: Iterable[Kind] = (), cache: ClusterCache | None = None
 ) -> dict[ObjectKey, Manifest]:
     """Everything in the cluster carrying this deployment's labels, in any namespace, of the
-    kinds Threeport renders and of ``kinds``."""
+    kinds Threeport renders and of ``kinds``; from ``cache`` for the kinds it holds, if synced."""
     selector = names.selector_for(project, deployment)
+    labels = names.threeport_labels(project, deployment)
+    cached = cache if cache is not None and cache.synced else None
     found: dict[ObjectKey, Manifest] = {}
     for api_version, kind in (*PRUNABLE, ("v1", "Namespace")):
-        for item in await client.list(api_version, kind, selector):
+        if cached is not None and cached.covers(api_version, kind):
+            items = cached.list(api_version, kind, labels)
+        else:
+            items = await client.list(api_version, kind, selector)
+        for item in items:
             found[object_key(item)] = item
     more = sorted(set(kinds) - set(PRUNABLE) - set(ADDON_PRUNABLE) - {("v1", "Namespace")})
     for api_version, kind in (*ADDON_PRUNABLE, *more):
+        if cached is not None and cached.covers(api_version, kind):
+            found.update((object_key(item), item) for item in cached.list(api_version, kind, labels))
+            continue
         try:
             items = await client.list(api_version, kind, selector)
         except NotFound:

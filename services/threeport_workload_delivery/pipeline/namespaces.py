@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
+from threeport_runtime.kube.cache import ClusterCache
 from threeport_runtime.kube.client import FIELD_MANAGER, KubeClient
 from threeport_runtime.kube.errors import Conflict
 from threeport_workload_delivery.domain import names, ownership
@@ -53,11 +54,16 @@ class NamespaceGuard:
                                "spec.namespace or the environment's namespace_template to another name")
 
     async def check_live(self, client: KubeClient, objects: Sequence[Manifest], namespace: str,
-                         deployment: str) -> None:
+                         deployment: str, cache: ClusterCache | None = None) -> None:
         """Raises unless the live namespace is the deployment's own. An absent one is created
         at once, marked (a create, not an apply: if anyone made it since it was read, the
-        server refuses and it is looked at again, so nothing made by others is taken over)."""
-        live = await client.get(_reference(namespace))
+        server refuses and it is looked at again, so nothing made by others is taken over).
+
+        A synced ``cache`` holds the namespace when it carries Threeport's labels; one it does
+        not hold may still exist (someone else's), so that is asked of the API server."""
+        live = cache.get("v1", "Namespace", "", namespace) if cache is not None and cache.synced else None
+        if live is None:
+            live = await client.get(_reference(namespace))
         if live is None:
             manifest = next((o for o in objects if object_key(o) == ("v1", "Namespace", "", namespace)), None)
             if manifest is None:

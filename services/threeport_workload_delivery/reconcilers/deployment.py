@@ -4,9 +4,13 @@ longer rendered, observe the rollout, and report conditions (``Placed``, ``Depen
 ``Applied``, ``Available``, ``Ready``) and Events for each step.
 
 Level-triggered and idempotent: every step re-reads what it needs and can be repeated, so a
-crash at any point is repaired by the next reconcile. Releases are made only when the rendered
-content's fingerprint differs from the newest release's, which is why a restart never makes a
-duplicate. Deletion runs in order: workload objects, then claims, then the finalizer.
+crash at any point is repaired by the next reconcile. Live state comes from the cluster's
+watch-fed cache (``pipeline.observed``) while it is synced: rollout progress and drift then arrive
+as watch events, and nothing is polled; without it, live state is read from the API server and a
+rollout in progress is looked at every ``poll_interval``, a converged one every ``drift_interval``.
+Releases are made only when the rendered content's fingerprint differs from the newest release's,
+which is why a restart never makes a duplicate. Deletion runs in order: workload objects, then
+claims, then the finalizer.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from threeport_runtime import helm
 from threeport_runtime.conditions import READY, STALLED, TRUE, find_condition, remove_condition, set_condition
 from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.errors import NotFound
+from threeport_runtime.kube.cache import ClusterCache
 from threeport_runtime.kube.client import KubeClient
 from threeport_runtime.kube.errors import KubeError, Unreachable
 from threeport_runtime.kube.pool import KubePool
@@ -60,6 +65,7 @@ from threeport_workload_delivery.pipeline.inputs import (
 )
 from threeport_workload_delivery.pipeline.live import Kind, kinds_of, live_objects, released_kinds
 from threeport_workload_delivery.pipeline.namespaces import NamespaceGuard, NamespaceRefused
+from threeport_workload_delivery.pipeline.observed import ClusterObserver
 from threeport_workload_delivery.pipeline.secret_inputs import SecretSources
 from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
 from threeport_workload_delivery.store.tables import DeploymentRow
@@ -103,6 +109,7 @@ class DeploymentReconciler:
         namespaces: NamespaceGuard,
         secrets: SecretSources,
         charts: helm.ChartCache | None = None,
+        observer: ClusterObserver | None = None,
     ):
         self._secrets = secrets
         self._deployments = deployments
@@ -114,6 +121,7 @@ class DeploymentReconciler:
         self._config = config
         self._namespaces = namespaces
         self._charts = charts or helm.ChartCache()
+        self._observer = observer
 
     async def __call__(self, name: str) -> Result | None:
         try:
@@ -174,7 +182,7 @@ class DeploymentReconciler:
         # a provider that puts a service into it (a `local` database) finds it there, owned.
         client = await self._pool.client(binding.cluster)
         await self._namespaces.check_live(client, ownership.marked([planned.namespace], deployment.name),
-                                          inputs.namespace, deployment.name)
+                                          inputs.namespace, deployment.name, self._cache(binding.cluster))
         wanted = {c.dependency: c for c in planned.claims}
         results: list[DependencyResult] = []
         for dep_name, dep in sorted(inputs.spec.dependencies.items()):
@@ -342,19 +350,23 @@ class DeploymentReconciler:
         number = target.release.number
         objects = ownership.marked(objects, deployment.name)
         client = await self._pool.client(seen.cluster)
+        cache = self._cache(seen.cluster)
+        # Decided once per pass: with a synced cache, changes arrive as events and nothing is polled.
+        watched = cache is not None and cache.synced
         kinds = kinds_of(objects) | await released_kinds(self._releases, deployment.name)
         # The namespace was checked (and created) before the dependencies were claimed, in this
         # same pass; what remains to check are the cluster-scoped objects.
         await self._namespaces.check_cluster_scoped(client, objects, deployment.name)
-        live = await self._owned_live(deployment, client, inputs.project, kinds)
+        live = await self._owned_live(deployment, client, inputs.project, kinds, cache)
         wanted = {object_key(o) for o in objects}
         was_applied = deployment.status.current_release == number and _true(deployment, APPLIED)
         hooks = hook_objects(objects, outputs_spec)  # type: ignore[arg-type]
         if hooks:
             outcome = await run_hooks(client, hooks, live, inputs.namespace)
             if outcome.phase != AVAILABLE:
-                return await self._hook_pending(deployment, number, outcome, seen)
+                return await self._hook_pending(deployment, number, outcome, seen, watched)
         changed: list[str] = []
+        applied: dict[ObjectKey, Manifest] = {}
         for manifest in objects:
             key = object_key(manifest)
             if key[1] == "Namespace" and key not in live:
@@ -362,7 +374,7 @@ class DeploymentReconciler:
                 if live_ns is not None:
                     live[key] = live_ns
             if not in_sync(live.get(key), manifest):
-                await client.apply(manifest)
+                applied[key] = await client.apply(manifest)
                 changed.append(("recreated " if key not in live else "restored ") + describe(key))
         if changed and was_applied:
             await self._record(deployment, WARNING, "DriftCorrected", "; ".join(changed))
@@ -378,9 +390,19 @@ class DeploymentReconciler:
             await self._record(deployment, NORMAL, "RolloutStarted", f"rolling out release {number}")
 
         workloads = [o for o in objects if o["kind"] in WORKLOAD_KINDS]
-        pods = await client.list("v1", "Pod", names.selector_for(inputs.project, deployment.name), inputs.namespace)
-        current = [(o, await client.get(o)) for o in workloads]
+        if watched:
+            assert cache is not None
+            # What this pass applied is newer than what the cache has heard of yet.
+            pods = cache.list("v1", "Pod", names.threeport_labels(inputs.project, deployment.name), inputs.namespace)
+            current = [(o, applied.get(object_key(o)) or live.get(object_key(o))) for o in workloads]
+        else:
+            pods = await client.list("v1", "Pod", names.selector_for(inputs.project, deployment.name),
+                                     inputs.namespace)
+            current = [(o, await client.get(o)) for o in workloads]
         assessment = assess(current, pods)
+        # Watched: the next change of a workload or Pod wakes this deployment; else look again.
+        drift_check = None if watched else self._config.drift_interval
+        progress_check = None if watched else self._config.poll_interval
         rollout = deployment_pb2.RolloutStatus(
             phase=assessment.phase, desired_replicas=assessment.desired, updated_replicas=assessment.updated,
             ready_replicas=assessment.ready, reason=assessment.reason, message=assessment.message,
@@ -399,22 +421,22 @@ class DeploymentReconciler:
                 await self._record(deployment, NORMAL, "RolloutComplete", f"release {number} is available")
             if held is not None:
                 seen.ready = (False, held[0], f"release {number} runs; {held[1]}")
-                return Result(requeue_after=self._config.drift_interval)
+                return Result(requeue_after=drift_check)
             seen.ready = (True, "Available", f"release {number} is available")
-            return Result(requeue_after=self._config.drift_interval)
+            return Result(requeue_after=drift_check)
         if assessment.phase == FAILED:
             seen.conditions[AVAILABLE_CONDITION] = (False, assessment.reason, assessment.message)
             seen.ready = (False, "RolloutFailed", f"{assessment.reason}: {assessment.message}")
             seen.stalled = True
             if was_phase != FAILED:
                 await self._record(deployment, WARNING, "RolloutFailed", f"release {number}: {assessment.message}")
-            return Result(requeue_after=max(2.0, self._config.poll_interval))
+            return Result(requeue_after=None if watched else max(2.0, self._config.poll_interval))
         seen.conditions[AVAILABLE_CONDITION] = (False, "Progressing", assessment.message)
         seen.ready = (False, "Progressing", f"release {number}: {assessment.message}")
-        return Result(requeue_after=self._config.poll_interval)
+        return Result(requeue_after=progress_check)
 
     async def _hook_pending(
-        self, deployment: Deployment, number: int, outcome: Assessment, seen: Observation
+        self, deployment: Deployment, number: int, outcome: Assessment, seen: Observation, watched: bool
     ) -> Result:
         """The release waits for its pre-deploy hooks (or failed with one): nothing else was applied."""
         seen.current_release = number
@@ -432,9 +454,10 @@ class DeploymentReconciler:
             if not (deployment.status.current_release == number
                     and deployment.status.rollout.phase == FAILED):
                 await self._record(deployment, WARNING, "HookFailed", f"release {number}: {outcome.message}")
-            return Result(requeue_after=self._config.drift_interval)
+            return Result(requeue_after=None if watched else self._config.drift_interval)
         seen.ready = (False, "WaitingForHooks", f"release {number}: {outcome.message}")
-        return Result(requeue_after=self._config.poll_interval)
+        # The hook Jobs and their Pods carry the deployment's labels: watched, they wake it.
+        return Result(requeue_after=None if watched else self._config.poll_interval)
 
     # -- deletion ------------------------------------------------------------------------------
 
@@ -481,13 +504,19 @@ class DeploymentReconciler:
         await self._deployments.remove_finalizer(deployment.name, names.FINALIZER)
         return None
 
+    def _cache(self, cluster: str) -> ClusterCache | None:
+        """The cluster's watch-fed cache (started on first use), if this reconciler has one."""
+        return self._observer.cache(cluster) if self._observer is not None else None
+
     async def _owned_live(
-        self, deployment: Deployment, client: KubeClient, project: str, kinds: Iterable[Kind]
+        self, deployment: Deployment, client: KubeClient, project: str, kinds: Iterable[Kind],
+        cache: ClusterCache | None = None,
     ) -> dict[ObjectKey, Manifest]:
         """The live objects with the deployment's labels (of the Threeport kinds and ``kinds``)
         that it may change or delete: those in namespaces it owns. Others (labels alone prove
-        nothing) are left alone, and said so."""
-        found = await live_objects(client, project, deployment.name, kinds)
+        nothing) are left alone, and said so. From ``cache`` when synced; deletion reads the
+        API server (a lagging cache must not let a finalizer go while objects remain)."""
+        found = await live_objects(client, project, deployment.name, kinds, cache)
         live, others = ownership.split_owned(found, deployment.name)
         if others:
             await self._record(deployment, WARNING, "NotOwned", "left alone, not in a namespace this deployment "

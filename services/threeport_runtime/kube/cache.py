@@ -1,0 +1,284 @@
+"""A watch-fed cache of one cluster's objects, informer-style (client-go's reflector + store).
+
+For each kind of its kind-set the cache lists the objects matching a label selector, then
+watches from the list's ``resourceVersion`` (with ``allowWatchBookmarks``, so a quiet watch
+still moves its resume point forward). A watch that ends normally (its ``timeoutSeconds``) is
+resumed from the last version seen; a ``410 Gone`` (the version fell out of the server's
+history) re-lists at once; a dropped connection or any other failure marks the kind unsynced and
+re-lists after an exponential back-off. A re-list tells handlers what changed meanwhile
+(``ADDED``/``MODIFIED``/``DELETED`` from the difference), so no change is lost to a gap. A
+``DELETED`` hands over the copy the cache held (an object whose labels were edited out of the
+selector still says, by its old labels, whose it was).
+
+``synced`` is true only when every kind has been listed and its watch has not failed since:
+readers fall back to asking the API server while it is false.
+
+What is kept, to bound memory: every object minus ``metadata.managedFields`` (the bulk of a
+server-side-applied object); Pods also lose their ``spec`` (readers look at their labels, owners
+and status). Other specs stay: drift detection compares them with what was applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from threeport_runtime.kube.errors import KubeError, NotFound
+from threeport_runtime.tasks import cancel_and_wait
+
+if TYPE_CHECKING:
+    from threeport_runtime.kube.client import KubeClient
+
+log = logging.getLogger(__name__)
+
+Object = dict[str, Any]
+Kind = tuple[str, str]  # (apiVersion, kind)
+ObjectName = tuple[str, str]  # (namespace, name)
+Handler = Callable[[str, Object], None]
+ClientSource = Callable[[], Awaitable["KubeClient"]]
+
+# client-go's reflector: a watch lasts a random 5-10 minutes, then resumes from where it was.
+WATCH_SECONDS = (300, 600)
+# A watch that sends nothing (not even a bookmark) for this long past its own timeout is dead.
+WATCH_GRACE = 30.0
+BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
+SHORT_WATCH = 1.0
+PAGE_SIZE = 500
+
+
+class Expired(Exception):
+    """The watch's resourceVersion is too old (410 Gone): list again."""
+
+
+def slim(obj: Object) -> Object:
+    """The part of an object the cache keeps (see the module docstring)."""
+    kept = dict(obj)
+    metadata = dict(kept.get("metadata") or {})
+    metadata.pop("managedFields", None)
+    kept["metadata"] = metadata
+    if kept.get("kind") == "Pod":
+        kept.pop("spec", None)
+    return kept
+
+
+def _name(obj: Mapping[str, Any]) -> ObjectName:
+    metadata = obj.get("metadata") or {}
+    return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
+
+
+def _version(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
+class ClusterCache:
+    """The objects of ``kinds`` matching ``selector`` in one cluster, kept current by watches.
+
+    ``client`` returns the cluster's current client (a ``KubePool`` rebuilds it when credentials
+    change); ``handlers`` are called with (event type, object) after the cache holds the change.
+    """
+
+    def __init__(
+        self, name: str, client: ClientSource, kinds: Sequence[Kind], selector: str,
+    ) -> None:
+        self.name = name
+        self.kinds: tuple[Kind, ...] = tuple(dict.fromkeys(kinds))
+        self.selector = selector
+        self._client = client
+        self._objects: dict[Kind, dict[ObjectName, Object]] = {kind: {} for kind in self.kinds}
+        self._synced: set[Kind] = set()
+        self._handlers: list[Handler] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._changed = asyncio.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def add_handler(self, handler: Handler) -> None:
+        if handler not in self._handlers:
+            self._handlers.append(handler)
+
+    def start(self) -> None:
+        """Starts one list-and-watch task per kind (once)."""
+        if self._tasks:
+            return
+        self._tasks = [asyncio.create_task(self._run(kind), name=f"kube cache {self.name} {kind[1]}")
+                       for kind in self.kinds]
+
+    def cancel(self) -> None:
+        """Stops the watches (their tasks end at the next turn of the event loop)."""
+        for task in self._tasks:
+            task.cancel()
+        self._synced.clear()
+
+    async def stop(self) -> None:
+        """Stops the watches and waits until their tasks have ended."""
+        tasks, self._tasks = self._tasks, []
+        self._synced.clear()
+        await cancel_and_wait(*tasks)
+
+    @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return list(self._tasks)
+
+    @property
+    def synced(self) -> bool:
+        """Every kind listed, and no watch failed since (readers may trust what is here)."""
+        return bool(self._tasks) and len(self._synced) == len(self.kinds) and not any(t.done() for t in self._tasks)
+
+    async def wait_synced(self) -> None:
+        """Returns once ``synced`` (the caller bounds the wait)."""
+        while not self.synced:
+            self._changed.clear()
+            await self._changed.wait()
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def covers(self, api_version: str, kind: str) -> bool:
+        return (api_version, kind) in self._objects
+
+    def get(self, api_version: str, kind: str, namespace: str, name: str) -> Object | None:
+        return self._objects.get((api_version, kind), {}).get((namespace, name))
+
+    def list(
+        self, api_version: str, kind: str, labels: Mapping[str, str] | None = None, namespace: str | None = None
+    ) -> list[Object]:
+        """The cached objects of a kind carrying every one of ``labels`` (in ``namespace``, if given)."""
+        wanted = tuple((labels or {}).items())
+        found = []
+        for (where, _), obj in self._objects.get((api_version, kind), {}).items():
+            if namespace is not None and where != namespace:
+                continue
+            have = (obj.get("metadata") or {}).get("labels") or {}
+            if all(have.get(key) == value for key, value in wanted):
+                found.append(obj)
+        return found
+
+    # -- list and watch --------------------------------------------------------------------------
+
+    async def _run(self, kind: Kind) -> None:
+        backoff = BACKOFF_FIRST
+        while True:
+            try:
+                version = await self._list(kind)
+                self._mark(kind, True)
+                backoff = BACKOFF_FIRST
+                while True:
+                    version = await self._watch(kind, version)
+            except asyncio.CancelledError:
+                raise
+            except Expired:
+                log.info("watch expired; listing again", extra={"cluster": self.name, "kind": kind[1]})
+            except NotFound:
+                # The kind is not served (yet): nothing of it exists. Look again later.
+                self._replace(kind, [])
+                self._mark(kind, True)
+                await asyncio.sleep(BACKOFF_MAX)
+            except Exception as error:
+                self._mark(kind, False)
+                level = logging.INFO if isinstance(error, KubeError) else logging.WARNING
+                log.log(level, "watch failed; listing again after a pause",
+                        extra={"cluster": self.name, "kind": kind[1], "error": str(error), "retry_in": backoff})
+                await asyncio.sleep(random.uniform(backoff / 2, backoff))
+                backoff = min(2 * backoff, BACKOFF_MAX)
+
+    def _mark(self, kind: Kind, synced: bool) -> None:
+        if synced:
+            self._synced.add(kind)
+        else:
+            self._synced.discard(kind)
+        self._changed.set()
+
+    async def _list(self, kind: Kind) -> str:
+        """Lists every page; replaces the kind's objects; returns the list's resourceVersion."""
+        client = await self._client()
+        resource = await client.resource(*kind)
+        items: list[Object] = []
+        token, version = "", ""
+        while True:
+            query = [("labelSelector", self.selector), ("limit", str(PAGE_SIZE))]
+            if token:
+                query.append(("continue", token))
+            page = await client.request("GET", resource.collection_path(), what=f"listing {kind[1]}", query=query)
+            items += page.get("items") or []
+            metadata = page.get("metadata") or {}
+            version = str(metadata.get("resourceVersion") or version)
+            token = metadata.get("continue") or ""
+            if not token:
+                break
+        self._replace(kind, items)
+        return version
+
+    def _replace(self, kind: Kind, items: Iterable[Object]) -> None:
+        """The kind's objects become ``items``; handlers hear of every difference."""
+        before = self._objects[kind]
+        after: dict[ObjectName, Object] = {}
+        for item in items:
+            obj = slim({"apiVersion": kind[0], "kind": kind[1], **item})
+            after[_name(obj)] = obj
+        self._objects[kind] = after
+        for name, obj in after.items():
+            old = before.get(name)
+            if old is None:
+                self._notify("ADDED", obj)
+            elif _version(old) != _version(obj):
+                self._notify("MODIFIED", obj)
+        for name, obj in before.items():
+            if name not in after:
+                self._notify("DELETED", obj)
+
+    async def _watch(self, kind: Kind, version: str) -> str:
+        """Follows one watch from ``version``; returns the version to resume from when it ends."""
+        client = await self._client()
+        resource = await client.resource(*kind)
+        seconds = random.randint(*WATCH_SECONDS)
+        query = [("watch", "true"), ("labelSelector", self.selector), ("resourceVersion", version),
+                 ("allowWatchBookmarks", "true"), ("timeoutSeconds", str(seconds))]
+        started, heard = time.monotonic(), False
+        try:
+            async with asyncio.timeout(seconds + WATCH_GRACE):
+                async for event in client.watch(resource.collection_path(), what=f"watching {kind[1]}", query=query):
+                    version = self._apply(kind, event) or version
+                    heard = True
+        except TimeoutError:
+            raise KubeError(f"the watch of {kind[1]} on {self.name} went silent") from None
+        except KubeError as error:
+            if error.status == 410:  # some servers refuse a too-old version with the status itself
+                raise Expired() from None
+            raise
+        if not heard and time.monotonic() - started < SHORT_WATCH:
+            # As client-go: a server that ends watches at once is failing; do not spin on it.
+            raise KubeError(f"the watch of {kind[1]} on {self.name} ended at once")
+        return version
+
+    def _apply(self, kind: Kind, event: Mapping[str, Any]) -> str:
+        """Applies one watch event; the resourceVersion it carries."""
+        kind_of_event = event.get("type")
+        raw = event.get("object") or {}
+        if kind_of_event == "ERROR":
+            if raw.get("code") == 410:
+                raise Expired()
+            raise KubeError(f"the watch of {kind[1]} on {self.name} failed: {raw.get('message', raw)}")
+        if kind_of_event == "BOOKMARK":
+            return _version(raw)
+        obj = slim({"apiVersion": kind[0], "kind": kind[1], **raw})
+        objects = self._objects[kind]
+        if kind_of_event == "DELETED":
+            # Handlers get the copy they knew: an object that left the selector because its labels
+            # were edited arrives with the new labels, and the old ones say whose it was.
+            told = objects.pop(_name(obj), None) or obj
+        elif kind_of_event in ("ADDED", "MODIFIED"):
+            objects[_name(obj)] = told = obj
+        else:
+            return ""
+        self._notify(str(kind_of_event), told)
+        return _version(obj)
+
+    def _notify(self, kind_of_event: str, obj: Object) -> None:
+        for handler in self._handlers:
+            try:
+                handler(kind_of_event, obj)
+            except Exception:
+                log.exception("a cache handler failed", extra={"cluster": self.name})

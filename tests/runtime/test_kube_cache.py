@@ -1,0 +1,191 @@
+"""The watch-fed cluster cache (``threeport_runtime.kube.cache``) against the emulator: it lists,
+then follows a watch; a dropped connection, a 410 Gone and refused lists are survived by listing
+again, and what changed meanwhile reaches the handlers; forgetting the cluster stops it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from threeport.sdk import NotFoundError
+from threeport_kubesim.control import ClusterInfo
+from threeport_kubesim.testing import EmulatorHandle
+from threeport_runtime.kube.cache import ClusterCache
+from threeport_runtime.kube.client import KubeClient
+from threeport_runtime.kube.connection import Connection
+from threeport_runtime.kube.pool import KubePool
+from threeport_runtime.testing import wait_until
+
+from .test_kube import config_map, connection_to
+
+KINDS = [("v1", "ConfigMap"), ("apps/v1", "Deployment")]
+SELECTOR = "team=blue"
+WITHIN = 60.0
+
+
+@pytest.fixture
+async def pool(cluster: ClusterInfo) -> AsyncIterator[KubePool]:
+    async def source(_: str) -> Any:
+        return connection_to(cluster)
+
+    made = KubePool(source, call_timeout=5.0)
+    yield made
+    await made.close()
+
+
+class Seen:
+    """What a cache handler was told, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    def __call__(self, event: str, obj: dict[str, Any]) -> None:
+        self.events.append((event, obj["metadata"]["name"]))
+
+    async def saw(self, event: str, name: str) -> None:
+        await wait_until(lambda: _now((event, name) in self.events), within=WITHIN, what=f"{event} {name}")
+
+
+async def _now(value: bool) -> bool:
+    return value
+
+
+async def synced(cache: ClusterCache) -> None:
+    async with asyncio.timeout(WITHIN):
+        await cache.wait_synced()
+
+
+async def test_lists_then_follows_the_watch(pool: KubePool, cluster: ClusterInfo) -> None:
+    client = await pool.client(cluster.name)
+    await client.apply(config_map("before", team="blue"))
+    await client.apply(config_map("someone-elses", team="red"))
+    seen = Seen()
+    cache = pool.cache(cluster.name, KINDS, SELECTOR, seen)
+    await synced(cache)
+    assert ("ADDED", "before") in seen.events
+    assert [o["metadata"]["name"] for o in cache.list("v1", "ConfigMap")] == ["before"]
+    kept = cache.get("v1", "ConfigMap", "default", "before")
+    assert kept is not None and kept["kind"] == "ConfigMap" and "managedFields" not in kept["metadata"]
+
+    await client.apply(config_map("after", team="blue"))
+    await seen.saw("ADDED", "after")
+    await client.apply({**config_map("before", team="blue"), "data": {"greeting": "hi"}})
+    await seen.saw("MODIFIED", "before")
+    assert (cache.get("v1", "ConfigMap", "default", "before") or {})["data"] == {"greeting": "hi"}
+    assert await client.delete(config_map("after"))
+    await seen.saw("DELETED", "after")
+    assert cache.get("v1", "ConfigMap", "default", "after") is None
+    assert cache.list("v1", "ConfigMap", {"team": "blue"}, "default")[0]["metadata"]["name"] == "before"
+    assert same_pool_cache(pool, cluster, cache)
+
+
+def same_pool_cache(pool: KubePool, cluster: ClusterInfo, cache: ClusterCache) -> bool:
+    """One cache per cluster and kind-set: asking again gives the running one."""
+    return pool.cache(cluster.name, KINDS, SELECTOR) is cache and pool.caches(cluster.name) == [cache]
+
+
+async def test_changes_missed_while_the_watch_was_down_arrive_when_it_lists_again(
+    pool: KubePool, cluster: ClusterInfo, emulator: EmulatorHandle
+) -> None:
+    client = await pool.client(cluster.name)
+    for name in ("kept", "edited", "removed"):
+        await client.apply(config_map(name, team="blue"))
+    seen = Seen()
+    cache = pool.cache(cluster.name, KINDS, SELECTOR, seen)
+    await synced(cache)
+
+    # The connection drops, and the server refuses to list or watch ConfigMaps for a while.
+    for verb in ("list", "watch"):
+        emulator.control.fail_requests(cluster.name, 503, count=10**6, verb=verb, resource="configmaps")
+    emulator.control.set_unreachable(cluster.name, True)
+    emulator.control.set_unreachable(cluster.name, False)
+    await wait_until(lambda: _now(not cache.synced), within=WITHIN, what="the cache to notice the watch is down")
+    writer = KubeClient(connection_to(cluster), call_timeout=5.0)
+    try:
+        await writer.apply({**config_map("edited", team="blue"), "data": {"greeting": "changed"}})
+        assert await writer.delete(config_map("removed"))
+        await writer.apply(config_map("new", team="blue"))
+    finally:
+        await writer.close()
+    assert ("DELETED", "removed") not in seen.events  # no watch heard of it
+
+    emulator.control.clear_faults(cluster.name)
+    await synced(cache)
+    for event, name in (("MODIFIED", "edited"), ("DELETED", "removed"), ("ADDED", "new")):
+        assert (event, name) in seen.events
+    assert ("MODIFIED", "kept") not in seen.events  # unchanged: nothing to tell
+    assert sorted(o["metadata"]["name"] for o in cache.list("v1", "ConfigMap")) == ["edited", "kept", "new"]
+    assert (cache.get("v1", "ConfigMap", "default", "edited") or {})["data"] == {"greeting": "changed"}
+    # ...and the watch follows again.
+    await (await pool.client(cluster.name)).apply(config_map("later", team="blue"))
+    await seen.saw("ADDED", "later")
+
+
+async def test_a_410_gone_lists_again(pool: KubePool, cluster: ClusterInfo, emulator: EmulatorHandle) -> None:
+    # Every watch of ConfigMaps is refused as expired a few times: each time the cache lists again.
+    emulator.control.fail_requests(cluster.name, 410, count=3, verb="watch", resource="configmaps")
+    client = await pool.client(cluster.name)
+    await client.apply(config_map("one", team="blue"))
+    seen = Seen()
+    cache = pool.cache(cluster.name, KINDS, SELECTOR, seen)
+
+    async def expired_watches_used_up() -> bool:
+        return not emulator.control.faults(cluster.name).fail_requests
+
+    await wait_until(expired_watches_used_up, within=WITHIN, what="the refused watches to be retried")
+    await synced(cache)
+    await client.apply(config_map("two", team="blue"))
+    await seen.saw("ADDED", "two")
+    assert {o["metadata"]["name"] for o in cache.list("v1", "ConfigMap")} == {"one", "two"}
+
+
+async def test_forgetting_the_cluster_stops_its_cache(pool: KubePool, cluster: ClusterInfo) -> None:
+    cache = pool.cache(cluster.name, KINDS, SELECTOR)
+    await synced(cache)
+    tasks = cache.tasks
+    assert tasks and not any(t.done() for t in tasks)
+    pool.forget(cluster.name)
+    async with asyncio.timeout(WITHIN):
+        await asyncio.wait(tasks)
+    assert pool.caches(cluster.name) == [] and not cache.synced
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith(f"kube cache {cluster.name}")]
+
+
+async def test_closing_the_pool_stops_every_cache(cluster: ClusterInfo) -> None:
+    async def source(_: str) -> Any:
+        return connection_to(cluster)
+
+    pool = KubePool(source, call_timeout=5.0)
+    cache = pool.cache(cluster.name, KINDS, SELECTOR)
+    await synced(cache)
+    tasks = cache.tasks
+    await pool.close()
+    assert all(t.done() for t in tasks)
+
+
+async def test_a_cluster_that_no_longer_exists_is_forgotten(emulator: EmulatorHandle) -> None:
+    gone = emulator.add_cluster(f"g-{uuid.uuid4().hex[:8]}")
+    known = {gone.name: connection_to(gone)}
+
+    async def source(name: str) -> Connection:
+        if name not in known:
+            raise NotFoundError(f"cluster {name} not found")
+        return known[name]
+
+    pool = KubePool(source, call_timeout=5.0)
+    try:
+        cache = pool.cache(gone.name, KINDS, SELECTOR)
+        await synced(cache)
+        tasks = cache.tasks
+        # The cluster is deleted: its API server goes away, and so do its credentials.
+        del known[gone.name]
+        emulator.remove_cluster(gone.name)
+        async with asyncio.timeout(WITHIN):
+            await asyncio.wait(tasks)
+        assert pool.caches(gone.name) == [] and len(pool) == 0
+    finally:
+        await pool.close()
