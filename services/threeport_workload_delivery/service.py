@@ -41,6 +41,7 @@ from threeport_workload_delivery.pipeline.claims import Claimer
 from threeport_workload_delivery.pipeline.namespaces import NamespaceGuard
 from threeport_workload_delivery.pipeline.secret_inputs import SecretSources
 from threeport_workload_delivery.reconcilers.deployment import DeploymentReconciler
+from threeport_workload_delivery.remote_reads import CachedRegistryReads, DeliveryCaches
 from threeport_workload_delivery.store.namespaces import NamespaceClaims
 from threeport_workload_delivery.store.releases import ReleaseStore
 from threeport_workload_delivery.store.tables import SCHEMA, DeploymentRow, RegistryCredentialRow, SecretRow
@@ -61,6 +62,10 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     methods = StandardMethods(deployments, runtime.redis, validate=check_deployment)
     pool = runtime.kube_pool(backends.cluster_connection)
     claimer = Claimer(backends, deployments.find)
+    # The reconciler reads other services' resources through caches fed by their change events;
+    # plans and actions (asked for by people, right after a change) read them fresh.
+    caches = DeliveryCaches.sized(config.cache_entries)
+    cached_claimer = Claimer(backends, deployments.find, caches.cluster_claims)
     prefix = runtime.settings.stream_prefix
 
     charts = helm.ChartCache()  # one download per chart version, shared by reconciles and plans
@@ -72,10 +77,11 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
                                      secret_paths=CREDENTIAL_PATHS) if runtime.cipher else None
     sources = SecretSources(secrets, credentials)
     reconciler = DeploymentReconciler(
-        deployments, releases, backends.registry, claimer, pool, runtime.event_recorder("deployment"), config,
-        NamespaceGuard(namespace_claims), sources, charts,
+        deployments, releases, backends.registry, cached_claimer, pool, runtime.event_recorder("deployment"), config,
+        NamespaceGuard(namespace_claims), sources, charts, reads=CachedRegistryReads(backends.registry, caches),
     )
-    runtime.controller(watches.deployment_controller(deployments, releases.stream, prefix), reconciler)
+    spec = caches.feed(prefix).wire(watches.deployment_controller(deployments, releases.stream, prefix))
+    runtime.controller(spec, reconciler)
 
     actions = Actions(methods, releases, backends.registry)
     planner = Planner(methods, releases, backends.registry, backends, claimer, pool, sources, charts)

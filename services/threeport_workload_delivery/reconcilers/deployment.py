@@ -61,6 +61,7 @@ from threeport_workload_delivery.pipeline.inputs import (
 from threeport_workload_delivery.pipeline.live import Kind, kinds_of, live_objects, released_kinds
 from threeport_workload_delivery.pipeline.namespaces import NamespaceGuard, NamespaceRefused
 from threeport_workload_delivery.pipeline.secret_inputs import SecretSources
+from threeport_workload_delivery.remote_reads import RegistryReads
 from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
 from threeport_workload_delivery.store.tables import DeploymentRow
 
@@ -103,7 +104,9 @@ class DeploymentReconciler:
         namespaces: NamespaceGuard,
         secrets: SecretSources,
         charts: helm.ChartCache | None = None,
+        reads: RegistryReads | None = None,
     ):
+        self._reads = reads or RegistryReads(registry)  # the registry, through caches or not
         self._secrets = secrets
         self._deployments = deployments
         self._releases = releases
@@ -152,7 +155,7 @@ class DeploymentReconciler:
     async def _converge(self, deployment: Deployment, seen: Observation) -> Result:
         if deployment.spec.paused:
             seen.conditions[PAUSED] = (True, "Paused", "rollouts are paused: new releases are recorded, not applied")
-        inputs = await load_inputs(self._registry, self._releases, deployment)
+        inputs = await load_inputs(self._reads, self._releases, deployment)
         await secret_inputs.fill(self._secrets, deployment, inputs)
         seen.namespace = inputs.namespace
         seen.images = dict(inputs.sources)
