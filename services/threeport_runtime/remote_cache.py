@@ -15,23 +15,35 @@ owner's change events arrive, and wires that into a ``ControllerSpec`` so that:
 - a read that was in flight when its entry was forgotten is returned to its caller but not
   stored, so an answer from before a change never outlives the change's event;
 - errors are never cached, and neither is "not found" (the loader raises; nothing is stored):
-  a missing resource is asked for again on the next reconcile.
+  a missing resource is asked for again on the next reconcile;
+- every replica hears every event (``CacheFeed.follow``: a plain ``XREAD`` of the fed streams,
+  no consumer group), because the controller's group hands each event to one replica only,
+  while any replica may reconcile a key next (a requeue timer). Whenever that reading fails
+  (Redis restarted or unreachable) events may have gone by unseen, so everything is forgotten.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
+from google.protobuf.message import DecodeError
 from opentelemetry.metrics import Observation
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from threeport.common.v1alpha1 import change_event_pb2
 from threeport_runtime import gauges
+from threeport_runtime.bus.streams import PAYLOAD_FIELD
 from threeport_runtime.reconcile.controller import Watch
 from threeport_runtime.reconcile.spec import ControllerSpec
 from threeport_runtime.telemetry import meter
+
+log = logging.getLogger(__name__)
 
 Value = TypeVar("Value")
 Event = change_event_pb2.ChangeEvent
@@ -146,6 +158,35 @@ class CacheFeed:
     def clear(self) -> None:
         for cache in self.caches:
             cache.clear()
+
+    async def follow(self, redis: Redis, *, block_ms: int = 5_000, retry_after: float = 0.5) -> None:
+        """Forgets what every event on the fed streams says changed, from the moment it starts,
+        until cancelled (this replica's own reading: see the module docstring)."""
+        last: dict[str, str | bytes] = {stream: "$" for stream in self._forgets}
+        while True:
+            try:
+                response: Any = await redis.xread(last, count=256, block=block_ms)  # type: ignore[arg-type]
+            except (RedisError, OSError) as error:
+                log.warning("lost the change events that keep caches fresh; forgetting everything",
+                            extra={"error": str(error)})
+                self.clear()
+                await asyncio.sleep(retry_after)
+                continue
+            for stream, messages in response or []:
+                name = stream.decode() if isinstance(stream, bytes) else str(stream)
+                for message_id, fields in messages:
+                    last[name] = message_id
+                    self._handle_message(name, fields)
+
+    def _handle_message(self, stream: str, fields: dict[Any, Any]) -> None:
+        payload = fields.get(PAYLOAD_FIELD.encode())
+        try:
+            event = Event.FromString(payload) if payload is not None else None
+        except DecodeError:
+            event = None
+        if event is None or not event.name:
+            return  # the controller's consumer dead-letters what cannot be read
+        self.handle(stream, event)
 
     def wire(self, spec: ControllerSpec) -> ControllerSpec:
         """``spec`` with an invalidating watch first on each fed stream and a resync that clears

@@ -80,8 +80,9 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         deployments, releases, backends.registry, cached_claimer, pool, runtime.event_recorder("deployment"), config,
         NamespaceGuard(namespace_claims), sources, charts, reads=CachedRegistryReads(backends.registry, caches),
     )
-    spec = caches.feed(prefix).wire(watches.deployment_controller(deployments, releases.stream, prefix))
-    runtime.controller(spec, reconciler)
+    feed = caches.feed(prefix)
+    runtime.controller(feed.wire(watches.deployment_controller(deployments, releases.stream, prefix)), reconciler)
+    runtime.run_in_background("delivery cache feed", lambda: feed.follow(runtime.redis))
 
     actions = Actions(methods, releases, backends.registry)
     planner = Planner(methods, releases, backends.registry, backends, claimer, pool, sources, charts)
