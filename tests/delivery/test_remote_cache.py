@@ -16,9 +16,10 @@ import pytest
 
 from threeport_runtime.prometheus import READER
 from threeport_runtime.reconcile.controller import Controller
-from threeport_runtime.testing import wait_until
+from threeport_runtime.testing import start_test_service, wait_until
+from threeport_workload_delivery.service import DEFINITION as DELIVERY
 
-from .conftest import PARENT, PROJECT, WITHIN, Stack
+from .conftest import FAST, PARENT, PROJECT, WITHIN, Stack
 from .samples import RATES
 
 NAME = f"{PARENT}/deployments/rates-dev"
@@ -82,6 +83,18 @@ async def steady_calls(passes: int = 3) -> dict[str, float]:
             if count != before.get(method, 0.0)}
 
 
+async def settles_without_calls(passes: int = 6, windows: int = 5) -> None:
+    """After a change each replica re-reads what the change's events forgot, once, whenever it
+    next reconciles; then a window of ``passes`` reconciles asks no other service anything."""
+    seen = []
+    for _ in range(windows):
+        calls = await steady_calls(passes)
+        if not calls:
+            return
+        seen.append(calls)
+    raise AssertionError(f"never steady without calls to other services: {seen}")
+
+
 async def deploy_rates(stack: Stack) -> Any:
     await stack.apply_application("rates", RATES)
     await stack.admin.deployment.deploy(parent=PARENT, application="rates", environment="dev")
@@ -113,10 +126,8 @@ async def test_an_application_change_reaches_the_next_rollout(stack: Stack) -> N
             return stack.kube.image(NS, "rates-svc") == image
 
         await wait_until(rolled_out, within=WITHIN, what=f"{image} to run")
-    # Converged on the newest (the update's late events re-read once), then steady again
-    # without asking the registry.
-    await steady_calls(passes=2)
-    assert await steady_calls(passes=3) == {}
+    # Converged on the newest, then steady again without asking the registry.
+    await settles_without_calls()
     assert len(await stack.releases(NAME)) == 4
 
 
@@ -140,6 +151,27 @@ async def test_a_lost_event_is_repaired_by_the_resync(stack: Stack) -> None:
         return stack.kube.image(NS, "rates-svc") == image
 
     await wait_until(rolled_out, within=WITHIN, what="the update to run")
+
+
+async def test_every_replica_forgets_a_changed_application(stack: Stack) -> None:
+    """Two replicas both reconcile the deployment (their drift timers); the update's event reaches
+    one replica's consumer, and the other must not roll the old application back out from its
+    copy: exactly one new release, and both are steady again without asking the registry."""
+    await deploy_rates(stack)
+    second = await start_test_service(DELIVERY, stack.settings, FAST)
+    try:
+        for replica in (stack.delivery, second):
+            await next(c for c in replica.runtime.controllers if c.name == "delivery.deployment").resync()
+        await steady_calls(passes=6)  # both replicas have read and hold the first version
+        image = "registry.example.com/rates/svc:3.0.0"
+        await stack.apply_application("rates", with_image(image))
+        await stack.deployment_when(NAME, lambda d: d.status.current_release == 2, "release 2 to be rolled out")
+        await settles_without_calls()
+        assert [r.images["svc"].image for r in await stack.releases(NAME)] == [
+            RATES["components"]["svc"]["image"], image]
+        assert stack.kube.image(NS, "rates-svc") == image
+    finally:
+        await second.stop(grace=1.0)
 
 
 @pytest.fixture
