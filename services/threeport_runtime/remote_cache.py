@@ -160,11 +160,15 @@ class CacheFeed:
             cache.clear()
 
     async def follow(self, redis: Redis, *, block_ms: int = 5_000, retry_after: float = 0.5) -> None:
-        """Forgets what every event on the fed streams says changed, from the moment it starts,
-        until cancelled (this replica's own reading: see the module docstring)."""
-        last: dict[str, str | bytes] = {stream: "$" for stream in self._forgets}
+        """Forgets what every event on the fed streams says changed, until cancelled (this
+        replica's own reading: see the module docstring). It starts from each stream's newest
+        entry and then forgets everything, so nothing read before it listened is kept."""
+        last: dict[str, str | bytes] | None = None
         while True:
             try:
+                if last is None:
+                    last = {stream: await _newest_id(redis, stream) for stream in self._forgets}
+                    self.clear()
                 response: Any = await redis.xread(last, count=256, block=block_ms)  # type: ignore[arg-type]
             except (RedisError, OSError) as error:
                 log.warning("lost the change events that keep caches fresh; forgetting everything",
@@ -215,3 +219,9 @@ class CacheFeed:
                 yield key
 
         return keys
+
+
+async def _newest_id(redis: Redis, stream: str) -> str | bytes:
+    """Where reading ``stream`` from now on starts ("0-0" for an empty or missing stream)."""
+    newest: Any = await redis.xrevrange(stream, count=1)
+    return newest[0][0] if newest else "0-0"
