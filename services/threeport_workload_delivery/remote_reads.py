@@ -1,7 +1,8 @@
 """What a deployment reconcile reads from other services, and the caches that spare the calls.
 
-A steady reconcile reads the application, the environment and the newest matching builds from
-the registry, and the deployment's ClusterClaim from the cluster-manager. ``RegistryReads`` asks
+A steady reconcile reads the application, the environment, the newest matching builds and the
+service class of each addon or managed-service dependency from the registry, and the
+deployment's ClusterClaim from the cluster-manager. ``RegistryReads`` asks
 the registry every time (plans, actions); ``DeliveryCaches`` keeps the last answer per name
 (``threeport_runtime.remote_cache``), forgotten when the owner's change event arrives on the
 streams delivery's controller already consumes, and cleared by every full resync. What each
@@ -10,8 +11,9 @@ event forgets:
 | stream | forgets |
 |---|---|
 | Application ``projects/P/applications/A`` | that application and its builds (every environment) |
-| Environment ``projects/P/environments/E`` | that environment and the builds cached for it |
+| Environment ``projects/P/environments/E`` | that environment, and the builds and service classes resolved for it |
 | Build ``projects/P/applications/A/builds/B`` | the builds of A (every environment) |
+| ServiceClass (any) | every resolved service class (any class may now match first) |
 | ClusterClaim ``clusterClaims/C`` | that claim |
 
 "Not found" and errors are never cached. Cached messages are shared: callers read them, never
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 
 from threeport.clusters.v1alpha1 import cluster_claim_pb2
 from threeport.common.v1alpha1 import change_event_pb2
-from threeport.registry.v1alpha1 import application_pb2, build_pb2, environment_pb2
+from threeport.registry.v1alpha1 import application_pb2, build_pb2, environment_pb2, service_class_pb2
 from threeport.sdk import AsyncClient
 from threeport_runtime.bus.streams import resource_stream
 from threeport_runtime.remote_cache import CacheFeed, RemoteCache
@@ -33,8 +35,10 @@ Event = change_event_pb2.ChangeEvent
 APPLICATIONS = "threeport.registry.v1alpha1.Application"
 ENVIRONMENTS = "threeport.registry.v1alpha1.Environment"
 BUILDS = "threeport.registry.v1alpha1.Build"
+SERVICE_CLASSES = "threeport.registry.v1alpha1.ServiceClass"
 CLUSTER_CLAIMS = "threeport.clusters.v1alpha1.ClusterClaim"
-# The builds of one application for one environment are cached under "<application>@<environment>".
+# The builds of one application for one environment are cached under "<application>@<environment>",
+# a resolved service class under "<type>/<class>@<environment>".
 SEPARATOR = "@"
 
 
@@ -53,6 +57,13 @@ class RegistryReads:
     async def latest_builds(self, application: str, environment: str) -> build_pb2.ListLatestBuildsResponse:
         return await self.registry.build.list_latest_builds(parent=application, environment=environment)
 
+    async def service_class(self, environment: str, dependency_type: str,
+                            requested_class: str) -> service_class_pb2.ResolveServiceClassResponse:
+        """The service class the registry resolves for a dependency in ``environment``."""
+        return await self.registry.service_class.resolve_service_class(
+            parent=environment.split("/environments/", 1)[0], environment=environment, type=dependency_type,
+            class_=requested_class)
+
 
 @dataclass
 class DeliveryCaches:
@@ -62,20 +73,23 @@ class DeliveryCaches:
     environments: RemoteCache[environment_pb2.Environment]
     builds: RemoteCache[build_pb2.ListLatestBuildsResponse]
     cluster_claims: RemoteCache[cluster_claim_pb2.ClusterClaim]
+    service_classes: RemoteCache[service_class_pb2.ResolveServiceClassResponse]
 
     @classmethod
     def sized(cls, max_entries: int) -> DeliveryCaches:
         return cls(RemoteCache("applications", max_entries), RemoteCache("environments", max_entries),
-                   RemoteCache("builds", max_entries), RemoteCache("cluster_claims", max_entries))
+                   RemoteCache("builds", max_entries), RemoteCache("cluster_claims", max_entries),
+                   RemoteCache("service_classes", max_entries))
 
     def feed(self, prefix: str) -> CacheFeed:
         """What each stream's events forget (the table above)."""
         feed = CacheFeed()
-        feed.track(self.applications, self.environments, self.builds, self.cluster_claims)
+        feed.track(self.applications, self.environments, self.builds, self.cluster_claims, self.service_classes)
         feed.on(resource_stream(prefix, APPLICATIONS), self._application_changed)
         feed.on(resource_stream(prefix, ENVIRONMENTS), self._environment_changed)
         feed.on(resource_stream(prefix, BUILDS), self._build_changed)
         feed.on(resource_stream(prefix, CLUSTER_CLAIMS), lambda event: self.cluster_claims.forget(event.name))
+        feed.on(resource_stream(prefix, SERVICE_CLASSES), lambda _event: self.service_classes.clear())
         return feed
 
     def _application_changed(self, event: Event) -> None:
@@ -85,6 +99,7 @@ class DeliveryCaches:
     def _environment_changed(self, event: Event) -> None:
         self.environments.forget(event.name)
         self.builds.forget_where(lambda key: key.endswith(SEPARATOR + event.name))
+        self.service_classes.forget_where(lambda key: key.endswith(SEPARATOR + event.name))
 
     def _build_changed(self, event: Event) -> None:
         self._forget_builds_of(event.name.rsplit("/builds/", 1)[0])
@@ -110,3 +125,9 @@ class CachedRegistryReads(RegistryReads):
         return await self.caches.builds.get(
             application + SEPARATOR + environment,
             lambda: super(CachedRegistryReads, self).latest_builds(application, environment))
+
+    async def service_class(self, environment: str, dependency_type: str,
+                            requested_class: str) -> service_class_pb2.ResolveServiceClassResponse:
+        return await self.caches.service_classes.get(
+            f"{dependency_type}/{requested_class}{SEPARATOR}{environment}",
+            lambda: super(CachedRegistryReads, self).service_class(environment, dependency_type, requested_class))

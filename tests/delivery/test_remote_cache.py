@@ -21,6 +21,7 @@ from threeport_workload_delivery.service import DEFINITION as DELIVERY
 
 from .conftest import FAST, PARENT, PROJECT, WITHIN, Stack
 from .samples import RATES
+from .test_claims import with_claim_provider, with_db
 
 NAME = f"{PARENT}/deployments/rates-dev"
 NS = f"{PROJECT}-rates-dev"
@@ -111,6 +112,20 @@ async def test_a_steady_reconcile_asks_no_other_service(stack: Stack) -> None:
     assert await steady_calls(passes=5) == {}
 
 
+async def test_a_steady_reconcile_with_a_dependency_asks_the_registry_nothing(  # type: ignore[no-untyped-def]
+    world, monkeypatch
+) -> None:
+    """A managed-service dependency's service class is resolved once, then kept (the claim itself
+    is the provider's: still read, from the in-test provider of ``test_claims``)."""
+    async with with_claim_provider(world, monkeypatch) as (stack, _provider):
+        await stack.apply_application("rates", with_db("small"))
+        await stack.admin.deployment.deploy(parent=PARENT, application="rates", environment="dev")
+        ready = await stack.ready(NAME)
+        assert [(d.name, d.reason) for d in ready.status.dependencies] == [("db", "Bound")]
+        await steady_calls(passes=2)
+        assert await steady_calls(passes=5) == {}
+
+
 async def test_an_application_change_reaches_the_next_rollout(stack: Stack) -> None:
     """Each update's event forgets the cached application before the deployment is queued, so
     the rollout that follows is of the newest version, every time."""
@@ -190,6 +205,6 @@ async def test_the_cache_limit_holds(one_entry: None, stack: Stack) -> None:
     calls = await steady_calls(passes=4)
     assert calls, "one entry per cache cannot hold two deployments' reads"
     gc.collect()  # the caches of services stopped by earlier tests leave the gauge
-    for cache in ("applications", "environments", "builds", "cluster_claims"):
+    for cache in ("applications", "environments", "builds", "cluster_claims", "service_classes"):
         assert cache_entries(cache) <= 1, cache
 

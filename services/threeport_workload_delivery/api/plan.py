@@ -124,7 +124,7 @@ class Planner:
                             f"{inputs.namespace}" + ("" if exists else " (would be created)") + f"; images: {images}")
         claim = await self._claimer.find_cluster(deployment) if exists else None
         cluster = claim.status.cluster if claim is not None else ""
-        inputs.resolved = await resolve_classes(self._registry, inputs)
+        inputs.resolved = await resolve_classes(RegistryReads(self._registry), inputs)
         outputs: dict[str, DependencyOutputs] = {}
         app_nodes: dict[str, Node] = {}
         for dep_name, dep in sorted(inputs.spec.dependencies.items()):

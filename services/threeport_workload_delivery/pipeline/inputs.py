@@ -14,7 +14,7 @@ from google.protobuf import json_format
 
 from threeport.delivery.v1alpha1 import deployment_pb2, release_pb2
 from threeport.registry.v1alpha1 import application_pb2, environment_pb2
-from threeport.sdk import ApiError, AsyncClient, NotFoundError
+from threeport.sdk import ApiError, NotFoundError
 from threeport_model.dependency_types import provider_of
 from threeport_model.namespaces import NamespaceError, namespace_keeping_earlier
 from threeport_workload_delivery.domain import changes, names, overrides
@@ -108,7 +108,7 @@ async def load_inputs(
                   provenance=provenance)
 
 
-async def resolve_classes(registry: AsyncClient, inputs: Inputs) -> dict[str, str]:
+async def resolve_classes(registry: RegistryReads, inputs: Inputs) -> dict[str, str]:
     """Per non-application dependency, ``implementation (serviceClasses/x)`` as the registry
     resolves it for this environment; unresolvable ones say why."""
     resolved: dict[str, str] = {}
@@ -116,10 +116,7 @@ async def resolve_classes(registry: AsyncClient, inputs: Inputs) -> dict[str, st
         if provider_of(dep.type) == "application":
             continue
         try:
-            answer = await registry.service_class.resolve_service_class(
-                parent=f"projects/{inputs.project}", environment=inputs.environment.name, type=dep.type,
-                class_=getattr(dep, "class"),
-            )
+            answer = await registry.service_class(inputs.environment.name, dep.type, getattr(dep, "class"))
             resolved[name] = f"{answer.service_class.spec.implementation} ({answer.service_class.name})"
         except ApiError as error:
             resolved[name] = f"unresolved: {error.message}"

@@ -171,7 +171,7 @@ class DeploymentReconciler:
         inputs.namespace = seen.namespace = await self._namespaces.claim(
             binding.cluster, inputs.namespace, deployment.name, fallback=inputs.fallback_namespace)
 
-        inputs.resolved = await resolve_classes(self._registry, inputs)
+        inputs.resolved = await resolve_classes(self._reads, inputs)
         planned = plan(plan_inputs(deployment, inputs, cluster=binding.cluster))
         # The namespace is created (marked as the deployment's) before any dependency is claimed:
         # a provider that puts a service into it (a `local` database) finds it there, owned.
