@@ -199,9 +199,10 @@ class CacheFeed:
         if spec.for_.stream in self._forgets:
             raise ValueError("a controller's own resource is read from its own store, never cached")
         invalidating = [Watch(stream, keys=self._keys_forgetting(stream)) for stream in self._forgets]
-        return ControllerSpec(
-            spec.name,
+        return replace(  # replace: whatever else the spec says is kept
+            spec,
             for_=replace(spec.for_, list_keys=self._clearing(spec.for_.list_keys)),
+            owns=(),
             watches=[*invalidating, *(owned.watch() for owned in spec.owns), *spec.watches],
         )
 
