@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,6 +65,7 @@ class ServiceRuntime:
         )
         self.cipher = FieldCipher(settings.encryption_keys) if settings.encryption_keys else None
         self.controllers: list[Controller] = []
+        self.background: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
         self._kube_pools: list[KubePool] = []
         self._channels: list[grpc.aio.Channel] = []
 
@@ -107,6 +108,10 @@ class ServiceRuntime:
         )
         self.controllers.append(controller)
         return controller
+
+    def run_in_background(self, name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """``run()`` as a task that starts and stops with the service (e.g. a cache's feed)."""
+        self.background.append((name, run))
 
     def service_client(self, target: str, *, retry: RetryPolicy = DEFAULT_RETRY) -> AsyncClient:
         """An SDK client for another service's internal and public APIs. Every call carries this
@@ -212,6 +217,8 @@ async def start_service(
         running.tasks.append(asyncio.create_task(relay.run(), name="outbox relay"))
     for controller in runtime.controllers:
         running.tasks.append(asyncio.create_task(controller.run(), name=f"controller {controller.name}"))
+    for name, run in runtime.background:
+        running.tasks.append(asyncio.create_task(run(), name=name))
     running.metrics = await runtime.start_metrics()
     log.info(
         "service started",

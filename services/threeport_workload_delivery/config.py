@@ -8,6 +8,7 @@
 | ``THREEPORT_BACKEND_INFRA`` | host:port of the infra-provider; unset: managed services stay ``NoProvider`` |
 | ``THREEPORT_DELIVERY_POLL_SECONDS`` | how often a rollout in progress is looked at (default 0.5) |
 | ``THREEPORT_DELIVERY_DRIFT_SECONDS`` | how often a converged deployment is compared with its cluster (default 30) |
+| ``THREEPORT_DELIVERY_CACHE_ENTRIES`` | most entries per cache of ``remote_reads`` (default 12000) |
 
 Both apply only while the cluster's watch-fed cache is not synced; with it, changes arrive as
 events (``pipeline.observed``).
@@ -32,6 +33,7 @@ class DeliveryConfig:
     infra: str = ""
     poll_interval: float = 0.5
     drift_interval: float = 30.0
+    cache_entries: int = 12_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DeliveryConfig:
@@ -43,7 +45,17 @@ class DeliveryConfig:
             infra=env.get(PREFIX + "BACKEND_INFRA", ""),
             poll_interval=_seconds(env, "DELIVERY_POLL_SECONDS", cls.poll_interval),
             drift_interval=_seconds(env, "DELIVERY_DRIFT_SECONDS", cls.drift_interval),
+            cache_entries=_count(env, "DELIVERY_CACHE_ENTRIES", cls.cache_entries),
         )
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(PREFIX + name, "")
+    if raw == "":
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{PREFIX}{name} must be a whole number of at least 1, got {raw!r}")
+    return int(raw)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

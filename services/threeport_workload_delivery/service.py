@@ -42,6 +42,7 @@ from threeport_workload_delivery.pipeline.namespaces import NamespaceGuard
 from threeport_workload_delivery.pipeline.observed import ClusterObserver
 from threeport_workload_delivery.pipeline.secret_inputs import SecretSources
 from threeport_workload_delivery.reconcilers.deployment import DeploymentReconciler
+from threeport_workload_delivery.remote_reads import CachedRegistryReads, DeliveryCaches
 from threeport_workload_delivery.store.namespaces import NamespaceClaims
 from threeport_workload_delivery.store.releases import ReleaseStore
 from threeport_workload_delivery.store.tables import SCHEMA, DeploymentRow, RegistryCredentialRow, SecretRow
@@ -62,6 +63,10 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     methods = StandardMethods(deployments, runtime.redis, validate=check_deployment)
     pool = runtime.kube_pool(backends.cluster_connection)
     claimer = Claimer(backends, deployments.find)
+    # The reconciler reads other services' resources through caches fed by their change events;
+    # plans and actions (asked for by people, right after a change) read them fresh.
+    caches = DeliveryCaches.sized(config.cache_entries)
+    cached_claimer = Claimer(backends, deployments.find, caches.cluster_claims)
     prefix = runtime.settings.stream_prefix
 
     charts = helm.ChartCache()  # one download per chart version, shared by reconciles and plans
@@ -74,11 +79,16 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     sources = SecretSources(secrets, credentials)
     observer = ClusterObserver(pool)  # one watch-fed cache per cluster, started when first needed
     reconciler = DeploymentReconciler(
-        deployments, releases, backends.registry, claimer, pool, runtime.event_recorder("deployment"), config,
+        deployments, releases, backends.registry, cached_claimer, pool, runtime.event_recorder("deployment"), config,
         NamespaceGuard(namespace_claims), sources, charts, observer,
+        reads=CachedRegistryReads(backends.registry, caches),
     )
-    controller = runtime.controller(watches.deployment_controller(deployments, releases.stream, prefix), reconciler)
+    feed = caches.feed(prefix)
+    controller = runtime.controller(
+        feed.wire(watches.deployment_controller(deployments, releases.stream, prefix)), reconciler
+    )
     observer.wake_with(controller.enqueue)
+    runtime.run_in_background("delivery cache feed", lambda: feed.follow(runtime.redis))
 
     actions = Actions(methods, releases, backends.registry)
     planner = Planner(methods, releases, backends.registry, backends, claimer, pool, sources, charts)

@@ -8,6 +8,9 @@
   matching build themselves; an approval (a Release UPDATED) wakes its deployment; an app
   Secret's change wakes its deployment, a RegistryCredential's the deployments of its project. The periodic
   resync corrects drift and makes a lost build event cost latency, never a rollout.
+
+``service.py`` puts the caches of ``remote_reads`` in front of these watches: each event of the
+registry's and cluster-manager's streams first forgets what it changed, then wakes deployments.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ in-test server that binds every claim at once: it stands in for the future servi
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import grpc
@@ -102,7 +104,9 @@ def with_db(klass: str | None) -> dict[str, Any]:
     return {**RATES, "dependencies": {"db": {"type": "postgres", "class": klass}}}
 
 
-async def test_claims_are_created_updated_released_and_waited_for(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@asynccontextmanager
+async def with_claim_provider(world, monkeypatch) -> AsyncIterator[tuple[Stack, ClaimProvider]]:  # type: ignore[no-untyped-def]
+    """Delivery whose infra backend is a ``ClaimProvider`` (both stopped at the end)."""
     registry, clusters, kube, _cluster, settings, opened = world
     provider = ClaimProvider()  # type: ignore[abstract]  # only the RPCs delivery calls
     await provider.start()
@@ -110,10 +114,17 @@ async def test_claims_are_created_updated_released_and_waited_for(world, monkeyp
     monkeypatch.setenv("THREEPORT_BACKEND_INFRA", f"127.0.0.1:{provider.port}")
     delivery = await start_test_service(DELIVERY, settings, FAST)
     try:
-        stack = Stack(delivery=delivery, registry=registry, clusters=clusters, kube=kube, cluster="",
-                      settings=settings, admin=client(delivery.port, ADMIN, opened), deployer=None,  # type: ignore[arg-type]
-                      registry_admin=client(registry.port, ADMIN, opened), registry_deployer=None,  # type: ignore[arg-type]
-                      clusters_operator=None, clusters_service=None, opened=opened)  # type: ignore[arg-type]
+        yield Stack(delivery=delivery, registry=registry, clusters=clusters, kube=kube, cluster="",
+                    settings=settings, admin=client(delivery.port, ADMIN, opened), deployer=None,  # type: ignore[arg-type]
+                    registry_admin=client(registry.port, ADMIN, opened), registry_deployer=None,  # type: ignore[arg-type]
+                    clusters_operator=None, clusters_service=None, opened=opened), provider  # type: ignore[arg-type]
+    finally:
+        await delivery.stop(grace=1.0)
+        await provider.stop()
+
+
+async def test_claims_are_created_updated_released_and_waited_for(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    async with with_claim_provider(world, monkeypatch) as (stack, provider):
 
         def classes() -> list[str]:
             return [getattr(c.spec, "class") for c in provider.claims.values()]
@@ -166,9 +177,6 @@ async def test_claims_are_created_updated_released_and_waited_for(world, monkeyp
         await provider.start()
         await stack.gone(DEV, "the deletion to finish once the provider is back")
         assert provider.claims == {}
-    finally:
-        await delivery.stop(grace=1.0)
-        await provider.stop()
 
 
 async def test_a_changed_placement_is_reported_not_applied_behind_the_users_back(stack: Stack) -> None:

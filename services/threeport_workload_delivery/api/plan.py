@@ -41,6 +41,7 @@ from threeport_workload_delivery.pipeline.inputs import (
 )
 from threeport_workload_delivery.pipeline.live import kinds_of, live_objects, released_kinds
 from threeport_workload_delivery.pipeline.secret_inputs import SecretSources
+from threeport_workload_delivery.remote_reads import RegistryReads
 from threeport_workload_delivery.store.releases import ReleaseStore
 
 Node = deployment_pb2.PlanNode
@@ -113,7 +114,7 @@ class Planner:
         deployment = await self._subject(request)
         exists = bool(deployment.uid)
         try:
-            inputs = await load_inputs(self._registry, self._releases, deployment)
+            inputs = await load_inputs(RegistryReads(self._registry), self._releases, deployment)
         except NotReady as missing:
             raise FailedPrecondition(missing.message) from None
         images = ", ".join(f"{c}: {image_of(s.image)} ({s.message})" for c, s in inputs.sources.items())
@@ -123,7 +124,7 @@ class Planner:
                             f"{inputs.namespace}" + ("" if exists else " (would be created)") + f"; images: {images}")
         claim = await self._claimer.find_cluster(deployment) if exists else None
         cluster = claim.status.cluster if claim is not None else ""
-        inputs.resolved = await resolve_classes(self._registry, inputs)
+        inputs.resolved = await resolve_classes(RegistryReads(self._registry), inputs)
         outputs: dict[str, DependencyOutputs] = {}
         app_nodes: dict[str, Node] = {}
         for dep_name, dep in sorted(inputs.spec.dependencies.items()):

@@ -35,6 +35,7 @@ from threeport.sdk import (
     UnimplementedError,
 )
 from threeport_model.dependency_types import Provider, provider_of
+from threeport_runtime.remote_cache import RemoteCache
 from threeport_workload_delivery.backends import Backends
 from threeport_workload_delivery.domain import claims, names
 from threeport_workload_delivery.domain.rendering import DependencyOutputs
@@ -126,9 +127,12 @@ def _params(dep: application_pb2.Dependency) -> dict[str, Any]:
 
 
 class Claimer:
-    def __init__(self, backends: Backends, find_deployment: FindDeployment):
+    def __init__(self, backends: Backends, find_deployment: FindDeployment,
+                 cluster_claims: RemoteCache[cluster_claim_pb2.ClusterClaim] | None = None):
         self._backends = backends
         self._find_deployment = find_deployment
+        # Fed by the claims' change events (``remote_reads``); None: every read asks.
+        self._cluster_claims = cluster_claims
 
     # -- cluster ---------------------------------------------------------------------------------
 
@@ -141,10 +145,13 @@ class Claimer:
         return f"clusterClaims/{names.claim_id(deployment.name, deployment.uid)}"
 
     async def find_cluster(self, deployment: deployment_pb2.Deployment) -> cluster_claim_pb2.ClusterClaim | None:
+        name = self.cluster_claim_name(deployment)
+
+        async def read() -> cluster_claim_pb2.ClusterClaim:
+            return await self._clusters().internal.cluster_claim.get_cluster_claim(name=name)
+
         try:
-            return await self._clusters().internal.cluster_claim.get_cluster_claim(
-                name=self.cluster_claim_name(deployment)
-            )
+            return await (read() if self._cluster_claims is None else self._cluster_claims.get(name, read))
         except NotFoundError:
             return None
 
@@ -306,6 +313,8 @@ class Claimer:
     async def release_cluster(self, claim: str) -> str:
         """Deletes the cluster claim; '' once it is gone, else what it waits for."""
         api: Any = self._clusters().internal.cluster_claim
+        if self._cluster_claims is not None:
+            self._cluster_claims.forget(claim)  # its deletion is under way: what was read is over
         try:
             await api.delete_cluster_claim(name=claim, allow_missing=True)
             await api.get_cluster_claim(name=claim)

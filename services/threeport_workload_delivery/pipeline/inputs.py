@@ -14,7 +14,7 @@ from google.protobuf import json_format
 
 from threeport.delivery.v1alpha1 import deployment_pb2, release_pb2
 from threeport.registry.v1alpha1 import application_pb2, environment_pb2
-from threeport.sdk import ApiError, AsyncClient, NotFoundError
+from threeport.sdk import ApiError, NotFoundError
 from threeport_model.dependency_types import provider_of
 from threeport_model.namespaces import NamespaceError, namespace_keeping_earlier
 from threeport_workload_delivery.domain import changes, names, overrides
@@ -22,6 +22,7 @@ from threeport_workload_delivery.domain import images as image_sources
 from threeport_workload_delivery.domain.plan import PlanInputs
 from threeport_workload_delivery.domain.rendering import DependencyOutputs, Manifest
 from threeport_workload_delivery.domain.secret_rendering import PullCredential, SecretValue
+from threeport_workload_delivery.remote_reads import RegistryReads
 from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
 
 
@@ -65,17 +66,17 @@ def spec_of(stored: StoredRelease) -> application_pb2.ApplicationSpec:
 
 
 async def load_inputs(
-    registry: AsyncClient, releases: ReleaseStore, deployment: deployment_pb2.Deployment
+    registry: RegistryReads, releases: ReleaseStore, deployment: deployment_pb2.Deployment
 ) -> Inputs:
     project = names.project_of(deployment.name)
     app_name = f"projects/{project}/applications/{deployment.spec.application}"
     env_name = f"projects/{project}/environments/{deployment.spec.environment}"
     try:
-        application = await registry.application.get_application(name=app_name)
+        application = await registry.application(app_name)
     except NotFoundError:
         raise NotReady("ApplicationNotFound", f"{app_name} does not exist; apply it first") from None
     try:
-        environment = await registry.environment.get_environment(name=env_name)
+        environment = await registry.environment(env_name)
     except NotFoundError:
         raise NotReady("EnvironmentNotFound", f"{env_name} does not exist; ask an admin to create it") from None
     try:
@@ -100,14 +101,14 @@ async def load_inputs(
                           for v in overrides.merge(spec, []).provenance]
         else:
             pinned = 0
-    builds = await registry.build.list_latest_builds(parent=app_name, environment=env_name)
+    builds = await registry.latest_builds(app_name, env_name)
     sources = image_sources.derive(spec, dict(deployment.spec.images), dict(builds.builds),
                             image_sources.read_record(dict(deployment.annotations)))
     return Inputs(project, application, environment, namespace, spec, pinned, sources, fallback_namespace=fallback,
                   provenance=provenance)
 
 
-async def resolve_classes(registry: AsyncClient, inputs: Inputs) -> dict[str, str]:
+async def resolve_classes(registry: RegistryReads, inputs: Inputs) -> dict[str, str]:
     """Per non-application dependency, ``implementation (serviceClasses/x)`` as the registry
     resolves it for this environment; unresolvable ones say why."""
     resolved: dict[str, str] = {}
@@ -115,10 +116,7 @@ async def resolve_classes(registry: AsyncClient, inputs: Inputs) -> dict[str, st
         if provider_of(dep.type) == "application":
             continue
         try:
-            answer = await registry.service_class.resolve_service_class(
-                parent=f"projects/{inputs.project}", environment=inputs.environment.name, type=dep.type,
-                class_=getattr(dep, "class"),
-            )
+            answer = await registry.service_class(inputs.environment.name, dep.type, getattr(dep, "class"))
             resolved[name] = f"{answer.service_class.spec.implementation} ({answer.service_class.name})"
         except ApiError as error:
             resolved[name] = f"unresolved: {error.message}"

@@ -67,6 +67,7 @@ from threeport_workload_delivery.pipeline.live import Kind, kinds_of, live_objec
 from threeport_workload_delivery.pipeline.namespaces import NamespaceGuard, NamespaceRefused
 from threeport_workload_delivery.pipeline.observed import ClusterObserver
 from threeport_workload_delivery.pipeline.secret_inputs import SecretSources
+from threeport_workload_delivery.remote_reads import RegistryReads
 from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
 from threeport_workload_delivery.store.tables import DeploymentRow
 
@@ -110,7 +111,9 @@ class DeploymentReconciler:
         secrets: SecretSources,
         charts: helm.ChartCache | None = None,
         observer: ClusterObserver | None = None,
+        reads: RegistryReads | None = None,
     ):
+        self._reads = reads or RegistryReads(registry)  # the registry, through caches or not
         self._secrets = secrets
         self._deployments = deployments
         self._releases = releases
@@ -160,7 +163,7 @@ class DeploymentReconciler:
     async def _converge(self, deployment: Deployment, seen: Observation) -> Result:
         if deployment.spec.paused:
             seen.conditions[PAUSED] = (True, "Paused", "rollouts are paused: new releases are recorded, not applied")
-        inputs = await load_inputs(self._registry, self._releases, deployment)
+        inputs = await load_inputs(self._reads, self._releases, deployment)
         await secret_inputs.fill(self._secrets, deployment, inputs)
         seen.namespace = inputs.namespace
         seen.images = dict(inputs.sources)
@@ -176,7 +179,7 @@ class DeploymentReconciler:
         inputs.namespace = seen.namespace = await self._namespaces.claim(
             binding.cluster, inputs.namespace, deployment.name, fallback=inputs.fallback_namespace)
 
-        inputs.resolved = await resolve_classes(self._registry, inputs)
+        inputs.resolved = await resolve_classes(self._reads, inputs)
         planned = plan(plan_inputs(deployment, inputs, cluster=binding.cluster))
         # The namespace is created (marked as the deployment's) before any dependency is claimed:
         # a provider that puts a service into it (a `local` database) finds it there, owned.

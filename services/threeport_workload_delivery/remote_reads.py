@@ -1,0 +1,133 @@
+"""What a deployment reconcile reads from other services, and the caches that spare the calls.
+
+A steady reconcile reads the application, the environment, the newest matching builds and the
+service class of each addon or managed-service dependency from the registry, and the
+deployment's ClusterClaim from the cluster-manager. ``RegistryReads`` asks
+the registry every time (plans, actions); ``DeliveryCaches`` keeps the last answer per name
+(``threeport_runtime.remote_cache``), forgotten when the owner's change event arrives on the
+streams delivery's controller already consumes, and cleared by every full resync. What each
+event forgets:
+
+| stream | forgets |
+|---|---|
+| Application ``projects/P/applications/A`` | that application and its builds (every environment) |
+| Environment ``projects/P/environments/E`` | that environment, and the builds and service classes resolved for it |
+| Build ``projects/P/applications/A/builds/B`` | the builds of A (every environment) |
+| ServiceClass (any) | every resolved service class (any class may now match first) |
+| ClusterClaim ``clusterClaims/C`` | that claim |
+
+"Not found" and errors are never cached. Cached messages are shared: callers read them, never
+change them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from threeport.clusters.v1alpha1 import cluster_claim_pb2
+from threeport.common.v1alpha1 import change_event_pb2
+from threeport.registry.v1alpha1 import application_pb2, build_pb2, environment_pb2, service_class_pb2
+from threeport.sdk import AsyncClient
+from threeport_runtime.bus.streams import resource_stream
+from threeport_runtime.remote_cache import CacheFeed, RemoteCache
+
+Event = change_event_pb2.ChangeEvent
+APPLICATIONS = "threeport.registry.v1alpha1.Application"
+ENVIRONMENTS = "threeport.registry.v1alpha1.Environment"
+BUILDS = "threeport.registry.v1alpha1.Build"
+SERVICE_CLASSES = "threeport.registry.v1alpha1.ServiceClass"
+CLUSTER_CLAIMS = "threeport.clusters.v1alpha1.ClusterClaim"
+# The builds of one application for one environment are cached under "<application>@<environment>",
+# a resolved service class under "<type>/<class>@<environment>".
+SEPARATOR = "@"
+
+
+class RegistryReads:
+    """The registry's answers, read on every call."""
+
+    def __init__(self, registry: AsyncClient):
+        self.registry = registry
+
+    async def application(self, name: str) -> application_pb2.Application:
+        return await self.registry.application.get_application(name=name)
+
+    async def environment(self, name: str) -> environment_pb2.Environment:
+        return await self.registry.environment.get_environment(name=name)
+
+    async def latest_builds(self, application: str, environment: str) -> build_pb2.ListLatestBuildsResponse:
+        return await self.registry.build.list_latest_builds(parent=application, environment=environment)
+
+    async def service_class(self, environment: str, dependency_type: str,
+                            requested_class: str) -> service_class_pb2.ResolveServiceClassResponse:
+        """The service class the registry resolves for a dependency in ``environment``."""
+        return await self.registry.service_class.resolve_service_class(
+            parent=environment.split("/environments/", 1)[0], environment=environment, type=dependency_type,
+            class_=requested_class)
+
+
+@dataclass
+class DeliveryCaches:
+    """One bounded cache per kind of resource read (each holds at most one entry per deployment)."""
+
+    applications: RemoteCache[application_pb2.Application]
+    environments: RemoteCache[environment_pb2.Environment]
+    builds: RemoteCache[build_pb2.ListLatestBuildsResponse]
+    cluster_claims: RemoteCache[cluster_claim_pb2.ClusterClaim]
+    service_classes: RemoteCache[service_class_pb2.ResolveServiceClassResponse]
+
+    @classmethod
+    def sized(cls, max_entries: int) -> DeliveryCaches:
+        return cls(RemoteCache("applications", max_entries), RemoteCache("environments", max_entries),
+                   RemoteCache("builds", max_entries), RemoteCache("cluster_claims", max_entries),
+                   RemoteCache("service_classes", max_entries))
+
+    def feed(self, prefix: str) -> CacheFeed:
+        """What each stream's events forget (the table above)."""
+        feed = CacheFeed()
+        feed.track(self.applications, self.environments, self.builds, self.cluster_claims, self.service_classes)
+        feed.on(resource_stream(prefix, APPLICATIONS), self._application_changed)
+        feed.on(resource_stream(prefix, ENVIRONMENTS), self._environment_changed)
+        feed.on(resource_stream(prefix, BUILDS), self._build_changed)
+        feed.on(resource_stream(prefix, CLUSTER_CLAIMS), lambda event: self.cluster_claims.forget(event.name))
+        feed.on(resource_stream(prefix, SERVICE_CLASSES), lambda _event: self.service_classes.clear())
+        return feed
+
+    def _application_changed(self, event: Event) -> None:
+        self.applications.forget(event.name)
+        self._forget_builds_of(event.name)
+
+    def _environment_changed(self, event: Event) -> None:
+        self.environments.forget(event.name)
+        self.builds.forget_where(lambda key: key.endswith(SEPARATOR + event.name))
+        self.service_classes.forget_where(lambda key: key.endswith(SEPARATOR + event.name))
+
+    def _build_changed(self, event: Event) -> None:
+        self._forget_builds_of(event.name.rsplit("/builds/", 1)[0])
+
+    def _forget_builds_of(self, application: str) -> None:
+        self.builds.forget_where(lambda key: key.startswith(application + SEPARATOR))
+
+
+class CachedRegistryReads(RegistryReads):
+    """The registry's answers, from ``caches`` when they hold them."""
+
+    def __init__(self, registry: AsyncClient, caches: DeliveryCaches):
+        super().__init__(registry)
+        self.caches = caches
+
+    async def application(self, name: str) -> application_pb2.Application:
+        return await self.caches.applications.get(name, lambda: super(CachedRegistryReads, self).application(name))
+
+    async def environment(self, name: str) -> environment_pb2.Environment:
+        return await self.caches.environments.get(name, lambda: super(CachedRegistryReads, self).environment(name))
+
+    async def latest_builds(self, application: str, environment: str) -> build_pb2.ListLatestBuildsResponse:
+        return await self.caches.builds.get(
+            application + SEPARATOR + environment,
+            lambda: super(CachedRegistryReads, self).latest_builds(application, environment))
+
+    async def service_class(self, environment: str, dependency_type: str,
+                            requested_class: str) -> service_class_pb2.ResolveServiceClassResponse:
+        return await self.caches.service_classes.get(
+            f"{dependency_type}/{requested_class}{SEPARATOR}{environment}",
+            lambda: super(CachedRegistryReads, self).service_class(environment, dependency_type, requested_class))

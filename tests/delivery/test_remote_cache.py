@@ -1,0 +1,210 @@
+"""Delivery's caches of what other services own (``remote_reads``), against the real registry
+and cluster-manager: a steady reconcile asks neither of them anything; an application change
+reaches the next rollout; a lost event is repaired by the resync; the LRU limit holds.
+
+gRPC calls are counted by the services' own request counters (``threeport.rpc.server.calls``,
+every service of this process records into the same meter), reconciles by the controller's
+(``threeport.reconcile.count``)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from threeport_runtime.prometheus import READER
+from threeport_runtime.reconcile.controller import Controller
+from threeport_runtime.testing import start_test_service, wait_until
+from threeport_workload_delivery.service import DEFINITION as DELIVERY
+
+from .conftest import FAST, PARENT, PROJECT, WITHIN, Stack
+from .samples import RATES
+from .test_claims import with_claim_provider, with_db
+
+NAME = f"{PARENT}/deployments/rates-dev"
+NS = f"{PROJECT}-rates-dev"
+OTHER_SERVICES = ("/threeport.registry.", "/threeport.clusters.")
+
+
+def counter(family_name: str, labels: Callable[[dict[str, str]], bool]) -> float:
+    """The sum of a counter's samples whose labels ``labels`` accepts (0 when never recorded)."""
+    total = 0.0
+    for family in READER.families():
+        if family.name != family_name:
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_total") and labels(sample.labels):
+                total += sample.value
+    return total
+
+
+def calls_to_other_services() -> dict[str, float]:
+    """Calls the registry and the cluster-manager served so far, by method."""
+    found: dict[str, float] = {}
+    for family in READER.families():
+        if family.name != "threeport_rpc_server_calls":
+            continue
+        for sample in family.samples:
+            method = sample.labels.get("rpc_method", "")
+            if sample.name.endswith("_total") and method.startswith(OTHER_SERVICES):
+                found[method] = found.get(method, 0.0) + sample.value
+    return found
+
+
+def reconciles() -> float:
+    return counter("threeport_reconcile_count",
+                   lambda labels: labels.get("controller") == "delivery.deployment"
+                   and labels.get("outcome") == "success")
+
+
+def cache_entries(cache: str) -> float:
+    for family in READER.families():
+        if family.name == "threeport_remote_cache_entries":
+            return sum(s.value for s in family.samples if s.labels.get("cache") == cache)
+    raise AssertionError("delivery reports no cache sizes")
+
+
+def delivery_controller(stack: Stack) -> Controller:
+    return next(c for c in stack.delivery.runtime.controllers if c.name == "delivery.deployment")
+
+
+async def steady_calls(passes: int = 3) -> dict[str, float]:
+    """The calls to other services made while the controller reconciles ``passes`` more times
+    (the drift requeue wakes a converged deployment every second in these tests)."""
+    before, start = calls_to_other_services(), reconciles()
+
+    async def enough() -> bool:
+        return reconciles() >= start + passes
+
+    await wait_until(enough, within=WITHIN, interval=0.1, what=f"{passes} more reconciles")
+    after = calls_to_other_services()
+    return {method: count - before.get(method, 0.0) for method, count in after.items()
+            if count != before.get(method, 0.0)}
+
+
+async def settles_without_calls(passes: int = 6, windows: int = 5) -> None:
+    """After a change each replica re-reads what the change's events forgot, once, whenever it
+    next reconciles; then a window of ``passes`` reconciles asks no other service anything."""
+    seen = []
+    for _ in range(windows):
+        calls = await steady_calls(passes)
+        if not calls:
+            return
+        seen.append(calls)
+    raise AssertionError(f"never steady without calls to other services: {seen}")
+
+
+async def deploy_rates(stack: Stack) -> Any:
+    await stack.apply_application("rates", RATES)
+    await stack.admin.deployment.deploy(parent=PARENT, application="rates", environment="dev")
+    return await stack.ready(NAME)
+
+
+def with_image(image: str) -> dict[str, Any]:
+    return {"components": {"svc": {**RATES["components"]["svc"], "image": image}}}
+
+
+async def test_a_steady_reconcile_asks_no_other_service(stack: Stack) -> None:
+    await deploy_rates(stack)
+    await steady_calls(passes=2)  # what converging read is behind us; the caches are warm
+    assert await steady_calls(passes=5) == {}
+
+
+async def test_a_steady_reconcile_with_a_dependency_asks_the_registry_nothing(  # type: ignore[no-untyped-def]
+    world, monkeypatch
+) -> None:
+    """A managed-service dependency's service class is resolved once, then kept (the claim itself
+    is the provider's: still read, from the in-test provider of ``test_claims``)."""
+    async with with_claim_provider(world, monkeypatch) as (stack, _provider):
+        await stack.apply_application("rates", with_db("small"))
+        await stack.admin.deployment.deploy(parent=PARENT, application="rates", environment="dev")
+        ready = await stack.ready(NAME)
+        assert [(d.name, d.reason) for d in ready.status.dependencies] == [("db", "Bound")]
+        await steady_calls(passes=2)
+        assert await steady_calls(passes=5) == {}
+
+
+async def test_an_application_change_reaches_the_next_rollout(stack: Stack) -> None:
+    """Each update's event forgets the cached application before the deployment is queued, so
+    the rollout that follows is of the newest version, every time."""
+    await deploy_rates(stack)
+    await steady_calls(passes=2)
+    for number, version in enumerate(("1.1.0", "1.2.0", "1.3.0"), start=2):
+        image = f"registry.example.com/rates/svc:{version}"
+        await stack.apply_application("rates", with_image(image))
+        await stack.deployment_when(NAME, lambda d, n=number: d.status.current_release == n,  # type: ignore[misc]
+                                    f"release {number} ({version}) to be rolled out")
+
+        async def rolled_out(image: str = image) -> bool:
+            return stack.kube.image(NS, "rates-svc") == image
+
+        await wait_until(rolled_out, within=WITHIN, what=f"{image} to run")
+    # Converged on the newest, then steady again without asking the registry.
+    await settles_without_calls()
+    assert len(await stack.releases(NAME)) == 4
+
+
+async def test_a_lost_event_is_repaired_by_the_resync(stack: Stack) -> None:
+    """The registry's relay stops, so delivery never hears of an update (as if the stream had
+    been trimmed): its steady reconciles keep the copy they have, and the next full resync
+    re-reads it and rolls the update out."""
+    await deploy_rates(stack)
+    await steady_calls(passes=2)
+    relay = next(t for t in stack.registry.tasks if t.get_name() == "outbox relay")
+    relay.cancel()
+    image = "registry.example.com/rates/svc:2.0.0"
+    await stack.apply_application("rates", with_image(image))
+    assert await steady_calls(passes=3) == {}  # served from the cache: nothing said it changed
+    assert stack.kube.image(NS, "rates-svc") == RATES["components"]["svc"]["image"]
+
+    await delivery_controller(stack).resync()  # what the periodic resync does
+    await stack.deployment_when(NAME, lambda d: d.status.current_release == 2, "the update to be rolled out")
+
+    async def rolled_out() -> bool:
+        return stack.kube.image(NS, "rates-svc") == image
+
+    await wait_until(rolled_out, within=WITHIN, what="the update to run")
+
+
+async def test_every_replica_forgets_a_changed_application(stack: Stack) -> None:
+    """Two replicas both reconcile the deployment (their drift timers); the update's event reaches
+    one replica's consumer, and the other must not roll the old application back out from its
+    copy: exactly one new release, and both are steady again without asking the registry."""
+    await deploy_rates(stack)
+    second = await start_test_service(DELIVERY, stack.settings, FAST)
+    try:
+        for replica in (stack.delivery, second):
+            await next(c for c in replica.runtime.controllers if c.name == "delivery.deployment").resync()
+        await steady_calls(passes=6)  # both replicas have read and hold the first version
+        image = "registry.example.com/rates/svc:3.0.0"
+        await stack.apply_application("rates", with_image(image))
+        await stack.deployment_when(NAME, lambda d: d.status.current_release == 2, "release 2 to be rolled out")
+        await settles_without_calls()
+        assert [r.images["svc"].image for r in await stack.releases(NAME)] == [
+            RATES["components"]["svc"]["image"], image]
+        assert stack.kube.image(NS, "rates-svc") == image
+    finally:
+        await second.stop(grace=1.0)
+
+
+@pytest.fixture
+def one_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THREEPORT_DELIVERY_CACHE_ENTRIES", "1")
+
+
+async def test_the_cache_limit_holds(one_entry: None, stack: Stack) -> None:
+    """With room for one entry per cache, two deployments still converge (each read evicts
+    the other's), and no cache grows past its limit."""
+    other = {"components": {"svc": {**RATES["components"]["svc"], "image": "registry.example.com/fx/svc:1.0.0"}}}
+    await stack.apply_application("fx", other)
+    await stack.admin.deployment.deploy(parent=PARENT, application="fx", environment="dev")
+    await deploy_rates(stack)
+    await stack.ready(f"{PARENT}/deployments/fx-dev")
+    calls = await steady_calls(passes=4)
+    assert calls, "one entry per cache cannot hold two deployments' reads"
+    gc.collect()  # the caches of services stopped by earlier tests leave the gauge
+    for cache in ("applications", "environments", "builds", "cluster_claims", "service_classes"):
+        assert cache_entries(cache) <= 1, cache
+

@@ -1,0 +1,204 @@
+"""``RemoteCache`` / ``CacheFeed``: a bounded read-through cache of another service's resources,
+forgotten by that service's change events before their keys are queued, cleared by a resync,
+and heard by every replica (real Redis, the real controller)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.runtime.conftest import FAST_CONTROLLERS
+from threeport.common.v1alpha1 import change_event_pb2
+from threeport_runtime.bus.streams import PAYLOAD_FIELD, connect_redis, resource_stream
+from threeport_runtime.reconcile.controller import Controller, Watch
+from threeport_runtime.reconcile.result import Result
+from threeport_runtime.reconcile.spec import ControllerSpec, For, Owns
+from threeport_runtime.remote_cache import CacheFeed, RemoteCache
+from threeport_runtime.tasks import cancel_and_wait
+from threeport_runtime.testing import PrivateRedis, wait_until
+
+STATUS = frozenset({change_event_pb2.CHANGE_TYPE_STATUS_CHANGED})
+
+
+def reader(value: str, calls: list[str]) -> object:
+    async def load() -> str:
+        calls.append(value)
+        return value
+
+    return load
+
+
+async def test_reads_through_and_keeps_at_most_the_limit() -> None:
+    cache: RemoteCache[str] = RemoteCache("things", max_entries=2)
+    calls: list[str] = []
+    assert await cache.get("a", reader("A", calls)) == "A"  # type: ignore[arg-type]
+    assert await cache.get("a", reader("A2", calls)) == "A"  # type: ignore[arg-type]
+    await cache.get("b", reader("B", calls))  # type: ignore[arg-type]
+    await cache.get("a", reader("A3", calls))  # type: ignore[arg-type]  # a is now the most recent
+    await cache.get("c", reader("C", calls))  # type: ignore[arg-type]  # evicts b, the least recent
+    assert len(cache) == 2 and "b" not in cache and "a" in cache and "c" in cache
+    assert calls == ["A", "B", "C"]
+    assert (cache.hits, cache.misses) == (2, 3)
+    with pytest.raises(ValueError):
+        RemoteCache("none", max_entries=0)
+
+
+async def test_errors_and_not_found_are_never_cached() -> None:
+    cache: RemoteCache[str] = RemoteCache("things", max_entries=10)
+    attempts = 0
+
+    async def missing() -> str:
+        nonlocal attempts
+        attempts += 1
+        raise LookupError("not found")
+
+    for _ in range(2):
+        with pytest.raises(LookupError):
+            await cache.get("a", missing)
+    assert attempts == 2 and len(cache) == 0
+
+
+async def test_a_read_in_flight_when_its_entry_is_forgotten_is_not_kept() -> None:
+    """The answer may predate the change that forgot it: returned once, never stored."""
+    cache: RemoteCache[str] = RemoteCache("things", max_entries=10)
+    for forget in (lambda: cache.forget("a"), cache.clear, lambda: cache.forget_where(lambda k: k == "a")):
+        answered = asyncio.Event()
+
+        async def slow(answered: asyncio.Event = answered) -> str:
+            await answered.wait()
+            return "old"
+
+        read = asyncio.create_task(cache.get("a", slow))
+        await asyncio.sleep(0)
+        forget()
+        answered.set()
+        assert await read == "old"
+        assert "a" not in cache
+    # Unrelated keys' reads are kept.
+    await cache.get("b", reader("B", []))  # type: ignore[arg-type]
+    cache.forget("a")
+    assert "b" in cache
+
+
+async def publish(redis: Redis, stream: str, name: str, change: int, owner: str = "") -> None:
+    event = change_event_pb2.ChangeEvent(name=name, change=change, owner=owner)  # type: ignore[arg-type]
+    await redis.xadd(stream, {PAYLOAD_FIELD: event.SerializeToString()})
+
+
+async def test_an_event_forgets_before_its_keys_are_queued_and_a_resync_clears(
+    stream_prefix: str, redis_client: Redis
+) -> None:
+    """Owned and watched keys are mapped (and reconciled) only after the event forgot the entry;
+    events the key mappings ignore still forget; a full resync clears before it queues."""
+    claims: RemoteCache[str] = RemoteCache("claims", max_entries=10)
+    apps: RemoteCache[str] = RemoteCache("apps", max_entries=10)
+    deployments = resource_stream(stream_prefix, "test.Deployment")
+    claim_stream = resource_stream(stream_prefix, "test.Claim")
+    app_stream = resource_stream(stream_prefix, "test.Application")
+    seen_while_mapping: list[bool] = []
+    reconciled: list[tuple[str, bool, bool]] = []
+    resynced: list[bool] = []
+
+    async def app_keys(event: change_event_pb2.ChangeEvent) -> list[str]:
+        seen_while_mapping.append(event.name in apps)
+        return ["projects/p/deployments/by-app"]
+
+    async def list_keys() -> AsyncIterator[str]:
+        resynced.append(len(apps) + len(claims) == 0)
+        yield "projects/p/deployments/listed"
+
+    async def reconcile(name: str) -> Result | None:
+        reconciled.append((name, "claims/c" in claims, "apps/a" in apps))
+        return None
+
+    feed = CacheFeed()
+    feed.track(claims, apps)
+    feed.on(claim_stream, lambda event: claims.forget(event.name))
+    feed.on(app_stream, lambda event: apps.forget(event.name))
+    spec = feed.wire(ControllerSpec(
+        "cached", for_=For(deployments, list_keys=list_keys),
+        owns=[Owns(claim_stream, owner="projects/*/deployments/*", changes=STATUS)],
+        watches=[Watch(app_stream, keys=app_keys, changes=frozenset({change_event_pb2.CHANGE_TYPE_UPDATED}))],
+    ))
+    controller = Controller(spec.name, reconcile, redis=redis_client, stream_prefix=stream_prefix,
+                            watches=spec.all_watches(), list_keys=spec.for_.list_keys, options=FAST_CONTROLLERS)
+    await controller.consumer.ensure_groups()
+    task = asyncio.create_task(controller.run())
+    try:
+        await wait_until(lambda: _async(bool(resynced)), what="the first resync")
+        assert resynced == [True]
+        await claims.get("claims/c", reader("old claim", []))  # type: ignore[arg-type]
+        await apps.get("apps/a", reader("old app", []))  # type: ignore[arg-type]
+        await publish(redis_client, claim_stream, "claims/c", change_event_pb2.CHANGE_TYPE_STATUS_CHANGED,
+                      owner="projects/p/deployments/owner")
+        await publish(redis_client, app_stream, "apps/a", change_event_pb2.CHANGE_TYPE_UPDATED)
+        await wait_until(lambda: _async(len(reconciled) >= 3), what="both events' keys to be reconciled")
+        assert seen_while_mapping == [False]
+        # The claim's owner never saw the old claim, the app's deployment never the old app.
+        assert [held_claim for name, held_claim, _ in reconciled if name.endswith("/owner")] == [False]
+        assert [held_app for name, _, held_app in reconciled if name.endswith("/by-app")] == [False]
+
+        # A deletion wakes no one here, yet the copy goes.
+        await apps.get("apps/a", reader("app", []))  # type: ignore[arg-type]
+        await publish(redis_client, app_stream, "apps/a", change_event_pb2.CHANGE_TYPE_DELETED)
+        await wait_until(lambda: _async("apps/a" not in apps), what="the deleted app to be forgotten")
+
+        await apps.get("apps/a", reader("app", []))  # type: ignore[arg-type]
+        await controller.resync()
+        assert resynced == [True, True] and len(apps) == 0
+        # Stopped once idle: a worker stopped in the middle of a lease call may outlive the test.
+        await wait_until(lambda: _async([r[0] for r in reconciled].count("projects/p/deployments/listed") == 2
+                                        and len(controller.queue) == 0 and controller.queue.pending_timers() == 0),
+                         what="the resynced key to be reconciled")
+    finally:
+        await cancel_and_wait(task)
+
+
+async def _async(value: bool) -> bool:
+    return value
+
+
+async def test_every_replica_hears_every_event(stream_prefix: str, redis_client: Redis) -> None:
+    """A consumer group gives an event to one replica; each replica's feed reads them all."""
+    stream = resource_stream(stream_prefix, "test.Application")
+    replicas = [RemoteCache[str]("apps", max_entries=10) for _ in range(2)]
+    feeds = []
+    for cache in replicas:
+        feed = CacheFeed()
+        feed.track(cache)
+        feed.on(stream, lambda event, cache=cache: cache.forget(event.name))  # type: ignore[misc]
+        feeds.append(feed)
+    tasks = [asyncio.create_task(feed.follow(redis_client, block_ms=100)) for feed in feeds]
+    try:
+        await asyncio.sleep(0.3)  # both are reading
+        for cache in replicas:
+            await cache.get("apps/a", reader("old", []))  # type: ignore[arg-type]
+            await cache.get("apps/b", reader("kept", []))  # type: ignore[arg-type]
+        await redis_client.xadd(stream, {PAYLOAD_FIELD: b"not an event"})  # skipped, not fatal
+        await publish(redis_client, stream, "apps/a", change_event_pb2.CHANGE_TYPE_UPDATED)
+        await wait_until(lambda: _async(all("apps/a" not in c for c in replicas)), what="both replicas to forget")
+        assert all("apps/b" in c for c in replicas)
+    finally:
+        await cancel_and_wait(*tasks)
+
+
+async def test_losing_the_feed_forgets_everything(private_redis: PrivateRedis) -> None:
+    """Events may go by unseen while Redis is away: nothing cached is trusted after."""
+    client = connect_redis(private_redis.url)
+    cache: RemoteCache[str] = RemoteCache("apps", max_entries=10)
+    feed = CacheFeed()
+    feed.track(cache)
+    feed.on("apps", lambda event: cache.forget(event.name))
+    task = asyncio.create_task(feed.follow(client, block_ms=100, retry_after=0.05))
+    try:
+        await asyncio.sleep(0.3)
+        await cache.get("apps/a", reader("a", []))  # type: ignore[arg-type]
+        private_redis.stop()
+        await wait_until(lambda: _async(len(cache) == 0), what="the cache to be cleared")
+        private_redis.start()
+    finally:
+        await cancel_and_wait(task)
+        await client.aclose()
