@@ -12,15 +12,26 @@ from typing import Any
 
 
 async def cancel_and_wait(*tasks: asyncio.Task[Any], poll: float = 0.1) -> None:
+    """Cancels the tasks until every one is done. If the caller is itself cancelled meanwhile
+    (a stopping parent cancelled again, e.g. by its own ``cancel_and_wait``), the tasks are still
+    stopped first and the cancellation is raised after: otherwise a task that swallowed one
+    cancel would outlive its parent, and a later loop shutdown would wait on it forever."""
     pending = {task for task in tasks if not task.done()}
+    interrupted = False
     while pending:
         for task in pending:
             task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=poll)
+        try:
+            _, pending = await asyncio.wait(pending, timeout=poll)
+        except asyncio.CancelledError:
+            interrupted = True
+            pending = {task for task in pending if not task.done()}
     for task in tasks:
         # Retrieve outcomes so asyncio does not warn about exceptions never retrieved.
         if not task.cancelled():
             task.exception()
+    if interrupted:
+        raise asyncio.CancelledError
 
 
 async def run_together(*tasks: asyncio.Task[Any]) -> None:
