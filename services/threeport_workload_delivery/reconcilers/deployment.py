@@ -404,7 +404,10 @@ class DeploymentReconciler:
             current = [(o, await client.get(o)) for o in workloads]
         assessment = assess(current, pods)
         # Watched: the next change of a workload or Pod wakes this deployment; else look again.
-        drift_check = None if watched else self._config.drift_interval
+        # Kinds the cache does not hold (custom resources of manifests and charts) wake nobody
+        # when edited or deleted: their drift is still looked for every drift_interval.
+        all_watched = watched and cache is not None and all(cache.covers(*kind) for kind in kinds)
+        drift_check = None if all_watched else self._config.drift_interval
         progress_check = None if watched else self._config.poll_interval
         rollout = deployment_pb2.RolloutStatus(
             phase=assessment.phase, desired_replicas=assessment.desired, updated_replicas=assessment.updated,
