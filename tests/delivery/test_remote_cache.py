@@ -8,6 +8,7 @@ every service of this process records into the same meter), reconciles by the co
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 
 from threeport_runtime.prometheus import READER
 from threeport_runtime.reconcile.controller import Controller
+from threeport_runtime.remote_cache import CacheFeed
 from threeport_runtime.testing import start_test_service, wait_until
 from threeport_workload_delivery.service import DEFINITION as DELIVERY
 
@@ -70,12 +72,26 @@ def delivery_controller(stack: Stack) -> Controller:
     return next(c for c in stack.delivery.runtime.controllers if c.name == "delivery.deployment")
 
 
-async def steady_calls(passes: int = 3) -> dict[str, float]:
+def poker(*controllers: Controller, keys: tuple[str, ...] = (NAME,)) -> Callable[[], None]:
+    """Queues ``keys`` on ``controllers``: a converged deployment whose cluster's watch is synced
+    is not requeued by time, so the tests ask for the reconciles they count (as the periodic
+    resync or any event would)."""
+
+    def poke() -> None:
+        for controller in controllers:
+            for key in keys:
+                controller.enqueue(key)
+
+    return poke
+
+
+async def steady_calls(poke: Callable[[], None], passes: int = 3) -> dict[str, float]:
     """The calls to other services made while the controller reconciles ``passes`` more times
-    (the drift requeue wakes a converged deployment every second in these tests)."""
+    (each asked for by ``poke``)."""
     before, start = calls_to_other_services(), reconciles()
 
     async def enough() -> bool:
+        poke()
         return reconciles() >= start + passes
 
     await wait_until(enough, within=WITHIN, interval=0.1, what=f"{passes} more reconciles")
@@ -84,12 +100,12 @@ async def steady_calls(passes: int = 3) -> dict[str, float]:
             if count != before.get(method, 0.0)}
 
 
-async def settles_without_calls(passes: int = 6, windows: int = 5) -> None:
+async def settles_without_calls(poke: Callable[[], None], passes: int = 6, windows: int = 5) -> None:
     """After a change each replica re-reads what the change's events forgot, once, whenever it
     next reconciles; then a window of ``passes`` reconciles asks no other service anything."""
     seen = []
     for _ in range(windows):
-        calls = await steady_calls(passes)
+        calls = await steady_calls(poke, passes)
         if not calls:
             return
         seen.append(calls)
@@ -108,8 +124,9 @@ def with_image(image: str) -> dict[str, Any]:
 
 async def test_a_steady_reconcile_asks_no_other_service(stack: Stack) -> None:
     await deploy_rates(stack)
-    await steady_calls(passes=2)  # what converging read is behind us; the caches are warm
-    assert await steady_calls(passes=5) == {}
+    poke = poker(delivery_controller(stack))
+    await steady_calls(poke, passes=2)  # what converging read is behind us; the caches are warm
+    assert await steady_calls(poke, passes=5) == {}
 
 
 async def test_a_steady_reconcile_with_a_dependency_asks_the_registry_nothing(  # type: ignore[no-untyped-def]
@@ -122,15 +139,17 @@ async def test_a_steady_reconcile_with_a_dependency_asks_the_registry_nothing(  
         await stack.admin.deployment.deploy(parent=PARENT, application="rates", environment="dev")
         ready = await stack.ready(NAME)
         assert [(d.name, d.reason) for d in ready.status.dependencies] == [("db", "Bound")]
-        await steady_calls(passes=2)
-        assert await steady_calls(passes=5) == {}
+        poke = poker(delivery_controller(stack))
+        await steady_calls(poke, passes=2)
+        assert await steady_calls(poke, passes=5) == {}
 
 
 async def test_an_application_change_reaches_the_next_rollout(stack: Stack) -> None:
     """Each update's event forgets the cached application before the deployment is queued, so
     the rollout that follows is of the newest version, every time."""
     await deploy_rates(stack)
-    await steady_calls(passes=2)
+    poke = poker(delivery_controller(stack))
+    await steady_calls(poke, passes=2)
     for number, version in enumerate(("1.1.0", "1.2.0", "1.3.0"), start=2):
         image = f"registry.example.com/rates/svc:{version}"
         await stack.apply_application("rates", with_image(image))
@@ -142,7 +161,7 @@ async def test_an_application_change_reaches_the_next_rollout(stack: Stack) -> N
 
         await wait_until(rolled_out, within=WITHIN, what=f"{image} to run")
     # Converged on the newest, then steady again without asking the registry.
-    await settles_without_calls()
+    await settles_without_calls(poke)
     assert len(await stack.releases(NAME)) == 4
 
 
@@ -151,12 +170,13 @@ async def test_a_lost_event_is_repaired_by_the_resync(stack: Stack) -> None:
     been trimmed): its steady reconciles keep the copy they have, and the next full resync
     re-reads it and rolls the update out."""
     await deploy_rates(stack)
-    await steady_calls(passes=2)
+    poke = poker(delivery_controller(stack))
+    await steady_calls(poke, passes=2)
     relay = next(t for t in stack.registry.tasks if t.get_name() == "outbox relay")
     relay.cancel()
     image = "registry.example.com/rates/svc:2.0.0"
     await stack.apply_application("rates", with_image(image))
-    assert await steady_calls(passes=3) == {}  # served from the cache: nothing said it changed
+    assert await steady_calls(poke, passes=3) == {}  # served from the cache: nothing said it changed
     assert stack.kube.image(NS, "rates-svc") == RATES["components"]["svc"]["image"]
 
     await delivery_controller(stack).resync()  # what the periodic resync does
@@ -169,22 +189,66 @@ async def test_a_lost_event_is_repaired_by_the_resync(stack: Stack) -> None:
 
 
 async def test_every_replica_forgets_a_changed_application(stack: Stack) -> None:
-    """Two replicas both reconcile the deployment (their drift timers); the update's event reaches
+    """Two replicas both reconcile the deployment (asked to, often); the update's event reaches
     one replica's consumer, and the other must not roll the old application back out from its
     copy: exactly one new release, and both are steady again without asking the registry."""
     await deploy_rates(stack)
     second = await start_test_service(DELIVERY, stack.settings, FAST)
     try:
-        for replica in (stack.delivery, second):
-            await next(c for c in replica.runtime.controllers if c.name == "delivery.deployment").resync()
-        await steady_calls(passes=6)  # both replicas have read and hold the first version
+        poke = poker(*(next(c for c in replica.runtime.controllers if c.name == "delivery.deployment")
+                       for replica in (stack.delivery, second)))
+        await steady_calls(poke, passes=6)  # both replicas have read and hold the first version
         image = "registry.example.com/rates/svc:3.0.0"
         await stack.apply_application("rates", with_image(image))
         await stack.deployment_when(NAME, lambda d: d.status.current_release == 2, "release 2 to be rolled out")
-        await settles_without_calls()
+        await settles_without_calls(poke)
         assert [r.images["svc"].image for r in await stack.releases(NAME)] == [
             RATES["components"]["svc"]["image"], image]
         assert stack.kube.image(NS, "rates-svc") == image
+    finally:
+        await second.stop(grace=1.0)
+
+
+async def test_a_replica_whose_feed_lags_asks_the_registry_before_it_makes_a_release(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The moment between a change and a replica hearing of it, made as long as the test: the
+    second replica's feed never reads and its caches forget nothing. It keeps reconciling the
+    deployment from its old copies, and before making a release from them asks the registry
+    whether they are current: each update makes exactly one release, and no older version is
+    rolled out again."""
+    await deploy_rates(stack)
+
+    async def never_reads(_feed: CacheFeed, _redis: Any, **_options: Any) -> None:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(CacheFeed, "follow", never_reads)  # only the replica started below
+    second = await start_test_service(DELIVERY, stack.settings, FAST)
+    try:
+        lagging = next(c for c in second.runtime.controllers if c.name == "delivery.deployment")
+        # Nor do the events its own consumer receives make it forget anything.
+        for cache in vars(lagging._reconcile._reads.caches).values():  # type: ignore[attr-defined]
+            monkeypatch.setattr(cache, "forget", lambda *_: None)
+            monkeypatch.setattr(cache, "forget_where", lambda *_: None)
+            monkeypatch.setattr(cache, "clear", lambda: None)
+        await steady_calls(poker(lagging), passes=4)  # it holds the first version
+        images = [RATES["components"]["svc"]["image"]]
+        both = poker(delivery_controller(stack), lagging)  # whichever consumer an update's event reached
+        for number, version in enumerate(("3.0.0", "3.1.0", "3.2.0"), start=2):
+            images.append(f"registry.example.com/rates/svc:{version}")
+            await stack.apply_application("rates", with_image(images[-1]))
+
+            async def released(number: int = number) -> bool:
+                both()
+                found = await stack.admin.deployment.get_deployment(name=NAME)
+                return bool(found.status.current_release >= number)
+
+            await wait_until(released, within=WITHIN, interval=0.1, what=f"release {number} to be rolled out")
+            await steady_calls(poker(lagging), passes=4)
+            cache = lagging._reconcile._reads.caches.applications  # type: ignore[attr-defined]
+            print("DEBUG", number, [(v.generation, v.spec.components["svc"].image) for v in cache._entries.values()])
+        assert [r.images["svc"].image for r in await stack.releases(NAME)] == images
+        assert stack.kube.image(NS, "rates-svc") == images[-1]
     finally:
         await second.stop(grace=1.0)
 
@@ -202,7 +266,8 @@ async def test_the_cache_limit_holds(one_entry: None, stack: Stack) -> None:
     await stack.admin.deployment.deploy(parent=PARENT, application="fx", environment="dev")
     await deploy_rates(stack)
     await stack.ready(f"{PARENT}/deployments/fx-dev")
-    calls = await steady_calls(passes=4)
+    calls = await steady_calls(poker(delivery_controller(stack), keys=(NAME, f"{PARENT}/deployments/fx-dev")),
+                               passes=4)
     assert calls, "one entry per cache cannot hold two deployments' reads"
     gc.collect()  # the caches of services stopped by earlier tests leave the gauge
     for cache in ("applications", "environments", "builds", "cluster_claims", "service_classes"):
