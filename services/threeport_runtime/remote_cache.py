@@ -94,6 +94,15 @@ class RemoteCache(Generic[Value]):
             return self._entries[key]
         self.misses += 1
         self._reads.add(1, {"cache": self.name, "outcome": "miss"})
+        return await self._load(key, load)
+
+    async def refresh(self, key: str, load: Callable[[], Awaitable[Value]]) -> Value:
+        """``load()``'s value of ``key``, whatever is cached, stored in its place (unless forgotten
+        meanwhile): to confirm a cached copy with its owner before acting on it."""
+        self._reads.add(1, {"cache": self.name, "outcome": "refresh"})
+        return await self._load(key, load)
+
+    async def _load(self, key: str, load: Callable[[], Awaitable[Value]]) -> Value:
         pending = _Load()
         self._loading.setdefault(key, []).append(pending)
         try:

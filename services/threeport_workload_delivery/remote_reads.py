@@ -57,6 +57,11 @@ class RegistryReads:
     async def latest_builds(self, application: str, environment: str) -> build_pb2.ListLatestBuildsResponse:
         return await self.registry.build.list_latest_builds(parent=application, environment=environment)
 
+    async def still_current(self, application: application_pb2.Application,
+                            environment: environment_pb2.Environment) -> bool:
+        """Whether what a reconcile read is still the registry's: always, when read fresh."""
+        return True
+
     async def service_class(self, environment: str, dependency_type: str,
                             requested_class: str) -> service_class_pb2.ResolveServiceClassResponse:
         """The service class the registry resolves for a dependency in ``environment``."""
@@ -131,3 +136,21 @@ class CachedRegistryReads(RegistryReads):
         return await self.caches.service_classes.get(
             f"{dependency_type}/{requested_class}{SEPARATOR}{environment}",
             lambda: super(CachedRegistryReads, self).service_class(environment, dependency_type, requested_class))
+
+    async def still_current(self, application: application_pb2.Application,
+                            environment: environment_pb2.Environment) -> bool:
+        """Whether the cached application, environment and builds a reconcile used are still the
+        registry's, asked fresh. Checked only before a new release is made from them: another
+        replica may have acted on a change whose event this replica's feed has not read yet, and
+        a copy a few milliseconds old must never roll an older version back out. The registry's
+        answers replace the cached copies, so a pass that follows reads them."""
+        app_name, env_name = application.name, environment.name
+        registry = RegistryReads(self.registry)  # the same reads, uncached
+        cached_builds = await self.latest_builds(app_name, env_name)
+        fresh = (
+            await self.caches.applications.refresh(app_name, lambda: registry.application(app_name)),
+            await self.caches.environments.refresh(env_name, lambda: registry.environment(env_name)),
+            await self.caches.builds.refresh(app_name + SEPARATOR + env_name,
+                                             lambda: registry.latest_builds(app_name, env_name)),
+        )
+        return fresh == (application, environment, cached_builds)

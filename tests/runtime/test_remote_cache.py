@@ -46,6 +46,15 @@ async def test_reads_through_and_keeps_at_most_the_limit() -> None:
         RemoteCache("none", max_entries=0)
 
 
+async def test_a_refresh_asks_the_owner_and_replaces_the_copy() -> None:
+    cache: RemoteCache[str] = RemoteCache("things", max_entries=2)
+    calls: list[str] = []
+    await cache.get("a", reader("A", calls))  # type: ignore[arg-type]
+    assert await cache.refresh("a", reader("A2", calls)) == "A2"  # type: ignore[arg-type]
+    assert await cache.get("a", reader("A3", calls)) == "A2"  # type: ignore[arg-type]
+    assert calls == ["A", "A2"]
+
+
 async def test_errors_and_not_found_are_never_cached() -> None:
     cache: RemoteCache[str] = RemoteCache("things", max_entries=10)
     attempts = 0

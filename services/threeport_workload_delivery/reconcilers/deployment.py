@@ -160,7 +160,7 @@ class DeploymentReconciler:
 
     # -- converge ------------------------------------------------------------------------------
 
-    async def _converge(self, deployment: Deployment, seen: Observation) -> Result:
+    async def _converge(self, deployment: Deployment, seen: Observation, *, reread: bool = False) -> Result:
         if deployment.spec.paused:
             seen.conditions[PAUSED] = (True, "Paused", "rollouts are paused: new releases are recorded, not applied")
         inputs = await load_inputs(self._reads, self._releases, deployment)
@@ -223,6 +223,9 @@ class DeploymentReconciler:
         assert objects is not None  # every dependency is ready, so every output is known
         latest = await self._releases.latest(deployment.name, deployment.uid)
         if latest is None or latest.fingerprint != fingerprint(objects):
+            if not reread and not await self._reads.still_current(inputs.application, inputs.environment):
+                # Cached copies older than the registry's: once more, from what the registry says.
+                return await self._converge(deployment, seen, reread=True)
             latest = await self._new_release(deployment, inputs, objects, latest)
         target, pending = await self._target(deployment, latest)
         seen.pending_release = pending.release.number if pending is not None else 0
