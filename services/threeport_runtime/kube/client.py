@@ -224,7 +224,7 @@ class KubeClient:
             ("resourceVersion", (page.get("metadata") or {}).get("resourceVersion", "")),
             ("timeoutSeconds", str(max(1, int(remaining) + 1))),
         ]
-        async for event in self._transport.stream(path, what=f"watching {describe(ref)}", query=query):
+        async for event in self.watch(path, what=f"watching {describe(ref)}", query=query):
             if event.get("type") == "ERROR":
                 return
             if event.get("type") == "DELETED":
