@@ -124,7 +124,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     verbs = secret.add_subparsers(dest="verb", metavar="VERB", required=True)
     set_ = verbs.add_parser("set", help="set a secret's value (read from standard input, or --from-literal)",
                             description="Set NAME for APPLICATION in --env. The value is read from standard input "
-                            "(one trailing newline dropped), e.g. `printf %%s \"$KEY\" | tptctl secret set shop "
+                            "(one trailing newline dropped), e.g. `printf %s \"$KEY\" | tptctl secret set shop "
                             "stripe-key --env prod`, or given with --from-literal (visible in shell history).")
     set_.add_argument("application")
     set_.add_argument("name", help="the secret's name, as secretEnv names it (a DNS-1123 label)")
