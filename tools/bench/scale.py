@@ -5,16 +5,18 @@ Run: ``python tools/bench/scale.py --deployments 300 --clusters 10``
 
 Every service runs in its own process with production settings, started by the same code as
 ``tptctl up --with-sim-cluster`` (``threeport_cli.local``) in a throwaway state directory with its
-own PostgreSQL, Redis and Kubernetes API emulator, so the counters below see this run only. The
-clusters are the ``local`` sim cluster plus M-1 more created through the gateway (provider
-``sim``). Phases, each printed as it ends:
+own PostgreSQL, Redis and Kubernetes API emulator, so the counters below see this run only; the
+one difference is that each service's metrics port is open (``MeteredControlPlane``), so that the
+services count their own reconciles and gRPC calls. The clusters are the ``local`` sim cluster
+plus M-1 more created through the gateway (provider ``sim``). Phases, each printed as it ends:
 
 1. ``ready``: one app at a time, create -> Ready (``--samples``), polled every 10 ms.
 2. ``baseline``: the objects delivery applied for one of those apps, read back and server-side
    applied straight to a fresh emulated cluster N times (16 at once), until every Deployment is
    available: what Kubernetes alone takes for the same work (``baseline_apply_per_s``).
 3. ``converge``: N deployments created at once; time until all are Ready; create -> Ready of each
-   (seen by a 1 s poll) gives ``burst_ready_p50_s``/``burst_ready_p99_s``.
+   (seen on WatchDeployments, as ``tptctl get deployments -w`` sees it) gives
+   ``burst_ready_p50_s``/``burst_ready_p99_s``.
 4. ``idle``: ``--idle-seconds`` with nothing changing; CPU of the four services
    (``idle_cpu_cores``; ``idle_cpu_cores_all`` adds datastores and emulator) and their RSS.
 5. ``resync``: workload-delivery is restarted (its timers are gone, so every deployment is
@@ -30,13 +32,14 @@ share of deployment reconciles each made is printed per phase (``delivery_share`
 it asks every replica for a full resync of its share (the controller's resync counter, as a
 replica does after re-creating a lost consumer group) and times it from the request.
 
-Round trips are counted, not sampled: reconciles are the lease fencing tokens each controller
-draws from Redis (one per reconcile); SQL statements are ``pg_stat_statements`` calls (BEGIN,
-COMMIT and pool pre-pings included; the PostgreSQL cluster is created with it loaded before
-``up`` starts it) and transactions ``pg_stat_database``'s; Redis is ``total_commands_processed``
-(consumers' blocking reads included); Kubernetes writes are the growth of every cluster's
-resourceVersion. gRPC calls are
-not counted (no exporter runs here). Last line: ``RESULT key=value ...``.
+Round trips are counted, not sampled: reconciles are each service's own
+``threeport_reconcile_count_total`` by controller (every outcome); gRPC calls between services
+are the backends' ``threeport_rpc_server_calls_total`` by method less the same method's calls at
+the gateway (what users asked for); SQL statements are ``pg_stat_statements`` calls (BEGIN and
+COMMIT included; the PostgreSQL cluster is created with it loaded before ``up`` starts it) and
+transactions ``pg_stat_database``'s; Redis is ``total_commands_processed`` (consumers' blocking
+reads included); Kubernetes writes are the growth of every cluster's resourceVersion. A process
+restarted during a phase counts from 0. Last line: ``RESULT key=value ...``.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +69,11 @@ from threeport.clusters.v1alpha1 import cluster_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2
 from threeport.gateway.v1alpha1 import project_pb2
 from threeport.registry.v1alpha1 import application_pb2, environment_pb2
-from threeport.sdk import AsyncClient
+from threeport.sdk import ApiError, AsyncClient, OutOfRangeError
 from threeport_cli import config
 from threeport_cli.local import datastores, processes, secrets
 from threeport_cli.local.controlplane import (
+    GATEWAY,
     KUBESIM,
     LOCAL_CONTEXT,
     SERVICE_PACKAGES,
@@ -143,46 +147,112 @@ async def in_parallel(count: int, work: Callable[[int], Awaitable[None]], width:
 # -- counters -----------------------------------------------------------------------------------
 
 
+Scrape = dict[str, dict[tuple[str, str], int]]  # process -> (metric sample, label) -> value
+
+
 @dataclass
 class Counters:
     """One reading of everything counted (see the module docstring)."""
 
     at: float
-    reconciles: dict[str, int]
+    reconciles_by_process: dict[tuple[str, str], int]  # (process, controller) -> reconciles
+    grpc_by_process: dict[tuple[str, str], int]  # (process, rpc method) -> server calls
     sql_statements: int
     sql_transactions: int
     redis_commands: int
     kube_writes: int
 
+    @property
+    def reconciles(self) -> dict[str, int]:
+        """Reconciles by controller, every process (and replica) together."""
+        total: dict[str, int] = {}
+        for (_process, controller), value in self.reconciles_by_process.items():
+            total[controller] = total.get(controller, 0) + value
+        return total
+
+    @property
+    def internal_grpc_calls(self) -> int:
+        return sum(self.internal_grpc_by_method.values())
+
+    @property
+    def internal_grpc_by_method(self) -> dict[str, int]:
+        """Calls the services made to each other, by method: every backend's server calls, less
+        those the gateway forwarded from users (the same method counted at the gateway)."""
+        gateway: dict[str, int] = {}
+        backends: dict[str, int] = {}
+        for (process, method), value in self.grpc_by_process.items():
+            into = gateway if process == GATEWAY else backends
+            into[method] = into.get(method, 0) + value
+        internal = {method: value - gateway.get(method, 0) for method, value in backends.items()}
+        return {method: value for method, value in internal.items() if value > 0}
+
+    def describe_grpc(self) -> str:
+        ranked = sorted(self.internal_grpc_by_method.items(), key=lambda item: -item[1])
+        return ", ".join(f"{method.rsplit('/', 1)[-1]} {value}" for method, value in ranked[:10]) or "none"
+
     def minus(self, before: Counters) -> Counters:
         return Counters(
             self.at - before.at,
-            {k: v - before.reconciles.get(k, v) for k, v in self.reconciles.items()},
+            _grown(self.reconciles_by_process, before.reconciles_by_process),
+            _grown(self.grpc_by_process, before.grpc_by_process),
             self.sql_statements - before.sql_statements,
             self.sql_transactions - before.sql_transactions,
             self.redis_commands - before.redis_commands,
             self.kube_writes - before.kube_writes,
         )
 
+    def restarted(self, process: str) -> Counters:
+        """This reading as if ``process`` had just started (a restarted process counts from 0)."""
+        return replace(
+            self,
+            reconciles_by_process={k: v for k, v in self.reconciles_by_process.items() if k[0] != process},
+            grpc_by_process={k: v for k, v in self.grpc_by_process.items() if k[0] != process},
+        )
+
     def describe(self) -> str:
         total = sum(self.reconciles.values())
         per = f"{total} reconciles ({', '.join(f'{k} {v}' for k, v in sorted(self.reconciles.items()) if v)})"
         if not total:
-            return f"{per}; {self.sql_statements} SQL statements, {self.redis_commands} Redis commands"
+            return (f"{per}; {self.sql_statements} SQL statements, {self.redis_commands} Redis commands, "
+                    f"{self.internal_grpc_calls} gRPC calls between services")
         return (
             f"{per}; per reconcile: {self.sql_statements / total:.1f} SQL statements "
             f"({self.sql_transactions / total:.1f} transactions), {self.redis_commands / total:.1f} Redis "
-            f"commands; {self.kube_writes} Kubernetes writes"
+            f"commands, {self.internal_grpc_calls / total:.2f} gRPC calls between services; "
+            f"{self.kube_writes} Kubernetes writes"
         )
+
+
+def _grown(now: dict[tuple[str, str], int], before: dict[tuple[str, str], int]) -> dict[tuple[str, str], int]:
+    """Growth of each counter; a process restarted meanwhile (its counter went down) counts from 0."""
+    return {key: value - before.get(key, 0) if value >= before.get(key, 0) else value for key, value in now.items()}
+
+
+def scrape(url: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Reconciles by controller and server calls by gRPC method from one metrics endpoint."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    reconciles: dict[str, int] = {}
+    calls: dict[str, int] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "threeport_reconcile_count_total":
+                controller = sample.labels.get("controller", "")
+                reconciles[controller] = reconciles.get(controller, 0) + int(sample.value)
+            elif sample.name == "threeport_rpc_server_calls_total":
+                method = sample.labels.get("rpc_method", "")
+                calls[method] = calls.get(method, 0) + int(sample.value)
+    return reconciles, calls
 
 
 class Meter:
     """Reads the counters of this run's PostgreSQL, Redis and clusters."""
 
-    def __init__(self, database_url: str, redis_url: str, kube: list[Kube]):
+    def __init__(self, database_url: str, redis_url: str, kube: list[Kube], metrics: dict[str, str]):
         self._database_url = database_url.replace("postgresql+psycopg://", "postgresql://")
         self._redis = redis.Redis.from_url(redis_url)
         self.kube = kube
+        self.metrics = metrics  # process name -> its /metrics URL (replicas added as they start)
 
     def _sql(self) -> tuple[int, int]:
         """Statements the services sent (BEGIN, COMMIT and pool pings included) and transactions."""
@@ -198,13 +268,18 @@ class Meter:
             ).fetchone()
         return int(statements[0]) if statements else 0, int(transactions[0]) if transactions else 0
 
-    def _reconciles(self) -> dict[str, int]:
-        found = {}
-        for key in self._redis.scan_iter(match="*:fence", count=1000):
-            value = self._redis.get(key)
-            name = key.decode().removesuffix(":fence").split(":")[-1]
-            found[name] = int(value or 0)
-        return found
+    def _scrape(self) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+        """Every process's reconciles by controller and server calls by method."""
+        reconciles: dict[tuple[str, str], int] = {}
+        calls: dict[tuple[str, str], int] = {}
+        for process, url in self.metrics.items():
+            try:
+                by_controller, by_method = scrape(url)
+            except OSError:
+                continue  # restarting: its counters start again from 0 (see ``_grown``)
+            reconciles.update({(process, k): v for k, v in by_controller.items()})
+            calls.update({(process, k): v for k, v in by_method.items()})
+        return reconciles, calls
 
     def request_resync(self, controller: str) -> None:
         """Increments the controller's resync counter (found beside its membership set)."""
@@ -216,10 +291,10 @@ class Meter:
 
     async def read(self) -> Counters:
         statements, transactions = await asyncio.to_thread(self._sql)
-        reconciles = await asyncio.to_thread(self._reconciles)
+        reconciles, calls = await asyncio.to_thread(self._scrape)
         commands = await asyncio.to_thread(self._redis_commands)
         versions = await asyncio.gather(*(cluster.resource_version() for cluster in self.kube))
-        return Counters(time.monotonic(), reconciles, statements, transactions, commands, sum(versions))
+        return Counters(time.monotonic(), reconciles, calls, statements, transactions, commands, sum(versions))
 
     def close(self) -> None:
         self._redis.close()
@@ -369,29 +444,17 @@ class DeliveryReplica:
     pid: int
     metrics_url: str
 
-    def reconciles(self) -> int:
-        """Deployment reconciles it made (every outcome, as the fence counter counts them)."""
-        with urllib.request.urlopen(self.metrics_url, timeout=10) as response:
-            text = response.read().decode()
-        return sum(
-            int(sample.value)
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if sample.name == "threeport_reconcile_count_total"
-            and sample.labels.get("controller") == DEPLOYMENT_CONTROLLER
-        )
 
-
-def start_delivery_replicas(control_plane: LocalControlPlane, count: int) -> list[DeliveryReplica]:
+def start_delivery_replicas(control_plane: MeteredControlPlane, count: int) -> list[DeliveryReplica]:
     """Starts replicas 2..count the way ``up`` starts the first (same settings and datastores)."""
     record = control_plane.state.load()
     return [start_delivery_replica(control_plane, record, f"{DELIVERY}-{index}") for index in range(2, count + 1)]
 
 
-def start_delivery_replica(control_plane: LocalControlPlane, record: StateRecord, name: str) -> DeliveryReplica:
+def start_delivery_replica(control_plane: MeteredControlPlane, record: StateRecord, name: str) -> DeliveryReplica:
     address = f"127.0.0.1:{processes.free_port()}"
     metrics = f"127.0.0.1:{processes.free_port()}"
-    env = control_plane._service_env(record, DELIVERY)
+    env = LocalControlPlane._service_env(control_plane, record, DELIVERY)
     env.update({"THREEPORT_LISTEN_ADDRESS": address, "THREEPORT_METRICS_LISTEN_ADDRESS": metrics})
     log_file = control_plane.state.log(name)
     pid = processes.start_detached([sys.executable, "-m", "threeport_workload_delivery", "serve"], log_file, env)
@@ -403,23 +466,13 @@ def start_delivery_replica(control_plane: LocalControlPlane, record: StateRecord
     return DeliveryReplica(name, pid, f"http://{metrics}/metrics")
 
 
-class Shares:
-    """Each delivery replica's deployment reconciles over a phase; the first replica's are the
-    fence counter's (all replicas) minus the others'."""
-
-    def __init__(self, replicas: list[DeliveryReplica]):
-        self.replicas = replicas
-        self._before: list[int] = []
-
-    async def start(self) -> None:
-        self._before = [await asyncio.to_thread(r.reconciles) for r in self.replicas]
-
-    async def finish(self, total: int) -> str:
-        """``0.34/0.33/0.33``, the first replica first, for ``total`` reconciles in the phase."""
-        extra = [await asyncio.to_thread(r.reconciles) - b for r, b in zip(self.replicas, self._before, strict=True)]
-        counts = [total - sum(extra), *extra]
-        log("delivery reconciles per replica: " + ", ".join(str(c) for c in counts))
-        return "/".join(f"{c / (total or 1):.2f}" for c in counts)
+def delivery_shares(counts: Counters, replicas: list[DeliveryReplica]) -> str:
+    """``0.34/0.33/0.33``: each delivery process's share of the deployment reconciles in
+    ``counts``, the first replica (``up``'s) first."""
+    names = [DELIVERY, *(replica.name for replica in replicas)]
+    made = [counts.reconciles_by_process.get((name, DEPLOYMENT_CONTROLLER), 0) for name in names]
+    log("delivery reconciles per replica: " + ", ".join(str(c) for c in made))
+    return "/".join(f"{c / (sum(made) or 1):.2f}" for c in made)
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -427,7 +480,7 @@ class Shares:
 
 @dataclass
 class Plane:
-    control_plane: LocalControlPlane
+    control_plane: MeteredControlPlane
     client: AsyncClient
     control: ControlClient
     meter: Meter
@@ -444,21 +497,35 @@ class Plane:
 async def wait_all_ready(
     client: AsyncClient, names: list[str], deadline: float
 ) -> tuple[dict[str, float], dict[str, int]]:
-    """Polls the list every second; returns when each became Ready (monotonic seconds), and how
-    many landed on each cluster."""
+    """Follows WatchDeployments (as ``tptctl get deployments -w`` does) until every one of
+    ``names`` is Ready; returns when each became Ready (monotonic seconds, as its change arrived)
+    and how many landed on each cluster. A watch, not a poll: listing 10,000 deployments every
+    second would be the heaviest load on workload-delivery."""
     seen: dict[str, float] = {}
     placed: dict[str, int] = {}
     wanted = set(names)
+    version = ""
+    reported = time.monotonic()
     while len(seen) < len(wanted):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(wanted) - len(seen)} of {len(wanted)} deployments not Ready in time")
-        now = time.monotonic()
-        async for deployment in client.deployment.list_deployments(parent=PROJECT, page_size=1000):
-            if deployment.name in wanted and deployment.name not in seen and is_ready(deployment):
-                seen[deployment.name] = now
-                placed[deployment.status.cluster] = placed.get(deployment.status.cluster, 0) + 1
-        log(f"  {len(seen)}/{len(wanted)} Ready")
-        await asyncio.sleep(1.0)
+        try:
+            async with asyncio.timeout(max(1.0, deadline - time.monotonic())):
+                async for change in client.deployment.watch_deployments(parent=PROJECT, resource_version=version):
+                    version = change.resource_version or version
+                    deployment = change.deployment
+                    if deployment.name in wanted and deployment.name not in seen and is_ready(deployment):
+                        seen[deployment.name] = time.monotonic()
+                        placed[deployment.status.cluster] = placed.get(deployment.status.cluster, 0) + 1
+                    if time.monotonic() - reported >= 5 or len(seen) == len(wanted):
+                        reported = time.monotonic()
+                        log(f"  {len(seen)}/{len(wanted)} Ready")
+                    if len(seen) == len(wanted):
+                        break
+        except TimeoutError:
+            raise TimeoutError(f"{len(wanted) - len(seen)} of {len(wanted)} deployments not Ready in time") from None
+        except ApiError as error:
+            log(f"  watch ended ({error}); watching again")
+            if isinstance(error, OutOfRangeError):
+                version = ""  # the stream no longer keeps that position: start with a new list
     return seen, placed
 
 
@@ -555,7 +622,7 @@ async def deployment_reconciles(plane: Plane, before: Counters, started: float, 
 async def resync(plane: Plane, count: int) -> tuple[float, Counters]:
     """Seconds from the restarted process's start (imports included, migrations not) until it
     made ``count`` deployment reconciles."""
-    before = await plane.meter.read()
+    before = (await plane.meter.read()).restarted(DELIVERY)
     await asyncio.to_thread(processes.stop, plane.pids([DELIVERY])[DELIVERY])
     await asyncio.to_thread(plane.control_plane.up, None, None, True)
     started = process_started_at(plane.pids([DELIVERY])[DELIVERY])
@@ -581,8 +648,26 @@ def count_statements(control_plane: LocalControlPlane) -> None:
         conf.write("shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.max = 10000\n")
 
 
+class MeteredControlPlane(LocalControlPlane):
+    """``tptctl up``'s control plane with each service's metrics port open, so that reconciles and
+    gRPC calls are counted by the services themselves (the only difference from ``up``)."""
+
+    def __init__(self, state_dir: Path, progress: Callable[[str], None], kubesim_speed: float) -> None:
+        super().__init__(state_dir, progress, kubesim_speed=kubesim_speed)
+        self.metrics: dict[str, str] = {}  # service -> /metrics URL, kept across restarts
+
+    def _service_env(self, record: StateRecord, name: str) -> dict[str, str]:
+        env = super()._service_env(record, name)
+        address = self.metrics.setdefault(name, f"127.0.0.1:{processes.free_port()}")
+        env["THREEPORT_METRICS_LISTEN_ADDRESS"] = address
+        return env
+
+    def metrics_urls(self) -> dict[str, str]:
+        return {name: f"http://{address}/metrics" for name, address in self.metrics.items()}
+
+
 async def start(args: argparse.Namespace, state_dir: Path) -> Plane:
-    control_plane = LocalControlPlane(state_dir, lambda line: log(f"up: {line}"), kubesim_speed=args.speed)
+    control_plane = MeteredControlPlane(state_dir, lambda line: log(f"up: {line}"), kubesim_speed=args.speed)
     count_statements(control_plane)
     started = time.monotonic()
     record = await asyncio.to_thread(control_plane.up, None, None, True)
@@ -609,7 +694,8 @@ async def start(args: argparse.Namespace, state_dir: Path) -> Plane:
     log(f"{len(names)} clusters Ready")
     kube = [Kube(info) for info in await asyncio.to_thread(control.list_clusters)]
     replicas = await asyncio.to_thread(start_delivery_replicas, control_plane, args.delivery_replicas)
-    return Plane(control_plane, client, control, Meter(postgres.url, redis_process.url, kube), replicas)
+    metrics = control_plane.metrics_urls() | {replica.name: replica.metrics_url for replica in replicas}
+    return Plane(control_plane, client, control, Meter(postgres.url, redis_process.url, kube, metrics), replicas)
 
 
 async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
@@ -619,20 +705,19 @@ async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
         log(f"ready: p50 {percentile(latencies, 50) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms")
         baseline_rate = await measure_baseline(plane, sample, min(args.deployments, args.baseline_max))
         log(f"baseline: {baseline_rate:.1f} deployments/s straight to the emulator")
-        shares = Shares(plane.replicas)
-        await shares.start()
         converge_s, burst, converge_counts, placed = await converge(plane, args.deployments)
         log(f"converge: {args.deployments} in {converge_s:.1f} s; {converge_counts.describe()}")
-        converge_share = await shares.finish(converge_counts.reconciles.get(DEPLOYMENT_CONTROLLER, 0))
+        log(f"converge: gRPC calls between services: {converge_counts.describe_grpc()}")
+        converge_share = delivery_shares(converge_counts, plane.replicas)
         idle_cores, idle_all, rss_max, idle_counts = await idle(plane, args.idle_seconds)
         log(f"idle: {idle_counts.describe()}")
-        await shares.start()
         if plane.replicas:
             resync_s, resync_counts = await resync_requested(plane, args.deployments + args.samples)
         else:
             resync_s, resync_counts = await resync(plane, args.deployments + args.samples)
         log(f"resync: {resync_s:.1f} s; {resync_counts.describe()}")
-        resync_share = await shares.finish(resync_counts.reconciles.get(DEPLOYMENT_CONTROLLER, 0))
+        log(f"resync: gRPC calls between services: {resync_counts.describe_grpc()}")
+        resync_share = delivery_shares(resync_counts, plane.replicas)
     finally:
         await plane.client.close()
         for cluster in plane.meter.kube:
@@ -642,6 +727,7 @@ async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
             await asyncio.to_thread(processes.stop, replica.pid)
         await asyncio.to_thread(plane.control_plane.down)
     total = sum(converge_counts.reconciles.values()) or 1
+    resync_total = sum(resync_counts.reconciles.values()) or 1
     return {
         "deployments": str(args.deployments),
         "clusters": str(args.clusters),
@@ -664,6 +750,9 @@ async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
         "sql_per_reconcile": f"{converge_counts.sql_statements / total:.1f}",
         "sql_tx_per_reconcile": f"{converge_counts.sql_transactions / total:.1f}",
         "redis_cmds_per_reconcile": f"{converge_counts.redis_commands / total:.1f}",
+        "grpc_per_deployment": f"{converge_counts.internal_grpc_calls / args.deployments:.1f}",
+        "grpc_per_reconcile": f"{converge_counts.internal_grpc_calls / total:.2f}",
+        "resync_grpc_per_reconcile": f"{resync_counts.internal_grpc_calls / resync_total:.2f}",
         "kube_writes_per_deployment": f"{converge_counts.kube_writes / args.deployments:.1f}",
         "idle_reconciles_per_s": f"{sum(idle_counts.reconciles.values()) / idle_counts.at:.1f}",
         "resync_kube_writes": str(resync_counts.kube_writes),
