@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +22,7 @@ from threeport.common.v1alpha1 import condition_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2
 from threeport.registry.v1alpha1 import application_pb2
 from threeport_runtime.conditions import set_condition
-from threeport_runtime.db import convert
+from threeport_runtime.db import convert, json_documents
 from threeport_runtime.db.engine import Database
 from threeport_runtime.db.message_cache import MessageCache
 from threeport_runtime.db.repository import ResourceRepository
@@ -101,11 +102,8 @@ def test_stored_conditions_are_read_without_parse_dict(condition: condition_pb2.
     """What conditions_to_json wrote takes the direct path (ParseDict is ~20x slower)."""
     stored = convert.conditions_to_json([condition])
 
-    def refuse(*_args: Any, **_kwargs: Any) -> None:
-        raise AssertionError("ParseDict was used for a condition in its stored form")
-
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(convert.json_format, "ParseDict", refuse)
+        patch.setattr(json_format, "ParseDict", refuse_parse_dict)
         assert convert.conditions_from_json(stored) == [condition]
 
 
@@ -119,8 +117,99 @@ def test_timestamps_read_like_from_json_string(when: datetime, digits: int, frac
     except ValueError:
         return
     parsed = Timestamp()
-    assert convert._parse_utc_timestamp(value, parsed)
+    assert json_documents.parse_utc_timestamp(value, parsed)
     assert parsed == expected
+
+
+# -- any stored document: json_documents.parse against ParseDict --------------------------------
+
+SCALARS = {
+    "string": words,
+    "bool": st.booleans(),
+    "int": st.one_of(int64s, int64s.map(str), st.integers(-(2**70), 2**70)),
+}
+
+
+def value_for(field: FieldDescriptor, depth: int) -> st.SearchStrategy[Any]:
+    """Values of one field as MessageToDict writes them (mostly), or as it never would."""
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        item = field.message_type.fields_by_name["value"]
+        right: st.SearchStrategy[Any] = st.dictionaries(words, single_value(item, depth), max_size=2)
+    elif field.is_repeated:
+        right = st.lists(single_value(field, depth), max_size=2)
+    else:
+        right = single_value(field, depth)
+    return st.one_of(right, right, right, junk)
+
+
+def single_value(field: FieldDescriptor, depth: int) -> st.SearchStrategy[Any]:
+    if field.message_type is not None:
+        if field.message_type.full_name == "google.protobuf.Timestamp":
+            return st.builds(lambda s, n: Timestamp(seconds=s, nanos=n).ToJsonString(), seconds, nanos)
+        if field.message_type.full_name.startswith("google.protobuf."):
+            return junk
+        return documents(field.message_type, depth + 1) if depth < 3 else st.just({})
+    if field.enum_type is not None:
+        return st.sampled_from([v.name for v in field.enum_type.values] + ["NOT_A_VALUE", "1", 1, 7, -1, 2**40])
+    if field.type == FieldDescriptor.TYPE_STRING:
+        return SCALARS["string"]
+    if field.type == FieldDescriptor.TYPE_BOOL:
+        return SCALARS["bool"]
+    return SCALARS["int"]
+
+
+junk = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), words, st.lists(st.none(), max_size=1),
+                 st.dictionaries(words, st.integers(), max_size=1), st.just("2026-01-02T03:04:05+01:00"))
+
+
+def documents(descriptor: Descriptor, depth: int = 0) -> st.SearchStrategy[dict[str, Any]]:
+    fields = list(descriptor.fields)
+    keys = st.sampled_from(fields).flatmap(
+        lambda f: st.tuples(st.sampled_from([f.name, f.name, f.name, f.json_name]), value_for(f, depth))
+    )
+    unknown = st.tuples(st.sampled_from(["unknown_field", "[ext.name]"]), st.integers())
+    return st.lists(keys | unknown, max_size=5).map(dict)
+
+
+def outcome(parse: Any, document: Any, field: str) -> bytes | type[Exception]:
+    """The whole resource after reading ``document`` into its ``field`` (presence included)."""
+    message = deployment_pb2.Deployment()
+    try:
+        parse(document, getattr(message, field))
+    except Exception as error:  # compared between the two parsers
+        return type(error)
+    return message.SerializeToString(deterministic=True)
+
+
+def reference(document: Any, target: Any) -> Any:
+    return json_format.ParseDict(document, target, ignore_unknown_fields=True)
+
+
+@given(st.data())
+@settings(max_examples=400)
+def test_documents_read_like_parse_dict(data: st.DataObject) -> None:
+    field = data.draw(st.sampled_from(["spec", "status"]))
+    descriptor = deployment_pb2.Deployment.DESCRIPTOR.fields_by_name[field].message_type
+    document = data.draw(documents(descriptor) | junk)
+    assert outcome(json_documents.parse, document, field) == outcome(reference, document, field)
+
+
+@given(st.data())
+def test_stored_documents_are_read_without_parse_dict(data: st.DataObject) -> None:
+    """What MessageToDict wrote (no floats, bytes or other well-known types) takes the direct path."""
+    document = data.draw(documents(deployment_pb2.DeploymentStatus.DESCRIPTOR))
+    try:
+        message = json_format.ParseDict(document, deployment_pb2.DeploymentStatus(), ignore_unknown_fields=True)
+    except json_format.ParseError:
+        return
+    stored = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(json_format, "ParseDict", refuse_parse_dict)
+        assert json_documents.parse(stored, deployment_pb2.DeploymentStatus()) == message
+
+
+def refuse_parse_dict(*_args: Any, **_kwargs: Any) -> None:
+    raise AssertionError("ParseDict was used for a document in its stored form")
 
 
 def deployment(generation: int = 3) -> deployment_pb2.Deployment:

@@ -7,7 +7,6 @@ resource type converts without per-type code.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from typing import Any, TypeVar
@@ -18,6 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from threeport.common.v1alpha1 import condition_pb2
 from threeport_runtime.conditions import state_from_label
+from threeport_runtime.db import json_documents
 from threeport_runtime.db.schema import ResourceRow
 
 M = TypeVar("M", bound=Message)
@@ -40,79 +40,7 @@ def conditions_to_json(conditions: Any) -> list[dict[str, Any]]:
 
 
 def conditions_from_json(items: list[dict[str, Any]]) -> list[condition_pb2.Condition]:
-    """The conditions stored as ``conditions_to_json`` wrote them, exactly as ``ParseDict`` (with
-    unknown fields ignored) reads them: every read and write of a resource converts its
-    conditions, and ``ParseDict`` costs ~150 us per condition. The shape ``conditions_to_json``
-    writes is built directly; anything else (camelCase keys, nulls, numbers for enums, odd
-    timestamps, errors) goes through ``ParseDict`` itself, so its results and errors stay exact."""
-    return [_condition_from_json(item) for item in items]
-
-
-_CONDITION_STATUS = {value.name: value.number for value in condition_pb2.ConditionStatus.DESCRIPTOR.values}
-_CONDITION_STRINGS = ("type", "reason", "message")
-_CONDITION_KEYS = frozenset((*_CONDITION_STRINGS, "status", "observed_generation", "last_transition_time"))
-# RFC 3339 in UTC with 0-9 fraction digits, the form Timestamp.ToJsonString writes.
-_UTC_TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?Z")
-_EPOCH = datetime(1970, 1, 1)
-
-
-def _condition_from_json(item: Any) -> condition_pb2.Condition:
-    try:
-        condition = _condition_fast(item)
-    except Exception:  # ParseDict, below, raises the error it would have raised anyway
-        condition = None
-    if condition is None:
-        condition = json_format.ParseDict(item, condition_pb2.Condition(), ignore_unknown_fields=True)
-    return condition
-
-
-def _condition_fast(item: Any) -> condition_pb2.Condition | None:
-    """The condition if ``item`` has exactly the shape ``conditions_to_json`` writes, else None."""
-    if type(item) is not dict or not _CONDITION_KEYS.issuperset(item):
-        return None
-    condition = condition_pb2.Condition()
-    for key in _CONDITION_STRINGS:
-        if key in item:
-            if type(item[key]) is not str:
-                return None
-            setattr(condition, key, item[key])
-    if "status" in item:
-        number = _CONDITION_STATUS.get(item["status"]) if type(item["status"]) is str else None
-        if number is None:
-            return None
-        condition.status = number  # type: ignore[assignment]
-    if "observed_generation" in item:
-        generation = _int64(item["observed_generation"])
-        if generation is None:
-            return None
-        condition.observed_generation = generation
-    if "last_transition_time" in item and not _parse_utc_timestamp(
-        item["last_transition_time"], condition.last_transition_time
-    ):
-        return None
-    return condition
-
-
-def _int64(value: Any) -> int | None:
-    """An int64 as MessageToDict writes it (a decimal string) or as JSON has it (a number)."""
-    if type(value) is str and value.isascii() and value.removeprefix("-").isdigit():
-        value = int(value)
-    if type(value) is int:
-        return value if -(2**63) <= value < 2**63 else None
-    return None
-
-
-def _parse_utc_timestamp(value: Any, target: Timestamp) -> bool:
-    """Sets ``target`` as ``Timestamp.FromJsonString`` would, for the UTC form only (False for
-    any other input, which is then left to FromJsonString)."""
-    match = _UTC_TIMESTAMP.fullmatch(value) if type(value) is str else None
-    if match is None:
-        return False
-    year, month, day, hour, minute, second, fraction = match.groups()
-    since_epoch = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second)) - _EPOCH
-    target.seconds = since_epoch.days * 86400 + since_epoch.seconds
-    target.nanos = int(fraction.ljust(9, "0")) if fraction else 0
-    return True
+    return [json_documents.parse(item, condition_pb2.Condition()) for item in items]
 
 
 def timestamp(value: datetime) -> Timestamp:
@@ -144,10 +72,10 @@ def row_to_message(
     target.reconciling = row.reconciling
     target.conditions.extend(conditions_from_json(row.conditions or []))
     target.state = state_from_label(row.state)
-    json_format.ParseDict(row.spec if spec is None else spec, target.spec, ignore_unknown_fields=True)
+    json_documents.parse(row.spec if spec is None else spec, target.spec)
     status_json = row.status if status is None else status
     if has_status(message_type) and status_json:
-        json_format.ParseDict(status_json, target.status, ignore_unknown_fields=True)
+        json_documents.parse(status_json, target.status)
     return message
 
 
