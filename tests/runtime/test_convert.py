@@ -4,10 +4,13 @@ way is never served from the cache."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import pytest
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -210,6 +213,60 @@ def test_stored_documents_are_read_without_parse_dict(data: st.DataObject) -> No
 
 def refuse_parse_dict(*_args: Any, **_kwargs: Any) -> None:
     raise AssertionError("ParseDict was used for a document in its stored form")
+
+
+# -- JSONB text: json_documents.loads against json.loads ---------------------------------------
+
+json_trees = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.integers(-(2**80), 2**80), st.floats(),
+              st.text(max_size=8), st.sampled_from(["\ud800", "x\udfff", "é", "12345678901234567890"])),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3),
+    max_leaves=12,
+)
+
+
+def typed(value: Any) -> Any:
+    """``value`` with every leaf's type beside it (so 1 != 1.0 != True, and -0.0 != 0.0)."""
+    if isinstance(value, dict):
+        return {key: typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [typed(item) for item in value]
+    return (type(value).__name__, repr(value))
+
+
+@given(json_trees, st.booleans())
+@settings(max_examples=300)
+def test_json_text_is_read_like_json_loads(tree: Any, ascii_only: bool) -> None:
+    text = json.dumps(tree, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    try:
+        expected = typed(json.loads(text))
+    except ValueError as error:
+        with pytest.raises(type(error)):
+            json_documents.loads(text)
+        return
+    assert typed(json_documents.loads(text)) == expected
+
+
+async def test_the_engine_reads_jsonb_with_orjson(migrated_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[bytes] = []
+    real = orjson.loads
+
+    def counting(data: bytes) -> Any:
+        calls.append(data)
+        return real(data)
+
+    fake = SimpleNamespace(loads=counting, JSONDecodeError=orjson.JSONDecodeError)
+    monkeypatch.setattr(json_documents, "orjson", fake)
+    db = Database(migrated_database)
+    try:
+        async with db.session() as session:
+            big = await session.scalar(text("""SELECT '{"a": [1, 2.5], "big": 123456789012345678901}'::jsonb"""))
+            assert big == {"a": [1, 2.5], "big": 123456789012345678901}
+            assert calls == []  # 21 digits: json.loads read it, exactly
+            small = await session.scalar(text("""SELECT '{"a": [1, 2.5, "x"]}'::jsonb"""))
+            assert small == {"a": [1, 2.5, "x"]} and len(calls) == 1
+    finally:
+        await db.dispose()
 
 
 def deployment(generation: int = 3) -> deployment_pb2.Deployment:

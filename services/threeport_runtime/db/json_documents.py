@@ -14,10 +14,12 @@ itself, so every result and every error is exactly ``ParseDict``'s.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from datetime import datetime
 from typing import Any, TypeVar
 
+import orjson
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
@@ -39,6 +41,25 @@ _INT_RANGES = {
 
 # How a field's value is read: the kinds below, or None (the document goes to ParseDict).
 STRING, BOOL, INT, ENUM, MESSAGE, TIMESTAMP = range(6)
+
+
+# A run of 19 digits, which orjson may not read as json does (it reads integers beyond 64 bits
+# as floats), is found by mapping every digit to "0" and everything else to " " (a regex costs
+# 3x what orjson does).
+_DIGITS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_NUMBER = b"0" * 19
+
+
+def loads(data: bytes) -> Any:
+    """``json.loads``, by orjson (~3x cheaper per document; ~8% of the CPU of reading 1,000
+    Deployment rows): the engine's JSON deserializer. Text orjson reads differently or refuses (integers of 19 digits
+    or more, numbers beyond a double, lone surrogates, NaN) is read by ``json.loads``."""
+    if isinstance(data, bytes) and _LONG_NUMBER not in data.translate(_DIGITS):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
 
 
 class _Unusual(Exception):
