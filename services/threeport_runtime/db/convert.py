@@ -17,6 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from threeport.common.v1alpha1 import condition_pb2
 from threeport_runtime.conditions import state_from_label
+from threeport_runtime.db import json_documents
 from threeport_runtime.db.schema import ResourceRow
 
 M = TypeVar("M", bound=Message)
@@ -39,7 +40,7 @@ def conditions_to_json(conditions: Any) -> list[dict[str, Any]]:
 
 
 def conditions_from_json(items: list[dict[str, Any]]) -> list[condition_pb2.Condition]:
-    return [json_format.ParseDict(item, condition_pb2.Condition(), ignore_unknown_fields=True) for item in items]
+    return [json_documents.parse(item, condition_pb2.Condition()) for item in items]
 
 
 def timestamp(value: datetime) -> Timestamp:
@@ -71,10 +72,10 @@ def row_to_message(
     target.reconciling = row.reconciling
     target.conditions.extend(conditions_from_json(row.conditions or []))
     target.state = state_from_label(row.state)
-    json_format.ParseDict(row.spec if spec is None else spec, target.spec, ignore_unknown_fields=True)
+    json_documents.parse(row.spec if spec is None else spec, target.spec)
     status_json = row.status if status is None else status
     if has_status(message_type) and status_json:
-        json_format.ParseDict(status_json, target.status, ignore_unknown_fields=True)
+        json_documents.parse(status_json, target.status)
     return message
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from threeport_runtime.db import json_documents
 from threeport_runtime.db.liveness import discard_closed_connections
 
 # Connections older than this are replaced when next taken from the pool: a bound on how long a
@@ -21,7 +22,8 @@ class Database:
         # No pool_pre_ping: it costs a round trip per session. A closed connection is found by
         # looking at its socket when the pool hands it out, which costs nothing (``liveness``).
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=POOL_RECYCLE_SECONDS
+            url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=POOL_RECYCLE_SECONDS,
+            json_deserializer=json_documents.loads,
         )
         discard_closed_connections(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)

@@ -30,6 +30,7 @@ from threeport_runtime.db import convert, secret_fields
 from threeport_runtime.db.engine import Database
 from threeport_runtime.db.fencing import current_fence
 from threeport_runtime.db.filters import compile_filter, declared_field_text
+from threeport_runtime.db.message_cache import MessageCache
 from threeport_runtime.db.page_tokens import PageTokenCodec
 from threeport_runtime.db.schema import ResourceRow
 from threeport_runtime.errors import (
@@ -102,6 +103,9 @@ class ResourceRepository(Generic[M, R]):
         # outlive it: removing this row removes theirs in the same transaction, so a resource
         # re-created under the old name never finds the old one's children.
         self._children = list(children)
+        # The message each row last converted to: unchanged rows are read far more often than
+        # they change (``message_cache``).
+        self._messages: MessageCache[M] = MessageCache(message_type)
 
     @property
     def stream(self) -> str:
@@ -424,7 +428,9 @@ class ResourceRepository(Generic[M, R]):
             document = {"spec": _deep_copy(row.spec), "status": _deep_copy(row.status)}
             secret_fields.unseal(document, self._secret_paths, self._cipher, str(row.uid))
             spec, status = document["spec"], document["status"]
-        return convert.row_to_message(row, self.message_type, spec=spec, status=status)
+        return self._messages.convert(
+            row, spec, status, lambda: convert.row_to_message(row, self.message_type, spec=spec, status=status)
+        )
 
     # -- internals -----------------------------------------------------------------------------
 
