@@ -30,13 +30,15 @@ share of deployment reconciles each made is printed per phase (``delivery_share`
 it asks every replica for a full resync of its share (the controller's resync counter, as a
 replica does after re-creating a lost consumer group) and times it from the request.
 
-Round trips are counted, not sampled: reconciles are the lease fencing tokens each controller
-draws from Redis (one per reconcile); SQL statements are ``pg_stat_statements`` calls (BEGIN,
-COMMIT and pool pre-pings included; the PostgreSQL cluster is created with it loaded before
-``up`` starts it) and transactions ``pg_stat_database``'s; Redis is ``total_commands_processed``
-(consumers' blocking reads included); Kubernetes writes are the growth of every cluster's
-resourceVersion. gRPC calls are
-not counted (no exporter runs here). Last line: ``RESULT key=value ...``.
+Round trips are counted, not sampled: reconciles are each controller's own counter
+(``threeport_reconcile_count_total``, every outcome) read from every service's metrics port, which
+the bench opens for each process ``up`` starts (a reconcile of a key its replica owns draws no
+lease fencing token, so the fence counters no longer count reconciles); SQL statements are
+``pg_stat_statements`` calls (BEGIN, COMMIT and pool pre-pings included; the PostgreSQL cluster
+is created with it loaded before ``up`` starts it) and transactions ``pg_stat_database``'s;
+Redis is ``total_commands_processed`` (consumers' blocking reads included); Kubernetes writes are
+the growth of every cluster's resourceVersion. gRPC calls are not counted (no exporter runs
+here). Last line: ``RESULT key=value ...``.
 """
 
 from __future__ import annotations
@@ -179,10 +181,14 @@ class Counters:
 class Meter:
     """Reads the counters of this run's PostgreSQL, Redis and clusters."""
 
-    def __init__(self, database_url: str, redis_url: str, kube: list[Kube]):
+    def __init__(self, database_url: str, redis_url: str, kube: list[Kube], metrics_urls: Callable[[], list[str]]):
         self._database_url = database_url.replace("postgresql+psycopg://", "postgresql://")
         self._redis = redis.Redis.from_url(redis_url)
         self.kube = kube
+        self._metrics_urls = metrics_urls
+        # Per metrics URL and controller: the last count read, and what restarts reset away.
+        self._last: dict[tuple[str, str], int] = {}
+        self._lost: dict[tuple[str, str], int] = {}
 
     def _sql(self) -> tuple[int, int]:
         """Statements the services sent (BEGIN, COMMIT and pool pings included) and transactions."""
@@ -199,11 +205,21 @@ class Meter:
         return int(statements[0]) if statements else 0, int(transactions[0]) if transactions else 0
 
     def _reconciles(self) -> dict[str, int]:
-        found = {}
-        for key in self._redis.scan_iter(match="*:fence", count=1000):
-            value = self._redis.get(key)
-            name = key.decode().removesuffix(":fence").split(":")[-1]
-            found[name] = int(value or 0)
+        """Reconciles per controller so far, over every process (restarts included: a counter
+        that went down started again from zero)."""
+        for url in self._metrics_urls():
+            try:
+                counts = reconcile_counts(url)
+            except OSError:
+                continue  # restarting: its last reading stands
+            for controller, count in counts.items():
+                last = self._last.get((url, controller), 0)
+                if count < last:
+                    self._lost[(url, controller)] = self._lost.get((url, controller), 0) + last
+                self._last[(url, controller)] = count
+        found: dict[str, int] = {}
+        for (url, controller), count in self._last.items():
+            found[controller] = found.get(controller, 0) + count + self._lost.get((url, controller), 0)
         return found
 
     def request_resync(self, controller: str) -> None:
@@ -370,16 +386,36 @@ class DeliveryReplica:
     metrics_url: str
 
     def reconciles(self) -> int:
-        """Deployment reconciles it made (every outcome, as the fence counter counts them)."""
-        with urllib.request.urlopen(self.metrics_url, timeout=10) as response:
-            text = response.read().decode()
-        return sum(
-            int(sample.value)
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if sample.name == "threeport_reconcile_count_total"
-            and sample.labels.get("controller") == DEPLOYMENT_CONTROLLER
-        )
+        """Deployment reconciles it made (every outcome)."""
+        return reconcile_counts(self.metrics_url).get(DEPLOYMENT_CONTROLLER, 0)
+
+
+def reconcile_counts(metrics_url: str) -> dict[str, int]:
+    """A process's reconciles so far by controller (every outcome)."""
+    with urllib.request.urlopen(metrics_url, timeout=10) as response:
+        text = response.read().decode()
+    found: dict[str, int] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "threeport_reconcile_count_total":
+                controller = sample.labels.get("controller", "")
+                found[controller] = found.get(controller, 0) + int(sample.value)
+    return found
+
+
+class MeteredControlPlane(LocalControlPlane):
+    """``up`` exactly, with each service's metrics port open (where reconciles are counted); a
+    restarted service keeps its port."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.metrics_addresses: dict[str, str] = {}
+
+    def _service_env(self, record: StateRecord, name: str) -> dict[str, str]:
+        env = super()._service_env(record, name)
+        address = self.metrics_addresses.setdefault(name, f"127.0.0.1:{processes.free_port()}")
+        env["THREEPORT_METRICS_LISTEN_ADDRESS"] = address
+        return env
 
 
 def start_delivery_replicas(control_plane: LocalControlPlane, count: int) -> list[DeliveryReplica]:
@@ -582,7 +618,7 @@ def count_statements(control_plane: LocalControlPlane) -> None:
 
 
 async def start(args: argparse.Namespace, state_dir: Path) -> Plane:
-    control_plane = LocalControlPlane(state_dir, lambda line: log(f"up: {line}"), kubesim_speed=args.speed)
+    control_plane = MeteredControlPlane(state_dir, lambda line: log(f"up: {line}"), kubesim_speed=args.speed)
     count_statements(control_plane)
     started = time.monotonic()
     record = await asyncio.to_thread(control_plane.up, None, None, True)
@@ -609,7 +645,12 @@ async def start(args: argparse.Namespace, state_dir: Path) -> Plane:
     log(f"{len(names)} clusters Ready")
     kube = [Kube(info) for info in await asyncio.to_thread(control.list_clusters)]
     replicas = await asyncio.to_thread(start_delivery_replicas, control_plane, args.delivery_replicas)
-    return Plane(control_plane, client, control, Meter(postgres.url, redis_process.url, kube), replicas)
+    addresses = control_plane.metrics_addresses
+
+    def metrics_urls() -> list[str]:
+        return [f"http://{address}/metrics" for address in addresses.values()] + [r.metrics_url for r in replicas]
+
+    return Plane(control_plane, client, control, Meter(postgres.url, redis_process.url, kube, metrics_urls), replicas)
 
 
 async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
