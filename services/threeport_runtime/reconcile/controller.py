@@ -185,6 +185,8 @@ class Controller:
         # Keys lately sent to each member's inbox (key -> when), sent again if it departs.
         self._sent: dict[str, dict[str, float]] = {}
         self._sending: set[asyncio.Task[None]] = set()
+        # Not owned, but retried here after their backoff: Redis refused to send them.
+        self._kept: set[str] = set()
         # Membership changes waiting for their keys to be queued (previous, current members).
         self._rebalances: asyncio.Queue[tuple[tuple[str, ...], tuple[str, ...]]] = asyncio.Queue()
         instruments = meter()
@@ -285,8 +287,9 @@ class Controller:
                 extra={"controller": self.name, "keys": gained, "listed": listed, "members": len(current)},
             )
 
-    async def _route(self, keys: Iterable[str], traceparent: str = "") -> None:
-        """Queues the keys this replica owns and sends the others to their owners' inboxes."""
+    async def _route(self, keys: Iterable[str], traceparent: str = "", *, retry: bool = False) -> None:
+        """Queues the keys this replica owns and sends the others to their owners' inboxes
+        (``retry``: after a failure here, so a key that cannot be sent waits for its backoff)."""
         members = self.membership.members
         mine = self.membership.member
         elsewhere: dict[str, list[str]] = {}
@@ -303,7 +306,11 @@ class Controller:
                 # Redis is away: reconcile them here, under the lease (not owned), rather than lose them.
                 log.warning("could not send keys to their owner", extra={"keys": len(owned), "error": str(exc)})
                 for key in owned:
-                    self._queue_here(key, traceparent)
+                    if retry:
+                        self._kept.add(key)  # its timer must fire here although another owns it
+                        self.queue.add_rate_limited(key)
+                    else:
+                        self._queue_here(key, traceparent)
                 continue
             self._remember_sent(owner, owned)
 
@@ -336,7 +343,11 @@ class Controller:
 
     def _keep_timer(self, key: str) -> bool:
         """A requeue timer or retry that fires for a key another replica owns now is dropped:
-        that replica queued the key when it came to own it."""
+        that replica queued the key when it came to own it. A key that could not be sent to its
+        owner is kept."""
+        if key in self._kept:
+            self._kept.discard(key)
+            return True
         return self.membership.owns(key)
 
     async def _resync_forever(self) -> None:
@@ -406,7 +417,7 @@ class Controller:
         owner now (a timer here would be dropped when it fires: ``_keep_timer``)."""
         if self.membership.owns(key):
             return self.queue.add_rate_limited(key)
-        await self._route([key])
+        await self._route([key], retry=True)
         return 0.0
 
     async def _reconcile_fenced(self, key: str, token: int, *, leased: bool) -> None:
