@@ -87,7 +87,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     controller = runtime.controller(
         feed.wire(watches.deployment_controller(deployments, releases.stream, prefix)), reconciler
     )
-    observer.wake_with(controller.enqueue)
+    observer.wake_with(controller.wake)
     runtime.run_in_background("delivery cache feed", lambda: feed.follow(runtime.redis))
 
     actions = Actions(methods, releases, backends.registry)

@@ -1,5 +1,5 @@
 """Three replicas of a controller service (real processes started with the image's command)
-share the work through their consumer groups and leases, and SIGKILLing one in the middle of it
+share the work through their consumer groups and key ownership, and SIGKILLing one in the middle of it
 loses nothing: events it had taken are reclaimed by the others, and every object still becomes
 Ready. For the registry (applications), the cluster-manager (``sim`` clusters provisioned in
 the emulator) and workload-delivery (deployments rolled out to an emulated cluster); production

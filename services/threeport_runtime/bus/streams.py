@@ -18,7 +18,7 @@ def dead_letter_stream(prefix: str, group: str) -> str:
     return f"{prefix}dead-letter:{group}"
 
 
-# Longer than any blocking stream read (watches block 5 s, consumers 1 s), so a quiet stream is
+# Longer than any blocking stream read (watches and controllers' inboxes block 5 s, consumers 1 s), so a quiet stream is
 # never mistaken for a dead server; short enough that a hung server is noticed.
 SOCKET_TIMEOUT = 15.0
 

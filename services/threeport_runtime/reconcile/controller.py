@@ -3,16 +3,55 @@
 Reconcilers follow controller-runtime: ``reconcile(name)`` receives only the resource name,
 re-reads everything it needs, converges, and returns ``Result`` or raises. Events only say
 *which* keys to look at; the periodic jittered resync of every key (``list_keys``) makes a lost
-event cost latency, never correctness. A per-key Redis lease keeps replicas from reconciling
-the same key at once; losing the lease mid-reconcile cancels the reconcile.
+event cost latency, never correctness.
 
-Replicas share the resync: each registers in the controller's live membership
-(``membership``), and its periodic resync and the resync after a consumer reset queue only the
-keys it owns by rendezvous hashing (the first resync after start still queues every key). When
-the members change, a replica queues the keys it has just come to own, so a dead replica's share
-is resynced by the survivors within one heartbeat of its expiry. Events are still reconciled by
-whichever replica's consumer receives them, under the lease, which is also what keeps a key from
-running twice while replicas disagree about the members for a heartbeat.
+Replicas share the work, not every key. Each registers in the controller's live membership
+(``membership``) and owns the keys rendezvous hashing gives it over the live members:
+
+- its periodic resync and the resync after a consumer reset queue only the keys it owns (the
+  first resync after start still queues every key);
+- an event its consumer-group reader receives for a key another member owns goes to that
+  member's inbox (``inbox``); ``enqueue`` does the same, and ``wake`` (a change every replica
+  observes alike, e.g. its own watch of a cluster) queues only owned keys;
+- requeue timers and backoff retries that fire for a key another member owns now are dropped
+  (that member queued the key when it came to own it), and a failure of a key this replica does
+  not own is sent to the owner rather than retried here;
+- when the members change, it queues the keys it has just come to own, so a dead replica's share
+  is resynced by the survivors within one heartbeat of its expiry, and it sends again the keys
+  it lately sent to a departed member's inbox (events the dead member never read).
+
+Inboxes rather than every replica reading every stream: an event's keys are computed once
+(``Watch.keys`` may read the database) and the consumer group keeps its delivery guarantees
+(pending entries, claims, dead letters); a routed key costs one Redis round trip per event.
+
+Fencing. Status writes carry a token (``db.fencing``) and a row refuses a token older than the
+one that wrote it, so a replica that lost a key cannot overwrite its new owner's writes. A key
+this replica owns in a *settled* view (``Membership.settled``: the last heartbeat answered within
+``membership_ttl`` and the members have not changed for ``membership_ttl``) is reconciled under
+the token drawn with that view, with no per-key lease and no Redis call. Every other reconcile
+(the view just changed or is not current, the key is not owned, Redis is away) takes the per-key
+lease as before, whose token comes from the same counter. The orderings:
+
+- Tokens come from one counter, and a heartbeat draws its token in the same script that reads
+  the members: any token drawn after a member joined or was dropped is higher than every token
+  drawn with a view from before. A replica that has not seen the change yet (its heartbeat is up
+  to ``membership_heartbeat`` late, or it stalled) still writes with its older token; the new
+  owner's token (the lease's, while its own view is unsettled, or its next view's) is higher, so
+  whichever of them writes second, the older token never overwrites the newer: a late write
+  fails with StaleFence, an early one is overwritten by the new owner's reconcile, which re-reads.
+- A member that joins owns nothing settled for ``membership_ttl``; by then every live replica has
+  seen it (heartbeats are more frequent than the TTL), so settled views agree on the owner.
+- The old owner may still be inside a reconcile it started before it saw the change, so both can
+  run one key at once for that reconcile's length: the fence, not the lease, is what keeps
+  that safe (reconcilers converge and re-read; a losing write is refused).
+- A member dropped after its TTL may still be alive but stalled: its view's token is older than
+  the survivors' (their heartbeat that dropped it ran after its last one), so its writes fail.
+- Redis away: the heartbeat fails and the view stops being settled after ``membership_ttl``;
+  reconciles then need the lease and wait for Redis, as before. An event for a key owned
+  elsewhere that cannot be sent is reconciled here under the lease.
+
+A single replica (what ``tptctl up`` runs) owns every key: events and timers are queued locally,
+and once its view settled (``membership_ttl`` after start) its reconciles make no Redis call.
 """
 
 from __future__ import annotations
@@ -38,6 +77,7 @@ from threeport_runtime.bus.streams import dead_letter_stream
 from threeport_runtime.db.fencing import current_fence
 from threeport_runtime.db.repository import StaleFence
 from threeport_runtime.logs import resource_context
+from threeport_runtime.reconcile.inbox import Inboxes
 from threeport_runtime.reconcile.lease import Leases
 from threeport_runtime.reconcile.membership import Membership, owner_of
 from threeport_runtime.reconcile.queue import WorkQueue
@@ -112,7 +152,7 @@ class Controller:
         self._list_keys = list_keys
         self._on_permanent_error = on_permanent_error
         self._options = options
-        self.queue = WorkQueue(base_delay=options.backoff_base, max_delay=options.backoff_max)
+        self.queue = WorkQueue(base_delay=options.backoff_base, max_delay=options.backoff_max, keep=self._keep_timer)
         self.leases = Leases(redis, namespace=f"{stream_prefix}{name}:", ttl=options.lease_ttl)
         self._trace_links: dict[str, str] = {}
         self.consumer = StreamConsumer(
@@ -132,12 +172,21 @@ class Controller:
             redis,
             key=f"{stream_prefix}{name}:members",
             resync_key=f"{stream_prefix}{name}:resync",
+            fence_key=self.leases.fence_key,
             member=self.consumer.consumer,
             heartbeat=options.membership_heartbeat,
             ttl=options.membership_ttl,
             on_change=self._members_changed,
             on_resync_requested=self._resync_requested.set,
         )
+        self.inboxes = Inboxes(
+            redis, prefix=f"{stream_prefix}{name}:inbox:", member=self.consumer.consumer, ttl=options.membership_ttl
+        )
+        # Keys lately sent to each member's inbox (key -> when), sent again if it departs.
+        self._sent: dict[str, dict[str, float]] = {}
+        self._sending: set[asyncio.Task[None]] = set()
+        # Not owned, but retried here after their backoff: Redis refused to send them.
+        self._kept: set[str] = set()
         # Membership changes waiting for their keys to be queued (previous, current members).
         self._rebalances: asyncio.Queue[tuple[tuple[str, ...], tuple[str, ...]]] = asyncio.Queue()
         instruments = meter()
@@ -162,6 +211,7 @@ class Controller:
         await run_together(
             asyncio.create_task(self.membership.run(), name=f"{self.name} membership"),
             asyncio.create_task(self.consumer.run(), name=f"{self.name} consumer"),
+            asyncio.create_task(self.inboxes.run(self._received), name=f"{self.name} inbox"),
             asyncio.create_task(self._resync_forever(), name=f"{self.name} resync"),
             asyncio.create_task(self._rebalance_forever(), name=f"{self.name} rebalance"),
             *(
@@ -171,7 +221,20 @@ class Controller:
         )
 
     def enqueue(self, key: str) -> None:
-        self.queue.add(key)
+        """Queues ``key`` here if this replica owns it, else sends it to its owner (in the background)."""
+        if self.membership.owns(key):
+            self.queue.add(key)
+            return
+        task = asyncio.get_running_loop().create_task(self._route([key]))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    def wake(self, key: str) -> None:
+        """Like ``enqueue``, for a change every replica observes alike (each watches the clusters
+        of the keys it reconciled): only the owner queues it. While the view is unsettled every
+        replica does, as replicas may disagree about the owner."""
+        if self.membership.owns(key) or not self.membership.settled():
+            self.queue.add(key)
 
     async def resync(self, *, everything: bool = False) -> None:
         """Queues every key this replica owns (all of them when it runs alone, or asked to)."""
@@ -196,9 +259,12 @@ class Controller:
         self._rebalances.put_nowait((previous, current))
 
     async def _rebalance_forever(self) -> None:
-        """Queues the keys each membership change gave this replica (a departed member's share)."""
+        """Queues the keys each membership change gave this replica (a departed member's share),
+        and sends again what was lately sent to a departed member's inbox."""
         while True:
             previous, current = await self._rebalances.get()
+            for departed in set(previous) - set(current):
+                await self._route(self._forget_sent(departed))
             mine = self.membership.member
             if previous == (mine,) and mine in current:
                 continue  # Joining others, or Redis answering at last: this replica only gave keys away.
@@ -220,6 +286,69 @@ class Controller:
                 "rebalance queued newly owned keys",
                 extra={"controller": self.name, "keys": gained, "listed": listed, "members": len(current)},
             )
+
+    async def _route(self, keys: Iterable[str], traceparent: str = "", *, retry: bool = False) -> None:
+        """Queues the keys this replica owns and sends the others to their owners' inboxes
+        (``retry``: after a failure here, so a key that cannot be sent waits for its backoff)."""
+        members = self.membership.members
+        mine = self.membership.member
+        elsewhere: dict[str, list[str]] = {}
+        for key in keys:
+            owner = mine if len(members) == 1 else owner_of(key, members)
+            if owner == mine:
+                self._queue_here(key, traceparent)
+            else:
+                elsewhere.setdefault(owner, []).append(key)
+        for owner, owned in elsewhere.items():
+            try:
+                await self.inboxes.send(owner, owned, traceparent)
+            except (RedisError, OSError) as exc:
+                # Redis is away: reconcile them here, under the lease (not owned), rather than lose them.
+                log.warning("could not send keys to their owner", extra={"keys": len(owned), "error": str(exc)})
+                for key in owned:
+                    if retry:
+                        self._kept.add(key)  # its timer must fire here although another owns it
+                        self.queue.add_rate_limited(key)
+                    else:
+                        self._queue_here(key, traceparent)
+                continue
+            self._remember_sent(owner, owned)
+
+    def _remember_sent(self, owner: str, keys: list[str]) -> None:
+        now = time.monotonic()
+        sent = self._sent.setdefault(owner, {})
+        for key in keys:
+            sent.pop(key, None)
+            sent[key] = now  # insertion order is age order
+        # Older than a member's registration lasts: had it died before reading them, the
+        # survivors would have seen it gone (and resynced its share) after they were sent.
+        horizon = now - 2 * self._options.membership_ttl
+        while sent and next(iter(sent.values())) < horizon:
+            sent.pop(next(iter(sent)))
+
+    def _forget_sent(self, member: str) -> list[str]:
+        horizon = time.monotonic() - 2 * self._options.membership_ttl
+        return [key for key, at in self._sent.pop(member, {}).items() if at >= horizon]
+
+    def _received(self, key: str, traceparent: str) -> None:
+        # Sent by a replica that counts this one as the owner: queued here whatever this
+        # replica's view says (sending on again could bounce while views disagree for a
+        # heartbeat); a key this replica does not own runs under the lease.
+        self._queue_here(key, traceparent)
+
+    def _queue_here(self, key: str, traceparent: str) -> None:
+        if traceparent:
+            self._trace_links[key] = traceparent
+        self.queue.add(key)
+
+    def _keep_timer(self, key: str) -> bool:
+        """A requeue timer or retry that fires for a key another replica owns now is dropped:
+        that replica queued the key when it came to own it. A key that could not be sent to its
+        owner is kept."""
+        if key in self._kept:
+            self._kept.discard(key)
+            return True
+        return self.membership.owns(key)
 
     async def _resync_forever(self) -> None:
         # The first resync after start queues every key, as a lone replica always did: a
@@ -243,10 +372,7 @@ class Controller:
             if watch.changes is not None and event.change not in watch.changes:
                 continue
             keys = [event.name] if watch.keys is None else await watch.keys(event)
-            for key in keys:
-                if event.traceparent:
-                    self._trace_links[key] = event.traceparent
-                self.queue.add(key)
+            await self._route(keys, event.traceparent)
 
     async def _work_forever(self) -> None:
         while True:
@@ -260,24 +386,43 @@ class Controller:
                 self.queue.done(key)
 
     async def _process(self, key: str) -> None:
+        if self.membership.settled() and self.membership.owns(key):
+            # Owned in a settled view: fenced by the token drawn with the view, no Redis call.
+            fence = self.membership.fence
+            assert fence is not None  # settled() says so
+            await self._reconcile_fenced(key, fence, leased=False)
+            return
         try:
             token = await self.leases.acquire(key)
         except (RedisError, OSError) as exc:
             log.warning("lease unavailable; retrying", extra={"key": key, "error": str(exc)})
-            self.queue.add_rate_limited(key)
+            await self._retry(key)
             return
         if token is None:
             # Another replica is reconciling it; look again once it is likely done.
-            retry = min(1.0, self.leases.ttl / 3)
-            self.queue.add_after(key, random.uniform(retry / 2, retry))
+            if self.membership.owns(key):
+                retry = min(1.0, self.leases.ttl / 3)
+                self.queue.add_after(key, random.uniform(retry / 2, retry))
+            else:
+                await self._retry(key)
             return
         try:
-            await self._reconcile_under_lease(key, token)
+            await self._reconcile_fenced(key, token, leased=True)
         finally:
             with contextlib.suppress(RedisError, OSError):
                 await self.leases.release(key, token)
 
-    async def _reconcile_under_lease(self, key: str, token: int) -> None:
+    async def _retry(self, key: str) -> float:
+        """Retries after the key's backoff here if this replica owns it; otherwise sends it to the
+        owner now (a timer here would be dropped when it fires: ``_keep_timer``)."""
+        if self.membership.owns(key):
+            return self.queue.add_rate_limited(key)
+        await self._route([key], retry=True)
+        return 0.0
+
+    async def _reconcile_fenced(self, key: str, token: int, *, leased: bool) -> None:
+        """Runs one reconcile with ``token`` as its write fence, and keeps the lease while it runs
+        when it holds one (``leased``)."""
         links = []
         if (parent := context_from_traceparent(self._trace_links.pop(key, ""))) is not None:
             links.append(trace.Link(trace.get_current_span(parent).get_span_context()))
@@ -293,7 +438,7 @@ class Controller:
                 attempt = asyncio.create_task(self._reconcile(key))
             finally:
                 current_fence.reset(fence)
-            keeper = asyncio.create_task(self._keep_lease(key, token, attempt))
+            keeper = asyncio.create_task(self._keep_lease(key, token, attempt) if leased else _idle())
             try:
                 result = await attempt
                 outcome = "success"
@@ -315,9 +460,9 @@ class Controller:
                     raise
                 outcome = "lease_lost"
                 log.warning("lease lost mid-reconcile; requeued", extra={"key": key})
-                self.queue.add_rate_limited(key)
+                await self._retry(key)
             except Exception as error:
-                delay = self.queue.add_rate_limited(key)
+                delay = await self._retry(key)
                 span.record_exception(error)
                 span.set_status(trace.StatusCode.ERROR, str(error))
                 level = logging.INFO if isinstance(error, TemporaryError) else logging.ERROR
@@ -344,6 +489,12 @@ class Controller:
             if not still_held:
                 attempt.cancel()
                 return False
+
+
+async def _idle() -> bool:
+    """The keeper of a reconcile without a lease: nothing to renew."""
+    await asyncio.Event().wait()
+    return True
 
 
 def _observation(value: int, controller: str) -> Observation:

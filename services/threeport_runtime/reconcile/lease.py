@@ -59,6 +59,11 @@ class Leases:
         self._renew: Any = redis.register_script(_RENEW)
         self._release: Any = redis.register_script(_RELEASE)
 
+    @property
+    def fence_key(self) -> str:
+        """The counter tokens come from (membership draws its tokens from it too)."""
+        return f"{self._namespace}fence"
+
     def _key(self, key: str) -> str:
         return f"{self._namespace}lease:{key}"
 
@@ -66,7 +71,7 @@ class Leases:
         """The fencing token if this replica now holds the lease, None if another does."""
         seed = int(time.time() * 1_000_000)
         token = await self._acquire(
-            keys=[self._key(key), f"{self._namespace}fence"], args=[self.owner, int(self.ttl * 1000), seed]
+            keys=[self._key(key), self.fence_key], args=[self.owner, int(self.ttl * 1000), seed]
         )
         return None if token is None else int(token)
 

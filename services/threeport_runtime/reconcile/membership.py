@@ -21,6 +21,14 @@ Redis trouble never leaves keys without an owner: until the first heartbeat answ
 counts only itself (it owns every key, as a single replica does), and when a heartbeat fails or
 is slow (bounded by ``heartbeat``) the last known members are kept until Redis answers again.
 Heartbeats run in their own task; ownership checks never wait for Redis.
+
+Each heartbeat also draws a fencing token from the controller's fence counter (the one
+``lease.Leases`` draws from) in the same script that reads the members, so tokens are ordered
+with the views they came with: a token drawn after a member joined or was dropped is higher than
+every token drawn with the view before. The controller fences the reconciles of the keys it owns
+with it (``fence``) instead of a per-key lease; see the controller's docstring for the orderings.
+``settled`` says whether this view may be trusted for that: it answered recently and has not
+changed for ``ttl`` seconds.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -47,7 +56,10 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
 redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[2]), ARGV[1])
 -- A controller that no replica runs any more leaves nothing behind.
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
-return {redis.call('ZRANGE', KEYS[1], 0, -1), redis.call('GET', KEYS[2]) or ''}
+-- A fencing token ordered with this view (the lease script's counter, seeded the same way).
+redis.call('SET', KEYS[3], ARGV[3], 'NX')
+redis.call('INCR', KEYS[3])
+return {redis.call('ZRANGE', KEYS[1], 0, -1), redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3])}
 """
 
 
@@ -70,6 +82,7 @@ class Membership:
         *,
         key: str,
         resync_key: str,
+        fence_key: str,
         member: str,
         heartbeat: float = 5.0,
         ttl: float = 15.0,
@@ -79,6 +92,7 @@ class Membership:
         self._redis = redis
         self.key = key
         self.resync_key = resync_key
+        self.fence_key = fence_key
         self.member = member
         self.heartbeat = heartbeat
         self.ttl = ttl
@@ -90,18 +104,36 @@ class Membership:
         self.members: tuple[str, ...] = (member,)
         # The resync counter as last read; unknown until the first heartbeat answers.
         self._resync_epoch: bytes | None = None
+        # The token drawn with the current view; None until a heartbeat answered.
+        self.fence: int | None = None
+        # Monotonic times: when the view last changed (start counts as a change: a predecessor
+        # may still be registered), and when the last heartbeat that answered was sent.
+        self._changed_at = time.monotonic()
+        self._answered_at: float | None = None
 
     def owns(self, key: str) -> bool:
         if len(self.members) == 1:
             return self.members[0] == self.member
         return owner_of(key, self.members) == self.member
 
+    def settled(self) -> bool:
+        """Whether ``fence`` may fence the reconciles of owned keys without a lease: the last
+        heartbeat answered within ``ttl`` (so this member was still registered and its view is
+        at most that old) and the members have not changed for ``ttl`` (every live replica has
+        seen the change by then, and finished deciding by the view before)."""
+        if self.fence is None or self._answered_at is None:
+            return False
+        now = time.monotonic()
+        return now - self._answered_at < self.ttl and now - self._changed_at >= self.ttl
+
     async def beat(self) -> bool:
         """One heartbeat; True when Redis answered and ``members`` is current."""
+        sent = time.monotonic()
+        seed = int(time.time() * 1_000_000)
         try:
             async with asyncio.timeout(self.heartbeat):
                 reply = await self._script(
-                    keys=[self.key, self.resync_key], args=[self.member, int(self.ttl * 1000)]
+                    keys=[self.key, self.resync_key, self.fence_key], args=[self.member, int(self.ttl * 1000), seed]
                 )
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning(
@@ -109,12 +141,15 @@ class Membership:
                 extra={"members": len(self.members), "error": str(exc) or type(exc).__name__},
             )
             return False
-        listed, epoch = reply
+        listed, epoch, fence = reply
         current = tuple(sorted(m.decode() if isinstance(m, bytes) else str(m) for m in listed))
         if self.member not in current:  # cannot happen after our ZADD, but never own nothing
             current = tuple(sorted((*current, self.member)))
         previous, self.members = self.members, current
+        self.fence = int(fence)
+        self._answered_at = sent
         if current != previous:
+            self._changed_at = sent
             log.info("controller members changed", extra={"members": len(current), "was": len(previous)})
             if self._on_change is not None:
                 self._on_change(previous, current)
@@ -151,3 +186,4 @@ class Membership:
         with contextlib.suppress(RedisError, OSError, TimeoutError):
             async with asyncio.timeout(1.0):
                 await self._redis.zrem(self.key, self.member)
+

@@ -9,6 +9,10 @@ A key has at most one pending timer, the earliest asked for (client-go's rule): 
 ``add_after`` for a key already waiting is dropped and an earlier one replaces it. Otherwise
 every requeue would add a timer, and a steady resync would reconcile each key more often the
 longer the process runs.
+
+``keep`` (optional) is asked when a timer fires: a key it refuses is dropped, with its backoff.
+The controller refuses the keys another replica owns now: that replica queued them when it
+came to own them, so the timer would only reconcile them twice.
 """
 
 from __future__ import annotations
@@ -19,10 +23,14 @@ import heapq
 import itertools
 import random
 from collections import deque
+from collections.abc import Callable
 
 
 class WorkQueue:
-    def __init__(self, *, base_delay: float = 0.05, max_delay: float = 60.0):
+    def __init__(
+        self, *, base_delay: float = 0.05, max_delay: float = 60.0, keep: Callable[[str], bool] | None = None
+    ):
+        self._keep = keep
         self._ready: deque[str] = deque()
         self._queued: set[str] = set()
         self._processing: set[str] = set()
@@ -95,7 +103,10 @@ class WorkQueue:
                 due, _, key = heapq.heappop(self._delayed)
                 if self._due.get(key) == due:
                     del self._due[key]
-                    self.add(key)
+                    if self._keep is None or self._keep(key):
+                        self.add(key)
+                    else:
+                        self._failures.pop(key, None)
             if self._ready:
                 key = self._ready.popleft()
                 self._queued.discard(key)
