@@ -11,9 +11,7 @@ the API server; the others are listed.
 
 from __future__ import annotations
 
-import hashlib
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import yaml
 
@@ -51,34 +49,9 @@ def kinds_of(objects: Iterable[Manifest]) -> set[Kind]:
     return {(str(o["apiVersion"]), str(o["kind"])) for o in objects}
 
 
-# A release's objects never change once it is made, so neither do its kinds. Every reconcile
-# asks for the kinds of every release of its deployment (for pruning): parsing their YAML again
-# each time cost a few ms per object and release (with the pure-Python parser, 10 ms each on a
-# loaded machine), on the create -> Ready path twice, and growing with every release. Keyed by
-# the content's hash, so a key can only ever name the same kinds; bounded, least recently used
-# first out (an evicted release is parsed again, nothing else).
-_RELEASE_KINDS: OrderedDict[bytes, frozenset[Kind]] = OrderedDict()
-RELEASE_KINDS_CACHED = 4096
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
-
-
-def release_kinds(manifests: Sequence[str]) -> set[Kind]:
-    """The kinds among a release's stored objects (YAML text), parsed once per content."""
-    digest = hashlib.sha256()
-    for text in manifests:
-        digest.update(len(text).to_bytes(8, "big"))
-        digest.update(text.encode())
-    key = digest.digest()
-    found = _RELEASE_KINDS.get(key)
-    if found is None:
-        parsed = (yaml.load(text, Loader=_LOADER) for text in manifests)
-        found = frozenset(kinds_of(o for o in parsed if isinstance(o, dict)))
-        _RELEASE_KINDS[key] = found
-        if len(_RELEASE_KINDS) > RELEASE_KINDS_CACHED:
-            _RELEASE_KINDS.popitem(last=False)
-    else:
-        _RELEASE_KINDS.move_to_end(key)
-    return set(found)
+def release_kinds(manifests: Iterable[str]) -> set[Kind]:
+    """The kinds among a release's stored objects (YAML text)."""
+    return kinds_of(o for o in (yaml.safe_load(text) for text in manifests) if isinstance(o, dict))
 
 
 async def released_kinds(releases: ReleaseStore, deployment: str) -> set[Kind]:
