@@ -15,10 +15,12 @@ claims, then the finalizer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 import yaml
 from google.protobuf import json_format
@@ -39,6 +41,7 @@ from threeport_runtime.reconcile.result import PermanentError, Result, Temporary
 from threeport_workload_delivery.config import DeliveryConfig
 from threeport_workload_delivery.domain import changes, claims, names, ownership
 from threeport_workload_delivery.domain import images as image_sources
+from threeport_workload_delivery.domain.apply_order import apply_waves
 from threeport_workload_delivery.domain.diffing import ObjectKey, describe, in_sync, object_key
 from threeport_workload_delivery.domain.plan import plan
 from threeport_workload_delivery.domain.render_jobs import hook_objects
@@ -76,6 +79,8 @@ log = logging.getLogger(__name__)
 Deployment = deployment_pb2.Deployment
 PLACED, DEPENDENCIES_READY, APPLIED, AVAILABLE_CONDITION = "Placed", "DependenciesReady", "Applied", "Available"
 PAUSED = "Paused"
+# Applies of one wave in flight at once (a chart can render many objects).
+APPLY_CONCURRENCY = 8
 PENDING_STATE = state_pb2.STATE_PENDING
 ACTIVE_APPROVALS = (release_pb2.APPROVAL_STATE_UNSPECIFIED, release_pb2.APPROVAL_STATE_APPROVED)
 
@@ -373,15 +378,8 @@ class DeploymentReconciler:
                 return await self._hook_pending(deployment, number, outcome, seen, watched)
         changed: list[str] = []
         applied: dict[ObjectKey, Manifest] = {}
-        for manifest in objects:
-            key = object_key(manifest)
-            if key[1] == "Namespace" and key not in live:
-                live_ns = await client.get(manifest)
-                if live_ns is not None:
-                    live[key] = live_ns
-            if not in_sync(live.get(key), manifest):
-                applied[key] = await client.apply(manifest)
-                changed.append(("recreated " if key not in live else "restored ") + describe(key))
+        for wave in apply_waves(objects):
+            await self._apply_wave(client, wave, live, applied, changed)
         if changed and was_applied:
             await self._record(deployment, WARNING, "DriftCorrected", "; ".join(changed))
         pruned = [key for key in live if key not in wanted]
@@ -443,6 +441,34 @@ class DeploymentReconciler:
         seen.conditions[AVAILABLE_CONDITION] = (False, "Progressing", assessment.message)
         seen.ready = (False, "Progressing", f"release {number}: {assessment.message}")
         return Result(requeue_after=progress_check)
+
+    async def _apply_wave(self, client: KubeClient, wave: Sequence[Manifest], live: dict[ObjectKey, Manifest],
+                          applied: dict[ObjectKey, Manifest], changed: list[str]) -> None:
+        """Applies the objects of one wave (``domain.apply_order``) that differ from what runs, at
+        once (at most ``APPLY_CONCURRENCY`` requests in flight). A failed apply fails the pass
+        after its wave's other requests have ended, as the first failure in rendered order;
+        the next wave is not started."""
+        gate = asyncio.Semaphore(APPLY_CONCURRENCY)
+
+        async def converge(manifest: Manifest) -> Manifest | None:
+            key = object_key(manifest)
+            async with gate:
+                if key[1] == "Namespace" and key not in live:
+                    live_ns = await client.get(manifest)
+                    if live_ns is not None:
+                        live[key] = live_ns
+                if in_sync(live.get(key), manifest):
+                    return None
+                return await client.apply(manifest)
+
+        outcomes = await asyncio.gather(*(converge(m) for m in wave), return_exceptions=True)
+        if failed := next((o for o in outcomes if isinstance(o, BaseException)), None):
+            raise failed
+        for manifest, outcome in zip(wave, outcomes, strict=True):
+            if outcome is not None:
+                key = object_key(manifest)
+                applied[key] = cast(Manifest, outcome)
+                changed.append(("recreated " if key not in live else "restored ") + describe(key))
 
     async def _hook_pending(
         self, deployment: Deployment, number: int, outcome: Assessment, seen: Observation, watched: bool
