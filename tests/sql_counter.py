@@ -22,6 +22,9 @@ from psycopg import pq
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from threeport_runtime.runtime import RunningService
+from threeport_runtime.testing import wait_until
+
 T = TypeVar("T")
 
 
@@ -91,3 +94,37 @@ class SqlCounter:
         if not driver.autocommit and driver.pgconn.transaction_status == pq.TransactionStatus.IDLE:
             tally.transactions += 1
         tally.statements.append(" ".join(statement.split()))
+
+
+def counted_controller(service: RunningService, controller: str) -> tuple[SqlCounter, Callable[[str], None]]:
+    """A counter of one controller's reconciles on the service's engine, and the controller's
+    ``enqueue`` (a converged resource is not requeued by time: tests ask for the passes)."""
+    found = next(c for c in service.runtime.controllers if c.name == controller)
+    counter = SqlCounter()
+    counter.attach(service.runtime.db.engine)
+    found._reconcile = counter.wrap(found._reconcile)
+    return counter, found.enqueue
+
+
+async def steady_runs(counter: SqlCounter, enqueue: Callable[[str], None], key: str, passes: int = 5) -> list[Tally]:
+    """The tallies of ``passes`` more reconciles of ``key``, after three that are not counted
+    (what converging read is behind them, caches are warm, statements prepared)."""
+    for wanted in (3, passes):
+        counter.take()
+        runs: list[Tally] = []
+
+        async def enough(wanted: int = wanted, runs: list[Tally] = runs) -> bool:
+            runs.extend(counter.take(key))
+            if len(runs) < wanted:
+                enqueue(key)
+            return len(runs) >= wanted
+
+        await wait_until(enough, within=45.0, interval=0.1, what=f"{wanted} more reconciles of {key}")
+    return runs[:passes]
+
+
+def assert_steady(runs: list[Tally], limit: int) -> None:
+    """Each pass within ``limit`` round trips, all of them plain reads: no transaction, no lock."""
+    shown = "\n".join(run.show() for run in runs)
+    assert all(run.round_trips <= limit and run.transactions == 0 for run in runs), shown
+    assert not [s for run in runs for s in run.statements if not s.startswith("SELECT") or "FOR UPDATE" in s], shown
