@@ -39,7 +39,7 @@ async def test_one_owner_per_namespace_and_cluster_fallback_and_release(database
         loser = MINE if winner != MINE else THEIRS
         # A kept earlier spelling someone else holds falls back to the derived name.
         derived = "a-x-y-dev-28be6f27"
-        assert await guard.claim("clusters/c", "a-x-y-dev", loser, fallback=derived) == derived
+        assert (await guard.claim("clusters/c", "a-x-y-dev", loser, fallback=derived)).namespace == derived
         with pytest.raises(NamespaceRefused) as refused:
             await guard.claim("clusters/c", "a-x-y-dev", loser)
         expected = "is used by" if winner.split("/")[1] == loser.split("/")[1] else "belongs to another project"
@@ -47,10 +47,14 @@ async def test_one_owner_per_namespace_and_cluster_fallback_and_release(database
 
         # A claim on a namespace still in the cluster stays; once it is gone it is released.
         await claims.take("clusters/c", "a-old", loser)
-        await guard.release_gone(loser, "clusters/c", keep="a-x-y-dev-28be6f27", live={"a-old"})
+        # The next pass finds the namespace it holds, and what else it holds, in the same read.
+        taken = await guard.claim("clusters/c", derived, loser)
+        assert taken.namespace == derived
+        assert sorted(taken.held) == [("clusters/c", "a-old"), ("clusters/c", derived)]
+        await guard.release_gone(loser, "clusters/c", keep=derived, live={"a-old"}, held=taken.held)
         assert ("clusters/c", "a-old") in await claims.held(loser)
-        await guard.release_gone(loser, "clusters/c", keep="a-x-y-dev-28be6f27", live=set())
-        assert await claims.held(loser) == [("clusters/c", "a-x-y-dev-28be6f27")]
+        await guard.release_gone(loser, "clusters/c", keep=derived, live=set(), held=taken.held)
+        assert await claims.held(loser) == [("clusters/c", derived)]
         await guard.release_all(loser)
         assert await claims.held(loser) == []
         assert await claims.owners("a-x-y-dev") == sorted({winner, SIBLING})

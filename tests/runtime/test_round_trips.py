@@ -2,7 +2,7 @@
 and what happens to pooled connections the server closed.
 
 A session must not pay a round trip to check its connection first (``pool_pre_ping``): a steady
-reconcile's finalizer check is one plain read, so one round trip. Connections the server closed
+reconcile's finalizer check is one plain read, so one round trip, and so is a get. Connections the server closed
 (a restart, ``pg_terminate_backend``) are still replaced before any statement runs, so the next
 call after a restart works.
 """
@@ -20,7 +20,9 @@ import pytest
 from sqlalchemy import event, text
 
 from tests.runtime.toy_service.crash_writer import standalone_repository
+from tests.sql_counter import SqlCounter
 from threeport.registry.v1alpha1 import application_pb2
+from threeport_runtime.conditions import set_condition
 from threeport_runtime.db.engine import Database, libpq_url
 from threeport_runtime.db.repository import ResourceRepository
 
@@ -95,8 +97,27 @@ async def test_a_get_costs_its_statement_and_transaction_only(
 ) -> None:
     _db, repo, wire = traced
     assert (await repo.get(NAME)).name == NAME
-    # BEGIN, SELECT, ROLLBACK: the session's own statements, nothing to check the connection.
-    assert wire.round_trips() == 3
+    # One statement, in autocommit: no BEGIN and ROLLBACK around it, nothing to check the connection.
+    assert wire.round_trips() == 1
+
+
+async def test_the_sql_counter_counts_what_the_wire_carries(
+    traced: tuple[Database, ResourceRepository[Any, Any], WireTrace],
+) -> None:
+    """``tests.sql_counter`` (what the reconcile counts rest on) agrees with the protocol trace:
+    plain reads are one round trip, a transaction adds its BEGIN and COMMIT."""
+    db, repo, wire = traced
+    counter = SqlCounter()
+    counter.attach(db.engine)
+    with counter.counting() as tally:
+        stored = await repo.read(NAME)
+        assert await repo.add_finalizer(NAME, FINALIZER)
+        await repo.update_status(NAME, lambda r: set_condition(r.conditions, "Ready", True, reason="Counted",
+                                                               observed_generation=1),
+                                 read=stored)
+        await repo.update(await repo.get(NAME), ["labels"])  # nothing changes: the transaction is all it costs
+    assert tally.transactions == 2
+    assert tally.round_trips == wire.round_trips()
 
 
 async def test_a_connection_the_server_closed_is_replaced_before_the_next_call(

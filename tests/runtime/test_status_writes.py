@@ -1,5 +1,6 @@
 """A steady reconcile's status and finalizer calls against real PostgreSQL: when nothing changes
-they cost one plain read, with no transaction, no row lock and no write; a change still writes."""
+they cost one plain read (none when the pass passes on what it read), with no transaction, no row
+lock and no write; a change still writes, and never over a newer lease holder's status."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from tests.runtime.toy_service.crash_writer import standalone_repository
 from threeport.registry.v1alpha1 import application_pb2
 from threeport_runtime.conditions import set_condition
 from threeport_runtime.db.engine import Database
-from threeport_runtime.db.repository import ResourceRepository
+from threeport_runtime.db.fencing import current_fence
+from threeport_runtime.db.repository import ResourceRepository, StaleFence
 
 NAME = "projects/acme/applications/steady"
 FINALIZER = "test.threeport.io/cleanup"
@@ -86,3 +88,64 @@ async def test_no_op_status_and_finalizer_calls_only_read(
     # And a resource that is gone is still reported as such.
     assert await repo.update_status("projects/acme/applications/none", ready) is None
     assert not await repo.add_finalizer("projects/acme/applications/none", FINALIZER)
+
+
+def fenced(token: int) -> Any:
+    """Runs what follows as a reconcile under lease token ``token`` does (the controller sets it)."""
+    return current_fence.set(token)
+
+
+async def test_a_pass_that_read_the_resource_changes_nothing_without_a_statement(
+    repository: tuple[ResourceRepository[Any, Any], Statements],
+) -> None:
+    """``update_status(read=...)``: a reconcile compares what it observed with what it read at its
+    start, so a steady pass sends nothing; a change still takes the lock and writes."""
+    repo, statements = repository
+    await repo.update_status(NAME, ready)
+    stored = await repo.read(NAME)
+    assert stored.finalizers == () and stored.message.conditions[0].reason == "Converged"
+    statements.seen.clear()
+    for _ in range(3):
+        assert await repo.update_status(NAME, ready, read=stored) is stored.message
+    assert statements.seen == []
+
+    def drifted(resource: Any) -> None:
+        set_condition(resource.conditions, "Ready", False, reason="Drifted", observed_generation=1)
+
+    changed = await repo.update_status(NAME, drifted, read=stored)
+    assert changed is not None and changed.conditions[0].reason == "Drifted"
+    assert any("FOR UPDATE" in s for s in statements.locking())
+    assert (await repo.get(NAME)).conditions[0].reason == "Drifted"
+
+
+async def test_an_older_lease_never_overwrites_a_newer_ones_status(
+    repository: tuple[ResourceRepository[Any, Any], Statements],
+) -> None:
+    """Replica A reads under token 5; replica B (token 7) writes meanwhile. A's change is refused
+    although its read saw an older fence (the lock re-reads it), and so is its no-op once it
+    reads the newer fence."""
+    repo, _statements = repository
+    token = fenced(5)
+    try:
+        stale = await repo.read(NAME)
+    finally:
+        current_fence.reset(token)
+    token = fenced(7)
+    try:
+        newer = await repo.update_status(NAME, ready)
+    finally:
+        current_fence.reset(token)
+    assert newer is not None
+
+    def drifted(resource: Any) -> None:
+        set_condition(resource.conditions, "Ready", False, reason="Drifted", observed_generation=1)
+
+    token = fenced(5)
+    try:
+        with pytest.raises(StaleFence):
+            await repo.update_status(NAME, drifted, read=stale)
+        with pytest.raises(StaleFence):
+            await repo.update_status(NAME, ready, read=await repo.read(NAME))
+    finally:
+        current_fence.reset(token)
+    assert (await repo.get(NAME)).conditions[0].reason == "Converged"

@@ -19,6 +19,7 @@ from threeport_cluster_manager.drivers.registry import Drivers
 from threeport_cluster_manager.reconcilers.conditions import CLAIM_FINALIZER, REACHABLE, READY
 from threeport_cluster_manager.store.repositories import Claims, Clusters
 from threeport_runtime.conditions import TRUE, find_condition
+from threeport_runtime.db.repository import Stored
 from threeport_runtime.errors import AlreadyExists, NotFound
 from threeport_runtime.reconcile.events import NORMAL, WARNING, EventRecorder
 from threeport_runtime.reconcile.result import Result
@@ -41,20 +42,22 @@ class ClaimReconciler:
 
     async def __call__(self, name: str) -> Result | None:
         try:
-            claim = await self._claims.get(name)
+            stored = await self._claims.read(name)
         except NotFound:
             return None
+        claim = stored.message
         if claim.HasField("delete_time"):
             if claim.status.cluster:
                 self.enqueue_cluster(claim.status.cluster)
             await self._claims.remove_finalizer(name, CLAIM_FINALIZER)
             return None
-        if not await self._claims.add_finalizer(name, CLAIM_FINALIZER):
+        # Read with the claim: only a missing finalizer costs another statement.
+        if CLAIM_FINALIZER not in stored.finalizers and not await self._claims.add_finalizer(name, CLAIM_FINALIZER):
             return None
         if claim.status.cluster:
             bound = await self._clusters.find(claim.status.cluster)
             if bound is not None and not bound.HasField("delete_time"):
-                await self._report_bound(claim, bound)
+                await self._report_bound(stored, bound)
                 return None
             await self._record(
                 claim, WARNING, "ClusterLost", f"{claim.status.cluster} went away; placing the claim again"
@@ -116,8 +119,10 @@ class ClaimReconciler:
         await self._record(claim, NORMAL, "Placed", reason)
         self.enqueue_cluster(cluster.name)
 
-    async def _report_bound(self, claim: cluster_claim_pb2.ClusterClaim, cluster: cluster_pb2.Cluster) -> None:
-        await self._claims.update_status(claim.name, lambda stored: _mark_by_cluster(stored, cluster))
+    async def _report_bound(self, claim: Stored[cluster_claim_pb2.ClusterClaim], cluster: cluster_pb2.Cluster) -> None:
+        """Compared with the claim as this pass read it: a steady pass (every resync) writes nothing."""
+        await self._claims.update_status(claim.message.name, lambda stored: _mark_by_cluster(stored, cluster),
+                                         read=claim)
 
     async def _pend(self, claim: cluster_claim_pb2.ClusterClaim, reason: str, message: str) -> None:
         def mutate(stored: cluster_claim_pb2.ClusterClaim) -> None:

@@ -46,9 +46,10 @@ class AcceptanceReconciler:
 
     async def __call__(self, name: str) -> Result | None:
         try:
-            resource = await self._repository.get(name)
+            stored = await self._repository.read(name)
         except NotFound:
             return None
+        resource = stored.message
         if resource.HasField("delete_time"):
             return None
         ready, reason, message, apply_status = await self._derive(resource)
@@ -58,7 +59,8 @@ class AcceptanceReconciler:
             mark_ready(stored, ready=ready, reason=reason, message=message)
 
         before = next((c for c in resource.conditions if c.type == "Ready"), None)
-        await self._repository.update_status(name, converge)
+        # Compared with what was read above: a pass that changes nothing writes (and reads) nothing more.
+        await self._repository.update_status(name, converge, read=stored)
         if before is None or before.reason != reason:
             await self._events.record(
                 resource=name,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threeport.common.v1alpha1 import change_event_pb2
@@ -52,11 +52,12 @@ class Outbox:
             owner=owner,
         )
         event.commit_time.FromDatetime(datetime.now(UTC))
+        # NOTIFY is delivered at commit, so relays never wake for a change that rolled back. It is
+        # sent by the insert itself (its RETURNING clause), not by a statement of its own: one
+        # round trip per event, and notifications of one transaction fold into one.
         await session.execute(
-            insert(self._schema.outbox).values(
-                stream=self.stream_for(resource_type), resource=name, payload=event.SerializeToString()
-            )
+            insert(self._schema.outbox)
+            .values(stream=self.stream_for(resource_type), resource=name, payload=event.SerializeToString())
+            .returning(func.pg_notify(self._schema.outbox_channel, ""))
         )
-        # NOTIFY is delivered at commit, so relays never wake for a change that rolled back.
-        await session.execute(select(func.pg_notify(self._schema.outbox_channel, "")))
         return event

@@ -27,11 +27,11 @@ class Database:
         )
         discard_closed_connections(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # Same pool; autocommit is a client-side switch in psycopg, so a read here is one
-        # statement, without BEGIN and ROLLBACK around it.
-        self.reads = async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-        )
+        # Same pool; autocommit is a client-side switch in psycopg, so a statement here is one
+        # round trip, without BEGIN and ROLLBACK (or COMMIT) around it: for reads, and for writes
+        # that are a single statement (atomic on their own).
+        self.autocommit: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.reads = async_sessionmaker(self.autocommit, expire_on_commit=False)
 
     def session(self) -> AsyncSession:
         return self.sessions()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -66,6 +67,15 @@ class StaleFence(Aborted):
     """A status write from a replica whose reconcile lease was taken over."""
 
 
+@dataclass(frozen=True)
+class Stored(Generic[M]):
+    """A resource as one read found it, with the row's fields its message does not carry."""
+
+    message: M
+    finalizers: tuple[str, ...]
+    status_fence: int
+
+
 class ResourceRepository(Generic[M, R]):
     def __init__(
         self,
@@ -115,16 +125,22 @@ class ResourceRepository(Generic[M, R]):
     # -- reads ---------------------------------------------------------------------------------
 
     async def get(self, name: str) -> M:
-        async with self._db.session() as session:
-            row = await session.scalar(select(self.row_type).where(self.row_type.name == name))
+        return (await self.read(name)).message
+
+    async def read(self, name: str) -> Stored[M]:
+        """The resource with what its message leaves out and a controller needs (finalizers, the
+        status fence), in one plain read: a reconcile reads it once and passes it on to
+        ``update_status``, so a pass that changes nothing costs this read and no other."""
+        async with self._db.read_session() as session:
+            row = await self._row(session, name)
             if row is None:
                 raise self._not_found(name)
-            return self.to_message(row)
+            return Stored(self.to_message(row), tuple(row.finalizers), row.status_fence)
 
     async def find(self, name: str, filter_text: str = "") -> M | None:
         """The resource if it exists and matches ``filter_text`` (used by Watch), else None."""
         condition = self.compile_filter(filter_text)
-        async with self._db.session() as session:
+        async with self._db.read_session() as session:
             row = await session.scalar(select(self.row_type).where(self.row_type.name == name, condition))
             return None if row is None else self.to_message(row)
 
@@ -147,7 +163,7 @@ class ResourceRepository(Generic[M, R]):
             query = query.where(self.row_type.delete_time.is_(None))
         if page_token:
             query = query.where(self.row_type.name > self._page_tokens.decode(page_token, fingerprint))
-        async with self._db.session() as session:
+        async with self._db.read_session() as session:
             rows = list((await session.scalars(query.order_by(self.row_type.name).limit(size + 1))).all())
         more = len(rows) > size
         messages: list[M] = []
@@ -166,7 +182,7 @@ class ResourceRepository(Generic[M, R]):
         """Every resource name, in batches (the controller's resync source)."""
         last = ""
         while True:
-            async with self._db.session() as session:
+            async with self._db.read_session() as session:
                 names = list(
                     (
                         await session.scalars(
@@ -192,7 +208,7 @@ class ResourceRepository(Generic[M, R]):
             .where(self.row_type.delete_time.is_(None), value.is_not(None), value != "")
             .group_by(value)
         )
-        async with self._db.session() as session:
+        async with self._db.read_session() as session:
             return {str(key): int(count) for key, count in (await session.execute(query)).all()}
 
     def compile_filter(self, filter_text: str) -> ColumnElement[bool]:
@@ -235,7 +251,7 @@ class ResourceRepository(Generic[M, R]):
         if validate is not None:
             validate(created)
         if validate_only:
-            async with self._db.session() as session:
+            async with self._db.read_session() as session:
                 if await self._row(session, name) is not None:
                     raise self._exists(name)
             return created
@@ -255,7 +271,7 @@ class ResourceRepository(Generic[M, R]):
         except IntegrityError:
             # A concurrent create won the race: same request id (return its result) or same name.
             if request_id:
-                async with self._db.session() as session:
+                async with self._db.read_session() as session:
                     if (earlier := await self._by_request_id(session, request_id)) is not None:
                         return self.to_message(earlier)
             raise self._exists(name) from None
@@ -319,30 +335,39 @@ class ResourceRepository(Generic[M, R]):
             await self._event(session, row, UPDATED)
             return self.to_message(row)
 
-    async def update_status(self, name: str, mutate: Callable[[M], None]) -> M | None:
+    async def update_status(self, name: str, mutate: Callable[[M], None], *, read: Stored[M] | None = None) -> M | None:
         """Applies ``mutate`` to status and conditions; writes only if they changed.
 
         Returns the stored resource, or None if it no longer exists. Under a reconcile lease the
         write is fenced: a replica holding an older token gets StaleFence. Most steady reconciles
-        change nothing, so ``mutate`` is first tried on a plain read (one statement, no lock);
-        only a change takes the row lock, re-reads and applies ``mutate`` again.
+        change nothing, so ``mutate`` is first tried without a lock: on ``read`` (what ``read()``
+        returned earlier in the same pass: no statement at all) or else on a plain read. Only a
+        change takes the row lock, re-reads and checks the fence again, and applies ``mutate``
+        again, so what is written never rests on an older read. A change made by someone else
+        after ``read`` is not overwritten by a pass that changes nothing.
         """
         fence = current_fence.get()
-        async with self._db.read_session() as session:
-            row = await self._row(session, name)
-            if row is None:
-                return None
-            self._check_fence(row, fence, name)
-            current = self.to_message(row)
-            if self._mutated_status(current, row, mutate) is None:
-                return current
+        if read is not None:
+            self._check_fence(read.status_fence, fence, name)
+            conditions: Any = getattr(read.message, "conditions")  # noqa: B009 - generic over resource types
+            if self._mutated_status(read.message, convert.conditions_to_json(conditions), mutate) is None:
+                return read.message
+        else:
+            async with self._db.read_session() as session:
+                row = await self._row(session, name)
+                if row is None:
+                    return None
+                self._check_fence(row.status_fence, fence, name)
+                current = self.to_message(row)
+                if self._mutated_status(current, row.conditions, mutate) is None:
+                    return current
         async with self._db.session() as session, session.begin():
             row = await self._row(session, name, for_update=True)
             if row is None:
                 return None
-            self._check_fence(row, fence, name)
+            self._check_fence(row.status_fence, fence, name)
             current = self.to_message(row)
-            changed = self._mutated_status(current, row, mutate)
+            changed = self._mutated_status(current, row.conditions, mutate)
             if changed is None:
                 return current
             row.status, row.conditions = changed
@@ -353,7 +378,9 @@ class ResourceRepository(Generic[M, R]):
             await self._event(session, row, STATUS_CHANGED)
             return self.to_message(row)
 
-    def _mutated_status(self, current: M, row: R, mutate: Callable[[M], None]) -> tuple[Any, Any] | None:
+    def _mutated_status(
+        self, current: M, stored_conditions: Any, mutate: Callable[[M], None]
+    ) -> tuple[Any, Any] | None:
         """Status and conditions (as stored) after ``mutate``, or None when nothing changes."""
         updated = self.message_type()
         updated.CopyFrom(current)
@@ -361,13 +388,14 @@ class ResourceRepository(Generic[M, R]):
         target: Any = updated
         status = convert.document(updated, "status")
         conditions = convert.conditions_to_json(target.conditions)
-        if status == convert.document(current, "status") and conditions == row.conditions:
+        if status == convert.document(current, "status") and conditions == stored_conditions:
             return None
         return status, conditions
 
     @staticmethod
-    def _check_fence(row: R, fence: int | None, name: str) -> None:
-        if fence is not None and row.status_fence > fence:
+    def _check_fence(written: int, fence: int | None, name: str) -> None:
+        """StaleFence if a newer lease holder than ``fence`` wrote the status (``written``)."""
+        if fence is not None and written > fence:
             raise StaleFence(f"status of {name!r} was written by a newer lease holder")
 
     async def delete(self, name: str, *, etag: str = "", allow_missing: bool = False, validate_only: bool = False) -> M:

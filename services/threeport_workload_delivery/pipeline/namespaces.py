@@ -6,7 +6,8 @@ reported as the ``Applied`` condition and a Warning event.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from threeport_runtime.kube.cache import ClusterCache
 from threeport_runtime.kube.client import FIELD_MANAGER, KubeClient
@@ -31,6 +32,14 @@ class NamespaceRefused(NotReady):
         super().__init__(reason, message, RETRY_AFTER)
 
 
+@dataclass(frozen=True)
+class Taken:
+    """The namespace a deployment took, and the (cluster, namespace) records it held before."""
+
+    namespace: str
+    held: list[tuple[str, str]]
+
+
 def _reference(namespace: str) -> Manifest:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
 
@@ -39,14 +48,23 @@ class NamespaceGuard:
     def __init__(self, claims: NamespaceClaims):
         self._claims = claims
 
-    async def claim(self, cluster: str, namespace: str, deployment: str, fallback: str = "") -> str:
+    async def claim(self, cluster: str, namespace: str, deployment: str, fallback: str = "") -> Taken:
         """Takes the record of the namespace in the cluster (or else of ``fallback``) and returns
-        the namespace taken; raises if another deployment has it."""
-        owner = await self._claims.take(cluster, namespace, deployment)
+        the namespace taken; raises if another deployment has it. The records are read first, in
+        one plain read: a namespace the deployment holds already (every steady reconcile) costs
+        no write, and what else it holds is returned for ``release_gone``."""
+        records = await self._claims.known(deployment, cluster, [n for n in (namespace, fallback) if n])
+        owners = {(c, n): owner for c, n, owner in records}
+        held = [key for key, owner in owners.items() if owner == deployment]
+        return Taken(await self._take(cluster, namespace, deployment, fallback, owners), held)
+
+    async def _take(self, cluster: str, namespace: str, deployment: str, fallback: str,
+                    owners: Mapping[tuple[str, str], str]) -> str:
+        owner = owners.get((cluster, namespace)) or await self._claims.take(cluster, namespace, deployment)
         if owner == deployment:
             return namespace
         if fallback:
-            return await self.claim(cluster, fallback, deployment)
+            return await self._take(cluster, fallback, deployment, "", owners)
         if names.project_of(owner) == names.project_of(deployment):
             raise NamespaceRefused(f"namespace {namespace!r} in {cluster} is used by {owner}; "
                                    "give this deployment another spec.namespace")
@@ -88,10 +106,13 @@ class NamespaceGuard:
             if problem := ownership.object_refusal(await client.get(manifest), deployment):
                 raise NamespaceRefused(problem, OBJECT_NOT_OWNED)
 
-    async def release_gone(self, deployment: str, cluster: str, keep: str, live: Collection[str]) -> None:
+    async def release_gone(self, deployment: str, cluster: str, keep: str, live: Collection[str],
+                           held: Iterable[tuple[str, str]]) -> None:
         """Releases the deployment's claims in the cluster on namespaces it no longer uses and that
-        are gone from it (a namespace being pruned keeps its claim until it has gone)."""
-        stale = [(c, n) for c, n in await self._claims.held(deployment) if c == cluster and n != keep and n not in live]
+        are gone from it (a namespace being pruned keeps its claim until it has gone). ``held``
+        is what ``claim`` read in the same pass: only this deployment's reconcile (under its
+        lease) takes claims for it, so none can have been added since."""
+        stale = [(c, n) for c, n in held if c == cluster and n != keep and n not in live]
         await self._claims.release(deployment, stale)
 
     async def release_all(self, deployment: str) -> None:

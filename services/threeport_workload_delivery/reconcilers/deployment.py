@@ -30,7 +30,7 @@ from threeport.delivery.v1alpha1 import deployment_pb2, release_pb2
 from threeport.sdk import ApiError, AsyncClient
 from threeport_runtime import helm
 from threeport_runtime.conditions import READY, STALLED, TRUE, find_condition, remove_condition, set_condition
-from threeport_runtime.db.repository import ResourceRepository
+from threeport_runtime.db.repository import ResourceRepository, Stored
 from threeport_runtime.errors import NotFound
 from threeport_runtime.kube.cache import ClusterCache
 from threeport_runtime.kube.client import KubeClient
@@ -66,12 +66,12 @@ from threeport_workload_delivery.pipeline.inputs import (
     resolve_classes,
     spec_of,
 )
-from threeport_workload_delivery.pipeline.live import Kind, kinds_of, live_objects, released_kinds
+from threeport_workload_delivery.pipeline.live import Kind, kinds_of, live_objects, release_kinds, released_kinds
 from threeport_workload_delivery.pipeline.namespaces import NamespaceGuard, NamespaceRefused
 from threeport_workload_delivery.pipeline.observed import ClusterObserver
 from threeport_workload_delivery.pipeline.secret_inputs import SecretSources
 from threeport_workload_delivery.remote_reads import RegistryReads
-from threeport_workload_delivery.store.releases import ReleaseStore, StoredRelease
+from threeport_workload_delivery.store.releases import ReleaseHistory, ReleaseStore, StoredRelease
 from threeport_workload_delivery.store.tables import DeploymentRow
 
 log = logging.getLogger(__name__)
@@ -133,12 +133,15 @@ class DeploymentReconciler:
 
     async def __call__(self, name: str) -> Result | None:
         try:
-            deployment = await self._deployments.get(name)
+            stored = await self._deployments.read(name)
         except NotFound:
             return None
+        deployment = stored.message
         if deployment.HasField("delete_time"):
             return await self._delete(deployment)
-        if not await self._deployments.add_finalizer(name, names.FINALIZER):
+        # Read with the deployment: only a missing finalizer costs another statement.
+        if names.FINALIZER not in stored.finalizers and not await self._deployments.add_finalizer(
+                name, names.FINALIZER):
             return None
         observation = Observation(conditions={})
         try:
@@ -158,9 +161,9 @@ class DeploymentReconciler:
             observation.conditions[APPLIED] = (False, "ClusterUnreachable" if unreachable else "ApplyFailed",
                                                str(error))
             observation.ready = (False, observation.conditions[APPLIED][1], str(error))
-            await self._write(deployment, observation)
+            await self._write(stored, observation)
             raise TemporaryError(str(error)) from None
-        await self._write(deployment, observation)
+        await self._write(stored, observation)
         return result
 
     # -- converge ------------------------------------------------------------------------------
@@ -181,8 +184,9 @@ class DeploymentReconciler:
         if not binding.ready:
             raise NotReady(binding.reason, f"waiting for a cluster: {binding.message}", self._config.poll_interval)
         # Before anything is provisioned or applied for it: the namespace must be this deployment's.
-        inputs.namespace = seen.namespace = await self._namespaces.claim(
-            binding.cluster, inputs.namespace, deployment.name, fallback=inputs.fallback_namespace)
+        taken = await self._namespaces.claim(binding.cluster, inputs.namespace, deployment.name,
+                                             fallback=inputs.fallback_namespace)
+        inputs.namespace = seen.namespace = taken.namespace
 
         inputs.resolved = await resolve_classes(self._reads, inputs)
         planned = plan(plan_inputs(deployment, inputs, cluster=binding.cluster))
@@ -226,20 +230,23 @@ class DeploymentReconciler:
         except RenderError as error:
             raise PermanentError("RenderFailed", str(error)) from None
         assert objects is not None  # every dependency is ready, so every output is known
-        latest = await self._releases.latest(deployment.name, deployment.uid)
+        # Every release in one read: the newest, the one to run and the kinds to prune come from it.
+        history = await self._releases.history(deployment.name, deployment.uid)
+        latest = history.latest
         if latest is None or latest.fingerprint != fingerprint(objects):
             if not reread and not await self._reads.still_current(inputs.application, inputs.environment):
                 # Cached copies older than the registry's: once more, from what the registry says.
                 return await self._converge(deployment, seen, reread=True)
-            latest = await self._new_release(deployment, inputs, objects, latest)
-        target, pending = await self._target(deployment, latest)
+            latest = await self._new_release(deployment, inputs, objects, history)
+            history = history.with_new(latest)
+        target, pending = self._target(latest, history)
         seen.pending_release = pending.release.number if pending is not None else 0
         held: tuple[str, str] | None = None
         if pending is not None:
             held = ("AwaitingApproval", f"release {pending.release.number} waits for approval: tptctl approve "
                                         f"deployment {names.last_segment(deployment.name)}")
         if deployment.spec.paused:
-            target, held = await self._paused(deployment, latest, target, held, seen)
+            target, held = self._paused(deployment, history, target, held, seen)
         if target is None:
             assert held is not None
             raise NotReady(held[0], held[1], 30.0)
@@ -260,23 +267,25 @@ class DeploymentReconciler:
             outputs_spec = older
         else:
             outputs_spec = inputs.spec
-        return await self._apply_and_observe(deployment, inputs, target, held, objects, outputs_spec, seen)
+        return await self._apply_and_observe(deployment, inputs, target, held, objects, outputs_spec, seen,
+                                             history, taken.held)
 
-    async def _paused(
-        self, deployment: Deployment, latest: StoredRelease, target: StoredRelease | None,
+    @staticmethod
+    def _paused(
+        deployment: Deployment, history: ReleaseHistory, target: StoredRelease | None,
         held: tuple[str, str] | None, seen: Observation,
     ) -> tuple[StoredRelease | None, tuple[str, str] | None]:
         """While paused, the release running now stays; newer ones are recorded, not applied."""
         running = deployment.status.current_release
         if target is not None and target.release.number == running:
             return target, held
-        newest = latest.release.number
+        assert history.latest is not None  # the reconcile made one if there was none
+        newest = history.latest.release.number
         message = (f"paused: release {newest} is recorded, not applied; release {running} keeps running until "
                    f"spec.paused is false" if running else
                    f"paused before the first rollout: release {newest} is recorded, not applied")
         seen.conditions[PAUSED] = (True, "Paused", message)
-        stored = await self._releases.get_number(deployment.name, running) if running else None
-        return stored, ("Paused", message)
+        return history.number(running) if running else None, ("Paused", message)
 
     async def _release_dropped(
         self, deployment: Deployment, wanted: set[str]
@@ -297,23 +306,25 @@ class DeploymentReconciler:
                 state=PENDING_STATE, reason=reason, message=f"no longer a dependency; {message}"))
         return releasing
 
-    async def _target(
-        self, deployment: Deployment, latest: StoredRelease
+    @staticmethod
+    def _target(
+        latest: StoredRelease, history: ReleaseHistory
     ) -> tuple[StoredRelease | None, StoredRelease | None]:
         """The release to run (newest approved or not needing approval) and the one pending."""
         pending = latest if latest.release.approval == release_pb2.APPROVAL_STATE_PENDING else None
         if latest.release.approval in ACTIVE_APPROVALS:
             return latest, None
-        for stored in reversed(await self._releases.all(deployment.name)):
+        for stored in reversed(history.releases):
             if stored.release.approval in ACTIVE_APPROVALS and stored.release.number < latest.release.number:
                 return stored, pending
         return None, pending
 
     async def _new_release(
-        self, deployment: Deployment, inputs: Inputs, objects: list[Manifest], previous: StoredRelease | None
+        self, deployment: Deployment, inputs: Inputs, objects: list[Manifest], history: ReleaseHistory
     ) -> StoredRelease:
+        previous = history.latest
         change = changes.read_change(dict(deployment.annotations))
-        if change is not None and await self._releases.by_change(deployment.name, change.id) is not None:
+        if change is not None and history.by_change(change.id) is not None:
             change = None  # Already used by an earlier release.
         built = image_sources.new_builds(dict(previous.release.images) if previous else {}, inputs.sources)
         if change is not None:
@@ -356,7 +367,8 @@ class DeploymentReconciler:
 
     async def _apply_and_observe(
         self, deployment: Deployment, inputs: Inputs, target: StoredRelease, held: tuple[str, str] | None,
-        objects: list[Manifest], outputs_spec: object, seen: Observation,
+        objects: list[Manifest], outputs_spec: object, seen: Observation, history: ReleaseHistory,
+        namespaces_held: list[tuple[str, str]],
     ) -> Result:
         number = target.release.number
         objects = ownership.marked(objects, deployment.name)
@@ -364,7 +376,8 @@ class DeploymentReconciler:
         cache = self._cache(seen.cluster)
         # Decided once per pass: with a synced cache, changes arrive as events and nothing is polled.
         watched = cache is not None and cache.synced
-        kinds = kinds_of(objects) | await released_kinds(self._releases, deployment.name)
+        # Those of every earlier release too, so that what a component no longer declares is found.
+        kinds = kinds_of(objects).union(*(release_kinds(r.release.manifests) for r in history.releases))
         # The namespace was checked (and created) before the dependencies were claimed, in this
         # same pass; what remains to check are the cluster-scoped objects.
         await self._namespaces.check_cluster_scoped(client, objects, deployment.name)
@@ -388,7 +401,7 @@ class DeploymentReconciler:
         if pruned:
             await self._record(deployment, NORMAL, "Pruned", "; ".join(describe(k) for k in pruned))
         await self._namespaces.release_gone(deployment.name, seen.cluster, inputs.namespace,
-                                            {key[3] for key in live if key[1] == "Namespace"})
+                                            {key[3] for key in live if key[1] == "Namespace"}, namespaces_held)
         seen.conditions[APPLIED] = (True, "Applied", f"release {number}: {len(objects)} objects applied")
         if deployment.status.current_release != number:
             await self._record(deployment, NORMAL, "RolloutStarted", f"rolling out release {number}")
@@ -566,7 +579,11 @@ class DeploymentReconciler:
 
     # -- status --------------------------------------------------------------------------------
 
-    async def _write(self, deployment: Deployment, seen: Observation) -> None:
+    async def _write(self, stored: Stored[Deployment], seen: Observation) -> None:
+        """Writes what the pass observed. Compared first with the deployment as the pass read
+        it: a pass that changes nothing (every steady one) costs no statement; a change is
+        written under the row lock and the fence check (``update_status``)."""
+        deployment = stored.message
         # What was observed is about the generation this pass read: if the spec changed
         # meanwhile, Ready must not claim the newer generation (`--wait` would return early).
         observed = deployment.generation
@@ -607,7 +624,7 @@ class DeploymentReconciler:
             else:
                 remove_condition(stored.conditions, STALLED)
 
-        await self._deployments.update_status(deployment.name, mutate)
+        await self._deployments.update_status(deployment.name, mutate, read=stored)
 
     async def _record(
         self, deployment: Deployment, kind: event_pb2.EventType.ValueType, reason: str, message: str

@@ -9,9 +9,10 @@ namespace and the old one was pruned, or when the deployment was deleted.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
 from threeport_runtime.db.engine import Database
@@ -33,6 +34,16 @@ class NamespaceClaims:
             owner = await session.scalar(select(NamespaceClaimRow.deployment).where(
                 NamespaceClaimRow.cluster == cluster, NamespaceClaimRow.namespace == namespace))
         return str(owner)
+
+    async def known(self, deployment: str, cluster: str, namespaces: Collection[str]) -> list[tuple[str, str, str]]:
+        """(cluster, namespace, owner) of every claim the deployment holds and of ``namespaces`` in
+        ``cluster``, in one plain read: what a reconcile needs to know before it takes any."""
+        async with self._db.read_session() as session:
+            rows = await session.execute(
+                select(NamespaceClaimRow.cluster, NamespaceClaimRow.namespace, NamespaceClaimRow.deployment).where(
+                    or_(NamespaceClaimRow.deployment == deployment,
+                        and_(NamespaceClaimRow.cluster == cluster, NamespaceClaimRow.namespace.in_(namespaces)))))
+            return [(row.cluster, row.namespace, row.deployment) for row in rows]
 
     async def owners(self, namespace: str) -> list[str]:
         """The deployments holding this namespace in any cluster."""

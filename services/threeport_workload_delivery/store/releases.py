@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import json_format
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,6 +51,27 @@ def _stored(row: ReleaseRow) -> StoredRelease:
 RESOURCE_TYPE = release_pb2.Release.DESCRIPTOR.full_name
 
 
+@dataclass(frozen=True)
+class ReleaseHistory:
+    """Every release of a deployment, oldest first, as one read found them: a reconcile asks it
+    for the newest, the one to run, the one a number or change names, instead of the database."""
+
+    releases: tuple[StoredRelease, ...]
+    # The newest release of this incarnation of the deployment (its uid): a deployment
+    # re-created under an old name starts again.
+    latest: StoredRelease | None
+
+    def number(self, number: int) -> StoredRelease | None:
+        return next((r for r in self.releases if r.release.number == number), None)
+
+    def by_change(self, change_id: str) -> StoredRelease | None:
+        return next((r for r in self.releases if change_id and r.change_id == change_id), None)
+
+    def with_new(self, stored: StoredRelease) -> ReleaseHistory:
+        """The history once ``stored`` (just written, the newest) is in it."""
+        return ReleaseHistory((*self.releases, stored), stored)
+
+
 class ReleaseStore:
     def __init__(self, db: Database, page_tokens: PageTokenCodec, outbox: Outbox):
         self._db = db
@@ -68,8 +89,20 @@ class ReleaseStore:
         await self._outbox.add(session, resource_type=RESOURCE_TYPE, name=row.name, uid=str(row.uid),
                                generation=row.number, change=change)
 
+    async def history(self, deployment: str, deployment_uid: str) -> ReleaseHistory:
+        """Every release of the deployment in one plain read (what ``all`` and ``latest`` say)."""
+        async with self._db.read_session() as session:
+            rows = (
+                await session.scalars(
+                    select(ReleaseRow).where(ReleaseRow.deployment == deployment).order_by(ReleaseRow.number)
+                )
+            ).all()
+        releases = tuple(_stored(row) for row in rows)
+        own = [stored for row, stored in zip(rows, releases, strict=True) if row.deployment_uid == deployment_uid]
+        return ReleaseHistory(releases, own[-1] if own else None)
+
     async def latest(self, deployment: str, deployment_uid: str) -> StoredRelease | None:
-        async with self._db.session() as session:
+        async with self._db.read_session() as session:
             row = await session.scalar(
                 select(ReleaseRow)
                 .where(ReleaseRow.deployment == deployment, ReleaseRow.deployment_uid == deployment_uid)
@@ -79,7 +112,7 @@ class ReleaseStore:
             return None if row is None else _stored(row)
 
     async def get_number(self, deployment: str, number: int) -> StoredRelease | None:
-        async with self._db.session() as session:
+        async with self._db.read_session() as session:
             row = await session.scalar(
                 select(ReleaseRow).where(ReleaseRow.deployment == deployment, ReleaseRow.number == number)
             )
@@ -88,27 +121,21 @@ class ReleaseStore:
     async def by_change(self, deployment: str, change_id: str) -> StoredRelease | None:
         if not change_id:
             return None
-        async with self._db.session() as session:
+        async with self._db.read_session() as session:
             row = await session.scalar(
                 select(ReleaseRow).where(ReleaseRow.deployment == deployment, ReleaseRow.change_id == change_id)
             )
             return None if row is None else _stored(row)
 
     async def get(self, name: str) -> release_pb2.Release:
-        async with self._db.session() as session:
+        async with self._db.read_session() as session:
             row = await session.scalar(select(ReleaseRow).where(ReleaseRow.name == name))
         if row is None:
             raise NotFound(f"release {name!r} not found", metadata={"resource": name})
         return _stored(row).release
 
     async def all(self, deployment: str) -> list[StoredRelease]:
-        async with self._db.session() as session:
-            rows = (
-                await session.scalars(
-                    select(ReleaseRow).where(ReleaseRow.deployment == deployment).order_by(ReleaseRow.number)
-                )
-            ).all()
-        return [_stored(row) for row in rows]
+        return list((await self.history(deployment, "")).releases)
 
     async def list(
         self, deployment: str, page_size: int = 0, page_token: str = ""
@@ -124,7 +151,7 @@ class ReleaseStore:
             after_deployment, after_number = self._page_tokens.decode(page_token, fingerprint).rsplit(" ", 1)
             after = (after_deployment, int(after_number))
             query = query.where(tuple_(ReleaseRow.deployment, ReleaseRow.number) > after)
-        async with self._db.session() as session:
+        async with self._db.read_session() as session:
             ordered = query.order_by(ReleaseRow.deployment, ReleaseRow.number).limit(size + 1)
             rows = list((await session.scalars(ordered)).all())
         next_token = ""
@@ -147,22 +174,21 @@ class ReleaseStore:
         now = datetime.now(UTC)
         try:
             async with self._db.session() as session, session.begin():
-                highest = await session.scalar(
-                    select(func.max(ReleaseRow.number)).where(ReleaseRow.deployment == deployment)
-                )
-                number = int(highest or 0) + 1
+                # Every release of the deployment, locked: the pending ones are superseded below,
+                # and the highest number is among them (the unique constraint stops a concurrent one).
+                earlier = (
+                    await session.scalars(
+                        select(ReleaseRow).where(ReleaseRow.deployment == deployment).with_for_update()
+                    )
+                ).all()
+                number = max((row.number for row in earlier), default=0) + 1
                 message = release_pb2.Release()
                 message.CopyFrom(release)
                 message.name = f"{deployment}/releases/{number}"
                 message.uid = str(uuid.uuid4())
                 message.number = number
                 message.create_time.CopyFrom(timestamp(now))
-                pending = (
-                    await session.scalars(
-                        select(ReleaseRow).where(ReleaseRow.deployment == deployment).with_for_update()
-                    )
-                ).all()
-                for row in pending:
+                for row in earlier:
                     if row.message.get("approval") == "APPROVAL_STATE_PENDING":
                         row.message = {**row.message, "approval": "APPROVAL_STATE_SUPERSEDED"}
                         await self._event(session, row, change_event_pb2.CHANGE_TYPE_UPDATED)
