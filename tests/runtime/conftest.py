@@ -15,6 +15,7 @@ from tests.runtime.toy_service.service import DEFINITION
 from threeport.registry.v1alpha1 import application_pb2_grpc
 from threeport_kubesim.control import ClusterInfo
 from threeport_kubesim.testing import EmulatorHandle, run_emulator
+from threeport_runtime.db.engine import Database
 from threeport_runtime.db.migrations import upgrade
 from threeport_runtime.reconcile.controller import Controller, ControllerOptions, Reconciler, Watch
 from threeport_runtime.runtime import RunningService
@@ -97,6 +98,16 @@ def cluster(emulator: EmulatorHandle) -> Iterator[ClusterInfo]:
 async def migrated_database(database_url: str) -> str:  # noqa: F811
     await asyncio.to_thread(upgrade, DEFINITION.migrations_dir, database_url)
     return database_url
+
+
+@pytest.fixture
+async def db(migrated_database: str) -> AsyncIterator[Database]:
+    """The toy service's migrated database, opened as a service opens its own."""
+    opened = Database(migrated_database)
+    try:
+        yield opened
+    finally:
+        await opened.dispose()
 
 
 @pytest.fixture

@@ -5,10 +5,7 @@ name starts with no history."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from tests.runtime.toy_service.crash_writer import standalone_repository
 from tests.runtime.toy_service.tables import SCHEMA
@@ -18,15 +15,6 @@ from threeport_runtime.db.page_tokens import PageTokenCodec
 from threeport_runtime.reconcile.events import NORMAL, EventLister, EventRecorder
 
 NAME = "projects/acme/applications/brief"
-
-
-@pytest.fixture
-async def db(migrated_database: str) -> AsyncIterator[Database]:
-    opened = Database(migrated_database)
-    try:
-        yield opened
-    finally:
-        await opened.dispose()
 
 
 async def reasons(lister: EventLister) -> list[str]:
