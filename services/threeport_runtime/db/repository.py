@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
-from sqlalchemy import ColumnElement, MetaData, delete, func, select
+from sqlalchemy import ColumnElement, MetaData, and_, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -178,8 +178,14 @@ class ResourceRepository(Generic[M, R]):
         next_token = self._page_tokens.encode(_name_of(messages[-1]), fingerprint) if more else ""
         return messages, next_token
 
-    async def iter_names(self, batch_size: int = 1000) -> AsyncIterator[str]:
-        """Every resource name, in batches (the controller's resync source)."""
+    async def iter_names(
+        self, batch_size: int = 1000, *, filter_text: str = "", hide_deleting: bool = False
+    ) -> AsyncIterator[str]:
+        """Every resource name (matching ``filter_text``), in batches: the controller's resync
+        source, and a cheap answer to "which resources match" (no row is converted)."""
+        condition = self.compile_filter(filter_text)
+        if hide_deleting:
+            condition = and_(condition, self.row_type.delete_time.is_(None))
         last = ""
         while True:
             async with self._db.read_session() as session:
@@ -187,7 +193,7 @@ class ResourceRepository(Generic[M, R]):
                     (
                         await session.scalars(
                             select(self.row_type.name)
-                            .where(self.row_type.name > last)
+                            .where(condition, self.row_type.name > last)
                             .order_by(self.row_type.name)
                             .limit(batch_size)
                         )

@@ -59,22 +59,41 @@ RELEASE_KINDS_CAPACITY = 50_000
 _release_kinds: OrderedDict[bytes, frozenset[Kind]] = OrderedDict()
 
 
-def release_kinds(manifests: Sequence[str]) -> set[Kind]:
-    """The kinds among a release's stored objects (YAML text), parsed once per distinct text."""
+# libyaml's loader where PyYAML was built with it: it reads the same documents ~10x faster.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _text_digest(manifests: Sequence[str]) -> bytes:
     digest = hashlib.blake2b(digest_size=32)
     for text in manifests:
         encoded = text.encode()
         digest.update(len(encoded).to_bytes(8, "big"))
         digest.update(encoded)
-    key = digest.digest()
+    return digest.digest()
+
+
+def _keep(key: bytes, kinds: frozenset[Kind]) -> None:
+    _release_kinds[key] = kinds
+    _release_kinds.move_to_end(key)
+    if len(_release_kinds) > RELEASE_KINDS_CAPACITY:
+        _release_kinds.popitem(last=False)
+
+
+def release_kinds(manifests: Sequence[str]) -> set[Kind]:
+    """The kinds among a release's stored objects (YAML text), parsed once per distinct text."""
+    key = _text_digest(manifests)
     kinds = _release_kinds.get(key)
     if kinds is None:
-        kinds = frozenset(kinds_of(o for o in (yaml.safe_load(text) for text in manifests) if isinstance(o, dict)))
-        _release_kinds[key] = kinds
-        if len(_release_kinds) > RELEASE_KINDS_CAPACITY:
-            _release_kinds.popitem(last=False)
-    _release_kinds.move_to_end(key)
+        loaded = (yaml.load(text, Loader=_YAML_LOADER) for text in manifests)  # a safe loader
+        kinds = frozenset(kinds_of(o for o in loaded if isinstance(o, dict)))
+    _keep(key, kinds)
     return set(kinds)
+
+
+def remember_release_kinds(manifests: Sequence[str], objects: Iterable[Manifest]) -> None:
+    """Records the kinds of a release being made from ``objects`` (its ``manifests`` are their
+    YAML): every release is new text, so without this its first reconcile parses it back."""
+    _keep(_text_digest(manifests), frozenset(kinds_of(objects)))
 
 
 async def released_kinds(releases: ReleaseStore, deployment: str) -> set[Kind]:

@@ -66,7 +66,14 @@ from threeport_workload_delivery.pipeline.inputs import (
     resolve_classes,
     spec_of,
 )
-from threeport_workload_delivery.pipeline.live import Kind, kinds_of, live_objects, release_kinds, released_kinds
+from threeport_workload_delivery.pipeline.live import (
+    Kind,
+    kinds_of,
+    live_objects,
+    release_kinds,
+    released_kinds,
+    remember_release_kinds,
+)
 from threeport_workload_delivery.pipeline.namespaces import NamespaceGuard, NamespaceRefused
 from threeport_workload_delivery.pipeline.observed import ClusterObserver
 from threeport_workload_delivery.pipeline.secret_inputs import SecretSources
@@ -338,13 +345,15 @@ class DeploymentReconciler:
             message = f"application generation {inputs.application.generation}"
             if previous.release.application_generation == inputs.application.generation:
                 message = "environment, dependency outputs or deployment changed"
+        manifests = [manifest_yaml(redacted(o)) for o in objects]
+        remember_release_kinds(manifests, objects)
         release = release_pb2.Release(
             reason=reason,
             message=message,
             application_generation=inputs.application.generation,
             images=inputs.images,
             resolved=inputs.resolved,
-            manifests=[manifest_yaml(redacted(o)) for o in objects],
+            manifests=manifests,
             source_release=change.source_release if change else "",
             build=change.build if change else built[0].image.build if built else "",
             created_by=change.created_by if change and change.created_by else "workload-delivery",

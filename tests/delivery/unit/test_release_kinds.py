@@ -20,13 +20,13 @@ WIDGET = "apiVersion: x.io/v1\nkind: Widget\nmetadata: {name: w}\n"
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The YAML texts parsed, in order."""
     seen: list[str] = []
-    real = yaml.safe_load
+    real = yaml.load
 
-    def counting(text: Any) -> Any:
+    def counting(text: Any, Loader: Any) -> Any:
         seen.append(text)
-        return real(text)
+        return real(text, Loader=Loader)
 
-    monkeypatch.setattr(live.yaml, "safe_load", counting)
+    monkeypatch.setattr(live.yaml, "load", counting)
     monkeypatch.setattr(live, "_release_kinds", type(live._release_kinds)())
     return seen
 
@@ -65,3 +65,22 @@ def test_the_remembered_releases_are_bounded(parses: list[str], monkeypatch: pyt
     assert len(live._release_kinds) == 2
     live.release_kinds([SERVICE.replace("web", "a")])  # the oldest went
     assert len(parses) == 4
+
+
+def test_a_release_being_made_is_known_without_parsing_it_back(parses: list[str]) -> None:
+    objects: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}},
+        {"apiVersion": "x.io/v1", "kind": "Widget", "metadata": {"name": "w"}},
+    ]
+    manifests = [yaml.safe_dump(o, sort_keys=False) for o in objects]
+    live.remember_release_kinds(manifests, objects)
+    assert live.release_kinds(manifests) == {("v1", "Service"), ("x.io/v1", "Widget")}
+    assert parses == []
+
+
+def test_the_loader_reads_what_the_safe_loader_reads() -> None:
+    # libyaml's loader where available: the same documents, and nothing beyond the safe subset.
+    text = "a: [1, 2.5, yes, null, '0x10', 2026-12-02]\nb: {c: !!str 3}\n"
+    assert yaml.load(text, Loader=live._YAML_LOADER) == yaml.safe_load(text)
+    with pytest.raises(yaml.YAMLError):
+        yaml.load("!!python/object/apply:os.system ['true']", Loader=live._YAML_LOADER)
