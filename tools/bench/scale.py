@@ -48,6 +48,7 @@ import argparse
 import asyncio
 import base64
 import os
+import random
 import shutil
 import ssl
 import sys
@@ -69,7 +70,7 @@ from threeport.clusters.v1alpha1 import cluster_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2
 from threeport.gateway.v1alpha1 import project_pb2
 from threeport.registry.v1alpha1 import application_pb2, environment_pb2
-from threeport.sdk import ApiError, AsyncClient, OutOfRangeError
+from threeport.sdk import ApiError, AsyncClient, OutOfRangeError, ResourceExhaustedError
 from threeport_cli import config
 from threeport_cli.local import datastores, processes, secrets
 from threeport_cli.local.controlplane import (
@@ -134,12 +135,19 @@ def is_ready(resource: Any) -> bool:
 
 
 async def in_parallel(count: int, work: Callable[[int], Awaitable[None]], width: int = 16) -> None:
-    """Runs ``work(0..count-1)``, ``width`` at a time."""
+    """Runs ``work(0..count-1)``, ``width`` at a time. A call the gateway's rate limit refused
+    (nothing was done) is made again after the delay it asked for: the SDK retries a throttled
+    call a few times only, and 16 callers at once outrun the default limit (50/s per principal)."""
     gate = asyncio.Semaphore(width)
 
     async def one(index: int) -> None:
         async with gate:
-            await work(index)
+            while True:
+                try:
+                    await work(index)
+                    return
+                except ResourceExhaustedError as refused:
+                    await asyncio.sleep(max(refused.retry_delay or 0.0, 0.05) * random.uniform(1.0, 2.0))
 
     await asyncio.gather(*(one(index) for index in range(count)))
 
