@@ -462,7 +462,7 @@ def start_delivery_replicas(control_plane: MeteredControlPlane, count: int) -> l
 def start_delivery_replica(control_plane: MeteredControlPlane, record: StateRecord, name: str) -> DeliveryReplica:
     address = f"127.0.0.1:{processes.free_port()}"
     metrics = f"127.0.0.1:{processes.free_port()}"
-    env = LocalControlPlane._service_env(control_plane, record, DELIVERY)
+    env = control_plane._service_env(record, DELIVERY)
     env.update({"THREEPORT_LISTEN_ADDRESS": address, "THREEPORT_METRICS_LISTEN_ADDRESS": metrics})
     log_file = control_plane.state.log(name)
     pid = processes.start_detached([sys.executable, "-m", "threeport_workload_delivery", "serve"], log_file, env)

@@ -3,7 +3,7 @@
 Converting a row to its message (``convert.row_to_message``) runs protobuf's pure-Python
 ``ParseDict`` over spec, status and conditions: about a millisecond for a Deployment, on every
 get, every row of a List and every status write. Most rows are read unchanged many times (a
-steady reconcile, the 1 s List poll), so each repository keeps, per row uid, a digest of the
+steady reconcile, a List asked again and again), so each repository keeps, per row uid, a digest of the
 row's inputs and the serialized message; a row whose digest matches is served by parsing those
 bytes (``FromString``, C code, a few microseconds).
 

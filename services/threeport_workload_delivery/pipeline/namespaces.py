@@ -110,8 +110,9 @@ class NamespaceGuard:
                            held: Iterable[tuple[str, str]]) -> None:
         """Releases the deployment's claims in the cluster on namespaces it no longer uses and that
         are gone from it (a namespace being pruned keeps its claim until it has gone). ``held``
-        is what ``claim`` read in the same pass: only this deployment's reconcile (under its
-        lease) takes claims for it, so none can have been added since."""
+        is what ``claim`` read in the same pass: only this deployment's reconcile takes claims for
+        it, so none can have been added since (if two overlapped while replicas handed the key
+        over, a claim the other took waits for the next pass to be released)."""
         stale = [(c, n) for c, n in held if c == cluster and n != keep and n not in live]
         await self._claims.release(deployment, stale)
 
