@@ -146,8 +146,13 @@ class Membership:
         if self.member not in current:  # cannot happen after our ZADD, but never own nothing
             current = tuple(sorted((*current, self.member)))
         previous, self.members = self.members, current
+        # No answer for ``ttl``: this member's registration may have lapsed, and the others may
+        # have seen it leave and come back although its own view looks unchanged. It re-settles.
+        lapsed = self._answered_at is not None and sent - self._answered_at >= self.ttl
         self.fence = int(fence)
         self._answered_at = sent
+        if lapsed:
+            self._changed_at = sent
         if current != previous:
             self._changed_at = sent
             log.info("controller members changed", extra={"members": len(current), "was": len(previous)})
