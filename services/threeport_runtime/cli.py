@@ -54,7 +54,11 @@ def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> in
     if arguments.command == "reencrypt":
         return eventloop.run(run_reencrypt(definition, settings, arguments.batch_size))
     configure_telemetry(definition.name, settings.otlp_endpoint)
-    eventloop.run(serve(definition, settings))
+    try:
+        eventloop.run(serve(definition, settings))
+    except ConfigError as error:  # a service's own settings, read while it is set up
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -20,9 +20,9 @@ from threeport_cli.local.controlplane import SERVICE_PACKAGES, installed_service
 CONFIG = Path(tempfile.mkdtemp(prefix="tptctl-config-")) / "config.yaml"
 
 
-def tptctl(*args: str) -> subprocess.CompletedProcess[str]:
+def tptctl(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
     # Contexts `up` saves must not land in the real ~/.config of whoever runs the tests.
-    env = {**os.environ, "THREEPORT_CONFIG": str(CONFIG)}
+    env = {**os.environ, "THREEPORT_CONFIG": str(CONFIG), **extra_env}
     return subprocess.run(
         [sys.executable, "-m", "threeport_cli", *args],
         capture_output=True, text=True, timeout=180, check=False, env=env,
@@ -98,7 +98,8 @@ def test_up_status_down_from_a_clean_state_directory(state_dir: Path) -> None:
 
 
 def test_up_restarts_a_datastore_that_died_on_the_same_port_with_its_data(state_dir: Path) -> None:
-    assert tptctl("up", "--state-dir", str(state_dir)).returncode == 0
+    started = tptctl("up", "--state-dir", str(state_dir))
+    assert started.returncode == 0, started.stderr
     found = stored_urls(state_dir)
     redis.Redis.from_url(found["redis"]).xadd("kept", {"k": "v"})
     os.kill(pids(state_dir)["redis"], signal.SIGKILL)
@@ -109,6 +110,17 @@ def test_up_restarts_a_datastore_that_died_on_the_same_port_with_its_data(state_
     assert restarted.returncode == 0, restarted.stderr
     assert stored_urls(state_dir)["redis"] == found["redis"]
     assert redis.Redis.from_url(found["redis"]).xlen("kept") == 1
+
+
+def test_a_service_that_exits_at_start_is_named_with_the_cause_from_its_log(state_dir: Path) -> None:
+    result = tptctl("up", "--state-dir", str(state_dir), THREEPORT_CLUSTER_PROBE_INTERVAL_SECONDS="soon")
+
+    assert result.returncode == 1
+    assert "cluster-manager exited at start" in result.stderr
+    assert "last lines of the log:" in result.stderr
+    assert ("configuration error: THREEPORT_CLUSTER_PROBE_INTERVAL_SECONDS must be a number of seconds, got 'soon'"
+            in result.stderr)
+    assert "Traceback" not in result.stderr
 
 
 def test_up_with_an_unreachable_database_url_fails_clearly(state_dir: Path) -> None:

@@ -301,13 +301,16 @@ class LocalControlPlane:
             self.progress(f"{name}: restarting to use the emulator")
             processes.stop(existing.pid)
         log = self.state.log(name)
+        # The log is appended to on every start: an error quotes what this start wrote.
+        written_before = log.stat().st_size if log.exists() else 0
         env = self._service_env(record, name)
         self.progress(f"{name}: applying database migrations")
         with log.open("ab") as output:
             migrated = subprocess.run([sys.executable, "-m", package, "migrate"], env=env,
                                       stdout=output, stderr=subprocess.STDOUT, check=False)
         if migrated.returncode != 0:
-            raise datastores.DatastoreError(f"{name}: migrations failed; see {log}")
+            raise datastores.DatastoreError(
+                f"{name}: migrations failed; see {log}{processes.log_tail(log, written_before)}")
         command = [sys.executable, "-m", package, "serve"]
         self.progress(f"{name}: starting on {address}")
         pid = processes.start_detached(command, log, env)
@@ -316,9 +319,11 @@ class LocalControlPlane:
         started = processes.wait_until(
             lambda: grpc_serving(address) or not processes.is_alive(pid), START_TIMEOUT)
         if not started:
-            raise datastores.DatastoreError(f"{name} did not become healthy; see {log}")
+            raise datastores.DatastoreError(
+                f"{name} did not become healthy; see {log}{processes.log_tail(log, written_before)}")
         if not processes.is_alive(pid):
-            raise datastores.DatastoreError(f"{name} exited at start; see {log}")
+            raise datastores.DatastoreError(
+                f"{name} exited at start; see {log}{processes.log_tail(log, written_before)}")
         if name == GATEWAY:
             self._save_admin_context(address)
 

@@ -52,6 +52,21 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def log_tail(log: Path, since: int = 0, lines: int = 12) -> str:
+    """The last ``lines`` lines ``log`` gained after byte ``since``, indented under a heading, for
+    an error that would otherwise only say where to look ("" when there are none)."""
+    try:
+        with log.open("rb") as stream:
+            stream.seek(since)
+            written = stream.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    shown = [line for line in written if line.strip()][-lines:]
+    if not shown:
+        return ""
+    return "\n  last lines of the log:\n" + "\n".join(f"    {line}" for line in shown)
+
+
 def port_answers(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.5)
