@@ -22,7 +22,7 @@ from sqlalchemy import text
 from tests.runtime.toy_service.crash_writer import standalone_repository
 from tests.runtime.toy_service.tables import ApplicationRow
 from threeport.common.v1alpha1 import condition_pb2
-from threeport.delivery.v1alpha1 import deployment_pb2
+from threeport.delivery.v1alpha1 import deployment_pb2, release_pb2
 from threeport.registry.v1alpha1 import application_pb2
 from threeport_runtime.conditions import set_condition
 from threeport_runtime.db import convert, json_documents
@@ -209,6 +209,39 @@ def test_stored_documents_are_read_without_parse_dict(data: st.DataObject) -> No
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(json_format, "ParseDict", refuse_parse_dict)
         assert json_documents.parse(stored, deployment_pb2.DeploymentStatus()) == message
+
+
+@given(st.data())
+def test_documents_stored_with_json_names_are_read_without_parse_dict(data: st.DataObject) -> None:
+    """Releases are stored as MessageToDict writes by default (JSON names): the direct path too."""
+    document = data.draw(documents(release_pb2.Release.DESCRIPTOR))
+    try:
+        message = json_format.ParseDict(document, release_pb2.Release(), ignore_unknown_fields=True)
+    except json_format.ParseError:
+        return
+    stored = json_format.MessageToDict(message)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(json_format, "ParseDict", refuse_parse_dict)
+        assert json_documents.parse(stored, release_pb2.Release()) == message
+
+
+@given(st.data())
+@settings(max_examples=300)
+def test_releases_read_like_parse_dict_whatever_names_they_use(data: st.DataObject) -> None:
+    document = data.draw(documents(release_pb2.Release.DESCRIPTOR) | junk)
+
+    def read(parse: Any) -> bytes | type[Exception]:
+        try:
+            return bytes(parse(document, release_pb2.Release()).SerializeToString(deterministic=True))
+        except Exception as error:  # compared between the two parsers
+            return type(error)
+
+    assert read(json_documents.parse) == read(reference)
+
+
+def test_a_field_named_by_both_its_names_reads_like_parse_dict() -> None:
+    document = {"create_time": "2026-01-02T03:04:05Z", "createTime": "2027-01-02T03:04:05Z"}
+    assert json_documents.parse(document, release_pb2.Release()) == reference(document, release_pb2.Release())
 
 
 def refuse_parse_dict(*_args: Any, **_kwargs: Any) -> None:

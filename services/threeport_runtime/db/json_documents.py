@@ -3,10 +3,11 @@
 Resource rows keep spec, status and conditions as ``MessageToDict(preserving_proto_field_name=
 True)`` wrote them, and reading them back with protobuf's pure-Python ``ParseDict`` was the
 largest CPU cost of a read (~150 us per condition, ~0.4 ms for a Deployment's status). This
-reads that shape directly: proto field names, strings, bools, integers (numbers or the decimal
+reads that shape directly: proto field names (or JSON names, as ``MessageToDict`` writes by
+default: releases are stored so), strings, bools, integers (numbers or the decimal
 strings int64 becomes), enum names (or numbers), nested messages, lists, string-keyed maps and
 UTC timestamps.
-Anything else (camelCase keys, nulls, floats, bytes, other well-known types,
+Anything else (a field named twice, nulls, floats, bytes, other well-known types,
 timestamps with offsets, invalid values) makes the whole document go through ``ParseDict``
 itself, so every result and every error is exactly ``ParseDict``'s.
 """
@@ -93,22 +94,29 @@ def parse_utc_timestamp(value: Any, target: Timestamp) -> bool:
 
 
 @functools.cache
-def _plan(descriptor: Descriptor) -> dict[str, tuple[Any, int | None, bool, bool]]:
-    """Per key ParseDict would resolve to a field by its proto name: the field, how its values
-    are read, whether it is a map and whether it is repeated. A key that ParseDict resolves
-    through a JSON name that is not also the proto name maps to (field, None, ...)."""
-    plan: dict[str, tuple[Any, int | None, bool, bool]] = {}
+def _plan(descriptor: Descriptor) -> dict[str, tuple[Any, int | None, bool, bool, str | None]]:
+    """Per key ParseDict resolves to a field (its proto name or its JSON name): the field, how
+    its values are read, whether it is a map, whether it is repeated, and the field's other name
+    (a document naming one field twice is ParseDict's error). A JSON name that is another
+    field's proto name makes both keys go to ParseDict (which takes the JSON name first)."""
+    plan: dict[str, tuple[Any, int | None, bool, bool, str | None]] = {}
     field: Any
     for field in descriptor.fields:
         is_map = field.message_type is not None and field.message_type.GetOptions().map_entry
         kind = _kind(field.message_type.fields_by_name["value"]) if is_map else _kind(field)
         if is_map and field.message_type.fields_by_name["key"].type != FieldDescriptor.TYPE_STRING:
             kind = None
-        plan[field.name] = (field, kind, bool(is_map), field.is_repeated and not is_map)
-    by_json = {field.json_name: field for field in descriptor.fields}
-    for name, field in by_json.items():
-        if name not in plan or plan[name][0] is not field:
-            plan[name] = (field, None, False, False)  # ParseDict takes the JSON name first
+        alias = field.json_name if field.json_name != field.name else None
+        plan[field.name] = (field, kind, bool(is_map), field.is_repeated and not is_map, alias)
+    for field in descriptor.fields:
+        if field.json_name == field.name:
+            continue
+        if field.json_name in plan:  # another field's proto name
+            plan[field.json_name] = (field, None, False, False, None)
+            plan[field.name] = (field, None, False, False, None)
+        else:
+            _field, kind, is_map, is_repeated, _alias = plan[field.name]
+            plan[field.json_name] = (field, kind, is_map, is_repeated, field.name)
     return plan
 
 
@@ -141,8 +149,8 @@ def _fill(document: Any, message: Message) -> bool:
             if key.startswith("["):
                 raise _Unusual  # an extension's name
             continue  # unknown: ignored
-        field, kind, is_map, is_repeated = entry
-        if kind is None or value is None:
+        field, kind, is_map, is_repeated, alias = entry
+        if kind is None or value is None or (alias is not None and alias in document):
             raise _Unusual
         known = True
         if field.containing_oneof is not None:

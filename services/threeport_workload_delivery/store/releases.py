@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from threeport.common.v1alpha1 import change_event_pb2
 from threeport.delivery.v1alpha1 import release_pb2
 from threeport_runtime.bus.outbox import Outbox
+from threeport_runtime.db import json_documents
 from threeport_runtime.db.convert import timestamp
 from threeport_runtime.db.engine import Database
 from threeport_runtime.db.page_tokens import PageTokenCodec
@@ -44,7 +45,9 @@ class StoredRelease:
 
 
 def _stored(row: ReleaseRow) -> StoredRelease:
-    message = json_format.ParseDict(row.message, release_pb2.Release(), ignore_unknown_fields=True)
+    # Stored by MessageToDict with JSON names; read like ParseDict, without its cost (~160 us
+    # for a release, and a reconcile reads every release of its deployment).
+    message = json_documents.parse(row.message, release_pb2.Release())
     return StoredRelease(message, row.snapshot, row.fingerprint, row.change_id)
 
 
