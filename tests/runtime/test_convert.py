@@ -197,32 +197,23 @@ def test_documents_read_like_parse_dict(data: st.DataObject) -> None:
     assert outcome(json_documents.parse, document, field) == outcome(reference, document, field)
 
 
-@given(st.data())
-def test_stored_documents_are_read_without_parse_dict(data: st.DataObject) -> None:
+@pytest.mark.parametrize(("message_type", "proto_names"), [
+    (deployment_pb2.DeploymentStatus, True),  # resource rows: proto field names
+    (release_pb2.Release, False),  # releases: MessageToDict's default, JSON names
+])
+@given(data=st.data())
+def test_stored_documents_are_read_without_parse_dict(data: st.DataObject, message_type: Any,
+                                                      proto_names: bool) -> None:
     """What MessageToDict wrote (no floats, bytes or other well-known types) takes the direct path."""
-    document = data.draw(documents(deployment_pb2.DeploymentStatus.DESCRIPTOR))
+    document = data.draw(documents(message_type.DESCRIPTOR))
     try:
-        message = json_format.ParseDict(document, deployment_pb2.DeploymentStatus(), ignore_unknown_fields=True)
+        message = json_format.ParseDict(document, message_type(), ignore_unknown_fields=True)
     except json_format.ParseError:
         return
-    stored = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    stored = json_format.MessageToDict(message, preserving_proto_field_name=proto_names)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(json_format, "ParseDict", refuse_parse_dict)
-        assert json_documents.parse(stored, deployment_pb2.DeploymentStatus()) == message
-
-
-@given(st.data())
-def test_documents_stored_with_json_names_are_read_without_parse_dict(data: st.DataObject) -> None:
-    """Releases are stored as MessageToDict writes by default (JSON names): the direct path too."""
-    document = data.draw(documents(release_pb2.Release.DESCRIPTOR))
-    try:
-        message = json_format.ParseDict(document, release_pb2.Release(), ignore_unknown_fields=True)
-    except json_format.ParseError:
-        return
-    stored = json_format.MessageToDict(message)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(json_format, "ParseDict", refuse_parse_dict)
-        assert json_documents.parse(stored, release_pb2.Release()) == message
+        assert json_documents.parse(stored, message_type()) == message
 
 
 @given(st.data())
