@@ -109,13 +109,48 @@ def deployment_columns(message: Message) -> dict[str, str]:
             "RELEASE": str(release) if release else "", "IMAGES": images_text(message)}
 
 
+def release_reason(release: Any) -> str:
+    """Why a release was made: initial, spec_change, build, promotion, rollback, deploy."""
+    enum = release.DESCRIPTOR.fields_by_name["reason"].enum_type
+    return str(enum.values_by_number[release.reason].name).removeprefix("RELEASE_REASON_").lower() \
+        if release.reason in enum.values_by_number else str(release.reason)
+
+
+def release_approval(release: Any) -> str:
+    """pending, approved, superseded, or - (a release that needed no approval)."""
+    enum = release.DESCRIPTOR.fields_by_name["approval"].enum_type
+    known = enum.values_by_number.get(release.approval)
+    text = str(known.name).removeprefix("APPROVAL_STATE_").lower() if known else str(release.approval)
+    return "-" if text == "unspecified" else text
+
+
+def release_images(release: Any) -> str:
+    return ",".join(f"{component}={ref.image}" + (f"@{ref.digest[:19]}" if ref.digest else "")
+                    for component, ref in sorted(release.images.items()))
+
+
+def release_columns(message: Message) -> dict[str, str]:
+    release: Any = message
+    return {"REASON": release_reason(release), "APPROVAL": release_approval(release),
+            "IMAGES": release_images(release), "MESSAGE": release.message}
+
+
 # Extra ``-o wide`` columns of some kinds, keyed by the message's full proto name.
 WIDE_COLUMNS: dict[str, tuple[tuple[str, ...], Callable[[Message], dict[str, str]]]] = {
     "threeport.delivery.v1alpha1.Deployment": (("CLUSTER", "NAMESPACE", "RELEASE", "IMAGES"), deployment_columns),
 }
 
+# Kinds with neither a lifecycle state nor a Ready condition (releases are immutable snapshots):
+# their own columns stand where STATE and READY would be blank, then the wide ones.
+OWN_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...], Callable[[Message], dict[str, str]]]] = {
+    "threeport.delivery.v1alpha1.Release": (("REASON", "APPROVAL"), ("IMAGES", "MESSAGE"), release_columns),
+}
+
 
 def header(messages: Sequence[Message], wide: bool) -> list[str]:
+    own = OWN_COLUMNS.get(messages[0].DESCRIPTOR.full_name) if messages else None
+    if own is not None:
+        return ["NAME", *own[0], "AGE", *((*own[1], "PROJECT") if wide else ())]
     columns = ["NAME", "STATE", "READY", "AGE"]
     if wide:
         extra = WIDE_COLUMNS.get(messages[0].DESCRIPTOR.full_name) if messages else None
@@ -124,7 +159,14 @@ def header(messages: Sequence[Message], wide: bool) -> list[str]:
 
 
 def row(message: Message, wide: bool, state: str | None = None) -> list[str]:
-    """One table row; ``state`` replaces the STATE cell (a watch shows DELETED there)."""
+    """One table row; ``state`` replaces the STATE cell (a watch shows DELETED there; a kind
+    with its own columns shows it in the first of them)."""
+    own = OWN_COLUMNS.get(message.DESCRIPTOR.full_name)
+    if own is not None:
+        values = own[2](message)
+        first, *rest = [values[column] for column in own[0]]
+        cells = [short_name(message), first if state is None else state, *rest, age_text(message)]
+        return cells + ([*(values[column] for column in own[1]), project_of(message)] if wide else [])
     cells = [short_name(message), state_text(message) if state is None else state, ready_text(message),
              age_text(message)]
     if wide:

@@ -64,8 +64,9 @@ def test_listings_and_deleting_an_application_in_use(control_plane: ControlPlane
 
     releases = cp.tptctl("get", "releases")
     assert releases.code == 0, releases.err
-    names = {row["NAME"] for row in table(releases.out)}
-    assert {"lst-front-lst/1", "lst-back-lst/1"} <= names
+    listed = {row["NAME"]: row for row in table(releases.out)}
+    assert {"lst-front-lst/1", "lst-back-lst/1"} <= set(listed)
+    assert listed["lst-front-lst/1"]["REASON"] == "initial" and listed["lst-front-lst/1"]["APPROVAL"], listed
 
     reported = cp.tptctl("build", "report", "lst-front", "--component", "web", "--image",
                          "registry.example.com/lst-front:2", "--branch", "main")

@@ -13,7 +13,7 @@ from threeport.sdk import Client, NotFoundError, WaitTimeoutError
 from threeport_cli.durations import parse_duration
 from threeport_cli.errors import CommandError
 from threeport_cli.exit_codes import ExitCode
-from threeport_cli.printers import age_text, render_table
+from threeport_cli.printers import age_text, release_approval, release_images, release_reason, render_table
 from threeport_cli.session import add_context_flags, client_for, context_for, project_for
 from threeport_cli.waiting import progress, wait_ready
 from threeport_model.auto_deploy import any_rule_matches
@@ -56,15 +56,6 @@ def _wait(client: Client, options: argparse.Namespace, name: str, release: int =
                                            name=name, conditions=found.conditions, state=found.state)
                 time.sleep(0.5)
     wait_ready(client, [name], max(deadline - time.monotonic(), 0.1))
-
-
-def _reason(release: release_pb2.Release) -> str:
-    return release_pb2.ReleaseReason.Name(release.reason).removeprefix("RELEASE_REASON_").lower()
-
-
-def _approval(release: release_pb2.Release) -> str:
-    text = release_pb2.ApprovalState.Name(release.approval).removeprefix("APPROVAL_STATE_").lower()
-    return "-" if text == "unspecified" else text
 
 
 def run_deploy(options: argparse.Namespace) -> int:
@@ -177,10 +168,8 @@ def run_releases(options: argparse.Namespace) -> int:
         releases = list(client.release.list_releases(parent=name))
     table = [["RELEASE", "REASON", "APPROVAL", "AGE", "IMAGES", "MESSAGE"]]
     for release in releases:
-        images = ",".join(f"{c}={i.image}" + (f"@{i.digest[:19]}" if i.digest else "")
-                          for c, i in sorted(release.images.items()))
-        table.append([str(release.number), _reason(release), _approval(release),
-                      age_text(release), images, release.message])
+        table.append([str(release.number), release_reason(release), release_approval(release),
+                      age_text(release), release_images(release), release.message])
     print(render_table(table))
     return ExitCode.OK
 
