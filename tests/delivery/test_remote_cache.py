@@ -273,3 +273,16 @@ async def test_the_cache_limit_holds(one_entry: None, stack: Stack) -> None:
     for cache in ("applications", "environments", "builds", "cluster_claims", "service_classes"):
         assert cache_entries(cache) <= 1, cache
 
+
+
+def not_found_claim_reads() -> float:
+    return counter("threeport_rpc_server_calls", lambda labels: labels.get("rpc_method", "").endswith(
+        "ClusterClaimService/GetClusterClaim") and labels.get("rpc_grpc_status_code") == "NOT_FOUND")
+
+
+async def test_a_new_deployment_creates_its_claim_without_reading_it_first(stack: Stack) -> None:
+    """The first reconcile of a deployment asked for a claim that could not exist yet (a call on
+    every create's way to Ready); it creates it at once, and its request id covers a repeat."""
+    before = not_found_claim_reads()
+    await deploy_rates(stack)
+    assert not_found_claim_reads() == before

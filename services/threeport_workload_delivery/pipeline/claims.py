@@ -156,12 +156,17 @@ class Claimer:
             return None
 
     async def claim_cluster(
-        self, deployment: deployment_pb2.Deployment, desired: cluster_claim_pb2.ClusterClaim
+        self, deployment: deployment_pb2.Deployment, desired: cluster_claim_pb2.ClusterClaim, *,
+        maybe_claimed: bool = True,
     ) -> ClusterBinding:
         """Creates the cluster claim ``domain.plan`` asks for when there is none, and reports
         its binding. A bound claim stays where it is (the cluster-manager never moves one): a
-        changed placement is reported (reason ``PlacementChanged``), not applied."""
-        claim = await self.find_cluster(deployment)
+        changed placement is reported (reason ``PlacementChanged``), not applied.
+
+        ``maybe_claimed=False`` (no reconcile of this deployment got as far as its claim) skips
+        the read that could only answer NotFound: the create's request id makes a repeated
+        create (a crash after it) return the claim made before, and AlreadyExists is read."""
+        claim = await self.find_cluster(deployment) if maybe_claimed else None
         name = self.cluster_claim_name(deployment)
         if claim is None:
             try:

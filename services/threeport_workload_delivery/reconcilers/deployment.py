@@ -183,7 +183,9 @@ class DeploymentReconciler:
         seen.namespace = inputs.namespace
         seen.images = dict(inputs.sources)
         first = plan(plan_inputs(deployment, inputs))
-        binding = await self._claimer.claim_cluster(deployment, first.cluster_claim)
+        # A deployment without a Placed condition never reached its claim: nothing to read yet.
+        binding = await self._claimer.claim_cluster(
+            deployment, first.cluster_claim, maybe_claimed=any(c.type == PLACED for c in deployment.conditions))
         seen.cluster = binding.cluster
         seen.conditions[PLACED] = (binding.ready, binding.reason, binding.message)
         if binding.ready and deployment.status.cluster != binding.cluster:
