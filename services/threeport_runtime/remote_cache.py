@@ -16,7 +16,7 @@ owner's change events arrive, and wires that into a ``ControllerSpec`` so that:
   the oldest entry left is newer, or none is left). A consumer group lost to a restart or a
   flush is one of these, seen by ``follow`` itself;
 - a full resync (the periodic one, the one after a lost consumer group, a rebalance) does not
-  clear the caches: it checks them (``CacheFeed.refresh``) with a few paged List calls per fed
+  clear the caches: it checks them (``CacheFeed.check``) with a few paged List calls per fed
   kind (``relist``) instead of one read per cached resource. A resource whose listed copy
   changed since the previous resync's listing (or appeared, or went), or that the caches hold
   something of but is not listed, is forgotten as its change event would have forgotten it:
@@ -188,7 +188,7 @@ class CacheFeed:
 
     def relist(self, stream: str, list_all: Lister, held: Held) -> None:
         """On a full resync, ``list_all`` lists every resource of ``stream``'s kind the caches may
-        hold something of, and ``held`` names those they do (see ``refresh``)."""
+        hold something of, and ``held`` names those they do (see ``check``)."""
         self._relists[stream] = _Relist(list_all, held)
 
     def track(self, *caches: Clearable) -> None:
@@ -206,7 +206,7 @@ class CacheFeed:
         for cache in self.caches:
             cache.clear()
 
-    async def refresh(self) -> None:
+    async def check(self) -> None:
         """Checks the caches against their owners' listings: forgets what changed since the
         previous listing (as its event would have), or clears everything when it cannot tell."""
         changed: dict[str, set[str]] = {}
@@ -278,14 +278,14 @@ class CacheFeed:
 
     def wire(self, spec: ControllerSpec) -> ControllerSpec:
         """``spec`` with an invalidating watch first on each fed stream and a resync that checks
-        the caches (``refresh``) before it queues a key. (Owned resources become the equivalent
+        the caches (``check``) before it queues a key. (Owned resources become the equivalent
         ``Watch``es, placed after the invalidating ones.)"""
         if spec.for_.stream in self._forgets:
             raise ValueError("a controller's own resource is read from its own store, never cached")
         invalidating = [Watch(stream, keys=self._keys_forgetting(stream)) for stream in self._forgets]
         return replace(  # replace: whatever else the spec says is kept
             spec,
-            for_=replace(spec.for_, list_keys=self._refreshing(spec.for_.list_keys)),
+            for_=replace(spec.for_, list_keys=self._checking(spec.for_.list_keys)),
             owns=(),
             watches=[*invalidating, *(owned.watch() for owned in spec.owns), *spec.watches],
         )
@@ -297,9 +297,9 @@ class CacheFeed:
 
         return forget
 
-    def _refreshing(self, list_keys: Callable[[], AsyncIterator[str]]) -> Callable[[], AsyncIterator[str]]:
+    def _checking(self, list_keys: Callable[[], AsyncIterator[str]]) -> Callable[[], AsyncIterator[str]]:
         async def keys() -> AsyncIterator[str]:
-            await self.refresh()
+            await self.check()
             async for key in list_keys():
                 yield key
 

@@ -241,16 +241,16 @@ async def test_a_resync_forgets_only_what_the_owners_listing_says_changed() -> N
     feed.on("apps", lambda event: apps.forget(event.name))
     feed.relist("apps", list_all, apps.cached_keys)  # type: ignore[arg-type]
     await fill(apps, "a", "b", "c")
-    await feed.refresh()
+    await feed.check()
     assert len(apps) == 0  # nothing to compare with yet: what was read before is not trusted
 
     await fill(apps, "a", "b", "c")
-    await feed.refresh()
+    await feed.check()
     assert apps.cached_keys() == ["a", "b", "c"] and lists == 2
 
     await fill(apps, "x")  # listed by neither resync
     listing = listed(a="2", b="1", d="1")
-    await feed.refresh()
+    await feed.check()
     assert apps.cached_keys() == ["b"]
 
 
@@ -271,26 +271,26 @@ async def test_a_resync_that_cannot_check_clears() -> None:
     feed.track(apps)
     feed.on("apps", lambda event: apps.forget(event.name))
     feed.relist("apps", list_all, apps.cached_keys)  # type: ignore[arg-type]
-    await feed.refresh()
+    await feed.check()
     await fill(apps, "a", "b")
     failing = True
-    await feed.refresh()
+    await feed.check()
     assert len(apps) == 0
     failing = False
     await fill(apps, "a", "b")
-    await feed.refresh()
+    await feed.check()
     assert len(apps) == 0  # the failed listing left nothing to compare with
     await fill(apps, "a", "b")
     listing = listed(a="2", b="2")  # two changes, one is worth forgetting
-    await feed.refresh()
+    await feed.check()
     assert len(apps) == 0
 
     feed.max_forgets = 10
     await fill(apps, "a", "b")
-    await feed.refresh()
+    await feed.check()
     assert len(apps) == 2
     feed.on("claims", lambda event: None)  # a stream without a listing
-    await feed.refresh()
+    await feed.check()
     assert len(apps) == 0
 
 
