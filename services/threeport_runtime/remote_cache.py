@@ -8,30 +8,41 @@ owner's change events arrive, and wires that into a ``ControllerSpec`` so that:
 - an event forgets its entries **before** any key it maps to is queued (the invalidating watch
   of a stream comes first among that stream's watches, and the controller runs a stream's
   watches in order), so a reconcile woken by a change never reads the copy from before it;
-- every full resync (the periodic one, and the one after a consumer group was lost: Redis
-  restarted or flushed) clears every cache before queuing keys. Events are hints: one that was
-  lost (a trimmed stream, a lost group) costs a stale copy until the next resync, which re-reads
-  each resource once;
+- every replica hears every event (``CacheFeed.follow``: a plain ``XREAD`` of the fed streams,
+  no consumer group), because the controller's group hands each event to one replica only,
+  while any replica may reconcile a key next (a requeue timer). Whenever events may have gone
+  by unseen, everything is forgotten: the reading failed (Redis restarted or unreachable), or
+  a stream no longer holds the entry it was read up to (trimmed past it, deleted, flushed:
+  the oldest entry left is newer, or none is left). A consumer group lost to a restart or a
+  flush is one of these, seen by ``follow`` itself;
+- a full resync (the periodic one, the one after a lost consumer group, a rebalance) does not
+  clear the caches: it checks them (``CacheFeed.check``) with a few paged List calls per fed
+  kind (``relist``) instead of one read per cached resource. A resource whose listed copy
+  changed since the previous resync's listing (or appeared, or went), or that the caches hold
+  something of but is not listed, is forgotten as its change event would have forgotten it:
+  an event that was lost costs a stale copy until the next resync. Writes always change a
+  resource's etag and update time, so a copy read between two listings that a later write made
+  stale shows up as a changed listing. Everything is cleared instead when a List fails, when a
+  kind has no listing to compare with (the first resync, after a failure), when a fed stream
+  has no lister, or when more than ``max_forgets`` resources changed (cheaper than forgetting
+  them one by one);
 - a read that was in flight when its entry was forgotten is returned to its caller but not
   stored, so an answer from before a change never outlives the change's event;
 - errors are never cached, and neither is "not found" (the loader raises; nothing is stored):
-  a missing resource is asked for again on the next reconcile;
-- every replica hears every event (``CacheFeed.follow``: a plain ``XREAD`` of the fed streams,
-  no consumer group), because the controller's group hands each event to one replica only,
-  while any replica may reconcile a key next (a requeue timer). Whenever that reading fails
-  (Redis restarted or unreachable) events may have gone by unseen, so everything is forgotten.
+  a missing resource is asked for again on the next reconcile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Protocol, TypeVar
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from opentelemetry.metrics import Observation
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -48,6 +59,10 @@ log = logging.getLogger(__name__)
 Value = TypeVar("Value")
 Event = change_event_pb2.ChangeEvent
 Forget = Callable[[Event], None]
+# Every resource of one kind the caches may hold something of, from its owner (paged List calls).
+Lister = Callable[[], AsyncIterator[Message]]
+# The names of that kind the caches hold something of (an entry, or an entry derived from it).
+Held = Callable[[], Iterable[str]]
 
 
 class Clearable(Protocol):
@@ -84,6 +99,12 @@ class RemoteCache(Generic[Value]):
 
     def __contains__(self, key: str) -> bool:
         return key in self._entries
+
+    def cached_keys(self) -> list[str]:
+        return list(self._entries)
+
+    def cached_values(self) -> list[Value]:
+        return list(self._entries.values())
 
     async def get(self, key: str, load: Callable[[], Awaitable[Value]]) -> Value:
         """The cached value of ``key``, else ``load()``'s (stored unless forgotten meanwhile)."""
@@ -142,16 +163,33 @@ class RemoteCache(Generic[Value]):
 
 
 @dataclass
+class _Relist:
+    """How one stream's kind is listed, and what its previous listing held (name -> fingerprint)."""
+
+    list_all: Lister
+    held: Held
+    versions: dict[str, bytes] | None = None
+
+
+@dataclass
 class CacheFeed:
-    """Which caches each stream's events invalidate, and how (``on``), wired into a controller
-    (``wire``). ``caches`` are all cleared on every full resync."""
+    """Which caches each stream's events invalidate, and how (``on``), how each stream's kind is
+    listed to check them on a full resync (``relist``), wired into a controller (``wire``).
+    ``caches`` are all cleared whenever they cannot be checked (see the module docstring)."""
 
     caches: list[Clearable] = field(default_factory=list)
+    max_forgets: int = 256
     _forgets: dict[str, list[Forget]] = field(default_factory=dict)
+    _relists: dict[str, _Relist] = field(default_factory=dict)
 
     def on(self, stream: str, forget: Forget) -> None:
         """Every event on ``stream`` (of any change type) calls ``forget`` first."""
         self._forgets.setdefault(stream, []).append(forget)
+
+    def relist(self, stream: str, list_all: Lister, held: Held) -> None:
+        """On a full resync, ``list_all`` lists every resource of ``stream``'s kind the caches may
+        hold something of, and ``held`` names those they do (see ``check``)."""
+        self._relists[stream] = _Relist(list_all, held)
 
     def track(self, *caches: Clearable) -> None:
         self.caches.extend(caches)
@@ -168,6 +206,34 @@ class CacheFeed:
         for cache in self.caches:
             cache.clear()
 
+    async def check(self) -> None:
+        """Checks the caches against their owners' listings: forgets what changed since the
+        previous listing (as its event would have), or clears everything when it cannot tell."""
+        changed: dict[str, set[str]] = {}
+        try:
+            for stream, relist in self._relists.items():
+                versions = {getattr(m, "name"): _fingerprint(m) async for m in relist.list_all()}  # noqa: B009
+                previous, relist.versions = relist.versions, versions
+                if previous is not None:
+                    names = {n for n in versions.keys() | previous.keys() if versions.get(n) != previous.get(n)}
+                    changed[stream] = names | (set(relist.held()) - versions.keys())
+        except Exception as error:  # whatever a List raised: unchecked copies are not kept
+            for relist in self._relists.values():
+                relist.versions = None
+            log.warning("could not list what the caches hold; forgetting everything", extra={"error": str(error)})
+            self.clear()
+            return
+        forgets = sum(len(names) for names in changed.values())
+        if set(self._forgets) - changed.keys() or forgets > self.max_forgets:
+            # A stream without a listing (none configured, or the first one), or many changes.
+            self.clear()
+            return
+        for stream, names in changed.items():
+            for name in names:
+                self.handle(stream, Event(name=name, change=change_event_pb2.CHANGE_TYPE_UPDATED))
+        if forgets:
+            log.info("resync found changes whose events were not heard", extra={"resources": forgets})
+
     async def follow(self, redis: Redis, *, block_ms: int = 5_000, retry_after: float = 0.5) -> None:
         """Forgets what every event on the fed streams says changed, until cancelled (this
         replica's own reading: see the module docstring). It starts from each stream's newest
@@ -178,7 +244,9 @@ class CacheFeed:
                 if last is None:
                     last = {stream: await _newest_id(redis, stream) for stream in self._forgets}
                     self.clear()
+                since = dict(last)
                 response: Any = await redis.xread(last, count=256, block=block_ms)  # type: ignore[arg-type]
+                gone = await _passed(redis, since)
             except (RedisError, OSError) as error:
                 log.warning("lost the change events that keep caches fresh; forgetting everything",
                             extra={"error": str(error)})
@@ -190,6 +258,13 @@ class CacheFeed:
                 for message_id, fields in messages:
                     last[name] = message_id
                     self._handle_message(name, fields)
+            if gone:
+                log.warning("change events were dropped from a stream before they were read; forgetting everything",
+                            extra={"streams": sorted(gone)})
+                self.clear()
+                for stream, emptied in gone.items():
+                    if emptied:  # deleted or flushed: whatever comes next is read from its start
+                        last[stream] = "0-0"
 
     def _handle_message(self, stream: str, fields: dict[Any, Any]) -> None:
         payload = fields.get(PAYLOAD_FIELD.encode())
@@ -202,15 +277,15 @@ class CacheFeed:
         self.handle(stream, event)
 
     def wire(self, spec: ControllerSpec) -> ControllerSpec:
-        """``spec`` with an invalidating watch first on each fed stream and a resync that clears
-        every cache before it queues a key. (Owned resources become the equivalent ``Watch``es,
-        placed after the invalidating ones.)"""
+        """``spec`` with an invalidating watch first on each fed stream and a resync that checks
+        the caches (``check``) before it queues a key. (Owned resources become the equivalent
+        ``Watch``es, placed after the invalidating ones.)"""
         if spec.for_.stream in self._forgets:
             raise ValueError("a controller's own resource is read from its own store, never cached")
         invalidating = [Watch(stream, keys=self._keys_forgetting(stream)) for stream in self._forgets]
         return replace(  # replace: whatever else the spec says is kept
             spec,
-            for_=replace(spec.for_, list_keys=self._clearing(spec.for_.list_keys)),
+            for_=replace(spec.for_, list_keys=self._checking(spec.for_.list_keys)),
             owns=(),
             watches=[*invalidating, *(owned.watch() for owned in spec.owns), *spec.watches],
         )
@@ -222,13 +297,38 @@ class CacheFeed:
 
         return forget
 
-    def _clearing(self, list_keys: Callable[[], AsyncIterator[str]]) -> Callable[[], AsyncIterator[str]]:
+    def _checking(self, list_keys: Callable[[], AsyncIterator[str]]) -> Callable[[], AsyncIterator[str]]:
         async def keys() -> AsyncIterator[str]:
-            self.clear()
+            await self.check()
             async for key in list_keys():
                 yield key
 
         return keys
+
+
+def _fingerprint(message: Message) -> bytes:
+    return hashlib.blake2b(message.SerializeToString(deterministic=True), digest_size=16).digest()
+
+
+def _entry_id(value: str | bytes) -> tuple[int, int]:
+    text = value.decode() if isinstance(value, bytes) else value
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+async def _passed(redis: Redis, positions: dict[str, str | bytes]) -> dict[str, bool]:
+    """The streams that no longer hold the entry each was read up to, nor any before it: what
+    came after it may have been dropped unread (trimmed, deleted, flushed). True: none is left.
+    A stream read from its start ("0-0") has nothing to lose."""
+    read = {stream: position for stream, position in positions.items() if _entry_id(position) != (0, 0)}
+    if not read:
+        return {}
+    async with redis.pipeline(transaction=False) as pipeline:
+        for stream in read:
+            pipeline.xrange(stream, count=1)
+        oldest: list[Any] = await pipeline.execute()
+    return {stream: not entries for (stream, position), entries in zip(read.items(), oldest, strict=True)
+            if not entries or _entry_id(entries[0][0]) > _entry_id(position)}
 
 
 async def _newest_id(redis: Redis, stream: str) -> str | bytes:

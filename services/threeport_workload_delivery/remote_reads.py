@@ -5,8 +5,7 @@ service class of each addon or managed-service dependency from the registry, and
 deployment's ClusterClaim from the cluster-manager. ``RegistryReads`` asks
 the registry every time (plans, actions); ``DeliveryCaches`` keeps the last answer per name
 (``threeport_runtime.remote_cache``), forgotten when the owner's change event arrives on the
-streams delivery's controller already consumes, and cleared by every full resync. What each
-event forgets:
+streams delivery's controller already consumes. What each event forgets:
 
 | stream | forgets |
 |---|---|
@@ -16,13 +15,26 @@ event forgets:
 | ServiceClass (any) | every resolved service class (any class may now match first) |
 | ClusterClaim ``clusterClaims/C`` | that claim |
 
+A full resync checks the caches instead of clearing them (``Listings``): per project that
+deployments or cached entries name, one paged List each of applications, environments and
+builds (``projects/P/applications/-``), and one of service classes and of cluster claims: a few
+calls per resync, however many deployments, where clearing cost ~3 reads per deployment. A
+resource whose listing changed since the previous resync, or that an entry names but is no
+longer listed, is forgotten as its event would have forgotten it (the table). Builds and
+service classes are resolved answers (the newest matching build per component, the class an
+environment resolves to), so they are checked through what they are resolved from: the listed
+builds, environments, applications and service classes.
+
 "Not found" and errors are never cached. Cached messages are shared: callers read them, never
 change them.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
+
+from google.protobuf.message import Message
 
 from threeport.clusters.v1alpha1 import cluster_claim_pb2
 from threeport.common.v1alpha1 import change_event_pb2
@@ -40,6 +52,7 @@ CLUSTER_CLAIMS = "threeport.clusters.v1alpha1.ClusterClaim"
 # The builds of one application for one environment are cached under "<application>@<environment>",
 # a resolved service class under "<type>/<class>@<environment>".
 SEPARATOR = "@"
+PAGE_SIZE = 1000  # the most a List page holds
 
 
 class RegistryReads:
@@ -86,8 +99,9 @@ class DeliveryCaches:
                    RemoteCache("builds", max_entries), RemoteCache("cluster_claims", max_entries),
                    RemoteCache("service_classes", max_entries))
 
-    def feed(self, prefix: str) -> CacheFeed:
-        """What each stream's events forget (the table above)."""
+    def feed(self, prefix: str, listings: Listings | None = None) -> CacheFeed:
+        """What each stream's events forget (the table above), and how a resync checks the caches
+        (without ``listings`` it clears them)."""
         feed = CacheFeed()
         feed.track(self.applications, self.environments, self.builds, self.cluster_claims, self.service_classes)
         feed.on(resource_stream(prefix, APPLICATIONS), self._application_changed)
@@ -95,7 +109,35 @@ class DeliveryCaches:
         feed.on(resource_stream(prefix, BUILDS), self._build_changed)
         feed.on(resource_stream(prefix, CLUSTER_CLAIMS), lambda event: self.cluster_claims.forget(event.name))
         feed.on(resource_stream(prefix, SERVICE_CLASSES), lambda _event: self.service_classes.clear())
+        if listings is not None:
+            feed.relist(resource_stream(prefix, APPLICATIONS), listings.applications, self._held_applications)
+            feed.relist(resource_stream(prefix, ENVIRONMENTS), listings.environments, self._held_environments)
+            feed.relist(resource_stream(prefix, BUILDS), listings.builds, self._held_builds)
+            feed.relist(resource_stream(prefix, CLUSTER_CLAIMS), listings.cluster_claims,
+                        self.cluster_claims.cached_keys)
+            feed.relist(resource_stream(prefix, SERVICE_CLASSES), listings.service_classes,
+                        self._held_service_classes)
         return feed
+
+    def projects(self) -> set[str]:
+        """The projects whose applications, environments or builds the caches hold something of."""
+        names = [*self.applications.cached_keys(), *self.environments.cached_keys(), *self._held_environments()]
+        return {project_of(name) for name in names}
+
+    def _held_applications(self) -> Iterable[str]:
+        resolved_for = (key.split(SEPARATOR, 1)[0] for key in self.builds.cached_keys())
+        return {*self.applications.cached_keys(), *resolved_for}
+
+    def _held_environments(self) -> Iterable[str]:
+        resolved = (key.rsplit(SEPARATOR, 1)[1]
+                    for key in [*self.builds.cached_keys(), *self.service_classes.cached_keys()])
+        return {*self.environments.cached_keys(), *resolved}
+
+    def _held_builds(self) -> Iterable[str]:
+        return {build.name for latest in self.builds.cached_values() for build in latest.builds.values()}
+
+    def _held_service_classes(self) -> Iterable[str]:
+        return {resolved.service_class.name for resolved in self.service_classes.cached_values()}
 
     def _application_changed(self, event: Event) -> None:
         self.applications.forget(event.name)
@@ -111,6 +153,46 @@ class DeliveryCaches:
 
     def _forget_builds_of(self, application: str) -> None:
         self.builds.forget_where(lambda key: key.startswith(application + SEPARATOR))
+
+
+def project_of(name: str) -> str:
+    """``projects/P`` for any name under it."""
+    return "/".join(name.split("/", 2)[:2])
+
+
+class Listings:
+    """Every resource of each cached kind, listed from its owner a page of ``PAGE_SIZE`` at a time:
+    registry kinds per project (deployments' and cached entries', ``projects``), cluster claims and
+    service classes all at once."""
+
+    def __init__(self, registry: AsyncClient, clusters: AsyncClient, projects: Callable[[], AsyncIterator[str]]):
+        self.registry = registry
+        self.clusters = clusters
+        self._projects = projects
+
+    def applications(self) -> AsyncIterator[Message]:
+        return self._per_project(
+            lambda project: self.registry.application.list_applications(parent=project, page_size=PAGE_SIZE))
+
+    def environments(self) -> AsyncIterator[Message]:
+        return self._per_project(
+            lambda project: self.registry.environment.list_environments(parent=project, page_size=PAGE_SIZE))
+
+    def builds(self) -> AsyncIterator[Message]:
+        return self._per_project(  # AIP-159: the builds of every application of the project
+            lambda project: self.registry.build.list_builds(parent=f"{project}/applications/-", page_size=PAGE_SIZE))
+
+    def service_classes(self) -> AsyncIterator[Message]:
+        return self.registry.service_class.list_service_classes(page_size=PAGE_SIZE)
+
+    def cluster_claims(self) -> AsyncIterator[Message]:
+        return self.clusters.internal.cluster_claim.list_cluster_claims(page_size=PAGE_SIZE)
+
+    async def _per_project(self, list_in: Callable[[str], AsyncIterator[Message]]) -> AsyncIterator[Message]:
+        projects = {project async for project in self._projects()}
+        for project in sorted(projects):
+            async for message in list_in(project):
+                yield message
 
 
 class CachedRegistryReads(RegistryReads):

@@ -3,6 +3,7 @@ the controllers is declared in ``watches``)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from threeport.delivery.v1alpha1 import (
@@ -42,7 +43,7 @@ from threeport_workload_delivery.pipeline.namespaces import NamespaceGuard
 from threeport_workload_delivery.pipeline.observed import ClusterObserver
 from threeport_workload_delivery.pipeline.secret_inputs import SecretSources
 from threeport_workload_delivery.reconcilers.deployment import DeploymentReconciler
-from threeport_workload_delivery.remote_reads import CachedRegistryReads, DeliveryCaches
+from threeport_workload_delivery.remote_reads import CachedRegistryReads, DeliveryCaches, Listings, project_of
 from threeport_workload_delivery.store.namespaces import NamespaceClaims
 from threeport_workload_delivery.store.releases import ReleaseStore
 from threeport_workload_delivery.store.tables import SCHEMA, DeploymentRow, RegistryCredentialRow, SecretRow
@@ -83,7 +84,15 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         NamespaceGuard(namespace_claims), sources, charts, observer,
         reads=CachedRegistryReads(backends.registry, caches),
     )
-    feed = caches.feed(prefix)
+
+    async def projects() -> AsyncIterator[str]:
+        """The projects a resync lists other services' resources of: the deployments' and the caches'."""
+        async for name in deployments.iter_names():
+            yield project_of(name)
+        for project in caches.projects():
+            yield project
+
+    feed = caches.feed(prefix, Listings(backends.registry, backends.clusters, projects))
     controller = runtime.controller(
         feed.wire(watches.deployment_controller(deployments, releases.stream, prefix)), reconciler
     )

@@ -165,13 +165,52 @@ async def test_an_application_change_reaches_the_next_rollout(stack: Stack) -> N
     assert len(await stack.releases(NAME)) == 4
 
 
+async def resync_calls(stack: Stack, deployments: int) -> dict[str, float]:
+    """The calls to other services made by a full resync and the reconciles it queues."""
+    before, start = calls_to_other_services(), reconciles()
+    await delivery_controller(stack).resync()  # what the periodic resync does
+
+    async def reconciled() -> bool:
+        return reconciles() >= start + deployments
+
+    await wait_until(reconciled, within=WITHIN, interval=0.1, what="the resynced deployments to be reconciled")
+    after = calls_to_other_services()
+    return {method.rsplit("/", 1)[1]: count - before.get(method, 0.0) for method, count in after.items()
+            if count != before.get(method, 0.0)}
+
+
+RESYNC_LISTS = {method: 1.0 for method in (
+    "ListApplications", "ListEnvironments", "ListBuilds", "ListServiceClasses", "ListClusterClaims")}
+
+
+async def test_a_resync_with_nothing_changed_reads_nothing_per_deployment(stack: Stack) -> None:
+    """The periodic resync checks the caches with one List page per cached kind, whatever the
+    number of deployments, instead of clearing them (which cost every deployment's reconcile
+    its reads of the application, the builds and the claim)."""
+    other = f"{PARENT}/deployments/fx-dev"
+    await stack.apply_application("fx", {"components": {"svc": {**RATES["components"]["svc"],
+                                                                "image": "registry.example.com/fx/svc:1.0.0"}}})
+    await stack.admin.deployment.deploy(parent=PARENT, application="fx", environment="dev")
+    await deploy_rates(stack)
+    await stack.ready(other)
+    poke = poker(delivery_controller(stack), keys=(NAME, other))
+    await steady_calls(poke, passes=4)
+    await resync_calls(stack, 2)  # the first listing of the project, for the next to compare with
+    await settles_without_calls(poke)
+    for _ in range(2):
+        assert await resync_calls(stack, 2) == RESYNC_LISTS
+
+
 async def test_a_lost_event_is_repaired_by_the_resync(stack: Stack) -> None:
     """The registry's relay stops, so delivery never hears of an update (as if the stream had
     been trimmed): its steady reconciles keep the copy they have, and the next full resync
-    re-reads it and rolls the update out."""
+    finds the application changed in the registry's listing, forgets it (only it: the claim is
+    not read again) and rolls the update out."""
     await deploy_rates(stack)
     poke = poker(delivery_controller(stack))
     await steady_calls(poke, passes=2)
+    await resync_calls(stack, 1)  # the listing the next resync compares with
+    await settles_without_calls(poke)
     relay = next(t for t in stack.registry.tasks if t.get_name() == "outbox relay")
     relay.cancel()
     image = "registry.example.com/rates/svc:2.0.0"
@@ -179,6 +218,7 @@ async def test_a_lost_event_is_repaired_by_the_resync(stack: Stack) -> None:
     assert await steady_calls(poke, passes=3) == {}  # served from the cache: nothing said it changed
     assert stack.kube.image(NS, "rates-svc") == RATES["components"]["svc"]["image"]
 
+    before = calls_to_other_services()
     await delivery_controller(stack).resync()  # what the periodic resync does
     await stack.deployment_when(NAME, lambda d: d.status.current_release == 2, "the update to be rolled out")
 
@@ -186,6 +226,9 @@ async def test_a_lost_event_is_repaired_by_the_resync(stack: Stack) -> None:
         return stack.kube.image(NS, "rates-svc") == image
 
     await wait_until(rolled_out, within=WITHIN, what="the update to run")
+    read = {method.rsplit("/", 1)[1] for method, count in calls_to_other_services().items()
+            if count != before.get(method, 0.0)}
+    assert "GetApplication" in read and "GetClusterClaim" not in read, read
 
 
 async def test_every_replica_forgets_a_changed_application(stack: Stack) -> None:

@@ -211,3 +211,121 @@ async def test_losing_the_feed_forgets_everything(private_redis: PrivateRedis) -
     finally:
         await cancel_and_wait(task)
         await client.aclose()
+
+
+def listed(**versions: str) -> list[change_event_pb2.ChangeEvent]:
+    """A listing: each resource's name and content (any message with a name will do)."""
+    return [change_event_pb2.ChangeEvent(name=name, owner=content) for name, content in versions.items()]
+
+
+async def fill(cache: RemoteCache[str], *keys: str) -> None:
+    for key in keys:
+        await cache.get(key, reader(key, []))  # type: ignore[arg-type]
+
+
+async def test_a_resync_forgets_only_what_the_owners_listing_says_changed() -> None:
+    """Unchanged since the previous resync's listing: kept. Changed, gone, or held but never
+    listed (created and deleted between two resyncs): forgotten, as their events would have."""
+    apps: RemoteCache[str] = RemoteCache("apps", max_entries=10)
+    listing = listed(a="1", b="1", c="1")
+    lists = 0
+
+    async def list_all() -> AsyncIterator[change_event_pb2.ChangeEvent]:
+        nonlocal lists
+        lists += 1
+        for message in listing:
+            yield message
+
+    feed = CacheFeed()
+    feed.track(apps)
+    feed.on("apps", lambda event: apps.forget(event.name))
+    feed.relist("apps", list_all, apps.cached_keys)  # type: ignore[arg-type]
+    await fill(apps, "a", "b", "c")
+    await feed.check()
+    assert len(apps) == 0  # nothing to compare with yet: what was read before is not trusted
+
+    await fill(apps, "a", "b", "c")
+    await feed.check()
+    assert apps.cached_keys() == ["a", "b", "c"] and lists == 2
+
+    await fill(apps, "x")  # listed by neither resync
+    listing = listed(a="2", b="1", d="1")
+    await feed.check()
+    assert apps.cached_keys() == ["b"]
+
+
+async def test_a_resync_that_cannot_check_clears() -> None:
+    """A List that fails, a stream nobody lists, or more changes than are worth forgetting one
+    by one: everything goes (and a failed listing leaves nothing to compare the next with)."""
+    apps: RemoteCache[str] = RemoteCache("apps", max_entries=10)
+    listing = listed(a="1", b="1")
+    failing = False
+
+    async def list_all() -> AsyncIterator[change_event_pb2.ChangeEvent]:
+        for message in listing:
+            if failing:
+                raise ConnectionError("the owner is away")
+            yield message
+
+    feed = CacheFeed(max_forgets=1)
+    feed.track(apps)
+    feed.on("apps", lambda event: apps.forget(event.name))
+    feed.relist("apps", list_all, apps.cached_keys)  # type: ignore[arg-type]
+    await feed.check()
+    await fill(apps, "a", "b")
+    failing = True
+    await feed.check()
+    assert len(apps) == 0
+    failing = False
+    await fill(apps, "a", "b")
+    await feed.check()
+    assert len(apps) == 0  # the failed listing left nothing to compare with
+    await fill(apps, "a", "b")
+    listing = listed(a="2", b="2")  # two changes, one is worth forgetting
+    await feed.check()
+    assert len(apps) == 0
+
+    feed.max_forgets = 10
+    await fill(apps, "a", "b")
+    await feed.check()
+    assert len(apps) == 2
+    feed.on("claims", lambda event: None)  # a stream without a listing
+    await feed.check()
+    assert len(apps) == 0
+
+
+async def test_a_stream_trimmed_past_what_was_read_forgets_everything(
+    stream_prefix: str, redis_client: Redis
+) -> None:
+    """Entries dropped before this replica read them (trimmed, or the stream deleted) may have
+    been changes to anything it holds."""
+    stream = resource_stream(stream_prefix, "test.Application")
+    cache: RemoteCache[str] = RemoteCache("apps", max_entries=10)
+    feed = CacheFeed()
+    feed.track(cache)
+    feed.on(stream, lambda event: cache.forget(event.name))
+    await publish(redis_client, stream, "apps/start", change_event_pb2.CHANGE_TYPE_UPDATED)
+    task = asyncio.create_task(feed.follow(redis_client, block_ms=100))
+    try:
+        await asyncio.sleep(0.3)  # reading, from the newest entry on
+        for lose in ("trim", "delete"):
+            await fill(cache, "apps/a", "apps/b", "apps/c")
+            async with redis_client.pipeline(transaction=True) as pipeline:  # nothing is read in between
+                changed = change_event_pb2.ChangeEvent(name="apps/a", change=change_event_pb2.CHANGE_TYPE_UPDATED)
+                pipeline.xadd(stream, {PAYLOAD_FIELD: changed.SerializeToString()})
+                if lose == "trim":
+                    pipeline.xtrim(stream, maxlen=0)
+                else:
+                    pipeline.delete(stream)
+                later = change_event_pb2.ChangeEvent(name="apps/c", change=change_event_pb2.CHANGE_TYPE_UPDATED)
+                pipeline.xadd(stream, {PAYLOAD_FIELD: later.SerializeToString()})
+                await pipeline.execute()
+            await wait_until(lambda: _async("apps/c" not in cache), what=f"the event after the {lose} to be read")
+            assert "apps/a" not in cache and "apps/b" not in cache, lose
+        # Read on from there: an ordinary event forgets only its own entry.
+        await fill(cache, "apps/a", "apps/b")
+        await publish(redis_client, stream, "apps/a", change_event_pb2.CHANGE_TYPE_UPDATED)
+        await wait_until(lambda: _async("apps/a" not in cache), what="the next event to be read")
+        assert "apps/b" in cache
+    finally:
+        await cancel_and_wait(task)

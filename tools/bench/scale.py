@@ -19,7 +19,11 @@ plus M-1 more created through the gateway (provider ``sim``). Phases, each print
    ``burst_ready_p50_s``/``burst_ready_p99_s``.
 4. ``idle``: ``--idle-seconds`` with nothing changing; CPU of the four services
    (``idle_cpu_cores``; ``idle_cpu_cores_all`` adds datastores and emulator) and their RSS.
-5. ``resync``: workload-delivery is restarted (its timers are gone, so every deployment is
+5. ``periodic``: two full-resync requests with nothing changed (the controller's resync
+   counter, as below); the second is timed and counted (``periodic_resync_s``,
+   ``periodic_resync_grpc_per_reconcile``): what every periodic resync costs once one has listed
+   these deployments' resources (the first has nothing to compare delivery's caches with).
+6. ``resync``: workload-delivery is restarted (its timers are gone, so every deployment is
    reconciled once by the start-up resync); time from the new process's start (imports
    included, migrations not) until it made one deployment reconcile per deployment, and the
    Kubernetes writes meanwhile (none expected). Requeues of keys done early (drift checks,
@@ -646,6 +650,12 @@ async def resync_requested(plane: Plane, count: int) -> tuple[float, Counters]:
     return await deployment_reconciles(plane, before, started, count)
 
 
+async def periodic_resync(plane: Plane, count: int) -> tuple[float, Counters]:
+    """The second of two full-resync requests with nothing changed (see the module docstring)."""
+    await resync_requested(plane, count)
+    return await resync_requested(plane, count)
+
+
 def count_statements(control_plane: LocalControlPlane) -> None:
     """Creates the PostgreSQL cluster ``up`` will find, with pg_stat_statements loaded."""
     control_plane.state.ensure()
@@ -719,6 +729,9 @@ async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
         converge_share = delivery_shares(converge_counts, plane.replicas)
         idle_cores, idle_all, rss_max, idle_counts = await idle(plane, args.idle_seconds)
         log(f"idle: {idle_counts.describe()}")
+        periodic_s, periodic_counts = await periodic_resync(plane, args.deployments + args.samples)
+        log(f"periodic resync: {periodic_s:.1f} s; {periodic_counts.describe()}")
+        log(f"periodic resync: gRPC calls between services: {periodic_counts.describe_grpc()}")
         if plane.replicas:
             resync_s, resync_counts = await resync_requested(plane, args.deployments + args.samples)
         else:
@@ -736,6 +749,7 @@ async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
         await asyncio.to_thread(plane.control_plane.down)
     total = sum(converge_counts.reconciles.values()) or 1
     resync_total = sum(resync_counts.reconciles.values()) or 1
+    periodic_total = sum(periodic_counts.reconciles.values()) or 1
     return {
         "deployments": str(args.deployments),
         "clusters": str(args.clusters),
@@ -764,6 +778,8 @@ async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
         "grpc_per_deployment": f"{converge_counts.internal_grpc_calls / args.deployments:.1f}",
         "grpc_per_reconcile": f"{converge_counts.internal_grpc_calls / total:.2f}",
         "resync_grpc_per_reconcile": f"{resync_counts.internal_grpc_calls / resync_total:.2f}",
+        "periodic_resync_s": f"{periodic_s:.1f}",
+        "periodic_resync_grpc_per_reconcile": f"{periodic_counts.internal_grpc_calls / periodic_total:.2f}",
         "kube_writes_per_deployment": f"{converge_counts.kube_writes / args.deployments:.1f}",
         "idle_reconciles_per_s": f"{sum(idle_counts.reconciles.values()) / idle_counts.at:.1f}",
         "resync_kube_writes": str(resync_counts.kube_writes),
