@@ -288,8 +288,6 @@ async def test_a_replica_whose_feed_lags_asks_the_registry_before_it_makes_a_rel
 
             await wait_until(released, within=WITHIN, interval=0.1, what=f"release {number} to be rolled out")
             await steady_calls(poker(lagging), passes=4)
-            cache = lagging._reconcile._reads.caches.applications  # type: ignore[attr-defined]
-            print("DEBUG", number, [(v.generation, v.spec.components["svc"].image) for v in cache._entries.values()])
         assert [r.images["svc"].image for r in await stack.releases(NAME)] == images
         assert stack.kube.image(NS, "rates-svc") == images[-1]
     finally:
