@@ -3,7 +3,8 @@
 Reconcilers follow controller-runtime: ``reconcile(name)`` receives only the resource name,
 re-reads everything it needs, converges, and returns ``Result`` or raises. Events only say
 *which* keys to look at; the periodic jittered resync of every key (``list_keys``) makes a lost
-event cost latency, never correctness.
+event cost latency, never correctness. Resyncs queue their keys at low priority (``queue.LOW``),
+so an event, a requeue or a retry is not stuck behind thousands of unchanged keys.
 
 Replicas share the work, not every key. Each registers in the controller's live membership
 (``membership``) and owns the keys rendezvous hashing gives it over the live members:
@@ -80,7 +81,7 @@ from threeport_runtime.logs import resource_context
 from threeport_runtime.reconcile.inbox import Inboxes
 from threeport_runtime.reconcile.lease import Leases
 from threeport_runtime.reconcile.membership import Membership, owner_of
-from threeport_runtime.reconcile.queue import WorkQueue
+from threeport_runtime.reconcile.queue import LOW, WorkQueue
 from threeport_runtime.reconcile.result import PermanentError, Result, TemporaryError
 from threeport_runtime.tasks import cancel_and_wait, run_together
 from threeport_runtime.telemetry import context_from_traceparent, meter, tracer
@@ -237,12 +238,13 @@ class Controller:
             self.queue.add(key)
 
     async def resync(self, *, everything: bool = False) -> None:
-        """Queues every key this replica owns (all of them when it runs alone, or asked to)."""
+        """Queues every key this replica owns (all of them when it runs alone, or asked to), at low
+        priority: a listing says nothing changed, so events queued meanwhile run first."""
         owned = listed = 0
         async for key in self._list_keys():
             listed += 1
             if everything or self.membership.owns(key):
-                self.queue.add(key)
+                self.queue.add(key, LOW)
                 owned += 1
         log.info(
             "resync queued keys",
@@ -273,7 +275,9 @@ class Controller:
                 async for key in self._list_keys():
                     listed += 1
                     if owner_of(key, current) == mine and owner_of(key, previous) != mine:
-                        self.queue.add(key)
+                        # A resync of the share gained (low priority): the departed member's
+                        # unread events come again through its inbox or its pending entries.
+                        self.queue.add(key, LOW)
                         gained += 1
             except Exception:
                 # Listing failed (the database is away): try again, or a dead replica's keys
