@@ -33,13 +33,22 @@ the token drawn with that view, with no per-key lease and no Redis call. Every o
 (the view just changed or is not current, the key is not owned, Redis is away) takes the per-key
 lease as before, whose token comes from the same counter. The orderings:
 
-- Tokens come from one counter, and a heartbeat draws its token in the same script that reads
-  the members: any token drawn after a member joined or was dropped is higher than every token
-  drawn with a view from before. A replica that has not seen the change yet (its heartbeat is up
-  to ``membership_heartbeat`` late, or it stalled) still writes with its older token; the new
-  owner's token (the lease's, while its own view is unsettled, or its next view's) is higher, so
-  whichever of them writes second, the older token never overwrites the newer: a late write
-  fails with StaleFence, an early one is overwritten by the new owner's reconcile, which re-reads.
+- Tokens come from one counter, and a heartbeat takes its token in the same script that reads
+  the members: the counter's value then, drawn anew when the members differ from those the last
+  token was drawn with or when anything (a lease) drew since, so an idle heartbeat draws nothing
+  (``membership``). A heartbeat's token is thus at least every token drawn before it and below
+  every token drawn after it (as when every heartbeat drew), shared only by replicas that read
+  the same members: any token drawn after a member joined or was dropped is higher than every
+  token drawn with a view from before. A replica that has not seen the change yet (its
+  heartbeat is up to ``membership_heartbeat`` late, or it stalled) still writes with its older
+  token; the new owner's token (the lease's, while its own view is unsettled, or its next
+  view's) is higher, so whichever of them writes second, the older token never overwrites the
+  newer: a late write fails with StaleFence, an early one is overwritten by the new owner's
+  reconcile, which re-reads.
+- A lease drawn for one of its keys (its own while its view was unsettled, another replica's
+  that reconciled a key it does not own) is below the owner's next heartbeat's token, so the
+  owner's settled writes are refused for at most a heartbeat. Were the token kept while the
+  members look unchanged, they would be refused until the members next change.
 - A member that joins owns nothing settled for ``membership_ttl``; by then every live replica has
   seen it (heartbeats are more frequent than the TTL), so settled views agree on the owner.
 - The old owner may still be inside a reconcile it started before it saw the change, so both can
