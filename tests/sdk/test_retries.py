@@ -175,6 +175,20 @@ def test_a_throttled_call_fails_with_the_rate_limit_at_its_deadline_not_before(
     assert len(fake.seen.requests["GetApplication"]) == 1
 
 
+def test_a_throttled_call_whose_jitter_would_pass_its_deadline_still_tries_within_it(
+    client: Client, fake: FakeApplicationService
+) -> None:
+    # The pause would be 0.4 s plus up to 0.4 s of jitter: often past the 0.7 s deadline, but
+    # the server's own delay is not, so the jitter is drawn within what is left.
+    fake.store[SHOP] = app_pb2.Application(name=SHOP)
+    fake.fail_next("GetApplication", rate_limited(400))
+
+    found = client.application.get_application(name=SHOP, timeout=0.7)
+
+    assert found.name == SHOP
+    assert len(fake.seen.requests["GetApplication"]) == 2
+
+
 async def test_without_a_deadline_a_throttled_call_is_repeated_for_the_policy_budget(
     server: FakeServer, fake: FakeApplicationService
 ) -> None:

@@ -13,9 +13,10 @@ and it is repeated for as long as the caller is willing to wait rather than a nu
 until the call's deadline (``timeout``), or for ``throttled_budget`` seconds (one minute by
 default) when it has none. Each pause is the delay the server asked for plus a jitter of up to
 as much again (at least the growing backoff bound), so callers refused together come back
-spread out rather than all at the moment one token is free. When the next pause would end past
-the deadline or budget, the call waits until then and raises the rate limit's error: a
-throttled call fails at its deadline, not before.
+spread out rather than all at the moment one token is free; jitter that would end past the
+deadline is drawn within the time left instead. When the server's delay itself would end past
+the deadline or budget, the call waits until then and raises the rate limit's error: a throttled
+call fails at its deadline, not before.
 """
 
 from __future__ import annotations

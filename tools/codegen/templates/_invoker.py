@@ -12,6 +12,7 @@ before delivering anything, because a repeated stream would deliver its first me
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any, TypeVar, cast
@@ -64,11 +65,17 @@ class _CallPlan:
         pause is then what is left until a throttled call's deadline, maybe 0)."""
         if is_throttled(error):
             self.throttled += 1
-            pause = self.retry.throttled_pause(self.throttled, error.retry_delay or 0.0)
+            delay = error.retry_delay or 0.0
             left = max(0.0, self.throttled_until - time.monotonic())
-            # Past the deadline or budget, the server's delay says the next try would be refused
-            # too: wait out what is left (the caller was willing to), then report the refusal.
-            return (left, True) if pause >= left else (pause, False)
+            if delay >= left:
+                # The server says no try before the deadline or budget would pass: wait out
+                # what is left (the caller was willing to), then report the refusal.
+                return left, True
+            pause = self.retry.throttled_pause(self.throttled, delay)
+            # Jitter that would end past the deadline is drawn again within the time left,
+            # keeping half of what the server's delay leaves for the try itself.
+            latest = delay + (left - delay) / 2
+            return (pause if pause <= latest else random.uniform(delay, latest)), False
         backoff = next(self.pauses, None) if should_retry(error) else None
         remaining = self.remaining()
         if backoff is None or (remaining is not None and backoff >= remaining):
