@@ -284,8 +284,10 @@ class Controller:
                 async for key in self._list_keys():
                     listed += 1
                     if owner_of(key, current) == mine and owner_of(key, previous) != mine:
-                        # A resync of the share gained (low priority): the departed member's
-                        # unread events come again through its inbox or its pending entries.
+                        # A resync of the share gained, at low priority like any resync: what
+                        # the departed member had queued but not reconciled waits behind the
+                        # events that arrive meanwhile rather than delaying them (its unread
+                        # inbox and pending stream entries come again as events).
                         self.queue.add(key, LOW)
                         gained += 1
             except Exception:
