@@ -12,10 +12,10 @@ from redis.asyncio import Redis
 from tests.runtime.conftest import ALICE, FAST_CONTROLLERS
 from tests.runtime.toy_service.replica import CONTROLLER, OPTIONS, running_replica
 from tests.runtime.toy_service.service import DEFINITION, applications_of
-from threeport.common.v1alpha1 import state_pb2
+from threeport.common.v1alpha1 import change_event_pb2, state_pb2
 from threeport.registry.v1alpha1 import application_pb2 as pb
 from threeport.registry.v1alpha1 import application_pb2_grpc
-from threeport_runtime.bus.streams import connect_redis, resource_stream
+from threeport_runtime.bus.streams import PAYLOAD_FIELD, connect_redis, resource_stream
 from threeport_runtime.reconcile.controller import Controller, ControllerOptions, Watch
 from threeport_runtime.reconcile.result import Result
 from threeport_runtime.runtime import ServiceRuntime
@@ -189,3 +189,49 @@ async def test_everything_converges_after_redis_restarts_empty(
     finally:
         await channel.close()
         await service.stop(grace=1.0)
+
+
+async def test_an_event_during_a_resync_is_reconciled_before_the_rest_of_the_resync(
+    stream_prefix: str, redis_client: Redis
+) -> None:
+    keys = [f"thing-{index}" for index in range(200)]
+    order: list[str] = []
+    gate = asyncio.Event()
+
+    async def reconcile(name: str) -> Result | None:
+        order.append(name)
+        await gate.wait()  # the first reconcile holds the one worker until the events are in
+        return None
+
+    async def list_keys() -> AsyncIterator[str]:
+        for key in keys:
+            yield key
+
+    controller = Controller(
+        "prioritised",
+        reconcile,
+        redis=redis_client,
+        stream_prefix=stream_prefix,
+        watches=[Watch(f"{stream_prefix}things")],
+        list_keys=list_keys,
+        options=ControllerOptions(**{**FAST_CONTROLLERS.__dict__, "workers": 1}),
+    )
+    task = asyncio.create_task(controller.run())
+    try:
+        # The start-up resync queued every key; the worker holds the first.
+        await wait_until(lambda: _holds(len(controller.queue) == len(keys) - 1), what="the resync queued")
+        for name in ("thing-150", "unlisted"):  # a change to a key the resync queued, and a new key
+            event = change_event_pb2.ChangeEvent(name=name, change=change_event_pb2.CHANGE_TYPE_UPDATED)
+            await redis_client.xadd(f"{stream_prefix}things", {PAYLOAD_FIELD: event.SerializeToString()})
+        # Events are read in order: once the new key is queued, the other one has moved up.
+        await wait_until(lambda: _holds(len(controller.queue) == len(keys)), what="the events queued")
+        gate.set()
+        await wait_until(lambda: _holds(len(order) == len(keys) + 1), what="every key reconciled")
+        assert order[:3] == ["thing-0", "thing-150", "unlisted"]
+        assert sorted(order) == sorted([*keys, "unlisted"])  # each once
+    finally:
+        await cancel_and_wait(task)
+
+
+async def _holds(condition: bool) -> bool:
+    return condition

@@ -22,6 +22,7 @@ from threeport_runtime.db.engine import Database
 from threeport_runtime.db.fencing import current_fence
 from threeport_runtime.db.repository import StaleFence
 from threeport_runtime.reconcile.controller import Controller, ControllerOptions, Reconciler, Watch
+from threeport_runtime.reconcile.lease import Leases
 from threeport_runtime.reconcile.membership import Membership, owner_of
 from threeport_runtime.reconcile.queue import WorkQueue
 from threeport_runtime.reconcile.result import Result
@@ -80,6 +81,10 @@ async def publish(redis: Redis, prefix: str, keys: Sequence[str]) -> None:
 
 async def _settled(controllers: Sequence[Controller], members: int) -> bool:
     return all(c.membership.settled() and len(c.membership.members) == members for c in controllers)
+
+
+async def _holds(condition: bool) -> bool:
+    return condition
 
 
 async def _idle(controllers: Sequence[Controller]) -> bool:
@@ -189,8 +194,110 @@ async def test_a_token_drawn_with_a_view_is_below_every_token_drawn_once_a_membe
     assert await new.beat() and new.members == ("new", "old")
     assert new.fence is not None and stale is not None and new.fence > stale > 10**15
     assert await old.beat() and list(old.members) == ["new", "old"]
-    # The old member's next token comes with the view that has the newcomer in it.
-    assert old.fence is not None and old.fence > new.fence
+    # The old member's next token comes with the view that has the newcomer in it: the one the
+    # newcomer drew, as nothing drew since (replicas that read the same members share it).
+    assert old.fence == new.fence
+
+
+async def test_heartbeats_draw_a_token_only_when_the_members_changed_or_something_drew_since(
+    stream_prefix: str, redis_client: Redis
+) -> None:
+    fence_key = f"{stream_prefix}m:fence"
+
+    def member(name: str) -> Membership:
+        return Membership(
+            redis_client,
+            key=f"{stream_prefix}m:members",
+            resync_key=f"{stream_prefix}m:resync",
+            fence_key=fence_key,
+            member=name,
+        )
+
+    async def counter() -> int:
+        return int(await redis_client.get(fence_key))
+
+    alone = member("alone")
+    assert await alone.beat()
+    first = alone.fence
+    assert first is not None and first == await counter()
+    for _ in range(10):  # a lone replica, idle: its heartbeats write no token
+        assert await alone.beat()
+    assert alone.fence == first and await counter() == first
+    # A member joins: the next heartbeat of each draws (or shares) a token above the old view's.
+    joined = member("joined")
+    assert await joined.beat() and await alone.beat()
+    assert alone.members == ("alone", "joined") and alone.fence == joined.fence
+    assert joined.fence is not None and joined.fence > first
+    with_two = joined.fence
+    for _ in range(3):
+        assert await alone.beat() and await joined.beat()
+    assert alone.fence == joined.fence == with_two == await counter()
+    # A lease (e.g. of a replica whose view is unsettled): the next heartbeat's token is above it,
+    # or the owner's settled writes would stay refused where the lease holder wrote.
+    lease = await Leases(redis_client, namespace=f"{stream_prefix}m:").acquire("some-key")
+    assert lease is not None and lease > with_two
+    assert await alone.beat() and alone.fence is not None and alone.fence > lease
+    # A member that joins and leaves between two heartbeats of another: the members look
+    # unchanged to it, but its token rises above the visitor's.
+    visitor = member("visitor")
+    assert await visitor.beat() and visitor.fence is not None
+    await visitor.leave()
+    before = alone.fence
+    assert await alone.beat() and alone.members == ("alone", "joined")
+    assert alone.fence > visitor.fence > before
+
+
+async def test_a_settled_replica_writes_the_statuses_its_unsettled_start_wrote_under_leases(
+    stream_prefix: str, db: Database
+) -> None:
+    # Its start-up reconciles run under leases, drawn after its first heartbeat's token: once
+    # settled, its own view's token must be above them or its writes would all be refused.
+    repository: Any = standalone_repository(db, stream_prefix)
+    name = "projects/acme/applications/restarted"
+    app = application_pb2.Application()
+    app.spec.components["web"].image = "nginx:1"
+    await repository.create(app, name=name)
+    outcomes: list[tuple[str, int | None, int | None]] = []
+    seen = Seen()
+    only = controller("restarted", seen, "only", redis=connect_redis(REDIS_URL), prefix=stream_prefix, keys=[name])
+
+    async def reconcile(key: str) -> Result | None:
+        fence, view = current_fence.get(), only.membership.fence
+        try:
+            await repository.update_status(key, lambda resource: set_condition(
+                resource.conditions, "Ready", True, reason="Converged", message="by only",
+                observed_generation=resource.generation,
+            ))
+        except StaleFence:
+            outcomes.append(("stale", fence, view))
+            raise
+        outcomes.append(("written", fence, view))
+        return None
+
+    async def list_after_the_first_heartbeat() -> AsyncIterator[str]:
+        # The usual order (listing reads the database): the leases are drawn after the view's token.
+        await wait_until(lambda: _holds(only.membership.fence is not None), what="the first heartbeat")
+        yield name
+
+    only._reconcile = reconcile
+    only._list_keys = list_after_the_first_heartbeat
+    task = asyncio.create_task(only.run())
+    try:
+        await wait_until(lambda: _settled([only], 1), what="the view to settle")
+        await wait_until(lambda: _idle([only]), what="the start-up resync to finish")
+        assert outcomes and all(fence != view for _, fence, view in outcomes)  # under leases
+        mark = len(outcomes)
+        only.enqueue(name)
+
+        async def reconciled() -> bool:
+            return len(outcomes) > mark
+
+        await wait_until(reconciled, what="the settled reconcile")
+        outcome, fence, view = outcomes[mark]
+        assert (outcome, fence) == ("written", view)
+    finally:
+        await cancel_and_wait(task)
+        await only.leases._redis.aclose()
 
 
 async def test_a_replica_with_a_stale_view_cannot_overwrite_the_new_owners_status(

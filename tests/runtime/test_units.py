@@ -16,7 +16,7 @@ from threeport_runtime.db.filters import compile_filter
 from threeport_runtime.db.page_tokens import PageTokenCodec
 from threeport_runtime.errors import InvalidArgument
 from threeport_runtime.reconcile.membership import owner_of
-from threeport_runtime.reconcile.queue import WorkQueue
+from threeport_runtime.reconcile.queue import LOW, WorkQueue
 
 
 async def test_queue_dedupes_and_requeues_a_key_changed_while_processing() -> None:
@@ -34,6 +34,73 @@ async def test_queue_dedupes_and_requeues_a_key_changed_while_processing() -> No
     assert await queue.get() == first
     queue.add_after("later", 0.05)
     assert await asyncio.wait_for(queue.get(), 5) == "later"
+
+
+async def drain(queue: WorkQueue) -> list[str]:
+    """Every key ready now, in the order workers would take them (each marked done)."""
+    taken = []
+    while len(queue):
+        key = await queue.get()
+        queue.done(key)
+        taken.append(key)
+    return taken
+
+
+async def test_event_keys_run_before_resync_keys_and_each_priority_in_order() -> None:
+    queue = WorkQueue()
+    for key in ("r1", "r2", "r3"):
+        queue.add(key, LOW)  # a resync
+    queue.add("e1")  # events, after the resync queued its keys
+    queue.add("e2")
+    assert len(queue) == 5
+    assert await drain(queue) == ["e1", "e2", "r1", "r2", "r3"]
+
+
+async def test_an_event_moves_a_resync_key_up_once_and_a_resync_never_moves_a_key_down() -> None:
+    queue = WorkQueue()
+    for key in ("r1", "r2", "r3"):
+        queue.add(key, LOW)
+    queue.add("e1")
+    queue.add("r3")  # an event for a key the resync queued: up, behind the events before it
+    queue.add("r3")
+    queue.add("e1", LOW)  # the next resync lists a key an event queued: it stays where it is
+    assert len(queue) == 4  # still each key once
+    assert await drain(queue) == ["e1", "r3", "r1", "r2"]
+    assert len(queue) == 0 and "r3" not in queue
+
+
+async def test_a_key_changed_while_processing_is_queued_again_once_at_its_highest_priority() -> None:
+    queue = WorkQueue()
+    queue.add("busy", LOW)
+    assert await queue.get() == "busy"
+    queue.add("busy", LOW)  # resynced while it runs ...
+    queue.add("busy")  # ... and an event for it
+    queue.add("busy", LOW)
+    queue.add("other", LOW)
+    assert len(queue) == 1  # only "other": the busy key waits for its worker to finish
+    queue.done("busy")
+    assert len(queue) == 2
+    assert await drain(queue) == ["busy", "other"]
+    # Resynced (only) while it runs: queued again at low priority, behind an event.
+    queue.add("busy", LOW)
+    assert await queue.get() == "busy"
+    queue.add("busy", LOW)
+    queue.add("event")
+    queue.done("busy")
+    assert await drain(queue) == ["event", "busy"]
+
+
+async def test_a_timer_queues_its_key_ahead_of_resync_keys() -> None:
+    queue = WorkQueue()
+    queue.add_after("requeued", 0.05)
+    for index in range(100):
+        queue.add(f"r{index}", LOW)
+    first = await queue.get()  # a resync key, taken before the timer fires
+    queue.add_after("requeued", 3600)  # a later timer for the same key is dropped (earliest wins)
+    assert queue.pending_timers() == 1
+    await asyncio.sleep(0.1)
+    queue.done(first)
+    assert await queue.get() == "requeued"
 
 
 async def test_a_key_keeps_only_its_earliest_timer() -> None:

@@ -524,7 +524,7 @@ def retry_note(method: MethodModel) -> str:
             "Retried on UNAVAILABLE when ``request_id`` is set, which the client does for you "
             "unless it was made with ``auto_request_id=False``."
         )
-    return "Not retried: repeating it could apply it twice."
+    return "Not retried on UNAVAILABLE: repeating it could apply it twice."
 
 
 def method_doc(method: MethodModel, paginated_items: bool) -> str:
@@ -917,7 +917,10 @@ INIT_MODULE = '''{header}"""Threeport's Python SDK: typed sync and async clients
             print(app.name)
 
 Errors are ``ApiError`` subclasses named after the gRPC code (``NotFoundError``, ...) with
-``.reason`` and ``.field_violations``. Calls that are safe to repeat are retried on UNAVAILABLE.
+``.reason`` and ``.field_violations``. Calls that are safe to repeat are retried on UNAVAILABLE;
+every call the gateway's rate limit refused (RESOURCE_EXHAUSTED with a retry delay) is repeated
+after the delay it asked for, until the call's ``timeout`` (one minute without one), then fails
+with that error (``RetryPolicy``; ``NO_RETRY`` turns retries off).
 The resource index is ``threeport.sdk.resources``; the readiness rule is in
 ``threeport.sdk.readiness``.
 """

@@ -11,7 +11,10 @@
             print(app.name)
 
 Errors are ``ApiError`` subclasses named after the gRPC code (``NotFoundError``, ...) with
-``.reason`` and ``.field_violations``. Calls that are safe to repeat are retried on UNAVAILABLE.
+``.reason`` and ``.field_violations``. Calls that are safe to repeat are retried on UNAVAILABLE;
+every call the gateway's rate limit refused (RESOURCE_EXHAUSTED with a retry delay) is repeated
+after the delay it asked for, until the call's ``timeout`` (one minute without one), then fails
+with that error (``RetryPolicy``; ``NO_RETRY`` turns retries off).
 The resource index is ``threeport.sdk.resources``; the readiness rule is in
 ``threeport.sdk.readiness``.
 """

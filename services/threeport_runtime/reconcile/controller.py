@@ -3,7 +3,8 @@
 Reconcilers follow controller-runtime: ``reconcile(name)`` receives only the resource name,
 re-reads everything it needs, converges, and returns ``Result`` or raises. Events only say
 *which* keys to look at; the periodic jittered resync of every key (``list_keys``) makes a lost
-event cost latency, never correctness.
+event cost latency, never correctness. Resyncs queue their keys at low priority (``queue.LOW``),
+so an event, a requeue or a retry is not stuck behind thousands of unchanged keys.
 
 Replicas share the work, not every key. Each registers in the controller's live membership
 (``membership``) and owns the keys rendezvous hashing gives it over the live members:
@@ -32,13 +33,22 @@ the token drawn with that view, with no per-key lease and no Redis call. Every o
 (the view just changed or is not current, the key is not owned, Redis is away) takes the per-key
 lease as before, whose token comes from the same counter. The orderings:
 
-- Tokens come from one counter, and a heartbeat draws its token in the same script that reads
-  the members: any token drawn after a member joined or was dropped is higher than every token
-  drawn with a view from before. A replica that has not seen the change yet (its heartbeat is up
-  to ``membership_heartbeat`` late, or it stalled) still writes with its older token; the new
-  owner's token (the lease's, while its own view is unsettled, or its next view's) is higher, so
-  whichever of them writes second, the older token never overwrites the newer: a late write
-  fails with StaleFence, an early one is overwritten by the new owner's reconcile, which re-reads.
+- Tokens come from one counter, and a heartbeat takes its token in the same script that reads
+  the members: the counter's value then, drawn anew when the members differ from those the last
+  token was drawn with or when anything (a lease) drew since, so an idle heartbeat draws nothing
+  (``membership``). A heartbeat's token is thus at least every token drawn before it and below
+  every token drawn after it (as when every heartbeat drew), shared only by replicas that read
+  the same members: any token drawn after a member joined or was dropped is higher than every
+  token drawn with a view from before. A replica that has not seen the change yet (its
+  heartbeat is up to ``membership_heartbeat`` late, or it stalled) still writes with its older
+  token; the new owner's token (the lease's, while its own view is unsettled, or its next
+  view's) is higher, so whichever of them writes second, the older token never overwrites the
+  newer: a late write fails with StaleFence, an early one is overwritten by the new owner's
+  reconcile, which re-reads.
+- A lease drawn for one of its keys (its own while its view was unsettled, another replica's
+  that reconciled a key it does not own) is below the owner's next heartbeat's token, so the
+  owner's settled writes are refused for at most a heartbeat. Were the token kept while the
+  members look unchanged, they would be refused until the members next change.
 - A member that joins owns nothing settled for ``membership_ttl``; by then every live replica has
   seen it (heartbeats are more frequent than the TTL), so settled views agree on the owner.
 - The old owner may still be inside a reconcile it started before it saw the change, so both can
@@ -80,7 +90,7 @@ from threeport_runtime.logs import resource_context
 from threeport_runtime.reconcile.inbox import Inboxes
 from threeport_runtime.reconcile.lease import Leases
 from threeport_runtime.reconcile.membership import Membership, owner_of
-from threeport_runtime.reconcile.queue import WorkQueue
+from threeport_runtime.reconcile.queue import LOW, WorkQueue
 from threeport_runtime.reconcile.result import PermanentError, Result, TemporaryError
 from threeport_runtime.tasks import cancel_and_wait, run_together
 from threeport_runtime.telemetry import context_from_traceparent, meter, tracer
@@ -237,12 +247,13 @@ class Controller:
             self.queue.add(key)
 
     async def resync(self, *, everything: bool = False) -> None:
-        """Queues every key this replica owns (all of them when it runs alone, or asked to)."""
+        """Queues every key this replica owns (all of them when it runs alone, or asked to), at low
+        priority: a listing says nothing changed, so events queued meanwhile run first."""
         owned = listed = 0
         async for key in self._list_keys():
             listed += 1
             if everything or self.membership.owns(key):
-                self.queue.add(key)
+                self.queue.add(key, LOW)
                 owned += 1
         log.info(
             "resync queued keys",
@@ -273,7 +284,11 @@ class Controller:
                 async for key in self._list_keys():
                     listed += 1
                     if owner_of(key, current) == mine and owner_of(key, previous) != mine:
-                        self.queue.add(key)
+                        # A resync of the share gained, at low priority like any resync: what
+                        # the departed member had queued but not reconciled waits behind the
+                        # events that arrive meanwhile rather than delaying them (its unread
+                        # inbox and pending stream entries come again as events).
+                        self.queue.add(key, LOW)
                         gained += 1
             except Exception:
                 # Listing failed (the database is away): try again, or a dead replica's keys

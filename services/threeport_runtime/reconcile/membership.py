@@ -22,13 +22,25 @@ counts only itself (it owns every key, as a single replica does), and when a hea
 is slow (bounded by ``heartbeat``) the last known members are kept until Redis answers again.
 Heartbeats run in their own task; ownership checks never wait for Redis.
 
-Each heartbeat also draws a fencing token from the controller's fence counter (the one
-``lease.Leases`` draws from) in the same script that reads the members, so tokens are ordered
-with the views they came with: a token drawn after a member joined or was dropped is higher than
-every token drawn with the view before. The controller fences the reconciles of the keys it owns
-with it (``fence``) instead of a per-key lease; see the controller's docstring for the orderings.
-``settled`` says whether this view may be trusted for that: it answered recently and has not
-changed for ``ttl`` seconds.
+Each heartbeat also returns a fencing token from the controller's fence counter (the one
+``lease.Leases`` draws from), read in the same script that reads the members, so tokens are
+ordered with the views they came with. The script draws a new token (INCR) only when it must:
+when the members differ from those stored with the last token it drew (``{members key}:view``,
+shared by every replica), or when anything drew from the counter since (a lease, or a counter
+lost with its Redis). Otherwise it returns the stored one, so a lone replica's idle heartbeat
+writes nothing but its own expiry. Either way the token a heartbeat returns is the counter's
+value when it ran: at least every token drawn before it, below every token drawn after it, and
+equal only to the token of another heartbeat that read the same members with nothing drawn in
+between, as the replicas with one view share one token (they agree on every key's owner, so no
+two of them fence one key with it). That is all the orderings need: a token drawn after a member
+joined or was dropped is higher than every token drawn with the view before, and a replica's
+token is higher than every lease drawn before its last heartbeat (its own while its view was
+unsettled, another replica's of one of its keys), as it was when every heartbeat drew. A
+registration that lapsed (``beat``) needs no draw of its own: if another replica's heartbeat
+saw it gone, the stored members differ; if none did, nobody acted on it. The
+controller fences the reconciles of the keys it owns with it (``fence``) instead of a per-key
+lease; see the controller's docstring for the orderings. ``settled`` says whether this view may
+be trusted for that: it answered recently and has not changed for ``ttl`` seconds.
 """
 
 from __future__ import annotations
@@ -56,10 +68,24 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
 redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[2]), ARGV[1])
 -- A controller that no replica runs any more leaves nothing behind.
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
--- A fencing token ordered with this view (the lease script's counter, seeded the same way).
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+-- A fencing token ordered with this view (the lease script's counter, seeded the same way):
+-- the token drawn with these members, unless they changed or the counter moved since.
 redis.call('SET', KEYS[3], ARGV[3], 'NX')
-redis.call('INCR', KEYS[3])
-return {redis.call('ZRANGE', KEYS[1], 0, -1), redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3])}
+local token = redis.call('GET', KEYS[3])
+-- Sorted: ZRANGE orders them by expiry, which every heartbeat moves.
+local sorted = {}
+for i, member in ipairs(members) do sorted[i] = member end
+table.sort(sorted)
+local listed = table.concat(sorted, '\\n')
+local view = redis.call('HMGET', KEYS[4], 'members', 'token')
+if view[1] ~= listed or view[2] ~= token then
+  redis.call('INCR', KEYS[3])
+  -- The counter's own string, not INCR's reply (Lua formats big numbers as floats; see lease).
+  token = redis.call('GET', KEYS[3])
+  redis.call('HSET', KEYS[4], 'members', listed, 'token', token)
+end
+return {members, redis.call('GET', KEYS[2]) or '', token}
 """
 
 
@@ -93,6 +119,8 @@ class Membership:
         self.key = key
         self.resync_key = resync_key
         self.fence_key = fence_key
+        # The members the last drawn token came with, and that token (kept like the counter).
+        self.view_key = f"{key}:view"
         self.member = member
         self.heartbeat = heartbeat
         self.ttl = ttl
@@ -133,7 +161,8 @@ class Membership:
         try:
             async with asyncio.timeout(self.heartbeat):
                 reply = await self._script(
-                    keys=[self.key, self.resync_key, self.fence_key], args=[self.member, int(self.ttl * 1000), seed]
+                    keys=[self.key, self.resync_key, self.fence_key, self.view_key],
+                    args=[self.member, int(self.ttl * 1000), seed],
                 )
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning(

@@ -1,14 +1,26 @@
-"""The controller's work queue: deduplicated keys, one worker per key, backoff and delays.
+"""The controller's work queue: deduplicated keys, one worker per key, priorities, backoff and delays.
 
 Semantics (as client-go's workqueue): a key is queued at most once; a key added while a worker
 processes it is queued again when that worker finishes, so no change is missed and no key runs
 twice at once in this process. ``add_after`` delays a key; ``add_rate_limited`` delays it by a
 per-key exponential backoff with jitter that ``forget`` resets.
 
+Priorities (as controller-runtime's priority queue): a key is added at ``NORMAL`` priority
+unless the caller says otherwise; the controller adds the keys of a periodic or initial resync
+(a listing of every key, not a sign that one changed) at ``LOW``. A worker takes the highest
+priority first, and keys of one priority in the order they were added, so a change event is not
+stuck behind thousands of resync keys. A key keeps the highest priority it was added with while
+it waits: an event for a key already queued by a resync moves it up, to the back of the
+``NORMAL`` keys; a resync of a key already queued normally changes nothing. A key added while it
+is processed is queued again on ``done`` with the highest priority it was added with meanwhile.
+``LOW`` keys wait only while ``NORMAL`` keys are ready: a burst of events delays the resync, and
+the resync itself is what makes a lost event cost latency, so it still runs between bursts.
+
 A key has at most one pending timer, the earliest asked for (client-go's rule): a later
 ``add_after`` for a key already waiting is dropped and an earlier one replaces it. Otherwise
 every requeue would add a timer, and a steady resync would reconcile each key more often the
-longer the process runs.
+longer the process runs. A timer queues its key at ``NORMAL`` priority (a requeue or a retry is
+work a reconcile asked for).
 
 ``keep`` (optional) is asked when a timer fires: a key it refuses is dropped, with its backoff.
 The controller refuses the keys another replica owns now: that replica queued them when it
@@ -22,8 +34,12 @@ import contextlib
 import heapq
 import itertools
 import random
-from collections import deque
 from collections.abc import Callable
+
+NORMAL = 0
+"""Events, requeues, retries, keys sent by another replica."""
+LOW = -100
+"""A resync: every key listed, changed or not (controller-runtime's ``LowPriority``)."""
 
 
 class WorkQueue:
@@ -31,10 +47,15 @@ class WorkQueue:
         self, *, base_delay: float = 0.05, max_delay: float = 60.0, keep: Callable[[str], bool] | None = None
     ):
         self._keep = keep
-        self._ready: deque[str] = deque()
-        self._queued: set[str] = set()
+        # Ready keys as (-priority, sequence, key): the highest priority first, then the oldest.
+        # Moving a key up pushes a new entry; an entry whose sequence is not its key's in
+        # `_queued` is stale and skipped.
+        self._ready: list[tuple[int, int, str]] = []
+        # Each ready key's (priority, sequence).
+        self._queued: dict[str, tuple[int, int]] = {}
         self._processing: set[str] = set()
-        self._dirty: set[str] = set()
+        # Keys added while processed, with the highest priority they were added with.
+        self._dirty: dict[str, int] = {}
         self._delayed: list[tuple[float, int, str]] = []
         # The due time of each key's one live timer; heap entries that disagree are stale.
         self._due: dict[str, float] = {}
@@ -46,16 +67,19 @@ class WorkQueue:
 
     def __len__(self) -> int:
         """Keys waiting to run now (the queue depth metric)."""
-        return len(self._ready)
+        return len(self._queued)
 
-    def add(self, key: str) -> None:
+    def add(self, key: str, priority: int = NORMAL) -> None:
         if key in self._processing:
-            self._dirty.add(key)
+            self._dirty[key] = max(priority, self._dirty.get(key, priority))
             return
-        if key in self._queued:
+        queued = self._queued.get(key)
+        if queued is not None and queued[0] >= priority:
             return
-        self._queued.add(key)
-        self._ready.append(key)
+        # New, or moved up: behind the keys already waiting at its new priority.
+        sequence = next(self._sequence)
+        self._queued[key] = (priority, sequence)
+        heapq.heappush(self._ready, (-priority, sequence, key))
         self._wakeup.set()
 
     def add_after(self, key: str, delay: float) -> None:
@@ -107,9 +131,12 @@ class WorkQueue:
                         self.add(key)
                     else:
                         self._failures.pop(key, None)
-            if self._ready:
-                key = self._ready.popleft()
-                self._queued.discard(key)
+            while self._ready:
+                _, sequence, key = heapq.heappop(self._ready)
+                queued = self._queued.get(key)
+                if queued is None or queued[1] != sequence:
+                    continue  # stale: the key moved up (or ran) since this entry was pushed
+                del self._queued[key]
                 self._processing.add(key)
                 return key
             self._wakeup.clear()
@@ -123,6 +150,6 @@ class WorkQueue:
     def done(self, key: str) -> None:
         """Marks a key finished; re-queues it if it changed meanwhile."""
         self._processing.discard(key)
-        if key in self._dirty:
-            self._dirty.discard(key)
-            self.add(key)
+        priority = self._dirty.pop(key, None)
+        if priority is not None:
+            self.add(key, priority)

@@ -53,7 +53,9 @@ class BaseClient:
             (path or PEM bytes).
         client_cert, client_key: a client certificate and key (path or PEM bytes) for mTLS.
         metadata: extra metadata sent on every call, e.g. ``[("authorization", "Service ...")]``.
-        retry: how UNAVAILABLE is retried for calls that are safe to repeat.
+        retry: how UNAVAILABLE is retried for calls that are safe to repeat, and how long a
+            call the gateway's rate limit refused is repeated (until its ``timeout``, or one
+            minute without one; ``RetryPolicy.throttled_budget``). ``NO_RETRY`` turns both off.
         auto_request_id: fill an empty ``request_id`` with a uuid, which makes creates safe to
             retry. Turn it off to send requests exactly as given.
         channel: use this channel instead of opening one (``tls`` etc. are then ignored); the

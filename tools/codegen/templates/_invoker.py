@@ -4,13 +4,15 @@ Generated sub-clients hold an :class:`Invoker` (or :class:`AsyncInvoker`) and ca
 method path and message classes, so all behaviour lives here once, not in every method.
 
 Timeouts: ``timeout`` bounds the whole call including retries; each attempt gets what is left.
-Streams are retried only when they fail before delivering anything, because a repeated stream
-would deliver its first messages twice.
+A throttled call is repeated until then (or ``RetryPolicy.throttled_budget`` without a timeout)
+and fails then with the rate limit's error (``_retry``). Streams are retried only when they fail
+before delivering anything, because a repeated stream would deliver its first messages twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any, TypeVar, cast
@@ -46,30 +48,39 @@ class _CallPlan:
     ) -> None:
         self.request = with_request_id(request) if auto_request_id else request
         self.retryable = is_safe_to_repeat(self.request, idempotent=idempotent)
-        self.deadline = None if timeout is None else time.monotonic() + timeout
+        started = time.monotonic()
+        self.deadline = None if timeout is None else started + timeout
         self.pauses = retry.pauses() if self.retryable else iter(())
-        # A throttled call was refused before anything happened, so any call may be repeated.
-        self.throttled_pauses = retry.pauses()
+        # A throttled call was refused before anything happened, so any call may be repeated,
+        # until its deadline or, without one, for the policy's budget.
+        self.retry = retry
+        self.throttled_until = self.deadline if self.deadline is not None else started + retry.throttled_budget
+        self.throttled = 0
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
 
-    def next_pause(self, error: ApiError) -> float | None:
-        """The pause before trying again, or None when ``error`` must surface."""
+    def next_pause(self, error: ApiError) -> tuple[float, bool]:
+        """The pause before trying again, and whether ``error`` is raised after it instead (the
+        pause is then what is left until a throttled call's deadline, maybe 0)."""
         if is_throttled(error):
-            pause = next(self.throttled_pauses, None)
-            if pause is not None:
-                pause = max(pause, error.retry_delay or 0.0)
-        elif should_retry(error):
-            pause = next(self.pauses, None)
-        else:
-            return None
-        if pause is None:
-            return None
+            self.throttled += 1
+            delay = error.retry_delay or 0.0
+            left = max(0.0, self.throttled_until - time.monotonic())
+            if delay >= left:
+                # The server says no try before the deadline or budget would pass: wait out
+                # what is left (the caller was willing to), then report the refusal.
+                return left, True
+            pause = self.retry.throttled_pause(self.throttled, delay)
+            # Jitter that would end past the deadline is drawn again within the time left,
+            # keeping half of what the server's delay leaves for the try itself.
+            latest = delay + (left - delay) / 2
+            return (pause if pause <= latest else random.uniform(delay, latest)), False
+        backoff = next(self.pauses, None) if should_retry(error) else None
         remaining = self.remaining()
-        if remaining is not None and pause >= remaining:
-            return None
-        return pause
+        if backoff is None or (remaining is not None and backoff >= remaining):
+            return 0.0, True
+        return backoff, False
 
 
 def _merge_metadata(base: tuple[tuple[str, str], ...], extra: Metadata | None) -> tuple[tuple[str, str], ...]:
@@ -130,10 +141,11 @@ class Invoker:
                 return cast(ResponseT, call(plan.request, timeout=plan.remaining(), metadata=sent))
             except grpc.RpcError as failure:
                 error = from_rpc_error(failure)
-                pause = plan.next_pause(error)
-                if pause is None:
-                    raise error from None
-            time.sleep(pause)
+                pause, surface = plan.next_pause(error)
+            if pause > 0 or not surface:
+                time.sleep(pause)
+            if surface:
+                raise error from None
 
     def stream(
         self,
@@ -162,13 +174,14 @@ class Invoker:
                 return
             except grpc.RpcError as failure:
                 error = from_rpc_error(failure)
-                pause = None if delivered else plan.next_pause(error)
-                if pause is None:
-                    raise error from None
+                pause, surface = (0.0, True) if delivered else plan.next_pause(error)
             finally:
                 # Stops the server-side stream when the caller leaves the loop early.
                 responses.cancel()
-            time.sleep(pause)
+            if pause > 0 or not surface:
+                time.sleep(pause)
+            if surface:
+                raise error from None
 
     def paginate(
         self,
@@ -244,10 +257,11 @@ class AsyncInvoker:
                 return cast(ResponseT, await call(plan.request, timeout=plan.remaining(), metadata=sent))
             except grpc.RpcError as failure:
                 error = from_rpc_error(failure)
-                pause = plan.next_pause(error)
-                if pause is None:
-                    raise error from None
-            await self._sleep(pause)
+                pause, surface = plan.next_pause(error)
+            if pause > 0 or not surface:
+                await self._sleep(pause)
+            if surface:
+                raise error from None
 
     async def stream(
         self,
@@ -276,12 +290,13 @@ class AsyncInvoker:
                 return
             except grpc.RpcError as failure:
                 error = from_rpc_error(failure)
-                pause = None if delivered else plan.next_pause(error)
-                if pause is None:
-                    raise error from None
+                pause, surface = (0.0, True) if delivered else plan.next_pause(error)
             finally:
                 responses.cancel()
-            await self._sleep(pause)
+            if pause > 0 or not surface:
+                await self._sleep(pause)
+            if surface:
+                raise error from None
 
     async def paginate(
         self,

@@ -173,8 +173,8 @@ class AddonClaimServiceInternalClient:
         """Updates a AddonClaim's spec (class, parameters, placement): the provider converges the bound
         instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
-        repeating it could apply it twice.
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried on
+        UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             addon_claim: The AddonClaim with its `name`, and its `etag` for optimistic concurrency.
@@ -203,8 +203,8 @@ class AddonClaimServiceInternalClient:
         """Requests deletion of a AddonClaim: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
-        repeating it could apply it twice.
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried on
+        UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The AddonClaim's name.
@@ -439,8 +439,8 @@ class AddonClaimServiceInternalAsyncClient:
         """Updates a AddonClaim's spec (class, parameters, placement): the provider converges the bound
         instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
-        repeating it could apply it twice.
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried on
+        UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             addon_claim: The AddonClaim with its `name`, and its `etag` for optimistic concurrency.
@@ -469,8 +469,8 @@ class AddonClaimServiceInternalAsyncClient:
         """Requests deletion of a AddonClaim: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
-        repeating it could apply it twice.
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried on
+        UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The AddonClaim's name.
@@ -698,7 +698,7 @@ class AddonInstallationServiceClient:
     ) -> addons_v1alpha1_addon_installation_pb2.AddonInstallation:
         """Updates a AddonInstallation. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             addon_installation: The AddonInstallation with its `name`, and its `etag` for optimistic
@@ -729,7 +729,7 @@ class AddonInstallationServiceClient:
         """Requests deletion of a AddonInstallation: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The AddonInstallation's name.
@@ -931,7 +931,7 @@ class AddonInstallationServiceAsyncClient:
     ) -> addons_v1alpha1_addon_installation_pb2.AddonInstallation:
         """Updates a AddonInstallation. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             addon_installation: The AddonInstallation with its `name`, and its `etag` for optimistic
@@ -962,7 +962,7 @@ class AddonInstallationServiceAsyncClient:
         """Requests deletion of a AddonInstallation: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The AddonInstallation's name.
@@ -1163,7 +1163,7 @@ class AddonServiceClient:
     ) -> addons_v1alpha1_addon_pb2.Addon:
         """Updates a Addon. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             addon: The Addon with its `name`, and its `etag` for optimistic concurrency.
@@ -1193,7 +1193,7 @@ class AddonServiceClient:
         """Requests deletion of a Addon: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Addon's name.
@@ -1394,7 +1394,7 @@ class AddonServiceAsyncClient:
     ) -> addons_v1alpha1_addon_pb2.Addon:
         """Updates a Addon. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             addon: The Addon with its `name`, and its `etag` for optimistic concurrency.
@@ -1424,7 +1424,7 @@ class AddonServiceAsyncClient:
         """Requests deletion of a Addon: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Addon's name.

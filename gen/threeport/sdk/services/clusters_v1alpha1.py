@@ -175,8 +175,8 @@ class ClusterClaimServiceInternalClient:
         """Requests deletion of a ClusterClaim: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
-        repeating it could apply it twice.
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried on
+        UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The ClusterClaim's name.
@@ -388,8 +388,8 @@ class ClusterClaimServiceInternalAsyncClient:
         """Requests deletion of a ClusterClaim: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
-        repeating it could apply it twice.
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried on
+        UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The ClusterClaim's name.
@@ -658,7 +658,7 @@ class ClusterServiceClient:
     ) -> clusters_v1alpha1_cluster_pb2.Cluster:
         """Updates a Cluster. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             cluster: The Cluster with its `name`, and its `etag` for optimistic concurrency.
@@ -688,7 +688,7 @@ class ClusterServiceClient:
         """Requests deletion of a Cluster: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Cluster's name.
@@ -925,7 +925,7 @@ class ClusterServiceAsyncClient:
     ) -> clusters_v1alpha1_cluster_pb2.Cluster:
         """Updates a Cluster. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             cluster: The Cluster with its `name`, and its `etag` for optimistic concurrency.
@@ -955,7 +955,7 @@ class ClusterServiceAsyncClient:
         """Requests deletion of a Cluster: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Cluster's name.

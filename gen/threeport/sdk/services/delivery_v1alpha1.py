@@ -175,7 +175,7 @@ class DeploymentServiceClient:
     ) -> delivery_v1alpha1_deployment_pb2.Deployment:
         """Updates a Deployment. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_DEPLOYER. Not retried: repeating it could apply it twice.
+        Needs ROLE_DEPLOYER. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             deployment: The Deployment with its `name`, and its `etag` for optimistic concurrency.
@@ -205,7 +205,7 @@ class DeploymentServiceClient:
         """Requests deletion of a Deployment: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_DEPLOYER. Not retried: repeating it could apply it twice.
+        Needs ROLE_DEPLOYER. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Deployment's name.
@@ -352,7 +352,7 @@ class DeploymentServiceClient:
     ) -> delivery_v1alpha1_deployment_pb2.Deployment:
         """Approves the release waiting for approval in an environment that requires it.
 
-        Needs ROLE_ADMIN. Not retried: repeating it could apply it twice.
+        Needs ROLE_ADMIN. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The deployment, `projects/{project}/deployments/{deployment}`.
@@ -591,7 +591,7 @@ class DeploymentServiceAsyncClient:
     ) -> delivery_v1alpha1_deployment_pb2.Deployment:
         """Updates a Deployment. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_DEPLOYER. Not retried: repeating it could apply it twice.
+        Needs ROLE_DEPLOYER. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             deployment: The Deployment with its `name`, and its `etag` for optimistic concurrency.
@@ -621,7 +621,7 @@ class DeploymentServiceAsyncClient:
         """Requests deletion of a Deployment: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_DEPLOYER. Not retried: repeating it could apply it twice.
+        Needs ROLE_DEPLOYER. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Deployment's name.
@@ -768,7 +768,7 @@ class DeploymentServiceAsyncClient:
     ) -> delivery_v1alpha1_deployment_pb2.Deployment:
         """Approves the release waiting for approval in an environment that requires it.
 
-        Needs ROLE_ADMIN. Not retried: repeating it could apply it twice.
+        Needs ROLE_ADMIN. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The deployment, `projects/{project}/deployments/{deployment}`.
@@ -1132,7 +1132,7 @@ class RegistryCredentialServiceClient:
     ) -> delivery_v1alpha1_registry_credential_pb2.RegistryCredential:
         """Replaces a RegistryCredential's value (a new version). Set `etag` to fail with ABORTED if it changed.
 
-        Needs ROLE_ADMIN. Not retried: repeating it could apply it twice.
+        Needs ROLE_ADMIN. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             registry_credential: The RegistryCredential with its `name`, and its `etag` for optimistic
@@ -1161,7 +1161,7 @@ class RegistryCredentialServiceClient:
     ) -> delivery_v1alpha1_registry_credential_pb2.RegistryCredential:
         """Deletes a RegistryCredential; deployments that use it stop rendering until it is set again.
 
-        Needs ROLE_ADMIN. Not retried: repeating it could apply it twice.
+        Needs ROLE_ADMIN. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The RegistryCredential's name.
@@ -1333,7 +1333,7 @@ class RegistryCredentialServiceAsyncClient:
     ) -> delivery_v1alpha1_registry_credential_pb2.RegistryCredential:
         """Replaces a RegistryCredential's value (a new version). Set `etag` to fail with ABORTED if it changed.
 
-        Needs ROLE_ADMIN. Not retried: repeating it could apply it twice.
+        Needs ROLE_ADMIN. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             registry_credential: The RegistryCredential with its `name`, and its `etag` for optimistic
@@ -1362,7 +1362,7 @@ class RegistryCredentialServiceAsyncClient:
     ) -> delivery_v1alpha1_registry_credential_pb2.RegistryCredential:
         """Deletes a RegistryCredential; deployments that use it stop rendering until it is set again.
 
-        Needs ROLE_ADMIN. Not retried: repeating it could apply it twice.
+        Needs ROLE_ADMIN. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The RegistryCredential's name.
@@ -1778,7 +1778,7 @@ class SecretServiceClient:
     ) -> delivery_v1alpha1_secret_pb2.Secret:
         """Replaces a Secret's value (a new version). Set `etag` to fail with ABORTED if it changed.
 
-        Needs ROLE_DEPLOYER. Not retried: repeating it could apply it twice.
+        Needs ROLE_DEPLOYER. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             secret: The Secret with its `name`, and its `etag` for optimistic concurrency.
@@ -1806,7 +1806,7 @@ class SecretServiceClient:
     ) -> delivery_v1alpha1_secret_pb2.Secret:
         """Deletes a Secret; deployments that use it stop rendering until it is set again.
 
-        Needs ROLE_DEPLOYER. Not retried: repeating it could apply it twice.
+        Needs ROLE_DEPLOYER. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Secret's name.
@@ -1978,7 +1978,7 @@ class SecretServiceAsyncClient:
     ) -> delivery_v1alpha1_secret_pb2.Secret:
         """Replaces a Secret's value (a new version). Set `etag` to fail with ABORTED if it changed.
 
-        Needs ROLE_DEPLOYER. Not retried: repeating it could apply it twice.
+        Needs ROLE_DEPLOYER. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             secret: The Secret with its `name`, and its `etag` for optimistic concurrency.
@@ -2006,7 +2006,7 @@ class SecretServiceAsyncClient:
     ) -> delivery_v1alpha1_secret_pb2.Secret:
         """Deletes a Secret; deployments that use it stop rendering until it is set again.
 
-        Needs ROLE_DEPLOYER. Not retried: repeating it could apply it twice.
+        Needs ROLE_DEPLOYER. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Secret's name.

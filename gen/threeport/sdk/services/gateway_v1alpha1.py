@@ -389,7 +389,7 @@ class PrincipalServiceClient:
     ) -> gateway_v1alpha1_principal_pb2.Principal:
         """Updates a Principal. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             principal: The Principal with its `name`, and its `etag` for optimistic concurrency.
@@ -419,7 +419,7 @@ class PrincipalServiceClient:
         """Requests deletion of a Principal: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Principal's name.
@@ -613,7 +613,7 @@ class PrincipalServiceAsyncClient:
     ) -> gateway_v1alpha1_principal_pb2.Principal:
         """Updates a Principal. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             principal: The Principal with its `name`, and its `etag` for optimistic concurrency.
@@ -643,7 +643,7 @@ class PrincipalServiceAsyncClient:
         """Requests deletion of a Principal: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Principal's name.
@@ -837,7 +837,7 @@ class ProjectServiceClient:
     ) -> gateway_v1alpha1_project_pb2.Project:
         """Updates a Project. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_ADMIN. Not retried: repeating it could apply it twice.
+        Needs ROLE_ADMIN. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             project: The Project with its `name`, and its `etag` for optimistic concurrency.
@@ -867,7 +867,7 @@ class ProjectServiceClient:
         """Requests deletion of a Project: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Project's name.
@@ -1042,7 +1042,7 @@ class ProjectServiceAsyncClient:
     ) -> gateway_v1alpha1_project_pb2.Project:
         """Updates a Project. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_ADMIN. Not retried: repeating it could apply it twice.
+        Needs ROLE_ADMIN. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             project: The Project with its `name`, and its `etag` for optimistic concurrency.
@@ -1072,7 +1072,7 @@ class ProjectServiceAsyncClient:
         """Requests deletion of a Project: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Project's name.
@@ -1249,7 +1249,7 @@ class RoleBindingServiceClient:
         """Requests deletion of a RoleBinding: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The RoleBinding's name.
@@ -1426,7 +1426,7 @@ class RoleBindingServiceAsyncClient:
         """Requests deletion of a RoleBinding: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The RoleBinding's name.
@@ -1576,7 +1576,7 @@ class TokenServiceClient:
         """Requests deletion of a Token: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Token's name.
@@ -1605,7 +1605,7 @@ class TokenServiceClient:
         """Creates an API token for a principal. The secret is returned once, in this response only;
         Threeport stores only a salted hash.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             parent: The principal, `principals/{principal}`.
@@ -1775,7 +1775,7 @@ class TokenServiceAsyncClient:
         """Requests deletion of a Token: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Token's name.
@@ -1804,7 +1804,7 @@ class TokenServiceAsyncClient:
         """Creates an API token for a principal. The secret is returned once, in this response only;
         Threeport stores only a salted hash.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             parent: The principal, `principals/{principal}`.

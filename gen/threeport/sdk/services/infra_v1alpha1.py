@@ -60,8 +60,8 @@ class AccountCredentialsServiceInternalClient:
     ) -> infra_v1alpha1_account_credentials_pb2.AccountCredentials:
         """Issues temporary AWS credentials of an account, allowed only what the purpose needs.
 
-        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
-        repeating it could apply it twice.
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried on
+        UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             account: The account, `accounts/{account}`; empty: the default account.
@@ -100,8 +100,8 @@ class AccountCredentialsServiceInternalAsyncClient:
     ) -> infra_v1alpha1_account_credentials_pb2.AccountCredentials:
         """Issues temporary AWS credentials of an account, allowed only what the purpose needs.
 
-        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
-        repeating it could apply it twice.
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried on
+        UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             account: The account, `accounts/{account}`; empty: the default account.
@@ -252,7 +252,7 @@ class AccountServiceClient:
     ) -> infra_v1alpha1_account_pb2.Account:
         """Updates a Account. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             account: The Account with its `name`, and its `etag` for optimistic concurrency.
@@ -282,7 +282,7 @@ class AccountServiceClient:
         """Requests deletion of a Account: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Account's name.
@@ -484,7 +484,7 @@ class AccountServiceAsyncClient:
     ) -> infra_v1alpha1_account_pb2.Account:
         """Updates a Account. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             account: The Account with its `name`, and its `etag` for optimistic concurrency.
@@ -514,7 +514,7 @@ class AccountServiceAsyncClient:
         """Requests deletion of a Account: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Account's name.
@@ -725,8 +725,8 @@ class ClusterInfraServiceInternalClient:
         """Requests deletion of a ClusterInfra: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
-        repeating it could apply it twice.
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried on
+        UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The ClusterInfra's name.
@@ -960,8 +960,8 @@ class ClusterInfraServiceInternalAsyncClient:
         """Requests deletion of a ClusterInfra: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
-        repeating it could apply it twice.
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried on
+        UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The ClusterInfra's name.
@@ -1320,7 +1320,7 @@ class ManagedServiceServiceClient:
     ) -> infra_v1alpha1_managed_service_pb2.ManagedService:
         """Updates a ManagedService. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             managed_service: The ManagedService with its `name`, and its `etag` for optimistic concurrency.
@@ -1350,7 +1350,7 @@ class ManagedServiceServiceClient:
         """Requests deletion of a ManagedService: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The ManagedService's name.
@@ -1552,7 +1552,7 @@ class ManagedServiceServiceAsyncClient:
     ) -> infra_v1alpha1_managed_service_pb2.ManagedService:
         """Updates a ManagedService. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             managed_service: The ManagedService with its `name`, and its `etag` for optimistic concurrency.
@@ -1582,7 +1582,7 @@ class ManagedServiceServiceAsyncClient:
         """Requests deletion of a ManagedService: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The ManagedService's name.
@@ -1791,8 +1791,8 @@ class ServiceClaimServiceInternalClient:
         """Updates a ServiceClaim's spec (class, parameters, placement): the provider converges the bound
         instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
-        repeating it could apply it twice.
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried on
+        UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             service_claim: The ServiceClaim with its `name`, and its `etag` for optimistic concurrency.
@@ -1821,8 +1821,8 @@ class ServiceClaimServiceInternalClient:
         """Requests deletion of a ServiceClaim: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
-        repeating it could apply it twice.
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried on
+        UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The ServiceClaim's name.
@@ -2059,8 +2059,8 @@ class ServiceClaimServiceInternalAsyncClient:
         """Updates a ServiceClaim's spec (class, parameters, placement): the provider converges the bound
         instance to it. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
-        repeating it could apply it twice.
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried on
+        UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             service_claim: The ServiceClaim with its `name`, and its `etag` for optimistic concurrency.
@@ -2089,8 +2089,8 @@ class ServiceClaimServiceInternalAsyncClient:
         """Requests deletion of a ServiceClaim: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried:
-        repeating it could apply it twice.
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Not retried on
+        UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The ServiceClaim's name.

@@ -175,7 +175,7 @@ class AddonProfileServiceClient:
     ) -> registry_v1alpha1_addon_profile_pb2.AddonProfile:
         """Updates a AddonProfile. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             addon_profile: The AddonProfile with its `name`, and its `etag` for optimistic concurrency.
@@ -205,7 +205,7 @@ class AddonProfileServiceClient:
         """Requests deletion of a AddonProfile: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The AddonProfile's name.
@@ -407,7 +407,7 @@ class AddonProfileServiceAsyncClient:
     ) -> registry_v1alpha1_addon_profile_pb2.AddonProfile:
         """Updates a AddonProfile. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             addon_profile: The AddonProfile with its `name`, and its `etag` for optimistic concurrency.
@@ -437,7 +437,7 @@ class AddonProfileServiceAsyncClient:
         """Requests deletion of a AddonProfile: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The AddonProfile's name.
@@ -645,7 +645,7 @@ class ApplicationServiceClient:
     ) -> registry_v1alpha1_application_pb2.Application:
         """Updates a Application. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_DEPLOYER. Not retried: repeating it could apply it twice.
+        Needs ROLE_DEPLOYER. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             application: The Application with its `name`, and its `etag` for optimistic concurrency.
@@ -675,7 +675,7 @@ class ApplicationServiceClient:
         """Requests deletion of a Application: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_DEPLOYER. Not retried: repeating it could apply it twice.
+        Needs ROLE_DEPLOYER. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Application's name.
@@ -913,7 +913,7 @@ class ApplicationServiceAsyncClient:
     ) -> registry_v1alpha1_application_pb2.Application:
         """Updates a Application. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_DEPLOYER. Not retried: repeating it could apply it twice.
+        Needs ROLE_DEPLOYER. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             application: The Application with its `name`, and its `etag` for optimistic concurrency.
@@ -943,7 +943,7 @@ class ApplicationServiceAsyncClient:
         """Requests deletion of a Application: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_DEPLOYER. Not retried: repeating it could apply it twice.
+        Needs ROLE_DEPLOYER. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Application's name.
@@ -1583,7 +1583,7 @@ class ClusterProfileServiceClient:
     ) -> registry_v1alpha1_cluster_profile_pb2.ClusterProfile:
         """Updates a ClusterProfile. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             cluster_profile: The ClusterProfile with its `name`, and its `etag` for optimistic concurrency.
@@ -1613,7 +1613,7 @@ class ClusterProfileServiceClient:
         """Requests deletion of a ClusterProfile: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The ClusterProfile's name.
@@ -1815,7 +1815,7 @@ class ClusterProfileServiceAsyncClient:
     ) -> registry_v1alpha1_cluster_profile_pb2.ClusterProfile:
         """Updates a ClusterProfile. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             cluster_profile: The ClusterProfile with its `name`, and its `etag` for optimistic concurrency.
@@ -1845,7 +1845,7 @@ class ClusterProfileServiceAsyncClient:
         """Requests deletion of a ClusterProfile: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The ClusterProfile's name.
@@ -2053,7 +2053,7 @@ class EnvironmentServiceClient:
     ) -> registry_v1alpha1_environment_pb2.Environment:
         """Updates a Environment. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_ADMIN. Not retried: repeating it could apply it twice.
+        Needs ROLE_ADMIN. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             environment: The Environment with its `name`, and its `etag` for optimistic concurrency.
@@ -2083,7 +2083,7 @@ class EnvironmentServiceClient:
         """Requests deletion of a Environment: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_ADMIN. Not retried: repeating it could apply it twice.
+        Needs ROLE_ADMIN. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Environment's name.
@@ -2293,7 +2293,7 @@ class EnvironmentServiceAsyncClient:
     ) -> registry_v1alpha1_environment_pb2.Environment:
         """Updates a Environment. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_ADMIN. Not retried: repeating it could apply it twice.
+        Needs ROLE_ADMIN. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             environment: The Environment with its `name`, and its `etag` for optimistic concurrency.
@@ -2323,7 +2323,7 @@ class EnvironmentServiceAsyncClient:
         """Requests deletion of a Environment: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_ADMIN. Not retried: repeating it could apply it twice.
+        Needs ROLE_ADMIN. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The Environment's name.
@@ -2661,7 +2661,7 @@ class ServiceClassServiceClient:
     ) -> registry_v1alpha1_service_class_pb2.ServiceClass:
         """Updates a ServiceClass. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             service_class: The ServiceClass with its `name`, and its `etag` for optimistic concurrency.
@@ -2691,7 +2691,7 @@ class ServiceClassServiceClient:
         """Requests deletion of a ServiceClass: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The ServiceClass's name.
@@ -2921,7 +2921,7 @@ class ServiceClassServiceAsyncClient:
     ) -> registry_v1alpha1_service_class_pb2.ServiceClass:
         """Updates a ServiceClass. Set `etag` to fail with ABORTED if it changed since you read it.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             service_class: The ServiceClass with its `name`, and its `etag` for optimistic concurrency.
@@ -2951,7 +2951,7 @@ class ServiceClassServiceAsyncClient:
         """Requests deletion of a ServiceClass: it shows `delete_time` and state DELETING until its
         controllers have cleaned up, then it is gone.
 
-        Needs ROLE_OPERATOR. Not retried: repeating it could apply it twice.
+        Needs ROLE_OPERATOR. Not retried on UNAVAILABLE: repeating it could apply it twice.
 
         Args:
             name: The ServiceClass's name.
