@@ -5,6 +5,10 @@ requests summed over pods that still hold them (not Succeeded or Failed, which t
 filters out for us). Objects are read as raw JSON and only the fields named here are looked at,
 so a tenant's odd or malformed object (issue 17: ``readinessProbe: {httpGet: {}}``) cannot make
 a cluster look unreachable, and a probe of a busy cluster does not build a model per pod.
+
+The requests of pods of Threeport deployments (DESIGN §5 labels) are also summed on their own:
+placement compares them with what the claims bound to the cluster declared, to count the
+requests of claims whose workloads are not running yet (``domain.placement``).
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from threeport_model.quantities import cpu_millis, memory_bytes
-from threeport_runtime.kube.client import KubeClient
+from threeport_runtime.kube.client import MANAGED_BY_LABEL, KubeClient
 
 HOLDING_RESOURCES = "status.phase!=Succeeded,status.phase!=Failed"
+# The label delivery puts on every object of a deployment, next to MANAGED_BY_LABEL=threeport.
+DEPLOYMENT_LABEL = "threeport.io/deployment"
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,8 @@ class ProbeResult:
     requested_cpu_millis: int
     requested_memory_bytes: int
     api_latency_ms: int
+    deployments_requested_cpu_millis: int = 0
+    deployments_requested_memory_bytes: int = 0
 
 
 def _version(info: dict[str, Any]) -> str:
@@ -40,6 +48,11 @@ def _version(info: dict[str, Any]) -> str:
 def _node_ready(node: dict[str, Any]) -> bool:
     conditions = (node.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _of_a_deployment(pod: dict[str, Any]) -> bool:
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    return labels.get(MANAGED_BY_LABEL) == "threeport" and bool(labels.get(DEPLOYMENT_LABEL))
 
 
 def _pod_requests(pod: dict[str, Any]) -> tuple[int, int]:
@@ -62,6 +75,7 @@ async def probe(client: KubeClient) -> ProbeResult:
     ready_nodes = [node for node in nodes if _node_ready(node)]
     allocatable = [(node.get("status") or {}).get("allocatable") or {} for node in ready_nodes]
     requested = [_pod_requests(pod) for pod in pods]
+    deployments = [r for pod, r in zip(pods, requested, strict=True) if _of_a_deployment(pod)]
     return ProbeResult(
         kubernetes_version=version,
         node_count=len(nodes),
@@ -71,4 +85,6 @@ async def probe(client: KubeClient) -> ProbeResult:
         requested_cpu_millis=sum(c for c, _ in requested),
         requested_memory_bytes=sum(m for _, m in requested),
         api_latency_ms=latency,
+        deployments_requested_cpu_millis=sum(c for c, _ in deployments),
+        deployments_requested_memory_bytes=sum(m for _, m in deployments),
     )
