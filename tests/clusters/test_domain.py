@@ -11,7 +11,7 @@ from threeport.clusters.v1alpha1 import cluster_claim_pb2, cluster_pb2
 from threeport.common.v1alpha1 import condition_pb2
 from threeport_cluster_manager.domain.kubeconfig import KubeconfigError, parse_kubeconfig
 from threeport_cluster_manager.domain.names import on_demand_cluster_id, provisioned_cluster_id
-from threeport_cluster_manager.domain.placement import place
+from threeport_cluster_manager.domain.placement import Usage, place
 from threeport_cluster_manager.domain.versions import version_problem
 from threeport_model.names import is_dns_label
 from threeport_model.quantities import cpu_millis, memory_bytes
@@ -60,7 +60,7 @@ def test_ties_spread_over_equal_clusters_instead_of_the_first_by_name() -> None:
 
 def test_fewest_bound_claims_break_ties_before_the_hash() -> None:
     clusters = [cluster("a"), cluster("b"), cluster("c")]
-    bound = {"clusters/a": 5, "clusters/b": 2, "clusters/c": 5}
+    bound = {"clusters/a": Usage(bound=5), "clusters/b": Usage(bound=2), "clusters/c": Usage(bound=5)}
     decisions = [place(named_claim(f"app-{index}"), clusters, bound) for index in range(20)]
     assert {decision.cluster for decision in decisions} == {"clusters/b"}
     assert "2 claims bound" in decisions[0].reason

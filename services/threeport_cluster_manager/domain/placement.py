@@ -9,6 +9,18 @@ Rules, in order:
    are told apart by the fewest bound claims, then by a hash of claim and cluster name
    (rendezvous hashing), so ties spread over the clusters instead of all landing on the first
    by name, and the same claim prefers the same cluster every time.
+
+Free capacity is what the cluster's last probe saw minus the requests of bound claims whose
+workloads the probe did not see (``unseen_*``). Without this a burst of claims all goes to
+whichever cluster looked emptiest at its last probe, since delivery applies the pods minutes
+after the binding (issue 14). Unseen is the larger of two lower bounds:
+
+- the requests of claims bound after the probe started (it cannot have seen them), and
+- the requests of all claims bound to the cluster minus what the probe saw pods of Threeport
+  deployments request (``deployments_requested_*``): a claim bound before the probe whose pods
+  were not applied yet is still unseen, and one whose pods run is not counted twice.
+
+The same free capacity decides whether a claim fits and which cluster wins.
 3. Otherwise, when the claim allows on-demand provisioning, a new cluster is created for it.
 4. Otherwise the claim stays pending, with the reason each cluster was rejected.
 
@@ -38,12 +50,41 @@ class Decision:
     reason: str = ""
 
 
-def free_cpu_millis(cluster: cluster_pb2.Cluster) -> int:
-    return max(cluster.status.allocatable_cpu_millis - cluster.status.requested_cpu_millis, 0)
+@dataclass(frozen=True)
+class Usage:
+    """What placement knows of a cluster besides its last probe: how many claims are bound to it
+    (not being deleted), the requests they declared, and those of the claims bound after the
+    probe started."""
+
+    bound: int = 0
+    cpu_millis: int = 0
+    memory_bytes: int = 0
+    since_probe_cpu_millis: int = 0
+    since_probe_memory_bytes: int = 0
 
 
-def free_memory_bytes(cluster: cluster_pb2.Cluster) -> int:
-    return max(cluster.status.allocatable_memory_bytes - cluster.status.requested_memory_bytes, 0)
+NO_USAGE = Usage()
+
+
+def unseen_cpu_millis(cluster: cluster_pb2.Cluster, usage: Usage) -> int:
+    """CPU that bound claims declared and the last probe did not see requested."""
+    not_running = usage.cpu_millis - cluster.status.deployments_requested_cpu_millis
+    return max(usage.since_probe_cpu_millis, not_running, 0)
+
+
+def unseen_memory_bytes(cluster: cluster_pb2.Cluster, usage: Usage) -> int:
+    not_running = usage.memory_bytes - cluster.status.deployments_requested_memory_bytes
+    return max(usage.since_probe_memory_bytes, not_running, 0)
+
+
+def free_cpu_millis(cluster: cluster_pb2.Cluster, usage: Usage = NO_USAGE) -> int:
+    used = cluster.status.requested_cpu_millis + unseen_cpu_millis(cluster, usage)
+    return max(cluster.status.allocatable_cpu_millis - used, 0)
+
+
+def free_memory_bytes(cluster: cluster_pb2.Cluster, usage: Usage = NO_USAGE) -> int:
+    used = cluster.status.requested_memory_bytes + unseen_memory_bytes(cluster, usage)
+    return max(cluster.status.allocatable_memory_bytes - used, 0)
 
 
 def unavailability(cluster: cluster_pb2.Cluster, project: str = "") -> str | None:
@@ -63,8 +104,10 @@ def unavailability(cluster: cluster_pb2.Cluster, project: str = "") -> str | Non
     return None
 
 
-def mismatch(cluster: cluster_pb2.Cluster, requirements: cluster_claim_pb2.ClusterRequirements) -> str | None:
-    """The first requirement the cluster does not meet, or None."""
+def mismatch(
+    cluster: cluster_pb2.Cluster, requirements: cluster_claim_pb2.ClusterRequirements, usage: Usage = NO_USAGE
+) -> str | None:
+    """The first requirement the cluster does not meet (free capacity net of ``usage``), or None."""
     if requirements.location and cluster.spec.location != requirements.location:
         return f"location {cluster.spec.location or '(none)'} is not {requirements.location}"
     if requirements.provider and cluster.spec.provider != requirements.provider:
@@ -72,11 +115,12 @@ def mismatch(cluster: cluster_pb2.Cluster, requirements: cluster_claim_pb2.Clust
     for key, value in sorted(requirements.labels.items()):
         if cluster.labels.get(key) != value:
             return f"label {key}={value} missing"
-    if requirements.cpu_millis and free_cpu_millis(cluster) < requirements.cpu_millis:
-        return f"only {free_cpu_millis(cluster)}m CPU free of {requirements.cpu_millis}m needed"
-    if requirements.memory_bytes and free_memory_bytes(cluster) < requirements.memory_bytes:
+    cpu, memory = free_cpu_millis(cluster, usage), free_memory_bytes(cluster, usage)
+    if requirements.cpu_millis and cpu < requirements.cpu_millis:
+        return f"only {cpu}m CPU free of {requirements.cpu_millis}m needed"
+    if requirements.memory_bytes and memory < requirements.memory_bytes:
         return (
-            f"only {free_memory_bytes(cluster) / GIB:.1f}Gi memory free of "
+            f"only {memory / GIB:.1f}Gi memory free of "
             f"{requirements.memory_bytes / GIB:.1f}Gi needed"
         )
     return None
@@ -104,10 +148,13 @@ def tie_breaker(claim: str, cluster: str) -> int:
 def place(
     claim: cluster_claim_pb2.ClusterClaim,
     clusters: Sequence[cluster_pb2.Cluster],
-    bound_claims: Mapping[str, int] | None = None,
+    usage: Mapping[str, Usage] | None = None,
 ) -> Decision:
-    """Where ``claim`` goes; ``bound_claims`` counts the claims bound to each cluster by name."""
-    bound = bound_claims or {}
+    """Where ``claim`` goes; ``usage`` is each cluster's ``Usage`` by name (none when missing)."""
+    known = usage or {}
+
+    def of(cluster: cluster_pb2.Cluster) -> Usage:
+        return known.get(cluster.name, NO_USAGE)
     spec = claim.spec
     if spec.cluster:
         target = next((c for c in clusters if c.name == spec.cluster), None)
@@ -121,7 +168,7 @@ def place(
     rejected: list[str] = []
     matching: list[cluster_pb2.Cluster] = []
     for cluster in sorted(clusters, key=lambda c: c.name):
-        problem = unavailability(cluster, spec.project) or mismatch(cluster, spec.requirements)
+        problem = unavailability(cluster, spec.project) or mismatch(cluster, spec.requirements, of(cluster))
         if problem is None:
             matching.append(cluster)
         else:
@@ -130,18 +177,19 @@ def place(
         best = min(
             matching,
             key=lambda c: (
-                -free_cpu_millis(c),
-                -free_memory_bytes(c),
-                bound.get(c.name, 0),
+                -free_cpu_millis(c, of(c)),
+                -free_memory_bytes(c, of(c)),
+                of(c).bound,
                 tie_breaker(claim.name, c.name),
             ),
         )
+        bound = of(best).bound
         return Decision(
             cluster=best.name,
             reason=(
                 f"{best.name} meets the requirements ({wanted}) and has the most free capacity "
-                f"({free_cpu_millis(best)}m CPU, {free_memory_bytes(best) / GIB:.1f}Gi memory, "
-                f"{bound.get(best.name, 0)} claim{'s' if bound.get(best.name, 0) != 1 else ''} bound) "
+                f"({free_cpu_millis(best, of(best))}m CPU, {free_memory_bytes(best, of(best)) / GIB:.1f}Gi memory, "
+                f"{bound} claim{'s' if bound != 1 else ''} bound) "
                 f"of {len(matching)} matching cluster{'s' if len(matching) != 1 else ''}"
             ),
         )

@@ -1,0 +1,83 @@
+"""Placement counts the requests of bound claims whose workloads the last probe did not see
+(issue 14): a burst of claims spreads by the capacity that is really left, and a claim whose pods
+the probe saw is not counted twice. No workload is ever applied for most claims here, as when
+delivery has not got to them yet, and probes keep running (every 0.3 s) throughout."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from threeport.clusters.v1alpha1 import cluster_claim_pb2
+
+from .conftest import ClusterManager, Kube
+from .helpers import cluster_when, is_true
+from .test_health import create_pod
+from .test_placement import Requirements, Spec, attach_ready, bound, claim
+
+REQUEST = 500  # millicores per claim; a node of the emulator has 4000
+
+
+async def test_a_burst_of_claims_spreads_by_the_capacity_left(manager: ClusterManager, kube: Kube) -> None:
+    big = [await attach_ready(manager, kube, f"big{index}", nodes=2) for index in range(2)]
+    small = [await attach_ready(manager, kube, f"small{index}", nodes=1) for index in range(6)]
+    assert {c.status.requested_cpu_millis for c in big + small} == {0}
+
+    # 40 claims at once, placed by four workers: the probes never see any of them.
+    created = await asyncio.gather(
+        *(claim(manager, f"burst-{index}", Spec(requirements=Requirements(cpu_millis=REQUEST))) for index in range(40))
+    )
+    placed = [await bound(manager, c.name) for c in created]
+    per_cluster = Counter(c.status.cluster for c in placed)
+
+    free = {
+        c.name: c.status.allocatable_cpu_millis - REQUEST * per_cluster[c.name] for c in big + small
+    }
+    # Greedy by free capacity: the 8-core clusters take claims until they are as empty as the
+    # 4-core ones, then all share. Before, every claim went to the two big ones (the probes'
+    # free CPU never changed), leaving them 2000m short of the others.
+    assert max(free.values()) - min(free.values()) <= REQUEST, (per_cluster, free)
+    small_counts = [per_cluster[c.name] for c in small]
+    assert max(small_counts) - min(small_counts) <= 1, per_cluster
+
+
+def deployment_pod(name: str, cpu: str) -> dict[str, object]:
+    """A pod as delivery applies it: the DESIGN §5 labels of a deployment."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": "default",
+            "labels": {"app.kubernetes.io/managed-by": "threeport", "threeport.io/deployment": name},
+        },
+        "spec": {"containers": [{"name": "app", "image": "nginx:1.27", "resources": {"requests": {"cpu": cpu}}}]},
+    }
+
+
+def needs(cpu: int) -> cluster_claim_pb2.ClusterClaimSpec:
+    return Spec(requirements=Requirements(cpu_millis=cpu))
+
+
+async def test_a_claim_whose_pods_the_probe_saw_is_not_counted_twice(manager: ClusterManager, kube: Kube) -> None:
+    info = kube.cluster("seen")
+    cluster = await manager.client.cluster.attach_cluster(cluster_id="seen", kubeconfig=kube.kubeconfig(info))
+    ready = await cluster_when(
+        manager.client, cluster.name, lambda c: is_true(c, "Ready"), "the cluster to be Ready"
+    )
+    total = ready.status.allocatable_cpu_millis
+
+    first = await bound(manager, (await claim(manager, "first", needs(300))).name)
+    assert f"({total}m CPU" in first.status.placement_reason
+    # Bound, probed since (every bind re-probes its cluster), but its pods are not there yet.
+    second = await bound(manager, (await claim(manager, "second", needs(100))).name)
+    assert f"({total - 300}m CPU" in second.status.placement_reason, second.status.placement_reason
+
+    # The first claim's workload starts: the probe counts it, the claim's declaration no longer does.
+    create_pod(info, deployment_pod("first", "300m"))
+    await cluster_when(
+        manager.client, cluster.name, lambda c: c.status.deployments_requested_cpu_millis == 300, "the pod counted"
+    )
+    third = await bound(manager, (await claim(manager, "third", needs(100))).name)
+    # 300m seen in the probe, plus the second claim's 100m that still runs nowhere.
+    assert f"({total - 400}m CPU" in third.status.placement_reason, third.status.placement_reason
