@@ -11,7 +11,7 @@ from collections import Counter
 from threeport.clusters.v1alpha1 import cluster_claim_pb2
 
 from .conftest import ClusterManager, Kube
-from .helpers import cluster_when, is_true
+from .helpers import claim_when, cluster_when, is_true
 from .test_health import create_pod
 from .test_placement import Requirements, Spec, attach_ready, bound, claim
 
@@ -39,6 +39,26 @@ async def test_a_burst_of_claims_spreads_by_the_capacity_left(manager: ClusterMa
     assert max(free.values()) - min(free.values()) <= REQUEST, (per_cluster, free)
     small_counts = [per_cluster[c.name] for c in small]
     assert max(small_counts) - min(small_counts) <= 1, per_cluster
+
+
+async def test_claims_placed_at_once_never_take_more_than_the_room_left(manager: ClusterManager, kube: Kube) -> None:
+    only = await attach_ready(manager, kube, "room", nodes=1)
+    room = only.status.allocatable_cpu_millis - only.status.requested_cpu_millis
+    # Twice what fits, created at once: four workers place them concurrently, and each
+    # placement must see the bindings made before it (the placement lock).
+    created = await asyncio.gather(
+        *(claim(manager, f"share-{index}", needs(room // 4)) for index in range(8))
+    )
+    outcomes = [
+        await claim_when(
+            manager.internal, c.name, lambda c: bool(c.status.placement_reason), f"{c.name} placed or refused"
+        )
+        for c in created
+    ]
+    placed = [c for c in outcomes if c.status.cluster]
+    refused = [c for c in outcomes if not c.status.cluster]
+    assert len(placed) == 4 and len(refused) == 4, [c.status.placement_reason for c in outcomes]
+    assert all("CPU free of" in c.status.placement_reason for c in refused), refused[0].status.placement_reason
 
 
 def deployment_pod(name: str, cpu: str) -> dict[str, object]:

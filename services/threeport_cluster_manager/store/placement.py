@@ -6,9 +6,11 @@ probe started) in one statement: the claims are aggregated in Postgres, none is 
 (from the repository's message cache when they did not change). The lock is held until the
 caller has written the binding, so two claims placed at the same moment, by two workers or two
 replicas, never both take the last room on a cluster: the second one's read sees the first one's
-binding. It is an asyncio lock in front of a Postgres session-level advisory lock: a process's
-workers queue in memory (one pooled connection waits at most), replicas queue in Postgres, and
-a replica that dies holding it releases it with its connection.
+binding. It is an asyncio lock in front of a Postgres transaction-level advisory lock: a
+process's workers queue in memory (one pooled connection waits at most), replicas queue in
+Postgres. The transaction only holds the lock (the binding is written in its own): however the
+block ends - an error, a cancelled reconcile, a replica that dies - the transaction ends and the
+lock with it, where a session-level lock could stay behind on a pooled connection.
 """
 
 from __future__ import annotations
@@ -42,15 +44,12 @@ class PlacementReads:
     @asynccontextmanager
     async def locked(self) -> AsyncIterator[Candidates]:
         """Holds the placement lock for the block and yields the clusters and their usage as
-        of taking it (three round trips: lock, read, unlock)."""
-        async with self._local, self._db.read_session() as session:
-            # An autocommit session keeps its connection until it closes: lock and unlock
-            # happen on the same one.
-            await session.execute(select(func.pg_advisory_lock(LOCK_KEY)))
-            try:
-                yield await self._candidates(session)
-            finally:
-                await session.execute(select(func.pg_advisory_unlock(LOCK_KEY)))
+        of taking it (four round trips: begin, lock, read, commit)."""
+        async with self._local, self._db.session() as session, session.begin():
+            await session.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
+            # A statement of its own after the lock: its snapshot includes the binding that the
+            # previous holder committed before letting go.
+            yield await self._candidates(session)
 
     async def _candidates(self, session: AsyncSession) -> Candidates:
         claim = ClusterClaimRow
