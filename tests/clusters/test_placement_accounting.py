@@ -63,14 +63,12 @@ async def test_claims_placed_at_once_never_take_more_than_the_room_left(manager:
 
 def deployment_pod(name: str, cpu: str) -> dict[str, object]:
     """A pod as delivery applies it: the DESIGN §5 labels of a deployment."""
+    labels = {"app.kubernetes.io/managed-by": "threeport", "threeport.io/project": "acme",
+              "threeport.io/deployment": name}
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {
-            "name": name,
-            "namespace": "default",
-            "labels": {"app.kubernetes.io/managed-by": "threeport", "threeport.io/deployment": name},
-        },
+        "metadata": {"name": name, "namespace": "default", "labels": labels},
         "spec": {"containers": [{"name": "app", "image": "nginx:1.27", "resources": {"requests": {"cpu": cpu}}}]},
     }
 
@@ -101,3 +99,32 @@ async def test_a_claim_whose_pods_the_probe_saw_is_not_counted_twice(manager: Cl
     third = await bound(manager, (await claim(manager, "third", needs(100))).name)
     # 300m seen in the probe, plus the second claim's 100m that still runs nowhere.
     assert f"({total - 400}m CPU" in third.status.placement_reason, third.status.placement_reason
+
+
+async def test_claims_that_declare_no_requests_count_as_the_average_running_deployment(
+    manager: ClusterManager, kube: Kube
+) -> None:
+    """Delivery's claims declare no requests. Two deployments already run on one of four equal
+    clusters; a burst of 14 more is placed before any of their pods exist. Each is assumed to
+    need what the running ones request on average, so the burst evens the clusters out instead
+    of following the probes (which show only the first cluster busy, until delivery catches up)."""
+    busy_info = kube.cluster("busy")
+    attached = await manager.client.cluster.attach_cluster(cluster_id="busy", kubeconfig=kube.kubeconfig(busy_info))
+    busy = await cluster_when(manager.client, attached.name, lambda c: is_true(c, "Ready"), "busy to be Ready")
+    others = [await attach_ready(manager, kube, f"idle{index}") for index in range(3)]
+    for name in ("running-a", "running-b"):
+        await bound(manager, (await claim(manager, name, Spec(cluster=busy.name))).name)
+        create_pod(busy_info, deployment_pod(name, "500m"))
+    await cluster_when(
+        manager.client, busy.name, lambda c: c.status.deployments_running == 2, "both deployments seen running"
+    )
+
+    created = await asyncio.gather(*(claim(manager, f"later-{index}", Spec()) for index in range(14)))
+    for c in created:
+        await bound(manager, c.name)
+    claims = [c async for c in manager.internal.internal.cluster_claim.list_cluster_claims()]
+    per_cluster = Counter(c.status.cluster for c in claims)
+    counts = [per_cluster[c.name] for c in [busy, *others]]
+    # 16 deployments, 4 each. Before, the busy cluster looked 1000m fuller at every probe and got
+    # none of the 14 (2 against 4-5 on each other cluster).
+    assert max(counts) - min(counts) <= 1, per_cluster

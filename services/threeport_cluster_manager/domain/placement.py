@@ -20,6 +20,10 @@ after the binding (issue 14). Unseen is the larger of two lower bounds:
   deployments request (``deployments_requested_*``): a claim bound before the probe whose pods
   were not applied yet is still unseen, and one whose pods run is not counted twice.
 
+A claim that declares no requests (workload-delivery's claims today) is assumed to need what
+the deployments the probes found running request on average (``Estimate``; nothing before any
+runs), so such claims too count against a cluster from the moment they are bound.
+
 The same free capacity decides whether a claim fits and which cluster wins.
 3. Otherwise, when the claim allows on-demand provisioning, a new cluster is created for it.
 4. Otherwise the claim stays pending, with the reason each cluster was rejected.
@@ -52,38 +56,63 @@ class Decision:
 
 @dataclass(frozen=True)
 class Usage:
-    """What placement knows of a cluster besides its last probe: how many claims are bound to it
-    (not being deleted), the requests they declared, and those of the claims bound after the
-    probe started."""
+    """What placement knows of a cluster besides its last probe: the claims bound to it (not
+    being deleted), the requests they declared and how many declared none, and the same for the
+    claims bound after the probe started."""
 
     bound: int = 0
     cpu_millis: int = 0
     memory_bytes: int = 0
+    undeclared: int = 0
     since_probe_cpu_millis: int = 0
     since_probe_memory_bytes: int = 0
+    since_probe_undeclared: int = 0
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a claim that declares no requests is assumed to need."""
+
+    cpu_millis: int = 0
+    memory_bytes: int = 0
 
 
 NO_USAGE = Usage()
+NO_ESTIMATE = Estimate()
 
 
-def unseen_cpu_millis(cluster: cluster_pb2.Cluster, usage: Usage) -> int:
-    """CPU that bound claims declared and the last probe did not see requested."""
-    not_running = usage.cpu_millis - cluster.status.deployments_requested_cpu_millis
-    return max(usage.since_probe_cpu_millis, not_running, 0)
+def estimate(clusters: Sequence[cluster_pb2.Cluster]) -> Estimate:
+    """The average requests of the deployments running on ``clusters`` (none: nothing)."""
+    running = sum(c.status.deployments_running for c in clusters)
+    if running <= 0:
+        return NO_ESTIMATE
+    cpu = sum(c.status.deployments_requested_cpu_millis for c in clusters)
+    memory = sum(c.status.deployments_requested_memory_bytes for c in clusters)
+    return Estimate(cpu // running, memory // running)
 
 
-def unseen_memory_bytes(cluster: cluster_pb2.Cluster, usage: Usage) -> int:
-    not_running = usage.memory_bytes - cluster.status.deployments_requested_memory_bytes
-    return max(usage.since_probe_memory_bytes, not_running, 0)
+def unseen_cpu_millis(cluster: cluster_pb2.Cluster, usage: Usage, guess: Estimate = NO_ESTIMATE) -> int:
+    """CPU that bound claims need and the last probe did not see requested."""
+    since_probe = usage.since_probe_cpu_millis + usage.since_probe_undeclared * guess.cpu_millis
+    needed = usage.cpu_millis + usage.undeclared * guess.cpu_millis
+    return max(since_probe, needed - cluster.status.deployments_requested_cpu_millis, 0)
 
 
-def free_cpu_millis(cluster: cluster_pb2.Cluster, usage: Usage = NO_USAGE) -> int:
-    used = cluster.status.requested_cpu_millis + unseen_cpu_millis(cluster, usage)
+def unseen_memory_bytes(cluster: cluster_pb2.Cluster, usage: Usage, guess: Estimate = NO_ESTIMATE) -> int:
+    since_probe = usage.since_probe_memory_bytes + usage.since_probe_undeclared * guess.memory_bytes
+    needed = usage.memory_bytes + usage.undeclared * guess.memory_bytes
+    return max(since_probe, needed - cluster.status.deployments_requested_memory_bytes, 0)
+
+
+def free_cpu_millis(cluster: cluster_pb2.Cluster, usage: Usage = NO_USAGE, guess: Estimate = NO_ESTIMATE) -> int:
+    used = cluster.status.requested_cpu_millis + unseen_cpu_millis(cluster, usage, guess)
     return max(cluster.status.allocatable_cpu_millis - used, 0)
 
 
-def free_memory_bytes(cluster: cluster_pb2.Cluster, usage: Usage = NO_USAGE) -> int:
-    used = cluster.status.requested_memory_bytes + unseen_memory_bytes(cluster, usage)
+def free_memory_bytes(
+    cluster: cluster_pb2.Cluster, usage: Usage = NO_USAGE, guess: Estimate = NO_ESTIMATE
+) -> int:
+    used = cluster.status.requested_memory_bytes + unseen_memory_bytes(cluster, usage, guess)
     return max(cluster.status.allocatable_memory_bytes - used, 0)
 
 
@@ -105,7 +134,10 @@ def unavailability(cluster: cluster_pb2.Cluster, project: str = "") -> str | Non
 
 
 def mismatch(
-    cluster: cluster_pb2.Cluster, requirements: cluster_claim_pb2.ClusterRequirements, usage: Usage = NO_USAGE
+    cluster: cluster_pb2.Cluster,
+    requirements: cluster_claim_pb2.ClusterRequirements,
+    usage: Usage = NO_USAGE,
+    guess: Estimate = NO_ESTIMATE,
 ) -> str | None:
     """The first requirement the cluster does not meet (free capacity net of ``usage``), or None."""
     if requirements.location and cluster.spec.location != requirements.location:
@@ -115,7 +147,7 @@ def mismatch(
     for key, value in sorted(requirements.labels.items()):
         if cluster.labels.get(key) != value:
             return f"label {key}={value} missing"
-    cpu, memory = free_cpu_millis(cluster, usage), free_memory_bytes(cluster, usage)
+    cpu, memory = free_cpu_millis(cluster, usage, guess), free_memory_bytes(cluster, usage, guess)
     if requirements.cpu_millis and cpu < requirements.cpu_millis:
         return f"only {cpu}m CPU free of {requirements.cpu_millis}m needed"
     if requirements.memory_bytes and memory < requirements.memory_bytes:
@@ -152,9 +184,13 @@ def place(
 ) -> Decision:
     """Where ``claim`` goes; ``usage`` is each cluster's ``Usage`` by name (none when missing)."""
     known = usage or {}
+    guess = estimate(clusters)
 
     def of(cluster: cluster_pb2.Cluster) -> Usage:
         return known.get(cluster.name, NO_USAGE)
+
+    def free(cluster: cluster_pb2.Cluster) -> tuple[int, int]:
+        return free_cpu_millis(cluster, of(cluster), guess), free_memory_bytes(cluster, of(cluster), guess)
     spec = claim.spec
     if spec.cluster:
         target = next((c for c in clusters if c.name == spec.cluster), None)
@@ -168,7 +204,7 @@ def place(
     rejected: list[str] = []
     matching: list[cluster_pb2.Cluster] = []
     for cluster in sorted(clusters, key=lambda c: c.name):
-        problem = unavailability(cluster, spec.project) or mismatch(cluster, spec.requirements, of(cluster))
+        problem = unavailability(cluster, spec.project) or mismatch(cluster, spec.requirements, of(cluster), guess)
         if problem is None:
             matching.append(cluster)
         else:
@@ -177,18 +213,19 @@ def place(
         best = min(
             matching,
             key=lambda c: (
-                -free_cpu_millis(c, of(c)),
-                -free_memory_bytes(c, of(c)),
+                -free(c)[0],
+                -free(c)[1],
                 of(c).bound,
                 tie_breaker(claim.name, c.name),
             ),
         )
         bound = of(best).bound
+        cpu, memory = free(best)
         return Decision(
             cluster=best.name,
             reason=(
                 f"{best.name} meets the requirements ({wanted}) and has the most free capacity "
-                f"({free_cpu_millis(best, of(best))}m CPU, {free_memory_bytes(best, of(best)) / GIB:.1f}Gi memory, "
+                f"({cpu}m CPU, {memory / GIB:.1f}Gi memory, "
                 f"{bound} claim{'s' if bound != 1 else ''} bound) "
                 f"of {len(matching)} matching cluster{'s' if len(matching) != 1 else ''}"
             ),

@@ -224,6 +224,7 @@ class ClusterReconciler:
                 status.requested_memory_bytes = result.requested_memory_bytes
                 status.deployments_requested_cpu_millis = result.deployments_requested_cpu_millis
                 status.deployments_requested_memory_bytes = result.deployments_requested_memory_bytes
+                status.deployments_running = result.deployments_running
                 status.api_latency_ms = result.api_latency_ms
                 set_condition(
                     stored.conditions,

@@ -1,9 +1,10 @@
 """What placement reads, and the lock that makes a placement and its binding one step.
 
 ``PlacementReads.locked()`` takes the placement lock and reads every cluster with its ``Usage``
-(how many claims are bound to it, their requests, and those of the ones bound after its last
-probe started) in one statement: the claims are aggregated in Postgres, none is converted, and only the clusters are
-(from the repository's message cache when they did not change). The lock is held until the
+(how many claims are bound to it, their requests and how many declare none, and the same for
+the ones bound after its last probe started) in one statement: the claims are aggregated in
+Postgres, none is converted, and only the clusters are (from the repository's message cache when
+they did not change). The lock is held until the
 caller has written the binding, so two claims placed at the same moment, by two workers or two
 replicas, never both take the last room on a cluster: the second one's read sees the first one's
 binding. It is an asyncio lock in front of a Postgres transaction-level advisory lock: a
@@ -61,14 +62,17 @@ class PlacementReads:
         requirements = claim.spec["requirements"]
         cpu = func.coalesce(cast(requirements["cpu_millis"].astext, BigInteger), 0)
         memory = func.coalesce(cast(requirements["memory_bytes"].astext, BigInteger), 0)
+        undeclared = and_(cpu == 0, memory == 0)
         query = (
             select(
                 ClusterRow,
                 func.count(claim.uid),
                 func.coalesce(func.sum(cpu), 0),
                 func.coalesce(func.sum(memory), 0),
+                func.count(claim.uid).filter(undeclared),
                 func.coalesce(func.sum(cpu).filter(since_probe), 0),
                 func.coalesce(func.sum(memory).filter(since_probe), 0),
+                func.count(claim.uid).filter(and_(since_probe, undeclared)),
             )
             .outerjoin(claim, and_(claim.status["cluster"].astext == ClusterRow.name, claim.delete_time.is_(None)))
             .group_by(ClusterRow.uid)

@@ -239,6 +239,7 @@ class ClusterStatus(_message.Message):
     INFRASTRUCTURE_FIELD_NUMBER: _builtins.int
     DEPLOYMENTS_REQUESTED_CPU_MILLIS_FIELD_NUMBER: _builtins.int
     DEPLOYMENTS_REQUESTED_MEMORY_BYTES_FIELD_NUMBER: _builtins.int
+    DEPLOYMENTS_RUNNING_FIELD_NUMBER: _builtins.int
     endpoint: _builtins.str
     """The API server URL."""
     kubernetes_version: _builtins.str
@@ -268,6 +269,11 @@ class ClusterStatus(_message.Message):
     """
     deployments_requested_memory_bytes: _builtins.int
     """Of `requested_memory_bytes`: what pods of Threeport deployments request, in bytes."""
+    deployments_running: _builtins.int
+    """How many Threeport deployments have pods holding resources here (distinct project and
+    deployment labels). Placement estimates what a claim that declares no requests will need
+    from what running deployments request on average.
+    """
     @_builtins.property
     def last_probe_time(self) -> _timestamp_pb2.Timestamp:
         """When the last health probe ran."""
@@ -294,10 +300,11 @@ class ClusterStatus(_message.Message):
         infrastructure: _builtins.str = ...,
         deployments_requested_cpu_millis: _builtins.int = ...,
         deployments_requested_memory_bytes: _builtins.int = ...,
+        deployments_running: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_probe_time", b"last_probe_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocatable_cpu_millis", b"allocatable_cpu_millis", "allocatable_memory_bytes", b"allocatable_memory_bytes", "api_latency_ms", b"api_latency_ms", "claims", b"claims", "deployments_requested_cpu_millis", b"deployments_requested_cpu_millis", "deployments_requested_memory_bytes", b"deployments_requested_memory_bytes", "endpoint", b"endpoint", "infrastructure", b"infrastructure", "kubernetes_version", b"kubernetes_version", "last_probe_time", b"last_probe_time", "node_count", b"node_count", "ready_node_count", b"ready_node_count", "region", b"region", "requested_cpu_millis", b"requested_cpu_millis", "requested_memory_bytes", b"requested_memory_bytes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocatable_cpu_millis", b"allocatable_cpu_millis", "allocatable_memory_bytes", b"allocatable_memory_bytes", "api_latency_ms", b"api_latency_ms", "claims", b"claims", "deployments_requested_cpu_millis", b"deployments_requested_cpu_millis", "deployments_requested_memory_bytes", b"deployments_requested_memory_bytes", "deployments_running", b"deployments_running", "endpoint", b"endpoint", "infrastructure", b"infrastructure", "kubernetes_version", b"kubernetes_version", "last_probe_time", b"last_probe_time", "node_count", b"node_count", "ready_node_count", b"ready_node_count", "region", b"region", "requested_cpu_millis", b"requested_cpu_millis", "requested_memory_bytes", b"requested_memory_bytes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
