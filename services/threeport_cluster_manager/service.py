@@ -22,6 +22,7 @@ from threeport_cluster_manager.drivers.registry import Drivers
 from threeport_cluster_manager.reconcilers.claim import ClaimReconciler
 from threeport_cluster_manager.reconcilers.cluster import ClusterReconciler
 from threeport_cluster_manager.store.credentials import CredentialStore
+from threeport_cluster_manager.store.placement import PlacementReads
 from threeport_cluster_manager.store.repositories import claims_of, clusters_of
 from threeport_cluster_manager.store.tables import SCHEMA
 from threeport_runtime.config import ConfigError
@@ -82,7 +83,9 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         clusters, claims, credentials, drivers, runtime.event_recorder("cluster"), config,
         runtime.kube_pool(call_timeout=config.probe_timeout),
     )
-    claim_reconciler = ClaimReconciler(claims, clusters, drivers, runtime.event_recorder("cluster-claim"))
+    claim_reconciler = ClaimReconciler(
+        claims, clusters, PlacementReads(runtime.db, clusters), drivers, runtime.event_recorder("cluster-claim")
+    )
     cluster_controller = runtime.controller(watches.cluster_controller(clusters), cluster_reconciler)
     claim_spec = watches.claim_controller(claims, clusters)
     claim_controller = runtime.controller(claim_spec, claim_reconciler)

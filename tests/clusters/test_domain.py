@@ -11,7 +11,7 @@ from threeport.clusters.v1alpha1 import cluster_claim_pb2, cluster_pb2
 from threeport.common.v1alpha1 import condition_pb2
 from threeport_cluster_manager.domain.kubeconfig import KubeconfigError, parse_kubeconfig
 from threeport_cluster_manager.domain.names import on_demand_cluster_id, provisioned_cluster_id
-from threeport_cluster_manager.domain.placement import place
+from threeport_cluster_manager.domain.placement import Usage, estimate, free_cpu_millis, place
 from threeport_cluster_manager.domain.versions import version_problem
 from threeport_model.names import is_dns_label
 from threeport_model.quantities import cpu_millis, memory_bytes
@@ -58,9 +58,22 @@ def test_ties_spread_over_equal_clusters_instead_of_the_first_by_name() -> None:
     assert place(named_claim("app-7"), list(reversed(clusters))).cluster == chosen[7]
 
 
+def test_unseen_requests_are_counted_once() -> None:
+    seen = cluster("a", 4000, used=1200)  # 1000m of it pods of two deployments
+    seen.status.deployments_requested_cpu_millis, seen.status.deployments_running = 1000, 2
+    guess = estimate([seen, cluster("b")])
+    assert guess.cpu_millis == 500
+    # Two declared claims (600m) and two undeclared (2 x 500m) bound; the pods seen cover 1000m.
+    usage = Usage(bound=4, cpu_millis=600, undeclared=2)
+    assert free_cpu_millis(seen, usage, guess) == 4000 - 1200 - 600
+    # Bound after the probe: counted even when the pods seen would cover it.
+    fresh = Usage(bound=1, cpu_millis=300, since_probe_cpu_millis=300)
+    assert free_cpu_millis(seen, fresh, guess) == 4000 - 1200 - 300
+
+
 def test_fewest_bound_claims_break_ties_before_the_hash() -> None:
     clusters = [cluster("a"), cluster("b"), cluster("c")]
-    bound = {"clusters/a": 5, "clusters/b": 2, "clusters/c": 5}
+    bound = {"clusters/a": Usage(bound=5), "clusters/b": Usage(bound=2), "clusters/c": Usage(bound=5)}
     decisions = [place(named_claim(f"app-{index}"), clusters, bound) for index in range(20)]
     assert {decision.cluster for decision in decisions} == {"clusters/b"}
     assert "2 claims bound" in decisions[0].reason

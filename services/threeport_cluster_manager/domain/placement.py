@@ -9,6 +9,22 @@ Rules, in order:
    are told apart by the fewest bound claims, then by a hash of claim and cluster name
    (rendezvous hashing), so ties spread over the clusters instead of all landing on the first
    by name, and the same claim prefers the same cluster every time.
+
+Free capacity is what the cluster's last probe saw minus the requests of bound claims whose
+workloads the probe did not see (``unseen_*``). Without this a burst of claims all goes to
+whichever cluster looked emptiest at its last probe, since delivery applies the pods minutes
+after the binding (issue 14). Unseen is the larger of two lower bounds:
+
+- the requests of claims bound after the probe started (it cannot have seen them), and
+- the requests of all claims bound to the cluster minus what the probe saw pods of Threeport
+  deployments request (``deployments_requested_*``): a claim bound before the probe whose pods
+  were not applied yet is still unseen, and one whose pods run is not counted twice.
+
+A claim that declares no requests (workload-delivery's claims today) is assumed to need what
+the deployments the probes found running request on average (``Estimate``; nothing before any
+runs), so such claims too count against a cluster from the moment they are bound.
+
+The same free capacity decides whether a claim fits and which cluster wins.
 3. Otherwise, when the claim allows on-demand provisioning, a new cluster is created for it.
 4. Otherwise the claim stays pending, with the reason each cluster was rejected.
 
@@ -38,12 +54,66 @@ class Decision:
     reason: str = ""
 
 
-def free_cpu_millis(cluster: cluster_pb2.Cluster) -> int:
-    return max(cluster.status.allocatable_cpu_millis - cluster.status.requested_cpu_millis, 0)
+@dataclass(frozen=True)
+class Usage:
+    """What placement knows of a cluster besides its last probe: the claims bound to it (not
+    being deleted), the requests they declared and how many declared none, and the same for the
+    claims bound after the probe started."""
+
+    bound: int = 0
+    cpu_millis: int = 0
+    memory_bytes: int = 0
+    undeclared: int = 0
+    since_probe_cpu_millis: int = 0
+    since_probe_memory_bytes: int = 0
+    since_probe_undeclared: int = 0
 
 
-def free_memory_bytes(cluster: cluster_pb2.Cluster) -> int:
-    return max(cluster.status.allocatable_memory_bytes - cluster.status.requested_memory_bytes, 0)
+@dataclass(frozen=True)
+class Estimate:
+    """What a claim that declares no requests is assumed to need."""
+
+    cpu_millis: int = 0
+    memory_bytes: int = 0
+
+
+NO_USAGE = Usage()
+NO_ESTIMATE = Estimate()
+
+
+def estimate(clusters: Sequence[cluster_pb2.Cluster]) -> Estimate:
+    """The average requests of the deployments running on ``clusters`` (none: nothing)."""
+    running = sum(c.status.deployments_running for c in clusters)
+    if running <= 0:
+        return NO_ESTIMATE
+    cpu = sum(c.status.deployments_requested_cpu_millis for c in clusters)
+    memory = sum(c.status.deployments_requested_memory_bytes for c in clusters)
+    return Estimate(cpu // running, memory // running)
+
+
+def unseen_cpu_millis(cluster: cluster_pb2.Cluster, usage: Usage, guess: Estimate = NO_ESTIMATE) -> int:
+    """CPU that bound claims need and the last probe did not see requested."""
+    since_probe = usage.since_probe_cpu_millis + usage.since_probe_undeclared * guess.cpu_millis
+    needed = usage.cpu_millis + usage.undeclared * guess.cpu_millis
+    return max(since_probe, needed - cluster.status.deployments_requested_cpu_millis, 0)
+
+
+def unseen_memory_bytes(cluster: cluster_pb2.Cluster, usage: Usage, guess: Estimate = NO_ESTIMATE) -> int:
+    since_probe = usage.since_probe_memory_bytes + usage.since_probe_undeclared * guess.memory_bytes
+    needed = usage.memory_bytes + usage.undeclared * guess.memory_bytes
+    return max(since_probe, needed - cluster.status.deployments_requested_memory_bytes, 0)
+
+
+def free_cpu_millis(cluster: cluster_pb2.Cluster, usage: Usage = NO_USAGE, guess: Estimate = NO_ESTIMATE) -> int:
+    used = cluster.status.requested_cpu_millis + unseen_cpu_millis(cluster, usage, guess)
+    return max(cluster.status.allocatable_cpu_millis - used, 0)
+
+
+def free_memory_bytes(
+    cluster: cluster_pb2.Cluster, usage: Usage = NO_USAGE, guess: Estimate = NO_ESTIMATE
+) -> int:
+    used = cluster.status.requested_memory_bytes + unseen_memory_bytes(cluster, usage, guess)
+    return max(cluster.status.allocatable_memory_bytes - used, 0)
 
 
 def unavailability(cluster: cluster_pb2.Cluster, project: str = "") -> str | None:
@@ -63,8 +133,13 @@ def unavailability(cluster: cluster_pb2.Cluster, project: str = "") -> str | Non
     return None
 
 
-def mismatch(cluster: cluster_pb2.Cluster, requirements: cluster_claim_pb2.ClusterRequirements) -> str | None:
-    """The first requirement the cluster does not meet, or None."""
+def mismatch(
+    cluster: cluster_pb2.Cluster,
+    requirements: cluster_claim_pb2.ClusterRequirements,
+    usage: Usage = NO_USAGE,
+    guess: Estimate = NO_ESTIMATE,
+) -> str | None:
+    """The first requirement the cluster does not meet (free capacity net of ``usage``), or None."""
     if requirements.location and cluster.spec.location != requirements.location:
         return f"location {cluster.spec.location or '(none)'} is not {requirements.location}"
     if requirements.provider and cluster.spec.provider != requirements.provider:
@@ -72,11 +147,12 @@ def mismatch(cluster: cluster_pb2.Cluster, requirements: cluster_claim_pb2.Clust
     for key, value in sorted(requirements.labels.items()):
         if cluster.labels.get(key) != value:
             return f"label {key}={value} missing"
-    if requirements.cpu_millis and free_cpu_millis(cluster) < requirements.cpu_millis:
-        return f"only {free_cpu_millis(cluster)}m CPU free of {requirements.cpu_millis}m needed"
-    if requirements.memory_bytes and free_memory_bytes(cluster) < requirements.memory_bytes:
+    cpu, memory = free_cpu_millis(cluster, usage, guess), free_memory_bytes(cluster, usage, guess)
+    if requirements.cpu_millis and cpu < requirements.cpu_millis:
+        return f"only {cpu}m CPU free of {requirements.cpu_millis}m needed"
+    if requirements.memory_bytes and memory < requirements.memory_bytes:
         return (
-            f"only {free_memory_bytes(cluster) / GIB:.1f}Gi memory free of "
+            f"only {memory / GIB:.1f}Gi memory free of "
             f"{requirements.memory_bytes / GIB:.1f}Gi needed"
         )
     return None
@@ -104,10 +180,17 @@ def tie_breaker(claim: str, cluster: str) -> int:
 def place(
     claim: cluster_claim_pb2.ClusterClaim,
     clusters: Sequence[cluster_pb2.Cluster],
-    bound_claims: Mapping[str, int] | None = None,
+    usage: Mapping[str, Usage] | None = None,
 ) -> Decision:
-    """Where ``claim`` goes; ``bound_claims`` counts the claims bound to each cluster by name."""
-    bound = bound_claims or {}
+    """Where ``claim`` goes; ``usage`` is each cluster's ``Usage`` by name (none when missing)."""
+    known = usage or {}
+    guess = estimate(clusters)
+
+    def of(cluster: cluster_pb2.Cluster) -> Usage:
+        return known.get(cluster.name, NO_USAGE)
+
+    def free(cluster: cluster_pb2.Cluster) -> tuple[int, int]:
+        return free_cpu_millis(cluster, of(cluster), guess), free_memory_bytes(cluster, of(cluster), guess)
     spec = claim.spec
     if spec.cluster:
         target = next((c for c in clusters if c.name == spec.cluster), None)
@@ -121,7 +204,7 @@ def place(
     rejected: list[str] = []
     matching: list[cluster_pb2.Cluster] = []
     for cluster in sorted(clusters, key=lambda c: c.name):
-        problem = unavailability(cluster, spec.project) or mismatch(cluster, spec.requirements)
+        problem = unavailability(cluster, spec.project) or mismatch(cluster, spec.requirements, of(cluster), guess)
         if problem is None:
             matching.append(cluster)
         else:
@@ -130,18 +213,20 @@ def place(
         best = min(
             matching,
             key=lambda c: (
-                -free_cpu_millis(c),
-                -free_memory_bytes(c),
-                bound.get(c.name, 0),
+                -free(c)[0],
+                -free(c)[1],
+                of(c).bound,
                 tie_breaker(claim.name, c.name),
             ),
         )
+        bound = of(best).bound
+        cpu, memory = free(best)
         return Decision(
             cluster=best.name,
             reason=(
                 f"{best.name} meets the requirements ({wanted}) and has the most free capacity "
-                f"({free_cpu_millis(best)}m CPU, {free_memory_bytes(best) / GIB:.1f}Gi memory, "
-                f"{bound.get(best.name, 0)} claim{'s' if bound.get(best.name, 0) != 1 else ''} bound) "
+                f"({cpu}m CPU, {memory / GIB:.1f}Gi memory, "
+                f"{bound} claim{'s' if bound != 1 else ''} bound) "
                 f"of {len(matching)} matching cluster{'s' if len(matching) != 1 else ''}"
             ),
         )

@@ -5,11 +5,16 @@ only reports Ready=False while that cluster is unhealthy (workloads are not move
 consumer's back). A claim whose cluster went away is placed again. On-demand clusters get a
 name and a request id derived from the claim's uid, so a crash between creating the cluster and
 recording the binding cannot create a second one.
+
+Placing on an existing cluster reads the clusters and binds under the placement lock
+(``store.placement``), so concurrent placements see each other's bindings; a binding records
+its time, which is how the next placement knows the cluster's last probe has not seen it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from threeport.clusters.v1alpha1 import cluster_claim_pb2, cluster_pb2
 from threeport.common.v1alpha1 import event_pb2
@@ -17,6 +22,7 @@ from threeport_cluster_manager.domain.names import cluster_name, last_segment, o
 from threeport_cluster_manager.domain.placement import Decision, place
 from threeport_cluster_manager.drivers.registry import Drivers
 from threeport_cluster_manager.reconcilers.conditions import CLAIM_FINALIZER, REACHABLE, READY
+from threeport_cluster_manager.store.placement import PlacementReads
 from threeport_cluster_manager.store.repositories import Claims, Clusters
 from threeport_runtime.conditions import TRUE, find_condition
 from threeport_runtime.db.repository import Stored
@@ -32,9 +38,12 @@ Enqueue = Callable[[str], None]
 
 
 class ClaimReconciler:
-    def __init__(self, claims: Claims, clusters: Clusters, drivers: Drivers, events: EventRecorder):
+    def __init__(
+        self, claims: Claims, clusters: Clusters, placement: PlacementReads, drivers: Drivers, events: EventRecorder
+    ):
         self._claims = claims
         self._clusters = clusters
+        self._placement = placement
         self._drivers = drivers
         self._events = events
         # Set by the service: the cluster controller's enqueue, so usage changes show promptly.
@@ -62,11 +71,13 @@ class ClaimReconciler:
             await self._record(
                 claim, WARNING, "ClusterLost", f"{claim.status.cluster} went away; placing the claim again"
             )
-        clusters = await self._all_clusters()
-        decision = place(claim, clusters, await self._claims.count_by("status.cluster"))
+        async with self._placement.locked() as (clusters, usage):
+            decision = place(claim, clusters, usage)
+            if decision.cluster:
+                target = next(c for c in clusters if c.name == decision.cluster)
+                await self._write_binding(claim, target, decision.reason, provisioned=False)
         if decision.cluster:
-            target = next(c for c in clusters if c.name == decision.cluster)
-            await self._bind(claim, target, decision.reason, provisioned=False)
+            await self._announce_binding(claim, target, decision.reason)
             return None
         if decision.provision:
             return await self._provision(claim, decision)
@@ -103,19 +114,25 @@ class ClaimReconciler:
             return Result(requeue_after=1.0)
         await self._record(claim, NORMAL, "ClusterRequested", f"created {name} on demand (provider {provider})")
         reason = f"{decision.reason}; created {name} on demand (provider {provider})"
-        await self._bind(claim, created, reason, provisioned=True)
+        await self._write_binding(claim, created, reason, provisioned=True)
+        await self._announce_binding(claim, created, reason)
         return None
 
-    async def _bind(
+    async def _write_binding(
         self, claim: cluster_claim_pb2.ClusterClaim, cluster: cluster_pb2.Cluster, reason: str, *, provisioned: bool
     ) -> None:
         def mutate(stored: cluster_claim_pb2.ClusterClaim) -> None:
             stored.status.cluster = cluster.name
             stored.status.placement_reason = reason
             stored.status.provisioned = provisioned
+            stored.status.bind_time.FromDatetime(datetime.now(UTC))
             _mark_by_cluster(stored, cluster)
 
         await self._claims.update_status(claim.name, mutate)
+
+    async def _announce_binding(
+        self, claim: cluster_claim_pb2.ClusterClaim, cluster: cluster_pb2.Cluster, reason: str
+    ) -> None:
         await self._record(claim, NORMAL, "Placed", reason)
         self.enqueue_cluster(cluster.name)
 
@@ -128,6 +145,7 @@ class ClaimReconciler:
         def mutate(stored: cluster_claim_pb2.ClusterClaim) -> None:
             stored.status.cluster = ""
             stored.status.provisioned = False
+            stored.status.ClearField("bind_time")
             stored.status.placement_reason = message
             mark_ready(stored, ready=False, reason=reason, message=message)
 
@@ -135,15 +153,6 @@ class ClaimReconciler:
         await self._claims.update_status(claim.name, mutate)
         if before != message:
             await self._record(claim, WARNING, "Pending", message)
-
-    async def _all_clusters(self) -> list[cluster_pb2.Cluster]:
-        found: list[cluster_pb2.Cluster] = []
-        page_token = ""
-        while True:
-            page, page_token = await self._clusters.list(page_size=1000, page_token=page_token)
-            found += page
-            if not page_token:
-                return found
 
     async def _record(
         self, claim: cluster_claim_pb2.ClusterClaim, kind: event_pb2.EventType.ValueType, reason: str, message: str

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from threeport.clusters.v1alpha1 import cluster_pb2
@@ -58,6 +58,9 @@ class Observation:
     """What one pass learnt about the cluster's API server."""
 
     connection: Connection | None = None
+    # Taken before the probe lists pods: a claim bound after it cannot be in the probe's
+    # requests, which is how placement tells which bound claims to count on top (``Usage``).
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
     result: ProbeResult | None = None
     failure: KubeError | None = None
     onboarding_failure: KubeError | None = None
@@ -208,7 +211,7 @@ class ClusterReconciler:
             status.region = aws_region(stored.spec.location) or ""
             del status.claims[:]
             status.claims.extend(claims)
-            status.last_probe_time.FromDatetime(datetime.now(UTC))
+            status.last_probe_time.FromDatetime(seen.started)
             if seen.connection is not None:
                 status.endpoint = seen.connection.server
             if result is not None:
@@ -219,6 +222,9 @@ class ClusterReconciler:
                 status.allocatable_memory_bytes = result.allocatable_memory_bytes
                 status.requested_cpu_millis = result.requested_cpu_millis
                 status.requested_memory_bytes = result.requested_memory_bytes
+                status.deployments_requested_cpu_millis = result.deployments_requested_cpu_millis
+                status.deployments_requested_memory_bytes = result.deployments_requested_memory_bytes
+                status.deployments_running = result.deployments_running
                 status.api_latency_ms = result.api_latency_ms
                 set_condition(
                     stored.conditions,

@@ -276,22 +276,30 @@ class ClusterClaimStatus(_message.Message):
     CLUSTER_FIELD_NUMBER: _builtins.int
     PLACEMENT_REASON_FIELD_NUMBER: _builtins.int
     PROVISIONED_FIELD_NUMBER: _builtins.int
+    BIND_TIME_FIELD_NUMBER: _builtins.int
     cluster: _builtins.str
     """The bound cluster, `clusters/{cluster}`."""
     placement_reason: _builtins.str
     """Why it was placed there (or why it is pending), for `describe`."""
     provisioned: _builtins.bool
     """True when the cluster was created for this claim."""
+    @_builtins.property
+    def bind_time(self) -> _timestamp_pb2.Timestamp:
+        """When the claim was bound to `cluster`. Placement counts the requests of claims bound after
+        their cluster's last probe as used, since that probe cannot have seen their workloads.
+        """
+
     def __init__(
         self,
         *,
         cluster: _builtins.str = ...,
         placement_reason: _builtins.str = ...,
         provisioned: _builtins.bool = ...,
+        bind_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bind_time", b"bind_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster", b"cluster", "placement_reason", b"placement_reason", "provisioned", b"provisioned"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bind_time", b"bind_time", "cluster", b"cluster", "placement_reason", b"placement_reason", "provisioned", b"provisioned"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -237,6 +237,9 @@ class ClusterStatus(_message.Message):
     REGION_FIELD_NUMBER: _builtins.int
     CLAIMS_FIELD_NUMBER: _builtins.int
     INFRASTRUCTURE_FIELD_NUMBER: _builtins.int
+    DEPLOYMENTS_REQUESTED_CPU_MILLIS_FIELD_NUMBER: _builtins.int
+    DEPLOYMENTS_REQUESTED_MEMORY_BYTES_FIELD_NUMBER: _builtins.int
+    DEPLOYMENTS_RUNNING_FIELD_NUMBER: _builtins.int
     endpoint: _builtins.str
     """The API server URL."""
     kubernetes_version: _builtins.str
@@ -259,6 +262,18 @@ class ClusterStatus(_message.Message):
     """The cloud region the location maps to."""
     infrastructure: _builtins.str
     """The infra-provider's ClusterInfra for provisioned clusters."""
+    deployments_requested_cpu_millis: _builtins.int
+    """Of `requested_cpu_millis`: what pods of Threeport deployments request (labelled
+    `app.kubernetes.io/managed-by=threeport` and `threeport.io/deployment`). Placement counts the
+    requests of bound claims beyond this as used: their workloads are not running yet.
+    """
+    deployments_requested_memory_bytes: _builtins.int
+    """Of `requested_memory_bytes`: what pods of Threeport deployments request, in bytes."""
+    deployments_running: _builtins.int
+    """How many Threeport deployments have pods holding resources here (distinct project and
+    deployment labels). Placement estimates what a claim that declares no requests will need
+    from what running deployments request on average.
+    """
     @_builtins.property
     def last_probe_time(self) -> _timestamp_pb2.Timestamp:
         """When the last health probe ran."""
@@ -283,10 +298,13 @@ class ClusterStatus(_message.Message):
         region: _builtins.str = ...,
         claims: _abc.Iterable[_builtins.str] | None = ...,
         infrastructure: _builtins.str = ...,
+        deployments_requested_cpu_millis: _builtins.int = ...,
+        deployments_requested_memory_bytes: _builtins.int = ...,
+        deployments_running: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_probe_time", b"last_probe_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocatable_cpu_millis", b"allocatable_cpu_millis", "allocatable_memory_bytes", b"allocatable_memory_bytes", "api_latency_ms", b"api_latency_ms", "claims", b"claims", "endpoint", b"endpoint", "infrastructure", b"infrastructure", "kubernetes_version", b"kubernetes_version", "last_probe_time", b"last_probe_time", "node_count", b"node_count", "ready_node_count", b"ready_node_count", "region", b"region", "requested_cpu_millis", b"requested_cpu_millis", "requested_memory_bytes", b"requested_memory_bytes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocatable_cpu_millis", b"allocatable_cpu_millis", "allocatable_memory_bytes", b"allocatable_memory_bytes", "api_latency_ms", b"api_latency_ms", "claims", b"claims", "deployments_requested_cpu_millis", b"deployments_requested_cpu_millis", "deployments_requested_memory_bytes", b"deployments_requested_memory_bytes", "deployments_running", b"deployments_running", "endpoint", b"endpoint", "infrastructure", b"infrastructure", "kubernetes_version", b"kubernetes_version", "last_probe_time", b"last_probe_time", "node_count", b"node_count", "ready_node_count", b"ready_node_count", "region", b"region", "requested_cpu_millis", b"requested_cpu_millis", "requested_memory_bytes", b"requested_memory_bytes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,87 @@
+"""What placement reads, and the lock that makes a placement and its binding one step.
+
+``PlacementReads.locked()`` takes the placement lock and reads every cluster with its ``Usage``
+(how many claims are bound to it, their requests and how many declare none, and the same for
+the ones bound after its last probe started) in one statement: the claims are aggregated in
+Postgres, none is converted, and only the clusters are (from the repository's message cache when
+they did not change). The lock is held until the
+caller has written the binding, so two claims placed at the same moment, by two workers or two
+replicas, never both take the last room on a cluster: the second one's read sees the first one's
+binding. It is an asyncio lock in front of a Postgres transaction-level advisory lock: a
+process's workers queue in memory (one pooled connection waits at most), replicas queue in
+Postgres. The transaction only holds the lock (the binding is written in its own): however the
+block ends - an error, a cancelled reconcile, a replica that dies - the transaction ends and the
+lock with it, where a session-level lock could stay behind on a pooled connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import BigInteger, DateTime, and_, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from threeport.clusters.v1alpha1 import cluster_pb2
+from threeport_cluster_manager.domain.placement import Usage
+from threeport_cluster_manager.store.repositories import Clusters
+from threeport_cluster_manager.store.tables import ClusterClaimRow, ClusterRow
+from threeport_runtime.db.engine import Database
+
+# One lock for every placement in the schema (a stable 32-bit number of its purpose).
+LOCK_KEY = zlib.crc32(b"clusters.placement")
+
+Candidates = tuple[list[cluster_pb2.Cluster], dict[str, Usage]]
+
+
+class PlacementReads:
+    def __init__(self, db: Database, clusters: Clusters):
+        self._db = db
+        self._clusters = clusters
+        self._local = asyncio.Lock()
+
+    @asynccontextmanager
+    async def locked(self) -> AsyncIterator[Candidates]:
+        """Holds the placement lock for the block and yields the clusters and their usage as
+        of taking it (four round trips: begin, lock, read, commit)."""
+        async with self._local, self._db.session() as session, session.begin():
+            await session.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
+            # A statement of its own after the lock: its snapshot includes the binding that the
+            # previous holder committed before letting go.
+            yield await self._candidates(session)
+
+    async def _candidates(self, session: AsyncSession) -> Candidates:
+        claim = ClusterClaimRow
+        bind_time = cast(claim.status["bind_time"].astext, DateTime(timezone=True))
+        probe_time = cast(ClusterRow.status["last_probe_time"].astext, DateTime(timezone=True))
+        # A claim bound before bind_time existed has none: only the comparison with what pods
+        # of deployments request counts it.
+        since_probe = bind_time > probe_time
+        requirements = claim.spec["requirements"]
+        cpu = func.coalesce(cast(requirements["cpu_millis"].astext, BigInteger), 0)
+        memory = func.coalesce(cast(requirements["memory_bytes"].astext, BigInteger), 0)
+        undeclared = and_(cpu == 0, memory == 0)
+        query = (
+            select(
+                ClusterRow,
+                func.count(claim.uid),
+                func.coalesce(func.sum(cpu), 0),
+                func.coalesce(func.sum(memory), 0),
+                func.count(claim.uid).filter(undeclared),
+                func.coalesce(func.sum(cpu).filter(since_probe), 0),
+                func.coalesce(func.sum(memory).filter(since_probe), 0),
+                func.count(claim.uid).filter(and_(since_probe, undeclared)),
+            )
+            .outerjoin(claim, and_(claim.status["cluster"].astext == ClusterRow.name, claim.delete_time.is_(None)))
+            .group_by(ClusterRow.uid)
+            .order_by(ClusterRow.name)
+        )
+        found: list[cluster_pb2.Cluster] = []
+        usage: dict[str, Usage] = {}
+        for row, *sums in (await session.execute(query)).all():
+            cluster = self._clusters.to_message(row)
+            found.append(cluster)
+            usage[cluster.name] = Usage(*(int(value) for value in sums))
+        return found, usage
