@@ -31,6 +31,7 @@ change them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
@@ -229,10 +230,12 @@ class CachedRegistryReads(RegistryReads):
         app_name, env_name = application.name, environment.name
         registry = RegistryReads(self.registry)  # the same reads, uncached
         cached_builds = await self.latest_builds(app_name, env_name)
-        fresh = (
-            await self.caches.applications.refresh(app_name, lambda: registry.application(app_name)),
-            await self.caches.environments.refresh(env_name, lambda: registry.environment(env_name)),
-            await self.caches.builds.refresh(app_name + SEPARATOR + env_name,
-                                             lambda: registry.latest_builds(app_name, env_name)),
-        )
-        return fresh == (application, environment, cached_builds)
+        # The three at once: this check is on every new release's way (a create's included).
+        async with asyncio.TaskGroup() as reads:
+            fresh = (
+                reads.create_task(self.caches.applications.refresh(app_name, lambda: registry.application(app_name))),
+                reads.create_task(self.caches.environments.refresh(env_name, lambda: registry.environment(env_name))),
+                reads.create_task(self.caches.builds.refresh(app_name + SEPARATOR + env_name,
+                                                             lambda: registry.latest_builds(app_name, env_name))),
+            )
+        return tuple(read.result() for read in fresh) == (application, environment, cached_builds)
