@@ -71,6 +71,13 @@ async def test_lists_then_follows_the_watch(pool: KubePool, cluster: ClusterInfo
     kept = cache.get("v1", "ConfigMap", "default", "before")
     assert kept is not None and kept["kind"] == "ConfigMap" and "managedFields" not in kept["metadata"]
 
+    # Readers get their own copy: what one changes, the next does not see.
+    kept["data"] = {"scribbled": "by a reader"}
+    kept["metadata"]["labels"]["team"] = "red"
+    again = cache.get("v1", "ConfigMap", "default", "before") or {}
+    assert "scribbled" not in (again.get("data") or {}) and again["metadata"]["labels"]["team"] == "blue"
+    assert [o["metadata"]["name"] for o in cache.list("v1", "ConfigMap", {"team": "blue"})] == ["before"]
+
     await client.apply(config_map("after", team="blue"))
     await seen.saw("ADDED", "after")
     await client.apply({**config_map("before", team="blue"), "data": {"greeting": "hi"}})

@@ -15,7 +15,11 @@ readers fall back to asking the API server while it is false.
 
 What is kept, to bound memory: every object minus ``metadata.managedFields`` (the bulk of a
 server-side-applied object); Pods also lose their ``spec`` (readers look at their labels, owners
-and status). Other specs stay: drift detection compares them with what was applied.
+and status). Other specs stay: drift detection compares them with what was applied. Each object
+is kept as its JSON text (orjson), with its labels and resourceVersion beside it for filtering
+and comparing: a parsed Deployment costs ~11 KB of Python objects, its text ~2 KB, and parsing
+it again costs ~6 us per read. Readers get a new dict each time, so changing one changes
+nothing here.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import orjson
 
 from threeport_runtime.kube.errors import KubeError, NotFound
 from threeport_runtime.tasks import cancel_and_wait
@@ -65,6 +71,22 @@ def slim(obj: Object) -> Object:
     return kept
 
 
+class _Entry(NamedTuple):
+    """One cached object: its labels and version (read without parsing) and its JSON text."""
+
+    labels: Mapping[str, str]
+    version: str
+    text: bytes
+
+    @classmethod
+    def of(cls, obj: Object) -> _Entry:
+        return cls((obj.get("metadata") or {}).get("labels") or {}, _version(obj), orjson.dumps(obj))
+
+    def object(self) -> Object:
+        loaded: Object = orjson.loads(self.text)
+        return loaded
+
+
 def _name(obj: Mapping[str, Any]) -> ObjectName:
     metadata = obj.get("metadata") or {}
     return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
@@ -88,7 +110,7 @@ class ClusterCache:
         self.kinds: tuple[Kind, ...] = tuple(dict.fromkeys(kinds))
         self.selector = selector
         self._client = client
-        self._objects: dict[Kind, dict[ObjectName, Object]] = {kind: {} for kind in self.kinds}
+        self._objects: dict[Kind, dict[ObjectName, _Entry]] = {kind: {} for kind in self.kinds}
         self._synced: set[Kind] = set()
         self._handlers: list[Handler] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -140,7 +162,8 @@ class ClusterCache:
         return (api_version, kind) in self._objects
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> Object | None:
-        return self._objects.get((api_version, kind), {}).get((namespace, name))
+        entry = self._objects.get((api_version, kind), {}).get((namespace, name))
+        return entry.object() if entry is not None else None
 
     def list(
         self, api_version: str, kind: str, labels: Mapping[str, str] | None = None, namespace: str | None = None
@@ -148,12 +171,11 @@ class ClusterCache:
         """The cached objects of a kind carrying every one of ``labels`` (in ``namespace``, if given)."""
         wanted = tuple((labels or {}).items())
         found = []
-        for (where, _), obj in self._objects.get((api_version, kind), {}).items():
+        for (where, _), entry in self._objects.get((api_version, kind), {}).items():
             if namespace is not None and where != namespace:
                 continue
-            have = (obj.get("metadata") or {}).get("labels") or {}
-            if all(have.get(key) == value for key, value in wanted):
-                found.append(obj)
+            if all(entry.labels.get(key) == value for key, value in wanted):
+                found.append(entry.object())
         return found
 
     # -- list and watch --------------------------------------------------------------------------
@@ -214,20 +236,18 @@ class ClusterCache:
     def _replace(self, kind: Kind, items: Iterable[Object]) -> None:
         """The kind's objects become ``items``; handlers hear of every difference."""
         before = self._objects[kind]
-        after: dict[ObjectName, Object] = {}
-        for item in items:
-            obj = slim({"apiVersion": kind[0], "kind": kind[1], **item})
-            after[_name(obj)] = obj
+        listed = [slim({"apiVersion": kind[0], "kind": kind[1], **item}) for item in items]
+        after = {_name(obj): _Entry.of(obj) for obj in listed}
         self._objects[kind] = after
-        for name, obj in after.items():
-            old = before.get(name)
+        for obj in listed:
+            old = before.get(_name(obj))
             if old is None:
                 self._notify("ADDED", obj)
-            elif _version(old) != _version(obj):
+            elif old.version != _version(obj):
                 self._notify("MODIFIED", obj)
-        for name, obj in before.items():
+        for name, entry in before.items():
             if name not in after:
-                self._notify("DELETED", obj)
+                self._notify("DELETED", entry.object())
 
     async def _watch(self, kind: Kind, version: str) -> str:
         """Follows one watch from ``version``; returns the version to resume from when it ends."""
@@ -268,9 +288,11 @@ class ClusterCache:
         if kind_of_event == "DELETED":
             # Handlers get the copy they knew: an object that left the selector because its labels
             # were edited arrives with the new labels, and the old ones say whose it was.
-            told = objects.pop(_name(obj), None) or obj
+            known = objects.pop(_name(obj), None)
+            told = known.object() if known is not None else obj
         elif kind_of_event in ("ADDED", "MODIFIED"):
-            objects[_name(obj)] = told = obj
+            objects[_name(obj)] = _Entry.of(obj)
+            told = obj
         else:
             return ""
         self._notify(str(kind_of_event), told)
