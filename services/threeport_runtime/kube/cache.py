@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -80,7 +81,13 @@ class _Entry(NamedTuple):
 
     @classmethod
     def of(cls, obj: Object) -> _Entry:
-        return cls((obj.get("metadata") or {}).get("labels") or {}, _version(obj), orjson.dumps(obj))
+        # A copy of exactly the text: the bytes orjson returns keep its whole working buffer
+        # allocated (~8 KB whatever the object's size).
+        text = memoryview(orjson.dumps(obj)).tobytes()
+        # Interned: the objects of one deployment (a dozen) carry the same few labels.
+        labels = {sys.intern(str(k)): sys.intern(str(v))
+                  for k, v in ((obj.get("metadata") or {}).get("labels") or {}).items()}
+        return cls(labels, _version(obj), text)
 
     def object(self) -> Object:
         loaded: Object = orjson.loads(self.text)
