@@ -26,6 +26,15 @@ owner's change events arrive, and wires that into a ``ControllerSpec`` so that:
   kind has no listing to compare with (the first resync, after a failure), when a fed stream
   has no lister, or when more than ``max_forgets`` resources changed (cheaper than forgetting
   them one by one);
+- a cache whose entries are exactly the listed messages (by name: the owner's Get and List
+  answer the same message) is then **filled** from the listing (``relist(..., fills=cache)``),
+  so the first resync after a start, which can only clear, leaves the caches warm rather than
+  cold, and a changed resource's listed copy replaces the one forgotten. A listing is a read in
+  flight of every key it will list (``RemoteCache.begin_fill``, registered before the List
+  starts): a key forgotten (or everything cleared) while it is under way is not filled, so an
+  event that arrived during the List wins. A fill never replaces a held entry and never
+  evicts: it takes the room left, as the least recently used entries; the rest is read when
+  asked for. The resync waits for ``follow`` to start listening (whose start clears);
 - a read that was in flight when its entry was forgotten is returned to its caller but not
   stored, so an answer from before a change never outlives the change's event;
 - errors are never cached, and neither is "not found" (the loader raises; nothing is stored):
@@ -76,6 +85,19 @@ class _Load:
     stale: bool = False
 
 
+@dataclass
+class Fill:
+    """A listing in flight (``RemoteCache.begin_fill``), the loads of whatever keys it will list:
+    what was forgotten since it began (keys, the predicates of ``forget_where``, or everything)."""
+
+    forgotten: set[str] = field(default_factory=set)
+    forgotten_where: list[Callable[[str], bool]] = field(default_factory=list)
+    cleared: bool = False
+
+    def stale(self, key: str) -> bool:
+        return self.cleared or key in self.forgotten or any(matches(key) for matches in self.forgotten_where)
+
+
 class RemoteCache(Generic[Value]):
     """The last message read per key, at most ``max_entries`` (least recently used go first)."""
 
@@ -86,6 +108,7 @@ class RemoteCache(Generic[Value]):
         self.max_entries = max_entries
         self._entries: OrderedDict[str, Value] = OrderedDict()
         self._loading: dict[str, list[_Load]] = {}
+        self._fills: list[Fill] = []
         self.hits = 0
         self.misses = 0
         self._reads = meter().create_counter(
@@ -143,31 +166,67 @@ class RemoteCache(Generic[Value]):
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
+    def begin_fill(self) -> Fill:
+        """Registers a listing about to start, as a read in flight of every key it may list:
+        what is forgotten from now on is not filled from it (``fill``)."""
+        filling = Fill()
+        self._fills.append(filling)
+        return filling
+
+    def end_fill(self, filling: Fill) -> None:
+        """The listing is over: what is forgotten from now on no longer concerns it."""
+        self._fills.remove(filling)
+
+    def fill(self, filling: Fill, values: Iterable[tuple[str, Value]]) -> int:
+        """Stores the listed ``values`` of keys this cache does not hold, but none forgotten since
+        ``filling`` began (its copy may predate the change), and only while there is room: a
+        fill never evicts (what does not fit is read when asked for). Filled entries are the
+        least recently used, so reads evict them before anything a reconcile read. Held keys
+        keep their entry (read as late as the listing, or later). Returns how many it stored."""
+        stored = 0
+        for key, value in values:
+            if len(self._entries) >= self.max_entries:
+                break
+            if key in self._entries or filling.stale(key):
+                continue
+            self._entries[key] = value
+            self._entries.move_to_end(key, last=False)
+            stored += 1
+        return stored
+
     def forget(self, key: str) -> None:
-        """Drops ``key`` and marks reads of it in flight as stale."""
+        """Drops ``key`` and marks reads of it in flight (listings' included) as stale."""
         self._entries.pop(key, None)
         for pending in self._loading.get(key, ()):
             pending.stale = True
+        for filling in self._fills:
+            filling.forgotten.add(key)
 
     def forget_where(self, matches: Callable[[str], bool]) -> None:
         """Drops every key ``matches`` accepts (a scan: for rare events only)."""
         for key in [k for k in self._entries if matches(k)] + [k for k in self._loading if matches(k)]:
             self.forget(key)
+        for filling in self._fills:
+            filling.forgotten_where.append(matches)
 
     def clear(self) -> None:
-        """Drops everything, including what reads in flight would store."""
+        """Drops everything, including what reads and listings in flight would store."""
         self._entries.clear()
         for loads in self._loading.values():
             for pending in loads:
                 pending.stale = True
+        for filling in self._fills:
+            filling.cleared = True
 
 
 @dataclass
 class _Relist:
-    """How one stream's kind is listed, and what its previous listing held (name -> fingerprint)."""
+    """How one stream's kind is listed, and what its previous listing held (name -> fingerprint);
+    ``fills``: the cache that holds each listed message as it is, under its name."""
 
     list_all: Lister
     held: Held
+    fills: RemoteCache[Any] | None = None
     versions: dict[str, bytes] | None = None
 
 
@@ -181,15 +240,20 @@ class CacheFeed:
     max_forgets: int = 256
     _forgets: dict[str, list[Forget]] = field(default_factory=dict)
     _relists: dict[str, _Relist] = field(default_factory=dict)
+    # A ``follow`` is running; ``_started``: it has tried to start listening (and cleared).
+    _following: bool = False
+    _started: asyncio.Event = field(default_factory=asyncio.Event)
 
     def on(self, stream: str, forget: Forget) -> None:
         """Every event on ``stream`` (of any change type) calls ``forget`` first."""
         self._forgets.setdefault(stream, []).append(forget)
 
-    def relist(self, stream: str, list_all: Lister, held: Held) -> None:
+    def relist(self, stream: str, list_all: Lister, held: Held, fills: RemoteCache[Any] | None = None) -> None:
         """On a full resync, ``list_all`` lists every resource of ``stream``'s kind the caches may
-        hold something of, and ``held`` names those they do (see ``check``)."""
-        self._relists[stream] = _Relist(list_all, held)
+        hold something of, and ``held`` names those they do (see ``check``). ``fills``: a cache
+        whose entries are exactly the listed messages, by name (the Get of a name answers what
+        the List lists), filled from each listing (``RemoteCache.fill``)."""
+        self._relists[stream] = _Relist(list_all, held, fills)
 
     def track(self, *caches: Clearable) -> None:
         self.caches.extend(caches)
@@ -208,11 +272,24 @@ class CacheFeed:
 
     async def check(self) -> None:
         """Checks the caches against their owners' listings: forgets what changed since the
-        previous listing (as its event would have), or clears everything when it cannot tell."""
+        previous listing (as its event would have), or clears everything when it cannot tell;
+        then fills the ``fills`` caches with what was listed (not what an event forgot while
+        the listing was under way)."""
+        if self._following:
+            await self._started.wait()  # listing before it listens would be cleared by its start
+        fills = {stream: (relist.fills, relist.fills.begin_fill())
+                 for stream, relist in self._relists.items() if relist.fills is not None}
+        listed: dict[str, dict[str, Message]] = {}
         changed: dict[str, set[str]] = {}
         try:
             for stream, relist in self._relists.items():
-                versions = {getattr(m, "name"): _fingerprint(m) async for m in relist.list_all()}  # noqa: B009
+                messages = listed.setdefault(stream, {}) if stream in fills else None
+                versions = {}
+                async for message in relist.list_all():
+                    name = getattr(message, "name")  # noqa: B009
+                    versions[name] = _fingerprint(message)
+                    if messages is not None:
+                        messages[name] = message
                 previous, relist.versions = relist.versions, versions
                 if previous is not None:
                     names = {n for n in versions.keys() | previous.keys() if versions.get(n) != previous.get(n)}
@@ -223,27 +300,41 @@ class CacheFeed:
             log.warning("could not list what the caches hold; forgetting everything", extra={"error": str(error)})
             self.clear()
             return
+        finally:
+            # Over before this check's own forgets: they are the listing's news, not a change after it.
+            for cache, filling in fills.values():
+                cache.end_fill(filling)
         forgets = sum(len(names) for names in changed.values())
         if set(self._forgets) - changed.keys() or forgets > self.max_forgets:
             # A stream without a listing (none configured, or the first one), or many changes.
             self.clear()
-            return
-        for stream, names in changed.items():
-            for name in names:
-                self.handle(stream, Event(name=name, change=change_event_pb2.CHANGE_TYPE_UPDATED))
-        if forgets:
-            log.info("resync found changes whose events were not heard", extra={"resources": forgets})
+        else:
+            for stream, names in changed.items():
+                for name in names:
+                    self.handle(stream, Event(name=name, change=change_event_pb2.CHANGE_TYPE_UPDATED))
+            if forgets:
+                log.info("resync found changes whose events were not heard", extra={"resources": forgets})
+        for stream, (cache, filling) in fills.items():
+            cache.fill(filling, listed[stream].items())
 
     async def follow(self, redis: Redis, *, block_ms: int = 5_000, retry_after: float = 0.5) -> None:
         """Forgets what every event on the fed streams says changed, until cancelled (this
         replica's own reading: see the module docstring). It starts from each stream's newest
         entry and then forgets everything, so nothing read before it listened is kept."""
+        self._following = True
+        try:
+            await self._follow(redis, block_ms, retry_after)
+        finally:
+            self._following = False
+
+    async def _follow(self, redis: Redis, block_ms: int, retry_after: float) -> None:
         last: dict[str, str | bytes] | None = None
         while True:
             try:
                 if last is None:
                     last = {stream: await _newest_id(redis, stream) for stream in self._forgets}
                     self.clear()
+                    self._started.set()
                 since = dict(last)
                 response: Any = await redis.xread(last, count=256, block=block_ms)  # type: ignore[arg-type]
                 gone = await _passed(redis, since)
@@ -251,6 +342,7 @@ class CacheFeed:
                 log.warning("lost the change events that keep caches fresh; forgetting everything",
                             extra={"error": str(error)})
                 self.clear()
+                self._started.set()  # a resync need not wait: what it fills is cleared when this starts
                 await asyncio.sleep(retry_after)
                 continue
             for stream, messages in response or []:

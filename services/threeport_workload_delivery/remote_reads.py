@@ -25,6 +25,12 @@ service classes are resolved answers (the newest matching build per component, t
 environment resolves to), so they are checked through what they are resolved from: the listed
 builds, environments, applications and service classes.
 
+The listed applications, environments and cluster claims are the messages their Get answers
+(both are the owner's StandardMethods, one row converted alike), so each resync also fills
+those caches with them (``CacheFeed.relist``'s ``fills``): the resync after a restart, which
+can only clear, leaves them warm, and its reconciles read only the newest builds (computed per
+application and environment by the registry's SQL, not reproduced from the listed builds).
+
 "Not found" and errors are never cached. Cached messages are shared: callers read them, never
 change them.
 """
@@ -111,11 +117,15 @@ class DeliveryCaches:
         feed.on(resource_stream(prefix, CLUSTER_CLAIMS), lambda event: self.cluster_claims.forget(event.name))
         feed.on(resource_stream(prefix, SERVICE_CLASSES), lambda _event: self.service_classes.clear())
         if listings is not None:
-            feed.relist(resource_stream(prefix, APPLICATIONS), listings.applications, self._held_applications)
-            feed.relist(resource_stream(prefix, ENVIRONMENTS), listings.environments, self._held_environments)
+            # Get and List answer the same message of a name (the registry's and the cluster-manager's
+            # StandardMethods): those listings fill their caches.
+            feed.relist(resource_stream(prefix, APPLICATIONS), listings.applications, self._held_applications,
+                        fills=self.applications)
+            feed.relist(resource_stream(prefix, ENVIRONMENTS), listings.environments, self._held_environments,
+                        fills=self.environments)
             feed.relist(resource_stream(prefix, BUILDS), listings.builds, self._held_builds)
             feed.relist(resource_stream(prefix, CLUSTER_CLAIMS), listings.cluster_claims,
-                        self.cluster_claims.cached_keys)
+                        self.cluster_claims.cached_keys, fills=self.cluster_claims)
             feed.relist(resource_stream(prefix, SERVICE_CLASSES), listings.service_classes,
                         self._held_service_classes)
         return feed

@@ -179,6 +179,17 @@ async def resync_calls(stack: Stack, deployments: int) -> dict[str, float]:
             if count != before.get(method, 0.0)}
 
 
+async def deploy_two(stack: Stack) -> str:
+    """rates and fx deployed to dev, both Ready: fx's deployment name."""
+    other = f"{PARENT}/deployments/fx-dev"
+    await stack.apply_application("fx", {"components": {"svc": {**RATES["components"]["svc"],
+                                                                "image": "registry.example.com/fx/svc:1.0.0"}}})
+    await stack.admin.deployment.deploy(parent=PARENT, application="fx", environment="dev")
+    await deploy_rates(stack)
+    await stack.ready(other)
+    return other
+
+
 RESYNC_LISTS = {method: 1.0 for method in (
     "ListApplications", "ListEnvironments", "ListBuilds", "ListServiceClasses", "ListClusterClaims")}
 
@@ -187,18 +198,35 @@ async def test_a_resync_with_nothing_changed_reads_nothing_per_deployment(stack:
     """The periodic resync checks the caches with one List page per cached kind, whatever the
     number of deployments, instead of clearing them (which cost every deployment's reconcile
     its reads of the application, the builds and the claim)."""
-    other = f"{PARENT}/deployments/fx-dev"
-    await stack.apply_application("fx", {"components": {"svc": {**RATES["components"]["svc"],
-                                                                "image": "registry.example.com/fx/svc:1.0.0"}}})
-    await stack.admin.deployment.deploy(parent=PARENT, application="fx", environment="dev")
-    await deploy_rates(stack)
-    await stack.ready(other)
+    other = await deploy_two(stack)
     poke = poker(delivery_controller(stack), keys=(NAME, other))
     await steady_calls(poke, passes=4)
     await resync_calls(stack, 2)  # the first listing of the project, for the next to compare with
     await settles_without_calls(poke)
     for _ in range(2):
         assert await resync_calls(stack, 2) == RESYNC_LISTS
+
+
+async def test_the_resync_after_a_restart_reads_no_application_or_claim(stack: Stack) -> None:
+    """A restarted delivery's caches are empty, and its first resync has no previous listing to
+    compare with: it fills the caches of applications, environments and claims from the
+    listings it makes anyway, so the reconciles it queues read none of them one by one (the
+    newest builds, a computed answer, are still asked for per deployment)."""
+    other = await deploy_two(stack)
+    await settles_without_calls(poker(delivery_controller(stack), keys=(NAME, other)))
+    await stack.delivery.stop(grace=1.0)
+
+    before, start = calls_to_other_services(), reconciles()
+    stack.delivery = await start_test_service(DELIVERY, stack.settings, FAST)
+
+    async def reconciled() -> bool:
+        return reconciles() >= start + 2
+
+    await wait_until(reconciled, within=WITHIN, interval=0.1, what="the restart's resync to reconcile both")
+    read = {method.rsplit("/", 1)[1]: count - before.get(method, 0.0)
+            for method, count in calls_to_other_services().items() if count != before.get(method, 0.0)}
+    assert not {"GetApplication", "GetEnvironment", "GetClusterClaim"} & read.keys(), read
+    assert read.get("ListApplications", 0) >= 1 and read.get("ListClusterClaims", 0) >= 1, read
 
 
 async def test_a_lost_event_is_repaired_by_the_resync(stack: Stack) -> None:

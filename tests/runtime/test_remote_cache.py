@@ -329,3 +329,105 @@ async def test_a_stream_trimmed_past_what_was_read_forgets_everything(
         assert "apps/b" in cache
     finally:
         await cancel_and_wait(task)
+
+
+def lister(listing: list[change_event_pb2.ChangeEvent]) -> object:
+    async def list_all() -> AsyncIterator[change_event_pb2.ChangeEvent]:
+        for message in listing:
+            yield message
+
+    return list_all
+
+
+async def test_a_resync_fills_a_cache_with_what_it_listed() -> None:
+    """The first resync (nothing to compare with) clears, then keeps every listed message; a
+    later one forgets what changed and keeps its listed copy instead. Entries the cache holds
+    keep theirs, and filled entries are the first to go when a read needs room."""
+    apps: RemoteCache[change_event_pb2.ChangeEvent] = RemoteCache("apps", max_entries=10)
+    listing = listed(a="1", b="1")
+    feed = CacheFeed()
+    feed.track(apps)
+    feed.on("apps", lambda event: apps.forget(event.name))
+    feed.relist("apps", lister(listing), apps.cached_keys, fills=apps)  # type: ignore[arg-type]
+    await apps.get("stale", reader("held before any listing", []))  # type: ignore[arg-type]
+    await feed.check()
+    assert {key: apps._entries[key].owner for key in apps.cached_keys()} == {"a": "1", "b": "1"}
+    calls: list[str] = []
+    assert (await apps.get("a", reader("read", calls))).owner == "1" and calls == []  # type: ignore[arg-type, attr-defined]
+
+    listing[:] = listed(a="1", b="2", c="1")
+    await feed.check()
+    assert {key: apps._entries[key].owner for key in apps.cached_keys()} == {"a": "1", "b": "2", "c": "1"}
+    assert apps.cached_keys()[-1] == "a"  # the one a reconcile read is the most recent
+
+
+async def test_an_event_while_the_listing_is_under_way_wins() -> None:
+    """A listed copy read before a change whose event arrives before the listing ends is not
+    kept: the event's forget (or clear, or forget_where) stands, as for a read in flight."""
+    for forget in ("forget", "forget_where", "clear"):
+        apps: RemoteCache[change_event_pb2.ChangeEvent] = RemoteCache("apps", max_entries=10)
+        listed_b, go_on = asyncio.Event(), asyncio.Event()
+
+        async def list_all(listed_b: asyncio.Event = listed_b,
+                           go_on: asyncio.Event = go_on) -> AsyncIterator[change_event_pb2.ChangeEvent]:
+            for message in listed(a="1", b="old"):
+                yield message
+            listed_b.set()
+            await go_on.wait()  # the listing's last page is still on its way
+            for message in listed(c="1"):
+                yield message
+
+        feed = CacheFeed()
+        feed.track(apps)
+        feed.on("apps", lambda event, apps=apps: apps.forget(event.name))  # type: ignore[misc]
+        feed.relist("apps", list_all, apps.cached_keys, fills=apps)
+        check = asyncio.create_task(feed.check())
+        await listed_b.wait()
+        if forget == "forget":
+            feed.handle("apps", change_event_pb2.ChangeEvent(name="b", change=change_event_pb2.CHANGE_TYPE_UPDATED))
+        elif forget == "forget_where":
+            apps.forget_where(lambda key: key == "b")
+        else:
+            apps.clear()
+        go_on.set()
+        await check
+        assert sorted(apps.cached_keys()) == ([] if forget == "clear" else ["a", "c"]), forget
+        # The next listing is after the change: it fills b.
+        await feed.check()
+        assert "b" in apps, forget
+
+
+async def test_a_fill_never_evicts() -> None:
+    """A cache at its limit keeps what reads put there; a fill takes only the room left, and
+    what it filled goes first when a read needs room."""
+    apps: RemoteCache[change_event_pb2.ChangeEvent] = RemoteCache("apps", max_entries=3)
+    filling = apps.begin_fill()
+    apps.end_fill(filling)
+    await apps.get("hot", reader(change_event_pb2.ChangeEvent(name="hot"), []))  # type: ignore[arg-type]
+    stored = apps.fill(filling, ((m.name, m) for m in listed(a="1", b="1", c="1", hot="listed")))
+    assert stored == 2 and sorted(apps.cached_keys()) == ["a", "b", "hot"]
+    assert apps._entries["hot"].owner == ""  # held entries keep the copy a read put there
+    assert apps.fill(filling, ((m.name, m) for m in listed(d="1"))) == 0 and len(apps) == 3
+    await apps.get("new", reader(change_event_pb2.ChangeEvent(name="new"), []))  # type: ignore[arg-type]
+    assert "hot" in apps and "new" in apps and len(apps) == 3
+
+
+async def test_a_resync_at_start_fills_after_the_feed_listens(stream_prefix: str, redis_client: Redis) -> None:
+    """At a service's start its feed and its first resync begin together; the feed's start
+    clears (nothing read before it listened is trusted), so the resync lists only once it
+    listens, and what it fills stays."""
+    stream = resource_stream(stream_prefix, "test.Application")
+    apps: RemoteCache[change_event_pb2.ChangeEvent] = RemoteCache("apps", max_entries=10)
+    feed = CacheFeed()
+    feed.track(apps)
+    feed.on(stream, lambda event: apps.forget(event.name))
+    feed.relist(stream, lister(listed(a="1")), apps.cached_keys, fills=apps)  # type: ignore[arg-type]
+    follow = asyncio.create_task(feed.follow(redis_client, block_ms=100))
+    try:
+        await asyncio.create_task(feed.check())
+        await feed._started.wait()  # the feed listens (and has cleared what came before)
+        assert apps.cached_keys() == ["a"]
+        await publish(redis_client, stream, "a", change_event_pb2.CHANGE_TYPE_UPDATED)
+        await wait_until(lambda: _async("a" not in apps), what="the event to forget the filled entry")
+    finally:
+        await cancel_and_wait(follow)
