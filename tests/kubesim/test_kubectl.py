@@ -230,3 +230,27 @@ def test_server_side_apply_without_the_probe_removes_it(
     live = json.loads(_kubectl(emulator, "get", "deployment/web", "-n", manifest_ns, "-o", "json"))
     container = live["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "nginx:1.28" and "readinessProbe" not in container
+
+
+def test_get_watch_prints_one_header_and_the_kinds_columns(emulator: EmulatorHandle, manifest_ns: str) -> None:
+    """`kubectl get -w` prints the header once (watch events are Tables; only the first carries
+    the columns, as from kube-apiserver) and a ConfigMap's DATA column, as against a real cluster."""
+    namespace = f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {manifest_ns}}}\n"
+    config_map = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: %s}}\n"
+                  "data: {{a: '1', b: '2'}}\n")
+    _kubectl(emulator, "apply", "-f", "-", stdin=namespace)
+    _kubectl(emulator, "apply", "-f", "-", stdin=config_map.format(name="first") % manifest_ns)
+    env = dict(os.environ, KUBECONFIG=emulator.kubeconfig("main"), HOME=str(emulator.kubeconfig_dir))
+    with subprocess.Popen([KUBECTL, "get", "configmaps", "-n", manifest_ns, "-w"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=env) as watching:
+        try:
+            assert watching.stdout is not None
+            lines = [watching.stdout.readline(), watching.stdout.readline()]  # header, first
+            _kubectl(emulator, "apply", "-f", "-", stdin=config_map.format(name="second") % manifest_ns)
+            _kubectl(emulator, "delete", "configmap", "first", "-n", manifest_ns)
+            lines += [watching.stdout.readline(), watching.stdout.readline()]  # second, first again
+        finally:
+            watching.kill()
+    rows = [line.split() for line in lines]
+    assert rows[0] == ["NAME", "DATA", "AGE"], lines
+    assert [row[:2] for row in rows[1:]] == [["first", "2"], ["second", "2"], ["first", "2"]], lines

@@ -23,7 +23,7 @@ from threeport_kubesim.httpserver import Request, Response, StreamResponse
 from threeport_kubesim.resources import ResourceType
 from threeport_kubesim.selectors import parse_field_selector, parse_label_selector
 from threeport_kubesim.store import Watcher, dumps, event_line
-from threeport_kubesim.tables import render_table, wants_table
+from threeport_kubesim.tables import render_table, table_events, wants_table
 
 JSON = "application/json"
 log = logging.getLogger("threeport_kubesim.api")
@@ -397,6 +397,8 @@ class RestApi:
                     initial.append(event_line("DELETED", raw))
         store.add_watcher(watcher)
         chunks = self._stream(request, rtype, watcher, initial, timeout, bookmarks)
+        if wants_table(request.header("accept")):
+            chunks = table_events(rtype, chunks)
         return StreamResponse(200, chunks)
 
     def _pod_log(self, request: Request, namespace: str, name: str) -> Response | StreamResponse:

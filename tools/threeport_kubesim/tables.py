@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from typing import Any
+
+import orjson
 
 from threeport_kubesim.meta import parse_rfc3339
 from threeport_kubesim.resources import ResourceType
@@ -86,6 +89,10 @@ def _columns_and_cells(rtype: ResourceType, obj: dict[str, Any]) -> tuple[list[s
             ["Type", "Cluster-IP", "External-IP", "Port(s)"],
             [spec.get("type", "ClusterIP"), spec.get("clusterIP", ""), external, ports or "<none>"],
         )
+    if kind == "ConfigMap":
+        return ["Data"], [len(obj.get("data") or {}) + len(obj.get("binaryData") or {})]
+    if kind == "Secret":
+        return ["Type", "Data"], [obj.get("type", "Opaque"), len(obj.get("data") or {})]
     if kind == "Namespace" or kind == "PersistentVolumeClaim":
         return ["Status"], [status.get("phase", "")]
     if kind == "Node":
@@ -146,3 +153,23 @@ def render_table(
         "columnDefinitions": columns,
         "rows": rows,
     }
+
+
+async def table_events(rtype: ResourceType, lines: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """A watch's event lines with each object as a one-row Table (what kubectl asks for with
+    ``get -w``). As kube-apiserver does, only the first carries the column definitions: kubectl
+    prints a header when they change, so every event repeating them printed one per line."""
+    first = True
+    async for chunk in lines:
+        out = []
+        for line in chunk.splitlines():
+            event = orjson.loads(line)
+            obj = event.get("object") or {}
+            if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                table = render_table(rtype, [obj], str((obj.get("metadata") or {}).get("resourceVersion", "")))
+                if not first:
+                    table["columnDefinitions"] = None
+                first = False
+                event = {"type": event["type"], "object": table}
+            out.append(orjson.dumps(event) + b"\n")
+        yield b"".join(out)
