@@ -74,14 +74,9 @@ class ClaimsToRevisit:
         return []  # A heartbeat: nothing a claim depends on changed.
 
     async def _names(self, filters: list[str]) -> list[str]:
+        # Names only: converting every matching claim made each fit change of a cluster cost
+        # O(pending claims) messages (36% of the cluster-manager's CPU converging 10,000).
         names: set[str] = set()
         for filter_text in filters:
-            page_token = ""
-            while True:
-                page, page_token = await self._claims.list(
-                    filter_text=filter_text, hide_deleting=True, page_size=1000, page_token=page_token
-                )
-                names.update(claim.name for claim in page)
-                if not page_token:
-                    break
+            names.update([name async for name in self._claims.iter_names(filter_text=filter_text, hide_deleting=True)])
         return sorted(names)
