@@ -1,15 +1,23 @@
 """A health probe: version, nodes and their readiness, capacity, and API latency.
 
 Capacity is what the scheduler would see: allocatable resources summed over ready nodes, and
-requests summed over pods that still hold them (not Succeeded or Failed, which the API server
-filters out for us). Objects are read as raw JSON and only the fields named here are looked at,
-so a tenant's odd or malformed object (issue 17: ``readinessProbe: {httpGet: {}}``) cannot make
-a cluster look unreachable, and a probe of a busy cluster does not build a model per pod.
+requests summed over pods that still hold them (not Succeeded or Failed). Objects are read as
+raw JSON and only the fields named here are looked at, so a tenant's odd or malformed object
+(issue 17: ``readinessProbe: {httpGet: {}}``) cannot make a cluster look unreachable, and a
+probe of a busy cluster does not build a model per pod.
 
 The requests of pods of Threeport deployments (DESIGN §5 labels) are also summed on their own,
 and those deployments counted: placement compares them with what the claims bound to the cluster
 declared, to count the requests of claims whose workloads are not running yet
 (``domain.placement``).
+
+Nodes and pods come from the cluster's watch-fed cache (``PROBED_KINDS``, every object, kept by
+the ``KubePool``) once it is synced: a probe then lists nothing, where listing every pod of every
+cluster every probe interval was most of the idle cost at scale (issue 14). Until the cache is
+synced (just started, or a watch failed) the probe lists as before, with a field selector
+leaving out Succeeded and Failed pods. ``/version`` is read every probe (the latency), and with
+the cache a discovery document too: ``/version`` needs no credentials, so this is where a bad
+token shows.
 """
 
 from __future__ import annotations
@@ -19,9 +27,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from threeport_model.quantities import cpu_millis, memory_bytes
+from threeport_runtime.kube.cache import ClusterCache, Kind
 from threeport_runtime.kube.client import MANAGED_BY_LABEL, KubeClient
 
 HOLDING_RESOURCES = "status.phase!=Succeeded,status.phase!=Failed"
+DONE_PHASES = frozenset({"Succeeded", "Failed"})
+# What the probe's cache of a cluster holds (``KubePool.cache(cluster, PROBED_KINDS, "")``).
+PROBED_KINDS: tuple[Kind, ...] = (("v1", "Node"), ("v1", "Pod"))
 # The labels delivery puts on every object of a deployment, next to MANAGED_BY_LABEL=threeport.
 PROJECT_LABEL = "threeport.io/project"
 DEPLOYMENT_LABEL = "threeport.io/deployment"
@@ -70,14 +82,32 @@ def _pod_requests(pod: dict[str, Any]) -> tuple[int, int]:
     return cpu, memory
 
 
-async def probe(client: KubeClient) -> ProbeResult:
-    """Probes the cluster; raises the runtime's KubeError (Unreachable, Unauthorized, ...)."""
+def _holds_resources(pod: dict[str, Any]) -> bool:
+    """As the field selector ``HOLDING_RESOURCES``: a pod with no phase yet holds them too."""
+    return (pod.get("status") or {}).get("phase") not in DONE_PHASES
+
+
+async def _nodes_and_pods(
+    client: KubeClient, cache: ClusterCache | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    if cache is not None and cache.synced:
+        # The watches may have been opened with credentials since revoked: ask for something
+        # small that needs them (the API group list, a few hundred bytes).
+        await client.request("GET", "/api", what="checking the credentials")
+        nodes = cache.list("v1", "Node")
+        return nodes, [pod for pod in cache.list("v1", "Pod") if _holds_resources(pod)]
+    # Listing nodes needs credentials (the version endpoint does not): a bad token shows here.
+    nodes = await client.list("v1", "Node")
+    return nodes, await client.list("v1", "Pod", fields=HOLDING_RESOURCES)
+
+
+async def probe(client: KubeClient, cache: ClusterCache | None = None) -> ProbeResult:
+    """Probes the cluster, reading nodes and pods from ``cache`` when it is synced; raises the
+    runtime's KubeError (Unreachable, Unauthorized, ...)."""
     started = time.perf_counter()
     version = _version(await client.version())
     latency = int((time.perf_counter() - started) * 1000)
-    # Listing nodes needs credentials (the version endpoint does not): a bad token shows here.
-    nodes = await client.list("v1", "Node")
-    pods = await client.list("v1", "Pod", fields=HOLDING_RESOURCES)
+    nodes, pods = await _nodes_and_pods(client, cache)
     ready_nodes = [node for node in nodes if _node_ready(node)]
     allocatable = [(node.get("status") or {}).get("allocatable") or {} for node in ready_nodes]
     requested = [_pod_requests(pod) for pod in pods]

@@ -225,3 +225,16 @@ async def test_pool_shares_one_client_and_rebuilds_it_when_credentials_change(cl
         assert third is not second
     finally:
         await pool.close()
+
+
+async def test_a_pool_without_a_source_keeps_the_client_last_handed_in(cluster: ClusterInfo) -> None:
+    # The cluster-manager's pool has no source: its probe hands the credentials in, and the
+    # caches it starts ask the pool for the client in between, however long that is.
+    pool = KubePool(ttl=0.0)
+    try:
+        with pytest.raises(ValueError, match="no connection given"):
+            await pool.client("c1")
+        handed = await pool.client("c1", connection_to(cluster))
+        assert await pool.client("c1") is handed
+    finally:
+        await pool.close()

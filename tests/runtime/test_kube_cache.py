@@ -14,7 +14,7 @@ import pytest
 from threeport.sdk import NotFoundError
 from threeport_kubesim.control import ClusterInfo
 from threeport_kubesim.testing import EmulatorHandle
-from threeport_runtime.kube.cache import ClusterCache
+from threeport_runtime.kube.cache import ClusterCache, slim
 from threeport_runtime.kube.client import KubeClient
 from threeport_runtime.kube.connection import Connection
 from threeport_runtime.kube.pool import KubePool
@@ -196,3 +196,29 @@ async def test_a_cluster_that_no_longer_exists_is_forgotten(emulator: EmulatorHa
         assert pool.caches(gone.name) == [] and len(pool) == 0
     finally:
         await pool.close()
+
+
+def test_pods_keep_only_their_containers_requests_and_nodes_lose_their_images() -> None:
+    pod = {
+        "kind": "Pod",
+        "metadata": {"name": "web", "managedFields": [{"manager": "kubectl"}]},
+        "spec": {
+            "containers": [
+                {"name": "app", "image": "nginx", "env": [{"name": "A", "value": "1"}],
+                 "resources": {"requests": {"cpu": "250m"}, "limits": {"cpu": "1"}}},
+                {"name": "sidecar", "image": "envoy"},
+            ],
+            "volumes": [{"name": "data", "emptyDir": {}}],
+        },
+        "status": {"phase": "Running"},
+    }
+    assert slim(pod) == {
+        "kind": "Pod",
+        "metadata": {"name": "web"},
+        "spec": {"containers": [{"name": "app", "resources": {"requests": {"cpu": "250m"}}}, {"name": "sidecar"}]},
+        "status": {"phase": "Running"},
+    }
+    node = {"kind": "Node", "metadata": {"name": "n1"},
+            "status": {"allocatable": {"cpu": "4"}, "images": [{"names": ["nginx"], "sizeBytes": 1}]}}
+    assert slim(node)["status"] == {"allocatable": {"cpu": "4"}}
+    assert "images" in node["status"]  # the caller's object is not changed

@@ -28,7 +28,7 @@ from threeport_cluster_manager.domain.onboarding import onboarding_manifests
 from threeport_cluster_manager.drivers.base import Driver, DriverError, Provisioning
 from threeport_cluster_manager.drivers.registry import PROVISIONED as PROVISIONED_PROVIDERS
 from threeport_cluster_manager.drivers.registry import Drivers
-from threeport_cluster_manager.probe import ProbeResult, probe
+from threeport_cluster_manager.probe import PROBED_KINDS, ProbeResult, probe
 from threeport_cluster_manager.reconcilers.conditions import (
     CLUSTER_FINALIZER,
     IN_USE,
@@ -91,6 +91,7 @@ class ClusterReconciler:
         try:
             cluster = await self._clusters.get(name)
         except NotFound:
+            self._kube.forget(name)  # gone without a tear-down pass seen here: stop its watches
             return None
         try:
             driver = self._drivers.get(cluster.spec.provider)
@@ -189,7 +190,9 @@ class ClusterReconciler:
         try:
             # One client per cluster, kept while its credentials stay the same (issue 14).
             client = await self._kube.client(cluster.name, observation.connection)
-            observation.result = await probe(client)
+            # Nodes and pods from a watch-fed cache once it is synced, not a listing per probe.
+            cache = self._kube.cache(cluster.name, PROBED_KINDS, "")
+            observation.result = await probe(client, cache)
         except KubeError as failure:
             observation.failure = failure
             return observation

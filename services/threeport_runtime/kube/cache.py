@@ -14,8 +14,11 @@ selector still says, by its old labels, whose it was).
 readers fall back to asking the API server while it is false.
 
 What is kept, to bound memory: every object minus ``metadata.managedFields`` (the bulk of a
-server-side-applied object); Pods also lose their ``spec`` (readers look at their labels, owners
-and status). Other specs stay: drift detection compares them with what was applied. Each object
+server-side-applied object); of a Pod's ``spec`` only its containers' names and resource
+requests (readers look at labels, owners, status, and the cluster-manager's probe sums
+requests); of a Node's status not its ``images`` (a list of every image pulled, often the bulk
+of a Node). Other specs stay: drift detection compares them with what was applied. An empty
+selector caches every object of the kinds. Each object
 is kept as its JSON text (orjson), with its labels and resourceVersion beside it for filtering
 and comparing: a parsed Deployment costs ~11 KB of Python objects, its text ~2 KB, and parsing
 it again costs ~6 us per read. Readers get a new dict each time, so changing one changes
@@ -67,8 +70,22 @@ def slim(obj: Object) -> Object:
     metadata = dict(kept.get("metadata") or {})
     metadata.pop("managedFields", None)
     kept["metadata"] = metadata
-    if kept.get("kind") == "Pod":
-        kept.pop("spec", None)
+    if kept.get("kind") == "Pod" and "spec" in kept:
+        kept["spec"] = {"containers": [_container_requests(c) for c in (kept["spec"] or {}).get("containers") or []]}
+    elif kept.get("kind") == "Node" and isinstance(kept.get("status"), dict):
+        kept["status"] = {k: v for k, v in kept["status"].items() if k != "images"}
+    return kept
+
+
+def _container_requests(container: Any) -> Object:
+    """A container's name and resource requests: what a Pod keeps of its spec."""
+    if not isinstance(container, dict):
+        return {"name": ""}
+    kept: Object = {"name": container.get("name") or ""}
+    resources = container.get("resources")
+    requests = resources.get("requests") if isinstance(resources, dict) else None
+    if requests:
+        kept["resources"] = {"requests": requests}
     return kept
 
 
@@ -220,6 +237,10 @@ class ClusterCache:
             self._synced.discard(kind)
         self._changed.set()
 
+    def _selecting(self) -> tuple[tuple[str, str], ...]:
+        """The label selector's query parameter; none for an empty selector (every object)."""
+        return (("labelSelector", self.selector),) if self.selector else ()
+
     async def _list(self, kind: Kind) -> str:
         """Lists every page; replaces the kind's objects; returns the list's resourceVersion."""
         client = await self._client()
@@ -227,7 +248,7 @@ class ClusterCache:
         items: list[Object] = []
         token, version = "", ""
         while True:
-            query = [("labelSelector", self.selector), ("limit", str(PAGE_SIZE))]
+            query = [*self._selecting(), ("limit", str(PAGE_SIZE))]
             if token:
                 query.append(("continue", token))
             page = await client.request("GET", resource.collection_path(), what=f"listing {kind[1]}", query=query)
@@ -261,7 +282,7 @@ class ClusterCache:
         client = await self._client()
         resource = await client.resource(*kind)
         seconds = random.randint(*WATCH_SECONDS)
-        query = [("watch", "true"), ("labelSelector", self.selector), ("resourceVersion", version),
+        query = [("watch", "true"), *self._selecting(), ("resourceVersion", version),
                  ("allowWatchBookmarks", "true"), ("timeoutSeconds", str(seconds))]
         started, heard = time.monotonic(), False
         try:

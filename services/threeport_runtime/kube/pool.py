@@ -3,7 +3,8 @@
 A client keeps its HTTP connections and discovery cache, so reconciles and probes of a cluster
 share them instead of building a TLS context and session per call. Credentials come from a
 ``CredentialSource`` (delivery asks the cluster-manager) and are read again after ``ttl``
-seconds, or handed in by a caller that has just read them (the cluster-manager's own probe).
+seconds, or handed in by a caller that has just read them (the cluster-manager's own probe; a
+pool without a source keeps the last client handed in until the next one).
 A client that was refused as unauthorized or could not reach its server is rebuilt from fresh
 credentials on next use: rotated tokens and moved clusters need no restart. A replaced client is
 closed after ``retire_after`` seconds, so that calls still running on it may finish.
@@ -60,6 +61,10 @@ class KubePool:
             return entry.client
         if connection is None:
             if self._source is None:
+                if entry is not None:
+                    # Only callers handing in credentials refresh them (the cluster-manager's
+                    # probe): its caches keep the last client until then.
+                    return entry.client
                 raise ValueError(f"no connection given for cluster {cluster} and the pool has no credential source")
             try:
                 connection = await self._source(cluster)
