@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
-from sqlalchemy import ColumnElement, and_, delete, exists, false, literal, or_, select, true, tuple_
+from sqlalchemy import ColumnElement, and_, bindparam, delete, exists, false, or_, select, true, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
 from threeport.common.v1alpha1 import event_pb2
@@ -34,15 +34,23 @@ WARNING = event_pb2.EVENT_TYPE_WARNING
 
 M = TypeVar("M", bound=Message)
 
+# The columns a recorded event is inserted with, and the parameter its resource's uid is looked
+# for under in the resource tables (as a UUID).
+COLUMNS = ("resource", "resource_uid", "type", "reason", "message", "source", "generation", "fingerprint",
+           "count", "first_time", "last_time")
+EXISTING_UID = "existing_uid"
+
 class EventRecorder:
     def __init__(self, db: Database, schema: ServiceSchema, *, source: str):
         self._db = db
         self._table = schema.events
         self._source = source
+        # The schema's resource tables: those with the standard resource columns (``ResourceRow``).
         self._resource_tables = [
             table for table in schema.metadata.tables.values()
             if {"uid", "finalizers", "status_fence"} <= set(table.c.keys())
         ]
+        self._insert = self._build_insert()
 
     async def record(
         self,
@@ -59,6 +67,10 @@ class EventRecorder:
         fingerprint = hashlib.sha256(
             "\x00".join([resource_uid, type_name, reason, message, self._source]).encode()
         ).hexdigest()
+        try:
+            uid = uuid.UUID(resource_uid)
+        except ValueError:
+            return  # no resource of this service has it: nothing is recorded (see _insert)
         now = datetime.now(UTC)
         values = {
             "resource": resource,
@@ -72,37 +84,34 @@ class EventRecorder:
             "count": 1,
             "first_time": now,
             "last_time": now,
+            EXISTING_UID: uid,
         }
-        # Only while the resource exists: a reconcile still running when its resource was
-        # removed (and its events with it) must not leave an event that a resource re-created
-        # under the same name would show.
-        row = select(*(literal(value, type_=self._table.c[key].type) for key, value in values.items()))
-        statement = insert(self._table).from_select(list(values), row.where(self._exists(resource_uid)))
-        statement = statement.on_conflict_do_update(
-            index_elements=[self._table.c.fingerprint],
+        try:
+            # One statement, atomic on its own: in autocommit it is one round trip, not three.
+            async with self._db.autocommit.connect() as connection:
+                await connection.execute(self._insert, values)
+        except Exception:
+            log.exception("could not record event", extra={"reason": reason})
+
+    def _build_insert(self) -> Any:
+        """The upsert every record executes with its values, built once: building it (the
+        ``excluded`` alias's columns above all) cost more than the rest of a record, ~10% of
+        workload-delivery's CPU while it converged 10,000 deployments. Only while the resource
+        exists: a reconcile still running when its resource was removed (and its events with it)
+        must not leave an event that a resource re-created under the same name would show."""
+        table = self._table
+        row = select(*(bindparam(key, type_=table.c[key].type) for key in COLUMNS))
+        existing = or_(false(), *(exists().where(resources.c.uid == bindparam(EXISTING_UID, type_=resources.c.uid.type))
+                                  for resources in self._resource_tables))
+        statement = insert(table).from_select(list(COLUMNS), row.where(existing))
+        return statement.on_conflict_do_update(
+            index_elements=[table.c.fingerprint],
             set_={
-                "count": self._table.c.count + 1,
+                "count": table.c.count + 1,
                 "last_time": statement.excluded.last_time,
                 "generation": statement.excluded.generation,
             },
         )
-        try:
-            # One statement, atomic on its own: in autocommit it is one round trip, not three.
-            async with self._db.autocommit.connect() as connection:
-                await connection.execute(statement)
-        except Exception:
-            log.exception("could not record event", extra={"reason": reason})
-
-
-    def _exists(self, resource_uid: str) -> ColumnElement[bool]:
-        """Whether a resource of this service has ``resource_uid``: the schema's resource tables
-        are those with the standard resource columns (``ResourceRow``)."""
-        try:
-            uid = uuid.UUID(resource_uid)
-        except ValueError:
-            return false()
-        return or_(false(), *(exists().where(table.c.uid == uid) for table in self._resource_tables))
-
 
 class EventLister:
     """The generic ListEvents: events of a resource and those below it, newest first."""
