@@ -26,17 +26,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from threeport_model.labels import DEPLOYMENT_LABEL, MANAGED_BY_LABEL, PROJECT_LABEL
 from threeport_model.quantities import cpu_millis, memory_bytes
 from threeport_runtime.kube.cache import ClusterCache, Kind
-from threeport_runtime.kube.client import MANAGED_BY_LABEL, KubeClient
+from threeport_runtime.kube.client import KubeClient
 
 HOLDING_RESOURCES = "status.phase!=Succeeded,status.phase!=Failed"
 DONE_PHASES = frozenset({"Succeeded", "Failed"})
 # What the probe's cache of a cluster holds (``KubePool.cache(cluster, PROBED_KINDS, "")``).
 PROBED_KINDS: tuple[Kind, ...] = (("v1", "Node"), ("v1", "Pod"))
-# The labels delivery puts on every object of a deployment, next to MANAGED_BY_LABEL=threeport.
-PROJECT_LABEL = "threeport.io/project"
-DEPLOYMENT_LABEL = "threeport.io/deployment"
 
 
 @dataclass(frozen=True)

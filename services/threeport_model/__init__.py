@@ -15,4 +15,6 @@ Modules, each with one job:
 - ``references``: ``${dependencies.NAME.OUTPUT}`` references: find, check and substitute.
 - ``namespaces``: namespace templates (``{project}-{application}-{environment}``).
 - ``auto_deploy``: which builds an environment's auto-deploy rules select.
+- ``labels``: the labels on every Kubernetes object of a deployment (managed-by, project,
+  deployment).
 """

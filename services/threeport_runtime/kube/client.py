@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from threeport_model import labels
 from threeport_runtime.kube.connection import Connection
 from threeport_runtime.kube.discovery import Discovery, Resource
 from threeport_runtime.kube.errors import NotFound, NotReady, Unauthorized, Unreachable
@@ -20,7 +21,7 @@ from threeport_runtime.kube.readiness import readiness
 from threeport_runtime.kube.transport import APPLY_PATCH, Query, Transport
 
 FIELD_MANAGER = "threeport"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY_LABEL = labels.MANAGED_BY_LABEL
 PAGE_SIZE = 500
 
 Object = dict[str, Any]

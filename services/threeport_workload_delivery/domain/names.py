@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 
-MANAGED_BY = "app.kubernetes.io/managed-by"
-PROJECT_LABEL = "threeport.io/project"
-DEPLOYMENT_LABEL = "threeport.io/deployment"
+from threeport_model.labels import DEPLOYMENT_LABEL as DEPLOYMENT_LABEL
+from threeport_model.labels import MANAGED_BY_LABEL
+from threeport_model.labels import PROJECT_LABEL as PROJECT_LABEL
+
+MANAGED_BY = MANAGED_BY_LABEL
 APPLICATION_LABEL = "threeport.io/application"
 ENVIRONMENT_LABEL = "threeport.io/environment"
 COMPONENT_LABEL = "threeport.io/component"
