@@ -49,6 +49,7 @@ from threeport.registry.v1alpha1 import application_pb2, build_pb2, environment_
 from threeport.sdk import AsyncClient
 from threeport_runtime.bus.streams import resource_stream
 from threeport_runtime.remote_cache import CacheFeed, RemoteCache
+from threeport_workload_delivery.domain import names
 
 Event = change_event_pb2.ChangeEvent
 APPLICATIONS = "threeport.registry.v1alpha1.Application"
@@ -132,8 +133,8 @@ class DeliveryCaches:
 
     def projects(self) -> set[str]:
         """The projects whose applications, environments or builds the caches hold something of."""
-        names = [*self.applications.cached_keys(), *self.environments.cached_keys(), *self._held_environments()]
-        return {project_of(name) for name in names}
+        held = [*self.applications.cached_keys(), *self.environments.cached_keys(), *self._held_environments()]
+        return {project_parent(name) for name in held}
 
     def _held_applications(self) -> Iterable[str]:
         resolved_for = (key.split(SEPARATOR, 1)[0] for key in self.builds.cached_keys())
@@ -166,9 +167,9 @@ class DeliveryCaches:
         self.builds.forget_where(lambda key: key.startswith(application + SEPARATOR))
 
 
-def project_of(name: str) -> str:
-    """``projects/P`` for any name under it."""
-    return "/".join(name.split("/", 2)[:2])
+def project_parent(name: str) -> str:
+    """``projects/P`` for any name under it (the parent a List of the project takes)."""
+    return f"projects/{names.project_of(name)}"
 
 
 class Listings:

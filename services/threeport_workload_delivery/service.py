@@ -43,7 +43,7 @@ from threeport_workload_delivery.pipeline.namespaces import NamespaceGuard
 from threeport_workload_delivery.pipeline.observed import ClusterObserver
 from threeport_workload_delivery.pipeline.secret_inputs import SecretSources
 from threeport_workload_delivery.reconcilers.deployment import DeploymentReconciler
-from threeport_workload_delivery.remote_reads import CachedRegistryReads, DeliveryCaches, Listings, project_of
+from threeport_workload_delivery.remote_reads import CachedRegistryReads, DeliveryCaches, Listings, project_parent
 from threeport_workload_delivery.store.namespaces import NamespaceClaims
 from threeport_workload_delivery.store.releases import ReleaseStore
 from threeport_workload_delivery.store.tables import SCHEMA, DeploymentRow, RegistryCredentialRow, SecretRow
@@ -88,7 +88,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     async def projects() -> AsyncIterator[str]:
         """The projects a resync lists other services' resources of: the deployments' and the caches'."""
         async for name in deployments.iter_names():
-            yield project_of(name)
+            yield project_parent(name)
         for project in caches.projects():
             yield project
 
