@@ -109,18 +109,20 @@ def deployment_columns(message: Message) -> dict[str, str]:
             "RELEASE": str(release) if release else "", "IMAGES": images_text(message)}
 
 
+def _enum_word(message: Any, field: str, prefix: str) -> str:
+    """An enum field's value name without ``prefix``, lowercased (its number if unnamed)."""
+    known = message.DESCRIPTOR.fields_by_name[field].enum_type.values_by_number.get(getattr(message, field))
+    return str(known.name).removeprefix(prefix).lower() if known else str(getattr(message, field))
+
+
 def release_reason(release: Any) -> str:
     """Why a release was made: initial, spec_change, build, promotion, rollback, deploy."""
-    enum = release.DESCRIPTOR.fields_by_name["reason"].enum_type
-    return str(enum.values_by_number[release.reason].name).removeprefix("RELEASE_REASON_").lower() \
-        if release.reason in enum.values_by_number else str(release.reason)
+    return _enum_word(release, "reason", "RELEASE_REASON_")
 
 
 def release_approval(release: Any) -> str:
     """pending, approved, superseded, or - (a release that needed no approval)."""
-    enum = release.DESCRIPTOR.fields_by_name["approval"].enum_type
-    known = enum.values_by_number.get(release.approval)
-    text = str(known.name).removeprefix("APPROVAL_STATE_").lower() if known else str(release.approval)
+    text = _enum_word(release, "approval", "APPROVAL_STATE_")
     return "-" if text == "unspecified" else text
 
 
