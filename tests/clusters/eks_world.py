@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import threading
 import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -50,9 +51,16 @@ class EksWorld:
         return f"http://127.0.0.1:{self.port}/{{cluster}}"
 
     servers: dict[str, str] = field(default_factory=dict)
+    # Requests arrive concurrently (the probe, watches); without this two first requests for one
+    # cluster both found it missing and both created it.
+    _creating: threading.Lock = field(default_factory=threading.Lock)
 
     def _server_of(self, cluster: str) -> str:
         """The emulated cluster behind the private endpoint (blocking: the control API)."""
+        with self._creating:
+            return self._server_of_locked(cluster)
+
+    def _server_of_locked(self, cluster: str) -> str:
         if cluster not in self.servers:
             try:
                 self.servers[cluster] = self.emulator.control.get_cluster(cluster).server
