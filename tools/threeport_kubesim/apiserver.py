@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import yaml
 
 from threeport_kubesim import errors, schemas
@@ -40,6 +41,7 @@ APPLY_PATCH = "application/apply-patch+yaml"
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(slots=True)
@@ -56,6 +58,19 @@ class WriteOptions:
     field_validation: str = schemas.WARN
     # What the request's answer carries in `Warning` headers (unknown fields dropped under Warn).
     warnings: list[str] = field(default_factory=list)
+
+
+def _apply_configuration(body: bytes) -> Any:
+    """An apply patch's body: YAML, of which JSON is a subset. Clients mostly send JSON, which
+    orjson reads tens of times faster than PyYAML's pure-Python scanner (the emulator's busiest
+    parse); anything else is read as YAML, with libyaml when it is there."""
+    if body.lstrip()[:1] == b"{":
+        with contextlib.suppress(orjson.JSONDecodeError):
+            return orjson.loads(body)
+    try:
+        return yaml.load(body or b"{}", Loader=_YAML_LOADER)  # a safe loader (C when built with libyaml)
+    except yaml.YAMLError as exc:
+        raise errors.bad_request(f"error decoding YAML: {exc}") from exc
 
 
 class IpAllocator:
@@ -422,10 +437,7 @@ class ApiServer:
     ) -> tuple[dict[str, Any], bool]:
         if not options.manager:
             raise errors.bad_request("PATCH, application/apply-patch+yaml requests must include a fieldManager")
-        try:
-            applied = yaml.safe_load(body or b"{}")
-        except yaml.YAMLError as exc:
-            raise errors.bad_request(f"error decoding YAML: {exc}") from exc
+        applied = _apply_configuration(body)
         applied = require_object(applied)
         if not applied.get("apiVersion") or not applied.get("kind"):
             raise errors.bad_request("apiVersion and kind must be set in an applied configuration")

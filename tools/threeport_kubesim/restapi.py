@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import yaml
 
 from threeport_kubesim import errors, podlogs, schemas
@@ -162,8 +163,8 @@ class RestApi:
         try:
             if content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
                 return yaml.safe_load(request.body or b"{}")
-            return json.loads(request.body or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            return orjson.loads(request.body or b"{}")
+        except (json.JSONDecodeError, UnicodeDecodeError, yaml.YAMLError) as exc:  # orjson's is a JSONDecodeError
             raise errors.bad_request(f"error decoding request body: {exc}") from exc
 
     def _write_options(self, request: Request, subresource: str) -> WriteOptions:

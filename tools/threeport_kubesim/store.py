@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 from threeport_kubesim.selectors import FieldMatcher, LabelSelector
 
 GroupResource = tuple[str, str]
@@ -23,7 +25,12 @@ ObjectKey = tuple[str, str]  # (namespace or "", name)
 
 
 def dumps(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
+    """Compact JSON. orjson (C, several times faster: every write, read and watch event goes
+    through here) unless the object holds what it refuses (an integer beyond 64 bits)."""
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        return json.dumps(obj, separators=(",", ":")).encode()
 
 
 # Objects above this size are kept zlib-compressed: API objects are repetitive JSON and shrink
@@ -50,7 +57,7 @@ class StoredObject:
         return packed if packed[0] == _JSON_OPEN_BRACE else zlib.decompress(packed)
 
     def decode(self) -> dict[str, Any]:
-        result: dict[str, Any] = json.loads(self.raw)
+        result: dict[str, Any] = orjson.loads(self.raw)
         return result
 
 
