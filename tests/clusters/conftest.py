@@ -101,14 +101,22 @@ async def migrated(database_url: str) -> str:  # noqa: F811
 
 
 @pytest.fixture
+def manager_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The cluster-manager's settings: ``FAST_ENV``, or a test's own through
+    ``@pytest.mark.parametrize("manager_env", [...], indirect=True)``."""
+    return dict(getattr(request, "param", FAST_ENV))
+
+
+@pytest.fixture
 async def manager(
     migrated: str,
     stream_prefix: str,  # noqa: F811
     redis_client: object,  # noqa: F811
     emulator: EmulatorHandle,
     monkeypatch: pytest.MonkeyPatch,
+    manager_env: dict[str, str],
 ) -> AsyncIterator[ClusterManager]:
-    for key, value in FAST_ENV.items():
+    for key, value in manager_env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("THREEPORT_KUBESIM_URL", emulator.control_url)
     monkeypatch.delenv("THREEPORT_BACKEND_INFRA", raising=False)

@@ -10,12 +10,14 @@ import ssl
 import urllib.request
 from typing import Any
 
+import pytest
+
 from threeport.clusters.v1alpha1 import cluster_claim_pb2
 from threeport.common.v1alpha1 import event_pb2
 from threeport_kubesim.control import ClusterInfo
 from threeport_runtime.prometheus import READER
 
-from .conftest import ClusterManager, Kube
+from .conftest import FAST_ENV, ClusterManager, Kube
 from .helpers import claim_when, cluster_when, condition, is_false, is_true
 
 
@@ -158,6 +160,32 @@ async def test_probes_are_heartbeats_and_do_not_reconcile_bound_claims(
     assert reconciles < len(claims), f"{reconciles} claim reconciles for 5 heartbeats"
     # The heartbeat itself stays visible to users.
     assert seen.status.last_probe_time.ToNanoseconds() > 0
+
+
+PRODUCTION_PROBING = {**FAST_ENV, "THREEPORT_CLUSTER_PROBE_INTERVAL_SECONDS": "30"}
+
+
+@pytest.mark.parametrize("manager_env", [PRODUCTION_PROBING], indirect=True)
+async def test_binding_claims_lists_them_without_probing_again(manager: ClusterManager, kube: Kube) -> None:
+    """Every binding wakes its cluster so that ``status.claims`` and ``InUse`` show it at once;
+    with the production probe interval those passes only bring the claims up to date (probing
+    on each was most of the cluster-manager's work while placing thousands of claims)."""
+    info = kube.cluster("bindings")
+    attached = await manager.client.cluster.attach_cluster(cluster_id="bindings", kubeconfig=kube.kubeconfig(info))
+    ready = await cluster_when(manager.client, attached.name, lambda c: is_true(c, "Ready"), "the cluster to be Ready")
+    probed = ready.status.last_probe_time.ToNanoseconds()
+    for index in range(3):
+        await manager.internal.internal.cluster_claim.create_cluster_claim(
+            cluster_claim_id=f"bindings-{index}",
+            cluster_claim=cluster_claim_pb2.ClusterClaim(
+                spec=cluster_claim_pb2.ClusterClaimSpec(owner=f"projects/acme/deployments/{index}",
+                                                        cluster=attached.name)
+            ),
+        )
+    listed = await cluster_when(manager.client, attached.name,
+                                lambda c: len(c.status.claims) == 3 and is_true(c, "InUse"), "the cluster to list them")
+    assert listed.status.last_probe_time.ToNanoseconds() == probed, "a binding probed the cluster again"
+    assert is_true(listed, "Ready") and listed.status.node_count == ready.status.node_count
 
 
 def claim_reconciles() -> float:

@@ -11,6 +11,13 @@ One pass, for creation, change, resync and probe alike:
    Event on every reachability transition (``ClusterUnreachable``, ``ClusterRecovered``).
 5. On-demand clusters unused for the grace period are deleted unless their retain policy is
    RETAIN. Then look again after the probe interval.
+
+A pass that comes before the probe interval is up (every claim bound wakes its cluster, so that
+``status.claims`` and ``InUse`` show it at once; a resync; a restart) while the last probe found
+the cluster Ready for its current generation only brings the claims up to date: steps 2-3 wait
+for the interval. Probing on every binding made the cluster-manager's busiest work, while
+placing thousands of claims, re-probing the same clusters (a provider call, a credential read,
+a probe and the onboarding applies each time).
 """
 
 from __future__ import annotations
@@ -105,6 +112,10 @@ class ClusterReconciler:
         collected = await self._collect_if_unused(cluster, claims)
         if collected is not None:
             return collected
+        early = self._probe_due_in(cluster)
+        if early > 0:
+            await self._write_claims(cluster, claims)
+            return Result(requeue_after=min(early, self._next_look(cluster, claims)))
         if cluster.spec.provider in PROVISIONED_PROVIDERS:
             progress = await self._provision(cluster, driver)
             if progress is not None and not progress.ready:
@@ -275,14 +286,7 @@ class ClusterReconciler:
                     message="threeport-system namespace, service account and RBAC are applied",
                     observed_generation=generation,
                 )
-            set_condition(
-                stored.conditions,
-                IN_USE,
-                bool(claims),
-                reason="Claimed" if claims else "Unclaimed",
-                message=f"{len(claims)} claim(s) bound" if claims else "no claim is bound",
-                observed_generation=generation,
-            )
+            _mark_in_use(stored, claims)
             ready, reason, message = _readiness(stored, result, seen)
             set_condition(
                 stored.conditions, READY, ready, reason=reason, message=message, observed_generation=generation
@@ -295,6 +299,30 @@ class ClusterReconciler:
             await self._record(cluster, WARNING, "ClusterUnreachable", failure)
         elif was_reachable is False and reachable:
             await self._record(cluster, NORMAL, "ClusterRecovered", "the API server answers again")
+
+    def _probe_due_in(self, cluster: cluster_pb2.Cluster) -> float:
+        """Seconds until the next probe is due, or 0 when this pass must probe: never probed,
+        not Ready, or changed (its generation) since the last probe."""
+        ready = find_condition(cluster.conditions, READY)
+        if (
+            ready is None
+            or ready.status != TRUE
+            or ready.observed_generation != cluster.generation
+            or not cluster.status.HasField("last_probe_time")
+        ):
+            return 0.0
+        probed = cluster.status.last_probe_time.ToDatetime(tzinfo=UTC)
+        return max(self._config.probe_interval - (datetime.now(UTC) - probed).total_seconds(), 0.0)
+
+    async def _write_claims(self, cluster: cluster_pb2.Cluster, claims: list[str]) -> None:
+        """The bound claims and ``InUse``, the rest of the status as the last probe left it."""
+
+        def mutate(stored: cluster_pb2.Cluster) -> None:
+            del stored.status.claims[:]
+            stored.status.claims.extend(claims)
+            _mark_in_use(stored, claims)
+
+        await self._clusters.update_status(cluster.name, mutate)
 
     # -- garbage collection and teardown -------------------------------------------------------
 
@@ -367,6 +395,17 @@ class ClusterReconciler:
             message=message,
             generation=cluster.generation,
         )
+
+
+def _mark_in_use(stored: cluster_pb2.Cluster, claims: list[str]) -> None:
+    set_condition(
+        stored.conditions,
+        IN_USE,
+        bool(claims),
+        reason="Claimed" if claims else "Unclaimed",
+        message=f"{len(claims)} claim(s) bound" if claims else "no claim is bound",
+        observed_generation=stored.generation,
+    )
 
 
 def _reason(failure: KubeError) -> str:
