@@ -38,7 +38,11 @@ owner's change events arrive, and wires that into a ``ControllerSpec`` so that:
 - a read that was in flight when its entry was forgotten is returned to its caller but not
   stored, so an answer from before a change never outlives the change's event;
 - errors are never cached, and neither is "not found" (the loader raises; nothing is stored):
-  a missing resource is asked for again on the next reconcile.
+  a missing resource is asked for again on the next reconcile;
+- each entry read from its owner (``get`` missing, ``refresh``) remembers when it was stored
+  (``read_since``), so a caller that must confirm a copy before acting on it can tell one read
+  from the owner during its own pass (nothing to confirm) from an older one; filled entries
+  never count as such.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -107,6 +112,7 @@ class RemoteCache(Generic[Value]):
         self.name = name
         self.max_entries = max_entries
         self._entries: OrderedDict[str, Value] = OrderedDict()
+        self._loaded_at: dict[str, float] = {}  # key -> time.time() it was stored from a load
         self._loading: dict[str, list[_Load]] = {}
         self._fills: list[Fill] = []
         self.hits = 0
@@ -163,8 +169,18 @@ class RemoteCache(Generic[Value]):
     def _store(self, key: str, value: Value) -> None:
         self._entries[key] = value
         self._entries.move_to_end(key)
+        self._loaded_at[key] = time.time()  # wall clock: compared with resources' create times
         while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+            evicted, _ = self._entries.popitem(last=False)
+            self._loaded_at.pop(evicted, None)
+
+    def read_since(self, key: str, since: float) -> Value | None:
+        """``key``'s entry if it was read from its owner at or after ``since`` (seconds
+        since the epoch); None when it was kept from before, filled from a listing,
+        or is not held. Not a use: the entry's recency is left as it is."""
+        if self._loaded_at.get(key, -1.0) < since:
+            return None
+        return self._entries[key]
 
     def begin_fill(self) -> Fill:
         """Registers a listing about to start, as a read in flight of every key it may list:
@@ -197,6 +213,7 @@ class RemoteCache(Generic[Value]):
     def forget(self, key: str) -> None:
         """Drops ``key`` and marks reads of it in flight (listings' included) as stale."""
         self._entries.pop(key, None)
+        self._loaded_at.pop(key, None)
         for pending in self._loading.get(key, ()):
             pending.stale = True
         for filling in self._fills:
@@ -212,6 +229,7 @@ class RemoteCache(Generic[Value]):
     def clear(self) -> None:
         """Drops everything, including what reads and listings in flight would store."""
         self._entries.clear()
+        self._loaded_at.clear()
         for loads in self._loading.values():
             for pending in loads:
                 pending.stale = True

@@ -38,8 +38,9 @@ change them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf.message import Message
 
@@ -79,7 +80,8 @@ class RegistryReads:
         return await self.registry.build.list_latest_builds(parent=application, environment=environment)
 
     async def still_current(self, application: application_pb2.Application,
-                            environment: environment_pb2.Environment) -> bool:
+                            environment: environment_pb2.Environment, *,
+                            first_release_since: float | None = None) -> bool:
         """Whether what a reconcile read is still the registry's: always, when read fresh."""
         return True
 
@@ -232,21 +234,40 @@ class CachedRegistryReads(RegistryReads):
             lambda: super(CachedRegistryReads, self).service_class(environment, dependency_type, requested_class))
 
     async def still_current(self, application: application_pb2.Application,
-                            environment: environment_pb2.Environment) -> bool:
+                            environment: environment_pb2.Environment, *,
+                            first_release_since: float | None = None) -> bool:
         """Whether the cached application, environment and builds a reconcile used are still the
         registry's, asked fresh. Checked only before a new release is made from them: another
         replica may have acted on a change whose event this replica's feed has not read yet, and
         a copy a few milliseconds old must never roll an older version back out. The registry's
-        answers replace the cached copies, so a pass that follows reads them."""
+        answers replace the cached copies, so a pass that follows reads them.
+
+        ``first_release_since``: the deployment has no release yet and was created at this time
+        (seconds since the epoch). A copy read from the registry since then is not asked for
+        again (a new deployment's application and builds, read on its first pass: 2 of its ~12
+        calls to other services): no release exists that an older copy could roll back (one
+        another replica makes meanwhile takes the number first, and this pass is retried), and
+        release 1 is made from what the registry held when the deployment was made, or later. A
+        change after that reaches it as any change does (its event, or the resync). What the
+        cache holds now is compared, in case it changed since the reconcile read it."""
         app_name, env_name = application.name, environment.name
+        builds_key = app_name + SEPARATOR + env_name
         registry = RegistryReads(self.registry)  # the same reads, uncached
         cached_builds = await self.latest_builds(app_name, env_name)
-        # The three at once: this check is on every new release's way (a create's included).
+
+        async def confirm(cache: RemoteCache[Any], key: str, load: Callable[[], Awaitable[Any]]) -> Any:
+            if first_release_since is not None:
+                read = cache.read_since(key, first_release_since)
+                if read is not None:
+                    return read
+            return await cache.refresh(key, load)
+
+        # At once: this check is on every new release's way (a create's included).
         async with asyncio.TaskGroup() as reads:
             fresh = (
-                reads.create_task(self.caches.applications.refresh(app_name, lambda: registry.application(app_name))),
-                reads.create_task(self.caches.environments.refresh(env_name, lambda: registry.environment(env_name))),
-                reads.create_task(self.caches.builds.refresh(app_name + SEPARATOR + env_name,
-                                                             lambda: registry.latest_builds(app_name, env_name))),
+                reads.create_task(confirm(self.caches.applications, app_name, lambda: registry.application(app_name))),
+                reads.create_task(confirm(self.caches.environments, env_name, lambda: registry.environment(env_name))),
+                reads.create_task(confirm(self.caches.builds, builds_key,
+                                          lambda: registry.latest_builds(app_name, env_name))),
             )
         return tuple(read.result() for read in fresh) == (application, environment, cached_builds)

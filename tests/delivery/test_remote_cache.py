@@ -355,3 +355,28 @@ async def test_a_new_deployment_creates_its_claim_without_reading_it_first(stack
     before = not_found_claim_reads()
     await deploy_rates(stack)
     assert not_found_claim_reads() == before
+
+
+def refreshes() -> float:
+    """Confirmations of a cached application or its builds (the environment is shared by every
+    deployment to it, so usually cached from before a deployment's first pass)."""
+    return counter("threeport_remote_cache_reads", lambda labels: labels.get("outcome") == "refresh"
+                   and labels.get("cache") in ("applications", "builds"))
+
+
+async def test_a_first_release_from_copies_read_in_its_own_pass_is_not_confirmed(stack: Stack) -> None:
+    """A new deployment's first pass reads its application and builds from the registry (nothing
+    is cached of them yet) and, with no release to roll back, makes release 1 without asking
+    the registry for them a second time (2 of a new deployment's ~12 calls). An update, which
+    has releases, still confirms its copies (the lagging replica's test above)."""
+    before = refreshes()
+    await deploy_rates(stack)
+    assert refreshes() == before
+    await stack.apply_application("rates", with_image("registry.example.com/rates/svc:9.0.0"))
+
+    async def released() -> bool:
+        found = await stack.admin.deployment.get_deployment(name=NAME)
+        return bool(found.status.current_release >= 2)
+
+    await wait_until(released, within=WITHIN, interval=0.1, what="release 2 to be rolled out")
+    assert refreshes() == before + 2  # release 2 was made from copies it confirmed

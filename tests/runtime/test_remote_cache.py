@@ -5,6 +5,7 @@ and heard by every replica (real Redis, the real controller)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -53,6 +54,28 @@ async def test_a_refresh_asks_the_owner_and_replaces_the_copy() -> None:
     assert await cache.refresh("a", reader("A2", calls)) == "A2"  # type: ignore[arg-type]
     assert await cache.get("a", reader("A3", calls)) == "A2"  # type: ignore[arg-type]
     assert calls == ["A", "A2"]
+
+
+async def test_an_entry_knows_whether_it_was_read_from_its_owner_since_a_moment() -> None:
+    """What lets a reconcile skip confirming copies it read from the owner during its own pass:
+    a read or refresh counts from when it was stored; a kept, filled or forgotten entry does not."""
+    cache: RemoteCache[str] = RemoteCache("things", max_entries=2)
+    calls: list[str] = []
+    await cache.get("old", reader("OLD", calls))  # type: ignore[arg-type]
+    filling = cache.begin_fill()
+    cache.fill(filling, [("filled", "F")])
+    cache.end_fill(filling)
+    mark = time.time()
+    await cache.get("old", reader("OLD2", calls))  # type: ignore[arg-type]  # kept: read before the mark
+    assert cache.read_since("old", mark) is None and cache.read_since("filled", mark) is None
+    await cache.refresh("old", reader("OLD3", calls))  # type: ignore[arg-type]
+    assert cache.read_since("old", mark) == "OLD3"
+    cache.forget("old")
+    assert cache.read_since("old", mark) is None and cache.read_since("never", mark) is None
+    await cache.get("new", reader("NEW", calls))  # type: ignore[arg-type]
+    assert cache.read_since("new", mark) == "NEW"
+    cache.clear()
+    assert cache.read_since("new", mark) is None
 
 
 async def test_errors_and_not_found_are_never_cached() -> None:

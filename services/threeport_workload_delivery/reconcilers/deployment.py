@@ -243,7 +243,9 @@ class DeploymentReconciler:
         history = await self._releases.history(deployment.name, deployment.uid)
         latest = history.latest
         if latest is None or latest.fingerprint != fingerprint(objects):
-            if not reread and not await self._reads.still_current(inputs.application, inputs.environment):
+            if not reread and not await self._reads.still_current(
+                    inputs.application, inputs.environment,
+                    first_release_since=deployment.create_time.ToNanoseconds() / 1e9 if latest is None else None):
                 # Cached copies older than the registry's: once more, from what the registry says.
                 return await self._converge(deployment, seen, reread=True)
             latest = await self._new_release(deployment, inputs, objects, history)
