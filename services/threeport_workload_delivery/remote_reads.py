@@ -9,8 +9,8 @@ streams delivery's controller already consumes. What each event forgets:
 
 | stream | forgets |
 |---|---|
-| Application ``projects/P/applications/A`` | that application and its builds (every environment) |
-| Environment ``projects/P/environments/E`` | that environment, and the builds and service classes resolved for it |
+| Application ``projects/P/applications/A`` | that application and its builds (every environment) (*) |
+| Environment ``projects/P/environments/E`` | that environment, and the builds and service classes resolved for it (*) |
 | Build ``projects/P/applications/A/builds/B`` | the builds of A (every environment) |
 | ServiceClass (any) | every resolved service class (any class may now match first) |
 | ClusterClaim ``clusterClaims/C`` | that claim |
@@ -24,6 +24,12 @@ longer listed, is forgotten as its event would have forgotten it (the table). Bu
 service classes are resolved answers (the newest matching build per component, the class an
 environment resolves to), so they are checked through what they are resolved from: the listed
 builds, environments, applications and service classes.
+
+(*) A release is made from an application's and an environment's spec and generation, never
+their status, so a status-only change (the registry marking one Ready) forgets nothing: a cached copy
+may hold an older status, and ``still_current`` compares only what a release is made from. (At
+2,000 new deployments, each app's Ready made every deployment read its application and builds
+again.)
 
 The listed applications, environments and cluster claims are the messages their Get answers
 (both are the owner's StandardMethods, one row converted alike), so each resync also fills
@@ -61,6 +67,7 @@ CLUSTER_CLAIMS = "threeport.clusters.v1alpha1.ClusterClaim"
 # The builds of one application for one environment are cached under "<application>@<environment>",
 # a resolved service class under "<type>/<class>@<environment>".
 SEPARATOR = "@"
+STATUS_ONLY = change_event_pb2.CHANGE_TYPE_STATUS_CHANGED
 PAGE_SIZE = 1000  # the most a List page holds
 
 
@@ -154,10 +161,14 @@ class DeliveryCaches:
         return {resolved.service_class.name for resolved in self.service_classes.cached_values()}
 
     def _application_changed(self, event: Event) -> None:
+        if event.change == STATUS_ONLY:
+            return
         self.applications.forget(event.name)
         self._forget_builds_of(event.name)
 
     def _environment_changed(self, event: Event) -> None:
+        if event.change == STATUS_ONLY:
+            return
         self.environments.forget(event.name)
         self.builds.forget_where(lambda key: key.endswith(SEPARATOR + event.name))
         self.service_classes.forget_where(lambda key: key.endswith(SEPARATOR + event.name))
@@ -270,4 +281,13 @@ class CachedRegistryReads(RegistryReads):
                 reads.create_task(confirm(self.caches.builds, builds_key,
                                           lambda: registry.latest_builds(app_name, env_name))),
             )
-        return tuple(read.result() for read in fresh) == (application, environment, cached_builds)
+        confirmed_app, confirmed_env, confirmed_builds = (read.result() for read in fresh)
+        return (release_source(confirmed_app) == release_source(application)
+                and release_source(confirmed_env) == release_source(environment)
+                and confirmed_builds == cached_builds)
+
+
+def release_source(resource: application_pb2.Application | environment_pb2.Environment) -> tuple[int, bytes]:
+    """What a release is made from of an application or environment: its generation and spec
+    (deterministically serialized), never its status."""
+    return resource.generation, resource.spec.SerializeToString(deterministic=True)

@@ -15,10 +15,20 @@ from typing import Any
 
 import pytest
 
+from threeport.common.v1alpha1 import change_event_pb2
+from threeport.registry.v1alpha1 import application_pb2, build_pb2, environment_pb2
+from threeport_runtime.bus.streams import resource_stream
 from threeport_runtime.prometheus import READER
 from threeport_runtime.reconcile.controller import Controller
 from threeport_runtime.remote_cache import CacheFeed
 from threeport_runtime.testing import start_test_service, wait_until
+from threeport_workload_delivery.remote_reads import (
+    APPLICATIONS,
+    ENVIRONMENTS,
+    SEPARATOR,
+    DeliveryCaches,
+    release_source,
+)
 from threeport_workload_delivery.service import DEFINITION as DELIVERY
 
 from .conftest import FAST, PARENT, PROJECT, WITHIN, Stack
@@ -380,3 +390,41 @@ async def test_a_first_release_from_copies_read_in_its_own_pass_is_not_confirmed
 
     await wait_until(released, within=WITHIN, interval=0.1, what="release 2 to be rolled out")
     assert refreshes() == before + 2  # release 2 was made from copies it confirmed
+
+
+async def test_a_status_only_change_forgets_nothing_a_release_is_made_from() -> None:
+    """A release is made from an application's and an environment's spec and generation: the
+    registry marking one Ready (a status-only event) keeps the cached copies and builds; any
+    other change forgets them, and ``release_source`` tells copies apart by what releases use."""
+    caches = DeliveryCaches.sized(10)
+    feed = caches.feed("p")
+    app_name, env_name = "projects/acme/applications/rates", "projects/acme/environments/dev"
+    app = application_pb2.Application(name=app_name, generation=2)
+    env = environment_pb2.Environment(name=env_name, generation=1)
+
+    async def answer(value: Any) -> Any:
+        return value
+
+    async def fill() -> None:
+        await caches.applications.get(app_name, lambda: answer(app))
+        await caches.environments.get(env_name, lambda: answer(env))
+        await caches.builds.get(app_name + SEPARATOR + env_name, lambda: answer(build_pb2.ListLatestBuildsResponse()))
+
+    await fill()
+    for stream, name in ((resource_stream("p", APPLICATIONS), app_name),
+                         (resource_stream("p", ENVIRONMENTS), env_name)):
+        feed.handle(stream, change_event_pb2.ChangeEvent(name=name, change=change_event_pb2.CHANGE_TYPE_STATUS_CHANGED))
+    assert app_name in caches.applications and env_name in caches.environments and len(caches.builds) == 1
+    feed.handle(resource_stream("p", APPLICATIONS),
+                change_event_pb2.ChangeEvent(name=app_name, change=change_event_pb2.CHANGE_TYPE_UPDATED))
+    assert app_name not in caches.applications and len(caches.builds) == 0
+    feed.handle(resource_stream("p", ENVIRONMENTS),
+                change_event_pb2.ChangeEvent(name=env_name, change=change_event_pb2.CHANGE_TYPE_UPDATED))
+    assert env_name not in caches.environments
+
+    marked_ready = application_pb2.Application(name=app_name, generation=2)
+    marked_ready.conditions.add(type="Ready", status="CONDITION_STATUS_TRUE")
+    assert release_source(marked_ready) == release_source(app)
+    changed = application_pb2.Application(name=app_name, generation=3)
+    changed.spec.components["svc"].image = "registry.example.com/rates/svc:2"
+    assert release_source(changed) != release_source(app)
