@@ -16,7 +16,7 @@ from threeport_runtime.db.filters import compile_filter
 from threeport_runtime.db.page_tokens import PageTokenCodec
 from threeport_runtime.errors import InvalidArgument
 from threeport_runtime.reconcile.membership import owner_of
-from threeport_runtime.reconcile.queue import LOW, WorkQueue
+from threeport_runtime.reconcile.queue import LOW, NEW, WorkQueue
 
 
 async def test_queue_dedupes_and_requeues_a_key_changed_while_processing() -> None:
@@ -54,6 +54,20 @@ async def test_event_keys_run_before_resync_keys_and_each_priority_in_order() ->
     queue.add("e2")
     assert len(queue) == 5
     assert await drain(queue) == ["e1", "e2", "r1", "r2", "r3"]
+
+
+async def test_a_created_resource_waits_behind_work_under_way_and_ahead_of_a_resync() -> None:
+    """A burst of creations converges oldest first: each created key's first pass (``NEW``)
+    waits while keys of resources already under way (events, requeues: ``NORMAL``) are ready,
+    and goes before a resync's keys."""
+    queue = WorkQueue()
+    queue.add("r1", LOW)
+    for key in ("c1", "c2", "c3"):
+        queue.add(key, NEW)
+    queue.add("c1")  # its claim was bound: now under way
+    queue.add("e1")
+    queue.add("c2", LOW)  # a resync listing it changes nothing
+    assert await drain(queue) == ["c1", "e1", "c2", "c3", "r1"]
 
 
 async def test_an_event_moves_a_resync_key_up_once_and_a_resync_never_moves_a_key_down() -> None:

@@ -4,7 +4,9 @@ Reconcilers follow controller-runtime: ``reconcile(name)`` receives only the res
 re-reads everything it needs, converges, and returns ``Result`` or raises. Events only say
 *which* keys to look at; the periodic jittered resync of every key (``list_keys``) makes a lost
 event cost latency, never correctness. Resyncs queue their keys at low priority (``queue.LOW``),
-so an event, a requeue or a retry is not stuck behind thousands of unchanged keys.
+so an event, a requeue or a retry is not stuck behind thousands of unchanged keys; a resource's
+own CREATED event queues it at ``queue.NEW``, behind the work of resources already under way
+(a key sent to another replica's inbox is queued there at the normal priority).
 
 Replicas share the work, not every key. Each registers in the controller's live membership
 (``membership``) and owns the keys rendezvous hashing gives it over the live members:
@@ -90,7 +92,7 @@ from threeport_runtime.logs import resource_context
 from threeport_runtime.reconcile.inbox import Inboxes
 from threeport_runtime.reconcile.lease import Leases
 from threeport_runtime.reconcile.membership import Membership, owner_of
-from threeport_runtime.reconcile.queue import LOW, WorkQueue
+from threeport_runtime.reconcile.queue import LOW, NEW, NORMAL, WorkQueue
 from threeport_runtime.reconcile.result import PermanentError, Result, TemporaryError
 from threeport_runtime.tasks import cancel_and_wait, run_together
 from threeport_runtime.telemetry import context_from_traceparent, meter, tracer
@@ -302,16 +304,19 @@ class Controller:
                 extra={"controller": self.name, "keys": gained, "listed": listed, "members": len(current)},
             )
 
-    async def _route(self, keys: Iterable[str], traceparent: str = "", *, retry: bool = False) -> None:
-        """Queues the keys this replica owns and sends the others to their owners' inboxes
-        (``retry``: after a failure here, so a key that cannot be sent waits for its backoff)."""
+    async def _route(
+        self, keys: Iterable[str], traceparent: str = "", *, retry: bool = False, priority: int = NORMAL
+    ) -> None:
+        """Queues the keys this replica owns (at ``priority``) and sends the others to their
+        owners' inboxes (``retry``: after a failure here, so a key that cannot be sent waits for
+        its backoff)."""
         members = self.membership.members
         mine = self.membership.member
         elsewhere: dict[str, list[str]] = {}
         for key in keys:
             owner = mine if len(members) == 1 else owner_of(key, members)
             if owner == mine:
-                self._queue_here(key, traceparent)
+                self._queue_here(key, traceparent, priority)
             else:
                 elsewhere.setdefault(owner, []).append(key)
         for owner, owned in elsewhere.items():
@@ -351,10 +356,10 @@ class Controller:
         # heartbeat); a key this replica does not own runs under the lease.
         self._queue_here(key, traceparent)
 
-    def _queue_here(self, key: str, traceparent: str) -> None:
+    def _queue_here(self, key: str, traceparent: str, priority: int = NORMAL) -> None:
         if traceparent:
             self._trace_links[key] = traceparent
-        self.queue.add(key)
+        self.queue.add(key, priority)
 
     def _keep_timer(self, key: str) -> bool:
         """A requeue timer or retry that fires for a key another replica owns now is dropped:
@@ -387,7 +392,8 @@ class Controller:
             if watch.changes is not None and event.change not in watch.changes:
                 continue
             keys = [event.name] if watch.keys is None else await watch.keys(event)
-            await self._route(keys, event.traceparent)
+            created = watch.keys is None and event.change == change_event_pb2.CHANGE_TYPE_CREATED
+            await self._route(keys, event.traceparent, priority=NEW if created else NORMAL)
 
     async def _work_forever(self) -> None:
         while True:

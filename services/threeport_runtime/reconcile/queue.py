@@ -15,6 +15,10 @@ it waits: an event for a key already queued by a resync moves it up, to the back
 is processed is queued again on ``done`` with the highest priority it was added with meanwhile.
 ``LOW`` keys wait only while ``NORMAL`` keys are ready: a burst of events delays the resync, and
 the resync itself is what makes a lost event cost latency, so it still runs between bursts.
+Between the two, ``NEW``: the first pass of a resource just created. A burst of 2,000 creations
+queued FIFO made each one's later steps (its claim bound, its rollout seen) wait behind every
+other one's first pass, so all became Ready together near the end; a created key waits only
+while keys of resources already under way are ready.
 
 A key has at most one pending timer, the earliest asked for (client-go's rule): a later
 ``add_after`` for a key already waiting is dropped and an earlier one replaces it. Otherwise
@@ -38,6 +42,10 @@ from collections.abc import Callable
 
 NORMAL = 0
 """Events, requeues, retries, keys sent by another replica."""
+NEW = -50
+"""A resource just created (its own CREATED event): its first pass waits behind the work of
+resources already under way, so a burst of creations converges oldest first rather than
+breadth-first (every resource's next step behind every other one's first)."""
 LOW = -100
 """A resync: every key listed, changed or not (controller-runtime's ``LowPriority``)."""
 
