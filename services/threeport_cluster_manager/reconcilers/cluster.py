@@ -116,23 +116,28 @@ class ClusterReconciler:
         if early > 0:
             await self._write_claims(cluster, claims)
             return Result(requeue_after=min(early, self._next_look(cluster, claims)))
+        connected: Connection | None = None
         if cluster.spec.provider in PROVISIONED_PROVIDERS:
             progress = await self._provision(cluster, driver)
-            if progress is not None and not progress.ready:
+            if isinstance(progress, Provisioning) and not progress.ready:
                 return Result(requeue_after=self._config.provision_poll)
-        observation = await self._observe(cluster, driver)
+            # The connection provisioning just checked: asking the driver again found the same.
+            connected = progress if isinstance(progress, Connection) else None
+        observation = await self._observe(cluster, driver, connected)
         await self._write_status(cluster, claims, observation)
         return Result(requeue_after=self._next_look(cluster, claims))
 
     # -- provisioning --------------------------------------------------------------------------
 
-    async def _provision(self, cluster: cluster_pb2.Cluster, driver: Driver) -> Provisioning | None:
-        """Runs ``driver.create`` unless the cluster is provisioned and connectable already."""
+    async def _provision(self, cluster: cluster_pb2.Cluster, driver: Driver) -> Provisioning | Connection:
+        """Runs ``driver.create`` unless the cluster is provisioned and connectable already (then
+        the connection found)."""
         provisioned = find_condition(cluster.conditions, PROVISIONED)
         if provisioned is not None and provisioned.status == TRUE:
             try:
-                if await driver.connect(cluster) is not None:
-                    return None
+                connection = await driver.connect(cluster)
+                if connection is not None:
+                    return connection
             except DriverError:
                 pass  # Fall through: create reports the provider's state.
         try:
@@ -189,10 +194,10 @@ class ClusterReconciler:
 
     # -- probing and onboarding ----------------------------------------------------------------
 
-    async def _observe(self, cluster: cluster_pb2.Cluster, driver: Driver) -> Observation:
+    async def _observe(self, cluster: cluster_pb2.Cluster, driver: Driver, connected: Connection | None) -> Observation:
         observation = Observation()
         try:
-            observation.connection = await driver.connect(cluster)
+            observation.connection = connected or await driver.connect(cluster)
         except DriverError as exc:
             observation.failure = Unreachable(str(exc))
             return observation
