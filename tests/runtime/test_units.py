@@ -16,7 +16,7 @@ from threeport_runtime.db.filters import compile_filter
 from threeport_runtime.db.page_tokens import PageTokenCodec
 from threeport_runtime.errors import InvalidArgument
 from threeport_runtime.reconcile.membership import owner_of
-from threeport_runtime.reconcile.queue import LOW, NEW, WorkQueue
+from threeport_runtime.reconcile.queue import LOW, NEW, NEW_SHARE, WorkQueue
 
 
 async def test_queue_dedupes_and_requeues_a_key_changed_while_processing() -> None:
@@ -68,6 +68,26 @@ async def test_a_created_resource_waits_behind_work_under_way_and_ahead_of_a_res
     queue.add("e1")
     queue.add("c2", LOW)  # a resync listing it changes nothing
     assert await drain(queue) == ["c1", "e1", "c2", "c3", "r1"]
+
+
+async def test_created_keys_get_a_share_of_the_picks_while_work_under_way_never_runs_out() -> None:
+    """Keys under way that are ready again each time a worker looks (slow passes re-checked every
+    couple of seconds) do not starve a created key: one pick in ``NEW_SHARE`` is a created key's."""
+    queue = WorkQueue()
+    queue.add("created-1", NEW)
+    queue.add("created-2", NEW)
+    busy = [f"busy-{index}" for index in range(3)]
+    for key in busy:
+        queue.add(key)
+    taken = []
+    for _ in range(2 * NEW_SHARE):
+        key = await queue.get()
+        taken.append(key)
+        queue.done(key)
+        if key in busy:
+            queue.add(key)  # ready again before the next pick
+    assert taken[NEW_SHARE - 1] == "created-1" and taken[2 * NEW_SHARE - 1] == "created-2", taken
+    assert all(key in busy for index, key in enumerate(taken) if (index + 1) % NEW_SHARE), taken
 
 
 async def test_an_event_moves_a_resync_key_up_once_and_a_resync_never_moves_a_key_down() -> None:

@@ -17,8 +17,12 @@ is processed is queued again on ``done`` with the highest priority it was added 
 the resync itself is what makes a lost event cost latency, so it still runs between bursts.
 Between the two, ``NEW``: the first pass of a resource just created. A burst of 2,000 creations
 queued FIFO made each one's later steps (its claim bound, its rollout seen) wait behind every
-other one's first pass, so all became Ready together near the end; a created key waits only
-while keys of resources already under way are ready.
+other one's first pass, so all became Ready together near the end; a created key waits while
+keys of resources already under way are ready, but not for ever: while both wait, one pick in
+``NEW_SHARE`` goes to the oldest created key. Without that share, a few resources re-checked
+every couple of seconds with slow passes (addons waiting for an addon they depend on, which is
+created for them) kept ``NORMAL`` keys ready all the time and the created key they waited for
+never ran.
 
 A key has at most one pending timer, the earliest asked for (client-go's rule): a later
 ``add_after`` for a key already waiting is dropped and an earlier one replaces it. Otherwise
@@ -48,6 +52,9 @@ resources already under way, so a burst of creations converges oldest first rath
 breadth-first (every resource's next step behind every other one's first)."""
 LOW = -100
 """A resync: every key listed, changed or not (controller-runtime's ``LowPriority``)."""
+NEW_SHARE = 4
+"""While keys above ``NEW`` and ``NEW`` keys are both ready, every ``NEW_SHARE``-th pick takes a
+``NEW`` key: work under way keeps most of the workers, and a created resource cannot starve."""
 
 
 class WorkQueue:
@@ -55,10 +62,12 @@ class WorkQueue:
         self, *, base_delay: float = 0.05, max_delay: float = 60.0, keep: Callable[[str], bool] | None = None
     ):
         self._keep = keep
-        # Ready keys as (-priority, sequence, key): the highest priority first, then the oldest.
-        # Moving a key up pushes a new entry; an entry whose sequence is not its key's in
-        # `_queued` is stale and skipped.
-        self._ready: list[tuple[int, int, str]] = []
+        # Ready keys by priority, each a heap of (sequence, key): the oldest first. Moving a key
+        # up pushes a new entry; an entry whose sequence is not its key's in `_queued` is stale
+        # and skipped.
+        self._ready: dict[int, list[tuple[int, str]]] = {}
+        # Picks of keys above NEW in a row while NEW keys waited.
+        self._new_passed_over = 0
         # Each ready key's (priority, sequence).
         self._queued: dict[str, tuple[int, int]] = {}
         self._processing: set[str] = set()
@@ -87,7 +96,7 @@ class WorkQueue:
         # New, or moved up: behind the keys already waiting at its new priority.
         sequence = next(self._sequence)
         self._queued[key] = (priority, sequence)
-        heapq.heappush(self._ready, (-priority, sequence, key))
+        heapq.heappush(self._ready.setdefault(priority, []), (sequence, key))
         self._wakeup.set()
 
     def add_after(self, key: str, delay: float) -> None:
@@ -139,14 +148,11 @@ class WorkQueue:
                         self.add(key)
                     else:
                         self._failures.pop(key, None)
-            while self._ready:
-                _, sequence, key = heapq.heappop(self._ready)
-                queued = self._queued.get(key)
-                if queued is None or queued[1] != sequence:
-                    continue  # stale: the key moved up (or ran) since this entry was pushed
-                del self._queued[key]
-                self._processing.add(key)
-                return key
+            taken = self._next_ready()
+            if taken is not None:
+                del self._queued[taken]
+                self._processing.add(taken)
+                return taken
             self._wakeup.clear()
             timeout = self._delayed[0][0] - now if self._delayed else None
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
@@ -154,6 +160,32 @@ class WorkQueue:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._wakeup.wait()
+
+    def _next_ready(self) -> str | None:
+        """Takes the key to run next off its heap: the oldest of the highest priority, or the
+        oldest ``NEW`` key when its share is due."""
+        waiting = sorted((p for p in list(self._ready) if self._has_ready(p)), reverse=True)
+        if not waiting:
+            return None
+        priority = waiting[0]
+        if priority > NEW and NEW in waiting:
+            self._new_passed_over += 1
+            if self._new_passed_over >= NEW_SHARE:
+                priority = NEW
+        if priority <= NEW:
+            self._new_passed_over = 0
+        return heapq.heappop(self._ready[priority])[1]
+
+    def _has_ready(self, priority: int) -> bool:
+        """Whether a live key waits at ``priority`` (stale entries at the head are dropped)."""
+        heap = self._ready[priority]
+        while heap:
+            sequence, key = heap[0]
+            if self._queued.get(key) == (priority, sequence):
+                return True
+            heapq.heappop(heap)  # stale: the key moved up (or ran) since this entry was pushed
+        del self._ready[priority]
+        return False
 
     def done(self, key: str) -> None:
         """Marks a key finished; re-queues it if it changed meanwhile."""
