@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-import yaml
+from threeport_runtime.kube.documents import dump_yaml
 
 Manifest = dict[str, Any]
 ObjectKey = tuple[str, str, str, str]
@@ -69,8 +69,8 @@ def _project(live: Any, desired: Any) -> Any:
 
 def unified_diff(live: Manifest, desired: Manifest) -> str:
     wanted = comparable(desired)
-    before = yaml.safe_dump(_project(comparable(live), wanted), sort_keys=True)
-    after = yaml.safe_dump(wanted, sort_keys=True)
+    before = dump_yaml(_project(comparable(live), wanted), sort_keys=True)
+    after = dump_yaml(wanted, sort_keys=True)
     name = describe(object_key(desired))
     return "".join(difflib.unified_diff(
         before.splitlines(keepends=True), after.splitlines(keepends=True), f"live {name}", f"rendered {name}"

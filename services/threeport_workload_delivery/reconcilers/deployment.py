@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
-import yaml
 from google.protobuf import json_format
 
 from threeport.common.v1alpha1 import event_pb2, state_pb2
@@ -34,6 +33,7 @@ from threeport_runtime.db.repository import ResourceRepository, Stored
 from threeport_runtime.errors import NotFound
 from threeport_runtime.kube.cache import ClusterCache
 from threeport_runtime.kube.client import KubeClient
+from threeport_runtime.kube.documents import dump_yaml
 from threeport_runtime.kube.errors import KubeError, Unreachable
 from threeport_runtime.kube.pool import KubePool
 from threeport_runtime.reconcile.events import NORMAL, WARNING, EventRecorder
@@ -659,4 +659,4 @@ def _deletion_order(key: tuple[str, str, str, str]) -> tuple[bool, bool, bool]:
 
 
 def manifest_yaml(manifest: Manifest) -> str:
-    return str(yaml.safe_dump(manifest, sort_keys=False))
+    return dump_yaml(manifest, sort_keys=False)
