@@ -160,7 +160,9 @@ async def eks_world(emulator: EmulatorHandle, sts_endpoint: str, secrets: dict[s
     app.router.add_route("*", "/{cluster}/{rest:.*}", world.forward)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)) as session:
         app[SESSION] = session
-        runner = web.AppRunner(app)
+        # The cluster-manager's watches stream through this proxy: without a short shutdown
+        # timeout, aiohttp waits 60 s for them to end by themselves.
+        runner = web.AppRunner(app, shutdown_timeout=1.0)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", world.port).start()
         try:
