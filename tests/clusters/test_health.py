@@ -167,14 +167,16 @@ PRODUCTION_PROBING = {**FAST_ENV, "THREEPORT_CLUSTER_PROBE_INTERVAL_SECONDS": "3
 
 @pytest.mark.parametrize("manager_env", [PRODUCTION_PROBING], indirect=True)
 async def test_binding_claims_lists_them_without_probing_again(manager: ClusterManager, kube: Kube) -> None:
-    """Every binding wakes its cluster so that ``status.claims`` and ``InUse`` show it at once;
-    with the production probe interval those passes only bring the claims up to date (probing
-    on each was most of the cluster-manager's work while placing thousands of claims)."""
+    """Bindings wake their cluster so that ``status.claims`` and ``InUse`` show them; with the
+    production probe interval those passes only bring the claims up to date (probing on each was
+    most of the cluster-manager's work while placing thousands of claims), and claims bound
+    within ``CLUSTER_WAKE_DELAY`` of each other make one pass (one status write), not one each."""
     info = kube.cluster("bindings")
     attached = await manager.client.cluster.attach_cluster(cluster_id="bindings", kubeconfig=kube.kubeconfig(info))
     ready = await cluster_when(manager.client, attached.name, lambda c: is_true(c, "Ready"), "the cluster to be Ready")
     probed = ready.status.last_probe_time.ToNanoseconds()
-    for index in range(3):
+    passes_before = reconciles_of("clusters.cluster")
+    for index in range(5):
         await manager.internal.internal.cluster_claim.create_cluster_claim(
             cluster_claim_id=f"bindings-{index}",
             cluster_claim=cluster_claim_pb2.ClusterClaim(
@@ -183,19 +185,26 @@ async def test_binding_claims_lists_them_without_probing_again(manager: ClusterM
             ),
         )
     listed = await cluster_when(manager.client, attached.name,
-                                lambda c: len(c.status.claims) == 3 and is_true(c, "InUse"), "the cluster to list them")
+                                lambda c: len(c.status.claims) == 5 and is_true(c, "InUse"), "the cluster to list them")
     assert listed.status.last_probe_time.ToNanoseconds() == probed, "a binding probed the cluster again"
+    passes = reconciles_of("clusters.cluster") - passes_before
+    assert passes < 5, f"{passes} cluster passes for 5 claims bound in quick succession"
     assert is_true(listed, "Ready") and listed.status.node_count == ready.status.node_count
 
 
 def claim_reconciles() -> float:
     """Claim reconciles this process made so far (``threeport.reconcile.count``, every outcome)."""
+    return reconciles_of("clusters.cluster_claim")
+
+
+def reconciles_of(controller: str) -> float:
+    """Reconciles of ``controller`` this process made so far (every outcome)."""
     return float(
         sum(
             sample.value
             for family in READER.families()
             if family.name == "threeport_reconcile_count"
             for sample in family.samples
-            if sample.name.endswith("_total") and sample.labels.get("controller") == "clusters.cluster_claim"
+            if sample.name.endswith("_total") and sample.labels.get("controller") == controller
         )
     )

@@ -33,8 +33,13 @@ from threeport_runtime.reconcile.status import mark_ready
 
 DEFAULT_ON_DEMAND_PROVIDER = "sim"
 PENDING_RETRY = 5.0
+CLUSTER_WAKE_DELAY = 2.0
+"""A claim bound or released wakes its cluster this long after, so that the cluster's
+``status.claims`` and ``InUse`` show it; bindings within that time make one cluster pass. Waking
+it at once made one status write per binding, each rewriting the cluster's whole list of claims:
+1,000 deployments on one cluster wrote that list 1,000 times, growing to 1,000 names."""
 
-Enqueue = Callable[[str], None]
+Enqueue = Callable[[str, float], None]
 
 
 class ClaimReconciler:
@@ -47,7 +52,7 @@ class ClaimReconciler:
         self._drivers = drivers
         self._events = events
         # Set by the service: the cluster controller's enqueue, so usage changes show promptly.
-        self.enqueue_cluster: Enqueue = lambda _name: None
+        self.enqueue_cluster: Enqueue = lambda _name, _after: None
 
     async def __call__(self, name: str) -> Result | None:
         try:
@@ -57,7 +62,7 @@ class ClaimReconciler:
         claim = stored.message
         if claim.HasField("delete_time"):
             if claim.status.cluster:
-                self.enqueue_cluster(claim.status.cluster)
+                self.enqueue_cluster(claim.status.cluster, CLUSTER_WAKE_DELAY)
             await self._claims.remove_finalizer(name, CLAIM_FINALIZER)
             return None
         # Read with the claim: only a missing finalizer costs another statement.
@@ -134,7 +139,7 @@ class ClaimReconciler:
         self, claim: cluster_claim_pb2.ClusterClaim, cluster: cluster_pb2.Cluster, reason: str
     ) -> None:
         await self._record(claim, NORMAL, "Placed", reason)
-        self.enqueue_cluster(cluster.name)
+        self.enqueue_cluster(cluster.name, CLUSTER_WAKE_DELAY)
 
     async def _report_bound(self, claim: Stored[cluster_claim_pb2.ClusterClaim], cluster: cluster_pb2.Cluster) -> None:
         """Compared with the claim as this pass read it: a steady pass (every resync) writes nothing."""

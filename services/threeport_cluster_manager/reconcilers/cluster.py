@@ -12,8 +12,8 @@ One pass, for creation, change, resync and probe alike:
 5. On-demand clusters unused for the grace period are deleted unless their retain policy is
    RETAIN. Then look again after the probe interval.
 
-A pass that comes before the probe interval is up (every claim bound wakes its cluster, so that
-``status.claims`` and ``InUse`` show it at once; a resync; a restart) while the last probe found
+A pass that comes before the probe interval is up (claims bound wake their cluster, so that
+``status.claims`` and ``InUse`` show them within a couple of seconds; a resync; a restart) while the last probe found
 the cluster Ready for its current generation only brings the claims up to date: steps 2-3 wait
 for the interval. Probing on every binding made the cluster-manager's busiest work, while
 placing thousands of claims, re-probing the same clusters (a provider call, a credential read,

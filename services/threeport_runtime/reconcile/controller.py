@@ -232,10 +232,12 @@ class Controller:
             ),
         )
 
-    def enqueue(self, key: str) -> None:
-        """Queues ``key`` here if this replica owns it, else sends it to its owner (in the background)."""
+    def enqueue(self, key: str, after: float = 0.0) -> None:
+        """Queues ``key`` here if this replica owns it (``after`` seconds from now: requests within
+        that time make one pass), else sends it to its owner (in the background), which queues it
+        at once."""
         if self.membership.owns(key):
-            self.queue.add(key)
+            self.queue.add_after(key, after)
             return
         task = asyncio.get_running_loop().create_task(self._route([key]))
         self._sending.add(task)
