@@ -78,6 +78,7 @@ class ServiceRuntime:
         secret_paths: tuple[str, ...] = (),
         owner_field: str = "",
         children: Sequence[ResourceRepository[Any, Any]] = (),
+        finalizers_on_create: Sequence[str] = (),
     ) -> ResourceRepository[M, R]:
         return ResourceRepository(
             self.db,
@@ -90,6 +91,7 @@ class ServiceRuntime:
             cipher=self.cipher if secret_paths else None,
             owner_field=owner_field,
             children=children,
+            finalizers_on_create=finalizers_on_create,
         )
 
     def controller(

@@ -38,6 +38,7 @@ from threeport_workload_delivery.api.secrets import (
 from threeport_workload_delivery.api.validation import check_deployment
 from threeport_workload_delivery.backends import Backends
 from threeport_workload_delivery.config import DeliveryConfig
+from threeport_workload_delivery.domain import names
 from threeport_workload_delivery.pipeline.claims import Claimer
 from threeport_workload_delivery.pipeline.namespaces import NamespaceGuard
 from threeport_workload_delivery.pipeline.observed import ClusterObserver
@@ -59,7 +60,8 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     if not config.registry or not config.clusters:
         raise ConfigError("THREEPORT_BACKEND_REGISTRY and THREEPORT_BACKEND_CLUSTERS must be set (host:port)")
     backends = Backends.connect(config, runtime)
-    deployments = runtime.repository(DeploymentRow, deployment_pb2.Deployment, filter_fields=FILTERS)
+    deployments = runtime.repository(DeploymentRow, deployment_pb2.Deployment, filter_fields=FILTERS,
+                                     finalizers_on_create=(names.FINALIZER,))
     releases = ReleaseStore(runtime.db, runtime.page_tokens, runtime.outbox)
     methods = StandardMethods(deployments, runtime.redis, validate=check_deployment)
     pool = runtime.kube_pool(backends.cluster_connection)

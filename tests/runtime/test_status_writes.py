@@ -149,3 +149,31 @@ async def test_an_older_lease_never_overwrites_a_newer_ones_status(
     finally:
         current_fence.reset(token)
     assert (await repo.get(NAME)).conditions[0].reason == "Converged"
+
+
+async def test_a_repository_may_create_resources_holding_their_controller_s_finalizer(
+    migrated_database: str, stream_prefix: str
+) -> None:
+    """``finalizers_on_create``: the resource holds the finalizer from its first row, so the
+    controller's first pass takes no lock to add it, and a deletion waits for that controller."""
+    db = Database(migrated_database)
+    repo: ResourceRepository[Any, Any] = standalone_repository(db, stream_prefix, finalizers_on_create=(FINALIZER,))
+    statements = Statements()
+    event.listen(db.engine.sync_engine, "before_cursor_execute", statements.record)
+    try:
+        app = application_pb2.Application()
+        app.spec.components["web"].image = "nginx:1"
+        name = "projects/acme/applications/held"
+        await repo.create(app, name=name)
+        stored = await repo.read(name)
+        assert stored.finalizers == (FINALIZER,)
+        statements.seen.clear()
+        assert await repo.add_finalizer(name, FINALIZER)  # what a first pass that did not read asks
+        assert statements.locking() == []
+
+        deleting = await repo.delete(name)
+        assert deleting.HasField("delete_time"), "the finalizer holds the row until its controller lets go"
+        await repo.remove_finalizer(name, FINALIZER)
+        assert await repo.find(name) is None
+    finally:
+        await db.dispose()

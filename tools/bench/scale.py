@@ -17,8 +17,9 @@ plus M-1 more created through the gateway (provider ``sim``). Phases, each print
 3. ``converge``: N deployments created at once; time until all are Ready; create -> Ready of each
    (seen on WatchDeployments, as ``tptctl get deployments -w`` sees it) gives
    ``burst_ready_p50_s``/``burst_ready_p99_s``.
-4. ``idle``: ``--idle-seconds`` with nothing changing; CPU of the four services
-   (``idle_cpu_cores``; ``idle_cpu_cores_all`` adds datastores and emulator) and their RSS.
+4. ``idle``: once no work queue holds a key (a periodic resync that fell in the burst runs after
+   it), ``--idle-seconds`` with nothing changing; CPU of the four services (``idle_cpu_cores``;
+   ``idle_cpu_cores_all`` adds datastores and emulator) and their RSS.
 5. ``periodic``: two full-resync requests with nothing changed (the controller's resync
    counter, as below); the second is timed and counted (``periodic_resync_s``,
    ``periodic_resync_grpc_per_reconcile``): what every periodic resync costs once one has listed
@@ -51,6 +52,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import os
 import random
 import shutil
@@ -257,6 +259,14 @@ def scrape(url: str) -> tuple[dict[str, int], dict[str, int]]:
     return reconciles, calls
 
 
+def queued(url: str) -> int:
+    """Keys waiting in every work queue of one process (``threeport_reconcile_queue_depth``)."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    return sum(int(sample.value) for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == "threeport_reconcile_queue_depth")
+
+
 class Meter:
     """Reads the counters of this run's PostgreSQL, Redis and clusters."""
 
@@ -292,6 +302,14 @@ class Meter:
             reconciles.update({(process, k): v for k, v in by_controller.items()})
             calls.update({(process, k): v for k, v in by_method.items()})
         return reconciles, calls
+
+    def queued(self) -> int:
+        """Keys waiting to run in every process's work queues now."""
+        total = 0
+        for url in self.metrics.values():
+            with contextlib.suppress(OSError):
+                total += queued(url)
+        return total
 
     def request_resync(self, controller: str) -> None:
         """Increments the controller's resync counter (found beside its membership set)."""
@@ -602,7 +620,20 @@ async def converge(plane: Plane, count: int) -> tuple[float, list[float], Counte
     return elapsed, [ready_at[name] - created[name] for name in created], used, placed
 
 
+async def settle(plane: Plane, within: float = 600.0) -> None:
+    """Waits until no work queue holds a key, twice in a row a second apart: a periodic resync
+    that came while the burst converged queued its keys behind it (they wait while keys under
+    way are ready) and runs after it, which the first idle runs measured as idle cost."""
+    started = time.monotonic()
+    empty = 0
+    while empty < 2 and time.monotonic() - started < within:
+        empty = empty + 1 if await asyncio.to_thread(plane.meter.queued) == 0 else 0
+        await asyncio.sleep(1.0)
+    log(f"idle: the work queues were empty after {time.monotonic() - started:.0f} s")
+
+
 async def idle(plane: Plane, seconds: float) -> tuple[float, float, float, Counters]:
+    await settle(plane)
     pids = plane.pids()
     services = {name: pid for name, pid in pids.items() if name in SERVICES or name.startswith(f"{DELIVERY}-")}
     before_counts = await plane.meter.read()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from threeport.clusters.v1alpha1 import cluster_claim_pb2, cluster_pb2
+from threeport_cluster_manager.reconcilers.conditions import CLAIM_FINALIZER
 from threeport_cluster_manager.store.tables import ClusterClaimRow, ClusterRow
 from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.runtime import ServiceRuntime
@@ -29,5 +30,6 @@ def clusters_of(runtime: ServiceRuntime) -> Clusters:
 
 def claims_of(runtime: ServiceRuntime) -> Claims:
     return runtime.repository(
-        ClusterClaimRow, cluster_claim_pb2.ClusterClaim, filter_fields=CLAIM_FILTER_FIELDS, owner_field="spec.owner"
+        ClusterClaimRow, cluster_claim_pb2.ClusterClaim, filter_fields=CLAIM_FILTER_FIELDS, owner_field="spec.owner",
+        finalizers_on_create=(CLAIM_FINALIZER,),
     )

@@ -90,6 +90,7 @@ class ResourceRepository(Generic[M, R]):
         cipher: FieldCipher | None = None,
         owner_field: str = "",
         children: Sequence[ResourceRepository[Any, Any]] = (),
+        finalizers_on_create: Sequence[str] = (),
     ):
         if secret_paths and cipher is None:
             raise ValueError("secret_paths need a FieldCipher")
@@ -97,6 +98,9 @@ class ResourceRepository(Generic[M, R]):
             raise ValueError(f"owner_field must be a spec.* or status.* path, not {owner_field!r}")
         self._db = db
         self._outbox = outbox
+        # The finalizer of the controller that reconciles this kind, held from creation: its
+        # first pass need not add it (a locked write per resource, in every burst of creations).
+        self._finalizers_on_create = list(finalizers_on_create)
         self.row_type = row_type
         self.message_type = message_type
         self.resource_type = message_type.DESCRIPTOR.full_name
@@ -250,7 +254,7 @@ class ResourceRepository(Generic[M, R]):
         row.reconciling = True
         row.spec = convert.document(resource, "spec")
         row.status = {}
-        row.finalizers = []
+        row.finalizers = list(self._finalizers_on_create)
         row.request_id = request_id or None
         row.status_fence = 0
         created = self.to_message(row, sealed=False)

@@ -20,7 +20,7 @@ from .tables import SCHEMA, ApplicationRow
 
 
 def standalone_repository(
-    db: Database, stream_prefix: str
+    db: Database, stream_prefix: str, finalizers_on_create: tuple[str, ...] = ()
 ) -> ResourceRepository[application_pb2.Application, ApplicationRow]:
     """The toy's application repository on its own, without the service around it."""
     return ResourceRepository(
@@ -29,6 +29,7 @@ def standalone_repository(
         row_type=ApplicationRow,
         message_type=application_pb2.Application,
         page_tokens=PageTokenCodec(b"0123456789abcdef"),
+        finalizers_on_create=finalizers_on_create,
     )
 
 
