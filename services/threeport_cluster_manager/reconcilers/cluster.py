@@ -228,8 +228,6 @@ class ClusterReconciler:
             generation = stored.generation
             status = stored.status
             status.region = aws_region(stored.spec.location) or ""
-            del status.claims[:]
-            status.claims.extend(claims)
             status.last_probe_time.FromDatetime(seen.started)
             if seen.connection is not None:
                 status.endpoint = seen.connection.server
@@ -291,7 +289,7 @@ class ClusterReconciler:
                     message="threeport-system namespace, service account and RBAC are applied",
                     observed_generation=generation,
                 )
-            _mark_in_use(stored, claims)
+            _set_claims(stored, claims)
             ready, reason, message = _readiness(stored, result, seen)
             set_condition(
                 stored.conditions, READY, ready, reason=reason, message=message, observed_generation=generation
@@ -322,12 +320,7 @@ class ClusterReconciler:
     async def _write_claims(self, cluster: cluster_pb2.Cluster, claims: list[str]) -> None:
         """The bound claims and ``InUse``, the rest of the status as the last probe left it."""
 
-        def mutate(stored: cluster_pb2.Cluster) -> None:
-            del stored.status.claims[:]
-            stored.status.claims.extend(claims)
-            _mark_in_use(stored, claims)
-
-        await self._clusters.update_status(cluster.name, mutate)
+        await self._clusters.update_status(cluster.name, lambda stored: _set_claims(stored, claims))
 
     # -- garbage collection and teardown -------------------------------------------------------
 
@@ -402,7 +395,10 @@ class ClusterReconciler:
         )
 
 
-def _mark_in_use(stored: cluster_pb2.Cluster, claims: list[str]) -> None:
+def _set_claims(stored: cluster_pb2.Cluster, claims: list[str]) -> None:
+    """``status.claims`` and the ``InUse`` condition from the claims bound now."""
+    del stored.status.claims[:]
+    stored.status.claims.extend(claims)
     set_condition(
         stored.conditions,
         IN_USE,
