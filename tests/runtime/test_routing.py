@@ -22,9 +22,10 @@ from threeport_runtime.db.engine import Database
 from threeport_runtime.db.fencing import current_fence
 from threeport_runtime.db.repository import StaleFence
 from threeport_runtime.reconcile.controller import Controller, ControllerOptions, Reconciler, Watch
+from threeport_runtime.reconcile.inbox import Inboxes
 from threeport_runtime.reconcile.lease import Leases
 from threeport_runtime.reconcile.membership import Membership, owner_of
-from threeport_runtime.reconcile.queue import WorkQueue
+from threeport_runtime.reconcile.queue import NEW, NORMAL, WorkQueue
 from threeport_runtime.reconcile.result import Result
 from threeport_runtime.tasks import cancel_and_wait
 from threeport_runtime.testing import REDIS_URL, wait_until
@@ -444,3 +445,22 @@ async def test_a_timer_for_a_key_another_replica_now_owns_is_dropped_when_it_fir
     queue.add_after("kept", 0.2)  # due after every timer of "moved"
     assert await queue.get() == "kept"
     assert "moved" not in queue and queue.failures("moved") == 0 and queue.pending_timers() == 0
+
+
+async def test_an_inbox_entry_keeps_the_priority_its_sender_queued_the_key_at(
+    stream_prefix: str, redis_client: Redis
+) -> None:
+    """A created resource's key routed to its owner is queued there at ``NEW`` as it would have
+    been here (keys sent at the normal priority carry none; a malformed one reads as normal)."""
+    inboxes = Inboxes(redis_client, prefix=f"{stream_prefix}inbox:", member="owner", ttl=15.0, block_ms=100)
+    await inboxes.send("owner", ["created-1", "created-2"], priority=NEW)
+    await inboxes.send("owner", ["changed"], "00-trace-span-01")
+    await redis_client.xadd(inboxes.stream("owner"), {"key": "odd", "priority": "high"})
+    received: list[tuple[str, str, int]] = []
+    reader = asyncio.create_task(inboxes.run(lambda key, trace, priority: received.append((key, trace, priority))))
+    try:
+        await wait_until(lambda: _holds(len(received) == 4), what="the four entries read")
+    finally:
+        await cancel_and_wait(reader)
+    assert received == [("created-1", "", NEW), ("created-2", "", NEW), ("changed", "00-trace-span-01", NORMAL),
+                        ("odd", "", NORMAL)]

@@ -6,7 +6,7 @@ re-reads everything it needs, converges, and returns ``Result`` or raises. Event
 event cost latency, never correctness. Resyncs queue their keys at low priority (``queue.LOW``),
 so an event, a requeue or a retry is not stuck behind thousands of unchanged keys; a resource's
 own CREATED event queues it at ``queue.NEW``, behind the work of resources already under way
-(a key sent to another replica's inbox is queued there at the normal priority).
+(a key sent to another replica's inbox is queued there at the priority it was sent with).
 
 Replicas share the work, not every key. Each registers in the controller's live membership
 (``membership``) and owns the keys rendezvous hashing gives it over the live members:
@@ -323,7 +323,7 @@ class Controller:
                 elsewhere.setdefault(owner, []).append(key)
         for owner, owned in elsewhere.items():
             try:
-                await self.inboxes.send(owner, owned, traceparent)
+                await self.inboxes.send(owner, owned, traceparent, priority)
             except (RedisError, OSError) as exc:
                 # Redis is away: reconcile them here, under the lease (not owned), rather than lose them.
                 log.warning("could not send keys to their owner", extra={"keys": len(owned), "error": str(exc)})
@@ -352,11 +352,12 @@ class Controller:
         horizon = time.monotonic() - 2 * self._options.membership_ttl
         return [key for key, at in self._sent.pop(member, {}).items() if at >= horizon]
 
-    def _received(self, key: str, traceparent: str) -> None:
+    def _received(self, key: str, traceparent: str, priority: int = NORMAL) -> None:
         # Sent by a replica that counts this one as the owner: queued here whatever this
         # replica's view says (sending on again could bounce while views disagree for a
-        # heartbeat); a key this replica does not own runs under the lease.
-        self._queue_here(key, traceparent)
+        # heartbeat); a key this replica does not own runs under the lease. At the priority the
+        # sender gave it (NEW for a created resource), never above NORMAL.
+        self._queue_here(key, traceparent, min(priority, NORMAL))
 
     def _queue_here(self, key: str, traceparent: str, priority: int = NORMAL) -> None:
         if traceparent:

@@ -3,7 +3,9 @@
 A controller's change events reach whichever replica's consumer-group reader gets them; a key
 the reader does not own (``membership``) is sent to the owner's inbox, the stream
 ``{prefix}{controller}:inbox:{member}``, which only that member reads (from its start: member ids
-are new in every process). Entries carry key names only, as events do; the owner re-reads.
+are new in every process). Entries carry key names only, as events do; the owner re-reads. An
+entry also carries the work-queue priority the sender would have queued the key at, when it is
+not the normal one (a created resource's ``NEW``), so routing does not change the queue's order.
 
 Entries are not acknowledged: an inbox lives as long as its member. When a member dies with
 entries unread, the survivors queue its whole share when they see it gone (the rebalance), and
@@ -25,7 +27,7 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
-KeyReceived = Callable[[str, str], None]  # (key, traceparent of the event, or "")
+KeyReceived = Callable[[str, str, int], None]  # (key, traceparent of the event or "", queue priority)
 
 _MAX_ENTRIES = 10_000
 
@@ -43,12 +45,16 @@ class Inboxes:
     def stream(self, member: str) -> str:
         return f"{self._prefix}{member}"
 
-    async def send(self, member: str, keys: Iterable[str], traceparent: str = "") -> None:
+    async def send(self, member: str, keys: Iterable[str], traceparent: str = "", priority: int = 0) -> None:
         """One round trip; raises RedisError/OSError when Redis is away (the caller keeps the keys)."""
         stream = self.stream(member)
         async with self._redis.pipeline(transaction=False) as pipe:
             for key in keys:
-                fields = {"key": key, "traceparent": traceparent} if traceparent else {"key": key}
+                fields = {"key": key}
+                if traceparent:
+                    fields["traceparent"] = traceparent
+                if priority:
+                    fields["priority"] = str(priority)
                 pipe.xadd(stream, fields, maxlen=_MAX_ENTRIES, approximate=True)  # type: ignore[arg-type]
             pipe.pexpire(stream, self._ttl_ms)
             await pipe.execute()
@@ -70,7 +76,8 @@ class Inboxes:
                         last = _text(entry_id)
                         key = fields.get(b"key", fields.get("key"))
                         if key is not None:
-                            received(_text(key), _text(fields.get(b"traceparent", fields.get("traceparent", ""))))
+                            received(_text(key), _text(fields.get(b"traceparent", fields.get("traceparent", ""))),
+                                     _priority(fields.get(b"priority", fields.get("priority", b"0"))))
         finally:
             try:
                 async with asyncio.timeout(1.0):
@@ -81,3 +88,11 @@ class Inboxes:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _priority(value: bytes | str) -> int:
+    """An entry's priority; a malformed one counts as the normal priority (an entry is never lost)."""
+    try:
+        return int(_text(value))
+    except ValueError:
+        return 0
