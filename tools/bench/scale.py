@@ -62,7 +62,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,7 @@ import aiohttp
 import psycopg
 import redis
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from threeport.clusters.v1alpha1 import cluster_pb2
 from threeport.delivery.v1alpha1 import deployment_pb2
@@ -242,29 +243,31 @@ def _grown(now: dict[tuple[str, str], int], before: dict[tuple[str, str], int]) 
     return {key: value - before.get(key, 0) if value >= before.get(key, 0) else value for key, value in now.items()}
 
 
-def scrape(url: str) -> tuple[dict[str, int], dict[str, int]]:
-    """Reconciles by controller and server calls by gRPC method from one metrics endpoint."""
+def samples(url: str) -> Iterator[Sample]:
+    """Every sample one metrics endpoint exposes now."""
     with urllib.request.urlopen(url, timeout=10) as response:
         text = response.read().decode()
+    for family in text_string_to_metric_families(text):
+        yield from family.samples
+
+
+def scrape(url: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Reconciles by controller and server calls by gRPC method from one metrics endpoint."""
     reconciles: dict[str, int] = {}
     calls: dict[str, int] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "threeport_reconcile_count_total":
-                controller = sample.labels.get("controller", "")
-                reconciles[controller] = reconciles.get(controller, 0) + int(sample.value)
-            elif sample.name == "threeport_rpc_server_calls_total":
-                method = sample.labels.get("rpc_method", "")
-                calls[method] = calls.get(method, 0) + int(sample.value)
+    for sample in samples(url):
+        if sample.name == "threeport_reconcile_count_total":
+            controller = sample.labels.get("controller", "")
+            reconciles[controller] = reconciles.get(controller, 0) + int(sample.value)
+        elif sample.name == "threeport_rpc_server_calls_total":
+            method = sample.labels.get("rpc_method", "")
+            calls[method] = calls.get(method, 0) + int(sample.value)
     return reconciles, calls
 
 
 def queued(url: str) -> int:
     """Keys waiting in every work queue of one process (``threeport_reconcile_queue_depth``)."""
-    with urllib.request.urlopen(url, timeout=10) as response:
-        text = response.read().decode()
-    return sum(int(sample.value) for family in text_string_to_metric_families(text) for sample in family.samples
-               if sample.name == "threeport_reconcile_queue_depth")
+    return sum(int(sample.value) for sample in samples(url) if sample.name == "threeport_reconcile_queue_depth")
 
 
 class Meter:
