@@ -80,6 +80,15 @@ async def publish(redis: Redis, prefix: str, keys: Sequence[str]) -> None:
         await redis.xadd(f"{prefix}things", {PAYLOAD_FIELD: event.SerializeToString()})
 
 
+async def application_in(db: Database, stream_prefix: str, name: str) -> Any:
+    """A repository of applications with one created as ``name``, for fenced status writes."""
+    repository: Any = standalone_repository(db, stream_prefix)
+    app = application_pb2.Application()
+    app.spec.components["web"].image = "nginx:1"
+    await repository.create(app, name=name)
+    return repository
+
+
 async def _settled(controllers: Sequence[Controller], members: int) -> bool:
     return all(c.membership.settled() and len(c.membership.members) == members for c in controllers)
 
@@ -253,11 +262,8 @@ async def test_a_settled_replica_writes_the_statuses_its_unsettled_start_wrote_u
 ) -> None:
     # Its start-up reconciles run under leases, drawn after its first heartbeat's token: once
     # settled, its own view's token must be above them or its writes would all be refused.
-    repository: Any = standalone_repository(db, stream_prefix)
     name = "projects/acme/applications/restarted"
-    app = application_pb2.Application()
-    app.spec.components["web"].image = "nginx:1"
-    await repository.create(app, name=name)
+    repository = await application_in(db, stream_prefix, name)
     outcomes: list[tuple[str, int | None, int | None]] = []
     seen = Seen()
     only = controller("restarted", seen, "only", redis=connect_redis(REDIS_URL), prefix=stream_prefix, keys=[name])
@@ -301,13 +307,94 @@ async def test_a_settled_replica_writes_the_statuses_its_unsettled_start_wrote_u
         await only.leases._redis.aclose()
 
 
+async def test_a_view_is_not_settled_below_a_lease_its_replica_drew_until_the_next_heartbeat(
+    stream_prefix: str, redis_client: Redis
+) -> None:
+    # A view settles by time (members unchanged for ``ttl``), not only at a heartbeat: leases
+    # drawn since the last heartbeat are above its token, and settled writes of their keys
+    # would be refused (the README's ingress step once waited for a full resync that way).
+    alone = Membership(
+        redis_client,
+        key=f"{stream_prefix}m:members",
+        resync_key=f"{stream_prefix}m:resync",
+        fence_key=f"{stream_prefix}m:fence",
+        member="alone",
+        heartbeat=0.1,
+        ttl=0.3,
+    )
+    for _ in range(20):  # beats every 0.1 s until its view is 0.3 s old
+        assert await alone.beat()
+        if alone.settled():
+            break
+        await asyncio.sleep(alone.heartbeat)
+    assert alone.settled()
+    lease = await Leases(redis_client, namespace=f"{stream_prefix}m:").acquire("some-key")
+    assert lease is not None and alone.fence is not None and lease > alone.fence
+    alone.drew(lease)
+    assert not alone.settled()
+    assert await alone.beat() and alone.fence > lease and alone.settled()
+
+
+async def test_an_owned_key_whose_status_a_newer_token_wrote_is_reconciled_again_after_a_heartbeat(
+    stream_prefix: str, db: Database
+) -> None:
+    # Another replica, its view unsettled, reconciled the key under a lease and wrote its status:
+    # the owner's view token is below that lease until its next heartbeat, so its write is
+    # refused. The owner must try again then, not drop the key until the next full resync.
+    name = "projects/acme/applications/refused-once"
+    repository = await application_in(db, stream_prefix, name)
+    outcomes: list[tuple[str, int | None]] = []
+    only = controller("refused", Seen(), "only", redis=connect_redis(REDIS_URL), prefix=stream_prefix, keys=[])
+
+    async def reconcile(key: str) -> Result | None:
+        fence = current_fence.get()
+        try:
+            await repository.update_status(key, lambda resource: set_condition(
+                resource.conditions, "Ready", True, reason="Converged", message=f"under {fence}",
+                observed_generation=resource.generation,
+            ))
+        except StaleFence:
+            outcomes.append(("stale", fence))
+            raise
+        outcomes.append(("written", fence))
+        return None
+
+    only._reconcile = reconcile
+    task = asyncio.create_task(only.run())
+    try:
+        await wait_until(lambda: _settled([only], 1), what="the view to settle")
+        lease = await only.leases.acquire(name)  # the other replica's lease: same counter
+        assert lease is not None and only.membership.fence is not None and lease > only.membership.fence
+        token = current_fence.set(lease)
+        try:
+            await repository.update_status(name, lambda resource: set_condition(
+                resource.conditions, "Ready", False, reason="Progressing", message="by the other replica",
+                observed_generation=resource.generation,
+            ))
+        finally:
+            current_fence.reset(token)
+        await only.leases.release(name, lease)
+        only.enqueue(name)
+
+        async def written() -> bool:
+            return any(outcome == "written" for outcome, _ in outcomes)
+
+        await wait_until(written, within=10 * OPTIONS.membership_heartbeat, what="the owner's write")
+        assert outcomes[0] == ("stale", outcomes[0][1]) and outcomes[0][1] is not None and outcomes[0][1] < lease
+        assert outcomes[-1][1] is not None and outcomes[-1][1] > lease
+        stored = await repository.get(name)
+        assert [c.reason for c in stored.conditions if c.type == "Ready"] == ["Converged"]
+    finally:
+        await cancel_and_wait(task)
+        await only.leases._redis.aclose()
+
+
 async def test_a_replica_with_a_stale_view_cannot_overwrite_the_new_owners_status(
     stream_prefix: str, db: Database
 ) -> None:
     # a owns everything alone and settled; it is inside a reconcile of NAME (paused, as a
     # replica stalls) when b joins and comes to own NAME. b writes; a's write, under the token of
     # its old view, is refused.
-    repository: Any = standalone_repository(db, stream_prefix)
     clients = [connect_redis(REDIS_URL) for _ in range(2)]
     seen = Seen()
     a = controller("fenced", seen, "a", redis=clients[0], prefix=stream_prefix, keys=[])
@@ -318,9 +405,7 @@ async def test_a_replica_with_a_stale_view_cannot_overwrite_the_new_owners_statu
         for index in range(100)
         if owner_of(f"projects/acme/applications/k{index}", members) == b.membership.member
     )
-    app = application_pb2.Application()
-    app.spec.components["web"].image = "nginx:1"
-    await repository.create(app, name=name)
+    repository = await application_in(db, stream_prefix, name)
     inside = asyncio.Event()
     resume = asyncio.Event()
     outcomes: dict[str, str] = {}

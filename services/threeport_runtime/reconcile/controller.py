@@ -49,8 +49,10 @@ lease as before, whose token comes from the same counter. The orderings:
   reconcile, which re-reads.
 - A lease drawn for one of its keys (its own while its view was unsettled, another replica's
   that reconciled a key it does not own) is below the owner's next heartbeat's token, so the
-  owner's settled writes are refused for at most a heartbeat. Were the token kept while the
-  members look unchanged, they would be refused until the members next change.
+  owner's settled writes are refused for at most a heartbeat, and the owner tries again after
+  one. Were the token kept while the members look unchanged, they would be refused until the
+  members next change. A view is not settled below a lease its own replica drew
+  (``Membership.drew``): settling by time alone, between heartbeats, it would have been.
 - A member that joins owns nothing settled for ``membership_ttl``; by then every live replica has
   seen it (heartbeats are more frequent than the TTL), so settled views agree on the owner.
 - The old owner may still be inside a reconcile it started before it saw the change, so both can
@@ -422,6 +424,8 @@ class Controller:
             log.warning("lease unavailable; retrying", extra={"key": key, "error": str(exc)})
             await self._retry(key)
             return
+        if token is not None:
+            self.membership.drew(token)
         if token is None:
             # Another replica is reconciling it; look again once it is likely done.
             if self.membership.owns(key):
@@ -478,7 +482,15 @@ class Controller:
                     await self._on_permanent_error(key, error)
             except StaleFence:
                 outcome = "lease_lost"
-                log.info("another replica took over", extra={"key": key})
+                if self.membership.owns(key):
+                    # Written under a newer token than this view's (a lease another replica
+                    # drew while its view was unsettled): the next heartbeat's token is above
+                    # it. Dropped here, the key waited for the next full resync (minutes).
+                    log.info("status written under a newer token; retrying after the next heartbeat",
+                             extra={"key": key})
+                    self.queue.add_after(key, self.membership.heartbeat)
+                else:
+                    log.info("another replica took over", extra={"key": key})
             except asyncio.CancelledError:
                 if not keeper.done() or keeper.result() is not False:
                     raise
