@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import shutil
 import tempfile
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,11 +152,21 @@ class ChartCache:
     per-process cache directory, so periodic reconciles do not download again. A digest given is
     compared with the archive's (``sha256:<hex>``, what repository indexes carry): a chart
     republished under the same version is refused, not used.
+
+    Without a ``directory`` the cache makes its own temporary one on the first fetch (most
+    processes never fetch a chart) and removes it when the cache is collected or the process
+    exits: every service start made one before and none was ever removed.
     """
 
     def __init__(self, directory: Path | None = None):
-        self._directory = directory or Path(tempfile.mkdtemp(prefix="threeport-charts-"))
+        self._directory = directory
         self._locks: dict[str, asyncio.Lock] = {}
+
+    def _root(self) -> Path:
+        if self._directory is None:
+            self._directory = Path(tempfile.mkdtemp(prefix="threeport-charts-"))
+            weakref.finalize(self, shutil.rmtree, self._directory, ignore_errors=True)
+        return self._directory
 
     async def fetch(
         self, repository: str, name: str, version: str, digest: str = "", *, plain_http: bool = False
@@ -163,7 +175,7 @@ class ChartCache:
         key = hashlib.sha256(f"{repository}\0{name}\0{version}".encode()).hexdigest()[:16]
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
-            target = self._directory / key
+            target = self._root() / key
             archives = sorted(target.glob("*.tgz")) if target.exists() else []
             if not archives:
                 archives = [await asyncio.to_thread(pull_chart, repository, name, version, target,
