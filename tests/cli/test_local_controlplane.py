@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,12 +16,18 @@ import redis
 
 from threeport_cli.local.controlplane import SERVICE_PACKAGES, installed_services
 
-CONFIG = Path(tempfile.mkdtemp(prefix="tptctl-config-")) / "config.yaml"
+
+@pytest.fixture(scope="module", autouse=True)
+def private_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Contexts `up` saves must not land in the real ~/.config of whoever runs the tests, nor in a
+    folder of the system's temporary one that nothing removes."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("THREEPORT_CONFIG", str(tmp_path_factory.mktemp("tptctl-config") / "config.yaml"))
+        yield
 
 
 def tptctl(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-    # Contexts `up` saves must not land in the real ~/.config of whoever runs the tests.
-    env = {**os.environ, "THREEPORT_CONFIG": str(CONFIG), **extra_env}
+    env = {**os.environ, **extra_env}
     return subprocess.run(
         [sys.executable, "-m", "threeport_cli", *args],
         capture_output=True, text=True, timeout=180, check=False, env=env,
@@ -133,7 +138,7 @@ def test_up_with_an_unreachable_database_url_fails_clearly(state_dir: Path) -> N
 def local_server() -> str:
     import yaml
 
-    loaded = yaml.safe_load(CONFIG.read_text())
+    loaded = yaml.safe_load(Path(os.environ["THREEPORT_CONFIG"]).read_text())
     return str(next(c["server"] for c in loaded["contexts"] if c["name"] == "local"))
 
 

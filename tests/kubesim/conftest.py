@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from kubernetes import client
+from kubernetes import client, dynamic
 
 from tests.kubesim.helpers import MAIN, make_api_client
 from threeport_kubesim.testing import EmulatorHandle, run_emulator
@@ -39,3 +40,10 @@ def namespace(core: client.CoreV1Api) -> str:
     name = f"t-{uuid.uuid4().hex[:8]}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     return name
+
+
+@pytest.fixture
+def dynamic_client(api: client.ApiClient, tmp_path: Path) -> dynamic.DynamicClient:
+    """The official dynamic client, its discovery cache in the test's folder (by default it
+    writes ``osrcp-*.json`` to the system's temporary folder and leaves it there)."""
+    return dynamic.DynamicClient(api, cache_file=str(tmp_path / "discovery.json"))

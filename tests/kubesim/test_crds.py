@@ -83,7 +83,9 @@ def ensure_widget_crd(api: client.ApiClient) -> str:
     return f"widgets.{GROUP}"
 
 
-def test_crd_resources_are_served_after_creation(api: client.ApiClient, namespace: str) -> None:
+def test_crd_resources_are_served_after_creation(
+    api: client.ApiClient, namespace: str, dynamic_client: dynamic.DynamicClient
+) -> None:
     custom = client.CustomObjectsApi(api)
     with pytest.raises(client.ApiException) as before:
         custom.list_namespaced_custom_object(GROUP, "v1", namespace, "gadgets")
@@ -109,8 +111,7 @@ def test_crd_resources_are_served_after_creation(api: client.ApiClient, namespac
     resources.read()
     assert b'"gadgets"' in resources.data and b'"gadgets/status"' in resources.data
 
-    dyn = dynamic.DynamicClient(api)
-    gadgets = dyn.resources.get(api_version=f"{GROUP}/v1", kind="Gadget")
+    gadgets = dynamic_client.resources.get(api_version=f"{GROUP}/v1", kind="Gadget")
     assert [item.metadata.name for item in gadgets.get(namespace=namespace).items] == ["g1"]
 
     extensions.delete_custom_resource_definition(f"gadgets.{GROUP}")

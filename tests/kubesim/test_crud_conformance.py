@@ -80,9 +80,9 @@ def test_stale_resource_version_conflicts(core: client.CoreV1Api, namespace: str
     assert core.read_namespaced_config_map("occ", namespace).data == {"v": "2"}
 
 
-def test_missing_required_fields_are_invalid(api: client.ApiClient, namespace: str) -> None:
+def test_missing_required_fields_are_invalid(dynamic_client: dynamic.DynamicClient, namespace: str) -> None:
     # The typed client refuses to send these bodies, so go through the dynamic client.
-    deployments = dynamic.DynamicClient(api).resources.get(api_version="apps/v1", kind="Deployment")
+    deployments = dynamic_client.resources.get(api_version="apps/v1", kind="Deployment")
     broken = deployment("broken")
     del broken["spec"]["selector"]
     with pytest.raises(dynamic.exceptions.DynamicApiError) as invalid:
@@ -231,8 +231,8 @@ def test_cluster_scoped_and_rbac_kinds(api: client.ApiClient, namespace: str) ->
     assert admission.read_validating_webhook_configuration(f"{namespace}-hook").metadata.name == f"{namespace}-hook"
 
 
-def test_dynamic_client_round_trip(api: client.ApiClient, namespace: str) -> None:
-    dyn = dynamic.DynamicClient(api)
+def test_dynamic_client_round_trip(dynamic_client: dynamic.DynamicClient, namespace: str) -> None:
+    dyn = dynamic_client
     configmaps = dyn.resources.get(api_version="v1", kind="ConfigMap")
     configmaps.create(
         body={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dyn"}, "data": {"x": "1"}},
