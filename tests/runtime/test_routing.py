@@ -307,34 +307,6 @@ async def test_a_settled_replica_writes_the_statuses_its_unsettled_start_wrote_u
         await only.leases._redis.aclose()
 
 
-async def test_a_view_is_not_settled_below_a_lease_its_replica_drew_until_the_next_heartbeat(
-    stream_prefix: str, redis_client: Redis
-) -> None:
-    # A view settles by time (members unchanged for ``ttl``), not only at a heartbeat: leases
-    # drawn since the last heartbeat are above its token, and settled writes of their keys
-    # would be refused (the README's ingress step once waited for a full resync that way).
-    alone = Membership(
-        redis_client,
-        key=f"{stream_prefix}m:members",
-        resync_key=f"{stream_prefix}m:resync",
-        fence_key=f"{stream_prefix}m:fence",
-        member="alone",
-        heartbeat=0.1,
-        ttl=0.3,
-    )
-    for _ in range(20):  # beats every 0.1 s until its view is 0.3 s old
-        assert await alone.beat()
-        if alone.settled():
-            break
-        await asyncio.sleep(alone.heartbeat)
-    assert alone.settled()
-    lease = await Leases(redis_client, namespace=f"{stream_prefix}m:").acquire("some-key")
-    assert lease is not None and alone.fence is not None and lease > alone.fence
-    alone.drew(lease)
-    assert not alone.settled()
-    assert await alone.beat() and alone.fence > lease and alone.settled()
-
-
 async def test_an_owned_key_whose_status_a_newer_token_wrote_is_reconciled_again_after_a_heartbeat(
     stream_prefix: str, db: Database
 ) -> None:

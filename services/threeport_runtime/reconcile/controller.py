@@ -51,8 +51,11 @@ lease as before, whose token comes from the same counter. The orderings:
   that reconciled a key it does not own) is below the owner's next heartbeat's token, so the
   owner's settled writes are refused for at most a heartbeat, and the owner tries again after
   one. Were the token kept while the members look unchanged, they would be refused until the
-  members next change. A view is not settled below a lease its own replica drew
-  (``Membership.drew``): settling by time alone, between heartbeats, it would have been.
+  members next change. The same holds for leases this replica drew itself while its view was
+  unsettled: a view settles by time, between heartbeats, so those drawn since its last
+  heartbeat are above its token, and their keys' first settled writes are refused and retried.
+  (Not settling until a heartbeat above every lease drawn was tried and left out: under load a
+  lease drawn during each heartbeat's round trip kept a replica in lease mode.)
 - A member that joins owns nothing settled for ``membership_ttl``; by then every live replica has
   seen it (heartbeats are more frequent than the TTL), so settled views agree on the owner.
 - The old owner may still be inside a reconcile it started before it saw the change, so both can
@@ -424,8 +427,6 @@ class Controller:
             log.warning("lease unavailable; retrying", extra={"key": key, "error": str(exc)})
             await self._retry(key)
             return
-        if token is not None:
-            self.membership.drew(token)
         if token is None:
             # Another replica is reconciling it; look again once it is likely done.
             if self.membership.owns(key):
@@ -483,9 +484,9 @@ class Controller:
             except StaleFence:
                 outcome = "lease_lost"
                 if self.membership.owns(key):
-                    # Written under a newer token than this view's (a lease another replica
-                    # drew while its view was unsettled): the next heartbeat's token is above
-                    # it. Dropped here, the key waited for the next full resync (minutes).
+                    # Written under a newer token than this view's (a lease drawn while a view
+                    # was unsettled, this replica's or another's): the next heartbeat's token is
+                    # above it. Dropped here, the key waited for the next full resync (minutes).
                     log.info("status written under a newer token; retrying after the next heartbeat",
                              extra={"key": key})
                     self.queue.add_after(key, self.membership.heartbeat)

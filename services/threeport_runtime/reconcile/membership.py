@@ -138,9 +138,6 @@ class Membership:
         # may still be registered), and when the last heartbeat that answered was sent.
         self._changed_at = time.monotonic()
         self._answered_at: float | None = None
-        # The highest lease token this replica drew (``drew``): a view whose token is below it
-        # is not settled, or its first reconciles of those keys would all be refused.
-        self._drawn = 0
 
     def owns(self, key: str) -> bool:
         if len(self.members) == 1:
@@ -152,17 +149,10 @@ class Membership:
         heartbeat answered within ``ttl`` (so this member was still registered and its view is
         at most that old) and the members have not changed for ``ttl`` (every live replica has
         seen the change by then, and finished deciding by the view before)."""
-        if self.fence is None or self._answered_at is None or self.fence < self._drawn:
+        if self.fence is None or self._answered_at is None:
             return False
         now = time.monotonic()
         return now - self._answered_at < self.ttl and now - self._changed_at >= self.ttl
-
-    def drew(self, token: int) -> None:
-        """Notes a lease token this replica drew. A status written under it is refused to a
-        view drawn before it, so the view is not settled again until a heartbeat draws above it
-        (the next one does: something drew since). Without this, a view that settled by time
-        alone, with leases drawn after its last heartbeat, had those keys' writes refused."""
-        self._drawn = max(self._drawn, token)
 
     async def beat(self) -> bool:
         """One heartbeat; True when Redis answered and ``members`` is current."""
