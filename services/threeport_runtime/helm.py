@@ -5,6 +5,11 @@ chart), the addon-manager's chart addons and workload-delivery's ``kind: helm`` 
 the registry's check of them at apply). ``ChartCache`` fetches pinned charts once per process.
 Rendering is offline: templates run as ``helm template`` would run them (``lookup`` finds
 nothing), and the result is the list of Kubernetes objects with the template each came from and its Helm hook, if any.
+
+``helm_python`` is imported by the functions that use it, on first use: loading it maps Helm's Go
+library and starts the Go runtime (~58 MB of RSS and six threads), which a service that never
+renders a chart (workload-delivery and the registry, as long as no app has a ``kind: helm``
+component) need not carry.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import helm_python
 import yaml
 
 HOOK = "helm.sh/hook"
@@ -92,6 +96,7 @@ def render_chart(
 
 def _crd_texts(chart: Path | str, what: str) -> list[tuple[str, str]]:
     """(file, text) of the CRDs in the chart's and its subcharts' ``crds/`` folders (not templated)."""
+    import helm_python  # on first use: see the module docstring
     try:
         loaded = helm_python.Chart.load(chart)
         return [(str(entry["filename"]), str(entry["data"])) for entry in loaded.crds]
@@ -104,6 +109,7 @@ def render_templates(
 ) -> dict[str, str]:
     """The text of every template the chart renders (``<chart>/templates/x.yaml`` -> text), YAML
     or not; ChartError starts with ``what`` (default: the chart's path), then Helm's words."""
+    import helm_python  # on first use: see the module docstring
     try:
         loaded = helm_python.Chart.load(chart)
         rendered: dict[str, str] = loaded.render(dict(values or {}), name=release, namespace=namespace, is_install=True)
@@ -117,6 +123,7 @@ def pull_chart(repository: str, name: str, version: str, destination: Path, *, p
     (``repository`` its URL, ``name`` the chart) or an OCI registry (``repository`` an
     ``oci://`` reference, ``name`` appended when given); ``plain_http`` as Helm's --plain-http.
     Returns the archive; ChartError in Helm's words when it cannot be had."""
+    import helm_python  # on first use: see the module docstring
     where = repository if repository.startswith("oci://") else f"{repository} {name}"
     destination.mkdir(parents=True, exist_ok=True)
     try:
@@ -135,6 +142,7 @@ def pull_chart(repository: str, name: str, version: str, destination: Path, *, p
 
 def chart_digest(archive: Path) -> str:
     """``sha256:<hex>`` of a chart archive, as repository indexes and OCI layers carry it."""
+    import helm_python  # on first use: see the module docstring
     digest: str = helm_python.digest(archive)
     return digest
 
@@ -190,6 +198,7 @@ class ChartCache:
 
 def parse_set(expression: str) -> dict[str, Any]:
     """A ``--set a.b=1,c=x`` expression, parsed by Helm's own rules."""
+    import helm_python  # on first use: see the module docstring
     try:
         parsed: dict[str, Any] = helm_python.parse_set_string(expression)
     except helm_python.HelmError as error:
