@@ -188,12 +188,16 @@ class ClusterCache:
     ) -> list[Object]:
         """The cached objects of a kind carrying every one of ``labels`` (in ``namespace``, if given)."""
         wanted = tuple((labels or {}).items())
-        found = []
-        for (where, _), entry in self._objects.get((api_version, kind), {}).items():
+        found: list[Object] = []
+        objects = self._objects.get((api_version, kind))
+        if not objects:
+            return found
+        packer = self._packers[(api_version, kind)]
+        for (where, _), entry in objects.items():
             if namespace is not None and where != namespace:
                 continue
             if all(entry.labels.get(key) == value for key, value in wanted):
-                found.append(self._packers[(api_version, kind)].unpack(entry.packed))
+                found.append(packer.unpack(entry.packed))
         return found
 
     # -- list and watch --------------------------------------------------------------------------
