@@ -10,10 +10,12 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,6 +58,18 @@ class ControlPlane:
     def client(self, context: str = "local") -> Client:
         found = config.resolve(config.load(self.config_file), context)
         return Client(found.server, token=found.token)
+
+
+def eventually(check: Callable[[], Any], what: str, within: float = 90.0) -> Any:
+    """The first truthy answer of ``check``, asked every 0.3 s; fails after ``within`` seconds.
+    For what the control plane converges to after a command returns (a cluster's claims list,
+    a release reaching the cluster)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def namespace_of(control_plane: ControlPlane, deployment: str, project: str = "acme") -> str:

@@ -6,16 +6,13 @@ autoscaler is rendered."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.addons.charts import chart_repository  # noqa: F401 - fixture
 from tests.delivery.conftest import Kube
-from tests.e2e.conftest import ControlPlane, namespace_of
+from tests.e2e.conftest import ControlPlane, eventually, namespace_of
 from tests.support import REPO_ROOT
 from threeport_cli.local.statedir import StateDir
 from threeport_kubesim.control import ControlClient
@@ -74,15 +71,6 @@ spec:
       command: [sh, -c, "echo applying migrations; SCRIPT"]
   hooks: {preDeploy: [migrate]}
 """
-
-
-def eventually(check: Callable[[], Any], what: str, within: float = 90.0) -> Any:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def cluster(control_plane: ControlPlane) -> Kube:

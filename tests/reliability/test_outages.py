@@ -6,24 +6,13 @@ from __future__ import annotations
 
 import json
 import signal
-import time
-from collections.abc import Callable
 
 import pytest
 
-from tests.e2e.conftest import ControlPlane
+from tests.e2e.conftest import ControlPlane, eventually
 from threeport.sdk import UnavailableError
 from threeport_cli.local import controlplane, processes
 from threeport_runtime.rpc import datastore_health
-
-
-def eventually(check: Callable[[], bool], what: str, within: float = 90.0) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_the_cli_knows_the_runtime_health_entries() -> None:

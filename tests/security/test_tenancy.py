@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ControlPlane
+from tests.e2e.conftest import ControlPlane, eventually
 from tests.security.conftest import Tenants, issue_token, write
 from threeport.common.v1alpha1 import watch_pb2
 from threeport.sdk import Client, UnauthenticatedError
@@ -147,8 +147,13 @@ def test_a_cluster_shows_each_project_only_its_own_claims(
 ) -> None:
     for project, app in (("sec-a", "alpha"), ("sec-b", "beta")):
         deploy(control_plane, tmp_path, project, app)
-    everything = list(tenants.operator().cluster.get_cluster(name="clusters/local").status.claims)
-    assert any("alpha-dev" in c for c in everything) and any("beta-dev" in c for c in everything)
+    # Deployed means Ready; the cluster lists a bound claim at its next pass (a binding wakes it
+    # 2 s later, so bindings close together make one pass).
+    def both_listed() -> bool:
+        everything = tenants.operator().cluster.get_cluster(name="clusters/local").status.claims
+        return any("alpha-dev" in c for c in everything) and any("beta-dev" in c for c in everything)
+
+    eventually(both_listed, "the cluster to list both projects' claims", within=60.0)
     for project, own, other in (("sec-a", "alpha-dev", "beta-dev"), ("sec-b", "beta-dev", "alpha-dev")):
         for role in ("viewer", "deployer", "admin"):
             client = tenants.client(project, role)
