@@ -133,6 +133,9 @@ async def test_labels_alone_do_not_make_objects_the_deployments_to_prune_or_dele
         "name": "zeta-rates-dev", "labels": other, "annotations": {OWNER: "projects/zeta/deployments/rates-dev"}}})
     create(stack.kube, "/api/v1/namespaces/zeta-rates-dev/configmaps",
            {"metadata": {"name": "rates-svc", "labels": labels}, "data": {"owner": "zeta"}})
+    # Of a kind the deployment renders: its passes look for that kind (deletion looks for every kind).
+    create(stack.kube, "/api/v1/namespaces/zeta-rates-dev/services",
+           {"metadata": {"name": "rates-svc", "labels": labels}, "spec": {"ports": [{"port": 80}]}})
     await stack.apply_application("rates", RATES)
     name = f"{PARENT}/deployments/rates-dev"
     await stack.deployer.deployment.deploy(parent=PARENT, application="rates", environment="dev")
@@ -141,6 +144,7 @@ async def test_labels_alone_do_not_make_objects_the_deployments_to_prune_or_dele
     assert namespace(stack.kube, "acme-rates-dev")["metadata"]["annotations"][OWNER] == name
     assert any(e.reason == "NotOwned" and "zeta-rates-dev" in e.message for e in await stack.events(name))
     assert config_map(stack.kube, "zeta-rates-dev", "rates-svc") is not None  # not pruned
+    assert stack.kube.get("/api/v1/namespaces/zeta-rates-dev/services/rates-svc") is not None
 
     await stack.admin.deployment.delete_deployment(name=name)
     await stack.gone(name)
@@ -148,6 +152,7 @@ async def test_labels_alone_do_not_make_objects_the_deployments_to_prune_or_dele
         stack.kube, "acme-rates-dev")["metadata"].get("deletionTimestamp")
     assert namespace(stack.kube, "zeta-rates-dev") is not None
     assert config_map(stack.kube, "zeta-rates-dev", "rates-svc")["data"] == {"owner": "zeta"}
+    assert stack.kube.get("/api/v1/namespaces/zeta-rates-dev/services/rates-svc") is not None
 
 
 async def test_projects_whose_names_run_together_get_their_own_namespaces(stack: Stack) -> None:

@@ -64,6 +64,14 @@ async def watching(stack: Stack) -> None:
     await wait_until(synced, within=WITHIN, what="delivery's cache of the cluster to be synced")
 
 
+async def deployed_and_watched(stack: Stack) -> None:
+    """RATES deployed to dev, Ready, and delivery's cache of its cluster synced."""
+    await stack.apply_application(APP, RATES)
+    await stack.deployer.deployment.deploy(parent=PARENT, application=APP, environment="dev")
+    await stack.ready(DEV)
+    await watching(stack)
+
+
 def refuse_reads(emulator: EmulatorHandle, cluster: str) -> None:
     """The API server refuses every list and get of the objects delivery manages (not the
     cluster-manager's probe: nodes, and Pods across namespaces)."""
@@ -97,10 +105,7 @@ async def test_rollout_and_drift_repair_read_nothing_from_the_api_server(
     stack: Stack, emulator: EmulatorHandle
 ) -> None:
     cluster = stack.kube.info.name
-    await stack.apply_application(APP, RATES)
-    await stack.deployer.deployment.deploy(parent=PARENT, application=APP, environment="dev")
-    await stack.ready(DEV)
-    await watching(stack)
+    await deployed_and_watched(stack)
     refuse_reads(emulator, cluster)
     try:
         # Drift by hand (kubectl edit, kubectl delete, kubectl label ...-): each arrives as a
@@ -133,10 +138,7 @@ async def test_rollout_and_drift_repair_read_nothing_from_the_api_server(
 
 
 async def test_what_changed_while_delivery_was_down_is_repaired_when_it_starts(stack: Stack) -> None:
-    await stack.apply_application(APP, RATES)
-    await stack.deployer.deployment.deploy(parent=PARENT, application=APP, environment="dev")
-    await stack.ready(DEV)
-    await watching(stack)
+    await deployed_and_watched(stack)
     await stack.delivery.stop(grace=1.0)
     # No watch is there to see it: the new process's first list (and the resync at start) must.
     assert stack.kube.delete(SERVICE_PATH) == 200
@@ -148,3 +150,35 @@ async def test_what_changed_while_delivery_was_down_is_repaired_when_it_starts(s
 
     await wait_until(recreated, within=WITHIN, what="the Service deleted while delivery was down to be back")
     await watching(stack)
+
+
+async def test_a_cluster_is_watched_only_for_the_kinds_its_releases_use(
+    stack: Stack, emulator: EmulatorHandle
+) -> None:
+    cluster = stack.kube.info.name
+    await deployed_and_watched(stack)
+    [cache] = caches(stack.delivery, stack.cluster)
+    # One watch (one connection) per kind: those RATES renders, its Namespace and its Pods; not
+    # the other nine kinds delivery could render.
+    assert cache.watched == {("v1", "Namespace"), ("v1", "Pod"), ("v1", "ServiceAccount"), ("v1", "ConfigMap"),
+                             ("apps/v1", "Deployment"), ("v1", "Service")}
+
+    # A release that brings a new kind (an autoscaler) has it watched from then on: its drift is
+    # repaired from watch events, with no read of the API server.
+    scaled = {"components": {"svc": {**RATES["components"]["svc"], "autoscaling": {"min": 1, "max": 3, "cpu": 70}}}}
+    await stack.apply_application(APP, scaled)
+    await stack.deployment_when(
+        DEV, lambda d: d.status.current_release == 2 and any(
+            c.type == "Ready" and c.status == 1 and c.observed_generation == d.generation for c in d.conditions),
+        "release 2 to be Ready")
+    await watching(stack)
+    assert ("autoscaling/v2", "HorizontalPodAutoscaler") in cache.watched
+    refuse_reads(emulator, cluster)
+    try:
+        hpa = f"/apis/autoscaling/v2/namespaces/{NAMESPACE}/horizontalpodautoscalers/rates-svc"
+        assert stack.kube.delete(hpa) == 200
+        await drift_corrected(stack, 0, "HorizontalPodAutoscaler")
+        assert reads_made(emulator, cluster) == []
+    finally:
+        emulator.control.clear_faults(cluster)
+    assert stack.kube.get(hpa) is not None

@@ -150,6 +150,35 @@ async def test_a_410_gone_lists_again(pool: KubePool, cluster: ClusterInfo, emul
     assert {o["metadata"]["name"] for o in cache.list("v1", "ConfigMap")} == {"one", "two"}
 
 
+async def test_a_cache_watches_only_the_kinds_started_and_starts_others_when_asked(
+    pool: KubePool, cluster: ClusterInfo
+) -> None:
+    client = await pool.client(cluster.name)
+    await client.apply(config_map("early", team="blue"))
+    seen = Seen()
+    cache = pool.cache(cluster.name, KINDS, SELECTOR, seen, start=[("apps/v1", "Deployment")])
+    await synced(cache)
+    # One watch (one connection) for the kind started; the ConfigMaps are neither listed nor held.
+    assert cache.watched == {("apps/v1", "Deployment")} and len(cache.tasks) == 1
+    assert cache.holds("apps/v1", "Deployment") and not cache.holds("v1", "ConfigMap")
+    assert cache.covers("v1", "ConfigMap") and cache.list("v1", "ConfigMap") == []
+    assert ("ADDED", "early") not in seen.events
+
+    # Started later, the kind is listed (its handlers hear of what was there) and then watched.
+    cache.start([("v1", "ConfigMap")])
+    assert not cache.synced  # listed only at the next turns of the loop
+    await synced(cache)
+    await seen.saw("ADDED", "early")
+    assert cache.holds("v1", "ConfigMap") and len(cache.tasks) == 2
+    await client.apply(config_map("later", team="blue"))
+    await seen.saw("ADDED", "later")
+    cache.start([("v1", "ConfigMap")])  # already watched: no second watch
+    assert len(cache.tasks) == 2
+    with pytest.raises(ValueError, match="v1 Secret is not one of the kinds"):
+        cache.start([("v1", "Secret")])
+    assert len(cache.tasks) == 2
+
+
 async def test_forgetting_the_cluster_stops_its_cache(pool: KubePool, cluster: ClusterInfo) -> None:
     cache = pool.cache(cluster.name, KINDS, SELECTOR)
     await synced(cache)

@@ -10,8 +10,12 @@ re-lists after an exponential back-off. A re-list tells handlers what changed me
 ``DELETED`` hands over the copy the cache held (an object whose labels were edited out of the
 selector still says, by its old labels, whose it was).
 
-``synced`` is true only when every kind has been listed and its watch has not failed since:
-readers fall back to asking the API server while it is false.
+A cache may watch only some of its kinds (``start(kinds)``), and start the others later, as
+controller-runtime starts an informer the first time a kind is asked for: each watch holds a
+connection (~59 KB over TLS), and a caller that uses a few of the kinds need not pay for all.
+``holds`` says whether one kind is watched and listed, and its watch has not failed since:
+readers fall back to asking the API server for a kind it does not hold. ``synced`` says the
+same of every kind started.
 
 What is kept, to bound memory: every object minus ``metadata.managedFields`` (the bulk of a
 server-side-applied object); of a Pod's ``spec`` only its containers' names and resource
@@ -131,7 +135,7 @@ class ClusterCache:
         self._packers: dict[Kind, KindPacker] = {kind: KindPacker() for kind in self.kinds}
         self._synced: set[Kind] = set()
         self._handlers: list[Handler] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: dict[Kind, asyncio.Task[None]] = {}
         self._changed = asyncio.Event()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -140,33 +144,47 @@ class ClusterCache:
         if handler not in self._handlers:
             self._handlers.append(handler)
 
-    def start(self) -> None:
-        """Starts one list-and-watch task per kind (once)."""
-        if self._tasks:
-            return
-        self._tasks = [asyncio.create_task(self._run(kind), name=f"kube cache {self.name} {kind[1]}")
-                       for kind in self.kinds]
+    def start(self, kinds: Iterable[Kind] | None = None) -> None:
+        """Starts one list-and-watch task for each of ``kinds`` (every kind of the cache if
+        None) that is not watched yet; a kind outside the cache's kind-set is refused."""
+        for kind in self.kinds if kinds is None else kinds:
+            if kind in self._tasks:
+                continue
+            if kind not in self._objects:
+                raise ValueError(f"{kind[0]} {kind[1]} is not one of the kinds the cache of {self.name} may hold")
+            self._tasks[kind] = asyncio.create_task(self._run(kind), name=f"kube cache {self.name} {kind[1]}")
 
     def cancel(self) -> None:
         """Stops the watches (their tasks end at the next turn of the event loop)."""
-        for task in self._tasks:
+        for task in self._tasks.values():
             task.cancel()
         self._synced.clear()
 
     async def stop(self) -> None:
         """Stops the watches and waits until their tasks have ended."""
-        tasks, self._tasks = self._tasks, []
+        tasks, self._tasks = list(self._tasks.values()), {}
         self._synced.clear()
         await cancel_and_wait(*tasks)
 
     @property
     def tasks(self) -> list[asyncio.Task[None]]:
-        return list(self._tasks)
+        return list(self._tasks.values())
+
+    @property
+    def watched(self) -> frozenset[Kind]:
+        """The kinds whose list-and-watch has been started."""
+        return frozenset(self._tasks)
 
     @property
     def synced(self) -> bool:
-        """Every kind listed, and no watch failed since (readers may trust what is here)."""
-        return bool(self._tasks) and len(self._synced) == len(self.kinds) and not any(t.done() for t in self._tasks)
+        """Every kind started is listed, and no watch failed since (readers may trust what is
+        here); false before any is started."""
+        return bool(self._tasks) and all(self.holds(*kind) for kind in self._tasks)
+
+    def holds(self, api_version: str, kind: str) -> bool:
+        """The kind is watched, listed, and its watch has not failed since."""
+        task = self._tasks.get((api_version, kind))
+        return task is not None and (api_version, kind) in self._synced and not task.done()
 
     async def wait_synced(self) -> None:
         """Returns once ``synced`` (the caller bounds the wait)."""
@@ -177,6 +195,7 @@ class ClusterCache:
     # -- reads -----------------------------------------------------------------------------------
 
     def covers(self, api_version: str, kind: str) -> bool:
+        """The kind is one the cache may hold (watched now or not)."""
         return (api_version, kind) in self._objects
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> Object | None:

@@ -10,7 +10,8 @@ credentials on next use: rotated tokens and moved clusters need no restart. A re
 closed after ``retire_after`` seconds, so that calls still running on it may finish.
 
 ``cache`` gives the watch-fed ``ClusterCache`` of a cluster for a kind-set and label selector,
-started on first use; forgetting the cluster or closing the pool stops it. A cluster the source
+started on first use (every kind of the set, or those the caller names: it starts the others
+when it needs them); forgetting the cluster or closing the pool stops it. A cluster the source
 says does not exist (NotFound: it was deleted) is forgotten, so its caches stop by themselves.
 """
 
@@ -82,16 +83,20 @@ class KubePool:
             self._retire(entry.client)
         return client
 
-    def cache(self, cluster: str, kinds: Sequence[Kind], selector: str, handler: Handler | None = None) -> ClusterCache:
+    def cache(
+        self, cluster: str, kinds: Sequence[Kind], selector: str, handler: Handler | None = None,
+        *, start: Sequence[Kind] | None = None,
+    ) -> ClusterCache:
         """The cluster's cache of ``kinds`` matching ``selector`` (one per cluster and kind-set),
-        started now if it was not running; ``handler`` hears of every change it sees."""
+        watching ``start`` (every kind if None) from now if it was not; ``handler`` hears of
+        every change it sees."""
         key = (cluster, tuple(dict.fromkeys(kinds)), selector)
         cache = self._caches.get(key)
         if cache is None:
             cache = self._caches[key] = ClusterCache(cluster, lambda: self.client(cluster), key[1], selector)
         if handler is not None:
             cache.add_handler(handler)
-        cache.start()
+        cache.start(start)
         return cache
 
     def caches(self, cluster: str) -> list[ClusterCache]:

@@ -1,12 +1,13 @@
 """What runs in the cluster for a deployment: every object carrying its labels.
 
-The kinds Threeport renders itself are always looked for; the kinds a ``kind: manifests`` or
-``kind: helm`` component brings (custom resources included) are looked for when the caller names
-them: the kinds rendered now and those of earlier releases, so that what a component no longer
-declares is still found and pruned.
+The caller names the kinds to look for: those rendered now and those of every earlier release
+(releases are kept, never trimmed), so that what a component no longer declares is still found
+and pruned. A reconcile looks for those and Namespaces (``released_only``); deletion and plans
+also look for every kind Threeport renders, so that an object of any of them carrying the labels
+is found even if no release names its kind.
 
-With a synced cluster cache (``pipeline.observed``) the kinds it holds are read from it, not from
-the API server; the others are listed.
+The kinds a cluster cache (``pipeline.observed``) holds are read from it, not from the API
+server; the others are listed.
 """
 
 from __future__ import annotations
@@ -105,25 +106,29 @@ async def released_kinds(releases: ReleaseStore, deployment: str) -> set[Kind]:
 
 
 async def live_objects(
-    client: KubeClient, project: str, deployment: str, kinds: Iterable[Kind] = (), cache: ClusterCache | None = None
+    client: KubeClient, project: str, deployment: str, kinds: Iterable[Kind] = (), cache: ClusterCache | None = None,
+    *, released_only: bool = False,
 ) -> dict[ObjectKey, Manifest]:
-    """Everything in the cluster carrying this deployment's labels, in any namespace, of the
-    kinds Threeport renders and of ``kinds``; from ``cache`` for the kinds it holds, if synced."""
+    """Everything in the cluster carrying this deployment's labels, in any namespace, of
+    ``kinds`` and Namespaces, and unless ``released_only`` of every kind Threeport renders; from
+    ``cache`` for the kinds it holds."""
     selector = names.selector_for(project, deployment)
     labels = names.threeport_labels(project, deployment)
-    cached = cache if cache is not None and cache.synced else None
+    wanted = set(kinds) | {("v1", "Namespace")}
     found: dict[ObjectKey, Manifest] = {}
-    for api_version, kind in (*PRUNABLE, ("v1", "Namespace")):
-        if cached is not None and cached.covers(api_version, kind):
-            items = cached.list(api_version, kind, labels)
+    always = [k for k in (*PRUNABLE, ("v1", "Namespace")) if not released_only or k in wanted]
+    for api_version, kind in always:
+        if cache is not None and cache.holds(api_version, kind):
+            items = cache.list(api_version, kind, labels)
         else:
             items = await client.list(api_version, kind, selector)
         for item in items:
             found[object_key(item)] = item
-    more = sorted(set(kinds) - set(PRUNABLE) - set(ADDON_PRUNABLE) - {("v1", "Namespace")})
-    for api_version, kind in (*ADDON_PRUNABLE, *more):
-        if cached is not None and cached.covers(api_version, kind):
-            found.update((object_key(item), item) for item in cached.list(api_version, kind, labels))
+    more = sorted(wanted - set(PRUNABLE) - set(ADDON_PRUNABLE) - {("v1", "Namespace")})
+    addons = [k for k in ADDON_PRUNABLE if not released_only or k in wanted]
+    for api_version, kind in (*addons, *more):
+        if cache is not None and cache.holds(api_version, kind):
+            found.update((object_key(item), item) for item in cache.list(api_version, kind, labels))
             continue
         try:
             items = await client.list(api_version, kind, selector)

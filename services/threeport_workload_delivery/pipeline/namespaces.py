@@ -77,9 +77,10 @@ class NamespaceGuard:
         at once, marked (a create, not an apply: if anyone made it since it was read, the
         server refuses and it is looked at again, so nothing made by others is taken over).
 
-        A synced ``cache`` holds the namespace when it carries Threeport's labels; one it does
-        not hold may still exist (someone else's), so that is asked of the API server."""
-        live = cache.get("v1", "Namespace", "", namespace) if cache is not None and cache.synced else None
+        A ``cache`` that holds Namespaces holds the namespace when it carries Threeport's labels;
+        one it does not hold may still exist (someone else's), so that is asked of the API server."""
+        held = cache is not None and cache.holds("v1", "Namespace")
+        live = cache.get("v1", "Namespace", "", namespace) if cache is not None and held else None
         if live is None:
             live = await client.get(_reference(namespace))
         if live is None:

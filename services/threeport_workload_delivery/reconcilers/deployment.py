@@ -75,7 +75,7 @@ from threeport_workload_delivery.pipeline.live import (
     remember_release_kinds,
 )
 from threeport_workload_delivery.pipeline.namespaces import NamespaceGuard, NamespaceRefused
-from threeport_workload_delivery.pipeline.observed import ClusterObserver
+from threeport_workload_delivery.pipeline.observed import ClusterObserver, observe
 from threeport_workload_delivery.pipeline.secret_inputs import SecretSources
 from threeport_workload_delivery.remote_reads import RegistryReads
 from threeport_workload_delivery.store.releases import ReleaseHistory, ReleaseStore, StoredRelease
@@ -387,14 +387,15 @@ class DeploymentReconciler:
         objects = ownership.marked(objects, deployment.name)
         client = await self._pool.client(seen.cluster)
         cache = self._cache(seen.cluster)
-        # Decided once per pass: with a synced cache, changes arrive as events and nothing is polled.
-        watched = cache is not None and cache.synced
         # Those of every earlier release too, so that what a component no longer declares is found.
         kinds = kinds_of(objects).union(*(release_kinds(r.release.manifests) for r in history.releases))
+        # Decided once per pass: when the cache holds every kind the deployment uses, changes
+        # arrive as events and nothing is polled.
+        watched = cache is not None and observe(cache, kinds)
         # The namespace was checked (and created) before the dependencies were claimed, in this
         # same pass; what remains to check are the cluster-scoped objects.
         await self._namespaces.check_cluster_scoped(client, objects, deployment.name)
-        live = await self._owned_live(deployment, client, inputs.project, kinds, cache)
+        live = await self._owned_live(deployment, client, inputs.project, kinds, cache, released_only=True)
         wanted = {object_key(o) for o in objects}
         was_applied = deployment.status.current_release == number and _true(deployment, APPLIED)
         hooks = hook_objects(objects, outputs_spec)  # type: ignore[arg-type]
@@ -571,13 +572,14 @@ class DeploymentReconciler:
 
     async def _owned_live(
         self, deployment: Deployment, client: KubeClient, project: str, kinds: Iterable[Kind],
-        cache: ClusterCache | None = None,
+        cache: ClusterCache | None = None, *, released_only: bool = False,
     ) -> dict[ObjectKey, Manifest]:
-        """The live objects with the deployment's labels (of the Threeport kinds and ``kinds``)
-        that it may change or delete: those in namespaces it owns. Others (labels alone prove
-        nothing) are left alone, and said so. From ``cache`` when synced; deletion reads the
-        API server (a lagging cache must not let a finalizer go while objects remain)."""
-        found = await live_objects(client, project, deployment.name, kinds, cache)
+        """The live objects with the deployment's labels (of ``kinds``, Namespaces and unless
+        ``released_only`` every Threeport kind) that it may change or delete: those in
+        namespaces it owns. Others (labels alone prove nothing) are left alone, and said so.
+        From ``cache`` for the kinds it holds; deletion reads the API server (a lagging cache
+        must not let a finalizer go while objects remain)."""
+        found = await live_objects(client, project, deployment.name, kinds, cache, released_only=released_only)
         live, others = ownership.split_owned(found, deployment.name)
         if others:
             await self._record(deployment, WARNING, "NotOwned", "left alone, not in a namespace this deployment "
