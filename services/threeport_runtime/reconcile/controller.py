@@ -3,7 +3,13 @@
 Reconcilers follow controller-runtime: ``reconcile(name)`` receives only the resource name,
 re-reads everything it needs, converges, and returns ``Result`` or raises. Events only say
 *which* keys to look at; the periodic jittered resync of every key (``list_keys``) makes a lost
-event cost latency, never correctness. Resyncs queue their keys at low priority (``queue.LOW``),
+event cost latency, never correctness. A periodic resync leaves out the keys this replica has
+reconciled successfully since the previous periodic resync began: they were level-checked
+within an interval already, and a lost event still costs at most two intervals. Without that,
+10,000 keys converging for an hour were reconciled 14 more times each by resyncs (164,381
+delivery reconciles for 10,000 deployments), competing with the work. A resync asked for (a
+lost consumer group, ``request_resync``, the first after start) queues every key.
+Resyncs queue their keys at low priority (``queue.LOW``),
 so an event, a requeue or a retry is not stuck behind thousands of unchanged keys; a resource's
 own CREATED event queues it at ``queue.NEW``, behind the work of resources already under way
 (a key sent to another replica's inbox is queued there at the priority it was sent with).
@@ -185,6 +191,9 @@ class Controller:
         )
         # Set when another replica asks for a full resync (it re-created a lost consumer group).
         self._resync_requested = asyncio.Event()
+        # When each key was last reconciled successfully here (monotonic): a periodic resync
+        # leaves out those checked since the previous one began.
+        self._checked: dict[str, float] = {}
         self.membership = Membership(
             redis,
             key=f"{stream_prefix}{name}:members",
@@ -255,18 +264,30 @@ class Controller:
         if self.membership.owns(key) or not self.membership.settled():
             self.queue.add(key)
 
-    async def resync(self, *, everything: bool = False) -> None:
+    async def resync(self, *, everything: bool = False, checked_since: float | None = None) -> None:
         """Queues every key this replica owns (all of them when it runs alone, or asked to), at low
-        priority: a listing says nothing changed, so events queued meanwhile run first."""
-        owned = listed = 0
+        priority: a listing says nothing changed, so events queued meanwhile run first.
+        ``checked_since`` (monotonic): keys reconciled successfully here since then are left out."""
+        owned = listed = skipped = 0
+        began = time.monotonic()
+        still: dict[str, float] = {}
         async for key in self._list_keys():
             listed += 1
-            if everything or self.membership.owns(key):
-                self.queue.add(key, LOW)
-                owned += 1
+            if (at := self._checked.get(key)) is not None:
+                still[key] = at
+            if not everything and not self.membership.owns(key):
+                continue
+            if checked_since is not None and at is not None and at >= checked_since:
+                skipped += 1
+                continue
+            self.queue.add(key, LOW)
+            owned += 1
+        # Keys no longer listed (deleted) are forgotten; those reconciled during the listing stay.
+        self._checked = {**still, **{key: at for key, at in self._checked.items() if at >= began}}
         log.info(
             "resync queued keys",
-            extra={"controller": self.name, "keys": owned, "listed": listed, "members": len(self.membership.members)},
+            extra={"controller": self.name, "keys": owned, "listed": listed, "checked_lately": skipped,
+                   "members": len(self.membership.members)},
         )
 
     async def _resync_after_reset(self) -> None:
@@ -382,17 +403,22 @@ class Controller:
         # The first resync after start queues every key, as a lone replica always did: a
         # predecessor that was killed stays registered for up to `membership_ttl`, and its
         # share would wait for that.
-        everything = True
+        everything, requested = True, False
+        previous: float | None = None  # when the previous periodic resync began
         while True:
+            began = time.monotonic()
             try:
-                await self.resync(everything=everything)
+                await self.resync(everything=everything, checked_since=None if requested else previous)
                 everything = False
             except Exception:
                 log.exception("resync failed; will retry", extra={"controller": self.name})
+            previous = began
             interval = self._options.resync_interval
+            requested = False
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(random.uniform(0.9 * interval, 1.1 * interval)):
                     await self._resync_requested.wait()
+                    requested = True
             self._resync_requested.clear()
 
     async def _on_event(self, stream: str, event: change_event_pb2.ChangeEvent) -> None:
@@ -471,6 +497,7 @@ class Controller:
             try:
                 result = await attempt
                 outcome = "success"
+                self._checked[key] = time.monotonic()
                 self.queue.forget(key)
                 if result is not None and result.requeue_after is not None:
                     self.queue.add_after(key, result.requeue_after)
