@@ -46,6 +46,7 @@ ADDON_PRUNABLE: tuple[tuple[str, str], ...] = (("monitoring.coreos.com/v1", "Ser
 
 
 Kind = tuple[str, str]
+NAMESPACE: Kind = ("v1", "Namespace")
 
 
 def kinds_of(objects: Iterable[Manifest]) -> set[Kind]:
@@ -114,26 +115,20 @@ async def live_objects(
     ``cache`` for the kinds it holds."""
     selector = names.selector_for(project, deployment)
     labels = names.threeport_labels(project, deployment)
-    wanted = set(kinds) | {("v1", "Namespace")}
+    wanted = set(kinds) | {NAMESPACE}
+    threeport_kinds = (*PRUNABLE, NAMESPACE, *ADDON_PRUNABLE)
+    looked = [k for k in threeport_kinds if not released_only or k in wanted] + sorted(wanted - set(threeport_kinds))
     found: dict[ObjectKey, Manifest] = {}
-    always = [k for k in (*PRUNABLE, ("v1", "Namespace")) if not released_only or k in wanted]
-    for api_version, kind in always:
+    for api_version, kind in looked:
         if cache is not None and cache.holds(api_version, kind):
             items = cache.list(api_version, kind, labels)
         else:
-            items = await client.list(api_version, kind, selector)
-        for item in items:
-            found[object_key(item)] = item
-    more = sorted(wanted - set(PRUNABLE) - set(ADDON_PRUNABLE) - {("v1", "Namespace")})
-    addons = [k for k in ADDON_PRUNABLE if not released_only or k in wanted]
-    for api_version, kind in (*addons, *more):
-        if cache is not None and cache.holds(api_version, kind):
-            found.update((object_key(item), item) for item in cache.list(api_version, kind, labels))
-            continue
-        try:
-            items = await client.list(api_version, kind, selector)
-        except NotFound:
-            continue  # the addon that defines the kind is not installed: nothing of it to prune
+            try:
+                items = await client.list(api_version, kind, selector)
+            except NotFound:
+                if (api_version, kind) in (*PRUNABLE, NAMESPACE):
+                    raise
+                continue  # an addon's or a custom kind the cluster does not serve: nothing of it to prune
         for item in items:
             found[object_key(item)] = item
     return found

@@ -79,8 +79,8 @@ class NamespaceGuard:
 
         A ``cache`` that holds Namespaces holds the namespace when it carries Threeport's labels;
         one it does not hold may still exist (someone else's), so that is asked of the API server."""
-        held = cache is not None and cache.holds("v1", "Namespace")
-        live = cache.get("v1", "Namespace", "", namespace) if cache is not None and held else None
+        live = (cache.get("v1", "Namespace", "", namespace)
+                if cache is not None and cache.holds("v1", "Namespace") else None)
         if live is None:
             live = await client.get(_reference(namespace))
         if live is None:

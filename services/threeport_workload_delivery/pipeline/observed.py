@@ -22,13 +22,13 @@ from typing import Any
 from threeport_runtime.kube.cache import ClusterCache, Kind
 from threeport_runtime.kube.pool import KubePool
 from threeport_workload_delivery.domain import names
-from threeport_workload_delivery.pipeline.live import ADDON_PRUNABLE, PRUNABLE
+from threeport_workload_delivery.pipeline.live import ADDON_PRUNABLE, NAMESPACE, PRUNABLE
 
 # Kinds outside this set (the custom resources of `manifests` and `helm` components) are listed
 # from the API server. An addon kind the cluster does not serve yet is looked for again every 30 s.
-CACHED_KINDS = (*PRUNABLE, *ADDON_PRUNABLE, ("v1", "Namespace"), ("v1", "Pod"))
+CACHED_KINDS = (*PRUNABLE, *ADDON_PRUNABLE, NAMESPACE, ("v1", "Pod"))
 # Watched from a cache's first use: every deployment has a namespace, and its workloads Pods.
-ALWAYS_WATCHED = (("v1", "Namespace"), ("v1", "Pod"))
+ALWAYS_WATCHED = (NAMESPACE, ("v1", "Pod"))
 # Objects of every deployment: the project and deployment labels must be there (any value).
 SELECTOR = f"{names.MANAGED_BY}=threeport,{names.PROJECT_LABEL},{names.DEPLOYMENT_LABEL}"
 
