@@ -42,6 +42,7 @@ class Settings:
     otlp_endpoint: str = ""
     log_level: str = "INFO"
     resync_interval_seconds: float = 300.0
+    reconcile_timeout_seconds: float = 300.0
     shutdown_grace_seconds: float = 10.0
     # host:port of the Prometheus /metrics endpoint; empty = none.
     metrics_listen_address: str = ""
@@ -84,6 +85,8 @@ class Settings:
             otlp_endpoint=get("OTLP_ENDPOINT", ""),
             log_level=get("LOG_LEVEL", cls.log_level).upper(),
             resync_interval_seconds=_positive_float(env, "RESYNC_INTERVAL_SECONDS", cls.resync_interval_seconds),
+            reconcile_timeout_seconds=_positive_float(env, "RECONCILE_TIMEOUT_SECONDS",
+                                                      cls.reconcile_timeout_seconds),
             shutdown_grace_seconds=_positive_float(env, "SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds),
             metrics_listen_address=metrics_address,
         )

@@ -8,14 +8,16 @@ from collections.abc import AsyncIterator
 
 import grpc
 from redis.asyncio import Redis
+from sqlalchemy import text
 
-from tests.runtime.conftest import ALICE, FAST_CONTROLLERS
+from tests.runtime.conftest import ALICE, FAST_CONTROLLERS, keys_only_controller
 from tests.runtime.toy_service.replica import CONTROLLER, OPTIONS, running_replica
 from tests.runtime.toy_service.service import DEFINITION, applications_of
 from threeport.common.v1alpha1 import change_event_pb2, state_pb2
 from threeport.registry.v1alpha1 import application_pb2 as pb
 from threeport.registry.v1alpha1 import application_pb2_grpc
 from threeport_runtime.bus.streams import PAYLOAD_FIELD, connect_redis, resource_stream
+from threeport_runtime.db.engine import Database
 from threeport_runtime.reconcile.controller import Controller, ControllerOptions, Watch
 from threeport_runtime.reconcile.result import Result
 from threeport_runtime.runtime import ServiceRuntime
@@ -235,3 +237,37 @@ async def test_an_event_during_a_resync_is_reconciled_before_the_rest_of_the_res
 
 async def _holds(condition: bool) -> bool:
     return condition
+
+
+async def test_a_reconcile_whose_statement_never_returns_is_cancelled_and_retried(
+    database_url: str, stream_prefix: str, redis_client: Redis
+) -> None:
+    """A reply that never comes must not hold its key forever: past ``reconcile_timeout`` the
+    reconcile is cancelled, its statement is cancelled on the server, and the key is retried
+    on a connection from the same pool."""
+    database = Database(database_url, pool_size=1, max_overflow=0)  # the retry must reuse the connection
+    calls: list[str] = []
+
+    async def reconcile(name: str) -> Result | None:
+        calls.append(name)
+        async with database.read_session() as session:
+            # The first attempt waits for a reply that never comes (as a silent connection would).
+            seconds = 3600 if len(calls) == 1 else 0
+            await session.execute(text(f"SELECT pg_sleep({seconds})"))
+        return None
+
+    options = ControllerOptions(**{**FAST_CONTROLLERS.__dict__, "reconcile_timeout": 1.0})
+    controller = keys_only_controller("hung", reconcile, ["thing"], redis=redis_client, prefix=stream_prefix,
+                                      options=options)
+    task = asyncio.create_task(controller.run())
+    try:
+        await wait_until(lambda: _holds(len(calls) >= 2 and "thing" not in controller.queue),
+                         what="the hung reconcile cancelled and the key reconciled again")
+        async with database.read_session() as session:
+            sleeping = await session.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active'"
+                " AND query LIKE 'SELECT pg_sleep(3600)%'"))
+        assert sleeping == 0, "the cancelled statement still runs on the server"
+    finally:
+        await cancel_and_wait(task)
+        await database.dispose()

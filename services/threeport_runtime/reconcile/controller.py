@@ -151,6 +151,11 @@ class ControllerOptions:
     # seconds and is dropped by the others `membership_ttl` seconds after its last one.
     membership_heartbeat: float = 5.0
     membership_ttl: float = 15.0
+    # A reconcile still running after this many seconds is cancelled and retried with backoff:
+    # a reply that never comes (a database or API server connection gone silent) must not hold
+    # its key forever. Reconcilers never wait for long themselves (they requeue), so this only
+    # bounds a hang.
+    reconcile_timeout: float = 300.0
 
 
 class Controller:
@@ -495,7 +500,7 @@ class Controller:
                 current_fence.reset(fence)
             keeper = asyncio.create_task(self._keep_lease(key, token, attempt) if leased else _idle())
             try:
-                result = await attempt
+                result = await self._within_timeout(attempt)
                 outcome = "success"
                 self._checked[key] = time.monotonic()
                 self.queue.forget(key)
@@ -519,6 +524,12 @@ class Controller:
                     self.queue.add_after(key, self.membership.heartbeat)
                 else:
                     log.info("another replica took over", extra={"key": key})
+            except ReconcileTimedOut as error:
+                outcome = "timeout"
+                delay = await self._retry(key)
+                span.set_status(trace.StatusCode.ERROR, str(error))
+                log.error("reconcile timed out; cancelled and retrying",
+                          extra={"error": str(error), "retry_in": round(delay, 3)})
             except asyncio.CancelledError:
                 if not keeper.done() or keeper.result() is not False:
                     raise
@@ -542,6 +553,16 @@ class Controller:
                 self._reconciles.add(1, attributes)
                 self._duration.record(time.perf_counter() - started, attributes)
 
+    async def _within_timeout(self, attempt: asyncio.Task[Result | None]) -> Result | None:
+        """The attempt's result; cancels it and raises ``ReconcileTimedOut`` when it runs past
+        ``reconcile_timeout``."""
+        timeout = self._options.reconcile_timeout
+        done, _ = await asyncio.wait({attempt}, timeout=timeout)
+        if not done:
+            await cancel_and_wait(attempt)
+            raise ReconcileTimedOut(f"still running after {timeout:g} s")
+        return attempt.result()
+
     async def _keep_lease(self, key: str, token: int, attempt: asyncio.Task[Result | None]) -> bool:
         """Renews the lease until the attempt ends; cancels the attempt and returns False if lost."""
         while True:
@@ -553,6 +574,10 @@ class Controller:
             if not still_held:
                 attempt.cancel()
                 return False
+
+
+class ReconcileTimedOut(Exception):
+    """A reconcile ran past ``ControllerOptions.reconcile_timeout`` and was cancelled."""
 
 
 async def _idle() -> bool:
