@@ -43,6 +43,8 @@ class Settings:
     log_level: str = "INFO"
     resync_interval_seconds: float = 300.0
     reconcile_timeout_seconds: float = 300.0
+    # Reconciles each controller runs at once (see ``ControllerOptions.workers``).
+    reconcile_workers: int = 16
     shutdown_grace_seconds: float = 10.0
     # host:port of the Prometheus /metrics endpoint; empty = none.
     metrics_listen_address: str = ""
@@ -87,6 +89,7 @@ class Settings:
             resync_interval_seconds=_positive_float(env, "RESYNC_INTERVAL_SECONDS", cls.resync_interval_seconds),
             reconcile_timeout_seconds=_positive_float(env, "RECONCILE_TIMEOUT_SECONDS",
                                                       cls.reconcile_timeout_seconds),
+            reconcile_workers=_count(env, "RECONCILE_WORKERS", cls.reconcile_workers, most=256),
             shutdown_grace_seconds=_positive_float(env, "SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds),
             metrics_listen_address=metrics_address,
         )
@@ -99,6 +102,15 @@ class Settings:
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields replaced (tests and tools)."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _count(env: Mapping[str, str], name: str, default: int, *, most: int) -> int:
+    raw = env.get(ENV_PREFIX + name, "")
+    if raw == "":
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= most:
+        raise ConfigError(f"{ENV_PREFIX}{name} must be a whole number from 1 to {most}, got {raw!r}")
+    return int(raw)
 
 
 def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:

@@ -53,7 +53,9 @@ class ServiceRuntime:
     def __init__(self, settings: Settings, schema: ServiceSchema, controller_options: ControllerOptions | None = None):
         self.settings = settings
         self.controller_options = controller_options or ControllerOptions(
-            resync_interval=settings.resync_interval_seconds, reconcile_timeout=settings.reconcile_timeout_seconds
+            workers=settings.reconcile_workers,
+            resync_interval=settings.resync_interval_seconds,
+            reconcile_timeout=settings.reconcile_timeout_seconds,
         )
         self.schema = schema
         self.db = Database(settings.database_url)

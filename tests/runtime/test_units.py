@@ -232,13 +232,16 @@ def test_settings_name_the_bad_variable() -> None:
         "THREEPORT_SERVICE_CREDENTIAL": "x" * 20,
     }
     assert Settings.from_env("toy", good).service_name == "toy"
-    timeout = {**good, "THREEPORT_RECONCILE_TIMEOUT_SECONDS": "90"}
-    assert Settings.from_env("toy", timeout).reconcile_timeout_seconds == 90
+    tuned = Settings.from_env("toy", {**good, "THREEPORT_RECONCILE_TIMEOUT_SECONDS": "90",
+                                      "THREEPORT_RECONCILE_WORKERS": "8"})
+    assert (tuned.reconcile_timeout_seconds, tuned.reconcile_workers) == (90, 8)
     for variable, value in (
         ("THREEPORT_DATABASE_URL", "mysql://h/db"),
         ("THREEPORT_SERVICE_CREDENTIAL", "short"),
         ("THREEPORT_RESYNC_INTERVAL_SECONDS", "soon"),
         ("THREEPORT_RECONCILE_TIMEOUT_SECONDS", "0"),
+        ("THREEPORT_RECONCILE_WORKERS", "0"),
+        ("THREEPORT_RECONCILE_WORKERS", "2.5"),
         ("THREEPORT_LISTEN_ADDRESS", "nowhere"),
     ):
         with pytest.raises(ConfigError, match=variable):
