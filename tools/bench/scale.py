@@ -293,6 +293,15 @@ class Meter:
             ).fetchone()
         return int(statements[0]) if statements else 0, int(transactions[0]) if transactions else 0
 
+    def statement_calls(self) -> dict[str, int]:
+        """Calls of each distinct statement so far (``pg_stat_statements``' normalized text)."""
+        with psycopg.connect(self._database_url, autocommit=True) as db:
+            rows = db.execute(
+                "SELECT query, sum(calls) FROM pg_stat_statements JOIN pg_database d ON d.oid = dbid "
+                "WHERE d.datname = current_database() GROUP BY query"
+            ).fetchall()
+        return {str(query): int(calls) for query, calls in rows}
+
     def _scrape(self) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
         """Every process's reconciles by controller and server calls by method."""
         reconciles: dict[tuple[str, str], int] = {}
@@ -605,6 +614,7 @@ async def measure_baseline(plane: Plane, sample: deployment_pb2.Deployment, coun
 async def converge(plane: Plane, count: int) -> tuple[float, list[float], Counters, dict[str, int]]:
     await create_apps(plane.client, "app", count)
     before = await plane.meter.read()
+    statements_before = await asyncio.to_thread(plane.meter.statement_calls)
     created: dict[str, float] = {}
     started = time.monotonic()
 
@@ -619,8 +629,16 @@ async def converge(plane: Plane, count: int) -> tuple[float, list[float], Counte
     ready_at, placed = await wait_all_ready(plane.client, list(created), started + 3 * 3600)
     elapsed = max(ready_at.values()) - started
     used = (await plane.meter.read()).minus(before)
+    log_top_statements(statements_before, await asyncio.to_thread(plane.meter.statement_calls), count)
     log("placed: " + ", ".join(f"{cluster} {n}" for cluster, n in sorted(placed.items())))
     return elapsed, [ready_at[name] - created[name] for name in created], used, placed
+
+
+def log_top_statements(before: dict[str, int], after: dict[str, int], deployments: int, top: int = 25) -> None:
+    """The statements sent most often while converging, per deployment: where SQL round trips go."""
+    grown = sorted(((calls - before.get(query, 0), query) for query, calls in after.items()), reverse=True)
+    for calls, query in grown[:top]:
+        log(f"converge SQL: {calls / deployments:5.2f} per deployment: {' '.join(query.split())[:160]}")
 
 
 async def settle(plane: Plane, within: float = 600.0) -> None:
