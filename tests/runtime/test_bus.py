@@ -9,7 +9,10 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import func, select
 
 from tests.runtime.toy_service.tables import SCHEMA
 from tests.support import REPO_ROOT
@@ -20,7 +23,7 @@ from threeport_runtime.bus.relay import OutboxRelay
 from threeport_runtime.bus.streams import dead_letter_stream, resource_stream
 from threeport_runtime.db.engine import Database
 from threeport_runtime.tasks import cancel_and_wait
-from threeport_runtime.testing import wait_until
+from threeport_runtime.testing import PrivateRedis, wait_until
 
 APPLICATION = "threeport.registry.v1alpha1.Application"
 
@@ -104,6 +107,37 @@ async def test_relay_replicas_publish_each_event_once_in_order_per_resource(
             assert generations == list(range(1, 21))
     finally:
         await cancel_and_wait(*relays)
+        await db.dispose()
+
+
+async def test_a_batch_redis_refused_stays_in_the_outbox_until_it_is_published(
+    database_url: str, stream_prefix: str, redis_client: Redis, private_redis: PrivateRedis
+) -> None:
+    """The batch is deleted in the transaction that publishes it: a failed XADD rolls the
+    delete back, and the next drain publishes the same rows, in order."""
+    db = Database(database_url)
+    await db.create_schema(SCHEMA.metadata)
+    outbox = Outbox(SCHEMA, service="toy", stream_prefix=stream_prefix)
+    for generation in (1, 2, 3):
+        async with db.session() as session, session.begin():
+            await outbox.add(session, resource_type=APPLICATION, name="projects/acme/applications/r", uid="r",
+                             generation=generation, change=change_event_pb2.CHANGE_TYPE_UPDATED)
+    redis = Redis.from_url(private_redis.url)
+    relay = OutboxRelay(db, SCHEMA, redis)
+    try:
+        private_redis.stop()
+        with pytest.raises((RedisError, OSError)):
+            await relay.publish_batch()
+        async with db.read_session() as session:
+            assert await session.scalar(select(func.count()).select_from(SCHEMA.outbox)) == 3
+        private_redis.start()
+        assert await relay.publish_batch() == 3
+        events = await stream_events(redis, resource_stream(stream_prefix, APPLICATION))
+        assert [e.generation for e in events] == [1, 2, 3]
+        async with db.read_session() as session:
+            assert await session.scalar(select(func.count()).select_from(SCHEMA.outbox)) == 0
+    finally:
+        await redis.aclose()
         await db.dispose()
 
 

@@ -78,21 +78,26 @@ class OutboxRelay:
                 return total
 
     async def publish_batch(self) -> int:
-        """Publishes and deletes at most one batch; returns how many rows went out."""
+        """Publishes and deletes at most one batch; returns how many rows went out.
+
+        Three statements: BEGIN, one that takes the lock and deletes the batch (returning it),
+        and COMMIT after the XADDs. A failed XADD rolls the delete back, so the rows stay for the
+        next drain. Without the lock (another replica is draining) the delete takes nothing."""
         outbox = self._schema.outbox
+        # A CTE with a volatile function is evaluated once, before the delete reads any row.
+        held = select(func.pg_try_advisory_xact_lock(self._lock_key).label("held")).cte("held")
+        batch = select(outbox.c.id).where(select(held.c.held).scalar_subquery()).order_by(outbox.c.id)
+        take = (
+            delete(outbox)
+            .where(outbox.c.id.in_(batch.limit(self._batch_size).scalar_subquery()))
+            .returning(outbox.c.id, outbox.c.stream, outbox.c.payload)
+        )
         async with self._db.engine.begin() as connection:
-            if not await connection.scalar(select(func.pg_try_advisory_xact_lock(self._lock_key))):
-                return 0
-            rows = (
-                await connection.execute(
-                    select(outbox.c.id, outbox.c.stream, outbox.c.payload).order_by(outbox.c.id).limit(self._batch_size)
-                )
-            ).all()
+            rows = sorted((await connection.execute(take)).all(), key=lambda row: row.id)
             if not rows:
                 return 0
             pipeline = self._redis.pipeline(transaction=False)
             for row in rows:
                 pipeline.xadd(row.stream, {PAYLOAD_FIELD: row.payload}, maxlen=self._maxlen, approximate=True)
             await pipeline.execute()
-            await connection.execute(delete(outbox).where(outbox.c.id.in_([row.id for row in rows])))
         return len(rows)
