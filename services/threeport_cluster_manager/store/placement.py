@@ -59,30 +59,53 @@ class PlacementReads:
 
     async def _candidates(self, session: AsyncSession) -> Candidates:
         claim = ClusterClaimRow
-        bind_time = cast(claim.status["bind_time"].astext, DateTime(timezone=True))
-        probe_time = cast(ClusterRow.status["last_probe_time"].astext, DateTime(timezone=True))
+        requirements = claim.spec["requirements"]
+        # Each JSON field is read once per row (materialized): PostgreSQL evaluates an
+        # expression every time the query names it, and the sums below name each several times.
+        # A cluster's status holds the names of its claims, so reading its probe time once per
+        # claim joined to it grew with the square of the claims.
+        probed = (
+            select(
+                ClusterRow.uid,
+                ClusterRow.name,
+                ClusterRow.etag,
+                cast(ClusterRow.status["last_probe_time"].astext, DateTime(timezone=True)).label("probe_time"),
+            )
+            .cte("probed")
+            .prefix_with("MATERIALIZED")
+        )
+        bound = (
+            select(
+                claim.status["cluster"].astext.label("cluster"),
+                func.coalesce(cast(requirements["cpu_millis"].astext, BigInteger), 0).label("cpu"),
+                func.coalesce(cast(requirements["memory_bytes"].astext, BigInteger), 0).label("memory"),
+                cast(claim.status["bind_time"].astext, DateTime(timezone=True)).label("bind_time"),
+            )
+            .where(claim.delete_time.is_(None))
+            .cte("bound")
+            .prefix_with("MATERIALIZED")
+        )
         # A claim bound before bind_time existed has none: only the comparison with what pods
         # of deployments request counts it.
-        since_probe = bind_time > probe_time
-        requirements = claim.spec["requirements"]
-        cpu = func.coalesce(cast(requirements["cpu_millis"].astext, BigInteger), 0)
-        memory = func.coalesce(cast(requirements["memory_bytes"].astext, BigInteger), 0)
+        since_probe = bound.c.bind_time > probed.c.probe_time
+        cpu, memory = bound.c.cpu, bound.c.memory
         undeclared = and_(cpu == 0, memory == 0)
         query = (
             select(
-                ClusterRow.uid,
-                ClusterRow.etag,
-                func.count(claim.uid),
+                probed.c.uid,
+                probed.c.etag,
+                func.count(bound.c.cluster),
                 func.coalesce(func.sum(cpu), 0),
                 func.coalesce(func.sum(memory), 0),
-                func.count(claim.uid).filter(undeclared),
+                func.count(bound.c.cluster).filter(undeclared),
                 func.coalesce(func.sum(cpu).filter(since_probe), 0),
                 func.coalesce(func.sum(memory).filter(since_probe), 0),
-                func.count(claim.uid).filter(and_(since_probe, undeclared)),
+                func.count(bound.c.cluster).filter(and_(since_probe, undeclared)),
             )
-            .outerjoin(claim, and_(claim.status["cluster"].astext == ClusterRow.name, claim.delete_time.is_(None)))
-            .group_by(ClusterRow.uid)
-            .order_by(ClusterRow.name)
+            .select_from(probed)
+            .outerjoin(bound, bound.c.cluster == probed.c.name)
+            .group_by(probed.c.uid, probed.c.etag, probed.c.name)
+            .order_by(probed.c.name)
         )
         for _attempt in range(3):
             listed = (await session.execute(query)).all()
