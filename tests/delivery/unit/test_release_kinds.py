@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from threeport_workload_delivery.pipeline import live
+from threeport_workload_delivery.reconcilers.deployment import manifest_yaml
 
 SERVICE = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
 DEPLOYMENT = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
@@ -20,13 +23,13 @@ WIDGET = "apiVersion: x.io/v1\nkind: Widget\nmetadata: {name: w}\n"
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The YAML texts parsed, in order."""
     seen: list[str] = []
-    real = yaml.load
+    real = live._kind_of
 
-    def counting(text: Any, Loader: Any) -> Any:
+    def counting(text: str) -> Any:
         seen.append(text)
-        return real(text, Loader=Loader)
+        return real(text)
 
-    monkeypatch.setattr(live.yaml, "load", counting)
+    monkeypatch.setattr(live, "_kind_of", counting)
     monkeypatch.setattr(live, "_release_kinds", type(live._release_kinds)())
     return seen
 
@@ -84,3 +87,50 @@ def test_the_loader_reads_what_the_safe_loader_reads() -> None:
     assert yaml.load(text, Loader=live._YAML_LOADER) == yaml.safe_load(text)
     with pytest.raises(yaml.YAMLError):
         yaml.load("!!python/object/apply:os.system ['true']", Loader=live._YAML_LOADER)
+
+
+# Values a kind or apiVersion could take in a stored manifest, tricky ones included: YAML would
+# load some of them as other types (`yes`, `null`, `1.0`), or needs quotes for them.
+KIND_TEXT = st.one_of(
+    st.sampled_from(["v1", "apps/v1", "Deployment", "yes", "null", "~", "1.0", "0x10", "True", "2026-12-03",
+                     "a: b", "- x", "#c", "", " padded ", "multi\nline", "ünïcode"]),
+    st.text(max_size=12),
+)
+OTHER = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8)),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(api_version=KIND_TEXT, kind=KIND_TEXT | st.integers() | st.none(),
+       others=st.dictionaries(st.text(max_size=8).filter(lambda k: k not in ("apiVersion", "kind")), OTHER, max_size=4),
+       position=st.integers(min_value=0, max_value=6), kind_first=st.booleans())
+def test_the_kind_read_from_parse_events_is_the_kind_the_object_loads_with(
+    api_version: str, kind: Any, others: dict[str, Any], position: int, kind_first: bool
+) -> None:
+    """Whatever the values and wherever the two keys are, reading them from the parser's
+    events gives what loading the whole object gives."""
+    items = list(others.items())
+    pair = [("apiVersion", api_version), ("kind", kind)]
+    items[position:position] = reversed(pair) if kind_first else pair
+    text = manifest_yaml(dict(items))
+    loaded = yaml.safe_load(text)
+    assert live._kind_of(text) == (str(loaded["apiVersion"]), str(loaded["kind"]))
+
+
+def test_documents_that_are_not_objects_have_no_kind() -> None:
+    for text in ("null\n", "- a\n- b\n", "just text\n", ""):
+        assert live._kind_of(text) is None
+
+
+def test_a_manifest_as_threeport_writes_it_is_not_loaded_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+                  "spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:1"}]}}}}
+
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("loaded whole")
+
+    monkeypatch.setattr(live.yaml, "load", refuse)
+    assert live._kind_of(manifest_yaml(deployment)) == ("apps/v1", "Deployment")
