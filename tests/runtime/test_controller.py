@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from collections.abc import AsyncIterator
 
 import grpc
+import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
 
@@ -16,6 +18,7 @@ from tests.runtime.toy_service.service import DEFINITION, applications_of
 from threeport.common.v1alpha1 import change_event_pb2, state_pb2
 from threeport.registry.v1alpha1 import application_pb2 as pb
 from threeport.registry.v1alpha1 import application_pb2_grpc
+from threeport.sdk import UnavailableError
 from threeport_runtime.bus.streams import PAYLOAD_FIELD, connect_redis, resource_stream
 from threeport_runtime.db.engine import Database
 from threeport_runtime.reconcile.controller import Controller, ControllerOptions, Watch
@@ -271,3 +274,35 @@ async def test_a_reconcile_whose_statement_never_returns_is_cancelled_and_retrie
     finally:
         await cancel_and_wait(task)
         await database.dispose()
+
+
+async def test_a_service_that_cannot_be_reached_is_a_warning_and_a_bug_is_an_error(
+    stream_prefix: str, redis_client: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the control plane starts, a reconcile may call a service not up yet: that is
+    logged as a warning without a traceback, not as an error; anything else keeps its
+    traceback at ERROR."""
+    failures = {"starting": UnavailableError("UNAVAILABLE: connections to all backends failing"),
+                "broken": KeyError("status")}
+    attempts: list[str] = []
+
+    async def reconcile(name: str) -> Result | None:
+        attempts.append(name)
+        if attempts.count(name) == 1:
+            raise failures[name]
+        return None
+
+    controller = keys_only_controller("levels", reconcile, list(failures), redis=redis_client,
+                                      prefix=stream_prefix, options=FAST_CONTROLLERS)
+    task = asyncio.create_task(controller.run())
+    try:
+        with caplog.at_level(logging.INFO, logger="threeport_runtime.reconcile.controller"):
+            await wait_until(lambda: _holds(all(attempts.count(key) >= 2 for key in failures)),
+                             what="each key failed once and was retried")
+    finally:
+        await cancel_and_wait(task)
+    failed = [record for record in caplog.records if record.getMessage() == "reconcile failed; retrying"]
+    starting = next(r for r in failed if "connections to all backends failing" in r.error)  # type: ignore[attr-defined]
+    broken = next(r for r in failed if "status" in r.error)  # type: ignore[attr-defined]
+    assert starting.levelno == logging.WARNING and not starting.exc_info
+    assert broken.levelno == logging.ERROR and broken.exc_info

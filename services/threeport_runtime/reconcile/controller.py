@@ -100,6 +100,7 @@ from threeport_runtime.bus.streams import dead_letter_stream
 from threeport_runtime.db.fencing import current_fence
 from threeport_runtime.db.repository import StaleFence
 from threeport_runtime.logs import resource_context
+from threeport_runtime.outages import as_outage
 from threeport_runtime.reconcile.inbox import Inboxes
 from threeport_runtime.reconcile.lease import Leases
 from threeport_runtime.reconcile.membership import Membership, owner_of
@@ -415,8 +416,10 @@ class Controller:
             try:
                 await self.resync(everything=everything, checked_since=None if requested else previous)
                 everything = False
-            except Exception:
-                log.exception("resync failed; will retry", extra={"controller": self.name})
+            except Exception as error:
+                level = _failure_level(error)
+                log.log(level, "resync failed; will retry", exc_info=level == logging.ERROR,
+                        extra={"controller": self.name, "error": str(error)})
             previous = began
             interval = self._options.resync_interval
             requested = False
@@ -540,11 +543,11 @@ class Controller:
                 delay = await self._retry(key)
                 span.record_exception(error)
                 span.set_status(trace.StatusCode.ERROR, str(error))
-                level = logging.INFO if isinstance(error, TemporaryError) else logging.ERROR
+                level = _failure_level(error)
                 log.log(
                     level,
                     "reconcile failed; retrying",
-                    exc_info=not isinstance(error, TemporaryError),
+                    exc_info=level == logging.ERROR,
                     extra={"error": str(error), "retry_in": round(delay, 3)},
                 )
             finally:
@@ -574,6 +577,16 @@ class Controller:
             if not still_held:
                 attempt.cancel()
                 return False
+
+
+def _failure_level(error: Exception) -> int:
+    """How loudly a failed reconcile or resync is logged: a ``TemporaryError`` is expected
+    (INFO); a datastore or another service that cannot be reached now, as while the control
+    plane starts or restarts, is an outage to notice, not a bug (WARNING, without a traceback);
+    anything else is a bug or an unknown (ERROR, with its traceback)."""
+    if isinstance(error, TemporaryError):
+        return logging.INFO
+    return logging.WARNING if as_outage(error) is not None else logging.ERROR
 
 
 class ReconcileTimedOut(Exception):
