@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -212,9 +213,12 @@ def test_install_and_uninstall_on_the_emulator(emulator: EmulatorHandle, value_s
             kubectl(kubeconfig, "apply", "-f", "-", stdin=SERVICE_MONITOR_CRD)
         values = ["--values", str(VALUE_SETS[value_set])] if VALUE_SETS[value_set] else []
 
+        litter_before = set(Path(tempfile.gettempdir()).glob("osrcp-*.json"))
         code, _out, err = tptctl("install", "--kubeconfig", kubeconfig, "--release", "tp", *values, "--wait")
 
         assert code == 0, err
+        # Its discovery cache is not left in the system's temporary folder.
+        assert set(Path(tempfile.gettempdir()).glob("osrcp-*.json")) == litter_before
         deployments = kubectl(kubeconfig, "-n", "threeport", "get", "deployments", "-o", "json")["items"]
         replicas = 3 if value_set == "ha" else 2
         assert sorted((d["metadata"]["name"], d["status"].get("availableReplicas")) for d in deployments) == [

@@ -8,6 +8,8 @@ machine (or in CI) against whatever cluster the kubeconfig names.
 from __future__ import annotations
 
 import base64
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,8 +39,11 @@ class Cluster:
         except (kube_config.ConfigException, OSError) as error:
             raise ClusterError(f"cannot use kubeconfig {kubeconfig}: {error}") from None
         self._api: ApiClient = api
+        # The dynamic client caches discovery in a file, by default osrcp-<hash>.json in the
+        # system's temporary folder, left there; this folder goes with the object (or at exit).
+        self._discovery = tempfile.TemporaryDirectory(prefix="tptctl-discovery-")
         try:
-            self._client = _dynamic_client(api)
+            self._client = _dynamic_client(api, cache_file=os.path.join(self._discovery.name, "discovery.json"))
         except Exception as error:  # discovery: the cluster is not reachable or refuses us
             raise ClusterError(f"cannot reach the cluster of {kubeconfig}: {_reason(error)}") from None
 
