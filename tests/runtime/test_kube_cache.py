@@ -90,6 +90,42 @@ async def test_lists_then_follows_the_watch(pool: KubePool, cluster: ClusterInfo
     assert same_pool_cache(pool, cluster, cache)
 
 
+async def test_an_indexed_label_lists_what_a_scan_lists_through_every_change(cluster: ClusterInfo) -> None:
+    """A list by the indexed label gives what reading every object gives: after the first
+    list, an object added, one whose indexed label changed, one deleted, and another list."""
+    async def source(_: str) -> Any:
+        return connection_to(cluster)
+
+    indexed_pool, plain_pool = KubePool(source, call_timeout=5.0), KubePool(source, call_timeout=5.0)
+    try:
+        client = await indexed_pool.client(cluster.name)
+        for name, owner in (("a1", "a"), ("a2", "a"), ("b1", "b")):
+            await client.apply(config_map(name, team="blue", owner=owner))
+        await client.apply(config_map("a-red", team="red", owner="a"))  # outside the selector
+        indexed = indexed_pool.cache(cluster.name, KINDS, SELECTOR, index="owner")
+        plain = plain_pool.cache(cluster.name, KINDS, SELECTOR)
+        await synced(indexed)
+        await synced(plain)
+
+        def listed(cache: ClusterCache, **labels: str) -> list[str]:
+            return sorted(o["metadata"]["name"] for o in cache.list("v1", "ConfigMap", labels))
+
+        async def agree(**expected: list[str]) -> bool:
+            return all(listed(cache, team="blue", owner=owner) == names
+                       for owner, names in expected.items() for cache in (indexed, plain))
+
+        await wait_until(lambda: agree(a=["a1", "a2"], b=["b1"], c=[]), within=WITHIN, what="the first lists")
+        await client.apply(config_map("a3", team="blue", owner="a"))
+        await client.apply(config_map("a2", team="blue", owner="b"))  # moves from a to b
+        assert await client.delete(config_map("b1"))
+        await wait_until(lambda: agree(a=["a1", "a3"], b=["a2"]), within=WITHIN, what="the changes")
+        assert listed(indexed, team="blue") == ["a1", "a2", "a3"]  # not by the indexed label: a scan
+        assert listed(indexed, team="blue", owner="a") == listed(indexed, owner="a", team="blue")
+    finally:
+        await indexed_pool.close()
+        await plain_pool.close()
+
+
 def same_pool_cache(pool: KubePool, cluster: ClusterInfo, cache: ClusterCache) -> bool:
     """One cache per cluster and kind-set: asking again gives the running one."""
     return pool.cache(cluster.name, KINDS, SELECTOR) is cache and pool.caches(cluster.name) == [cache]

@@ -131,13 +131,19 @@ class ClusterCache:
     """
 
     def __init__(
-        self, name: str, client: ClientSource, kinds: Sequence[Kind], selector: str,
+        self, name: str, client: ClientSource, kinds: Sequence[Kind], selector: str, *, index: str = "",
     ) -> None:
         self.name = name
         self.kinds: tuple[Kind, ...] = tuple(dict.fromkeys(kinds))
         self.selector = selector
         self._client = client
         self._objects: dict[Kind, dict[ObjectName, _Entry]] = {kind: {} for kind in self.kinds}
+        # ``index``: a label key whose value names a few of many objects (delivery's deployment
+        # label), as controller-runtime's field indexes: a ``list`` asking for it looks at those
+        # objects only. Without it each list read every object of the kind in the cluster, 14% of
+        # delivery's time in a resync. Kept per kind: ``key=value`` -> the objects' names.
+        self._index_prefix = f"{index}=" if index else ""
+        self._indexed: dict[Kind, dict[str, set[ObjectName]]] = {kind: {} for kind in self.kinds}
         self._packers: dict[Kind, KindPacker] = {kind: KindPacker() for kind in self.kinds}
         self._synced: set[Kind] = set()
         self._handlers: list[Handler] = []
@@ -218,12 +224,33 @@ class ClusterCache:
         if not objects:
             return found
         packer = self._packers[(api_version, kind)]
-        for (where, _), entry in objects.items():
+        key = next((pair for pair in wanted if self._index_prefix and pair.startswith(self._index_prefix)), None)
+        if key is None:
+            candidates: Iterable[tuple[ObjectName, _Entry]] = objects.items()
+        else:
+            names = self._indexed[(api_version, kind)].get(key, ())
+            candidates = ((name, objects[name]) for name in sorted(names) if name in objects)
+        for (where, _), entry in candidates:
             if namespace is not None and where != namespace:
                 continue
             if all(pair in entry.labels for pair in wanted):
                 found.append(packer.unpack(entry.packed))
         return found
+
+    def _index_key(self, entry: _Entry) -> str | None:
+        if self._index_prefix:
+            return next((pair for pair in entry.labels if pair.startswith(self._index_prefix)), None)
+        return None
+
+    def _index_add(self, kind: Kind, name: ObjectName, entry: _Entry) -> None:
+        if (key := self._index_key(entry)) is not None:
+            self._indexed[kind].setdefault(key, set()).add(name)
+
+    def _index_remove(self, kind: Kind, name: ObjectName, entry: _Entry) -> None:
+        if (key := self._index_key(entry)) is not None and (names := self._indexed[kind].get(key)) is not None:
+            names.discard(name)
+            if not names:
+                del self._indexed[kind][key]
 
     # -- list and watch --------------------------------------------------------------------------
 
@@ -291,6 +318,9 @@ class ClusterCache:
         packer = self._packers[kind]
         after = {_name(obj): _Entry.of(obj, packer) for obj in listed}
         self._objects[kind] = after
+        self._indexed[kind] = {}
+        for name, entry in after.items():
+            self._index_add(kind, name, entry)
         for obj in listed:
             old = before.get(_name(obj))
             if old is None:
@@ -341,9 +371,15 @@ class ClusterCache:
             # Handlers get the copy they knew: an object that left the selector because its labels
             # were edited arrives with the new labels, and the old ones say whose it was.
             known = objects.pop(_name(obj), None)
+            if known is not None:
+                self._index_remove(kind, _name(obj), known)
             told = self._packers[kind].unpack(known.packed) if known is not None else obj
         elif kind_of_event in ("ADDED", "MODIFIED"):
-            objects[_name(obj)] = _Entry.of(obj, self._packers[kind])
+            name, entry = _name(obj), _Entry.of(obj, self._packers[kind])
+            if (before := objects.get(name)) is not None:
+                self._index_remove(kind, name, before)
+            objects[name] = entry
+            self._index_add(kind, name, entry)
             told = obj
         else:
             return ""

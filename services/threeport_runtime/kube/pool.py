@@ -85,15 +85,16 @@ class KubePool:
 
     def cache(
         self, cluster: str, kinds: Sequence[Kind], selector: str, handler: Handler | None = None,
-        *, start: Sequence[Kind] | None = None,
+        *, start: Sequence[Kind] | None = None, index: str = "",
     ) -> ClusterCache:
         """The cluster's cache of ``kinds`` matching ``selector`` (one per cluster and kind-set),
         watching ``start`` (every kind if None) from now if it was not; ``handler`` hears of
-        every change it sees."""
+        every change it sees; ``index``: a label key its lists by that label look up directly."""
         key = (cluster, tuple(dict.fromkeys(kinds)), selector)
         cache = self._caches.get(key)
         if cache is None:
-            cache = self._caches[key] = ClusterCache(cluster, lambda: self.client(cluster), key[1], selector)
+            cache = self._caches[key] = ClusterCache(cluster, lambda: self.client(cluster), key[1], selector,
+                                                     index=index)
         if handler is not None:
             cache.add_handler(handler)
         cache.start(start)

@@ -52,7 +52,8 @@ class ClusterObserver:
         self._wake = enqueue
 
     def cache(self, cluster: str) -> ClusterCache:
-        return self._pool.cache(cluster, CACHED_KINDS, SELECTOR, self._changed, start=ALWAYS_WATCHED)
+        return self._pool.cache(cluster, CACHED_KINDS, SELECTOR, self._changed, start=ALWAYS_WATCHED,
+                                index=names.DEPLOYMENT_LABEL)
 
     def _changed(self, _: str, obj: dict[str, Any]) -> None:
         if self._wake is not None and (deployment := owner(obj)):
