@@ -23,8 +23,9 @@ import uuid
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, and_, cast, func, select
+from sqlalchemy import BigInteger, DateTime, Select, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threeport.clusters.v1alpha1 import cluster_pb2
@@ -37,6 +38,63 @@ from threeport_runtime.db.engine import Database
 LOCK_KEY = zlib.crc32(b"clusters.placement")
 
 Candidates = tuple[list[cluster_pb2.Cluster], dict[str, Usage]]
+
+
+def _usage_query() -> Select[Any]:
+    """Every cluster's uid and etag with its bound claims' ``Usage`` sums, in name order."""
+    claim = ClusterClaimRow
+    requirements = claim.spec["requirements"]
+    # Each JSON field is read once per row (materialized): PostgreSQL evaluates an
+    # expression every time the query names it, and the sums below name each several times.
+    # A cluster's status holds the names of its claims, so reading its probe time once per
+    # claim joined to it grew with the square of the claims.
+    probed = (
+        select(
+            ClusterRow.uid,
+            ClusterRow.name,
+            ClusterRow.etag,
+            cast(ClusterRow.status["last_probe_time"].astext, DateTime(timezone=True)).label("probe_time"),
+        )
+        .cte("probed")
+        .prefix_with("MATERIALIZED")
+    )
+    bound = (
+        select(
+            claim.status["cluster"].astext.label("cluster"),
+            func.coalesce(cast(requirements["cpu_millis"].astext, BigInteger), 0).label("cpu"),
+            func.coalesce(cast(requirements["memory_bytes"].astext, BigInteger), 0).label("memory"),
+            cast(claim.status["bind_time"].astext, DateTime(timezone=True)).label("bind_time"),
+        )
+        .where(claim.delete_time.is_(None))
+        .cte("bound")
+        .prefix_with("MATERIALIZED")
+    )
+    # A claim bound before bind_time existed has none: only the comparison with what pods
+    # of deployments request counts it.
+    since_probe = bound.c.bind_time > probed.c.probe_time
+    cpu, memory = bound.c.cpu, bound.c.memory
+    undeclared = and_(cpu == 0, memory == 0)
+    return (
+        select(
+            probed.c.uid,
+            probed.c.etag,
+            func.count(bound.c.cluster),
+            func.coalesce(func.sum(cpu), 0),
+            func.coalesce(func.sum(memory), 0),
+            func.count(bound.c.cluster).filter(undeclared),
+            func.coalesce(func.sum(cpu).filter(since_probe), 0),
+            func.coalesce(func.sum(memory).filter(since_probe), 0),
+            func.count(bound.c.cluster).filter(and_(since_probe, undeclared)),
+        )
+        .select_from(probed)
+        .outerjoin(bound, bound.c.cluster == probed.c.name)
+        .group_by(probed.c.uid, probed.c.etag, probed.c.name)
+        .order_by(probed.c.name)
+    )
+
+
+# Built once: it is the same statement at every placement.
+_USAGE = _usage_query()
 
 
 class PlacementReads:
@@ -58,57 +116,8 @@ class PlacementReads:
             yield await self._candidates(session)
 
     async def _candidates(self, session: AsyncSession) -> Candidates:
-        claim = ClusterClaimRow
-        requirements = claim.spec["requirements"]
-        # Each JSON field is read once per row (materialized): PostgreSQL evaluates an
-        # expression every time the query names it, and the sums below name each several times.
-        # A cluster's status holds the names of its claims, so reading its probe time once per
-        # claim joined to it grew with the square of the claims.
-        probed = (
-            select(
-                ClusterRow.uid,
-                ClusterRow.name,
-                ClusterRow.etag,
-                cast(ClusterRow.status["last_probe_time"].astext, DateTime(timezone=True)).label("probe_time"),
-            )
-            .cte("probed")
-            .prefix_with("MATERIALIZED")
-        )
-        bound = (
-            select(
-                claim.status["cluster"].astext.label("cluster"),
-                func.coalesce(cast(requirements["cpu_millis"].astext, BigInteger), 0).label("cpu"),
-                func.coalesce(cast(requirements["memory_bytes"].astext, BigInteger), 0).label("memory"),
-                cast(claim.status["bind_time"].astext, DateTime(timezone=True)).label("bind_time"),
-            )
-            .where(claim.delete_time.is_(None))
-            .cte("bound")
-            .prefix_with("MATERIALIZED")
-        )
-        # A claim bound before bind_time existed has none: only the comparison with what pods
-        # of deployments request counts it.
-        since_probe = bound.c.bind_time > probed.c.probe_time
-        cpu, memory = bound.c.cpu, bound.c.memory
-        undeclared = and_(cpu == 0, memory == 0)
-        query = (
-            select(
-                probed.c.uid,
-                probed.c.etag,
-                func.count(bound.c.cluster),
-                func.coalesce(func.sum(cpu), 0),
-                func.coalesce(func.sum(memory), 0),
-                func.count(bound.c.cluster).filter(undeclared),
-                func.coalesce(func.sum(cpu).filter(since_probe), 0),
-                func.coalesce(func.sum(memory).filter(since_probe), 0),
-                func.count(bound.c.cluster).filter(and_(since_probe, undeclared)),
-            )
-            .select_from(probed)
-            .outerjoin(bound, bound.c.cluster == probed.c.name)
-            .group_by(probed.c.uid, probed.c.etag, probed.c.name)
-            .order_by(probed.c.name)
-        )
         for _attempt in range(3):
-            listed = (await session.execute(query)).all()
+            listed = (await session.execute(_USAGE)).all()
             changed = [uid for uid, etag, *_ in listed if self._known.get(uid, ("",))[0] != etag]
             if not changed:
                 break

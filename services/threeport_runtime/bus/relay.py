@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.dml import ReturningDelete
 
 from threeport_runtime.bus.streams import DEFAULT_MAXLEN, PAYLOAD_FIELD
 from threeport_runtime.db.engine import Database
@@ -44,7 +45,7 @@ class OutboxRelay:
         self._maxlen = maxlen
         self._poll_interval = poll_interval
         # Advisory locks are database-wide; the schema name keeps services apart.
-        self._lock_key = zlib.crc32(f"threeport-outbox:{schema.name}".encode())
+        self._take = _take_batch(schema, zlib.crc32(f"threeport-outbox:{schema.name}".encode()), batch_size)
 
     async def run(self) -> None:
         """Publishes until cancelled; survives database and Redis outages by retrying."""
@@ -83,17 +84,8 @@ class OutboxRelay:
         Three statements: BEGIN, one that takes the lock and deletes the batch (returning it),
         and COMMIT after the XADDs. A failed XADD rolls the delete back, so the rows stay for the
         next drain. Without the lock (another replica is draining) the delete takes nothing."""
-        outbox = self._schema.outbox
-        # A CTE with a volatile function is evaluated once, before the delete reads any row.
-        held = select(func.pg_try_advisory_xact_lock(self._lock_key).label("held")).cte("held")
-        batch = select(outbox.c.id).where(select(held.c.held).scalar_subquery()).order_by(outbox.c.id)
-        take = (
-            delete(outbox)
-            .where(outbox.c.id.in_(batch.limit(self._batch_size).scalar_subquery()))
-            .returning(outbox.c.id, outbox.c.stream, outbox.c.payload)
-        )
         async with self._db.engine.begin() as connection:
-            rows = sorted((await connection.execute(take)).all(), key=lambda row: row.id)
+            rows = sorted((await connection.execute(self._take)).all(), key=lambda row: row.id)
             if not rows:
                 return 0
             pipeline = self._redis.pipeline(transaction=False)
@@ -101,3 +93,17 @@ class OutboxRelay:
                 pipeline.xadd(row.stream, {PAYLOAD_FIELD: row.payload}, maxlen=self._maxlen, approximate=True)
             await pipeline.execute()
         return len(rows)
+
+
+def _take_batch(schema: ServiceSchema, lock_key: int, batch_size: int) -> ReturningDelete[tuple[int, str, bytes]]:
+    """Takes the relay lock and deletes the oldest ``batch_size`` rows, returning them; deletes
+    nothing when another transaction holds the lock."""
+    outbox = schema.outbox
+    # A CTE with a volatile function is evaluated once, before the delete reads any row.
+    held = select(func.pg_try_advisory_xact_lock(lock_key).label("held")).cte("held")
+    batch = select(outbox.c.id).where(select(held.c.held).scalar_subquery()).order_by(outbox.c.id).limit(batch_size)
+    return (
+        delete(outbox)
+        .where(outbox.c.id.in_(batch.scalar_subquery()))
+        .returning(outbox.c.id, outbox.c.stream, outbox.c.payload)
+    )
