@@ -224,12 +224,11 @@ class ClusterCache:
         if not objects:
             return found
         packer = self._packers[(api_version, kind)]
-        key = next((pair for pair in wanted if self._index_prefix and pair.startswith(self._index_prefix)), None)
+        key = self._index_key(wanted)
         if key is None:
             candidates: Iterable[tuple[ObjectName, _Entry]] = objects.items()
-        else:
-            names = self._indexed[(api_version, kind)].get(key, ())
-            candidates = ((name, objects[name]) for name in sorted(names) if name in objects)
+        else:  # the index is updated with the objects, so each name it holds is there
+            candidates = ((name, objects[name]) for name in sorted(self._indexed[(api_version, kind)].get(key, ())))
         for (where, _), entry in candidates:
             if namespace is not None and where != namespace:
                 continue
@@ -237,17 +236,18 @@ class ClusterCache:
                 found.append(packer.unpack(entry.packed))
         return found
 
-    def _index_key(self, entry: _Entry) -> str | None:
+    def _index_key(self, labels: tuple[str, ...]) -> str | None:
+        """The ``key=value`` of the indexed label among ``labels``, if any."""
         if self._index_prefix:
-            return next((pair for pair in entry.labels if pair.startswith(self._index_prefix)), None)
+            return next((pair for pair in labels if pair.startswith(self._index_prefix)), None)
         return None
 
     def _index_add(self, kind: Kind, name: ObjectName, entry: _Entry) -> None:
-        if (key := self._index_key(entry)) is not None:
+        if (key := self._index_key(entry.labels)) is not None:
             self._indexed[kind].setdefault(key, set()).add(name)
 
     def _index_remove(self, kind: Kind, name: ObjectName, entry: _Entry) -> None:
-        if (key := self._index_key(entry)) is not None and (names := self._indexed[kind].get(key)) is not None:
+        if (key := self._index_key(entry.labels)) is not None and (names := self._indexed[kind].get(key)) is not None:
             names.discard(name)
             if not names:
                 del self._indexed[kind][key]
@@ -370,9 +370,10 @@ class ClusterCache:
         if kind_of_event == "DELETED":
             # Handlers get the copy they knew: an object that left the selector because its labels
             # were edited arrives with the new labels, and the old ones say whose it was.
-            known = objects.pop(_name(obj), None)
+            name = _name(obj)
+            known = objects.pop(name, None)
             if known is not None:
-                self._index_remove(kind, _name(obj), known)
+                self._index_remove(kind, name, known)
             told = self._packers[kind].unpack(known.packed) if known is not None else obj
         elif kind_of_event in ("ADDED", "MODIFIED"):
             name, entry = _name(obj), _Entry.of(obj, self._packers[kind])
