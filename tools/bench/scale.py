@@ -41,10 +41,11 @@ Round trips are counted, not sampled: reconciles are each service's own
 ``threeport_reconcile_count_total`` by controller (every outcome); gRPC calls between services
 are the backends' ``threeport_rpc_server_calls_total`` by method less the same method's calls at
 the gateway (what users asked for); SQL statements are ``pg_stat_statements`` calls (BEGIN and
-COMMIT included; the PostgreSQL cluster is created with it loaded before ``up`` starts it) and
-transactions ``pg_stat_database``'s; Redis is ``total_commands_processed`` (consumers' blocking
-reads included); Kubernetes writes are the growth of every cluster's resourceVersion. A process
-restarted during a phase counts from 0. Last line: ``RESULT key=value ...``.
+COMMIT included; the PostgreSQL cluster is created with it loaded before ``up`` starts it),
+transactions and connections opened ``pg_stat_database``'s (``xact_*``, ``sessions``); Redis
+is ``total_commands_processed`` (consumers' blocking reads included); Kubernetes writes are the
+growth of every cluster's resourceVersion. A process restarted during a phase counts from 0.
+Last line: ``RESULT key=value ...``.
 """
 
 from __future__ import annotations
@@ -174,6 +175,7 @@ class Counters:
     grpc_by_process: dict[tuple[str, str], int]  # (process, rpc method) -> server calls
     sql_statements: int
     sql_transactions: int
+    sql_connections: int  # PostgreSQL sessions opened (the meter's own not counted)
     redis_commands: int
     kube_writes: int
 
@@ -212,6 +214,7 @@ class Counters:
             _grown(self.grpc_by_process, before.grpc_by_process),
             self.sql_statements - before.sql_statements,
             self.sql_transactions - before.sql_transactions,
+            self.sql_connections - before.sql_connections,
             self.redis_commands - before.redis_commands,
             self.kube_writes - before.kube_writes,
         )
@@ -234,7 +237,7 @@ class Counters:
             f"{per}; per reconcile: {self.sql_statements / total:.1f} SQL statements "
             f"({self.sql_transactions / total:.1f} transactions), {self.redis_commands / total:.1f} Redis "
             f"commands, {self.internal_grpc_calls / total:.2f} gRPC calls between services; "
-            f"{self.kube_writes} Kubernetes writes"
+            f"{self.kube_writes} Kubernetes writes; {self.sql_connections} PostgreSQL connections opened"
         )
 
 
@@ -278,9 +281,11 @@ class Meter:
         self._redis = redis.Redis.from_url(redis_url)
         self.kube = kube
         self.metrics = metrics  # process name -> its /metrics URL (replicas added as they start)
+        self._readings = 0  # sessions the meter itself opened to read the counters
 
-    def _sql(self) -> tuple[int, int]:
-        """Statements the services sent (BEGIN, COMMIT and pool pings included) and transactions."""
+    def _sql(self) -> tuple[int, int, int]:
+        """Statements the services sent (BEGIN, COMMIT and pool pings included), transactions,
+        and sessions opened (less the meter's own: one per reading)."""
         with psycopg.connect(self._database_url, autocommit=True) as db:
             db.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             statements = db.execute(
@@ -288,13 +293,16 @@ class Meter:
                 "WHERE d.datname = current_database() AND query NOT LIKE '%pg_stat%' "
                 "AND query NOT LIKE 'CREATE EXTENSION%'"
             ).fetchone()
-            transactions = db.execute(
-                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+            database = db.execute(
+                "SELECT xact_commit + xact_rollback, sessions FROM pg_stat_database WHERE datname = current_database()"
             ).fetchone()
-        return int(statements[0]) if statements else 0, int(transactions[0]) if transactions else 0
+        self._readings += 1
+        transactions, sessions = (int(database[0]), int(database[1])) if database else (0, 0)
+        return int(statements[0]) if statements else 0, transactions, sessions - self._readings
 
     def statement_calls(self) -> dict[str, int]:
         """Calls of each distinct statement so far (``pg_stat_statements``' normalized text)."""
+        self._readings += 1
         with psycopg.connect(self._database_url, autocommit=True) as db:
             rows = db.execute(
                 "SELECT query, sum(calls) FROM pg_stat_statements JOIN pg_database d ON d.oid = dbid "
@@ -332,11 +340,12 @@ class Meter:
         return int(self._redis.info("stats")["total_commands_processed"])
 
     async def read(self) -> Counters:
-        statements, transactions = await asyncio.to_thread(self._sql)
+        statements, transactions, connections = await asyncio.to_thread(self._sql)
         reconciles, calls = await asyncio.to_thread(self._scrape)
         commands = await asyncio.to_thread(self._redis_commands)
         versions = await asyncio.gather(*(cluster.resource_version() for cluster in self.kube))
-        return Counters(time.monotonic(), reconciles, calls, statements, transactions, commands, sum(versions))
+        return Counters(time.monotonic(), reconciles, calls, statements, transactions, connections, commands,
+                        sum(versions))
 
     def close(self) -> None:
         self._redis.close()
@@ -826,6 +835,8 @@ async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
         "redis_cmds_per_deployment": f"{converge_counts.redis_commands / args.deployments:.0f}",
         "sql_per_reconcile": f"{converge_counts.sql_statements / total:.1f}",
         "sql_tx_per_reconcile": f"{converge_counts.sql_transactions / total:.1f}",
+        "sql_connections_converge": str(converge_counts.sql_connections),
+        "sql_connections_periodic_resync": str(periodic_counts.sql_connections),
         "redis_cmds_per_reconcile": f"{converge_counts.redis_commands / total:.1f}",
         "grpc_per_deployment": f"{converge_counts.internal_grpc_calls / args.deployments:.1f}",
         "grpc_per_reconcile": f"{converge_counts.internal_grpc_calls / total:.2f}",
