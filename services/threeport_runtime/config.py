@@ -14,6 +14,10 @@ from dataclasses import dataclass, field, replace
 from typing import Self
 
 ENV_PREFIX = "THREEPORT_"
+# Pooled PostgreSQL connections beyond one per reconcile worker: the outbox relay, RPC handlers
+# and background loops use the pool too. Fewer than the work needs at once and the pool opens
+# and closes a connection for each session beyond it (see ``Database``).
+DEFAULT_POOL_HEADROOM = 4
 
 
 class ConfigError(ValueError):
@@ -45,6 +49,9 @@ class Settings:
     reconcile_timeout_seconds: float = 300.0
     # Reconciles each controller runs at once (see ``ControllerOptions.workers``).
     reconcile_workers: int = 16
+    # Connections each process keeps open to PostgreSQL (``Database``); by default the
+    # reconcile workers plus room for the outbox relay and RPCs (``DEFAULT_POOL_HEADROOM``).
+    database_pool_size: int = 16 + 4
     shutdown_grace_seconds: float = 10.0
     # host:port of the Prometheus /metrics endpoint; empty = none.
     metrics_listen_address: str = ""
@@ -76,6 +83,7 @@ class Settings:
         metrics_address = get("METRICS_LISTEN_ADDRESS", "")
         if metrics_address and not metrics_address.rpartition(":")[2].isdigit():
             raise ConfigError(f"{ENV_PREFIX}METRICS_LISTEN_ADDRESS must be host:port, e.g. 0.0.0.0:9464")
+        workers = _count(env, "RECONCILE_WORKERS", cls.reconcile_workers, most=256)
         settings = cls(
             service_name=service_name,
             database_url=database_url,
@@ -89,7 +97,8 @@ class Settings:
             resync_interval_seconds=_positive_float(env, "RESYNC_INTERVAL_SECONDS", cls.resync_interval_seconds),
             reconcile_timeout_seconds=_positive_float(env, "RECONCILE_TIMEOUT_SECONDS",
                                                       cls.reconcile_timeout_seconds),
-            reconcile_workers=_count(env, "RECONCILE_WORKERS", cls.reconcile_workers, most=256),
+            reconcile_workers=workers,
+            database_pool_size=_count(env, "DATABASE_POOL_SIZE", workers + DEFAULT_POOL_HEADROOM, most=1000),
             shutdown_grace_seconds=_positive_float(env, "SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds),
             metrics_listen_address=metrics_address,
         )

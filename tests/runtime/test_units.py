@@ -235,6 +235,9 @@ def test_settings_name_the_bad_variable() -> None:
     tuned = Settings.from_env("toy", {**good, "THREEPORT_RECONCILE_TIMEOUT_SECONDS": "90",
                                       "THREEPORT_RECONCILE_WORKERS": "8"})
     assert (tuned.reconcile_timeout_seconds, tuned.reconcile_workers) == (90, 8)
+    # The pool follows the workers unless set: one connection each, and room for the rest.
+    assert (Settings.from_env("toy", good).database_pool_size, tuned.database_pool_size) == (20, 12)
+    assert Settings.from_env("toy", {**good, "THREEPORT_DATABASE_POOL_SIZE": "40"}).database_pool_size == 40
     for variable, value in (
         ("THREEPORT_DATABASE_URL", "mysql://h/db"),
         ("THREEPORT_SERVICE_CREDENTIAL", "short"),
@@ -242,6 +245,8 @@ def test_settings_name_the_bad_variable() -> None:
         ("THREEPORT_RECONCILE_TIMEOUT_SECONDS", "0"),
         ("THREEPORT_RECONCILE_WORKERS", "0"),
         ("THREEPORT_RECONCILE_WORKERS", "2.5"),
+        ("THREEPORT_DATABASE_POOL_SIZE", "0"),
+        ("THREEPORT_DATABASE_POOL_SIZE", "many"),
         ("THREEPORT_LISTEN_ADDRESS", "nowhere"),
     ):
         with pytest.raises(ConfigError, match=variable):
