@@ -42,7 +42,11 @@ owner's change events arrive, and wires that into a ``ControllerSpec`` so that:
 - each entry read from its owner (``get`` missing, ``refresh``) remembers when it was stored
   (``read_since``), so a caller that must confirm a copy before acting on it can tell one read
   from the owner during its own pass (nothing to confirm) from an older one; filled entries
-  never count as such.
+  never count as such;
+- a protobuf message is kept serialized and parsed again on each read (``_Packed``): a parsed
+  Application costs ~2.5 KB, its bytes ~0.3 KB, and delivery holds an application, a build
+  listing and a claim per deployment (~45 MB at 10,000); a read costs a few microseconds more.
+  Every reader gets its own copy, so changing one changes nothing here.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.metrics import Observation
@@ -77,6 +81,21 @@ Forget = Callable[[Event], None]
 Lister = Callable[[], AsyncIterator[Message]]
 # The names of that kind the caches hold something of (an entry, or an entry derived from it).
 Held = Callable[[], Iterable[str]]
+
+
+class _Packed(NamedTuple):
+    """A cached message, serialized (see the module docstring)."""
+
+    type: type[Message]
+    data: bytes
+
+
+def _pack(value: Any) -> Any:
+    return _Packed(type(value), value.SerializeToString()) if isinstance(value, Message) else value
+
+
+def _unpack(entry: Any) -> Any:
+    return entry.type.FromString(entry.data) if isinstance(entry, _Packed) else entry
 
 
 class Clearable(Protocol):
@@ -111,7 +130,7 @@ class RemoteCache(Generic[Value]):
             raise ValueError(f"a cache holds at least one entry, not {max_entries}")
         self.name = name
         self.max_entries = max_entries
-        self._entries: OrderedDict[str, Value] = OrderedDict()
+        self._entries: OrderedDict[str, Any] = OrderedDict()  # Value, or a _Packed message
         self._loaded_at: dict[str, float] = {}  # key -> time.time() it was stored from a load
         self._loading: dict[str, list[_Load]] = {}
         self._fills: list[Fill] = []
@@ -133,7 +152,7 @@ class RemoteCache(Generic[Value]):
         return list(self._entries)
 
     def cached_values(self) -> list[Value]:
-        return list(self._entries.values())
+        return [_unpack(entry) for entry in self._entries.values()]
 
     async def get(self, key: str, load: Callable[[], Awaitable[Value]]) -> Value:
         """The cached value of ``key``, else ``load()``'s (stored unless forgotten meanwhile)."""
@@ -141,7 +160,7 @@ class RemoteCache(Generic[Value]):
             self._entries.move_to_end(key)
             self.hits += 1
             self._reads.add(1, {"cache": self.name, "outcome": "hit"})
-            return self._entries[key]
+            return _unpack(self._entries[key])  # type: ignore[no-any-return]
         self.misses += 1
         self._reads.add(1, {"cache": self.name, "outcome": "miss"})
         return await self._load(key, load)
@@ -167,12 +186,16 @@ class RemoteCache(Generic[Value]):
         return value
 
     def _store(self, key: str, value: Value) -> None:
-        self._entries[key] = value
+        self._entries[key] = _pack(value)
         self._entries.move_to_end(key)
         self._loaded_at[key] = time.time()  # wall clock: compared with resources' create times
         while len(self._entries) > self.max_entries:
             evicted, _ = self._entries.popitem(last=False)
             self._loaded_at.pop(evicted, None)
+
+    def peek(self, key: str) -> Value | None:
+        """``key``'s entry, if held, without counting a use (its recency stays as it is)."""
+        return _unpack(self._entries[key]) if key in self._entries else None
 
     def read_since(self, key: str, since: float) -> Value | None:
         """``key``'s entry if it was read from its owner at or after ``since`` (seconds
@@ -180,7 +203,7 @@ class RemoteCache(Generic[Value]):
         or is not held. Not a use: the entry's recency is left as it is."""
         if self._loaded_at.get(key, -1.0) < since:
             return None
-        return self._entries[key]
+        return _unpack(self._entries[key])  # type: ignore[no-any-return]
 
     def begin_fill(self) -> Fill:
         """Registers a listing about to start, as a read in flight of every key it may list:
@@ -205,7 +228,7 @@ class RemoteCache(Generic[Value]):
                 break
             if key in self._entries or filling.stale(key):
                 continue
-            self._entries[key] = value
+            self._entries[key] = _pack(value)
             self._entries.move_to_end(key, last=False)
             stored += 1
         return stored

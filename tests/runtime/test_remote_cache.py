@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from google.protobuf.message import Message
 from redis.asyncio import Redis
 
 from tests.runtime.conftest import FAST_CONTROLLERS
@@ -374,13 +375,13 @@ async def test_a_resync_fills_a_cache_with_what_it_listed() -> None:
     feed.relist("apps", lister(listing), apps.cached_keys, fills=apps)  # type: ignore[arg-type]
     await apps.get("stale", reader("held before any listing", []))  # type: ignore[arg-type]
     await feed.check()
-    assert {key: apps._entries[key].owner for key in apps.cached_keys()} == {"a": "1", "b": "1"}
+    assert {key: _owner(apps, key) for key in apps.cached_keys()} == {"a": "1", "b": "1"}
     calls: list[str] = []
     assert (await apps.get("a", reader("read", calls))).owner == "1" and calls == []  # type: ignore[arg-type, attr-defined]
 
     listing[:] = listed(a="1", b="2", c="1")
     await feed.check()
-    assert {key: apps._entries[key].owner for key in apps.cached_keys()} == {"a": "1", "b": "2", "c": "1"}
+    assert {key: _owner(apps, key) for key in apps.cached_keys()} == {"a": "1", "b": "2", "c": "1"}
     assert apps.cached_keys()[-1] == "a"  # the one a reconcile read is the most recent
 
 
@@ -420,6 +421,31 @@ async def test_an_event_while_the_listing_is_under_way_wins() -> None:
         assert "b" in apps, forget
 
 
+def _owner(cache: RemoteCache[change_event_pb2.ChangeEvent], key: str) -> str:
+    held = cache.peek(key)
+    assert held is not None
+    return held.owner
+
+
+async def test_a_message_is_kept_serialized_and_each_reader_gets_its_own_copy() -> None:
+    """Messages are held as bytes (a parsed one costs ~8x the memory): what a read returns
+    equals what was stored, whether it came from a load or a fill, and changing it changes
+    nothing cached."""
+    apps: RemoteCache[change_event_pb2.ChangeEvent] = RemoteCache("apps", max_entries=10)
+    loaded = change_event_pb2.ChangeEvent(name="a", owner="o", generation=3)
+    first = await apps.get("a", reader(change_event_pb2.ChangeEvent(name="a", owner="o", generation=3), []))  # type: ignore[arg-type]
+    assert isinstance(apps._entries["a"], bytes | tuple) and not isinstance(apps._entries["a"], Message)
+    first.owner = "changed by the reader that loaded it"
+    calls: list[str] = []
+    again = await apps.get("a", reader("not read", calls))  # type: ignore[arg-type]
+    assert again == loaded and again is not first and calls == []
+    filling = apps.begin_fill()
+    apps.fill(filling, [("b", change_event_pb2.ChangeEvent(name="b", generation=7))])
+    apps.end_fill(filling)
+    assert apps.peek("b") == change_event_pb2.ChangeEvent(name="b", generation=7)
+    assert apps.cached_values()[-1] == loaded  # "a" was read last
+
+
 async def test_a_fill_never_evicts() -> None:
     """A cache at its limit keeps what reads put there; a fill takes only the room left, and
     what it filled goes first when a read needs room."""
@@ -429,7 +455,7 @@ async def test_a_fill_never_evicts() -> None:
     await apps.get("hot", reader(change_event_pb2.ChangeEvent(name="hot"), []))  # type: ignore[arg-type]
     stored = apps.fill(filling, ((m.name, m) for m in listed(a="1", b="1", c="1", hot="listed")))
     assert stored == 2 and sorted(apps.cached_keys()) == ["a", "b", "hot"]
-    assert apps._entries["hot"].owner == ""  # held entries keep the copy a read put there
+    assert _owner(apps, "hot") == ""  # held entries keep the copy a read put there
     assert apps.fill(filling, ((m.name, m) for m in listed(d="1"))) == 0 and len(apps) == 3
     await apps.get("new", reader(change_event_pb2.ChangeEvent(name="new"), []))  # type: ignore[arg-type]
     assert "hot" in apps and "new" in apps and len(apps) == 3
