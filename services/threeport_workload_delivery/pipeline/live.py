@@ -75,8 +75,23 @@ def _text_digest(manifests: Sequence[str]) -> bytes:
     return digest.digest()
 
 
+# One copy of each distinct set of kinds: releases of the same shape of application (most of
+# them) share it instead of holding ~0.8 KB of tuples and strings each. Bounded: past this many
+# shapes a set is kept as it is.
+SHAPES_CAPACITY = 1_000
+_shapes: dict[frozenset[Kind], frozenset[Kind]] = {}
+
+
+def _shared(kinds: frozenset[Kind]) -> frozenset[Kind]:
+    if (known := _shapes.get(kinds)) is not None:
+        return known
+    if len(_shapes) < SHAPES_CAPACITY:
+        _shapes[kinds] = kinds
+    return kinds
+
+
 def _keep(key: bytes, kinds: frozenset[Kind]) -> None:
-    _release_kinds[key] = kinds
+    _release_kinds[key] = _shared(kinds)
     _release_kinds.move_to_end(key)
     if len(_release_kinds) > RELEASE_KINDS_CAPACITY:
         _release_kinds.popitem(last=False)

@@ -134,3 +134,17 @@ def test_a_manifest_as_threeport_writes_it_is_not_loaded_whole(monkeypatch: pyte
 
     monkeypatch.setattr(live.yaml, "load", refuse)
     assert live._kind_of(manifest_yaml(deployment)) == ("apps/v1", "Deployment")
+
+
+def test_releases_of_the_same_kinds_share_one_set(parses: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most releases have the same kinds (one shape of application): they hold one set, not a
+    copy each; past ``SHAPES_CAPACITY`` shapes a set is kept as it is."""
+    monkeypatch.setattr(live, "_shapes", {})
+    monkeypatch.setattr(live, "SHAPES_CAPACITY", 2)
+    for name in ("a", "b"):
+        live.release_kinds([SERVICE.replace("web", name), DEPLOYMENT.replace("web", name)])
+    first, second = live._release_kinds.values()
+    assert first is second and first == {("v1", "Service"), ("apps/v1", "Deployment")}
+    live.release_kinds([WIDGET])
+    live.release_kinds([SERVICE.replace("v1", "v2")])  # a third shape: not remembered as one
+    assert len(live._shapes) == 2 and live.release_kinds([SERVICE.replace("v1", "v2")]) == {("v2", "Service")}
