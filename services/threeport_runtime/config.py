@@ -49,9 +49,9 @@ class Settings:
     reconcile_timeout_seconds: float = 300.0
     # Reconciles each controller runs at once (see ``ControllerOptions.workers``).
     reconcile_workers: int = 16
-    # Connections each process keeps open to PostgreSQL (``Database``); by default the
-    # reconcile workers plus room for the outbox relay and RPCs (``DEFAULT_POOL_HEADROOM``).
-    database_pool_size: int = 16 + 4
+    # Connections each process keeps open to PostgreSQL (``Database``); None: the reconcile
+    # workers plus room for the outbox relay and RPCs (``pool_size``).
+    database_pool_size: int | None = None
     shutdown_grace_seconds: float = 10.0
     # host:port of the Prometheus /metrics endpoint; empty = none.
     metrics_listen_address: str = ""
@@ -83,7 +83,6 @@ class Settings:
         metrics_address = get("METRICS_LISTEN_ADDRESS", "")
         if metrics_address and not metrics_address.rpartition(":")[2].isdigit():
             raise ConfigError(f"{ENV_PREFIX}METRICS_LISTEN_ADDRESS must be host:port, e.g. 0.0.0.0:9464")
-        workers = _count(env, "RECONCILE_WORKERS", cls.reconcile_workers, most=256)
         settings = cls(
             service_name=service_name,
             database_url=database_url,
@@ -97,8 +96,9 @@ class Settings:
             resync_interval_seconds=_positive_float(env, "RESYNC_INTERVAL_SECONDS", cls.resync_interval_seconds),
             reconcile_timeout_seconds=_positive_float(env, "RECONCILE_TIMEOUT_SECONDS",
                                                       cls.reconcile_timeout_seconds),
-            reconcile_workers=workers,
-            database_pool_size=_count(env, "DATABASE_POOL_SIZE", workers + DEFAULT_POOL_HEADROOM, most=1000),
+            reconcile_workers=_count(env, "RECONCILE_WORKERS", cls.reconcile_workers, most=256),
+            # Unset reads as 0 (a value given is at least 1): None, the size that follows the workers.
+            database_pool_size=_count(env, "DATABASE_POOL_SIZE", 0, most=1000) or None,
             shutdown_grace_seconds=_positive_float(env, "SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds),
             metrics_listen_address=metrics_address,
         )
@@ -107,6 +107,14 @@ class Settings:
                 f"{ENV_PREFIX}SERVICE_CREDENTIAL must be set to a shared secret of at least 16 characters"
             )
         return settings
+
+    @property
+    def pool_size(self) -> int:
+        """Connections the PostgreSQL pool keeps: as set, else one per reconcile worker and
+        ``DEFAULT_POOL_HEADROOM`` more."""
+        if self.database_pool_size is not None:
+            return self.database_pool_size
+        return self.reconcile_workers + DEFAULT_POOL_HEADROOM
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields replaced (tests and tools)."""

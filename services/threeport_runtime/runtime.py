@@ -58,7 +58,7 @@ class ServiceRuntime:
             reconcile_timeout=settings.reconcile_timeout_seconds,
         )
         self.schema = schema
-        self.db = Database(settings.database_url, pool_size=settings.database_pool_size)
+        self.db = Database(settings.database_url, pool_size=settings.pool_size)
         self.redis: Redis = connect_redis(settings.redis_url)
         self.outbox = Outbox(schema, service=settings.service_name, stream_prefix=settings.stream_prefix)
         # Page tokens only need integrity, and every replica must agree on the key.

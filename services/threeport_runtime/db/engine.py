@@ -20,7 +20,7 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10):
         """``pool_size`` connections are kept; up to ``max_overflow`` more are opened for a burst
         and closed when handed back. Services size it from their settings
-        (``Settings.database_pool_size``): below the sessions open at once in steady work, every
+        (``Settings.pool_size``): below the sessions open at once in steady work, every
         session beyond it starts a PostgreSQL backend."""
         self.url = url
         # No pool_pre_ping: it costs a round trip per session. A closed connection is found by
