@@ -17,7 +17,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from tests.runtime.toy_service.crash_writer import standalone_repository
 from tests.runtime.toy_service.tables import ApplicationRow
@@ -445,3 +445,33 @@ async def reads_and_changes(repo: ResourceRepository[Any, Any], db: Database) ->
     read = await repo.get(NAME)
     assert read == written and read.conditions[0].reason == "Drifted"
     assert read.update_time.ToDatetime(UTC) - first.update_time.ToDatetime(UTC) > timedelta(0)
+
+
+async def test_a_plain_read_converts_to_the_message_a_session_read_does(
+    migrated_database: str, stream_prefix: str
+) -> None:
+    """``Database.fetch`` (the hot reads: no ORM session) gives rows with the same columns and
+    values as the ORM's, so either converts to the same message."""
+    db = Database(migrated_database)
+    try:
+        repo = standalone_repository(db, stream_prefix)
+        app = application_pb2.Application()
+        app.labels["team"] = "web"
+        app.annotations["note"] = "x"
+        app.spec.components["web"].image = "nginx:1"
+        created = await repo.create(app, name=NAME)
+        await repo.update_status(NAME, lambda stored: set_condition(
+            stored.conditions, "Ready", True, reason="Up", message="ok", observed_generation=1))
+        async with db.read_session() as session:
+            orm_row = await session.scalar(select(ApplicationRow).where(ApplicationRow.name == NAME))
+        (plain_row,) = await db.fetch(select(ApplicationRow.__table__).where(ApplicationRow.name == NAME))
+        assert orm_row is not None
+        from_session = convert.row_to_message(orm_row, application_pb2.Application)
+        from_plain = convert.row_to_message(plain_row, application_pb2.Application)
+        assert from_plain == from_session
+        assert from_plain.uid == created.uid and [c.type for c in from_plain.conditions] == ["Ready"]
+        assert (await repo.read(NAME)).message == from_session
+        assert (await repo.find(NAME, 'labels.team = "web"')) == from_session
+        assert await repo.find(NAME, 'labels.team = "db"') is None
+    finally:
+        await db.dispose()

@@ -7,19 +7,22 @@ Build ids sort by report time, so the greatest name is the newest build.
 
 from __future__ import annotations
 
-from sqlalchemy import select, type_coerce
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on
 
 from threeport_registry.store.tables import BuildRow
 from threeport_runtime.db.engine import Database
 
 
-async def latest_matching(db: Database, application: str, environment: str) -> list[BuildRow]:
+async def latest_matching(db: Database, application: str, environment: str) -> Sequence[Row[Any]]:
     """Per component of ``application``, its newest build whose ``status.environments`` holds
-    ``environment``."""
+    ``environment``: one plain read (``Database.fetch``, no transaction around it, no ORM object)."""
     component = BuildRow.spec["component"].astext
     query = (
-        select(BuildRow)
+        select(BuildRow.__table__)
         .where(
             BuildRow.parent == application,
             BuildRow.delete_time.is_(None),
@@ -28,5 +31,4 @@ async def latest_matching(db: Database, application: str, environment: str) -> l
         .order_by(component, BuildRow.name.desc())
         .ext(distinct_on(component))
     )
-    async with db.session() as session:
-        return list((await session.scalars(query)).all())
+    return await db.fetch(query)

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import Row
 
 from threeport.common.v1alpha1 import condition_pb2
 from threeport_runtime.conditions import state_from_label
@@ -50,13 +51,14 @@ def timestamp(value: datetime) -> Timestamp:
 
 
 def row_to_message(
-    row: ResourceRow,
+    row: ResourceRow | Row[Any],
     message_type: type[M],
     *,
     spec: dict[str, Any] | None = None,
     status: dict[str, Any] | None = None,
 ) -> M:
-    """The resource message for a row; ``spec``/``status`` override the row's (decrypted) JSON."""
+    """The resource message for a row (an ORM object or a plain read's row: the same column
+    names); ``spec``/``status`` override the row's (decrypted) JSON."""
     message = message_type()
     target: Any = message
     target.name = row.name

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData, make_url, text
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Executable, MetaData, Row, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from threeport_runtime.db import json_documents
@@ -43,6 +46,16 @@ class Database:
     def read_session(self) -> AsyncSession:
         """A session for reads that need no transaction: each statement commits on its own."""
         return self.reads()
+
+    async def fetch(self, statement: Executable, parameters: Mapping[str, Any] | None = None) -> Sequence[Row[Any]]:
+        """Every row of one read statement, run on its own (autocommit: one round trip), as plain
+        rows whose columns read as attributes (``row.name``), without the ORM.
+
+        For the hot reads (a resource by name, a deployment's releases): an ORM session costs about
+        twice the CPU of the statement itself (the session, its identity map, an object built per
+        row), measured ~0.65 against ~0.3 ms a one-row read, and a steady reconcile makes three."""
+        async with self.autocommit.connect() as connection:
+            return (await connection.execute(statement, parameters)).all()
 
     def libpq_url(self) -> str:
         """The URL in the form psycopg accepts directly (used for LISTEN connections)."""

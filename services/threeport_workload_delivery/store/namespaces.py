@@ -38,12 +38,11 @@ class NamespaceClaims:
     async def known(self, deployment: str, cluster: str, namespaces: Collection[str]) -> list[tuple[str, str, str]]:
         """(cluster, namespace, owner) of every claim the deployment holds and of ``namespaces`` in
         ``cluster``, in one plain read: what a reconcile needs to know before it takes any."""
-        async with self._db.read_session() as session:
-            rows = await session.execute(
-                select(NamespaceClaimRow.cluster, NamespaceClaimRow.namespace, NamespaceClaimRow.deployment).where(
-                    or_(NamespaceClaimRow.deployment == deployment,
-                        and_(NamespaceClaimRow.cluster == cluster, NamespaceClaimRow.namespace.in_(namespaces)))))
-            return [(row.cluster, row.namespace, row.deployment) for row in rows]
+        rows = await self._db.fetch(
+            select(NamespaceClaimRow.cluster, NamespaceClaimRow.namespace, NamespaceClaimRow.deployment).where(
+                or_(NamespaceClaimRow.deployment == deployment,
+                    and_(NamespaceClaimRow.cluster == cluster, NamespaceClaimRow.namespace.in_(namespaces)))))
+        return [(row.cluster, row.namespace, row.deployment) for row in rows]
 
     async def owners(self, namespace: str) -> list[str]:
         """The deployments holding this namespace in any cluster."""

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import json_format
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import Row, bindparam, delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,12 +44,16 @@ class StoredRelease:
     change_id: str
 
 
-def _stored(row: ReleaseRow) -> StoredRelease:
+def _stored(row: ReleaseRow | Row[Any]) -> StoredRelease:
     # Stored by MessageToDict with JSON names; read like ParseDict, without its cost (~160 us
     # for a release, and a reconcile reads every release of its deployment).
     message = json_documents.parse(row.message, release_pb2.Release())
     return StoredRelease(message, row.snapshot, row.fingerprint, row.change_id)
 
+
+# Every release of a deployment, oldest first: built once, read on every reconcile (``Database.fetch``).
+_HISTORY = (select(ReleaseRow.__table__).where(ReleaseRow.__table__.c.deployment == bindparam("deployment"))
+            .order_by(ReleaseRow.__table__.c.number))
 
 RESOURCE_TYPE = release_pb2.Release.DESCRIPTOR.full_name
 
@@ -94,12 +98,7 @@ class ReleaseStore:
 
     async def history(self, deployment: str, deployment_uid: str) -> ReleaseHistory:
         """Every release of the deployment in one plain read (what ``all`` and ``latest`` say)."""
-        async with self._db.read_session() as session:
-            rows = (
-                await session.scalars(
-                    select(ReleaseRow).where(ReleaseRow.deployment == deployment).order_by(ReleaseRow.number)
-                )
-            ).all()
+        rows = await self._db.fetch(_HISTORY, {"deployment": deployment})
         releases = tuple(_stored(row) for row in rows)
         own = [stored for row, stored in zip(rows, releases, strict=True) if row.deployment_uid == deployment_uid]
         return ReleaseHistory(releases, own[-1] if own else None)
