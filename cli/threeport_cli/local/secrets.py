@@ -7,15 +7,29 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 
 def _read_or_create(path: Path, make: str) -> str:
+    """The secret kept in ``path``; ``make`` becomes it if there is none yet.
+
+    Callers may race (``up`` starts the services at once, and each one's settings name these
+    files): the file is written aside and linked into place, which fails if another caller
+    linked first, so a reader never sees it half written and every caller gets the one secret
+    that was kept."""
     if path.exists():
         return path.read_text().strip()
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(make + "\n")
+    descriptor, aside = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(make + "\n")
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            return path.read_text().strip()
+    finally:
+        os.unlink(aside)
     return make
 
 
