@@ -5,6 +5,7 @@ name starts with no history."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.runtime.toy_service.crash_writer import standalone_repository
@@ -67,3 +68,23 @@ async def test_recording_builds_no_statement(db: Database, stream_prefix: str, m
             await recorder.record(resource=NAME, resource_uid=created.uid, type=NORMAL, reason="Placed", message="here")
     events, _ = await lister.list(parent=NAME)
     assert [(e.reason, e.count) for e in events] == [("Placed", 2)]
+
+
+async def test_an_event_recorded_while_its_resource_is_being_removed_is_not_kept(
+    db: Database, stream_prefix: str
+) -> None:
+    """The removal's transaction has deleted the row and its events but not committed yet when a
+    reconcile records an event: the event must not outlive the commit (a recorder that looked for
+    the row in its own snapshot still saw it, and left an event no resource owns)."""
+    repository, recorder, lister, app = parts(db, stream_prefix)
+    created = await repository.create(app, name=NAME)
+    table = SCHEMA.metadata.tables["toy.applications"]
+    async with db.session() as session, session.begin():
+        await session.execute(table.delete().where(table.c.name == NAME))
+        await session.execute(SCHEMA.events.delete().where(SCHEMA.events.c.resource == NAME))
+        late = asyncio.create_task(recorder.record(
+            resource=NAME, resource_uid=created.uid, type=NORMAL, reason="Late", message="mid-removal"))
+        await asyncio.sleep(0.5)  # the recorder waits for the removal to end, whichever way it ends
+        assert not late.done()
+    await asyncio.wait_for(late, 10)
+    assert await reasons(lister) == []

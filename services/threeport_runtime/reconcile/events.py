@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
-from sqlalchemy import ColumnElement, and_, bindparam, delete, exists, false, or_, select, true, tuple_
+from sqlalchemy import ColumnElement, and_, bindparam, delete, exists, false, literal, or_, select, true, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
 from threeport.common.v1alpha1 import event_pb2
@@ -101,8 +101,12 @@ class EventRecorder:
         must not leave an event that a resource re-created under the same name would show."""
         table = self._table
         row = select(*(bindparam(key, type_=table.c[key].type) for key in COLUMNS))
-        existing = or_(false(), *(exists().where(resources.c.uid == bindparam(EXISTING_UID, type_=resources.c.uid.type))
-                                  for resources in self._resource_tables))
+        # FOR KEY SHARE: a row that a removal's open transaction deleted still shows in this
+        # statement's snapshot; the lock waits for that transaction, and once it commits the row
+        # is gone and nothing is inserted (its events were deleted with it, before this one).
+        existing = or_(false(), *(exists(select(literal(1)).where(
+            resources.c.uid == bindparam(EXISTING_UID, type_=resources.c.uid.type)).with_for_update(
+                read=True, key_share=True)) for resources in self._resource_tables))
         statement = insert(table).from_select(list(COLUMNS), row.where(existing))
         return statement.on_conflict_do_update(
             index_elements=[table.c.fingerprint],
