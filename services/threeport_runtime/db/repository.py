@@ -359,8 +359,7 @@ class ResourceRepository(Generic[M, R]):
         fence = current_fence.get()
         if read is not None:
             self._check_fence(read.status_fence, fence, name)
-            conditions: Any = getattr(read.message, "conditions")  # noqa: B009 - generic over resource types
-            if self._mutated_status(read.message, convert.conditions_to_json(conditions), mutate) is None:
+            if self._mutated_status(read.message, None, mutate) is None:
                 return read.message
         else:
             plain = await self._plain_row(name)
@@ -390,10 +389,16 @@ class ResourceRepository(Generic[M, R]):
     def _mutated_status(
         self, current: M, stored_conditions: Any, mutate: Callable[[M], None]
     ) -> tuple[Any, Any] | None:
-        """Status and conditions (as stored) after ``mutate``, or None when nothing changes."""
+        """Status and conditions (as stored) after ``mutate``, or None when nothing changes.
+        ``stored_conditions`` None: they are ``current``'s (a message read just before), so an
+        unchanged message is answered by comparing messages (C code), not their documents."""
         updated = self.message_type()
         updated.CopyFrom(current)
         mutate(updated)
+        if stored_conditions is None:
+            if updated == current:  # equal messages have equal documents: nothing to write
+                return None
+            stored_conditions = convert.conditions_to_json(getattr(current, "conditions"))  # noqa: B009
         target: Any = updated
         status = convert.document(updated, "status")
         conditions = convert.conditions_to_json(target.conditions)

@@ -64,11 +64,18 @@ class Plan:
     waiting: list[str]
     # The deployment's Namespace, known before the rest (providers may put dependencies into it).
     namespace: Manifest
+    # What ``objects`` were rendered from, so that a later plan of the same pass can reuse them.
+    rendered_from: RenderInput | None = field(default=None, compare=False, repr=False)
 
 
-def plan(inputs: PlanInputs) -> Plan:
+def plan(inputs: PlanInputs, *, earlier: Plan | None = None) -> Plan:
     """The claims and objects for ``inputs``; raises ``RenderError`` for a configuration that
-    cannot be rendered even with every output known (e.g. a reference to an unknown output)."""
+    cannot be rendered even with every output known (e.g. a reference to an unknown output).
+
+    ``earlier``: a plan made before in the same pass (the reconciler plans up to three times as
+    it learns the cluster and the outputs): its objects are reused when they were rendered from
+    the same input, as they are in a steady pass of an app without dependencies. Rendering is
+    pure, so the objects are the ones ``render`` would give again; they are shared, not copied."""
     project = names.project_of(inputs.deployment)
     environment_id = names.last_segment(inputs.environment.name)
     claims = desired_claims(
@@ -78,17 +85,23 @@ def plan(inputs: PlanInputs) -> Plan:
         default_host=default_host(inputs.application, environment_id, inputs.environment.spec.domain),
     )
     waiting = sorted(set(inputs.spec.dependencies) - set(inputs.outputs))
-    objects = None if waiting else render(RenderInput(
+    rendered_from = None if waiting else RenderInput(
         project=project, deployment=inputs.deployment, application=inputs.application,
         environment=environment_id, namespace=inputs.namespace, spec=inputs.spec,
         images=inputs.images, dependencies=inputs.outputs, charts=inputs.charts,
         allow_cluster_scoped=inputs.environment.spec.allow_cluster_scoped,
         secret_values=inputs.secret_values, pull_credentials=inputs.pull_credentials,
-    ))
+    )
+    if rendered_from is None:
+        objects = None
+    elif earlier is not None and earlier.rendered_from == rendered_from:
+        objects = earlier.objects
+    else:
+        objects = render(rendered_from)
     namespace = namespace_object(project=project, deployment=inputs.deployment, application=inputs.application,
                                  environment=environment_id, namespace=inputs.namespace)
     return Plan(cluster_claim_for(inputs.deployment, inputs.placement, inputs.environment), claims, objects, waiting,
-                namespace)
+                namespace, rendered_from)
 
 
 def cluster_claim_for(

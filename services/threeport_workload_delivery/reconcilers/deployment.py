@@ -198,7 +198,7 @@ class DeploymentReconciler:
         inputs.namespace = seen.namespace = taken.namespace
 
         inputs.resolved = await resolve_classes(self._reads, inputs)
-        planned = plan(plan_inputs(deployment, inputs, cluster=binding.cluster))
+        planned = plan(plan_inputs(deployment, inputs, cluster=binding.cluster), earlier=first)
         # The namespace is created (marked as the deployment's) before any dependency is claimed:
         # a provider that puts a service into it (a `local` database) finds it there, owned.
         client = await self._pool.client(binding.cluster)
@@ -235,7 +235,7 @@ class DeploymentReconciler:
             charts = await render_charts(self._charts, inputs.spec, application=deployment.spec.application,
                                          namespace=inputs.namespace, dependencies=outputs)
             objects = plan(plan_inputs(deployment, inputs, cluster=binding.cluster, outputs=outputs,
-                                       charts=charts)).objects
+                                       charts=charts), earlier=planned).objects
         except RenderError as error:
             raise PermanentError("RenderFailed", str(error)) from None
         assert objects is not None  # every dependency is ready, so every output is known

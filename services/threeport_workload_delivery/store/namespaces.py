@@ -12,12 +12,20 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, delete, or_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Text, and_, any_, bindparam, delete, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from threeport_runtime.db.engine import Database
 from threeport_workload_delivery.domain import names
 from threeport_workload_delivery.store.tables import NamespaceClaimRow
+
+# What ``known`` reads, on every reconcile: built once, and ``= ANY`` of one array parameter
+# rather than ``IN`` (whose list is rendered into the statement at each execution: half the
+# read's CPU in a steady resync).
+_KNOWN = select(NamespaceClaimRow.cluster, NamespaceClaimRow.namespace, NamespaceClaimRow.deployment).where(
+    or_(NamespaceClaimRow.deployment == bindparam("deployment"),
+        and_(NamespaceClaimRow.cluster == bindparam("cluster"),
+             NamespaceClaimRow.namespace == any_(bindparam("namespaces", type_=ARRAY(Text))))))
 
 
 class NamespaceClaims:
@@ -38,10 +46,8 @@ class NamespaceClaims:
     async def known(self, deployment: str, cluster: str, namespaces: Collection[str]) -> list[tuple[str, str, str]]:
         """(cluster, namespace, owner) of every claim the deployment holds and of ``namespaces`` in
         ``cluster``, in one plain read: what a reconcile needs to know before it takes any."""
-        rows = await self._db.fetch(
-            select(NamespaceClaimRow.cluster, NamespaceClaimRow.namespace, NamespaceClaimRow.deployment).where(
-                or_(NamespaceClaimRow.deployment == deployment,
-                    and_(NamespaceClaimRow.cluster == cluster, NamespaceClaimRow.namespace.in_(namespaces)))))
+        rows = await self._db.fetch(_KNOWN, {"deployment": deployment, "cluster": cluster,
+                                             "namespaces": list(namespaces)})
         return [(row.cluster, row.namespace, row.deployment) for row in rows]
 
     async def owners(self, namespace: str) -> list[str]:

@@ -59,3 +59,17 @@ def test_the_cluster_claim_puts_the_application_placement_over_the_environment()
     assert claim.spec.requirements.location == "eu" and dict(claim.spec.requirements.labels) == {"tier": "gold"}
     assert claim.spec.profile == "clusterProfiles/small" and claim.spec.allow_on_demand
     assert claim.spec.project == "projects/acme" and claim.labels["threeport.io/deployment"] == "shop-dev"
+
+
+def test_a_later_plan_reuses_objects_rendered_from_the_same_input_and_only_then() -> None:
+    outputs = {"db": DependencyOutputs("postgres", {"host": "h"}, {"url": "postgres://x"})}
+    first = plan(inputs(outputs=outputs))
+    again = plan(inputs(outputs=outputs, cluster="clusters/b"), earlier=first)  # the cluster is not rendered
+    assert again.objects is first.objects and again.claims != first.claims
+    moved = plan(inputs(outputs=outputs, namespace="acme-shop-other"), earlier=first)
+    assert moved.objects is not first.objects
+    assert moved.objects == plan(inputs(outputs=outputs, namespace="acme-shop-other")).objects
+    assert {o["metadata"].get("namespace") for o in moved.objects or []} - {None} == {"acme-shop-other"}
+    newer = plan(inputs(outputs={"db": DependencyOutputs("postgres", {"host": "h2"}, {"url": "postgres://y"})}),
+                 earlier=first)
+    assert newer.objects != first.objects
