@@ -11,18 +11,18 @@ from pathlib import Path
 from threeport_cli.local import secrets
 
 
+def _ask(state: Path, start: threading.Barrier, got: list[str]) -> None:
+    start.wait()  # every caller asks at the same moment
+    got.append(secrets.service_credential(state))
+
+
 def test_callers_racing_for_a_secret_all_get_the_one_kept(tmp_path: Path) -> None:
     for attempt in range(20):
         state = tmp_path / f"state-{attempt}"
         state.mkdir()
         start = threading.Barrier(8)
         got: list[str] = []
-
-        def ask(state: Path = state, start: threading.Barrier = start) -> None:
-            start.wait()
-            got.append(secrets.service_credential(state))
-
-        callers = [threading.Thread(target=ask) for _ in range(8)]
+        callers = [threading.Thread(target=_ask, args=(state, start, got)) for _ in range(8)]
         for caller in callers:
             caller.start()
         for caller in callers:
