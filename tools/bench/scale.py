@@ -711,10 +711,15 @@ async def resync_requested(plane: Plane, count: int) -> tuple[float, Counters]:
     return await deployment_reconciles(plane, before, started, count)
 
 
-async def periodic_resync(plane: Plane, count: int) -> tuple[float, Counters]:
-    """The second of two full-resync requests with nothing changed (see the module docstring)."""
+async def periodic_resync(plane: Plane, count: int) -> tuple[float, Counters, dict[str, float]]:
+    """The second of two full-resync requests with nothing changed (see the module docstring),
+    and the CPU seconds each process used meanwhile: steadier than the wall-clock time on a
+    shared machine, and it says which process the resync waits on."""
     await resync_requested(plane, count)
-    return await resync_requested(plane, count)
+    pids = plane.pids()
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    elapsed, counts = await resync_requested(plane, count)
+    return elapsed, counts, {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
 
 
 def count_statements(control_plane: LocalControlPlane) -> None:
@@ -790,8 +795,9 @@ async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
         converge_share = delivery_shares(converge_counts, plane.replicas)
         idle_cores, idle_all, rss_max, idle_counts = await idle(plane, args.idle_seconds)
         log(f"idle: {idle_counts.describe()}")
-        periodic_s, periodic_counts = await periodic_resync(plane, args.deployments + args.samples)
+        periodic_s, periodic_counts, periodic_cpu = await periodic_resync(plane, args.deployments + args.samples)
         log(f"periodic resync: {periodic_s:.1f} s; {periodic_counts.describe()}")
+        log("periodic resync CPU (s): " + ", ".join(f"{n} {used:.2f}" for n, used in sorted(periodic_cpu.items())))
         log(f"periodic resync: gRPC calls between services: {periodic_counts.describe_grpc()}")
         if plane.replicas:
             resync_s, resync_counts = await resync_requested(plane, args.deployments + args.samples)
@@ -811,6 +817,9 @@ async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
     total = sum(converge_counts.reconciles.values()) or 1
     resync_total = sum(resync_counts.reconciles.values()) or 1
     periodic_total = sum(periodic_counts.reconciles.values()) or 1
+    # Every delivery replica's CPU per deployment reconcile of the timed periodic resync.
+    delivery_cpu = sum(used for name, used in periodic_cpu.items() if name.startswith(DELIVERY))
+    periodic_delivery_cpu_ms = 1000 * delivery_cpu / max(1, periodic_counts.reconciles.get(DEPLOYMENT_CONTROLLER, 0))
     return {
         "deployments": str(args.deployments),
         "clusters": str(args.clusters),
@@ -843,6 +852,7 @@ async def run(args: argparse.Namespace, state_dir: Path) -> dict[str, str]:
         "resync_grpc_per_reconcile": f"{resync_counts.internal_grpc_calls / resync_total:.2f}",
         "periodic_resync_s": f"{periodic_s:.1f}",
         "periodic_resync_grpc_per_reconcile": f"{periodic_counts.internal_grpc_calls / periodic_total:.2f}",
+        "periodic_resync_delivery_cpu_ms_per_reconcile": f"{periodic_delivery_cpu_ms:.2f}",
         "kube_writes_per_deployment": f"{converge_counts.kube_writes / args.deployments:.1f}",
         "idle_reconciles_per_s": f"{sum(idle_counts.reconciles.values()) / idle_counts.at:.1f}",
         "resync_kube_writes": str(resync_counts.kube_writes),
