@@ -134,6 +134,17 @@ def grpc_serving(address: str) -> bool:
         channel.close()
 
 
+# What ``up`` starts before the services and ``down`` stops after them.
+RUN_BEFORE_SERVICES = frozenset({"postgres", "redis", KUBESIM})
+
+
+def _stop(process: ProcessRecord) -> bool:
+    """Stops one recorded process; True when it is gone."""
+    # PostgreSQL's SIGTERM waits for clients to leave; SIGINT is its clean fast shutdown.
+    signum = signal.SIGINT if process.name == "postgres" else signal.SIGTERM
+    return bool(process.pid) and processes.stop(process.pid, signum=signum)
+
+
 class LocalControlPlane:
     """The processes of one state directory."""
 
@@ -442,14 +453,18 @@ class LocalControlPlane:
         return report
 
     def down(self) -> list[str]:
-        """Stops everything this state directory started, newest first. Data is kept."""
+        """Stops everything this state directory started: the services at once (each takes a
+        second or two to finish what it is doing and close its connections, and one after
+        another that added up), then the emulator and the datastores they used, newest first.
+        Data is kept."""
         record = self.state.load()
+        newest_first = list(reversed(record.processes))
+        services = [p for p in newest_first if p.name not in RUN_BEFORE_SERVICES]
         stopped = []
-        for process in reversed(record.processes):
-            # PostgreSQL's SIGTERM waits for clients to leave; SIGINT is its clean fast shutdown.
-            signum = signal.SIGINT if process.name == "postgres" else signal.SIGTERM
-            if process.pid and processes.stop(process.pid, signum=signum):
-                stopped.append(process.name)
+        if services:
+            with ThreadPoolExecutor(max_workers=len(services), thread_name_prefix="down") as stops:
+                stopped += [p.name for p, ended in zip(services, stops.map(_stop, services), strict=True) if ended]
+        stopped += [p.name for p in newest_first if p.name in RUN_BEFORE_SERVICES and _stop(p)]
         record.processes = []
         if self.state.path.exists():
             self.state.save(record)
