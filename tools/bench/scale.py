@@ -470,6 +470,12 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def process_cpu_seconds() -> float:
+    """This script's own CPU time (its clients: the callers of ``Deploy``, the watch)."""
+    times = os.times()
+    return times.user + times.system
+
+
 def process_started_at(pid: int) -> float:
     """When the process started, on the ``time.monotonic()`` clock (both count from boot)."""
     ticks = int(_stat(Path(f"/proc/{pid}/stat"))[19])
@@ -624,6 +630,8 @@ async def converge(plane: Plane, count: int) -> tuple[float, list[float], Counte
     await create_apps(plane.client, "app", count)
     before = await plane.meter.read()
     statements_before = await asyncio.to_thread(plane.meter.statement_calls)
+    pids = plane.pids()
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"bench": process_cpu_seconds()}
     created: dict[str, float] = {}
     started = time.monotonic()
 
@@ -639,6 +647,12 @@ async def converge(plane: Plane, count: int) -> tuple[float, list[float], Counte
     elapsed = max(ready_at.values()) - started
     used = (await plane.meter.read()).minus(before)
     log_top_statements(statements_before, await asyncio.to_thread(plane.meter.statement_calls), count)
+    cpu_used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+    cpu_used["bench"] = process_cpu_seconds() - cpu_before["bench"]
+    log(
+        f"converge CPU (ms per deployment, {sum(cpu_used.values()) / elapsed:.2f} cores): "
+        + ", ".join(f"{name} {1000 * used / count:.1f}" for name, used in sorted(cpu_used.items()))
+    )
     log("placed: " + ", ".join(f"{cluster} {n}" for cluster, n in sorted(placed.items())))
     return elapsed, [ready_at[name] - created[name] for name in created], used, placed
 
