@@ -2,7 +2,8 @@
 controller's reconciles), leaving out what the rest of the process sends on the same engine
 (API calls, the outbox relay, other controllers).
 
-Every statement is seen by SQLAlchemy's ``before_cursor_execute``. A statement run outside
+Every statement is seen by SQLAlchemy's ``before_cursor_execute``, or by the plain-read pool's
+observers (``PlainRead``s, autocommit: no transaction). A statement run outside
 autocommit on a connection with no transaction open makes psycopg send ``BEGIN`` first, and that
 transaction later ends with one ``COMMIT`` or ``ROLLBACK``: round trips are the statements plus
 two per such transaction (``tests/runtime/test_round_trips.py`` checks this against the wire).
@@ -20,8 +21,8 @@ from typing import Any, TypeVar
 
 from psycopg import pq
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from threeport_runtime.db.engine import Database
 from threeport_runtime.runtime import RunningService
 from threeport_runtime.testing import wait_until
 
@@ -54,11 +55,13 @@ class SqlCounter:
 
     runs: list[Tally] = field(default_factory=list)
 
-    def attach(self, engine: AsyncEngine) -> None:
-        event.listen(engine.sync_engine, "before_cursor_execute", self._record)
+    def attach(self, db: Database) -> None:
+        event.listen(db.engine.sync_engine, "before_cursor_execute", self._record)
+        db.plain_reads.observers.append(self._record_plain)
 
-    def detach(self, engine: AsyncEngine) -> None:
-        event.remove(engine.sync_engine, "before_cursor_execute", self._record)
+    def detach(self, db: Database) -> None:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", self._record)
+        db.plain_reads.observers.remove(self._record_plain)
 
     @contextmanager
     def counting(self, key: str = "") -> Iterator[Tally]:
@@ -86,6 +89,12 @@ class SqlCounter:
         return [run for run in runs if key is None or run.key == key]
 
     @staticmethod
+    def _record_plain(statement: str) -> None:
+        tally = _current.get()
+        if tally is not None:
+            tally.statements.append(" ".join(statement.split()))
+
+    @staticmethod
     def _record(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         tally = _current.get()
         if tally is None:
@@ -101,7 +110,7 @@ def counted_controller(service: RunningService, controller: str) -> tuple[SqlCou
     ``enqueue`` (a converged resource is not requeued by time: tests ask for the passes)."""
     found = next(c for c in service.runtime.controllers if c.name == controller)
     counter = SqlCounter()
-    counter.attach(service.runtime.db.engine)
+    counter.attach(service.runtime.db)
     found._reconcile = counter.wrap(found._reconcile)
     return counter, found.enqueue
 

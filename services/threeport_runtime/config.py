@@ -16,8 +16,9 @@ from typing import Self
 ENV_PREFIX = "THREEPORT_"
 # Pooled PostgreSQL connections beyond one per reconcile worker: the outbox relay, RPC handlers
 # and background loops use the pool too. Fewer than the work needs at once and the pool opens
-# and closes a connection for each session beyond it (see ``Database``).
-DEFAULT_POOL_HEADROOM = 4
+# and closes a connection for each session beyond it (see ``Database``). Two, not four, since
+# the hot reads have two connections of their own (``PlainRead``): a process keeps as many as before.
+DEFAULT_POOL_HEADROOM = 2
 
 
 class ConfigError(ValueError):

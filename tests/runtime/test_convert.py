@@ -17,7 +17,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from tests.runtime.toy_service.crash_writer import standalone_repository
 from tests.runtime.toy_service.tables import ApplicationRow
@@ -28,6 +28,7 @@ from threeport_runtime.conditions import set_condition
 from threeport_runtime.db import convert, json_documents
 from threeport_runtime.db.engine import Database
 from threeport_runtime.db.message_cache import MessageCache
+from threeport_runtime.db.plain_reads import PlainRead
 from threeport_runtime.db.repository import ResourceRepository
 
 # Timestamp's range (years 1 to 9999), nanoseconds as MessageToDict writes them (0, 3, 6, 9 digits).
@@ -450,8 +451,9 @@ async def reads_and_changes(repo: ResourceRepository[Any, Any], db: Database) ->
 async def test_a_plain_read_converts_to_the_message_a_session_read_does(
     migrated_database: str, stream_prefix: str
 ) -> None:
-    """``Database.fetch`` (the hot reads: no ORM session) gives rows with the same columns and
-    values as the ORM's, so either converts to the same message."""
+    """``Database.fetch`` (the hot reads: no ORM session), through Core or as a ``PlainRead`` (no
+    SQLAlchemy execution), gives rows with the same columns and values as the ORM's, so each
+    converts to the same message."""
     db = Database(migrated_database)
     try:
         repo = standalone_repository(db, stream_prefix)
@@ -462,13 +464,21 @@ async def test_a_plain_read_converts_to_the_message_a_session_read_does(
         created = await repo.create(app, name=NAME)
         await repo.update_status(NAME, lambda stored: set_condition(
             stored.conditions, "Ready", True, reason="Up", message="ok", observed_generation=1))
+        assert await repo.add_finalizer(NAME, "test.threeport.io/kept")
         async with db.read_session() as session:
             orm_row = await session.scalar(select(ApplicationRow).where(ApplicationRow.name == NAME))
-        (plain_row,) = await db.fetch(select(ApplicationRow.__table__).where(ApplicationRow.name == NAME))
+        by_name = select(ApplicationRow.__table__).where(ApplicationRow.name == bindparam("name"))
+        (plain_row,) = await db.fetch(by_name, {"name": NAME})
+        (prepared_row,) = await db.fetch(PlainRead(by_name), {"name": NAME})
         assert orm_row is not None
+        # Column for column, with the same Python types (the JSON documents, the array, the UUID).
+        assert tuple(prepared_row) == tuple(plain_row)
+        assert [type(value) for value in prepared_row] == [type(value) for value in plain_row]
+        assert prepared_row.finalizers == plain_row.finalizers and prepared_row.status == plain_row.status
         from_session = convert.row_to_message(orm_row, application_pb2.Application)
         from_plain = convert.row_to_message(plain_row, application_pb2.Application)
         assert from_plain == from_session
+        assert convert.row_to_message(prepared_row, application_pb2.Application) == from_session
         assert from_plain.uid == created.uid and [c.type for c in from_plain.conditions] == ["Ready"]
         assert (await repo.read(NAME)).message == from_session
         assert (await repo.find(NAME, 'labels.team = "web"')) == from_session

@@ -3,8 +3,8 @@ and what happens to pooled connections the server closed.
 
 A session must not pay a round trip to check its connection first (``pool_pre_ping``): a steady
 reconcile's finalizer check is one plain read, so one round trip, and so is a get. Connections the server closed
-(a restart, ``pg_terminate_backend``) are still replaced before any statement runs, so the next
-call after a restart works.
+(a restart, ``pg_terminate_backend``), the engine's and the plain reads' (``PlainRead``), are still
+replaced before any statement runs, so the next call after a restart works.
 """
 
 from __future__ import annotations
@@ -17,16 +17,18 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, func, select, text
 
 from tests.runtime.toy_service.crash_writer import standalone_repository
 from tests.sql_counter import SqlCounter
 from threeport.registry.v1alpha1 import application_pb2
 from threeport_runtime.conditions import set_condition
 from threeport_runtime.db.engine import Database, libpq_url
+from threeport_runtime.db.plain_reads import PlainRead
 from threeport_runtime.db.repository import ResourceRepository
 
 NAME = "projects/acme/applications/counted"
+BACKEND_PID = PlainRead(select(func.pg_backend_pid().label("pid")))
 FINALIZER = "test.threeport.io/cleanup"
 
 
@@ -61,6 +63,7 @@ async def traced(
             dbapi_connection.driver_connection.pgconn.trace(file.fileno())
 
         event.listen(db.engine.sync_engine, "connect", trace_connection)
+        db.plain_reads.connected.append(lambda connection: connection.pgconn.trace(file.fileno()))
         repo: ResourceRepository[Any, Any] = standalone_repository(db, stream_prefix)
         app = application_pb2.Application()
         app.spec.components["web"].image = "nginx:1"
@@ -108,7 +111,7 @@ async def test_the_sql_counter_counts_what_the_wire_carries(
     plain reads are one round trip, a transaction adds its BEGIN and COMMIT."""
     db, repo, wire = traced
     counter = SqlCounter()
-    counter.attach(db.engine)
+    counter.attach(db)
     with counter.counting() as tally:
         stored = await repo.read(NAME)
         assert await repo.add_finalizer(NAME, FINALIZER)
@@ -126,13 +129,16 @@ async def test_a_connection_the_server_closed_is_replaced_before_the_next_call(
     db, repo, _wire = traced
     async with db.read_session() as session:
         before = await session.scalar(text("SELECT pg_backend_pid()"))
+    plain_before = (await db.fetch(BACKEND_PID))[0].pid  # the plain reads' own connection
     # What a PostgreSQL restart does to every pooled connection: FATAL, then the socket closes.
     async with await psycopg.AsyncConnection.connect(libpq_url(db.url), autocommit=True) as admin:
-        await admin.execute("SELECT pg_terminate_backend(%s)", (before,))
-        # pg_terminate_backend only signals; wait until that backend is gone.
-        while await (await admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (before,))).fetchone():
-            await admin.execute("SELECT pg_sleep(0.01)")
-    assert await repo.add_finalizer(NAME, FINALIZER)
+        for pid in (before, plain_before):
+            await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            # pg_terminate_backend only signals; wait until that backend is gone.
+            while await (await admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,))).fetchone():
+                await admin.execute("SELECT pg_sleep(0.01)")
+    assert await repo.add_finalizer(NAME, FINALIZER)  # a plain read
     assert (await repo.get(NAME)).name == NAME
     async with db.read_session() as session:
         assert await session.scalar(text("SELECT pg_backend_pid()")) != before
+    assert (await db.fetch(BACKEND_PID))[0].pid != plain_before

@@ -32,6 +32,9 @@ class Statements:
         in_transaction = not connection.connection.dbapi_connection.autocommit
         self.seen.append((" ".join(statement.split()), in_transaction))
 
+    def record_plain_read(self, statement: str) -> None:
+        self.seen.append((" ".join(statement.split()), False))  # autocommit, always
+
     def locking(self) -> list[str]:
         return [s for s, _ in self.seen if "FOR UPDATE" in s or s.startswith(("UPDATE", "INSERT", "DELETE"))]
 
@@ -50,6 +53,7 @@ async def repository(
     await repo.create(app, name=NAME)
     statements = Statements()
     event.listen(db.engine.sync_engine, "before_cursor_execute", statements.record)
+    db.plain_reads.observers.append(statements.record_plain_read)
     try:
         yield repo, statements
     finally:
@@ -160,6 +164,7 @@ async def test_a_repository_may_create_resources_holding_their_controller_s_fina
     repo: ResourceRepository[Any, Any] = standalone_repository(db, stream_prefix, finalizers_on_create=(FINALIZER,))
     statements = Statements()
     event.listen(db.engine.sync_engine, "before_cursor_execute", statements.record)
+    db.plain_reads.observers.append(statements.record_plain_read)
     try:
         app = application_pb2.Application()
         app.spec.components["web"].image = "nginx:1"

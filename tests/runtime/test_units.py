@@ -236,9 +236,9 @@ def test_settings_name_the_bad_variable() -> None:
                                       "THREEPORT_RECONCILE_WORKERS": "8"})
     assert (tuned.reconcile_timeout_seconds, tuned.reconcile_workers) == (90, 8)
     # The pool follows the workers unless set: one connection each, and room for the rest.
-    assert (Settings.from_env("toy", good).pool_size, tuned.pool_size) == (20, 12)
+    assert (Settings.from_env("toy", good).pool_size, tuned.pool_size) == (18, 10)
     assert Settings.from_env("toy", {**good, "THREEPORT_DATABASE_POOL_SIZE": "40"}).pool_size == 40
-    assert tuned.with_overrides(reconcile_workers=32).pool_size == 36  # follows the workers unless set
+    assert tuned.with_overrides(reconcile_workers=32).pool_size == 34  # follows the workers unless set
     for variable, value in (
         ("THREEPORT_DATABASE_URL", "mysql://h/db"),
         ("THREEPORT_SERVICE_CREDENTIAL", "short"),

@@ -10,25 +10,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, select, type_coerce
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on
 
 from threeport_registry.store.tables import BuildRow
 from threeport_runtime.db.engine import Database
+from threeport_runtime.db.plain_reads import PlainRead
 
+_COMPONENT = BuildRow.spec["component"].astext
 
-async def latest_matching(db: Database, application: str, environment: str) -> Sequence[Row[Any]]:
-    """Per component of ``application``, its newest build whose ``status.environments`` holds
-    ``environment``: one plain read (``Database.fetch``, no transaction around it, no ORM object)."""
-    component = BuildRow.spec["component"].astext
-    query = (
-        select(BuildRow.__table__)
-        .where(
-            BuildRow.parent == application,
-            BuildRow.delete_time.is_(None),
-            BuildRow.status["environments"].contains(type_coerce([environment], JSONB)),
-        )
-        .order_by(component, BuildRow.name.desc())
-        .ext(distinct_on(component))
+# Built once (``PlainRead``): the restart resync of workload-delivery asks it once per deployment.
+_LATEST_MATCHING = PlainRead(
+    select(BuildRow.__table__)
+    .where(
+        BuildRow.parent == bindparam("application"),
+        BuildRow.delete_time.is_(None),
+        BuildRow.status["environments"].contains(bindparam("environments", type_=JSONB)),
     )
-    return await db.fetch(query)
+    .order_by(_COMPONENT, BuildRow.name.desc())
+    .ext(distinct_on(_COMPONENT))
+)
+
+
+async def latest_matching(db: Database, application: str, environment: str) -> Sequence[Any]:
+    """Per component of ``application``, its newest build whose ``status.environments`` holds
+    ``environment``: one plain read (``Database.fetch`` of a ``PlainRead``: no transaction around
+    it, no ORM object, no SQLAlchemy execution)."""
+    return await db.fetch(_LATEST_MATCHING, {"application": application, "environments": [environment]})

@@ -33,6 +33,7 @@ from threeport_runtime.db.fencing import current_fence
 from threeport_runtime.db.filters import compile_filter, declared_field_text
 from threeport_runtime.db.message_cache import MessageCache
 from threeport_runtime.db.page_tokens import PageTokenCodec
+from threeport_runtime.db.plain_reads import PlainRead
 from threeport_runtime.db.schema import ResourceRow
 from threeport_runtime.errors import (
     Aborted,
@@ -123,7 +124,7 @@ class ResourceRepository(Generic[M, R]):
         # Plain reads select the table's columns (``Database.fetch``, no ORM object per row); the
         # by-name read is built once (building a statement costs ~20 us, a third of them by name).
         self._table = inspect(row_type).local_table
-        self._by_name = select(self._table).where(self._table.c.name == bindparam("name"))
+        self._by_name = PlainRead(select(self._table).where(self._table.c.name == bindparam("name")))
 
     @property
     def stream(self) -> str:
@@ -476,7 +477,7 @@ class ResourceRepository(Generic[M, R]):
 
     # -- internals -----------------------------------------------------------------------------
 
-    async def _plain_row(self, name: str) -> Row[Any] | None:
+    async def _plain_row(self, name: str) -> Any:
         """The row named ``name`` from a plain read (``Database.fetch``), or None."""
         rows = await self._db.fetch(self._by_name, {"name": name})
         return rows[0] if rows else None

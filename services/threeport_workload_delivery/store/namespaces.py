@@ -16,16 +16,17 @@ from sqlalchemy import Text, and_, any_, bindparam, delete, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from threeport_runtime.db.engine import Database
+from threeport_runtime.db.plain_reads import PlainRead
 from threeport_workload_delivery.domain import names
 from threeport_workload_delivery.store.tables import NamespaceClaimRow
 
 # What ``known`` reads, on every reconcile: built once, and ``= ANY`` of one array parameter
 # rather than ``IN`` (whose list is rendered into the statement at each execution: half the
 # read's CPU in a steady resync).
-_KNOWN = select(NamespaceClaimRow.cluster, NamespaceClaimRow.namespace, NamespaceClaimRow.deployment).where(
+_KNOWN = PlainRead(select(NamespaceClaimRow.cluster, NamespaceClaimRow.namespace, NamespaceClaimRow.deployment).where(
     or_(NamespaceClaimRow.deployment == bindparam("deployment"),
         and_(NamespaceClaimRow.cluster == bindparam("cluster"),
-             NamespaceClaimRow.namespace == any_(bindparam("namespaces", type_=ARRAY(Text))))))
+             NamespaceClaimRow.namespace == any_(bindparam("namespaces", type_=ARRAY(Text)))))))
 
 
 class NamespaceClaims:

@@ -26,6 +26,7 @@ from threeport_runtime.db import json_documents
 from threeport_runtime.db.convert import timestamp
 from threeport_runtime.db.engine import Database
 from threeport_runtime.db.page_tokens import PageTokenCodec
+from threeport_runtime.db.plain_reads import PlainRead
 from threeport_runtime.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parent_clause
 from threeport_runtime.errors import FieldViolation, InvalidArgument, NotFound
 from threeport_runtime.reconcile.result import TemporaryError
@@ -52,8 +53,8 @@ def _stored(row: ReleaseRow | Row[Any]) -> StoredRelease:
 
 
 # Every release of a deployment, oldest first: built once, read on every reconcile (``Database.fetch``).
-_HISTORY = (select(ReleaseRow.__table__).where(ReleaseRow.__table__.c.deployment == bindparam("deployment"))
-            .order_by(ReleaseRow.__table__.c.number))
+_HISTORY = PlainRead(select(ReleaseRow.__table__).where(ReleaseRow.__table__.c.deployment == bindparam("deployment"))
+                     .order_by(ReleaseRow.__table__.c.number))
 
 RESOURCE_TYPE = release_pb2.Release.DESCRIPTOR.full_name
 
