@@ -93,12 +93,13 @@ def start_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Co
     root = tmp_path_factory.mktemp("control-plane")
     plane = ControlPlane(root / "state", root / "config.yaml")
     started = run_tptctl(plane.config_file, "up", "--state-dir", str(plane.state_dir), "--with-sim-cluster")
-    if started.returncode != 0:
-        logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in (plane.state_dir / "logs").glob("*.log"))
-        pytest.fail(f"tptctl up failed:\n{started.stderr}\n{logs}")
-    assert plane.tptctl("project", "create", plane.project).code == 0
-    assert plane.tptctl("config", "set-context", "-p", plane.project).code == 0
     try:
+        if started.returncode != 0:
+            logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in (plane.state_dir / "logs").glob("*.log"))
+            pytest.fail(f"tptctl up failed:\n{started.stderr}\n{logs}")
+        assert plane.tptctl("project", "create", plane.project).code == 0
+        assert plane.tptctl("config", "set-context", "-p", plane.project).code == 0
         yield plane
     finally:
+        # Also after a failed ``up``: what it did start would outlive the test run otherwise.
         run_tptctl(plane.config_file, "down", "--state-dir", str(plane.state_dir))
