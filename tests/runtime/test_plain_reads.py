@@ -3,12 +3,17 @@ the parameter processing SQLAlchemy would apply, and refused when it cannot be r
 
 from __future__ import annotations
 
+import asyncio
+import socket
+
+import psycopg
 import pytest
 from sqlalchemy import Text, any_, bindparam, column, select, table, values
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from threeport_runtime.db.engine import Database
-from threeport_runtime.db.plain_reads import PlainRead
+from threeport_runtime.db.plain_reads import WAIT_SECONDS, PlainRead
+from threeport_runtime.outages import as_outage
 
 NAMES = values(column("name", Text), name="names").data([("a",), ("b",), ("c",)])
 
@@ -41,5 +46,21 @@ async def test_an_in_list_is_refused_before_anything_is_sent(migrated_database: 
             await db.fetch(PlainRead(select(rows.c.name).where(rows.c.name.in_(bindparam("names", expanding=True)))),
                            {"names": ["a"]})
         assert sent == []
+    finally:
+        await db.dispose()
+
+
+async def test_an_unreachable_server_is_an_outage_not_a_hang() -> None:
+    """Nothing listens on the port: the read gives up after the pool's wait (``WAIT_SECONDS``,
+    not psycopg_pool's default of 30 s) with an error the services answer UNAVAILABLE for."""
+    with socket.socket() as probe:  # a free port, closed again: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    db = Database(f"postgresql+psycopg://nobody@127.0.0.1:{port}/none")
+    try:
+        with pytest.raises(psycopg.OperationalError) as failure:
+            await asyncio.wait_for(db.fetch(PlainRead(select(NAMES.c.name))), timeout=4 * WAIT_SECONDS)
+        outage = as_outage(failure.value)
+        assert outage is not None and outage.metadata["datastore"] == "database (PostgreSQL)"
     finally:
         await db.dispose()

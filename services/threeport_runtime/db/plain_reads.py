@@ -35,6 +35,10 @@ Processor = Callable[[Any], Any]
 
 # A plain-read connection unused this long is closed (psycopg_pool's ``max_idle``).
 IDLE_SECONDS = 60.0
+# A read waits this long for a connection, then fails as an outage (``PoolTimeout``, an
+# ``OperationalError``: UNAVAILABLE to a caller, a retry for a reconcile). While PostgreSQL is
+# down, the pool keeps reconnecting; a restart shorter than this is not noticed by the reads.
+WAIT_SECONDS = 5.0
 
 
 class PlainRead:
@@ -128,12 +132,13 @@ class PlainReadPool:
 
     async def fetch(self, read: PlainRead, dialect: Dialect, parameters: Mapping[str, Any] | None) -> Sequence[Any]:
         compiled = read.compiled(dialect)
+        values = compiled.parameters(parameters)
         if not self._opened:
             await self._open()
         for observe in self.observers:
             observe(compiled.sql)
-        async with self._pool.connection() as connection:
-            cursor = await connection.execute(compiled.sql, compiled.parameters(parameters))
+        async with self._pool.connection(timeout=WAIT_SECONDS) as connection:
+            cursor = await connection.execute(compiled.sql, values)
             return compiled.rows(cursor, await cursor.fetchall())
 
     async def _open(self) -> None:
@@ -152,8 +157,6 @@ class PlainReadPool:
         if self._opened:
             await self._pool.close()
             self._opened = False
-
-
 
 
 async def _check(connection: psycopg.AsyncConnection[Any]) -> None:
