@@ -470,6 +470,16 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_by_process(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each named process (``cpu_seconds``)."""
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
+def cpu_used_since(pids: dict[str, int], before: dict[str, float]) -> dict[str, float]:
+    """CPU seconds each named process used since ``before`` (``cpu_by_process``)."""
+    return {name: used - before[name] for name, used in cpu_by_process(pids).items()}
+
+
 def process_cpu_seconds() -> float:
     """This script's own CPU time (its clients: the callers of ``Deploy``, the watch)."""
     times = os.times()
@@ -631,7 +641,7 @@ async def converge(plane: Plane, count: int) -> tuple[float, list[float], Counte
     before = await plane.meter.read()
     statements_before = await asyncio.to_thread(plane.meter.statement_calls)
     pids = plane.pids()
-    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"bench": process_cpu_seconds()}
+    cpu_before, bench_before = cpu_by_process(pids), process_cpu_seconds()
     created: dict[str, float] = {}
     started = time.monotonic()
 
@@ -647,8 +657,7 @@ async def converge(plane: Plane, count: int) -> tuple[float, list[float], Counte
     elapsed = max(ready_at.values()) - started
     used = (await plane.meter.read()).minus(before)
     log_top_statements(statements_before, await asyncio.to_thread(plane.meter.statement_calls), count)
-    cpu_used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
-    cpu_used["bench"] = process_cpu_seconds() - cpu_before["bench"]
+    cpu_used = cpu_used_since(pids, cpu_before) | {"bench": process_cpu_seconds() - bench_before}
     log(
         f"converge CPU (ms per deployment, {sum(cpu_used.values()) / elapsed:.2f} cores): "
         + ", ".join(f"{name} {1000 * used / count:.1f}" for name, used in sorted(cpu_used.items()))
@@ -681,11 +690,11 @@ async def idle(plane: Plane, seconds: float) -> tuple[float, float, float, Count
     pids = plane.pids()
     services = {name: pid for name, pid in pids.items() if name in SERVICES or name.startswith(f"{DELIVERY}-")}
     before_counts = await plane.meter.read()
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    before = cpu_by_process(pids)
     started = time.monotonic()
     await asyncio.sleep(seconds)
     elapsed = time.monotonic() - started
-    used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    used = cpu_used_since(pids, before)
     counts = (await plane.meter.read()).minus(before_counts)
     rss = {name: rss_mb(pid) for name, pid in services.items()}
     log("idle CPU (cores): " + ", ".join(f"{name} {used[name] / elapsed:.3f}" for name in sorted(used)))
@@ -731,9 +740,9 @@ async def periodic_resync(plane: Plane, count: int) -> tuple[float, Counters, di
     shared machine, and it says which process the resync waits on."""
     await resync_requested(plane, count)
     pids = plane.pids()
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    before = cpu_by_process(pids)
     elapsed, counts = await resync_requested(plane, count)
-    return elapsed, counts, {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    return elapsed, counts, cpu_used_since(pids, before)
 
 
 def count_statements(control_plane: LocalControlPlane) -> None:

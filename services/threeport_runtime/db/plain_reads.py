@@ -20,6 +20,7 @@ import asyncio
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import psycopg
 from psycopg.types.json import set_json_loads
@@ -47,12 +48,15 @@ class PlainRead:
 
     def __init__(self, statement: Select[*tuple[Any, ...]]):
         self.statement = statement
-        self._compiled: tuple[Dialect, _Compiled] | None = None
+        # Per engine's dialect (one in a service; several in a process that runs more), held no
+        # longer than the engine.
+        self._compiled: WeakKeyDictionary[Dialect, _Compiled] = WeakKeyDictionary()
 
     def compiled(self, dialect: Dialect) -> _Compiled:
-        if self._compiled is None or self._compiled[0] is not dialect:
-            self._compiled = (dialect, _Compiled(self.statement, dialect))
-        return self._compiled[1]
+        found = self._compiled.get(dialect)
+        if found is None:
+            found = self._compiled[dialect] = _Compiled(self.statement, dialect)
+        return found
 
 
 class _Compiled:
@@ -64,13 +68,16 @@ class _Compiled:
         self.sql = compiled.string
         self.defaults = dict(compiled.params)
         self.binders: dict[str, Processor] = {}
-        self.required: frozenset[str] = frozenset(key for bind, key in compiled.bind_names.items() if bind.required)
+        required = set()
         for bind, key in compiled.bind_names.items():  # each parameter and its name in the SQL
             if bind.expanding:
                 raise TypeError(f"parameter {key!r} expands into a list (IN): use = ANY of an array")
+            if bind.required:
+                required.add(key)
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 self.binders[key] = processor
+        self.required = frozenset(required)
         columns = list(statement.selected_columns)
         self.names = tuple(str(column.key) for column in columns)
         self.readers: tuple[Processor | None, ...] = tuple(
