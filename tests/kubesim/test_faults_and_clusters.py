@@ -4,6 +4,7 @@ unreachable clusters, failing requests and latency."""
 
 from __future__ import annotations
 
+import base64
 import socket
 import ssl
 import urllib.error
@@ -45,8 +46,6 @@ def test_requests_need_the_cluster_token(emulator: EmulatorHandle) -> None:
 
 
 def _ca_pem(kubeconfig_path: str) -> str:
-    import base64
-
     document = yaml.safe_load(Path(kubeconfig_path).read_text())
     return base64.b64decode(document["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
 
@@ -82,6 +81,27 @@ def test_clusters_are_created_and_deleted_at_runtime(emulator: EmulatorHandle) -
     with pytest.raises(ControlError) as missing:
         control.get_cluster("extra")
     assert missing.value.status == 404
+
+
+def test_a_connection_still_in_its_handshake_when_the_cluster_is_deleted_is_closed(emulator: EmulatorHandle) -> None:
+    # A client whose TLS handshake was under way when the cluster went away must not be served
+    # afterwards: a watch opened on it would otherwise follow a deleted cluster until it timed out.
+    info = emulator.control.create_cluster("going")
+    emulator.clusters["going"] = info
+    raw = socket.create_connection(("127.0.0.1", info.port), timeout=10)
+    try:
+        emulator.control.delete_cluster("going")
+        emulator.clusters.pop("going", None)
+        context = ssl.create_default_context(cadata=base64.b64decode(info.ca_data or "").decode())
+        with (
+            pytest.raises((ssl.SSLError, ConnectionError, OSError)),
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            tls.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            if not tls.recv(1024):
+                raise ConnectionError("closed without an answer")
+    finally:
+        raw.close()
 
 
 def test_image_pull_failure(

@@ -192,6 +192,11 @@ class HttpServer:
             await asyncio.wait_for(server.wait_closed(), timeout=2)
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._server is None:
+            # Accepted before ``stop`` but through its TLS handshake only now: stop's sweep of open
+            # connections missed it, and a stopped server serves nobody.
+            writer.transport.abort()
+            return
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
