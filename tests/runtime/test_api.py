@@ -221,6 +221,33 @@ async def test_delete_waits_for_the_finalizer_then_the_row_goes(toy: Toy) -> Non
     await wait_until(gone, what="the finalizer to be removed and the row deleted")
 
 
+async def test_a_watch_reports_a_deleted_resource_as_it_last_sent_it(toy: Toy) -> None:
+    created = await create(toy, "gone-soon", new_app(image="nginx:7"))
+
+    async def ready() -> bool:
+        app = await toy.stub.GetApplication(pb.GetApplicationRequest(name=created.name), metadata=ALICE)
+        return app.state == state_pb2.STATE_READY
+
+    await wait_until(ready, what="Ready")
+    watch = toy.stub.WatchApplications(pb.WatchApplicationsRequest(parent="projects/acme"), metadata=ALICE)
+    last_sent: dict[str, pb.Application] = {}
+    deleted: pb.Application | None = None
+    async with asyncio.timeout(30):
+        async for response in watch:
+            if response.type == watch_pb2.WATCH_EVENT_TYPE_HEARTBEAT:
+                if created.name in last_sent and not deleted:
+                    await toy.stub.DeleteApplication(pb.DeleteApplicationRequest(name=created.name), metadata=ALICE)
+                    deleted = last_sent[created.name]
+                continue
+            if response.type == watch_pb2.WATCH_EVENT_TYPE_DELETED and response.application.name == created.name:
+                # The server keeps what it sent serialized; the DELETED copy is still whole.
+                assert response.application == last_sent[created.name]
+                assert response.application.spec.components["web"].image == "nginx:7"
+                break
+            last_sent[response.application.name] = response.application
+    watch.cancel()
+
+
 async def test_identity_and_policies_come_from_the_annotations(toy: Toy) -> None:
     get = pb.GetApplicationRequest(name="projects/acme/applications/none")
     with pytest.raises(grpc.aio.AioRpcError) as raised:

@@ -10,13 +10,18 @@ reflects, like Kubernetes' resourceVersion: a client whose connection broke (a g
 service restarted) sends it back and gets every change after it, without a new initial list.
 A HEARTBEAT marks the end of the initial list and goes out whenever nothing happened for a
 while, so idle clients know the stream is alive and keep an up-to-date position.
+
+What a watcher was sent is kept serialized (``_Sent``: its etag and bytes): a parsed Deployment
+of the scale benchmark costs ~5.3 KB where its 1.1 KB of bytes cost ~1.2, and a watch of every
+deployment (``tptctl get deployments -w``) held 10,000 of them, ~53 MB, for as long as it
+stayed open (issue 14).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from google.protobuf.message import Message
 from redis.asyncio import Redis
@@ -43,6 +48,17 @@ _POSITION = re.compile(r"^\d+-\d+$")
 # otherwise surface as a stream outage (UNAVAILABLE) and have clients retry it for ever.
 _MAX_ID_PART = 2**64 - 1
 
+class _Sent(NamedTuple):
+    """The version of a resource a watcher was last sent: its etag, and its bytes for DELETED."""
+
+    etag: str
+    data: bytes
+
+    @classmethod
+    def of(cls, resource: Message) -> _Sent:
+        return cls(_etag(resource), resource.SerializeToString())
+
+
 Respond = Callable[[watch_pb2.WatchEventType.ValueType, M | None, str], Response]
 
 
@@ -60,7 +76,7 @@ async def watch_resources(
     client goes away. With ``resource_version`` it resumes after that stream position."""
     repository.compile_filter(filter_text)  # Bad filters fail now, as INVALID_ARGUMENT.
     stream = repository.stream
-    sent: dict[str, M] = {}
+    sent: dict[str, _Sent] = {}
     if resource_version:
         position: Any = await _resume_position(redis, stream, resource_version)
     else:
@@ -71,7 +87,7 @@ async def watch_resources(
                 parent=parent, filter_text=filter_text, page_token=page_token, page_size=500
             )
             for resource in page:
-                sent[_name(resource)] = resource
+                sent[_name(resource)] = _Sent.of(resource)
                 yield respond(ADDED, resource, "")
             if not page_token:
                 break
@@ -98,14 +114,14 @@ async def watch_resources(
                 if current is None:
                     if previous is not None:
                         del sent[name]
-                        yield respond(DELETED, previous, _text(position))
+                        yield respond(DELETED, repository.message_type.FromString(previous.data), _text(position))
                     elif resource_version and event.change == change_event_pb2.CHANGE_TYPE_DELETED:
                         # Resumed: the client may hold it from before the break; say it is gone.
                         yield respond(DELETED, _named(repository, name), _text(position))
                     continue
-                if previous is not None and _etag(previous) == _etag(current):
+                if previous is not None and previous.etag == _etag(current):
                     continue  # A duplicate hint: this watcher already has this version.
-                sent[name] = current
+                sent[name] = _Sent.of(current)
                 created = previous is None and (
                     not resource_version or event.change == change_event_pb2.CHANGE_TYPE_CREATED)
                 yield respond(ADDED if created else MODIFIED, current, _text(position))
