@@ -231,13 +231,13 @@ async def test_a_watch_reports_a_deleted_resource_as_it_last_sent_it(toy: Toy) -
     await wait_until(ready, what="Ready")
     watch = toy.stub.WatchApplications(pb.WatchApplicationsRequest(parent="projects/acme"), metadata=ALICE)
     last_sent: dict[str, pb.Application] = {}
-    deleted: pb.Application | None = None
+    delete_asked = False
     async with asyncio.timeout(30):
         async for response in watch:
             if response.type == watch_pb2.WATCH_EVENT_TYPE_HEARTBEAT:
-                if created.name in last_sent and not deleted:
+                if created.name in last_sent and not delete_asked:
                     await toy.stub.DeleteApplication(pb.DeleteApplicationRequest(name=created.name), metadata=ALICE)
-                    deleted = last_sent[created.name]
+                    delete_asked = True
                 continue
             if response.type == watch_pb2.WATCH_EVENT_TYPE_DELETED and response.application.name == created.name:
                 # The server keeps what it sent serialized; the DELETED copy is still whole.

@@ -48,6 +48,7 @@ _POSITION = re.compile(r"^\d+-\d+$")
 # otherwise surface as a stream outage (UNAVAILABLE) and have clients retry it for ever.
 _MAX_ID_PART = 2**64 - 1
 
+
 class _Sent(NamedTuple):
     """The version of a resource a watcher was last sent: its etag, and its bytes for DELETED."""
 
