@@ -287,3 +287,45 @@ def test_pods_keep_only_their_containers_requests_and_nodes_lose_their_images() 
             "status": {"allocatable": {"cpu": "4"}, "images": [{"names": ["nginx"], "sizeBytes": 1}]}}
     assert slim(node)["status"] == {"allocatable": {"cpu": "4"}}
     assert "images" in node["status"]  # the caller's object is not changed
+
+
+def test_a_pod_keeps_its_phase_conditions_and_container_states_without_times_addresses_or_ids() -> None:
+    waiting = {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}
+    pod = {
+        "kind": "Pod",
+        "metadata": {"name": "web", "labels": {"app": "web"}},
+        "status": {
+            "phase": "Pending",
+            "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady",
+                            "lastProbeTime": None, "lastTransitionTime": "2026-12-04T00:07:24Z"}],
+            "hostIP": "172.18.0.2", "hostIPs": [{"ip": "172.18.0.2"}],
+            "podIP": "10.244.0.3", "podIPs": [{"ip": "10.244.0.3"}],
+            "startTime": "2026-12-04T00:07:24Z", "qosClass": "BestEffort",
+            "initContainerStatuses": [
+                {"name": "init", "image": "busybox", "imageID": "sha256:1", "ready": True, "restartCount": 0,
+                 "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": "2026-12-04T00:07:24Z",
+                                          "finishedAt": "2026-12-04T00:07:25Z", "containerID": "containerd://1"}},
+                 "containerID": "containerd://1"},
+            ],
+            "containerStatuses": [
+                {"name": "app", "image": "nginx:9", "imageID": "", "ready": False, "restartCount": 2,
+                 "started": False, "state": {"waiting": waiting},
+                 "lastState": {"terminated": {"exitCode": 1, "reason": "Error", "finishedAt": "2026-12-04T00:07:26Z"}},
+                 "containerID": "containerd://2"},
+            ],
+        },
+    }
+    assert slim(pod)["status"] == {
+        "phase": "Pending",
+        "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+        "initContainerStatuses": [
+            {"name": "init", "image": "busybox", "ready": True, "restartCount": 0,
+             "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}},
+        ],
+        "containerStatuses": [
+            {"name": "app", "image": "nginx:9", "ready": False, "restartCount": 2, "state": {"waiting": waiting},
+             "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}},
+        ],
+    }
+    assert slim(pod)["metadata"] == {"name": "web", "labels": {"app": "web"}}
+    assert "hostIP" in pod["status"]  # the caller's object is not changed
