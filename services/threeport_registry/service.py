@@ -3,6 +3,7 @@ and the built-in profiles."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable
@@ -42,7 +43,7 @@ from threeport_registry.reconcilers.acceptance import (
     environment_status,
 )
 from threeport_registry.reconcilers.addon_types import AddonTypes
-from threeport_registry.store.builds import latest_matching
+from threeport_registry.store.builds import latest_matching, newest_per_component
 from threeport_registry.store.seeding import seed_system_defaults
 from threeport_registry.store.tables import (
     SCHEMA,
@@ -124,7 +125,8 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     await seed_system_defaults(addon_profiles, default_addon_profiles())
 
     controllers: list[tuple[str, ResourceRepository[Any, Any], StatusDeriver, list[Watch]]] = [
-        ("application", applications, application_status(builds), [watches.new_builds(builds)]),
+        ("application", applications, application_status(functools.partial(newest_per_component, runtime.db)),
+         [watches.new_builds(builds)]),
         # An environment whose profile is missing requeues itself until the profile appears.
         ("environment", environments, environment_status(cluster_profiles), []),
         ("cluster-profile", cluster_profiles, accept_as_declared, []),

@@ -93,19 +93,12 @@ def environment_status(
     return derive
 
 
-def application_status(builds: ResourceRepository[Any, Any]) -> StatusDeriver:
+def application_status(newest_builds: Callable[[str], Awaitable[dict[str, str]]]) -> StatusDeriver:
+    """``newest_builds``: component -> its newest build of an application (``store.builds``)."""
+
     async def derive(application: application_pb2.Application) -> tuple[bool, str, str, Callable[[Any], None]]:
         dependency_types = sorted({d.type for d in application.spec.dependencies.values()})
-        latest: dict[str, str] = {}
-        page_token = ""
-        while True:
-            page, page_token = await builds.list(parent=application.name, page_token=page_token, page_size=500)
-            for build in page:
-                assert isinstance(build, build_pb2.Build)
-                # Build ids sort by report time, so the last one seen per component is the newest.
-                latest[build.spec.component] = build.name
-            if not page_token:
-                break
+        latest = await newest_builds(application.name)
 
         def apply(stored: application_pb2.Application) -> None:
             del stored.status.dependency_types[:]

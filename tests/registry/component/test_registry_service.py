@@ -169,6 +169,28 @@ async def test_builds_are_recorded_validated_and_shown_on_the_application(client
         await client.build.report_build(parent="projects/acme/applications/nope", build=build)
 
 
+async def test_the_application_shows_each_components_newest_build(client_as: ClientFor) -> None:
+    client = client_as(DEPLOYER)
+    spec = shop().spec
+    spec.components["web"].CopyFrom(application_pb2.Component(image="registry.example.com/shop/web:1"))
+    app = await client.application.create_application(
+        parent="projects/acme", application_id="shop", application=application_pb2.Application(spec=spec))
+    newest: dict[str, str] = {}
+    for component, version in (("api", "1.1"), ("web", "1"), ("api", "1.2"), ("web", "2"), ("api", "1.3")):
+        build = build_pb2.Build(spec=build_pb2.BuildSpec(
+            component=component, image=f"registry.example.com/shop/{component}:{version}", branch="main"))
+        newest[component] = (await client.build.report_build(parent=app.name, build=build)).name
+
+    async def latest() -> dict[str, str]:
+        return dict((await client.application.get_application(name=app.name)).status.latest_builds)
+
+    for _ in range(200):
+        if await latest() == newest:
+            break
+        await asyncio.sleep(0.05)
+    assert await latest() == newest
+
+
 async def test_a_deleted_application_takes_its_builds_and_events_with_it(client_as: ClientFor) -> None:
     """Re-created under the same name (or in a re-created project), an application starts with
     no builds and no events of the old one."""
