@@ -329,3 +329,24 @@ def test_a_pod_keeps_its_phase_conditions_and_container_states_without_times_add
     }
     assert slim(pod)["metadata"] == {"name": "web", "labels": {"app": "web"}}
     assert "hostIP" in pod["status"]  # the caller's object is not changed
+
+
+def test_objects_with_the_same_labels_share_them_and_sets_no_object_carries_are_dropped() -> None:
+    """Kept small (``_LabelSets``): a deployment's objects share one tuple of labels; a rollout's
+    old labels (a pod-template-hash no Pod has any more) do not pile up."""
+    kind = ("v1", "Pod")
+    cache = ClusterCache("c", lambda: None, [kind], "", index="app")  # never started: no client needed
+
+    def pod(name: str, template: str, version: int) -> dict[str, Any]:
+        labels = {"app": "web", "pod-template-hash": template}
+        metadata = {"name": name, "namespace": "ns", "labels": labels, "resourceVersion": str(version)}
+        return {"type": "ADDED", "object": {"metadata": metadata, "status": {"phase": "Running"}}}
+
+    cache._apply(kind, pod("a", "h0", 1))
+    cache._apply(kind, pod("b", "h0", 2))
+    first, second = (cache._objects[kind][("ns", name)].labels for name in ("a", "b"))
+    assert first is second
+    for version in range(3, 400):  # a rollout every event: each pod gets new labels
+        cache._apply(kind, pod("ab"[version % 2], f"h{version}", version))
+    assert len(cache._label_sets) <= 2 * 2 + 64
+    assert [p["metadata"]["labels"]["pod-template-hash"] for p in cache.list(*kind, {"app": "web"})] == ["h398", "h399"]
