@@ -28,7 +28,7 @@ every image pulled, often the bulk of a Node). Other specs stay: drift detection
 with what was applied. An empty
 selector caches every object of the kinds. Each object
 is kept packed (``packing``: its JSON text deflated against the first object of its kind), with
-its labels and resourceVersion beside it for filtering and comparing: a parsed Deployment costs
+its labels beside it for filtering (``_Entry``): a parsed Deployment costs
 ~11 KB of Python objects, its text ~1.2-2 KB, packed ~0.2 KB, and unpacking it costs ~12 us per
 read. Readers get a new dict each time, so changing one changes nothing here.
 """
