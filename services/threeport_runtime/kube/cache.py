@@ -147,7 +147,7 @@ class _LabelSets:
     """One shared tuple for each distinct set of labels in a cache: a deployment's objects of a
     kind carry the same labels (half of the tuples at 2,000 deployments were copies, ~0.5 KB per
     deployment). Sets that no cached object carries any more (a rollout's old pod-template-hash)
-    are dropped once there are more sets than objects."""
+    are dropped once the sets outnumber the objects twice over (``LABEL_SETS_SLACK`` aside)."""
 
     __slots__ = ("_shared",)
 
@@ -399,7 +399,7 @@ class ClusterCache:
         self._prune_label_sets()
 
     def _prune_label_sets(self) -> None:
-        """Drops the label sets no cached object carries, once there are more sets than objects."""
+        """Drops the label sets no cached object carries, once they outnumber the objects twice over."""
         if len(self._label_sets) > 2 * sum(len(objects) for objects in self._objects.values()) + LABEL_SETS_SLACK:
             self._label_sets.keep_only(entry.labels for objects in self._objects.values() for entry in objects.values())
 
