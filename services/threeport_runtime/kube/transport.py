@@ -9,10 +9,10 @@ strict deserialization fails on objects a real API server happily stores (issue 
 Calls (gets, lists, applies) share at most ``CALL_CONNECTIONS`` connections; watches and
 followed logs each hold one of their own for minutes, in a session of their own, so a burst of
 calls never waits behind them, and they never inherit a connection a large list answer went
-through. A TLS connection's buffers are ~260 KB (256 KB of them the event loop's read buffer,
-resident once a large answer has filled it): where lists and watches shared one pool of up to 64
-connections per server, delivery at 2,000 deployments over 100 clusters held ~1,100 connections,
-~290 MB of buffers, at its peak (issue 14).
+through. A TLS connection allocates ~260 KB (256 KB of it uvloop's read buffer, of which a read
+touches one TLS record) and keeps ~60-100 KB resident: where lists and watches shared one pool of
+up to 64 connections per server, delivery at 2,000 deployments over 100 clusters held ~1,100
+connections, ~290 MB allocated, at its peak (issue 14; measured in ``tools/bench/README.md``).
 """
 
 from __future__ import annotations
