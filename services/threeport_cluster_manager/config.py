@@ -26,6 +26,11 @@ class ClusterManagerConfig:
     registry_backend: str = ""
     # How often each cluster is probed.
     probe_interval: float = 30.0
+    # How long a probe that finds nothing new may leave the heartbeat (``last_probe_time``,
+    # ``api_latency_ms``) as it is, and how often the onboarding objects are re-applied: as the
+    # kubelet reports an unchanged node status only every few minutes, so an idle fleet does not
+    # write every cluster's status every probe interval.
+    status_refresh: float = 300.0
     # The deadline of each call a probe makes.
     probe_timeout: float = 5.0
     # How long an on-demand cluster may stay unused before it is deleted.
@@ -43,6 +48,7 @@ class ClusterManagerConfig:
             infra_backend=env.get(PREFIX + "BACKEND_INFRA", ""),
             registry_backend=env.get(PREFIX + "BACKEND_REGISTRY", ""),
             probe_interval=_seconds(env, "CLUSTER_PROBE_INTERVAL_SECONDS", cls.probe_interval),
+            status_refresh=_seconds(env, "CLUSTER_STATUS_REFRESH_SECONDS", cls.status_refresh),
             probe_timeout=_seconds(env, "CLUSTER_PROBE_TIMEOUT_SECONDS", cls.probe_timeout),
             gc_grace=_seconds(env, "CLUSTER_GC_GRACE_SECONDS", cls.gc_grace, allow_zero=True),
             provision_poll=_seconds(env, "CLUSTER_PROVISION_POLL_SECONDS", cls.provision_poll),

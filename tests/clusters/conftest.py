@@ -44,6 +44,9 @@ OPERATOR = (
 )
 FAST_ENV = {
     "THREEPORT_CLUSTER_PROBE_INTERVAL_SECONDS": "0.3",
+    # Every probe writes its heartbeat and re-applies the onboarding objects, as many tests here
+    # wait for the next probe by its ``last_probe_time``; test_health checks the default refresh.
+    "THREEPORT_CLUSTER_STATUS_REFRESH_SECONDS": "0.3",
     "THREEPORT_CLUSTER_PROBE_TIMEOUT_SECONDS": "2",
     "THREEPORT_CLUSTER_GC_GRACE_SECONDS": "1",
     "THREEPORT_CLUSTER_PROVISION_POLL_SECONDS": "0.2",

@@ -16,9 +16,10 @@ from threeport.clusters.v1alpha1 import cluster_claim_pb2
 from threeport.common.v1alpha1 import event_pb2
 from threeport_kubesim.control import ClusterInfo
 from threeport_runtime.prometheus import READER
+from threeport_runtime.testing import wait_until
 
 from .conftest import FAST_ENV, ClusterManager, Kube
-from .helpers import claim_when, cluster_when, condition, is_false, is_true
+from .helpers import WITHIN, claim_when, cluster_when, condition, is_false, is_true
 
 
 async def reasons(manager: ClusterManager, name: str) -> list[tuple[int, str]]:
@@ -163,6 +164,47 @@ async def test_probes_are_heartbeats_and_do_not_reconcile_bound_claims(
 
 
 PRODUCTION_PROBING = {**FAST_ENV, "THREEPORT_CLUSTER_PROBE_INTERVAL_SECONDS": "30"}
+# Probes every 0.3 s, with the default status refresh (5 minutes): what is written between refreshes.
+DEFAULT_REFRESH = {key: value for key, value in FAST_ENV.items() if key != "THREEPORT_CLUSTER_STATUS_REFRESH_SECONDS"}
+
+
+@pytest.mark.parametrize("manager_env", [DEFAULT_REFRESH], indirect=True)
+async def test_a_probe_that_finds_nothing_new_writes_nothing_and_a_change_is_written_at_once(
+    manager: ClusterManager, kube: Kube
+) -> None:
+    """Between status refreshes a probe's heartbeat (``last_probe_time``, ``api_latency_ms``) is
+    not written on its own: an idle fleet wrote every cluster's status every probe interval.
+    What the probe finds changed (here a tenant's pod and its requests) is written at once,
+    with the heartbeat of the probe that found it."""
+    info = kube.cluster("quiet")
+    attached = await manager.client.cluster.attach_cluster(cluster_id="quiet", kubeconfig=kube.kubeconfig(info))
+    ready = await cluster_when(manager.client, attached.name, lambda c: is_true(c, "Ready"), "the cluster to be Ready")
+    passes = reconciles_of("clusters.cluster")
+    steady = await manager.client.cluster.get_cluster(name=attached.name)
+
+    async def ten_more_passes() -> bool:  # ten probes, 0.3 s apart
+        return reconciles_of("clusters.cluster") >= passes + 10
+
+    await wait_until(ten_more_passes, within=WITHIN, interval=0.1, what="ten more probes")
+    unchanged = await manager.client.cluster.get_cluster(name=attached.name)
+    assert unchanged.etag == steady.etag, "a probe that found nothing new wrote the status"
+    assert unchanged.status.last_probe_time == steady.status.last_probe_time
+    assert is_true(unchanged, "Ready") and unchanged.status.node_count == ready.status.node_count
+
+    create_pod(
+        info,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "tenant", "namespace": "default"},
+            "spec": {"containers": [{"name": "app", "image": "nginx:1.27",
+                                     "resources": {"requests": {"cpu": "300m"}}}]},
+        },
+    )
+    counted = await cluster_when(
+        manager.client, attached.name, lambda c: c.status.requested_cpu_millis == 300, "a probe to count the pod"
+    )
+    assert counted.status.last_probe_time.ToNanoseconds() > steady.status.last_probe_time.ToNanoseconds()
 
 
 @pytest.mark.parametrize("manager_env", [PRODUCTION_PROBING], indirect=True)

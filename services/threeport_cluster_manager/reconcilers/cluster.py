@@ -6,9 +6,15 @@ One pass, for creation, change, resync and probe alike:
    the credentials, release the finalizer.
 2. Provisioned providers: ``driver.create`` until it reports the API server up (idempotent).
 3. Probe the API server; when reachable, server-side apply the onboarding objects (which also
-   repairs anything removed since).
+   repairs anything removed since) if the cluster is not onboarded yet or the status refresh
+   is due.
 4. Write status and conditions (``Reachable``, ``Onboarded``, ``InUse``, ``Ready``), recording an
-   Event on every reachability transition (``ClusterUnreachable``, ``ClusterRecovered``).
+   Event on every reachability transition (``ClusterUnreachable``, ``ClusterRecovered``). A
+   probe that finds nothing new is a heartbeat: ``last_probe_time`` and ``api_latency_ms`` are
+   written only once the status refresh (``THREEPORT_CLUSTER_STATUS_REFRESH_SECONDS``) is due,
+   as the kubelet reports an unchanged node status only every few minutes. Writing every
+   cluster's status every probe interval, with the change event, relay and consumers each write
+   sets off, was most of an idle cluster-manager's work.
 5. On-demand clusters unused for the grace period are deleted unless their retain policy is
    RETAIN. Then look again after the probe interval.
 
@@ -93,12 +99,16 @@ class ClusterReconciler:
         self._kube = kube
         # Set by the service: lets a vanished cluster's claims be re-placed promptly.
         self.enqueue_claim: Enqueue = lambda _name: None
+        # When this process last probed each cluster: a heartbeat left unwritten still counts
+        # towards the probe interval (the stored ``last_probe_time`` may be older).
+        self._probed: dict[str, datetime] = {}
 
     async def __call__(self, name: str) -> Result | None:
         try:
             cluster = await self._clusters.get(name)
         except NotFound:
             self._kube.forget(name)  # gone without a tear-down pass seen here: stop its watches
+            self._probed.pop(name, None)
             return None
         try:
             driver = self._drivers.get(cluster.spec.provider)
@@ -125,6 +135,7 @@ class ClusterReconciler:
             connected = progress if isinstance(progress, Connection) else None
         observation = await self._observe(cluster, driver, connected)
         await self._write_status(cluster, claims, observation)
+        self._probed[name] = observation.started
         return Result(requeue_after=self._next_look(cluster, claims))
 
     # -- provisioning --------------------------------------------------------------------------
@@ -212,6 +223,9 @@ class ClusterReconciler:
         except KubeError as failure:
             observation.failure = failure
             return observation
+        onboarded = find_condition(cluster.conditions, ONBOARDED)
+        if onboarded is not None and onboarded.status == TRUE and not self._refresh_due(cluster, observation.started):
+            return observation  # Applied within the refresh period: not again on every probe.
         try:
             for manifest in onboarding_manifests(last_segment(cluster.name)):
                 await client.apply(manifest)
@@ -219,12 +233,20 @@ class ClusterReconciler:
             observation.onboarding_failure = failure
         return observation
 
+    def _refresh_due(self, cluster: cluster_pb2.Cluster, now: datetime) -> bool:
+        """Whether the stored heartbeat is older than the status refresh (or missing)."""
+        if not cluster.status.HasField("last_probe_time"):
+            return True
+        written = cluster.status.last_probe_time.ToDatetime(tzinfo=UTC)
+        return (now - written).total_seconds() >= self._config.status_refresh
+
     async def _write_status(self, cluster: cluster_pb2.Cluster, claims: list[str], seen: Observation) -> None:
         before = find_condition(cluster.conditions, REACHABLE)
         was_reachable = None if before is None else before.status == TRUE
         result = seen.result
 
         def mutate(stored: cluster_pb2.Cluster) -> None:
+            before = _Heartbeat.of(stored)
             generation = stored.generation
             status = stored.status
             status.region = aws_region(stored.spec.location) or ""
@@ -294,6 +316,8 @@ class ClusterReconciler:
             set_condition(
                 stored.conditions, READY, ready, reason=reason, message=message, observed_generation=generation
             )
+            if not self._refresh_due(before.cluster, seen.started):
+                before.keep_if_only_heartbeat_changed(stored)
 
         await self._clusters.update_status(cluster.name, mutate)
         reachable = result is not None
@@ -305,7 +329,8 @@ class ClusterReconciler:
 
     def _probe_due_in(self, cluster: cluster_pb2.Cluster) -> float:
         """Seconds until the next probe is due, or 0 when this pass must probe: never probed,
-        not Ready, or changed (its generation) since the last probe."""
+        not Ready, or changed (its generation) since the last probe (the stored one, or a later
+        one of this process whose heartbeat was not written)."""
         ready = find_condition(cluster.conditions, READY)
         if (
             ready is None
@@ -314,7 +339,8 @@ class ClusterReconciler:
             or not cluster.status.HasField("last_probe_time")
         ):
             return 0.0
-        probed = cluster.status.last_probe_time.ToDatetime(tzinfo=UTC)
+        probed = max(cluster.status.last_probe_time.ToDatetime(tzinfo=UTC),
+                     self._probed.get(cluster.name, datetime.min.replace(tzinfo=UTC)))
         return max(self._config.probe_interval - (datetime.now(UTC) - probed).total_seconds(), 0.0)
 
     async def _write_claims(self, cluster: cluster_pb2.Cluster, claims: list[str]) -> None:
@@ -354,6 +380,7 @@ class ClusterReconciler:
                 return Result(requeue_after=self._config.provision_poll)
         await self._credentials.delete(cluster.name)
         self._kube.forget(cluster.name)
+        self._probed.pop(cluster.name, None)
         for claim in await self._bound_claims(cluster.name):
             self.enqueue_claim(claim)
         await self._clusters.remove_finalizer(cluster.name, CLUSTER_FINALIZER)
@@ -393,6 +420,32 @@ class ClusterReconciler:
             message=message,
             generation=cluster.generation,
         )
+
+
+@dataclass
+class _Heartbeat:
+    """A cluster's status and conditions before a probe's write, to tell a heartbeat (only
+    ``last_probe_time`` and ``api_latency_ms`` differ) from a change."""
+
+    cluster: cluster_pb2.Cluster
+
+    @classmethod
+    def of(cls, stored: cluster_pb2.Cluster) -> _Heartbeat:
+        copy = cluster_pb2.Cluster()
+        copy.status.CopyFrom(stored.status)
+        copy.conditions.extend(stored.conditions)
+        return cls(copy)
+
+    def keep_if_only_heartbeat_changed(self, stored: cluster_pb2.Cluster) -> None:
+        """Puts the earlier heartbeat back into ``stored`` when nothing else changed, so the
+        write is skipped; leaves the new one when anything else did."""
+        probed, latency = cluster_pb2.ClusterStatus(), stored.status.api_latency_ms
+        probed.last_probe_time.CopyFrom(stored.status.last_probe_time)
+        stored.status.last_probe_time.CopyFrom(self.cluster.status.last_probe_time)
+        stored.status.api_latency_ms = self.cluster.status.api_latency_ms
+        if stored.status != self.cluster.status or list(stored.conditions) != list(self.cluster.conditions):
+            stored.status.last_probe_time.CopyFrom(probed.last_probe_time)
+            stored.status.api_latency_ms = latency
 
 
 def _set_claims(stored: cluster_pb2.Cluster, claims: list[str]) -> None:

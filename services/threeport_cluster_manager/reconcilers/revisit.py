@@ -1,7 +1,8 @@
 """Which claims a cluster's change event concerns: only meaningful changes fan out.
 
-Every probe rewrites the cluster's status (``last_probe_time``, ``api_latency_ms``, capacity), and
-each such write is a change event. Re-queueing every claim bound to the cluster on each of them
+A probe writes the cluster's status when capacity or health changed, and its heartbeat
+(``last_probe_time``, ``api_latency_ms``) at every status refresh; each such write is a change
+event. Re-queueing every claim bound to the cluster on each of them
 turned a heartbeat into a reconcile of every bound claim (8-14 per deployment, 72/s at idle for
 310 claims). So a status change re-queues:
 
