@@ -168,3 +168,45 @@ async def test_pods_added_and_removed_show_in_the_next_probe_and_deleting_the_cl
     await wait_until(stopped, within=WITHIN, what="the deleted cluster's watches to stop")
     await asyncio.sleep(0)
     assert not cache.synced
+
+
+async def test_a_steady_clusters_probe_reads_no_pod_from_the_cache_and_a_changed_pod_is_summed_again(
+    manager: ClusterManager, kube: Kube, tenant: tuple[ClusterInfo, KubeClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sums over a synced cache are kept with its node and pod revisions: a probe of a
+    cluster where nothing changed unpacks no pod (summing every pod of every cluster each probe
+    grew with the deployments), and a pod added, changed or removed is summed at the next one."""
+    info, client = tenant
+    create_pod(info, deployment_pod("web", "250m"))
+    cluster = await manager.client.cluster.attach_cluster(cluster_id="probed", kubeconfig=kube.kubeconfig(info))
+    await cluster_when(manager.client, cluster.name, lambda c: is_true(c, "Ready"), "the cluster to be Ready")
+    cache = await synced_cache(manager, cluster.name)
+    listed: list[str] = []
+    original = ClusterCache.list
+
+    def counting(self: ClusterCache, api_version: str, kind: str, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        if self is cache:
+            listed.append(kind)
+        return original(self, api_version, kind, *args, **kwargs)
+
+    monkeypatch.setattr(ClusterCache, "list", counting)
+    first = await probe(client, cache)
+    listed.clear()
+    for _ in range(3):
+        assert without_latency(await probe(client, cache)) == without_latency(first)
+    assert listed == [], "a probe of an unchanged cluster read the cache's objects again"
+
+    create_pod(info, deployment_pod("api", "100m"))
+
+    async def counted() -> ProbeResult | None:
+        result = await probe(client, cache)
+        return result if result.requested_cpu_millis == 350 else None
+
+    changed = await wait_until(counted, within=WITHIN, what="the new pod to be summed")
+    assert changed.deployments_running == 2 and "Pod" in listed
+    assert await client.delete({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"}})
+
+    async def removed() -> bool:
+        return (await probe(client, cache)).requested_cpu_millis == 100
+
+    await wait_until(removed, within=WITHIN, what="the removed pod to leave the sums")

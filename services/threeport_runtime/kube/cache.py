@@ -206,6 +206,9 @@ class ClusterCache:
         self._packers: dict[Kind, KindPacker] = {kind: KindPacker() for kind in self.kinds}
         self._label_sets = _LabelSets()
         self._synced: set[Kind] = set()
+        # Per kind, how many changes the cache took in: a reader that derives something from all
+        # objects of a kind (the cluster-manager's probe sums) redoes it only when this moved.
+        self._revisions: dict[Kind, int] = dict.fromkeys(self.kinds, 0)
         self._handlers: list[Handler] = []
         self._tasks: dict[Kind, asyncio.Task[None]] = {}
         self._changed = asyncio.Event()
@@ -265,6 +268,10 @@ class ClusterCache:
             await self._changed.wait()
 
     # -- reads -----------------------------------------------------------------------------------
+
+    def revision(self, api_version: str, kind: str) -> int:
+        """A number that changes whenever the cached objects of the kind may have changed."""
+        return self._revisions.get((api_version, kind), 0)
 
     def covers(self, api_version: str, kind: str) -> bool:
         """The kind is one the cache may hold (watched now or not)."""
@@ -377,6 +384,7 @@ class ClusterCache:
     def _replace(self, kind: Kind, items: Iterable[Object]) -> None:
         """The kind's objects become ``items``; handlers hear of every difference."""
         before = self._objects[kind]
+        self._revisions[kind] += 1
         listed = [slim({"apiVersion": kind[0], "kind": kind[1], **item}) for item in items]
         packer = self._packers[kind]
         after = {_name(obj): self._label_sets.entry(obj, packer) for obj in listed}
@@ -439,6 +447,7 @@ class ClusterCache:
             return _version(raw)
         obj = slim({"apiVersion": kind[0], "kind": kind[1], **raw})
         objects = self._objects[kind]
+        self._revisions[kind] += 1
         if kind_of_event == "DELETED":
             # Handlers get the copy they knew: an object that left the selector because its labels
             # were edited arrives with the new labels, and the old ones say whose it was.
