@@ -458,14 +458,19 @@ def _stat(path: Path) -> list[str]:
 
 def cpu_seconds(pid: int) -> float:
     """CPU time of the process and its children (PostgreSQL's backends, which are session
-    leaders of their own, so the session does not find them)."""
+    leaders of their own, so the session does not find them), the children that ended
+    included: their time moves to the parent's own count of its reaped children once it waits
+    for them. (Without those, a backend closing during a window made PostgreSQL's CPU for it
+    negative.)"""
     ticks = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = _stat(stat)
         except OSError:
             continue  # ended meanwhile
-        if stat.parent.name == str(pid) or int(fields[1]) == pid:
+        if stat.parent.name == str(pid):
+            ticks += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+        elif int(fields[1]) == pid:
             ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
 
