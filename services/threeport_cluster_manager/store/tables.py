@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Text, Uuid
+from sqlalchemy import Boolean, DateTime, Index, Text, Uuid, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from threeport_runtime.db.schema import ResourceRow, ServiceSchema
@@ -23,6 +23,9 @@ class ClusterRow(ResourceRow, Base):
 
 class ClusterClaimRow(ResourceRow, Base):
     __tablename__ = "cluster_claims"
+    # The claims bound to a cluster (``status.cluster = "C"``), read on every cluster pass;
+    # filters name the key literally so that this index serves them (migration 0002).
+    __table_args__ = (Index("ix_cluster_claims_status_cluster", text("(status ->> 'cluster')")),)
 
 
 class CredentialsRow(Base):

@@ -14,13 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, and_, literal, not_, true
+from sqlalchemy import ColumnElement, Text, and_, literal, literal_column, not_, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from threeport_runtime.conditions import state_from_label, state_label
 from threeport_runtime.db.schema import ResourceRow
 from threeport_runtime.errors import FieldViolation, InvalidArgument
 
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN = re.compile(r"""\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<op>!=|=|:)|(?P<word>[A-Za-z0-9_.*/\-]+))""")
 
 
@@ -118,17 +119,27 @@ def declared_field_text(row_type: type[ResourceRow], declared_path: str) -> Any:
     root, *path = declared_path.split(".")
     node: Any = row_type.spec if root == "spec" else row_type.status
     for part in path:
-        node = node[part]
+        node = node[_key(part)]
     return node.astext
 
 
 def _json_text(column: InstrumentedAttribute[Any], path: list[str], op: str, value: str) -> ColumnElement[bool]:
     node: Any = column
     for part in path[:-1]:
-        node = node[part]
+        node = node[_key(part)]
     if op == ":" and value == "*":
         return node.has_key(path[-1])  # type: ignore[no-any-return]
-    return _text_compare(node[path[-1]].astext, op, value)
+    return _text_compare(node[_key(path[-1])].astext, op, value)
+
+
+def _key(part: str) -> Any:
+    """A declared field's JSON key written into the statement, not sent as a parameter: an
+    expression index such as ``(status ->> 'cluster')`` serves only statements naming the same
+    key, and a prepared statement's generic plan cannot see into a parameter. Keys come from the
+    service's declared fields, never from a request."""
+    if not _KEY.fullmatch(part):
+        raise ValueError(f"declared field key {part!r} is not an identifier")
+    return literal_column(f"'{part}'")
 
 
 def _text_compare(expression: Any, op: str, value: str) -> ColumnElement[bool]:
