@@ -33,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from threeport.clusters.v1alpha1 import cluster_pb2
 from threeport.common.v1alpha1 import event_pb2, retain_policy_pb2
 from threeport_cluster_manager.config import ClusterManagerConfig
@@ -246,7 +248,7 @@ class ClusterReconciler:
         result = seen.result
 
         def mutate(stored: cluster_pb2.Cluster) -> None:
-            before = _Heartbeat.of(stored)
+            earlier = _Heartbeat.of(stored)
             generation = stored.generation
             status = stored.status
             status.region = aws_region(stored.spec.location) or ""
@@ -316,8 +318,8 @@ class ClusterReconciler:
             set_condition(
                 stored.conditions, READY, ready, reason=reason, message=message, observed_generation=generation
             )
-            if not self._refresh_due(before.cluster, seen.started):
-                before.keep_if_only_heartbeat_changed(stored)
+            if not self._refresh_due(earlier.cluster, seen.started):
+                earlier.keep_if_only_heartbeat_changed(stored)
 
         await self._clusters.update_status(cluster.name, mutate)
         reachable = result is not None
@@ -439,12 +441,12 @@ class _Heartbeat:
     def keep_if_only_heartbeat_changed(self, stored: cluster_pb2.Cluster) -> None:
         """Puts the earlier heartbeat back into ``stored`` when nothing else changed, so the
         write is skipped; leaves the new one when anything else did."""
-        probed, latency = cluster_pb2.ClusterStatus(), stored.status.api_latency_ms
-        probed.last_probe_time.CopyFrom(stored.status.last_probe_time)
+        probed, latency = Timestamp(), stored.status.api_latency_ms
+        probed.CopyFrom(stored.status.last_probe_time)
         stored.status.last_probe_time.CopyFrom(self.cluster.status.last_probe_time)
         stored.status.api_latency_ms = self.cluster.status.api_latency_ms
         if stored.status != self.cluster.status or list(stored.conditions) != list(self.cluster.conditions):
-            stored.status.last_probe_time.CopyFrom(probed.last_probe_time)
+            stored.status.last_probe_time.CopyFrom(probed)
             stored.status.api_latency_ms = latency
 
 
