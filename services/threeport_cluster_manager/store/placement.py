@@ -3,7 +3,9 @@
 ``PlacementReads.locked()`` takes the placement lock and reads every cluster's etag with its
 ``Usage`` (how many claims are bound to it, their requests and how many declare none, and the
 same for the ones bound after its last probe started) in one statement: the claims are
-aggregated in Postgres and none is converted. Clusters are kept as messages by etag; only those
+aggregated in Postgres, from the narrow ``claim_bindings`` rows the database keeps beside them
+(migration 0003) rather than from each claim's JSON (26-29 ms a placement at 10,000 claims, and
+placements run one at a time), and none is converted. Clusters are kept as messages by etag; only those
 written since the previous placement (usually the one it bound a claim to) are read whole and
 converted, in a second statement: reading and converting every cluster row on every placement
 was most of placement's cost at 100 clusters. The lock is held until the
@@ -25,13 +27,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Select, and_, cast, func, select
+from sqlalchemy import DateTime, Select, and_, cast, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threeport.clusters.v1alpha1 import cluster_pb2
 from threeport_cluster_manager.domain.placement import Usage
 from threeport_cluster_manager.store.repositories import Clusters
-from threeport_cluster_manager.store.tables import ClusterClaimRow, ClusterRow
+from threeport_cluster_manager.store.tables import ClaimBindingRow, ClusterRow
 from threeport_runtime.db.engine import Database
 
 # One lock for every placement in the schema (a stable 32-bit number of its purpose).
@@ -42,12 +44,9 @@ Candidates = tuple[list[cluster_pb2.Cluster], dict[str, Usage]]
 
 def _usage_query() -> Select[Any]:
     """Every cluster's uid and etag with its bound claims' ``Usage`` sums, in name order."""
-    claim = ClusterClaimRow
-    requirements = claim.spec["requirements"]
-    # Each JSON field is read once per row (materialized): PostgreSQL evaluates an
-    # expression every time the query names it, and the sums below name each several times.
-    # A cluster's status holds the names of its claims, so reading its probe time once per
-    # claim joined to it grew with the square of the claims.
+    binding = ClaimBindingRow
+    # The probe time is read out of each cluster's JSON once (materialized): PostgreSQL
+    # evaluates an expression every time the query names it.
     probed = (
         select(
             ClusterRow.uid,
@@ -58,37 +57,45 @@ def _usage_query() -> Select[Any]:
         .cte("probed")
         .prefix_with("MATERIALIZED")
     )
-    bound = (
+    undeclared = and_(binding.cpu_millis == 0, binding.memory_bytes == 0)
+    totals = (
         select(
-            claim.status["cluster"].astext.label("cluster"),
-            func.coalesce(cast(requirements["cpu_millis"].astext, BigInteger), 0).label("cpu"),
-            func.coalesce(cast(requirements["memory_bytes"].astext, BigInteger), 0).label("memory"),
-            cast(claim.status["bind_time"].astext, DateTime(timezone=True)).label("bind_time"),
+            binding.cluster,
+            func.count().label("bound"),
+            func.sum(binding.cpu_millis).label("cpu"),
+            func.sum(binding.memory_bytes).label("memory"),
+            func.count().filter(undeclared).label("undeclared"),
         )
-        .where(claim.delete_time.is_(None))
-        .cte("bound")
-        .prefix_with("MATERIALIZED")
+        .group_by(binding.cluster)
+        .subquery("totals")
     )
-    # A claim bound before bind_time existed has none: only the comparison with what pods
-    # of deployments request counts it.
-    since_probe = bound.c.bind_time > probed.c.probe_time
-    cpu, memory = bound.c.cpu, bound.c.memory
-    undeclared = and_(cpu == 0, memory == 0)
+    # Bound after the cluster's probe started: an index range per cluster, usually short. A
+    # claim bound before bindings recorded their time has none and is not in it: only the
+    # comparison with what pods of deployments request counts it.
+    since_probe = (
+        select(
+            func.coalesce(func.sum(binding.cpu_millis), 0).label("cpu"),
+            func.coalesce(func.sum(binding.memory_bytes), 0).label("memory"),
+            func.count().filter(undeclared).label("undeclared"),
+        )
+        .where(binding.cluster == probed.c.name, binding.bind_time > probed.c.probe_time)
+        .lateral("since_probe")
+    )
     return (
         select(
             probed.c.uid,
             probed.c.etag,
-            func.count(bound.c.cluster),
-            func.coalesce(func.sum(cpu), 0),
-            func.coalesce(func.sum(memory), 0),
-            func.count(bound.c.cluster).filter(undeclared),
-            func.coalesce(func.sum(cpu).filter(since_probe), 0),
-            func.coalesce(func.sum(memory).filter(since_probe), 0),
-            func.count(bound.c.cluster).filter(and_(since_probe, undeclared)),
+            func.coalesce(totals.c.bound, 0),
+            func.coalesce(totals.c.cpu, 0),
+            func.coalesce(totals.c.memory, 0),
+            func.coalesce(totals.c.undeclared, 0),
+            since_probe.c.cpu,
+            since_probe.c.memory,
+            since_probe.c.undeclared,
         )
         .select_from(probed)
-        .outerjoin(bound, bound.c.cluster == probed.c.name)
-        .group_by(probed.c.uid, probed.c.etag, probed.c.name)
+        .outerjoin(totals, totals.c.cluster == probed.c.name)
+        .join(since_probe, true())
         .order_by(probed.c.name)
     )
 
