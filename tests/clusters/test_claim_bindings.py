@@ -23,13 +23,13 @@ from threeport_cluster_manager.domain.placement import Usage
 from threeport_cluster_manager.reconcilers.conditions import CLAIM_FINALIZER
 from threeport_cluster_manager.service import DEFINITION
 from threeport_cluster_manager.store.placement import PlacementReads
-from threeport_cluster_manager.store.tables import SCHEMA, ClaimBindingRow, ClusterClaimRow, ClusterRow
-from threeport_runtime.bus.outbox import Outbox
-from threeport_runtime.db.engine import Database, libpq_url
+from threeport_cluster_manager.store.repositories import claims_of, clusters_of
+from threeport_cluster_manager.store.tables import SCHEMA, ClaimBindingRow, ClusterClaimRow
+from threeport_runtime.db.engine import libpq_url
 from threeport_runtime.db.migrations import alembic_config, upgrade
-from threeport_runtime.db.page_tokens import PageTokenCodec
-from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.errors import FailedPrecondition
+from threeport_runtime.runtime import ServiceRuntime
+from threeport_runtime.testing import make_settings, unique_stream_prefix
 
 CLUSTERS = ("clusters/a", "clusters/b", "clusters/c")
 PROBE = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -48,22 +48,13 @@ WRITES = st.tuples(
 
 
 class Store:
-    """The cluster-manager's own repositories and placement reads on a migrated database."""
+    """The cluster-manager's own repositories and placement reads on a migrated database (the
+    service's runtime, with no controller running: nothing else writes the claims)."""
 
     def __init__(self, url: str):
-        self.db = Database(url)
-        outbox, tokens = Outbox(SCHEMA, service="clusters", stream_prefix="test:"), PageTokenCodec(b"0" * 16)
-        self.clusters = ResourceRepository(
-            self.db, outbox, row_type=ClusterRow, message_type=cluster_pb2.Cluster, page_tokens=tokens
-        )
-        self.claims = ResourceRepository(
-            self.db,
-            outbox,
-            row_type=ClusterClaimRow,
-            message_type=cluster_claim_pb2.ClusterClaim,
-            page_tokens=tokens,
-            finalizers_on_create=(CLAIM_FINALIZER,),
-        )
+        self.runtime = ServiceRuntime(make_settings("clusters", url, unique_stream_prefix()), SCHEMA)
+        self.db = self.runtime.db
+        self.clusters, self.claims = clusters_of(self.runtime), claims_of(self.runtime)
         self.placement = PlacementReads(self.db, self.clusters)
 
     async def reset(self) -> None:
@@ -78,12 +69,13 @@ class Store:
         what, index, cluster, cpu, memory, after_probe = write
         name = f"projects/acme/clusterclaims/claim{index}"
         existing = await self.claims.find(name)
-        if what == "create" or existing is None:
-            if existing is None:
-                requirements = cluster_claim_pb2.ClusterRequirements(cpu_millis=cpu, memory_bytes=memory)
-                spec = cluster_claim_pb2.ClusterClaimSpec(owner=f"projects/acme/deployments/d{index}",
-                                                          requirements=requirements)
-                await self.claims.create(cluster_claim_pb2.ClusterClaim(spec=spec), name=name)
+        if existing is None:  # any write to a claim that does not exist creates it
+            requirements = cluster_claim_pb2.ClusterRequirements(cpu_millis=cpu, memory_bytes=memory)
+            spec = cluster_claim_pb2.ClusterClaimSpec(owner=f"projects/acme/deployments/d{index}",
+                                                      requirements=requirements)
+            await self.claims.create(cluster_claim_pb2.ClusterClaim(spec=spec), name=name)
+            return
+        if what == "create":
             return
         bind_time = PROBE + (timedelta(minutes=1) if after_probe else -timedelta(minutes=1))
 
@@ -149,7 +141,7 @@ async def test_placement_sees_what_the_claims_say_after_any_sequence_of_writes(
             await store.apply(write)
             assert await store.usage() == await store.expected(), write
     finally:
-        await store.db.dispose()
+        await store.runtime.close()
 
 
 async def test_claims_bound_before_the_migration_are_carried_over_and_downgrading_removes_the_table(

@@ -5,11 +5,11 @@
 same for the ones bound after its last probe started) in one statement: the claims are
 aggregated in Postgres, from the narrow ``claim_bindings`` rows the database keeps beside them
 (migration 0003) rather than from each claim's JSON (26-29 ms a placement at 10,000 claims, and
-placements run one at a time), and none is converted. Clusters are kept as messages by etag; only those
-written since the previous placement (usually the one it bound a claim to) are read whole and
-converted, in a second statement: reading and converting every cluster row on every placement
-was most of placement's cost at 100 clusters. The lock is held until the
-caller has written the binding, so two claims placed at the same moment, by two workers or two
+placements run one at a time), and none is converted. Clusters are kept as messages by etag;
+only those written since the previous placement (usually the one it bound a claim to) are read
+whole and converted, in a second statement: reading and converting every cluster row on every
+placement was most of placement's cost at 100 clusters. The lock is held until the caller has
+written the binding, so two claims placed at the same moment, by two workers or two
 replicas, never both take the last room on a cluster: the second one's read sees the first one's
 binding. It is an asyncio lock in front of a Postgres transaction-level advisory lock: a
 process's workers queue in memory (one pooled connection waits at most), replicas queue in

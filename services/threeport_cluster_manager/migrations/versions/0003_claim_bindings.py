@@ -63,7 +63,6 @@ _CHANGED = (
     " OR OLD.status -> 'bind_time' IS DISTINCT FROM NEW.status -> 'bind_time'"
     " OR OLD.spec -> 'requirements' IS DISTINCT FROM NEW.spec -> 'requirements'"
     " OR OLD.delete_time IS DISTINCT FROM NEW.delete_time"
-    " OR OLD.uid IS DISTINCT FROM NEW.uid"
 )
 
 
