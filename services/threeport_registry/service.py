@@ -43,7 +43,7 @@ from threeport_registry.reconcilers.acceptance import (
     environment_status,
 )
 from threeport_registry.reconcilers.addon_types import AddonTypes
-from threeport_registry.store.builds import latest_matching, newest_per_component
+from threeport_registry.store.builds import latest_matching, latest_matching_many, newest_per_component
 from threeport_registry.store.seeding import seed_system_defaults
 from threeport_registry.store.tables import (
     SCHEMA,
@@ -101,6 +101,10 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
     async def latest_builds(application: str, environment: str) -> list[build_pb2.Build]:
         return [builds.to_message(row) for row in await latest_matching(runtime.db, application, environment)]
 
+    async def latest_builds_many(asked: list[tuple[str, str]]) -> dict[tuple[str, str], list[build_pb2.Build]]:
+        found = await latest_matching_many(runtime.db, asked)
+        return {pair: [builds.to_message(row) for row in rows] for pair, rows in found.items()}
+
     registrations: list[tuple[str, Callable[[Any, Any], None], Any]] = [
         ("ApplicationService", application_pb2_grpc.add_ApplicationServiceServicer_to_server,
          servicers.ApplicationServicer(application_methods, usage, checks, addon_types.provided)),
@@ -113,7 +117,7 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         ("AddonProfileService", addon_profile_pb2_grpc.add_AddonProfileServiceServicer_to_server,
          servicers.AddonProfileServicer(addon_methods)),
         ("BuildService", build_pb2_grpc.add_BuildServiceServicer_to_server,
-         servicers.BuildServicer(build_methods, application_methods, latest_builds)),
+         servicers.BuildServicer(build_methods, application_methods, latest_builds, latest_builds_many)),
         ("EventService", event_service_pb2_grpc.add_EventServiceServicer_to_server,
          servicers.EventServicer(runtime.event_lister())),
     ]

@@ -35,6 +35,11 @@ owner's change events arrive, and wires that into a ``ControllerSpec`` so that:
   event that arrived during the List wins. A fill never replaces a held entry and never
   evicts: it takes the room left, as the least recently used entries; the rest is read when
   asked for. The resync waits for ``follow`` to start listening (whose start clears);
+- a cache of answers its owner computes, which no listing holds (delivery's newest builds per
+  application and environment), can be **prefilled** on a full resync (``prefill``): after the
+  check, the keys it is missing are read in bulk (batch calls), with the same rule
+  as a listing's fill (a key forgotten while the read is under way is not filled). A bulk read
+  that fails fills nothing and forgets nothing: those keys are read one by one when asked for;
 - a read that was in flight when its entry was forgotten is returned to its caller but not
   stored, so an answer from before a change never outlives the change's event;
 - errors are never cached, and neither is "not found" (the loader raises; nothing is stored):
@@ -81,6 +86,8 @@ Forget = Callable[[Event], None]
 Lister = Callable[[], AsyncIterator[Message]]
 # The names of that kind the caches hold something of (an entry, or an entry derived from it).
 Held = Callable[[], Iterable[str]]
+# Given a cache, (key, value) pairs of the keys it is missing, read in bulk from their owner.
+Prefill = Callable[["RemoteCache[Any]"], AsyncIterator[tuple[str, Any]]]
 
 
 class _Packed(NamedTuple):
@@ -281,6 +288,7 @@ class CacheFeed:
     max_forgets: int = 256
     _forgets: dict[str, list[Forget]] = field(default_factory=dict)
     _relists: dict[str, _Relist] = field(default_factory=dict)
+    _prefills: list[tuple[RemoteCache[Any], Prefill]] = field(default_factory=list)
     # A ``follow`` is running; ``_started``: it has tried to start listening (and cleared).
     _following: bool = False
     _started: asyncio.Event = field(default_factory=asyncio.Event)
@@ -295,6 +303,12 @@ class CacheFeed:
         whose entries are exactly the listed messages, by name (the Get of a name answers what
         the List lists), filled from each listing (``RemoteCache.fill``)."""
         self._relists[stream] = _Relist(list_all, held, fills)
+
+    def prefill(self, cache: RemoteCache[Any], read_missing: Prefill) -> None:
+        """On a full resync, after the check, ``cache`` is filled with what ``read_missing(cache)``
+        yields, (key, value) pairs of the keys it is missing, read in bulk from their owner
+        (``RemoteCache.fill``: nothing forgotten meanwhile, no eviction)."""
+        self._prefills.append((cache, read_missing))
 
     def track(self, *caches: Clearable) -> None:
         self.caches.extend(caches)
@@ -357,6 +371,8 @@ class CacheFeed:
                 log.info("resync found changes whose events were not heard", extra={"resources": forgets})
         for stream, (cache, filling) in fills.items():
             cache.fill(filling, listed[stream].items())
+        for cache, read_missing in self._prefills:
+            await _prefill(cache, read_missing)
 
     async def follow(self, redis: Redis, *, block_ms: int = 5_000, retry_after: float = 0.5) -> None:
         """Forgets what every event on the fed streams says changed, until cancelled (this
@@ -437,6 +453,21 @@ class CacheFeed:
                 yield key
 
         return keys
+
+
+async def _prefill(cache: RemoteCache[Any], read_missing: Prefill) -> None:
+    """Fills ``cache`` with what ``read_missing`` reads of the keys it is missing; a failed read
+    fills nothing (those keys are read one by one when asked for)."""
+    filling = cache.begin_fill()
+    try:
+        values = [pair async for pair in read_missing(cache)]
+    except Exception as error:  # whatever the owner's call raised: nothing is lost but the shortcut
+        log.warning("could not read the missing entries in bulk; they are read when asked for",
+                    extra={"cache": cache.name, "error": str(error)})
+        return
+    finally:
+        cache.end_fill(filling)
+    cache.fill(filling, values)
 
 
 def _fingerprint(message: Message) -> bytes:

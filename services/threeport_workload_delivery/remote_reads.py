@@ -34,8 +34,12 @@ again.)
 The listed applications, environments and cluster claims are the messages their Get answers
 (both are the owner's StandardMethods, one row converted alike), so each resync also fills
 those caches with them (``CacheFeed.relist``'s ``fills``): the resync after a restart, which
-can only clear, leaves them warm, and its reconciles read only the newest builds (computed per
-application and environment by the registry's SQL, not reproduced from the listed builds).
+can only clear, leaves them warm. The newest builds are computed per application and
+environment by the registry's SQL (not reproduced from the listed builds), so a resync then
+asks for those the cache is missing, of every (application, environment) pair the deployments
+name, a thousand pairs per ``BatchListLatestBuilds`` call (``CacheFeed.prefill``): the
+reconciles of the resync after a restart read nothing from other services one by one, where
+each used to make its own ``ListLatestBuilds`` call.
 
 "Not found" and errors are never cached. Cached messages are shared: callers read them, never
 change them.
@@ -69,6 +73,7 @@ CLUSTER_CLAIMS = "threeport.clusters.v1alpha1.ClusterClaim"
 SEPARATOR = "@"
 STATUS_ONLY = change_event_pb2.CHANGE_TYPE_STATUS_CHANGED
 PAGE_SIZE = 1000  # the most a List page holds
+BATCH_SIZE = 1000  # the most (application, environment) pairs one BatchListLatestBuilds takes
 
 
 class RegistryReads:
@@ -138,6 +143,7 @@ class DeliveryCaches:
                         self.cluster_claims.cached_keys, fills=self.cluster_claims)
             feed.relist(resource_stream(prefix, SERVICE_CLASSES), listings.service_classes,
                         self._held_service_classes)
+            feed.prefill(self.builds, listings.latest_builds)
         return feed
 
     def projects(self) -> set[str]:
@@ -188,12 +194,29 @@ def project_parent(name: str) -> str:
 class Listings:
     """Every resource of each cached kind, listed from its owner a page of ``PAGE_SIZE`` at a time:
     registry kinds per project (deployments' and cached entries', ``projects``), cluster claims and
-    service classes all at once."""
+    service classes all at once; and the newest builds of the (application, environment) pairs
+    the deployments name (``pairs``), ``BATCH_SIZE`` pairs a call."""
 
-    def __init__(self, registry: AsyncClient, clusters: AsyncClient, projects: Callable[[], AsyncIterator[str]]):
+    def __init__(self, registry: AsyncClient, clusters: AsyncClient, projects: Callable[[], AsyncIterator[str]],
+                 pairs: Callable[[], Awaitable[list[tuple[str, str]]]]):
         self.registry = registry
         self.clusters = clusters
         self._projects = projects
+        self._pairs = pairs
+
+    async def latest_builds(self, cache: RemoteCache[Any]) -> AsyncIterator[tuple[str, Message]]:
+        """The newest builds of each pair whose entry ``cache`` is missing, as many as it has room
+        for, keyed as ``CachedRegistryReads.latest_builds`` keys them."""
+        room = cache.max_entries - len(cache)
+        missing = [(application, environment) for application, environment in await self._pairs()
+                   if application + SEPARATOR + environment not in cache][:max(room, 0)]
+        for start in range(0, len(missing), BATCH_SIZE):
+            batch = missing[start:start + BATCH_SIZE]
+            answer = await self.registry.internal.build.batch_list_latest_builds(requests=[
+                build_pb2.ListLatestBuildsRequest(parent=application, environment=environment)
+                for application, environment in batch])
+            for (application, environment), latest in zip(batch, answer.responses, strict=True):
+                yield application + SEPARATOR + environment, latest
 
     def applications(self) -> AsyncIterator[Message]:
         return self._per_project(

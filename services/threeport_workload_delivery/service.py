@@ -47,6 +47,7 @@ from threeport_workload_delivery.reconcilers.deployment import DeploymentReconci
 from threeport_workload_delivery.remote_reads import CachedRegistryReads, DeliveryCaches, Listings, project_parent
 from threeport_workload_delivery.store.namespaces import NamespaceClaims
 from threeport_workload_delivery.store.releases import ReleaseStore
+from threeport_workload_delivery.store.sources import application_environments
 from threeport_workload_delivery.store.tables import SCHEMA, DeploymentRow, RegistryCredentialRow, SecretRow
 
 FILTERS = {"spec.application": "spec.application", "spec.environment": "spec.environment"}
@@ -94,7 +95,8 @@ async def setup(runtime: ServiceRuntime, server: GrpcServer) -> None:
         for project in caches.projects():
             yield project
 
-    feed = caches.feed(prefix, Listings(backends.registry, backends.clusters, projects))
+    feed = caches.feed(prefix, Listings(backends.registry, backends.clusters, projects,
+                                        lambda: application_environments(runtime.db)))
     controller = runtime.controller(
         feed.wire(watches.deployment_controller(deployments, releases.stream, prefix)), reconciler
     )

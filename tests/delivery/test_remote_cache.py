@@ -217,11 +217,12 @@ async def test_a_resync_with_nothing_changed_reads_nothing_per_deployment(stack:
         assert await resync_calls(stack, 2) == RESYNC_LISTS
 
 
-async def test_the_resync_after_a_restart_reads_no_application_or_claim(stack: Stack) -> None:
+async def test_the_resync_after_a_restart_reads_nothing_one_by_one(stack: Stack) -> None:
     """A restarted delivery's caches are empty, and its first resync has no previous listing to
     compare with: it fills the caches of applications, environments and claims from the
-    listings it makes anyway, so the reconciles it queues read none of them one by one (the
-    newest builds, a computed answer, are still asked for per deployment)."""
+    listings it makes anyway, and the newest builds (an answer the registry computes) with one
+    batch call for the deployments' (application, environment) pairs, so the reconciles it
+    queues read nothing from other services one by one."""
     other = await deploy_two(stack)
     await settles_without_calls(poker(delivery_controller(stack), keys=(NAME, other)))
     await stack.delivery.stop(grace=1.0)
@@ -235,8 +236,9 @@ async def test_the_resync_after_a_restart_reads_no_application_or_claim(stack: S
     await wait_until(reconciled, within=WITHIN, interval=0.1, what="the restart's resync to reconcile both")
     read = {method.rsplit("/", 1)[1]: count - before.get(method, 0.0)
             for method, count in calls_to_other_services().items() if count != before.get(method, 0.0)}
-    assert not {"GetApplication", "GetEnvironment", "GetClusterClaim"} & read.keys(), read
+    assert not {"GetApplication", "GetEnvironment", "GetClusterClaim", "ListLatestBuilds"} & read.keys(), read
     assert read.get("ListApplications", 0) >= 1 and read.get("ListClusterClaims", 0) >= 1, read
+    assert read.get("BatchListLatestBuilds", 0) >= 1, read
 
 
 async def test_a_lost_event_is_repaired_by_the_resync(stack: Stack) -> None:

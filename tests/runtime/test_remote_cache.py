@@ -480,3 +480,57 @@ async def test_a_resync_at_start_fills_after_the_feed_listens(stream_prefix: str
         await wait_until(lambda: _async("a" not in apps), what="the event to forget the filled entry")
     finally:
         await cancel_and_wait(follow)
+
+
+async def test_a_resync_prefills_what_a_cache_is_missing_and_an_event_meanwhile_wins() -> None:
+    """A cache of answers its owner computes (no listing holds them) is filled after the check
+    with what a bulk read finds for the keys it is missing: held keys are not asked for, a key
+    forgotten while the bulk read is under way is not filled, and a bulk read that fails fills
+    nothing, forgets nothing, and leaves the check done."""
+    latest: RemoteCache[change_event_pb2.ChangeEvent] = RemoteCache("latest", max_entries=10)
+    answers = {key: change_event_pb2.ChangeEvent(name=key, owner="bulk") for key in ("a", "b", "c")}
+    asked: list[list[str]] = []
+    halfway, go_on = asyncio.Event(), asyncio.Event()
+    pause = False
+    failing = False
+
+    async def read_missing(cache: RemoteCache[change_event_pb2.ChangeEvent],
+                           ) -> AsyncIterator[tuple[str, change_event_pb2.ChangeEvent]]:
+        missing = [key for key in answers if key not in cache]
+        asked.append(missing)
+        for key in missing:
+            if failing:
+                raise ConnectionError("the owner is away")
+            yield key, answers[key]
+            if pause:
+                halfway.set()
+                await go_on.wait()
+
+    feed = CacheFeed()
+    feed.track(latest)
+    feed.on("apps", lambda event: latest.forget(event.name))
+    feed.relist("apps", lister(listed(a="1")), lambda: ())  # type: ignore[arg-type]
+    feed.prefill(latest, read_missing)  # type: ignore[arg-type]
+    await latest.get("b", reader(change_event_pb2.ChangeEvent(name="b", owner="read"), []))  # type: ignore[arg-type]
+    await feed.check()  # the first check clears (nothing to compare with), then prefills
+    assert asked == [["a", "b", "c"]] and {key: _owner(latest, key) for key in latest.cached_keys()} == {
+        "a": "bulk", "b": "bulk", "c": "bulk"}
+
+    latest.forget("a")
+    await latest.get("b", reader(change_event_pb2.ChangeEvent(name="b", owner="read"), []))  # type: ignore[arg-type]
+    await feed.check()  # nothing changed: only the missing key is asked for
+    assert asked[-1] == ["a"] and _owner(latest, "a") == "bulk" and _owner(latest, "b") == "bulk"
+
+    latest.forget("a")
+    latest.forget("c")
+    pause = True
+    check = asyncio.create_task(feed.check())
+    await halfway.wait()  # "a" was read; the event forgetting it arrives before the read ends
+    feed.handle("apps", change_event_pb2.ChangeEvent(name="a", change=change_event_pb2.CHANGE_TYPE_UPDATED))
+    go_on.set()
+    await check
+    assert asked[-1] == ["a", "c"] and sorted(latest.cached_keys()) == ["b", "c"]
+
+    pause, failing = False, True
+    await feed.check()
+    assert asked[-1] == ["a"] and sorted(latest.cached_keys()) == ["b", "c"]

@@ -16,6 +16,7 @@ class InternalClients:
 
     account_credentials: infra_v1alpha1.AccountCredentialsServiceInternalClient
     addon_claim: addons_v1alpha1.AddonClaimServiceInternalClient
+    build: registry_v1alpha1.BuildServiceInternalClient
     cluster_claim: clusters_v1alpha1.ClusterClaimServiceInternalClient
     cluster_credentials: clusters_v1alpha1.ClusterCredentialsServiceInternalClient
     cluster_infra: infra_v1alpha1.ClusterInfraServiceInternalClient
@@ -24,6 +25,7 @@ class InternalClients:
     def __init__(self, invoker: Invoker) -> None:
         self.account_credentials = infra_v1alpha1.AccountCredentialsServiceInternalClient(invoker)
         self.addon_claim = addons_v1alpha1.AddonClaimServiceInternalClient(invoker)
+        self.build = registry_v1alpha1.BuildServiceInternalClient(invoker)
         self.cluster_claim = clusters_v1alpha1.ClusterClaimServiceInternalClient(invoker)
         self.cluster_credentials = clusters_v1alpha1.ClusterCredentialsServiceInternalClient(invoker)
         self.cluster_infra = infra_v1alpha1.ClusterInfraServiceInternalClient(invoker)
@@ -128,6 +130,7 @@ class AsyncInternalClients:
 
     account_credentials: infra_v1alpha1.AccountCredentialsServiceInternalAsyncClient
     addon_claim: addons_v1alpha1.AddonClaimServiceInternalAsyncClient
+    build: registry_v1alpha1.BuildServiceInternalAsyncClient
     cluster_claim: clusters_v1alpha1.ClusterClaimServiceInternalAsyncClient
     cluster_credentials: clusters_v1alpha1.ClusterCredentialsServiceInternalAsyncClient
     cluster_infra: infra_v1alpha1.ClusterInfraServiceInternalAsyncClient
@@ -136,6 +139,7 @@ class AsyncInternalClients:
     def __init__(self, invoker: AsyncInvoker) -> None:
         self.account_credentials = infra_v1alpha1.AccountCredentialsServiceInternalAsyncClient(invoker)
         self.addon_claim = addons_v1alpha1.AddonClaimServiceInternalAsyncClient(invoker)
+        self.build = registry_v1alpha1.BuildServiceInternalAsyncClient(invoker)
         self.cluster_claim = clusters_v1alpha1.ClusterClaimServiceInternalAsyncClient(invoker)
         self.cluster_credentials = clusters_v1alpha1.ClusterCredentialsServiceInternalAsyncClient(invoker)
         self.cluster_infra = infra_v1alpha1.ClusterInfraServiceInternalAsyncClient(invoker)

@@ -248,6 +248,10 @@ class AddonProfileServicer(addon_profile_pb2_grpc.AddonProfileServiceServicer):
 
 
 LatestBuilds = Callable[[str, str], Awaitable[list[build_pb2.Build]]]
+# Many (application, environment) pairs at once: each pair -> its builds, as ``LatestBuilds``.
+ManyLatestBuilds = Callable[[list[tuple[str, str]]], Awaitable[dict[tuple[str, str], list[build_pb2.Build]]]]
+# The most pairs one BatchListLatestBuilds asks for (a List page's most, AIP-158's usual cap).
+MAX_BATCH = 1000
 
 
 def new_build_id() -> str:
@@ -266,10 +270,12 @@ class BuildServicer(build_pb2_grpc.BuildServiceServicer):
         methods: StandardMethods[build_pb2.Build],
         applications: StandardMethods[application_pb2.Application],
         latest: LatestBuilds,
+        latest_many: ManyLatestBuilds,
     ):
         self._methods = methods
         self._applications = applications
         self._latest = latest
+        self._latest_many = latest_many
 
     async def GetBuild(self, request: Any, context: Context) -> build_pb2.Build:
         return await self._methods.get(request)
@@ -284,16 +290,39 @@ class BuildServicer(build_pb2_grpc.BuildServiceServicer):
     async def ListLatestBuilds(
         self, request: build_pb2.ListLatestBuildsRequest, context: Context
     ) -> build_pb2.ListLatestBuildsResponse:
+        violations = self._latest_violations(request)
+        if violations:
+            raise InvalidArgument.for_fields(violations)
+        builds = await self._latest(request.parent, request.environment)
+        return build_pb2.ListLatestBuildsResponse(builds={b.spec.component: b for b in builds})
+
+    async def BatchListLatestBuilds(
+        self, request: build_pb2.BatchListLatestBuildsRequest, context: Context
+    ) -> build_pb2.BatchListLatestBuildsResponse:
+        if len(request.requests) > MAX_BATCH:
+            raise InvalidArgument.for_fields([FieldViolation(
+                "requests", f"at most {MAX_BATCH} per call; {len(request.requests)} were sent")])
+        violations = [FieldViolation(f"requests[{index}].{violation.field}", violation.description)
+                      for index, asked in enumerate(request.requests)
+                      for violation in self._latest_violations(asked)]
+        if violations:
+            raise InvalidArgument.for_fields(violations)
+        found = await self._latest_many([(asked.parent, asked.environment) for asked in request.requests])
+        return build_pb2.BatchListLatestBuildsResponse(responses=[
+            build_pb2.ListLatestBuildsResponse(
+                builds={b.spec.component: b for b in found[(asked.parent, asked.environment)]})
+            for asked in request.requests
+        ])
+
+    def _latest_violations(self, request: build_pb2.ListLatestBuildsRequest) -> list[FieldViolation]:
+        """What is wrong with one ListLatestBuilds request (``parent``, ``environment``)."""
         violations = self._methods.check_parent(request.parent)
         environment = request.environment.split("/")
         if len(environment) != 4 or environment[0] != "projects" or environment[2] != "environments":
             violations.append(FieldViolation("environment", "must be projects/{project}/environments/{environment}"))
         elif "/".join(environment[:2]) != "/".join(request.parent.split("/")[:2]):
             violations.append(FieldViolation("environment", "must be in the application's project"))
-        if violations:
-            raise InvalidArgument.for_fields(violations)
-        builds = await self._latest(request.parent, request.environment)
-        return build_pb2.ListLatestBuildsResponse(builds={b.spec.component: b for b in builds})
+        return violations
 
     async def ReportBuild(self, request: build_pb2.ReportBuildRequest, context: Context) -> build_pb2.Build:
         violations = self._methods.check_parent(request.parent)

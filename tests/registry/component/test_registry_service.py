@@ -17,13 +17,15 @@ from threeport.registry.v1alpha1 import (
     service_class_pb2,
 )
 from threeport.sdk import (
+    NO_RETRY,
     AbortedError,
+    AsyncClient,
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
     PermissionDeniedError,
 )
-from threeport_runtime.testing import wait_until
+from threeport_runtime.testing import TEST_CREDENTIAL, wait_until
 
 
 def shop(image: str = "registry.example.com/shop/api:1.0.0", **labels: str) -> application_pb2.Application:
@@ -394,3 +396,48 @@ async def test_builds_record_the_environments_whose_rules_match_and_the_newest_i
     assert dict(nowhere.builds) == {}
     with pytest.raises(InvalidArgumentError, match="environment"):
         await client.build.list_latest_builds(parent=app.name, environment="dev")
+
+    # The batch form answers each pair as the single call does, in the order asked.
+    other = await client.application.create_application(
+        parent="projects/acme", application_id="cart", application=shop())
+    asked = [(app.name, "projects/acme/environments/prod"), (other.name, "projects/acme/environments/dev"),
+             (app.name, "projects/acme/environments/dev"), (app.name, "projects/acme/environments/qa"),
+             (app.name, "projects/acme/environments/prod")]
+    async with service_client(client) as service:
+        batch = await service.internal.build.batch_list_latest_builds(requests=[
+            build_pb2.ListLatestBuildsRequest(parent=parent, environment=environment) for parent, environment in asked])
+    singles = [await client.build.list_latest_builds(parent=parent, environment=environment)
+               for parent, environment in asked]
+    assert list(batch.responses) == singles
+    assert [{k: v.name for k, v in answer.builds.items()} for answer in batch.responses] == [
+        {"api": tagged.name}, {}, {"api": newer_main.name}, {}, {"api": tagged.name}]
+
+
+def service_client(client: AsyncClient) -> AsyncClient:
+    """A client of the same registry calling as a Threeport service (no principal): internal
+    methods admit only those."""
+    return AsyncClient(client.target, metadata=[("authorization", f"Service {TEST_CREDENTIAL}")], retry=NO_RETRY)
+
+
+async def test_batch_latest_builds_rejects_bad_requests_and_people(client_as: ClientFor) -> None:
+    person = client_as(OPERATOR)
+    async with service_client(person) as service:
+        await batch_rejections(person, service)
+
+
+async def batch_rejections(person: AsyncClient, service: AsyncClient) -> None:
+    good = build_pb2.ListLatestBuildsRequest(
+        parent="projects/acme/applications/shop", environment="projects/acme/environments/dev")
+    with pytest.raises(PermissionDeniedError, match="internal"):
+        await person.internal.build.batch_list_latest_builds(requests=[good])
+    bad = [good, build_pb2.ListLatestBuildsRequest(parent="projects/acme/applications/shop", environment="dev"),
+           build_pb2.ListLatestBuildsRequest(parent="shop", environment="projects/other/environments/dev")]
+    with pytest.raises(InvalidArgumentError) as raised:
+        await service.internal.build.batch_list_latest_builds(requests=bad)
+    fields = {violation.field for violation in raised.value.field_violations}
+    assert fields == {"requests[1].environment", "requests[2].parent", "requests[2].environment"}, raised.value
+    with pytest.raises(InvalidArgumentError, match="at most 1000"):
+        await service.internal.build.batch_list_latest_builds(requests=[good] * 1001)
+    assert list((await service.internal.build.batch_list_latest_builds(requests=[])).responses) == []
+    assert [dict(r.builds) for r in (await service.internal.build.batch_list_latest_builds(
+        requests=[good] * 1000)).responses] == [{}] * 1000

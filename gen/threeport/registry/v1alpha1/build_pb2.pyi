@@ -502,3 +502,51 @@ class ListLatestBuildsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListLatestBuildsResponse: _TypeAlias = ListLatestBuildsResponse  # noqa: Y015
+
+@_typing.final
+class BatchListLatestBuildsRequest(_message.Message):
+    """The request for BatchListLatestBuilds."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___ListLatestBuildsRequest]:
+        """At most 1000, each as ListLatestBuilds takes it (any projects)."""
+
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___ListLatestBuildsRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchListLatestBuildsRequest: _TypeAlias = BatchListLatestBuildsRequest  # noqa: Y015
+
+@_typing.final
+class BatchListLatestBuildsResponse(_message.Message):
+    """The response of BatchListLatestBuilds."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESPONSES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def responses(self) -> _containers.RepeatedCompositeFieldContainer[Global___ListLatestBuildsResponse]:
+        """One per request, in the order of the requests: what ListLatestBuilds answers for it."""
+
+    def __init__(
+        self,
+        *,
+        responses: _abc.Iterable[Global___ListLatestBuildsResponse] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["responses", b"responses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchListLatestBuildsResponse: _TypeAlias = BatchListLatestBuildsResponse  # noqa: Y015

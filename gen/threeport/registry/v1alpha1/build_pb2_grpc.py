@@ -60,6 +60,11 @@ class BuildServiceStub:
                 request_serializer=threeport_dot_registry_dot_v1alpha1_dot_build__pb2.ListLatestBuildsRequest.SerializeToString,
                 response_deserializer=threeport_dot_registry_dot_v1alpha1_dot_build__pb2.ListLatestBuildsResponse.FromString,
                 _registered_method=True)
+        self.BatchListLatestBuilds = channel.unary_unary(
+                '/threeport.registry.v1alpha1.BuildService/BatchListLatestBuilds',
+                request_serializer=threeport_dot_registry_dot_v1alpha1_dot_build__pb2.BatchListLatestBuildsRequest.SerializeToString,
+                response_deserializer=threeport_dot_registry_dot_v1alpha1_dot_build__pb2.BatchListLatestBuildsResponse.FromString,
+                _registered_method=True)
 
 
 class BuildServiceServicer:
@@ -104,6 +109,15 @@ class BuildServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchListLatestBuilds(self, request, context):
+        """ListLatestBuilds for many applications and environments at once, each answered as
+        ListLatestBuilds answers it: workload-delivery fills its cache of newest builds with one call
+        per thousand deployments when it starts, instead of one call per deployment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BuildServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -131,6 +145,11 @@ def add_BuildServiceServicer_to_server(servicer, server):
                     servicer.ListLatestBuilds,
                     request_deserializer=threeport_dot_registry_dot_v1alpha1_dot_build__pb2.ListLatestBuildsRequest.FromString,
                     response_serializer=threeport_dot_registry_dot_v1alpha1_dot_build__pb2.ListLatestBuildsResponse.SerializeToString,
+            ),
+            'BatchListLatestBuilds': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchListLatestBuilds,
+                    request_deserializer=threeport_dot_registry_dot_v1alpha1_dot_build__pb2.BatchListLatestBuildsRequest.FromString,
+                    response_serializer=threeport_dot_registry_dot_v1alpha1_dot_build__pb2.BatchListLatestBuildsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -269,6 +288,33 @@ class BuildService:
             '/threeport.registry.v1alpha1.BuildService/ListLatestBuilds',
             threeport_dot_registry_dot_v1alpha1_dot_build__pb2.ListLatestBuildsRequest.SerializeToString,
             threeport_dot_registry_dot_v1alpha1_dot_build__pb2.ListLatestBuildsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchListLatestBuilds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/threeport.registry.v1alpha1.BuildService/BatchListLatestBuilds',
+            threeport_dot_registry_dot_v1alpha1_dot_build__pb2.BatchListLatestBuildsRequest.SerializeToString,
+            threeport_dot_registry_dot_v1alpha1_dot_build__pb2.BatchListLatestBuildsResponse.FromString,
             options,
             channel_credentials,
             insecure,

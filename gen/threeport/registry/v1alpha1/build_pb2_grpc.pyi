@@ -49,6 +49,11 @@ class BuildServiceStub:
     """The newest build per component of an application that an environment's auto-deploy rules
     matched (`status.environments`): what that environment's deployment runs by default.
     """
+    BatchListLatestBuilds: _grpc.UnaryUnaryMultiCallable[_build_pb2.BatchListLatestBuildsRequest, _build_pb2.BatchListLatestBuildsResponse]
+    """ListLatestBuilds for many applications and environments at once, each answered as
+    ListLatestBuilds answers it: workload-delivery fills its cache of newest builds with one call
+    per thousand deployments when it starts, instead of one call per deployment.
+    """
 
 @_typing.type_check_only
 class BuildServiceAsyncStub(BuildServiceStub):
@@ -70,6 +75,11 @@ class BuildServiceAsyncStub(BuildServiceStub):
     ListLatestBuilds: _aio.UnaryUnaryMultiCallable[_build_pb2.ListLatestBuildsRequest, _build_pb2.ListLatestBuildsResponse]  # type: ignore[assignment]
     """The newest build per component of an application that an environment's auto-deploy rules
     matched (`status.environments`): what that environment's deployment runs by default.
+    """
+    BatchListLatestBuilds: _aio.UnaryUnaryMultiCallable[_build_pb2.BatchListLatestBuildsRequest, _build_pb2.BatchListLatestBuildsResponse]  # type: ignore[assignment]
+    """ListLatestBuilds for many applications and environments at once, each answered as
+    ListLatestBuilds answers it: workload-delivery fills its cache of newest builds with one call
+    per thousand deployments when it starts, instead of one call per deployment.
     """
 
 class BuildServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -119,6 +129,17 @@ class BuildServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_build_pb2.ListLatestBuildsResponse, _abc.Awaitable[_build_pb2.ListLatestBuildsResponse]]:
         """The newest build per component of an application that an environment's auto-deploy rules
         matched (`status.environments`): what that environment's deployment runs by default.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchListLatestBuilds(
+        self,
+        request: _build_pb2.BatchListLatestBuildsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_build_pb2.BatchListLatestBuildsResponse, _abc.Awaitable[_build_pb2.BatchListLatestBuildsResponse]]:
+        """ListLatestBuilds for many applications and environments at once, each answered as
+        ListLatestBuilds answers it: workload-delivery fills its cache of newest builds with one call
+        per thousand deployments when it starts, instead of one call per deployment.
         """
 
 def add_BuildServiceServicer_to_server(servicer: BuildServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -29,6 +29,8 @@ __all__ = [
     "ApplicationServiceClient",
     "BuildServiceAsyncClient",
     "BuildServiceClient",
+    "BuildServiceInternalAsyncClient",
+    "BuildServiceInternalClient",
     "ClusterProfileServiceAsyncClient",
     "ClusterProfileServiceClient",
     "EnvironmentServiceAsyncClient",
@@ -1446,6 +1448,74 @@ class BuildServiceAsyncClient:
             poll_interval=poll_interval,
             terminal_reasons=terminal_reasons,
         )
+
+
+class BuildServiceInternalClient:
+    """BuildService records builds reported by CI.
+
+    Internal methods: service-to-service only, never routed by the gateway.
+    """
+
+    def __init__(self, invoker: Invoker) -> None:
+        self._invoker = invoker
+
+    def batch_list_latest_builds(
+        self,
+        *,
+        requests: Sequence[registry_v1alpha1_build_pb2.ListLatestBuildsRequest] | None = None,
+        request: registry_v1alpha1_build_pb2.BatchListLatestBuildsRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> registry_v1alpha1_build_pb2.BatchListLatestBuildsResponse:
+        """ListLatestBuilds for many applications and environments at once, each answered as
+        ListLatestBuilds answers it: workload-delivery fills its cache of newest builds with one call
+        per thousand deployments when it starts, instead of one call per deployment.
+
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Retried on
+        UNAVAILABLE (the method is idempotent).
+
+        Args:
+            requests: At most 1000, each as ListLatestBuilds takes it (any projects).
+            request: a whole ``BatchListLatestBuildsRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return self._invoker.unary("/threeport.registry.v1alpha1.BuildService/BatchListLatestBuilds", build_request(registry_v1alpha1_build_pb2.BatchListLatestBuildsRequest, request, {"requests": requests}), registry_v1alpha1_build_pb2.BatchListLatestBuildsResponse, idempotent=True, timeout=timeout, metadata=metadata)
+
+
+class BuildServiceInternalAsyncClient:
+    """BuildService records builds reported by CI.
+
+    Internal methods: service-to-service only, never routed by the gateway.
+    """
+
+    def __init__(self, invoker: AsyncInvoker) -> None:
+        self._invoker = invoker
+
+    async def batch_list_latest_builds(
+        self,
+        *,
+        requests: Sequence[registry_v1alpha1_build_pb2.ListLatestBuildsRequest] | None = None,
+        request: registry_v1alpha1_build_pb2.BatchListLatestBuildsRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> registry_v1alpha1_build_pb2.BatchListLatestBuildsResponse:
+        """ListLatestBuilds for many applications and environments at once, each answered as
+        ListLatestBuilds answers it: workload-delivery fills its cache of newest builds with one call
+        per thousand deployments when it starts, instead of one call per deployment.
+
+        Needs ROLE_SERVICE. Internal: service-to-service only, not routed by the gateway. Retried on
+        UNAVAILABLE (the method is idempotent).
+
+        Args:
+            requests: At most 1000, each as ListLatestBuilds takes it (any projects).
+            request: a whole ``BatchListLatestBuildsRequest``; keyword arguments that are not None replace
+                its fields. It is copied, never changed.
+            timeout: seconds for the whole call, retries included.
+            metadata: extra metadata for this call.
+        """
+        return await self._invoker.unary("/threeport.registry.v1alpha1.BuildService/BatchListLatestBuilds", build_request(registry_v1alpha1_build_pb2.BatchListLatestBuildsRequest, request, {"requests": requests}), registry_v1alpha1_build_pb2.BatchListLatestBuildsResponse, idempotent=True, timeout=timeout, metadata=metadata)
 
 
 class ClusterProfileServiceClient:
