@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 
@@ -20,18 +21,19 @@ from threeport.registry.v1alpha1 import application_pb2, build_pb2, environment_
 from threeport_runtime.bus.streams import resource_stream
 from threeport_runtime.prometheus import READER
 from threeport_runtime.reconcile.controller import Controller
-from threeport_runtime.remote_cache import CacheFeed
+from threeport_runtime.remote_cache import CacheFeed, RemoteCache
 from threeport_runtime.testing import start_test_service, wait_until
 from threeport_workload_delivery.remote_reads import (
     APPLICATIONS,
     ENVIRONMENTS,
     SEPARATOR,
     DeliveryCaches,
+    Listings,
     release_source,
 )
 from threeport_workload_delivery.service import DEFINITION as DELIVERY
 
-from .conftest import FAST, PARENT, PROJECT, WITHIN, Stack
+from .conftest import FAST, PARENT, PROJECT, SERVICE, WITHIN, Stack, client
 from .samples import RATES
 from .test_claims import with_claim_provider, with_db
 
@@ -239,6 +241,50 @@ async def test_the_resync_after_a_restart_reads_nothing_one_by_one(stack: Stack)
     assert not {"GetApplication", "GetEnvironment", "GetClusterClaim", "ListLatestBuilds"} & read.keys(), read
     assert read.get("ListApplications", 0) >= 1 and read.get("ListClusterClaims", 0) >= 1, read
     assert read.get("BatchListLatestBuilds", 0) >= 1, read
+
+
+async def test_the_batched_newest_builds_are_asked_only_for_missing_keys_with_room(stack: Stack) -> None:
+    """``Listings.latest_builds`` against the real registry: only the pairs whose entry the cache
+    is missing, no more than it has room for, each answered as ``ListLatestBuilds`` answers it,
+    in batches of ``BATCH_SIZE``."""
+    await stack.apply_application("rates", RATES)
+    await stack.apply_application("fx", RATES)
+    await stack.registry_deployer.build.report_build(parent=f"{PARENT}/applications/rates", build=build_pb2.Build(
+        spec=build_pb2.BuildSpec(component="svc", image="registry.example.com/rates/svc:2.0.0", branch="main")))
+    dev, prod = f"{PARENT}/environments/dev", f"{PARENT}/environments/prod"
+    rates, fx = f"{PARENT}/applications/rates", f"{PARENT}/applications/fx"
+    pairs = [(fx, prod), (rates, dev), (rates, prod), (fx, dev)]
+
+    async def recorded() -> bool:  # the registry records the environments a build matches
+        return bool((await stack.registry_admin.build.list_latest_builds(parent=rates, environment=dev)).builds)
+
+    await wait_until(recorded, within=WITHIN, interval=0.05, what="the build to match dev")
+
+    async def named_pairs() -> list[tuple[str, str]]:
+        return pairs
+
+    registry = client(stack.registry.port, SERVICE, stack.opened)
+    listings = Listings(registry, stack.clusters_service, _no_projects, named_pairs)
+    builds: RemoteCache[build_pb2.ListLatestBuildsResponse] = RemoteCache("builds", max_entries=3)
+    filling = builds.begin_fill()
+    builds.end_fill(filling)
+    builds.fill(filling, [(pairs[0][0] + SEPARATOR + pairs[0][1], build_pb2.ListLatestBuildsResponse())])
+    before = calls_to_other_services()
+    with patch("threeport_workload_delivery.remote_reads.BATCH_SIZE", 1):
+        found = [entry async for entry in listings.latest_builds(builds)]
+    batches = {method: count - before.get(method, 0.0) for method, count in calls_to_other_services().items()
+               if method.endswith("/BatchListLatestBuilds")}
+    assert list(batches.values()) == [2.0], batches
+    assert [key for key, _ in found] == [app + SEPARATOR + env for app, env in pairs[1:3]]  # room for 2
+    assert list(found[0][1].builds) == ["svc"] and not found[1][1].builds
+    for (application, environment), (_, latest) in zip(pairs[1:3], found, strict=True):
+        assert latest == await stack.registry_admin.build.list_latest_builds(
+            parent=application, environment=environment)
+
+
+async def _no_projects() -> AsyncIterator[str]:
+    for project in ():
+        yield project
 
 
 async def test_a_lost_event_is_repaired_by_the_resync(stack: Stack) -> None:
