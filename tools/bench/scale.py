@@ -42,7 +42,9 @@ Round trips are counted, not sampled: reconciles are each service's own
 are the backends' ``threeport_rpc_server_calls_total`` by method less the same method's calls at
 the gateway (what users asked for); SQL statements are ``pg_stat_statements`` calls (BEGIN and
 COMMIT included; the PostgreSQL cluster is created with it loaded before ``up`` starts it),
-transactions and connections opened ``pg_stat_database``'s (``xact_*``, ``sessions``); Redis
+transactions and connections opened ``pg_stat_database``'s (``xact_*``, ``sessions``; a server
+process reports its transactions there lazily, up to a second or so late and the rest when it
+exits, so a short phase's transactions are approximate); Redis
 is ``total_commands_processed`` (consumers' blocking reads included); Kubernetes writes are the
 growth of every cluster's resourceVersion. A process restarted during a phase counts from 0.
 Last line: ``RESULT key=value ...``.
@@ -335,6 +337,25 @@ class Meter:
         """Increments the controller's resync counter (found beside its membership set)."""
         members = next(self._redis.scan_iter(match=f"*{controller}:members", count=1000))
         self._redis.incr(members.decode().removesuffix(":members") + ":resync")
+
+    def backends(self) -> int:
+        """Server processes connected to this run's database now."""
+        with psycopg.connect(self._database_url, autocommit=True) as db:
+            found = db.execute("SELECT numbackends FROM pg_stat_database WHERE datname = current_database()").fetchone()
+        self._readings += 1
+        return int(found[0]) if found else 0
+
+    def backends_settled(self, interval: float = 0.2, within: float = 10.0) -> None:
+        """Returns once the number of connected server processes stopped falling (two readings
+        ``interval`` apart agree), or after ``within`` seconds."""
+        deadline = time.monotonic() + within
+        previous = self.backends()
+        while time.monotonic() < deadline:
+            time.sleep(interval)
+            now = self.backends()
+            if now >= previous:
+                return
+            previous = now
 
     def _redis_commands(self) -> int:
         return int(self._redis.info("stats")["total_commands_processed"])
@@ -722,9 +743,15 @@ async def deployment_reconciles(plane: Plane, before: Counters, started: float, 
 
 async def resync(plane: Plane, count: int) -> tuple[float, Counters]:
     """Seconds from the restarted process's start (imports included, migrations not) until it
-    made ``count`` deployment reconciles."""
-    before = (await plane.meter.read()).restarted(DELIVERY)
+    made ``count`` deployment reconciles.
+
+    The counters are read once the stopped process's PostgreSQL server processes are gone:
+    a server process reports its transactions to ``pg_stat_database`` lazily and the rest when
+    it exits, so a reading before the stop charged the stopped process's unreported
+    transactions (~10 per deployment) to the restarted one."""
     await asyncio.to_thread(processes.stop, plane.pids([DELIVERY])[DELIVERY])
+    await asyncio.to_thread(plane.meter.backends_settled)
+    before = (await plane.meter.read()).restarted(DELIVERY)
     await asyncio.to_thread(plane.control_plane.up, None, None, True)
     started = process_started_at(plane.pids([DELIVERY])[DELIVERY])
     return await deployment_reconciles(plane, before, started, count)
