@@ -186,6 +186,11 @@ class DeliveryCaches:
         self.builds.forget_where(lambda key: key.startswith(application + SEPARATOR))
 
 
+def builds_key(application: str, environment: str) -> str:
+    """The builds cache's key of the newest builds of ``application`` for ``environment``."""
+    return application + SEPARATOR + environment
+
+
 def project_parent(name: str) -> str:
     """``projects/P`` for any name under it (the parent a List of the project takes)."""
     return f"projects/{names.project_of(name)}"
@@ -207,16 +212,15 @@ class Listings:
     async def latest_builds(self, cache: RemoteCache[Any]) -> AsyncIterator[tuple[str, Message]]:
         """The newest builds of each pair whose entry ``cache`` is missing, as many as it has room
         for, keyed as ``CachedRegistryReads.latest_builds`` keys them."""
-        room = cache.max_entries - len(cache)
-        missing = [(application, environment) for application, environment in await self._pairs()
-                   if application + SEPARATOR + environment not in cache][:max(room, 0)]
+        room = max(cache.max_entries - len(cache), 0)
+        missing = [pair for pair in await self._pairs() if builds_key(*pair) not in cache][:room]
         for start in range(0, len(missing), BATCH_SIZE):
             batch = missing[start:start + BATCH_SIZE]
             answer = await self.registry.internal.build.batch_list_latest_builds(requests=[
                 build_pb2.ListLatestBuildsRequest(parent=application, environment=environment)
                 for application, environment in batch])
-            for (application, environment), latest in zip(batch, answer.responses, strict=True):
-                yield application + SEPARATOR + environment, latest
+            for pair, latest in zip(batch, answer.responses, strict=True):
+                yield builds_key(*pair), latest
 
     def applications(self) -> AsyncIterator[Message]:
         return self._per_project(
@@ -258,7 +262,7 @@ class CachedRegistryReads(RegistryReads):
 
     async def latest_builds(self, application: str, environment: str) -> build_pb2.ListLatestBuildsResponse:
         return await self.caches.builds.get(
-            application + SEPARATOR + environment,
+            builds_key(application, environment),
             lambda: super(CachedRegistryReads, self).latest_builds(application, environment))
 
     async def service_class(self, environment: str, dependency_type: str,
@@ -285,7 +289,7 @@ class CachedRegistryReads(RegistryReads):
         change after that reaches it as any change does (its event, or the resync). What the
         cache holds now is compared, in case it changed since the reconcile read it."""
         app_name, env_name = application.name, environment.name
-        builds_key = app_name + SEPARATOR + env_name
+        cached_key = builds_key(app_name, env_name)
         registry = RegistryReads(self.registry)  # the same reads, uncached
         cached_builds = await self.latest_builds(app_name, env_name)
 
@@ -301,7 +305,7 @@ class CachedRegistryReads(RegistryReads):
             fresh = (
                 reads.create_task(confirm(self.caches.applications, app_name, lambda: registry.application(app_name))),
                 reads.create_task(confirm(self.caches.environments, env_name, lambda: registry.environment(env_name))),
-                reads.create_task(confirm(self.caches.builds, builds_key,
+                reads.create_task(confirm(self.caches.builds, cached_key,
                                           lambda: registry.latest_builds(app_name, env_name))),
             )
         confirmed_app, confirmed_env, confirmed_builds = (read.result() for read in fresh)
