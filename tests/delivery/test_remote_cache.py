@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from unittest.mock import patch
@@ -26,9 +27,9 @@ from threeport_runtime.testing import start_test_service, wait_until
 from threeport_workload_delivery.remote_reads import (
     APPLICATIONS,
     ENVIRONMENTS,
-    SEPARATOR,
     DeliveryCaches,
     Listings,
+    builds_key,
     release_source,
 )
 from threeport_workload_delivery.service import DEFINITION as DELIVERY
@@ -268,14 +269,14 @@ async def test_the_batched_newest_builds_are_asked_only_for_missing_keys_with_ro
     builds: RemoteCache[build_pb2.ListLatestBuildsResponse] = RemoteCache("builds", max_entries=3)
     filling = builds.begin_fill()
     builds.end_fill(filling)
-    builds.fill(filling, [(pairs[0][0] + SEPARATOR + pairs[0][1], build_pb2.ListLatestBuildsResponse())])
+    builds.fill(filling, [(builds_key(*pairs[0]), build_pb2.ListLatestBuildsResponse())])
     before = calls_to_other_services()
     with patch("threeport_workload_delivery.remote_reads.BATCH_SIZE", 1):
         found = [entry async for entry in listings.latest_builds(builds)]
     batches = {method: count - before.get(method, 0.0) for method, count in calls_to_other_services().items()
                if method.endswith("/BatchListLatestBuilds")}
     assert list(batches.values()) == [2.0], batches
-    assert [key for key, _ in found] == [app + SEPARATOR + env for app, env in pairs[1:3]]  # room for 2
+    assert [key for key, _ in found] == [builds_key(*pair) for pair in pairs[1:3]]  # room for 2
     assert list(found[0][1].builds) == ["svc"] and not found[1][1].builds
     for (application, environment), (_, latest) in zip(pairs[1:3], found, strict=True):
         assert latest == await stack.registry_admin.build.list_latest_builds(
@@ -422,11 +423,35 @@ def refreshes() -> float:
                    and labels.get("cache") in ("applications", "builds"))
 
 
-async def test_a_first_release_from_copies_read_in_its_own_pass_is_not_confirmed(stack: Stack) -> None:
+@pytest.fixture
+def controller_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """The controllers' INFO lines, from before the services start (list it before ``stack``)."""
+    caplog.set_level(logging.INFO, logger="threeport_runtime.reconcile.controller")
+    return caplog
+
+
+async def startup_resync_done(logs: pytest.LogCaptureFixture) -> None:
+    """Waits until delivery's start-up resync queued its keys (its cache check is over)."""
+
+    async def done() -> bool:
+        return any(record.getMessage() == "resync queued keys"
+                   and getattr(record, "controller", "") == "delivery.deployment"
+                   for record in [*logs.get_records("setup"), *logs.records])
+
+    await wait_until(done, within=WITHIN, interval=0.05, what="delivery's start-up resync")
+
+
+async def test_a_first_release_from_copies_read_in_its_own_pass_is_not_confirmed(
+    controller_logs: pytest.LogCaptureFixture, stack: Stack
+) -> None:
     """A new deployment's first pass reads its application and builds from the registry (nothing
     is cached of them yet) and, with no release to roll back, makes release 1 without asking
     the registry for them a second time (2 of a new deployment's ~12 calls). An update, which
-    has releases, still confirms its copies (the lagging replica's test above)."""
+    has releases, still confirms its copies (the lagging replica's test above).
+
+    The start-up resync is over first: its check fills the caches from listings and batches,
+    and a copy filled for the new deployment before its pass read its own is (rightly) confirmed."""
+    await startup_resync_done(controller_logs)
     before = refreshes()
     await deploy_rates(stack)
     assert refreshes() == before
@@ -456,7 +481,7 @@ async def test_a_status_only_change_forgets_nothing_a_release_is_made_from() -> 
     async def fill() -> None:
         await caches.applications.get(app_name, lambda: answer(app))
         await caches.environments.get(env_name, lambda: answer(env))
-        await caches.builds.get(app_name + SEPARATOR + env_name, lambda: answer(build_pb2.ListLatestBuildsResponse()))
+        await caches.builds.get(builds_key(app_name, env_name), lambda: answer(build_pb2.ListLatestBuildsResponse()))
 
     await fill()
     for stream, name in ((resource_stream("p", APPLICATIONS), app_name),
