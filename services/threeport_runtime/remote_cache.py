@@ -25,7 +25,11 @@ owner's change events arrive, and wires that into a ``ControllerSpec`` so that:
   stale shows up as a changed listing. Everything is cleared instead when a List fails, when a
   kind has no listing to compare with (the first resync, after a failure), when a fed stream
   has no lister, or when more than ``max_forgets`` resources changed (cheaper than forgetting
-  them one by one);
+  them one by one). A List that fails because its owner cannot be reached (an outage: the
+  services of a plane start together, and the owner may not listen yet) is tried again with
+  backoff for up to ``owner_patience`` seconds before the check gives up: a resync that gave up
+  would queue every key with empty caches, and each reconcile would read what the listing
+  would have filled one by one until the next resync;
 - a cache whose entries are exactly the listed messages (by name: the owner's Get and List
   answer the same message) is then **filled** from the listing (``relist(..., fills=cache)``),
   so the first resync after a start, which can only clear, leaves the caches warm rather than
@@ -59,6 +63,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import random
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -73,6 +78,7 @@ from redis.exceptions import RedisError
 from threeport.common.v1alpha1 import change_event_pb2
 from threeport_runtime import gauges
 from threeport_runtime.bus.streams import PAYLOAD_FIELD
+from threeport_runtime.outages import as_outage
 from threeport_runtime.reconcile.controller import Watch
 from threeport_runtime.reconcile.spec import ControllerSpec
 from threeport_runtime.telemetry import meter
@@ -88,6 +94,9 @@ Lister = Callable[[], AsyncIterator[Message]]
 Held = Callable[[], Iterable[str]]
 # Given a cache, (key, value) pairs of the keys it is missing, read in bulk from their owner.
 Prefill = Callable[["RemoteCache[Any]"], AsyncIterator[tuple[str, Any]]]
+# The pauses between a check's attempts to list from owners that cannot be reached.
+OWNER_RETRY_FIRST = 0.5
+OWNER_RETRY_MAX = 4.0
 
 
 class _Packed(NamedTuple):
@@ -286,6 +295,8 @@ class CacheFeed:
 
     caches: list[Clearable] = field(default_factory=list)
     max_forgets: int = 256
+    # Seconds a check keeps trying owners that cannot be reached before it clears everything.
+    owner_patience: float = 30.0
     _forgets: dict[str, list[Forget]] = field(default_factory=dict)
     _relists: dict[str, _Relist] = field(default_factory=dict)
     _prefills: list[tuple[RemoteCache[Any], Prefill]] = field(default_factory=list)
@@ -334,21 +345,15 @@ class CacheFeed:
             await self._started.wait()  # listing before it listens would be cleared by its start
         fills = {stream: (relist.fills, relist.fills.begin_fill())
                  for stream, relist in self._relists.items() if relist.fills is not None}
-        listed: dict[str, dict[str, Message]] = {}
         changed: dict[str, set[str]] = {}
         try:
+            versions, listed = await self._list_patiently(keep=fills.keys())
             for stream, relist in self._relists.items():
-                messages = listed.setdefault(stream, {}) if stream in fills else None
-                versions = {}
-                async for message in relist.list_all():
-                    name = getattr(message, "name")  # noqa: B009
-                    versions[name] = _fingerprint(message)
-                    if messages is not None:
-                        messages[name] = message
-                previous, relist.versions = relist.versions, versions
+                previous, relist.versions = relist.versions, versions[stream]
                 if previous is not None:
-                    names = {n for n in versions.keys() | previous.keys() if versions.get(n) != previous.get(n)}
-                    changed[stream] = names | (set(relist.held()) - versions.keys())
+                    now = versions[stream]
+                    names = {n for n in now.keys() | previous.keys() if now.get(n) != previous.get(n)}
+                    changed[stream] = names | (set(relist.held()) - now.keys())
         except Exception as error:  # whatever a List raised: unchecked copies are not kept
             for relist in self._relists.values():
                 relist.versions = None
@@ -373,6 +378,39 @@ class CacheFeed:
             cache.fill(filling, listed[stream].items())
         for cache, read_missing in self._prefills:
             await _prefill(cache, read_missing)
+
+    async def _list_patiently(
+        self, keep: Iterable[str]
+    ) -> tuple[dict[str, dict[str, bytes]], dict[str, dict[str, Message]]]:
+        """``_list``, tried again with backoff while an owner cannot be reached, for up to
+        ``owner_patience`` seconds; any other error, or one past that, is raised."""
+        deadline = time.monotonic() + self.owner_patience
+        pause = OWNER_RETRY_FIRST
+        while True:
+            try:
+                return await self._list(set(keep))
+            except Exception as error:
+                if as_outage(error) is None or time.monotonic() + pause > deadline:
+                    raise
+                log.info("the owners of cached resources cannot be reached yet; the resync waits for them",
+                         extra={"error": str(error), "retry_in": pause})
+            await asyncio.sleep(random.uniform(pause / 2, pause))
+            pause = min(2 * pause, OWNER_RETRY_MAX)
+
+    async def _list(self, keep: set[str]) -> tuple[dict[str, dict[str, bytes]], dict[str, dict[str, Message]]]:
+        """Every relisted stream's resources, listed from their owners: a fingerprint per name, and
+        the messages themselves for the streams in ``keep`` (those that fill a cache)."""
+        versions: dict[str, dict[str, bytes]] = {}
+        listed: dict[str, dict[str, Message]] = {}
+        for stream, relist in self._relists.items():
+            fingerprints = versions[stream] = {}
+            messages = listed.setdefault(stream, {}) if stream in keep else None
+            async for message in relist.list_all():
+                name = getattr(message, "name")  # noqa: B009
+                fingerprints[name] = _fingerprint(message)
+                if messages is not None:
+                    messages[name] = message
+        return versions, listed
 
     async def follow(self, redis: Redis, *, block_ms: int = 5_000, retry_after: float = 0.5) -> None:
         """Forgets what every event on the fed streams says changed, until cancelled (this

@@ -19,11 +19,13 @@ import pytest
 
 from threeport.common.v1alpha1 import change_event_pb2
 from threeport.registry.v1alpha1 import application_pb2, build_pb2, environment_pb2
+from threeport_registry.service import DEFINITION as REGISTRY
 from threeport_runtime.bus.streams import resource_stream
 from threeport_runtime.prometheus import READER
 from threeport_runtime.reconcile.controller import Controller
 from threeport_runtime.remote_cache import CacheFeed, RemoteCache
-from threeport_runtime.testing import start_test_service, wait_until
+from threeport_runtime.runtime import start_service
+from threeport_runtime.testing import free_port, start_test_service, wait_until
 from threeport_workload_delivery.remote_reads import (
     APPLICATIONS,
     ENVIRONMENTS,
@@ -187,9 +189,26 @@ async def resync_calls(stack: Stack, deployments: int) -> dict[str, float]:
         return reconciles() >= start + deployments
 
     await wait_until(reconciled, within=WITHIN, interval=0.1, what="the resynced deployments to be reconciled")
-    after = calls_to_other_services()
-    return {method.rsplit("/", 1)[1]: count - before.get(method, 0.0) for method, count in after.items()
-            if count != before.get(method, 0.0)}
+    return calls_since(before)
+
+
+def calls_since(before: dict[str, float]) -> dict[str, float]:
+    """The calls to other services made since ``before`` (``calls_to_other_services``), by method name."""
+    return {method.rsplit("/", 1)[1]: count - before.get(method, 0.0)
+            for method, count in calls_to_other_services().items() if count != before.get(method, 0.0)}
+
+
+async def start_up_resync_reads(before: dict[str, float], reconciled_before: float) -> dict[str, float]:
+    """The calls to other services since ``before``, once a started delivery's resync has
+    reconciled both deployments (``deploy_two``); none of them may be a read of one resource."""
+    async def reconciled() -> bool:
+        return reconciles() >= reconciled_before + 2
+
+    await wait_until(reconciled, within=WITHIN, interval=0.1, what="the start-up resync to reconcile both")
+    read = calls_since(before)
+    assert not {"GetApplication", "GetEnvironment", "GetClusterClaim", "ListLatestBuilds"} & read.keys(), read
+    assert read.get("BatchListLatestBuilds", 0) >= 1, read
+    return read
 
 
 async def deploy_two(stack: Stack) -> str:
@@ -232,16 +251,36 @@ async def test_the_resync_after_a_restart_reads_nothing_one_by_one(stack: Stack)
 
     before, start = calls_to_other_services(), reconciles()
     stack.delivery = await start_test_service(DELIVERY, stack.settings, FAST)
-
-    async def reconciled() -> bool:
-        return reconciles() >= start + 2
-
-    await wait_until(reconciled, within=WITHIN, interval=0.1, what="the restart's resync to reconcile both")
-    read = {method.rsplit("/", 1)[1]: count - before.get(method, 0.0)
-            for method, count in calls_to_other_services().items() if count != before.get(method, 0.0)}
-    assert not {"GetApplication", "GetEnvironment", "GetClusterClaim", "ListLatestBuilds"} & read.keys(), read
+    read = await start_up_resync_reads(before, start)
     assert read.get("ListApplications", 0) >= 1 and read.get("ListClusterClaims", 0) >= 1, read
-    assert read.get("BatchListLatestBuilds", 0) >= 1, read
+
+
+async def test_a_delivery_started_before_the_registry_listens_fills_its_caches_once_it_does(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The plane's services start together (``tptctl up``): delivery's start-up resync may list
+    before the registry listens. It asks again until the registry answers instead of giving up
+    (which cleared everything and left each reconcile to read one by one until the next
+    periodic resync), so the reconciles it queues still read nothing one by one."""
+    caplog.set_level(logging.INFO, logger="threeport_runtime.remote_cache")
+    await deploy_two(stack)
+    await stack.delivery.stop(grace=1.0)
+    late = free_port()  # where a registry replica will listen, once delivery has found nobody there
+    monkeypatch.setenv("THREEPORT_BACKEND_REGISTRY", f"127.0.0.1:{late}")
+    before, start = calls_to_other_services(), reconciles()
+    stack.delivery = await start_test_service(DELIVERY, stack.settings, FAST)
+
+    async def refused() -> bool:
+        return any("cannot be reached yet" in record.getMessage() for record in caplog.records)
+
+    await wait_until(refused, within=WITHIN, interval=0.1, what="delivery's resync to find no registry")
+    registry = await start_service(
+        REGISTRY, stack.registry.runtime.settings.with_overrides(listen_address=f"127.0.0.1:{late}"), FAST)
+    try:
+        await start_up_resync_reads(before, start)
+        assert not any("forgetting everything" in record.getMessage() for record in caplog.records)
+    finally:
+        await registry.stop(grace=1.0)
 
 
 async def test_the_batched_newest_builds_are_asked_only_for_missing_keys_with_room(stack: Stack) -> None:

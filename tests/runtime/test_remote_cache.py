@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from tests.runtime.conftest import FAST_CONTROLLERS
 from threeport.common.v1alpha1 import change_event_pb2
+from threeport.sdk import UnavailableError
 from threeport_runtime.bus.streams import PAYLOAD_FIELD, connect_redis, resource_stream
 from threeport_runtime.reconcile.controller import Controller, Watch
 from threeport_runtime.reconcile.result import Result
@@ -361,6 +362,37 @@ def lister(listing: list[change_event_pb2.ChangeEvent]) -> object:
             yield message
 
     return list_all
+
+
+async def test_a_check_waits_for_an_owner_that_cannot_be_reached_yet() -> None:
+    """The services of a plane start together: an owner that does not listen yet (UNAVAILABLE)
+    is asked again with backoff, and the check fills from its listing once it answers, rather
+    than clearing and leaving every reconcile to read one by one. An owner that stays away past
+    ``owner_patience`` is given up on, as any failed listing is: everything is cleared."""
+    apps: RemoteCache[change_event_pb2.ChangeEvent] = RemoteCache("apps", max_entries=10)
+    away = 2
+    attempts = 0
+
+    async def list_all() -> AsyncIterator[change_event_pb2.ChangeEvent]:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= away:
+            raise UnavailableError("UNAVAILABLE: failed to connect to all addresses")
+        for message in listed(a="1", b="1"):
+            yield message
+
+    feed = CacheFeed()
+    feed.track(apps)
+    feed.on("apps", lambda event: apps.forget(event.name))
+    feed.relist("apps", list_all, apps.cached_keys, fills=apps)  # type: ignore[arg-type]
+    await feed.check()
+    assert attempts == 3 and sorted(apps.cached_keys()) == ["a", "b"]
+
+    feed.owner_patience, away, attempts = 1.0, 1_000, 0
+    started = time.monotonic()
+    await feed.check()
+    # Asked again after a pause (0.25-0.5 s), then given up on: the next pause would end past 1 s.
+    assert len(apps) == 0 and attempts == 2 and time.monotonic() - started >= 0.25
 
 
 async def test_a_resync_fills_a_cache_with_what_it_listed() -> None:
