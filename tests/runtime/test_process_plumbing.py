@@ -1,9 +1,11 @@
 """What a service process runs on: uvloop as its event loop (set by the entry point, not by the
-libraries) and hiredis parsing Redis replies."""
+libraries) and hiredis parsing Redis replies; and what it does not carry: the migration tooling."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 import pytest
 import uvloop
@@ -42,3 +44,18 @@ async def test_redis_replies_are_parsed_by_hiredis() -> None:
             await client.connection_pool.release(connection)
     finally:
         await client.aclose()
+
+
+SERVICES = ("threeport_registry", "threeport_cluster_manager", "threeport_workload_delivery",
+            "threeport_addon_manager", "threeport_infra_provider")
+
+
+def test_a_serving_process_does_not_import_the_migration_tooling() -> None:
+    """Migrations run as ``migrate``, a process of their own (``tptctl up`` runs it before
+    ``serve``); Alembic, with Mako and Pygments under it, would cost every serving process ~7 MB."""
+    # What each entry point imports before it calls main (the services' __main__ call it at once).
+    modules = ["threeport_runtime.cli", *(f"{name}.service" for name in SERVICES), "threeport_api_gateway.__main__"]
+    probe = (f"import sys; import {', '.join(modules)}; "
+             "print(sorted({'alembic', 'mako', 'pygments'} & sys.modules.keys()))")
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]", found.stdout + found.stderr
