@@ -83,14 +83,13 @@ async def test_relay_replicas_publish_each_event_once_in_order_per_resource(
     async def write(resource: int) -> None:
         for generation in range(1, 21):
             async with db.session() as session, session.begin():
-                await outbox.add(
-                    session,
+                await outbox.add(session, outbox.event(
                     resource_type=APPLICATION,
                     name=f"projects/acme/applications/r{resource}",
                     uid=str(resource),
                     generation=generation,
                     change=change_event_pb2.CHANGE_TYPE_UPDATED,
-                )
+                ))
 
     try:
         await asyncio.gather(*(write(r) for r in range(10)))
@@ -120,8 +119,9 @@ async def test_a_batch_redis_refused_stays_in_the_outbox_until_it_is_published(
     outbox = Outbox(SCHEMA, service="toy", stream_prefix=stream_prefix)
     for generation in (1, 2, 3):
         async with db.session() as session, session.begin():
-            await outbox.add(session, resource_type=APPLICATION, name="projects/acme/applications/r", uid="r",
-                             generation=generation, change=change_event_pb2.CHANGE_TYPE_UPDATED)
+            await outbox.add(session, outbox.event(resource_type=APPLICATION, name="projects/acme/applications/r",
+                                                   uid="r", generation=generation,
+                                                   change=change_event_pb2.CHANGE_TYPE_UPDATED))
     redis = Redis.from_url(private_redis.url)
     relay = OutboxRelay(db, SCHEMA, redis)
     try:

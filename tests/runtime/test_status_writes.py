@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from tests.runtime.toy_service.crash_writer import standalone_repository
+from tests.runtime.toy_service.tables import SCHEMA
+from threeport.common.v1alpha1 import change_event_pb2
 from threeport.registry.v1alpha1 import application_pb2
 from threeport_runtime.conditions import set_condition
 from threeport_runtime.db.engine import Database
@@ -103,7 +105,8 @@ async def test_a_pass_that_read_the_resource_changes_nothing_without_a_statement
     repository: tuple[ResourceRepository[Any, Any], Statements],
 ) -> None:
     """``update_status(read=...)``: a reconcile compares what it observed with what it read at its
-    start, so a steady pass sends nothing; a change still takes the lock and writes."""
+    start, so a steady pass sends nothing; a change is written, with its event, by one statement
+    in autocommit (no lock held across round trips) as long as the row is as the pass read it."""
     repo, statements = repository
     await repo.update_status(NAME, ready)
     stored = await repo.read(NAME)
@@ -118,8 +121,45 @@ async def test_a_pass_that_read_the_resource_changes_nothing_without_a_statement
 
     changed = await repo.update_status(NAME, drifted, read=stored)
     assert changed is not None and changed.conditions[0].reason == "Drifted"
-    assert any("FOR UPDATE" in s for s in statements.locking())
-    assert (await repo.get(NAME)).conditions[0].reason == "Drifted"
+    assert len(statements.seen) == 1 and statements.in_transactions() == [], statements.seen
+    assert statements.seen[0][0].startswith("WITH updated AS (UPDATE")
+    stored_now = await repo.get(NAME)
+    assert stored_now == changed and stored_now.etag != stored.message.etag
+    assert stored_now.update_time.ToDatetime() > stored.message.update_time.ToDatetime()
+    assert stored_now.state == changed.state and stored_now.reconciling == changed.reconciling
+    # Its change event was written by the same statement, for the relay to publish.
+    newest = await repo._db.fetch(select(SCHEMA.outbox).order_by(SCHEMA.outbox.c.id.desc()).limit(1))
+    event = change_event_pb2.ChangeEvent.FromString(newest[0].payload)
+    assert (event.name, event.change, event.uid, event.generation) == (
+        NAME, change_event_pb2.CHANGE_TYPE_STATUS_CHANGED, changed.uid, changed.generation)
+    assert newest[0].resource == NAME and newest[0].stream == repo.stream
+
+
+async def test_a_write_since_the_pass_read_is_never_overwritten(
+    repository: tuple[ResourceRepository[Any, Any], Statements],
+) -> None:
+    """A status write from what a pass read is kept only if nobody wrote the row since: when
+    someone did, nothing of the pass's copy is written; the change is decided again on the
+    locked row, so the other writer's status survives next to the pass's condition."""
+    repo, statements = repository
+    await repo.update_status(NAME, ready)
+    stored = await repo.read(NAME)
+
+    def progressed(resource: Any) -> None:
+        resource.status.latest_builds["web"] = "b41"  # a field only the other writer sets
+
+    def drifted(resource: Any) -> None:
+        set_condition(resource.conditions, "Ready", False, reason="Drifted", observed_generation=1)
+
+    meanwhile = await repo.update_status(NAME, progressed)
+    assert meanwhile is not None and meanwhile.status.latest_builds["web"] == "b41"
+    statements.seen.clear()
+    written = await repo.update_status(NAME, drifted, read=stored)
+    assert written is not None and written.conditions[0].reason == "Drifted"
+    assert written.status.latest_builds["web"] == "b41"  # not the pass's older copy of the status
+    assert statements.seen[0][0].startswith("WITH updated AS (UPDATE")  # tried, matched nothing
+    assert any("FOR UPDATE" in s for s in statements.locking())  # then decided on the locked row
+    assert await repo.get(NAME) == written
 
 
 async def test_an_older_lease_never_overwrites_a_newer_ones_status(

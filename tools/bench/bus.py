@@ -116,14 +116,13 @@ async def latency(db: Database, schema: ServiceSchema, redis: Any, prefix: str) 
         arrived.clear()
         name = f"things/latency-{index}"
         async with db.session() as session, session.begin():
-            await outbox.add(
-                session,
+            await outbox.add(session, outbox.event(
                 resource_type=RESOURCE_TYPE,
                 name=name,
                 uid=str(index),
                 generation=1,
                 change=change_event_pb2.CHANGE_TYPE_UPDATED,
-            )
+            ))
         committed[name] = time.perf_counter()
         await asyncio.wait_for(arrived.wait(), 10)
     await cancel_and_wait(*tasks)

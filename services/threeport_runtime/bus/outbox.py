@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import Insert, Select, func, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threeport.common.v1alpha1 import change_event_pb2
@@ -27,9 +28,16 @@ class Outbox:
     def stream_for(self, resource_type: str) -> str:
         return resource_stream(self._stream_prefix, resource_type)
 
-    async def add(
+    async def add(self, session: AsyncSession, event: change_event_pb2.ChangeEvent) -> None:
+        """Adds ``event`` (from ``event(...)``) to the session's transaction and wakes the relays
+        on commit."""
+        await session.execute(self._notifying(
+            insert(self._schema.outbox)
+            .values(stream=self.stream_for(event.resource_type), resource=event.name, payload=event.SerializeToString())
+        ))
+
+    def event(
         self,
-        session: AsyncSession,
         *,
         resource_type: str,
         name: str,
@@ -39,7 +47,8 @@ class Outbox:
         attributes: Mapping[str, str] | None = None,
         owner: str = "",
     ) -> change_event_pb2.ChangeEvent:
-        """Adds one event to the session's transaction and wakes the relays on commit."""
+        """A change event of this service, committed now: for ``add``, or for a statement that
+        inserts it itself (``insert_selected``)."""
         event = change_event_pb2.ChangeEvent(
             resource_type=resource_type,
             name=name,
@@ -52,12 +61,15 @@ class Outbox:
             owner=owner,
         )
         event.commit_time.FromDatetime(datetime.now(UTC))
+        return event
+
+    def insert_selected(self, rows: Select[Any]) -> Insert:
+        """An insert of the events ``rows`` selects (stream, resource, payload: what ``add``
+        writes), for a statement that writes its change and its event at once (a CTE)."""
+        return self._notifying(insert(self._schema.outbox).from_select(["stream", "resource", "payload"], rows))
+
+    def _notifying(self, statement: Insert) -> Insert:
         # NOTIFY is delivered at commit, so relays never wake for a change that rolled back. It is
         # sent by the insert itself (its RETURNING clause), not by a statement of its own: one
         # round trip per event, and notifications of one transaction fold into one.
-        await session.execute(
-            insert(self._schema.outbox)
-            .values(stream=self.stream_for(resource_type), resource=name, payload=event.SerializeToString())
-            .returning(func.pg_notify(self._schema.outbox_channel, ""))
-        )
-        return event
+        return statement.returning(func.pg_notify(self._schema.outbox_channel, ""))

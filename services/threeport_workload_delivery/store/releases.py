@@ -94,8 +94,8 @@ class ReleaseStore:
     async def _event(
         self, session: AsyncSession, row: ReleaseRow, change: change_event_pb2.ChangeType.ValueType
     ) -> None:
-        await self._outbox.add(session, resource_type=RESOURCE_TYPE, name=row.name, uid=str(row.uid),
-                               generation=row.number, change=change)
+        await self._outbox.add(session, self._outbox.event(resource_type=RESOURCE_TYPE, name=row.name,
+                                                           uid=str(row.uid), generation=row.number, change=change))
 
     async def history(self, deployment: str, deployment_uid: str) -> ReleaseHistory:
         """Every release of the deployment in one plain read (what ``all`` and ``latest`` say)."""
