@@ -80,16 +80,17 @@ class ClaimReconciler:
             decision = place(claim, clusters, usage)
             if decision.cluster:
                 target = next(c for c in clusters if c.name == decision.cluster)
-                await self._write_binding(claim, target, decision.reason, provisioned=False)
+                await self._write_binding(stored, target, decision.reason, provisioned=False)
         if decision.cluster:
             await self._announce_binding(claim, target, decision.reason)
             return None
         if decision.provision:
-            return await self._provision(claim, decision)
+            return await self._provision(stored, decision)
         await self._pend(claim, "NoMatchingCluster", decision.reason)
         return Result(requeue_after=PENDING_RETRY)
 
-    async def _provision(self, claim: cluster_claim_pb2.ClusterClaim, decision: Decision) -> Result | None:
+    async def _provision(self, stored: Stored[cluster_claim_pb2.ClusterClaim], decision: Decision) -> Result | None:
+        claim = stored.message
         spec = claim.spec
         provider = spec.on_demand_provider or spec.requirements.provider or DEFAULT_ON_DEMAND_PROVIDER
         problem = (
@@ -119,13 +120,17 @@ class ClaimReconciler:
             return Result(requeue_after=1.0)
         await self._record(claim, NORMAL, "ClusterRequested", f"created {name} on demand (provider {provider})")
         reason = f"{decision.reason}; created {name} on demand (provider {provider})"
-        await self._write_binding(claim, created, reason, provisioned=True)
+        await self._write_binding(stored, created, reason, provisioned=True)
         await self._announce_binding(claim, created, reason)
         return None
 
     async def _write_binding(
-        self, claim: cluster_claim_pb2.ClusterClaim, cluster: cluster_pb2.Cluster, reason: str, *, provisioned: bool
+        self, claim: Stored[cluster_claim_pb2.ClusterClaim], cluster: cluster_pb2.Cluster, reason: str, *,
+        provisioned: bool,
     ) -> None:
+        """From the claim as this pass read it: one statement while the placement lock is held,
+        unless the claim changed since (then the write re-reads it under its row lock)."""
+
         def mutate(stored: cluster_claim_pb2.ClusterClaim) -> None:
             stored.status.cluster = cluster.name
             stored.status.placement_reason = reason
@@ -133,7 +138,7 @@ class ClaimReconciler:
             stored.status.bind_time.FromDatetime(datetime.now(UTC))
             _mark_by_cluster(stored, cluster)
 
-        await self._claims.update_status(claim.name, mutate)
+        await self._claims.update_status(claim.message.name, mutate, read=claim)
 
     async def _announce_binding(
         self, claim: cluster_claim_pb2.ClusterClaim, cluster: cluster_pb2.Cluster, reason: str

@@ -56,6 +56,7 @@ from threeport_cluster_manager.store.credentials import CredentialStore
 from threeport_cluster_manager.store.repositories import Claims, Clusters
 from threeport_model.locations import aws_region
 from threeport_runtime.conditions import FALSE, TRUE, find_condition, set_condition
+from threeport_runtime.db.repository import Stored
 from threeport_runtime.errors import NotFound
 from threeport_runtime.kube.connection import Connection
 from threeport_runtime.kube.errors import KubeError, Unreachable
@@ -107,18 +108,21 @@ class ClusterReconciler:
 
     async def __call__(self, name: str) -> Result | None:
         try:
-            cluster = await self._clusters.get(name)
+            stored = await self._clusters.read(name)
         except NotFound:
             self._kube.forget(name)  # gone without a tear-down pass seen here: stop its watches
             self._probed.pop(name, None)
             return None
+        cluster = stored.message
         try:
             driver = self._drivers.get(cluster.spec.provider)
         except KeyError:
             raise PermanentError("UnknownProvider", f"provider {cluster.spec.provider!r} is not known") from None
         if cluster.HasField("delete_time"):
             return await self._tear_down(cluster, driver)
-        if not await self._clusters.add_finalizer(name, CLUSTER_FINALIZER):
+        # Read with the cluster: only a missing finalizer costs another statement.
+        missing = CLUSTER_FINALIZER not in stored.finalizers
+        if missing and not await self._clusters.add_finalizer(name, CLUSTER_FINALIZER):
             return None
         claims = await self._bound_claims(name)
         collected = await self._collect_if_unused(cluster, claims)
@@ -126,7 +130,7 @@ class ClusterReconciler:
             return collected
         early = self._probe_due_in(cluster)
         if early > 0:
-            await self._write_claims(cluster, claims)
+            await self._write_claims(stored, claims)
             return Result(requeue_after=min(early, self._next_look(cluster, claims)))
         connected: Connection | None = None
         if cluster.spec.provider in PROVISIONED_PROVIDERS:
@@ -136,7 +140,7 @@ class ClusterReconciler:
             # The connection provisioning just checked: asking the driver again found the same.
             connected = progress if isinstance(progress, Connection) else None
         observation = await self._observe(cluster, driver, connected)
-        await self._write_status(cluster, claims, observation)
+        await self._write_status(stored, claims, observation)
         self._probed[name] = observation.started
         return Result(requeue_after=self._next_look(cluster, claims))
 
@@ -242,7 +246,10 @@ class ClusterReconciler:
         written = cluster.status.last_probe_time.ToDatetime(tzinfo=UTC)
         return (now - written).total_seconds() >= self._config.status_refresh
 
-    async def _write_status(self, cluster: cluster_pb2.Cluster, claims: list[str], seen: Observation) -> None:
+    async def _write_status(self, stored: Stored[cluster_pb2.Cluster], claims: list[str], seen: Observation) -> None:
+        """From the cluster as this pass read it (``update_status(read=...)``): a steady probe writes
+        nothing, a change is one statement unless the cluster changed since the read."""
+        cluster = stored.message
         before = find_condition(cluster.conditions, REACHABLE)
         was_reachable = None if before is None else before.status == TRUE
         result = seen.result
@@ -321,7 +328,7 @@ class ClusterReconciler:
             if not self._refresh_due(earlier.cluster, seen.started):
                 earlier.keep_if_only_heartbeat_changed(stored)
 
-        await self._clusters.update_status(cluster.name, mutate)
+        await self._clusters.update_status(cluster.name, mutate, read=stored)
         reachable = result is not None
         if was_reachable is not False and not reachable:
             failure = seen.failure.message if seen.failure else "no connection is stored"
@@ -345,10 +352,10 @@ class ClusterReconciler:
                      self._probed.get(cluster.name, datetime.min.replace(tzinfo=UTC)))
         return max(self._config.probe_interval - (datetime.now(UTC) - probed).total_seconds(), 0.0)
 
-    async def _write_claims(self, cluster: cluster_pb2.Cluster, claims: list[str]) -> None:
+    async def _write_claims(self, cluster: Stored[cluster_pb2.Cluster], claims: list[str]) -> None:
         """The bound claims and ``InUse``, the rest of the status as the last probe left it."""
-
-        await self._clusters.update_status(cluster.name, lambda stored: _set_claims(stored, claims))
+        await self._clusters.update_status(cluster.message.name, lambda stored: _set_claims(stored, claims),
+                                           read=cluster)
 
     # -- garbage collection and teardown -------------------------------------------------------
 
