@@ -18,14 +18,22 @@ from typing import Any
 import psycopg
 import pytest
 from sqlalchemy import event, func, select, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tests.runtime.toy_service.crash_writer import standalone_repository
+from tests.runtime.toy_service.tables import SCHEMA
 from tests.sql_counter import SqlCounter
+from threeport.common.v1alpha1 import change_event_pb2
 from threeport.registry.v1alpha1 import application_pb2
+from threeport_runtime.bus.outbox import Outbox
 from threeport_runtime.conditions import set_condition
 from threeport_runtime.db.engine import Database, libpq_url
+from threeport_runtime.db.page_tokens import PageTokenCodec
 from threeport_runtime.db.plain_reads import PlainRead
 from threeport_runtime.db.repository import ResourceRepository
+from threeport_runtime.db.schema import ResourceRow, ServiceSchema
+from threeport_runtime.errors import AlreadyExists
 
 NAME = "projects/acme/applications/counted"
 BACKEND_PID = PlainRead(select(func.pg_backend_pid().label("pid")))
@@ -102,6 +110,60 @@ async def test_a_get_costs_its_statement_and_transaction_only(
     assert (await repo.get(NAME)).name == NAME
     # One statement, in autocommit: no BEGIN and ROLLBACK around it, nothing to check the connection.
     assert wire.round_trips() == 1
+
+
+async def test_a_create_is_one_round_trip_and_a_retry_or_a_taken_name_writes_nothing(
+    traced: tuple[Database, ResourceRepository[Any, Any], WireTrace],
+) -> None:
+    """A create writes its row and its CREATED event in one autocommit statement when the name is
+    free (a transaction took six round trips); a retry with the same request id answers what the
+    first one created, and a taken name is ALREADY_EXISTS: neither writes anything."""
+    db, repo, wire = traced
+    app = application_pb2.Application(labels={"team": "a"})
+    app.spec.components["web"].image = "nginx:1"
+    first = await repo.create(app, name=f"{NAME}-2", request_id="req-2")
+    assert wire.round_trips() == 1
+    assert await repo.get(f"{NAME}-2") == first
+    retried = await repo.create(app, name=f"{NAME}-2", request_id="req-2")
+    assert retried == first
+    with pytest.raises(AlreadyExists):
+        await repo.create(app, name=f"{NAME}-2", request_id="req-other")
+    with pytest.raises(AlreadyExists):
+        await repo.create(app, name=f"{NAME}-2")
+    events = await db.fetch(select(SCHEMA.outbox.c.payload).where(SCHEMA.outbox.c.resource == f"{NAME}-2"))
+    created = [change_event_pb2.ChangeEvent.FromString(row.payload) for row in events]
+    assert [(e.change, e.uid, e.generation) for e in created] == [
+        (change_event_pb2.CHANGE_TYPE_CREATED, first.uid, 1)]
+    rows = await db.fetch(select(func.count()).select_from(SCHEMA.metadata.tables["toy.applications"])
+                          .where(text("name = :name")).params(name=f"{NAME}-2"))
+    assert rows[0][0] == 1
+
+
+GUARD = ServiceSchema("guard")
+
+
+class _GuardBase(DeclarativeBase):
+    metadata = GUARD.metadata
+
+
+class _DefaultedRow(ResourceRow, _GuardBase):
+    """A table with a column of its own whose value would come from the ORM."""
+
+    __tablename__ = "defaulted"
+    extra: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+def test_a_table_whose_own_column_wants_an_orm_default_is_refused(stream_prefix: str) -> None:
+    """A create is one statement of the standard columns; a table's own column is left to the
+    database, so one whose value would come from a Python-side default is refused up front
+    rather than stored without it."""
+    with pytest.raises(TypeError, match=r"defaulted\.extra has a Python-side default"):
+        ResourceRepository(
+            Database("postgresql+psycopg://unused:unused@127.0.0.1:1/none"),
+            Outbox(GUARD, service="guard", stream_prefix=stream_prefix),
+            row_type=_DefaultedRow, message_type=application_pb2.Application,
+            page_tokens=PageTokenCodec(b"0123456789abcdef"),
+        )
 
 
 async def test_the_sql_counter_counts_what_the_wire_carries(

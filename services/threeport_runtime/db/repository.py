@@ -34,7 +34,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threeport.common.v1alpha1 import annotations_pb2, change_event_pb2
@@ -66,6 +66,10 @@ Validator = Callable[[M], None]
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 UPDATABLE_ROOTS = ("spec", "labels", "annotations")
+# What ``create`` sets in a new row (``_insert_once`` inserts these; the table's others get theirs).
+CREATED_COLUMNS = ("uid", "name", "parent", "labels", "annotations", "create_time", "update_time", "delete_time",
+                   "etag", "generation", "conditions", "state", "reconciling", "spec", "status", "finalizers",
+                   "request_id", "status_fence")
 # What a status write changes in a row (``_swap_status``; the locked path sets the same).
 SWAPPED_COLUMNS = ("status", "conditions", "state", "reconciling", "update_time", "etag", "status_fence")
 
@@ -142,6 +146,8 @@ class ResourceRepository(Generic[M, R]):
         self._table = inspect(row_type).local_table
         self._by_name = PlainRead(select(self._table).where(self._table.c.name == bindparam("name")))
         self._status_swap = self._status_swap_statement()
+        self._by_request = PlainRead(select(self._table).where(self._table.c.request_id == bindparam("request_id")))
+        self._insert = self._insert_statement()
 
     @property
     def stream(self) -> str:
@@ -284,26 +290,27 @@ class ResourceRepository(Generic[M, R]):
                 raise self._exists(name)
             return created
         self._seal(row)
-        try:
-            async with self._db.session() as session, session.begin():
-                if request_id and (earlier := await self._by_request_id(session, request_id)) is not None:
-                    return self.to_message(earlier)
-                if (existing := await self._row(session, name)) is not None:
-                    # A retry of the same request may commit between the two reads above.
-                    if request_id and existing.request_id == request_id:
-                        return self.to_message(existing)
-                    raise self._exists(name)
-                session.add(row)
-                await session.flush()
-                await self._event(session, row, CREATED)
-        except IntegrityError:
-            # A concurrent create won the race: same request id (return its result) or same name.
-            if request_id:
-                async with self._db.read_session() as session:
-                    if (earlier := await self._by_request_id(session, request_id)) is not None:
-                        return self.to_message(earlier)
-            raise self._exists(name) from None
-        return created
+        return await self._insert_once(row, created)
+
+    async def _insert_once(self, row: R, created: M) -> M:
+        """``create``'s write as one autocommit statement: the row and its CREATED event, unless
+        a row with its name or request id exists (``ON CONFLICT DO NOTHING``: nothing written).
+        Then the request id's row is a retry's result, and the name's is AlreadyExists. What the
+        transaction did in six round trips (BEGIN, the request id's and the name's reads, the
+        INSERT, the event's, COMMIT) is one when the name is free."""
+        event = self._outbox.event(resource_type=self.resource_type, name=row.name, uid=str(row.uid),
+                                   generation=row.generation, change=CREATED, owner=self._owner(row))
+        values = {f"new_{column}": getattr(row, column) for column in CREATED_COLUMNS}
+        for _ in range(2):  # a conflicting row deleted before it was found: the name is free again
+            inserted = await self._db.fetch(self._insert, {
+                **values, "event_stream": self.stream, "event_payload": event.SerializeToString()})
+            if inserted:
+                return created
+            if row.request_id and (earlier := await self._db.fetch(self._by_request, {"request_id": row.request_id})):
+                return self.to_message(earlier[0])
+            if await self._plain_row(row.name) is not None:
+                raise self._exists(row.name)
+        raise Aborted(f"{row.name} was created and deleted while this request ran; send it again")
 
     async def update(
         self,
@@ -441,6 +448,35 @@ class ResourceRepository(Generic[M, R]):
         })
         return self.to_message(rows[0]) if rows else None
 
+    def _insert_statement(self) -> Select[Any]:
+        """``_insert_once``'s statement: the row unless its name or request id is taken, and the
+        event of what it returns, in one statement's CTEs. A table's own columns beyond the
+        standard ones are left to the database (NULL, or their server default): one that wants
+        a value from the ORM (a Python-side default) cannot be created this way, and is refused
+        here rather than stored without it."""
+        table = self._table
+        for column in table.c:
+            default = column.default
+            if column.name not in CREATED_COLUMNS and default is not None and (
+                    not default.is_scalar or getattr(default, "arg", None) is not None):
+                raise TypeError(f"{table.name}.{column.name} has a Python-side default: give it a server default")
+        inserted = (
+            postgresql.insert(table)
+            .values({column: bindparam(f"new_{column}", type_=table.c[column].type) for column in CREATED_COLUMNS})
+            .on_conflict_do_nothing()
+            .returning(*table.c)
+            .cte("inserted")
+        )
+        return select(*inserted.c).add_cte(self._event_of(inserted))
+
+    def _event_of(self, written: Any) -> Any:
+        """The CTE inserting the change event (bound as ``event_stream``, ``event_payload``) of
+        each row the CTE ``written`` returns: none when it wrote nothing."""
+        return self._outbox.insert_selected(
+            select(bindparam("event_stream", type_=Text()), written.c.name,
+                   bindparam("event_payload", type_=LargeBinary()))
+        ).cte("event")
+
     def _status_swap_statement(self) -> Select[Any]:
         """``_swap_status``'s statement: the row's update, if unchanged, and the event of what it
         returns (none when nothing matched), both in one statement's CTEs."""
@@ -453,11 +489,7 @@ class ResourceRepository(Generic[M, R]):
             .returning(*table.c)
             .cte("updated")
         )
-        event = self._outbox.insert_selected(
-            select(bindparam("event_stream", type_=Text()), updated.c.name,
-                   bindparam("event_payload", type_=LargeBinary()))
-        ).cte("event")
-        return select(*updated.c).add_cte(event)
+        return select(*updated.c).add_cte(self._event_of(updated))
 
     def _mutated_status(
         self, current: M, stored_conditions: Any, mutate: Callable[[M], None]
@@ -559,9 +591,6 @@ class ResourceRepository(Generic[M, R]):
         if for_update:
             query = query.with_for_update()
         return await session.scalar(query)
-
-    async def _by_request_id(self, session: AsyncSession, request_id: str) -> R | None:
-        return await session.scalar(select(self.row_type).where(self.row_type.request_id == request_id))
 
     async def _remove(self, session: AsyncSession, row: R) -> M:
         gone = self.to_message(row)

@@ -596,8 +596,9 @@ class DeploymentReconciler:
 
     async def _write(self, stored: Stored[Deployment], seen: Observation) -> None:
         """Writes what the pass observed. Compared first with the deployment as the pass read
-        it: a pass that changes nothing (every steady one) costs no statement; a change is
-        written under the row lock and the fence check (``update_status``)."""
+        it: a pass that changes nothing (every steady one) costs no statement; a change is one
+        statement if the row is still as read, else written under the row lock and the fence
+        check on the fresh row (``update_status``)."""
         deployment = stored.message
         # What was observed is about the generation this pass read: if the spec changed
         # meanwhile, Ready must not claim the newer generation (`--wait` would return early).
