@@ -26,6 +26,16 @@ async def reasons(manager: ClusterManager, name: str) -> list[tuple[int, str]]:
     return [(event.type, event.reason) async for event in manager.client.clusters_event.list_events(parent=name)]
 
 
+async def recorded(manager: ClusterManager, name: str, wanted: tuple[int, str]) -> None:
+    """Waits for the Event ``wanted``: a pass records it right after the status write it reports,
+    so a reader that saw the status may list the events a moment before it is there."""
+
+    async def there() -> bool:
+        return wanted in await reasons(manager, name)
+
+    await wait_until(there, within=WITHIN, interval=0.1, what=f"the {wanted[1]} event")
+
+
 async def test_outage_flips_reachable_with_events_and_recovers(manager: ClusterManager, kube: Kube) -> None:
     info = kube.cluster("flaky")
     attached = await manager.client.cluster.attach_cluster(cluster_id="flaky", kubeconfig=kube.kubeconfig(info))
@@ -45,7 +55,7 @@ async def test_outage_flips_reachable_with_events_and_recovers(manager: ClusterM
     reachable = condition(down, "Reachable")
     assert reachable is not None and reachable.reason == "Unreachable" and "cannot reach" in reachable.message
     assert is_false(down, "Ready")
-    assert (event_pb2.EVENT_TYPE_WARNING, "ClusterUnreachable") in await reasons(manager, attached.name)
+    await recorded(manager, attached.name, (event_pb2.EVENT_TYPE_WARNING, "ClusterUnreachable"))
     bound = await claim_when(
         manager.internal, claim.name, lambda c: is_false(c, "Ready"), "the bound claim to report the outage"
     )
@@ -65,7 +75,7 @@ async def test_outage_flips_reachable_with_events_and_recovers(manager: ClusterM
 
     kube.handle.control.set_unreachable(info.name, False)
     await cluster_when(manager.client, attached.name, lambda c: is_true(c, "Ready"), "the cluster to recover")
-    assert (event_pb2.EVENT_TYPE_NORMAL, "ClusterRecovered") in await reasons(manager, attached.name)
+    await recorded(manager, attached.name, (event_pb2.EVENT_TYPE_NORMAL, "ClusterRecovered"))
     await claim_when(manager.internal, claim.name, lambda c: is_true(c, "Ready"), "the claim to be Ready again")
     await claim_when(
         manager.internal, other.name, lambda c: c.status.cluster == attached.name, "the late claim to bind"
