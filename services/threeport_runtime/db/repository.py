@@ -298,12 +298,10 @@ class ResourceRepository(Generic[M, R]):
         Then the request id's row is a retry's result, and the name's is AlreadyExists. What the
         transaction did in six round trips (BEGIN, the request id's and the name's reads, the
         INSERT, the event's, COMMIT) is one when the name is free."""
-        event = self._outbox.event(resource_type=self.resource_type, name=row.name, uid=str(row.uid),
-                                   generation=row.generation, change=CREATED, owner=self._owner(row))
         values = {f"new_{column}": getattr(row, column) for column in CREATED_COLUMNS}
+        values |= self._event_values(row.name, str(row.uid), row.generation, CREATED, self._owner(row))
         for _ in range(2):  # a conflicting row deleted before it was found: the name is free again
-            inserted = await self._db.fetch(self._insert, {
-                **values, "event_stream": self.stream, "event_payload": event.SerializeToString()})
+            inserted = await self._db.fetch(self._insert, values)
             if inserted:
                 return created
             if row.request_id and (earlier := await self._db.fetch(self._by_request, {"request_id": row.request_id})):
@@ -429,9 +427,6 @@ class ResourceRepository(Generic[M, R]):
         status, conditions = changed
         stamp = _stamp(message.uid, message.generation, conditions, deleting=message.HasField("delete_time"))
         spec = convert.document(message, "spec") if self._owner_path[:1] == ["spec"] else {}
-        event = self._outbox.event(resource_type=self.resource_type, name=message.name, uid=message.uid,
-                                   generation=message.generation, change=STATUS_CHANGED,
-                                   owner=self._owner_in(spec, status))
         rows = await self._db.fetch(self._status_swap, {
             "swap_name": message.name,
             "read_etag": message.etag,
@@ -443,8 +438,8 @@ class ResourceRepository(Generic[M, R]):
             "new_update_time": stamp.update_time,
             "new_etag": stamp.etag,
             "new_status_fence": fence if fence is not None else read.status_fence,
-            "event_stream": self.stream,
-            "event_payload": event.SerializeToString(),
+            **self._event_values(message.name, message.uid, message.generation, STATUS_CHANGED,
+                                 self._owner_in(spec, status)),
         })
         return self.to_message(rows[0]) if rows else None
 
@@ -468,6 +463,13 @@ class ResourceRepository(Generic[M, R]):
             .cte("inserted")
         )
         return select(*inserted.c).add_cte(self._event_of(inserted))
+
+    def _event_values(
+        self, name: str, uid: str, generation: int, change: change_event_pb2.ChangeType.ValueType, owner: str
+    ) -> dict[str, Any]:
+        """The parameters of ``_event_of``'s CTE for this resource's change event."""
+        event = self._change_event(name, uid, generation, change, owner)
+        return {"event_stream": self.stream, "event_payload": event.SerializeToString()}
 
     def _event_of(self, written: Any) -> Any:
         """The CTE inserting the change event (bound as ``event_stream``, ``event_payload``) of
@@ -622,14 +624,14 @@ class ResourceRepository(Generic[M, R]):
         )
 
     async def _event(self, session: AsyncSession, row: R, change: change_event_pb2.ChangeType.ValueType) -> None:
-        await self._outbox.add(session, self._outbox.event(
-            resource_type=self.resource_type,
-            name=row.name,
-            uid=str(row.uid),
-            generation=row.generation,
-            change=change,
-            owner=self._owner(row),
-        ))
+        await self._outbox.add(session, self._change_event(row.name, str(row.uid), row.generation, change,
+                                                           self._owner(row)))
+
+    def _change_event(
+        self, name: str, uid: str, generation: int, change: change_event_pb2.ChangeType.ValueType, owner: str
+    ) -> change_event_pb2.ChangeEvent:
+        return self._outbox.event(resource_type=self.resource_type, name=name, uid=uid, generation=generation,
+                                  change=change, owner=owner)
 
     def _owner(self, row: R) -> str:
         return self._owner_in(row.spec, row.status)
