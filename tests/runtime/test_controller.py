@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 import pytest
@@ -236,6 +237,46 @@ async def test_an_event_during_a_resync_is_reconciled_before_the_rest_of_the_res
         assert sorted(order) == sorted([*keys, "unlisted"])  # each once
     finally:
         await cancel_and_wait(task)
+
+
+async def test_an_event_published_while_the_first_resync_lists_is_not_lost(stream_prefix: str) -> None:
+    # A service starting on a fresh bus: its consumer group is created at the end of the stream,
+    # so an event published between the start-up resync's list (which does not see the change
+    # yet) and the group's creation reached nobody until the next resync (minutes). Redis is slow
+    # to create the group here, so that the list runs first unless the resync waits for it.
+    stream = f"{stream_prefix}things"
+    redis = connect_redis(REDIS_URL)
+    create_group = redis.xgroup_create
+
+    async def slow_group_create(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.5)
+        return await create_group(*args, **kwargs)
+
+    redis.xgroup_create = slow_group_create  # type: ignore[method-assign]
+    reconciled: list[str] = []
+    publisher = connect_redis(REDIS_URL)
+
+    async def reconcile(name: str) -> Result | None:
+        reconciled.append(name)
+        return None
+
+    async def list_keys() -> AsyncIterator[str]:
+        # The list sees nothing; the change it missed is published as it returns.
+        event = change_event_pb2.ChangeEvent(name="born-after-the-list", change=change_event_pb2.CHANGE_TYPE_CREATED)
+        await publisher.xadd(stream, {PAYLOAD_FIELD: event.SerializeToString()})
+        for key in ():
+            yield key
+
+    controller = Controller("starting", reconcile, redis=redis, stream_prefix=stream_prefix,
+                            watches=[Watch(stream)], list_keys=list_keys, options=FAST_CONTROLLERS)
+    task = asyncio.create_task(controller.run())
+    try:
+        await wait_until(lambda: _holds("born-after-the-list" in reconciled), within=10,
+                         what="the change published during the first resync reconciled")
+    finally:
+        await cancel_and_wait(task)
+        await redis.aclose()
+        await publisher.aclose()
 
 
 async def _holds(condition: bool) -> bool:

@@ -70,6 +70,8 @@ class StreamConsumer:
         self._claim_interval = claim_interval
         self._block_ms = block_ms
         self._batch_size = batch_size
+        # Set once every group exists: from then on the streams keep each new event for us.
+        self.ready = asyncio.Event()
 
     async def ensure_groups(self, start_id: str = "$") -> bool:
         """Creates missing groups (and streams); True when any had to be created."""
@@ -86,6 +88,7 @@ class StreamConsumer:
     async def run(self) -> None:
         """Reads, handles and acks until cancelled."""
         await self._with_retry(self.ensure_groups)
+        self.ready.set()
         claimer = asyncio.create_task(self._claim_forever(), name=f"reclaim {self._group}")
         try:
             while True:

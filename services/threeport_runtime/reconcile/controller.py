@@ -8,7 +8,9 @@ reconciled successfully since the previous periodic resync began: they were leve
 within an interval already, and a lost event still costs at most two intervals. Without that,
 10,000 keys converging for an hour were reconciled 14 more times each by resyncs (164,381
 delivery reconciles for 10,000 deployments), competing with the work. A resync asked for (a
-lost consumer group, ``request_resync``, the first after start) queues every key.
+lost consumer group, ``request_resync``, the first after start) queues every key. The first
+lists only once the consumer groups exist: a new group starts at the end of its streams, and a
+change made between the list and the group's creation would otherwise reach nobody.
 Resyncs queue their keys at low priority (``queue.LOW``),
 so an event, a requeue or a retry is not stuck behind thousands of unchanged keys; a resource's
 own CREATED event queues it at ``queue.NEW``, behind the work of resources already under way
@@ -411,6 +413,10 @@ class Controller:
         # share would wait for that.
         everything, requested = True, False
         previous: float | None = None  # when the previous periodic resync began
+        # A new group starts at the end of its streams: a change made after the first list and
+        # before the group existed would reach nobody until the next resync (minutes). So the
+        # list waits for the groups, as an informer lists only once its watch can follow.
+        await self.consumer.ready.wait()
         while True:
             began = time.monotonic()
             try:
