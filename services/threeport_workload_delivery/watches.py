@@ -47,16 +47,7 @@ class DeploymentsNaming:
 
     async def __call__(self, event: change_event_pb2.ChangeEvent) -> list[str]:
         parts = event.name.split("/")
-        found: list[str] = []
-        token = ""
-        while True:
-            page, token = await self.deployments.list(
-                parent="/".join(parts[:2]), filter_text=f'{self.field} = "{parts[3]}"', page_size=1000,
-                page_token=token,
-            )
-            found += [deployment.name for deployment in page]
-            if not token:
-                return found
+        return list(await self.deployments.names_with(self.field, parts[3], parent="/".join(parts[:2])))
 
 
 async def secret_owner(event: change_event_pb2.ChangeEvent) -> list[str]:

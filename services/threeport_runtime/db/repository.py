@@ -146,6 +146,7 @@ class ResourceRepository(Generic[M, R]):
         self._table = inspect(row_type).local_table
         self._by_name = PlainRead(select(self._table).where(self._table.c.name == bindparam("name")))
         self._status_swap = self._status_swap_statement()
+        self._names_with: dict[str, PlainRead] = {}  # per declared filter field (``names_with``)
         self._by_request = PlainRead(select(self._table).where(self._table.c.request_id == bindparam("request_id")))
         self._insert = self._insert_statement()
 
@@ -233,6 +234,31 @@ class ResourceRepository(Generic[M, R]):
             if len(names) < batch_size:
                 return
             last = names[-1]
+
+    async def names_with(self, field: str, value: str, *, parent: str) -> tuple[str, ...]:
+        """The names, in order, of the resources under ``parent`` (exactly: no wildcard) whose
+        declared filter field ``field`` is ``value``: what mapping a change event to the resources
+        naming its object asks ("the deployments of this application"). One plain read built
+        once per field: no filter text parsed, no row converted (an event mapped through ``list``
+        cost ~1 ms of the service's CPU, most of it building and compiling the statement)."""
+        read = self.names_with_read(field)
+        return tuple(row.name for row in await self._db.fetch(read, {"value": value, "parent": parent}))
+
+    def names_with_read(self, field: str) -> PlainRead:
+        """The statement of ``names_with`` for ``field`` (parameters ``value`` and ``parent``),
+        built on first use; the key is in its text, so an expression index on it serves it."""
+        read = self._names_with.get(field)
+        if read is None:
+            declared = self._filter_fields.get(field)
+            if declared is None:
+                raise ValueError(f"{field!r} is not a declared filter field of {self.singular}")
+            read = self._names_with[field] = PlainRead(
+                select(self._table.c.name)
+                .where(declared_field_text(self.row_type, declared) == bindparam("value"),
+                       self._table.c.parent == bindparam("parent"))
+                .order_by(self._table.c.name)
+            )
+        return read
 
     async def count_by(self, field: str) -> dict[str, int]:
         """How many resources not being deleted have each non-empty value of a declared filter

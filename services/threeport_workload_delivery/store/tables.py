@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Text, UniqueConstraint, Uuid
+from sqlalchemy import BigInteger, DateTime, Index, Text, UniqueConstraint, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -28,6 +28,10 @@ class Base(DeclarativeBase):
 
 class DeploymentRow(ResourceRow, Base):
     __tablename__ = "deployments"
+    # The deployments of an application (``spec.application = "A"``), read for every change
+    # event of an application or a build; the key is named literally so this index serves it
+    # (migration 0005).
+    __table_args__ = (Index("ix_deployments_spec_application", text("(spec ->> 'application')")),)
 
 
 class SecretRow(ResourceRow, Base):
