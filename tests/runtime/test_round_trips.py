@@ -112,6 +112,21 @@ async def test_a_get_costs_its_statement_and_transaction_only(
     assert wire.round_trips() == 1
 
 
+async def test_a_find_without_a_filter_is_the_built_once_read_by_name(
+    traced: tuple[Database, ResourceRepository[Any, Any], WireTrace],
+) -> None:
+    # A watch of every resource finds each changed one: no statement built per change.
+    db, repo, wire = traced
+    sent: list[str] = []
+    db.plain_reads.observers.append(sent.append)
+    assert (await repo.find(NAME)).name == NAME
+    assert await repo.find("projects/acme/applications/missing") is None
+    assert len(sent) == 2 and len(set(sent)) == 1 and wire.round_trips() == 2
+    sent.clear()
+    assert await repo.find(NAME, 'labels.team = "other"') is None  # a filter: its own statement
+    assert not sent
+
+
 async def test_a_create_is_one_round_trip_and_a_retry_or_a_taken_name_writes_nothing(
     traced: tuple[Database, ResourceRepository[Any, Any], WireTrace],
 ) -> None:

@@ -171,6 +171,11 @@ class ResourceRepository(Generic[M, R]):
 
     async def find(self, name: str, filter_text: str = "") -> M | None:
         """The resource if it exists and matches ``filter_text`` (used by Watch), else None."""
+        if not filter_text:
+            # A watch of everything (``tptctl get deployments -w``) reads every changed resource:
+            # the by-name plain read, not a statement built and compiled for each change.
+            row = await self._plain_row(name)
+            return self.to_message(row) if row is not None else None
         condition = self.compile_filter(filter_text)
         rows = await self._db.fetch(select(self._table).where(self.row_type.name == name, condition))
         return self.to_message(rows[0]) if rows else None
