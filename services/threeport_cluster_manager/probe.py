@@ -20,12 +20,17 @@ the cache a discovery document too: ``/version`` needs no credentials, so this i
 token shows. The sums over a synced cache are kept with the cache's revisions of nodes and pods,
 and summed again only when a node or pod changed: a steady cluster's probe unpacks none of its
 pods (at 100 pods a cluster and 100 clusters, summing every probe was ~1,000 pods a second).
+Nor does a busy one's: what a pod adds to the sums (its requests, its deployment) is taken from
+each pod's change as the cache hears of it (``_PodUsage``), so summing again adds up a few
+numbers per pod; unpacking every pod of the cluster for it was ~4 ms a probe at 300 pods, 5% of
+the cluster-manager's CPU while 10,000 deployments converged over 100 clusters, and growing.
 """
 
 from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -88,30 +93,62 @@ def _holds_resources(pod: dict[str, Any]) -> bool:
     return (pod.get("status") or {}).get("phase") not in DONE_PHASES
 
 
-# The sums over each synced cache, with the node and pod revisions they were taken at.
+# What a pod holding resources adds to the sums: its requests, and its deployment if it has one.
+Usage = tuple[int, int, tuple[str, str] | None]
+
+
+def _usage(pod: dict[str, Any]) -> Usage:
+    cpu, memory = _pod_requests(pod)
+    return cpu, memory, _deployment_of(pod)
+
+
+class _PodUsage:
+    """The usage of each pod of one cache that holds resources, kept from the cache's changes
+    (registered as its handler, seeded from what it holds at that moment: no change falls in
+    between, the event loop runs one at a time)."""
+
+    def __init__(self, cache: ClusterCache):
+        self.pods: dict[tuple[str, str], Usage] = {}
+        cache.add_handler(self.changed)
+        for pod in cache.list("v1", "Pod"):
+            self.changed("ADDED", pod)
+
+    def changed(self, kind_of_event: str, obj: dict[str, Any]) -> None:
+        if obj.get("kind") != "Pod":
+            return
+        metadata = obj.get("metadata") or {}
+        key = (str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
+        if kind_of_event == "DELETED" or not _holds_resources(obj):
+            self.pods.pop(key, None)
+        else:
+            self.pods[key] = _usage(obj)
+
+
+# The sums over each synced cache, with the node and pod revisions they were taken at, and the
+# usage of its pods (``_PodUsage``: held as long as the cache, which holds its handler).
 _summed: weakref.WeakKeyDictionary[ClusterCache, tuple[tuple[int, int], ProbeResult]] = weakref.WeakKeyDictionary()
+_usages: weakref.WeakKeyDictionary[ClusterCache, _PodUsage] = weakref.WeakKeyDictionary()
 
 
-def _sums(nodes: list[dict[str, Any]], pods: list[dict[str, Any]]) -> ProbeResult:
-    """Counts and capacity over ``nodes`` and the ``pods`` holding resources (no version or
-    latency yet)."""
+def _sums(nodes: list[dict[str, Any]], pods: Iterable[Usage]) -> ProbeResult:
+    """Counts and capacity over ``nodes`` and the usage of the pods holding resources (no
+    version or latency yet)."""
     ready_nodes = [node for node in nodes if _node_ready(node)]
     allocatable = [(node.get("status") or {}).get("allocatable") or {} for node in ready_nodes]
-    requested = [_pod_requests(pod) for pod in pods]
-    owners = [_deployment_of(pod) for pod in pods]
-    deployments = [r for owner, r in zip(owners, requested, strict=True) if owner is not None]
+    usages = list(pods)
+    deployments = [(cpu, memory) for cpu, memory, owner in usages if owner is not None]
     return ProbeResult(
         kubernetes_version="",
         node_count=len(nodes),
         ready_node_count=len(ready_nodes),
         allocatable_cpu_millis=sum(cpu_millis(a.get("cpu")) for a in allocatable),
         allocatable_memory_bytes=sum(memory_bytes(a.get("memory")) for a in allocatable),
-        requested_cpu_millis=sum(c for c, _ in requested),
-        requested_memory_bytes=sum(m for _, m in requested),
+        requested_cpu_millis=sum(cpu for cpu, _, _ in usages),
+        requested_memory_bytes=sum(memory for _, memory, _ in usages),
         api_latency_ms=0,
-        deployments_requested_cpu_millis=sum(c for c, _ in deployments),
-        deployments_requested_memory_bytes=sum(m for _, m in deployments),
-        deployments_running=len({owner for owner in owners if owner is not None}),
+        deployments_requested_cpu_millis=sum(cpu for cpu, _ in deployments),
+        deployments_requested_memory_bytes=sum(memory for _, memory in deployments),
+        deployments_running=len({owner for _, _, owner in usages if owner is not None}),
     )
 
 
@@ -124,13 +161,15 @@ async def _summed_now(client: KubeClient, cache: ClusterCache | None) -> ProbeRe
         kept = _summed.get(cache)
         if kept is not None and kept[0] == revisions:
             return kept[1]
-        pods = [pod for pod in cache.list("v1", "Pod") if _holds_resources(pod)]
-        sums = _sums(cache.list("v1", "Node"), pods)
+        usage = _usages.get(cache)
+        if usage is None:
+            usage = _usages[cache] = _PodUsage(cache)
+        sums = _sums(cache.list("v1", "Node"), usage.pods.values())
         _summed[cache] = (revisions, sums)
         return sums
     # Listing nodes needs credentials (the version endpoint does not): a bad token shows here.
     nodes = await client.list("v1", "Node")
-    return _sums(nodes, await client.list("v1", "Pod", fields=HOLDING_RESOURCES))
+    return _sums(nodes, [_usage(pod) for pod in await client.list("v1", "Pod", fields=HOLDING_RESOURCES)])
 
 
 async def probe(client: KubeClient, cache: ClusterCache | None = None) -> ProbeResult:

@@ -175,7 +175,8 @@ async def test_a_steady_clusters_probe_reads_no_pod_from_the_cache_and_a_changed
 ) -> None:
     """The sums over a synced cache are kept with its node and pod revisions: a probe of a
     cluster where nothing changed unpacks no pod (summing every pod of every cluster each probe
-    grew with the deployments), and a pod added, changed or removed is summed at the next one."""
+    grew with the deployments), and a pod added, changed or removed is summed at the next one,
+    from what each pod's change said when the cache heard of it (no pod unpacked either)."""
     info, client = tenant
     create_pod(info, deployment_pod("web", "250m"))
     cluster = await manager.client.cluster.attach_cluster(cluster_id="probed", kubeconfig=kube.kubeconfig(info))
@@ -203,10 +204,18 @@ async def test_a_steady_clusters_probe_reads_no_pod_from_the_cache_and_a_changed
         return result if result.requested_cpu_millis == 350 else None
 
     changed = await wait_until(counted, within=WITHIN, what="the new pod to be summed")
-    assert changed.deployments_running == 2 and "Pod" in listed
+    # Summed again without unpacking a pod: each pod's usage was taken as its change arrived.
+    assert changed.deployments_running == 2 and "Pod" not in listed and "Node" in listed
     assert await client.delete({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"}})
 
     async def removed() -> bool:
         return (await probe(client, cache)).requested_cpu_millis == 100
 
     await wait_until(removed, within=WITHIN, what="the removed pod to leave the sums")
+
+    # A pod that runs to completion stops holding its requests when its phase says so.
+    done = deployment_pod("migrate", "700m")
+    done["spec"] = {**done["spec"], "restartPolicy": "Never"}  # type: ignore[dict-item]
+    create_pod(info, done)
+    await finished(info, client, "migrate")
+    await wait_until(removed, within=WITHIN, what="the finished pod to leave the sums")
