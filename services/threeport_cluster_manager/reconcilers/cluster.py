@@ -399,9 +399,9 @@ class ClusterReconciler:
 
     async def _bound_claims(self, cluster: str) -> list[str]:
         """The claims bound to the cluster: names only (a cluster reconcile follows every bind,
-        and converting each bound claim made it cost O(claims on the cluster))."""
-        matching = f'status.cluster = "{cluster}"'
-        return [name async for name in self._claims.iter_names(filter_text=matching, hide_deleting=True)]
+        and converting each bound claim made it cost O(claims on the cluster)), by a statement
+        built once (a filter parsed and compiled for every pass cost ~1 ms)."""
+        return list(await self._claims.names_with("status.cluster", cluster, hide_deleting=True))
 
     def _next_look(self, cluster: cluster_pb2.Cluster, claims: list[str]) -> float:
         interval = self._config.probe_interval
