@@ -21,7 +21,7 @@ token shows. The sums over a synced cache are kept with the cache's revisions of
 and summed again only when a node or pod changed: a steady cluster's probe unpacks none of its
 pods (at 100 pods a cluster and 100 clusters, summing every probe was ~1,000 pods a second).
 Nor does a busy one's: what a pod adds to the sums (its requests, its deployment) is taken from
-each pod's change as the cache hears of it (``_PodUsage``), so summing again adds up a few
+each pod's change as the cache hears of it (``_CacheSums``), so summing again adds up a few
 numbers per pod; unpacking every pod of the cluster for it was ~4 ms a probe at 300 pods, 5% of
 the cluster-manager's CPU while 10,000 deployments converged over 100 clusters, and growing.
 """
@@ -102,13 +102,15 @@ def _usage(pod: dict[str, Any]) -> Usage:
     return cpu, memory, _deployment_of(pod)
 
 
-class _PodUsage:
-    """The usage of each pod of one cache that holds resources, kept from the cache's changes
-    (registered as its handler, seeded from what it holds at that moment: no change falls in
-    between, the event loop runs one at a time)."""
+class _CacheSums:
+    """What the probe keeps for one synced cache: the usage of each of its pods that holds
+    resources, kept from the cache's changes (registered as its handler, seeded from what it holds
+    at that moment: no change falls in between, the event loop runs one at a time), and the last
+    sums with the node and pod revisions they were taken at."""
 
     def __init__(self, cache: ClusterCache):
         self.pods: dict[tuple[str, str], Usage] = {}
+        self.last: tuple[tuple[int, int], ProbeResult] | None = None
         cache.add_handler(self.changed)
         for pod in cache.list("v1", "Pod"):
             self.changed("ADDED", pod)
@@ -124,10 +126,8 @@ class _PodUsage:
             self.pods[key] = _usage(obj)
 
 
-# The sums over each synced cache, with the node and pod revisions they were taken at, and the
-# usage of its pods (``_PodUsage``: held as long as the cache, which holds its handler).
-_summed: weakref.WeakKeyDictionary[ClusterCache, tuple[tuple[int, int], ProbeResult]] = weakref.WeakKeyDictionary()
-_usages: weakref.WeakKeyDictionary[ClusterCache, _PodUsage] = weakref.WeakKeyDictionary()
+# Per synced cache, held as long as the cache (which holds the handler).
+_per_cache: weakref.WeakKeyDictionary[ClusterCache, _CacheSums] = weakref.WeakKeyDictionary()
 
 
 def _sums(nodes: list[dict[str, Any]], pods: Iterable[Usage]) -> ProbeResult:
@@ -158,14 +158,13 @@ async def _summed_now(client: KubeClient, cache: ClusterCache | None) -> ProbeRe
         # small that needs them (the API group list, a few hundred bytes).
         await client.request("GET", "/api", what="checking the credentials")
         revisions = (cache.revision("v1", "Node"), cache.revision("v1", "Pod"))
-        kept = _summed.get(cache)
-        if kept is not None and kept[0] == revisions:
-            return kept[1]
-        usage = _usages.get(cache)
-        if usage is None:
-            usage = _usages[cache] = _PodUsage(cache)
-        sums = _sums(cache.list("v1", "Node"), usage.pods.values())
-        _summed[cache] = (revisions, sums)
+        kept = _per_cache.get(cache)
+        if kept is None:
+            kept = _per_cache[cache] = _CacheSums(cache)
+        elif kept.last is not None and kept.last[0] == revisions:
+            return kept.last[1]
+        sums = _sums(cache.list("v1", "Node"), kept.pods.values())
+        kept.last = (revisions, sums)
         return sums
     # Listing nodes needs credentials (the version endpoint does not): a bad token shows here.
     nodes = await client.list("v1", "Node")
