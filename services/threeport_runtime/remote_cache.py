@@ -52,10 +52,12 @@ owner's change events arrive, and wires that into a ``ControllerSpec`` so that:
   (``read_since``), so a caller that must confirm a copy before acting on it can tell one read
   from the owner during its own pass (nothing to confirm) from an older one; filled entries
   never count as such;
-- a protobuf message is kept serialized and parsed again on each read (``_Packed``): a parsed
-  Application costs ~2.5 KB, its bytes ~0.3 KB, and delivery holds an application, a build
-  listing and a claim per deployment (~45 MB at 10,000); a read costs a few microseconds more.
-  Every reader gets its own copy, so changing one changes nothing here.
+- a protobuf message is kept serialized, deflated against the first message the cache packed
+  (``preset_deflate``), and parsed again on each read (``_Packed``): a parsed Application costs
+  ~2.5 KB, its bytes ~0.3-0.8 KB, deflated a fraction of that, and delivery holds an
+  application, a build listing and a claim per deployment (~45 MB parsed at 10,000); a read
+  costs a few microseconds more. Every reader gets its own copy, so changing one changes
+  nothing here.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ from threeport.common.v1alpha1 import change_event_pb2
 from threeport_runtime import gauges
 from threeport_runtime.bus.streams import PAYLOAD_FIELD
 from threeport_runtime.outages import as_outage
+from threeport_runtime.preset_deflate import PresetDeflate
 from threeport_runtime.reconcile.controller import Watch
 from threeport_runtime.reconcile.spec import ControllerSpec
 from threeport_runtime.telemetry import meter
@@ -100,18 +103,10 @@ OWNER_RETRY_MAX = 4.0
 
 
 class _Packed(NamedTuple):
-    """A cached message, serialized (see the module docstring)."""
+    """A cached message, serialized and deflated (see the module docstring)."""
 
     type: type[Message]
-    data: bytes
-
-
-def _pack(value: Any) -> Any:
-    return _Packed(type(value), value.SerializeToString()) if isinstance(value, Message) else value
-
-
-def _unpack(entry: Any) -> Any:
-    return entry.type.FromString(entry.data) if isinstance(entry, _Packed) else entry
+    packed: bytes
 
 
 class Clearable(Protocol):
@@ -147,6 +142,7 @@ class RemoteCache(Generic[Value]):
         self.name = name
         self.max_entries = max_entries
         self._entries: OrderedDict[str, Any] = OrderedDict()  # Value, or a _Packed message
+        self._deflate = PresetDeflate()
         self._loaded_at: dict[str, float] = {}  # key -> time.time() it was stored from a load
         self._loading: dict[str, list[_Load]] = {}
         self._fills: list[Fill] = []
@@ -161,6 +157,14 @@ class RemoteCache(Generic[Value]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    def _pack(self, value: Any) -> Any:
+        if isinstance(value, Message):
+            return _Packed(type(value), self._deflate.deflate(value.SerializeToString()))
+        return value
+
+    def _unpack(self, entry: Any) -> Any:
+        return entry.type.FromString(self._deflate.inflate(entry.packed)) if isinstance(entry, _Packed) else entry
+
     def __contains__(self, key: str) -> bool:
         return key in self._entries
 
@@ -168,7 +172,7 @@ class RemoteCache(Generic[Value]):
         return list(self._entries)
 
     def cached_values(self) -> list[Value]:
-        return [_unpack(entry) for entry in self._entries.values()]
+        return [self._unpack(entry) for entry in self._entries.values()]
 
     async def get(self, key: str, load: Callable[[], Awaitable[Value]]) -> Value:
         """The cached value of ``key``, else ``load()``'s (stored unless forgotten meanwhile)."""
@@ -176,7 +180,7 @@ class RemoteCache(Generic[Value]):
             self._entries.move_to_end(key)
             self.hits += 1
             self._reads.add(1, {"cache": self.name, "outcome": "hit"})
-            return _unpack(self._entries[key])  # type: ignore[no-any-return]
+            return self._unpack(self._entries[key])  # type: ignore[no-any-return]
         self.misses += 1
         self._reads.add(1, {"cache": self.name, "outcome": "miss"})
         return await self._load(key, load)
@@ -202,7 +206,7 @@ class RemoteCache(Generic[Value]):
         return value
 
     def _store(self, key: str, value: Value) -> None:
-        self._entries[key] = _pack(value)
+        self._entries[key] = self._pack(value)
         self._entries.move_to_end(key)
         self._loaded_at[key] = time.time()  # wall clock: compared with resources' create times
         while len(self._entries) > self.max_entries:
@@ -211,7 +215,7 @@ class RemoteCache(Generic[Value]):
 
     def peek(self, key: str) -> Value | None:
         """``key``'s entry, if held, without counting a use (its recency stays as it is)."""
-        return _unpack(self._entries[key]) if key in self._entries else None
+        return self._unpack(self._entries[key]) if key in self._entries else None
 
     def read_since(self, key: str, since: float) -> Value | None:
         """``key``'s entry if it was read from its owner at or after ``since`` (seconds
@@ -219,7 +223,7 @@ class RemoteCache(Generic[Value]):
         or is not held. Not a use: the entry's recency is left as it is."""
         if self._loaded_at.get(key, -1.0) < since:
             return None
-        return _unpack(self._entries[key])  # type: ignore[no-any-return]
+        return self._unpack(self._entries[key])  # type: ignore[no-any-return]
 
     def begin_fill(self) -> Fill:
         """Registers a listing about to start, as a read in flight of every key it may list:
@@ -244,7 +248,7 @@ class RemoteCache(Generic[Value]):
                 break
             if key in self._entries or filling.stale(key):
                 continue
-            self._entries[key] = _pack(value)
+            self._entries[key] = self._pack(value)
             self._entries.move_to_end(key, last=False)
             stored += 1
         return stored

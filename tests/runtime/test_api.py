@@ -231,7 +231,7 @@ async def test_a_watch_reports_a_deleted_resource_as_it_last_sent_it(toy: Toy) -
                     delete_asked = True
                 continue
             if response.type == watch_pb2.WATCH_EVENT_TYPE_DELETED and response.application.name == created.name:
-                # The server keeps what it sent serialized; the DELETED copy is still whole.
+                # The server keeps what it sent serialized and deflated; the DELETED copy is still whole.
                 assert response.application == last_sent[created.name]
                 assert response.application.spec.components["web"].image == "nginx:7"
                 break

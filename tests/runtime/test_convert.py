@@ -390,6 +390,19 @@ def test_cached_messages_are_copies_and_the_cache_is_bounded() -> None:
     assert len(cache) == 2
 
 
+def test_cached_messages_are_kept_deflated_against_the_first() -> None:
+    """A row's message is kept deflated: rows of one table share most of their message's bytes."""
+    cache: MessageCache[deployment_pb2.Deployment] = MessageCache(deployment_pb2.Deployment)
+    rows = [row_of(deployment(), uid=uuid.UUID(int=100 + number), name=f"projects/acme/deployments/shop-{number}")
+            for number in range(20)]
+    messages = [convert_cached(cache, row) for row in rows]
+    for row, message in zip(rows[1:], messages[1:], strict=True):
+        _, packed = cache._entries[row.uid]
+        assert len(packed) * 3 < message.ByteSize()
+        assert convert_cached(cache, row) == message
+    assert cache.hits == 19
+
+
 def test_rows_orjson_cannot_serialize_are_converted_without_the_cache() -> None:
     cache: MessageCache[deployment_pb2.Deployment] = MessageCache(deployment_pb2.Deployment)
     row = row_of(deployment(), labels={"big": 2**70})  # not a JSON number orjson writes

@@ -478,6 +478,25 @@ async def test_a_message_is_kept_serialized_and_each_reader_gets_its_own_copy() 
     assert apps.cached_values()[-1] == loaded  # "a" was read last
 
 
+async def test_messages_like_the_first_are_kept_deflated() -> None:
+    """Messages of one sort share most of their bytes (field tags, condition reasons, names): each
+    is kept deflated against the first the cache held, a fraction of its serialized size."""
+    claims: RemoteCache[change_event_pb2.ChangeEvent] = RemoteCache("claims", max_entries=100)
+
+    def claim(index: int) -> change_event_pb2.ChangeEvent:
+        return change_event_pb2.ChangeEvent(
+            name=f"projects/bench/cluster-claims/shop-{index:05d}-prod", generation=index,
+            owner=f"projects/bench/deployments/shop-{index:05d}-prod on clusters/bench-{index % 100:03d}")
+
+    filling = claims.begin_fill()
+    claims.fill(filling, [(f"c{index}", claim(index)) for index in range(50)])
+    claims.end_fill(filling)
+    for index in range(1, 50):
+        entry = claims._entries[f"c{index}"]
+        assert len(entry.packed) * 2 < claim(index).ByteSize()
+        assert claims.peek(f"c{index}") == claim(index)
+
+
 async def test_a_fill_never_evicts() -> None:
     """A cache at its limit keeps what reads put there; a fill takes only the room left, and
     what it filled goes first when a read needs room."""
