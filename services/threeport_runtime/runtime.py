@@ -28,6 +28,7 @@ from threeport_runtime.db.engine import Database
 from threeport_runtime.db.page_tokens import PageTokenCodec
 from threeport_runtime.db.repository import ResourceRepository
 from threeport_runtime.db.schema import ResourceRow, ServiceSchema
+from threeport_runtime.heap import trim_heap_forever
 from threeport_runtime.kube.pool import CredentialSource, KubePool
 from threeport_runtime.metrics_server import MetricsServer
 from threeport_runtime.reconcile.controller import Controller, ControllerOptions, Reconciler
@@ -216,6 +217,7 @@ async def start_service(
             report_datastore_health(server.health, runtime.db, runtime.redis), name="datastore health"
         )
     )
+    running.tasks.append(asyncio.create_task(trim_heap_forever(), name="heap trim"))
     if definition.run_relay:
         relay = OutboxRelay(runtime.db, definition.schema, runtime.redis)
         running.tasks.append(asyncio.create_task(relay.run(), name="outbox relay"))
