@@ -1,4 +1,4 @@
-"""Small byte strings kept deflated against the first one of their sort (zlib's preset ``zdict``).
+"""Small byte strings kept deflated against texts of their sort seen before (zlib's preset ``zdict``).
 
 Caches hold many texts of one sort that share most of their bytes: a cluster's objects of one
 kind (their keys, Threeport's labels, the defaults an API server fills in), a service's
@@ -7,37 +7,52 @@ with a preset dictionary compresses each against text of its sort already seen, 
 costs what is particular to it: a serialized Deployment of the scale benchmark, 811 bytes, is
 ~160 bytes deflated against another (~10 us to deflate, a few to inflate).
 
-The dictionary is the start of the first text deflated, and it never changes afterwards (every
-deflated text depends on it): keep one ``PresetDeflate`` per sort of text, beside what it packed.
+The dictionary starts as the first text deflated. A text that still deflates to more than a
+third of its size is unlike what the dictionary holds (texts like it deflate to a fifth or
+less; a cache's first Deployment was one just created, 143 bytes, and a Ready one of 1.1 KB
+deflated to 612 against it), and with ``grows`` it is added to the dictionary, up to
+``DICTIONARY_MAX`` bytes. It is added at the **front**: raw deflate refers to the dictionary by
+distance back from the text's start, so what earlier texts used, the dictionary's end, never
+moves, and every text deflated before still inflates. A dictionary that grows packs the same
+text differently before and after; a cache that compares packed texts to tell a change (the
+watch cache) keeps its first dictionary (``grows=False``).
 """
 
 from __future__ import annotations
 
 import zlib
 
-# Deflate looks back at most 32 KB; the first text's start is what later ones share.
+# Deflate looks back at most 32 KB (the window); a dictionary of half of it leaves the rest for
+# the text itself.
 DICTIONARY_MAX = 16 * 1024
 # Raw deflate (no zlib header or checksum: 6 bytes less per text; a cache's own text needs neither).
 WINDOW_BITS = -15
 LEVEL = 1  # level 6 saves 4% more for 30% more time
+# A text that deflates to more than this share of itself is unlike the dictionary.
+UNLIKE = 1 / 3
 
 
 class PresetDeflate:
-    """Deflates and inflates texts of one sort; its dictionary is the first text it deflated."""
+    """Deflates and inflates texts of one sort against a dictionary of texts it deflated before."""
 
-    __slots__ = ("_dictionary",)
+    __slots__ = ("_dictionary", "_grows")
 
-    def __init__(self) -> None:
-        self._dictionary: bytes | None = None
+    def __init__(self, *, grows: bool = True) -> None:
+        self._dictionary = b""
+        self._grows = grows
 
     def deflate(self, text: bytes) -> bytes:
-        if self._dictionary is None:
+        if not self._dictionary:
             # A copy of the start: a whole ``bytes`` may hold a larger buffer (orjson's ~8 KB).
             self._dictionary = memoryview(text)[:DICTIONARY_MAX].tobytes()
         deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, WINDOW_BITS, zdict=self._dictionary)
-        return deflate.compress(text) + deflate.flush()
+        packed = deflate.compress(text) + deflate.flush()
+        room = DICTIONARY_MAX - len(self._dictionary)
+        if self._grows and room > 0 and len(packed) > UNLIKE * len(text):
+            self._dictionary = memoryview(text)[:room].tobytes() + self._dictionary
+        return packed
 
     def inflate(self, packed: bytes) -> bytes:
-        assert self._dictionary is not None, "nothing was deflated with this PresetDeflate"
+        # Empty until something was deflated: the text was deflated against nothing.
         inflate = zlib.decompressobj(WINDOW_BITS, zdict=self._dictionary)
         return inflate.decompress(packed) + inflate.flush()

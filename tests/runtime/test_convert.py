@@ -390,9 +390,13 @@ def test_cached_messages_are_copies_and_the_cache_is_bounded() -> None:
     assert len(cache) == 2
 
 
-def test_cached_messages_are_kept_deflated_against_the_first() -> None:
-    """A row's message is kept deflated: rows of one table share most of their message's bytes."""
+def test_cached_messages_are_kept_deflated_even_when_the_first_was_small() -> None:
+    """A row's message is kept deflated: rows of one table share most of their message's bytes.
+    The first row a service converts may be one just created, with little in it; those after it
+    still cost a fraction of their size."""
     cache: MessageCache[deployment_pb2.Deployment] = MessageCache(deployment_pb2.Deployment)
+    just_created = row_of(deployment_pb2.Deployment(), uid=uuid.UUID(int=99), conditions=[], state="STATE_RECONCILING")
+    convert_cached(cache, just_created)
     rows = [row_of(deployment(), uid=uuid.UUID(int=100 + number), name=f"projects/acme/deployments/shop-{number}")
             for number in range(20)]
     messages = [convert_cached(cache, row) for row in rows]
@@ -400,7 +404,8 @@ def test_cached_messages_are_kept_deflated_against_the_first() -> None:
         _, packed = cache._entries[row.uid]
         assert len(packed) * 3 < message.ByteSize()
         assert convert_cached(cache, row) == message
-    assert cache.hits == 19
+    assert convert_cached(cache, just_created) == convert.row_to_message(just_created, deployment_pb2.Deployment)
+    assert cache.hits == 20
 
 
 def test_rows_orjson_cannot_serialize_are_converted_without_the_cache() -> None:

@@ -1,6 +1,7 @@
-"""Texts deflated against the first of their sort (``threeport_runtime.preset_deflate``): whatever
-goes in comes out equal, a text like the first costs a fraction of itself, and the dictionary,
-once taken, never changes (every earlier text stays readable)."""
+"""Texts deflated against those of their sort seen before (``threeport_runtime.preset_deflate``):
+whatever goes in comes out equal, even after the dictionary grew; a text like one seen costs a
+fraction of itself; a first text unlike the later ones does not spoil them; and a dictionary
+that must not grow never changes."""
 
 from __future__ import annotations
 
@@ -34,21 +35,40 @@ def test_texts_like_the_first_come_back_equal_and_small() -> None:
         assert len(data) * 4 < len(text)
 
 
-def test_the_dictionary_is_the_first_text_and_never_changes() -> None:
+def test_a_small_first_text_does_not_spoil_the_later_ones() -> None:
+    """A cache's first Deployment was one just created (143 bytes); Ready ones (1.1 KB) deflated
+    to 612 bytes against it. An unlike text joins the dictionary, and the next ones like it are
+    small; what was deflated before still inflates."""
     deflate = PresetDeflate()
-    first = deflate.deflate(resource(1))
+    tiny = deflate.deflate(b'{"name":"projects/bench/deployments/shop-00000"}')
+    first_ready = deflate.deflate(resource(1))
+    later = [deflate.deflate(resource(index)) for index in range(2, 20)]
+    assert len(first_ready) * 3 > len(resource(1))  # unlike the dictionary then
+    assert all(len(data) * 4 < len(resource(index)) for index, data in enumerate(later, start=2))
+    assert deflate.inflate(tiny) == b'{"name":"projects/bench/deployments/shop-00000"}'
+    assert deflate.inflate(first_ready) == resource(1)
+    assert [deflate.inflate(data) for data in later] == [resource(index) for index in range(2, 20)]
+
+
+def test_a_dictionary_that_must_not_grow_is_the_first_text() -> None:
+    """The watch cache tells a changed object by its packed text: the same text must pack the
+    same way for as long as the cache lives."""
+    deflate = PresetDeflate(grows=False)
+    deflate.deflate(b'{"name":"projects/bench/deployments/shop-00000"}')
+    before = deflate.deflate(resource(1))
     unlike = b"\x00\xff" * (2 * DICTIONARY_MAX)
-    packed_unlike = deflate.deflate(unlike)
-    later = deflate.deflate(resource(2))
-    assert deflate.inflate(first) == resource(1)
-    assert deflate.inflate(packed_unlike) == unlike
-    assert deflate.inflate(later) == resource(2)
-    assert len(later) * 4 < len(resource(2))  # still packed against the first, not the unlike one
+    assert deflate.inflate(deflate.deflate(unlike)) == unlike
+    assert deflate.deflate(resource(1)) == before
+    assert deflate.inflate(before) == resource(1)
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.binary(max_size=3 * DICTIONARY_MAX), min_size=1, max_size=5))
-def test_any_bytes_round_trip(texts: list[bytes]) -> None:
-    deflate = PresetDeflate()
-    packed = [deflate.deflate(text) for text in texts]
-    assert [deflate.inflate(data) for data in packed] == texts
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=3 * DICTIONARY_MAX) | st.sampled_from([resource(1), resource(2)]),
+                min_size=1, max_size=8), st.booleans())
+def test_any_bytes_round_trip_whenever_they_are_inflated(texts: list[bytes], grows: bool) -> None:
+    deflate = PresetDeflate(grows=grows)
+    packed = []
+    for text in texts:
+        packed.append(deflate.deflate(text))
+        assert deflate.inflate(packed[-1]) == text
+    assert [deflate.inflate(data) for data in packed] == texts  # after every growth

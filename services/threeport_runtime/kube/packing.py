@@ -32,7 +32,7 @@ class KindPacker:
     __slots__ = ("_deflate",)
 
     def __init__(self) -> None:
-        self._deflate = PresetDeflate()
+        self._deflate = PresetDeflate(grows=False)
 
     def pack(self, obj: Object) -> bytes:
         return self._deflate.deflate(orjson.dumps(obj))
