@@ -344,7 +344,7 @@ def test_objects_with_the_same_labels_share_them_and_sets_no_object_carries_are_
 
     cache._apply(kind, pod("a", "h0", 1))
     cache._apply(kind, pod("b", "h0", 2))
-    first, second = (cache._objects[kind][("ns", name)].labels for name in ("a", "b"))
+    first, second = (cache._objects[kind][f"ns/{name}"].labels for name in ("a", "b"))
     assert first is second
     for version in range(3, 400):  # a rollout every event: each pod gets new labels
         cache._apply(kind, pod("ab"[version % 2], f"h{version}", version))

@@ -54,7 +54,10 @@ log = logging.getLogger(__name__)
 
 Object = dict[str, Any]
 Kind = tuple[str, str]  # (apiVersion, kind)
-ObjectName = tuple[str, str]  # (namespace, name)
+# "namespace/name" ("/name" for a cluster-scoped object; neither part may hold a "/"): one string
+# per object where a (namespace, name) tuple and its name string cost ~100 bytes more (~11 MB of
+# delivery's memory at 10,000 deployments, 110,000 objects).
+ObjectName = str
 Handler = Callable[[str, Object], None]
 ClientSource = Callable[[], Awaitable["KubeClient"]]
 
@@ -172,8 +175,11 @@ def _pair(key: object, value: object) -> str:
 
 def _name(obj: Mapping[str, Any]) -> ObjectName:
     metadata = obj.get("metadata") or {}
-    # Interned: a namespace's objects (a deployment's dozen) share one copy of its name.
-    return sys.intern(str(metadata.get("namespace") or "")), str(metadata.get("name") or "")
+    return _key(str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
+
+
+def _key(namespace: str, name: str) -> ObjectName:
+    return f"{namespace}/{name}"
 
 
 def _version(obj: Mapping[str, Any]) -> str:
@@ -278,7 +284,7 @@ class ClusterCache:
         return (api_version, kind) in self._objects
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> Object | None:
-        entry = self._objects.get((api_version, kind), {}).get((namespace, name))
+        entry = self._objects.get((api_version, kind), {}).get(_key(namespace, name))
         return self._packers[(api_version, kind)].unpack(entry.packed) if entry is not None else None
 
     def list(
@@ -296,8 +302,9 @@ class ClusterCache:
             candidates: Iterable[tuple[ObjectName, _Entry]] = objects.items()
         else:  # the index is updated with the objects, so each name it holds is there
             candidates = ((name, objects[name]) for name in self._indexed[(api_version, kind)].get(key, ()))
-        for (where, _), entry in candidates:
-            if namespace is not None and where != namespace:
+        prefix = None if namespace is None else f"{namespace}/"
+        for name, entry in candidates:
+            if prefix is not None and not name.startswith(prefix):
                 continue
             if all(pair in entry.labels for pair in wanted):
                 found.append(packer.unpack(entry.packed))
