@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import logging
 import time
 
@@ -44,12 +43,9 @@ class Heap:
     def __init__(self) -> None:
         self._trim = None
         self._info = None
-        name = ctypes.util.find_library("c")
-        try:
-            libc = ctypes.CDLL(name) if name else None
-        except OSError:
-            libc = None
-        if libc is not None and hasattr(libc, "malloc_trim"):
+        # The process's own symbols: the C library it runs on, found without a search.
+        libc = ctypes.CDLL(None)
+        if hasattr(libc, "malloc_trim"):
             self._trim = libc.malloc_trim
             self._trim.argtypes, self._trim.restype = [ctypes.c_size_t], ctypes.c_int
             if hasattr(libc, "mallinfo2"):
