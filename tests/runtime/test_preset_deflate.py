@@ -5,11 +5,13 @@ that must not grow never changes."""
 
 from __future__ import annotations
 
+import os
+
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threeport_runtime.preset_deflate import DICTIONARY_MAX, PresetDeflate
+from threeport_runtime.preset_deflate import DICTIONARY_MAX, GROWN_MAX, PresetDeflate
 
 
 def resource(index: int) -> bytes:
@@ -48,6 +50,15 @@ def test_a_small_first_text_does_not_spoil_the_later_ones() -> None:
     assert deflate.inflate(tiny) == b'{"name":"projects/bench/deployments/shop-00000"}'
     assert deflate.inflate(first_ready) == resource(1)
     assert [deflate.inflate(data) for data in later] == [resource(index) for index in range(2, 20)]
+
+
+def test_a_dictionary_stops_growing_at_its_limit() -> None:
+    """Each deflate hashes the whole dictionary: texts after the first grow it to a few KB only."""
+    deflate = PresetDeflate()
+    texts = [bytes([index]) * 16 + os.urandom(200) for index in range(100)]  # each unlike the others
+    packed = [deflate.deflate(text) for text in texts]
+    assert len(deflate._dictionary) <= GROWN_MAX
+    assert [deflate.inflate(data) for data in packed] == texts
 
 
 def test_a_dictionary_that_must_not_grow_is_the_first_text() -> None:
