@@ -11,7 +11,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threeport_runtime.preset_deflate import DICTIONARY_MAX, GROWN_MAX, PresetDeflate
+from threeport_runtime.preset_deflate import DICTIONARY_MAX, PresetDeflate
 
 
 def resource(index: int) -> bytes:
@@ -57,7 +57,7 @@ def test_a_dictionary_stops_growing_at_its_limit() -> None:
     deflate = PresetDeflate()
     texts = [bytes([index]) * 16 + os.urandom(200) for index in range(100)]  # each unlike the others
     packed = [deflate.deflate(text) for text in texts]
-    assert len(deflate._dictionary) <= GROWN_MAX
+    assert len(deflate._dictionary) <= DICTIONARY_MAX
     assert [deflate.inflate(data) for data in packed] == texts
 
 
