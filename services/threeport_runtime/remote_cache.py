@@ -52,7 +52,7 @@ owner's change events arrive, and wires that into a ``ControllerSpec`` so that:
   (``read_since``), so a caller that must confirm a copy before acting on it can tell one read
   from the owner during its own pass (nothing to confirm) from an older one; filled entries
   never count as such;
-- a protobuf message is kept serialized, deflated against the first message the cache packed
+- a protobuf message is kept serialized, deflated against messages the cache packed before
   (``preset_deflate``), and parsed again on each read (``_Packed``): a parsed Application costs
   ~2.5 KB, its bytes ~0.3-0.8 KB, deflated a fraction of that, and delivery holds an
   application, a build listing and a claim per deployment (~45 MB parsed at 10,000); a read

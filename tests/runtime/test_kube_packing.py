@@ -10,7 +10,8 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threeport_runtime.kube.packing import DICTIONARY_MAX, KindPacker
+from threeport_runtime.kube.packing import KindPacker
+from threeport_runtime.preset_deflate import DICTIONARY_MAX
 
 LABELS = {
     "app.kubernetes.io/managed-by": "threeport",

@@ -4,8 +4,8 @@ Converting a row to its message (``convert.row_to_message``) runs protobuf's pur
 ``ParseDict`` over spec, status and conditions: about a millisecond for a Deployment, on every
 get, every row of a List and every status write. Most rows are read unchanged many times (a
 steady reconcile, a List asked again and again), so each repository keeps, per row uid, a digest of the
-row's inputs and the serialized message, deflated against the first message it kept
-(``preset_deflate``: a Deployment's ~0.8 KB become ~0.2); a row whose digest matches is served
+row's inputs and the serialized message, deflated against messages it kept before
+(``preset_deflate``: a Ready Deployment's ~1.1 KB become ~0.3); a row whose digest matches is served
 by inflating and parsing those bytes (``FromString``, C code, a few microseconds).
 
 Correct by construction: the digest covers every column the conversion reads (name, uid,

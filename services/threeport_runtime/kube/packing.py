@@ -19,9 +19,7 @@ from typing import Any
 
 import orjson
 
-from threeport_runtime.preset_deflate import DICTIONARY_MAX, PresetDeflate
-
-__all__ = ["DICTIONARY_MAX", "KindPacker"]
+from threeport_runtime.preset_deflate import PresetDeflate
 
 Object = dict[str, Any]
 

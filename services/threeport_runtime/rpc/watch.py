@@ -13,7 +13,7 @@ while, so idle clients know the stream is alive and keep an up-to-date position.
 
 What a watcher was sent is kept serialized and deflated (``_Sent``: its etag and bytes, for the
 DELETED event): a parsed Deployment of the scale benchmark costs ~5.3 KB, its bytes ~1.2 KB, and
-deflated against the first one this watch sent (``preset_deflate``) ~0.2 KB. A watch of every
+deflated against those this watch sent before (``preset_deflate``) ~0.2-0.3 KB. A watch of every
 deployment (``tptctl get deployments -w``) holds 10,000 of them for as long as it stays open:
 ~53 MB parsed, ~14 MB as bytes (issue 14).
 """
