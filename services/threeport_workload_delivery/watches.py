@@ -58,19 +58,14 @@ async def secret_owner(event: change_event_pb2.ChangeEvent) -> list[str]:
 @dataclass(frozen=True)
 class ProjectDeployments:
     """``projects/P/registryCredentials/C`` -> every deployment of P (those not using it re-render
-    to the same objects, which costs a read and no write)."""
+    to the same objects, which costs a read and no write). Names only: no deployment is read
+    whole or converted for it."""
 
     deployments: Deployments
 
     async def __call__(self, event: change_event_pb2.ChangeEvent) -> list[str]:
-        found: list[str] = []
-        token = ""
-        while True:
-            page, token = await self.deployments.list(parent="/".join(event.name.split("/")[:2]), page_size=1000,
-                                                      page_token=token)
-            found += [deployment.name for deployment in page]
-            if not token:
-                return found
+        project = "/".join(event.name.split("/")[:2])
+        return [name async for name in self.deployments.iter_names(parent=project)]
 
 
 async def release_owner(event: change_event_pb2.ChangeEvent) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import NoReturn
 
 import psycopg
 import pytest
@@ -20,7 +21,7 @@ from threeport_runtime.testing import make_settings
 from threeport_workload_delivery.service import DEFINITION as DELIVERY
 from threeport_workload_delivery.service import FILTERS
 from threeport_workload_delivery.store.tables import DeploymentRow
-from threeport_workload_delivery.watches import DeploymentsNaming
+from threeport_workload_delivery.watches import DeploymentsNaming, ProjectDeployments
 
 
 def deployment(application: str, environment: str = "dev") -> deployment_pb2.Deployment:
@@ -55,6 +56,23 @@ async def test_an_application_event_maps_to_the_deployments_of_its_project_namin
     environment = DeploymentsNaming(deployments, "spec.environment")
     assert len(await environment(change_event_pb2.ChangeEvent(name="projects/acme/environments/dev"))) == 3
 
+
+
+async def test_a_registry_credential_event_maps_to_every_deployment_of_its_project_by_name_only(
+    deployments: Deployments, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for project, name in (("acme", "ledger-dev"), ("other", "ledger-dev"), ("acme", "rates-dev")):
+        await deployments.create(deployment("ledger"), name=f"projects/{project}/deployments/{name}")
+
+    def refuse(*_args: object, **_kwargs: object) -> NoReturn:
+        raise AssertionError("a deployment was converted to a message")
+
+    monkeypatch.setattr(deployments, "to_message", refuse)
+    credential = change_event_pb2.ChangeEvent(name="projects/acme/registryCredentials/ghcr")
+    assert await ProjectDeployments(deployments)(credential) == [
+        "projects/acme/deployments/ledger-dev", "projects/acme/deployments/rates-dev"]
+    assert await ProjectDeployments(deployments)(
+        change_event_pb2.ChangeEvent(name="projects/empty/registryCredentials/ghcr")) == []
 
 async def test_the_deployments_of_an_application_are_read_through_the_index_even_as_a_generic_plan(
     deployments: Deployments, database_url: str

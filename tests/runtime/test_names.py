@@ -36,3 +36,22 @@ async def test_names_matching_a_filter_come_without_converting_a_row(
     assert [name async for name in repository.iter_names(filter_text=blue, batch_size=1)] == names
     shown = [name async for name in repository.iter_names(filter_text=blue, hide_deleting=True)]
     assert shown == names[:2]
+
+
+async def test_names_under_a_parent_come_without_converting_a_row(
+    db: Database, stream_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repository: Any = standalone_repository(db, stream_prefix)
+    run = uuid.uuid4().hex[:8]
+    ours, theirs = f"projects/ours-{run}", f"projects/theirs-{run}"
+    for project, app in ((ours, "a"), (theirs, "b"), (ours, "c")):
+        await repository.create(application_pb2.Application(), name=f"{project}/applications/{app}")
+
+    def refuse(*_args: object, **_kwargs: object) -> NoReturn:
+        raise AssertionError("a row was converted to a message")
+
+    monkeypatch.setattr(repository, "to_message", refuse)
+    names = [f"{ours}/applications/a", f"{ours}/applications/c"]
+    assert [name async for name in repository.iter_names(parent=ours)] == names
+    assert [name async for name in repository.iter_names(parent=ours, batch_size=1)] == names
+    assert [name async for name in repository.iter_names(parent=theirs)] == [f"{theirs}/applications/b"]

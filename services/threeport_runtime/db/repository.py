@@ -214,11 +214,14 @@ class ResourceRepository(Generic[M, R]):
         return messages, next_token
 
     async def iter_names(
-        self, batch_size: int = 1000, *, filter_text: str = "", hide_deleting: bool = False
+        self, batch_size: int = 1000, *, parent: str = "", filter_text: str = "", hide_deleting: bool = False
     ) -> AsyncIterator[str]:
-        """Every resource name (matching ``filter_text``), in batches: the controller's resync
-        source, and a cheap answer to "which resources match" (no row is converted)."""
+        """Every resource name (under ``parent`` as ``list`` reads it, matching ``filter_text``), in
+        batches: the controller's resync source, and a cheap answer to "which resources match"
+        (no row is converted)."""
         condition = self.compile_filter(filter_text)
+        if parent:
+            condition = and_(condition, parent_clause(self.row_type.parent, parent))
         if hide_deleting:
             condition = and_(condition, self.row_type.delete_time.is_(None))
         last = ""
