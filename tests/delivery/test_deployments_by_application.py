@@ -57,7 +57,6 @@ async def test_an_application_event_maps_to_the_deployments_of_its_project_namin
     assert len(await environment(change_event_pb2.ChangeEvent(name="projects/acme/environments/dev"))) == 3
 
 
-
 async def test_a_registry_credential_event_maps_to_every_deployment_of_its_project_by_name_only(
     deployments: Deployments, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -73,6 +72,7 @@ async def test_a_registry_credential_event_maps_to_every_deployment_of_its_proje
         "projects/acme/deployments/ledger-dev", "projects/acme/deployments/rates-dev"]
     assert await ProjectDeployments(deployments)(
         change_event_pb2.ChangeEvent(name="projects/empty/registryCredentials/ghcr")) == []
+
 
 async def test_the_deployments_of_an_application_are_read_through_the_index_even_as_a_generic_plan(
     deployments: Deployments, database_url: str

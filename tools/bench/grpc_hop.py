@@ -17,6 +17,7 @@ costs nothing). Last line: ``RESULT key=value ...``. Results: ``tools/bench/READ
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import resource
 import socket
@@ -115,6 +116,8 @@ def own_cpu_seconds() -> float:
 async def timed_calls(target: str, calls: int) -> list[float]:
     """Seconds each of ``calls`` unary calls took, after a warm-up on the same channel."""
     async with grpc.aio.insecure_channel(target) as channel:
+        # The servers start with this script: wait for one to listen rather than guess how long.
+        await asyncio.wait_for(channel.channel_ready(), timeout=30.0)
         call = channel.unary_unary(PATH, request_serializer=_same, response_deserializer=_same)
         for _ in range(WARMUP_CALLS):
             await call(PAYLOAD)
@@ -152,7 +155,8 @@ def main() -> None:
             paths[path] = f"127.0.0.1:{free_port()}"
             servers[path] = subprocess.Popen([sys.executable, __file__, "--serve", role, paths[path], target])
         try:
-            time.sleep(2.0)  # the servers bind
+            for target in paths.values():  # every server up before any CPU is counted
+                uvloop.run(timed_calls(target, 0))
             latencies: dict[str, list[float]] = {path: [] for path in paths}
             cpu_per_call: dict[str, list[float]] = {path: [] for path in paths}
             for _ in range(args.rounds):
