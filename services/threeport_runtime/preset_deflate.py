@@ -43,9 +43,13 @@ class PresetDeflate:
 
     __slots__ = ("_dictionary", "_grows")
 
-    def __init__(self, *, grows: bool = True) -> None:
-        self._dictionary = b""
+    def __init__(self, *, grows: bool = True, dictionary: bytes = b"") -> None:
+        self._dictionary = dictionary[-DICTIONARY_MAX:]
         self._grows = grows
+
+    @property
+    def dictionary(self) -> bytes:
+        return self._dictionary
 
     def deflate(self, text: bytes) -> bytes:
         if not self._dictionary:

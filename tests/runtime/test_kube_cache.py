@@ -17,6 +17,7 @@ from threeport_kubesim.testing import EmulatorHandle
 from threeport_runtime.kube.cache import ClusterCache, slim
 from threeport_runtime.kube.client import KubeClient
 from threeport_runtime.kube.connection import Connection
+from threeport_runtime.kube.packing import RESEED_AT, KindPacker
 from threeport_runtime.kube.pool import KubePool
 from threeport_runtime.testing import wait_until
 
@@ -350,3 +351,43 @@ def test_objects_with_the_same_labels_share_them_and_sets_no_object_carries_are_
         cache._apply(kind, pod("ab"[version % 2], f"h{version}", version))
     assert len(cache._label_sets) <= 2 * 2 + 64
     assert [p["metadata"]["labels"]["pod-template-hash"] for p in cache.list(*kind, {"app": "web"})] == ["h398", "h399"]
+
+
+def test_a_kind_is_packed_again_against_a_settled_object_and_a_relist_of_the_same_tells_nothing() -> None:
+    """A cluster's first Pod is one just created; once the kind holds enough objects they are all
+    packed again against a settled one (``packing.RESEED_AT``), smaller, and still compared by
+    their packed text: listing the same objects again is no change."""
+    kind = ("v1", "Pod")
+    cache = ClusterCache("c", lambda: None, [kind], "", index="app")
+    seen = Seen()
+    cache.add_handler(seen)
+
+    def pod(index: int, settled: bool) -> dict[str, Any]:
+        metadata = {"name": f"web-{index}", "namespace": "ns", "labels": {"app": f"web-{index // 2}"},
+                    "resourceVersion": str(index + 1)}
+        status: dict[str, Any] = {"phase": "Pending"}
+        if settled:
+            conditions = ("PodScheduled", "Initialized", "ContainersReady", "Ready")
+            status = {"phase": "Running", "conditions": [{"type": name, "status": "True"} for name in conditions],
+                "containerStatuses": [{"name": "web", "ready": True, "restartCount": 0, "started": True,
+                                       "image": f"registry.example.com/web:{index}", "state": {"running": {}}}]}
+        return {"metadata": metadata, "spec": {"containers": [{"name": "web", "image": "web"}]}, "status": status}
+
+    pods = [pod(0, settled=False)] + [pod(index, settled=True) for index in range(1, RESEED_AT[0] + 4)]
+    unpacked = KindPacker()  # what the cache held before the reseed
+    before = [len(unpacked.pack(slim({"apiVersion": "v1", "kind": "Pod", **p}))) for p in pods]
+    for index, obj in enumerate(pods):
+        cache._apply(kind, {"type": "ADDED", "object": obj})
+        if index + 1 < RESEED_AT[0]:
+            assert len(cache._objects[kind][f"ns/web-{index}"].packed) == before[index]
+    held = [len(cache._objects[kind][f"ns/web-{index}"].packed) for index in range(len(pods))]
+    assert sum(held[1:]) * 3 < sum(before[1:]) * 2
+    for index, obj in enumerate(pods):
+        assert cache.get("v1", "Pod", "ns", f"web-{index}") == slim({"apiVersion": "v1", "kind": "Pod", **obj})
+    assert [o["metadata"]["name"] for o in cache.list("v1", "Pod", {"app": "web-3"})] == ["web-6", "web-7"]
+
+    told = len(seen.events)
+    cache._replace(kind, pods)  # a re-list after a watch expired: nothing changed
+    assert seen.events[told:] == []
+    cache._replace(kind, [*pods[:-1], pod(len(pods) - 1, settled=False)])
+    assert seen.events[told:] == [("MODIFIED", f"web-{len(pods) - 1}")]

@@ -10,7 +10,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threeport_runtime.kube.packing import KindPacker
+from threeport_runtime.kube.packing import RESEED_AT, KindPacker
 from threeport_runtime.preset_deflate import DICTIONARY_MAX
 
 LABELS = {
@@ -84,3 +84,40 @@ def test_any_json_object_round_trips(objects: list[dict[str, Any]]) -> None:
     packer = KindPacker()
     packed = [packer.pack(copy.deepcopy(obj)) for obj in objects]
     assert [packer.unpack(data) for data in packed] == objects
+
+
+def just_created(index: int) -> dict[str, Any]:
+    """A Deployment as a cache first sees it: no status yet."""
+    created = deployment(index)
+    del created["status"]
+    return created
+
+
+def test_a_reseed_packs_every_object_smaller_against_a_settled_one_and_the_same_as_a_new_pack() -> None:
+    packer = KindPacker()
+    objects = [just_created(0)] + [deployment(index) for index in range(1, RESEED_AT[0])]
+    packed = [packer.pack(obj) for obj in objects]
+    assert not packer.reseed_due(RESEED_AT[0] - 1) and packer.reseed_due(RESEED_AT[0])
+
+    repacked = packer.reseed(packed)
+
+    assert repacked is not None and [packer.unpack(data) for data in repacked] == objects
+    # The settled objects paid for their status against the first one; now they do not.
+    assert sum(map(len, repacked[1:])) * 2 < sum(map(len, packed[1:]))
+    # Packing is still deterministic: an object packed now is what the cache holds for it, so a
+    # re-list tells a change by comparing packed texts.
+    assert [packer.pack(obj) for obj in objects] == repacked
+    assert not packer.reseed_due(RESEED_AT[1] - 1) and packer.reseed_due(RESEED_AT[1])
+
+
+def test_a_reseed_that_finds_nothing_better_keeps_the_dictionary_and_each_milestone_comes_once() -> None:
+    packer = KindPacker()
+    objects = [deployment(index) for index in range(RESEED_AT[1])]  # alike: the first is as good
+    packed = [packer.pack(obj) for obj in objects]
+    before = [packer.pack(obj) for obj in objects]
+    assert packer.reseed_due(len(objects))
+
+    assert packer.reseed(packed) is None
+    assert [packer.pack(obj) for obj in objects] == before
+    # Both milestones passed at once: no further reseed, however many objects come.
+    assert not packer.reseed_due(10 * RESEED_AT[1])

@@ -412,6 +412,20 @@ class ClusterCache:
             if name not in after:
                 self._notify("DELETED", packer.unpack(entry.packed))
         self._prune_label_sets()
+        self._reseed_if_due(kind)
+
+    def _reseed_if_due(self, kind: Kind) -> None:
+        """Packs the kind's objects against a better dictionary when its packer says it is time
+        (``packing``); every packed text of the kind is replaced at once, so comparing packed texts
+        still tells a change."""
+        objects, packer = self._objects[kind], self._packers[kind]
+        if not packer.reseed_due(len(objects)):
+            return
+        names = list(objects)
+        repacked = packer.reseed([objects[name].packed for name in names])
+        if repacked is not None:
+            for name, packed in zip(names, repacked, strict=True):
+                objects[name] = objects[name]._replace(packed=packed)
 
     def _prune_label_sets(self) -> None:
         """Drops the label sets no cached object carries, once they outnumber the objects twice over."""
@@ -470,6 +484,7 @@ class ClusterCache:
             objects[name] = entry
             self._index_add(kind, name, entry)
             self._prune_label_sets()
+            self._reseed_if_due(kind)
             told = obj
         else:
             return ""
