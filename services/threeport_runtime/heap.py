@@ -11,6 +11,12 @@ burst takes them again without asking; the trim costs a pass over the free chunk
 Each service runs ``trim_heap_forever`` (``runtime.start_service``): every ``TRIM_INTERVAL``
 seconds, when at least ``TRIM_WHEN_FREE`` bytes lie free inside the heap, it trims. Outside
 glibc (musl, macOS) there is nothing to call and the task returns at once.
+
+A trim gives back only free memory. A buffer that is allocated but whose contents nobody needs
+(a receive buffer between two reads) keeps whatever pages it was carved from: a 256 KB buffer
+taken from pages a burst of work left resident is resident itself, though nothing reads it.
+``discard_pages`` tells the system so (``madvise(MADV_DONTNEED)``): its whole pages become
+zero-filled on demand, resident again only as far as the next read writes.
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import logging
+import mmap
 import time
+from collections.abc import Callable
+from typing import cast
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +83,34 @@ class Heap:
         log.debug("heap trimmed", extra={"free_bytes": free, "trimmed": trimmed,
                                          "ms": round((time.perf_counter() - started) * 1000, 2)})
         return trimmed
+
+
+def _madvise() -> Callable[[int, int, int], int] | None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(libc, "madvise") or not hasattr(mmap, "MADV_DONTNEED"):
+        return None
+    call = libc.madvise
+    call.argtypes, call.restype = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int], ctypes.c_int
+    return cast(Callable[[int, int, int], int], call)
+
+
+_MADVISE = _madvise()
+
+
+def discard_pages(buffer: memoryview) -> int:
+    """Tells the system the whole pages inside ``buffer`` hold nothing anyone needs (they read
+    as zeros afterwards, resident again only once written); returns how many bytes that covered.
+
+    Only for a buffer whose contents are garbage until its next write: a receive buffer between
+    reads. The partial pages at either end are left alone: they may hold other allocations."""
+    if _MADVISE is None or buffer.readonly or not buffer.contiguous or buffer.nbytes == 0:
+        return 0
+    start = ctypes.addressof(ctypes.c_char.from_buffer(buffer))
+    first = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
+    end = (start + buffer.nbytes) // mmap.PAGESIZE * mmap.PAGESIZE
+    if end <= first or _MADVISE(first, end - first, mmap.MADV_DONTNEED) != 0:
+        return 0
+    return end - first
 
 
 async def trim_heap_forever(interval: float = TRIM_INTERVAL, heap: Heap | None = None) -> None:

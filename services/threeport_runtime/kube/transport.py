@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from threeport_runtime.heap import discard_pages
 from threeport_runtime.kube.connection import Connection
 from threeport_runtime.kube.errors import KubeError, TLSFailure, Unreachable, from_response
 
@@ -174,6 +175,7 @@ class Transport:
             ) as response:
                 if response.status >= 400:
                     raise from_response(what, self.server, response.status, _decode(await response.read()))
+                _discard_read_buffer(response)
                 async for line in response.content:
                     if line.strip():
                         yield orjson.loads(line)
@@ -192,6 +194,7 @@ class Transport:
             ) as response:
                 if response.status >= 400:
                     raise from_response(what, self.server, response.status, _decode(await response.read()))
+                _discard_read_buffer(response)
                 async for line in response.content:
                     yield line.decode(errors="replace").rstrip("\n")
         except KubeError:
@@ -207,6 +210,24 @@ class Transport:
         if isinstance(error, aiohttp.ClientError | OSError):
             return Unreachable(f"{what}: cannot reach {self.server}: {error or type(error).__name__}")
         return KubeError(f"{what}: talking to {self.server} failed: {type(error).__name__}")
+
+
+def _discard_read_buffer(response: aiohttp.ClientResponse) -> None:
+    """Discards the pages of the TLS read buffer of the connection a stream starts on.
+
+    uvloop reads a TLS connection through a 256 KB buffer of its own, which it hands out as a
+    ``BufferedProtocol`` does (``get_buffer``) and copies out of at once, so between two reads
+    its contents are garbage. It is carved from the C heap, whose pages a burst of work left
+    resident: at 2,000 deployments over 100 clusters delivery's ~1,000 TLS connections held 22
+    MB resident in those buffers, though a watch's reads touch a few KB of one. A stream holds
+    its connection for minutes, so each one (and each new watch on a kept connection) hands its
+    buffer's pages back (``heap.discard_pages``); the next read takes what it writes. Elsewhere
+    (asyncio's own loop, plain HTTP) there is no such buffer and nothing is done."""
+    connection = response.connection
+    transport = connection.transport if connection is not None else None
+    protocol = transport.get_extra_info("uvloop.sslproto") if transport is not None else None
+    if protocol is not None:
+        discard_pages(protocol.get_buffer(0))
 
 
 def _decode(raw: bytes) -> Any:
