@@ -374,8 +374,8 @@ def test_a_kind_is_packed_again_against_a_settled_object_and_a_relist_of_the_sam
         return {"metadata": metadata, "spec": {"containers": [{"name": "web", "image": "web"}]}, "status": status}
 
     pods = [pod(0, settled=False)] + [pod(index, settled=True) for index in range(1, RESEED_AT[0] + 4)]
-    unpacked = KindPacker()  # what the cache held before the reseed
-    before = [len(unpacked.pack(slim({"apiVersion": "v1", "kind": "Pod", **p}))) for p in pods]
+    first_only = KindPacker()  # packs against the first object only, as before a reseed
+    before = [len(first_only.pack(slim({"apiVersion": "v1", "kind": "Pod", **p}))) for p in pods]
     for index, obj in enumerate(pods):
         cache._apply(kind, {"type": "ADDED", "object": obj})
         if index + 1 < RESEED_AT[0]:

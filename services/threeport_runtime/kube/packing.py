@@ -65,8 +65,7 @@ class KindPacker:
         the current dictionary. Returns them all packed against the new dictionary, in order
         (the caller replaces every packed text it holds with these), or None when it kept it."""
         held = len(packed)
-        while self._reseeds < len(RESEED_AT) and held >= RESEED_AT[self._reseeds]:
-            self._reseeds += 1
+        self._reseeds = sum(held >= milestone for milestone in RESEED_AT)  # each milestone passed is done
         texts = [self._deflate.inflate(data) for data in packed]
         sample = texts[:: max(1, len(texts) // SAMPLE)][:SAMPLE]
         current = self._deflate.dictionary
